@@ -1,0 +1,72 @@
+//! The one error type of polyrec, grouped by who must act: the caller (bad input, not found,
+//! conflict), the operator (unavailable) or the developers (internal). The HTTP layer maps each
+//! variant to a status in one exhaustive match; `code` strings are stable and machine-readable.
+
+use serde::Serialize;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One problem at one place of a JSON document, e.g. `config.recall.strategies[1].limit`.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { path: path.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed or breaks a rule; `code` says which, `message` how to fix it.
+    #[error("{message}")]
+    InvalidInput { code: &'static str, message: String },
+    /// A document failed validation; every problem is listed with its JSON path.
+    #[error("{message}")]
+    Validation { code: &'static str, message: String, errors: Vec<FieldError> },
+    /// The thing does not exist for this tenant (another tenant's data is also "not found").
+    #[error("{what} not found")]
+    NotFound { what: String },
+    /// The thing exists already, or was changed concurrently.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// A dependency is down or overloaded; try again later.
+    #[error("{message}")]
+    Unavailable { message: String, retry_after_seconds: u32 },
+    /// A bug or a broken invariant; the message is technical.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidInput { code, message: message.into() }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound { what: what.into() }
+    }
+
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        Self::Internal(message.to_string())
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::Unavailable { message: message.into(), retry_after_seconds: 1 }
+    }
+
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { code, .. } => code,
+            Error::Validation { code, .. } => code,
+            Error::NotFound { .. } => "not_found",
+            Error::Conflict { code, .. } => code,
+            Error::Unavailable { .. } => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! User profiles (SPEC §4.1 `user_profiles`), kept by the user profile aggregator.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ScenarioId, UserId};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProfileFeatures {
+    /// Count of positive (non-impression) events.
+    pub total_watch_count: u64,
+    pub total_impressions: u64,
+    /// Sum of `value` over play/view/read/learn events (e.g. watch seconds).
+    pub total_watch_value: f64,
+    /// The top categories by score, best first.
+    pub favorite_categories: Vec<String>,
+    /// Events per hour of day (UTC), 24 entries.
+    pub active_hours: Vec<u64>,
+    /// Items interacted with most recently, newest first (capped).
+    pub recent_items: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProfilePreferences {
+    /// Interest per category: the sum of event interest weights, decayed over time.
+    pub category_scores: BTreeMap<String, f64>,
+    /// Interest per tag, like category_scores.
+    pub tag_scores: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UserProfile {
+    #[schema(value_type = String)]
+    pub user_id: UserId,
+    #[schema(value_type = String)]
+    pub scenario_id: ScenarioId,
+    pub features: ProfileFeatures,
+    pub preferences: ProfilePreferences,
+    /// End (event time, epoch ms) of the last aggregation window folded into this profile.
+    pub window_end_ms: i64,
+    /// Highest event-bus offset folded in; replays skip events at or below it.
+    pub applied_offset: u64,
+    pub updated_ms: i64,
+}
+
+impl UserProfile {
+    pub fn empty(user_id: UserId, scenario_id: ScenarioId) -> Self {
+        Self {
+            user_id,
+            scenario_id,
+            features: ProfileFeatures { active_hours: vec![0; 24], ..Default::default() },
+            preferences: ProfilePreferences::default(),
+            window_end_ms: 0,
+            applied_offset: 0,
+            updated_ms: 0,
+        }
+    }
+
+    pub const RECENT_ITEMS_CAP: usize = 100;
+    pub const FAVORITE_CATEGORIES: usize = 5;
+}

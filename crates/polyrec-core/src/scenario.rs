@@ -1,0 +1,135 @@
+//! Scenarios and their configuration (SPEC §4.1, §5). The config is data: the engine turns it
+//! into a pipeline of named strategies. Its shape is checked here by serde; its meaning (known
+//! strategy names, typed params, ranges) is checked whole by `polyrec_engine::validate_config`
+//! before anything is saved.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::ScenarioId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScenarioStatus {
+    Active,
+    /// Kept with its data; recommend answers 404 `scenario_inactive` until reactivated.
+    Inactive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureType {
+    Numeric,
+    Categorical,
+    MultiCategorical,
+    Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub feature_type: FeatureType,
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturesConfig {
+    #[serde(default)]
+    pub item_features: Vec<FeatureSpec>,
+    #[serde(default)]
+    pub user_features: Vec<FeatureSpec>,
+}
+
+/// One recall channel: `name` picks the strategy, `weight` scales its scores in the merge,
+/// `limit` caps how many candidates it returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecallStrategySpec {
+    pub name: String,
+    pub weight: f64,
+    pub limit: usize,
+    /// Deadline for this channel; past it the channel is reported as failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default = "empty_object", skip_serializing_if = "is_empty_object")]
+    #[schema(value_type = Object)]
+    pub params: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecallConfig {
+    pub strategies: Vec<RecallStrategySpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RankConfig {
+    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<String>,
+    #[serde(default = "empty_object", skip_serializing_if = "is_empty_object")]
+    #[schema(value_type = Object)]
+    pub params: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RerankRuleSpec {
+    pub name: String,
+    #[serde(default = "one")]
+    pub weight: f64,
+    #[serde(default = "empty_object", skip_serializing_if = "is_empty_object")]
+    #[schema(value_type = Object)]
+    pub params: Value,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RerankConfig {
+    #[serde(default)]
+    pub rules: Vec<RerankRuleSpec>,
+}
+
+/// The four parts of SPEC §5.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioConfig {
+    #[serde(default)]
+    pub features: FeaturesConfig,
+    pub recall: RecallConfig,
+    pub rank: RankConfig,
+    #[serde(default)]
+    pub rerank: RerankConfig,
+}
+
+/// A stored scenario. `version` grows by one on every change of the document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    pub scenario_id: ScenarioId,
+    pub scenario_type: String,
+    pub name: String,
+    pub config: ScenarioConfig,
+    pub status: ScenarioStatus,
+    pub version: u64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+fn is_empty_object(value: &Value) -> bool {
+    value.as_object().is_some_and(Map::is_empty)
+}

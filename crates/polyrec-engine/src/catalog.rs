@@ -1,0 +1,131 @@
+//! An immutable snapshot of one scenario's recommendable items, indexed the ways the recall
+//! strategies read them: by id, by recency, by category and by tag. The server rebuilds a
+//! snapshot after item writes; a request holds an `Arc` to one snapshot for its whole run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use polyrec_core::Item;
+
+#[derive(Debug, Default)]
+pub struct Catalog {
+    items: HashMap<String, Arc<Item>>,
+    /// Active items, newest publish time first.
+    by_recency: Vec<Arc<Item>>,
+    /// Active items per category, newest first.
+    by_category: HashMap<String, Vec<Arc<Item>>>,
+    /// Active items per tag, newest first.
+    by_tag: HashMap<String, Vec<Arc<Item>>>,
+}
+
+impl Catalog {
+    pub fn build(items: impl IntoIterator<Item = Arc<Item>>) -> Self {
+        let items: HashMap<String, Arc<Item>> =
+            items.into_iter().map(|item| (item.item_id.to_string(), item)).collect();
+        let mut by_recency: Vec<Arc<Item>> = items.values().filter(|item| item.is_active()).cloned().collect();
+        by_recency.sort_by(|a, b| b.publish_ms().cmp(&a.publish_ms()).then_with(|| a.item_id.cmp(&b.item_id)));
+        let mut by_category: HashMap<String, Vec<Arc<Item>>> = HashMap::new();
+        let mut by_tag: HashMap<String, Vec<Arc<Item>>> = HashMap::new();
+        for item in &by_recency {
+            if let Some(category) = item.category() {
+                by_category.entry(category.to_owned()).or_default().push(item.clone());
+            }
+            for tag in item.tags() {
+                by_tag.entry(tag.to_owned()).or_default().push(item.clone());
+            }
+        }
+        Self { items, by_recency, by_category, by_tag }
+    }
+
+    /// Any item, active or not.
+    pub fn get(&self, item_id: &str) -> Option<&Arc<Item>> {
+        self.items.get(item_id)
+    }
+
+    /// An item that may be recommended.
+    pub fn active(&self, item_id: &str) -> Option<&Arc<Item>> {
+        self.items.get(item_id).filter(|item| item.is_active())
+    }
+
+    pub fn newest(&self) -> &[Arc<Item>] {
+        &self.by_recency
+    }
+
+    pub fn newest_in_category(&self, category: &str) -> &[Arc<Item>] {
+        self.by_category.get(category).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn newest_with_tag(&self, tag: &str) -> &[Arc<Item>] {
+        self.by_tag.get(tag).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn n_active(&self) -> usize {
+        self.by_recency.len()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::Arc;
+
+    use polyrec_core::{Item, ItemId, ItemStatus, ScenarioId};
+    use serde_json::{Value, json};
+
+    use super::Catalog;
+
+    /// An item published `age_hours` before `now_ms`, with the given metadata merged in.
+    pub fn item(id: &str, now_ms: i64, age_hours: i64, metadata: Value) -> Arc<Item> {
+        let mut meta = metadata.as_object().cloned().unwrap_or_default();
+        meta.entry("publish_time").or_insert(json!(now_ms - age_hours * 3_600_000));
+        Arc::new(Item {
+            item_id: ItemId::parse(id).unwrap(),
+            scenario_id: ScenarioId::parse("s").unwrap(),
+            metadata: meta,
+            embedding: None,
+            status: ItemStatus::Active,
+            created_ms: 0,
+            updated_ms: 0,
+        })
+    }
+
+    pub fn catalog(items: Vec<Arc<Item>>) -> Arc<Catalog> {
+        Arc::new(Catalog::build(items))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::test_support::item;
+    use super::*;
+
+    #[test]
+    fn indexes_active_items_newest_first() {
+        let now = 1_000_000_000_000;
+        let mut old = (*item("old", now, 10, json!({"category": "a", "tags": ["x"]}))).clone();
+        old.status = polyrec_core::ItemStatus::Active;
+        let mut hidden = (*item("hidden", now, 0, json!({"category": "a"}))).clone();
+        hidden.status = polyrec_core::ItemStatus::Inactive;
+        let catalog = Catalog::build([
+            Arc::new(old),
+            item("new", now, 1, json!({"category": "a", "tags": ["x", "y"]})),
+            Arc::new(hidden),
+        ]);
+        let ids = |items: &[Arc<Item>]| items.iter().map(|i| i.item_id.to_string()).collect::<Vec<_>>();
+        assert_eq!(ids(catalog.newest()), ["new", "old"]);
+        assert_eq!(ids(catalog.newest_in_category("a")), ["new", "old"]);
+        assert_eq!(ids(catalog.newest_with_tag("y")), ["new"]);
+        assert!(catalog.get("hidden").is_some());
+        assert!(catalog.active("hidden").is_none());
+        assert_eq!((catalog.len(), catalog.n_active()), (3, 2));
+    }
+}

@@ -1,0 +1,31 @@
+//! The recommendation engine: scenario configs become pipelines of named strategies
+//! (recall → merge → rank → rerank), and a pipeline answers one request.
+//!
+//! Layout:
+//! - [`registry`]: the explicit list of strategies, one line each, and the names planned for
+//!   later builds; [`validate`] checks a whole config against it with the JSON path of every
+//!   problem.
+//! - [`recall`], [`rank`], [`rerank`]: one file per strategy, each with its typed params
+//!   (`#[serde(deny_unknown_fields)]`) and its own tests.
+//! - [`pipeline`]: compiles a validated config into a [`Pipeline`] and runs it.
+//! - [`catalog`]: the in-memory index of a scenario's items the strategies read.
+//! - [`cf`]: collaborative-filtering similarities, trained by a background job, never on the
+//!   request path.
+//!
+//! **Architecture invariant:** the engine reaches data only through the traits of
+//! `polyrec-storage` and the snapshots it is handed ([`catalog::Catalog`], [`cf::CfModel`]); it
+//! knows no database client and no transport.
+
+pub mod catalog;
+pub mod cf;
+pub mod pipeline;
+pub mod rank;
+pub mod recall;
+pub mod registry;
+pub mod rerank;
+pub mod validate;
+
+pub use catalog::Catalog;
+pub use cf::CfModel;
+pub use pipeline::{Candidate, ChannelReport, ChannelStatus, Pipeline, RecommendInput, RecommendOutput};
+pub use validate::validate_config;

@@ -1,0 +1,396 @@
+//! A compiled scenario config and the run of one request through it:
+//!
+//! recall channels (concurrently, each under its deadline) → merge and dedup, each channel's
+//! scores scaled to [0, 1] and weighted by the channel weight → cold-start fill when too few →
+//! rank → each rerank rule in order → pins → top `count`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use polyrec_core::{FieldError, Item, Result, ScenarioConfig, ScenarioId, TenantId, UserId, UserProfile};
+use polyrec_storage::RealtimeStore;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::{Catalog, CfModel, recall::fallback, registry};
+
+/// Deadline of a recall channel whose config sets none.
+pub const DEFAULT_CHANNEL_TIMEOUT_MS: u64 = 100;
+
+/// Everything a strategy may read for one request.
+pub struct RequestContext<'a> {
+    pub tenant: &'a TenantId,
+    pub scenario: &'a ScenarioId,
+    pub user: &'a UserId,
+    pub now_ms: i64,
+    pub catalog: &'a Catalog,
+    pub profile: Option<&'a UserProfile>,
+    /// The user's most recent positive items, newest first.
+    pub recent_items: &'a [String],
+    pub cf: Option<&'a CfModel>,
+    pub realtime: &'a dyn RealtimeStore,
+    /// The request's free `context` object (device, location, ...).
+    pub context: &'a Map<String, Value>,
+    /// Items never to return: exposed in the last 24 h, or excluded by the caller.
+    pub exclude: &'a HashSet<String>,
+}
+
+impl RequestContext<'_> {
+    /// The item, if it may be recommended in this request.
+    pub fn eligible(&self, item_id: &str) -> Option<&Arc<Item>> {
+        if self.exclude.contains(item_id) {
+            return None;
+        }
+        self.catalog.active(item_id)
+    }
+
+    /// The location of the request: `context.location`, else the profile's, if any.
+    pub fn location(&self) -> Option<&str> {
+        self.context.get("location").and_then(Value::as_str)
+    }
+}
+
+/// A recall strategy: up to `limit` eligible items with a score (higher is better; any scale).
+#[async_trait]
+pub trait Recall: Send + Sync {
+    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<(String, f64)>>;
+}
+
+/// A ranking model: sets `rank_score` and `score` of every candidate.
+#[async_trait]
+pub trait Rank: Send + Sync {
+    async fn rank(&self, ctx: &RequestContext<'_>, candidates: &mut [Candidate]) -> Result<()>;
+}
+
+/// A rerank rule: adjusts scores (or removes candidates, or pins them) with its weight.
+pub trait Rerank: Send + Sync {
+    fn rerank(&self, ctx: &RequestContext<'_>, weight: f64, candidates: &mut Vec<Candidate>);
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelHit {
+    pub name: String,
+    /// The channel's score for the item, scaled to [0, 1] within the channel.
+    pub score: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageScore {
+    pub stage: String,
+    pub score: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub item: Arc<Item>,
+    pub channels: Vec<ChannelHit>,
+    /// Σ channel weight × scaled channel score.
+    pub recall_score: f64,
+    pub rank_score: f64,
+    pub score: f64,
+    /// The score after each stage, for `explain`.
+    pub stages: Vec<StageScore>,
+    /// A business rule asked for this position in the answer.
+    pub pin: Option<usize>,
+}
+
+impl Candidate {
+    pub fn item_id(&self) -> &str {
+        self.item.item_id.as_str()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelStatus {
+    Ok,
+    Failed,
+    Timeout,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelReport {
+    pub name: String,
+    pub status: ChannelStatus,
+    pub candidates: usize,
+    pub elapsed_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+pub struct RecommendInput<'a> {
+    pub ctx: RequestContext<'a>,
+    pub count: usize,
+    pub explain: bool,
+}
+
+#[derive(Debug)]
+pub struct RecommendOutput {
+    pub items: Vec<Candidate>,
+    pub channels: Vec<ChannelReport>,
+    /// True when the cold-start fill added items.
+    pub fallback_used: bool,
+    pub n_candidates: usize,
+}
+
+struct RecallChannel {
+    name: String,
+    weight: f64,
+    limit: usize,
+    timeout: Duration,
+    strategy: Box<dyn Recall>,
+}
+
+struct RerankStep {
+    name: String,
+    weight: f64,
+    rule: Box<dyn Rerank>,
+}
+
+/// A scenario config compiled into strategy objects; built once per config version.
+pub struct Pipeline {
+    recall: Vec<RecallChannel>,
+    rank_name: String,
+    rank: Box<dyn Rank>,
+    rerank: Vec<RerankStep>,
+}
+
+impl Pipeline {
+    /// Builds every strategy of a config; each problem is reported with its JSON path.
+    pub fn compile(config: &ScenarioConfig) -> Result<Pipeline, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut recall = Vec::new();
+        for (index, spec) in config.recall.strategies.iter().enumerate() {
+            let path = format!("config.recall.strategies[{index}]");
+            match registry::build_recall(&spec.name, &spec.params, config) {
+                Ok(strategy) => recall.push(RecallChannel {
+                    name: spec.name.clone(),
+                    weight: spec.weight,
+                    limit: spec.limit,
+                    timeout: Duration::from_millis(spec.timeout_ms.unwrap_or(DEFAULT_CHANNEL_TIMEOUT_MS)),
+                    strategy,
+                }),
+                Err(error) => errors.push(error.at(&path)),
+            }
+        }
+        let rank = match registry::build_rank(&config.rank.model, &config.rank.params, config) {
+            Ok(rank) => Some(rank),
+            Err(error) => {
+                errors.push(error.at("config.rank"));
+                None
+            }
+        };
+        let mut rerank = Vec::new();
+        for (index, spec) in config.rerank.rules.iter().enumerate() {
+            let path = format!("config.rerank.rules[{index}]");
+            match registry::build_rerank(&spec.name, &spec.params, config) {
+                Ok(rule) => rerank.push(RerankStep { name: spec.name.clone(), weight: spec.weight, rule }),
+                Err(error) => errors.push(error.at(&path)),
+            }
+        }
+        match rank {
+            Some(rank) if errors.is_empty() => {
+                Ok(Pipeline { recall, rank_name: config.rank.model.clone(), rank, rerank })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    pub async fn run(&self, input: RecommendInput<'_>) -> RecommendOutput {
+        let ctx = &input.ctx;
+        let runs = self.recall.iter().map(|channel| async move {
+            let started = Instant::now();
+            let outcome = tokio::time::timeout(channel.timeout, channel.strategy.recall(ctx, channel.limit)).await;
+            (channel, outcome, started.elapsed())
+        });
+        let results = futures::future::join_all(runs).await;
+
+        let mut merged: HashMap<String, Candidate> = HashMap::new();
+        let mut order: Vec<String> = Vec::new();
+        let mut reports = Vec::with_capacity(results.len());
+        for (channel, outcome, elapsed) in results {
+            let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+            let hits = match outcome {
+                Ok(Ok(hits)) => hits,
+                Ok(Err(error)) => {
+                    tracing::warn!(channel = %channel.name, %error, "recall channel failed");
+                    reports.push(report(&channel.name, ChannelStatus::Failed, 0, elapsed_ms, Some(error.to_string())));
+                    continue;
+                }
+                Err(_) => {
+                    reports.push(report(&channel.name, ChannelStatus::Timeout, 0, elapsed_ms, None));
+                    continue;
+                }
+            };
+            let max = hits.iter().map(|(_, score)| *score).fold(0.0, f64::max);
+            let mut n_candidates = 0;
+            for (item_id, raw) in hits.into_iter().take(channel.limit) {
+                let Some(item) = ctx.eligible(&item_id) else { continue };
+                n_candidates += 1;
+                let scaled = if max > 0.0 { (raw / max).clamp(0.0, 1.0) } else { 0.0 };
+                let candidate = merged.entry(item_id).or_insert_with_key(|id| {
+                    order.push(id.clone());
+                    new_candidate(item.clone())
+                });
+                candidate.recall_score += channel.weight * scaled;
+                candidate.channels.push(ChannelHit { name: channel.name.clone(), score: scaled });
+            }
+            reports.push(report(&channel.name, ChannelStatus::Ok, n_candidates, elapsed_ms, None));
+        }
+
+        let mut candidates: Vec<Candidate> = order.into_iter().filter_map(|id| merged.remove(&id)).collect();
+        let mut fallback_used = false;
+        if candidates.len() < input.count {
+            let present: HashSet<String> = candidates.iter().map(|c| c.item_id().to_owned()).collect();
+            let fill = fallback::fill(ctx, &present, input.count - candidates.len()).await;
+            fallback_used = !fill.is_empty();
+            candidates.extend(fill.into_iter().map(|(item, scaled)| {
+                let mut candidate = new_candidate(item);
+                candidate.channels.push(ChannelHit { name: fallback::NAME.into(), score: scaled });
+                candidate
+            }));
+        }
+        let n_candidates = candidates.len();
+
+        for candidate in &mut candidates {
+            candidate.score = candidate.recall_score;
+            if input.explain {
+                candidate.stages.push(StageScore { stage: "recall".into(), score: candidate.recall_score });
+            }
+        }
+        if let Err(error) = self.rank.rank(ctx, &mut candidates).await {
+            // A failing model degrades to recall order rather than failing the request.
+            tracing::warn!(model = %self.rank_name, %error, "ranking failed; keeping recall scores");
+        }
+        sort(&mut candidates);
+        if input.explain {
+            for candidate in &mut candidates {
+                candidate.stages.push(StageScore { stage: format!("rank:{}", self.rank_name), score: candidate.score });
+            }
+        }
+        for step in &self.rerank {
+            step.rule.rerank(ctx, step.weight, &mut candidates);
+            sort(&mut candidates);
+            if input.explain {
+                for candidate in &mut candidates {
+                    candidate.stages.push(StageScore { stage: format!("rerank:{}", step.name), score: candidate.score });
+                }
+            }
+        }
+        let items = apply_pins(candidates, input.count);
+        RecommendOutput { items, channels: reports, fallback_used, n_candidates }
+    }
+}
+
+fn new_candidate(item: Arc<Item>) -> Candidate {
+    Candidate {
+        item,
+        channels: Vec::new(),
+        recall_score: 0.0,
+        rank_score: 0.0,
+        score: 0.0,
+        stages: Vec::new(),
+        pin: None,
+    }
+}
+
+fn report(name: &str, status: ChannelStatus, candidates: usize, elapsed_ms: f64, error: Option<String>) -> ChannelReport {
+    ChannelReport { name: name.to_owned(), status, candidates, elapsed_ms, error }
+}
+
+/// Best first; ties broken by item id so answers are deterministic.
+fn sort(candidates: &mut [Candidate]) {
+    candidates.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.item_id().cmp(b.item_id())));
+}
+
+/// Takes the top `count`, then moves pinned candidates (from anywhere in the list) to their
+/// positions, in the order of their pins.
+fn apply_pins(candidates: Vec<Candidate>, count: usize) -> Vec<Candidate> {
+    let (mut pinned, rest): (Vec<Candidate>, Vec<Candidate>) = candidates.into_iter().partition(|c| c.pin.is_some());
+    pinned.sort_by_key(|c| c.pin);
+    let mut out: Vec<Candidate> = rest.into_iter().take(count).collect();
+    for candidate in pinned {
+        let position = candidate.pin.unwrap_or(0).min(out.len());
+        out.insert(position, candidate);
+    }
+    out.truncate(count);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::test_support::{catalog, item};
+    use polyrec_core::ManualClock;
+    use polyrec_storage::MemoryRealtime;
+    use serde_json::json;
+
+    fn config(value: Value) -> ScenarioConfig {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[tokio::test]
+    async fn merges_channels_and_falls_back_for_new_users() {
+        let now = 1_700_000_000_000;
+        let clock = Arc::new(ManualClock::new(now));
+        let realtime = MemoryRealtime::new(clock);
+        let tenant = TenantId::parse("t").unwrap();
+        let scenario = ScenarioId::parse("s").unwrap();
+        let user = UserId::parse("u").unwrap();
+        realtime
+            .replace_hot_items(&tenant, &scenario, vec![("a".into(), 10.0), ("b".into(), 5.0)], 1_000_000)
+            .await
+            .unwrap();
+        let catalog = catalog(vec![
+            item("a", now, 5, json!({})),
+            item("b", now, 1, json!({})),
+            item("c", now, 0, json!({})),
+            item("d", now, 50, json!({})),
+        ]);
+        let pipeline = Pipeline::compile(&config(json!({
+            "recall": {"strategies": [
+                {"name": "hot_items", "weight": 0.5, "limit": 10},
+                {"name": "latest", "weight": 0.5, "limit": 2}
+            ]},
+            "rank": {"model": "weighted"}
+        })))
+        .unwrap();
+        let exclude = HashSet::from(["b".to_string()]);
+        let context = Map::new();
+        let ctx = RequestContext {
+            tenant: &tenant,
+            scenario: &scenario,
+            user: &user,
+            now_ms: now,
+            catalog: &catalog,
+            profile: None,
+            recent_items: &[],
+            cf: None,
+            realtime: &realtime,
+            context: &context,
+            exclude: &exclude,
+        };
+        let out = pipeline.run(RecommendInput { ctx, count: 4, explain: true }).await;
+        let ids: Vec<&str> = out.items.iter().map(Candidate::item_id).collect();
+        assert!(!ids.contains(&"b"), "excluded items never come back: {ids:?}");
+        assert_eq!(ids.len(), 3, "a, c from channels and d from the fallback: {ids:?}");
+        assert!(out.fallback_used);
+        let a = out.items.iter().find(|c| c.item_id() == "a").unwrap();
+        assert_eq!(a.channels[0].name, "hot_items");
+        assert!(out.channels.iter().all(|r| r.status == ChannelStatus::Ok));
+        assert_eq!(a.stages.first().unwrap().stage, "recall");
+    }
+
+    #[test]
+    fn pins_move_to_their_position() {
+        let now = 0;
+        let mut candidates: Vec<Candidate> =
+            ["a", "b", "c"].iter().map(|id| new_candidate(item(id, now, 0, json!({})))).collect();
+        candidates[2].pin = Some(0);
+        let out = apply_pins(candidates, 2);
+        let ids: Vec<&str> = out.iter().map(Candidate::item_id).collect();
+        assert_eq!(ids, ["c", "a"]);
+    }
+}

@@ -1,0 +1,130 @@
+//! The strategy registry: an explicit list, one line per strategy, and the names that later
+//! builds add (so a config that names one is told "not available yet", not "unknown").
+
+use polyrec_core::{FieldError, ScenarioConfig};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::pipeline::{Rank, Recall, Rerank};
+use crate::{rank, recall, rerank};
+
+type Build<T> = fn(&Value, &ScenarioConfig) -> Result<Box<T>, BuildError>;
+
+pub struct Entry<T: ?Sized> {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub build: Build<T>,
+}
+
+pub static RECALL: &[Entry<dyn Recall>] = &[
+    Entry { name: "hot_items", summary: "hottest items of the last hour (stream job)", build: recall::hot_items::build },
+    Entry { name: "hot_news", summary: "hot items weighted by freshness", build: recall::hot_news::build },
+    Entry { name: "latest", summary: "newest items", build: recall::latest::build },
+    Entry { name: "item_cf", summary: "items similar to the user's recent items", build: recall::item_cf::build },
+    Entry { name: "user_cf", summary: "items of users similar to the user", build: recall::user_cf::build },
+    Entry { name: "content_based", summary: "items matching the user's categories and tags", build: recall::content_based::build },
+];
+
+pub static RANK: &[Entry<dyn Rank>] = &[
+    Entry { name: "weighted", summary: "weighted sum of config.features, no trained model", build: rank::weighted::build },
+];
+
+pub static RERANK: &[Entry<dyn Rerank>] = &[
+    Entry { name: "diversity", summary: "penalise repeats of a category", build: rerank::diversity::build },
+    Entry { name: "freshness", summary: "decay scores with item age", build: rerank::freshness::build },
+    Entry { name: "location_match", summary: "boost items at the request's location", build: rerank::location_match::build },
+    Entry { name: "business_rules", summary: "filter, boost, bury, pin by item metadata", build: rerank::business_rules::build },
+];
+
+/// Names the specification uses that arrive with later builds.
+pub const PLANNED_RECALL: &[&str] = &["vector_search", "location"];
+pub const PLANNED_RANK: &[&str] = &["lightgbm", "deepfm", "wide_deep"];
+pub const PLANNED_RERANK: &[&str] = &[];
+
+/// A problem building a strategy, relative to the strategy's own JSON path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildError {
+    pub sub_path: String,
+    pub message: String,
+    /// The name is planned for a later build.
+    pub unavailable: Option<String>,
+}
+
+impl BuildError {
+    pub fn new(sub_path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { sub_path: sub_path.into(), message: message.into(), unavailable: None }
+    }
+
+    pub fn at(self, base: &str) -> FieldError {
+        let path = if self.sub_path.is_empty() { base.to_owned() } else { format!("{base}.{}", self.sub_path) };
+        FieldError::new(path, self.message)
+    }
+}
+
+/// Strict params: unknown fields and wrong types are errors at `params`.
+pub fn parse_params<P: DeserializeOwned>(params: &Value) -> Result<P, BuildError> {
+    serde_json::from_value(params.clone()).map_err(|e| BuildError::new("params", e.to_string()))
+}
+
+fn lookup<T: ?Sized>(
+    kind: &str,
+    entries: &'static [Entry<T>],
+    planned: &[&str],
+    name: &str,
+    params: &Value,
+    config: &ScenarioConfig,
+) -> Result<Box<T>, BuildError> {
+    if let Some(entry) = entries.iter().find(|entry| entry.name == name) {
+        return (entry.build)(params, config);
+    }
+    let known = entries.iter().map(|e| e.name).collect::<Vec<_>>().join(", ");
+    if planned.contains(&name) {
+        let mut error = BuildError::new(
+            "name",
+            format!("{kind} `{name}` is not available in this build yet; available: {known}"),
+        );
+        error.unavailable = Some(name.to_owned());
+        return Err(error);
+    }
+    Err(BuildError::new("name", format!("unknown {kind} `{name}`; known: {known}")))
+}
+
+pub fn build_recall(name: &str, params: &Value, config: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {
+    lookup("recall strategy", RECALL, PLANNED_RECALL, name, params, config)
+}
+
+pub fn build_rank(name: &str, params: &Value, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
+    lookup("rank model", RANK, PLANNED_RANK, name, params, config).map_err(|mut e| {
+        // The rank section names its strategy in `model`, not `name`.
+        if e.sub_path == "name" {
+            e.sub_path = "model".into();
+        }
+        e
+    })
+}
+
+pub fn build_rerank(name: &str, params: &Value, config: &ScenarioConfig) -> Result<Box<dyn Rerank>, BuildError> {
+    lookup("rerank rule", RERANK, PLANNED_RERANK, name, params, config)
+}
+
+/// Every planned name a config uses, for the "not available yet" part of an error.
+pub fn unavailable_names(config: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    let strings = |pointer: &str, key: &str| -> Vec<String> {
+        config
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.get(key)?.as_str().map(str::to_owned))
+            .collect()
+    };
+    names.extend(strings("/recall/strategies", "name").into_iter().filter(|n| PLANNED_RECALL.contains(&n.as_str())));
+    if let Some(model) = config.pointer("/rank/model").and_then(Value::as_str)
+        && PLANNED_RANK.contains(&model)
+    {
+        names.push(model.to_owned());
+    }
+    names.extend(strings("/rerank/rules", "name").into_iter().filter(|n| PLANNED_RERANK.contains(&n.as_str())));
+    names
+}

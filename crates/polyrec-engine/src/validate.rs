@@ -1,0 +1,303 @@
+//! Whole-config validation (SPEC §5): every problem of a config, each with its JSON path, in one
+//! answer. Two phases, like ripgrep's low/high args: the shape and ranges are checked on the raw
+//! JSON (so one bad field does not hide the others), then every strategy is built from its typed
+//! params exactly as the request path will build it.
+
+use polyrec_core::{FieldError, ScenarioConfig};
+use serde_json::{Map, Value};
+
+use crate::Pipeline;
+
+pub const MAX_RECALL_STRATEGIES: usize = 16;
+pub const MAX_RECALL_LIMIT: u64 = 2_000;
+pub const MAX_TIMEOUT_MS: u64 = 5_000;
+pub const MAX_FEATURE_WEIGHT: f64 = 100.0;
+pub const MAX_RERANK_RULES: usize = 16;
+
+/// A config that failed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigErrors {
+    pub errors: Vec<FieldError>,
+    /// Names the config uses that later builds provide.
+    pub unavailable: Vec<String>,
+}
+
+/// Validates a whole `config` value; `Ok` is the typed config, ready to compile.
+pub fn validate_config(config: &Value) -> Result<ScenarioConfig, ConfigErrors> {
+    let mut errors = Vec::new();
+    check_shape(config, &mut errors);
+    if errors.is_empty() {
+        match serde_json::from_value::<ScenarioConfig>(config.clone()) {
+            Ok(typed) => match Pipeline::compile(&typed) {
+                Ok(_) => return Ok(typed),
+                Err(build_errors) => errors.extend(build_errors),
+            },
+            Err(error) => errors.push(FieldError::new("config", error.to_string())),
+        }
+    }
+    Err(ConfigErrors { errors, unavailable: crate::registry::unavailable_names(config) })
+}
+
+struct Checker<'a> {
+    errors: &'a mut Vec<FieldError>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError::new(path, message));
+    }
+
+    fn object<'v>(&mut self, value: &'v Value, path: &str, allowed: &[&str]) -> Option<&'v Map<String, Value>> {
+        let Some(object) = value.as_object() else {
+            self.error(path, format!("must be an object, got {}", kind(value)));
+            return None;
+        };
+        for key in object.keys().filter(|key| !allowed.contains(&key.as_str())) {
+            self.error(format!("{path}.{key}"), format!("unknown field; allowed here: {}", allowed.join(", ")));
+        }
+        Some(object)
+    }
+
+    fn required<'v>(&mut self, object: &'v Map<String, Value>, path: &str, key: &str) -> Option<&'v Value> {
+        let value = object.get(key);
+        if value.is_none() {
+            self.error(format!("{path}.{key}"), "missing required field");
+        }
+        value
+    }
+
+    fn string(&mut self, value: Option<&Value>, path: &str) {
+        match value {
+            Some(Value::String(s)) if s.trim().is_empty() => self.error(path, "must not be empty"),
+            Some(Value::String(_)) | None => {}
+            Some(other) => self.error(path, format!("must be a string, got {}", kind(other))),
+        }
+    }
+
+    fn number_in(&mut self, value: Option<&Value>, path: &str, low: f64, high: f64) {
+        match value {
+            None => {}
+            Some(Value::Number(n)) => {
+                let n = n.as_f64().unwrap_or(f64::NAN);
+                if !(low..=high).contains(&n) {
+                    self.error(path, format!("must be between {low} and {high}, got {n}"));
+                }
+            }
+            Some(other) => self.error(path, format!("must be a number between {low} and {high}, got {}", kind(other))),
+        }
+    }
+
+    fn integer_in(&mut self, value: Option<&Value>, path: &str, low: u64, high: u64) {
+        match value {
+            None => {}
+            Some(Value::Number(n)) if n.as_u64().is_some() => {
+                let n = n.as_u64().unwrap_or_default();
+                if !(low..=high).contains(&n) {
+                    self.error(path, format!("must be between {low} and {high}, got {n}"));
+                }
+            }
+            Some(other) => self.error(path, format!("must be an integer between {low} and {high}, got {other}")),
+        }
+    }
+
+    fn params(&mut self, value: Option<&Value>, path: &str) {
+        if let Some(value) = value
+            && !value.is_object()
+        {
+            self.error(path, format!("must be an object, got {}", kind(value)));
+        }
+    }
+
+    fn array<'v>(&mut self, value: Option<&'v Value>, path: &str, max: usize) -> &'v [Value] {
+        match value {
+            None => &[],
+            Some(Value::Array(items)) => {
+                if items.len() > max {
+                    self.error(path, format!("at most {max} entries, got {}", items.len()));
+                }
+                items
+            }
+            Some(other) => {
+                self.error(path, format!("must be an array, got {}", kind(other)));
+                &[]
+            }
+        }
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+const FEATURE_TYPES: [&str; 4] = ["numeric", "categorical", "multi_categorical", "timestamp"];
+
+fn check_shape(config: &Value, errors: &mut Vec<FieldError>) {
+    let mut c = Checker { errors };
+    let Some(root) = c.object(config, "config", &["features", "recall", "rank", "rerank"]) else { return };
+
+    if let Some(features) = root.get("features")
+        && let Some(features) = c.object(features, "config.features", &["item_features", "user_features"])
+    {
+        for side in ["item_features", "user_features"] {
+            let path = format!("config.features.{side}");
+            for (index, feature) in c.array(features.get(side), &path, 64).iter().enumerate() {
+                let path = format!("{path}[{index}]");
+                let Some(feature) = c.object(feature, &path, &["name", "type", "weight"]) else { continue };
+                let name = c.required(feature, &path, "name");
+                c.string(name, &format!("{path}.name"));
+                match c.required(feature, &path, "type") {
+                    Some(Value::String(t)) if FEATURE_TYPES.contains(&t.as_str()) => {}
+                    Some(other) => c.error(
+                        format!("{path}.type"),
+                        format!("unknown feature type {other}; known: {}", FEATURE_TYPES.join(", ")),
+                    ),
+                    None => {}
+                }
+                c.number_in(feature.get("weight"), &format!("{path}.weight"), 0.0, MAX_FEATURE_WEIGHT);
+            }
+        }
+    }
+
+    match root.get("recall") {
+        None => c.error("config.recall", "missing required section: at least one recall strategy"),
+        Some(recall) => {
+            if let Some(recall) = c.object(recall, "config.recall", &["strategies"]) {
+                let strategies = c.array(c_get(recall, "strategies"), "config.recall.strategies", MAX_RECALL_STRATEGIES);
+                if strategies.is_empty() {
+                    c.error("config.recall.strategies", "must list at least one recall strategy");
+                }
+                let mut names = Vec::new();
+                for (index, strategy) in strategies.iter().enumerate() {
+                    let path = format!("config.recall.strategies[{index}]");
+                    let allowed = ["name", "weight", "limit", "timeout_ms", "params"];
+                    let Some(strategy) = c.object(strategy, &path, &allowed) else { continue };
+                    let name = c.required(strategy, &path, "name");
+                    c.string(name, &format!("{path}.name"));
+                    if let Some(name) = name.and_then(Value::as_str) {
+                        if names.contains(&name) {
+                            c.error(format!("{path}.name"), format!("`{name}` is listed twice; each channel once"));
+                        }
+                        names.push(name);
+                    }
+                    let weight = c.required(strategy, &path, "weight");
+                    c.number_in(weight, &format!("{path}.weight"), 0.0, 1.0);
+                    let limit = c.required(strategy, &path, "limit");
+                    c.integer_in(limit, &format!("{path}.limit"), 1, MAX_RECALL_LIMIT);
+                    c.integer_in(strategy.get("timeout_ms"), &format!("{path}.timeout_ms"), 1, MAX_TIMEOUT_MS);
+                    c.params(strategy.get("params"), &format!("{path}.params"));
+                }
+            }
+        }
+    }
+
+    match root.get("rank") {
+        None => c.error("config.rank", "missing required section: name a rank model, e.g. {\"model\": \"weighted\"}"),
+        Some(rank) => {
+            if let Some(rank) = c.object(rank, "config.rank", &["model", "version", "objective", "params"]) {
+                let model = c.required(rank, "config.rank", "model");
+                c.string(model, "config.rank.model");
+                c.string(rank.get("version"), "config.rank.version");
+                c.string(rank.get("objective"), "config.rank.objective");
+                c.params(rank.get("params"), "config.rank.params");
+            }
+        }
+    }
+
+    if let Some(rerank) = root.get("rerank")
+        && let Some(rerank) = c.object(rerank, "config.rerank", &["rules"])
+    {
+        for (index, rule) in c.array(rerank.get("rules"), "config.rerank.rules", MAX_RERANK_RULES).iter().enumerate() {
+            let path = format!("config.rerank.rules[{index}]");
+            let Some(rule) = c.object(rule, &path, &["name", "weight", "params"]) else { continue };
+            let name = c.required(rule, &path, "name");
+            c.string(name, &format!("{path}.name"));
+            c.number_in(rule.get("weight"), &format!("{path}.weight"), 0.0, 1.0);
+            c.params(rule.get("params"), &format!("{path}.params"));
+        }
+    }
+}
+
+fn c_get<'v>(object: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    object.get(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn paths(errors: &ConfigErrors) -> Vec<&str> {
+        errors.errors.iter().map(|e| e.path.as_str()).collect()
+    }
+
+    #[test]
+    fn a_good_config_passes() {
+        let config = json!({
+            "features": {"item_features": [{"name": "duration", "type": "numeric", "weight": 1.0}]},
+            "recall": {"strategies": [{"name": "hot_items", "weight": 0.5, "limit": 50}]},
+            "rank": {"model": "weighted"},
+            "rerank": {"rules": [{"name": "freshness", "weight": 0.2, "params": {"decay_days": 7}}]}
+        });
+        let typed = validate_config(&config).unwrap();
+        assert_eq!(typed.recall.strategies[0].limit, 50);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let config = json!({
+            "recall": {"strategies": [
+                {"name": "hot_items", "weight": 0.5, "limit": 50},
+                {"name": "item_cf", "weight": 1.5, "limit": 0},
+                {"name": "nope", "weight": 0.1, "limit": 10}
+            ]},
+            "rank": {"model": "weighted", "colour": "red"},
+            "extra": 1
+        });
+        let errors = validate_config(&config).unwrap_err();
+        let paths = paths(&errors);
+        for expected in [
+            "config.extra",
+            "config.recall.strategies[1].weight",
+            "config.recall.strategies[1].limit",
+            "config.rank.colour",
+        ] {
+            assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_the_known_ones_and_planned_ones_say_not_yet() {
+        let config = json!({
+            "recall": {"strategies": [
+                {"name": "vector_search", "weight": 0.3, "limit": 150},
+                {"name": "magic", "weight": 0.3, "limit": 150}
+            ]},
+            "rank": {"model": "deepfm", "version": "v1.0"}
+        });
+        let errors = validate_config(&config).unwrap_err();
+        assert_eq!(errors.unavailable, ["vector_search", "deepfm"]);
+        let by_path = |p: &str| errors.errors.iter().find(|e| e.path == p).unwrap().message.clone();
+        assert!(by_path("config.recall.strategies[0].name").contains("not available in this build yet"));
+        assert!(by_path("config.recall.strategies[1].name").contains("known: hot_items, hot_news"));
+        assert!(by_path("config.rank.model").contains("available: weighted"));
+    }
+
+    #[test]
+    fn bad_params_and_missing_sections() {
+        let errors = validate_config(&json!({"features": {}})).unwrap_err();
+        assert_eq!(paths(&errors), ["config.recall", "config.rank"]);
+        let errors = validate_config(&json!({
+            "recall": {"strategies": [{"name": "latest", "weight": 0.3, "limit": 10, "params": {"max_age_days": "x"}}]},
+            "rank": {"model": "weighted"}
+        }))
+        .unwrap_err();
+        assert_eq!(paths(&errors), ["config.recall.strategies[0].params"]);
+    }
+}

@@ -1,0 +1,261 @@
+//! The event bus on SQLite: an append-only log (`log`), per-topic counts and consumer-group
+//! offsets.
+//!
+//! Appends go through one writer thread that commits whatever is queued as one transaction
+//! (group commit) and only then answers each caller with its offsets: an acknowledged event is
+//! on disk, and a thousand concurrent single-event requests cost a handful of commits, not a
+//! thousand.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use async_trait::async_trait;
+use polyrec_core::{Error, Event, Result, TenantId};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use super::{Db, open, sql};
+use crate::{BusRecord, EventBus, keys};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS log (
+    offset      INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    payload     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS topic_counts (
+    topic TEXT PRIMARY KEY,
+    n     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS consumer_offsets (
+    group_id TEXT PRIMARY KEY,
+    offset   INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// The most events one commit takes; more queued wait for the next commit.
+const MAX_EVENTS_PER_COMMIT: usize = 20_000;
+
+struct Append {
+    rows: Vec<Row>,
+    reply: oneshot::Sender<Result<Vec<u64>>>,
+}
+
+struct Row {
+    topic: String,
+    key: String,
+    received_ms: i64,
+    payload: String,
+}
+
+pub struct SqliteEventBus {
+    appends: mpsc::Sender<Append>,
+    readers: Vec<Db>,
+    next_reader: AtomicUsize,
+    offsets: Db,
+}
+
+impl SqliteEventBus {
+    pub fn open(path: &Path) -> Result<Self> {
+        let writer = open(path)?;
+        writer.execute_batch(SCHEMA).map_err(sql)?;
+        let (appends, queue) = mpsc::channel::<Append>();
+        std::thread::Builder::new()
+            .name("event-bus-writer".into())
+            .spawn(move || write_loop(writer, queue))
+            .map_err(Error::internal)?;
+        let readers = (0..2).map(|_| open(path).map(Db::new)).collect::<Result<Vec<_>>>()?;
+        let offsets = Db::new(open(path)?);
+        Ok(Self { appends, readers, next_reader: AtomicUsize::new(0), offsets })
+    }
+
+    fn reader(&self) -> &Db {
+        let index = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        &self.readers[index]
+    }
+}
+
+fn write_loop(mut conn: Connection, queue: mpsc::Receiver<Append>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        let mut n_rows = batch[0].rows.len();
+        while n_rows < MAX_EVENTS_PER_COMMIT {
+            match queue.try_recv() {
+                Ok(next) => {
+                    n_rows += next.rows.len();
+                    batch.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        match commit(&mut conn, &batch) {
+            Ok(offsets) => {
+                for (append, offsets) in batch.into_iter().zip(offsets) {
+                    let _ = append.reply.send(Ok(offsets));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "event bus commit failed");
+                for append in batch {
+                    let _ = append.reply.send(Err(Error::unavailable(format!(
+                        "the event log could not store the events ({error}); retry"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+fn commit(conn: &mut Connection, batch: &[Append]) -> Result<Vec<Vec<u64>>> {
+    let tx = conn.transaction().map_err(sql)?;
+    let mut all_offsets = Vec::with_capacity(batch.len());
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    {
+        let mut insert = tx
+            .prepare_cached("INSERT INTO log (topic, key, received_ms, payload) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(sql)?;
+        for append in batch {
+            let mut offsets = Vec::with_capacity(append.rows.len());
+            for row in &append.rows {
+                insert.execute(params![row.topic, row.key, row.received_ms, row.payload]).map_err(sql)?;
+                offsets.push(tx.last_insert_rowid() as u64);
+                *counts.entry(&row.topic).or_default() += 1;
+            }
+            all_offsets.push(offsets);
+        }
+        let mut count = tx
+            .prepare_cached(
+                "INSERT INTO topic_counts (topic, n) VALUES (?1, ?2)
+                 ON CONFLICT (topic) DO UPDATE SET n = n + excluded.n",
+            )
+            .map_err(sql)?;
+        for (topic, n) in counts {
+            count.execute(params![topic, n]).map_err(sql)?;
+        }
+    }
+    tx.commit().map_err(sql)?;
+    Ok(all_offsets)
+}
+
+#[async_trait]
+impl EventBus for SqliteEventBus {
+    async fn append(&self, events: Vec<Event>) -> Result<Vec<u64>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = events
+            .iter()
+            .map(|event| {
+                Ok(Row {
+                    topic: keys::behavior_topic(&event.tenant_id),
+                    key: event.user_id.to_string(),
+                    received_ms: event.received_ms,
+                    payload: serde_json::to_string(event).map_err(Error::internal)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (reply, answer) = oneshot::channel();
+        self.appends
+            .send(Append { rows, reply })
+            .map_err(|_| Error::unavailable("the event log writer has stopped"))?;
+        answer.await.map_err(|_| Error::unavailable("the event log writer has stopped"))?
+    }
+
+    async fn read_after(&self, after: u64, max: usize) -> Result<Vec<BusRecord>> {
+        self.reader()
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT offset, payload FROM log WHERE offset > ?1 ORDER BY offset LIMIT ?2")
+                    .map_err(sql)?;
+                let rows = stmt
+                    .query_map(params![after as i64, max as i64], |row| {
+                        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                    })
+                    .map_err(sql)?;
+                rows.map(|row| {
+                    let (offset, payload) = row.map_err(sql)?;
+                    let event = serde_json::from_str(&payload)
+                        .map_err(|e| Error::internal(format!("corrupt event at offset {offset}: {e}")))?;
+                    Ok(BusRecord { offset: offset as u64, event })
+                })
+                .collect()
+            })
+            .await
+    }
+
+    async fn committed(&self, group: &str) -> Result<u64> {
+        let group = group.to_owned();
+        self.offsets
+            .call(move |conn| {
+                let offset: Option<i64> = conn
+                    .query_row("SELECT offset FROM consumer_offsets WHERE group_id = ?1", [group], |row| row.get(0))
+                    .optional()
+                    .map_err(sql)?;
+                Ok(offset.unwrap_or(0) as u64)
+            })
+            .await
+    }
+
+    async fn commit(&self, group: &str, offset: u64) -> Result<()> {
+        let group = group.to_owned();
+        self.offsets
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT INTO consumer_offsets (group_id, offset) VALUES (?1, ?2)
+                     ON CONFLICT (group_id) DO UPDATE SET offset = excluded.offset",
+                    params![group, offset as i64],
+                )
+                .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn offset_before_received(&self, received_ms: i64) -> Result<u64> {
+        self.reader()
+            .call(move |conn| {
+                let first: Option<i64> = conn
+                    .query_row(
+                        "SELECT offset FROM log WHERE received_ms >= ?1 ORDER BY offset LIMIT 1",
+                        [received_ms],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                match first {
+                    Some(offset) => Ok(offset.saturating_sub(1) as u64),
+                    None => Ok(conn
+                        .query_row("SELECT COALESCE(MAX(offset), 0) FROM log", [], |row| row.get::<_, i64>(0))
+                        .map_err(sql)? as u64),
+                }
+            })
+            .await
+    }
+
+    async fn end_offset(&self) -> Result<u64> {
+        self.reader()
+            .call(|conn| {
+                let end: i64 =
+                    conn.query_row("SELECT COALESCE(MAX(offset), 0) FROM log", [], |row| row.get(0)).map_err(sql)?;
+                Ok(end as u64)
+            })
+            .await
+    }
+
+    async fn count(&self, tenant: &TenantId) -> Result<u64> {
+        let topic = keys::behavior_topic(tenant);
+        self.reader()
+            .call(move |conn| {
+                let n: Option<i64> = conn
+                    .query_row("SELECT n FROM topic_counts WHERE topic = ?1", [topic], |row| row.get(0))
+                    .optional()
+                    .map_err(sql)?;
+                Ok(n.unwrap_or(0) as u64)
+            })
+            .await
+    }
+}

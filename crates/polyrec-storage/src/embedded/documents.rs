@@ -1,0 +1,327 @@
+//! The document store on SQLite: one table per collection, the JSON document in `doc`, and the
+//! unique indexes of SPEC §4.1 as primary keys.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use polyrec_core::{Error, Item, ItemId, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Db, open, sql};
+use crate::{DocumentStore, ItemFilter, Upserted};
+
+pub struct SqliteDocuments {
+    writer: Db,
+    reader: Db,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS scenarios (
+    tenant_id   TEXT NOT NULL,
+    scenario_id TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    doc         TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, scenario_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS items (
+    tenant_id   TEXT NOT NULL,
+    scenario_id TEXT NOT NULL,
+    item_id     TEXT NOT NULL,
+    category    TEXT,
+    status      TEXT NOT NULL,
+    updated_ms  INTEGER NOT NULL,
+    doc         TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, scenario_id, item_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_by_category ON items (tenant_id, scenario_id, category, item_id);
+CREATE INDEX IF NOT EXISTS items_by_updated ON items (tenant_id, scenario_id, updated_ms);
+CREATE TABLE IF NOT EXISTS user_profiles (
+    tenant_id   TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    scenario_id TEXT NOT NULL,
+    doc         TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, scenario_id)
+) WITHOUT ROWID;
+";
+
+impl SqliteDocuments {
+    pub fn open(path: &Path) -> Result<Self> {
+        let writer = open(path)?;
+        writer.execute_batch(SCHEMA).map_err(sql)?;
+        let reader = open(path)?;
+        Ok(Self { writer: Db::new(writer), reader: Db::new(reader) })
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(Error::internal)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::internal(format!("corrupt document: {e}")))
+}
+
+#[async_trait]
+impl DocumentStore for SqliteDocuments {
+    async fn insert_scenario(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()> {
+        let (tenant, id, version, doc) =
+            (tenant.to_string(), scenario.scenario_id.to_string(), scenario.version as i64, to_json(scenario)?);
+        self.writer
+            .call(move |conn| {
+                let inserted = conn
+                    .execute(
+                        "INSERT INTO scenarios (tenant_id, scenario_id, version, doc) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT DO NOTHING",
+                        params![tenant, id, version, doc],
+                    )
+                    .map_err(sql)?;
+                if inserted == 0 {
+                    return Err(Error::Conflict {
+                        code: "scenario_exists",
+                        message: format!("scenario {id:?} exists already; update it with PUT or PATCH"),
+                    });
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Option<Scenario>> {
+        let (tenant, id) = (tenant.to_string(), scenario.to_string());
+        self.reader
+            .call(move |conn| {
+                let doc: Option<String> = conn
+                    .query_row(
+                        "SELECT doc FROM scenarios WHERE tenant_id = ?1 AND scenario_id = ?2",
+                        params![tenant, id],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                doc.as_deref().map(from_json).transpose()
+            })
+            .await
+    }
+
+    async fn list_scenarios(&self, tenant: &TenantId) -> Result<Vec<Scenario>> {
+        let tenant = tenant.to_string();
+        self.reader
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT doc FROM scenarios WHERE tenant_id = ?1 ORDER BY scenario_id")
+                    .map_err(sql)?;
+                let docs = stmt.query_map([tenant], |row| row.get::<_, String>(0)).map_err(sql)?;
+                docs.map(|doc| from_json(&doc.map_err(sql)?)).collect()
+            })
+            .await
+    }
+
+    async fn replace_scenario(&self, tenant: &TenantId, scenario: &Scenario, expected_version: u64) -> Result<()> {
+        let (tenant, id, version, doc) =
+            (tenant.to_string(), scenario.scenario_id.to_string(), scenario.version as i64, to_json(scenario)?);
+        self.writer
+            .call(move |conn| {
+                let changed = conn
+                    .execute(
+                        "UPDATE scenarios SET version = ?3, doc = ?4
+                         WHERE tenant_id = ?1 AND scenario_id = ?2 AND version = ?5",
+                        params![tenant, id, version, doc, expected_version as i64],
+                    )
+                    .map_err(sql)?;
+                if changed == 0 {
+                    return Err(Error::Conflict {
+                        code: "version_conflict",
+                        message: format!(
+                            "scenario {id:?} was changed concurrently (expected version {expected_version}); read it again and retry"
+                        ),
+                    });
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<bool> {
+        let (tenant, id) = (tenant.to_string(), scenario.to_string());
+        self.writer
+            .call(move |conn| {
+                let tx = conn.transaction().map_err(sql)?;
+                let deleted = tx
+                    .execute("DELETE FROM scenarios WHERE tenant_id = ?1 AND scenario_id = ?2", params![tenant, id])
+                    .map_err(sql)?;
+                tx.execute("DELETE FROM items WHERE tenant_id = ?1 AND scenario_id = ?2", params![tenant, id])
+                    .map_err(sql)?;
+                tx.execute("DELETE FROM user_profiles WHERE tenant_id = ?1 AND scenario_id = ?2", params![tenant, id])
+                    .map_err(sql)?;
+                tx.commit().map_err(sql)?;
+                Ok(deleted > 0)
+            })
+            .await
+    }
+
+    async fn all_scenarios(&self) -> Result<Vec<(TenantId, Scenario)>> {
+        self.reader
+            .call(move |conn| {
+                let mut stmt = conn.prepare_cached("SELECT tenant_id, doc FROM scenarios").map_err(sql)?;
+                let rows = stmt
+                    .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+                    .map_err(sql)?;
+                rows.map(|row| {
+                    let (tenant, doc) = row.map_err(sql)?;
+                    Ok((TenantId::parse(tenant)?, from_json(&doc)?))
+                })
+                .collect()
+            })
+            .await
+    }
+
+    async fn upsert_items(&self, tenant: &TenantId, items: &[Item]) -> Result<Vec<Upserted>> {
+        let tenant = tenant.to_string();
+        let rows = items
+            .iter()
+            .map(|item| {
+                Ok((
+                    item.scenario_id.to_string(),
+                    item.item_id.to_string(),
+                    item.category().map(str::to_owned),
+                    item.status.as_str(),
+                    item.updated_ms,
+                    to_json(item)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.writer
+            .call(move |conn| {
+                let tx = conn.transaction().map_err(sql)?;
+                let mut outcomes = Vec::with_capacity(rows.len());
+                {
+                    let mut exists = tx
+                        .prepare_cached("SELECT 1 FROM items WHERE tenant_id = ?1 AND scenario_id = ?2 AND item_id = ?3")
+                        .map_err(sql)?;
+                    let mut put = tx
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO items (tenant_id, scenario_id, item_id, category, status, updated_ms, doc)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        )
+                        .map_err(sql)?;
+                    for (scenario, item, category, status, updated_ms, doc) in rows {
+                        let existed = exists.exists(params![tenant, scenario, item]).map_err(sql)?;
+                        put.execute(params![tenant, scenario, item, category, status, updated_ms, doc]).map_err(sql)?;
+                        outcomes.push(if existed { Upserted::Updated } else { Upserted::Created });
+                    }
+                }
+                tx.commit().map_err(sql)?;
+                Ok(outcomes)
+            })
+            .await
+    }
+
+    async fn get_item(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<Option<Item>> {
+        let (tenant, scenario, item) = (tenant.to_string(), scenario.to_string(), item.to_string());
+        self.reader
+            .call(move |conn| {
+                let doc: Option<String> = conn
+                    .prepare_cached("SELECT doc FROM items WHERE tenant_id = ?1 AND scenario_id = ?2 AND item_id = ?3")
+                    .map_err(sql)?
+                    .query_row(params![tenant, scenario, item], |row| row.get(0))
+                    .optional()
+                    .map_err(sql)?;
+                doc.as_deref().map(from_json).transpose()
+            })
+            .await
+    }
+
+    async fn delete_item(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<bool> {
+        let (tenant, scenario, item) = (tenant.to_string(), scenario.to_string(), item.to_string());
+        self.writer
+            .call(move |conn| {
+                let deleted = conn
+                    .execute(
+                        "DELETE FROM items WHERE tenant_id = ?1 AND scenario_id = ?2 AND item_id = ?3",
+                        params![tenant, scenario, item],
+                    )
+                    .map_err(sql)?;
+                Ok(deleted > 0)
+            })
+            .await
+    }
+
+    async fn list_items(&self, tenant: &TenantId, scenario: &ScenarioId, filter: &ItemFilter) -> Result<Vec<Item>> {
+        let (tenant, scenario, filter) = (tenant.to_string(), scenario.to_string(), filter.clone());
+        self.reader
+            .call(move |conn| {
+                let mut sql_text = String::from("SELECT doc FROM items WHERE tenant_id = ?1 AND scenario_id = ?2");
+                let mut args: Vec<rusqlite::types::Value> = vec![tenant.into(), scenario.into()];
+                if let Some(category) = filter.category {
+                    args.push(category.into());
+                    sql_text.push_str(&format!(" AND category = ?{}", args.len()));
+                }
+                if let Some(status) = filter.status {
+                    args.push(status.as_str().to_owned().into());
+                    sql_text.push_str(&format!(" AND status = ?{}", args.len()));
+                }
+                if let Some(since) = filter.updated_since_ms {
+                    args.push(since.into());
+                    sql_text.push_str(&format!(" AND updated_ms >= ?{}", args.len()));
+                }
+                if let Some(cursor) = filter.cursor {
+                    args.push(cursor.into());
+                    sql_text.push_str(&format!(" AND item_id > ?{}", args.len()));
+                }
+                args.push((filter.limit as i64).into());
+                sql_text.push_str(&format!(" ORDER BY item_id LIMIT ?{}", args.len()));
+                let mut stmt = conn.prepare_cached(&sql_text).map_err(sql)?;
+                let docs = stmt
+                    .query_map(rusqlite::params_from_iter(args), |row| row.get::<_, String>(0))
+                    .map_err(sql)?;
+                docs.map(|doc| from_json(&doc.map_err(sql)?)).collect()
+            })
+            .await
+    }
+
+    async fn scan_items(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Vec<Item>> {
+        let (tenant, scenario) = (tenant.to_string(), scenario.to_string());
+        self.reader
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT doc FROM items WHERE tenant_id = ?1 AND scenario_id = ?2")
+                    .map_err(sql)?;
+                let docs = stmt.query_map(params![tenant, scenario], |row| row.get::<_, String>(0)).map_err(sql)?;
+                docs.map(|doc| from_json(&doc.map_err(sql)?)).collect()
+            })
+            .await
+    }
+
+    async fn get_profile(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> Result<Option<UserProfile>> {
+        let (tenant, user, scenario) = (tenant.to_string(), user.to_string(), scenario.to_string());
+        self.reader
+            .call(move |conn| {
+                let doc: Option<String> = conn
+                    .prepare_cached(
+                        "SELECT doc FROM user_profiles WHERE tenant_id = ?1 AND user_id = ?2 AND scenario_id = ?3",
+                    )
+                    .map_err(sql)?
+                    .query_row(params![tenant, user, scenario], |row| row.get(0))
+                    .optional()
+                    .map_err(sql)?;
+                doc.as_deref().map(from_json).transpose()
+            })
+            .await
+    }
+
+    async fn put_profile(&self, tenant: &TenantId, profile: &UserProfile) -> Result<()> {
+        let (tenant, user, scenario, doc) =
+            (tenant.to_string(), profile.user_id.to_string(), profile.scenario_id.to_string(), to_json(profile)?);
+        self.writer
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO user_profiles (tenant_id, user_id, scenario_id, doc) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(sql)?
+                .execute(params![tenant, user, scenario, doc])
+                .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
+}

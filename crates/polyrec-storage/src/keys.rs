@@ -1,0 +1,27 @@
+//! The realtime keys of SPEC §4.2, built in one place. Ids cannot contain ':' (see
+//! `polyrec_core::ids`), so no key of one tenant can collide with another tenant's.
+
+use polyrec_core::{ScenarioId, TenantId, UserId};
+
+pub fn hot_items(tenant: &TenantId, scenario: &ScenarioId) -> String {
+    format!("hot:items:{tenant}:{scenario}")
+}
+
+pub fn exposed(tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> String {
+    format!("exposed:{tenant}:{user}:{scenario}")
+}
+
+pub fn metrics_realtime(tenant: &TenantId, scenario: &ScenarioId) -> String {
+    format!("metrics:realtime:{tenant}:{scenario}")
+}
+
+/// Not in SPEC §4.2: the user's most recent positive items, which item-based recall needs
+/// within seconds of a click rather than after the profile window closes.
+pub fn recent(tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> String {
+    format!("recent:{tenant}:{user}:{scenario}")
+}
+
+/// The Kafka topic of a tenant's behaviors (SPEC §3.3).
+pub fn behavior_topic(tenant: &TenantId) -> String {
+    format!("user-behaviors-{tenant}")
+}

@@ -1,0 +1,145 @@
+//! Storage by purpose (DESIGN §2): one trait per purpose, an embedded backend for each, and
+//! (in later builds) the production engine behind the same trait.
+//!
+//! | purpose | trait | embedded backend |
+//! |---|---|---|
+//! | configuration documents: scenarios, items, user profiles | [`DocumentStore`] | SQLite, `documents.db` |
+//! | the behavior stream | [`EventBus`] | SQLite append-only log with consumer offsets, `events.db` |
+//! | behavior analytics | [`Warehouse`] | SQLite raw events + rollups, `warehouse.db` |
+//! | hot data: hot sets, exposure sets, counters | [`RealtimeStore`] | in memory, Redis semantics (TTL, sorted sets) |
+//!
+//! **Architecture invariant:** every method takes the tenant first and every stored row, key
+//! and topic carries it; no method can reach another tenant's data. Only this crate knows a
+//! database client.
+//!
+//! Each embedded SQLite file has its own write lock, so ingestion (bus), analytics (warehouse)
+//! and configuration writes (documents) never wait for each other.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use polyrec_core::{Event, Item, ItemId, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
+
+pub mod embedded;
+pub mod keys;
+
+pub use embedded::{MemoryRealtime, SqliteDocuments, SqliteEventBus, SqliteWarehouse};
+
+/// What an upsert did to one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+}
+
+/// Filters of the item listing. `cursor` is the last `item_id` of the previous page.
+#[derive(Debug, Clone, Default)]
+pub struct ItemFilter {
+    pub category: Option<String>,
+    pub status: Option<polyrec_core::ItemStatus>,
+    pub updated_since_ms: Option<i64>,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+#[async_trait]
+pub trait DocumentStore: Send + Sync {
+    /// Inserts a new scenario; `Conflict` if the id is taken for this tenant.
+    async fn insert_scenario(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()>;
+    async fn get_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Option<Scenario>>;
+    async fn list_scenarios(&self, tenant: &TenantId) -> Result<Vec<Scenario>>;
+    /// Replaces a scenario if its stored version is `expected_version` (optimistic concurrency).
+    async fn replace_scenario(&self, tenant: &TenantId, scenario: &Scenario, expected_version: u64) -> Result<()>;
+    /// Deletes a scenario with its items and profiles. Returns false if there was none.
+    async fn delete_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<bool>;
+    /// Every (tenant, scenario) pair, for background jobs that walk all tenants.
+    async fn all_scenarios(&self) -> Result<Vec<(TenantId, Scenario)>>;
+
+    /// Inserts or replaces items in one transaction.
+    async fn upsert_items(&self, tenant: &TenantId, items: &[Item]) -> Result<Vec<Upserted>>;
+    async fn get_item(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<Option<Item>>;
+    async fn delete_item(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<bool>;
+    /// One page ordered by item id.
+    async fn list_items(&self, tenant: &TenantId, scenario: &ScenarioId, filter: &ItemFilter) -> Result<Vec<Item>>;
+    /// Every item of a scenario, to build the in-memory catalog.
+    async fn scan_items(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Vec<Item>>;
+
+    async fn get_profile(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> Result<Option<UserProfile>>;
+    async fn put_profile(&self, tenant: &TenantId, profile: &UserProfile) -> Result<()>;
+}
+
+/// A record read back from the bus: its offset and the event.
+#[derive(Debug, Clone)]
+pub struct BusRecord {
+    pub offset: u64,
+    pub event: Event,
+}
+
+/// The behavior stream (Kafka's role). Topic `user-behaviors-{tenant}`, key user id.
+/// `append` returns only once the events are durable: an acknowledged event survives a crash.
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Appends events (any tenants) and returns their offsets, in order.
+    async fn append(&self, events: Vec<Event>) -> Result<Vec<u64>>;
+    /// Reads up to `max` records with offset > `after`, in offset order.
+    async fn read_after(&self, after: u64, max: usize) -> Result<Vec<BusRecord>>;
+    /// The committed offset of a consumer group (0 if none).
+    async fn committed(&self, group: &str) -> Result<u64>;
+    async fn commit(&self, group: &str, offset: u64) -> Result<()>;
+    /// The first offset whose event was received at or after `received_ms` (for replays of
+    /// volatile sinks after a restart), minus one.
+    async fn offset_before_received(&self, received_ms: i64) -> Result<u64>;
+    /// The highest offset written.
+    async fn end_offset(&self) -> Result<u64>;
+    /// How many events a tenant has on the bus.
+    async fn count(&self, tenant: &TenantId) -> Result<u64>;
+}
+
+/// One user's summed interest in one item (for collaborative filtering).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interaction {
+    pub user_id: String,
+    pub item_id: String,
+    pub weight: f64,
+    pub last_ms: i64,
+}
+
+/// One row of the hourly rollup (`metrics_hourly`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HourlyMetric {
+    pub hour_ms: i64,
+    pub event_type: String,
+    pub events: u64,
+    pub value_sum: f64,
+}
+
+/// Behavior analytics (ClickHouse's role): raw events and their rollups.
+#[async_trait]
+pub trait Warehouse: Send + Sync {
+    /// Inserts events, skipping any whose event id is already stored; returns how many were new.
+    async fn insert(&self, records: &[BusRecord]) -> Result<usize>;
+    async fn count(&self, tenant: &TenantId, scenario: Option<&ScenarioId>) -> Result<u64>;
+    /// Positive interactions of a scenario since `since_ms`, summed per (user, item).
+    async fn interactions(&self, tenant: &TenantId, scenario: &ScenarioId, since_ms: i64) -> Result<Vec<Interaction>>;
+    async fn metrics_hourly(&self, tenant: &TenantId, scenario: &ScenarioId, from_ms: i64, to_ms: i64) -> Result<Vec<HourlyMetric>>;
+    /// Per-type event counts of an item (the `item_stats_daily` rollup summed).
+    async fn item_stats(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<HashMap<String, u64>>;
+}
+
+/// Hot data with Redis semantics; every key is built by [`keys`] and carries the tenant.
+#[async_trait]
+pub trait RealtimeStore: Send + Sync {
+    /// Replaces the hot set `hot:items:{tenant}:{scenario}`.
+    async fn replace_hot_items(&self, tenant: &TenantId, scenario: &ScenarioId, items: Vec<(String, f64)>, ttl_ms: i64) -> Result<()>;
+    /// The `n` hottest items, hottest first.
+    async fn hot_items(&self, tenant: &TenantId, scenario: &ScenarioId, n: usize) -> Result<Vec<(String, f64)>>;
+    /// Adds to the exposure set `exposed:{tenant}:{user}:{scenario}` and refreshes its TTL.
+    async fn add_exposed(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId, items: &[String], ttl_ms: i64) -> Result<()>;
+    async fn exposed(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> Result<Vec<String>>;
+    /// Adds to counters of `metrics:realtime:{tenant}:{scenario}` and refreshes its TTL.
+    async fn incr_metrics(&self, tenant: &TenantId, scenario: &ScenarioId, deltas: &[(String, f64)], ttl_ms: i64) -> Result<()>;
+    async fn metrics(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<HashMap<String, f64>>;
+    /// Pushes to the front of `recent:{tenant}:{user}:{scenario}`, keeping `cap` entries.
+    async fn push_recent(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId, items: &[String], cap: usize, ttl_ms: i64) -> Result<()>;
+    async fn recent(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId, n: usize) -> Result<Vec<String>>;
+}
