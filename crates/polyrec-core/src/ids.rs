@@ -16,10 +16,7 @@ fn check_id(kind: &'static str, code: &'static str, value: &str) -> Result<(), E
             format!("{kind} must be 1 to {MAX_ID_LEN} characters long, got {}", value.len()),
         ));
     }
-    if let Some(bad) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@')))
-    {
+    if let Some(bad) = value.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'))) {
         return Err(Error::invalid(
             code,
             format!("{kind} {value:?} contains {bad:?}; use only letters, digits, '_', '-', '.', '@'"),

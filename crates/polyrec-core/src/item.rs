@@ -55,12 +55,7 @@ impl Item {
     }
 
     pub fn tags(&self) -> impl Iterator<Item = &str> {
-        self.metadata
-            .get("tags")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
+        self.metadata.get("tags").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
     }
 
     /// A numeric metadata field (numbers, or strings that parse as numbers).

@@ -35,9 +35,9 @@ pub fn format_ms(ms: i64) -> String {
 
 pub fn parse_timestamp_str(text: &str) -> Result<i64, Error> {
     let value = match text.parse::<f64>() {
-        Ok(_) => serde_json::Value::Number(
-            serde_json::Number::from_f64(text.parse().unwrap_or(0.0)).unwrap_or(0.into()),
-        ),
+        Ok(_) => {
+            serde_json::Value::Number(serde_json::Number::from_f64(text.parse().unwrap_or(0.0)).unwrap_or(0.into()))
+        }
         Err(_) => serde_json::Value::String(text.to_owned()),
     };
     parse_timestamp(&value).map_err(|m| Error::invalid("invalid_timestamp", m))

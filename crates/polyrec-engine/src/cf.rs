@@ -62,7 +62,7 @@ impl CfModel {
             by_user[user as usize].push((item, (interaction.weight.max(0.0) as f32).ln_1p(), interaction.last_ms));
         }
         for user_items in &mut by_user {
-            user_items.sort_by(|a, b| b.2.cmp(&a.2));
+            user_items.sort_by_key(|entry| std::cmp::Reverse(entry.2));
             user_items.truncate(params.items_per_user);
         }
         let mut by_item: Vec<Vec<(u32, f32, i64)>> = vec![Vec::new(); items.len()];
@@ -72,7 +72,7 @@ impl CfModel {
             }
         }
         for item_users in &mut by_item {
-            item_users.sort_by(|a, b| b.2.cmp(&a.2));
+            item_users.sort_by_key(|entry| std::cmp::Reverse(entry.2));
             item_users.truncate(params.users_per_item);
         }
         let item_norms: Vec<f32> =

@@ -248,6 +248,8 @@ impl Pipeline {
             fallback_used = !fill.is_empty();
             candidates.extend(fill.into_iter().map(|(item, scaled)| {
                 let mut candidate = new_candidate(item);
+                // Below every real channel's candidates, but in the fallback's own order.
+                candidate.recall_score = fallback::WEIGHT * scaled;
                 candidate.channels.push(ChannelHit { name: fallback::NAME.into(), score: scaled });
                 candidate
             }));
@@ -275,7 +277,9 @@ impl Pipeline {
             sort(&mut candidates);
             if input.explain {
                 for candidate in &mut candidates {
-                    candidate.stages.push(StageScore { stage: format!("rerank:{}", step.name), score: candidate.score });
+                    candidate
+                        .stages
+                        .push(StageScore { stage: format!("rerank:{}", step.name), score: candidate.score });
                 }
             }
         }
@@ -296,7 +300,13 @@ fn new_candidate(item: Arc<Item>) -> Candidate {
     }
 }
 
-fn report(name: &str, status: ChannelStatus, candidates: usize, elapsed_ms: f64, error: Option<String>) -> ChannelReport {
+fn report(
+    name: &str,
+    status: ChannelStatus,
+    candidates: usize,
+    elapsed_ms: f64,
+    error: Option<String>,
+) -> ChannelReport {
     ChannelReport { name: name.to_owned(), status, candidates, elapsed_ms, error }
 }
 
@@ -311,9 +321,13 @@ fn apply_pins(candidates: Vec<Candidate>, count: usize) -> Vec<Candidate> {
     let (mut pinned, rest): (Vec<Candidate>, Vec<Candidate>) = candidates.into_iter().partition(|c| c.pin.is_some());
     pinned.sort_by_key(|c| c.pin);
     let mut out: Vec<Candidate> = rest.into_iter().take(count).collect();
+    // Several items pinned to one position keep their score order, one after the other.
+    let mut placed_at: HashMap<usize, usize> = HashMap::new();
     for candidate in pinned {
-        let position = candidate.pin.unwrap_or(0).min(out.len());
-        out.insert(position, candidate);
+        let pin = candidate.pin.unwrap_or(0);
+        let already = placed_at.entry(pin).or_default();
+        out.insert((pin + *already).min(out.len()), candidate);
+        *already += 1;
     }
     out.truncate(count);
     out
@@ -389,8 +403,12 @@ mod tests {
         let mut candidates: Vec<Candidate> =
             ["a", "b", "c"].iter().map(|id| new_candidate(item(id, now, 0, json!({})))).collect();
         candidates[2].pin = Some(0);
-        let out = apply_pins(candidates, 2);
+        let out = apply_pins(candidates.clone(), 2);
         let ids: Vec<&str> = out.iter().map(Candidate::item_id).collect();
         assert_eq!(ids, ["c", "a"]);
+        candidates[1].pin = Some(0);
+        let out = apply_pins(candidates, 3);
+        let ids: Vec<&str> = out.iter().map(Candidate::item_id).collect();
+        assert_eq!(ids, ["b", "c", "a"], "two pins at one place keep their order");
     }
 }

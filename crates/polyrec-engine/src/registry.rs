@@ -17,23 +17,41 @@ pub struct Entry<T: ?Sized> {
 }
 
 pub static RECALL: &[Entry<dyn Recall>] = &[
-    Entry { name: "hot_items", summary: "hottest items of the last hour (stream job)", build: recall::hot_items::build },
+    Entry {
+        name: "hot_items",
+        summary: "hottest items of the last hour (stream job)",
+        build: recall::hot_items::build,
+    },
     Entry { name: "hot_news", summary: "hot items weighted by freshness", build: recall::hot_news::build },
     Entry { name: "latest", summary: "newest items", build: recall::latest::build },
     Entry { name: "item_cf", summary: "items similar to the user's recent items", build: recall::item_cf::build },
     Entry { name: "user_cf", summary: "items of users similar to the user", build: recall::user_cf::build },
-    Entry { name: "content_based", summary: "items matching the user's categories and tags", build: recall::content_based::build },
+    Entry {
+        name: "content_based",
+        summary: "items matching the user's categories and tags",
+        build: recall::content_based::build,
+    },
 ];
 
-pub static RANK: &[Entry<dyn Rank>] = &[
-    Entry { name: "weighted", summary: "weighted sum of config.features, no trained model", build: rank::weighted::build },
-];
+pub static RANK: &[Entry<dyn Rank>] = &[Entry {
+    name: "weighted",
+    summary: "weighted sum of config.features, no trained model",
+    build: rank::weighted::build,
+}];
 
 pub static RERANK: &[Entry<dyn Rerank>] = &[
     Entry { name: "diversity", summary: "penalise repeats of a category", build: rerank::diversity::build },
     Entry { name: "freshness", summary: "decay scores with item age", build: rerank::freshness::build },
-    Entry { name: "location_match", summary: "boost items at the request's location", build: rerank::location_match::build },
-    Entry { name: "business_rules", summary: "filter, boost, bury, pin by item metadata", build: rerank::business_rules::build },
+    Entry {
+        name: "location_match",
+        summary: "boost items at the request's location",
+        build: rerank::location_match::build,
+    },
+    Entry {
+        name: "business_rules",
+        summary: "filter, boost, bury, pin by item metadata",
+        build: rerank::business_rules::build,
+    },
 ];
 
 /// Names the specification uses that arrive with later builds.
@@ -61,9 +79,18 @@ impl BuildError {
     }
 }
 
+/// A finite number above zero (NaN is not).
+pub fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
 /// Strict params: unknown fields and wrong types are errors at `params`.
 pub fn parse_params<P: DeserializeOwned>(params: &Value) -> Result<P, BuildError> {
-    serde_json::from_value(params.clone()).map_err(|e| BuildError::new("params", e.to_string()))
+    serde_path_to_error::deserialize(params.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        let sub_path = if path.is_empty() || path == "." { "params".to_owned() } else { format!("params.{path}") };
+        BuildError::new(sub_path, e.into_inner().to_string())
+    })
 }
 
 fn lookup<T: ?Sized>(
@@ -79,10 +106,8 @@ fn lookup<T: ?Sized>(
     }
     let known = entries.iter().map(|e| e.name).collect::<Vec<_>>().join(", ");
     if planned.contains(&name) {
-        let mut error = BuildError::new(
-            "name",
-            format!("{kind} `{name}` is not available in this build yet; available: {known}"),
-        );
+        let mut error =
+            BuildError::new("name", format!("{kind} `{name}` is not available in this build yet; available: {known}"));
         error.unavailable = Some(name.to_owned());
         return Err(error);
     }

@@ -169,7 +169,8 @@ fn check_shape(config: &Value, errors: &mut Vec<FieldError>) {
         None => c.error("config.recall", "missing required section: at least one recall strategy"),
         Some(recall) => {
             if let Some(recall) = c.object(recall, "config.recall", &["strategies"]) {
-                let strategies = c.array(c_get(recall, "strategies"), "config.recall.strategies", MAX_RECALL_STRATEGIES);
+                let strategies =
+                    c.array(c_get(recall, "strategies"), "config.recall.strategies", MAX_RECALL_STRATEGIES);
                 if strategies.is_empty() {
                     c.error("config.recall.strategies", "must list at least one recall strategy");
                 }
@@ -298,6 +299,6 @@ mod tests {
             "rank": {"model": "weighted"}
         }))
         .unwrap_err();
-        assert_eq!(paths(&errors), ["config.recall.strategies[0].params"]);
+        assert_eq!(paths(&errors), ["config.recall.strategies[0].params.max_age_days"]);
     }
 }

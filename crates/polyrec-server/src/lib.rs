@@ -1,1 +1,36 @@
-//! placeholder
+//! The polyrec services and their HTTP transport.
+//!
+//! - [`app`]: the [`App`] — storage trait objects, caches and job handles, wired once.
+//! - [`service`]: the scenario, item, behavior and recommendation services, transport-free:
+//!   HTTP today, gRPC in the split deployment, over the same functions.
+//! - [`jobs`]: the four stream jobs of SPEC §3.4 on the event bus, and the collaborative-
+//!   filtering trainer.
+//! - [`http`]: the public REST API (axum), OpenAPI + docs page, health and metrics.
+//!
+//! **Architecture invariant:** only [`http`] knows HTTP; services take a [`TenantId`] first and
+//! never read outside it. **API boundary:** the routes, bodies and error codes of [`http`] are the
+//! public contract (`/openapi.json`).
+//!
+//! [`TenantId`]: polyrec_core::TenantId
+
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod jobs;
+pub mod service;
+
+pub use app::App;
+pub use config::ServerConfig;
+
+/// Starts the jobs and serves HTTP on `listener` until `shutdown` resolves.
+pub async fn run(
+    app: std::sync::Arc<App>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let jobs = jobs::start(app.clone()).await?;
+    let router = http::router(app.clone());
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    jobs.stop().await;
+    Ok(())
+}

@@ -55,8 +55,9 @@ pub trait DocumentStore: Send + Sync {
     /// Every (tenant, scenario) pair, for background jobs that walk all tenants.
     async fn all_scenarios(&self) -> Result<Vec<(TenantId, Scenario)>>;
 
-    /// Inserts or replaces items in one transaction.
-    async fn upsert_items(&self, tenant: &TenantId, items: &[Item]) -> Result<Vec<Upserted>>;
+    /// Inserts or replaces items in one transaction. An item that existed keeps its
+    /// `created_ms`; the items are returned as stored.
+    async fn upsert_items(&self, tenant: &TenantId, items: Vec<Item>) -> Result<Vec<(Item, Upserted)>>;
     async fn get_item(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<Option<Item>>;
     async fn delete_item(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<bool>;
     /// One page ordered by item id.
@@ -64,7 +65,8 @@ pub trait DocumentStore: Send + Sync {
     /// Every item of a scenario, to build the in-memory catalog.
     async fn scan_items(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Vec<Item>>;
 
-    async fn get_profile(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> Result<Option<UserProfile>>;
+    async fn get_profile(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId)
+    -> Result<Option<UserProfile>>;
     async fn put_profile(&self, tenant: &TenantId, profile: &UserProfile) -> Result<()>;
 }
 
@@ -121,25 +123,59 @@ pub trait Warehouse: Send + Sync {
     async fn count(&self, tenant: &TenantId, scenario: Option<&ScenarioId>) -> Result<u64>;
     /// Positive interactions of a scenario since `since_ms`, summed per (user, item).
     async fn interactions(&self, tenant: &TenantId, scenario: &ScenarioId, since_ms: i64) -> Result<Vec<Interaction>>;
-    async fn metrics_hourly(&self, tenant: &TenantId, scenario: &ScenarioId, from_ms: i64, to_ms: i64) -> Result<Vec<HourlyMetric>>;
+    async fn metrics_hourly(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<HourlyMetric>>;
     /// Per-type event counts of an item (the `item_stats_daily` rollup summed).
-    async fn item_stats(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<HashMap<String, u64>>;
+    async fn item_stats(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId)
+    -> Result<HashMap<String, u64>>;
 }
 
 /// Hot data with Redis semantics; every key is built by [`keys`] and carries the tenant.
 #[async_trait]
 pub trait RealtimeStore: Send + Sync {
     /// Replaces the hot set `hot:items:{tenant}:{scenario}`.
-    async fn replace_hot_items(&self, tenant: &TenantId, scenario: &ScenarioId, items: Vec<(String, f64)>, ttl_ms: i64) -> Result<()>;
+    async fn replace_hot_items(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        items: Vec<(String, f64)>,
+        ttl_ms: i64,
+    ) -> Result<()>;
     /// The `n` hottest items, hottest first.
     async fn hot_items(&self, tenant: &TenantId, scenario: &ScenarioId, n: usize) -> Result<Vec<(String, f64)>>;
     /// Adds to the exposure set `exposed:{tenant}:{user}:{scenario}` and refreshes its TTL.
-    async fn add_exposed(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId, items: &[String], ttl_ms: i64) -> Result<()>;
+    async fn add_exposed(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        scenario: &ScenarioId,
+        items: &[String],
+        ttl_ms: i64,
+    ) -> Result<()>;
     async fn exposed(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> Result<Vec<String>>;
     /// Adds to counters of `metrics:realtime:{tenant}:{scenario}` and refreshes its TTL.
-    async fn incr_metrics(&self, tenant: &TenantId, scenario: &ScenarioId, deltas: &[(String, f64)], ttl_ms: i64) -> Result<()>;
+    async fn incr_metrics(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        deltas: &[(String, f64)],
+        ttl_ms: i64,
+    ) -> Result<()>;
     async fn metrics(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<HashMap<String, f64>>;
     /// Pushes to the front of `recent:{tenant}:{user}:{scenario}`, keeping `cap` entries.
-    async fn push_recent(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId, items: &[String], cap: usize, ttl_ms: i64) -> Result<()>;
+    async fn push_recent(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        scenario: &ScenarioId,
+        items: &[String],
+        cap: usize,
+        ttl_ms: i64,
+    ) -> Result<()>;
     async fn recent(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId, n: usize) -> Result<Vec<String>>;
 }

@@ -1,1 +1,128 @@
-fn main() {}
+//! The polyrec binary: parse arguments, set up logging, wire dependencies, run.
+//!
+//! - `polyrec serve`: every service in one process on embedded storage.
+//! - `polyrec import items|events FILE`: bulk loads over the HTTP API, with a progress bar.
+//! - `polyrec demo`: a demo tenant with two scenarios and synthetic traffic.
+
+mod demo;
+mod import;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use polyrec_core::SystemClock;
+use polyrec_server::{App, ServerConfig};
+
+#[derive(Parser)]
+#[command(name = "polyrec", version, about = "Multi-tenant, multi-scenario recommendation engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service in one process on embedded storage.
+    Serve {
+        /// Address to listen on [default: 0.0.0.0:8000].
+        #[arg(long, env = "POLYREC_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Directory of the embedded stores [default: ./data].
+        #[arg(long, env = "POLYREC_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// A TOML file with server settings (flags override it).
+        #[arg(long, env = "POLYREC_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Load items or historical events from a file through the HTTP API.
+    Import {
+        #[command(subcommand)]
+        what: import::ImportCommand,
+    },
+    /// Create a demo tenant with the vlog and news scenarios and synthetic items and events.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve { listen, data_dir, config } => {
+            init_json_logs();
+            let mut settings = match config {
+                Some(path) => ServerConfig::from_file(&path)?,
+                None => ServerConfig::default(),
+            };
+            if let Some(listen) = listen {
+                settings.listen = listen;
+            }
+            if let Some(data_dir) = data_dir {
+                settings.data_dir = data_dir;
+            }
+            runtime.block_on(serve(settings))
+        }
+        Command::Import { what } => {
+            init_human_logs();
+            runtime.block_on(import::run(what))
+        }
+        Command::Demo(args) => {
+            init_human_logs();
+            runtime.block_on(demo::run(args))
+        }
+    }
+}
+
+async fn serve(settings: ServerConfig) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let app = App::open_embedded(settings, Arc::new(SystemClock))?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        data_dir = %app.config.data_dir.display(),
+        "polyrec serving (docs at /docs, OpenAPI at /openapi.json)"
+    );
+    polyrec_server::run(app, listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+fn env_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
+}
+
+/// The server logs JSON lines, one per event, with the request span's tenant, scenario and
+/// request id on each.
+fn init_json_logs() {
+    tracing_subscriber::fmt().json().with_current_span(true).with_span_list(false).with_env_filter(env_filter()).init();
+}
+
+fn init_human_logs() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::pipeline::{Candidate, Rank, RequestContext};
-use crate::registry::{BuildError, parse_params};
+use crate::registry::{BuildError, parse_params, positive};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,17 +55,16 @@ pub fn build(params: &Value, scenario: &ScenarioConfig) -> Result<Box<dyn Rank>,
     if !(0.0..=100.0).contains(&config.recall_weight) {
         return Err(BuildError::new("params.recall_weight", "must be between 0 and 100"));
     }
-    if !(config.recency_days > 0.0) {
+    if !positive(config.recency_days) {
         return Err(BuildError::new("params.recency_days", "must be > 0"));
     }
-    let favorite_categories_weight = scenario
-        .features
-        .user_features
-        .iter()
-        .filter(|f| f.name == "favorite_categories")
-        .map(|f| f.weight)
-        .sum();
-    Ok(Box::new(Weighted { config, item_features: scenario.features.item_features.clone(), favorite_categories_weight }))
+    let favorite_categories_weight =
+        scenario.features.user_features.iter().filter(|f| f.name == "favorite_categories").map(|f| f.weight).sum();
+    Ok(Box::new(Weighted {
+        config,
+        item_features: scenario.features.item_features.clone(),
+        favorite_categories_weight,
+    }))
 }
 
 impl Weighted {
@@ -126,7 +125,8 @@ impl Rank for Weighted {
                 row[f] = row[f].map(|v| if high > low { (v - low) / (high - low) } else { 1.0 });
             }
         }
-        let total_weight: f64 = self.item_features.iter().map(|f| f.weight).sum::<f64>() + self.favorite_categories_weight;
+        let total_weight: f64 =
+            self.item_features.iter().map(|f| f.weight).sum::<f64>() + self.favorite_categories_weight;
         let favorites = ctx.profile.map(|p| p.features.favorite_categories.as_slice()).unwrap_or_default();
         for (candidate, row) in candidates.iter_mut().zip(values) {
             let mut feature_score: f64 =
@@ -153,8 +153,10 @@ mod tests {
     use serde_json::json;
 
     fn scenario(features: Value) -> ScenarioConfig {
-        serde_json::from_value(json!({"features": features, "recall": {"strategies": []}, "rank": {"model": "weighted"}}))
-            .unwrap()
+        serde_json::from_value(
+            json!({"features": features, "recall": {"strategies": []}, "rank": {"model": "weighted"}}),
+        )
+        .unwrap()
     }
 
     fn candidates(fx: &Fixture, ids: &[&str]) -> Vec<Candidate> {

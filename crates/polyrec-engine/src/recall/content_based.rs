@@ -84,10 +84,11 @@ impl Recall for ContentBased {
             }
         };
         let mut scores: HashMap<&str, f64> = HashMap::new();
-        let sources = categories
-            .iter()
-            .map(|(category, interest)| (ctx.catalog.newest_in_category(category), *interest))
-            .chain(tags.iter().map(|(tag, interest)| (ctx.catalog.newest_with_tag(tag), interest * self.config.tag_weight)));
+        let sources =
+            categories.iter().map(|(category, interest)| (ctx.catalog.newest_in_category(category), *interest)).chain(
+                tags.iter()
+                    .map(|(tag, interest)| (ctx.catalog.newest_with_tag(tag), interest * self.config.tag_weight)),
+            );
         for (items, interest) in sources {
             for item in items
                 .iter()

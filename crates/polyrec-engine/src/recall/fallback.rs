@@ -11,6 +11,9 @@ use polyrec_core::Item;
 use crate::pipeline::RequestContext;
 
 pub const NAME: &str = "fallback";
+/// The channel weight of fallback candidates: small, so they rank after anything a configured
+/// channel found, yet keep the fallback's order among themselves.
+pub const WEIGHT: f64 = 0.01;
 
 /// Up to `n` eligible items not in `present`, with a scaled score in (0, 1], best first.
 pub async fn fill(ctx: &RequestContext<'_>, present: &HashSet<String>, n: usize) -> Vec<(Arc<Item>, f64)> {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::pipeline::{Recall, RequestContext};
-use crate::registry::{BuildError, parse_params};
+use crate::registry::{BuildError, parse_params, positive};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,10 +33,10 @@ pub struct HotNews {
 
 pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {
     let config: HotNewsConfig = parse_params(params)?;
-    if !(config.decay_hours > 0.0 && config.decay_hours <= 24.0 * 365.0) {
+    if !positive(config.decay_hours) || config.decay_hours > 24.0 * 365.0 {
         return Err(BuildError::new("params.decay_hours", "must be > 0 and at most 8760 (a year)"));
     }
-    if !(config.max_age_hours > 0.0) {
+    if !positive(config.max_age_hours) {
         return Err(BuildError::new("params.max_age_hours", "must be > 0"));
     }
     Ok(Box::new(HotNews { config }))
@@ -77,7 +77,11 @@ mod tests {
         let now = 1_700_000_000_000;
         let fx = Fixture::new(
             now,
-            catalog(vec![item("old", now, 30, json!({})), item("new", now, 1, json!({})), item("ancient", now, 500, json!({}))]),
+            catalog(vec![
+                item("old", now, 30, json!({})),
+                item("new", now, 1, json!({})),
+                item("ancient", now, 500, json!({})),
+            ]),
         );
         let hot = vec![("old".into(), 10.0), ("new".into(), 8.0), ("ancient".into(), 100.0)];
         fx.realtime.replace_hot_items(&fx.tenant, &fx.scenario, hot, 60_000).await.unwrap();

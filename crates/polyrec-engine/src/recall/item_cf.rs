@@ -76,7 +76,12 @@ mod tests {
         let now = 1_700_000_000_000;
         let items = ["a", "b", "c", "d"].iter().map(|id| item(id, now, 1, json!({}))).collect();
         let mut fx = Fixture::new(now, catalog(items));
-        let seen = |user: &str, item: &str| Interaction { user_id: user.into(), item_id: item.into(), weight: 1.0, last_ms: 0 };
+        let seen = |user: &str, item: &str| Interaction {
+            user_id: user.into(),
+            item_id: item.into(),
+            weight: 1.0,
+            last_ms: 0,
+        };
         fx.cf = Some(CfModel::train(
             &[seen("x", "a"), seen("x", "b"), seen("y", "a"), seen("y", "b"), seen("z", "c"), seen("z", "d")],
             CfParams::default(),

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::pipeline::{Recall, RequestContext};
-use crate::registry::{BuildError, parse_params};
+use crate::registry::{BuildError, parse_params, positive};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,7 +25,7 @@ pub struct Latest {
 
 pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {
     let config: LatestConfig = parse_params(params)?;
-    if config.max_age_days.is_some_and(|days| !(days > 0.0)) {
+    if config.max_age_days.is_some_and(|days| !positive(days)) {
         return Err(BuildError::new("params.max_age_days", "must be > 0"));
     }
     Ok(Box::new(Latest { config }))

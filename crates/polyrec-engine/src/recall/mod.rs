@@ -72,7 +72,8 @@ pub(crate) mod test_support {
 
     /// A config to hand to `build` where the strategy ignores it.
     pub fn dummy() -> polyrec_core::ScenarioConfig {
-        serde_json::from_value(serde_json::json!({"recall": {"strategies": []}, "rank": {"model": "weighted"}})).unwrap()
+        serde_json::from_value(serde_json::json!({"recall": {"strategies": []}, "rank": {"model": "weighted"}}))
+            .unwrap()
     }
 
     pub fn ids(hits: &[(String, f64)]) -> Vec<&str> {

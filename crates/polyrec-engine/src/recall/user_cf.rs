@@ -53,7 +53,12 @@ mod tests {
         let now = 1_700_000_000_000;
         let items = ["a", "b", "z", "q"].iter().map(|id| item(id, now, 1, json!({}))).collect();
         let mut fx = Fixture::new(now, catalog(items));
-        let seen = |user: &str, item: &str| Interaction { user_id: user.into(), item_id: item.into(), weight: 2.0, last_ms: 0 };
+        let seen = |user: &str, item: &str| Interaction {
+            user_id: user.into(),
+            item_id: item.into(),
+            weight: 2.0,
+            last_ms: 0,
+        };
         fx.cf = Some(CfModel::train(
             &[seen("u", "a"), seen("u", "b"), seen("v", "a"), seen("v", "b"), seen("v", "z"), seen("w", "q")],
             CfParams::default(),

@@ -137,8 +137,8 @@ impl Rerank for BusinessRules {
 mod tests {
     use super::*;
     use crate::catalog::test_support::{catalog, item};
-    use crate::recall::test_support::dummy;
     use crate::recall::test_support::Fixture;
+    use crate::recall::test_support::dummy;
     use crate::rerank::test_support::{order, scored};
     use serde_json::json;
 
@@ -176,7 +176,8 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(error.sub_path, "params.rules[0].value");
-        let error = build(&json!({"rules": [{"action": "explode", "field": "x", "value": 1}]}), &dummy()).err().unwrap();
-        assert_eq!(error.sub_path, "params");
+        let error =
+            build(&json!({"rules": [{"action": "explode", "field": "x", "value": 1}]}), &dummy()).err().unwrap();
+        assert_eq!(error.sub_path, "params.rules[0].action");
     }
 }

@@ -50,8 +50,8 @@ impl Rerank for Diversity {
 mod tests {
     use super::*;
     use crate::catalog::test_support::{catalog, item};
-    use crate::recall::test_support::dummy;
     use crate::recall::test_support::Fixture;
+    use crate::recall::test_support::dummy;
     use crate::rerank::test_support::{order, scored};
     use serde_json::json;
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::pipeline::{Candidate, RequestContext, Rerank};
-use crate::registry::{BuildError, parse_params};
+use crate::registry::{BuildError, parse_params, positive};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,7 +31,7 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Rerank>, Buil
         (None, Some(hours)) => hours * HOUR_MS as f64,
         (None, None) => 7.0 * DAY_MS as f64,
     };
-    if !(decay_ms > 0.0) {
+    if !positive(decay_ms) {
         let field = if config.decay_days.is_some() { "params.decay_days" } else { "params.decay_hours" };
         return Err(BuildError::new(field, "must be > 0"));
     }
@@ -51,8 +51,8 @@ impl Rerank for Freshness {
 mod tests {
     use super::*;
     use crate::catalog::test_support::{catalog, item};
-    use crate::recall::test_support::dummy;
     use crate::recall::test_support::Fixture;
+    use crate::recall::test_support::dummy;
     use crate::rerank::test_support::{order, scored};
     use serde_json::json;
 

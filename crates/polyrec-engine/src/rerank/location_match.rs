@@ -44,8 +44,8 @@ impl Rerank for LocationMatch {
 mod tests {
     use super::*;
     use crate::catalog::test_support::{catalog, item};
-    use crate::recall::test_support::dummy;
     use crate::recall::test_support::Fixture;
+    use crate::recall::test_support::dummy;
     use crate::rerank::test_support::{order, scored};
     use serde_json::json;
 
@@ -54,7 +54,10 @@ mod tests {
         let now = 0;
         let mut fx = Fixture::new(
             now,
-            catalog(vec![item("far", now, 0, json!({"location": "paris"})), item("near", now, 0, json!({"location": "lyon"}))]),
+            catalog(vec![
+                item("far", now, 0, json!({"location": "paris"})),
+                item("near", now, 0, json!({"location": "lyon"})),
+            ]),
         );
         let rule = build(&json!({}), &dummy()).unwrap();
         let mut list = scored(&fx, &[("far", 1.0), ("near", 0.9)]);

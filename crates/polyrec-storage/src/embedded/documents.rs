@@ -163,9 +163,8 @@ impl DocumentStore for SqliteDocuments {
         self.reader
             .call(move |conn| {
                 let mut stmt = conn.prepare_cached("SELECT tenant_id, doc FROM scenarios").map_err(sql)?;
-                let rows = stmt
-                    .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
-                    .map_err(sql)?;
+                let rows =
+                    stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))).map_err(sql)?;
                 rows.map(|row| {
                     let (tenant, doc) = row.map_err(sql)?;
                     Ok((TenantId::parse(tenant)?, from_json(&doc)?))
@@ -175,28 +174,18 @@ impl DocumentStore for SqliteDocuments {
             .await
     }
 
-    async fn upsert_items(&self, tenant: &TenantId, items: &[Item]) -> Result<Vec<Upserted>> {
+    async fn upsert_items(&self, tenant: &TenantId, items: Vec<Item>) -> Result<Vec<(Item, Upserted)>> {
         let tenant = tenant.to_string();
-        let rows = items
-            .iter()
-            .map(|item| {
-                Ok((
-                    item.scenario_id.to_string(),
-                    item.item_id.to_string(),
-                    item.category().map(str::to_owned),
-                    item.status.as_str(),
-                    item.updated_ms,
-                    to_json(item)?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
         self.writer
             .call(move |conn| {
                 let tx = conn.transaction().map_err(sql)?;
-                let mut outcomes = Vec::with_capacity(rows.len());
+                let mut stored = Vec::with_capacity(items.len());
                 {
-                    let mut exists = tx
-                        .prepare_cached("SELECT 1 FROM items WHERE tenant_id = ?1 AND scenario_id = ?2 AND item_id = ?3")
+                    let mut created = tx
+                        .prepare_cached(
+                            "SELECT json_extract(doc, '$.created_ms') FROM items
+                             WHERE tenant_id = ?1 AND scenario_id = ?2 AND item_id = ?3",
+                        )
                         .map_err(sql)?;
                     let mut put = tx
                         .prepare_cached(
@@ -204,14 +193,29 @@ impl DocumentStore for SqliteDocuments {
                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                         )
                         .map_err(sql)?;
-                    for (scenario, item, category, status, updated_ms, doc) in rows {
-                        let existed = exists.exists(params![tenant, scenario, item]).map_err(sql)?;
-                        put.execute(params![tenant, scenario, item, category, status, updated_ms, doc]).map_err(sql)?;
-                        outcomes.push(if existed { Upserted::Updated } else { Upserted::Created });
+                    for mut item in items {
+                        let (scenario, id) = (item.scenario_id.as_str(), item.item_id.as_str());
+                        let existing: Option<i64> =
+                            created.query_row(params![tenant, scenario, id], |row| row.get(0)).optional().map_err(sql)?;
+                        if let Some(created_ms) = existing {
+                            item.created_ms = created_ms;
+                        }
+                        put.execute(params![
+                            tenant,
+                            scenario,
+                            id,
+                            item.category(),
+                            item.status.as_str(),
+                            item.updated_ms,
+                            to_json(&item)?
+                        ])
+                        .map_err(sql)?;
+                        let outcome = if existing.is_some() { Upserted::Updated } else { Upserted::Created };
+                        stored.push((item, outcome));
                     }
                 }
                 tx.commit().map_err(sql)?;
-                Ok(outcomes)
+                Ok(stored)
             })
             .await
     }
@@ -271,9 +275,8 @@ impl DocumentStore for SqliteDocuments {
                 args.push((filter.limit as i64).into());
                 sql_text.push_str(&format!(" ORDER BY item_id LIMIT ?{}", args.len()));
                 let mut stmt = conn.prepare_cached(&sql_text).map_err(sql)?;
-                let docs = stmt
-                    .query_map(rusqlite::params_from_iter(args), |row| row.get::<_, String>(0))
-                    .map_err(sql)?;
+                let docs =
+                    stmt.query_map(rusqlite::params_from_iter(args), |row| row.get::<_, String>(0)).map_err(sql)?;
                 docs.map(|doc| from_json(&doc.map_err(sql)?)).collect()
             })
             .await
@@ -292,7 +295,12 @@ impl DocumentStore for SqliteDocuments {
             .await
     }
 
-    async fn get_profile(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> Result<Option<UserProfile>> {
+    async fn get_profile(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        scenario: &ScenarioId,
+    ) -> Result<Option<UserProfile>> {
         let (tenant, user, scenario) = (tenant.to_string(), user.to_string(), scenario.to_string());
         self.reader
             .call(move |conn| {

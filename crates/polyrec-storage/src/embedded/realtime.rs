@@ -103,11 +103,16 @@ impl RealtimeStore for MemoryRealtime {
         items: &[String],
         ttl_ms: i64,
     ) -> Result<()> {
-        self.write(keys::exposed(tenant, user, scenario), ttl_ms, || Value::Set(HashSet::new()), |value| {
-            if let Value::Set(set) = value {
-                set.extend(items.iter().cloned());
-            }
-        });
+        self.write(
+            keys::exposed(tenant, user, scenario),
+            ttl_ms,
+            || Value::Set(HashSet::new()),
+            |value| {
+                if let Value::Set(set) = value {
+                    set.extend(items.iter().cloned());
+                }
+            },
+        );
         Ok(())
     }
 
@@ -126,13 +131,18 @@ impl RealtimeStore for MemoryRealtime {
         deltas: &[(String, f64)],
         ttl_ms: i64,
     ) -> Result<()> {
-        self.write(keys::metrics_realtime(tenant, scenario), ttl_ms, || Value::Hash(HashMap::new()), |value| {
-            if let Value::Hash(hash) = value {
-                for (field, delta) in deltas {
-                    *hash.entry(field.clone()).or_default() += delta;
+        self.write(
+            keys::metrics_realtime(tenant, scenario),
+            ttl_ms,
+            || Value::Hash(HashMap::new()),
+            |value| {
+                if let Value::Hash(hash) = value {
+                    for (field, delta) in deltas {
+                        *hash.entry(field.clone()).or_default() += delta;
+                    }
                 }
-            }
-        });
+            },
+        );
         Ok(())
     }
 
@@ -153,15 +163,20 @@ impl RealtimeStore for MemoryRealtime {
         cap: usize,
         ttl_ms: i64,
     ) -> Result<()> {
-        self.write(keys::recent(tenant, user, scenario), ttl_ms, || Value::List(VecDeque::new()), |value| {
-            if let Value::List(list) = value {
-                for item in items {
-                    list.retain(|existing| existing != item);
-                    list.push_front(item.clone());
+        self.write(
+            keys::recent(tenant, user, scenario),
+            ttl_ms,
+            || Value::List(VecDeque::new()),
+            |value| {
+                if let Value::List(list) = value {
+                    for item in items {
+                        list.retain(|existing| existing != item);
+                        list.push_front(item.clone());
+                    }
+                    list.truncate(cap);
                 }
-                list.truncate(cap);
-            }
-        });
+            },
+        );
         Ok(())
     }
 

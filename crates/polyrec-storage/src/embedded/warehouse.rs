@@ -66,10 +66,8 @@ impl SqliteWarehouse {
 /// The interest weight of each event type as a SQL expression, from the one definition in
 /// `EventType::interest_weight`.
 fn weight_case() -> String {
-    let arms: String = EventType::ALL
-        .iter()
-        .map(|t| format!(" WHEN '{}' THEN {:?}", t.as_str(), t.interest_weight()))
-        .collect();
+    let arms: String =
+        EventType::ALL.iter().map(|t| format!(" WHEN '{}' THEN {:?}", t.as_str(), t.interest_weight())).collect();
     format!("CASE event_type{arms} ELSE 0 END")
 }
 
@@ -138,7 +136,9 @@ impl Warehouse for SqliteWarehouse {
                         inserted += 1;
                         let hour = ts.div_euclid(HOUR_MS) * HOUR_MS;
                         let day = ts.div_euclid(DAY_MS) * DAY_MS;
-                        hourly.execute(params![tenant, scenario, hour, event_type, value.unwrap_or(0.0)]).map_err(sql)?;
+                        hourly
+                            .execute(params![tenant, scenario, hour, event_type, value.unwrap_or(0.0)])
+                            .map_err(sql)?;
                         daily.execute(params![tenant, scenario, item, day, event_type]).map_err(sql)?;
                     }
                 }
@@ -228,7 +228,12 @@ impl Warehouse for SqliteWarehouse {
             .await
     }
 
-    async fn item_stats(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<HashMap<String, u64>> {
+    async fn item_stats(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        item: &ItemId,
+    ) -> Result<HashMap<String, u64>> {
         let (tenant, scenario, item) = (tenant.to_string(), scenario.to_string(), item.to_string());
         self.reader
             .call(move |conn| {

@@ -1,0 +1,261 @@
+//! The application: the storage trait objects, the caches in front of them, and what the jobs
+//! share with the request path. Built once at start-up ([`App::open_embedded`]) and shared as
+//! `Arc<App>` by every service, job and handler.
+//!
+//! Caches (all per tenant and scenario, all invalidated by the writes of this process):
+//! - compiled scenarios: the config and its [`Pipeline`], rebuilt when the version changes;
+//! - catalogs: the item index the engine reads, kept in step with item writes;
+//! - collaborative-filtering models, swapped whole by the trainer;
+//! - user profiles (SPEC §6.3: 1 h), replaced when the profile job writes one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use polyrec_core::clock::{HOUR_MS, SharedClock};
+use polyrec_core::{Error, Item, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
+use polyrec_engine::{Catalog, CfModel, Pipeline};
+use polyrec_storage::{
+    DocumentStore, EventBus, MemoryRealtime, RealtimeStore, SqliteDocuments, SqliteEventBus, SqliteWarehouse, Warehouse,
+};
+use tokio::sync::Notify;
+
+use crate::ServerConfig;
+
+type Key = (TenantId, ScenarioId);
+/// A cached profile (or the knowledge that there is none) and when the entry expires.
+type ProfileEntry = (Option<Arc<UserProfile>>, i64);
+
+/// A scenario with its config compiled into strategy objects.
+pub struct CompiledScenario {
+    pub scenario: Scenario,
+    pub pipeline: Pipeline,
+}
+
+#[derive(Default)]
+struct CatalogSlot {
+    /// `None` until first loaded from the document store.
+    items: tokio::sync::Mutex<Option<HashMap<String, Arc<Item>>>>,
+    snapshot: RwLock<Arc<Catalog>>,
+    dirty: AtomicBool,
+}
+
+const PROFILE_TTL_MS: i64 = HOUR_MS;
+const PROFILE_CACHE_MAX: usize = 200_000;
+
+pub struct App {
+    pub config: ServerConfig,
+    pub clock: SharedClock,
+    pub documents: Arc<dyn DocumentStore>,
+    pub bus: Arc<dyn EventBus>,
+    pub warehouse: Arc<dyn Warehouse>,
+    pub realtime: Arc<dyn RealtimeStore>,
+    /// The embedded realtime store, when that is the backend (it needs sweeping).
+    pub memory_realtime: Option<Arc<MemoryRealtime>>,
+    /// Woken after every append to the bus, so the jobs react at once instead of polling.
+    pub bus_appended: Notify,
+    scenarios: RwLock<HashMap<Key, Arc<CompiledScenario>>>,
+    catalogs: RwLock<HashMap<Key, Arc<CatalogSlot>>>,
+    cf_models: RwLock<HashMap<Key, Arc<CfModel>>>,
+    profiles: RwLock<HashMap<(TenantId, UserId, ScenarioId), ProfileEntry>>,
+    /// The last bus offset each job has fully processed, by job name.
+    job_offsets: RwLock<HashMap<&'static str, Arc<AtomicU64>>>,
+}
+
+impl App {
+    /// Opens the embedded stores under `config.data_dir`.
+    pub fn open_embedded(config: ServerConfig, clock: SharedClock) -> anyhow::Result<Arc<App>> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", config.data_dir.display()))?;
+        let dir = config.data_dir.clone();
+        let documents = Arc::new(SqliteDocuments::open(&dir.join("documents.db"))?);
+        let bus = Arc::new(SqliteEventBus::open(&dir.join("events.db"))?);
+        let warehouse = Arc::new(SqliteWarehouse::open(&dir.join("warehouse.db"))?);
+        let realtime = Arc::new(MemoryRealtime::new(clock.clone()));
+        Ok(Arc::new(App {
+            config,
+            clock,
+            documents,
+            bus,
+            warehouse,
+            realtime: realtime.clone(),
+            memory_realtime: Some(realtime),
+            bus_appended: Notify::new(),
+            scenarios: RwLock::default(),
+            catalogs: RwLock::default(),
+            cf_models: RwLock::default(),
+            profiles: RwLock::default(),
+            job_offsets: RwLock::default(),
+        }))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The scenario with its compiled pipeline; `NotFound` for unknown (or other tenants')
+    /// scenarios.
+    pub async fn scenario(&self, tenant: &TenantId, id: &ScenarioId) -> Result<Arc<CompiledScenario>> {
+        let key = (tenant.clone(), id.clone());
+        if let Some(compiled) = self.scenarios.read().get(&key) {
+            return Ok(compiled.clone());
+        }
+        let scenario = self
+            .documents
+            .get_scenario(tenant, id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("scenario {id:?}")))?;
+        let compiled = Arc::new(compile(scenario)?);
+        self.scenarios.write().insert(key, compiled.clone());
+        Ok(compiled)
+    }
+
+    /// Called after a scenario write: the next request compiles the new version.
+    pub fn scenario_changed(&self, tenant: &TenantId, id: &ScenarioId) {
+        self.scenarios.write().remove(&(tenant.clone(), id.clone()));
+    }
+
+    /// Called after a scenario is deleted: its caches go too.
+    pub fn scenario_deleted(&self, tenant: &TenantId, id: &ScenarioId) {
+        let key = (tenant.clone(), id.clone());
+        self.scenarios.write().remove(&key);
+        self.catalogs.write().remove(&key);
+        self.cf_models.write().remove(&key);
+        self.profiles.write().retain(|(t, _, s), _| !(t == tenant && s == id));
+    }
+
+    fn catalog_slot(&self, tenant: &TenantId, id: &ScenarioId) -> Arc<CatalogSlot> {
+        let key = (tenant.clone(), id.clone());
+        if let Some(slot) = self.catalogs.read().get(&key) {
+            return slot.clone();
+        }
+        self.catalogs.write().entry(key).or_default().clone()
+    }
+
+    /// The current catalog snapshot of a scenario, loading it on first use.
+    pub async fn catalog(&self, tenant: &TenantId, id: &ScenarioId) -> Result<Arc<Catalog>> {
+        let slot = self.catalog_slot(tenant, id);
+        let mut items = slot.items.lock().await;
+        if items.is_none() {
+            let loaded = self.documents.scan_items(tenant, id).await?;
+            *items = Some(loaded.into_iter().map(|item| (item.item_id.to_string(), Arc::new(item))).collect());
+            slot.dirty.store(true, Ordering::SeqCst);
+        }
+        if slot.dirty.swap(false, Ordering::SeqCst) {
+            let built = Arc::new(Catalog::build(items.iter().flat_map(|map| map.values().cloned())));
+            *slot.snapshot.write() = built;
+        }
+        Ok(slot.snapshot.read().clone())
+    }
+
+    /// Called after items were written: a loaded catalog takes them in.
+    pub async fn catalog_upsert(&self, tenant: &TenantId, id: &ScenarioId, written: &[Item]) {
+        let slot = self.catalog_slot(tenant, id);
+        let mut items = slot.items.lock().await;
+        if let Some(map) = items.as_mut() {
+            for item in written {
+                map.insert(item.item_id.to_string(), Arc::new(item.clone()));
+            }
+            slot.dirty.store(true, Ordering::SeqCst);
+        }
+    }
+
+    pub async fn catalog_remove(&self, tenant: &TenantId, id: &ScenarioId, item_id: &str) {
+        let slot = self.catalog_slot(tenant, id);
+        let mut items = slot.items.lock().await;
+        if let Some(map) = items.as_mut() {
+            map.remove(item_id);
+            slot.dirty.store(true, Ordering::SeqCst);
+        }
+    }
+
+    pub fn cf_model(&self, tenant: &TenantId, id: &ScenarioId) -> Option<Arc<CfModel>> {
+        self.cf_models.read().get(&(tenant.clone(), id.clone())).cloned()
+    }
+
+    pub fn set_cf_model(&self, tenant: &TenantId, id: &ScenarioId, model: CfModel) {
+        self.cf_models.write().insert((tenant.clone(), id.clone()), Arc::new(model));
+    }
+
+    /// The user's profile, from the cache or the document store.
+    pub async fn profile(&self, tenant: &TenantId, user: &UserId, id: &ScenarioId) -> Result<Option<Arc<UserProfile>>> {
+        let key = (tenant.clone(), user.clone(), id.clone());
+        let now = self.now_ms();
+        if let Some((profile, expires)) = self.profiles.read().get(&key)
+            && *expires > now
+        {
+            return Ok(profile.clone());
+        }
+        let profile = self.documents.get_profile(tenant, user, id).await?.map(Arc::new);
+        let mut cache = self.profiles.write();
+        if cache.len() >= PROFILE_CACHE_MAX {
+            // Crude but bounded: a full cache starts over rather than growing without limit.
+            cache.clear();
+        }
+        cache.insert(key, (profile.clone(), now + PROFILE_TTL_MS));
+        Ok(profile)
+    }
+
+    /// Stores a profile and puts it in the cache.
+    pub async fn put_profile(&self, tenant: &TenantId, profile: UserProfile) -> Result<()> {
+        self.documents.put_profile(tenant, &profile).await?;
+        let key = (tenant.clone(), profile.user_id.clone(), profile.scenario_id.clone());
+        let expires = self.now_ms() + PROFILE_TTL_MS;
+        self.profiles.write().insert(key, (Some(Arc::new(profile)), expires));
+        Ok(())
+    }
+
+    /// The shared progress counter of a job (created on first use).
+    pub fn job_offset(&self, job: &'static str) -> Arc<AtomicU64> {
+        self.job_offsets.write().entry(job).or_default().clone()
+    }
+
+    /// Waits until every job has processed everything on the bus when called, or `timeout`.
+    /// Returns whether they caught up.
+    pub async fn wait_for_jobs(&self, timeout: Duration) -> Result<bool> {
+        let target = self.bus.end_offset().await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let caught_up = {
+                let offsets = self.job_offsets.read();
+                !offsets.is_empty() && offsets.values().all(|o| o.load(Ordering::SeqCst) >= target)
+            };
+            if caught_up {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits until one job has processed everything on the bus when called, or `timeout`.
+    pub async fn wait_for_job(&self, job: &'static str, timeout: Duration) -> Result<bool> {
+        let target = self.bus.end_offset().await?;
+        let offset = self.job_offset(job);
+        let deadline = tokio::time::Instant::now() + timeout;
+        while offset.load(Ordering::SeqCst) < target {
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(true)
+    }
+}
+
+fn compile(scenario: Scenario) -> Result<CompiledScenario> {
+    // Configs are validated before they are saved, so this fails only if the stored document
+    // predates a change of the registry; say so rather than serve a half pipeline.
+    let pipeline = Pipeline::compile(&scenario.config).map_err(|errors| {
+        Error::internal(format!(
+            "stored config of scenario {} no longer compiles: {}",
+            scenario.scenario_id,
+            errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ")
+        ))
+    })?;
+    Ok(CompiledScenario { scenario, pipeline })
+}

@@ -1,0 +1,44 @@
+//! Server configuration: defaults, overridden by a TOML file (`--config`), overridden by flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of the HTTP listener.
+    pub listen: SocketAddr,
+    /// Where the embedded stores keep their files.
+    pub data_dir: PathBuf,
+    /// Largest JSON body accepted, in bytes (bulk NDJSON imports stream and are not capped).
+    pub max_body_bytes: usize,
+    /// Largest `POST /api/v1/behaviors/batch`, in events.
+    pub max_batch_events: usize,
+    /// How often the collaborative-filtering job retrains scenarios with new events.
+    pub cf_interval_seconds: u64,
+    /// How far back collaborative filtering looks, in days of event time.
+    pub cf_window_days: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8000)),
+            data_dir: PathBuf::from("./data"),
+            max_body_bytes: 16 * 1024 * 1024,
+            max_batch_events: 10_000,
+            cf_interval_seconds: 30,
+            cf_window_days: 90,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))
+    }
+}

@@ -1,0 +1,169 @@
+//! The one place errors become HTTP: an exhaustive match from [`Error`] to a status, and a JSON
+//! body `{code, message, errors?}` whose `code` is stable and machine-readable. Also the
+//! extractors whose failures must come out in that same shape: the gateway headers and JSON
+//! bodies.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use polyrec_core::{Error, FieldError, TenantId, UserId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable: e.g. `missing_tenant`, `invalid_config`, `not_found`.
+    pub code: String,
+    /// What went wrong and what to do about it.
+    pub message: String,
+    /// For validation errors: each problem with its JSON path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// An error on its way out, with the status it gets.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    error: Error,
+}
+
+impl ApiError {
+    /// A problem with the request's headers or framing: always 400.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, error: Error::invalid(code, message) }
+    }
+
+    fn with_status(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, error: Error::invalid(code, message) }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        let status = match &error {
+            Error::InvalidInput { .. } | Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self { status, error }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (message, errors) = match &self.error {
+            Error::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                ("internal error; it has been logged with this request's id".to_owned(), None)
+            }
+            Error::Validation { message, errors, .. } => (message.clone(), Some(errors.clone())),
+            other => (other.to_string(), None),
+        };
+        let body = ErrorBody { code: self.error.code().to_owned(), message, errors };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Error::Unavailable { retry_after_seconds, .. } = self.error {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON body whose every failure is an [`ErrorBody`]: malformed JSON 400, wrong types or
+/// unknown fields 422 (serde's message names the field), too large 413, not JSON 415.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, error: Error::invalid("invalid_body", e.body_text()) }
+        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", e.body_text()),
+        JsonRejection::MissingJsonContentType(_) => ApiError::with_status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with `Content-Type: application/json`",
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::with_status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the body is larger than the server's limit (max_body_bytes); split it into smaller requests",
+        ),
+        other => ApiError::bad_request("unreadable_body", other.body_text()),
+    }
+}
+
+fn header_text<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError> {
+    match parts.headers.get(name) {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request("invalid_header", format!("header {name} is not visible ASCII"))),
+    }
+}
+
+/// `X-Tenant-Id`, required on every `/api/v1` route.
+pub struct Tenant(pub TenantId);
+
+impl<S: Send + Sync> FromRequestParts<S> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let value = header_text(parts, "x-tenant-id")?
+            .ok_or_else(|| ApiError::bad_request("missing_tenant", "the X-Tenant-Id header is required"))?;
+        let tenant =
+            TenantId::parse(value.trim()).map_err(|e| ApiError::bad_request("invalid_tenant_id", e.to_string()))?;
+        tracing::Span::current().record("tenant", tenant.as_str());
+        Ok(Tenant(tenant))
+    }
+}
+
+/// `X-User-Id`, required by recommend.
+pub struct User(pub UserId);
+
+impl<S: Send + Sync> FromRequestParts<S> for User {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let value = header_text(parts, "x-user-id")?
+            .ok_or_else(|| ApiError::bad_request("missing_user_id", "the X-User-Id header is required"))?;
+        let user = UserId::parse(value.trim()).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;
+        Ok(User(user))
+    }
+}
+
+/// The request id the middleware settled on (from `X-Request-Id`, or generated).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<RequestId>().cloned().unwrap_or_else(|| RequestId(new_request_id())))
+    }
+}
+
+pub fn new_request_id() -> String {
+    format!("req_{}", uuid::Uuid::now_v7().simple())
+}

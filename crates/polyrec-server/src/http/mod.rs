@@ -1,0 +1,178 @@
+//! The HTTP transport: the public REST API of SPEC §6 (`/api/v1/...`), the OpenAPI document and
+//! its docs page, health and metrics. Handlers only extract, call a service and wrap the answer.
+//!
+//! One middleware wraps every request: it settles the request id (the caller's `X-Request-Id`,
+//! or a new one) and echoes it, opens the log span that carries tenant, scenario and request id,
+//! checks the `Authorization` header's form, and records the Prometheus request count and
+//! latency histogram per route.
+
+mod behaviors;
+pub mod error;
+mod items;
+mod ops;
+mod recommend;
+mod scenarios;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tracing::Instrument;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::App;
+use error::{ApiError, RequestId, new_request_id};
+
+pub use ops::prometheus;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "polyrec",
+        description = "Multi-tenant, multi-scenario recommendation engine. Every /api/v1 route needs \
+            the X-Tenant-Id header; errors are {code, message, errors?}.",
+    ),
+    paths(
+        scenarios::create, scenarios::list, scenarios::get, scenarios::replace, scenarios::patch, scenarios::delete,
+        items::create, items::list, items::get, items::patch, items::delete, items::bulk,
+        behaviors::track, behaviors::track_batch, behaviors::stats,
+        recommend::recommend, recommend::hot, recommend::realtime_metrics, recommend::profile, recommend::train_cf,
+        ops::healthz, ops::readyz, ops::metrics,
+    ),
+    tags(
+        (name = "scenarios", description = "scenario service: scenarios and their configs"),
+        (name = "items", description = "item service: catalog items and bulk import"),
+        (name = "behaviors", description = "behavior service: events onto the event bus"),
+        (name = "recommend", description = "recommendation service"),
+        (name = "realtime", description = "what the stream jobs keep"),
+        (name = "jobs", description = "background jobs on demand"),
+        (name = "ops", description = "health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+pub fn router(app: Arc<App>) -> Router {
+    // Make sure the recorder exists before the first request records into it.
+    prometheus();
+    let max_body = app.config.max_body_bytes;
+    let api = Router::new()
+        .route("/api/v1/scenarios", post(scenarios::create).get(scenarios::list))
+        .route(
+            "/api/v1/scenarios/{scenario_id}",
+            get(scenarios::get).put(scenarios::replace).patch(scenarios::patch).delete(scenarios::delete),
+        )
+        .route("/api/v1/scenarios/{scenario_id}/items", post(items::create).get(items::list))
+        .route("/api/v1/scenarios/{scenario_id}/items/bulk", post(items::bulk).layer(DefaultBodyLimit::disable()))
+        .route(
+            "/api/v1/scenarios/{scenario_id}/items/{item_id}",
+            get(items::get).patch(items::patch).delete(items::delete),
+        )
+        .route("/api/v1/scenarios/{scenario_id}/hot", get(recommend::hot))
+        .route("/api/v1/scenarios/{scenario_id}/metrics/realtime", get(recommend::realtime_metrics))
+        .route("/api/v1/scenarios/{scenario_id}/users/{user_id}/profile", get(recommend::profile))
+        .route("/api/v1/scenarios/{scenario_id}/jobs/cf", post(recommend::train_cf))
+        .route("/api/v1/behaviors", post(behaviors::track))
+        .route("/api/v1/behaviors/batch", post(behaviors::track_batch))
+        .route("/api/v1/behaviors/stats", get(behaviors::stats))
+        .route("/api/v1/recommend", post(recommend::recommend))
+        .fallback(api_not_found)
+        .layer(DefaultBodyLimit::max(max_body));
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .merge(api)
+        .layer(middleware::from_fn(observe))
+        .with_state(app)
+}
+
+async fn api_not_found() -> ApiError {
+    polyrec_core::Error::not_found("route (see /openapi.json for the API)").into()
+}
+
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+fn request_id_of(request: &Request) -> String {
+    request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(new_request_id)
+}
+
+/// Bearer tokens are accepted as they are (verification comes with the tenant service); a
+/// header of another form is refused, so clients find their mistake now, not when it is checked.
+fn check_authorization(request: &Request) -> Result<(), ApiError> {
+    let Some(value) = request.headers().get(axum::http::header::AUTHORIZATION) else { return Ok(()) };
+    let text = value.to_str().unwrap_or_default();
+    match text.strip_prefix("Bearer ") {
+        Some(token) if !token.trim().is_empty() => Ok(()),
+        _ => Err(ApiError::bad_request("invalid_authorization", "the Authorization header must be `Bearer <token>`")),
+    }
+}
+
+async fn observe(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = request_id_of(&request);
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().clone();
+    request.extensions_mut().insert(RequestId(request_id.clone()));
+    let span = tracing::info_span!(
+        "request",
+        method = %method,
+        route = %route,
+        request_id = %request_id,
+        tenant = tracing::field::Empty,
+        scenario = tracing::field::Empty,
+    );
+    let mut response = async {
+        let response = match check_authorization(&request) {
+            Ok(()) => next.run(request).await,
+            Err(error) => error.into_response(),
+        };
+        let status = response.status();
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), latency_ms, "request failed");
+        } else if status.is_client_error() {
+            tracing::info!(status = status.as_u16(), latency_ms, "request refused");
+        } else {
+            tracing::debug!(status = status.as_u16(), latency_ms, "request served");
+        }
+        response
+    }
+    .instrument(span)
+    .await;
+    let status = response.status();
+    let labels = [("route", route), ("method", method.to_string()), ("status", status.as_u16().to_string())];
+    metrics::counter!("polyrec_http_requests_total", &labels).increment(1);
+    metrics::histogram!("polyrec_http_request_duration_seconds", &labels[..2]).record(started.elapsed().as_secs_f64());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    if status == StatusCode::METHOD_NOT_ALLOWED && response.headers().get("content-type").is_none() {
+        return (
+            status,
+            axum::Json(serde_json::json!({
+                "code": "method_not_allowed",
+                "message": "this route does not take that method; see /openapi.json",
+            })),
+        )
+            .into_response();
+    }
+    response
+}

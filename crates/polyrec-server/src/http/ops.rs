@@ -1,0 +1,58 @@
+//! Operations: liveness, readiness and Prometheus metrics.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use polyrec_core::TenantId;
+use serde_json::json;
+
+use crate::App;
+
+static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide Prometheus recorder (installed once; every server in the process shares it).
+pub fn prometheus() -> &'static PrometheusHandle {
+    PROMETHEUS.get_or_init(|| {
+        let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+        PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), &buckets)
+            .and_then(|builder| builder.install_recorder())
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "a metrics recorder was installed already; /metrics shows a private one");
+                PrometheusBuilder::new().build_recorder().handle()
+            })
+    })
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "the process is up")))]
+pub async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "ops",
+    responses((status = 200, description = "the stores answer"), (status = 503, description = "a store does not answer")))]
+pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
+    // One read-only query against each store; only whether it answers matters.
+    let probe = TenantId::parse("readiness-probe").expect("a valid id");
+    let checks = [
+        ("documents", app.documents.list_scenarios(&probe).await.err()),
+        ("event_bus", app.bus.end_offset().await.err()),
+        ("warehouse", app.warehouse.count(&probe, None).await.err()),
+    ];
+    let failing: Vec<String> =
+        checks.iter().filter_map(|(name, e)| e.as_ref().map(|e| format!("{name}: {e}"))).collect();
+    if failing.is_empty() {
+        (StatusCode::OK, Json(json!({"status": "ready"})))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "not_ready", "failing": failing})))
+    }
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics() -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render())
+}

@@ -1,0 +1,140 @@
+//! Item hot score (SPEC §3.4 job 3): per tenant, scenario and item, the interest-weighted events
+//! of a 1-hour sliding window of event time, each decayed by e^(−age / 30 min), into the hot set
+//! `hot:items:{tenant}:{scenario}` (24-hour TTL). The window ends at the newest event time seen
+//! in the scenario, so replays and history imports score as they would have live.
+//!
+//! Scores are recomputed from the window's events when the set is written (not kept as running
+//! sums that drift), at most once a second while events stream in and at once when the job has
+//! caught up — so a click shows in the hot set within about a second.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use polyrec_core::clock::{DAY_MS, HOUR_MS, MINUTE_MS};
+use polyrec_core::{Result, ScenarioId, TenantId};
+use polyrec_storage::BusRecord;
+
+use super::{Start, StreamJob};
+use crate::App;
+
+pub const WINDOW_MS: i64 = HOUR_MS;
+pub const DECAY_MS: f64 = 30.0 * MINUTE_MS as f64;
+pub const HOT_TTL_MS: i64 = DAY_MS;
+/// The hot set keeps this many items.
+pub const HOT_SET_SIZE: usize = 1_000;
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+struct ScenarioWindow {
+    /// Per item: (event time, weight), in arrival order.
+    items: HashMap<String, VecDeque<(i64, f64)>>,
+    end_ms: i64,
+}
+
+impl ScenarioWindow {
+    /// Drops events older than the window and returns the current scores.
+    fn scores(&mut self) -> Vec<(String, f64)> {
+        let start = self.end_ms - WINDOW_MS;
+        let end = self.end_ms;
+        self.items.retain(|_, events| {
+            events.retain(|(t, _)| *t > start);
+            !events.is_empty()
+        });
+        self.items
+            .iter()
+            .map(|(item, events)| {
+                let score = events.iter().map(|(t, w)| w * (-((end - t).max(0) as f64) / DECAY_MS).exp()).sum();
+                (item.clone(), score)
+            })
+            .collect()
+    }
+}
+
+pub struct HotScore {
+    windows: HashMap<(TenantId, ScenarioId), ScenarioWindow>,
+    dirty: HashSet<(TenantId, ScenarioId)>,
+    last_flush: Instant,
+}
+
+impl Default for HotScore {
+    fn default() -> Self {
+        Self { windows: HashMap::new(), dirty: HashSet::new(), last_flush: Instant::now() }
+    }
+}
+
+impl HotScore {
+    async fn flush(&mut self, app: &App) -> Result<()> {
+        for key in std::mem::take(&mut self.dirty) {
+            let Some(window) = self.windows.get_mut(&key) else { continue };
+            let mut scores = window.scores();
+            if scores.len() > HOT_SET_SIZE {
+                scores.select_nth_unstable_by(HOT_SET_SIZE, |a, b| b.1.total_cmp(&a.1));
+                scores.truncate(HOT_SET_SIZE);
+            }
+            if let Err(error) = app.realtime.replace_hot_items(&key.0, &key.1, scores, HOT_TTL_MS).await {
+                self.dirty.insert(key);
+                return Err(error);
+            }
+        }
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StreamJob for HotScore {
+    fn name(&self) -> &'static str {
+        "item_hot_score"
+    }
+
+    fn start(&self, app: &App) -> Start {
+        // The window is an hour of event time; a little more of receipt time covers lateness.
+        Start::ReceivedSince(app.now_ms() - 2 * WINDOW_MS)
+    }
+
+    async fn process(&mut self, app: &App, records: &[BusRecord]) -> Result<()> {
+        for record in records {
+            let event = &record.event;
+            let weight = event.event_type.interest_weight();
+            if weight <= 0.0 {
+                continue;
+            }
+            let key = (event.tenant_id.clone(), event.scenario_id.clone());
+            let window = self.windows.entry(key.clone()).or_default();
+            window.end_ms = window.end_ms.max(event.timestamp_ms);
+            if event.timestamp_ms <= window.end_ms - WINDOW_MS {
+                continue; // Too late for the window.
+            }
+            window.items.entry(event.item_id.to_string()).or_default().push_back((event.timestamp_ms, weight));
+            self.dirty.insert(key);
+        }
+        if self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush(app).await?;
+        }
+        Ok(())
+    }
+
+    async fn on_idle(&mut self, app: &App) -> Result<()> {
+        if self.dirty.is_empty() { Ok(()) } else { self.flush(app).await }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_events_count_more_and_old_ones_leave_the_window() {
+        let mut window = ScenarioWindow::default();
+        let now = 10 * HOUR_MS;
+        window.end_ms = now;
+        window.items.insert("fresh".into(), VecDeque::from([(now, 1.0)]));
+        window.items.insert("stale".into(), VecDeque::from([(now - 50 * MINUTE_MS, 1.0), (now - 55 * MINUTE_MS, 1.0)]));
+        window.items.insert("gone".into(), VecDeque::from([(now - 2 * HOUR_MS, 5.0)]));
+        let scores: HashMap<String, f64> = window.scores().into_iter().collect();
+        assert!(!scores.contains_key("gone"));
+        assert!(scores["fresh"] > scores["stale"], "{scores:?}");
+        assert!((scores["fresh"] - 1.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,171 @@
+//! The stream jobs of SPEC §3.4 (Flink's role, DESIGN §3) and the collaborative-filtering
+//! trainer (a Celery job in the original).
+//!
+//! Each stream job is a consumer of the event bus with its own group name. The runner reads
+//! batches after the job's offset, hands them to the job, and moves on only once the job has
+//! taken them: a failing sink is retried with backoff, never skipped. Jobs with durable sinks
+//! (warehouse, profiles) commit their offset after the sink has acknowledged and resume from it;
+//! jobs with volatile sinks (the in-memory realtime store) rebuild it after a restart by
+//! replaying the bus since the oldest moment their keys can still be alive. Effects are
+//! idempotent (event ids in the warehouse, offsets in profiles, whole-set replaces for hot
+//! sets), which gives exactly-once effects over at-least-once delivery.
+
+mod cf_trainer;
+mod hot_score;
+mod metrics;
+mod profile;
+mod warehouse_sink;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use polyrec_core::Result;
+use polyrec_storage::BusRecord;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use cf_trainer::{CfReport, train_now};
+
+use crate::App;
+
+/// Records per read.
+pub const BATCH: usize = 1_000;
+/// How often an idle job looks at the clock (windows and flushes advance with it).
+const IDLE_TICK: Duration = Duration::from_millis(200);
+
+/// Where a job starts reading after a (re)start.
+pub enum Start {
+    /// From the group's committed offset (durable sinks).
+    Committed,
+    /// From the first event received at or after this time (volatile sinks rebuild).
+    ReceivedSince(i64),
+}
+
+#[async_trait]
+pub trait StreamJob: Send {
+    fn name(&self) -> &'static str;
+    fn start(&self, app: &App) -> Start;
+    /// Takes a batch; returns only once its effects are stored (or fails, to be retried).
+    async fn process(&mut self, app: &App, records: &[BusRecord]) -> Result<()>;
+    /// Called when the job has caught up with the bus, and every tick while idle.
+    async fn on_idle(&mut self, _app: &App) -> Result<()> {
+        Ok(())
+    }
+    /// The highest offset whose effects are all durable, given the last processed one.
+    fn safe_offset(&self, processed: u64) -> u64 {
+        processed
+    }
+}
+
+pub struct Jobs {
+    stop: watch::Sender<bool>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Jobs {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for handle in self.handles {
+            let _ = handle.await;
+        }
+    }
+}
+
+/// Starts every job of the all-in-one process.
+pub async fn start(app: Arc<App>) -> anyhow::Result<Jobs> {
+    let (stop, stopped) = watch::channel(false);
+    let stream_jobs: Vec<Box<dyn StreamJob>> = vec![
+        Box::new(warehouse_sink::WarehouseSink),
+        Box::new(profile::ProfileAggregator::default()),
+        Box::new(hot_score::HotScore::default()),
+        Box::new(metrics::RecommendationMetrics),
+    ];
+    let mut handles = Vec::new();
+    for job in stream_jobs {
+        handles.push(tokio::spawn(run_stream_job(app.clone(), job, stopped.clone())));
+    }
+    handles.push(tokio::spawn(cf_trainer::run(app.clone(), stopped.clone())));
+    if let Some(realtime) = app.memory_realtime.clone() {
+        let mut stopped = stopped.clone();
+        handles.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => { realtime.sweep(); }
+                    _ = stopped.changed() => break,
+                }
+            }
+        }));
+    }
+    Ok(Jobs { stop, handles })
+}
+
+async fn run_stream_job(app: Arc<App>, mut job: Box<dyn StreamJob>, mut stopped: watch::Receiver<bool>) {
+    let name = job.name();
+    let durable = matches!(job.start(&app), Start::Committed);
+    let mut offset = loop {
+        let start = match job.start(&app) {
+            Start::Committed => app.bus.committed(name).await,
+            Start::ReceivedSince(ms) => app.bus.offset_before_received(ms).await,
+        };
+        match start {
+            Ok(offset) => break offset,
+            Err(error) => {
+                tracing::error!(job = name, %error, "cannot read the start offset; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    tracing::info!(job = name, offset, "stream job started");
+    let progress = app.job_offset(name);
+    let mut backoff = Duration::from_millis(100);
+    while !*stopped.borrow() {
+        // Registered before the read, so an append between the read and the wait still wakes us.
+        let appended = app.bus_appended.notified();
+        let records = match app.bus.read_after(offset, BATCH).await {
+            Ok(records) => records,
+            Err(error) => {
+                tracing::error!(job = name, %error, "reading the event bus failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        if let Some(last) = records.last().map(|r| r.offset) {
+            if let Err(error) = job.process(&app, &records).await {
+                tracing::error!(job = name, %error, offset, "stream job failed on a batch; retrying it");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+            backoff = Duration::from_millis(100);
+            offset = last;
+            if records.len() < BATCH {
+                idle(&app, job.as_mut()).await;
+            }
+            if durable && let Err(error) = app.bus.commit(name, job.safe_offset(offset)).await {
+                tracing::warn!(job = name, %error, "committing the offset failed; it will be retried");
+            }
+            progress.store(offset, Ordering::SeqCst);
+            continue;
+        }
+        idle(&app, job.as_mut()).await;
+        progress.store(offset, Ordering::SeqCst);
+        if durable && let Err(error) = app.bus.commit(name, job.safe_offset(offset)).await {
+            tracing::warn!(job = name, %error, "committing the offset failed; it will be retried");
+        }
+        tokio::select! {
+            _ = appended => {}
+            _ = tokio::time::sleep(IDLE_TICK) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+    tracing::info!(job = name, offset, "stream job stopped");
+}
+
+async fn idle(app: &App, job: &mut dyn StreamJob) {
+    if let Err(error) = job.on_idle(app).await {
+        tracing::error!(job = job.name(), %error, "stream job idle step failed");
+    }
+}

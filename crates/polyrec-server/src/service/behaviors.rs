@@ -1,0 +1,213 @@
+//! The behavior service: checks events and appends them to the event bus. It never writes the
+//! document store (SPEC §3.1); the stream jobs carry events on from the bus. An event is
+//! acknowledged only after the bus has made it durable.
+
+use std::collections::HashMap;
+
+use polyrec_core::clock::{DAY_MS, MINUTE_MS};
+use polyrec_core::timefmt::parse_timestamp;
+use polyrec_core::{Error, Event, EventType, ItemId, Result, ScenarioId, TenantId, UserId};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::App;
+
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+pub const MAX_CONTEXT_BYTES: usize = 8 * 1024;
+/// Events may be up to this far ahead of the server's clock (client clock skew).
+pub const MAX_FUTURE_MS: i64 = 10 * MINUTE_MS;
+/// Events older than this are refused (10 years).
+pub const MAX_AGE_MS: i64 = 3650 * DAY_MS;
+
+/// One behavior event as sent by a client.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    /// impression, click, view, play, read, learn, like, share, comment, add_cart, order, payment.
+    pub event_type: String,
+    pub user_id: String,
+    pub item_id: String,
+    pub scenario_id: String,
+    /// RFC 3339, or epoch seconds/milliseconds; the time of receipt when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub timestamp: Option<Value>,
+    /// The `request_id` of the recommend answer this event follows.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// e.g. watch seconds for play, price for order.
+    #[serde(default)]
+    pub value: Option<f64>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    #[schema(value_type = Vec<EventInput>)]
+    pub events: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    pub event_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventError {
+    /// Position of the event in `events`, from 0.
+    pub index: usize,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchReport {
+    pub accepted: usize,
+    pub rejected: usize,
+    /// The ids of the accepted events, in order.
+    pub event_ids: Vec<String>,
+    pub errors: Vec<EventError>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventStats {
+    /// Events of this tenant on the event bus (everything ever acknowledged).
+    pub events: u64,
+    /// Events of this tenant the warehouse holds (lags the bus by the sink's batch).
+    pub warehouse_events: u64,
+}
+
+/// Checks one event and stamps it with an id and the receipt time.
+async fn to_event(app: &App, tenant: &TenantId, input: EventInput, known: &mut HashMap<String, bool>) -> Result<Event> {
+    let event_type = EventType::parse(&input.event_type).ok_or_else(|| {
+        let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        Error::invalid(
+            "invalid_event_type",
+            format!("event_type {:?} is not one of: {}", input.event_type, known.join(", ")),
+        )
+    })?;
+    let scenario_id = ScenarioId::parse(input.scenario_id)?;
+    let exists = match known.get(scenario_id.as_str()) {
+        Some(exists) => *exists,
+        None => {
+            let exists = match app.scenario(tenant, &scenario_id).await {
+                Ok(_) => true,
+                Err(Error::NotFound { .. }) => false,
+                Err(other) => return Err(other),
+            };
+            known.insert(scenario_id.to_string(), exists);
+            exists
+        }
+    };
+    if !exists {
+        return Err(Error::invalid(
+            "unknown_scenario",
+            format!("scenario {:?} does not exist for this tenant; create it first", scenario_id.as_str()),
+        ));
+    }
+    let now = app.now_ms();
+    let timestamp_ms = match &input.timestamp {
+        None | Some(Value::Null) => now,
+        Some(value) => parse_timestamp(value).map_err(|m| Error::invalid("invalid_timestamp", m))?,
+    };
+    if timestamp_ms > now + MAX_FUTURE_MS {
+        return Err(Error::invalid(
+            "invalid_timestamp",
+            "timestamp is more than 10 minutes in the future; send the time the behavior happened",
+        ));
+    }
+    if timestamp_ms < now - MAX_AGE_MS {
+        return Err(Error::invalid("invalid_timestamp", "timestamp is more than 10 years old"));
+    }
+    if let Some(request_id) = &input.request_id
+        && (request_id.is_empty() || request_id.len() > MAX_REQUEST_ID_LEN)
+    {
+        return Err(Error::invalid(
+            "invalid_request_id",
+            format!("request_id must be 1 to {MAX_REQUEST_ID_LEN} characters"),
+        ));
+    }
+    if let Some(value) = input.value
+        && !value.is_finite()
+    {
+        return Err(Error::invalid("invalid_value", "value must be a finite number"));
+    }
+    if let Some(context) = &input.context {
+        let size = serde_json::to_string(context).map(|s| s.len()).unwrap_or(usize::MAX);
+        if size > MAX_CONTEXT_BYTES {
+            return Err(Error::invalid(
+                "invalid_context",
+                format!("context is {size} bytes; the limit is {MAX_CONTEXT_BYTES}"),
+            ));
+        }
+    }
+    Ok(Event {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: tenant.clone(),
+        scenario_id,
+        user_id: UserId::parse(input.user_id)?,
+        item_id: ItemId::parse(input.item_id)?,
+        event_type,
+        timestamp_ms,
+        received_ms: now,
+        request_id: input.request_id,
+        value: input.value,
+        context: input.context,
+    })
+}
+
+pub async fn track(app: &App, tenant: &TenantId, input: EventInput) -> Result<Accepted> {
+    let event = to_event(app, tenant, input, &mut HashMap::new()).await?;
+    let event_id = event.event_id.clone();
+    app.bus.append(vec![event]).await?;
+    app.bus_appended.notify_waiters();
+    metrics::counter!("polyrec_events_accepted_total").increment(1);
+    Ok(Accepted { event_id })
+}
+
+/// Checks every event on its own: the valid ones are appended (in one durable write), the
+/// invalid ones are answered with their index and reason.
+pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Result<BatchReport> {
+    if batch.events.len() > app.config.max_batch_events {
+        return Err(Error::invalid(
+            "batch_too_large",
+            format!(
+                "a batch holds at most {} events, got {}; split it",
+                app.config.max_batch_events,
+                batch.events.len()
+            ),
+        ));
+    }
+    let mut known = HashMap::new();
+    let mut events = Vec::with_capacity(batch.events.len());
+    let mut errors = Vec::new();
+    for (index, raw) in batch.events.into_iter().enumerate() {
+        let input = match serde_json::from_value::<EventInput>(raw) {
+            Ok(input) => input,
+            Err(error) => {
+                errors.push(EventError { index, code: "invalid_event".into(), message: error.to_string() });
+                continue;
+            }
+        };
+        match to_event(app, tenant, input, &mut known).await {
+            Ok(event) => events.push(event),
+            Err(Error::InvalidInput { code, message }) => errors.push(EventError { index, code: code.into(), message }),
+            Err(other) => return Err(other),
+        }
+    }
+    let event_ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
+    let accepted = events.len();
+    app.bus.append(events).await?;
+    app.bus_appended.notify_waiters();
+    metrics::counter!("polyrec_events_accepted_total").increment(accepted as u64);
+    metrics::counter!("polyrec_events_rejected_total").increment(errors.len() as u64);
+    Ok(BatchReport { accepted, rejected: errors.len(), event_ids, errors })
+}
+
+pub async fn stats(app: &App, tenant: &TenantId) -> Result<EventStats> {
+    Ok(EventStats { events: app.bus.count(tenant).await?, warehouse_events: app.warehouse.count(tenant, None).await? })
+}

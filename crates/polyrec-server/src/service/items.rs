@@ -1,0 +1,394 @@
+//! The item service: items of a scenario with free `metadata`, single and bulk writes. Writes go
+//! to the document store first and then into the loaded catalog, so the next recommend call
+//! sees them.
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use polyrec_core::timefmt::{format_ms, parse_timestamp};
+use polyrec_core::{Error, Item, ItemId, ItemStatus, Result, ScenarioId, TenantId};
+use polyrec_storage::{ItemFilter, Upserted};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::{merge_patch, parse_body};
+use crate::App;
+
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+pub const MAX_EMBEDDING_DIM: usize = 4096;
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+pub const BULK_BATCH: usize = 1_000;
+/// A bulk answer lists at most this many rejections (it counts them all).
+pub const MAX_REPORTED_ERRORS: usize = 1_000;
+pub const MAX_PAGE: usize = 1_000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemInput {
+    pub item_id: String,
+    /// Free fields; `category` (string), `tags` (strings), `location` (string) and
+    /// `publish_time` (RFC 3339 or epoch) have a meaning to the engine.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+    #[serde(default)]
+    pub embedding: Option<Vec<f32>>,
+    #[serde(default)]
+    pub status: Option<ItemStatus>,
+}
+
+/// A partial update: `metadata` is merged (JSON merge patch: `null` removes a field).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemPatch {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Option<Value>,
+    #[serde(default)]
+    pub embedding: Option<Vec<f32>>,
+    #[serde(default)]
+    pub status: Option<ItemStatus>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemView {
+    pub item_id: String,
+    pub scenario_id: String,
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Vec<f32>>,
+    pub status: ItemStatus,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Item> for ItemView {
+    fn from(item: Item) -> Self {
+        Self {
+            item_id: item.item_id.to_string(),
+            scenario_id: item.scenario_id.to_string(),
+            metadata: item.metadata,
+            embedding: item.embedding,
+            status: item.status,
+            created_at: format_ms(item.created_ms),
+            updated_at: format_ms(item.updated_ms),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemPage {
+    pub items: Vec<ItemView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ItemQuery {
+    pub category: Option<String>,
+    /// active or inactive.
+    pub status: Option<String>,
+    /// RFC 3339 or epoch seconds/milliseconds.
+    pub updated_since: Option<String>,
+    pub cursor: Option<String>,
+    /// 1 to 1000, default 100.
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineError {
+    /// 1-based line number in the upload.
+    pub line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct BulkReport {
+    pub created: u64,
+    pub updated: u64,
+    pub rejected: u64,
+    /// The first rejections, with line number and reason.
+    pub errors: Vec<LineError>,
+    /// True when there were more rejections than `errors` lists.
+    pub errors_truncated: bool,
+}
+
+/// Checks an input and turns it into an item (new: both times are `now`).
+fn to_item(scenario: &ScenarioId, input: ItemInput, now: i64) -> Result<Item> {
+    let item_id = ItemId::parse(input.item_id)?;
+    let item = Item {
+        item_id,
+        scenario_id: scenario.clone(),
+        metadata: input.metadata,
+        embedding: input.embedding,
+        status: input.status.unwrap_or(ItemStatus::Active),
+        created_ms: now,
+        updated_ms: now,
+    };
+    check_item(&item)?;
+    Ok(item)
+}
+
+fn check_item(item: &Item) -> Result<()> {
+    let invalid = |message: String| Err(Error::invalid("invalid_item", message));
+    let size = serde_json::to_string(&item.metadata).map(|s| s.len()).unwrap_or(usize::MAX);
+    if size > MAX_METADATA_BYTES {
+        return invalid(format!("metadata is {size} bytes; the limit is {MAX_METADATA_BYTES}"));
+    }
+    let meta = &item.metadata;
+    if let Some(category) = meta.get("category")
+        && !category.is_string()
+    {
+        return invalid(format!("metadata.category must be a string, got {category}"));
+    }
+    if let Some(location) = meta.get("location")
+        && !location.is_string()
+    {
+        return invalid(format!("metadata.location must be a string, got {location}"));
+    }
+    if let Some(tags) = meta.get("tags")
+        && !tags.as_array().is_some_and(|t| t.iter().all(Value::is_string))
+    {
+        return invalid(format!("metadata.tags must be an array of strings, got {tags}"));
+    }
+    if let Some(publish_time) = meta.get("publish_time")
+        && let Err(message) = parse_timestamp(publish_time)
+    {
+        return invalid(format!("metadata.publish_time: {message}"));
+    }
+    if let Some(embedding) = &item.embedding {
+        if embedding.is_empty() || embedding.len() > MAX_EMBEDDING_DIM {
+            return invalid(format!(
+                "embedding must have 1 to {MAX_EMBEDDING_DIM} dimensions, got {}",
+                embedding.len()
+            ));
+        }
+        if embedding.iter().any(|x| !x.is_finite()) {
+            return invalid("embedding values must be finite numbers".into());
+        }
+    }
+    Ok(())
+}
+
+/// The scenario must exist for this tenant before items go into it.
+async fn require_scenario(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
+    app.scenario(tenant, scenario).await.map(|_| ())
+}
+
+pub async fn create(app: &App, tenant: &TenantId, scenario: &ScenarioId, body: ItemInput) -> Result<ItemView> {
+    require_scenario(app, tenant, scenario).await?;
+    let item = to_item(scenario, body, app.now_ms())?;
+    if app.documents.get_item(tenant, scenario, &item.item_id).await?.is_some() {
+        return Err(Error::Conflict {
+            code: "item_exists",
+            message: format!(
+                "item {:?} exists already; change it with PATCH or the bulk import",
+                item.item_id.as_str()
+            ),
+        });
+    }
+    store_one(app, tenant, scenario, item).await
+}
+
+async fn store_one(app: &App, tenant: &TenantId, scenario: &ScenarioId, item: Item) -> Result<ItemView> {
+    let stored = store(app, tenant, scenario, vec![item]).await?;
+    stored.into_iter().next().map(|(item, _)| item.into()).ok_or_else(|| Error::internal("upsert returned nothing"))
+}
+
+/// Writes items to the document store, then into the loaded catalog.
+async fn store(app: &App, tenant: &TenantId, scenario: &ScenarioId, items: Vec<Item>) -> Result<Vec<(Item, Upserted)>> {
+    let stored = app.documents.upsert_items(tenant, items).await?;
+    let written: Vec<Item> = stored.iter().map(|(item, _)| item.clone()).collect();
+    app.catalog_upsert(tenant, scenario, &written).await;
+    Ok(stored)
+}
+
+pub async fn get(app: &App, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<ItemView> {
+    let found = app.documents.get_item(tenant, scenario, item).await?;
+    found.map(Into::into).ok_or_else(|| Error::not_found(format!("item {:?}", item.as_str())))
+}
+
+pub async fn patch(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &ItemId, body: Value) -> Result<ItemView> {
+    let body: ItemPatch = parse_body(body)?;
+    let mut item = app
+        .documents
+        .get_item(tenant, scenario, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("item {:?}", id.as_str())))?;
+    if let Some(patch) = body.metadata {
+        if !patch.is_object() {
+            return Err(Error::invalid("invalid_body", "metadata must be an object (a JSON merge patch)"));
+        }
+        let mut metadata = Value::Object(std::mem::take(&mut item.metadata));
+        merge_patch(&mut metadata, &patch);
+        item.metadata = match metadata {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+    }
+    if body.embedding.is_some() {
+        item.embedding = body.embedding;
+    }
+    if let Some(status) = body.status {
+        item.status = status;
+    }
+    item.updated_ms = app.now_ms();
+    check_item(&item)?;
+    store_one(app, tenant, scenario, item).await
+}
+
+pub async fn delete(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &ItemId) -> Result<()> {
+    if !app.documents.delete_item(tenant, scenario, id).await? {
+        return Err(Error::not_found(format!("item {:?}", id.as_str())));
+    }
+    app.catalog_remove(tenant, scenario, id.as_str()).await;
+    Ok(())
+}
+
+pub async fn list(app: &App, tenant: &TenantId, scenario: &ScenarioId, query: ItemQuery) -> Result<ItemPage> {
+    require_scenario(app, tenant, scenario).await?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Error::invalid("invalid_limit", format!("limit must be between 1 and {MAX_PAGE}, got {limit}")));
+    }
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(ItemStatus::parse(text).ok_or_else(|| {
+            Error::invalid("invalid_status", format!("status must be active or inactive, got {text:?}"))
+        })?),
+    };
+    let updated_since_ms =
+        query.updated_since.as_deref().map(polyrec_core::timefmt::parse_timestamp_str).transpose()?;
+    let filter = ItemFilter { category: query.category, status, updated_since_ms, cursor: query.cursor, limit };
+    let items = app.documents.list_items(tenant, scenario, &filter).await?;
+    let next_cursor = (items.len() == limit).then(|| items.last().map(|i| i.item_id.to_string())).flatten();
+    Ok(ItemPage { items: items.into_iter().map(Into::into).collect(), next_cursor })
+}
+
+/// Imports NDJSON items from a byte stream, one item per line, in batches of [`BULK_BATCH`]:
+/// memory stays bounded whatever the upload's size, and a bad line is reported and skipped
+/// without stopping the good ones.
+pub async fn bulk_import<S, E>(app: &App, tenant: &TenantId, scenario: &ScenarioId, body: S) -> Result<BulkReport>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    require_scenario(app, tenant, scenario).await?;
+    let mut report = BulkReport::default();
+    let mut batch: Vec<Item> = Vec::with_capacity(BULK_BATCH);
+    let mut pending = Vec::new();
+    let mut line_number = 0u64;
+    let mut skipping_long_line = false;
+    let mut body = body;
+    let mut finished = false;
+    while !finished {
+        match body.next().await {
+            Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
+            Some(Err(error)) => {
+                // The connection broke: what was committed stays; say where it stopped.
+                flush(app, tenant, scenario, &mut batch, &mut report).await?;
+                return Err(Error::invalid(
+                    "body_read_failed",
+                    format!("the upload broke off after line {line_number} ({error}); lines before it were imported"),
+                ));
+            }
+            None => {
+                finished = true;
+                if !pending.is_empty() && !pending.ends_with(b"\n") {
+                    pending.push(b'\n');
+                }
+            }
+        }
+        let mut start = 0;
+        while let Some(newline) = pending[start..].iter().position(|&b| b == b'\n') {
+            let line = &pending[start..start + newline];
+            start += newline + 1;
+            line_number += 1;
+            if std::mem::take(&mut skipping_long_line) {
+                continue;
+            }
+            handle_line(scenario, line, line_number, app.now_ms(), &mut batch, &mut report);
+            if batch.len() >= BULK_BATCH {
+                flush(app, tenant, scenario, &mut batch, &mut report).await?;
+            }
+        }
+        pending.drain(..start);
+        if pending.len() > MAX_LINE_BYTES && !skipping_long_line {
+            line_number += 1;
+            reject(&mut report, line_number, None, "line_too_long", format!("a line is over {MAX_LINE_BYTES} bytes"));
+            pending.clear();
+            skipping_long_line = true;
+            // The rest of this line is dropped as it arrives; its newline ends the skip.
+            line_number -= 1;
+        } else if skipping_long_line {
+            pending.clear();
+        }
+    }
+    flush(app, tenant, scenario, &mut batch, &mut report).await?;
+    tracing::info!(
+        tenant = %tenant, scenario = %scenario,
+        created = report.created, updated = report.updated, rejected = report.rejected,
+        "bulk item import finished"
+    );
+    Ok(report)
+}
+
+fn handle_line(
+    scenario: &ScenarioId,
+    line: &[u8],
+    number: u64,
+    now: i64,
+    batch: &mut Vec<Item>,
+    report: &mut BulkReport,
+) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    let input: ItemInput = match serde_json::from_slice(line) {
+        Ok(input) => input,
+        Err(error) => {
+            let code = if error.is_data() { "invalid_item" } else { "malformed_json" };
+            return reject(report, number, None, code, error.to_string());
+        }
+    };
+    let item_id = input.item_id.clone();
+    match to_item(scenario, input, now) {
+        Ok(item) => batch.push(item),
+        Err(error) => reject(report, number, Some(item_id), error.code(), error.to_string()),
+    }
+}
+
+fn reject(report: &mut BulkReport, line: u64, item_id: Option<String>, code: &str, message: String) {
+    report.rejected += 1;
+    if report.errors.len() < MAX_REPORTED_ERRORS {
+        report.errors.push(LineError { line, item_id, code: code.to_owned(), message });
+    } else {
+        report.errors_truncated = true;
+    }
+}
+
+async fn flush(
+    app: &App,
+    tenant: &TenantId,
+    scenario: &ScenarioId,
+    batch: &mut Vec<Item>,
+    report: &mut BulkReport,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    for (_, outcome) in store(app, tenant, scenario, std::mem::take(batch)).await? {
+        match outcome {
+            Upserted::Created => report.created += 1,
+            Upserted::Updated => report.updated += 1,
+        }
+    }
+    Ok(())
+}

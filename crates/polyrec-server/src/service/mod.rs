@@ -1,0 +1,44 @@
+//! The services of SPEC §3.1, free of any transport. Each takes the tenant first; request and
+//! response bodies are defined here (with their OpenAPI schemas) so every transport shares them.
+
+pub mod behaviors;
+pub mod items;
+pub mod recommend;
+pub mod scenarios;
+
+use polyrec_core::Error;
+use serde_json::Value;
+
+/// RFC 7386 JSON merge patch: objects merge key by key, `null` deletes, anything else replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
+}
+
+/// Parses a JSON value into a body type, as a 422 with serde's words (which name the field).
+pub fn parse_body<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {
+    serde_json::from_value(value).map_err(|e| Error::invalid("invalid_body", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc_7386() {
+        let mut doc = json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1]});
+        merge_patch(&mut doc, &json!({"a": null, "b": {"c": 5}, "e": [2], "f": "new"}));
+        assert_eq!(doc, json!({"b": {"c": 5, "d": 3}, "e": [2], "f": "new"}));
+    }
+}

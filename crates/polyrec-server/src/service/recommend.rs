@@ -1,0 +1,180 @@
+//! The recommendation service (SPEC §3.2): config → profile → recall channels → merge → rank →
+//! rerank → top `count`, with the items the user was shown in the last 24 hours left out.
+//!
+//! Answers are not cached (SPEC §4.2 names a 10-minute result cache): exposure dedup and the
+//! real-time signals would make a cached answer repeat what the user has just been shown, and
+//! the pipeline answers in about a millisecond without one.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use polyrec_core::{Error, Result, ScenarioId, ScenarioStatus, TenantId, UserId};
+use polyrec_engine::pipeline::{ChannelHit, RequestContext, StageScore};
+use polyrec_engine::{ChannelReport, ChannelStatus, RecommendInput};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::App;
+
+pub const MAX_COUNT: usize = 500;
+pub const DEFAULT_COUNT: usize = 20;
+pub const MAX_EXCLUDE: usize = 1_000;
+/// How many recent items seed item-based recall.
+const RECENT_ITEMS: usize = 50;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendRequest {
+    pub scenario_id: String,
+    /// 1 to 500, default 20.
+    #[serde(default)]
+    pub count: Option<i64>,
+    /// Free request context, e.g. {"device_type": "mobile", "location": "paris"}.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Map<String, Value>>,
+    /// Items never to return in this answer.
+    #[serde(default)]
+    pub exclude_item_ids: Option<Vec<String>>,
+    /// Adds where each item came from and its score after each stage.
+    #[serde(default)]
+    pub explain: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecommendedItem {
+    pub item_id: String,
+    pub score: f64,
+    /// With `explain`: the recall channels that found the item, with their scaled scores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub channels: Option<Vec<ChannelHit>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recall_score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank_score: Option<f64>,
+    /// With `explain`: the score after recall, rank and each rerank rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub stages: Option<Vec<StageScore>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecommendResponse {
+    pub request_id: String,
+    pub scenario_id: String,
+    pub user_id: String,
+    /// The version of the scenario config that answered.
+    pub config_version: u64,
+    pub items: Vec<RecommendedItem>,
+    /// True when the cold-start fallback filled the answer.
+    pub fallback: bool,
+    /// Recall channels that failed or ran out of time; the answer comes from the others.
+    #[schema(value_type = Vec<Object>)]
+    pub degraded_channels: Vec<ChannelReport>,
+    /// With `explain`: every channel's report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub channels: Option<Vec<ChannelReport>>,
+    /// With `explain`: candidates after merge and fallback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<usize>,
+    pub took_ms: f64,
+}
+
+pub async fn recommend(
+    app: &App,
+    tenant: &TenantId,
+    user: &UserId,
+    request_id: String,
+    body: RecommendRequest,
+) -> Result<RecommendResponse> {
+    let started = Instant::now();
+    let count = body.count.unwrap_or(DEFAULT_COUNT as i64);
+    if !(1..=MAX_COUNT as i64).contains(&count) {
+        return Err(Error::invalid("invalid_count", format!("count must be between 1 and {MAX_COUNT}, got {count}")));
+    }
+    let count = count as usize;
+    let scenario_id = ScenarioId::parse(body.scenario_id)?;
+    let excluded = body.exclude_item_ids.unwrap_or_default();
+    if excluded.len() > MAX_EXCLUDE {
+        return Err(Error::invalid(
+            "too_many_exclusions",
+            format!("exclude_item_ids holds at most {MAX_EXCLUDE} ids, got {}", excluded.len()),
+        ));
+    }
+    let explain = body.explain.unwrap_or(false);
+    let context = body.context.unwrap_or_default();
+
+    let compiled = app.scenario(tenant, &scenario_id).await?;
+    if compiled.scenario.status != ScenarioStatus::Active {
+        return Err(Error::Conflict {
+            code: "scenario_inactive",
+            message: format!("scenario {:?} is inactive; set its status to active to serve it", scenario_id.as_str()),
+        });
+    }
+    let (catalog, profile, recent, exposed) = tokio::try_join!(
+        app.catalog(tenant, &scenario_id),
+        app.profile(tenant, user, &scenario_id),
+        app.realtime.recent(tenant, user, &scenario_id, RECENT_ITEMS),
+        app.realtime.exposed(tenant, user, &scenario_id),
+    )?;
+    let recent = if recent.is_empty() {
+        profile
+            .as_ref()
+            .map(|p| p.features.recent_items.iter().take(RECENT_ITEMS).cloned().collect())
+            .unwrap_or_default()
+    } else {
+        recent
+    };
+    let exclude: HashSet<String> = exposed.into_iter().chain(excluded).collect();
+    let cf = app.cf_model(tenant, &scenario_id);
+    let ctx = RequestContext {
+        tenant,
+        scenario: &scenario_id,
+        user,
+        now_ms: app.now_ms(),
+        catalog: &catalog,
+        profile: profile.as_deref(),
+        recent_items: &recent,
+        cf: cf.as_deref(),
+        realtime: app.realtime.as_ref(),
+        context: &context,
+        exclude: &exclude,
+    };
+    let output = compiled.pipeline.run(RecommendInput { ctx, count, explain }).await;
+
+    let degraded: Vec<ChannelReport> =
+        output.channels.iter().filter(|r| r.status != ChannelStatus::Ok).cloned().collect();
+    for report in &degraded {
+        metrics::counter!("polyrec_recall_channel_failures_total", "channel" => report.name.clone()).increment(1);
+    }
+    if output.fallback_used {
+        metrics::counter!("polyrec_recommend_fallback_total").increment(1);
+    }
+    let items = output
+        .items
+        .into_iter()
+        .map(|c| RecommendedItem {
+            item_id: c.item.item_id.to_string(),
+            score: c.score,
+            channels: explain.then_some(c.channels),
+            recall_score: explain.then_some(c.recall_score),
+            rank_score: explain.then_some(c.rank_score),
+            stages: explain.then_some(c.stages),
+        })
+        .collect();
+    Ok(RecommendResponse {
+        request_id,
+        scenario_id: scenario_id.to_string(),
+        user_id: user.to_string(),
+        config_version: compiled.scenario.version,
+        items,
+        fallback: output.fallback_used,
+        degraded_channels: degraded,
+        channels: explain.then_some(output.channels),
+        candidates: explain.then_some(output.n_candidates),
+        took_ms: started.elapsed().as_secs_f64() * 1000.0,
+    })
+}

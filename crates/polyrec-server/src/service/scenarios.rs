@@ -1,0 +1,223 @@
+//! The scenario service: CRUD of scenarios and their configs. A config is validated whole
+//! before anything is saved; every change bumps the version, and the next recommend call
+//! compiles the new version.
+
+use polyrec_core::timefmt::format_ms;
+use polyrec_core::{Error, Result, Scenario, ScenarioConfig, ScenarioId, ScenarioStatus, TenantId};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::{merge_patch, parse_body};
+use crate::App;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateScenario {
+    pub scenario_id: String,
+    /// vlog, news, ecommerce, ... (free, lowercase letters, digits and '_').
+    pub scenario_type: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The config of SPEC §5: features, recall, rank, rerank.
+    #[schema(value_type = ScenarioConfig)]
+    pub config: Value,
+    #[serde(default)]
+    pub status: Option<ScenarioStatus>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceScenario {
+    /// Optional; must equal the id in the path when given.
+    #[serde(default)]
+    pub scenario_id: Option<String>,
+    pub scenario_type: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[schema(value_type = ScenarioConfig)]
+    pub config: Value,
+    #[serde(default)]
+    pub status: Option<ScenarioStatus>,
+}
+
+/// A partial update: any of these fields; `config` is merged into the stored config (JSON merge
+/// patch, `null` removes) and the result is validated whole.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchScenario {
+    #[serde(default)]
+    pub scenario_type: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub config: Option<Value>,
+    #[serde(default)]
+    pub status: Option<ScenarioStatus>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScenarioView {
+    pub scenario_id: String,
+    pub scenario_type: String,
+    pub name: String,
+    pub config: ScenarioConfig,
+    pub status: ScenarioStatus,
+    /// Grows by one with every change.
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScenarioList {
+    pub scenarios: Vec<ScenarioView>,
+}
+
+impl From<Scenario> for ScenarioView {
+    fn from(s: Scenario) -> Self {
+        Self {
+            scenario_id: s.scenario_id.to_string(),
+            scenario_type: s.scenario_type,
+            name: s.name,
+            config: s.config,
+            status: s.status,
+            version: s.version,
+            created_at: format_ms(s.created_ms),
+            updated_at: format_ms(s.updated_ms),
+        }
+    }
+}
+
+fn check_type(scenario_type: &str) -> Result<()> {
+    let ok = !scenario_type.is_empty()
+        && scenario_type.len() <= 64
+        && scenario_type.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "invalid_scenario_type",
+            format!(
+                "scenario_type {scenario_type:?} must be 1 to 64 lowercase letters, digits or '_', e.g. vlog, news, ecommerce"
+            ),
+        ))
+    }
+}
+
+/// Validates a whole config; the error lists every problem with its JSON path.
+pub fn check_config(config: &Value) -> Result<ScenarioConfig> {
+    polyrec_engine::validate_config(config).map_err(|problems| {
+        let mut message = format!(
+            "the scenario config has {} problem{}; see `errors` for each, with its JSON path",
+            problems.errors.len(),
+            if problems.errors.len() == 1 { "" } else { "s" }
+        );
+        if !problems.unavailable.is_empty() {
+            message.push_str(&format!(
+                "; not available in this build yet: {} (swap in an available strategy)",
+                problems.unavailable.join(", ")
+            ));
+        }
+        Error::Validation { code: "invalid_config", message, errors: problems.errors }
+    })
+}
+
+pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Result<ScenarioView> {
+    let scenario_id = ScenarioId::parse(body.scenario_id)?;
+    check_type(&body.scenario_type)?;
+    let config = check_config(&body.config)?;
+    let now = app.now_ms();
+    let scenario = Scenario {
+        name: body.name.unwrap_or_else(|| scenario_id.to_string()),
+        scenario_id,
+        scenario_type: body.scenario_type,
+        config,
+        status: body.status.unwrap_or(ScenarioStatus::Active),
+        version: 1,
+        created_ms: now,
+        updated_ms: now,
+    };
+    app.documents.insert_scenario(tenant, &scenario).await?;
+    app.scenario_changed(tenant, &scenario.scenario_id);
+    tracing::info!(tenant = %tenant, scenario = %scenario.scenario_id, "scenario created");
+    Ok(scenario.into())
+}
+
+pub async fn get(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<ScenarioView> {
+    Ok(load(app, tenant, id).await?.into())
+}
+
+async fn load(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<Scenario> {
+    app.documents.get_scenario(tenant, id).await?.ok_or_else(|| Error::not_found(format!("scenario {id:?}")))
+}
+
+pub async fn list(app: &App, tenant: &TenantId) -> Result<ScenarioList> {
+    let scenarios = app.documents.list_scenarios(tenant).await?;
+    Ok(ScenarioList { scenarios: scenarios.into_iter().map(Into::into).collect() })
+}
+
+pub async fn replace(app: &App, tenant: &TenantId, id: &ScenarioId, body: ReplaceScenario) -> Result<ScenarioView> {
+    if let Some(body_id) = &body.scenario_id
+        && body_id != id.as_str()
+    {
+        return Err(Error::invalid(
+            "scenario_id_mismatch",
+            format!("the body's scenario_id {body_id:?} differs from the path's {:?}; ids cannot change", id.as_str()),
+        ));
+    }
+    check_type(&body.scenario_type)?;
+    let config = check_config(&body.config)?;
+    let current = load(app, tenant, id).await?;
+    let updated = Scenario {
+        scenario_type: body.scenario_type,
+        name: body.name.unwrap_or_else(|| current.name.clone()),
+        config,
+        status: body.status.unwrap_or(current.status),
+        version: current.version + 1,
+        updated_ms: app.now_ms(),
+        ..current.clone()
+    };
+    save(app, tenant, updated, current.version).await
+}
+
+pub async fn patch(app: &App, tenant: &TenantId, id: &ScenarioId, body: Value) -> Result<ScenarioView> {
+    let body: PatchScenario = parse_body(body)?;
+    let current = load(app, tenant, id).await?;
+    let mut updated = current.clone();
+    if let Some(scenario_type) = body.scenario_type {
+        check_type(&scenario_type)?;
+        updated.scenario_type = scenario_type;
+    }
+    if let Some(name) = body.name {
+        updated.name = name;
+    }
+    if let Some(status) = body.status {
+        updated.status = status;
+    }
+    if let Some(config_patch) = body.config {
+        let mut config = serde_json::to_value(&current.config).map_err(Error::internal)?;
+        merge_patch(&mut config, &config_patch);
+        updated.config = check_config(&config)?;
+    }
+    updated.version = current.version + 1;
+    updated.updated_ms = app.now_ms();
+    save(app, tenant, updated, current.version).await
+}
+
+async fn save(app: &App, tenant: &TenantId, scenario: Scenario, expected_version: u64) -> Result<ScenarioView> {
+    app.documents.replace_scenario(tenant, &scenario, expected_version).await?;
+    app.scenario_changed(tenant, &scenario.scenario_id);
+    tracing::info!(tenant = %tenant, scenario = %scenario.scenario_id, version = scenario.version, "scenario updated");
+    Ok(scenario.into())
+}
+
+pub async fn delete(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<()> {
+    if !app.documents.delete_scenario(tenant, id).await? {
+        return Err(Error::not_found(format!("scenario {id:?}")));
+    }
+    app.scenario_deleted(tenant, id);
+    tracing::info!(tenant = %tenant, scenario = %id, "scenario deleted");
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! Tenant isolation as a tested property: tenant B can neither read, list, change nor be
+//! recommended tenant A's scenarios, items, events or profiles — even under the same ids.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{TestServer, config, event, ids};
+
+#[tokio::test]
+async fn one_tenant_cannot_reach_another_tenants_data() {
+    let server = TestServer::start().await;
+    server.scenario("alpha", "feed", config(&[("hot_items", 0.5, 10), ("latest", 0.5, 10)])).await;
+    server
+        .items("alpha", "feed", &[("secret1", json!({"category": "a"})), ("secret2", json!({"category": "a"}))])
+        .await;
+    server
+        .events("alpha", vec![event("click", "u1", "secret1", "feed"), event("impression", "u1", "secret2", "feed")])
+        .await;
+    server.settle().await;
+    server.clock.advance_ms(11_000);
+    server.eventually("alpha", "/api/v1/scenarios/feed/users/u1/profile", |status, _| status == StatusCode::OK).await;
+
+    // Reading.
+    for path in [
+        "/api/v1/scenarios/feed",
+        "/api/v1/scenarios/feed/items",
+        "/api/v1/scenarios/feed/items/secret1",
+        "/api/v1/scenarios/feed/hot",
+        "/api/v1/scenarios/feed/metrics/realtime",
+        "/api/v1/scenarios/feed/users/u1/profile",
+    ] {
+        let (status, body) = server.get("beta", path).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{path}: {body}");
+        assert_eq!(body.as_object().unwrap().len(), 2, "{path}: only code and message, no data: {body}");
+    }
+    let (_, list) = server.get("beta", "/api/v1/scenarios").await;
+    assert_eq!(list["scenarios"], json!([]));
+    let (_, stats) = server.get("beta", "/api/v1/behaviors/stats").await;
+    assert_eq!(stats, json!({"events": 0, "warehouse_events": 0}));
+    let (status, _) = server.recommend("beta", "u1", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = server.post("beta", "/api/v1/behaviors", event("click", "u1", "secret1", "feed")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no events into another tenant's scenario");
+    let (status, _) = server.post("beta", "/api/v1/scenarios/feed/jobs/cf", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Changing.
+    let (status, _) = server
+        .call(
+            Method::PUT,
+            "beta",
+            "/api/v1/scenarios/feed",
+            Some(json!({"scenario_type": "vlog", "config": config(&[("latest", 1.0, 1)])})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) =
+        server.call(Method::PATCH, "beta", "/api/v1/scenarios/feed", Some(json!({"status": "inactive"}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = server
+        .call(Method::PATCH, "beta", "/api/v1/scenarios/feed/items/secret1", Some(json!({"status": "inactive"})))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = server.call(Method::DELETE, "beta", "/api/v1/scenarios/feed/items/secret1", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = server.call(Method::DELETE, "beta", "/api/v1/scenarios/feed", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The same ids in tenant beta are beta's own, and answers never mix.
+    server.scenario("beta", "feed", config(&[("hot_items", 0.5, 10), ("latest", 0.5, 10)])).await;
+    server.items("beta", "feed", &[("mine", json!({"category": "b"}))]).await;
+    let (_, answer) = server.recommend("beta", "u1", json!({"scenario_id": "feed", "count": 10})).await;
+    assert_eq!(ids(&answer), ["mine"]);
+    let (_, hot) = server.get("beta", "/api/v1/scenarios/feed/hot").await;
+    assert_eq!(hot["items"], json!([]));
+    let (status, _) = server.get("beta", "/api/v1/scenarios/feed/users/u1/profile").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "alpha's u1 is not beta's u1");
+    server.call(Method::DELETE, "beta", "/api/v1/scenarios/feed", None).await;
+
+    // Alpha's data is untouched by all of it.
+    let (status, scenario) = server.get("alpha", "/api/v1/scenarios/feed").await;
+    assert_eq!(
+        (status, scenario["version"].as_u64(), scenario["status"].as_str()),
+        (StatusCode::OK, Some(1), Some("active"))
+    );
+    let (_, items) = server.get("alpha", "/api/v1/scenarios/feed/items").await;
+    assert_eq!(items["items"].as_array().unwrap().len(), 2);
+    let (_, stats) = server.get("alpha", "/api/v1/behaviors/stats").await;
+    assert_eq!(stats["events"], 2);
+    server.eventually("alpha", "/api/v1/scenarios/feed/users/u1/profile", |status, _| status == StatusCode::OK).await;
+    let (_, answer) = server.recommend("alpha", "u1", json!({"scenario_id": "feed", "count": 10})).await;
+    assert_eq!(ids(&answer), ["secret1"], "secret2 was shown to u1 already");
+}

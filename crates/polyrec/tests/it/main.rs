@@ -1,0 +1,12 @@
+//! Integration tests over real HTTP on 127.0.0.1: one binary, a module per feature. Each test
+//! starts its own server on a fresh data directory (and, where time matters, a manual clock).
+
+mod behaviors;
+mod crash;
+mod isolation;
+mod items;
+mod ops;
+mod realtime;
+mod recommend;
+mod scenarios;
+mod support;

@@ -1,0 +1,71 @@
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::{TestServer, config};
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let server = TestServer::start().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = server.client.get(format!("{}{path}", server.url)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    server.scenario("t1", "feed", config(&[("latest", 1.0, 5)])).await;
+    server.recommend("t1", "u1", serde_json::json!({"scenario_id": "feed"})).await;
+    let text = server.client.get(format!("{}/metrics", server.url)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains(r#"polyrec_http_requests_total{route="/api/v1/recommend",method="POST",status="200"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("polyrec_http_request_duration_seconds_bucket{route=\"/api/v1/recommend\",method=\"POST\",le=")
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_public_route_and_the_docs_page_is_served() {
+    let server = TestServer::start().await;
+    let doc: Value =
+        server.client.get(format!("{}/openapi.json", server.url)).send().await.unwrap().json().await.unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/api/v1/scenarios", &["post", "get"][..]),
+        ("/api/v1/scenarios/{scenario_id}", &["get", "put", "patch", "delete"]),
+        ("/api/v1/scenarios/{scenario_id}/items", &["post", "get"]),
+        ("/api/v1/scenarios/{scenario_id}/items/{item_id}", &["get", "patch", "delete"]),
+        ("/api/v1/scenarios/{scenario_id}/items/bulk", &["post"]),
+        ("/api/v1/behaviors", &["post"]),
+        ("/api/v1/behaviors/batch", &["post"]),
+        ("/api/v1/recommend", &["post"]),
+    ] {
+        for method in methods {
+            assert!(
+                paths.get(path).and_then(|p| p.get(*method)).is_some(),
+                "{method} {path} missing from /openapi.json"
+            );
+        }
+    }
+    let page = server.client.get(format!("{}/docs/", server.url)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "the docs page is the bundled Swagger UI");
+    assert!(!html.contains("https://"), "no CDN: the page works offline");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json() {
+    let server = TestServer::start().await;
+    let response =
+        server.client.get(format!("{}/api/v1/nothing", server.url)).header("X-Tenant-Id", "t1").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "not_found");
+    let response = server
+        .client
+        .delete(format!("{}/api/v1/recommend", server.url))
+        .header("X-Tenant-Id", "t1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "method_not_allowed");
+}

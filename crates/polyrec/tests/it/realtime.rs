@@ -1,0 +1,133 @@
+//! The stream jobs, driven by the test's clock.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{START_MS, TestServer, config, event};
+
+async fn setup() -> TestServer {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("hot_items", 1.0, 10)])).await;
+    let items: Vec<(String, Value)> = (0..6)
+        .map(|i| {
+            (format!("i{i}"), json!({"category": if i < 3 { "sport" } else { "music" }, "tags": [format!("t{i}")]}))
+        })
+        .collect();
+    let refs: Vec<(&str, Value)> = items.iter().map(|(id, m)| (id.as_str(), m.clone())).collect();
+    server.items("t1", "feed", &refs).await;
+    server
+}
+
+#[tokio::test]
+async fn a_click_shows_in_the_hot_set_as_soon_as_the_job_has_it() {
+    let server = setup().await;
+    server
+        .events(
+            "t1",
+            vec![
+                event("click", "u1", "i4", "feed"),
+                event("click", "u2", "i4", "feed"),
+                event("click", "u1", "i2", "feed"),
+            ],
+        )
+        .await;
+    server.settle().await;
+    let (status, hot) = server.get("t1", "/api/v1/scenarios/feed/hot?n=5").await;
+    assert_eq!(status, StatusCode::OK);
+    let hot_ids: Vec<&str> = hot["items"].as_array().unwrap().iter().map(|i| i["item_id"].as_str().unwrap()).collect();
+    assert_eq!(hot_ids, ["i4", "i2"]);
+    let (_, answer) = server.recommend("t1", "u9", json!({"scenario_id": "feed", "count": 2})).await;
+    assert_eq!(answer["items"][0]["item_id"], "i4");
+
+    // Impressions are not interest; events older than the window fall out of it.
+    let mut old = event("order", "u3", "i0", "feed");
+    old["timestamp"] = json!(START_MS - 2 * 3_600_000);
+    server.events("t1", vec![event("impression", "u1", "i5", "feed"), old]).await;
+    server.settle().await;
+    let (_, hot) = server.get("t1", "/api/v1/scenarios/feed/hot").await;
+    assert_eq!(hot["items"].as_array().unwrap().len(), 2, "{hot}");
+}
+
+#[tokio::test]
+async fn profiles_fold_five_minute_windows_of_event_time() {
+    let server = setup().await;
+    let at = |kind: &str, item: &str, offset_s: i64| {
+        let mut e = event(kind, "u1", item, "feed");
+        e["timestamp"] = json!(START_MS + offset_s * 1000);
+        e["value"] = json!(10.0);
+        e
+    };
+    // START is 10:02:30: the first window is [10:00, 10:05).
+    server.events("t1", vec![at("play", "i0", 0), at("like", "i1", 30), at("impression", "i4", 40)]).await;
+    server.settle().await;
+    let (status, _) = server.get("t1", "/api/v1/scenarios/feed/users/u1/profile").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the window is still open");
+
+    // An event at 10:08 moves the watermark past 10:05: the first window closes.
+    server.events("t1", vec![at("play", "i4", 330)]).await;
+    server.settle().await;
+    let (status, profile) = server.get("t1", "/api/v1/scenarios/feed/users/u1/profile").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(profile["features"]["total_watch_count"], 2);
+    assert_eq!(profile["features"]["total_impressions"], 1);
+    assert_eq!(profile["features"]["favorite_categories"], json!(["sport"]));
+    assert_eq!(profile["features"]["recent_items"], json!(["i1", "i0"]));
+    assert_eq!(profile["preferences"]["category_scores"]["sport"], 3.5, "play 1.5 + like 2.0");
+
+    // Quiet for 10 s of the clock: the open window closes without waiting for more events.
+    server.clock.advance_ms(11_000);
+    let profile = server
+        .eventually("t1", "/api/v1/scenarios/feed/users/u1/profile", |_, p| p["features"]["total_watch_count"] == 3)
+        .await;
+    assert_eq!(profile["features"]["recent_items"], json!(["i4", "i1", "i0"]), "{profile}");
+    assert!(profile["preferences"]["category_scores"]["music"].as_f64().unwrap() > 0.0);
+}
+
+#[tokio::test]
+async fn realtime_metrics_count_impressions_clicks_and_groups() {
+    let server = setup().await;
+    let mut grouped = event("click", "u1", "i1", "feed");
+    grouped["context"] = json!({"experiment_id": "e1", "group": "b"});
+    server
+        .events(
+            "t1",
+            vec![
+                event("impression", "u1", "i1", "feed"),
+                event("impression", "u1", "i2", "feed"),
+                event("impression", "u2", "i1", "feed"),
+                event("impression", "u2", "i3", "feed"),
+                grouped,
+            ],
+        )
+        .await;
+    server.settle().await;
+    let (_, metrics) = server.get("t1", "/api/v1/scenarios/feed/metrics/realtime").await;
+    assert_eq!(metrics["counters"]["impressions"], 4.0);
+    assert_eq!(metrics["counters"]["clicks"], 1.0);
+    assert_eq!(metrics["counters"]["exp:e1:b:clicks"], 1.0);
+    assert_eq!(metrics["ctr"], 0.25);
+    server.clock.advance_ms(3_600_001);
+    let (_, expired) = server.get("t1", "/api/v1/scenarios/feed/metrics/realtime").await;
+    assert_eq!(expired["counters"], json!({}), "the hash lives an hour");
+}
+
+#[tokio::test]
+async fn a_click_changes_the_next_item_based_answer() {
+    let server = setup().await;
+    server
+        .call(
+            reqwest::Method::PATCH,
+            "t1",
+            "/api/v1/scenarios/feed",
+            Some(json!({"config": {"recall": {"strategies": [
+                {"name": "content_based", "weight": 1.0, "limit": 10}
+            ]}}})),
+        )
+        .await;
+    server.events("t1", vec![event("click", "u1", "i4", "feed")]).await;
+    server.settle().await;
+    let (_, answer) = server.recommend("t1", "u1", json!({"scenario_id": "feed", "count": 2, "explain": true})).await;
+    let first = &answer["items"][0];
+    assert!(["i3", "i5"].contains(&first["item_id"].as_str().unwrap()), "music like the click: {answer}");
+    assert_eq!(first["channels"][0]["name"], "content_based");
+}

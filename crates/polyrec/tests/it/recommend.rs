@@ -1,0 +1,185 @@
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{TestServer, config, event, ids};
+
+async fn catalog(server: &TestServer, tenant: &str, scenario: &str, n: usize) {
+    let items: Vec<(String, Value)> = (0..n)
+        .map(|i| {
+            (format!("i{i}"), json!({"category": format!("c{}", i % 3), "publish_time": 1_768_400_000 + i as i64 * 60}))
+        })
+        .collect();
+    let refs: Vec<(&str, Value)> = items.iter().map(|(id, m)| (id.as_str(), m.clone())).collect();
+    server.items(tenant, scenario, &refs).await;
+}
+
+#[tokio::test]
+async fn a_new_user_and_an_empty_scenario_still_get_an_answer() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "empty", config(&[("item_cf", 1.0, 10)])).await;
+    let (status, answer) = server.recommend("t1", "newcomer", json!({"scenario_id": "empty", "count": 5})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["items"], json!([]));
+
+    server.scenario("t1", "feed", config(&[("item_cf", 0.5, 10), ("user_cf", 0.5, 10)])).await;
+    catalog(&server, "t1", "feed", 8).await;
+    let (status, answer) = server.recommend("t1", "newcomer", json!({"scenario_id": "feed", "count": 5})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&answer).len(), 5, "cold start falls back to the newest items");
+    assert_eq!(answer["fallback"], true);
+    assert_eq!(ids(&answer)[0], "i7", "newest first");
+}
+
+#[tokio::test]
+async fn the_answer_has_the_request_id_and_explains_itself() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("latest", 1.0, 10)])).await;
+    catalog(&server, "t1", "feed", 6).await;
+    let response = server
+        .client
+        .post(format!("{}/api/v1/recommend", server.url))
+        .header("X-Tenant-Id", "t1")
+        .header("X-User-Id", "u1")
+        .header("X-Request-Id", "req_001")
+        .header("Authorization", "Bearer any-token")
+        .json(&json!({"scenario_id": "feed", "count": 3, "explain": true, "context": {"device_type": "mobile"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-request-id"], "req_001");
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["request_id"], "req_001");
+    assert_eq!(answer["config_version"], 1);
+    let first = &answer["items"][0];
+    assert_eq!(first["channels"][0]["name"], "latest");
+    let stages: Vec<&str> = first["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
+    assert_eq!(stages, ["recall", "rank:weighted"]);
+    assert_eq!(answer["channels"][0]["status"], "ok");
+
+    let (_, plain) = server.recommend("t1", "u1", json!({"scenario_id": "feed"})).await;
+    assert!(plain["request_id"].as_str().unwrap().starts_with("req_"), "generated when absent");
+    assert!(plain["items"][0].get("stages").is_none(), "no explain, no stages");
+    assert_eq!(plain["items"].as_array().unwrap().len(), 6, "count defaults to 20, capped by the catalog");
+}
+
+#[tokio::test]
+async fn bad_recommend_requests() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("latest", 1.0, 10)])).await;
+    for (body, status, code) in [
+        (json!({"scenario_id": "feed", "count": 0}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_count"),
+        (json!({"scenario_id": "feed", "count": 501}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_count"),
+        (json!({"scenario_id": "feed", "count": "ten"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (json!({"scenario_id": "feed", "colour": 1}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (json!({"scenario_id": "nowhere"}), StatusCode::NOT_FOUND, "not_found"),
+    ] {
+        let (got, answer) = server.recommend("t1", "u1", body.clone()).await;
+        assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{body} -> {answer}");
+    }
+    let response = server
+        .client
+        .post(format!("{}/api/v1/recommend", server.url))
+        .header("X-Tenant-Id", "t1")
+        .json(&json!({"scenario_id": "feed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "missing_user_id");
+    let response = server
+        .client
+        .post(format!("{}/api/v1/recommend", server.url))
+        .header("X-Tenant-Id", "t1")
+        .header("X-User-Id", "u1")
+        .header("Authorization", "Basic dXNlcjpwYXNz")
+        .json(&json!({"scenario_id": "feed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "invalid_authorization");
+
+    server.call(Method::PATCH, "t1", "/api/v1/scenarios/feed", Some(json!({"status": "inactive"}))).await;
+    let (status, answer) = server.recommend("t1", "u1", json!({"scenario_id": "feed"})).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("scenario_inactive")));
+}
+
+#[tokio::test]
+async fn items_shown_in_the_last_day_are_not_shown_again() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("latest", 1.0, 50)])).await;
+    catalog(&server, "t1", "feed", 10).await;
+    let (_, first) = server.recommend("t1", "u1", json!({"scenario_id": "feed", "count": 3})).await;
+    let shown = ids(&first);
+    assert_eq!(shown, ["i9", "i8", "i7"]);
+    let impressions = shown.iter().map(|item| {
+        let mut e = event("impression", "u1", item, "feed");
+        e["request_id"] = first["request_id"].clone();
+        e
+    });
+    server.events("t1", impressions.collect()).await;
+    server.settle().await;
+
+    let (_, second) =
+        server.recommend("t1", "u1", json!({"scenario_id": "feed", "count": 3, "exclude_item_ids": ["i6"]})).await;
+    assert_eq!(ids(&second), ["i5", "i4", "i3"], "exposed and excluded items are left out");
+    let (_, other_user) = server.recommend("t1", "u2", json!({"scenario_id": "feed", "count": 3})).await;
+    assert_eq!(ids(&other_user), ["i9", "i8", "i7"], "exposure is per user");
+
+    server.clock.advance_ms(24 * 3_600_000 + 1);
+    let (_, next_day) = server.recommend("t1", "u1", json!({"scenario_id": "feed", "count": 3})).await;
+    assert_eq!(ids(&next_day), ["i9", "i8", "i7"], "exposure expires after 24 h");
+}
+
+#[tokio::test]
+async fn a_config_change_takes_effect_on_the_next_call() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("latest", 1.0, 50)])).await;
+    catalog(&server, "t1", "feed", 9).await;
+    let (_, before) = server.recommend("t1", "u1", json!({"scenario_id": "feed", "count": 3})).await;
+    assert_eq!(
+        (before["config_version"].as_u64(), ids(&before)),
+        (Some(1), vec!["i8".to_owned(), "i7".into(), "i6".into()])
+    );
+
+    let rules = json!({"rerank": {"rules": [{"name": "business_rules", "params": {"rules": [
+        {"action": "filter", "field": "category", "value": "c2"},
+        {"action": "pin", "field": "category", "op": "eq", "value": "c0", "position": 0}
+    ]}}]}});
+    let (status, patched) =
+        server.call(Method::PATCH, "t1", "/api/v1/scenarios/feed", Some(json!({"config": rules}))).await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    let (_, after) = server.recommend("t1", "u1", json!({"scenario_id": "feed", "count": 3})).await;
+    assert_eq!(after["config_version"], 2);
+    let after_ids = ids(&after);
+    assert_eq!(after_ids[0], "i6", "the newest c0 item is pinned first: {after_ids:?}");
+    assert!(after_ids.iter().all(|id| !["i8", "i5", "i2"].contains(&id.as_str())), "c2 filtered: {after_ids:?}");
+}
+
+#[tokio::test]
+async fn collaborative_filtering_recommends_what_similar_users_took() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("item_cf", 0.6, 20), ("user_cf", 0.4, 20)])).await;
+    catalog(&server, "t1", "feed", 12).await;
+    // Users a, b, c take i1 with i2; d takes i1 only.
+    let mut events = Vec::new();
+    for user in ["a", "b", "c"] {
+        events.push(event("click", user, "i1", "feed"));
+        events.push(event("like", user, "i2", "feed"));
+    }
+    events.push(event("click", "x", "i10", "feed"));
+    events.push(event("click", "x", "i11", "feed"));
+    events.push(event("click", "d", "i1", "feed"));
+    server.events("t1", events).await;
+    let (status, report) = server.post("t1", "/api/v1/scenarios/feed/jobs/cf", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((report["users"].as_u64(), report["items"].as_u64()), (Some(5), Some(4)));
+    server.settle().await;
+
+    let (_, answer) = server.recommend("t1", "d", json!({"scenario_id": "feed", "count": 1, "explain": true})).await;
+    assert_eq!(ids(&answer), ["i2"], "{answer}");
+    let channels: Vec<&str> =
+        answer["items"][0]["channels"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(channels, ["item_cf", "user_cf"]);
+}

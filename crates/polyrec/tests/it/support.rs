@@ -1,0 +1,157 @@
+//! The test server: the real router and jobs on the embedded stores in a temporary directory,
+//! listening on 127.0.0.1:0, with a clock the test moves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use polyrec_core::ManualClock;
+use polyrec_server::{App, ServerConfig};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub struct TestServer {
+    pub url: String,
+    pub app: Arc<App>,
+    pub clock: Arc<ManualClock>,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A fixed "now" far from any boundary: 2026-01-15T10:02:30Z.
+pub const START_MS: i64 = 1_768_471_350_000;
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(ServerConfig::default()).await
+    }
+
+    pub async fn start_with(mut config: ServerConfig) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        config.data_dir = dir.path().to_owned();
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let app = App::open_embedded(config, clock.clone()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(polyrec_server::run(app.clone(), listener, async move {
+            let _ = stopped.await;
+        }));
+        TestServer { url, app, clock, client: reqwest::Client::new(), _dir: dir, shutdown: Some(shutdown) }
+    }
+
+    /// Sends a request as `tenant` and returns the status and the JSON body (Null if none).
+    pub async fn call(&self, method: Method, tenant: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.url)).header("X-Tenant-Id", tenant);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, tenant: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, tenant, path, None).await
+    }
+
+    pub async fn post(&self, tenant: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, tenant, path, Some(body)).await
+    }
+
+    /// Creates a scenario with `config`, asserting success.
+    pub async fn scenario(&self, tenant: &str, id: &str, config: Value) {
+        let (status, body) = self
+            .post(tenant, "/api/v1/scenarios", json!({"scenario_id": id, "scenario_type": "vlog", "config": config}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    /// Bulk-imports items (each `(id, metadata)`), asserting every one was taken.
+    pub async fn items(&self, tenant: &str, scenario: &str, items: &[(&str, Value)]) {
+        let body: String = items
+            .iter()
+            .map(|(id, metadata)| json!({"item_id": id, "metadata": metadata}).to_string() + "\n")
+            .collect();
+        let response = self
+            .client
+            .post(format!("{}/api/v1/scenarios/{scenario}/items/bulk", self.url))
+            .header("X-Tenant-Id", tenant)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let report: Value = response.json().await.unwrap();
+        assert_eq!(report["rejected"], 0, "{report}");
+    }
+
+    /// Sends events (JSON objects) in one batch, asserting all were accepted.
+    pub async fn events(&self, tenant: &str, events: Vec<Value>) {
+        let n = events.len();
+        let (status, report) = self.post(tenant, "/api/v1/behaviors/batch", json!({"events": events})).await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!(report["accepted"], n, "{report}");
+    }
+
+    /// Waits until the stream jobs have processed every event sent so far.
+    pub async fn settle(&self) {
+        assert!(self.app.wait_for_jobs(Duration::from_secs(20)).await.unwrap(), "stream jobs did not catch up");
+    }
+
+    pub async fn recommend(&self, tenant: &str, user: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/recommend", self.url))
+            .header("X-Tenant-Id", tenant)
+            .header("X-User-Id", user)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// A config with the given recall strategies (name, weight, limit) and the weighted ranker.
+pub fn config(strategies: &[(&str, f64, u64)]) -> Value {
+    let strategies: Vec<Value> = strategies
+        .iter()
+        .map(|(name, weight, limit)| json!({"name": name, "weight": weight, "limit": limit}))
+        .collect();
+    json!({"recall": {"strategies": strategies}, "rank": {"model": "weighted"}})
+}
+
+pub fn event(kind: &str, user: &str, item: &str, scenario: &str) -> Value {
+    json!({"event_type": kind, "user_id": user, "item_id": item, "scenario_id": scenario})
+}
+
+pub fn ids(answer: &Value) -> Vec<String> {
+    answer["items"].as_array().unwrap().iter().map(|i| i["item_id"].as_str().unwrap().to_owned()).collect()
+}
+
+impl TestServer {
+    /// Polls `GET path` as `tenant` until `done` holds for the answer (5 s at most).
+    pub async fn eventually(&self, tenant: &str, path: &str, done: impl Fn(StatusCode, &Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..100 {
+            let (status, body) = self.get(tenant, path).await;
+            if done(status, &body) {
+                return body;
+            }
+            last = body;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("GET {path} never satisfied the condition; last answer: {last}");
+    }
+}
