@@ -25,7 +25,7 @@ PATH = "/api/v1/behaviors/batch"
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", default="http://127.0.0.1:8080", help="server base URL (default: http://127.0.0.1:8080)")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL (default: http://127.0.0.1:8080)")
     p.add_argument("--events", default="bench-data/events.ndjson",
                    help="events file, one JSON event per line (default: bench-data/events.ndjson)")
     p.add_argument("--tenant", default="bench", help="X-Tenant-Id header (default: bench)")

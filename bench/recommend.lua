@@ -1,9 +1,9 @@
 -- wrk script: POST /api/v1/recommend as random users of the bench tenant.
 --
 -- Usage:
---   wrk -t2 -c64 -d30s --latency -s bench/recommend.lua http://127.0.0.1:8080
+--   wrk -t2 -c64 -d30s --latency -s bench/recommend.lua http://127.0.0.1:8000
 -- Optional overrides after "--" (key=value):
---   wrk ... -s bench/recommend.lua http://127.0.0.1:8080 -- users=10000 tenant=bench scenario=bench_feed count=20
+--   wrk ... -s bench/recommend.lua http://127.0.0.1:8000 -- users=10000 tenant=bench scenario=bench_feed count=20
 --
 -- Every request carries a random X-User-Id drawn from u0..u{users-1}. The requests are
 -- pre-built once per thread in init() so request() costs only a random index.

@@ -33,7 +33,7 @@ impl ItemStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Item {
     pub item_id: ItemId,
     pub scenario_id: ScenarioId,
@@ -43,6 +43,22 @@ pub struct Item {
     pub status: ItemStatus,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// [`Item::publish_ms`], parsed once: ranking asks for it for every candidate of every
+    /// request. Items are not changed in place once shared, so the memo cannot go stale.
+    #[serde(skip)]
+    pub publish_memo: std::sync::OnceLock<i64>,
+}
+
+impl PartialEq for Item {
+    fn eq(&self, other: &Self) -> bool {
+        self.item_id == other.item_id
+            && self.scenario_id == other.scenario_id
+            && self.metadata == other.metadata
+            && self.embedding == other.embedding
+            && self.status == other.status
+            && self.created_ms == other.created_ms
+            && self.updated_ms == other.updated_ms
+    }
 }
 
 impl Item {
@@ -75,7 +91,7 @@ impl Item {
 
     /// When the item was published: `metadata.publish_time`, else when it was created.
     pub fn publish_ms(&self) -> i64 {
-        self.timestamp("publish_time").unwrap_or(self.created_ms)
+        *self.publish_memo.get_or_init(|| self.timestamp("publish_time").unwrap_or(self.created_ms))
     }
 
     pub fn is_active(&self) -> bool {

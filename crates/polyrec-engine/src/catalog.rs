@@ -2,7 +2,7 @@
 //! strategies read them: by id, by recency, by category and by tag. The server rebuilds a
 //! snapshot after item writes; a request holds an `Arc` to one snapshot for its whole run.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use polyrec_core::Item;
@@ -24,8 +24,8 @@ impl Catalog {
             items.into_iter().map(|item| (item.item_id.to_string(), item)).collect();
         let mut by_recency: Vec<Arc<Item>> = items.values().filter(|item| item.is_active()).cloned().collect();
         by_recency.sort_by(|a, b| b.publish_ms().cmp(&a.publish_ms()).then_with(|| a.item_id.cmp(&b.item_id)));
-        let mut by_category: HashMap<String, Vec<Arc<Item>>> = HashMap::new();
-        let mut by_tag: HashMap<String, Vec<Arc<Item>>> = HashMap::new();
+        let mut by_category: HashMap<String, Vec<Arc<Item>>> = HashMap::default();
+        let mut by_tag: HashMap<String, Vec<Arc<Item>>> = HashMap::default();
         for item in &by_recency {
             if let Some(category) = item.category() {
                 by_category.entry(category.to_owned()).or_default().push(item.clone());
@@ -93,6 +93,7 @@ pub(crate) mod test_support {
             status: ItemStatus::Active,
             created_ms: 0,
             updated_ms: 0,
+            publish_memo: Default::default(),
         })
     }
 

@@ -6,7 +6,7 @@
 //! pairs: the same number of additions, but each one is an indexed add, which keeps a catalog
 //! of 100,000 items and a million events in the seconds.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use polyrec_storage::Interaction;
 
@@ -45,8 +45,8 @@ pub struct CfModel {
 impl CfModel {
     pub fn train(interactions: &[Interaction], params: CfParams, trained_ms: i64) -> Self {
         let mut items = Vec::new();
-        let mut item_index: HashMap<String, u32> = HashMap::new();
-        let mut user_index: HashMap<String, u32> = HashMap::new();
+        let mut item_index: HashMap<String, u32> = HashMap::default();
+        let mut user_index: HashMap<String, u32> = HashMap::default();
         // Per user: (item, weight, last_ms).
         let mut by_user: Vec<Vec<(u32, f32, i64)>> = Vec::new();
         for interaction in interactions {

@@ -4,7 +4,7 @@
 //! scores scaled to [0, 1] and weighted by the channel weight → cold-start fill when too few →
 //! rank → each rerank rule in order → pins → top `count`.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,8 @@ pub struct RequestContext<'a> {
     pub profile: Option<&'a UserProfile>,
     /// The user's most recent positive items, newest first.
     pub recent_items: &'a [String],
+    /// The same items as a set, for lookups.
+    pub recent_set: &'a HashSet<String>,
     pub cf: Option<&'a CfModel>,
     pub realtime: &'a dyn RealtimeStore,
     /// The request's free `context` object (device, location, ...).
@@ -46,16 +48,25 @@ impl RequestContext<'_> {
         self.catalog.active(item_id)
     }
 
+    /// Whether the user touched the item recently (recall strategies leave those out).
+    pub fn is_recent(&self, item_id: &str) -> bool {
+        self.recent_set.contains(item_id)
+    }
+
     /// The location of the request: `context.location`, else the profile's, if any.
     pub fn location(&self) -> Option<&str> {
         self.context.get("location").and_then(Value::as_str)
     }
 }
 
-/// A recall strategy: up to `limit` eligible items with a score (higher is better; any scale).
+/// One recalled item with its channel score (higher is better; any scale).
+pub type Hit = (Arc<Item>, f64);
+
+/// A recall strategy: up to `limit` items, best first. Every item it returns must pass
+/// [`RequestContext::eligible`] (the merge relies on it and does not look again).
 #[async_trait]
 pub trait Recall: Send + Sync {
-    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<(String, f64)>>;
+    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>>;
 }
 
 /// A ranking model: sets `rank_score` and `score` of every candidate.
@@ -207,8 +218,9 @@ impl Pipeline {
         });
         let results = futures::future::join_all(runs).await;
 
-        let mut merged: HashMap<String, Candidate> = HashMap::new();
-        let mut order: Vec<String> = Vec::new();
+        // Candidates in first-seen order, found by the address of their catalog entry.
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let mut position: HashMap<usize, usize> = HashMap::default();
         let mut reports = Vec::with_capacity(results.len());
         for (channel, outcome, elapsed) in results {
             let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
@@ -226,21 +238,25 @@ impl Pipeline {
             };
             let max = hits.iter().map(|(_, score)| *score).fold(0.0, f64::max);
             let mut n_candidates = 0;
-            for (item_id, raw) in hits.into_iter().take(channel.limit) {
-                let Some(item) = ctx.eligible(&item_id) else { continue };
+            for (item, raw) in hits.into_iter().take(channel.limit) {
+                debug_assert!(
+                    ctx.eligible(item.item_id.as_str()).is_some(),
+                    "{} returned an ineligible item",
+                    channel.name
+                );
                 n_candidates += 1;
                 let scaled = if max > 0.0 { (raw / max).clamp(0.0, 1.0) } else { 0.0 };
-                let candidate = merged.entry(item_id).or_insert_with_key(|id| {
-                    order.push(id.clone());
-                    new_candidate(item.clone())
+                let index = *position.entry(Arc::as_ptr(&item) as usize).or_insert_with(|| {
+                    candidates.push(new_candidate(item));
+                    candidates.len() - 1
                 });
+                let candidate = &mut candidates[index];
                 candidate.recall_score += channel.weight * scaled;
                 candidate.channels.push(ChannelHit { name: channel.name.clone(), score: scaled });
             }
             reports.push(report(&channel.name, ChannelStatus::Ok, n_candidates, elapsed_ms, None));
         }
 
-        let mut candidates: Vec<Candidate> = order.into_iter().filter_map(|id| merged.remove(&id)).collect();
         let mut fallback_used = false;
         if candidates.len() < input.count {
             let present: HashSet<String> = candidates.iter().map(|c| c.item_id().to_owned()).collect();
@@ -322,7 +338,7 @@ fn apply_pins(candidates: Vec<Candidate>, count: usize) -> Vec<Candidate> {
     pinned.sort_by_key(|c| c.pin);
     let mut out: Vec<Candidate> = rest.into_iter().take(count).collect();
     // Several items pinned to one position keep their score order, one after the other.
-    let mut placed_at: HashMap<usize, usize> = HashMap::new();
+    let mut placed_at: HashMap<usize, usize> = HashMap::default();
     for candidate in pinned {
         let pin = candidate.pin.unwrap_or(0);
         let already = placed_at.entry(pin).or_default();
@@ -371,7 +387,8 @@ mod tests {
             "rank": {"model": "weighted"}
         })))
         .unwrap();
-        let exclude = HashSet::from(["b".to_string()]);
+        let exclude: HashSet<String> = ["b".to_string()].into_iter().collect();
+        let recent_set = HashSet::default();
         let context = Map::new();
         let ctx = RequestContext {
             tenant: &tenant,
@@ -381,6 +398,7 @@ mod tests {
             catalog: &catalog,
             profile: None,
             recent_items: &[],
+            recent_set: &recent_set,
             cf: None,
             realtime: &realtime,
             context: &context,

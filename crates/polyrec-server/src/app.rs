@@ -39,6 +39,8 @@ struct CatalogSlot {
     /// `None` until first loaded from the document store.
     items: tokio::sync::Mutex<Option<HashMap<String, Arc<Item>>>>,
     snapshot: RwLock<Arc<Catalog>>,
+    /// Set once the first snapshot is built; with `dirty` clear, `snapshot` is current.
+    loaded: AtomicBool,
     dirty: AtomicBool,
 }
 
@@ -137,6 +139,10 @@ impl App {
     /// The current catalog snapshot of a scenario, loading it on first use.
     pub async fn catalog(&self, tenant: &TenantId, id: &ScenarioId) -> Result<Arc<Catalog>> {
         let slot = self.catalog_slot(tenant, id);
+        // The request path: loaded and unchanged since the last build, no lock to take.
+        if slot.loaded.load(Ordering::SeqCst) && !slot.dirty.load(Ordering::SeqCst) {
+            return Ok(slot.snapshot.read().clone());
+        }
         let mut items = slot.items.lock().await;
         if items.is_none() {
             let loaded = self.documents.scan_items(tenant, id).await?;
@@ -146,6 +152,7 @@ impl App {
         if slot.dirty.swap(false, Ordering::SeqCst) {
             let built = Arc::new(Catalog::build(items.iter().flat_map(|map| map.values().cloned())));
             *slot.snapshot.write() = built;
+            slot.loaded.store(true, Ordering::SeqCst);
         }
         Ok(slot.snapshot.read().clone())
     }

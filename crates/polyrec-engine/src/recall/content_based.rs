@@ -3,7 +3,7 @@
 //! profile yet gets the categories and tags of their recent items instead. Among matching
 //! items, newer ones score higher: score = interest × (1 + e^(−age / 7 days)).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use async_trait::async_trait;
 use polyrec_core::clock::DAY_MS;
@@ -11,8 +11,8 @@ use polyrec_core::{Result, ScenarioConfig};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::pipeline::{Recall, RequestContext};
-use crate::recall::item_cf::top;
+use crate::pipeline::{Hit, Recall, RequestContext};
+use crate::recall::top_eligible;
 use crate::registry::{BuildError, parse_params};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,15 +60,15 @@ fn strongest(scores: impl Iterator<Item = (String, f64)>, n: usize) -> Vec<(Stri
 
 #[async_trait]
 impl Recall for ContentBased {
-    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<(String, f64)>> {
+    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
         let (categories, tags) = match ctx.profile {
             Some(profile) if !profile.preferences.category_scores.is_empty() => (
                 strongest(profile.preferences.category_scores.clone().into_iter(), self.config.top_interests),
                 strongest(profile.preferences.tag_scores.clone().into_iter(), self.config.top_interests),
             ),
             _ => {
-                let mut categories: HashMap<String, f64> = HashMap::new();
-                let mut tags: HashMap<String, f64> = HashMap::new();
+                let mut categories: HashMap<String, f64> = HashMap::default();
+                let mut tags: HashMap<String, f64> = HashMap::default();
                 for item in ctx.recent_items.iter().filter_map(|id| ctx.catalog.get(id)) {
                     if let Some(category) = item.category() {
                         *categories.entry(category.to_owned()).or_default() += 1.0;
@@ -83,24 +83,24 @@ impl Recall for ContentBased {
                 )
             }
         };
-        let mut scores: HashMap<&str, f64> = HashMap::new();
+        let mut scores: HashMap<&str, f64> = HashMap::default();
         let sources =
             categories.iter().map(|(category, interest)| (ctx.catalog.newest_in_category(category), *interest)).chain(
                 tags.iter()
                     .map(|(tag, interest)| (ctx.catalog.newest_with_tag(tag), interest * self.config.tag_weight)),
             );
         for (items, interest) in sources {
+            // The newest `limit` items of each interest: enough for the channel's top `limit`.
             for item in items
                 .iter()
-                .filter(|item| !ctx.exclude.contains(item.item_id.as_str()))
-                .filter(|item| !ctx.recent_items.iter().any(|r| r == item.item_id.as_str()))
+                .filter(|item| !ctx.exclude.contains(item.item_id.as_str()) && !ctx.is_recent(item.item_id.as_str()))
                 .take(limit)
             {
                 let age_days = (ctx.now_ms - item.publish_ms()).max(0) as f64 / DAY_MS as f64;
                 *scores.entry(item.item_id.as_str()).or_default() += interest * (1.0 + (-age_days / 7.0).exp());
             }
         }
-        Ok(top(scores, limit))
+        Ok(top_eligible(ctx, scores, limit))
     }
 }
 
@@ -128,7 +128,7 @@ mod tests {
         let strategy = build(&json!({}), &dummy()).unwrap();
         assert!(strategy.recall(&fx.ctx(), 10).await.unwrap().is_empty(), "no interests known yet");
 
-        fx.recent = vec!["sport2".into()];
+        fx.set_recent(&["sport2"]);
         let hits = strategy.recall(&fx.ctx(), 10).await.unwrap();
         assert_eq!(ids(&hits)[0], "sport1", "same category as a recent item: {hits:?}");
         assert!(ids(&hits).contains(&"music1"), "shares a tag");
@@ -137,7 +137,7 @@ mod tests {
         let mut profile = UserProfile::empty(UserId::parse("u").unwrap(), ScenarioId::parse("s").unwrap());
         profile.preferences.category_scores.insert("cooking".into(), 5.0);
         fx.profile = Some(profile);
-        fx.recent.clear();
+        fx.set_recent(&[]);
         assert_eq!(ids(&strategy.recall(&fx.ctx(), 10).await.unwrap()), ["cook1"]);
     }
 }

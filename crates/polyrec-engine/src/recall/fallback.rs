@@ -3,7 +3,7 @@
 //! It is not configured by name: it always stands behind the configured channels, so an answer
 //! is never empty while the scenario has an eligible item.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 use std::sync::Arc;
 
 use polyrec_core::Item;
@@ -17,7 +17,7 @@ pub const WEIGHT: f64 = 0.01;
 
 /// Up to `n` eligible items not in `present`, with a scaled score in (0, 1], best first.
 pub async fn fill(ctx: &RequestContext<'_>, present: &HashSet<String>, n: usize) -> Vec<(Arc<Item>, f64)> {
-    let mut taken: HashSet<&str> = HashSet::new();
+    let mut taken: HashSet<&str> = HashSet::default();
     let mut out: Vec<Arc<Item>> = Vec::with_capacity(n);
     let hot = ctx
         .realtime
@@ -59,7 +59,7 @@ mod tests {
         );
         fx.realtime.replace_hot_items(&fx.tenant, &fx.scenario, vec![("a".into(), 1.0)], 60_000).await.unwrap();
         fx.exclude.insert("b".into());
-        let present = HashSet::new();
+        let present = HashSet::default();
         let filled = fill(&fx.ctx(), &present, 5).await;
         let ids: Vec<&str> = filled.iter().map(|(item, _)| item.item_id.as_str()).collect();
         assert_eq!(ids, ["a", "c"]);

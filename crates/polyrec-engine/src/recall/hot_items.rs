@@ -6,7 +6,7 @@ use polyrec_core::{Result, ScenarioConfig};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::pipeline::{Recall, RequestContext};
+use crate::pipeline::{Hit, Recall, RequestContext};
 use crate::registry::{BuildError, parse_params};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -31,15 +31,14 @@ pub(crate) const OVERFETCH: usize = 3;
 
 #[async_trait]
 impl Recall for HotItems {
-    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<(String, f64)>> {
+    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
         let hot = ctx.realtime.hot_items(ctx.tenant, ctx.scenario, limit * OVERFETCH + ctx.exclude.len()).await?;
         Ok(hot
             .into_iter()
-            .filter(|(id, _)| {
-                ctx.eligible(id).is_some_and(|item| match &self.config.category {
-                    Some(category) => item.category() == Some(category),
-                    None => true,
-                })
+            .filter_map(|(id, score)| ctx.eligible(&id).map(|item| (item.clone(), score)))
+            .filter(|(item, _)| match &self.config.category {
+                Some(category) => item.category() == Some(category),
+                None => true,
             })
             .take(limit)
             .collect())

@@ -7,7 +7,7 @@ use polyrec_core::{Result, ScenarioConfig};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::pipeline::{Recall, RequestContext};
+use crate::pipeline::{Hit, Recall, RequestContext};
 use crate::registry::{BuildError, parse_params, positive};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -44,17 +44,17 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
 
 #[async_trait]
 impl Recall for HotNews {
-    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<(String, f64)>> {
+    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
         let fetch = limit * super::hot_items::OVERFETCH * 2 + ctx.exclude.len();
         let hot = ctx.realtime.hot_items(ctx.tenant, ctx.scenario, fetch).await?;
         let max_age_ms = self.config.max_age_hours * HOUR_MS as f64;
-        let mut hits: Vec<(String, f64)> = hot
+        let mut hits: Vec<Hit> = hot
             .into_iter()
             .filter_map(|(id, hotness)| {
                 let item = ctx.eligible(&id)?;
                 let age_ms = (ctx.now_ms - item.publish_ms()).max(0) as f64;
-                (age_ms <= max_age_ms)
-                    .then(|| (id, hotness * (-age_ms / (self.config.decay_hours * HOUR_MS as f64)).exp()))
+                let decayed = hotness * (-age_ms / (self.config.decay_hours * HOUR_MS as f64)).exp();
+                (age_ms <= max_age_ms).then(|| (item.clone(), decayed))
             })
             .collect();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1));

@@ -3,14 +3,15 @@
 //! realtime store, so a click changes the next answer. Score = Σ over recent items r of
 //! sim(r, i) / (1 + position of r), newest counting most.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use async_trait::async_trait;
 use polyrec_core::{Result, ScenarioConfig};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::pipeline::{Recall, RequestContext};
+use crate::pipeline::{Hit, Recall, RequestContext};
+use crate::recall::top_eligible;
 use crate::registry::{BuildError, parse_params};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,26 +40,16 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
 
 #[async_trait]
 impl Recall for ItemCf {
-    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<(String, f64)>> {
+    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
         let Some(cf) = ctx.cf else { return Ok(Vec::new()) };
-        let mut scores: HashMap<&str, f64> = HashMap::new();
+        let mut scores: HashMap<&str, f64> = HashMap::default();
         for (position, seed) in ctx.recent_items.iter().take(self.config.seed_items).enumerate() {
             for (neighbor, similarity) in cf.similar_items(seed) {
-                if ctx.eligible(neighbor).is_some() && !ctx.recent_items.iter().any(|r| r == neighbor) {
-                    *scores.entry(neighbor).or_default() += similarity as f64 / (1 + position) as f64;
-                }
+                *scores.entry(neighbor).or_default() += similarity as f64 / (1 + position) as f64;
             }
         }
-        Ok(top(scores, limit))
+        Ok(top_eligible(ctx, scores, limit))
     }
-}
-
-/// The `limit` best of a score map, best first, ties by id.
-pub(crate) fn top(scores: HashMap<&str, f64>, limit: usize) -> Vec<(String, f64)> {
-    let mut hits: Vec<(String, f64)> = scores.into_iter().map(|(id, s)| (id.to_owned(), s)).collect();
-    hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    hits.truncate(limit);
-    hits
 }
 
 #[cfg(test)]
@@ -89,7 +80,7 @@ mod tests {
         ));
         let strategy = build(&json!({}), &dummy()).unwrap();
         assert!(strategy.recall(&fx.ctx(), 10).await.unwrap().is_empty(), "no recent items, no seeds");
-        fx.recent = vec!["a".into()];
+        fx.set_recent(&["a"]);
         assert_eq!(ids(&strategy.recall(&fx.ctx(), 10).await.unwrap()), ["b"]);
         fx.exclude.insert("b".into());
         assert!(strategy.recall(&fx.ctx(), 10).await.unwrap().is_empty());

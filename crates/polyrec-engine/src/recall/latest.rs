@@ -7,7 +7,7 @@ use polyrec_core::{Result, ScenarioConfig};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::pipeline::{Recall, RequestContext};
+use crate::pipeline::{Hit, Recall, RequestContext};
 use crate::registry::{BuildError, parse_params, positive};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -33,7 +33,7 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
 
 #[async_trait]
 impl Recall for Latest {
-    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<(String, f64)>> {
+    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
         let category = self.config.category.as_deref().or_else(|| ctx.context.get("category").and_then(Value::as_str));
         let items = match category {
             Some(category) => ctx.catalog.newest_in_category(category),
@@ -46,7 +46,7 @@ impl Recall for Latest {
             .map(|item| (item, (ctx.now_ms - item.publish_ms()).max(0) as f64))
             .take_while(|(_, age_ms)| max_age_ms.is_none_or(|max| *age_ms <= max))
             .take(limit)
-            .map(|(item, age_ms)| (item.item_id.to_string(), (-age_ms / DAY_MS as f64).exp().max(1e-9)))
+            .map(|(item, age_ms)| (item.clone(), (-age_ms / DAY_MS as f64).exp().max(1e-9)))
             .collect())
     }
 }

@@ -9,9 +9,27 @@ pub mod item_cf;
 pub mod latest;
 pub mod user_cf;
 
+use rustc_hash::FxHashMap;
+
+use crate::pipeline::{Hit, RequestContext};
+
+/// The `limit` best-scored items that may be recommended and that the user did not just touch,
+/// best first (ties by id). Eligibility is checked on the way down the ranking, so a large score
+/// map costs one sort and about `limit` lookups, not one lookup per entry.
+pub(crate) fn top_eligible(ctx: &RequestContext<'_>, scores: FxHashMap<&str, f64>, limit: usize) -> Vec<Hit> {
+    let mut ranked: Vec<(&str, f64)> = scores.into_iter().collect();
+    ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    ranked
+        .into_iter()
+        .filter(|(id, _)| !ctx.is_recent(id))
+        .filter_map(|(id, score)| ctx.eligible(id).map(|item| (item.clone(), score)))
+        .take(limit)
+        .collect()
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
-    use std::collections::HashSet;
+    use rustc_hash::FxHashSet as HashSet;
     use std::sync::Arc;
 
     use polyrec_core::{ManualClock, ScenarioId, TenantId, UserId, UserProfile};
@@ -30,6 +48,7 @@ pub(crate) mod test_support {
         pub catalog: Arc<Catalog>,
         pub profile: Option<UserProfile>,
         pub recent: Vec<String>,
+        pub recent_set: HashSet<String>,
         pub cf: Option<CfModel>,
         pub realtime: MemoryRealtime,
         pub context: Map<String, Value>,
@@ -46,11 +65,18 @@ pub(crate) mod test_support {
                 catalog,
                 profile: None,
                 recent: Vec::new(),
+                recent_set: HashSet::default(),
                 cf: None,
                 realtime: MemoryRealtime::new(Arc::new(ManualClock::new(now_ms))),
                 context: Map::new(),
-                exclude: HashSet::new(),
+                exclude: HashSet::default(),
             }
+        }
+
+        /// Sets the user's recent items (newest first).
+        pub fn set_recent(&mut self, items: &[&str]) {
+            self.recent = items.iter().map(|s| s.to_string()).collect();
+            self.recent_set = self.recent.iter().cloned().collect();
         }
 
         pub fn ctx(&self) -> RequestContext<'_> {
@@ -62,6 +88,7 @@ pub(crate) mod test_support {
                 catalog: &self.catalog,
                 profile: self.profile.as_ref(),
                 recent_items: &self.recent,
+                recent_set: &self.recent_set,
                 cf: self.cf.as_ref(),
                 realtime: &self.realtime,
                 context: &self.context,
@@ -76,7 +103,7 @@ pub(crate) mod test_support {
             .unwrap()
     }
 
-    pub fn ids(hits: &[(String, f64)]) -> Vec<&str> {
-        hits.iter().map(|(id, _)| id.as_str()).collect()
+    pub fn ids(hits: &[crate::pipeline::Hit]) -> Vec<&str> {
+        hits.iter().map(|(item, _)| item.item_id.as_str()).collect()
     }
 }

@@ -2,15 +2,15 @@
 //! filtering job). Score = Σ over neighbors v of sim(u, v) × v's interest in the item; items
 //! the user already touched recently are left out.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use async_trait::async_trait;
 use polyrec_core::{Result, ScenarioConfig};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::pipeline::{Recall, RequestContext};
-use crate::recall::item_cf::top;
+use crate::pipeline::{Hit, Recall, RequestContext};
+use crate::recall::top_eligible;
 use crate::registry::{BuildError, parse_params};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -26,15 +26,13 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
 
 #[async_trait]
 impl Recall for UserCf {
-    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<(String, f64)>> {
+    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
         let Some(cf) = ctx.cf else { return Ok(Vec::new()) };
-        let mut scores: HashMap<&str, f64> = HashMap::new();
+        let mut scores: HashMap<&str, f64> = HashMap::default();
         for (item, score) in cf.neighbor_items(ctx.user.as_str()) {
-            if ctx.eligible(item).is_some() && !ctx.recent_items.iter().any(|r| r == item) {
-                *scores.entry(item).or_default() += score as f64;
-            }
+            *scores.entry(item).or_default() += score as f64;
         }
-        Ok(top(scores, limit))
+        Ok(top_eligible(ctx, scores, limit))
     }
 }
 
@@ -64,7 +62,7 @@ mod tests {
             CfParams::default(),
             now,
         ));
-        fx.recent = vec!["a".into(), "b".into()];
+        fx.set_recent(&["a", "b"]);
         let strategy = build(&json!({}), &dummy()).unwrap();
         assert_eq!(ids(&strategy.recall(&fx.ctx(), 10).await.unwrap()), ["z"]);
         assert!(build(&json!({"k": 1}), &dummy()).is_err());

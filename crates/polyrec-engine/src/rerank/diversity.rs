@@ -3,7 +3,7 @@
 //! has its score multiplied by (1 − weight)^k. Scores only go down, and the best item of each
 //! category keeps its score.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use polyrec_core::{Result, ScenarioConfig};
 use serde::Deserialize;
@@ -34,7 +34,7 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Rerank>, Buil
 impl Rerank for Diversity {
     fn rerank(&self, _: &RequestContext<'_>, weight: f64, candidates: &mut Vec<Candidate>) {
         let keep = (1.0 - weight).clamp(0.0, 1.0);
-        let mut seen: HashMap<String, i32> = HashMap::new();
+        let mut seen: HashMap<String, i32> = HashMap::default();
         // The list arrives sorted best first.
         for candidate in candidates.iter_mut() {
             let Some(value) = candidate.item.metadata.get(&self.config.field) else { continue };

@@ -130,6 +130,7 @@ fn to_item(scenario: &ScenarioId, input: ItemInput, now: i64) -> Result<Item> {
         status: input.status.unwrap_or(ItemStatus::Active),
         created_ms: now,
         updated_ms: now,
+        publish_memo: Default::default(),
     };
     check_item(&item)?;
     Ok(item)
@@ -239,6 +240,7 @@ pub async fn patch(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &Ite
         item.status = status;
     }
     item.updated_ms = app.now_ms();
+    item.publish_memo = Default::default();
     check_item(&item)?;
     store_one(app, tenant, scenario, item).await
 }

@@ -5,12 +5,12 @@
 //! real-time signals would make a cached answer repeat what the user has just been shown, and
 //! the pipeline answers in about a millisecond without one.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use polyrec_core::{Error, Result, ScenarioId, ScenarioStatus, TenantId, UserId};
 use polyrec_engine::pipeline::{ChannelHit, RequestContext, StageScore};
 use polyrec_engine::{ChannelReport, ChannelStatus, RecommendInput};
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -128,7 +128,8 @@ pub async fn recommend(
     } else {
         recent
     };
-    let exclude: HashSet<String> = exposed.into_iter().chain(excluded).collect();
+    let exclude: FxHashSet<String> = exposed.into_iter().chain(excluded).collect();
+    let recent_set: FxHashSet<String> = recent.iter().cloned().collect();
     let cf = app.cf_model(tenant, &scenario_id);
     let ctx = RequestContext {
         tenant,
@@ -138,6 +139,7 @@ pub async fn recommend(
         catalog: &catalog,
         profile: profile.as_deref(),
         recent_items: &recent,
+        recent_set: &recent_set,
         cf: cf.as_deref(),
         realtime: app.realtime.as_ref(),
         context: &context,

@@ -199,6 +199,7 @@ impl DocumentStore for SqliteDocuments {
                             created.query_row(params![tenant, scenario, id], |row| row.get(0)).optional().map_err(sql)?;
                         if let Some(created_ms) = existing {
                             item.created_ms = created_ms;
+                            item.publish_memo = Default::default();
                         }
                         put.execute(params![
                             tenant,
