@@ -21,11 +21,13 @@ pub struct CfParams {
     pub users_per_item: usize,
     /// Items kept per user for user-based recall.
     pub user_items: usize,
+    /// User-based recommendations precomputed per user.
+    pub user_recs: usize,
 }
 
 impl Default for CfParams {
     fn default() -> Self {
-        Self { neighbors: 50, items_per_user: 100, users_per_item: 300, user_items: 50 }
+        Self { neighbors: 50, items_per_user: 100, users_per_item: 300, user_items: 50, user_recs: 300 }
     }
 }
 
@@ -35,9 +37,9 @@ pub struct CfModel {
     item_index: HashMap<String, u32>,
     user_index: HashMap<String, u32>,
     item_neighbors: Vec<Vec<(u32, f32)>>,
-    user_neighbors: Vec<Vec<(u32, f32)>>,
-    /// Each user's own items by weight, strongest first.
-    user_items: Vec<Vec<(u32, f32)>>,
+    /// Per user: Σ over neighbors v of sim(u, v) × v's interest, best first, without the
+    /// user's own items — user-based recall as a lookup.
+    user_recs: Vec<Vec<(u32, f32)>>,
     pub n_interactions: usize,
     pub trained_ms: i64,
 }
@@ -82,7 +84,7 @@ impl CfModel {
 
         let item_neighbors = similar(&by_item, &by_user, &item_norms, params.neighbors);
         let user_neighbors = similar(&by_user, &by_item, &user_norms, params.neighbors);
-        let user_items = by_user
+        let user_items: Vec<Vec<(u32, f32)>> = by_user
             .iter()
             .map(|items| {
                 let mut strongest: Vec<(u32, f32)> = items.iter().map(|&(i, w, _)| (i, w)).collect();
@@ -91,13 +93,13 @@ impl CfModel {
                 strongest
             })
             .collect();
+        let user_recs = recommend_from_neighbors(&by_user, &user_neighbors, &user_items, items.len(), params.user_recs);
         Self {
             items,
             item_index,
             user_index,
             item_neighbors,
-            user_neighbors,
-            user_items,
+            user_recs,
             n_interactions: interactions.len(),
             trained_ms,
         }
@@ -109,13 +111,20 @@ impl CfModel {
         neighbors.unwrap_or_default().iter().map(|&(j, s)| (self.items[j as usize].as_str(), s))
     }
 
-    /// Items of the users most similar to `user_id`, each with (user similarity × the
-    /// neighbor's interest in it).
+    /// Items most similar to `item_id` as (item index, similarity); see [`CfModel::item_name`].
+    pub fn similar_item_indices(&self, item_id: &str) -> &[(u32, f32)] {
+        self.item_index.get(item_id).map(|&i| self.item_neighbors[i as usize].as_slice()).unwrap_or_default()
+    }
+
+    pub fn item_name(&self, index: u32) -> &str {
+        &self.items[index as usize]
+    }
+
+    /// What the users most similar to `user_id` took and `user_id` did not, best first, scored
+    /// Σ over neighbors of (user similarity × the neighbor's interest).
     pub fn neighbor_items(&self, user_id: &str) -> impl Iterator<Item = (&str, f32)> {
-        let neighbors = self.user_index.get(user_id).map(|&u| self.user_neighbors[u as usize].as_slice());
-        neighbors.unwrap_or_default().iter().flat_map(move |&(v, similarity)| {
-            self.user_items[v as usize].iter().map(move |&(i, w)| (self.items[i as usize].as_str(), similarity * w))
-        })
+        let recs = self.user_index.get(user_id).map(|&u| self.user_recs[u as usize].as_slice());
+        recs.unwrap_or_default().iter().map(|&(i, score)| (self.items[i as usize].as_str(), score))
     }
 
     pub fn knows_user(&self, user_id: &str) -> bool {
@@ -129,6 +138,47 @@ impl CfModel {
     pub fn n_users(&self) -> usize {
         self.user_index.len()
     }
+}
+
+/// For each user, the items of their neighbors they have not taken, summed over neighbors and
+/// cut to the best `k` (dense scratch row again).
+fn recommend_from_neighbors(
+    by_user: &[Vec<(u32, f32, i64)>],
+    user_neighbors: &[Vec<(u32, f32)>],
+    user_items: &[Vec<(u32, f32)>],
+    n_items: usize,
+    k: usize,
+) -> Vec<Vec<(u32, f32)>> {
+    let mut scratch = vec![0f32; n_items];
+    let mut touched: Vec<u32> = Vec::new();
+    by_user
+        .iter()
+        .zip(user_neighbors)
+        .map(|(own, neighbors)| {
+            for &(v, similarity) in neighbors {
+                for &(item, interest) in &user_items[v as usize] {
+                    if scratch[item as usize] == 0.0 {
+                        touched.push(item);
+                    }
+                    scratch[item as usize] += similarity * interest;
+                }
+            }
+            for &(item, _, _) in own {
+                scratch[item as usize] = 0.0;
+            }
+            let mut best: Vec<(u32, f32)> = touched
+                .drain(..)
+                .map(|item| (item, std::mem::take(&mut scratch[item as usize])))
+                .filter(|&(_, score)| score > 0.0)
+                .collect();
+            if best.len() > k {
+                best.select_nth_unstable_by(k, |a, b| b.1.total_cmp(&a.1));
+                best.truncate(k);
+            }
+            best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            best
+        })
+        .collect()
 }
 
 /// Cosine similarity of every row of `rows` (a row = the (column, weight) pairs of an item or a

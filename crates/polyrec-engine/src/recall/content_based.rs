@@ -5,6 +5,8 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use polyrec_core::clock::DAY_MS;
 use polyrec_core::{Result, ScenarioConfig};
@@ -12,7 +14,6 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::pipeline::{Hit, Recall, RequestContext};
-use crate::recall::top_eligible;
 use crate::registry::{BuildError, parse_params};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,7 +84,8 @@ impl Recall for ContentBased {
                 )
             }
         };
-        let mut scores: HashMap<&str, f64> = HashMap::default();
+        // Keyed by the catalog entry's address: the items come from the catalog's indexes.
+        let mut scores: HashMap<usize, Hit> = HashMap::default();
         let sources =
             categories.iter().map(|(category, interest)| (ctx.catalog.newest_in_category(category), *interest)).chain(
                 tags.iter()
@@ -97,10 +99,15 @@ impl Recall for ContentBased {
                 .take(limit)
             {
                 let age_days = (ctx.now_ms - item.publish_ms()).max(0) as f64 / DAY_MS as f64;
-                *scores.entry(item.item_id.as_str()).or_default() += interest * (1.0 + (-age_days / 7.0).exp());
+                let hit = scores.entry(Arc::as_ptr(item) as usize).or_insert_with(|| (item.clone(), 0.0));
+                hit.1 += interest * (1.0 + (-age_days / 7.0).exp());
             }
         }
-        Ok(top_eligible(ctx, scores, limit))
+        // Catalog indexes hold active items only, and exclusions were skipped above.
+        let mut hits: Vec<Hit> = scores.into_values().collect();
+        hits.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.item_id.cmp(&b.0.item_id)));
+        hits.truncate(limit);
+        Ok(hits)
     }
 }
 

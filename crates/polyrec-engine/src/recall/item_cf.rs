@@ -42,12 +42,14 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
 impl Recall for ItemCf {
     async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
         let Some(cf) = ctx.cf else { return Ok(Vec::new()) };
-        let mut scores: HashMap<&str, f64> = HashMap::default();
+        // Summed by item index: hashing a u32 is cheaper than hashing the id.
+        let mut by_index: HashMap<u32, f64> = HashMap::default();
         for (position, seed) in ctx.recent_items.iter().take(self.config.seed_items).enumerate() {
-            for (neighbor, similarity) in cf.similar_items(seed) {
-                *scores.entry(neighbor).or_default() += similarity as f64 / (1 + position) as f64;
+            for &(neighbor, similarity) in cf.similar_item_indices(seed) {
+                *by_index.entry(neighbor).or_default() += similarity as f64 / (1 + position) as f64;
             }
         }
+        let scores = by_index.into_iter().map(|(index, score)| (cf.item_name(index), score)).collect();
         Ok(top_eligible(ctx, scores, limit))
     }
 }

@@ -2,15 +2,12 @@
 //! filtering job). Score = Σ over neighbors v of sim(u, v) × v's interest in the item; items
 //! the user already touched recently are left out.
 
-use rustc_hash::FxHashMap as HashMap;
-
 use async_trait::async_trait;
 use polyrec_core::{Result, ScenarioConfig};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::pipeline::{Hit, Recall, RequestContext};
-use crate::recall::top_eligible;
 use crate::registry::{BuildError, parse_params};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -28,11 +25,13 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
 impl Recall for UserCf {
     async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
         let Some(cf) = ctx.cf else { return Ok(Vec::new()) };
-        let mut scores: HashMap<&str, f64> = HashMap::default();
-        for (item, score) in cf.neighbor_items(ctx.user.as_str()) {
-            *scores.entry(item).or_default() += score as f64;
-        }
-        Ok(top_eligible(ctx, scores, limit))
+        // Precomputed best first by the trainer: walk it until `limit` are eligible.
+        Ok(cf
+            .neighbor_items(ctx.user.as_str())
+            .filter(|(item, _)| !ctx.is_recent(item))
+            .filter_map(|(item, score)| ctx.eligible(item).map(|item| (item.clone(), score as f64)))
+            .take(limit)
+            .collect())
     }
 }
 
