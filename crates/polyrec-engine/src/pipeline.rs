@@ -415,6 +415,57 @@ mod tests {
         assert_eq!(a.stages.first().unwrap().stage, "recall");
     }
 
+    struct Failing;
+
+    #[async_trait]
+    impl Recall for Failing {
+        async fn recall(&self, _: &RequestContext<'_>, _: usize) -> Result<Vec<Hit>> {
+            Err(polyrec_core::Error::unavailable("the vector index is down"))
+        }
+    }
+
+    struct Slow;
+
+    #[async_trait]
+    impl Recall for Slow {
+        async fn recall(&self, _: &RequestContext<'_>, _: usize) -> Result<Vec<Hit>> {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_or_slow_channel_is_reported_and_the_others_answer() {
+        let now = 1_700_000_000_000;
+        let fx = crate::recall::test_support::Fixture::new(now, catalog(vec![item("a", now, 1, json!({}))]));
+        let channel = |name: &str, timeout_ms: u64, strategy: Box<dyn Recall>| RecallChannel {
+            name: name.into(),
+            weight: 1.0,
+            limit: 10,
+            timeout: Duration::from_millis(timeout_ms),
+            strategy,
+        };
+        let scenario = config(json!({"recall": {"strategies": [{"name": "latest", "weight": 1.0, "limit": 10}]},
+            "rank": {"model": "weighted"}}));
+        let template = Pipeline::compile(&scenario).unwrap();
+        let latest = template.recall.into_iter().next().unwrap();
+        let pipeline = Pipeline {
+            recall: vec![channel("broken", 50, Box::new(Failing)), channel("slow", 50, Box::new(Slow)), latest],
+            rank_name: "weighted".into(),
+            rank: template.rank,
+            rerank: Vec::new(),
+        };
+        let out = pipeline.run(RecommendInput { ctx: fx.ctx(), count: 5, explain: false }).await;
+        let statuses: Vec<(&str, ChannelStatus)> = out.channels.iter().map(|r| (r.name.as_str(), r.status)).collect();
+        assert_eq!(
+            statuses,
+            [("broken", ChannelStatus::Failed), ("slow", ChannelStatus::Timeout), ("latest", ChannelStatus::Ok)]
+        );
+        assert!(out.channels[0].error.as_deref().unwrap().contains("vector index is down"));
+        assert_eq!(out.items.iter().map(Candidate::item_id).collect::<Vec<_>>(), ["a"]);
+        assert!(!out.fallback_used, "the working channel found the only item");
+    }
+
     #[test]
     fn pins_move_to_their_position() {
         let now = 0;

@@ -20,6 +20,8 @@ pub struct ServerConfig {
     pub cf_interval_seconds: u64,
     /// How far back collaborative filtering looks, in days of event time.
     pub cf_window_days: u64,
+    /// How long the event bus keeps events (once every durable job has them).
+    pub event_retention_days: u64,
 }
 
 impl Default for ServerConfig {
@@ -31,6 +33,7 @@ impl Default for ServerConfig {
             max_batch_events: 10_000,
             cf_interval_seconds: 30,
             cf_window_days: 90,
+            event_retention_days: 7,
         }
     }
 }

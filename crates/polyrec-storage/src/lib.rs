@@ -93,8 +93,11 @@ pub trait EventBus: Send + Sync {
     async fn offset_before_received(&self, received_ms: i64) -> Result<u64>;
     /// The highest offset written.
     async fn end_offset(&self) -> Result<u64>;
-    /// How many events a tenant has on the bus.
+    /// How many events a tenant has ever had acknowledged on the bus (retention does not lower it).
     async fn count(&self, tenant: &TenantId) -> Result<u64>;
+    /// Retention (SPEC §3.3: 7 days): drops events received before `before_received_ms` that
+    /// every durable consumer group has committed. Returns how many were dropped.
+    async fn trim(&self, before_received_ms: i64) -> Result<u64>;
 }
 
 /// One user's summed interest in one item (for collaborative filtering).

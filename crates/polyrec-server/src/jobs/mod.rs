@@ -87,18 +87,31 @@ pub async fn start(app: Arc<App>) -> anyhow::Result<Jobs> {
         handles.push(tokio::spawn(run_stream_job(app.clone(), job, stopped.clone())));
     }
     handles.push(tokio::spawn(cf_trainer::run(app.clone(), stopped.clone())));
-    if let Some(realtime) = app.memory_realtime.clone() {
-        let mut stopped = stopped.clone();
-        handles.push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(60)) => { realtime.sweep(); }
-                    _ = stopped.changed() => break,
-                }
-            }
-        }));
-    }
+    handles.push(tokio::spawn(housekeeping(app.clone(), stopped.clone())));
     Ok(Jobs { stop, handles })
+}
+
+/// Every minute: expired realtime keys go; every hour: events past retention leave the bus.
+async fn housekeeping(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
+    let mut minutes = 0u64;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stopped.changed() => break,
+        }
+        if let Some(realtime) = &app.memory_realtime {
+            realtime.sweep();
+        }
+        minutes += 1;
+        if minutes.is_multiple_of(60) {
+            let cutoff = app.now_ms() - app.config.event_retention_days as i64 * polyrec_core::clock::DAY_MS;
+            match app.bus.trim(cutoff).await {
+                Ok(dropped) if dropped > 0 => tracing::info!(dropped, "event bus retention applied"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "event bus retention failed; will retry"),
+            }
+        }
+    }
 }
 
 async fn run_stream_job(app: Arc<App>, mut job: Box<dyn StreamJob>, mut stopped: watch::Receiver<bool>) {

@@ -2,6 +2,7 @@
 //! starts its own server on a fresh data directory (and, where time matters, a manual clock).
 
 mod behaviors;
+mod cli;
 mod crash;
 mod isolation;
 mod items;
