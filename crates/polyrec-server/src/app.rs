@@ -61,6 +61,8 @@ pub struct App {
     scenarios: RwLock<HashMap<Key, Arc<CompiledScenario>>>,
     catalogs: RwLock<HashMap<Key, Arc<CatalogSlot>>>,
     cf_models: RwLock<HashMap<Key, Arc<CfModel>>>,
+    /// The scenario's warehouse event count when its CF model was last trained.
+    cf_trained_at: RwLock<HashMap<Key, u64>>,
     profiles: RwLock<HashMap<(TenantId, UserId, ScenarioId), ProfileEntry>>,
     /// The last bus offset each job has fully processed, by job name.
     job_offsets: RwLock<HashMap<&'static str, Arc<AtomicU64>>>,
@@ -88,6 +90,7 @@ impl App {
             scenarios: RwLock::default(),
             catalogs: RwLock::default(),
             cf_models: RwLock::default(),
+            cf_trained_at: RwLock::default(),
             profiles: RwLock::default(),
             job_offsets: RwLock::default(),
         }))
@@ -125,6 +128,7 @@ impl App {
         self.scenarios.write().remove(&key);
         self.catalogs.write().remove(&key);
         self.cf_models.write().remove(&key);
+        self.cf_trained_at.write().remove(&key);
         self.profiles.write().retain(|(t, _, s), _| !(t == tenant && s == id));
     }
 
@@ -182,8 +186,16 @@ impl App {
         self.cf_models.read().get(&(tenant.clone(), id.clone())).cloned()
     }
 
-    pub fn set_cf_model(&self, tenant: &TenantId, id: &ScenarioId, model: CfModel) {
-        self.cf_models.write().insert((tenant.clone(), id.clone()), Arc::new(model));
+    /// Installs a trained model; `event_count` is the scenario's warehouse count it was trained on.
+    pub fn set_cf_model(&self, tenant: &TenantId, id: &ScenarioId, model: CfModel, event_count: u64) {
+        let key = (tenant.clone(), id.clone());
+        self.cf_models.write().insert(key.clone(), Arc::new(model));
+        self.cf_trained_at.write().insert(key, event_count);
+    }
+
+    /// The warehouse event count the scenario's CF model was trained on, if any.
+    pub fn cf_trained_at(&self, tenant: &TenantId, id: &ScenarioId) -> Option<u64> {
+        self.cf_trained_at.read().get(&(tenant.clone(), id.clone())).copied()
     }
 
     /// The user's profile, from the cache or the document store.
@@ -205,12 +217,15 @@ impl App {
         Ok(profile)
     }
 
-    /// Stores a profile and puts it in the cache.
-    pub async fn put_profile(&self, tenant: &TenantId, profile: UserProfile) -> Result<()> {
-        self.documents.put_profile(tenant, &profile).await?;
-        let key = (tenant.clone(), profile.user_id.clone(), profile.scenario_id.clone());
+    /// Stores profiles in one write and puts them in the cache.
+    pub async fn put_profiles(&self, tenant: &TenantId, profiles: Vec<UserProfile>) -> Result<()> {
+        self.documents.put_profiles(tenant, &profiles).await?;
         let expires = self.now_ms() + PROFILE_TTL_MS;
-        self.profiles.write().insert(key, (Some(Arc::new(profile)), expires));
+        let mut cache = self.profiles.write();
+        for profile in profiles {
+            let key = (tenant.clone(), profile.user_id.clone(), profile.scenario_id.clone());
+            cache.insert(key, (Some(Arc::new(profile)), expires));
+        }
         Ok(())
     }
 

@@ -67,7 +67,8 @@ pub trait DocumentStore: Send + Sync {
 
     async fn get_profile(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId)
     -> Result<Option<UserProfile>>;
-    async fn put_profile(&self, tenant: &TenantId, profile: &UserProfile) -> Result<()>;
+    /// Stores profiles (insert or replace) in one transaction.
+    async fn put_profiles(&self, tenant: &TenantId, profiles: &[UserProfile]) -> Result<()>;
 }
 
 /// A record read back from the bus: its offset and the event.

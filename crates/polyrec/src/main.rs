@@ -16,6 +16,11 @@ use clap::{Parser, Subcommand};
 use polyrec_core::SystemClock;
 use polyrec_server::{App, ServerConfig};
 
+/// mimalloc instead of the system allocator: the request path allocates many small, short-lived
+/// objects across worker threads, where glibc's malloc measured 10–15% of recommend CPU time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "polyrec", version, about = "Multi-tenant, multi-scenario recommendation engine")]
 struct Cli {

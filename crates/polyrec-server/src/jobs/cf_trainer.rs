@@ -3,7 +3,6 @@
 //! (`cf_interval_seconds`) when the scenario has new events since its last training, at start-up,
 //! and on demand ([`train_now`], `POST /api/v1/scenarios/{id}/jobs/cf`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,6 +42,8 @@ async fn train(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<Cf
     let started = Instant::now();
     let now = app.now_ms();
     let since = now - app.config.cf_window_days as i64 * DAY_MS;
+    // Counted before reading, so events that land during training trigger the next round.
+    let event_count = app.warehouse.count(tenant, Some(scenario)).await?;
     let interactions = app.warehouse.interactions(tenant, scenario, since).await?;
     let n_interactions = interactions.len();
     let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, CfParams::default(), now))
@@ -55,7 +56,7 @@ async fn train(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<Cf
         items: model.n_items(),
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
     };
-    app.set_cf_model(tenant, scenario, model);
+    app.set_cf_model(tenant, scenario, model, event_count);
     tracing::info!(
         tenant = %tenant, scenario = %scenario, interactions = report.interactions,
         users = report.users, items = report.items, took_ms = report.took_ms, "collaborative filtering trained"
@@ -65,10 +66,9 @@ async fn train(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<Cf
 
 /// The schedule: every interval, retrain the scenarios whose event count changed.
 pub(super) async fn run(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
-    let mut trained_at_count: HashMap<(TenantId, ScenarioId), u64> = HashMap::new();
     let interval = Duration::from_secs(app.config.cf_interval_seconds.max(1));
     loop {
-        if let Err(error) = retrain_changed(&app, &mut trained_at_count).await {
+        if let Err(error) = retrain_changed(&app).await {
             tracing::error!(%error, "collaborative filtering round failed");
         }
         tokio::select! {
@@ -78,16 +78,14 @@ pub(super) async fn run(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-async fn retrain_changed(app: &App, trained_at_count: &mut HashMap<(TenantId, ScenarioId), u64>) -> Result<()> {
+async fn retrain_changed(app: &App) -> Result<()> {
     for (tenant, scenario) in app.documents.all_scenarios().await? {
         let id = scenario.scenario_id;
         let count = app.warehouse.count(&tenant, Some(&id)).await?;
-        let key = (tenant.clone(), id.clone());
-        if count == 0 || trained_at_count.get(&key) == Some(&count) {
+        if count == 0 || app.cf_trained_at(&tenant, &id) == Some(count) {
             continue;
         }
         train(app, &tenant, &id).await?;
-        trained_at_count.insert(key, count);
     }
     Ok(())
 }

@@ -63,26 +63,46 @@ impl ProfileAggregator {
         let watermark = self.max_event_ms - LATENESS_MS;
         let closable: Vec<WindowKey> =
             self.windows.keys().take_while(|(start, ..)| all || start + WINDOW_MS <= watermark).cloned().collect();
+        if closable.is_empty() {
+            return Ok(());
+        }
+        // Each profile is read once, takes all its closing windows in time order, and is written
+        // once; the writes of a tenant go in one transaction.
+        let mut profiles: HashMap<(TenantId, ScenarioId, UserId), UserProfile> = HashMap::new();
+        let now = app.now_ms();
+        for key in &closable {
+            let (start, tenant, scenario, user) = key;
+            let profile_key = (tenant.clone(), scenario.clone(), user.clone());
+            if !profiles.contains_key(&profile_key) {
+                let stored = app.profile(tenant, user, scenario).await?;
+                let profile =
+                    stored.map(|p| (*p).clone()).unwrap_or_else(|| UserProfile::empty(user.clone(), scenario.clone()));
+                profiles.insert(profile_key.clone(), profile);
+            }
+            if let (Some(profile), Some(window)) = (profiles.get_mut(&profile_key), self.windows.get(key)) {
+                fold(profile, *start, window, now);
+            }
+        }
+        let mut by_tenant: HashMap<TenantId, Vec<UserProfile>> = HashMap::new();
+        for ((tenant, ..), profile) in profiles {
+            by_tenant.entry(tenant).or_default().push(profile);
+        }
+        for (tenant, profiles) in by_tenant {
+            app.put_profiles(&tenant, profiles).await?;
+        }
+        // Removed only once stored: a failure leaves them open, to be retried.
         for key in closable {
-            let Some(window) = self.windows.get(&key) else { continue };
-            fold(app, &key, window).await?;
-            // Removed only once stored: a failure leaves it open, to be retried.
             self.windows.remove(&key);
         }
         Ok(())
     }
 }
 
-async fn fold(app: &App, key: &WindowKey, window: &Window) -> Result<()> {
-    let (start, tenant, scenario, user) = key;
+/// Folds one closed window into a profile.
+fn fold(profile: &mut UserProfile, start: i64, window: &Window, now_ms: i64) {
     let end = start + WINDOW_MS;
-    let mut profile = app
-        .documents
-        .get_profile(tenant, user, scenario)
-        .await?
-        .unwrap_or_else(|| UserProfile::empty(user.clone(), scenario.clone()));
     if window.max_offset <= profile.applied_offset {
-        return Ok(()); // Replayed after a restart: already folded in.
+        return; // Replayed after a restart: already folded in.
     }
     let features = &mut profile.features;
     features.total_watch_count += window.positive;
@@ -126,8 +146,7 @@ async fn fold(app: &App, key: &WindowKey, window: &Window) -> Result<()> {
 
     profile.window_end_ms = profile.window_end_ms.max(end);
     profile.applied_offset = profile.applied_offset.max(window.max_offset);
-    profile.updated_ms = app.now_ms();
-    app.put_profile(tenant, profile).await
+    profile.updated_ms = now_ms;
 }
 
 #[async_trait]

@@ -16,7 +16,7 @@ use polyrec_core::{Error, Event, Result, TenantId};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::{Db, open, sql};
+use super::{Db, Role, open, sql};
 use crate::{BusRecord, EventBus, keys};
 
 const SCHEMA: &str = "
@@ -61,15 +61,15 @@ pub struct SqliteEventBus {
 
 impl SqliteEventBus {
     pub fn open(path: &Path) -> Result<Self> {
-        let writer = open(path)?;
+        let writer = open(path, Role::Writer)?;
         writer.execute_batch(SCHEMA).map_err(sql)?;
         let (appends, queue) = mpsc::channel::<Append>();
         std::thread::Builder::new()
             .name("event-bus-writer".into())
             .spawn(move || write_loop(writer, queue))
             .map_err(Error::internal)?;
-        let readers = (0..2).map(|_| open(path).map(Db::new)).collect::<Result<Vec<_>>>()?;
-        let offsets = Db::new(open(path)?);
+        let readers = (0..2).map(|_| open(path, Role::Reader).map(Db::new)).collect::<Result<Vec<_>>>()?;
+        let offsets = Db::new(open(path, Role::Reader)?);
         Ok(Self { appends, readers, next_reader: AtomicUsize::new(0), offsets })
     }
 

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use polyrec_core::{Error, Item, ItemId, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Db, open, sql};
+use super::{Db, Role, open, sql};
 use crate::{DocumentStore, ItemFilter, Upserted};
 
 pub struct SqliteDocuments {
@@ -46,9 +46,9 @@ CREATE TABLE IF NOT EXISTS user_profiles (
 
 impl SqliteDocuments {
     pub fn open(path: &Path) -> Result<Self> {
-        let writer = open(path)?;
+        let writer = open(path, Role::Writer)?;
         writer.execute_batch(SCHEMA).map_err(sql)?;
-        let reader = open(path)?;
+        let reader = open(path, Role::Reader)?;
         Ok(Self { writer: Db::new(writer), reader: Db::new(reader) })
     }
 }
@@ -318,18 +318,27 @@ impl DocumentStore for SqliteDocuments {
             .await
     }
 
-    async fn put_profile(&self, tenant: &TenantId, profile: &UserProfile) -> Result<()> {
-        let (tenant, user, scenario, doc) =
-            (tenant.to_string(), profile.user_id.to_string(), profile.scenario_id.to_string(), to_json(profile)?);
+    async fn put_profiles(&self, tenant: &TenantId, profiles: &[UserProfile]) -> Result<()> {
+        let tenant = tenant.to_string();
+        let rows = profiles
+            .iter()
+            .map(|p| Ok((p.user_id.to_string(), p.scenario_id.to_string(), to_json(p)?)))
+            .collect::<Result<Vec<_>>>()?;
         self.writer
             .call(move |conn| {
-                conn.prepare_cached(
-                    "INSERT OR REPLACE INTO user_profiles (tenant_id, user_id, scenario_id, doc) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(sql)?
-                .execute(params![tenant, user, scenario, doc])
-                .map_err(sql)?;
-                Ok(())
+                let tx = conn.transaction().map_err(sql)?;
+                {
+                    let mut put = tx
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO user_profiles (tenant_id, user_id, scenario_id, doc)
+                             VALUES (?1, ?2, ?3, ?4)",
+                        )
+                        .map_err(sql)?;
+                    for (user, scenario, doc) in rows {
+                        put.execute(params![tenant, user, scenario, doc]).map_err(sql)?;
+                    }
+                }
+                tx.commit().map_err(sql)
             })
             .await
     }

@@ -10,7 +10,7 @@ use polyrec_core::clock::{DAY_MS, HOUR_MS};
 use polyrec_core::{EventType, ItemId, Result, ScenarioId, TenantId};
 use rusqlite::params;
 
-use super::{Db, open, sql};
+use super::{Db, Role, open, sql};
 use crate::{BusRecord, HourlyMetric, Interaction, Warehouse};
 
 const SCHEMA: &str = "
@@ -56,9 +56,9 @@ pub struct SqliteWarehouse {
 
 impl SqliteWarehouse {
     pub fn open(path: &Path) -> Result<Self> {
-        let writer = open(path)?;
+        let writer = open(path, Role::Writer)?;
         writer.execute_batch(SCHEMA).map_err(sql)?;
-        let reader = open(path)?;
+        let reader = open(path, Role::Reader)?;
         Ok(Self { writer: Db::new(writer), reader: Db::new(reader) })
     }
 }
