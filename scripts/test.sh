@@ -87,7 +87,16 @@ cargo fmt --all -- --check
 banner "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-banner "cargo test --workspace"
-cargo test --workspace
-
-banner "all checks passed"
+banner "cargo test --workspace --all-targets"
+# Doc-tests are left out (the crates have none), so the run does not end on an empty suite; the
+# totals of every suite are summed into one closing line.
+TEST_LOG="$(mktemp)"
+set +e
+cargo test --workspace --all-targets 2>&1 | tee "$TEST_LOG"
+status=${PIPESTATUS[0]}
+set -e
+echo
+awk '/^test result:/ { for (i = 2; i <= NF; i++) { if ($i == "passed;") p += $(i-1); if ($i == "failed;") f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$TEST_LOG"
+rm -f "$TEST_LOG"
+exit "$status"
