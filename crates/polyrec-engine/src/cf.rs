@@ -166,19 +166,21 @@ fn recommend_from_neighbors(
             for &(item, _, _) in own {
                 scratch[item as usize] = 0.0;
             }
-            let mut best: Vec<(u32, f32)> = touched
-                .drain(..)
-                .map(|item| (item, std::mem::take(&mut scratch[item as usize])))
-                .filter(|&(_, score)| score > 0.0)
-                .collect();
-            if best.len() > k {
-                best.select_nth_unstable_by(k, |a, b| b.1.total_cmp(&a.1));
-                best.truncate(k);
-            }
-            best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            best
+            let best = touched.drain(..).map(|item| (item, std::mem::take(&mut scratch[item as usize])));
+            best_k(best.collect(), k)
         })
         .collect()
+}
+
+/// The `k` highest positive scores, best first (ties by index).
+fn best_k(mut scored: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)> {
+    scored.retain(|&(_, score)| score > 0.0);
+    if scored.len() > k {
+        scored.select_nth_unstable_by(k, |a, b| b.1.total_cmp(&a.1));
+        scored.truncate(k);
+    }
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored
 }
 
 /// Cosine similarity of every row of `rows` (a row = the (column, weight) pairs of an item or a
@@ -205,21 +207,12 @@ fn similar(
                     scratch[other as usize] += weight * other_weight;
                 }
             }
-            let mut best: Vec<(u32, f32)> = touched
-                .drain(..)
-                .map(|other| {
-                    let dot = std::mem::take(&mut scratch[other as usize]);
-                    let denominator = norms[row] * norms[other as usize];
-                    (other, if denominator > 0.0 { dot / denominator } else { 0.0 })
-                })
-                .filter(|&(_, similarity)| similarity > 0.0)
-                .collect();
-            if best.len() > k {
-                best.select_nth_unstable_by(k, |a, b| b.1.total_cmp(&a.1));
-                best.truncate(k);
-            }
-            best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            best
+            let best = touched.drain(..).map(|other| {
+                let dot = std::mem::take(&mut scratch[other as usize]);
+                let denominator = norms[row] * norms[other as usize];
+                (other, if denominator > 0.0 { dot / denominator } else { 0.0 })
+            });
+            best_k(best.collect(), k)
         })
         .collect()
 }
