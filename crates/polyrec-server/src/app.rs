@@ -59,11 +59,16 @@ pub struct App {
     /// Woken after every append to the bus, so the jobs react at once instead of polling.
     pub bus_appended: Notify,
     scenarios: RwLock<HashMap<Key, Arc<CompiledScenario>>>,
+    /// Bumped by every scenario change. A reader that missed the cache fills it only if no
+    /// change happened while it read the store, so a slow read cannot cache an old version.
+    scenario_generation: AtomicU64,
     catalogs: RwLock<HashMap<Key, Arc<CatalogSlot>>>,
     cf_models: RwLock<HashMap<Key, Arc<CfModel>>>,
     /// The scenario's warehouse event count when its CF model was last trained.
     cf_trained_at: RwLock<HashMap<Key, u64>>,
     profiles: RwLock<HashMap<(TenantId, UserId, ScenarioId), ProfileEntry>>,
+    /// Bumped by every profile write, for the same reason as `scenario_generation`.
+    profile_generation: AtomicU64,
     /// The last bus offset each job has fully processed, by job name.
     job_offsets: RwLock<HashMap<&'static str, Arc<AtomicU64>>>,
 }
@@ -88,10 +93,12 @@ impl App {
             memory_realtime: Some(realtime),
             bus_appended: Notify::new(),
             scenarios: RwLock::default(),
+            scenario_generation: AtomicU64::new(0),
             catalogs: RwLock::default(),
             cf_models: RwLock::default(),
             cf_trained_at: RwLock::default(),
             profiles: RwLock::default(),
+            profile_generation: AtomicU64::new(0),
             job_offsets: RwLock::default(),
         }))
     }
@@ -107,25 +114,31 @@ impl App {
         if let Some(compiled) = self.scenarios.read().get(&key) {
             return Ok(compiled.clone());
         }
+        let generation = self.scenario_generation.load(Ordering::SeqCst);
         let scenario = self
             .documents
             .get_scenario(tenant, id)
             .await?
             .ok_or_else(|| Error::not_found(format!("scenario {id:?}")))?;
         let compiled = Arc::new(compile(scenario)?);
-        self.scenarios.write().insert(key, compiled.clone());
+        let mut cache = self.scenarios.write();
+        if self.scenario_generation.load(Ordering::SeqCst) == generation {
+            cache.insert(key, compiled.clone());
+        }
         Ok(compiled)
     }
 
     /// Called after a scenario write: the next request compiles the new version.
     pub fn scenario_changed(&self, tenant: &TenantId, id: &ScenarioId) {
-        self.scenarios.write().remove(&(tenant.clone(), id.clone()));
+        let mut cache = self.scenarios.write();
+        self.scenario_generation.fetch_add(1, Ordering::SeqCst);
+        cache.remove(&(tenant.clone(), id.clone()));
     }
 
     /// Called after a scenario is deleted: its caches go too.
     pub fn scenario_deleted(&self, tenant: &TenantId, id: &ScenarioId) {
         let key = (tenant.clone(), id.clone());
-        self.scenarios.write().remove(&key);
+        self.scenario_changed(tenant, id);
         self.catalogs.write().remove(&key);
         self.cf_models.write().remove(&key);
         self.cf_trained_at.write().remove(&key);
@@ -207,8 +220,12 @@ impl App {
         {
             return Ok(profile.clone());
         }
+        let generation = self.profile_generation.load(Ordering::SeqCst);
         let profile = self.documents.get_profile(tenant, user, id).await?.map(Arc::new);
         let mut cache = self.profiles.write();
+        if self.profile_generation.load(Ordering::SeqCst) != generation {
+            return Ok(profile); // A write raced this read: answer, but do not cache.
+        }
         if cache.len() >= PROFILE_CACHE_MAX {
             // Crude but bounded: a full cache starts over rather than growing without limit.
             cache.clear();
@@ -222,6 +239,7 @@ impl App {
         self.documents.put_profiles(tenant, &profiles).await?;
         let expires = self.now_ms() + PROFILE_TTL_MS;
         let mut cache = self.profiles.write();
+        self.profile_generation.fetch_add(1, Ordering::SeqCst);
         for profile in profiles {
             let key = (tenant.clone(), profile.user_id.clone(), profile.scenario_id.clone());
             cache.insert(key, (Some(Arc::new(profile)), expires));

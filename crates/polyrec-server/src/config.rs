@@ -45,3 +45,23 @@ impl ServerConfig {
         toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_overrides_defaults_and_unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("polyrec.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ncf_interval_seconds = 5\n").unwrap();
+        let config = ServerConfig::from_file(&path).unwrap();
+        assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 9000)));
+        assert_eq!(config.cf_interval_seconds, 5);
+        assert_eq!(config.max_batch_events, ServerConfig::default().max_batch_events);
+
+        std::fs::write(&path, "listen_addr = \"127.0.0.1:9000\"\n").unwrap();
+        let error = ServerConfig::from_file(&path).unwrap_err().to_string();
+        assert!(error.contains("listen_addr"), "{error}");
+    }
+}
