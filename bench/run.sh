@@ -61,4 +61,11 @@ for CONNECTIONS in 4 16 64; do
   echo "-- $CONNECTIONS connections, $DURATION"
   wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/recommend.lua "$URL"
 done
+echo "== single events under wrk (POST /api/v1/behaviors, 16 connections, 15 s)"
+BEFORE=$STORED
+wrk -t2 -c16 -d15s -s bench/event.lua "$URL" | tee "$STORE/events.txt" | grep -E 'Requests/sec|acknowledged|latency ms'
+ACKED=$(sed -nE 's/^acknowledged: ([0-9]+) events.*/\1/p' "$STORE/events.txt")
+AFTER=$(curl -sf "$URL/api/v1/behaviors/stats" -H 'X-Tenant-Id: bench' | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])')
+echo "acknowledged $ACKED, stored $((AFTER - BEFORE)) (requests still in flight when wrk stopped may add a few)"
+[ $((AFTER - BEFORE)) -ge "$ACKED" ] || { echo "MISMATCH: an acknowledged event is missing"; exit 1; }
 echo "== server RSS: $(ps -o rss= -p $SERVER) KiB"
