@@ -39,8 +39,11 @@ pub struct UserProfile {
     pub preferences: ProfilePreferences,
     /// End (event time, epoch ms) of the last aggregation window folded into this profile.
     pub window_end_ms: i64,
-    /// Highest event-bus offset folded in; replays skip events at or below it.
-    pub applied_offset: u64,
+    /// Per aggregation window (start, epoch ms): the highest event-bus offset folded in from it.
+    /// A replay after a restart skips a window's events at or below its mark, so a fold is
+    /// idempotent even when windows close out of offset order. Kept for a day of windows.
+    #[serde(default)]
+    pub applied_windows: BTreeMap<i64, u64>,
     pub updated_ms: i64,
 }
 
@@ -52,7 +55,7 @@ impl UserProfile {
             features: ProfileFeatures { active_hours: vec![0; 24], ..Default::default() },
             preferences: ProfilePreferences::default(),
             window_end_ms: 0,
-            applied_offset: 0,
+            applied_windows: BTreeMap::new(),
             updated_ms: 0,
         }
     }

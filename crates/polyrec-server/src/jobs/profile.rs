@@ -2,14 +2,17 @@
 //! windows of event time; when a window closes its counts, categories, tags, active hours and
 //! items are folded into `user_profiles` (interests decayed with a 14-day time constant).
 //!
-//! A window closes when the watermark — the newest event time seen minus 5 s of allowed
-//! lateness — passes its end, or when no event has arrived for 10 s of the clock (so the last
-//! window of a quiet stream does not wait for the next event). Late events open their window
-//! again and are folded in on the next close.
+//! Each tenant has its own watermark — the newest event time seen for the tenant minus 5 s of
+//! allowed lateness — so one tenant's clock cannot close another's windows. A window closes when
+//! its tenant's watermark passes its end, or when no event has arrived for 10 s of the clock (so
+//! the last window of a quiet stream does not wait for the next event). A late event opens its
+//! window again, and it is folded in on the next close.
 //!
-//! Offsets: the job commits only below the oldest event of a still-open window, so a restart
-//! replays open windows whole. A profile records the highest offset folded into it and a
-//! replayed window at or below it is skipped, which makes the fold idempotent.
+//! Exactly-once folds: the job commits its offset only below the oldest event of a still-open
+//! window, so a restart replays open windows whole; and a profile records, per window, the
+//! highest offset folded in from it, so replayed events that were folded already are skipped —
+//! whatever order windows closed in. A batch the runner retries after a failure is recognised by
+//! its offsets and not counted twice.
 //!
 //! The real-time part: every positive event also goes at once to the user's recent-items list in
 //! the realtime store, which item-based recall reads — a click changes the next answer without
@@ -32,37 +35,44 @@ pub const LATENESS_MS: i64 = 5 * SECOND_MS;
 pub const IDLE_CLOSE_MS: i64 = 10 * SECOND_MS;
 pub const INTEREST_DECAY_MS: f64 = 14.0 * DAY_MS as f64;
 pub const RECENT_TTL_MS: i64 = 7 * DAY_MS;
+/// How long a profile remembers which offsets each window folded (the replay horizon).
+pub const APPLIED_HORIZON_MS: i64 = DAY_MS;
 const MAX_TAGS: usize = 200;
 
-#[derive(Default)]
-struct Window {
-    positive: u64,
-    impressions: u64,
-    watch_value: f64,
-    categories: HashMap<String, f64>,
-    tags: HashMap<String, f64>,
-    hours: [u64; 24],
-    /// (event time, item), positive events only.
-    items: Vec<(i64, String)>,
-    min_offset: u64,
-    max_offset: u64,
+/// One event as a window keeps it: what the fold needs, with its offset for the replay guard.
+struct WindowEvent {
+    offset: u64,
+    timestamp_ms: i64,
+    weight: f64,
+    value: f64,
+    item: String,
+    category: Option<String>,
+    tags: Vec<String>,
 }
 
 type WindowKey = (i64, TenantId, ScenarioId, UserId);
 
 #[derive(Default)]
 pub struct ProfileAggregator {
-    /// Open windows ordered by start, so closing is a walk from the front.
-    windows: BTreeMap<WindowKey, Window>,
-    max_event_ms: i64,
+    /// Open windows ordered by start.
+    windows: BTreeMap<WindowKey, Vec<WindowEvent>>,
+    /// Newest event time seen per tenant.
+    max_event_ms: HashMap<TenantId, i64>,
     last_event_clock_ms: i64,
+    /// The last offset taken into a window; a retried batch is skipped up to it.
+    taken_through: u64,
 }
 
 impl ProfileAggregator {
     async fn close(&mut self, app: &App, all: bool) -> Result<()> {
-        let watermark = self.max_event_ms - LATENESS_MS;
-        let closable: Vec<WindowKey> =
-            self.windows.keys().take_while(|(start, ..)| all || start + WINDOW_MS <= watermark).cloned().collect();
+        let closable: Vec<WindowKey> = self
+            .windows
+            .keys()
+            .filter(|(start, tenant, ..)| {
+                all || self.max_event_ms.get(tenant).is_some_and(|newest| start + WINDOW_MS <= newest - LATENESS_MS)
+            })
+            .cloned()
+            .collect();
         if closable.is_empty() {
             return Ok(());
         }
@@ -79,8 +89,8 @@ impl ProfileAggregator {
                     stored.map(|p| (*p).clone()).unwrap_or_else(|| UserProfile::empty(user.clone(), scenario.clone()));
                 profiles.insert(profile_key.clone(), profile);
             }
-            if let (Some(profile), Some(window)) = (profiles.get_mut(&profile_key), self.windows.get(key)) {
-                fold(profile, *start, window, now);
+            if let (Some(profile), Some(events)) = (profiles.get_mut(&profile_key), self.windows.get(key)) {
+                fold(profile, *start, events, now);
             }
         }
         let mut by_tenant: HashMap<TenantId, Vec<UserProfile>> = HashMap::new();
@@ -98,26 +108,42 @@ impl ProfileAggregator {
     }
 }
 
-/// Folds one closed window into a profile.
-fn fold(profile: &mut UserProfile, start: i64, window: &Window, now_ms: i64) {
+/// Folds the not-yet-folded events of one closed window into a profile.
+fn fold(profile: &mut UserProfile, start: i64, events: &[WindowEvent], now_ms: i64) {
     let end = start + WINDOW_MS;
-    if window.max_offset <= profile.applied_offset {
-        return; // Replayed after a restart: already folded in.
-    }
+    let folded_through = profile.applied_windows.get(&start).copied().unwrap_or(0);
+    let fresh: Vec<&WindowEvent> = events.iter().filter(|e| e.offset > folded_through).collect();
+    let Some(max_offset) = fresh.iter().map(|e| e.offset).max() else {
+        return; // Replayed after a restart: folded already.
+    };
+
+    let mut categories: HashMap<&str, f64> = HashMap::new();
+    let mut tags: HashMap<&str, f64> = HashMap::new();
     let features = &mut profile.features;
-    features.total_watch_count += window.positive;
-    features.total_impressions += window.impressions;
-    features.total_watch_value += window.watch_value;
     if features.active_hours.len() != 24 {
         features.active_hours = vec![0; 24];
     }
-    for (hour, n) in window.hours.iter().enumerate() {
-        features.active_hours[hour] += n;
+    let mut items: Vec<(i64, &str)> = Vec::new();
+    for event in &fresh {
+        let hour = event.timestamp_ms.div_euclid(3_600_000).rem_euclid(24) as usize;
+        features.active_hours[hour] += 1;
+        if event.weight <= 0.0 {
+            features.total_impressions += 1;
+            continue;
+        }
+        features.total_watch_count += 1;
+        features.total_watch_value += event.value;
+        items.push((event.timestamp_ms, &event.item));
+        if let Some(category) = &event.category {
+            *categories.entry(category).or_default() += event.weight;
+        }
+        for tag in &event.tags {
+            *tags.entry(tag).or_default() += event.weight;
+        }
     }
-    let mut items = window.items.clone();
     items.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     let mut recent: Vec<String> = Vec::with_capacity(UserProfile::RECENT_ITEMS_CAP);
-    for item in items.into_iter().map(|(_, item)| item).chain(features.recent_items.drain(..)) {
+    for item in items.into_iter().map(|(_, item)| item.to_owned()).chain(features.recent_items.drain(..)) {
         if recent.len() < UserProfile::RECENT_ITEMS_CAP && !recent.contains(&item) {
             recent.push(item);
         }
@@ -127,25 +153,27 @@ fn fold(profile: &mut UserProfile, start: i64, window: &Window, now_ms: i64) {
     let elapsed = (end - profile.window_end_ms).max(0) as f64;
     let decay = if profile.window_end_ms == 0 { 1.0 } else { (-elapsed / INTEREST_DECAY_MS).exp() };
     let prefs = &mut profile.preferences;
-    for (scores, fresh) in [(&mut prefs.category_scores, &window.categories), (&mut prefs.tag_scores, &window.tags)] {
+    for (scores, fresh) in [(&mut prefs.category_scores, &categories), (&mut prefs.tag_scores, &tags)] {
         scores.values_mut().for_each(|s| *s *= decay);
         for (key, add) in fresh {
-            *scores.entry(key.clone()).or_default() += add;
+            *scores.entry((*key).to_owned()).or_default() += add;
         }
         scores.retain(|_, s| *s >= 0.01);
     }
     if prefs.tag_scores.len() > MAX_TAGS {
-        let mut tags: Vec<(String, f64)> = std::mem::take(&mut prefs.tag_scores).into_iter().collect();
-        tags.sort_by(|a, b| b.1.total_cmp(&a.1));
-        prefs.tag_scores = tags.into_iter().take(MAX_TAGS).collect();
+        let mut kept: Vec<(String, f64)> = std::mem::take(&mut prefs.tag_scores).into_iter().collect();
+        kept.sort_by(|a, b| b.1.total_cmp(&a.1));
+        prefs.tag_scores = kept.into_iter().take(MAX_TAGS).collect();
     }
-    let mut categories: Vec<(&String, &f64)> = prefs.category_scores.iter().collect();
-    categories.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
+    let mut ranked: Vec<(&String, &f64)> = prefs.category_scores.iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
     profile.features.favorite_categories =
-        categories.into_iter().take(UserProfile::FAVORITE_CATEGORIES).map(|(c, _)| c.clone()).collect();
+        ranked.into_iter().take(UserProfile::FAVORITE_CATEGORIES).map(|(c, _)| c.clone()).collect();
 
     profile.window_end_ms = profile.window_end_ms.max(end);
-    profile.applied_offset = profile.applied_offset.max(window.max_offset);
+    profile.applied_windows.insert(start, folded_through.max(max_offset));
+    let horizon = profile.window_end_ms - APPLIED_HORIZON_MS;
+    profile.applied_windows.retain(|window, _| *window >= horizon);
     profile.updated_ms = now_ms;
 }
 
@@ -160,47 +188,45 @@ impl StreamJob for ProfileAggregator {
     }
 
     async fn process(&mut self, app: &App, records: &[BusRecord]) -> Result<()> {
+        let fresh: Vec<&BusRecord> = records.iter().filter(|r| r.offset > self.taken_through).collect();
+        // Everything that can fail comes first, so a failure leaves the windows as they were.
         let mut catalogs: HashMap<(TenantId, ScenarioId), Arc<Catalog>> = HashMap::new();
-        let mut recent: HashMap<(TenantId, UserId, ScenarioId), Vec<String>> = HashMap::new();
-        for record in records {
-            let event = &record.event;
-            let scenario_key = (event.tenant_id.clone(), event.scenario_id.clone());
-            if !catalogs.contains_key(&scenario_key) {
-                let catalog = app.catalog(&event.tenant_id, &event.scenario_id).await?;
-                catalogs.insert(scenario_key.clone(), catalog);
+        for record in &fresh {
+            let key = (record.event.tenant_id.clone(), record.event.scenario_id.clone());
+            if let std::collections::hash_map::Entry::Vacant(slot) = catalogs.entry(key) {
+                let (tenant, scenario) = slot.key();
+                let catalog = app.catalog(tenant, scenario).await?;
+                slot.insert(catalog);
             }
-            let item = catalogs[&scenario_key].get(event.item_id.as_str());
+        }
+        let mut recent: HashMap<(TenantId, UserId, ScenarioId), Vec<String>> = HashMap::new();
+        for record in fresh {
+            let event = &record.event;
+            let item = catalogs[&(event.tenant_id.clone(), event.scenario_id.clone())].get(event.item_id.as_str());
             let start = event.timestamp_ms.div_euclid(WINDOW_MS) * WINDOW_MS;
             let key = (start, event.tenant_id.clone(), event.scenario_id.clone(), event.user_id.clone());
-            let window =
-                self.windows.entry(key).or_insert_with(|| Window { min_offset: record.offset, ..Default::default() });
-            window.min_offset = window.min_offset.min(record.offset);
-            window.max_offset = window.max_offset.max(record.offset);
-            let hour = event.timestamp_ms.div_euclid(3_600_000).rem_euclid(24) as usize;
-            window.hours[hour] += 1;
             let weight = event.event_type.interest_weight();
-            if weight <= 0.0 {
-                window.impressions += 1;
-            } else {
-                window.positive += 1;
-                window.watch_value += event.value.unwrap_or(0.0);
-                window.items.push((event.timestamp_ms, event.item_id.to_string()));
-                if let Some(item) = item {
-                    if let Some(category) = item.category() {
-                        *window.categories.entry(category.to_owned()).or_default() += weight;
-                    }
-                    for tag in item.tags() {
-                        *window.tags.entry(tag.to_owned()).or_default() += weight;
-                    }
-                }
+            self.windows.entry(key).or_default().push(WindowEvent {
+                offset: record.offset,
+                timestamp_ms: event.timestamp_ms,
+                weight,
+                value: event.value.unwrap_or(0.0),
+                item: event.item_id.to_string(),
+                category: item.and_then(|i| i.category()).map(str::to_owned),
+                tags: item.map(|i| i.tags().map(str::to_owned).collect()).unwrap_or_default(),
+            });
+            if weight > 0.0 {
                 recent
                     .entry((event.tenant_id.clone(), event.user_id.clone(), event.scenario_id.clone()))
                     .or_default()
                     .push(event.item_id.to_string());
             }
-            self.max_event_ms = self.max_event_ms.max(event.timestamp_ms);
+            let newest = self.max_event_ms.entry(event.tenant_id.clone()).or_insert(i64::MIN);
+            *newest = (*newest).max(event.timestamp_ms);
+            self.taken_through = record.offset;
         }
         self.last_event_clock_ms = app.now_ms();
+        // Pushing the same items again (after a retry) only moves them to the front again.
         for ((tenant, user, scenario), items) in recent {
             app.realtime
                 .push_recent(&tenant, &user, &scenario, &items, UserProfile::RECENT_ITEMS_CAP, RECENT_TTL_MS)
@@ -215,10 +241,62 @@ impl StreamJob for ProfileAggregator {
     }
 
     fn safe_offset(&self, processed: u64) -> u64 {
-        let oldest_open = self.windows.values().map(|w| w.min_offset).min();
+        let oldest_open = self.windows.values().flat_map(|events| events.iter().map(|e| e.offset)).min();
         match oldest_open {
             Some(offset) => offset.saturating_sub(1).min(processed),
             None => processed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(offset: u64, timestamp_ms: i64, item: &str) -> WindowEvent {
+        WindowEvent {
+            offset,
+            timestamp_ms,
+            weight: 1.0,
+            value: 0.0,
+            item: item.into(),
+            category: Some("c".into()),
+            tags: vec![],
+        }
+    }
+
+    fn profile() -> UserProfile {
+        UserProfile::empty(UserId::parse("u").unwrap(), ScenarioId::parse("s").unwrap())
+    }
+
+    /// Regression: windows closing out of offset order (an event 3 s late across a window
+    /// boundary) used to make the second window look replayed, and its events were dropped.
+    #[test]
+    fn windows_folded_out_of_offset_order_all_count() {
+        let mut p = profile();
+        let later_window = [event(5, WINDOW_MS + 1_000, "a")];
+        let earlier_window = [event(6, WINDOW_MS - 2_000, "b")];
+        fold(&mut p, WINDOW_MS, &later_window, 0);
+        fold(&mut p, 0, &earlier_window, 0);
+        assert_eq!(p.features.total_watch_count, 2);
+    }
+
+    #[test]
+    fn a_replayed_window_folds_only_what_it_had_not() {
+        let mut p = profile();
+        fold(&mut p, 0, &[event(1, 10, "a"), event(2, 20, "b")], 0);
+        // After a restart the window is replayed whole, with one late event more.
+        fold(&mut p, 0, &[event(1, 10, "a"), event(2, 20, "b"), event(9, 30, "c")], 0);
+        assert_eq!(p.features.total_watch_count, 3);
+        assert_eq!(p.features.recent_items, ["c", "b", "a"]);
+        assert_eq!(p.preferences.category_scores["c"], 3.0);
+    }
+
+    #[test]
+    fn the_replay_guard_forgets_windows_older_than_a_day() {
+        let mut p = profile();
+        fold(&mut p, 0, &[event(1, 10, "a")], 0);
+        fold(&mut p, 2 * DAY_MS, &[event(2, 2 * DAY_MS + 10, "b")], 0);
+        assert_eq!(p.applied_windows.keys().copied().collect::<Vec<_>>(), [2 * DAY_MS]);
     }
 }
