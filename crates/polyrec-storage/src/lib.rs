@@ -152,25 +152,37 @@ pub trait RealtimeStore: Send + Sync {
     ) -> Result<()>;
     /// The `n` hottest items, hottest first.
     async fn hot_items(&self, tenant: &TenantId, scenario: &ScenarioId, n: usize) -> Result<Vec<(String, f64)>>;
-    /// Adds to the exposure set `exposed:{tenant}:{user}:{scenario}` and refreshes its TTL.
+    /// Records in `exposed:{tenant}:{user}:{scenario}` that items were shown, each `(item,
+    /// shown_ms)`. Each member expires `ttl_ms` after it was shown (a sorted set scored by time in
+    /// Redis), so steady traffic does not keep old exposures alive.
     async fn add_exposed(
         &self,
         tenant: &TenantId,
         user: &UserId,
         scenario: &ScenarioId,
-        items: &[String],
+        items: &[(String, i64)],
         ttl_ms: i64,
     ) -> Result<()>;
-    async fn exposed(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> Result<Vec<String>>;
-    /// Adds to counters of `metrics:realtime:{tenant}:{scenario}` and refreshes its TTL.
+    /// The items shown at or after `since_ms`.
+    async fn exposed(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        scenario: &ScenarioId,
+        since_ms: i64,
+    ) -> Result<Vec<String>>;
+    /// Adds to the counters of one time bucket (starting at `bucket_ms`) of
+    /// `metrics:realtime:{tenant}:{scenario}`; buckets older than `ttl_ms` are dropped.
     async fn incr_metrics(
         &self,
         tenant: &TenantId,
         scenario: &ScenarioId,
+        bucket_ms: i64,
         deltas: &[(String, f64)],
         ttl_ms: i64,
     ) -> Result<()>;
-    async fn metrics(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<HashMap<String, f64>>;
+    /// The counters summed over the buckets that start at or after `since_ms`.
+    async fn metrics(&self, tenant: &TenantId, scenario: &ScenarioId, since_ms: i64) -> Result<HashMap<String, f64>>;
     /// Pushes to the front of `recent:{tenant}:{user}:{scenario}`, keeping `cap` entries.
     async fn push_recent(
         &self,

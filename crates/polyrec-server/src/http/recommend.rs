@@ -95,7 +95,8 @@ pub async fn realtime_metrics(
 ) -> ApiResult<Json<RealtimeMetrics>> {
     let id = scenario_id(&id)?;
     app.scenario(&tenant, &id).await?;
-    let counters: BTreeMap<String, f64> = app.realtime.metrics(&tenant, &id).await?.into_iter().collect();
+    let since = app.now_ms() - crate::jobs::METRICS_TTL_MS;
+    let counters: BTreeMap<String, f64> = app.realtime.metrics(&tenant, &id, since).await?.into_iter().collect();
     let impressions = counters.get("impressions").copied().unwrap_or(0.0);
     let ctr = (impressions > 0.0).then(|| counters.get("clicks").copied().unwrap_or(0.0) / impressions);
     Ok(Json(RealtimeMetrics { counters, ctr }))

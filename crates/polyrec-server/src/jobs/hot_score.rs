@@ -55,11 +55,13 @@ pub struct HotScore {
     windows: HashMap<(TenantId, ScenarioId), ScenarioWindow>,
     dirty: HashSet<(TenantId, ScenarioId)>,
     last_flush: Instant,
+    /// The last offset taken into a window; a batch retried after a failed flush is skipped.
+    taken_through: u64,
 }
 
 impl Default for HotScore {
     fn default() -> Self {
-        Self { windows: HashMap::new(), dirty: HashSet::new(), last_flush: Instant::now() }
+        Self { windows: HashMap::new(), dirty: HashSet::new(), last_flush: Instant::now(), taken_through: 0 }
     }
 }
 
@@ -89,12 +91,15 @@ impl StreamJob for HotScore {
     }
 
     fn start(&self, app: &App) -> Start {
-        // The window is an hour of event time; a little more of receipt time covers lateness.
-        Start::ReceivedSince(app.now_ms() - 2 * WINDOW_MS)
+        // A hot set outlives its window by its TTL: replaying as long as a set can live rebuilds
+        // the sets a restart lost, each as of its scenario's newest event.
+        Start::ReceivedSince(app.now_ms() - HOT_TTL_MS - WINDOW_MS)
     }
 
     async fn process(&mut self, app: &App, records: &[BusRecord]) -> Result<()> {
-        for record in records {
+        let taken_through = self.taken_through;
+        for record in records.iter().filter(|r| r.offset > taken_through) {
+            self.taken_through = record.offset;
             let event = &record.event;
             let weight = event.event_type.interest_weight();
             if weight <= 0.0 {

@@ -1,13 +1,14 @@
 //! Recommendation metrics (SPEC §3.4 job 4): impressions, clicks, watch value and conversions
 //! per tenant and scenario (and per experiment group when the event's context names one) into
-//! `metrics:realtime:{tenant}:{scenario}` with a 1-hour TTL; and the exposure sets
-//! `exposed:{tenant}:{user}:{scenario}` (24-hour TTL) that keep recommend from showing an item
-//! twice in a day.
+//! per-minute buckets of `metrics:realtime:{tenant}:{scenario}`, kept an hour, so the counters read
+//! are always the last hour's; and the exposure sets `exposed:{tenant}:{user}:{scenario}`, each
+//! item kept 24 hours from when it was shown, that keep recommend from showing it again. Both go
+//! by event time.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use polyrec_core::clock::{DAY_MS, HOUR_MS};
+use polyrec_core::clock::{DAY_MS, HOUR_MS, MINUTE_MS};
 use polyrec_core::{EventType, Result, ScenarioId, TenantId, UserId};
 use polyrec_storage::BusRecord;
 
@@ -15,6 +16,7 @@ use super::{Start, StreamJob};
 use crate::App;
 
 pub const METRICS_TTL_MS: i64 = HOUR_MS;
+pub const METRICS_BUCKET_MS: i64 = MINUTE_MS;
 pub const EXPOSED_TTL_MS: i64 = DAY_MS;
 
 pub struct RecommendationMetrics;
@@ -55,21 +57,23 @@ impl StreamJob for RecommendationMetrics {
 
     async fn process(&mut self, app: &App, records: &[BusRecord]) -> Result<()> {
         let now = app.now_ms();
-        let mut deltas: HashMap<(TenantId, ScenarioId), HashMap<String, f64>> = HashMap::new();
-        let mut exposed: HashMap<(TenantId, UserId, ScenarioId), Vec<String>> = HashMap::new();
+        let mut deltas: HashMap<(TenantId, ScenarioId, i64), HashMap<String, f64>> = HashMap::new();
+        let mut exposed: HashMap<(TenantId, UserId, ScenarioId), Vec<(String, i64)>> = HashMap::new();
         for record in records {
             let event = &record.event;
-            if event.event_type == EventType::Impression && event.received_ms >= now - EXPOSED_TTL_MS {
+            if event.event_type == EventType::Impression && event.timestamp_ms > now - EXPOSED_TTL_MS {
                 exposed
                     .entry((event.tenant_id.clone(), event.user_id.clone(), event.scenario_id.clone()))
                     .or_default()
-                    .push(event.item_id.to_string());
+                    .push((event.item_id.to_string(), event.timestamp_ms));
             }
-            // Counters cover the last hour only: a replay after a restart must not count a day.
-            if event.received_ms < now - METRICS_TTL_MS {
+            // Counters cover the last hour of event time; older events (a replay after a restart,
+            // a history import) are not real-time.
+            if event.timestamp_ms <= now - METRICS_TTL_MS {
                 continue;
             }
-            let scenario = deltas.entry((event.tenant_id.clone(), event.scenario_id.clone())).or_default();
+            let bucket = event.timestamp_ms.div_euclid(METRICS_BUCKET_MS) * METRICS_BUCKET_MS;
+            let scenario = deltas.entry((event.tenant_id.clone(), event.scenario_id.clone(), bucket)).or_default();
             let group = event.experiment_id().map(|experiment| {
                 let group = event.context.as_ref().and_then(|c| c.get("group")).and_then(|g| g.as_str());
                 format!("exp:{experiment}:{}:", group.unwrap_or("-"))
@@ -84,9 +88,9 @@ impl StreamJob for RecommendationMetrics {
         for ((tenant, user, scenario), items) in exposed {
             app.realtime.add_exposed(&tenant, &user, &scenario, &items, EXPOSED_TTL_MS).await?;
         }
-        for ((tenant, scenario), fields) in deltas {
+        for ((tenant, scenario, bucket), fields) in deltas {
             let fields: Vec<(String, f64)> = fields.into_iter().collect();
-            app.realtime.incr_metrics(&tenant, &scenario, &fields, METRICS_TTL_MS).await?;
+            app.realtime.incr_metrics(&tenant, &scenario, bucket, &fields, METRICS_TTL_MS).await?;
         }
         Ok(())
     }

@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use cf_trainer::{CfReport, train_now};
+pub use metrics::METRICS_TTL_MS;
 
 use crate::App;
 

@@ -21,7 +21,9 @@ pub const MAX_COUNT: usize = 500;
 pub const DEFAULT_COUNT: usize = 20;
 pub const MAX_EXCLUDE: usize = 1_000;
 /// How many recent items seed item-based recall.
-const RECENT_ITEMS: usize = 50;
+pub const RECENT_ITEMS: usize = 50;
+/// An item shown to a user is not recommended to them again for this long.
+pub const EXPOSURE_MS: i64 = polyrec_core::clock::DAY_MS;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -118,7 +120,7 @@ pub async fn recommend(
         app.catalog(tenant, &scenario_id),
         app.profile(tenant, user, &scenario_id),
         app.realtime.recent(tenant, user, &scenario_id, RECENT_ITEMS),
-        app.realtime.exposed(tenant, user, &scenario_id),
+        app.realtime.exposed(tenant, user, &scenario_id, app.now_ms() - EXPOSURE_MS),
     )?;
     let recent = if recent.is_empty() {
         profile

@@ -3,7 +3,7 @@
 //! It holds derived data only; after a restart the stream jobs rebuild it by replaying the last
 //! 24 hours of the event bus.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,8 +16,10 @@ use crate::{RealtimeStore, keys};
 enum Value {
     /// Sorted by score, highest first; shared so readers copy a pointer, not the set.
     SortedSet(Arc<Vec<(String, f64)>>),
-    Set(HashSet<String>),
-    Hash(HashMap<String, f64>),
+    /// Members with the time each was last added (exposures).
+    Timed(HashMap<String, i64>),
+    /// Counters per time bucket (real-time metrics).
+    Buckets(BTreeMap<i64, HashMap<String, f64>>),
     List(VecDeque<String>),
 }
 
@@ -55,14 +57,21 @@ impl MemoryRealtime {
     /// Runs `f` on the live value of `key`, creating it with `init` if absent or expired, and
     /// sets the key's expiry to now + ttl.
     fn write(&self, key: String, ttl_ms: i64, init: impl FnOnce() -> Value, f: impl FnOnce(&mut Value)) {
+        let expires_ms = self.clock.now_ms() + ttl_ms;
+        self.write_until(key, expires_ms, init, f)
+    }
+
+    /// Like [`Self::write`], with the key expiring at `expires_ms` (never earlier than it was).
+    fn write_until(&self, key: String, expires_ms: i64, init: impl FnOnce() -> Value, f: impl FnOnce(&mut Value)) {
         let now = self.clock.now_ms();
         let mut entries = self.entries.write();
         let entry = entries.entry(key).or_insert_with(|| Entry { value: Value::List(VecDeque::new()), expires_ms: 0 });
         if entry.expires_ms <= now {
             // Absent (just inserted with expiry 0) or expired: start from a fresh value.
             entry.value = init();
+            entry.expires_ms = expires_ms;
         }
-        entry.expires_ms = now + ttl_ms;
+        entry.expires_ms = entry.expires_ms.max(expires_ms);
         f(&mut entry.value);
     }
 }
@@ -100,25 +109,40 @@ impl RealtimeStore for MemoryRealtime {
         tenant: &TenantId,
         user: &UserId,
         scenario: &ScenarioId,
-        items: &[String],
+        items: &[(String, i64)],
         ttl_ms: i64,
     ) -> Result<()> {
-        self.write(
-            keys::exposed(tenant, user, scenario),
-            ttl_ms,
-            || Value::Set(HashSet::new()),
+        let now = self.clock.now_ms();
+        let newest = items.iter().map(|(_, shown)| *shown).max().unwrap_or(now);
+        let key = keys::exposed(tenant, user, scenario);
+        self.write_until(
+            key,
+            newest + ttl_ms,
+            || Value::Timed(HashMap::new()),
             |value| {
-                if let Value::Set(set) = value {
-                    set.extend(items.iter().cloned());
+                if let Value::Timed(members) = value {
+                    for (item, shown) in items {
+                        let at = members.entry(item.clone()).or_insert(*shown);
+                        *at = (*at).max(*shown);
+                    }
+                    members.retain(|_, shown| *shown + ttl_ms > now);
                 }
             },
         );
         Ok(())
     }
 
-    async fn exposed(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> Result<Vec<String>> {
+    async fn exposed(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        scenario: &ScenarioId,
+        since_ms: i64,
+    ) -> Result<Vec<String>> {
         let members = self.read(&keys::exposed(tenant, user, scenario), |value| match value {
-            Value::Set(set) => set.iter().cloned().collect(),
+            Value::Timed(members) => {
+                members.iter().filter(|(_, shown)| **shown >= since_ms).map(|(item, _)| item.clone()).collect()
+            }
             _ => Vec::new(),
         });
         Ok(members.unwrap_or_default())
@@ -128,30 +152,42 @@ impl RealtimeStore for MemoryRealtime {
         &self,
         tenant: &TenantId,
         scenario: &ScenarioId,
+        bucket_ms: i64,
         deltas: &[(String, f64)],
         ttl_ms: i64,
     ) -> Result<()> {
-        self.write(
-            keys::metrics_realtime(tenant, scenario),
-            ttl_ms,
-            || Value::Hash(HashMap::new()),
+        let now = self.clock.now_ms();
+        let key = keys::metrics_realtime(tenant, scenario);
+        self.write_until(
+            key,
+            now + ttl_ms,
+            || Value::Buckets(BTreeMap::new()),
             |value| {
-                if let Value::Hash(hash) = value {
+                if let Value::Buckets(buckets) = value {
+                    let counters = buckets.entry(bucket_ms).or_default();
                     for (field, delta) in deltas {
-                        *hash.entry(field.clone()).or_default() += delta;
+                        *counters.entry(field.clone()).or_default() += delta;
                     }
+                    buckets.retain(|bucket, _| *bucket + ttl_ms > now);
                 }
             },
         );
         Ok(())
     }
 
-    async fn metrics(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<HashMap<String, f64>> {
-        let hash = self.read(&keys::metrics_realtime(tenant, scenario), |value| match value {
-            Value::Hash(hash) => hash.clone(),
-            _ => HashMap::new(),
+    async fn metrics(&self, tenant: &TenantId, scenario: &ScenarioId, since_ms: i64) -> Result<HashMap<String, f64>> {
+        let sums = self.read(&keys::metrics_realtime(tenant, scenario), |value| {
+            let mut sums: HashMap<String, f64> = HashMap::new();
+            if let Value::Buckets(buckets) = value {
+                for counters in buckets.range(since_ms..).map(|(_, counters)| counters) {
+                    for (field, n) in counters {
+                        *sums.entry(field.clone()).or_default() += n;
+                    }
+                }
+            }
+            sums
         });
-        Ok(hash.unwrap_or_default())
+        Ok(sums.unwrap_or_default())
     }
 
     async fn push_recent(
@@ -186,5 +222,60 @@ impl RealtimeStore for MemoryRealtime {
             _ => Vec::new(),
         });
         Ok(list.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use polyrec_core::{Clock, ManualClock};
+
+    use super::*;
+
+    fn ids() -> (TenantId, UserId, ScenarioId) {
+        (TenantId::parse("t").unwrap(), UserId::parse("u").unwrap(), ScenarioId::parse("s").unwrap())
+    }
+
+    #[tokio::test]
+    async fn each_exposure_expires_a_day_after_it_was_shown() {
+        let clock = Arc::new(ManualClock::new(0));
+        let store = MemoryRealtime::new(clock.clone());
+        let (t, u, s) = ids();
+        let day = 86_400_000;
+        store.add_exposed(&t, &u, &s, &[("old".into(), 0)], day).await.unwrap();
+        clock.set_ms(day - 10);
+        store.add_exposed(&t, &u, &s, &[("new".into(), day - 10)], day).await.unwrap();
+        clock.set_ms(day + 5);
+        let shown = store.exposed(&t, &u, &s, clock.now_ms() - day).await.unwrap();
+        assert_eq!(shown, ["new"], "steady traffic does not keep old exposures alive");
+    }
+
+    #[tokio::test]
+    async fn metrics_sum_the_buckets_of_the_window() {
+        let clock = Arc::new(ManualClock::new(0));
+        let store = MemoryRealtime::new(clock.clone());
+        let (t, _, s) = ids();
+        let hour = 3_600_000;
+        store.incr_metrics(&t, &s, 0, &[("clicks".into(), 2.0)], hour).await.unwrap();
+        clock.set_ms(hour - 60_000);
+        store.incr_metrics(&t, &s, hour - 60_000, &[("clicks".into(), 1.0)], hour).await.unwrap();
+        assert_eq!(store.metrics(&t, &s, clock.now_ms() - hour).await.unwrap()["clicks"], 3.0);
+        clock.set_ms(hour + 1);
+        assert_eq!(store.metrics(&t, &s, clock.now_ms() - hour).await.unwrap()["clicks"], 1.0, "the first minute left");
+        clock.set_ms(3 * hour);
+        assert!(store.metrics(&t, &s, clock.now_ms() - hour).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn hot_sets_expire_with_their_ttl() {
+        let clock = Arc::new(ManualClock::new(0));
+        let store = MemoryRealtime::new(clock.clone());
+        let (t, _, s) = ids();
+        store.replace_hot_items(&t, &s, vec![("a".into(), 1.0), ("b".into(), 2.0)], 1_000).await.unwrap();
+        assert_eq!(store.hot_items(&t, &s, 1).await.unwrap(), [("b".to_string(), 2.0)]);
+        clock.set_ms(1_000);
+        assert!(store.hot_items(&t, &s, 5).await.unwrap().is_empty());
+        assert_eq!(store.sweep(), 1);
     }
 }
