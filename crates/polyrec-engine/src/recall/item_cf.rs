@@ -17,7 +17,7 @@ use crate::registry::{BuildError, parse_params};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ItemCfConfig {
-    /// How many of the user's recent items seed the search.
+    /// How many of the user's recent items seed the search (at most the 50 the service reads).
     #[serde(default = "default_seeds")]
     pub seed_items: usize,
 }
@@ -32,8 +32,8 @@ pub struct ItemCf {
 
 pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {
     let config: ItemCfConfig = parse_params(params)?;
-    if !(1..=200).contains(&config.seed_items) {
-        return Err(BuildError::new("params.seed_items", "must be between 1 and 200"));
+    if !(1..=50).contains(&config.seed_items) {
+        return Err(BuildError::new("params.seed_items", "must be between 1 and 50"));
     }
     Ok(Box::new(ItemCf { config }))
 }

@@ -122,16 +122,21 @@ pub async fn recommend(
         app.realtime.recent(tenant, user, &scenario_id, RECENT_ITEMS),
         app.realtime.exposed(tenant, user, &scenario_id, app.now_ms() - EXPOSURE_MS),
     )?;
-    let recent = if recent.is_empty() {
-        profile
-            .as_ref()
-            .map(|p| p.features.recent_items.iter().take(RECENT_ITEMS).cloned().collect())
-            .unwrap_or_default()
-    } else {
-        recent
-    };
+    // The realtime list has the newest clicks; the profile's list survives restarts. Newest
+    // first, each item once.
+    let mut recent = recent;
+    let mut recent_set: FxHashSet<String> = recent.iter().cloned().collect();
+    if let Some(profile) = &profile {
+        for item in &profile.features.recent_items {
+            if recent.len() >= RECENT_ITEMS {
+                break;
+            }
+            if recent_set.insert(item.clone()) {
+                recent.push(item.clone());
+            }
+        }
+    }
     let exclude: FxHashSet<String> = exposed.into_iter().chain(excluded).collect();
-    let recent_set: FxHashSet<String> = recent.iter().cloned().collect();
     let cf = app.cf_model(tenant, &scenario_id);
     let ctx = RequestContext {
         tenant,
