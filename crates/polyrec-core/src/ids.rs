@@ -1,5 +1,5 @@
 //! Newtypes for the ids that scope every piece of data. Each is 1..=128 characters of
-//! `[A-Za-z0-9_.:@-]`, so an id can be embedded in a key (`hot:items:{tenant}:{scenario}`), a
+//! `[A-Za-z0-9_.@-]` — never ':' — so an id can be embedded in a key (`hot:items:{tenant}:{scenario}`), a
 //! topic name or a file name without escaping, and a malformed one is rejected at the edge.
 
 use serde::{Deserialize, Serialize};

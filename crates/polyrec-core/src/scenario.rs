@@ -12,7 +12,7 @@ use crate::ScenarioId;
 #[serde(rename_all = "snake_case")]
 pub enum ScenarioStatus {
     Active,
-    /// Kept with its data; recommend answers 404 `scenario_inactive` until reactivated.
+    /// Kept with its data; recommend answers 409 `scenario_inactive` until reactivated.
     Inactive,
 }
 

@@ -58,6 +58,8 @@ pub trait DocumentStore: Send + Sync {
     /// Inserts or replaces items in one transaction. An item that existed keeps its
     /// `created_ms`; the items are returned as stored.
     async fn upsert_items(&self, tenant: &TenantId, items: Vec<Item>) -> Result<Vec<(Item, Upserted)>>;
+    /// Inserts a new item; `Conflict` (`item_exists`) if the id is taken in the scenario.
+    async fn insert_item(&self, tenant: &TenantId, item: &Item) -> Result<()>;
     async fn get_item(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<Option<Item>>;
     async fn delete_item(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<bool>;
     /// One page ordered by item id.
@@ -137,6 +139,8 @@ pub trait Warehouse: Send + Sync {
     /// Per-type event counts of an item (the `item_stats_daily` rollup summed).
     async fn item_stats(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId)
     -> Result<HashMap<String, u64>>;
+    /// Deletes a scenario's events and rollups (the scenario was deleted).
+    async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()>;
 }
 
 /// Hot data with Redis semantics; every key is built by [`keys`] and carries the tenant.
@@ -194,4 +198,7 @@ pub trait RealtimeStore: Send + Sync {
         ttl_ms: i64,
     ) -> Result<()>;
     async fn recent(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId, n: usize) -> Result<Vec<String>>;
+    /// Deletes every key of a scenario: its hot set, metrics, and every user's exposure set and
+    /// recent items in it (the scenario was deleted).
+    async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()>;
 }

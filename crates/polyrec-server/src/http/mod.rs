@@ -161,11 +161,9 @@ async fn observe(mut request: Request, next: Next) -> Response {
     let labels = [("route", route), ("method", method.to_string()), ("status", status.as_u16().to_string())];
     metrics::counter!("polyrec_http_requests_total", &labels).increment(1);
     metrics::histogram!("polyrec_http_request_duration_seconds", &labels[..2]).record(started.elapsed().as_secs_f64());
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
     if status == StatusCode::METHOD_NOT_ALLOWED && response.headers().get("content-type").is_none() {
-        return (
+        let allow = response.headers().get(axum::http::header::ALLOW).cloned();
+        response = (
             status,
             axum::Json(serde_json::json!({
                 "code": "method_not_allowed",
@@ -173,6 +171,12 @@ async fn observe(mut request: Request, next: Next) -> Response {
             })),
         )
             .into_response();
+        if let Some(allow) = allow {
+            response.headers_mut().insert(axum::http::header::ALLOW, allow);
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
     }
     response
 }

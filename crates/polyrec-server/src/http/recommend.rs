@@ -26,6 +26,7 @@ use crate::service::recommend::{self, RecommendRequest, RecommendResponse};
         (status = 200, body = RecommendResponse),
         (status = 400, description = "missing or malformed header", body = ErrorBody),
         (status = 404, description = "unknown scenario", body = ErrorBody),
+        (status = 409, description = "the scenario is inactive (`scenario_inactive`)", body = ErrorBody),
         (status = 422, description = "bad body, e.g. count outside 1..=500", body = ErrorBody),
     ))]
 pub async fn recommend(
@@ -64,8 +65,9 @@ pub async fn hot(
     State(app): State<Arc<App>>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-    Query(query): Query<HotQuery>,
+    query: Result<Query<HotQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<HotItems>> {
+    let Query(query) = query.map_err(|e| super::error::ApiError::bad_request("invalid_query", e.body_text()))?;
     let id = scenario_id(&id)?;
     app.scenario(&tenant, &id).await?;
     let n = query.n.unwrap_or(20);

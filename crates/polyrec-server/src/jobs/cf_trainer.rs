@@ -85,7 +85,10 @@ async fn retrain_changed(app: &App) -> Result<()> {
         if count == 0 || app.cf_trained_at(&tenant, &id) == Some(count) {
             continue;
         }
-        train(app, &tenant, &id).await?;
+        if let Err(error) = train(app, &tenant, &id).await {
+            // The others still train; this one is tried again next round.
+            tracing::error!(tenant = %tenant, scenario = %id, %error, "collaborative filtering failed");
+        }
     }
     Ok(())
 }

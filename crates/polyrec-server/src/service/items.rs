@@ -44,10 +44,21 @@ pub struct ItemPatch {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub metadata: Option<Value>,
-    #[serde(default)]
-    pub embedding: Option<Vec<f32>>,
+    /// A vector replaces the embedding; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<f32>>)]
+    pub embedding: Option<Option<Vec<f32>>>,
     #[serde(default)]
     pub status: Option<ItemStatus>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`, by `default`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -122,6 +133,10 @@ pub struct BulkReport {
 /// Checks an input and turns it into an item (new: both times are `now`).
 fn to_item(scenario: &ScenarioId, input: ItemInput, now: i64) -> Result<Item> {
     let item_id = ItemId::parse(input.item_id)?;
+    if item_id.as_str() == "bulk" {
+        // `.../items/bulk` is the bulk import's route, so an item of that id could not be read.
+        return Err(Error::invalid("invalid_item_id", "item_id \"bulk\" is reserved; choose another id"));
+    }
     let item = Item {
         item_id,
         scenario_id: scenario.clone(),
@@ -185,16 +200,9 @@ async fn require_scenario(app: &App, tenant: &TenantId, scenario: &ScenarioId) -
 pub async fn create(app: &App, tenant: &TenantId, scenario: &ScenarioId, body: ItemInput) -> Result<ItemView> {
     require_scenario(app, tenant, scenario).await?;
     let item = to_item(scenario, body, app.now_ms())?;
-    if app.documents.get_item(tenant, scenario, &item.item_id).await?.is_some() {
-        return Err(Error::Conflict {
-            code: "item_exists",
-            message: format!(
-                "item {:?} exists already; change it with PATCH or the bulk import",
-                item.item_id.as_str()
-            ),
-        });
-    }
-    store_one(app, tenant, scenario, item).await
+    app.documents.insert_item(tenant, &item).await?;
+    app.catalog_upsert(tenant, scenario, std::slice::from_ref(&item)).await;
+    Ok(item.into())
 }
 
 async fn store_one(app: &App, tenant: &TenantId, scenario: &ScenarioId, item: Item) -> Result<ItemView> {
@@ -233,8 +241,8 @@ pub async fn patch(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &Ite
             _ => Map::new(),
         };
     }
-    if body.embedding.is_some() {
-        item.embedding = body.embedding;
+    if let Some(embedding) = body.embedding {
+        item.embedding = embedding;
     }
     if let Some(status) = body.status {
         item.status = status;

@@ -218,6 +218,9 @@ pub async fn delete(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<()>
         return Err(Error::not_found(format!("scenario {id:?}")));
     }
     app.scenario_deleted(tenant, id);
+    // Derived data goes too, so a scenario created again under the id starts clean.
+    app.realtime.drop_scenario(tenant, id).await?;
+    app.warehouse.drop_scenario(tenant, id).await?;
     tracing::info!(tenant = %tenant, scenario = %id, "scenario deleted");
     Ok(())
 }

@@ -221,6 +221,38 @@ impl DocumentStore for SqliteDocuments {
             .await
     }
 
+    async fn insert_item(&self, tenant: &TenantId, item: &Item) -> Result<()> {
+        let row = (
+            tenant.to_string(),
+            item.scenario_id.to_string(),
+            item.item_id.to_string(),
+            item.category().map(str::to_owned),
+            item.status.as_str(),
+            item.updated_ms,
+            to_json(item)?,
+        );
+        self.writer
+            .call(move |conn| {
+                let (tenant, scenario, id, category, status, updated_ms, doc) = row;
+                let inserted = conn
+                    .prepare_cached(
+                        "INSERT INTO items (tenant_id, scenario_id, item_id, category, status, updated_ms, doc)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                    )
+                    .map_err(sql)?
+                    .execute(params![tenant, scenario, id, category, status, updated_ms, doc])
+                    .map_err(sql)?;
+                if inserted == 0 {
+                    return Err(Error::Conflict {
+                        code: "item_exists",
+                        message: format!("item {id:?} exists already; change it with PATCH or the bulk import"),
+                    });
+                }
+                Ok(())
+            })
+            .await
+    }
+
     async fn get_item(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<Option<Item>> {
         let (tenant, scenario, item) = (tenant.to_string(), scenario.to_string(), item.to_string());
         self.reader

@@ -216,6 +216,19 @@ impl RealtimeStore for MemoryRealtime {
         Ok(())
     }
 
+    async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
+        let hot = keys::hot_items(tenant, scenario);
+        let metrics = keys::metrics_realtime(tenant, scenario);
+        // Per-user keys are `{kind}:{tenant}:{user}:{scenario}`; ids hold no ':'.
+        let per_user = |key: &str| {
+            let parts: Vec<&str> = key.split(':').collect();
+            matches!(parts.as_slice(), [kind, t, _, s]
+                if (*kind == "exposed" || *kind == "recent") && *t == tenant.as_str() && *s == scenario.as_str())
+        };
+        self.entries.write().retain(|key, _| !(per_user(key) || *key == hot || *key == metrics));
+        Ok(())
+    }
+
     async fn recent(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId, n: usize) -> Result<Vec<String>> {
         let list = self.read(&keys::recent(tenant, user, scenario), |value| match value {
             Value::List(list) => list.iter().take(n).cloned().collect(),

@@ -228,6 +228,23 @@ impl Warehouse for SqliteWarehouse {
             .await
     }
 
+    async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
+        let (tenant, scenario) = (tenant.to_string(), scenario.to_string());
+        self.writer
+            .call(move |conn| {
+                let tx = conn.transaction().map_err(sql)?;
+                for table in ["user_behaviors", "metrics_hourly", "item_stats_daily"] {
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE tenant_id = ?1 AND scenario_id = ?2"),
+                        params![tenant, scenario],
+                    )
+                    .map_err(sql)?;
+                }
+                tx.commit().map_err(sql)
+            })
+            .await
+    }
+
     async fn item_stats(
         &self,
         tenant: &TenantId,

@@ -208,3 +208,19 @@ async fn bulk_import_streams_a_hundred_thousand_items() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["items"].as_array().unwrap().len(), 10);
 }
+
+#[tokio::test]
+async fn reserved_ids_and_removing_an_embedding() {
+    let server = setup().await;
+    let (status, answer) = server.post("t1", "/api/v1/scenarios/shop/items", json!({"item_id": "bulk"})).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_item_id")));
+    let (status, _) =
+        server.post("t1", "/api/v1/scenarios/shop/items", json!({"item_id": "v", "embedding": [0.5, 1.0]})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, kept) =
+        server.call(Method::PATCH, "t1", "/api/v1/scenarios/shop/items/v", Some(json!({"status": "active"}))).await;
+    assert_eq!(kept["embedding"], json!([0.5, 1.0]), "left out: unchanged");
+    let (_, removed) =
+        server.call(Method::PATCH, "t1", "/api/v1/scenarios/shop/items/v", Some(json!({"embedding": null}))).await;
+    assert!(removed.get("embedding").is_none(), "null: removed: {removed}");
+}

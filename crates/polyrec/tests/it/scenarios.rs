@@ -190,3 +190,39 @@ async fn bad_scenario_bodies_get_clear_errors() {
     let (_, still) = server.get("t1", "/api/v1/scenarios/a").await;
     assert_eq!(still["version"], 1, "a rejected patch changes nothing");
 }
+
+#[tokio::test]
+async fn a_scenario_created_again_after_a_delete_starts_clean() {
+    let server = TestServer::start().await;
+    for tenant in ["t1", "t2"] {
+        server.scenario(tenant, "feed", config(&[("hot_items", 1.0, 10)])).await;
+        server.items(tenant, "feed", &[("a", json!({})), ("b", json!({}))]).await;
+        server
+            .events(
+                tenant,
+                vec![
+                    crate::support::event("click", "u1", "a", "feed"),
+                    crate::support::event("impression", "u1", "b", "feed"),
+                ],
+            )
+            .await;
+    }
+    server.settle().await;
+    let (status, _) = server.call(Method::DELETE, "t1", "/api/v1/scenarios/feed", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    server.scenario("t1", "feed", config(&[("hot_items", 1.0, 10)])).await;
+    let (_, hot) = server.get("t1", "/api/v1/scenarios/feed/hot").await;
+    assert_eq!(hot["items"], json!([]), "no hot set from before");
+    let (_, metrics) = server.get("t1", "/api/v1/scenarios/feed/metrics/realtime").await;
+    assert_eq!(metrics["counters"], json!({}));
+    let (_, stats) = server.get("t1", "/api/v1/behaviors/stats").await;
+    assert_eq!(stats["warehouse_events"], 0, "{stats}");
+    let (_, items) = server.get("t1", "/api/v1/scenarios/feed/items").await;
+    assert_eq!(items["items"], json!([]));
+
+    // The other tenant's scenario of the same id keeps everything.
+    let (_, hot) = server.get("t2", "/api/v1/scenarios/feed/hot").await;
+    assert_eq!(hot["items"][0]["item_id"], "a");
+    let (_, answer) = server.recommend("t2", "u1", json!({"scenario_id": "feed"})).await;
+    assert_eq!(crate::support::ids(&answer), ["a"], "t2's u1 still has b exposed");
+}
