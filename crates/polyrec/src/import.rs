@@ -97,11 +97,19 @@ fn progress(total_bytes: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// A CSV cell as JSON: numbers and booleans typed, empty cells absent.
+/// Item metadata columns the engine reads as strings, whatever they look like ("2024", "75001").
+const STRING_COLUMNS: [&str; 3] = ["category", "location", "publish_time"];
+
+/// A CSV cell as JSON: numbers and booleans typed, empty cells absent. A number with a leading
+/// zero ("007") stays a string, since typing it would change it.
 fn cell(text: &str) -> Option<Value> {
     let text = text.trim();
     if text.is_empty() {
         return None;
+    }
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0.") {
+        return Some(json!(text));
     }
     if let Ok(n) = text.parse::<i64>() {
         return Some(json!(n));
@@ -144,6 +152,11 @@ fn csv_item(headers: &csv::StringRecord, row: &csv::StringRecord) -> Value {
                     text.split('|').map(str::trim).filter(|t| !t.is_empty()).map(|t| json!(t)).collect();
                 metadata.insert("tags".into(), Value::Array(tags));
             }
+            other if STRING_COLUMNS.contains(&other) => {
+                if !text.trim().is_empty() {
+                    metadata.insert(other.to_owned(), json!(text.trim()));
+                }
+            }
             other => {
                 if let Some(value) = cell(text) {
                     metadata.insert(other.to_owned(), value);
@@ -153,6 +166,35 @@ fn csv_item(headers: &csv::StringRecord, row: &csv::StringRecord) -> Value {
     }
     item.insert("metadata".into(), Value::Object(metadata));
     Value::Object(item)
+}
+
+/// The file line a CSV record starts on, from where the reader stands after reading it: the
+/// line after the record's terminator — or the record's own last line, when it is the end of a
+/// file of `unterminated_len` bytes that has no final newline. (The csv crate's own record
+/// position points before any blank lines it skipped.)
+fn record_line<R: std::io::Read>(
+    reader: &csv::Reader<R>,
+    row: &csv::StringRecord,
+    unterminated_len: Option<u64>,
+) -> u64 {
+    let newlines_inside: usize = row.iter().map(|field| field.matches('\n').count()).sum();
+    let at_unterminated_end = unterminated_len == Some(reader.position().byte());
+    let last_line = if at_unterminated_end { reader.position().line() } else { reader.position().line() - 1 };
+    last_line.saturating_sub(newlines_inside as u64)
+}
+
+/// The file's length if its last byte is not a newline (see [`record_line`]).
+fn unterminated_len(path: &Path) -> std::io::Result<Option<u64>> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok((last[0] != b'\n').then_some(len))
 }
 
 /// One CSV event row as the event object.
@@ -222,6 +264,13 @@ fn ndjson_chunks(
                 }
             }
             Format::Csv => {
+                let unterminated = match unterminated_len(&file) {
+                    Ok(unterminated) => unterminated,
+                    Err(error) => {
+                        send(Err(error));
+                        return;
+                    }
+                };
                 let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
                 let headers = match reader.headers() {
                     Ok(headers) => headers.clone(),
@@ -230,21 +279,36 @@ fn ndjson_chunks(
                         return;
                     }
                 };
+                // The header is line 1; every record is written on the NDJSON line of the file
+                // line it starts on (blank lines fill the gaps of skipped blank lines and
+                // multi-line fields), so the server's line numbers are the file's.
                 let mut chunk = b"\n".to_vec();
+                let mut next_line = 2u64;
                 let mut row = csv::StringRecord::new();
                 loop {
                     match reader.read_record(&mut row) {
                         Ok(true) => {
-                            let line = csv_item(&headers, &row);
-                            chunk.extend_from_slice(line.to_string().as_bytes());
+                            let line = record_line(&reader, &row, unterminated);
+                            while next_line < line {
+                                chunk.push(b'\n');
+                                next_line += 1;
+                            }
+                            let item = csv_item(&headers, &row);
+                            chunk.extend_from_slice(item.to_string().as_bytes());
                             chunk.push(b'\n');
+                            next_line += 1;
                         }
                         Ok(false) => break,
                         Err(error) => {
                             // A broken row becomes a line the server rejects with its number.
-                            chunk.extend_from_slice(
-                                format!("{{\"unreadable_csv_row\": {:?}}}\n", error.to_string()).as_bytes(),
-                            );
+                            let line = error.position().map(|p| p.line()).unwrap_or(next_line);
+                            while next_line < line {
+                                chunk.push(b'\n');
+                                next_line += 1;
+                            }
+                            let text = format!("{{\"unreadable_csv_row\": {:?}}}\n", error.to_string());
+                            chunk.extend_from_slice(text.as_bytes());
+                            next_line += 1;
                         }
                     }
                     if chunk.len() >= 256 * 1024 {
@@ -286,7 +350,7 @@ async fn import_items(file: &Path, tenant: &str, scenario: &str, url: &str, form
     if !status.is_success() {
         bail!("the server refused the import ({status}): {}", report["message"].as_str().unwrap_or_default());
     }
-    for error in report["errors"].as_array().into_iter().flatten().take(20) {
+    for error in report["errors"].as_array().into_iter().flatten() {
         eprintln!(
             "line {}: {} ({})",
             error["line"],
@@ -449,12 +513,12 @@ fn read_event_batches(
             }
         }
         Format::Csv => {
+            let unterminated = unterminated_len(path)?;
             let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
             let headers = reader.headers()?.clone();
             let mut row = csv::StringRecord::new();
-            let mut number = 1u64;
             while reader.read_record(&mut row)? {
-                number += 1;
+                let number = record_line(&reader, &row, unterminated);
                 bar.set_position(reader.position().byte());
                 if !push(csv_event(&headers, &row), number, &mut batch) {
                     return Ok(());
@@ -471,6 +535,23 @@ fn read_event_batches(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_record_lines_are_the_files() {
+        for data in ["h1,h2\nd,\"two\nlines\"\n\n,x\na,y\n", "h1,h2\nd,\"two\nlines\"\n\n,x\na,y"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("data.csv");
+            std::fs::write(&path, data).unwrap();
+            let unterminated = unterminated_len(&path).unwrap();
+            let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(data.as_bytes());
+            let mut row = csv::StringRecord::new();
+            let mut lines = Vec::new();
+            while reader.read_record(&mut row).unwrap() {
+                lines.push(record_line(&reader, &row, unterminated));
+            }
+            assert_eq!(lines, [2, 5, 6], "{data:?}");
+        }
+    }
 
     #[test]
     fn csv_rows_become_items_and_events() {

@@ -39,7 +39,12 @@ async fn import_items_from_ndjson_and_csv_with_line_numbers() {
     assert!(stderr.contains("line 2:"), "{stderr}");
 
     let csv = dir.path().join("items.csv");
-    std::fs::write(&csv, "item_id,category,tags,price\nd,shoes,red|sale,12.5\n,hats,,3\na,socks,,1\n").unwrap();
+    // A quoted field over two lines and a blank line: rejections still name the file's line.
+    std::fs::write(
+        &csv,
+        "item_id,category,tags,price,title\nd,2024,red|sale,12.5,\"two\nlines\"\n\n,hats,,3,\na,socks,,007,\n",
+    )
+    .unwrap();
     let (ok, stdout, stderr) = tokio::task::spawn_blocking({
         let (path, url) = (csv.to_str().unwrap().to_owned(), server.url.clone());
         move || polyrec(&["import", "items", &path, "--tenant", "t1", "--scenario", "shop", "--url", &url])
@@ -48,9 +53,15 @@ async fn import_items_from_ndjson_and_csv_with_line_numbers() {
     .unwrap();
     assert!(ok, "{stderr}");
     assert_eq!(serde_json::from_str::<Value>(&stdout).unwrap(), json!({"created": 1, "updated": 1, "rejected": 1}));
-    assert!(stderr.contains("line 3:"), "the file's line of the row without an id: {stderr}");
+    assert!(stderr.contains("line 5:"), "the file's line of the row without an id: {stderr}");
     let (_, d) = server.get("t1", "/api/v1/scenarios/shop/items/d").await;
-    assert_eq!(d["metadata"], json!({"category": "shoes", "tags": ["red", "sale"], "price": 12.5}));
+    assert_eq!(
+        d["metadata"],
+        json!({"category": "2024", "tags": ["red", "sale"], "price": 12.5, "title": "two\nlines"}),
+        "category stays a string however it looks"
+    );
+    let (_, a) = server.get("t1", "/api/v1/scenarios/shop/items/a").await;
+    assert_eq!(a["metadata"]["price"], "007", "a leading zero is kept");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
