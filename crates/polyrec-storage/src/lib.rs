@@ -8,9 +8,12 @@
 //! | behavior analytics | [`Warehouse`] | SQLite raw events + rollups, `warehouse.db` |
 //! | hot data: hot sets, exposure sets, counters | [`RealtimeStore`] | in memory, Redis semantics (TTL, sorted sets) |
 //!
-//! **Architecture invariant:** every method takes the tenant first and every stored row, key
-//! and topic carries it; no method can reach another tenant's data. Only this crate knows a
-//! database client.
+//! **Architecture invariant:** every stored row, key and topic carries the tenant, and every
+//! method of the request path takes the tenant first, so none of them can reach another tenant's
+//! data. The stream side works across tenants by design (as a Kafka consumer of
+//! `user-behaviors-*` does): the bus's read, offset and retention methods,
+//! [`Warehouse::insert`] and [`DocumentStore::all_scenarios`]. Only this crate knows a database
+//! client.
 //!
 //! Each embedded SQLite file has its own write lock, so ingestion (bus), analytics (warehouse)
 //! and configuration writes (documents) never wait for each other.

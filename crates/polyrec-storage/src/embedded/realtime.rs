@@ -1,7 +1,8 @@
 //! The realtime store in memory, with Redis semantics: keys with TTLs (read from the injected
 //! clock, so tests move time instead of sleeping), sorted sets, sets, hashes and capped lists.
-//! It holds derived data only; after a restart the stream jobs rebuild it by replaying the last
-//! 24 hours of the event bus.
+//! It holds derived data only; after a restart the stream jobs rebuild hot sets, metrics and
+//! exposures by replaying the event bus (recent-item lists are not rebuilt: recommend falls back
+//! to the profile's).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
