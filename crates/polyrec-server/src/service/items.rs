@@ -295,6 +295,8 @@ where
     let mut pending = Vec::new();
     let mut line_number = 0u64;
     let mut skipping_long_line = false;
+    // The last line whose batch is committed.
+    let mut committed_line = 0u64;
     let mut body = body;
     let mut finished = false;
     while !finished {
@@ -302,7 +304,9 @@ where
             Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
             Some(Err(error)) => {
                 // The connection broke: what was committed stays; say where it stopped.
-                flush(app, tenant, scenario, &mut batch, &mut report).await?;
+                if let Err(error) = flush(app, tenant, scenario, &mut batch, &mut report).await {
+                    return Err(partial(&report, committed_line, error));
+                }
                 return Err(Error::invalid(
                     "body_read_failed",
                     format!("the upload broke off after line {line_number} ({error}); lines before it were imported"),
@@ -325,7 +329,10 @@ where
             }
             handle_line(scenario, line, line_number, app.now_ms(), &mut batch, &mut report);
             if batch.len() >= BULK_BATCH {
-                flush(app, tenant, scenario, &mut batch, &mut report).await?;
+                match flush(app, tenant, scenario, &mut batch, &mut report).await {
+                    Ok(()) => committed_line = line_number,
+                    Err(error) => return Err(partial(&report, committed_line, error)),
+                }
             }
         }
         pending.drain(..start);
@@ -340,13 +347,30 @@ where
             pending.clear();
         }
     }
-    flush(app, tenant, scenario, &mut batch, &mut report).await?;
+    if let Err(error) = flush(app, tenant, scenario, &mut batch, &mut report).await {
+        return Err(partial(&report, committed_line, error));
+    }
     tracing::info!(
         tenant = %tenant, scenario = %scenario,
         created = report.created, updated = report.updated, rejected = report.rejected,
         "bulk item import finished"
     );
     Ok(report)
+}
+
+/// A storage failure part-way through an import: what was committed stays, and the error says
+/// how far it got so the client can resume after it.
+fn partial(report: &BulkReport, committed_line: u64, error: Error) -> Error {
+    let done = format!(
+        "lines 1 to {committed_line} were imported ({} created, {} updated); resume after line {committed_line}",
+        report.created, report.updated
+    );
+    match error {
+        Error::Unavailable { message, retry_after_seconds } => {
+            Error::Unavailable { message: format!("{message}; {done}"), retry_after_seconds }
+        }
+        other => Error::unavailable(format!("the import stopped: {other}; {done}")),
+    }
 }
 
 fn handle_line(
