@@ -65,9 +65,13 @@ pub struct ProfileAggregator {
 
 impl ProfileAggregator {
     async fn close(&mut self, app: &App, all: bool) -> Result<()> {
+        // Windows are ordered by start: none past the newest watermark of any tenant can close,
+        // so the walk stops there instead of visiting every open window on every batch.
+        let newest_watermark = self.max_event_ms.values().max().map_or(i64::MIN, |newest| newest - LATENESS_MS);
         let closable: Vec<WindowKey> = self
             .windows
             .keys()
+            .take_while(|(start, ..)| all || start + WINDOW_MS <= newest_watermark)
             .filter(|(start, tenant, ..)| {
                 all || self.max_event_ms.get(tenant).is_some_and(|newest| start + WINDOW_MS <= newest - LATENESS_MS)
             })
@@ -241,7 +245,8 @@ impl StreamJob for ProfileAggregator {
     }
 
     fn safe_offset(&self, processed: u64) -> u64 {
-        let oldest_open = self.windows.values().flat_map(|events| events.iter().map(|e| e.offset)).min();
+        // A window's events arrive in offset order: its first is its oldest.
+        let oldest_open = self.windows.values().filter_map(|events| events.first().map(|e| e.offset)).min();
         match oldest_open {
             Some(offset) => offset.saturating_sub(1).min(processed),
             None => processed,
