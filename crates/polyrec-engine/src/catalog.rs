@@ -1,6 +1,10 @@
 //! An immutable snapshot of one scenario's recommendable items, indexed the ways the recall
 //! strategies read them: by id, by recency, by category and by tag. The server rebuilds a
 //! snapshot after item writes; a request holds an `Arc` to one snapshot for its whole run.
+//!
+//! Numeric metadata is also kept in columns (one `f32` per item and field): ranking reads a
+//! feature of every candidate, and a column read costs one cache line where walking each item's
+//! metadata map cost several — it measured a fifth of the request's CPU time.
 
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
@@ -16,6 +20,10 @@ pub struct Catalog {
     by_category: HashMap<String, Vec<Arc<Item>>>,
     /// Active items per tag, newest first.
     by_tag: HashMap<String, Vec<Arc<Item>>>,
+    /// Each item's row in the columns, by the address of its entry.
+    rows: HashMap<usize, u32>,
+    /// Numeric metadata by field, one value per row (NaN where the item has none).
+    numeric: HashMap<String, Vec<f32>>,
 }
 
 impl Catalog {
@@ -34,7 +42,28 @@ impl Catalog {
                 by_tag.entry(tag.to_owned()).or_default().push(item.clone());
             }
         }
-        Self { items, by_recency, by_category, by_tag }
+        let mut rows: HashMap<usize, u32> = HashMap::default();
+        let mut numeric: HashMap<String, Vec<f32>> = HashMap::default();
+        for (row, item) in items.values().enumerate() {
+            rows.insert(Arc::as_ptr(item) as usize, row as u32);
+            for field in item.metadata.keys() {
+                if let Some(value) = item.number(field) {
+                    let column = numeric.entry(field.clone()).or_insert_with(|| vec![f32::NAN; items.len()]);
+                    column[row] = value as f32;
+                }
+            }
+        }
+        Self { items, by_recency, by_category, by_tag, rows, numeric }
+    }
+
+    /// The row of an item of this catalog in [`Catalog::numeric_column`].
+    pub fn row(&self, item: &Arc<Item>) -> Option<usize> {
+        self.rows.get(&(Arc::as_ptr(item) as usize)).map(|row| *row as usize)
+    }
+
+    /// A numeric metadata field of every item, by row; NaN where an item has none.
+    pub fn numeric_column(&self, field: &str) -> Option<&[f32]> {
+        self.numeric.get(field).map(Vec::as_slice)
     }
 
     /// Any item, active or not.
@@ -128,5 +157,22 @@ mod tests {
         assert!(catalog.get("hidden").is_some());
         assert!(catalog.active("hidden").is_none());
         assert_eq!((catalog.len(), catalog.n_active()), (3, 2));
+    }
+
+    #[test]
+    fn numeric_metadata_is_in_columns() {
+        let catalog = Catalog::build([
+            item("a", 0, 0, json!({"price": 3, "size": "7.5"})),
+            item("b", 0, 0, json!({"price": 10, "name": "x"})),
+        ]);
+        let price = catalog.numeric_column("price").unwrap();
+        let size = catalog.numeric_column("size").unwrap();
+        let (a, b) = (catalog.row(catalog.get("a").unwrap()).unwrap(), catalog.row(catalog.get("b").unwrap()).unwrap());
+        assert_eq!((price[a], price[b]), (3.0, 10.0));
+        assert_eq!(size[a], 7.5);
+        assert!(size[b].is_nan());
+        assert!(catalog.numeric_column("name").is_none());
+        let stranger = item("a", 0, 0, json!({}));
+        assert_eq!(catalog.row(&stranger), None, "rows belong to this catalog's entries");
     }
 }

@@ -110,10 +110,29 @@ impl Rank for Weighted {
             .filter(|max| *max > 0.0)
             .unwrap_or(1.0);
         let n_features = self.item_features.len();
+        // Numeric features come from the catalog's columns (see `Catalog::numeric_column`).
+        let columns: Vec<Option<&[f32]>> = self
+            .item_features
+            .iter()
+            .map(|f| if f.feature_type == FeatureType::Numeric { ctx.catalog.numeric_column(&f.name) } else { None })
+            .collect();
         // values[c][f]; numeric features are scaled over the candidates afterwards.
         let mut values: Vec<Vec<Option<f64>>> = candidates
             .iter()
-            .map(|c| self.item_features.iter().map(|f| self.value(ctx, f, &c.item, category_max)).collect())
+            .map(|c| {
+                let row = ctx.catalog.row(&c.item);
+                self.item_features
+                    .iter()
+                    .zip(&columns)
+                    .map(|(f, column)| match (f.feature_type, column, row) {
+                        (FeatureType::Numeric, Some(column), Some(row)) => {
+                            Some(column[row] as f64).filter(|v| !v.is_nan())
+                        }
+                        (FeatureType::Numeric, None, Some(_)) => None,
+                        _ => self.value(ctx, f, &c.item, category_max),
+                    })
+                    .collect()
+            })
             .collect();
         for (f, feature) in self.item_features.iter().enumerate() {
             if feature.feature_type != FeatureType::Numeric {
