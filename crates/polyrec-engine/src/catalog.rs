@@ -24,7 +24,12 @@ pub struct Catalog {
     rows: HashMap<usize, u32>,
     /// Numeric metadata by field, one value per row (NaN where the item has none).
     numeric: HashMap<String, Vec<f32>>,
+    /// Each row's category as an index into `category_names` (`NO_CATEGORY` where none).
+    category_ids: Vec<u32>,
+    category_names: Vec<String>,
 }
+
+const NO_CATEGORY: u32 = u32::MAX;
 
 impl Catalog {
     pub fn build(items: impl IntoIterator<Item = Arc<Item>>) -> Self {
@@ -44,8 +49,17 @@ impl Catalog {
         }
         let mut rows: HashMap<usize, u32> = HashMap::default();
         let mut numeric: HashMap<String, Vec<f32>> = HashMap::default();
+        let mut category_ids = vec![NO_CATEGORY; items.len()];
+        let mut category_names: Vec<String> = Vec::new();
+        let mut category_index: HashMap<&str, u32> = HashMap::default();
         for (row, item) in items.values().enumerate() {
             rows.insert(Arc::as_ptr(item) as usize, row as u32);
+            if let Some(category) = item.category() {
+                category_ids[row] = *category_index.entry(category).or_insert_with(|| {
+                    category_names.push(category.to_owned());
+                    (category_names.len() - 1) as u32
+                });
+            }
             for field in item.metadata.keys() {
                 if let Some(value) = item.number(field) {
                     let column = numeric.entry(field.clone()).or_insert_with(|| vec![f32::NAN; items.len()]);
@@ -53,7 +67,14 @@ impl Catalog {
                 }
             }
         }
-        Self { items, by_recency, by_category, by_tag, rows, numeric }
+        drop(category_index);
+        Self { items, by_recency, by_category, by_tag, rows, numeric, category_ids, category_names }
+    }
+
+    /// The category of the item at `row`, as a small id (equal ids, equal categories) and name.
+    pub fn category_at(&self, row: usize) -> Option<(u32, &str)> {
+        let id = *self.category_ids.get(row)?;
+        (id != NO_CATEGORY).then(|| (id, self.category_names[id as usize].as_str()))
     }
 
     /// The row of an item of this catalog in [`Catalog::numeric_column`].
@@ -172,6 +193,7 @@ mod tests {
         assert_eq!(size[a], 7.5);
         assert!(size[b].is_nan());
         assert!(catalog.numeric_column("name").is_none());
+        assert_eq!(catalog.category_at(a), None);
         let stranger = item("a", 0, 0, json!({}));
         assert_eq!(catalog.row(&stranger), None, "rows belong to this catalog's entries");
     }

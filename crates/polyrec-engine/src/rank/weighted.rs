@@ -129,6 +129,11 @@ impl Rank for Weighted {
                             Some(column[row] as f64).filter(|v| !v.is_nan())
                         }
                         (FeatureType::Numeric, None, Some(_)) => None,
+                        (FeatureType::Categorical, _, Some(row)) if f.name == "category" => {
+                            let (_, category) = ctx.catalog.category_at(row)?;
+                            let scores = &ctx.profile?.preferences.category_scores;
+                            Some(scores.get(category).copied().unwrap_or(0.0) / category_max)
+                        }
                         _ => self.value(ctx, f, &c.item, category_max),
                     })
                     .collect()
@@ -150,8 +155,8 @@ impl Rank for Weighted {
         for (candidate, row) in candidates.iter_mut().zip(values) {
             let mut feature_score: f64 =
                 (0..n_features).map(|f| self.item_features[f].weight * row[f].unwrap_or(0.0)).sum();
-            if self.favorite_categories_weight > 0.0
-                && candidate.item.category().is_some_and(|c| favorites.iter().any(|f| f == c))
+            let category = ctx.catalog.row(&candidate.item).and_then(|row| ctx.catalog.category_at(row));
+            if self.favorite_categories_weight > 0.0 && category.is_some_and(|(_, c)| favorites.iter().any(|f| f == c))
             {
                 feature_score += self.favorite_categories_weight;
             }

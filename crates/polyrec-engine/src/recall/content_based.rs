@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use polyrec_core::clock::DAY_MS;
-use polyrec_core::{Result, ScenarioConfig};
+use polyrec_core::{Item, Result, ScenarioConfig};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -85,7 +85,8 @@ impl Recall for ContentBased {
             }
         };
         // Keyed by the catalog entry's address: the items come from the catalog's indexes.
-        let mut scores: HashMap<usize, Hit> = HashMap::default();
+        // Borrowed entries: an `Arc` is cloned only for the hits returned.
+        let mut scores: HashMap<usize, (&Arc<Item>, f64)> = HashMap::default();
         let sources =
             categories.iter().map(|(category, interest)| (ctx.catalog.newest_in_category(category), *interest)).chain(
                 tags.iter()
@@ -99,15 +100,21 @@ impl Recall for ContentBased {
                 .take(limit)
             {
                 let age_days = (ctx.now_ms - item.publish_ms()).max(0) as f64 / DAY_MS as f64;
-                let hit = scores.entry(Arc::as_ptr(item) as usize).or_insert_with(|| (item.clone(), 0.0));
+                let hit = scores.entry(Arc::as_ptr(item) as usize).or_insert((item, 0.0));
                 hit.1 += interest * (1.0 + (-age_days / 7.0).exp());
             }
         }
         // Catalog indexes hold active items only, and exclusions were skipped above.
-        let mut hits: Vec<Hit> = scores.into_values().collect();
-        hits.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.item_id.cmp(&b.0.item_id)));
-        hits.truncate(limit);
-        Ok(hits)
+        let mut hits: Vec<(&Arc<Item>, f64)> = scores.into_values().collect();
+        let by_score = |a: &(&Arc<Item>, f64), b: &(&Arc<Item>, f64)| {
+            b.1.total_cmp(&a.1).then_with(|| a.0.item_id.cmp(&b.0.item_id))
+        };
+        if hits.len() > limit {
+            hits.select_nth_unstable_by(limit, by_score);
+            hits.truncate(limit);
+        }
+        hits.sort_unstable_by(by_score);
+        Ok(hits.into_iter().map(|(item, score)| (item.clone(), score)).collect())
     }
 }
 

@@ -49,8 +49,7 @@ impl Recall for ItemCf {
                 *by_index.entry(neighbor).or_default() += similarity as f64 / (1 + position) as f64;
             }
         }
-        let scores = by_index.into_iter().map(|(index, score)| (cf.item_name(index), score)).collect();
-        Ok(top_eligible(ctx, scores, limit))
+        Ok(top_eligible(ctx, by_index, limit, |index| cf.item_name(index)))
     }
 }
 

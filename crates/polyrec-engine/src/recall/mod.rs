@@ -14,13 +14,27 @@ use rustc_hash::FxHashMap;
 use crate::pipeline::{Hit, RequestContext};
 
 /// The `limit` best-scored items that may be recommended and that the user did not just touch,
-/// best first (ties by id). Eligibility is checked on the way down the ranking, so a large score
-/// map costs one sort and about `limit` lookups, not one lookup per entry.
-pub(crate) fn top_eligible(ctx: &RequestContext<'_>, scores: FxHashMap<&str, f64>, limit: usize) -> Vec<Hit> {
-    let mut ranked: Vec<(&str, f64)> = scores.into_iter().collect();
-    ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+/// best first (ties by key). `scores` is keyed by anything cheap to sort (an index); `name` turns a
+/// key into an item id. Only the best `limit` + exclusions are sorted, and eligibility is checked
+/// on the way down, so a large score map costs a partial sort and about `limit` lookups.
+pub(crate) fn top_eligible<'a, K: Copy + Ord>(
+    ctx: &RequestContext<'_>,
+    scores: FxHashMap<K, f64>,
+    limit: usize,
+    name: impl Fn(K) -> &'a str,
+) -> Vec<Hit> {
+    let mut ranked: Vec<(K, f64)> = scores.into_iter().collect();
+    let by_score = |a: &(K, f64), b: &(K, f64)| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0));
+    // Enough to fill `limit` even if every excluded and recent item is among the best.
+    let keep = limit + ctx.exclude.len() + ctx.recent_items.len();
+    if ranked.len() > keep {
+        ranked.select_nth_unstable_by(keep, by_score);
+        ranked.truncate(keep);
+    }
+    ranked.sort_unstable_by(by_score);
     ranked
         .into_iter()
+        .map(|(key, score)| (name(key), score))
         .filter(|(id, _)| !ctx.is_recent(id))
         .filter_map(|(id, score)| ctx.eligible(id).map(|item| (item.clone(), score)))
         .take(limit)

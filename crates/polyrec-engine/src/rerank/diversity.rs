@@ -32,10 +32,22 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Rerank>, Buil
 }
 
 impl Rerank for Diversity {
-    fn rerank(&self, _: &RequestContext<'_>, weight: f64, candidates: &mut Vec<Candidate>) {
+    fn rerank(&self, ctx: &RequestContext<'_>, weight: f64, candidates: &mut Vec<Candidate>) {
         let keep = (1.0 - weight).clamp(0.0, 1.0);
-        let mut seen: HashMap<String, i32> = HashMap::default();
         // The list arrives sorted best first.
+        if self.config.field == "category" {
+            // The catalog's category ids: no string to hash or copy per candidate.
+            let mut seen: HashMap<u32, i32> = HashMap::default();
+            for candidate in candidates.iter_mut() {
+                let row = ctx.catalog.row(&candidate.item);
+                let Some((category, _)) = row.and_then(|row| ctx.catalog.category_at(row)) else { continue };
+                let repeats = seen.entry(category).or_default();
+                candidate.score *= keep.powi(*repeats);
+                *repeats += 1;
+            }
+            return;
+        }
+        let mut seen: HashMap<String, i32> = HashMap::default();
         for candidate in candidates.iter_mut() {
             let Some(value) = candidate.item.metadata.get(&self.config.field) else { continue };
             let key = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
