@@ -57,7 +57,7 @@ curl -sf -X POST "$URL/api/v1/scenarios/bench_feed/jobs/cf" -H 'X-Tenant-Id: ben
 
 echo "== recommend under wrk (explain off, count 20, 10,000 distinct users)"
 wrk -t1 -c4 -d5s -s bench/recommend.lua "$URL" >/dev/null  # warm-up
-for CONNECTIONS in 4 16 64; do
+for CONNECTIONS in 4 8 16 64; do
   echo "-- $CONNECTIONS connections, $DURATION"
   wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/recommend.lua "$URL"
 done

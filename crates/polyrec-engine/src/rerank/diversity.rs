@@ -85,4 +85,20 @@ mod tests {
         build(&json!({}), &dummy()).unwrap().rerank(&fx.ctx(), 0.0, &mut list);
         assert_eq!(order(&list), ["a1", "a2", "b1"], "weight 0 changes nothing");
     }
+
+    #[test]
+    fn any_metadata_field_can_be_diversified() {
+        let now = 0;
+        let fx = Fixture::new(
+            now,
+            catalog(vec![
+                item("x1", now, 0, json!({"brand": "x", "category": "c"})),
+                item("x2", now, 0, json!({"brand": "x", "category": "c"})),
+                item("y1", now, 0, json!({"brand": "y", "category": "c"})),
+            ]),
+        );
+        let mut list = scored(&fx, &[("x1", 1.0), ("x2", 0.9), ("y1", 0.8)]);
+        build(&json!({"field": "brand"}), &dummy()).unwrap().rerank(&fx.ctx(), 0.3, &mut list);
+        assert_eq!(order(&list), ["x1", "y1", "x2"]);
+    }
 }
