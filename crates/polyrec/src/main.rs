@@ -5,6 +5,7 @@
 //! - `polyrec demo`: a demo tenant with two scenarios and synthetic traffic.
 
 mod demo;
+mod eval;
 mod import;
 
 use std::net::SocketAddr;
@@ -49,6 +50,8 @@ enum Command {
     },
     /// Create a demo tenant with the vlog and news scenarios and synthetic items and events.
     Demo(demo::DemoArgs),
+    /// Evaluate scenario configs offline on an interaction data set (e.g. MovieLens-100K).
+    Eval(eval::EvalArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -76,6 +79,10 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => {
             init_human_logs();
             runtime.block_on(demo::run(args))
+        }
+        Command::Eval(args) => {
+            init_human_logs();
+            runtime.block_on(eval::run(args))
         }
     }
 }
