@@ -142,7 +142,9 @@ impl App {
         self.catalogs.write().remove(&key);
         self.cf_models.write().remove(&key);
         self.cf_trained_at.write().remove(&key);
-        self.profiles.write().retain(|(t, _, s), _| !(t == tenant && s == id));
+        let mut profiles = self.profiles.write();
+        self.profile_generation.fetch_add(1, Ordering::SeqCst);
+        profiles.retain(|(t, _, s), _| !(t == tenant && s == id));
     }
 
     fn catalog_slot(&self, tenant: &TenantId, id: &ScenarioId) -> Arc<CatalogSlot> {

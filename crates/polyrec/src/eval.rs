@@ -1,6 +1,6 @@
 //! `polyrec eval`: offline evaluation of a scenario config on a public interaction data set, with
-//! the real engine — the same `Pipeline`, catalog, collaborative-filtering model and hot set the
-//! server builds — and full ranking (every item the user has not interacted with is a candidate).
+//! the real engine — the same `Pipeline`, catalog and collaborative-filtering model the server
+//! builds; the hot set is the training data's all-time popularity — and full ranking (every item the user has not interacted with is a candidate).
 //!
 //! The split is per user and by time: each user's last `--test-ratio` of interactions are held
 //! out; everything before is what the engine learns from (the CF model, the hot set, the user's

@@ -98,7 +98,8 @@ fn progress(total_bytes: u64, what: &str) -> ProgressBar {
 }
 
 /// Item metadata columns the engine reads as strings, whatever they look like ("2024", "75001").
-const STRING_COLUMNS: [&str; 3] = ["category", "location", "publish_time"];
+/// (`publish_time` is typed as usual: the server takes epoch numbers and RFC 3339 strings.)
+const STRING_COLUMNS: [&str; 2] = ["category", "location"];
 
 /// A CSV cell as JSON: numbers and booleans typed, empty cells absent. A number with a leading
 /// zero ("007") stays a string, since typing it would change it.
@@ -124,6 +125,22 @@ fn cell(text: &str) -> Option<Value> {
         "false" => Some(json!(false)),
         _ => Some(json!(text)),
     }
+}
+
+/// A CSV reader that ends records at `\n` only, so a CRLF file counts lines as the file does
+/// (the `\r` left at the end of a row's last cell is trimmed with the cell), and header names
+/// without their `\r`.
+fn csv_reader<R: std::io::Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new().flexible(true).terminator(csv::Terminator::Any(b'\n')).from_reader(input)
+}
+
+/// A row of nothing but white space: a blank line (`\r` of a CRLF file included).
+fn is_blank(row: &csv::StringRecord) -> bool {
+    row.iter().all(|field| field.trim().is_empty())
+}
+
+fn trimmed_headers<R: std::io::Read>(reader: &mut csv::Reader<R>) -> csv::Result<csv::StringRecord> {
+    Ok(reader.headers()?.iter().map(str::trim).collect())
 }
 
 /// One CSV item row as the NDJSON item object.
@@ -271,9 +288,9 @@ fn ndjson_chunks(
                         return;
                     }
                 };
-                let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-                let headers = match reader.headers() {
-                    Ok(headers) => headers.clone(),
+                let mut reader = csv_reader(input);
+                let headers = match trimmed_headers(&mut reader) {
+                    Ok(headers) => headers,
                     Err(error) => {
                         send(Err(std::io::Error::other(error)));
                         return;
@@ -287,6 +304,7 @@ fn ndjson_chunks(
                 let mut row = csv::StringRecord::new();
                 loop {
                     match reader.read_record(&mut row) {
+                        Ok(true) if is_blank(&row) => {}
                         Ok(true) => {
                             let line = record_line(&reader, &row, unterminated);
                             while next_line < line {
@@ -514,10 +532,13 @@ fn read_event_batches(
         }
         Format::Csv => {
             let unterminated = unterminated_len(path)?;
-            let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
-            let headers = reader.headers()?.clone();
+            let mut reader = csv_reader(file);
+            let headers = trimmed_headers(&mut reader)?;
             let mut row = csv::StringRecord::new();
             while reader.read_record(&mut row)? {
+                if is_blank(&row) {
+                    continue;
+                }
                 let number = record_line(&reader, &row, unterminated);
                 bar.set_position(reader.position().byte());
                 if !push(csv_event(&headers, &row), number, &mut batch) {
@@ -538,16 +559,22 @@ mod tests {
 
     #[test]
     fn csv_record_lines_are_the_files() {
-        for data in ["h1,h2\nd,\"two\nlines\"\n\n,x\na,y\n", "h1,h2\nd,\"two\nlines\"\n\n,x\na,y"] {
+        for data in [
+            "h1,h2\nd,\"two\nlines\"\n\n,x\na,y\n",
+            "h1,h2\nd,\"two\nlines\"\n\n,x\na,y",
+            "h1,h2\r\nd,\"two\r\nlines\"\r\n\r\n,x\r\na,y\r\n",
+        ] {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("data.csv");
             std::fs::write(&path, data).unwrap();
             let unterminated = unterminated_len(&path).unwrap();
-            let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(data.as_bytes());
+            let mut reader = csv_reader(data.as_bytes());
             let mut row = csv::StringRecord::new();
             let mut lines = Vec::new();
             while reader.read_record(&mut row).unwrap() {
-                lines.push(record_line(&reader, &row, unterminated));
+                if !is_blank(&row) {
+                    lines.push(record_line(&reader, &row, unterminated));
+                }
             }
             assert_eq!(lines, [2, 5, 6], "{data:?}");
         }

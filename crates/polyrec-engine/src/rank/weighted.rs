@@ -111,7 +111,7 @@ impl Rank for Weighted {
             .unwrap_or(1.0);
         let n_features = self.item_features.len();
         // Numeric features come from the catalog's columns (see `Catalog::numeric_column`).
-        let columns: Vec<Option<&[f32]>> = self
+        let columns: Vec<Option<&[f64]>> = self
             .item_features
             .iter()
             .map(|f| if f.feature_type == FeatureType::Numeric { ctx.catalog.numeric_column(&f.name) } else { None })
@@ -125,9 +125,7 @@ impl Rank for Weighted {
                     .iter()
                     .zip(&columns)
                     .map(|(f, column)| match (f.feature_type, column, row) {
-                        (FeatureType::Numeric, Some(column), Some(row)) => {
-                            Some(column[row] as f64).filter(|v| !v.is_nan())
-                        }
+                        (FeatureType::Numeric, Some(column), Some(row)) => Some(column[row]).filter(|v| !v.is_nan()),
                         (FeatureType::Numeric, None, Some(_)) => None,
                         (FeatureType::Categorical, _, Some(row)) if f.name == "category" => {
                             let (_, category) = ctx.catalog.category_at(row)?;

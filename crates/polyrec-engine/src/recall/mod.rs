@@ -25,20 +25,33 @@ pub(crate) fn top_eligible<'a, K: Copy + Ord>(
 ) -> Vec<Hit> {
     let mut ranked: Vec<(K, f64)> = scores.into_iter().collect();
     let by_score = |a: &(K, f64), b: &(K, f64)| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0));
-    // Enough to fill `limit` even if every excluded and recent item is among the best.
-    let keep = limit + ctx.exclude.len() + ctx.recent_items.len();
+    // Usually enough to fill `limit` even if every excluded and recent item is among the best;
+    // if items that left the catalog crowd the top, the rest is sorted and walked too.
+    let keep = (limit + ctx.exclude.len() + ctx.recent_items.len()).min(ranked.len());
     if ranked.len() > keep {
         ranked.select_nth_unstable_by(keep, by_score);
-        ranked.truncate(keep);
     }
-    ranked.sort_unstable_by(by_score);
-    ranked
-        .into_iter()
-        .map(|(key, score)| (name(key), score))
-        .filter(|(id, _)| !ctx.is_recent(id))
-        .filter_map(|(id, score)| ctx.eligible(id).map(|item| (item.clone(), score)))
-        .take(limit)
-        .collect()
+    ranked[..keep].sort_unstable_by(by_score);
+    let mut hits = Vec::with_capacity(limit);
+    let take = |slice: &[(K, f64)], hits: &mut Vec<Hit>| {
+        for &(key, score) in slice {
+            if hits.len() >= limit {
+                return;
+            }
+            let id = name(key);
+            if !ctx.is_recent(id)
+                && let Some(item) = ctx.eligible(id)
+            {
+                hits.push((item.clone(), score));
+            }
+        }
+    };
+    take(&ranked[..keep], &mut hits);
+    if hits.len() < limit && ranked.len() > keep {
+        ranked[keep..].sort_unstable_by(by_score);
+        take(&ranked[keep..], &mut hits);
+    }
+    hits
 }
 
 #[cfg(test)]

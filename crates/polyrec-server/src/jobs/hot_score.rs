@@ -30,6 +30,9 @@ struct ScenarioWindow {
     /// Per item: (event time, weight), in arrival order.
     items: HashMap<String, VecDeque<(i64, f64)>>,
     end_ms: i64,
+    /// When the newest event arrived: the set lives `HOT_TTL_MS` from then, as it would have
+    /// without a restart in between.
+    last_received_ms: i64,
 }
 
 impl ScenarioWindow {
@@ -69,12 +72,16 @@ impl HotScore {
     async fn flush(&mut self, app: &App) -> Result<()> {
         for key in std::mem::take(&mut self.dirty) {
             let Some(window) = self.windows.get_mut(&key) else { continue };
+            let ttl_ms = window.last_received_ms + HOT_TTL_MS - app.now_ms();
+            if ttl_ms <= 0 {
+                continue; // Expired before a restart replayed it: stays expired.
+            }
             let mut scores = window.scores();
             if scores.len() > HOT_SET_SIZE {
                 scores.select_nth_unstable_by(HOT_SET_SIZE, |a, b| b.1.total_cmp(&a.1));
                 scores.truncate(HOT_SET_SIZE);
             }
-            if let Err(error) = app.realtime.replace_hot_items(&key.0, &key.1, scores, HOT_TTL_MS).await {
+            if let Err(error) = app.realtime.replace_hot_items(&key.0, &key.1, scores, ttl_ms).await {
                 self.dirty.insert(key);
                 return Err(error);
             }
@@ -108,6 +115,7 @@ impl StreamJob for HotScore {
             let key = (event.tenant_id.clone(), event.scenario_id.clone());
             let window = self.windows.entry(key.clone()).or_default();
             window.end_ms = window.end_ms.max(event.timestamp_ms);
+            window.last_received_ms = window.last_received_ms.max(event.received_ms);
             if event.timestamp_ms <= window.end_ms - WINDOW_MS {
                 continue; // Too late for the window.
             }

@@ -58,6 +58,8 @@ pub trait StreamJob: Send {
     fn safe_offset(&self, processed: u64) -> u64 {
         processed
     }
+    /// Told after the group's offset was committed: nothing at or below it is read again.
+    fn committed(&mut self, _offset: u64) {}
 }
 
 pub struct Jobs {
@@ -158,16 +160,16 @@ async fn run_stream_job(app: Arc<App>, mut job: Box<dyn StreamJob>, mut stopped:
             if records.len() < BATCH {
                 idle(&app, job.as_mut()).await;
             }
-            if durable && let Err(error) = app.bus.commit(name, job.safe_offset(offset)).await {
-                tracing::warn!(job = name, %error, "committing the offset failed; it will be retried");
+            if durable {
+                commit(&app, job.as_mut(), offset).await;
             }
             progress.store(offset, Ordering::SeqCst);
             continue;
         }
         idle(&app, job.as_mut()).await;
         progress.store(offset, Ordering::SeqCst);
-        if durable && let Err(error) = app.bus.commit(name, job.safe_offset(offset)).await {
-            tracing::warn!(job = name, %error, "committing the offset failed; it will be retried");
+        if durable {
+            commit(&app, job.as_mut(), offset).await;
         }
         tokio::select! {
             _ = appended => {}
@@ -176,6 +178,14 @@ async fn run_stream_job(app: Arc<App>, mut job: Box<dyn StreamJob>, mut stopped:
         }
     }
     tracing::info!(job = name, offset, "stream job stopped");
+}
+
+async fn commit(app: &App, job: &mut dyn StreamJob, processed: u64) {
+    let safe = job.safe_offset(processed);
+    match app.bus.commit(job.name(), safe).await {
+        Ok(()) => job.committed(safe),
+        Err(error) => tracing::warn!(job = job.name(), %error, "committing the offset failed; it will be retried"),
+    }
 }
 
 async fn idle(app: &App, job: &mut dyn StreamJob) {

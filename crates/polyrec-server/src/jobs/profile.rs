@@ -35,8 +35,6 @@ pub const LATENESS_MS: i64 = 5 * SECOND_MS;
 pub const IDLE_CLOSE_MS: i64 = 10 * SECOND_MS;
 pub const INTEREST_DECAY_MS: f64 = 14.0 * DAY_MS as f64;
 pub const RECENT_TTL_MS: i64 = 7 * DAY_MS;
-/// How long a profile remembers which offsets each window folded (the replay horizon).
-pub const APPLIED_HORIZON_MS: i64 = DAY_MS;
 const MAX_TAGS: usize = 200;
 
 /// One event as a window keeps it: what the fold needs, with its offset for the replay guard.
@@ -58,32 +56,47 @@ pub struct ProfileAggregator {
     windows: BTreeMap<WindowKey, Vec<WindowEvent>>,
     /// Newest event time seen per tenant.
     max_event_ms: HashMap<TenantId, i64>,
-    last_event_clock_ms: i64,
+    /// When (by the clock) each tenant with open windows last sent an event.
+    last_arrival_ms: HashMap<TenantId, i64>,
+    /// The group's committed offset: replay marks at or below it can never be needed again.
+    committed: u64,
     /// The last offset taken into a window; a retried batch is skipped up to it.
     taken_through: u64,
 }
 
 impl ProfileAggregator {
-    async fn close(&mut self, app: &App, all: bool) -> Result<()> {
-        // Windows are ordered by start: none past the newest watermark of any tenant can close,
-        // so the walk stops there instead of visiting every open window on every batch.
+    /// Closes the windows a watermark has passed, and every window of a tenant that has been
+    /// quiet for `IDLE_CLOSE_MS` (each tenant on its own: one busy tenant keeps no other's open).
+    async fn close(&mut self, app: &App) -> Result<()> {
+        let now = app.now_ms();
+        let quiet: Vec<TenantId> = self
+            .last_arrival_ms
+            .iter()
+            .filter(|(_, last)| now - **last >= IDLE_CLOSE_MS)
+            .map(|(tenant, _)| tenant.clone())
+            .collect();
+        // Windows are ordered by start: past the newest watermark of any tenant only a quiet
+        // tenant's windows can close, so the walk stops there unless a tenant went quiet.
         let newest_watermark = self.max_event_ms.values().max().map_or(i64::MIN, |newest| newest - LATENESS_MS);
         let closable: Vec<WindowKey> = self
             .windows
             .keys()
-            .take_while(|(start, ..)| all || start + WINDOW_MS <= newest_watermark)
+            .take_while(|(start, ..)| !quiet.is_empty() || start + WINDOW_MS <= newest_watermark)
             .filter(|(start, tenant, ..)| {
-                all || self.max_event_ms.get(tenant).is_some_and(|newest| start + WINDOW_MS <= newest - LATENESS_MS)
+                quiet.contains(tenant)
+                    || self.max_event_ms.get(tenant).is_some_and(|newest| start + WINDOW_MS <= newest - LATENESS_MS)
             })
             .cloned()
             .collect();
+        for tenant in &quiet {
+            self.last_arrival_ms.remove(tenant);
+        }
         if closable.is_empty() {
             return Ok(());
         }
         // Each profile is read once, takes all its closing windows in time order, and is written
         // once; the writes of a tenant go in one transaction.
         let mut profiles: HashMap<(TenantId, ScenarioId, UserId), UserProfile> = HashMap::new();
-        let now = app.now_ms();
         for key in &closable {
             let (start, tenant, scenario, user) = key;
             let profile_key = (tenant.clone(), scenario.clone(), user.clone());
@@ -94,7 +107,7 @@ impl ProfileAggregator {
                 profiles.insert(profile_key.clone(), profile);
             }
             if let (Some(profile), Some(events)) = (profiles.get_mut(&profile_key), self.windows.get(key)) {
-                fold(profile, *start, events, now);
+                fold(profile, *start, events, now, self.committed);
             }
         }
         let mut by_tenant: HashMap<TenantId, Vec<UserProfile>> = HashMap::new();
@@ -112,8 +125,9 @@ impl ProfileAggregator {
     }
 }
 
-/// Folds the not-yet-folded events of one closed window into a profile.
-fn fold(profile: &mut UserProfile, start: i64, events: &[WindowEvent], now_ms: i64) {
+/// Folds the not-yet-folded events of one closed window into a profile. Replay marks at or
+/// below `committed` are dropped: no replay reads those offsets again.
+fn fold(profile: &mut UserProfile, start: i64, events: &[WindowEvent], now_ms: i64, committed: u64) {
     let end = start + WINDOW_MS;
     let folded_through = profile.applied_windows.get(&start).copied().unwrap_or(0);
     let fresh: Vec<&WindowEvent> = events.iter().filter(|e| e.offset > folded_through).collect();
@@ -176,8 +190,7 @@ fn fold(profile: &mut UserProfile, start: i64, events: &[WindowEvent], now_ms: i
 
     profile.window_end_ms = profile.window_end_ms.max(end);
     profile.applied_windows.insert(start, folded_through.max(max_offset));
-    let horizon = profile.window_end_ms - APPLIED_HORIZON_MS;
-    profile.applied_windows.retain(|window, _| *window >= horizon);
+    profile.applied_windows.retain(|_, folded| *folded > committed);
     profile.updated_ms = now_ms;
 }
 
@@ -203,7 +216,6 @@ impl StreamJob for ProfileAggregator {
                 slot.insert(catalog);
             }
         }
-        let mut recent: HashMap<(TenantId, UserId, ScenarioId), Vec<String>> = HashMap::new();
         for record in fresh {
             let event = &record.event;
             let item = catalogs[&(event.tenant_id.clone(), event.scenario_id.clone())].get(event.item_id.as_str());
@@ -219,29 +231,35 @@ impl StreamJob for ProfileAggregator {
                 category: item.and_then(|i| i.category()).map(str::to_owned),
                 tags: item.map(|i| i.tags().map(str::to_owned).collect()).unwrap_or_default(),
             });
-            if weight > 0.0 {
-                recent
-                    .entry((event.tenant_id.clone(), event.user_id.clone(), event.scenario_id.clone()))
-                    .or_default()
-                    .push(event.item_id.to_string());
-            }
             let newest = self.max_event_ms.entry(event.tenant_id.clone()).or_insert(i64::MIN);
             *newest = (*newest).max(event.timestamp_ms);
+            self.last_arrival_ms.insert(event.tenant_id.clone(), app.now_ms());
             self.taken_through = record.offset;
         }
-        self.last_event_clock_ms = app.now_ms();
-        // Pushing the same items again (after a retry) only moves them to the front again.
+        // From every record, not only the fresh ones, so a retried batch pushes what a failed
+        // push left out; pushing the same items again only moves them to the front again.
+        let mut recent: HashMap<(TenantId, UserId, ScenarioId), Vec<String>> = HashMap::new();
+        for record in records.iter().filter(|r| r.event.event_type.interest_weight() > 0.0) {
+            let event = &record.event;
+            recent
+                .entry((event.tenant_id.clone(), event.user_id.clone(), event.scenario_id.clone()))
+                .or_default()
+                .push(event.item_id.to_string());
+        }
         for ((tenant, user, scenario), items) in recent {
             app.realtime
                 .push_recent(&tenant, &user, &scenario, &items, UserProfile::RECENT_ITEMS_CAP, RECENT_TTL_MS)
                 .await?;
         }
-        self.close(app, false).await
+        self.close(app).await
     }
 
     async fn on_idle(&mut self, app: &App) -> Result<()> {
-        let quiet = app.now_ms() - self.last_event_clock_ms >= IDLE_CLOSE_MS;
-        self.close(app, quiet).await
+        self.close(app).await
+    }
+
+    fn committed(&mut self, offset: u64) {
+        self.committed = offset;
     }
 
     fn safe_offset(&self, processed: u64) -> u64 {
@@ -281,27 +299,29 @@ mod tests {
         let mut p = profile();
         let later_window = [event(5, WINDOW_MS + 1_000, "a")];
         let earlier_window = [event(6, WINDOW_MS - 2_000, "b")];
-        fold(&mut p, WINDOW_MS, &later_window, 0);
-        fold(&mut p, 0, &earlier_window, 0);
+        fold(&mut p, WINDOW_MS, &later_window, 0, 0);
+        fold(&mut p, 0, &earlier_window, 0, 0);
         assert_eq!(p.features.total_watch_count, 2);
     }
 
     #[test]
     fn a_replayed_window_folds_only_what_it_had_not() {
         let mut p = profile();
-        fold(&mut p, 0, &[event(1, 10, "a"), event(2, 20, "b")], 0);
+        fold(&mut p, 0, &[event(1, 10, "a"), event(2, 20, "b")], 0, 0);
         // After a restart the window is replayed whole, with one late event more.
-        fold(&mut p, 0, &[event(1, 10, "a"), event(2, 20, "b"), event(9, 30, "c")], 0);
+        fold(&mut p, 0, &[event(1, 10, "a"), event(2, 20, "b"), event(9, 30, "c")], 0, 0);
         assert_eq!(p.features.total_watch_count, 3);
         assert_eq!(p.features.recent_items, ["c", "b", "a"]);
         assert_eq!(p.preferences.category_scores["c"], 3.0);
     }
 
     #[test]
-    fn the_replay_guard_forgets_windows_older_than_a_day() {
+    fn the_replay_guard_forgets_only_what_is_committed() {
         let mut p = profile();
-        fold(&mut p, 0, &[event(1, 10, "a")], 0);
-        fold(&mut p, 2 * DAY_MS, &[event(2, 2 * DAY_MS + 10, "b")], 0);
-        assert_eq!(p.applied_windows.keys().copied().collect::<Vec<_>>(), [2 * DAY_MS]);
+        fold(&mut p, 0, &[event(1, 10, "a")], 0, 0);
+        fold(&mut p, 2 * DAY_MS, &[event(5, 2 * DAY_MS + 10, "b")], 0, 0);
+        assert_eq!(p.applied_windows.len(), 2, "nothing committed yet: a replay may reach both");
+        fold(&mut p, 3 * DAY_MS, &[event(9, 3 * DAY_MS, "c")], 0, 4);
+        assert_eq!(p.applied_windows.keys().copied().collect::<Vec<_>>(), [2 * DAY_MS, 3 * DAY_MS]);
     }
 }

@@ -131,3 +131,22 @@ async fn a_click_changes_the_next_item_based_answer() {
     assert!(["i3", "i5"].contains(&first["item_id"].as_str().unwrap()), "music like the click: {answer}");
     assert_eq!(first["channels"][0]["name"], "content_based");
 }
+
+/// Regression: the idle close was global, so one tenant's steady traffic kept another tenant's
+/// last window open for good (and with it the job's committed offset).
+#[tokio::test]
+async fn a_busy_tenant_does_not_keep_a_quiet_tenants_window_open() {
+    let server = setup().await;
+    server.scenario("t2", "feed", config(&[("hot_items", 1.0, 10)])).await;
+    server.events("t1", vec![event("click", "quiet_user", "i1", "feed")]).await;
+    server.settle().await;
+    server.clock.advance_ms(11_000);
+    // t2 keeps sending, with timestamps that do not move t1's watermark.
+    for _ in 0..3 {
+        server.events("t2", vec![event("click", "busy_user", "x", "feed")]).await;
+        server.settle().await;
+    }
+    server
+        .eventually("t1", "/api/v1/scenarios/feed/users/quiet_user/profile", |status, _| status == StatusCode::OK)
+        .await;
+}
