@@ -94,6 +94,11 @@ pub struct Event {
     pub timestamp_ms: i64,
     /// Processing time, epoch ms: when the behavior service accepted it.
     pub received_ms: i64,
+    /// The incarnation of the scenario the event was accepted for (`Scenario::incarnation`). A
+    /// scenario deleted and created again under the same id is another incarnation; the stream
+    /// jobs drop events of an incarnation that no longer exists, also when a restart replays them.
+    #[serde(default)]
+    pub scenario_incarnation: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

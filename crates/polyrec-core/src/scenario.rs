@@ -118,6 +118,10 @@ pub struct Scenario {
     pub config: ScenarioConfig,
     pub status: ScenarioStatus,
     pub version: u64,
+    /// Random, fixed at creation: tells this scenario from an earlier one of the same id that
+    /// was deleted (their events must not mix). 0 only in documents older than the field.
+    #[serde(default)]
+    pub incarnation: u64,
     pub created_ms: i64,
     pub updated_ms: i64,
 }

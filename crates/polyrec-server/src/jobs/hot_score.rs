@@ -29,6 +29,8 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 struct ScenarioWindow {
     /// Per item: (event time, weight), in arrival order.
     items: HashMap<String, VecDeque<(i64, f64)>>,
+    /// The scenario incarnation the window counts; a newer one starts from an empty window.
+    incarnation: u64,
     end_ms: i64,
     /// When the newest event arrived: the set lives `HOT_TTL_MS` from then, as it would have
     /// without a restart in between.
@@ -105,8 +107,9 @@ impl StreamJob for HotScore {
 
     async fn process(&mut self, app: &App, records: &[BusRecord]) -> Result<()> {
         let taken_through = self.taken_through;
-        for record in records.iter().filter(|r| r.offset > taken_through) {
-            self.taken_through = record.offset;
+        let live = super::live(app, records).await?;
+        self.taken_through = records.last().map_or(taken_through, |r| r.offset.max(taken_through));
+        for record in live.into_iter().filter(|r| r.offset > taken_through) {
             let event = &record.event;
             let weight = event.event_type.interest_weight();
             if weight <= 0.0 {
@@ -114,6 +117,9 @@ impl StreamJob for HotScore {
             }
             let key = (event.tenant_id.clone(), event.scenario_id.clone());
             let window = self.windows.entry(key.clone()).or_default();
+            if event.scenario_incarnation != window.incarnation {
+                *window = ScenarioWindow { incarnation: event.scenario_incarnation, ..Default::default() };
+            }
             window.end_ms = window.end_ms.max(event.timestamp_ms);
             window.last_received_ms = window.last_received_ms.max(event.received_ms);
             if event.timestamp_ms <= window.end_ms - WINDOW_MS {

@@ -59,7 +59,7 @@ impl StreamJob for RecommendationMetrics {
         let now = app.now_ms();
         let mut deltas: HashMap<(TenantId, ScenarioId, i64), HashMap<String, f64>> = HashMap::new();
         let mut exposed: HashMap<(TenantId, UserId, ScenarioId), Vec<(String, i64)>> = HashMap::new();
-        for record in records {
+        for record in super::live(app, records).await? {
             let event = &record.event;
             if event.event_type == EventType::Impression && event.timestamp_ms > now - EXPOSED_TTL_MS {
                 exposed

@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use polyrec_core::Result;
+use polyrec_core::{Result, ScenarioId, TenantId};
 use polyrec_storage::BusRecord;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -30,6 +30,35 @@ pub use cf_trainer::{CfReport, train_now};
 pub use metrics::METRICS_TTL_MS;
 
 use crate::App;
+
+/// The records whose scenario incarnation still exists: a deleted scenario's events, and those
+/// of an earlier incarnation of a scenario created again under the same id, are dropped — also
+/// when a restart replays them. (Events from before incarnations were stamped count as live.)
+pub(crate) async fn live<'r>(app: &App, records: &'r [BusRecord]) -> Result<Vec<&'r BusRecord>> {
+    // A batch spans few scenarios: a short list beats hashing two ids per record.
+    let mut incarnations: Vec<(&TenantId, &ScenarioId, Option<u64>)> = Vec::new();
+    let mut live = Vec::with_capacity(records.len());
+    for record in records {
+        let event = &record.event;
+        let known = incarnations.iter().find(|(t, s, _)| **t == event.tenant_id && **s == event.scenario_id);
+        let incarnation = match known {
+            Some((_, _, incarnation)) => *incarnation,
+            None => {
+                let incarnation = match app.scenario(&event.tenant_id, &event.scenario_id).await {
+                    Ok(compiled) => Some(compiled.scenario.incarnation),
+                    Err(polyrec_core::Error::NotFound { .. }) => None,
+                    Err(other) => return Err(other),
+                };
+                incarnations.push((&event.tenant_id, &event.scenario_id, incarnation));
+                incarnation
+            }
+        };
+        if incarnation.is_some_and(|current| event.scenario_incarnation == 0 || event.scenario_incarnation == current) {
+            live.push(record);
+        }
+    }
+    Ok(live)
+}
 
 /// Records per read.
 pub const BATCH: usize = 1_000;

@@ -40,6 +40,8 @@ const MAX_TAGS: usize = 200;
 /// One event as a window keeps it: what the fold needs, with its offset for the replay guard.
 struct WindowEvent {
     offset: u64,
+    /// The scenario incarnation the event was accepted for (see `Event::scenario_incarnation`).
+    incarnation: u64,
     timestamp_ms: i64,
     weight: f64,
     value: f64,
@@ -97,8 +99,25 @@ impl ProfileAggregator {
         // Each profile is read once, takes all its closing windows in time order, and is written
         // once; the writes of a tenant go in one transaction.
         let mut profiles: HashMap<(TenantId, ScenarioId, UserId), UserProfile> = HashMap::new();
+        let mut incarnations: HashMap<(TenantId, ScenarioId), Option<u64>> = HashMap::new();
         for key in &closable {
             let (start, tenant, scenario, user) = key;
+            // Events of a scenario deleted since (or of its earlier incarnation) fold nowhere.
+            let scenario_key = (tenant.clone(), scenario.clone());
+            if !incarnations.contains_key(&scenario_key) {
+                let current = match app.scenario(tenant, scenario).await {
+                    Ok(compiled) => Some(compiled.scenario.incarnation),
+                    Err(polyrec_core::Error::NotFound { .. }) => None,
+                    Err(other) => return Err(other),
+                };
+                incarnations.insert(scenario_key.clone(), current);
+            }
+            let Some(current) = incarnations[&scenario_key] else { continue };
+            let Some(events) = self.windows.get_mut(key) else { continue };
+            events.retain(|e| e.incarnation == 0 || e.incarnation == current);
+            if events.is_empty() {
+                continue;
+            }
             let profile_key = (tenant.clone(), scenario.clone(), user.clone());
             if !profiles.contains_key(&profile_key) {
                 let stored = app.profile(tenant, user, scenario).await?;
@@ -205,7 +224,8 @@ impl StreamJob for ProfileAggregator {
     }
 
     async fn process(&mut self, app: &App, records: &[BusRecord]) -> Result<()> {
-        let fresh: Vec<&BusRecord> = records.iter().filter(|r| r.offset > self.taken_through).collect();
+        let live = super::live(app, records).await?;
+        let fresh: Vec<&BusRecord> = live.iter().copied().filter(|r| r.offset > self.taken_through).collect();
         // Everything that can fail comes first, so a failure leaves the windows as they were.
         let mut catalogs: HashMap<(TenantId, ScenarioId), Arc<Catalog>> = HashMap::new();
         for record in &fresh {
@@ -224,6 +244,7 @@ impl StreamJob for ProfileAggregator {
             let weight = event.event_type.interest_weight();
             self.windows.entry(key).or_default().push(WindowEvent {
                 offset: record.offset,
+                incarnation: event.scenario_incarnation,
                 timestamp_ms: event.timestamp_ms,
                 weight,
                 value: event.value.unwrap_or(0.0),
@@ -234,12 +255,14 @@ impl StreamJob for ProfileAggregator {
             let newest = self.max_event_ms.entry(event.tenant_id.clone()).or_insert(i64::MIN);
             *newest = (*newest).max(event.timestamp_ms);
             self.last_arrival_ms.insert(event.tenant_id.clone(), app.now_ms());
-            self.taken_through = record.offset;
+        }
+        if let Some(last) = records.last() {
+            self.taken_through = self.taken_through.max(last.offset);
         }
         // From every record, not only the fresh ones, so a retried batch pushes what a failed
         // push left out; pushing the same items again only moves them to the front again.
         let mut recent: HashMap<(TenantId, UserId, ScenarioId), Vec<String>> = HashMap::new();
-        for record in records.iter().filter(|r| r.event.event_type.interest_weight() > 0.0) {
+        for record in live.iter().filter(|r| r.event.event_type.interest_weight() > 0.0) {
             let event = &record.event;
             recent
                 .entry((event.tenant_id.clone(), event.user_id.clone(), event.scenario_id.clone()))
@@ -279,6 +302,7 @@ mod tests {
     fn event(offset: u64, timestamp_ms: i64, item: &str) -> WindowEvent {
         WindowEvent {
             offset,
+            incarnation: 0,
             timestamp_ms,
             weight: 1.0,
             value: 0.0,

@@ -24,7 +24,13 @@ impl StreamJob for WarehouseSink {
     }
 
     async fn process(&mut self, app: &App, records: &[BusRecord]) -> Result<()> {
-        let inserted = app.warehouse.insert(records).await?;
+        let live = super::live(app, records).await?;
+        let inserted = if live.len() == records.len() {
+            app.warehouse.insert(records).await?
+        } else {
+            let live: Vec<BusRecord> = live.into_iter().cloned().collect();
+            app.warehouse.insert(&live).await?
+        };
         metrics::counter!("polyrec_warehouse_events_total").increment(inserted as u64);
         Ok(())
     }

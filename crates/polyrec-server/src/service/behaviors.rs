@@ -82,7 +82,12 @@ pub struct EventStats {
 }
 
 /// Checks one event and stamps it with an id and the receipt time.
-async fn to_event(app: &App, tenant: &TenantId, input: EventInput, known: &mut HashMap<String, bool>) -> Result<Event> {
+async fn to_event(
+    app: &App,
+    tenant: &TenantId,
+    input: EventInput,
+    known: &mut HashMap<String, Option<u64>>,
+) -> Result<Event> {
     let event_type = EventType::parse(&input.event_type).ok_or_else(|| {
         let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
         Error::invalid(
@@ -91,24 +96,25 @@ async fn to_event(app: &App, tenant: &TenantId, input: EventInput, known: &mut H
         )
     })?;
     let scenario_id = ScenarioId::parse(input.scenario_id)?;
-    let exists = match known.get(scenario_id.as_str()) {
-        Some(exists) => *exists,
+    // The scenario's incarnation, or None if it does not exist.
+    let incarnation = match known.get(scenario_id.as_str()) {
+        Some(incarnation) => *incarnation,
         None => {
-            let exists = match app.scenario(tenant, &scenario_id).await {
-                Ok(_) => true,
-                Err(Error::NotFound { .. }) => false,
+            let incarnation = match app.scenario(tenant, &scenario_id).await {
+                Ok(compiled) => Some(compiled.scenario.incarnation),
+                Err(Error::NotFound { .. }) => None,
                 Err(other) => return Err(other),
             };
-            known.insert(scenario_id.to_string(), exists);
-            exists
+            known.insert(scenario_id.to_string(), incarnation);
+            incarnation
         }
     };
-    if !exists {
+    let Some(scenario_incarnation) = incarnation else {
         return Err(Error::invalid(
             "unknown_scenario",
             format!("scenario {:?} does not exist for this tenant; create it first", scenario_id.as_str()),
         ));
-    }
+    };
     let now = app.now_ms();
     let timestamp_ms = match &input.timestamp {
         None | Some(Value::Null) => now,
@@ -154,6 +160,7 @@ async fn to_event(app: &App, tenant: &TenantId, input: EventInput, known: &mut H
         event_type,
         timestamp_ms,
         received_ms: now,
+        scenario_incarnation,
         request_id: input.request_id,
         value: input.value,
         context: input.context,

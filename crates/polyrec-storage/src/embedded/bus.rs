@@ -300,6 +300,7 @@ mod tests {
             event_type: EventType::Click,
             timestamp_ms: received_ms,
             received_ms,
+            scenario_incarnation: 0,
             request_id: None,
             value: None,
             context: None,

@@ -220,6 +220,18 @@ async fn a_scenario_created_again_after_a_delete_starts_clean() {
     let (_, items) = server.get("t1", "/api/v1/scenarios/feed/items").await;
     assert_eq!(items["items"], json!([]));
 
+    // The jobs' in-memory windows do not carry the old scenario's events into the new one.
+    server.items("t1", "feed", &[("c", json!({}))]).await;
+    server.events("t1", vec![crate::support::event("click", "u2", "c", "feed")]).await;
+    server.settle().await;
+    let (_, hot) = server.get("t1", "/api/v1/scenarios/feed/hot").await;
+    let hot_ids: Vec<&str> = hot["items"].as_array().unwrap().iter().map(|i| i["item_id"].as_str().unwrap()).collect();
+    assert_eq!(hot_ids, ["c"], "the old incarnation's click on a is gone");
+    server.clock.advance_ms(11_000);
+    server.eventually("t1", "/api/v1/scenarios/feed/users/u2/profile", |status, _| status == StatusCode::OK).await;
+    let (status, _) = server.get("t1", "/api/v1/scenarios/feed/users/u1/profile").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "u1's old-incarnation window folded nowhere");
+
     // The other tenant's scenario of the same id keeps everything.
     let (_, hot) = server.get("t2", "/api/v1/scenarios/feed/hot").await;
     assert_eq!(hot["items"][0]["item_id"], "a");
