@@ -116,10 +116,6 @@ impl Catalog {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
-
-    pub fn n_active(&self) -> usize {
-        self.by_recency.len()
-    }
 }
 
 #[cfg(test)]
@@ -177,7 +173,7 @@ mod tests {
         assert_eq!(ids(catalog.newest_with_tag("y")), ["new"]);
         assert!(catalog.get("hidden").is_some());
         assert!(catalog.active("hidden").is_none());
-        assert_eq!((catalog.len(), catalog.n_active()), (3, 2));
+        assert_eq!((catalog.len(), catalog.newest().len()), (3, 2));
     }
 
     #[test]

@@ -105,12 +105,6 @@ impl CfModel {
         }
     }
 
-    /// Items most similar to `item_id`, most similar first.
-    pub fn similar_items(&self, item_id: &str) -> impl Iterator<Item = (&str, f32)> {
-        let neighbors = self.item_index.get(item_id).map(|&i| self.item_neighbors[i as usize].as_slice());
-        neighbors.unwrap_or_default().iter().map(|&(j, s)| (self.items[j as usize].as_str(), s))
-    }
-
     /// Items most similar to `item_id` as (item index, similarity); see [`CfModel::item_name`].
     pub fn similar_item_indices(&self, item_id: &str) -> &[(u32, f32)] {
         self.item_index.get(item_id).map(|&i| self.item_neighbors[i as usize].as_slice()).unwrap_or_default()
@@ -125,10 +119,6 @@ impl CfModel {
     pub fn neighbor_items(&self, user_id: &str) -> impl Iterator<Item = (&str, f32)> {
         let recs = self.user_index.get(user_id).map(|&u| self.user_recs[u as usize].as_slice());
         recs.unwrap_or_default().iter().map(|&(i, score)| (self.items[i as usize].as_str(), score))
-    }
-
-    pub fn knows_user(&self, user_id: &str) -> bool {
-        self.user_index.contains_key(user_id)
     }
 
     pub fn n_items(&self) -> usize {
@@ -221,6 +211,10 @@ fn similar(
 mod tests {
     use super::*;
 
+    fn similar<'m>(model: &'m CfModel, item: &str) -> Vec<(&'m str, f32)> {
+        model.similar_item_indices(item).iter().map(|&(i, s)| (model.item_name(i), s)).collect()
+    }
+
     fn interaction(user: &str, item: &str) -> Interaction {
         Interaction { user_id: user.into(), item_id: item.into(), weight: 1.0, last_ms: 0 }
     }
@@ -237,13 +231,13 @@ mod tests {
             interaction("u3", "c"),
         ];
         let model = CfModel::train(&data, CfParams::default(), 0);
-        let neighbors: Vec<_> = model.similar_items("b").collect();
+        let neighbors = similar(&model, "b");
         assert_eq!(neighbors[0].0, "a");
         assert!(neighbors.iter().all(|(item, _)| *item != "b"), "an item is not its own neighbor");
-        let c: Vec<_> = model.similar_items("c").collect();
+        let c = similar(&model, "c");
         assert_eq!(c.len(), 1);
         assert!(neighbors[0].1 > c[0].1, "co-seen twice beats co-seen once");
-        assert_eq!(model.similar_items("unknown").count(), 0);
+        assert!(similar(&model, "unknown").is_empty());
     }
 
     #[test]
@@ -260,6 +254,6 @@ mod tests {
         let items: Vec<&str> = model.neighbor_items("u1").map(|(item, _)| item).collect();
         assert!(items.contains(&"z"), "u2 is u1's neighbor and saw z: {items:?}");
         assert!(!items.contains(&"q"), "u3 shares nothing with u1");
-        assert!(model.knows_user("u3") && !model.knows_user("nobody"));
+        assert_eq!(model.neighbor_items("nobody").count(), 0);
     }
 }

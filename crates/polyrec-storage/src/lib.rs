@@ -115,16 +115,8 @@ pub struct Interaction {
     pub last_ms: i64,
 }
 
-/// One row of the hourly rollup (`metrics_hourly`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct HourlyMetric {
-    pub hour_ms: i64,
-    pub event_type: String,
-    pub events: u64,
-    pub value_sum: f64,
-}
-
-/// Behavior analytics (ClickHouse's role): raw events and their rollups.
+/// Behavior analytics (ClickHouse's role): raw events and their rollups. The rollups'
+/// readers arrive with the analytics service; here they back `count`.
 #[async_trait]
 pub trait Warehouse: Send + Sync {
     /// Inserts events, skipping any whose event id is already stored; returns how many were new.
@@ -132,16 +124,6 @@ pub trait Warehouse: Send + Sync {
     async fn count(&self, tenant: &TenantId, scenario: Option<&ScenarioId>) -> Result<u64>;
     /// Positive interactions of a scenario since `since_ms`, summed per (user, item).
     async fn interactions(&self, tenant: &TenantId, scenario: &ScenarioId, since_ms: i64) -> Result<Vec<Interaction>>;
-    async fn metrics_hourly(
-        &self,
-        tenant: &TenantId,
-        scenario: &ScenarioId,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Vec<HourlyMetric>>;
-    /// Per-type event counts of an item (the `item_stats_daily` rollup summed).
-    async fn item_stats(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId)
-    -> Result<HashMap<String, u64>>;
     /// Deletes a scenario's events and rollups (the scenario was deleted).
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()>;
 }

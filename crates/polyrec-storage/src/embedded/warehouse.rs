@@ -2,16 +2,15 @@
 //! a replayed batch inserts nothing twice), and two rollup tables play ClickHouse's materialized
 //! views: they are updated in the same transaction as the raw rows, only for rows that were new.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use async_trait::async_trait;
 use polyrec_core::clock::{DAY_MS, HOUR_MS};
-use polyrec_core::{EventType, ItemId, Result, ScenarioId, TenantId};
+use polyrec_core::{EventType, Result, ScenarioId, TenantId};
 use rusqlite::params;
 
 use super::{Db, Role, open, sql};
-use crate::{BusRecord, HourlyMetric, Interaction, Warehouse};
+use crate::{BusRecord, Interaction, Warehouse};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS user_behaviors (
@@ -196,38 +195,6 @@ impl Warehouse for SqliteWarehouse {
             .await
     }
 
-    async fn metrics_hourly(
-        &self,
-        tenant: &TenantId,
-        scenario: &ScenarioId,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Vec<HourlyMetric>> {
-        let (tenant, scenario) = (tenant.to_string(), scenario.to_string());
-        self.reader
-            .call(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT hour_ms, event_type, events, value_sum FROM metrics_hourly
-                         WHERE tenant_id = ?1 AND scenario_id = ?2 AND hour_ms >= ?3 AND hour_ms < ?4
-                         ORDER BY hour_ms, event_type",
-                    )
-                    .map_err(sql)?;
-                let rows = stmt
-                    .query_map(params![tenant, scenario, from_ms, to_ms], |row| {
-                        Ok(HourlyMetric {
-                            hour_ms: row.get(0)?,
-                            event_type: row.get(1)?,
-                            events: row.get::<_, i64>(2)? as u64,
-                            value_sum: row.get(3)?,
-                        })
-                    })
-                    .map_err(sql)?;
-                rows.map(|r| r.map_err(sql)).collect()
-            })
-            .await
-    }
-
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
         let (tenant, scenario) = (tenant.to_string(), scenario.to_string());
         self.writer
@@ -241,31 +208,6 @@ impl Warehouse for SqliteWarehouse {
                     .map_err(sql)?;
                 }
                 tx.commit().map_err(sql)
-            })
-            .await
-    }
-
-    async fn item_stats(
-        &self,
-        tenant: &TenantId,
-        scenario: &ScenarioId,
-        item: &ItemId,
-    ) -> Result<HashMap<String, u64>> {
-        let (tenant, scenario, item) = (tenant.to_string(), scenario.to_string(), item.to_string());
-        self.reader
-            .call(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT event_type, SUM(events) FROM item_stats_daily
-                         WHERE tenant_id = ?1 AND scenario_id = ?2 AND item_id = ?3 GROUP BY event_type",
-                    )
-                    .map_err(sql)?;
-                let rows = stmt
-                    .query_map(params![tenant, scenario, item], |row| {
-                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
-                    })
-                    .map_err(sql)?;
-                rows.map(|r| r.map_err(sql)).collect()
             })
             .await
     }
