@@ -128,6 +128,15 @@ impl App {
         Ok(compiled)
     }
 
+    /// The scenario's incarnation (`Scenario::incarnation`), or `None` if it does not exist.
+    pub async fn incarnation(&self, tenant: &TenantId, id: &ScenarioId) -> Result<Option<u64>> {
+        match self.scenario(tenant, id).await {
+            Ok(compiled) => Ok(Some(compiled.scenario.incarnation)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
     /// Called after a scenario write: the next request compiles the new version.
     pub fn scenario_changed(&self, tenant: &TenantId, id: &ScenarioId) {
         let mut cache = self.scenarios.write();

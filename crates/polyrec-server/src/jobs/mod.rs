@@ -44,11 +44,7 @@ pub(crate) async fn live<'r>(app: &App, records: &'r [BusRecord]) -> Result<Vec<
         let incarnation = match known {
             Some((_, _, incarnation)) => *incarnation,
             None => {
-                let incarnation = match app.scenario(&event.tenant_id, &event.scenario_id).await {
-                    Ok(compiled) => Some(compiled.scenario.incarnation),
-                    Err(polyrec_core::Error::NotFound { .. }) => None,
-                    Err(other) => return Err(other),
-                };
+                let incarnation = app.incarnation(&event.tenant_id, &event.scenario_id).await?;
                 incarnations.push((&event.tenant_id, &event.scenario_id, incarnation));
                 incarnation
             }

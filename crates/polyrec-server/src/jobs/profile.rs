@@ -105,12 +105,7 @@ impl ProfileAggregator {
             // Events of a scenario deleted since (or of its earlier incarnation) fold nowhere.
             let scenario_key = (tenant.clone(), scenario.clone());
             if !incarnations.contains_key(&scenario_key) {
-                let current = match app.scenario(tenant, scenario).await {
-                    Ok(compiled) => Some(compiled.scenario.incarnation),
-                    Err(polyrec_core::Error::NotFound { .. }) => None,
-                    Err(other) => return Err(other),
-                };
-                incarnations.insert(scenario_key.clone(), current);
+                incarnations.insert(scenario_key.clone(), app.incarnation(tenant, scenario).await?);
             }
             let Some(current) = incarnations[&scenario_key] else { continue };
             let Some(events) = self.windows.get_mut(key) else { continue };

@@ -100,11 +100,7 @@ async fn to_event(
     let incarnation = match known.get(scenario_id.as_str()) {
         Some(incarnation) => *incarnation,
         None => {
-            let incarnation = match app.scenario(tenant, &scenario_id).await {
-                Ok(compiled) => Some(compiled.scenario.incarnation),
-                Err(Error::NotFound { .. }) => None,
-                Err(other) => return Err(other),
-            };
+            let incarnation = app.incarnation(tenant, &scenario_id).await?;
             known.insert(scenario_id.to_string(), incarnation);
             incarnation
         }
