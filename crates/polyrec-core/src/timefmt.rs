@@ -33,12 +33,11 @@ pub fn format_ms(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
+/// [`parse_timestamp`] for text that may hold either form (a query parameter).
 pub fn parse_timestamp_str(text: &str) -> Result<i64, Error> {
-    let value = match text.parse::<f64>() {
-        Ok(_) => {
-            serde_json::Value::Number(serde_json::Number::from_f64(text.parse().unwrap_or(0.0)).unwrap_or(0.into()))
-        }
-        Err(_) => serde_json::Value::String(text.to_owned()),
+    let value = match text.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+        Some(number) => serde_json::Value::Number(number),
+        None => serde_json::Value::String(text.to_owned()),
     };
     parse_timestamp(&value).map_err(|m| Error::invalid("invalid_timestamp", m))
 }

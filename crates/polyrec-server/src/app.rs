@@ -267,35 +267,31 @@ impl App {
     /// Returns whether they caught up.
     pub async fn wait_for_jobs(&self, timeout: Duration) -> Result<bool> {
         let target = self.bus.end_offset().await?;
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let caught_up = {
-                let offsets = self.job_offsets.read();
-                !offsets.is_empty() && offsets.values().all(|o| o.load(Ordering::SeqCst) >= target)
-            };
-            if caught_up {
-                return Ok(true);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        Ok(wait_until(timeout, || {
+            let offsets = self.job_offsets.read();
+            !offsets.is_empty() && offsets.values().all(|o| o.load(Ordering::SeqCst) >= target)
+        })
+        .await)
     }
 
     /// Waits until one job has processed everything on the bus when called, or `timeout`.
     pub async fn wait_for_job(&self, job: &'static str, timeout: Duration) -> Result<bool> {
         let target = self.bus.end_offset().await?;
         let offset = self.job_offset(job);
-        let deadline = tokio::time::Instant::now() + timeout;
-        while offset.load(Ordering::SeqCst) < target {
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        Ok(true)
+        Ok(wait_until(timeout, || offset.load(Ordering::SeqCst) >= target).await)
     }
+}
+
+/// Polls `done` every 10 ms until it holds (true) or `timeout` passes (false).
+async fn wait_until(timeout: Duration, done: impl Fn() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !done() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
 }
 
 fn compile(scenario: Scenario) -> Result<CompiledScenario> {

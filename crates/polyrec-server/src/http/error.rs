@@ -112,6 +112,21 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
+/// A query string whose failures are an [`ErrorBody`]: an unknown parameter or a wrong type is a
+/// 400 `invalid_query` naming it.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(ApiError::bad_request("invalid_query", rejection.body_text())),
+        }
+    }
+}
+
 fn header_text<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError> {
     match parts.headers.get(name) {
         None => Ok(None),

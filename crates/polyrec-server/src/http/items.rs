@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use polyrec_core::ItemId;
 use serde_json::Value;
 
-use super::error::{ApiError, ApiJson, ApiResult, ErrorBody, Tenant};
+use super::error::{ApiJson, ApiQuery, ApiResult, ErrorBody, Tenant};
 use super::scenarios::scenario_id;
 use crate::App;
 use crate::service::items::{self, BulkReport, ItemInput, ItemPage, ItemPatch, ItemQuery, ItemView};
@@ -40,9 +40,8 @@ pub async fn list(
     State(app): State<Arc<App>>,
     Tenant(tenant): Tenant,
     Path(scenario): Path<String>,
-    query: Result<Query<ItemQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ItemQuery>,
 ) -> ApiResult<Json<ItemPage>> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let scenario = scenario_id(&scenario)?;
     Ok(Json(items::list(&app, &tenant, &scenario, query).await?))
 }

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use polyrec_core::{Error, UserId, UserProfile};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::{ApiJson, ApiResult, ErrorBody, RequestId, Tenant, User};
+use super::error::{ApiJson, ApiQuery, ApiResult, ErrorBody, RequestId, Tenant, User};
 use super::scenarios::scenario_id;
 use crate::App;
 use crate::jobs::{self, CfReport};
@@ -65,9 +65,8 @@ pub async fn hot(
     State(app): State<Arc<App>>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-    query: Result<Query<HotQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<HotQuery>,
 ) -> ApiResult<Json<HotItems>> {
-    let Query(query) = query.map_err(|e| super::error::ApiError::bad_request("invalid_query", e.body_text()))?;
     let id = scenario_id(&id)?;
     app.scenario(&tenant, &id).await?;
     let n = query.n.unwrap_or(20);
