@@ -353,8 +353,6 @@ fn apply_pins(candidates: Vec<Candidate>, count: usize) -> Vec<Candidate> {
 mod tests {
     use super::*;
     use crate::catalog::test_support::{catalog, item};
-    use polyrec_core::ManualClock;
-    use polyrec_storage::MemoryRealtime;
     use serde_json::json;
 
     fn config(value: Value) -> ScenarioConfig {
@@ -364,21 +362,18 @@ mod tests {
     #[tokio::test]
     async fn merges_channels_and_falls_back_for_new_users() {
         let now = 1_700_000_000_000;
-        let clock = Arc::new(ManualClock::new(now));
-        let realtime = MemoryRealtime::new(clock);
-        let tenant = TenantId::parse("t").unwrap();
-        let scenario = ScenarioId::parse("s").unwrap();
-        let user = UserId::parse("u").unwrap();
-        realtime
-            .replace_hot_items(&tenant, &scenario, vec![("a".into(), 10.0), ("b".into(), 5.0)], 1_000_000)
-            .await
-            .unwrap();
-        let catalog = catalog(vec![
-            item("a", now, 5, json!({})),
-            item("b", now, 1, json!({})),
-            item("c", now, 0, json!({})),
-            item("d", now, 50, json!({})),
-        ]);
+        let mut fx = crate::recall::test_support::Fixture::new(
+            now,
+            catalog(vec![
+                item("a", now, 5, json!({})),
+                item("b", now, 1, json!({})),
+                item("c", now, 0, json!({})),
+                item("d", now, 50, json!({})),
+            ]),
+        );
+        let hot = vec![("a".into(), 10.0), ("b".into(), 5.0)];
+        fx.realtime.replace_hot_items(&fx.tenant, &fx.scenario, hot, 1_000_000).await.unwrap();
+        fx.exclude.insert("b".into());
         let pipeline = Pipeline::compile(&config(json!({
             "recall": {"strategies": [
                 {"name": "hot_items", "weight": 0.5, "limit": 10},
@@ -387,23 +382,7 @@ mod tests {
             "rank": {"model": "weighted"}
         })))
         .unwrap();
-        let exclude: HashSet<String> = ["b".to_string()].into_iter().collect();
-        let recent_set = HashSet::default();
-        let context = Map::new();
-        let ctx = RequestContext {
-            tenant: &tenant,
-            scenario: &scenario,
-            user: &user,
-            now_ms: now,
-            catalog: &catalog,
-            profile: None,
-            recent_items: &[],
-            recent_set: &recent_set,
-            cf: None,
-            realtime: &realtime,
-            context: &context,
-            exclude: &exclude,
-        };
+        let ctx = fx.ctx();
         let out = pipeline.run(RecommendInput { ctx, count: 4, explain: true }).await;
         let ids: Vec<&str> = out.items.iter().map(Candidate::item_id).collect();
         assert!(!ids.contains(&"b"), "excluded items never come back: {ids:?}");

@@ -171,6 +171,7 @@ mod tests {
     use super::*;
     use crate::catalog::test_support::{catalog, item};
     use crate::recall::test_support::Fixture;
+    use crate::rerank::test_support::scored;
     use polyrec_core::{ScenarioId, UserId, UserProfile};
     use serde_json::json;
 
@@ -179,20 +180,6 @@ mod tests {
             json!({"features": features, "recall": {"strategies": []}, "rank": {"model": "weighted"}}),
         )
         .unwrap()
-    }
-
-    fn candidates(fx: &Fixture, ids: &[&str]) -> Vec<Candidate> {
-        ids.iter()
-            .map(|id| Candidate {
-                item: fx.catalog.get(id).unwrap().clone(),
-                channels: vec![],
-                recall_score: 0.5,
-                rank_score: 0.0,
-                score: 0.0,
-                stages: vec![],
-                pin: None,
-            })
-            .collect()
     }
 
     #[tokio::test]
@@ -210,7 +197,7 @@ mod tests {
             &scenario(json!({"item_features": [{"name": "duration", "type": "numeric", "weight": 1.0}]})),
         )
         .unwrap();
-        let mut list = candidates(&fx, &["short", "long"]);
+        let mut list = scored(&fx, &[("short", 0.5), ("long", 0.5)]);
         by_duration.rank(&fx.ctx(), &mut list).await.unwrap();
         assert!(list[1].score > list[0].score, "longer scores higher");
         assert_eq!((list[0].rank_score, list[1].rank_score), (0.0, 1.0));
@@ -223,7 +210,7 @@ mod tests {
             &scenario(json!({"item_features": [{"name": "category", "type": "categorical", "weight": 2.0}]})),
         )
         .unwrap();
-        let mut list = candidates(&fx, &["short", "long"]);
+        let mut list = scored(&fx, &[("short", 0.5), ("long", 0.5)]);
         by_category.rank(&fx.ctx(), &mut list).await.unwrap();
         assert_eq!((list[0].score, list[1].score), (1.0, 0.0));
     }
