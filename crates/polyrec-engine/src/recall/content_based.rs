@@ -51,9 +51,9 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
 }
 
 /// The `n` strongest interests, normalised so the strongest is 1.
-fn strongest(scores: impl Iterator<Item = (String, f64)>, n: usize) -> Vec<(String, f64)> {
-    let mut scores: Vec<(String, f64)> = scores.filter(|(_, s)| *s > 0.0).collect();
-    scores.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+fn strongest<'a>(scores: impl Iterator<Item = (&'a str, f64)>, n: usize) -> Vec<(&'a str, f64)> {
+    let mut scores: Vec<(&str, f64)> = scores.filter(|(_, s)| *s > 0.0).collect();
+    scores.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     scores.truncate(n);
     let max = scores.first().map(|(_, s)| *s).unwrap_or(1.0);
     scores.into_iter().map(|(k, s)| (k, s / max)).collect()
@@ -64,18 +64,24 @@ impl Recall for ContentBased {
     async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
         let (categories, tags) = match ctx.profile {
             Some(profile) if !profile.preferences.category_scores.is_empty() => (
-                strongest(profile.preferences.category_scores.clone().into_iter(), self.config.top_interests),
-                strongest(profile.preferences.tag_scores.clone().into_iter(), self.config.top_interests),
+                strongest(
+                    profile.preferences.category_scores.iter().map(|(k, s)| (k.as_str(), *s)),
+                    self.config.top_interests,
+                ),
+                strongest(
+                    profile.preferences.tag_scores.iter().map(|(k, s)| (k.as_str(), *s)),
+                    self.config.top_interests,
+                ),
             ),
             _ => {
-                let mut categories: HashMap<String, f64> = HashMap::default();
-                let mut tags: HashMap<String, f64> = HashMap::default();
+                let mut categories: HashMap<&str, f64> = HashMap::default();
+                let mut tags: HashMap<&str, f64> = HashMap::default();
                 for item in ctx.recent_items.iter().filter_map(|id| ctx.catalog.get(id)) {
                     if let Some(category) = item.category() {
-                        *categories.entry(category.to_owned()).or_default() += 1.0;
+                        *categories.entry(category).or_default() += 1.0;
                     }
                     for tag in item.tags() {
-                        *tags.entry(tag.to_owned()).or_default() += 1.0;
+                        *tags.entry(tag).or_default() += 1.0;
                     }
                 }
                 (
