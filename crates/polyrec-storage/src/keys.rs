@@ -25,3 +25,13 @@ pub fn recent(tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> String
 pub fn behavior_topic(tenant: &TenantId) -> String {
     format!("user-behaviors-{tenant}")
 }
+
+/// The cached scenario document (SPEC §4.2, 1 h; SPEC §5.3).
+pub fn scenario_config(tenant: &TenantId, scenario: &ScenarioId) -> String {
+    format!("scenario:config:{tenant}:{scenario}")
+}
+
+/// The cached user profile (SPEC §4.2, 1 h).
+pub fn user_profile(tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> String {
+    format!("user:profile:{tenant}:{user}:{scenario}")
+}

@@ -25,6 +25,7 @@ use polyrec_core::{Event, Item, ItemId, Result, Scenario, ScenarioId, TenantId, 
 
 pub mod embedded;
 pub mod keys;
+pub mod production;
 
 pub use embedded::{MemoryRealtime, SqliteDocuments, SqliteEventBus, SqliteWarehouse};
 

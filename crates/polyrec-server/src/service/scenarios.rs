@@ -136,8 +136,9 @@ pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Resul
         config,
         status: body.status.unwrap_or(ScenarioStatus::Active),
         version: 1,
-        // Non-zero: 0 marks events and documents from before incarnations existed.
-        incarnation: uuid::Uuid::new_v4().as_u64_pair().0 | 1,
+        // Non-zero: 0 marks events and documents from before incarnations existed. 53 bits, so
+        // it is exact in every document store's numbers (BSON int64, JSON in JavaScript).
+        incarnation: (uuid::Uuid::new_v4().as_u64_pair().0 >> 11) | 1,
         created_ms: now,
         updated_ms: now,
     };

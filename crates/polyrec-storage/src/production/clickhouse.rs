@@ -1,0 +1,354 @@
+//! The event warehouse on ClickHouse (SPEC §4.3), over its HTTP interface.
+//!
+//! - `user_behaviors`: every event once, `PARTITION BY (tenant_id, month)`, ordered by
+//!   `(tenant_id, scenario_id, timestamp_ms, event_id)` for per-tenant time queries.
+//! - `metrics_hourly` and `item_stats_daily`: `SummingMergeTree` tables filled by the
+//!   materialized views `metrics_hourly_mv` and `item_stats_daily_mv` on every insert into
+//!   `user_behaviors` (the views write `TO` the tables, so the tables can be queried and cleaned
+//!   by name). Readers `sum()` them, so rows not merged yet count correctly.
+//!
+//! The SQL keeps to what both the ClickHouse 18.16 server of Debian and current ClickHouse accept
+//! (DESIGN §7): no DateTime64, no TTL clause, no window functions, no Map, no query parameters.
+//! Times are stored as epoch milliseconds (`Int64`) and bucketed with integer division, so the
+//! hour and day buckets are UTC and equal the embedded warehouse's to the millisecond.
+//!
+//! **Exactly once.** A batch is inserted as one block (atomic in ClickHouse), after a lookup of
+//! which of its event ids are stored already; a replayed batch therefore inserts nothing and the
+//! views count nothing twice. Two sinks inserting the same event at the same moment can only
+//! happen while a consumer group rebalances; `ReplacingMergeTree` then collapses the raw rows
+//! on merge.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use polyrec_core::{Error, EventType, Result, ScenarioId, TenantId};
+use serde::Serialize;
+
+use crate::{BusRecord, Interaction, Warehouse};
+
+pub struct ClickHouseWarehouse {
+    http: reqwest::Client,
+    /// `http://host:port/` of the server.
+    base: String,
+    database: String,
+}
+
+fn unavailable(error: impl std::fmt::Display) -> Error {
+    Error::unavailable(format!("clickhouse: {error}"))
+}
+
+/// A string literal in ClickHouse SQL.
+fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    tenant_id: &'a str,
+    scenario_id: &'a str,
+    event_id: &'a str,
+    user_id: &'a str,
+    item_id: &'a str,
+    event_type: &'a str,
+    timestamp_ms: i64,
+    received_ms: i64,
+    value: Option<f64>,
+    request_id: Option<&'a str>,
+    experiment_id: &'a str,
+    context: String,
+    bus_offset: u64,
+}
+
+impl ClickHouseWarehouse {
+    /// Connects to `http://host:port/?database=NAME` (database `polyrec` by default), creating
+    /// the database, the table and the views that are missing.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| Error::invalid("bad_backend_url", format!("bad clickhouse url {url:?}: {e}")))?;
+        let database = parsed
+            .query_pairs()
+            .find(|(k, _)| k == "database")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| "polyrec".to_owned());
+        if database.is_empty() || !database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(Error::invalid(
+                "bad_backend_url",
+                format!("clickhouse database name {database:?}: use letters, digits and _"),
+            ));
+        }
+        let mut base = parsed.clone();
+        base.set_query(None);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .map_err(unavailable)?;
+        let warehouse = Self { http, base: base.to_string(), database };
+        warehouse.create_schema().await?;
+        Ok(warehouse)
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// Runs a statement; the body of the answer is returned (TabSeparated unless the statement
+    /// names a format).
+    pub async fn execute(&self, sql: &str, body: Option<Vec<u8>>) -> Result<String> {
+        let (query, body) = match body {
+            // With a body, the statement travels in the URL and the data in the body.
+            Some(data) => (Some(sql), data),
+            None => (None, sql.as_bytes().to_vec()),
+        };
+        let mut request = self.http.post(&self.base).query(&[("database", self.database.as_str())]);
+        if let Some(query) = query {
+            request = request.query(&[("query", query)]);
+        }
+        let response = request.body(body).send().await.map_err(unavailable)?;
+        let status = response.status();
+        let text = response.text().await.map_err(unavailable)?;
+        if !status.is_success() {
+            let message = text.trim();
+            // A syntax or schema error is ours, not the server's absence.
+            return Err(if status.is_server_error() && !message.contains("Code:") {
+                unavailable(format!("{status}: {message}"))
+            } else {
+                Error::internal(format!("clickhouse: {message}"))
+            });
+        }
+        Ok(text)
+    }
+
+    async fn create_schema(&self) -> Result<()> {
+        // The database first, from the default one.
+        let create_db = format!("CREATE DATABASE IF NOT EXISTS {}", self.database);
+        let response = self.http.post(&self.base).body(create_db).send().await.map_err(unavailable)?;
+        if !response.status().is_success() {
+            return Err(unavailable(response.text().await.unwrap_or_default()));
+        }
+        for statement in SCHEMA {
+            self.execute(statement, None).await?;
+        }
+        Ok(())
+    }
+
+    /// The event ids of `records` that are stored already.
+    async fn stored_ids(&self, records: &[BusRecord]) -> Result<std::collections::HashSet<String>> {
+        // Per (tenant, scenario): the event time range lets the primary key prune the lookup.
+        let mut groups: BTreeMap<(&str, &str), (i64, i64, Vec<&str>)> = BTreeMap::new();
+        for record in records {
+            let e = &record.event;
+            let group = groups.entry((e.tenant_id.as_str(), e.scenario_id.as_str())).or_insert((
+                i64::MAX,
+                i64::MIN,
+                Vec::new(),
+            ));
+            group.0 = group.0.min(e.timestamp_ms);
+            group.1 = group.1.max(e.timestamp_ms);
+            group.2.push(&e.event_id);
+        }
+        let mut stored = std::collections::HashSet::new();
+        for ((tenant, scenario), (from, to, ids)) in groups {
+            let mut sql = format!(
+                "SELECT event_id FROM user_behaviors WHERE tenant_id = {} AND scenario_id = {} \
+                 AND timestamp_ms >= {from} AND timestamp_ms <= {to} AND event_id IN (",
+                quote(tenant),
+                quote(scenario)
+            );
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&quote(id));
+            }
+            sql.push_str(") FORMAT TabSeparated");
+            let found = self.execute(&sql, None).await?;
+            stored.extend(found.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+        }
+        Ok(stored)
+    }
+
+    /// Waits until the deletes (mutations) queued on this database are applied.
+    async fn wait_for_mutations(&self) -> Result<()> {
+        for _ in 0..600 {
+            let pending = self
+                .execute(
+                    &format!(
+                        "SELECT count() FROM system.mutations WHERE database = {} AND is_done = 0",
+                        quote(&self.database)
+                    ),
+                    None,
+                )
+                .await?;
+            if pending.trim() == "0" {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(unavailable("deletes did not finish within 60 s"))
+    }
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS user_behaviors (
+        tenant_id     String,
+        scenario_id   String,
+        event_id      String,
+        user_id       String,
+        item_id       String,
+        event_type    String,
+        timestamp_ms  Int64,
+        received_ms   Int64,
+        value         Nullable(Float64),
+        request_id    Nullable(String),
+        experiment_id String,
+        context       String,
+        bus_offset    UInt64
+    ) ENGINE = ReplacingMergeTree()
+    PARTITION BY (tenant_id, toYYYYMM(toDateTime(intDiv(timestamp_ms, 1000))))
+    ORDER BY (tenant_id, scenario_id, timestamp_ms, event_id)",
+    "CREATE TABLE IF NOT EXISTS metrics_hourly (
+        tenant_id   String,
+        scenario_id String,
+        hour_ms     Int64,
+        event_type  String,
+        events      UInt64,
+        value_sum   Float64
+    ) ENGINE = SummingMergeTree()
+    PARTITION BY (tenant_id, toYYYYMM(toDateTime(intDiv(hour_ms, 1000))))
+    ORDER BY (tenant_id, scenario_id, hour_ms, event_type)",
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS metrics_hourly_mv TO metrics_hourly AS
+    SELECT tenant_id, scenario_id, intDiv(timestamp_ms, 3600000) * 3600000 AS hour_ms, event_type,
+           count() AS events, sum(ifNull(value, 0)) AS value_sum
+    FROM user_behaviors GROUP BY tenant_id, scenario_id, hour_ms, event_type",
+    "CREATE TABLE IF NOT EXISTS item_stats_daily (
+        tenant_id   String,
+        scenario_id String,
+        item_id     String,
+        day_ms      Int64,
+        event_type  String,
+        events      UInt64
+    ) ENGINE = SummingMergeTree()
+    PARTITION BY (tenant_id, toYYYYMM(toDateTime(intDiv(day_ms, 1000))))
+    ORDER BY (tenant_id, scenario_id, item_id, day_ms, event_type)",
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS item_stats_daily_mv TO item_stats_daily AS
+    SELECT tenant_id, scenario_id, item_id, intDiv(timestamp_ms, 86400000) * 86400000 AS day_ms, event_type,
+           count() AS events
+    FROM user_behaviors GROUP BY tenant_id, scenario_id, item_id, day_ms, event_type",
+];
+
+/// The interest weight of each event type as a ClickHouse expression, from the one definition
+/// in `EventType::interest_weight`.
+fn weight_expr() -> String {
+    let names: Vec<String> = EventType::ALL.iter().map(|t| quote(t.as_str())).collect();
+    let weights: Vec<String> = EventType::ALL.iter().map(|t| format!("{:?}", t.interest_weight())).collect();
+    format!("transform(event_type, [{}], [{}], 0.)", names.join(","), weights.join(","))
+}
+
+#[async_trait]
+impl Warehouse for ClickHouseWarehouse {
+    async fn insert(&self, records: &[BusRecord]) -> Result<usize> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let stored = self.stored_ids(records).await?;
+        let mut body = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut inserted = 0;
+        for record in records {
+            let e = &record.event;
+            if stored.contains(&e.event_id) || !seen.insert(e.event_id.as_str()) {
+                continue;
+            }
+            let row = Row {
+                tenant_id: e.tenant_id.as_str(),
+                scenario_id: e.scenario_id.as_str(),
+                event_id: &e.event_id,
+                user_id: e.user_id.as_str(),
+                item_id: e.item_id.as_str(),
+                event_type: e.event_type.as_str(),
+                timestamp_ms: e.timestamp_ms,
+                received_ms: e.received_ms,
+                value: e.value,
+                request_id: e.request_id.as_deref(),
+                experiment_id: e.experiment_id().unwrap_or(""),
+                context: e
+                    .context
+                    .as_ref()
+                    .map(|c| serde_json::Value::Object(c.clone()).to_string())
+                    .unwrap_or_default(),
+                bus_offset: record.offset,
+            };
+            serde_json::to_writer(&mut body, &row).map_err(Error::internal)?;
+            body.push(b'\n');
+            inserted += 1;
+        }
+        if inserted > 0 {
+            self.execute("INSERT INTO user_behaviors FORMAT JSONEachRow", Some(body)).await?;
+        }
+        Ok(inserted)
+    }
+
+    async fn count(&self, tenant: &TenantId, scenario: Option<&ScenarioId>) -> Result<u64> {
+        let mut sql = format!("SELECT sum(events) FROM metrics_hourly WHERE tenant_id = {}", quote(tenant.as_str()));
+        if let Some(scenario) = scenario {
+            let _ = write!(sql, " AND scenario_id = {}", quote(scenario.as_str()));
+        }
+        let text = self.execute(&sql, None).await?;
+        text.trim().parse().map_err(|e| Error::internal(format!("clickhouse count {text:?}: {e}")))
+    }
+
+    async fn interactions(&self, tenant: &TenantId, scenario: &ScenarioId, since_ms: i64) -> Result<Vec<Interaction>> {
+        let sql = format!(
+            "SELECT user_id, item_id, sum({}) AS w, max(timestamp_ms) FROM user_behaviors
+             WHERE tenant_id = {} AND scenario_id = {} AND timestamp_ms >= {since_ms} AND event_type != 'impression'
+             GROUP BY user_id, item_id FORMAT TabSeparated",
+            weight_expr(),
+            quote(tenant.as_str()),
+            quote(scenario.as_str())
+        );
+        let text = self.execute(&sql, None).await?;
+        text.lines()
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                // Ids are plain (`[A-Za-z0-9_.@-]`), so TabSeparated needs no unescaping.
+                let mut fields = line.split('\t');
+                let mut next = || fields.next().ok_or_else(|| Error::internal(format!("short row {line:?}")));
+                let (user_id, item_id, weight, last) = (next()?, next()?, next()?, next()?);
+                Ok(Interaction {
+                    user_id: user_id.to_owned(),
+                    item_id: item_id.to_owned(),
+                    weight: weight.parse().map_err(|e| Error::internal(format!("weight {weight:?}: {e}")))?,
+                    last_ms: last.parse().map_err(|e| Error::internal(format!("time {last:?}: {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
+        for table in ["user_behaviors", "metrics_hourly", "item_stats_daily"] {
+            self.execute(
+                &format!(
+                    "ALTER TABLE {table} DELETE WHERE tenant_id = {} AND scenario_id = {}",
+                    quote(tenant.as_str()),
+                    quote(scenario.as_str())
+                ),
+                None,
+            )
+            .await?;
+        }
+        self.wait_for_mutations().await
+    }
+}

@@ -1,0 +1,9 @@
+//! The production backends (DESIGN §2), each behind its cargo feature and selected at run time
+//! by URL: MongoDB documents, Redis realtime data, ClickHouse warehouse, Kafka event bus.
+
+#[cfg(feature = "clickhouse")]
+pub mod clickhouse;
+#[cfg(feature = "mongodb")]
+pub mod mongo;
+#[cfg(feature = "redis")]
+pub mod redis;

@@ -1,0 +1,411 @@
+//! The document store on MongoDB (SPEC §4.1): collections `scenarios`, `items`,
+//! `user_profiles`, `model_configs` and `experiments`, with the specification's indexes created
+//! at start-up:
+//!
+//! | collection | unique index | secondary index |
+//! |---|---|---|
+//! | `scenarios` | (tenant_id, scenario_id) | — |
+//! | `items` | (tenant_id, scenario_id, item_id) | metadata.category |
+//! | `user_profiles` | (tenant_id, user_id, scenario_id) | — |
+//!
+//! Each document is the serde form of its core type plus `tenant_id`. Correctness never needs a
+//! multi-document transaction (the test server, like a standalone MongoDB, has none): every write
+//! is one document, keyed by a unique index, so a retried write converges; the scenario version
+//! makes concurrent replaces fail rather than overwrite; deleting a scenario removes its items
+//! and profiles before the scenario itself, so an interrupted delete can be retried.
+
+use async_trait::async_trait;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::IndexOptions;
+use mongodb::{Client, Collection, Database, IndexModel};
+use polyrec_core::{Error, Item, ItemId, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{DocumentStore, ItemFilter, Upserted};
+
+pub struct MongoDocuments {
+    db: Database,
+    scenarios: Collection<Document>,
+    items: Collection<Document>,
+    profiles: Collection<Document>,
+}
+
+fn unavailable(error: mongodb::error::Error) -> Error {
+    Error::unavailable(format!("mongodb: {error}"))
+}
+
+fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
+    match error.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
+        ErrorKind::Command(e) => e.code == 11000,
+        ErrorKind::InsertMany(e) => {
+            e.write_errors.as_ref().is_some_and(|errors| errors.iter().any(|e| e.code == 11000))
+        }
+        _ => error.to_string().contains("E11000"),
+    }
+}
+
+/// The stored form: the value's fields plus `tenant_id`. The value goes through its JSON form,
+/// which is the API's and the embedded store's, so both stores hold the same fields (maps keyed
+/// by numbers get string keys, as in JSON).
+fn to_doc<T: Serialize>(tenant: &TenantId, value: &T) -> Result<Document> {
+    let json = serde_json::to_value(value).map_err(Error::internal)?;
+    let Bson::Document(mut doc) = Bson::try_from(json).map_err(|e| Error::internal(format!("to bson: {e}")))? else {
+        return Err(Error::internal("to bson: not a document"));
+    };
+    doc.insert("tenant_id", tenant.as_str());
+    Ok(doc)
+}
+
+fn from_doc<T: DeserializeOwned>(mut doc: Document) -> Result<T> {
+    doc.remove("_id");
+    doc.remove("tenant_id");
+    let json = Bson::Document(doc).into_relaxed_extjson();
+    serde_json::from_value(json).map_err(|e| Error::internal(format!("corrupt document: {e}")))
+}
+
+/// One query, as options of the `find` command.
+#[derive(Default)]
+struct Find {
+    filter: Document,
+    sort: Option<Document>,
+    projection: Option<Document>,
+    limit: Option<i64>,
+}
+
+impl MongoDocuments {
+    /// Connects to `mongodb://…` and uses database `database` (the URL's own database name
+    /// wins when it has one), creating the collections and indexes that are missing.
+    pub async fn connect(url: &str, database: &str) -> Result<Self> {
+        let mut options = mongodb::options::ClientOptions::parse(url)
+            .await
+            .map_err(|e| Error::invalid("bad_backend_url", format!("bad mongodb url {url:?}: {e}")))?;
+        options.app_name = Some("polyrec".into());
+        options.connect_timeout.get_or_insert(std::time::Duration::from_secs(5));
+        options.server_selection_timeout.get_or_insert(std::time::Duration::from_secs(5));
+        let name = options.default_database.clone().unwrap_or_else(|| database.to_owned());
+        let client = Client::with_options(options).map_err(unavailable)?;
+        let db = client.database(&name);
+        let store = Self {
+            scenarios: db.collection("scenarios"),
+            items: db.collection("items"),
+            profiles: db.collection("user_profiles"),
+            db,
+        };
+        store.create_indexes().await?;
+        Ok(store)
+    }
+
+    async fn create_indexes(&self) -> Result<()> {
+        // Created one by one, an existing one being no error (listing them first would race
+        // with another process starting, and mongoeco's listing reply trips the driver).
+        for name in ["scenarios", "items", "user_profiles", "model_configs", "experiments"] {
+            match self.db.create_collection(name).await {
+                Ok(()) => {}
+                Err(e) if matches!(e.kind.as_ref(), ErrorKind::Command(c) if c.code == 48) => {}
+                Err(e) if e.to_string().contains("already exists") => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        let unique = |keys: Document, name: &str| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().unique(true).name(name.to_owned()).build())
+                .build()
+        };
+        self.scenarios
+            .create_index(unique(doc! { "tenant_id": 1, "scenario_id": 1 }, "tenant_scenario"))
+            .await
+            .map_err(unavailable)?;
+        self.items
+            .create_index(unique(doc! { "tenant_id": 1, "scenario_id": 1, "item_id": 1 }, "tenant_scenario_item"))
+            .await
+            .map_err(unavailable)?;
+        self.items
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "metadata.category": 1 })
+                    .options(IndexOptions::builder().name("metadata_category".to_owned()).build())
+                    .build(),
+            )
+            .await
+            .map_err(unavailable)?;
+        self.profiles
+            .create_index(unique(doc! { "tenant_id": 1, "user_id": 1, "scenario_id": 1 }, "tenant_user_scenario"))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Names and keys of a collection's indexes (for the tests that check the layout).
+    pub async fn index_keys(&self, collection: &str) -> Result<Vec<(String, Document, bool)>> {
+        // The raw command: the first batch holds every index of a collection.
+        let reply = self.db.run_command(doc! { "listIndexes": collection }).await.map_err(unavailable)?;
+        let batch = reply
+            .get_document("cursor")
+            .and_then(|cursor| cursor.get_array("firstBatch"))
+            .map_err(|e| Error::internal(format!("listIndexes reply: {e}")))?;
+        Ok(batch
+            .iter()
+            .filter_map(Bson::as_document)
+            .map(|index| {
+                let name = index.get_str("name").unwrap_or_default().to_owned();
+                let keys = index.get_document("key").cloned().unwrap_or_default();
+                (name, keys, index.get_bool("unique").unwrap_or(false))
+            })
+            .collect())
+    }
+
+    /// Raw documents of a collection matching `filter`, for tests that look at the database
+    /// directly.
+    pub async fn raw(&self, collection: &str, filter: Document) -> Result<Vec<Document>> {
+        self.find(collection, Find { filter, ..Default::default() }).await
+    }
+
+    /// Runs a query with the `find` and `getMore` commands. (The driver's cursor type would do
+    /// the same, but it rejects the 32-bit cursor ids the mongoeco test server answers with.)
+    async fn find(&self, collection: &str, query: Find) -> Result<Vec<Document>> {
+        let mut command = doc! { "find": collection, "filter": query.filter };
+        if let Some(sort) = query.sort {
+            command.insert("sort", sort);
+        }
+        if let Some(projection) = query.projection {
+            command.insert("projection", projection);
+        }
+        if let Some(limit) = query.limit {
+            // An int32, as drivers send it (mongoeco refuses an int64 here).
+            command.insert("limit", i32::try_from(limit).unwrap_or(i32::MAX));
+        }
+        let mut reply = self.db.run_command(command).await.map_err(unavailable)?;
+        let mut docs = Vec::new();
+        let mut batch_key = "firstBatch";
+        loop {
+            let cursor = reply.get_document("cursor").map_err(|e| Error::internal(format!("find reply: {e}")))?;
+            let batch = cursor.get_array(batch_key).map_err(|e| Error::internal(format!("find reply: {e}")))?;
+            docs.extend(batch.iter().filter_map(|d| d.as_document().cloned()));
+            let id = cursor.get("id").and_then(bson_i64).unwrap_or(0);
+            if id == 0 || query.limit.is_some_and(|limit| docs.len() as i64 >= limit) {
+                return Ok(docs);
+            }
+            reply = self.db.run_command(doc! { "getMore": id, "collection": collection }).await.map_err(unavailable)?;
+            batch_key = "nextBatch";
+        }
+    }
+
+    async fn find_one<T: DeserializeOwned>(&self, collection: &str, filter: Document) -> Result<Option<T>> {
+        let docs = self.find(collection, Find { filter, limit: Some(1), ..Default::default() }).await?;
+        docs.into_iter().next().map(from_doc).transpose()
+    }
+
+    /// Replaces (or inserts) many documents in one round trip: one `update` command with a
+    /// statement per document, each keyed by its unique index.
+    async fn upsert_many(&self, collection: &str, statements: Vec<(Document, Document)>) -> Result<()> {
+        for chunk in statements.chunks(1_000) {
+            let updates: Vec<Bson> = chunk
+                .iter()
+                .map(|(filter, doc)| Bson::Document(doc! { "q": filter.clone(), "u": doc.clone(), "upsert": true }))
+                .collect();
+            let reply = self
+                .db
+                .run_command(doc! { "update": collection, "updates": updates, "ordered": true })
+                .await
+                .map_err(unavailable)?;
+            if let Ok(errors) = reply.get_array("writeErrors")
+                && !errors.is_empty()
+            {
+                return Err(Error::internal(format!("mongodb: {collection} upsert failed: {errors:?}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn scenario_key(tenant: &TenantId, scenario: &ScenarioId) -> Document {
+    doc! { "tenant_id": tenant.as_str(), "scenario_id": scenario.as_str() }
+}
+
+fn item_key(tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Document {
+    doc! { "tenant_id": tenant.as_str(), "scenario_id": scenario.as_str(), "item_id": item.as_str() }
+}
+
+#[async_trait]
+impl DocumentStore for MongoDocuments {
+    async fn insert_scenario(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()> {
+        match self.scenarios.insert_one(to_doc(tenant, scenario)?).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(Error::Conflict {
+                code: "scenario_exists",
+                message: format!("scenario {:?} exists already; update it with PUT or PATCH", scenario.scenario_id),
+            }),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Option<Scenario>> {
+        self.find_one("scenarios", scenario_key(tenant, scenario)).await
+    }
+
+    async fn list_scenarios(&self, tenant: &TenantId) -> Result<Vec<Scenario>> {
+        let query = Find {
+            filter: doc! { "tenant_id": tenant.as_str() },
+            sort: Some(doc! { "scenario_id": 1 }),
+            ..Default::default()
+        };
+        self.find("scenarios", query).await?.into_iter().map(from_doc).collect()
+    }
+
+    async fn replace_scenario(&self, tenant: &TenantId, scenario: &Scenario, expected_version: u64) -> Result<()> {
+        let mut filter = scenario_key(tenant, &scenario.scenario_id);
+        filter.insert("version", expected_version as i64);
+        let result = self.scenarios.replace_one(filter, to_doc(tenant, scenario)?).await.map_err(unavailable)?;
+        if result.matched_count == 0 {
+            return Err(Error::Conflict {
+                code: "version_conflict",
+                message: format!(
+                    "scenario {:?} was changed concurrently (expected version {expected_version}); read it again and retry",
+                    scenario.scenario_id
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    async fn delete_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<bool> {
+        let key = scenario_key(tenant, scenario);
+        self.items.delete_many(key.clone()).await.map_err(unavailable)?;
+        self.profiles.delete_many(key.clone()).await.map_err(unavailable)?;
+        let deleted = self.scenarios.delete_one(key).await.map_err(unavailable)?;
+        Ok(deleted.deleted_count > 0)
+    }
+
+    async fn all_scenarios(&self) -> Result<Vec<(TenantId, Scenario)>> {
+        let docs = self.find("scenarios", Find::default()).await?;
+        docs.into_iter()
+            .map(|doc| {
+                let tenant = doc.get_str("tenant_id").map_err(|e| Error::internal(format!("corrupt scenario: {e}")))?;
+                Ok((TenantId::parse(tenant)?, from_doc(doc)?))
+            })
+            .collect()
+    }
+
+    async fn upsert_items(&self, tenant: &TenantId, items: Vec<Item>) -> Result<Vec<(Item, Upserted)>> {
+        let mut stored = Vec::with_capacity(items.len());
+        // Items of one call share a scenario in practice; group to find existing ones per scenario.
+        let mut scenarios: Vec<&ScenarioId> = items.iter().map(|item| &item.scenario_id).collect();
+        scenarios.sort();
+        scenarios.dedup();
+        let mut created: std::collections::HashMap<(String, String), i64> = std::collections::HashMap::new();
+        for scenario in scenarios {
+            let ids: Vec<&str> =
+                items.iter().filter(|item| &item.scenario_id == scenario).map(|item| item.item_id.as_str()).collect();
+            for chunk in ids.chunks(1_000) {
+                let mut filter = scenario_key(tenant, scenario);
+                filter.insert("item_id", doc! { "$in": chunk.to_vec() });
+                let query =
+                    Find { filter, projection: Some(doc! { "item_id": 1, "created_ms": 1 }), ..Default::default() };
+                let docs = self.find("items", query).await?;
+                for doc in docs {
+                    if let (Ok(id), Some(ms)) = (doc.get_str("item_id"), doc.get("created_ms").and_then(bson_i64)) {
+                        created.insert((scenario.to_string(), id.to_owned()), ms);
+                    }
+                }
+            }
+        }
+        let mut statements = Vec::with_capacity(items.len());
+        for mut item in items {
+            let existing = created.get(&(item.scenario_id.to_string(), item.item_id.to_string())).copied();
+            if let Some(created_ms) = existing {
+                item.created_ms = created_ms;
+                item.publish_memo = Default::default();
+            }
+            statements.push((item_key(tenant, &item.scenario_id, &item.item_id), to_doc(tenant, &item)?));
+            stored.push((item, if existing.is_some() { Upserted::Updated } else { Upserted::Created }));
+        }
+        self.upsert_many("items", statements).await?;
+        Ok(stored)
+    }
+
+    async fn insert_item(&self, tenant: &TenantId, item: &Item) -> Result<()> {
+        match self.items.insert_one(to_doc(tenant, item)?).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(Error::Conflict {
+                code: "item_exists",
+                message: format!("item {:?} exists already; change it with PATCH or the bulk import", item.item_id),
+            }),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_item(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<Option<Item>> {
+        self.find_one("items", item_key(tenant, scenario, item)).await
+    }
+
+    async fn delete_item(&self, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<bool> {
+        let deleted = self.items.delete_one(item_key(tenant, scenario, item)).await.map_err(unavailable)?;
+        Ok(deleted.deleted_count > 0)
+    }
+
+    async fn list_items(&self, tenant: &TenantId, scenario: &ScenarioId, filter: &ItemFilter) -> Result<Vec<Item>> {
+        let mut query = scenario_key(tenant, scenario);
+        if let Some(category) = &filter.category {
+            query.insert("metadata.category", category.as_str());
+        }
+        if let Some(status) = filter.status {
+            query.insert("status", status.as_str());
+        }
+        if let Some(since) = filter.updated_since_ms {
+            query.insert("updated_ms", doc! { "$gte": since });
+        }
+        if let Some(cursor) = &filter.cursor {
+            query.insert("item_id", doc! { "$gt": cursor.as_str() });
+        }
+        let query = Find {
+            filter: query,
+            sort: Some(doc! { "item_id": 1 }),
+            limit: Some(filter.limit as i64),
+            ..Default::default()
+        };
+        self.find("items", query).await?.into_iter().map(from_doc).collect()
+    }
+
+    async fn scan_items(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Vec<Item>> {
+        let query = Find { filter: scenario_key(tenant, scenario), ..Default::default() };
+        self.find("items", query).await?.into_iter().map(from_doc).collect()
+    }
+
+    async fn get_profile(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        scenario: &ScenarioId,
+    ) -> Result<Option<UserProfile>> {
+        let key = doc! { "tenant_id": tenant.as_str(), "user_id": user.as_str(), "scenario_id": scenario.as_str() };
+        self.find_one("user_profiles", key).await
+    }
+
+    async fn put_profiles(&self, tenant: &TenantId, profiles: &[UserProfile]) -> Result<()> {
+        let statements = profiles
+            .iter()
+            .map(|profile| {
+                let key = doc! {
+                    "tenant_id": tenant.as_str(),
+                    "user_id": profile.user_id.as_str(),
+                    "scenario_id": profile.scenario_id.as_str(),
+                };
+                Ok((key, to_doc(tenant, profile)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.upsert_many("user_profiles", statements).await
+    }
+}
+
+fn bson_i64(value: &Bson) -> Option<i64> {
+    match value {
+        Bson::Int64(n) => Some(*n),
+        Bson::Int32(n) => Some(*n as i64),
+        Bson::Double(f) => Some(*f as i64),
+        _ => None,
+    }
+}

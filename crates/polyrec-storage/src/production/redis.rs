@@ -1,0 +1,267 @@
+//! The realtime store on Redis, with the key layout of SPEC §4.2 (built by [`crate::keys`]).
+//!
+//! | key | Redis type | written by |
+//! |---|---|---|
+//! | `hot:items:{tenant}:{scenario}` | ZSET, score = hotness, TTL 24 h | hot-score job, replaced whole in one `MULTI` |
+//! | `exposed:{tenant}:{user}:{scenario}` | ZSET, score = time shown (ms) | recommend; members older than the TTL are trimmed on write and ignored on read |
+//! | `metrics:realtime:{tenant}:{scenario}` | HASH, field `{minute_ms}:{counter}`, TTL 1 h | metrics job (`HINCRBYFLOAT`) |
+//! | `recent:{tenant}:{user}:{scenario}` | LIST, newest first, capped | behavior ingestion |
+//! | `scenario:config:{tenant}:{scenario}`, `user:profile:…` | STRING (JSON), TTL 1 h | the caches of SPEC §5.3 |
+//!
+//! The exposure set is a sorted set scored by the time each item was shown, not a plain SET, so
+//! that every exposure expires a day after *it* was shown (a plain SET's TTL would be renewed by
+//! every new exposure and keep old ones forever under steady traffic).
+//!
+//! TTLs are relative: the store computes each from the injected clock (now → expiry) and hands
+//! Redis the difference, so a test clock and Redis agree on how long a key lives.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use polyrec_core::clock::SharedClock;
+use polyrec_core::{Error, Result, ScenarioId, TenantId, UserId};
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use crate::{RealtimeStore, keys};
+
+pub struct RedisRealtime {
+    conn: ConnectionManager,
+    clock: SharedClock,
+}
+
+fn unavailable(error: redis::RedisError) -> Error {
+    Error::unavailable(format!("redis: {error}"))
+}
+
+/// A positive TTL in milliseconds for PEXPIRE (Redis rejects 0 and negative values).
+fn ttl(ms: i64) -> i64 {
+    ms.max(1)
+}
+
+impl RedisRealtime {
+    /// Connects to `redis://host:port/db`. The connection manager reconnects on its own after
+    /// the server returns; calls made while it is down fail with `Unavailable`.
+    pub async fn connect(url: &str, clock: SharedClock) -> Result<Self> {
+        let client = redis::Client::open(url)
+            .map_err(|e| Error::invalid("bad_backend_url", format!("bad redis url {url:?}: {e}")))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(3)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(3)))
+            .set_number_of_retries(1);
+        let conn = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
+        Ok(Self { conn, clock })
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// Deletes every key matching `pattern` (SCAN, never KEYS, so a large database is not
+    /// blocked).
+    async fn delete_matching(&self, pattern: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            if !batch.is_empty() {
+                let _: () = conn.del(batch).await.map_err(unavailable)?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    /// A cached JSON document (`scenario:config:…`, `user:profile:…`), if present.
+    pub async fn get_text(&self, key: &str) -> Result<Option<String>> {
+        self.conn().get(key).await.map_err(unavailable)
+    }
+
+    pub async fn set_text(&self, key: &str, value: &str, ttl_ms: i64) -> Result<()> {
+        let _: () = self.conn().pset_ex(key, value, ttl(ttl_ms) as u64).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        let _: () = self.conn().del(key).await.map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+/// Splits a metrics field `{bucket_ms}:{counter}`.
+fn metric_field(field: &str) -> Option<(i64, &str)> {
+    let (bucket, name) = field.split_once(':')?;
+    Some((bucket.parse().ok()?, name))
+}
+
+#[async_trait]
+impl RealtimeStore for RedisRealtime {
+    async fn replace_hot_items(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        items: Vec<(String, f64)>,
+        ttl_ms: i64,
+    ) -> Result<()> {
+        let key = keys::hot_items(tenant, scenario);
+        let mut pipe = redis::pipe();
+        pipe.atomic().del(&key).ignore();
+        for chunk in items.chunks(1_000) {
+            let members: Vec<(f64, &str)> = chunk.iter().map(|(item, score)| (*score, item.as_str())).collect();
+            pipe.zadd_multiple(&key, &members).ignore();
+        }
+        pipe.pexpire(&key, ttl(ttl_ms)).ignore();
+        let _: () = pipe.query_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn hot_items(&self, tenant: &TenantId, scenario: &ScenarioId, n: usize) -> Result<Vec<(String, f64)>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let key = keys::hot_items(tenant, scenario);
+        self.conn().zrevrange_withscores(key, 0, n as isize - 1).await.map_err(unavailable)
+    }
+
+    async fn add_exposed(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        scenario: &ScenarioId,
+        items: &[(String, i64)],
+        ttl_ms: i64,
+    ) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now_ms();
+        let newest = items.iter().map(|(_, shown)| *shown).max().unwrap_or(now);
+        let key = keys::exposed(tenant, user, scenario);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        // GT: an item shown again keeps the later time.
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg(&key).arg("GT");
+        for (item, shown) in items {
+            zadd.arg(*shown).arg(item);
+        }
+        pipe.add_command(zadd).ignore();
+        pipe.cmd("ZREMRANGEBYSCORE").arg(&key).arg("-inf").arg(format!("({}", now - ttl_ms + 1)).ignore();
+        // The key lives as long as its newest member; never shorten a longer expiry.
+        pipe.cmd("PEXPIRE").arg(&key).arg(ttl(newest + ttl_ms - now)).arg("GT").ignore();
+        pipe.cmd("PEXPIRE").arg(&key).arg(ttl(newest + ttl_ms - now)).arg("NX").ignore();
+        let _: () = pipe.query_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn exposed(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        scenario: &ScenarioId,
+        since_ms: i64,
+    ) -> Result<Vec<String>> {
+        let key = keys::exposed(tenant, user, scenario);
+        self.conn().zrangebyscore(key, since_ms, "+inf").await.map_err(unavailable)
+    }
+
+    async fn incr_metrics(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        bucket_ms: i64,
+        deltas: &[(String, f64)],
+        ttl_ms: i64,
+    ) -> Result<()> {
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        let key = keys::metrics_realtime(tenant, scenario);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (field, delta) in deltas {
+            pipe.cmd("HINCRBYFLOAT").arg(&key).arg(format!("{bucket_ms}:{field}")).arg(*delta).ignore();
+        }
+        pipe.pexpire(&key, ttl(ttl_ms)).ignore();
+        let _: () = pipe.query_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn metrics(&self, tenant: &TenantId, scenario: &ScenarioId, since_ms: i64) -> Result<HashMap<String, f64>> {
+        let key = keys::metrics_realtime(tenant, scenario);
+        let mut conn = self.conn();
+        let fields: HashMap<String, f64> = conn.hgetall(&key).await.map_err(unavailable)?;
+        let mut sums: HashMap<String, f64> = HashMap::new();
+        let mut stale = Vec::new();
+        for (field, value) in &fields {
+            let Some((bucket, name)) = metric_field(field) else { continue };
+            if bucket >= since_ms {
+                *sums.entry(name.to_owned()).or_default() += value;
+            } else {
+                stale.push(field.as_str());
+            }
+        }
+        // Buckets before the window are never read again: drop them so the hash stays small.
+        if !stale.is_empty() {
+            let _: () = conn.hdel(&key, stale).await.map_err(unavailable)?;
+        }
+        Ok(sums)
+    }
+
+    async fn push_recent(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        scenario: &ScenarioId,
+        items: &[String],
+        cap: usize,
+        ttl_ms: i64,
+    ) -> Result<()> {
+        if items.is_empty() || cap == 0 {
+            return Ok(());
+        }
+        let key = keys::recent(tenant, user, scenario);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for item in items {
+            pipe.lrem(&key, 0, item).ignore().lpush(&key, item).ignore();
+        }
+        pipe.ltrim(&key, 0, cap as isize - 1).ignore().pexpire(&key, ttl(ttl_ms)).ignore();
+        let _: () = pipe.query_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn recent(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId, n: usize) -> Result<Vec<String>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        self.conn().lrange(keys::recent(tenant, user, scenario), 0, n as isize - 1).await.map_err(unavailable)
+    }
+
+    async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
+        let _: () = self
+            .conn()
+            .del(&[
+                keys::hot_items(tenant, scenario),
+                keys::metrics_realtime(tenant, scenario),
+                keys::scenario_config(tenant, scenario),
+            ])
+            .await
+            .map_err(unavailable)?;
+        // Ids hold none of the glob characters (`*?[]\`), so these patterns match only this
+        // tenant's keys of this scenario.
+        self.delete_matching(&format!("exposed:{tenant}:*:{scenario}")).await?;
+        self.delete_matching(&format!("recent:{tenant}:*:{scenario}")).await?;
+        self.delete_matching(&format!("user:profile:{tenant}:*:{scenario}")).await
+    }
+}

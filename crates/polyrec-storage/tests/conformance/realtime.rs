@@ -1,0 +1,143 @@
+//! The realtime store: hot sets, exposures, per-minute metrics, recent items.
+
+use std::sync::Arc;
+
+use polyrec_core::clock::SharedClock;
+use polyrec_core::{Clock, ManualClock};
+use polyrec_storage::RealtimeStore;
+
+use crate::support::*;
+
+const NOW: i64 = 1_768_471_350_000;
+const DAY: i64 = 86_400_000;
+const HOUR: i64 = 3_600_000;
+
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(NOW))
+}
+
+fn embedded(clock: SharedClock) -> Option<Arc<dyn RealtimeStore>> {
+    Some(Arc::new(polyrec_storage::MemoryRealtime::new(clock)))
+}
+
+#[cfg(feature = "redis")]
+async fn redis(clock: SharedClock) -> Option<Arc<dyn RealtimeStore>> {
+    let url = server("POLYREC_TEST_REDIS_URL")?;
+    Some(Arc::new(polyrec_storage::production::redis::RedisRealtime::connect(&url, clock).await.unwrap()))
+}
+
+macro_rules! suite {
+    ($($test:ident),* $(,)?) => {
+        mod embedded_realtime {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let clock = super::clock();
+                    if let Some(store) = super::embedded(clock.clone()) {
+                        super::$test(store.as_ref(), &clock).await;
+                    }
+                }
+            )*
+        }
+        #[cfg(feature = "redis")]
+        mod redis_realtime {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let clock = super::clock();
+                    if let Some(store) = super::redis(clock.clone()).await {
+                        super::$test(store.as_ref(), &clock).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    hot_sets_are_replaced_whole_and_read_hottest_first,
+    exposures_count_from_when_each_item_was_shown,
+    metrics_sum_the_minute_buckets_of_the_window,
+    recent_items_are_newest_first_unique_and_capped,
+    dropping_a_scenario_removes_only_its_keys,
+);
+
+async fn hot_sets_are_replaced_whole_and_read_hottest_first(store: &dyn RealtimeStore, _clock: &ManualClock) {
+    let (t, s) = (tenant(&unique("t")), scenario_id("s"));
+    store.replace_hot_items(&t, &s, vec![("a".into(), 1.0), ("b".into(), 3.5), ("c".into(), 2.0)], DAY).await.unwrap();
+    assert_eq!(store.hot_items(&t, &s, 2).await.unwrap(), [("b".to_string(), 3.5), ("c".to_string(), 2.0)]);
+    store.replace_hot_items(&t, &s, vec![("d".into(), 9.0)], DAY).await.unwrap();
+    assert_eq!(store.hot_items(&t, &s, 10).await.unwrap(), [("d".to_string(), 9.0)], "the old members are gone");
+    assert!(store.hot_items(&t, &s, 0).await.unwrap().is_empty());
+    assert!(store.hot_items(&t, &scenario_id("other"), 10).await.unwrap().is_empty());
+}
+
+async fn exposures_count_from_when_each_item_was_shown(store: &dyn RealtimeStore, clock: &ManualClock) {
+    let (t, u, s) = (tenant(&unique("t")), user("u"), scenario_id("s"));
+    store.add_exposed(&t, &u, &s, &[("old".into(), NOW - DAY + 1_000), ("x".into(), NOW - 5_000)], DAY).await.unwrap();
+    // Shown again later: the later time counts.
+    store.add_exposed(&t, &u, &s, &[("x".into(), NOW), ("y".into(), NOW)], DAY).await.unwrap();
+    let mut shown = store.exposed(&t, &u, &s, clock.now_ms() - DAY).await.unwrap();
+    shown.sort();
+    assert_eq!(shown, ["old", "x", "y"]);
+    let mut recent = store.exposed(&t, &u, &s, NOW - 1_000).await.unwrap();
+    recent.sort();
+    assert_eq!(recent, ["x", "y"], "x counts from its second showing");
+    clock.set_ms(NOW + 2_000);
+    let mut shown = store.exposed(&t, &u, &s, clock.now_ms() - DAY).await.unwrap();
+    shown.sort();
+    assert_eq!(shown, ["x", "y"], "old was shown more than a day ago");
+    assert!(store.exposed(&t, &user("other"), &s, 0).await.unwrap().is_empty());
+}
+
+async fn metrics_sum_the_minute_buckets_of_the_window(store: &dyn RealtimeStore, clock: &ManualClock) {
+    let (t, s) = (tenant(&unique("t")), scenario_id("s"));
+    let minute = 60_000;
+    let start = NOW - NOW % minute;
+    store
+        .incr_metrics(&t, &s, start - 30 * minute, &[("clicks".into(), 2.0), ("impressions".into(), 10.0)], HOUR)
+        .await
+        .unwrap();
+    store.incr_metrics(&t, &s, start, &[("clicks".into(), 1.0)], HOUR).await.unwrap();
+    store.incr_metrics(&t, &s, start, &[("clicks".into(), 0.5)], HOUR).await.unwrap();
+    let all = store.metrics(&t, &s, clock.now_ms() - HOUR).await.unwrap();
+    assert_eq!((all["clicks"], all["impressions"]), (3.5, 10.0));
+    let last = store.metrics(&t, &s, start).await.unwrap();
+    assert_eq!(last.get("clicks"), Some(&1.5));
+    assert_eq!(last.get("impressions"), None, "that bucket is before the window");
+    assert!(store.metrics(&t, &scenario_id("other"), 0).await.unwrap().is_empty());
+}
+
+async fn recent_items_are_newest_first_unique_and_capped(store: &dyn RealtimeStore, _clock: &ManualClock) {
+    let (t, u, s) = (tenant(&unique("t")), user("u"), scenario_id("s"));
+    store.push_recent(&t, &u, &s, &["a".into(), "b".into(), "c".into()], 3, DAY).await.unwrap();
+    store.push_recent(&t, &u, &s, &["a".into(), "d".into()], 3, DAY).await.unwrap();
+    assert_eq!(store.recent(&t, &u, &s, 10).await.unwrap(), ["d", "a", "c"]);
+    assert_eq!(store.recent(&t, &u, &s, 1).await.unwrap(), ["d"]);
+    assert!(store.recent(&t, &user("other"), &s, 10).await.unwrap().is_empty());
+}
+
+async fn dropping_a_scenario_removes_only_its_keys(store: &dyn RealtimeStore, _clock: &ManualClock) {
+    let (a, b) = (tenant(&unique("a")), tenant(&unique("b")));
+    let (gone, kept) = (scenario_id("gone"), scenario_id("kept"));
+    for t in [&a, &b] {
+        for s in [&gone, &kept] {
+            store.replace_hot_items(t, s, vec![("i".into(), 1.0)], DAY).await.unwrap();
+            store.add_exposed(t, &user("u1"), s, &[("i".into(), NOW)], DAY).await.unwrap();
+            store.incr_metrics(t, s, NOW, &[("clicks".into(), 1.0)], HOUR).await.unwrap();
+            store.push_recent(t, &user("u2"), s, &["i".into()], 10, DAY).await.unwrap();
+        }
+    }
+    store.drop_scenario(&a, &gone).await.unwrap();
+    assert!(store.hot_items(&a, &gone, 10).await.unwrap().is_empty());
+    assert!(store.exposed(&a, &user("u1"), &gone, 0).await.unwrap().is_empty());
+    assert!(store.metrics(&a, &gone, 0).await.unwrap().is_empty());
+    assert!(store.recent(&a, &user("u2"), &gone, 10).await.unwrap().is_empty());
+    // Another scenario of the tenant, and the same scenario id of another tenant, are untouched.
+    for (t, s) in [(&a, &kept), (&b, &gone), (&b, &kept)] {
+        assert_eq!(store.hot_items(t, s, 10).await.unwrap().len(), 1);
+        assert_eq!(store.exposed(t, &user("u1"), s, 0).await.unwrap(), ["i"]);
+        assert_eq!(store.metrics(t, s, 0).await.unwrap()["clicks"], 1.0);
+        assert_eq!(store.recent(t, &user("u2"), s, 10).await.unwrap(), ["i"]);
+    }
+}

@@ -1,0 +1,118 @@
+//! The event warehouse: raw events once, rollups, interactions.
+
+use std::sync::Arc;
+
+use polyrec_core::EventType::{Click, Impression, Like, Play};
+use polyrec_storage::{Interaction, Warehouse};
+
+use crate::support::*;
+
+const T0: i64 = 1_768_471_350_000;
+
+struct Backend {
+    store: Arc<dyn Warehouse>,
+    _guard: Option<tempfile::TempDir>,
+}
+
+fn embedded() -> Option<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = polyrec_storage::SqliteWarehouse::open(&dir.path().join("warehouse.db")).unwrap();
+    Some(Backend { store: Arc::new(store), _guard: Some(dir) })
+}
+
+#[cfg(feature = "clickhouse")]
+async fn clickhouse() -> Option<Backend> {
+    let url = server("POLYREC_TEST_CLICKHOUSE_URL")?;
+    let url = format!("{}?database={}", url.trim_end_matches('/'), unique("conformance"));
+    let store = polyrec_storage::production::clickhouse::ClickHouseWarehouse::connect(&url).await.unwrap();
+    Some(Backend { store: Arc::new(store), _guard: None })
+}
+
+macro_rules! suite {
+    ($($test:ident),* $(,)?) => {
+        mod embedded_warehouse {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    if let Some(backend) = super::embedded() {
+                        super::$test(backend.store.as_ref()).await;
+                    }
+                }
+            )*
+        }
+        #[cfg(feature = "clickhouse")]
+        mod clickhouse_warehouse {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    if let Some(backend) = super::clickhouse().await {
+                        super::$test(backend.store.as_ref()).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    a_replayed_batch_inserts_nothing_twice,
+    interactions_sum_interest_per_user_and_item,
+    dropping_a_scenario_removes_its_events_and_rollups,
+);
+
+async fn a_replayed_batch_inserts_nothing_twice(store: &dyn Warehouse) {
+    let (a, b) = (unique("a"), unique("b"));
+    let batch = vec![
+        record(1, &a, "s1", "u1", "i1", Click, T0),
+        record(2, &a, "s2", "u1", "i1", Impression, T0 + 1),
+        record(3, &b, "s1", "u1", "i1", Click, T0 + 2),
+    ];
+    assert_eq!(store.insert(&batch).await.unwrap(), 3);
+    assert_eq!(store.insert(&batch).await.unwrap(), 0, "the same events again");
+    let overlapping = vec![batch[2].clone(), record(4, &a, "s1", "u2", "i2", Play, T0 + 3)];
+    assert_eq!(store.insert(&overlapping).await.unwrap(), 1, "only the new one");
+    assert_eq!(store.count(&tenant(&a), None).await.unwrap(), 3);
+    assert_eq!(store.count(&tenant(&a), Some(&scenario_id("s1"))).await.unwrap(), 2);
+    assert_eq!(store.count(&tenant(&b), None).await.unwrap(), 1);
+    assert_eq!(store.count(&tenant(&unique("nobody")), None).await.unwrap(), 0);
+}
+
+async fn interactions_sum_interest_per_user_and_item(store: &dyn Warehouse) {
+    let t = unique("t");
+    let batch = vec![
+        record(1, &t, "s", "u1", "i1", Click, T0),
+        record(2, &t, "s", "u1", "i1", Like, T0 + 10),
+        record(3, &t, "s", "u1", "i2", Impression, T0 + 20),
+        record(4, &t, "s", "u2", "i1", Play, T0 + 30),
+        record(5, &t, "s", "u2", "i3", Click, T0 - 100_000),
+        record(6, &t, "other", "u1", "i1", Click, T0),
+    ];
+    store.insert(&batch).await.unwrap();
+    let mut got = store.interactions(&tenant(&t), &scenario_id("s"), T0 - 1).await.unwrap();
+    got.sort_by(|x, y| (&x.user_id, &x.item_id).cmp(&(&y.user_id, &y.item_id)));
+    let w = |kind: polyrec_core::EventType| kind.interest_weight();
+    let expected = [
+        Interaction { user_id: "u1".into(), item_id: "i1".into(), weight: w(Click) + w(Like), last_ms: T0 + 10 },
+        Interaction { user_id: "u2".into(), item_id: "i1".into(), weight: w(Play), last_ms: T0 + 30 },
+    ];
+    assert_eq!(got.len(), expected.len(), "{got:?}");
+    for (got, expected) in got.iter().zip(&expected) {
+        assert_eq!((&got.user_id, &got.item_id, got.last_ms), (&expected.user_id, &expected.item_id, expected.last_ms));
+        assert!((got.weight - expected.weight).abs() < 1e-9, "{got:?} vs {expected:?}");
+    }
+}
+
+async fn dropping_a_scenario_removes_its_events_and_rollups(store: &dyn Warehouse) {
+    let (a, b) = (unique("a"), unique("b"));
+    let batch = vec![
+        record(1, &a, "gone", "u1", "i1", Click, T0),
+        record(2, &a, "kept", "u1", "i1", Click, T0),
+        record(3, &b, "gone", "u1", "i1", Click, T0),
+    ];
+    store.insert(&batch).await.unwrap();
+    store.drop_scenario(&tenant(&a), &scenario_id("gone")).await.unwrap();
+    assert_eq!(store.count(&tenant(&a), Some(&scenario_id("gone"))).await.unwrap(), 0);
+    assert!(store.interactions(&tenant(&a), &scenario_id("gone"), 0).await.unwrap().is_empty());
+    assert_eq!(store.count(&tenant(&a), Some(&scenario_id("kept"))).await.unwrap(), 1);
+    assert_eq!(store.count(&tenant(&b), Some(&scenario_id("gone"))).await.unwrap(), 1, "another tenant's is kept");
+}
