@@ -9,16 +9,18 @@
 #   ...                                          # cargo test --all-features
 #   stop_servers
 #
-# Every server listens on 127.0.0.1 on a port of its own (below), keeps its data in a temporary
+# Every server listens on 127.0.0.1 on a free port (or REDIS_PORT, CLICKHOUSE_HTTP_PORT,
+# CLICKHOUSE_TCP_PORT, KAFKA_PORT, MONGO_PORT when set), keeps its data in a temporary
 # directory and is stopped by PID. Installs are cached under /var/tmp/polyrec-venv so a second
 # run starts in seconds.
 
 POLYREC_VENV_DIR="${POLYREC_VENV_DIR:-/var/tmp/polyrec-venv}"
-REDIS_PORT="${REDIS_PORT:-16379}"
-CLICKHOUSE_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-18123}"
-CLICKHOUSE_TCP_PORT="${CLICKHOUSE_TCP_PORT:-19000}"
-KAFKA_PORT="${KAFKA_PORT:-19092}"
-MONGO_PORT="${MONGO_PORT:-27117}"
+
+# A TCP port nobody listens on (the kernel picks it), so a run never collides with servers a
+# developer already has on the usual ports.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 
 # PIDs of the servers started here, stopped by stop_servers.
 SERVER_PIDS=()
@@ -183,6 +185,11 @@ EOF
 
 start_servers() {
     install_servers
+    REDIS_PORT="${REDIS_PORT:-$(free_port)}"
+    CLICKHOUSE_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-$(free_port)}"
+    CLICKHOUSE_TCP_PORT="${CLICKHOUSE_TCP_PORT:-$(free_port)}"
+    KAFKA_PORT="${KAFKA_PORT:-$(free_port)}"
+    MONGO_PORT="${MONGO_PORT:-$(free_port)}"
     SERVER_DIR="$(mktemp -d /tmp/polyrec-servers.XXXXXX)"
     export POLYREC_TEST_SERVER_DIR="$SERVER_DIR"
     log "data and logs in $SERVER_DIR"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Whole-test-suite command for polyrec.
 #
-# Runs, in order: rustfmt check, clippy (warnings are errors), cargo test.
+# Runs, in order: installs and starts the real servers of the production backends
+# (scripts/servers.sh), rustfmt check, clippy (warnings are errors), an embedded-only build check,
+# cargo test with every feature (conformance suites against embedded and real backends), and the
+# HTTP integration suite a second time on the production backends; then stops the servers.
 # Works on a fresh Debian 12 machine as root with Rust + cargo installed.
 set -euo pipefail
 
@@ -43,57 +46,45 @@ ensure_prereqs() {
 }
 
 # ---------------------------------------------------------------------------
-# External test servers (Redis, Kafka, ...)
+# External test servers (DESIGN §8): Redis, ClickHouse, a Kafka-API broker, a MongoDB wire server
 # ---------------------------------------------------------------------------
-# PIDs of background processes started by this script; killed on exit.
-SERVER_PIDS=()
-
-cleanup() {
-    local pid
-    for pid in "${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
-}
-trap cleanup EXIT
-
-start_servers() {
-    # Currently starts nothing: the test suite has no external dependencies yet.
-    #
-    # To add one later, start it in the background, record its PID so
-    # cleanup() stops it, wait until it is ready, and export its address
-    # for the tests, e.g.:
-    #
-    #   redis-server --port 6390 --save '' --appendonly no >/tmp/polyrec-redis.log 2>&1 &
-    #   SERVER_PIDS+=("$!")
-    #   wait_for_port 127.0.0.1 6390
-    #   export POLYREC_TEST_REDIS_URL=redis://127.0.0.1:6390
-    :
-}
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
+trap stop_servers EXIT
 
 # ---------------------------------------------------------------------------
 # Steps
 # ---------------------------------------------------------------------------
 ensure_prereqs
 
-banner "start test servers (none yet)"
+banner "install and start the test servers"
 start_servers
+# Every production-backend test must run: a missing server is a failure, not a skip.
+export POLYREC_REQUIRE_SERVERS=1
 
 banner "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
-banner "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
+banner "cargo clippy --workspace --all-targets --all-features -- -D warnings"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-banner "cargo test --workspace --all-targets"
+banner "cargo check -p polyrec --no-default-features (the embedded-only build)"
+cargo check -p polyrec --no-default-features
+
 # Doc-tests are left out (the crates have none), so the run does not end on an empty suite; the
 # totals of every suite are summed into one closing line.
 TEST_LOG="$(mktemp)"
+status=0
+banner "cargo test --workspace --all-targets --all-features"
 set +e
-cargo test --workspace --all-targets 2>&1 | tee "$TEST_LOG"
-status=${PIPESTATUS[0]}
+cargo test --workspace --all-targets --all-features 2>&1 | tee -a "$TEST_LOG"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+set -e
+
+banner "the HTTP integration suite again, on MongoDB + Redis + ClickHouse + Kafka"
+set +e
+POLYREC_TEST_BACKENDS=production cargo test -p polyrec --all-features --test it 2>&1 | tee -a "$TEST_LOG"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 echo
 awk '/^test result:/ { for (i = 2; i <= NF; i++) { if ($i == "passed;") p += $(i-1); if ($i == "failed;") f += $(i-1) } }

@@ -17,12 +17,11 @@ use parking_lot::RwLock;
 use polyrec_core::clock::{HOUR_MS, SharedClock};
 use polyrec_core::{Error, Item, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
 use polyrec_engine::{Catalog, CfModel, Pipeline};
-use polyrec_storage::{
-    DocumentStore, EventBus, MemoryRealtime, RealtimeStore, SqliteDocuments, SqliteEventBus, SqliteWarehouse, Warehouse,
-};
+use polyrec_storage::{Cached, DocumentStore, EventBus, MemoryRealtime, RealtimeStore, Warehouse};
 use tokio::sync::Notify;
 
 use crate::ServerConfig;
+use crate::backends::Backends;
 
 type Key = (TenantId, ScenarioId);
 /// A cached profile (or the knowledge that there is none) and when the entry expires.
@@ -32,6 +31,8 @@ type ProfileEntry = (Option<Arc<UserProfile>>, i64);
 pub struct CompiledScenario {
     pub scenario: Scenario,
     pub pipeline: Pipeline,
+    /// The shared cache entry it was compiled from, when the cache is shared.
+    json: Option<String>,
 }
 
 #[derive(Default)]
@@ -45,6 +46,8 @@ struct CatalogSlot {
 }
 
 const PROFILE_TTL_MS: i64 = HOUR_MS;
+/// SPEC §5.3: scenario configs are cached for an hour after a read of the document store.
+const SCENARIO_CACHE_TTL_MS: i64 = HOUR_MS;
 const PROFILE_CACHE_MAX: usize = 200_000;
 
 pub struct App {
@@ -74,23 +77,23 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the embedded stores under `config.data_dir`.
-    pub fn open_embedded(config: ServerConfig, clock: SharedClock) -> anyhow::Result<Arc<App>> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", config.data_dir.display()))?;
-        let dir = config.data_dir.clone();
-        let documents = Arc::new(SqliteDocuments::open(&dir.join("documents.db"))?);
-        let bus = Arc::new(SqliteEventBus::open(&dir.join("events.db"))?);
-        let warehouse = Arc::new(SqliteWarehouse::open(&dir.join("warehouse.db"))?);
-        let realtime = Arc::new(MemoryRealtime::new(clock.clone()));
-        Ok(Arc::new(App {
+    /// Opens the stores `config.storage` names: embedded under `config.data_dir` by default,
+    /// the production engines where a URL is given.
+    pub async fn open(config: ServerConfig, clock: SharedClock) -> anyhow::Result<Arc<App>> {
+        let backends = Backends::open(&config.storage, &config.data_dir, clock.clone()).await?;
+        Ok(Self::with_backends(config, clock, backends))
+    }
+
+    fn with_backends(config: ServerConfig, clock: SharedClock, backends: Backends) -> Arc<App> {
+        let Backends { documents, bus, warehouse, realtime, memory_realtime } = backends;
+        Arc::new(App {
             config,
             clock,
             documents,
             bus,
             warehouse,
-            realtime: realtime.clone(),
-            memory_realtime: Some(realtime),
+            realtime,
+            memory_realtime,
             bus_appended: Notify::new(),
             scenarios: RwLock::default(),
             scenario_generation: AtomicU64::new(0),
@@ -100,7 +103,13 @@ impl App {
             profiles: RwLock::default(),
             profile_generation: AtomicU64::new(0),
             job_offsets: RwLock::default(),
-        }))
+        })
+    }
+
+    /// Whether the realtime store is shared with other processes (Redis): then the caches in
+    /// front of the document store check it, so every process sees a change at once.
+    fn shared_cache(&self) -> bool {
+        self.memory_realtime.is_none()
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -110,6 +119,9 @@ impl App {
     /// The scenario with its compiled pipeline; `NotFound` for unknown (or other tenants')
     /// scenarios.
     pub async fn scenario(&self, tenant: &TenantId, id: &ScenarioId) -> Result<Arc<CompiledScenario>> {
+        if self.shared_cache() {
+            return self.shared_scenario(tenant, id).await;
+        }
         let key = (tenant.clone(), id.clone());
         if let Some(compiled) = self.scenarios.read().get(&key) {
             return Ok(compiled.clone());
@@ -120,11 +132,59 @@ impl App {
             .get_scenario(tenant, id)
             .await?
             .ok_or_else(|| Error::not_found(format!("scenario {id:?}")))?;
-        let compiled = Arc::new(compile(scenario)?);
+        let compiled = Arc::new(compile(scenario, None)?);
         let mut cache = self.scenarios.write();
         if self.scenario_generation.load(Ordering::SeqCst) == generation {
             cache.insert(key, compiled.clone());
         }
+        Ok(compiled)
+    }
+
+    /// The scenario through the shared cache `scenario:config:{tenant}:{scenario}` (SPEC §5.3:
+    /// 1 h, replaced by every write). Each call reads the shared entry, so a change made through
+    /// any process is seen by the next request here; the compiled pipeline is reused while the
+    /// entry's text is unchanged. With the realtime store down, the last compiled version
+    /// serves (SPEC §6.3: cached data when a dependency is unavailable).
+    async fn shared_scenario(&self, tenant: &TenantId, id: &ScenarioId) -> Result<Arc<CompiledScenario>> {
+        let key = (tenant.clone(), id.clone());
+        let cached = Cached::ScenarioConfig(tenant, id);
+        match self.realtime.cache_get(cached).await {
+            Ok(Some(json)) => {
+                if let Some(compiled) = self.scenarios.read().get(&key)
+                    && compiled.json.as_deref() == Some(json.as_str())
+                {
+                    return Ok(compiled.clone());
+                }
+                match serde_json::from_str::<Scenario>(&json) {
+                    Ok(scenario) => {
+                        let compiled = Arc::new(compile(scenario, Some(json))?);
+                        self.scenarios.write().insert(key, compiled.clone());
+                        return Ok(compiled);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%tenant, scenario = %id, %error, "unreadable cached scenario; reading the store")
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(error) => {
+                if let Some(compiled) = self.scenarios.read().get(&key) {
+                    tracing::warn!(%tenant, scenario = %id, %error, "realtime store unavailable; serving the cached scenario");
+                    return Ok(compiled.clone());
+                }
+            }
+        }
+        let Some(scenario) = self.documents.get_scenario(tenant, id).await? else {
+            self.scenarios.write().remove(&key);
+            return Err(Error::not_found(format!("scenario {id:?}")));
+        };
+        let json = serde_json::to_string(&scenario).map_err(Error::internal)?;
+        // Only if absent: a writer may have put a newer version since the read above.
+        if let Err(error) = self.realtime.cache_put(cached, &json, SCENARIO_CACHE_TTL_MS, true).await {
+            tracing::warn!(%tenant, scenario = %id, %error, "cannot cache the scenario config");
+        }
+        let compiled = Arc::new(compile(scenario, Some(json))?);
+        self.scenarios.write().insert(key, compiled.clone());
         Ok(compiled)
     }
 
@@ -137,23 +197,39 @@ impl App {
         }
     }
 
-    /// Called after a scenario write: the next request compiles the new version.
-    pub fn scenario_changed(&self, tenant: &TenantId, id: &ScenarioId) {
+    /// Called after a scenario write: the next request, in this process and (through the shared
+    /// cache) in every other, compiles the new version.
+    pub async fn scenario_saved(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()> {
+        self.forget_scenario(tenant, &scenario.scenario_id);
+        if self.shared_cache() {
+            let json = serde_json::to_string(scenario).map_err(Error::internal)?;
+            self.realtime
+                .cache_put(Cached::ScenarioConfig(tenant, &scenario.scenario_id), &json, SCENARIO_CACHE_TTL_MS, false)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn forget_scenario(&self, tenant: &TenantId, id: &ScenarioId) {
         let mut cache = self.scenarios.write();
         self.scenario_generation.fetch_add(1, Ordering::SeqCst);
         cache.remove(&(tenant.clone(), id.clone()));
     }
 
     /// Called after a scenario is deleted: its caches go too.
-    pub fn scenario_deleted(&self, tenant: &TenantId, id: &ScenarioId) {
+    pub async fn scenario_deleted(&self, tenant: &TenantId, id: &ScenarioId) -> Result<()> {
         let key = (tenant.clone(), id.clone());
-        self.scenario_changed(tenant, id);
+        self.forget_scenario(tenant, id);
+        if self.shared_cache() {
+            self.realtime.cache_delete(Cached::ScenarioConfig(tenant, id)).await?;
+        }
         self.catalogs.write().remove(&key);
         self.cf_models.write().remove(&key);
         self.cf_trained_at.write().remove(&key);
         let mut profiles = self.profiles.write();
         self.profile_generation.fetch_add(1, Ordering::SeqCst);
         profiles.retain(|(t, _, s), _| !(t == tenant && s == id));
+        Ok(())
     }
 
     fn catalog_slot(&self, tenant: &TenantId, id: &ScenarioId) -> Arc<CatalogSlot> {
@@ -224,6 +300,9 @@ impl App {
 
     /// The user's profile, from the cache or the document store.
     pub async fn profile(&self, tenant: &TenantId, user: &UserId, id: &ScenarioId) -> Result<Option<Arc<UserProfile>>> {
+        if self.shared_cache() {
+            return self.shared_profile(tenant, user, id).await;
+        }
         let key = (tenant.clone(), user.clone(), id.clone());
         let now = self.now_ms();
         if let Some((profile, expires)) = self.profiles.read().get(&key)
@@ -245,9 +324,44 @@ impl App {
         Ok(profile)
     }
 
+    /// The profile through the shared cache `user:profile:{tenant}:{user}:{scenario}` (1 h),
+    /// which the profile job (in whichever process runs it) replaces on every write.
+    async fn shared_profile(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &ScenarioId,
+    ) -> Result<Option<Arc<UserProfile>>> {
+        let cached = Cached::UserProfile(tenant, user, id);
+        match self.realtime.cache_get(cached).await {
+            Ok(Some(json)) if json == "null" => return Ok(None),
+            Ok(Some(json)) => match serde_json::from_str::<UserProfile>(&json) {
+                Ok(profile) => return Ok(Some(Arc::new(profile))),
+                Err(error) => tracing::warn!(%tenant, %user, %error, "unreadable cached profile; reading the store"),
+            },
+            Ok(None) => {}
+            // Without the cache the document store still answers.
+            Err(error) => tracing::debug!(%tenant, %user, %error, "profile cache unavailable"),
+        }
+        let profile = self.documents.get_profile(tenant, user, id).await?;
+        let json = serde_json::to_string(&profile).map_err(Error::internal)?;
+        if let Err(error) = self.realtime.cache_put(cached, &json, PROFILE_TTL_MS, true).await {
+            tracing::debug!(%tenant, %user, %error, "cannot cache the profile");
+        }
+        Ok(profile.map(Arc::new))
+    }
+
     /// Stores profiles in one write and puts them in the cache.
     pub async fn put_profiles(&self, tenant: &TenantId, profiles: Vec<UserProfile>) -> Result<()> {
         self.documents.put_profiles(tenant, &profiles).await?;
+        if self.shared_cache() {
+            for profile in &profiles {
+                let json = serde_json::to_string(profile).map_err(Error::internal)?;
+                let cached = Cached::UserProfile(tenant, &profile.user_id, &profile.scenario_id);
+                self.realtime.cache_put(cached, &json, PROFILE_TTL_MS, false).await?;
+            }
+            return Ok(());
+        }
         let expires = self.now_ms() + PROFILE_TTL_MS;
         let mut cache = self.profiles.write();
         self.profile_generation.fetch_add(1, Ordering::SeqCst);
@@ -294,7 +408,7 @@ async fn wait_until(timeout: Duration, done: impl Fn() -> bool) -> bool {
     true
 }
 
-fn compile(scenario: Scenario) -> Result<CompiledScenario> {
+fn compile(scenario: Scenario, json: Option<String>) -> Result<CompiledScenario> {
     // Configs are validated before they are saved, so this fails only if the stored document
     // predates a change of the registry; say so rather than serve a half pipeline.
     let pipeline = Pipeline::compile(&scenario.config).map_err(|errors| {
@@ -304,5 +418,5 @@ fn compile(scenario: Scenario) -> Result<CompiledScenario> {
             errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ")
         ))
     })?;
-    Ok(CompiledScenario { scenario, pipeline })
+    Ok(CompiledScenario { scenario, pipeline, json })
 }

@@ -22,6 +22,48 @@ pub struct ServerConfig {
     pub cf_window_days: u64,
     /// How long the event bus keeps events (once every durable job has them).
     pub event_retention_days: u64,
+    /// Where each store lives: embedded under `data_dir` unless a URL names a server.
+    pub storage: StorageConfig,
+}
+
+/// The backend of each storage purpose (DESIGN §2), by URL. An empty value is the embedded
+/// default. Environment variables override the file: `POLYREC_DOCUMENTS_URL`,
+/// `POLYREC_REALTIME_URL`, `POLYREC_WAREHOUSE_URL`, `POLYREC_BUS_URL`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `mongodb://host:port/database?…` (database `polyrec` when the URL names none).
+    pub documents: String,
+    /// `redis://host:port/db`.
+    pub realtime: String,
+    /// `clickhouse://host:port/database` (over ClickHouse's HTTP port, 8123 by default).
+    pub warehouse: String,
+    /// `kafka://host:port[,host:port…]`.
+    pub bus: String,
+    /// Prepended to every Redis key, for deployments (and tests) that share one Redis between
+    /// isolated installations; empty in production, where the keys are exactly SPEC §4.2's.
+    pub redis_key_prefix: String,
+    /// The warehouse sink inserts when it has this many events…
+    pub sink_batch_events: usize,
+    /// …or when the oldest buffered event has waited this long (SPEC §3.4: 1,000 or 5 s).
+    /// 0 inserts every batch as it comes (the embedded warehouse's default).
+    pub sink_flush_ms: u64,
+}
+
+impl StorageConfig {
+    /// Applies the `POLYREC_*_URL` environment variables that are set.
+    pub fn apply_env(&mut self) {
+        for (var, field) in [
+            ("POLYREC_DOCUMENTS_URL", &mut self.documents),
+            ("POLYREC_REALTIME_URL", &mut self.realtime),
+            ("POLYREC_WAREHOUSE_URL", &mut self.warehouse),
+            ("POLYREC_BUS_URL", &mut self.bus),
+        ] {
+            if let Ok(value) = std::env::var(var) {
+                *field = value;
+            }
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -34,6 +76,7 @@ impl Default for ServerConfig {
             cf_interval_seconds: 30,
             cf_window_days: 90,
             event_retention_days: 7,
+            storage: StorageConfig::default(),
         }
     }
 }

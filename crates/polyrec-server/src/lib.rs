@@ -14,13 +14,14 @@
 //! [`TenantId`]: polyrec_core::TenantId
 
 pub mod app;
+pub mod backends;
 pub mod config;
 pub mod http;
 pub mod jobs;
 pub mod service;
 
 pub use app::App;
-pub use config::ServerConfig;
+pub use config::{ServerConfig, StorageConfig};
 
 /// Starts the jobs and serves HTTP on `listener` until `shutdown` resolves.
 pub async fn run(

@@ -129,9 +129,36 @@ pub trait Warehouse: Send + Sync {
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()>;
 }
 
+/// A JSON document cached in the realtime store with a TTL (SPEC §4.2, §5.3). The key is built
+/// from the variant, so it always carries the tenant.
+#[derive(Debug, Clone, Copy)]
+pub enum Cached<'a> {
+    /// `scenario:config:{tenant}:{scenario}` (1 h).
+    ScenarioConfig(&'a TenantId, &'a ScenarioId),
+    /// `user:profile:{tenant}:{user}:{scenario}` (1 h).
+    UserProfile(&'a TenantId, &'a UserId, &'a ScenarioId),
+}
+
+impl Cached<'_> {
+    pub fn key(&self) -> String {
+        match self {
+            Cached::ScenarioConfig(tenant, scenario) => keys::scenario_config(tenant, scenario),
+            Cached::UserProfile(tenant, user, scenario) => keys::user_profile(tenant, user, scenario),
+        }
+    }
+}
+
 /// Hot data with Redis semantics; every key is built by [`keys`] and carries the tenant.
 #[async_trait]
 pub trait RealtimeStore: Send + Sync {
+    /// A cached document, if present and not expired.
+    async fn cache_get(&self, key: Cached<'_>) -> Result<Option<String>>;
+    /// Caches a document for `ttl_ms`. With `only_if_absent`, an entry already there wins: a
+    /// reader filling the cache from the document store must not overwrite the fresher value a
+    /// writer has put there meanwhile (writers put unconditionally).
+    async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<()>;
+    async fn cache_delete(&self, key: Cached<'_>) -> Result<()>;
+
     /// Replaces the hot set `hot:items:{tenant}:{scenario}`.
     async fn replace_hot_items(
         &self,

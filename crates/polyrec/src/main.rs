@@ -70,6 +70,7 @@ fn main() -> anyhow::Result<()> {
             if let Some(data_dir) = data_dir {
                 settings.data_dir = data_dir;
             }
+            settings.storage.apply_env();
             runtime.block_on(serve(settings))
         }
         Command::Import { what } => {
@@ -91,10 +92,16 @@ async fn serve(settings: ServerConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let app = App::open_embedded(settings, Arc::new(SystemClock))?;
+    let app = App::open(settings, Arc::new(SystemClock)).await?;
+    let storage = &app.config.storage;
+    let or_embedded = |url: &str| if url.is_empty() { "embedded".to_owned() } else { url.to_owned() };
     tracing::info!(
         listen = %listener.local_addr()?,
         data_dir = %app.config.data_dir.display(),
+        documents = %or_embedded(&storage.documents),
+        realtime = %or_embedded(&storage.realtime),
+        warehouse = %or_embedded(&storage.warehouse),
+        bus = %or_embedded(&storage.bus),
         "polyrec serving (docs at /docs, OpenAPI at /openapi.json)"
     );
     polyrec_server::run(app, listener, shutdown_signal()).await

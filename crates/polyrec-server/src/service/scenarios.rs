@@ -143,7 +143,7 @@ pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Resul
         updated_ms: now,
     };
     app.documents.insert_scenario(tenant, &scenario).await?;
-    app.scenario_changed(tenant, &scenario.scenario_id);
+    app.scenario_saved(tenant, &scenario).await?;
     tracing::info!(tenant = %tenant, scenario = %scenario.scenario_id, "scenario created");
     Ok(scenario.into())
 }
@@ -211,7 +211,7 @@ pub async fn patch(app: &App, tenant: &TenantId, id: &ScenarioId, body: Value) -
 
 async fn save(app: &App, tenant: &TenantId, scenario: Scenario, expected_version: u64) -> Result<ScenarioView> {
     app.documents.replace_scenario(tenant, &scenario, expected_version).await?;
-    app.scenario_changed(tenant, &scenario.scenario_id);
+    app.scenario_saved(tenant, &scenario).await?;
     tracing::info!(tenant = %tenant, scenario = %scenario.scenario_id, version = scenario.version, "scenario updated");
     Ok(scenario.into())
 }
@@ -220,7 +220,7 @@ pub async fn delete(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<()>
     if !app.documents.delete_scenario(tenant, id).await? {
         return Err(Error::not_found(format!("scenario {id:?}")));
     }
-    app.scenario_deleted(tenant, id);
+    app.scenario_deleted(tenant, id).await?;
     // Derived data goes too, so a scenario created again under the id starts clean.
     app.realtime.drop_scenario(tenant, id).await?;
     app.warehouse.drop_scenario(tenant, id).await?;

@@ -12,7 +12,7 @@ use parking_lot::RwLock;
 use polyrec_core::clock::SharedClock;
 use polyrec_core::{Result, ScenarioId, TenantId, UserId};
 
-use crate::{RealtimeStore, keys};
+use crate::{Cached, RealtimeStore, keys};
 
 enum Value {
     /// Sorted by score, highest first; shared so readers copy a pointer, not the set.
@@ -22,6 +22,7 @@ enum Value {
     /// Counters per time bucket (real-time metrics).
     Buckets(BTreeMap<i64, HashMap<String, f64>>),
     List(VecDeque<String>),
+    Text(Arc<str>),
 }
 
 struct Entry {
@@ -79,6 +80,30 @@ impl MemoryRealtime {
 
 #[async_trait]
 impl RealtimeStore for MemoryRealtime {
+    async fn cache_get(&self, key: Cached<'_>) -> Result<Option<String>> {
+        let text = self.read(&key.key(), |value| match value {
+            Value::Text(text) => Some(text.to_string()),
+            _ => None,
+        });
+        Ok(text.flatten())
+    }
+
+    async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<()> {
+        let now = self.clock.now_ms();
+        let mut entries = self.entries.write();
+        let key = key.key();
+        if only_if_absent && entries.get(&key).is_some_and(|entry| entry.expires_ms > now) {
+            return Ok(());
+        }
+        entries.insert(key, Entry { value: Value::Text(json.into()), expires_ms: now + ttl_ms });
+        Ok(())
+    }
+
+    async fn cache_delete(&self, key: Cached<'_>) -> Result<()> {
+        self.entries.write().remove(&key.key());
+        Ok(())
+    }
+
     async fn replace_hot_items(
         &self,
         tenant: &TenantId,
@@ -218,15 +243,24 @@ impl RealtimeStore for MemoryRealtime {
     }
 
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
-        let hot = keys::hot_items(tenant, scenario);
-        let metrics = keys::metrics_realtime(tenant, scenario);
-        // Per-user keys are `{kind}:{tenant}:{user}:{scenario}`; ids hold no ':'.
+        let whole = [
+            keys::hot_items(tenant, scenario),
+            keys::metrics_realtime(tenant, scenario),
+            keys::scenario_config(tenant, scenario),
+        ];
+        // Per-user keys are `{kind}:{tenant}:{user}:{scenario}` (`user:profile:…` has one part
+        // more); ids hold no ':'.
         let per_user = |key: &str| {
             let parts: Vec<&str> = key.split(':').collect();
-            matches!(parts.as_slice(), [kind, t, _, s]
-                if (*kind == "exposed" || *kind == "recent") && *t == tenant.as_str() && *s == scenario.as_str())
+            match parts.as_slice() {
+                [kind, t, _, s] => {
+                    (*kind == "exposed" || *kind == "recent") && *t == tenant.as_str() && *s == scenario.as_str()
+                }
+                ["user", "profile", t, _, s] => *t == tenant.as_str() && *s == scenario.as_str(),
+                _ => false,
+            }
         };
-        self.entries.write().retain(|key, _| !(per_user(key) || *key == hot || *key == metrics));
+        self.entries.write().retain(|key, _| !(per_user(key) || whole.contains(key)));
         Ok(())
     }
 

@@ -72,16 +72,24 @@ struct Row<'a> {
 }
 
 impl ClickHouseWarehouse {
-    /// Connects to `http://host:port/?database=NAME` (database `polyrec` by default), creating
-    /// the database, the table and the views that are missing.
+    /// Connects to `clickhouse://host:port/database` or `http://host:port/?database=NAME`
+    /// (ClickHouse's HTTP port; database `polyrec` when none is named), creating the database,
+    /// the tables and the views that are missing.
     pub async fn connect(url: &str) -> Result<Self> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| Error::invalid("bad_backend_url", format!("bad clickhouse url {url:?}: {e}")))?;
-        let database = parsed
-            .query_pairs()
-            .find(|(k, _)| k == "database")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_else(|| "polyrec".to_owned());
+        let bad =
+            |e: &dyn std::fmt::Display| Error::invalid("bad_backend_url", format!("bad clickhouse url {url:?}: {e}"));
+        let mut parsed = reqwest::Url::parse(url).map_err(|e| bad(&e))?;
+        let mut database = parsed.query_pairs().find(|(k, _)| k == "database").map(|(_, v)| v.into_owned());
+        if parsed.scheme() == "clickhouse" {
+            let path = parsed.path().trim_matches('/');
+            if !path.is_empty() {
+                database = Some(path.to_owned());
+            }
+            let host = parsed.host_str().ok_or_else(|| bad(&"no host"))?.to_owned();
+            let port = parsed.port().unwrap_or(8123);
+            parsed = reqwest::Url::parse(&format!("http://{host}:{port}/")).map_err(|e| bad(&e))?;
+        }
+        let database = database.unwrap_or_else(|| "polyrec".to_owned());
         if database.is_empty() || !database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(Error::invalid(
                 "bad_backend_url",
@@ -90,6 +98,7 @@ impl ClickHouseWarehouse {
         }
         let mut base = parsed.clone();
         base.set_query(None);
+        base.set_path("/");
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(3))

@@ -23,11 +23,13 @@ use polyrec_core::{Error, Result, ScenarioId, TenantId, UserId};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use crate::{RealtimeStore, keys};
+use crate::{Cached, RealtimeStore, keys};
 
 pub struct RedisRealtime {
     conn: ConnectionManager,
     clock: SharedClock,
+    /// Prepended to every key; empty in production (see `StorageConfig::redis_key_prefix`).
+    prefix: String,
 }
 
 fn unavailable(error: redis::RedisError) -> Error {
@@ -42,7 +44,7 @@ fn ttl(ms: i64) -> i64 {
 impl RedisRealtime {
     /// Connects to `redis://host:port/db`. The connection manager reconnects on its own after
     /// the server returns; calls made while it is down fail with `Unavailable`.
-    pub async fn connect(url: &str, clock: SharedClock) -> Result<Self> {
+    pub async fn connect(url: &str, clock: SharedClock, prefix: &str) -> Result<Self> {
         let client = redis::Client::open(url)
             .map_err(|e| Error::invalid("bad_backend_url", format!("bad redis url {url:?}: {e}")))?;
         let config = redis::aio::ConnectionManagerConfig::new()
@@ -50,7 +52,11 @@ impl RedisRealtime {
             .set_response_timeout(Some(std::time::Duration::from_secs(3)))
             .set_number_of_retries(1);
         let conn = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
-        Ok(Self { conn, clock })
+        Ok(Self { conn, clock, prefix: prefix.to_owned() })
+    }
+
+    fn key(&self, key: String) -> String {
+        if self.prefix.is_empty() { key } else { format!("{}{key}", self.prefix) }
     }
 
     fn conn(&self) -> ConnectionManager {
@@ -81,21 +87,6 @@ impl RedisRealtime {
             cursor = next;
         }
     }
-
-    /// A cached JSON document (`scenario:config:…`, `user:profile:…`), if present.
-    pub async fn get_text(&self, key: &str) -> Result<Option<String>> {
-        self.conn().get(key).await.map_err(unavailable)
-    }
-
-    pub async fn set_text(&self, key: &str, value: &str, ttl_ms: i64) -> Result<()> {
-        let _: () = self.conn().pset_ex(key, value, ttl(ttl_ms) as u64).await.map_err(unavailable)?;
-        Ok(())
-    }
-
-    pub async fn delete(&self, key: &str) -> Result<()> {
-        let _: () = self.conn().del(key).await.map_err(unavailable)?;
-        Ok(())
-    }
 }
 
 /// Splits a metrics field `{bucket_ms}:{counter}`.
@@ -106,6 +97,25 @@ fn metric_field(field: &str) -> Option<(i64, &str)> {
 
 #[async_trait]
 impl RealtimeStore for RedisRealtime {
+    async fn cache_get(&self, key: Cached<'_>) -> Result<Option<String>> {
+        self.conn().get(self.key(key.key())).await.map_err(unavailable)
+    }
+
+    async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<()> {
+        let mut set = redis::cmd("SET");
+        set.arg(self.key(key.key())).arg(json).arg("PX").arg(ttl(ttl_ms));
+        if only_if_absent {
+            set.arg("NX");
+        }
+        let _: Option<String> = set.query_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn cache_delete(&self, key: Cached<'_>) -> Result<()> {
+        let _: () = self.conn().del(self.key(key.key())).await.map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn replace_hot_items(
         &self,
         tenant: &TenantId,
@@ -113,7 +123,7 @@ impl RealtimeStore for RedisRealtime {
         items: Vec<(String, f64)>,
         ttl_ms: i64,
     ) -> Result<()> {
-        let key = keys::hot_items(tenant, scenario);
+        let key = self.key(keys::hot_items(tenant, scenario));
         let mut pipe = redis::pipe();
         pipe.atomic().del(&key).ignore();
         for chunk in items.chunks(1_000) {
@@ -129,7 +139,7 @@ impl RealtimeStore for RedisRealtime {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let key = keys::hot_items(tenant, scenario);
+        let key = self.key(keys::hot_items(tenant, scenario));
         self.conn().zrevrange_withscores(key, 0, n as isize - 1).await.map_err(unavailable)
     }
 
@@ -146,7 +156,7 @@ impl RealtimeStore for RedisRealtime {
         }
         let now = self.clock.now_ms();
         let newest = items.iter().map(|(_, shown)| *shown).max().unwrap_or(now);
-        let key = keys::exposed(tenant, user, scenario);
+        let key = self.key(keys::exposed(tenant, user, scenario));
         let mut pipe = redis::pipe();
         pipe.atomic();
         // GT: an item shown again keeps the later time.
@@ -171,7 +181,7 @@ impl RealtimeStore for RedisRealtime {
         scenario: &ScenarioId,
         since_ms: i64,
     ) -> Result<Vec<String>> {
-        let key = keys::exposed(tenant, user, scenario);
+        let key = self.key(keys::exposed(tenant, user, scenario));
         self.conn().zrangebyscore(key, since_ms, "+inf").await.map_err(unavailable)
     }
 
@@ -186,7 +196,7 @@ impl RealtimeStore for RedisRealtime {
         if deltas.is_empty() {
             return Ok(());
         }
-        let key = keys::metrics_realtime(tenant, scenario);
+        let key = self.key(keys::metrics_realtime(tenant, scenario));
         let mut pipe = redis::pipe();
         pipe.atomic();
         for (field, delta) in deltas {
@@ -198,7 +208,7 @@ impl RealtimeStore for RedisRealtime {
     }
 
     async fn metrics(&self, tenant: &TenantId, scenario: &ScenarioId, since_ms: i64) -> Result<HashMap<String, f64>> {
-        let key = keys::metrics_realtime(tenant, scenario);
+        let key = self.key(keys::metrics_realtime(tenant, scenario));
         let mut conn = self.conn();
         let fields: HashMap<String, f64> = conn.hgetall(&key).await.map_err(unavailable)?;
         let mut sums: HashMap<String, f64> = HashMap::new();
@@ -230,7 +240,7 @@ impl RealtimeStore for RedisRealtime {
         if items.is_empty() || cap == 0 {
             return Ok(());
         }
-        let key = keys::recent(tenant, user, scenario);
+        let key = self.key(keys::recent(tenant, user, scenario));
         let mut pipe = redis::pipe();
         pipe.atomic();
         for item in items {
@@ -245,23 +255,23 @@ impl RealtimeStore for RedisRealtime {
         if n == 0 {
             return Ok(Vec::new());
         }
-        self.conn().lrange(keys::recent(tenant, user, scenario), 0, n as isize - 1).await.map_err(unavailable)
+        self.conn().lrange(self.key(keys::recent(tenant, user, scenario)), 0, n as isize - 1).await.map_err(unavailable)
     }
 
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
         let _: () = self
             .conn()
             .del(&[
-                keys::hot_items(tenant, scenario),
-                keys::metrics_realtime(tenant, scenario),
-                keys::scenario_config(tenant, scenario),
+                self.key(keys::hot_items(tenant, scenario)),
+                self.key(keys::metrics_realtime(tenant, scenario)),
+                self.key(keys::scenario_config(tenant, scenario)),
             ])
             .await
             .map_err(unavailable)?;
         // Ids hold none of the glob characters (`*?[]\`), so these patterns match only this
         // tenant's keys of this scenario.
-        self.delete_matching(&format!("exposed:{tenant}:*:{scenario}")).await?;
-        self.delete_matching(&format!("recent:{tenant}:*:{scenario}")).await?;
-        self.delete_matching(&format!("user:profile:{tenant}:*:{scenario}")).await
+        self.delete_matching(&format!("{}exposed:{tenant}:*:{scenario}", self.prefix)).await?;
+        self.delete_matching(&format!("{}recent:{tenant}:*:{scenario}", self.prefix)).await?;
+        self.delete_matching(&format!("{}user:profile:{tenant}:*:{scenario}", self.prefix)).await
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use polyrec_core::clock::SharedClock;
 use polyrec_core::{Clock, ManualClock};
-use polyrec_storage::RealtimeStore;
+use polyrec_storage::{Cached, RealtimeStore};
 
 use crate::support::*;
 
@@ -23,7 +23,7 @@ fn embedded(clock: SharedClock) -> Option<Arc<dyn RealtimeStore>> {
 #[cfg(feature = "redis")]
 async fn redis(clock: SharedClock) -> Option<Arc<dyn RealtimeStore>> {
     let url = server("POLYREC_TEST_REDIS_URL")?;
-    Some(Arc::new(polyrec_storage::production::redis::RedisRealtime::connect(&url, clock).await.unwrap()))
+    Some(Arc::new(polyrec_storage::production::redis::RedisRealtime::connect(&url, clock, "").await.unwrap()))
 }
 
 macro_rules! suite {
@@ -60,6 +60,7 @@ suite!(
     metrics_sum_the_minute_buckets_of_the_window,
     recent_items_are_newest_first_unique_and_capped,
     dropping_a_scenario_removes_only_its_keys,
+    cached_documents_honour_only_if_absent_and_delete,
 );
 
 async fn hot_sets_are_replaced_whole_and_read_hottest_first(store: &dyn RealtimeStore, _clock: &ManualClock) {
@@ -140,4 +141,24 @@ async fn dropping_a_scenario_removes_only_its_keys(store: &dyn RealtimeStore, _c
         assert_eq!(store.metrics(t, s, 0).await.unwrap()["clicks"], 1.0);
         assert_eq!(store.recent(t, &user("u2"), s, 10).await.unwrap(), ["i"]);
     }
+}
+
+async fn cached_documents_honour_only_if_absent_and_delete(store: &dyn RealtimeStore, _clock: &ManualClock) {
+    let (t, s, u) = (tenant(&unique("t")), scenario_id("s"), user("u"));
+    let config = Cached::ScenarioConfig(&t, &s);
+    assert_eq!(store.cache_get(config).await.unwrap(), None);
+    store.cache_put(config, r#"{"v":1}"#, HOUR, true).await.unwrap();
+    store.cache_put(config, r#"{"v":0}"#, HOUR, true).await.unwrap();
+    assert_eq!(store.cache_get(config).await.unwrap().as_deref(), Some(r#"{"v":1}"#), "a reader's fill loses");
+    store.cache_put(config, r#"{"v":2}"#, HOUR, false).await.unwrap();
+    assert_eq!(store.cache_get(config).await.unwrap().as_deref(), Some(r#"{"v":2}"#), "a writer's put wins");
+    let profile = Cached::UserProfile(&t, &u, &s);
+    store.cache_put(profile, "{}", HOUR, false).await.unwrap();
+    assert_eq!(store.cache_get(Cached::UserProfile(&t, &user("other"), &s)).await.unwrap(), None);
+    store.cache_delete(config).await.unwrap();
+    assert_eq!(store.cache_get(config).await.unwrap(), None);
+    store.cache_put(config, "{}", HOUR, false).await.unwrap();
+    store.drop_scenario(&t, &s).await.unwrap();
+    assert_eq!(store.cache_get(config).await.unwrap(), None, "a dropped scenario's config is not cached");
+    assert_eq!(store.cache_get(profile).await.unwrap(), None, "nor its users' profiles");
 }

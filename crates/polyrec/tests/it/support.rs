@@ -1,5 +1,10 @@
 //! The test server: the real router and jobs on the embedded stores in a temporary directory,
 //! listening on 127.0.0.1:0, with a clock the test moves.
+//!
+//! With `POLYREC_TEST_BACKENDS=production` every test server runs on the production engines
+//! instead (the servers of `scripts/servers.sh`, from `POLYREC_TEST_*_URL`): a MongoDB database,
+//! a Redis key prefix and a ClickHouse database of its own, so tests running at once never share
+//! data.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +35,10 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         config.data_dir = dir.path().to_owned();
         let clock = Arc::new(ManualClock::new(START_MS));
-        let app = App::open_embedded(config, clock.clone()).unwrap();
+        if production_backends() {
+            production_storage(&mut config.storage);
+        }
+        let app = App::open(config, clock.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -154,4 +162,29 @@ impl TestServer {
         }
         panic!("GET {path} never satisfied the condition; last answer: {last}");
     }
+}
+
+/// Whether the tests run on the production engines (`POLYREC_TEST_BACKENDS=production`).
+pub fn production_backends() -> bool {
+    std::env::var("POLYREC_TEST_BACKENDS").as_deref() == Ok("production")
+}
+
+/// Points the storage at the production test servers, in namespaces of this test's own.
+fn production_storage(storage: &mut polyrec_server::StorageConfig) {
+    let var =
+        |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set with POLYREC_TEST_BACKENDS"));
+    let namespace = format!("it_{}", uuid::Uuid::new_v4().simple());
+    let mongo = var("POLYREC_TEST_MONGO_URL");
+    let (base, query) = mongo.split_once('?').unwrap_or((&mongo, ""));
+    // The mongoeco test server is an in-memory Python emulation: a large bulk write keeps it busy
+    // for many seconds, so the driver's monitor must wait longer than it would for MongoDB.
+    storage.documents = format!(
+        "{}/{namespace}?{query}&connectTimeoutMS=120000&serverSelectionTimeoutMS=120000",
+        base.trim_end_matches('/')
+    );
+    storage.realtime = var("POLYREC_TEST_REDIS_URL");
+    storage.redis_key_prefix = format!("{namespace}:");
+    let clickhouse = var("POLYREC_TEST_CLICKHOUSE_URL");
+    let authority = clickhouse.trim_start_matches("http://").trim_end_matches('/');
+    storage.warehouse = format!("clickhouse://{authority}/{namespace}");
 }

@@ -1,0 +1,127 @@
+//! Builds each storage trait object from its URL in [`StorageConfig`] (DESIGN §2): the embedded
+//! backend when the URL is empty, else the production engine the URL's scheme names — if this
+//! build has its cargo feature.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use polyrec_core::clock::SharedClock;
+use polyrec_storage::{
+    DocumentStore, EventBus, MemoryRealtime, RealtimeStore, SqliteDocuments, SqliteEventBus, SqliteWarehouse, Warehouse,
+};
+
+use crate::config::StorageConfig;
+
+/// The stores of one process.
+pub struct Backends {
+    pub documents: Arc<dyn DocumentStore>,
+    pub bus: Arc<dyn EventBus>,
+    pub warehouse: Arc<dyn Warehouse>,
+    pub realtime: Arc<dyn RealtimeStore>,
+    /// Set when the realtime store is the in-memory one (it needs sweeping, and it is private to
+    /// this process, so the caches in front of the document store need no cross-process checks).
+    pub memory_realtime: Option<Arc<MemoryRealtime>>,
+}
+
+fn scheme(url: &str) -> &str {
+    url.split_once("://").map(|(scheme, _)| scheme).unwrap_or("")
+}
+
+#[cfg_attr(all(feature = "redis", feature = "mongodb", feature = "clickhouse", feature = "kafka"), allow(dead_code))]
+fn missing_feature(what: &str, feature: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{what} needs the `{feature}` cargo feature, which this build lacks: rebuild with --features {feature}"
+    )
+}
+
+impl Backends {
+    pub async fn open(storage: &StorageConfig, data_dir: &Path, clock: SharedClock) -> anyhow::Result<Self> {
+        let embedded = [&storage.documents, &storage.bus, &storage.warehouse].iter().any(|url| url.is_empty());
+        if embedded {
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+        }
+        let documents = documents(&storage.documents, data_dir).await?;
+        let bus = bus(&storage.bus, data_dir).await?;
+        let warehouse = warehouse(&storage.warehouse, data_dir).await?;
+        let (realtime, memory_realtime) = realtime(storage, clock).await?;
+        Ok(Self { documents, bus, warehouse, realtime, memory_realtime })
+    }
+}
+
+async fn documents(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn DocumentStore>> {
+    match scheme(url) {
+        "" if url.is_empty() => Ok(Arc::new(SqliteDocuments::open(&data_dir.join("documents.db"))?)),
+        "mongodb" | "mongodb+srv" => {
+            #[cfg(feature = "mongodb")]
+            {
+                let store = polyrec_storage::production::mongo::MongoDocuments::connect(url, "polyrec")
+                    .await
+                    .with_context(|| format!("document store {url}"))?;
+                Ok(Arc::new(store))
+            }
+            #[cfg(not(feature = "mongodb"))]
+            Err(missing_feature("a MongoDB document store", "mongodb"))
+        }
+        other => bail!(
+            "documents = {url:?}: unknown scheme {other:?} (use mongodb://host:port/database, or empty for SQLite)"
+        ),
+    }
+}
+
+async fn bus(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn EventBus>> {
+    match scheme(url) {
+        "" if url.is_empty() => Ok(Arc::new(SqliteEventBus::open(&data_dir.join("events.db"))?)),
+        other => bail!("bus = {url:?}: unknown scheme {other:?} (empty for the embedded log)"),
+    }
+}
+
+async fn warehouse(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn Warehouse>> {
+    match scheme(url) {
+        "" if url.is_empty() => Ok(Arc::new(SqliteWarehouse::open(&data_dir.join("warehouse.db"))?)),
+        "clickhouse" | "http" | "https" => {
+            #[cfg(feature = "clickhouse")]
+            {
+                let store = polyrec_storage::production::clickhouse::ClickHouseWarehouse::connect(url)
+                    .await
+                    .with_context(|| format!("warehouse {url}"))?;
+                Ok(Arc::new(store))
+            }
+            #[cfg(not(feature = "clickhouse"))]
+            Err(missing_feature("a ClickHouse warehouse", "clickhouse"))
+        }
+        other => bail!(
+            "warehouse = {url:?}: unknown scheme {other:?} (use clickhouse://host:8123/database, or empty for SQLite)"
+        ),
+    }
+}
+
+async fn realtime(
+    storage: &StorageConfig,
+    clock: SharedClock,
+) -> anyhow::Result<(Arc<dyn RealtimeStore>, Option<Arc<MemoryRealtime>>)> {
+    let url = storage.realtime.as_str();
+    match scheme(url) {
+        "" if url.is_empty() => {
+            let memory = Arc::new(MemoryRealtime::new(clock));
+            Ok((memory.clone(), Some(memory)))
+        }
+        "redis" | "rediss" => {
+            #[cfg(feature = "redis")]
+            {
+                let store =
+                    polyrec_storage::production::redis::RedisRealtime::connect(url, clock, &storage.redis_key_prefix)
+                        .await
+                        .with_context(|| format!("realtime store {url}"))?;
+                Ok((Arc::new(store), None))
+            }
+            #[cfg(not(feature = "redis"))]
+            {
+                let _ = clock;
+                Err(missing_feature("a Redis realtime store", "redis"))
+            }
+        }
+        other => bail!("realtime = {url:?}: unknown scheme {other:?} (use redis://host:port/db, or empty for memory)"),
+    }
+}
