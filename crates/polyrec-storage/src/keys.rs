@@ -35,3 +35,15 @@ pub fn scenario_config(tenant: &TenantId, scenario: &ScenarioId) -> String {
 pub fn user_profile(tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> String {
     format!("user:profile:{tenant}:{user}:{scenario}")
 }
+
+/// One source's contribution to the hot set (see `RealtimeStore::put_hot_items`), a HASH item →
+/// score. Internal to the store: readers read `hot:items:…` only.
+pub fn hot_items_source(tenant: &TenantId, scenario: &ScenarioId, source: &str) -> String {
+    format!("hot:items:{tenant}:{scenario}:src:{source}")
+}
+
+/// One source's counters of the real-time metrics (see `RealtimeStore::put_metrics`), a HASH
+/// `{bucket_ms}:{counter}` → value. Internal to the store: readers read `metrics:realtime:…`.
+pub fn metrics_source(tenant: &TenantId, scenario: &ScenarioId, source: &str) -> String {
+    format!("metrics:realtime:{tenant}:{scenario}:src:{source}")
+}

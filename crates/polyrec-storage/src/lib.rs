@@ -159,14 +159,29 @@ pub trait RealtimeStore: Send + Sync {
     async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<()>;
     async fn cache_delete(&self, key: Cached<'_>) -> Result<()>;
 
-    /// Replaces the hot set `hot:items:{tenant}:{scenario}`.
+    /// Sets one source's contribution to the hot set `hot:items:{tenant}:{scenario}`: the set's
+    /// score of an item is the sum over sources of their latest contributions. A source is a
+    /// stream-job instance (one per Kafka partition in `polyrec worker`, one in all-in-one), so
+    /// instances that split a scenario's events between them never overwrite each other, and
+    /// writing the same contribution again changes nothing (idempotent, safe to replay).
+    async fn put_hot_items(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        source: &str,
+        items: Vec<(String, f64)>,
+        ttl_ms: i64,
+    ) -> Result<()>;
+    /// Replaces the hot set with one source's items (for tools and tests with a single source).
     async fn replace_hot_items(
         &self,
         tenant: &TenantId,
         scenario: &ScenarioId,
         items: Vec<(String, f64)>,
         ttl_ms: i64,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        self.put_hot_items(tenant, scenario, "all", items, ttl_ms).await
+    }
     /// The `n` hottest items, hottest first.
     async fn hot_items(&self, tenant: &TenantId, scenario: &ScenarioId, n: usize) -> Result<Vec<(String, f64)>>;
     /// Records in `exposed:{tenant}:{user}:{scenario}` that items were shown, each `(item,
@@ -188,14 +203,17 @@ pub trait RealtimeStore: Send + Sync {
         scenario: &ScenarioId,
         since_ms: i64,
     ) -> Result<Vec<String>>;
-    /// Adds to the counters of one time bucket (starting at `bucket_ms`) of
-    /// `metrics:realtime:{tenant}:{scenario}`; buckets older than `ttl_ms` are dropped.
-    async fn incr_metrics(
+    /// Sets one source's counters of one time bucket (starting at `bucket_ms`) of
+    /// `metrics:realtime:{tenant}:{scenario}`; the bucket's counters are the sums over sources.
+    /// Absolute values, not increments, so a replay rewrites what it wrote (idempotent). Buckets
+    /// older than `ttl_ms` are dropped.
+    async fn put_metrics(
         &self,
         tenant: &TenantId,
         scenario: &ScenarioId,
+        source: &str,
         bucket_ms: i64,
-        deltas: &[(String, f64)],
+        counters: &[(String, f64)],
         ttl_ms: i64,
     ) -> Result<()>;
     /// The counters summed over the buckets that start at or after `since_ms`.

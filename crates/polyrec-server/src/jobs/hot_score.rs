@@ -5,7 +5,9 @@
 //!
 //! Scores are recomputed from the window's events when the set is written (not kept as running
 //! sums that drift), at most once a second while events stream in and at once when the job has
-//! caught up — so a click shows in the hot set within about a second.
+//! caught up — so a click shows in the hot set within about a second. They are written as this
+//! instance's contribution (`RealtimeStore::put_hot_items`): instances that split a scenario's
+//! events (one per Kafka partition) add up instead of overwriting each other.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -57,6 +59,8 @@ impl ScenarioWindow {
 }
 
 pub struct HotScore {
+    /// This instance's name as a contributor to the shared hot sets.
+    source: String,
     windows: HashMap<(TenantId, ScenarioId), ScenarioWindow>,
     dirty: HashSet<(TenantId, ScenarioId)>,
     last_flush: Instant,
@@ -64,9 +68,15 @@ pub struct HotScore {
     taken_through: u64,
 }
 
-impl Default for HotScore {
-    fn default() -> Self {
-        Self { windows: HashMap::new(), dirty: HashSet::new(), last_flush: Instant::now(), taken_through: 0 }
+impl HotScore {
+    pub fn new(source: impl Into<String>) -> Self {
+        Self {
+            source: source.into(),
+            windows: HashMap::new(),
+            dirty: HashSet::new(),
+            last_flush: Instant::now(),
+            taken_through: 0,
+        }
     }
 }
 
@@ -83,7 +93,7 @@ impl HotScore {
                 scores.select_nth_unstable_by(HOT_SET_SIZE, |a, b| b.1.total_cmp(&a.1));
                 scores.truncate(HOT_SET_SIZE);
             }
-            if let Err(error) = app.realtime.replace_hot_items(&key.0, &key.1, scores, ttl_ms).await {
+            if let Err(error) = app.realtime.put_hot_items(&key.0, &key.1, &self.source, scores, ttl_ms).await {
                 self.dirty.insert(key);
                 return Err(error);
             }

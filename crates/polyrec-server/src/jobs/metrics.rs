@@ -4,8 +4,13 @@
 //! are always the last hour's; and the exposure sets `exposed:{tenant}:{user}:{scenario}`, each
 //! item kept 24 hours from when it was shown, that keep recommend from showing it again. Both go
 //! by event time.
+//!
+//! The job keeps each bucket's counts of its events and writes them whole, as its source's
+//! contribution (`RealtimeStore::put_metrics`): instances that split a scenario's events (one per
+//! Kafka partition) add up, and a replay after a restart rewrites the same values instead of
+//! counting twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use polyrec_core::clock::{DAY_MS, HOUR_MS, MINUTE_MS};
@@ -19,7 +24,23 @@ pub const METRICS_TTL_MS: i64 = HOUR_MS;
 pub const METRICS_BUCKET_MS: i64 = MINUTE_MS;
 pub const EXPOSED_TTL_MS: i64 = DAY_MS;
 
-pub struct RecommendationMetrics;
+type BucketKey = (TenantId, ScenarioId, i64);
+
+pub struct RecommendationMetrics {
+    /// This instance's name as a contributor to the shared counters.
+    source: String,
+    /// Counters per (tenant, scenario, minute) of the last hour, from this instance's events.
+    buckets: HashMap<BucketKey, HashMap<String, f64>>,
+    dirty: HashSet<BucketKey>,
+    /// The last offset counted; a batch retried after a failed write is not counted twice.
+    taken_through: u64,
+}
+
+impl RecommendationMetrics {
+    pub fn new(source: impl Into<String>) -> Self {
+        Self { source: source.into(), buckets: HashMap::new(), dirty: HashSet::new(), taken_through: 0 }
+    }
+}
 
 fn fields(event_type: EventType, value: Option<f64>) -> Vec<(&'static str, f64)> {
     let mut fields = Vec::new();
@@ -57,10 +78,11 @@ impl StreamJob for RecommendationMetrics {
 
     async fn process(&mut self, app: &App, records: &[BusRecord]) -> Result<()> {
         let now = app.now_ms();
-        let mut deltas: HashMap<(TenantId, ScenarioId, i64), HashMap<String, f64>> = HashMap::new();
+        let taken_through = self.taken_through;
         let mut exposed: HashMap<(TenantId, UserId, ScenarioId), Vec<(String, i64)>> = HashMap::new();
         for record in super::live(app, records).await? {
             let event = &record.event;
+            // Exposures are idempotent (a later showing wins), so a retried batch adds them again.
             if event.event_type == EventType::Impression && event.timestamp_ms > now - EXPOSED_TTL_MS {
                 exposed
                     .entry((event.tenant_id.clone(), event.user_id.clone(), event.scenario_id.clone()))
@@ -69,29 +91,40 @@ impl StreamJob for RecommendationMetrics {
             }
             // Counters cover the last hour of event time; older events (a replay after a restart,
             // a history import) are not real-time.
-            if event.timestamp_ms <= now - METRICS_TTL_MS {
+            if record.offset <= taken_through || event.timestamp_ms <= now - METRICS_TTL_MS {
                 continue;
             }
             let bucket = event.timestamp_ms.div_euclid(METRICS_BUCKET_MS) * METRICS_BUCKET_MS;
-            let scenario = deltas.entry((event.tenant_id.clone(), event.scenario_id.clone(), bucket)).or_default();
+            let key = (event.tenant_id.clone(), event.scenario_id.clone(), bucket);
+            let counters = self.buckets.entry(key.clone()).or_default();
             let group = event.experiment_id().map(|experiment| {
                 let group = event.context.as_ref().and_then(|c| c.get("group")).and_then(|g| g.as_str());
                 format!("exp:{experiment}:{}:", group.unwrap_or("-"))
             });
             for (field, delta) in fields(event.event_type, event.value) {
-                *scenario.entry(field.to_owned()).or_default() += delta;
+                *counters.entry(field.to_owned()).or_default() += delta;
                 if let Some(prefix) = &group {
-                    *scenario.entry(format!("{prefix}{field}")).or_default() += delta;
+                    *counters.entry(format!("{prefix}{field}")).or_default() += delta;
                 }
             }
+            self.dirty.insert(key);
         }
+        self.taken_through = records.last().map_or(taken_through, |r| r.offset.max(taken_through));
         for ((tenant, user, scenario), items) in exposed {
             app.realtime.add_exposed(&tenant, &user, &scenario, &items, EXPOSED_TTL_MS).await?;
         }
-        for ((tenant, scenario, bucket), fields) in deltas {
-            let fields: Vec<(String, f64)> = fields.into_iter().collect();
-            app.realtime.incr_metrics(&tenant, &scenario, bucket, &fields, METRICS_TTL_MS).await?;
+        for key in std::mem::take(&mut self.dirty) {
+            let Some(counters) = self.buckets.get(&key) else { continue };
+            let counters: Vec<(String, f64)> = counters.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            let (tenant, scenario, bucket) = &key;
+            let written =
+                app.realtime.put_metrics(tenant, scenario, &self.source, *bucket, &counters, METRICS_TTL_MS).await;
+            if let Err(error) = written {
+                self.dirty.insert(key);
+                return Err(error);
+            }
         }
+        self.buckets.retain(|(_, _, bucket), _| *bucket + METRICS_TTL_MS > now);
         Ok(())
     }
 }

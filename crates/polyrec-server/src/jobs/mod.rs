@@ -56,6 +56,9 @@ pub(crate) async fn live<'r>(app: &App, records: &'r [BusRecord]) -> Result<Vec<
     Ok(live)
 }
 
+/// The contributor name of the all-in-one process's jobs to shared hot sets and counters.
+const LOCAL_SOURCE: &str = "local";
+
 /// Records per read.
 pub const BATCH: usize = 1_000;
 /// How often an idle job looks at the clock (windows and flushes advance with it).
@@ -107,8 +110,8 @@ pub async fn start(app: Arc<App>) -> anyhow::Result<Jobs> {
     let stream_jobs: Vec<Box<dyn StreamJob>> = vec![
         Box::new(warehouse_sink::WarehouseSink),
         Box::new(profile::ProfileAggregator::default()),
-        Box::new(hot_score::HotScore::default()),
-        Box::new(metrics::RecommendationMetrics),
+        Box::new(hot_score::HotScore::new(LOCAL_SOURCE)),
+        Box::new(metrics::RecommendationMetrics::new(LOCAL_SOURCE)),
     ];
     let mut handles = Vec::new();
     for job in stream_jobs {

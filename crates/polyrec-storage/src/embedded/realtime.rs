@@ -23,7 +23,12 @@ enum Value {
     Buckets(BTreeMap<i64, HashMap<String, f64>>),
     List(VecDeque<String>),
     Text(Arc<str>),
+    /// One source's contribution to a hot set.
+    Partial(HashMap<String, f64>),
 }
+
+/// Sums of contributions at or below this are zero (floating-point residue of a subtraction).
+const MIN_SCORE: f64 = 1e-9;
 
 struct Entry {
     value: Value,
@@ -104,21 +109,41 @@ impl RealtimeStore for MemoryRealtime {
         Ok(())
     }
 
-    async fn replace_hot_items(
+    async fn put_hot_items(
         &self,
         tenant: &TenantId,
         scenario: &ScenarioId,
-        mut items: Vec<(String, f64)>,
+        source: &str,
+        items: Vec<(String, f64)>,
         ttl_ms: i64,
     ) -> Result<()> {
-        items.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let sorted = Arc::new(items);
-        self.write(
-            keys::hot_items(tenant, scenario),
-            ttl_ms,
-            || Value::SortedSet(Arc::default()),
-            |value| *value = Value::SortedSet(sorted),
-        );
+        let now = self.clock.now_ms();
+        let (total_key, source_key) =
+            (keys::hot_items(tenant, scenario), keys::hot_items_source(tenant, scenario, source));
+        let mut entries = self.entries.write();
+        let live = |entry: &Entry| entry.expires_ms > now;
+        let old: HashMap<String, f64> = match entries.get(&source_key) {
+            Some(entry @ Entry { value: Value::Partial(old), .. }) if live(entry) => old.clone(),
+            _ => HashMap::new(),
+        };
+        let mut total: HashMap<String, f64> = match entries.get(&total_key) {
+            Some(entry @ Entry { value: Value::SortedSet(set), .. }) if live(entry) => set.iter().cloned().collect(),
+            _ => HashMap::new(),
+        };
+        let new: HashMap<String, f64> = items.into_iter().collect();
+        for (item, score) in &old {
+            *total.entry(item.clone()).or_default() -= score;
+        }
+        for (item, score) in &new {
+            *total.entry(item.clone()).or_default() += score;
+        }
+        let mut sorted: Vec<(String, f64)> = total.into_iter().filter(|(_, score)| *score > MIN_SCORE).collect();
+        sorted.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let expires_ms = now + ttl_ms;
+        let total_expiry =
+            entries.get(&total_key).filter(|e| live(e)).map_or(expires_ms, |e| e.expires_ms.max(expires_ms));
+        entries.insert(total_key, Entry { value: Value::SortedSet(Arc::new(sorted)), expires_ms: total_expiry });
+        entries.insert(source_key, Entry { value: Value::Partial(new), expires_ms });
         Ok(())
     }
 
@@ -174,27 +199,44 @@ impl RealtimeStore for MemoryRealtime {
         Ok(members.unwrap_or_default())
     }
 
-    async fn incr_metrics(
+    async fn put_metrics(
         &self,
         tenant: &TenantId,
         scenario: &ScenarioId,
+        source: &str,
         bucket_ms: i64,
-        deltas: &[(String, f64)],
+        counters: &[(String, f64)],
         ttl_ms: i64,
     ) -> Result<()> {
         let now = self.clock.now_ms();
-        let key = keys::metrics_realtime(tenant, scenario);
-        self.write_until(
-            key,
-            now + ttl_ms,
+        let mut old: HashMap<String, f64> = HashMap::new();
+        let new: HashMap<String, f64> = counters.iter().cloned().collect();
+        self.write(
+            keys::metrics_source(tenant, scenario, source),
+            ttl_ms,
             || Value::Buckets(BTreeMap::new()),
             |value| {
                 if let Value::Buckets(buckets) = value {
-                    let counters = buckets.entry(bucket_ms).or_default();
-                    for (field, delta) in deltas {
-                        *counters.entry(field.clone()).or_default() += delta;
-                    }
+                    old = buckets.insert(bucket_ms, new.clone()).unwrap_or_default();
                     buckets.retain(|bucket, _| *bucket + ttl_ms > now);
+                }
+            },
+        );
+        self.write(
+            keys::metrics_realtime(tenant, scenario),
+            ttl_ms,
+            || Value::Buckets(BTreeMap::new()),
+            |value| {
+                if let Value::Buckets(buckets) = value {
+                    let bucket = buckets.entry(bucket_ms).or_default();
+                    for (field, value) in &old {
+                        *bucket.entry(field.clone()).or_default() -= value;
+                    }
+                    for (field, value) in &new {
+                        *bucket.entry(field.clone()).or_default() += value;
+                    }
+                    bucket.retain(|_, value| value.abs() > MIN_SCORE);
+                    buckets.retain(|bucket, counters| *bucket + ttl_ms > now && !counters.is_empty());
                 }
             },
         );
@@ -260,7 +302,10 @@ impl RealtimeStore for MemoryRealtime {
                 _ => false,
             }
         };
-        self.entries.write().retain(|key, _| !(per_user(key) || whole.contains(key)));
+        let sources = [format!("{}:src:", whole[0]), format!("{}:src:", whole[1])];
+        self.entries.write().retain(|key, _| {
+            !(per_user(key) || whole.contains(key) || sources.iter().any(|prefix| key.starts_with(prefix.as_str())))
+        });
         Ok(())
     }
 
@@ -305,9 +350,9 @@ mod tests {
         let store = MemoryRealtime::new(clock.clone());
         let (t, _, s) = ids();
         let hour = 3_600_000;
-        store.incr_metrics(&t, &s, 0, &[("clicks".into(), 2.0)], hour).await.unwrap();
+        store.put_metrics(&t, &s, "all", 0, &[("clicks".into(), 2.0)], hour).await.unwrap();
         clock.set_ms(hour - 60_000);
-        store.incr_metrics(&t, &s, hour - 60_000, &[("clicks".into(), 1.0)], hour).await.unwrap();
+        store.put_metrics(&t, &s, "all", hour - 60_000, &[("clicks".into(), 1.0)], hour).await.unwrap();
         assert_eq!(store.metrics(&t, &s, clock.now_ms() - hour).await.unwrap()["clicks"], 3.0);
         clock.set_ms(hour + 1);
         assert_eq!(store.metrics(&t, &s, clock.now_ms() - hour).await.unwrap()["clicks"], 1.0, "the first minute left");
@@ -324,6 +369,6 @@ mod tests {
         assert_eq!(store.hot_items(&t, &s, 1).await.unwrap(), [("b".to_string(), 2.0)]);
         clock.set_ms(1_000);
         assert!(store.hot_items(&t, &s, 5).await.unwrap().is_empty());
-        assert_eq!(store.sweep(), 1);
+        assert_eq!(store.sweep(), 2, "the set and its one source");
     }
 }

@@ -4,7 +4,8 @@
 //! |---|---|---|
 //! | `hot:items:{tenant}:{scenario}` | ZSET, score = hotness, TTL 24 h | hot-score job, replaced whole in one `MULTI` |
 //! | `exposed:{tenant}:{user}:{scenario}` | ZSET, score = time shown (ms) | recommend; members older than the TTL are trimmed on write and ignored on read |
-//! | `metrics:realtime:{tenant}:{scenario}` | HASH, field `{minute_ms}:{counter}`, TTL 1 h | metrics job (`HINCRBYFLOAT`) |
+//! | `metrics:realtime:{tenant}:{scenario}` | HASH, field `{minute_ms}:{counter}`, TTL 1 h | metrics job |
+//! | `hot:items:…:src:{source}`, `metrics:realtime:…:src:{source}` | HASH | each job instance's own contribution (see below) |
 //! | `recent:{tenant}:{user}:{scenario}` | LIST, newest first, capped | behavior ingestion |
 //! | `scenario:config:{tenant}:{scenario}`, `user:profile:…` | STRING (JSON), TTL 1 h | the caches of SPEC §5.3 |
 //!
@@ -12,10 +13,16 @@
 //! that every exposure expires a day after *it* was shown (a plain SET's TTL would be renewed by
 //! every new exposure and keep old ones forever under steady traffic).
 //!
+//! Stream-job instances that split a scenario's events (one per Kafka partition) each write their
+//! own contribution with an absolute value; a Lua script moves the shared key by the difference
+//! from the instance's previous contribution, atomically. So instances never overwrite each
+//! other, and a replay that writes the same contribution again changes nothing.
+//!
 //! TTLs are relative: the store computes each from the injected clock (now → expiry) and hands
 //! Redis the difference, so a test clock and Redis agree on how long a key lives.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use polyrec_core::clock::SharedClock;
@@ -89,6 +96,66 @@ impl RedisRealtime {
     }
 }
 
+/// `put_hot_items` in one atomic step: KEYS = [hot set, this source's contribution], ARGV = [ttl
+/// ms, item, score, item, score, …]. The set moves by the difference between the source's new
+/// and old contribution; members that sum to zero leave it.
+static PUT_HOT: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local old = redis.call('HGETALL', KEYS[2])
+        local new = {}
+        for i = 2, #ARGV, 2 do new[ARGV[i]] = tonumber(ARGV[i + 1]) end
+        for i = 1, #old, 2 do
+            local member, before = old[i], tonumber(old[i + 1])
+            local after = new[member] or 0
+            if after ~= before then redis.call('ZINCRBY', KEYS[1], after - before, member) end
+            new[member] = nil
+        end
+        for member, score in pairs(new) do redis.call('ZINCRBY', KEYS[1], score, member) end
+        redis.call('DEL', KEYS[2])
+        for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '0.000000001')
+        if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+        if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+        return 0
+        ",
+    )
+});
+
+/// `put_metrics` in one atomic step: KEYS = [metrics hash, this source's counters], ARGV = [ttl
+/// ms, bucket ms, oldest live bucket ms, counter, value, …]. Fields are `{bucket}:{counter}`.
+static PUT_METRICS: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local bucket = ARGV[2]
+        local prefix = bucket .. ':'
+        local new = {}
+        for i = 4, #ARGV, 2 do new[prefix .. ARGV[i]] = tonumber(ARGV[i + 1]) end
+        local old = redis.call('HGETALL', KEYS[2])
+        local oldest = tonumber(ARGV[3])
+        for i = 1, #old, 2 do
+            local field, before = old[i], tonumber(old[i + 1])
+            if string.sub(field, 1, #prefix) == prefix then
+                local after = new[field] or 0
+                if after ~= before then redis.call('HINCRBYFLOAT', KEYS[1], field, after - before) end
+                if new[field] == nil then redis.call('HDEL', KEYS[2], field) end
+            else
+                local b = tonumber(string.match(field, '^(-?%d+):'))
+                if b ~= nil and b <= oldest then redis.call('HDEL', KEYS[2], field) end
+            end
+        end
+        for field, value in pairs(new) do
+            local before = tonumber(redis.call('HGET', KEYS[2], field) or 'nil')
+            if before == nil then redis.call('HINCRBYFLOAT', KEYS[1], field, value) end
+            redis.call('HSET', KEYS[2], field, value)
+        end
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+        return 0
+        ",
+    )
+});
+
 /// Splits a metrics field `{bucket_ms}:{counter}`.
 fn metric_field(field: &str) -> Option<(i64, &str)> {
     let (bucket, name) = field.split_once(':')?;
@@ -116,22 +183,22 @@ impl RealtimeStore for RedisRealtime {
         Ok(())
     }
 
-    async fn replace_hot_items(
+    async fn put_hot_items(
         &self,
         tenant: &TenantId,
         scenario: &ScenarioId,
+        source: &str,
         items: Vec<(String, f64)>,
         ttl_ms: i64,
     ) -> Result<()> {
-        let key = self.key(keys::hot_items(tenant, scenario));
-        let mut pipe = redis::pipe();
-        pipe.atomic().del(&key).ignore();
-        for chunk in items.chunks(1_000) {
-            let members: Vec<(f64, &str)> = chunk.iter().map(|(item, score)| (*score, item.as_str())).collect();
-            pipe.zadd_multiple(&key, &members).ignore();
+        let total = self.key(keys::hot_items(tenant, scenario));
+        let partial = self.key(keys::hot_items_source(tenant, scenario, source));
+        let mut invocation = PUT_HOT.prepare_invoke();
+        invocation.key(total).key(partial).arg(ttl(ttl_ms));
+        for (item, score) in &items {
+            invocation.arg(item).arg(*score);
         }
-        pipe.pexpire(&key, ttl(ttl_ms)).ignore();
-        let _: () = pipe.query_async(&mut self.conn()).await.map_err(unavailable)?;
+        let _: () = invocation.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -185,25 +252,23 @@ impl RealtimeStore for RedisRealtime {
         self.conn().zrangebyscore(key, since_ms, "+inf").await.map_err(unavailable)
     }
 
-    async fn incr_metrics(
+    async fn put_metrics(
         &self,
         tenant: &TenantId,
         scenario: &ScenarioId,
+        source: &str,
         bucket_ms: i64,
-        deltas: &[(String, f64)],
+        counters: &[(String, f64)],
         ttl_ms: i64,
     ) -> Result<()> {
-        if deltas.is_empty() {
-            return Ok(());
+        let total = self.key(keys::metrics_realtime(tenant, scenario));
+        let partial = self.key(keys::metrics_source(tenant, scenario, source));
+        let mut invocation = PUT_METRICS.prepare_invoke();
+        invocation.key(total).key(partial).arg(ttl(ttl_ms)).arg(bucket_ms).arg(self.clock.now_ms() - ttl_ms);
+        for (field, value) in counters {
+            invocation.arg(field).arg(*value);
         }
-        let key = self.key(keys::metrics_realtime(tenant, scenario));
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for (field, delta) in deltas {
-            pipe.cmd("HINCRBYFLOAT").arg(&key).arg(format!("{bucket_ms}:{field}")).arg(*delta).ignore();
-        }
-        pipe.pexpire(&key, ttl(ttl_ms)).ignore();
-        let _: () = pipe.query_async(&mut self.conn()).await.map_err(unavailable)?;
+        let _: () = invocation.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -270,6 +335,8 @@ impl RealtimeStore for RedisRealtime {
             .map_err(unavailable)?;
         // Ids hold none of the glob characters (`*?[]\`), so these patterns match only this
         // tenant's keys of this scenario.
+        self.delete_matching(&format!("{}hot:items:{tenant}:{scenario}:src:*", self.prefix)).await?;
+        self.delete_matching(&format!("{}metrics:realtime:{tenant}:{scenario}:src:*", self.prefix)).await?;
         self.delete_matching(&format!("{}exposed:{tenant}:*:{scenario}", self.prefix)).await?;
         self.delete_matching(&format!("{}recent:{tenant}:*:{scenario}", self.prefix)).await?;
         self.delete_matching(&format!("{}user:profile:{tenant}:*:{scenario}", self.prefix)).await

@@ -61,6 +61,7 @@ suite!(
     recent_items_are_newest_first_unique_and_capped,
     dropping_a_scenario_removes_only_its_keys,
     cached_documents_honour_only_if_absent_and_delete,
+    sources_add_up_and_a_replayed_contribution_changes_nothing,
 );
 
 async fn hot_sets_are_replaced_whole_and_read_hottest_first(store: &dyn RealtimeStore, _clock: &ManualClock) {
@@ -95,12 +96,12 @@ async fn metrics_sum_the_minute_buckets_of_the_window(store: &dyn RealtimeStore,
     let (t, s) = (tenant(&unique("t")), scenario_id("s"));
     let minute = 60_000;
     let start = NOW - NOW % minute;
-    store
-        .incr_metrics(&t, &s, start - 30 * minute, &[("clicks".into(), 2.0), ("impressions".into(), 10.0)], HOUR)
-        .await
-        .unwrap();
-    store.incr_metrics(&t, &s, start, &[("clicks".into(), 1.0)], HOUR).await.unwrap();
-    store.incr_metrics(&t, &s, start, &[("clicks".into(), 0.5)], HOUR).await.unwrap();
+    let counters = [("clicks".to_string(), 2.0), ("impressions".to_string(), 10.0)];
+    store.put_metrics(&t, &s, "p0", start - 30 * minute, &counters, HOUR).await.unwrap();
+    store.put_metrics(&t, &s, "p0", start, &[("clicks".into(), 1.0)], HOUR).await.unwrap();
+    store.put_metrics(&t, &s, "p1", start, &[("clicks".into(), 0.5)], HOUR).await.unwrap();
+    // A replay writes the same absolute values again: nothing changes.
+    store.put_metrics(&t, &s, "p1", start, &[("clicks".into(), 0.5)], HOUR).await.unwrap();
     let all = store.metrics(&t, &s, clock.now_ms() - HOUR).await.unwrap();
     assert_eq!((all["clicks"], all["impressions"]), (3.5, 10.0));
     let last = store.metrics(&t, &s, start).await.unwrap();
@@ -125,7 +126,7 @@ async fn dropping_a_scenario_removes_only_its_keys(store: &dyn RealtimeStore, _c
         for s in [&gone, &kept] {
             store.replace_hot_items(t, s, vec![("i".into(), 1.0)], DAY).await.unwrap();
             store.add_exposed(t, &user("u1"), s, &[("i".into(), NOW)], DAY).await.unwrap();
-            store.incr_metrics(t, s, NOW, &[("clicks".into(), 1.0)], HOUR).await.unwrap();
+            store.put_metrics(t, s, "p0", NOW, &[("clicks".into(), 1.0)], HOUR).await.unwrap();
             store.push_recent(t, &user("u2"), s, &["i".into()], 10, DAY).await.unwrap();
         }
     }
@@ -161,4 +162,27 @@ async fn cached_documents_honour_only_if_absent_and_delete(store: &dyn RealtimeS
     store.drop_scenario(&t, &s).await.unwrap();
     assert_eq!(store.cache_get(config).await.unwrap(), None, "a dropped scenario's config is not cached");
     assert_eq!(store.cache_get(profile).await.unwrap(), None, "nor its users' profiles");
+}
+
+async fn sources_add_up_and_a_replayed_contribution_changes_nothing(store: &dyn RealtimeStore, _clock: &ManualClock) {
+    let (t, s) = (tenant(&unique("t")), scenario_id("s"));
+    store.put_hot_items(&t, &s, "p0", vec![("a".into(), 1.0), ("b".into(), 2.0)], DAY).await.unwrap();
+    store.put_hot_items(&t, &s, "p1", vec![("a".into(), 2.5), ("c".into(), 0.5)], DAY).await.unwrap();
+    let hot = store.hot_items(&t, &s, 10).await.unwrap();
+    assert_eq!(hot, [("a".to_string(), 3.5), ("b".to_string(), 2.0), ("c".to_string(), 0.5)]);
+    // p0 again with the same items (a replay), then with b gone and a lower.
+    store.put_hot_items(&t, &s, "p0", vec![("a".into(), 1.0), ("b".into(), 2.0)], DAY).await.unwrap();
+    assert_eq!(store.hot_items(&t, &s, 10).await.unwrap(), hot);
+    store.put_hot_items(&t, &s, "p0", vec![("a".into(), 0.5)], DAY).await.unwrap();
+    assert_eq!(store.hot_items(&t, &s, 10).await.unwrap(), [("a".to_string(), 3.0), ("c".to_string(), 0.5)]);
+    store.put_hot_items(&t, &s, "p1", vec![], DAY).await.unwrap();
+    assert_eq!(store.hot_items(&t, &s, 10).await.unwrap(), [("a".to_string(), 0.5)], "p1's items left with it");
+
+    let minute = NOW - NOW % 60_000;
+    store.put_metrics(&t, &s, "p0", minute, &[("clicks".into(), 3.0), ("views".into(), 1.0)], HOUR).await.unwrap();
+    store.put_metrics(&t, &s, "p1", minute, &[("clicks".into(), 2.0)], HOUR).await.unwrap();
+    store.put_metrics(&t, &s, "p0", minute, &[("clicks".into(), 4.0)], HOUR).await.unwrap();
+    let sums = store.metrics(&t, &s, minute).await.unwrap();
+    assert_eq!(sums.get("clicks"), Some(&6.0));
+    assert!(sums.get("views").is_none_or(|v| v.abs() < 1e-9), "p0 no longer counts a view: {sums:?}");
 }
