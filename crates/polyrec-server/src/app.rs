@@ -17,7 +17,7 @@ use parking_lot::RwLock;
 use polyrec_core::clock::{HOUR_MS, SharedClock};
 use polyrec_core::{Error, Item, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
 use polyrec_engine::{Catalog, CfModel, Pipeline};
-use polyrec_storage::{Cached, DocumentStore, EventBus, MemoryRealtime, RealtimeStore, Warehouse};
+use polyrec_storage::{Cached, DocumentStore, EventBus, EventLog, MemoryRealtime, RealtimeStore, Warehouse};
 use tokio::sync::Notify;
 
 use crate::ServerConfig;
@@ -55,6 +55,11 @@ pub struct App {
     pub clock: SharedClock,
     pub documents: Arc<dyn DocumentStore>,
     pub bus: Arc<dyn EventBus>,
+    /// The embedded log, when that is the bus (the in-process stream jobs read it).
+    pub log: Option<Arc<dyn EventLog>>,
+    /// The Kafka bus, when that is the bus (the stream jobs are consumer-group members on it).
+    #[cfg(feature = "kafka")]
+    pub kafka: Option<Arc<polyrec_storage::production::kafka::KafkaBus>>,
     pub warehouse: Arc<dyn Warehouse>,
     pub realtime: Arc<dyn RealtimeStore>,
     /// The embedded realtime store, when that is the backend (it needs sweeping).
@@ -74,6 +79,8 @@ pub struct App {
     profile_generation: AtomicU64,
     /// The last bus offset each job has fully processed, by job name.
     job_offsets: RwLock<HashMap<&'static str, Arc<AtomicU64>>>,
+    /// On Kafka: per job and partition, the next offset whose effects are not all stored yet.
+    partition_progress: RwLock<HashMap<(&'static str, String, i32), u64>>,
 }
 
 impl App {
@@ -85,15 +92,17 @@ impl App {
     }
 
     fn with_backends(config: ServerConfig, clock: SharedClock, backends: Backends) -> Arc<App> {
-        let Backends { documents, bus, warehouse, realtime, memory_realtime } = backends;
         Arc::new(App {
             config,
             clock,
-            documents,
-            bus,
-            warehouse,
-            realtime,
-            memory_realtime,
+            documents: backends.documents,
+            bus: backends.bus,
+            log: backends.log,
+            #[cfg(feature = "kafka")]
+            kafka: backends.kafka,
+            warehouse: backends.warehouse,
+            realtime: backends.realtime,
+            memory_realtime: backends.memory_realtime,
             bus_appended: Notify::new(),
             scenarios: RwLock::default(),
             scenario_generation: AtomicU64::new(0),
@@ -103,6 +112,7 @@ impl App {
             profiles: RwLock::default(),
             profile_generation: AtomicU64::new(0),
             job_offsets: RwLock::default(),
+            partition_progress: RwLock::default(),
         })
     }
 
@@ -377,22 +387,57 @@ impl App {
         self.job_offsets.write().entry(job).or_default().clone()
     }
 
+    /// Records a Kafka job's progress on one partition (see `partition_progress`).
+    pub fn set_partition_progress(&self, job: &'static str, topic: &str, partition: i32, next: u64) {
+        self.partition_progress.write().insert((job, topic.to_owned(), partition), next);
+    }
+
     /// Waits until every job has processed everything on the bus when called, or `timeout`.
     /// Returns whether they caught up.
     pub async fn wait_for_jobs(&self, timeout: Duration) -> Result<bool> {
-        let target = self.bus.end_offset().await?;
-        Ok(wait_until(timeout, || {
-            let offsets = self.job_offsets.read();
-            !offsets.is_empty() && offsets.values().all(|o| o.load(Ordering::SeqCst) >= target)
-        })
-        .await)
+        self.wait_for(None, timeout).await
     }
 
     /// Waits until one job has processed everything on the bus when called, or `timeout`.
     pub async fn wait_for_job(&self, job: &'static str, timeout: Duration) -> Result<bool> {
-        let target = self.bus.end_offset().await?;
-        let offset = self.job_offset(job);
-        Ok(wait_until(timeout, || offset.load(Ordering::SeqCst) >= target).await)
+        self.wait_for(Some(job), timeout).await
+    }
+
+    async fn wait_for(&self, job: Option<&'static str>, timeout: Duration) -> Result<bool> {
+        if let Some(log) = &self.log {
+            let target = log.end_offset().await?;
+            return Ok(wait_until(timeout, || {
+                let offsets = self.job_offsets.read();
+                match job {
+                    Some(job) => offsets.get(job).is_some_and(|o| o.load(Ordering::SeqCst) >= target),
+                    None => !offsets.is_empty() && offsets.values().all(|o| o.load(Ordering::SeqCst) >= target),
+                }
+            })
+            .await);
+        }
+        #[cfg(feature = "kafka")]
+        if let Some(kafka) = &self.kafka {
+            // Every partition's end when called; a partition nobody has read yet counts as behind
+            // unless it is empty.
+            let marks = kafka.end_offsets().await?;
+            return Ok(wait_until(timeout, || {
+                let progress = self.partition_progress.read();
+                let jobs: &[&'static str] = match &job {
+                    Some(job) => std::slice::from_ref(job),
+                    None => &crate::jobs::STREAM_JOBS,
+                };
+                jobs.iter().all(|job| {
+                    marks.iter().all(|(topic, partition, high)| {
+                        *high <= 0
+                            || progress
+                                .get(&(*job, topic.clone(), *partition))
+                                .is_some_and(|next| *next as i64 >= *high)
+                    })
+                })
+            })
+            .await);
+        }
+        Ok(true)
     }
 }
 

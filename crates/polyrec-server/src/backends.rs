@@ -8,7 +8,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use polyrec_core::clock::SharedClock;
 use polyrec_storage::{
-    DocumentStore, EventBus, MemoryRealtime, RealtimeStore, SqliteDocuments, SqliteEventBus, SqliteWarehouse, Warehouse,
+    DocumentStore, EventBus, EventLog, MemoryRealtime, RealtimeStore, SqliteDocuments, SqliteEventBus, SqliteWarehouse,
+    Warehouse,
 };
 
 use crate::config::StorageConfig;
@@ -17,6 +18,11 @@ use crate::config::StorageConfig;
 pub struct Backends {
     pub documents: Arc<dyn DocumentStore>,
     pub bus: Arc<dyn EventBus>,
+    /// The embedded log, when that is the bus: the in-process jobs read it.
+    pub log: Option<Arc<dyn EventLog>>,
+    /// The Kafka bus, when that is the bus: the jobs are consumer-group members on it.
+    #[cfg(feature = "kafka")]
+    pub kafka: Option<Arc<polyrec_storage::production::kafka::KafkaBus>>,
     pub warehouse: Arc<dyn Warehouse>,
     pub realtime: Arc<dyn RealtimeStore>,
     /// Set when the realtime store is the in-memory one (it needs sweeping, and it is private to
@@ -46,7 +52,16 @@ impl Backends {
         let bus = bus(&storage.bus, data_dir).await?;
         let warehouse = warehouse(&storage.warehouse, data_dir).await?;
         let (realtime, memory_realtime) = realtime(storage, clock).await?;
-        Ok(Self { documents, bus, warehouse, realtime, memory_realtime })
+        Ok(Self {
+            documents,
+            bus: bus.bus,
+            log: bus.log,
+            #[cfg(feature = "kafka")]
+            kafka: bus.kafka,
+            warehouse,
+            realtime,
+            memory_realtime,
+        })
     }
 }
 
@@ -70,10 +85,38 @@ async fn documents(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn Documen
     }
 }
 
-async fn bus(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn EventBus>> {
+struct Bus {
+    bus: Arc<dyn EventBus>,
+    log: Option<Arc<dyn EventLog>>,
+    #[cfg(feature = "kafka")]
+    kafka: Option<Arc<polyrec_storage::production::kafka::KafkaBus>>,
+}
+
+async fn bus(url: &str, data_dir: &Path) -> anyhow::Result<Bus> {
     match scheme(url) {
-        "" if url.is_empty() => Ok(Arc::new(SqliteEventBus::open(&data_dir.join("events.db"))?)),
-        other => bail!("bus = {url:?}: unknown scheme {other:?} (empty for the embedded log)"),
+        "" if url.is_empty() => {
+            let log = Arc::new(SqliteEventBus::open(&data_dir.join("events.db"))?);
+            Ok(Bus {
+                bus: log.clone(),
+                log: Some(log),
+                #[cfg(feature = "kafka")]
+                kafka: None,
+            })
+        }
+        "kafka" => {
+            #[cfg(feature = "kafka")]
+            {
+                use polyrec_storage::production::kafka::{KafkaBus, KafkaSettings};
+                let settings = KafkaSettings::from_url(url)?;
+                let kafka = Arc::new(KafkaBus::connect(settings).await.with_context(|| format!("event bus {url}"))?);
+                Ok(Bus { bus: kafka.clone(), log: None, kafka: Some(kafka) })
+            }
+            #[cfg(not(feature = "kafka"))]
+            Err(missing_feature("a Kafka event bus", "kafka"))
+        }
+        other => {
+            bail!("bus = {url:?}: unknown scheme {other:?} (use kafka://host:port, or empty for the embedded log)")
+        }
     }
 }
 

@@ -29,7 +29,7 @@ pub struct ServerConfig {
 /// The backend of each storage purpose (DESIGN §2), by URL. An empty value is the embedded
 /// default. Environment variables override the file: `POLYREC_DOCUMENTS_URL`,
 /// `POLYREC_REALTIME_URL`, `POLYREC_WAREHOUSE_URL`, `POLYREC_BUS_URL`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     /// `mongodb://host:port/database?…` (database `polyrec` when the URL names none).
@@ -46,11 +46,31 @@ pub struct StorageConfig {
     /// The warehouse sink inserts when it has this many events…
     pub sink_batch_events: usize,
     /// …or when the oldest buffered event has waited this long (SPEC §3.4: 1,000 or 5 s).
-    /// 0 inserts every batch as it comes (the embedded warehouse's default).
-    pub sink_flush_ms: u64,
+    /// 0 inserts every batch as it comes. Default: 5,000 on ClickHouse, 0 on the embedded
+    /// warehouse.
+    pub sink_flush_ms: Option<u64>,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            documents: String::new(),
+            realtime: String::new(),
+            warehouse: String::new(),
+            bus: String::new(),
+            redis_key_prefix: String::new(),
+            sink_batch_events: 1_000,
+            sink_flush_ms: None,
+        }
+    }
 }
 
 impl StorageConfig {
+    /// The warehouse sink's flush interval (see `sink_flush_ms`).
+    pub fn sink_flush_ms(&self) -> u64 {
+        self.sink_flush_ms.unwrap_or(if self.warehouse.is_empty() { 0 } else { 5_000 })
+    }
+
     /// Applies the `POLYREC_*_URL` environment variables that are set.
     pub fn apply_env(&mut self) {
         for (var, field) in [

@@ -84,12 +84,24 @@ pub struct BusRecord {
     pub event: Event,
 }
 
-/// The behavior stream (Kafka's role). Topic `user-behaviors-{tenant}`, key user id.
-/// `append` returns only once the events are durable: an acknowledged event survives a crash.
+/// The behavior stream (Kafka's role), as the behavior service sees it: topic
+/// `user-behaviors-{tenant}`, key user id. `append` returns only once the events are durable: an
+/// acknowledged event survives a crash.
 #[async_trait]
 pub trait EventBus: Send + Sync {
-    /// Appends events (any tenants) and returns their offsets, in order.
+    /// Appends events (any tenants) and returns their offsets, in order (positions in the
+    /// embedded log; offsets within each event's partition on Kafka).
     async fn append(&self, events: Vec<Event>) -> Result<Vec<u64>>;
+    /// How many events a tenant has ever had acknowledged on the bus (retention does not lower it).
+    async fn count(&self, tenant: &TenantId) -> Result<u64>;
+    /// Whether the bus can be reached (readiness).
+    async fn check(&self) -> Result<()>;
+}
+
+/// The embedded bus's consumer side: one totally ordered log with per-group offsets, read by
+/// the in-process stream jobs. (On Kafka the jobs are consumer-group members instead.)
+#[async_trait]
+pub trait EventLog: EventBus {
     /// Reads up to `max` records with offset > `after`, in offset order.
     async fn read_after(&self, after: u64, max: usize) -> Result<Vec<BusRecord>>;
     /// The committed offset of a consumer group (0 if none).
@@ -100,8 +112,6 @@ pub trait EventBus: Send + Sync {
     async fn offset_before_received(&self, received_ms: i64) -> Result<u64>;
     /// The highest offset written.
     async fn end_offset(&self) -> Result<u64>;
-    /// How many events a tenant has ever had acknowledged on the bus (retention does not lower it).
-    async fn count(&self, tenant: &TenantId) -> Result<u64>;
     /// Retention (SPEC §3.3: 7 days): drops events received before `before_received_ms` that
     /// every durable consumer group has committed. Returns how many were dropped.
     async fn trim(&self, before_received_ms: i64) -> Result<u64>;

@@ -40,7 +40,7 @@ pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
     let probe = TenantId::parse("readiness-probe").expect("a valid id");
     let checks = [
         ("documents", app.documents.list_scenarios(&probe).await.err()),
-        ("event_bus", app.bus.end_offset().await.err()),
+        ("event_bus", app.bus.check().await.err()),
         ("warehouse", app.warehouse.count(&probe, None).await.err()),
     ];
     let failing: Vec<String> =

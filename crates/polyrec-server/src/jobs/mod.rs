@@ -12,6 +12,8 @@
 
 mod cf_trainer;
 mod hot_score;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod metrics;
 mod profile;
 mod warehouse_sink;
@@ -22,7 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use polyrec_core::{Result, ScenarioId, TenantId};
-use polyrec_storage::BusRecord;
+use polyrec_storage::{BusRecord, EventLog};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -56,13 +58,17 @@ pub(crate) async fn live<'r>(app: &App, records: &'r [BusRecord]) -> Result<Vec<
     Ok(live)
 }
 
+/// The names of the stream jobs (and of their consumer groups).
+pub const STREAM_JOBS: [&str; 4] =
+    ["warehouse_sink", "user_profile_aggregator", "item_hot_score", "recommendation_metrics"];
+
 /// The contributor name of the all-in-one process's jobs to shared hot sets and counters.
 const LOCAL_SOURCE: &str = "local";
 
 /// Records per read.
 pub const BATCH: usize = 1_000;
 /// How often an idle job looks at the clock (windows and flushes advance with it).
-const IDLE_TICK: Duration = Duration::from_millis(200);
+pub(crate) const IDLE_TICK: Duration = Duration::from_millis(200);
 
 /// Where a job starts reading after a (re)start.
 pub enum Start {
@@ -86,6 +92,12 @@ pub trait StreamJob: Send {
     fn safe_offset(&self, processed: u64) -> u64 {
         processed
     }
+    /// The offset through which the job has taken every record and shows its effects, given the
+    /// last processed one (what `App::wait_for_jobs` waits for). Events in windows the job holds
+    /// open by design count as taken; events a sink holds back to batch them do not.
+    fn visible_offset(&self, processed: u64) -> u64 {
+        processed
+    }
     /// Told after the group's offset was committed: nothing at or below it is read again.
     fn committed(&mut self, _offset: u64) {}
 }
@@ -104,21 +116,62 @@ impl Jobs {
     }
 }
 
+/// Which jobs a process runs.
+#[derive(Debug, Clone, Copy)]
+pub struct JobSet {
+    /// The four stream jobs of SPEC §3.4.
+    pub stream: bool,
+    /// The collaborative-filtering trainer and housekeeping (expiry sweeps, bus retention).
+    pub background: bool,
+}
+
+impl JobSet {
+    pub const ALL: JobSet = JobSet { stream: true, background: true };
+}
+
 /// Starts every job of the all-in-one process.
 pub async fn start(app: Arc<App>) -> anyhow::Result<Jobs> {
+    start_jobs(app, JobSet::ALL).await
+}
+
+/// Starts the chosen jobs: on the embedded log, in-process readers of it; on Kafka, one
+/// consumer-group member per stream job.
+pub async fn start_jobs(app: Arc<App>, set: JobSet) -> anyhow::Result<Jobs> {
     let (stop, stopped) = watch::channel(false);
-    let stream_jobs: Vec<Box<dyn StreamJob>> = vec![
-        Box::new(warehouse_sink::WarehouseSink),
-        Box::new(profile::ProfileAggregator::default()),
-        Box::new(hot_score::HotScore::new(LOCAL_SOURCE)),
-        Box::new(metrics::RecommendationMetrics::new(LOCAL_SOURCE)),
-    ];
     let mut handles = Vec::new();
-    for job in stream_jobs {
-        handles.push(tokio::spawn(run_stream_job(app.clone(), job, stopped.clone())));
+    if set.stream {
+        if let Some(log) = app.log.clone() {
+            let stream_jobs: Vec<Box<dyn StreamJob>> = vec![
+                Box::new(warehouse_sink::WarehouseSink::new(&app)),
+                Box::new(profile::ProfileAggregator::default()),
+                Box::new(hot_score::HotScore::new(LOCAL_SOURCE)),
+                Box::new(metrics::RecommendationMetrics::new(LOCAL_SOURCE)),
+            ];
+            for job in stream_jobs {
+                handles.push(tokio::spawn(run_stream_job(app.clone(), log.clone(), job, stopped.clone())));
+            }
+        } else {
+            #[cfg(feature = "kafka")]
+            if let Some(bus) = app.kafka.clone() {
+                let factories: Vec<(&'static str, kafka::JobFactory)> = vec![
+                    ("warehouse_sink", Box::new(|app, _| Box::new(warehouse_sink::WarehouseSink::new(app)))),
+                    ("user_profile_aggregator", Box::new(|_, _| Box::new(profile::ProfileAggregator::default()))),
+                    ("item_hot_score", Box::new(|_, source| Box::new(hot_score::HotScore::new(source)))),
+                    (
+                        "recommendation_metrics",
+                        Box::new(|_, source| Box::new(metrics::RecommendationMetrics::new(source))),
+                    ),
+                ];
+                for (name, factory) in factories {
+                    handles.push(tokio::spawn(kafka::run(app.clone(), bus.clone(), name, factory, stopped.clone())));
+                }
+            }
+        }
     }
-    handles.push(tokio::spawn(cf_trainer::run(app.clone(), stopped.clone())));
-    handles.push(tokio::spawn(housekeeping(app.clone(), stopped.clone())));
+    if set.background {
+        handles.push(tokio::spawn(cf_trainer::run(app.clone(), stopped.clone())));
+        handles.push(tokio::spawn(housekeeping(app.clone(), stopped.clone())));
+    }
     Ok(Jobs { stop, handles })
 }
 
@@ -134,9 +187,10 @@ async fn housekeeping(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
             realtime.sweep();
         }
         minutes += 1;
-        if minutes.is_multiple_of(60) {
+        // On Kafka the topics' own retention.ms does this.
+        if let Some(log) = app.log.as_ref().filter(|_| minutes.is_multiple_of(60)) {
             let cutoff = app.now_ms() - app.config.event_retention_days as i64 * polyrec_core::clock::DAY_MS;
-            match app.bus.trim(cutoff).await {
+            match log.trim(cutoff).await {
                 Ok(dropped) if dropped > 0 => tracing::info!(dropped, "event bus retention applied"),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "event bus retention failed; will retry"),
@@ -145,13 +199,18 @@ async fn housekeeping(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-async fn run_stream_job(app: Arc<App>, mut job: Box<dyn StreamJob>, mut stopped: watch::Receiver<bool>) {
+async fn run_stream_job(
+    app: Arc<App>,
+    log: Arc<dyn EventLog>,
+    mut job: Box<dyn StreamJob>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let name = job.name();
     let durable = matches!(job.start(&app), Start::Committed);
     let mut offset = loop {
         let start = match job.start(&app) {
-            Start::Committed => app.bus.committed(name).await,
-            Start::ReceivedSince(ms) => app.bus.offset_before_received(ms).await,
+            Start::Committed => log.committed(name).await,
+            Start::ReceivedSince(ms) => log.offset_before_received(ms).await,
         };
         match start {
             Ok(offset) => break offset,
@@ -167,7 +226,7 @@ async fn run_stream_job(app: Arc<App>, mut job: Box<dyn StreamJob>, mut stopped:
     while !*stopped.borrow() {
         // Registered before the read, so an append between the read and the wait still wakes us.
         let appended = app.bus_appended.notified();
-        let records = match app.bus.read_after(offset, BATCH).await {
+        let records = match log.read_after(offset, BATCH).await {
             Ok(records) => records,
             Err(error) => {
                 tracing::error!(job = name, %error, "reading the event bus failed; retrying");
@@ -189,15 +248,15 @@ async fn run_stream_job(app: Arc<App>, mut job: Box<dyn StreamJob>, mut stopped:
                 idle(&app, job.as_mut()).await;
             }
             if durable {
-                commit(&app, job.as_mut(), offset).await;
+                commit(log.as_ref(), job.as_mut(), offset).await;
             }
-            progress.store(offset, Ordering::SeqCst);
+            progress.store(job.visible_offset(offset), Ordering::SeqCst);
             continue;
         }
         idle(&app, job.as_mut()).await;
-        progress.store(offset, Ordering::SeqCst);
+        progress.store(job.visible_offset(offset), Ordering::SeqCst);
         if durable {
-            commit(&app, job.as_mut(), offset).await;
+            commit(log.as_ref(), job.as_mut(), offset).await;
         }
         tokio::select! {
             _ = appended => {}
@@ -208,9 +267,9 @@ async fn run_stream_job(app: Arc<App>, mut job: Box<dyn StreamJob>, mut stopped:
     tracing::info!(job = name, offset, "stream job stopped");
 }
 
-async fn commit(app: &App, job: &mut dyn StreamJob, processed: u64) {
+async fn commit(log: &dyn EventLog, job: &mut dyn StreamJob, processed: u64) {
     let safe = job.safe_offset(processed);
-    match app.bus.commit(job.name(), safe).await {
+    match log.commit(job.name(), safe).await {
         Ok(()) => job.committed(safe),
         Err(error) => tracing::warn!(job = job.name(), %error, "committing the offset failed; it will be retried"),
     }

@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{Db, Role, open, sql};
-use crate::{BusRecord, EventBus, keys};
+use crate::{BusRecord, EventBus, EventLog, keys};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS log (
@@ -165,6 +165,26 @@ impl EventBus for SqliteEventBus {
         answer.await.map_err(|_| Error::unavailable("the event log writer has stopped"))?
     }
 
+    async fn count(&self, tenant: &TenantId) -> Result<u64> {
+        let topic = keys::behavior_topic(tenant);
+        self.reader()
+            .call(move |conn| {
+                let n: Option<i64> = conn
+                    .query_row("SELECT n FROM topic_counts WHERE topic = ?1", [topic], |row| row.get(0))
+                    .optional()
+                    .map_err(sql)?;
+                Ok(n.unwrap_or(0) as u64)
+            })
+            .await
+    }
+
+    async fn check(&self) -> Result<()> {
+        self.end_offset().await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl EventLog for SqliteEventBus {
     async fn read_after(&self, after: u64, max: usize) -> Result<Vec<BusRecord>> {
         self.reader()
             .call(move |conn| {
@@ -267,19 +287,6 @@ impl EventBus for SqliteEventBus {
                         return Ok(dropped);
                     }
                 }
-            })
-            .await
-    }
-
-    async fn count(&self, tenant: &TenantId) -> Result<u64> {
-        let topic = keys::behavior_topic(tenant);
-        self.reader()
-            .call(move |conn| {
-                let n: Option<i64> = conn
-                    .query_row("SELECT n FROM topic_counts WHERE topic = ?1", [topic], |row| row.get(0))
-                    .optional()
-                    .map_err(sql)?;
-                Ok(n.unwrap_or(0) as u64)
             })
             .await
     }

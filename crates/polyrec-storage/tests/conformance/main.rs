@@ -7,6 +7,7 @@
 //! With `POLYREC_REQUIRE_SERVERS=1` (set by `scripts/test.sh`) a missing server fails the test
 //! instead of skipping it, so CI cannot pass without running every backend.
 
+mod bus;
 mod documents;
 mod realtime;
 mod support;

@@ -3,8 +3,8 @@
 //!
 //! With `POLYREC_TEST_BACKENDS=production` every test server runs on the production engines
 //! instead (the servers of `scripts/servers.sh`, from `POLYREC_TEST_*_URL`): a MongoDB database,
-//! a Redis key prefix and a ClickHouse database of its own, so tests running at once never share
-//! data.
+//! a Redis key prefix, a ClickHouse database and Kafka topic and group names of its own, so tests
+//! running at once never share data.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +35,10 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         config.data_dir = dir.path().to_owned();
         let clock = Arc::new(ManualClock::new(START_MS));
+        if let Ok(filter) = std::env::var("POLYREC_TEST_LOG") {
+            // Logs of the server under test, for debugging a failure: POLYREC_TEST_LOG=info.
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        }
         if production_backends() {
             production_storage(&mut config.storage);
         }
@@ -187,4 +191,8 @@ fn production_storage(storage: &mut polyrec_server::StorageConfig) {
     let clickhouse = var("POLYREC_TEST_CLICKHOUSE_URL");
     let authority = clickhouse.trim_start_matches("http://").trim_end_matches('/');
     storage.warehouse = format!("clickhouse://{authority}/{namespace}");
+    // The SPEC batch (1,000 events or 5 s) would make every test wait 5 s for the warehouse.
+    storage.sink_flush_ms = Some(100);
+    let kafka = var("POLYREC_TEST_KAFKA_URL");
+    storage.bus = format!("{kafka}?prefix={namespace}.&partitions=4&session_timeout_ms=6000");
 }

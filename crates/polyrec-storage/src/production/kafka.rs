@@ -1,0 +1,391 @@
+//! The event bus on Kafka (SPEC §3.3): one topic per tenant, `user-behaviors-{tenant}`, created on
+//! first use with a configurable partition count (default 12) and 7-day retention; key = user id
+//! (a user's events stay in order, in one partition); value = the event as JSON.
+//!
+//! `append` answers only once the broker has acknowledged every event (`acks=all`); when the broker
+//! cannot take them within `message.timeout.ms` the call fails with `Unavailable`, which the HTTP
+//! layer answers 503 with Retry-After. Nothing is dropped silently: an event is either
+//! acknowledged to the client and on the broker, or refused.
+//!
+//! Consumers are consumer-group members subscribed to every behavior topic by pattern (see
+//! [`KafkaBus::consumer`]); the stream jobs run on them (`polyrec worker`).
+//!
+//! A tenant id may hold `@`, which topic names may not: it is written `_a`, and `_` is written
+//! `__`, so distinct tenants always get distinct topics.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use polyrec_core::{Error, Event, Result, TenantId};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::EventBus;
+
+/// The client library, for the consumer loop of the stream jobs (kept to this crate's version).
+pub use rdkafka;
+
+/// Settings of the Kafka bus, from the `kafka://` URL's query and the server config.
+#[derive(Debug, Clone)]
+pub struct KafkaSettings {
+    /// `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Partitions of a new tenant topic (SPEC §3.3: 12–24).
+    pub partitions: i32,
+    /// Retention of a new tenant topic (SPEC §3.3: 7 days).
+    pub retention_ms: i64,
+    /// Prepended to every topic and consumer group name; empty in production. Lets tests (or
+    /// installations sharing a cluster) keep apart.
+    pub prefix: String,
+    /// How long an append may wait for the broker before it is refused.
+    pub message_timeout_ms: u64,
+    /// Consumer-group session timeout: how soon a dead worker's partitions move to another.
+    pub session_timeout_ms: u64,
+}
+
+impl KafkaSettings {
+    /// Parses `kafka://host:port[,host:port…][?partitions=12&retention_hours=168&prefix=P]`.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let bad = |what: String| Error::invalid("bad_backend_url", format!("kafka url {url:?}: {what}"));
+        let rest = url.strip_prefix("kafka://").ok_or_else(|| bad("must start with kafka://".into()))?;
+        let (brokers, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let brokers = brokers.trim_end_matches('/');
+        if brokers.is_empty() {
+            return Err(bad("no broker address".into()));
+        }
+        let mut settings = KafkaSettings {
+            brokers: brokers.to_owned(),
+            partitions: 12,
+            retention_ms: 7 * 24 * 3_600_000,
+            prefix: String::new(),
+            message_timeout_ms: 5_000,
+            session_timeout_ms: 10_000,
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let number = || value.parse::<i64>().map_err(|_| bad(format!("{key} must be a number, not {value:?}")));
+            match key {
+                "partitions" => settings.partitions = number()?.clamp(1, 1_000) as i32,
+                "retention_hours" => settings.retention_ms = number()?.max(1) * 3_600_000,
+                "message_timeout_ms" => settings.message_timeout_ms = number()?.max(1) as u64,
+                "session_timeout_ms" => settings.session_timeout_ms = number()?.max(1) as u64,
+                "prefix" => settings.prefix = value.to_owned(),
+                other => return Err(bad(format!("unknown parameter {other:?}"))),
+            }
+        }
+        if !settings.prefix.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+            return Err(bad("prefix may hold letters, digits, '.', '_' and '-' only".into()));
+        }
+        Ok(settings)
+    }
+}
+
+pub struct KafkaBus {
+    settings: KafkaSettings,
+    producer: FutureProducer,
+    admin: AdminClient<DefaultClientContext>,
+    /// For metadata and watermark queries (blocking calls, made on the blocking pool).
+    meta: std::sync::Arc<BaseConsumer>,
+    /// Topics known to exist (created by this process or found on the broker).
+    topics: Mutex<HashSet<String>>,
+}
+
+fn unavailable(error: impl std::fmt::Display) -> Error {
+    Error::unavailable(format!("kafka: {error}"))
+}
+
+/// `user-behaviors-{tenant}` with `@` and `_` escaped (see the module docs).
+pub fn topic_of(prefix: &str, tenant: &TenantId) -> String {
+    let mut topic = format!("{prefix}user-behaviors-");
+    for c in tenant.as_str().chars() {
+        match c {
+            '_' => topic.push_str("__"),
+            '@' => topic.push_str("_a"),
+            c => topic.push(c),
+        }
+    }
+    topic
+}
+
+impl KafkaBus {
+    pub async fn connect(settings: KafkaSettings) -> Result<Self> {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &settings.brokers)
+            .set("acks", "all")
+            .set("message.timeout.ms", settings.message_timeout_ms.to_string())
+            .set("linger.ms", "2")
+            .set("compression.type", "lz4")
+            .set("queue.buffering.max.messages", "1000000");
+        let producer: FutureProducer = config.create().map_err(unavailable)?;
+        let admin: AdminClient<DefaultClientContext> =
+            ClientConfig::new().set("bootstrap.servers", &settings.brokers).create().map_err(unavailable)?;
+        let meta: BaseConsumer =
+            ClientConfig::new().set("bootstrap.servers", &settings.brokers).create().map_err(unavailable)?;
+        let bus =
+            Self { settings, producer, admin, meta: std::sync::Arc::new(meta), topics: Mutex::new(HashSet::new()) };
+        // Fail at start-up, not on the first event, when the broker cannot be reached.
+        bus.behavior_topics().await?;
+        Ok(bus)
+    }
+
+    pub fn settings(&self) -> &KafkaSettings {
+        &self.settings
+    }
+
+    pub fn topic(&self, tenant: &TenantId) -> String {
+        topic_of(&self.settings.prefix, tenant)
+    }
+
+    /// The regular expression every behavior topic matches (for pattern subscriptions).
+    pub fn topic_pattern(&self) -> String {
+        format!("^{}user-behaviors-.+", self.settings.prefix.replace('.', "\\."))
+    }
+
+    /// Creates a tenant's topic unless it is known to exist.
+    async fn ensure_topic(&self, topic: &str) -> Result<()> {
+        if self.topics.lock().contains(topic) {
+            return Ok(());
+        }
+        let retention = self.settings.retention_ms.to_string();
+        let new = NewTopic::new(topic, self.settings.partitions, TopicReplication::Fixed(1))
+            .set("retention.ms", &retention)
+            .set("cleanup.policy", "delete");
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let results = self.admin.create_topics([&new], &options).await.map_err(unavailable)?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => return Err(unavailable(format!("creating topic {name}: {code}"))),
+            }
+        }
+        self.topics.lock().insert(topic.to_owned());
+        tracing::info!(topic, partitions = self.settings.partitions, "behavior topic ready");
+        Ok(())
+    }
+
+    /// Every behavior topic on the broker, with its partition count.
+    pub async fn behavior_topics(&self) -> Result<Vec<(String, i32)>> {
+        let prefix = format!("{}user-behaviors-", self.settings.prefix);
+        let client = self.meta.clone();
+        let topics = tokio::task::spawn_blocking(move || -> Result<Vec<(String, i32)>> {
+            let metadata = client.fetch_metadata(None, Duration::from_secs(5)).map_err(unavailable)?;
+            Ok(metadata
+                .topics()
+                .iter()
+                .filter(|t| t.name().starts_with(&prefix) && t.error().is_none())
+                .map(|t| (t.name().to_owned(), t.partitions().len() as i32))
+                .collect())
+        })
+        .await
+        .map_err(unavailable)??;
+        self.topics.lock().extend(topics.iter().map(|(name, _)| name.clone()));
+        Ok(topics)
+    }
+
+    /// The end (the offset after the last record) of every partition of every behavior topic.
+    ///
+    /// Read from the partitions themselves rather than taken from the high watermark the broker
+    /// reports: the tansu broker of the test servers reports one past the *first* offset of the
+    /// last record batch, which undercounts when a batch holds several records. So the last
+    /// batch is fetched (from watermark − 1) and its last record's offset + 1 is the end; on
+    /// Kafka that equals the high watermark.
+    pub async fn end_offsets(&self) -> Result<Vec<(String, i32, i64)>> {
+        let topics = self.behavior_topics().await?;
+        let client = self.meta.clone();
+        let config = self.consumer_config("polyrec-end-offsets");
+        tokio::task::spawn_blocking(move || {
+            let mut ends = Vec::new();
+            let mut assignment = TopicPartitionList::new();
+            for (topic, partitions) in topics {
+                for partition in 0..partitions {
+                    let (_, high) =
+                        client.fetch_watermarks(&topic, partition, Duration::from_secs(5)).map_err(unavailable)?;
+                    if high > 0 {
+                        assignment
+                            .add_partition_offset(&topic, partition, Offset::Offset(high - 1))
+                            .map_err(unavailable)?;
+                    }
+                    ends.push((topic.clone(), partition, high.max(0)));
+                }
+            }
+            if assignment.count() == 0 {
+                return Ok(ends);
+            }
+            let consumer: BaseConsumer = config.create().map_err(unavailable)?;
+            consumer.assign(&assignment).map_err(unavailable)?;
+            let mut pending = assignment.count();
+            let mut seen: HashSet<(String, i32)> = HashSet::new();
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            // Until every partition has answered, then briefly for the rest of the last batches.
+            let mut quiet_until: Option<std::time::Instant> = None;
+            loop {
+                let now = std::time::Instant::now();
+                if now > deadline || quiet_until.is_some_and(|until| now > until) {
+                    break;
+                }
+                match consumer.poll(Duration::from_millis(20)) {
+                    Some(Ok(message)) => {
+                        use rdkafka::Message;
+                        let key = (message.topic().to_owned(), message.partition());
+                        if let Some(end) = ends.iter_mut().find(|(t, p, _)| *t == key.0 && *p == key.1) {
+                            end.2 = end.2.max(message.offset() + 1);
+                        }
+                        if seen.insert(key) {
+                            pending -= 1;
+                            if pending == 0 {
+                                quiet_until = Some(std::time::Instant::now() + Duration::from_millis(50));
+                            }
+                        }
+                    }
+                    Some(Err(error)) => return Err(unavailable(error)),
+                    None if pending == 0 => break,
+                    None => {}
+                }
+            }
+            Ok(ends)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+
+    fn consumer_config(&self, group: &str) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.settings.brokers)
+            .set("group.id", format!("{}{group}", self.settings.prefix))
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", self.settings.session_timeout_ms.to_string())
+            .set("heartbeat.interval.ms", (self.settings.session_timeout_ms / 6).max(100).to_string())
+            // New tenants' topics are found by the pattern subscription within this time.
+            .set("topic.metadata.refresh.interval.ms", "2000")
+            .set("partition.assignment.strategy", "range");
+        config
+    }
+
+    /// A consumer-group member of `group`, subscribed to every behavior topic (present and
+    /// future) by pattern. Offsets are committed by the caller, after its sink acknowledged.
+    pub fn consumer(&self, group: &str) -> Result<StreamConsumer> {
+        let consumer: StreamConsumer = self.consumer_config(group).create().map_err(unavailable)?;
+        consumer.subscribe(&[&self.topic_pattern()]).map_err(unavailable)?;
+        Ok(consumer)
+    }
+
+    /// The first offset of `partition` whose message was written at or after `ms` (the
+    /// partition's end when there is none).
+    pub async fn offset_for_time(&self, topic: &str, partition: i32, ms: i64) -> Result<i64> {
+        let config = self.consumer_config("polyrec-offset-lookup");
+        let topic = topic.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = config.create().map_err(unavailable)?;
+            let mut query = TopicPartitionList::new();
+            query.add_partition_offset(&topic, partition, Offset::Offset(ms)).map_err(unavailable)?;
+            let found = consumer.offsets_for_times(query, Duration::from_secs(10)).map_err(unavailable)?;
+            let offset = found.find_partition(&topic, partition).map(|p| p.offset());
+            match offset {
+                Some(Offset::Offset(offset)) => Ok(offset),
+                // No message at or after the time: start at the end.
+                _ => {
+                    let (_, high) =
+                        consumer.fetch_watermarks(&topic, partition, Duration::from_secs(5)).map_err(unavailable)?;
+                    Ok(high)
+                }
+            }
+        })
+        .await
+        .map_err(unavailable)?
+    }
+
+    /// Reads `partition` from `from` (inclusive) up to `until` (exclusive), outside any group:
+    /// how a stream job rebuilds volatile state for a partition it was just given.
+    pub async fn read_range(&self, topic: &str, partition: i32, from: i64, until: i64) -> Result<Vec<(i64, Vec<u8>)>> {
+        if from >= until {
+            return Ok(Vec::new());
+        }
+        let config = self.consumer_config("polyrec-replay");
+        let topic = topic.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = config.create().map_err(unavailable)?;
+            let mut assignment = TopicPartitionList::new();
+            assignment.add_partition_offset(&topic, partition, Offset::Offset(from)).map_err(unavailable)?;
+            consumer.assign(&assignment).map_err(unavailable)?;
+            let mut out = Vec::new();
+            let deadline = std::time::Instant::now() + Duration::from_secs(120);
+            while out.last().is_none_or(|(offset, _)| *offset + 1 < until) {
+                if std::time::Instant::now() > deadline {
+                    return Err(unavailable(format!("replaying {topic}/{partition} timed out")));
+                }
+                match consumer.poll(Duration::from_millis(500)) {
+                    Some(Ok(message)) => {
+                        use rdkafka::Message;
+                        if message.offset() >= until {
+                            break;
+                        }
+                        out.push((message.offset(), message.payload().unwrap_or_default().to_vec()));
+                    }
+                    Some(Err(error)) => return Err(unavailable(error)),
+                    None => {}
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+#[async_trait]
+impl EventBus for KafkaBus {
+    async fn append(&self, events: Vec<Event>) -> Result<Vec<u64>> {
+        let mut payloads = Vec::with_capacity(events.len());
+        for event in &events {
+            let topic = self.topic(&event.tenant_id);
+            self.ensure_topic(&topic).await?;
+            payloads.push((topic, serde_json::to_vec(event).map_err(Error::internal)?));
+        }
+        let mut deliveries = Vec::with_capacity(events.len());
+        for (event, (topic, payload)) in events.iter().zip(&payloads) {
+            let mut record =
+                FutureRecord::to(topic).key(event.user_id.as_str()).payload(payload).timestamp(event.received_ms);
+            let delivery = loop {
+                match self.producer.send_result(record) {
+                    Ok(delivery) => break delivery,
+                    // The local queue is full: wait for deliveries to drain it.
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                        record = returned;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((error, _)) => return Err(unavailable(error)),
+                }
+            };
+            deliveries.push(delivery);
+        }
+        let mut offsets = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            match delivery.await {
+                Ok(Ok(delivered)) => offsets.push(delivered.offset as u64),
+                Ok(Err((error, _))) => return Err(unavailable(format!("the broker did not take the event: {error}"))),
+                Err(_) => return Err(unavailable("the producer shut down")),
+            }
+        }
+        Ok(offsets)
+    }
+
+    async fn count(&self, tenant: &TenantId) -> Result<u64> {
+        let topic = self.topic(tenant);
+        let marks = self.end_offsets().await?;
+        Ok(marks.iter().filter(|(t, ..)| *t == topic).map(|(_, _, high)| (*high).max(0) as u64).sum())
+    }
+
+    async fn check(&self) -> Result<()> {
+        self.behavior_topics().await.map(|_| ())
+    }
+}

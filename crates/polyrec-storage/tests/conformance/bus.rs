@@ -1,0 +1,65 @@
+//! The event bus, producer side: what is acknowledged is counted, per tenant, and can be read.
+
+use polyrec_core::EventType::Click;
+use polyrec_storage::EventBus;
+
+use crate::support::*;
+
+fn events(tenant: &str, users: usize, n: usize) -> Vec<polyrec_core::Event> {
+    (0..n)
+        .map(|i| {
+            record(i as u64, tenant, "s", &format!("u{}", i % users), "i", Click, 1_768_471_350_000 + i as i64).event
+        })
+        .collect()
+}
+
+async fn counts_every_acknowledged_event_per_tenant(bus: &dyn EventBus, a: &str, b: &str) {
+    assert_eq!(bus.append(events(a, 7, 1_000)).await.unwrap().len(), 1_000);
+    bus.append(events(a, 3, 5)).await.unwrap();
+    bus.append(events(b, 1, 2)).await.unwrap();
+    assert_eq!(bus.count(&tenant(a)).await.unwrap(), 1_005);
+    assert_eq!(bus.count(&tenant(b)).await.unwrap(), 2);
+    bus.check().await.unwrap();
+}
+
+#[tokio::test]
+async fn embedded_bus_counts_every_acknowledged_event_per_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = polyrec_storage::SqliteEventBus::open(&dir.path().join("events.db")).unwrap();
+    counts_every_acknowledged_event_per_tenant(&bus, &unique("a"), &unique("b")).await;
+}
+
+#[cfg(feature = "kafka")]
+#[tokio::test]
+async fn kafka_bus_counts_every_acknowledged_event_per_tenant() {
+    use polyrec_storage::production::kafka::{KafkaBus, KafkaSettings};
+    let Some(url) = server("POLYREC_TEST_KAFKA_URL") else { return };
+    let settings = KafkaSettings::from_url(&format!("{url}?partitions=3&prefix={}.", unique("conf"))).unwrap();
+    let bus = KafkaBus::connect(settings).await.unwrap();
+    let (a, b) = (unique("a"), unique("b"));
+    counts_every_acknowledged_event_per_tenant(&bus, &a, &b).await;
+    // Each event is on its tenant's topic, keyed by user: one user's events share a partition.
+    let topic = bus.topic(&tenant(&a));
+    let mut users_by_partition: Vec<std::collections::HashSet<String>> = Vec::new();
+    let mut total = 0;
+    for (t, partition, end) in bus.end_offsets().await.unwrap() {
+        if t != topic {
+            continue;
+        }
+        let records = bus.read_range(&topic, partition, 0, end).await.unwrap();
+        total += records.len();
+        let users = records
+            .iter()
+            .map(|(_, payload)| serde_json::from_slice::<polyrec_core::Event>(payload).unwrap())
+            .inspect(|event| assert_eq!(event.tenant_id.as_str(), a))
+            .map(|event| event.user_id.to_string())
+            .collect();
+        users_by_partition.push(users);
+    }
+    assert_eq!(total, 1_005);
+    for (i, users) in users_by_partition.iter().enumerate() {
+        for other in &users_by_partition[i + 1..] {
+            assert!(users.is_disjoint(other), "a user's events are in one partition");
+        }
+    }
+}
