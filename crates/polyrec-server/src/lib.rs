@@ -23,15 +23,43 @@ pub mod service;
 pub use app::App;
 pub use config::{ServerConfig, StorageConfig};
 
-/// Starts the jobs and serves HTTP on `listener` until `shutdown` resolves.
+/// Starts every job and serves HTTP on `listener` until `shutdown` resolves.
 pub async fn run(
     app: std::sync::Arc<App>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let jobs = jobs::start(app.clone()).await?;
+    run_with(app, listener, jobs::JobSet::ALL, shutdown).await
+}
+
+/// Starts the chosen jobs and serves HTTP on `listener` until `shutdown` resolves.
+pub async fn run_with(
+    app: std::sync::Arc<App>,
+    listener: tokio::net::TcpListener,
+    set: jobs::JobSet,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let jobs = jobs::start_jobs(app.clone(), set).await?;
     let router = http::router(app.clone());
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    jobs.stop().await;
+    Ok(())
+}
+
+/// Runs the stream jobs only (`polyrec worker`) until `shutdown` resolves: the four jobs of SPEC
+/// §3.4 as Kafka consumer-group members. More workers split the partitions between them.
+pub async fn work(
+    app: std::sync::Arc<App>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    if app.log.is_some() {
+        anyhow::bail!(
+            "polyrec worker reads a Kafka bus (storage.bus = \"kafka://host:port\" or POLYREC_BUS_URL); \
+             with the embedded bus, `polyrec serve` runs the stream jobs itself"
+        );
+    }
+    let jobs = jobs::start_jobs(app, jobs::JobSet { stream: true, background: false }).await?;
+    shutdown.await;
     jobs.stop().await;
     Ok(())
 }

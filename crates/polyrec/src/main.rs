@@ -42,6 +42,18 @@ enum Command {
         /// A TOML file with server settings (flags override it).
         #[arg(long, env = "POLYREC_CONFIG")]
         config: Option<PathBuf>,
+        /// Leave the stream jobs to `polyrec worker` processes (needs a Kafka bus).
+        #[arg(long)]
+        no_stream_jobs: bool,
+    },
+    /// Run the four stream jobs as Kafka consumer-group members (scale out: run more workers).
+    Worker {
+        /// A TOML file with server settings; its `[storage]` names the engines.
+        #[arg(long, env = "POLYREC_CONFIG")]
+        config: Option<PathBuf>,
+        /// Directory of any embedded store the config leaves in place [default: ./data].
+        #[arg(long, env = "POLYREC_DATA_DIR")]
+        data_dir: Option<PathBuf>,
     },
     /// Load items or historical events from a file through the HTTP API.
     Import {
@@ -58,20 +70,22 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve { listen, data_dir, config } => {
+        Command::Serve { listen, data_dir, config, no_stream_jobs } => {
             init_json_logs();
-            let mut settings = match config {
-                Some(path) => ServerConfig::from_file(&path)?,
-                None => ServerConfig::default(),
-            };
+            let mut settings = settings(config, data_dir)?;
             if let Some(listen) = listen {
                 settings.listen = listen;
             }
-            if let Some(data_dir) = data_dir {
-                settings.data_dir = data_dir;
-            }
-            settings.storage.apply_env();
-            runtime.block_on(serve(settings))
+            runtime.block_on(serve(settings, !no_stream_jobs))
+        }
+        Command::Worker { config, data_dir } => {
+            init_json_logs();
+            let settings = settings(config, data_dir)?;
+            runtime.block_on(async {
+                let app = App::open(settings, Arc::new(SystemClock)).await?;
+                tracing::info!(bus = %app.config.storage.bus, "polyrec worker running the stream jobs");
+                polyrec_server::work(app, shutdown_signal()).await
+            })
         }
         Command::Import { what } => {
             init_human_logs();
@@ -88,7 +102,21 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: ServerConfig) -> anyhow::Result<()> {
+/// The config file (or defaults), with the data directory flag and the `POLYREC_*_URL`
+/// environment applied.
+fn settings(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<ServerConfig> {
+    let mut settings = match config {
+        Some(path) => ServerConfig::from_file(&path)?,
+        None => ServerConfig::default(),
+    };
+    if let Some(data_dir) = data_dir {
+        settings.data_dir = data_dir;
+    }
+    settings.storage.apply_env();
+    Ok(settings)
+}
+
+async fn serve(settings: ServerConfig, stream_jobs: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -104,7 +132,11 @@ async fn serve(settings: ServerConfig) -> anyhow::Result<()> {
         bus = %or_embedded(&storage.bus),
         "polyrec serving (docs at /docs, OpenAPI at /openapi.json)"
     );
-    polyrec_server::run(app, listener, shutdown_signal()).await
+    if !stream_jobs && app.log.is_some() {
+        anyhow::bail!("--no-stream-jobs needs a Kafka bus: the embedded bus is read by this process's own jobs");
+    }
+    let jobs = polyrec_server::jobs::JobSet { stream: stream_jobs, background: true };
+    polyrec_server::run_with(app, listener, jobs, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

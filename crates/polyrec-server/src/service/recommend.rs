@@ -116,12 +116,30 @@ pub async fn recommend(
             message: format!("scenario {:?} is inactive; set its status to active to serve it", scenario_id.as_str()),
         });
     }
-    let (catalog, profile, recent, exposed) = tokio::try_join!(
-        app.catalog(tenant, &scenario_id),
-        app.profile(tenant, user, &scenario_id),
-        app.realtime.recent(tenant, user, &scenario_id, RECENT_ITEMS),
-        app.realtime.exposed(tenant, user, &scenario_id, app.now_ms() - EXPOSURE_MS),
-    )?;
+    let realtime_started = Instant::now();
+    let (catalog, profile, (recent, exposed)) =
+        tokio::try_join!(app.catalog(tenant, &scenario_id), app.profile(tenant, user, &scenario_id), async {
+            Ok(tokio::join!(
+                app.realtime.recent(tenant, user, &scenario_id, RECENT_ITEMS),
+                app.realtime.exposed(tenant, user, &scenario_id, app.now_ms() - EXPOSURE_MS),
+            ))
+        },)?;
+    // Without the realtime store the answer still comes, from the document store and the
+    // channels that do not need it, marked degraded: no recent clicks, no exposure filter.
+    let mut realtime_failure = None;
+    let mut or_degrade = |result: Result<Vec<String>>| {
+        result.unwrap_or_else(|error| {
+            realtime_failure = Some(ChannelReport {
+                name: "realtime_store".into(),
+                status: ChannelStatus::Failed,
+                candidates: 0,
+                elapsed_ms: realtime_started.elapsed().as_secs_f64() * 1000.0,
+                error: Some(error.to_string()),
+            });
+            Vec::new()
+        })
+    };
+    let (recent, exposed) = (or_degrade(recent), or_degrade(exposed));
     // The realtime list has the newest clicks; the profile's list survives restarts. Newest
     // first, each item once.
     let mut recent = recent;
@@ -154,8 +172,10 @@ pub async fn recommend(
     };
     let output = compiled.pipeline.run(RecommendInput { ctx, count, explain }).await;
 
-    let degraded: Vec<ChannelReport> =
-        output.channels.iter().filter(|r| r.status != ChannelStatus::Ok).cloned().collect();
+    let degraded: Vec<ChannelReport> = realtime_failure
+        .into_iter()
+        .chain(output.channels.iter().filter(|r| r.status != ChannelStatus::Ok).cloned())
+        .collect();
     for report in &degraded {
         metrics::counter!("polyrec_recall_channel_failures_total", "channel" => report.name.clone()).increment(1);
     }

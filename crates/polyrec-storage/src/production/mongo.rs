@@ -15,7 +15,7 @@
 //! and profiles before the scenario itself, so an interrupted delete can be retried.
 
 use async_trait::async_trait;
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::{Bson, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::IndexOptions;
 use mongodb::{Client, Collection, Database, IndexModel};
@@ -24,6 +24,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{DocumentStore, ItemFilter, Upserted};
+
+/// A BSON document (for [`MongoDocuments::raw`]).
+pub use mongodb::bson::Document;
 
 pub struct MongoDocuments {
     db: Database,
@@ -99,13 +102,25 @@ impl MongoDocuments {
     }
 
     async fn create_indexes(&self) -> Result<()> {
-        // Created one by one, an existing one being no error (listing them first would race
-        // with another process starting, and mongoeco's listing reply trips the driver).
+        // The raw command: the driver's listing rejects mongoeco's 32-bit cursor ids.
+        let reply = self.db.run_command(doc! { "listCollections": 1, "nameOnly": true }).await.map_err(unavailable)?;
+        let existing: Vec<String> = reply
+            .get_document("cursor")
+            .and_then(|cursor| cursor.get_array("firstBatch"))
+            .map(|batch| {
+                batch.iter().filter_map(|c| c.as_document()?.get_str("name").ok().map(str::to_owned)).collect()
+            })
+            .unwrap_or_default();
         for name in ["scenarios", "items", "user_profiles", "model_configs", "experiments"] {
+            if existing.iter().any(|e| e == name) {
+                continue;
+            }
+            // Another process starting at the same moment may create it first: not an error.
             match self.db.create_collection(name).await {
                 Ok(()) => {}
                 Err(e) if matches!(e.kind.as_ref(), ErrorKind::Command(c) if c.code == 48) => {}
-                Err(e) if e.to_string().contains("already exists") => {}
+                Err(e)
+                    if e.to_string().contains("already exists") || e.to_string().contains("missing field `code`") => {}
                 Err(e) => return Err(unavailable(e)),
             }
         }

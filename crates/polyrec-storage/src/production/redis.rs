@@ -342,3 +342,52 @@ impl RealtimeStore for RedisRealtime {
         self.delete_matching(&format!("{}user:profile:{tenant}:*:{scenario}", self.prefix)).await
     }
 }
+
+/// Inspection (tests and operators): a client for `url`.
+pub fn client(url: &str) -> Result<redis::Client> {
+    redis::Client::open(url).map_err(|e| Error::invalid("bad_backend_url", format!("bad redis url {url:?}: {e}")))
+}
+
+/// Inspection: every key matching `pattern`, with its Redis type.
+pub async fn scan(client: &redis::Client, pattern: &str) -> Result<Vec<(String, String)>> {
+    let mut conn = client.get_multiplexed_async_connection().await.map_err(unavailable)?;
+    let mut keys = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        keys.extend(batch);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    let mut typed = Vec::with_capacity(keys.len());
+    for key in keys {
+        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.map_err(unavailable)?;
+        typed.push((key, kind));
+    }
+    Ok(typed)
+}
+
+/// Inspection: the members of a sorted set, set or list, the fields of a hash, or the value of
+/// a string.
+pub async fn members(client: &redis::Client, key: &str, kind: &str) -> Result<Vec<String>> {
+    let mut conn = client.get_multiplexed_async_connection().await.map_err(unavailable)?;
+    let members: Vec<String> = match kind {
+        "zset" => conn.zrange(key, 0, -1).await,
+        "set" => conn.smembers(key).await,
+        "list" => conn.lrange(key, 0, -1).await,
+        "hash" => conn.hkeys(key).await,
+        _ => conn.get::<_, Option<String>>(key).await.map(|v| v.into_iter().collect()),
+    }
+    .map_err(unavailable)?;
+    Ok(members)
+}
