@@ -25,7 +25,7 @@ fn batch(batch: usize, size: usize, ts: i64) -> Vec<Value> {
     (0..size)
         .map(|i| {
             let n = batch * size + i;
-            let kind = if n % 3 == 0 { "impression" } else { "click" };
+            let kind = if n.is_multiple_of(3) { "impression" } else { "click" };
             json!({"event_type": kind, "user_id": format!("u{}", n % 97), "item_id": format!("i{}", n % 10),
                    "scenario_id": "feed", "timestamp": ts})
         })
@@ -36,7 +36,7 @@ fn batch(batch: usize, size: usize, ts: i64) -> Vec<Value> {
 fn expected(batches: usize, size: usize) -> (u64, u64, BTreeMap<String, u64>) {
     let (mut impressions, mut clicks, mut per_item) = (0, 0, BTreeMap::new());
     for n in 0..batches * size {
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             impressions += 1;
         } else {
             clicks += 1;
