@@ -63,3 +63,25 @@ async fn kafka_bus_counts_every_acknowledged_event_per_tenant() {
         }
     }
 }
+
+/// A tenant's topic is made on its first event with the default partition count (SPEC §3.3: 12).
+#[cfg(feature = "kafka")]
+#[tokio::test]
+async fn kafka_topics_are_made_per_tenant_with_twelve_partitions() {
+    use polyrec_storage::production::kafka::{KafkaBus, KafkaSettings};
+    let Some(url) = server("POLYREC_TEST_KAFKA_URL") else { return };
+    let prefix = unique("conf");
+    let settings = KafkaSettings::from_url(&format!("{url}?prefix={prefix}.")).unwrap();
+    assert_eq!((settings.partitions, settings.retention_ms), (12, 7 * 24 * 3_600_000));
+    let bus = KafkaBus::connect(settings).await.unwrap();
+    assert!(bus.behavior_topics().await.unwrap().is_empty());
+    bus.append(events("acme", 1, 1)).await.unwrap();
+    bus.append(events("a@b_c", 1, 1)).await.unwrap();
+    let mut topics = bus.behavior_topics().await.unwrap();
+    topics.sort();
+    assert_eq!(
+        topics,
+        [(format!("{prefix}.user-behaviors-a_ab__c"), 12), (format!("{prefix}.user-behaviors-acme"), 12)],
+        "`@` and `_` are escaped so that distinct tenants get distinct topics"
+    );
+}

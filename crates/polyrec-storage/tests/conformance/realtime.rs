@@ -186,3 +186,44 @@ async fn sources_add_up_and_a_replayed_contribution_changes_nothing(store: &dyn 
     assert_eq!(sums.get("clicks"), Some(&6.0));
     assert!(sums.get("views").is_none_or(|v| v.abs() < 1e-9), "p0 no longer counts a view: {sums:?}");
 }
+
+/// The keys in Redis are exactly SPEC §4.2's, with their types and TTLs.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn redis_keys_are_the_specifications() {
+    use polyrec_storage::production::redis::{client, scan};
+    let Some(url) = server("POLYREC_TEST_REDIS_URL") else { return };
+    let clock = clock();
+    let store = polyrec_storage::production::redis::RedisRealtime::connect(&url, clock.clone(), "").await.unwrap();
+    let (t, u, s) = (tenant(&unique("layout")), user("u1"), scenario_id("feed"));
+    store.put_hot_items(&t, &s, "all", vec![("i1".into(), 2.0)], DAY).await.unwrap();
+    store.add_exposed(&t, &u, &s, &[("i1".into(), NOW)], DAY).await.unwrap();
+    store.put_metrics(&t, &s, "all", NOW - NOW % 60_000, &[("clicks".into(), 1.0)], HOUR).await.unwrap();
+    store.cache_put(Cached::ScenarioConfig(&t, &s), "{}", HOUR, false).await.unwrap();
+    store.cache_put(Cached::UserProfile(&t, &u, &s), "{}", HOUR, false).await.unwrap();
+    let redis = client(&url).unwrap();
+    let mut keys = scan(&redis, &format!("*{t}*")).await.unwrap();
+    keys.sort();
+    let expected = [
+        (format!("exposed:{t}:u1:feed"), "zset"),
+        (format!("hot:items:{t}:feed"), "zset"),
+        (format!("hot:items:{t}:feed:src:all"), "hash"),
+        (format!("metrics:realtime:{t}:feed"), "hash"),
+        (format!("metrics:realtime:{t}:feed:src:all"), "hash"),
+        (format!("scenario:config:{t}:feed"), "string"),
+        (format!("user:profile:{t}:u1:feed"), "string"),
+    ];
+    let expected: Vec<(String, String)> = expected.into_iter().map(|(k, kind)| (k, kind.to_owned())).collect();
+    assert_eq!(keys, expected);
+    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    for (key, ttl) in [
+        (format!("hot:items:{t}:feed"), DAY),
+        (format!("exposed:{t}:u1:feed"), DAY),
+        (format!("metrics:realtime:{t}:feed"), HOUR),
+        (format!("scenario:config:{t}:feed"), HOUR),
+        (format!("user:profile:{t}:u1:feed"), HOUR),
+    ] {
+        let left: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await.unwrap();
+        assert!(left > ttl - 60_000 && left <= ttl, "{key}: PTTL {left}, want about {ttl}");
+    }
+}

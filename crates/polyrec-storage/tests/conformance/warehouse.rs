@@ -116,3 +116,28 @@ async fn dropping_a_scenario_removes_its_events_and_rollups(store: &dyn Warehous
     assert_eq!(store.count(&tenant(&a), Some(&scenario_id("kept"))).await.unwrap(), 1);
     assert_eq!(store.count(&tenant(&b), Some(&scenario_id("gone"))).await.unwrap(), 1, "another tenant's is kept");
 }
+
+/// The ClickHouse schema is SPEC §4.3's: `user_behaviors` partitioned by tenant and month and
+/// ordered by tenant and time, and the two materialized views.
+#[cfg(feature = "clickhouse")]
+#[tokio::test]
+async fn clickhouse_schema_is_the_specifications() {
+    let Some(url) = server("POLYREC_TEST_CLICKHOUSE_URL") else { return };
+    let url = format!("{}?database={}", url.trim_end_matches('/'), unique("schema"));
+    let store = polyrec_storage::production::clickhouse::ClickHouseWarehouse::connect(&url).await.unwrap();
+    let create = store.execute("SHOW CREATE TABLE user_behaviors", None).await.unwrap();
+    assert!(create.contains("PARTITION BY (tenant_id, toYYYYMM(toDateTime(intDiv(timestamp_ms, 1000))))"), "{create}");
+    assert!(create.contains("ORDER BY (tenant_id, scenario_id, timestamp_ms, event_id)"), "{create}");
+    let tables = store
+        .execute(
+            &format!("SELECT name, engine FROM system.tables WHERE database = '{}' ORDER BY name", store.database()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        tables,
+        "item_stats_daily\tSummingMergeTree\nitem_stats_daily_mv\tMaterializedView\nmetrics_hourly\tSummingMergeTree\n\
+         metrics_hourly_mv\tMaterializedView\nuser_behaviors\tReplacingMergeTree\n"
+    );
+}

@@ -409,3 +409,43 @@ async fn redis_keys(storage: &Storage) -> Vec<(String, Vec<String>)> {
     }
     out
 }
+
+/// Two API processes on the same engines: a config change made through one is what the other
+/// answers with on its very next recommend call (the shared `scenario:config:…` entry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_change_is_seen_by_every_server_process_at_once() {
+    let Some(storage) = Storage::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = storage.config_file(dir.path());
+    let (_a, url_a) = serve(&config, &dir.path().join("a.log"), &["--no-stream-jobs"]).await;
+    let (_b, url_b) = serve(&config, &dir.path().join("b.log"), &["--no-stream-jobs"]).await;
+    let (a, b) = (Api::new(&url_a), Api::new(&url_b));
+    a.scenario("p", "feed").await;
+    let item = json!({"item_id": "i1", "metadata": {"category": "c"}});
+    assert_eq!(a.post("p", "/api/v1/scenarios/feed/items", item).await.0, 201);
+    let ask = |api: &Api| {
+        let request = api
+            .client
+            .post(format!("{}/api/v1/recommend", api.url))
+            .header("X-Tenant-Id", "p")
+            .header("X-User-Id", "u1")
+            .json(&json!({"scenario_id": "feed", "count": 1}));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, answer) = ask(&b).await;
+    assert_eq!((status, answer["config_version"].as_u64()), (200, Some(1)), "{answer}");
+    for version in 2..=4 {
+        let patch = json!({"name": format!("version {version}")});
+        let (status, _, _) = a.call(reqwest::Method::PATCH, "p", "/api/v1/scenarios/feed", Some(patch)).await;
+        assert_eq!(status, 200);
+        let (status, answer) = ask(&b).await;
+        assert_eq!((status, answer["config_version"].as_u64()), (200, Some(version)), "b sees a's change: {answer}");
+    }
+    // And a deletion: b no longer serves the scenario.
+    let (status, _, _) = a.call(reqwest::Method::DELETE, "p", "/api/v1/scenarios/feed", None).await;
+    assert_eq!(status, 204);
+    assert_eq!(ask(&b).await.0, 404);
+}
