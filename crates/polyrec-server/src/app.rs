@@ -387,6 +387,20 @@ impl App {
         self.job_offsets.write().entry(job).or_default().clone()
     }
 
+    /// Publishes a stream job's output to a derived topic of SPEC §3.3 (`user-profile-updates`,
+    /// `item-stats-updates`, `recommendation-metrics`) for other consumers, when the bus is
+    /// Kafka; the embedded bus has no derived topics. Keyed `{tenant}:{…}`; the values are
+    /// absolute (a whole profile, a whole contribution), so a replay's re-delivery is harmless.
+    pub async fn publish_derived(&self, topic: &str, key: &str, value: &serde_json::Value) -> Result<()> {
+        #[cfg(feature = "kafka")]
+        if let Some(kafka) = &self.kafka {
+            let payload = serde_json::to_vec(value).map_err(Error::internal)?;
+            return kafka.publish(topic, key, &payload).await;
+        }
+        let _ = (topic, key, value);
+        Ok(())
+    }
+
     /// Records a Kafka job's progress on one partition (see `partition_progress`).
     pub fn set_partition_progress(&self, job: &'static str, topic: &str, partition: i32, next: u64) {
         self.partition_progress.write().insert((job, topic.to_owned(), partition), next);

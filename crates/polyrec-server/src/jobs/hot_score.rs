@@ -93,7 +93,15 @@ impl HotScore {
                 scores.select_nth_unstable_by(HOT_SET_SIZE, |a, b| b.1.total_cmp(&a.1));
                 scores.truncate(HOT_SET_SIZE);
             }
+            let update = serde_json::json!({"tenant_id": key.0, "scenario_id": key.1, "source": self.source,
+                "window_end_ms": window.end_ms, "items": scores.iter().map(|(item, hotness)| serde_json::json!({"item_id": item, "hotness": hotness})).collect::<Vec<_>>()});
             if let Err(error) = app.realtime.put_hot_items(&key.0, &key.1, &self.source, scores, ttl_ms).await {
+                self.dirty.insert(key);
+                return Err(error);
+            }
+            if let Err(error) =
+                app.publish_derived("item-stats-updates", &format!("{}:{}", key.0, key.1), &update).await
+            {
                 self.dirty.insert(key);
                 return Err(error);
             }

@@ -119,7 +119,13 @@ impl StreamJob for RecommendationMetrics {
             let (tenant, scenario, bucket) = &key;
             let written =
                 app.realtime.put_metrics(tenant, scenario, &self.source, *bucket, &counters, METRICS_TTL_MS).await;
-            if let Err(error) = written {
+            let update = serde_json::json!({"tenant_id": tenant, "scenario_id": scenario, "source": self.source,
+                "bucket_ms": bucket, "counters": counters.iter().cloned().collect::<HashMap<String, f64>>()});
+            let published = match written {
+                Ok(()) => app.publish_derived("recommendation-metrics", &format!("{tenant}:{scenario}"), &update).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = published {
                 self.dirty.insert(key);
                 return Err(error);
             }

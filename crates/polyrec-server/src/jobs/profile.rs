@@ -129,7 +129,19 @@ impl ProfileAggregator {
             by_tenant.entry(tenant).or_default().push(profile);
         }
         for (tenant, profiles) in by_tenant {
+            let updates: Vec<(String, serde_json::Value)> = profiles
+                .iter()
+                .map(|p| {
+                    let key = format!("{tenant}:{}", p.user_id);
+                    let value = serde_json::json!({"tenant_id": tenant, "user_id": p.user_id, "scenario_id": p.scenario_id,
+                        "window_end_ms": p.window_end_ms, "features": p.features, "preferences": p.preferences});
+                    (key, value)
+                })
+                .collect();
             app.put_profiles(&tenant, profiles).await?;
+            for (key, value) in updates {
+                app.publish_derived("user-profile-updates", &key, &value).await?;
+            }
         }
         // Removed only once stored: a failure leaves them open, to be retried.
         for key in closable {

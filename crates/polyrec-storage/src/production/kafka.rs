@@ -171,6 +171,52 @@ impl KafkaBus {
         Ok(())
     }
 
+    /// Publishes one record to a derived topic (`user-profile-updates`, `item-stats-updates`,
+    /// `recommendation-metrics`; SPEC §3.3), creating it on first use, and waits for the broker.
+    pub async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<()> {
+        let topic = format!("{}{topic}", self.settings.prefix);
+        self.ensure_topic(&topic).await?;
+        let record = FutureRecord::to(&topic).key(key).payload(payload);
+        match self.producer.send(record, Duration::from_secs(5)).await {
+            Ok(_) => Ok(()),
+            Err((error, _)) => Err(unavailable(format!("publishing to {topic}: {error}"))),
+        }
+    }
+
+    /// Reads every record of a derived topic, all partitions, until none arrives for a second:
+    /// for tests and tools.
+    pub async fn read_topic(&self, topic: &str) -> Result<Vec<Vec<u8>>> {
+        let topic = format!("{}{topic}", self.settings.prefix);
+        let client = self.meta.clone();
+        let config = self.consumer_config("polyrec-read-topic");
+        tokio::task::spawn_blocking(move || {
+            let metadata = client.fetch_metadata(Some(&topic), Duration::from_secs(5)).map_err(unavailable)?;
+            let partitions = metadata.topics().first().map_or(0, |t| t.partitions().len() as i32);
+            let mut assignment = TopicPartitionList::new();
+            for partition in 0..partitions {
+                assignment.add_partition_offset(&topic, partition, Offset::Beginning).map_err(unavailable)?;
+            }
+            let consumer: BaseConsumer = config.create().map_err(unavailable)?;
+            consumer.assign(&assignment).map_err(unavailable)?;
+            let mut out = Vec::new();
+            let mut last = std::time::Instant::now();
+            while last.elapsed() < Duration::from_secs(1) {
+                match consumer.poll(Duration::from_millis(100)) {
+                    Some(Ok(message)) => {
+                        use rdkafka::Message;
+                        out.push(message.payload().unwrap_or_default().to_vec());
+                        last = std::time::Instant::now();
+                    }
+                    Some(Err(error)) => return Err(unavailable(error)),
+                    None => {}
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+
     /// Every behavior topic on the broker, with its partition count.
     pub async fn behavior_topics(&self) -> Result<Vec<(String, i32)>> {
         let prefix = format!("{}user-behaviors-", self.settings.prefix);

@@ -449,3 +449,34 @@ async fn a_config_change_is_seen_by_every_server_process_at_once() {
     assert_eq!(status, 204);
     assert_eq!(ask(&b).await.0, 404);
 }
+
+/// The stream jobs publish what they compute to the derived topics of SPEC §3.3, for other
+/// consumers: profile updates, item hotness, recommendation metrics — each keyed by its tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jobs_publish_to_the_derived_topics() {
+    let Some(storage) = Storage::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = storage.config_file(dir.path());
+    let (_serve, url) = serve(&config, &dir.path().join("serve.log"), &[]).await;
+    let api = Api::new(&url);
+    api.scenario("d", "feed").await;
+    assert_eq!(send(&api, "d", batch(0, 30, now_ms() - 60_000)).await.0, 200);
+    let bus = polyrec_storage::production::kafka::KafkaBus::connect(
+        polyrec_storage::production::kafka::KafkaSettings::from_url(&storage.bus).unwrap(),
+    )
+    .await
+    .unwrap();
+    // Profiles are written when their 5-minute window closes: here, 10 s after the last event.
+    for topic in ["user-profile-updates", "item-stats-updates", "recommendation-metrics"] {
+        let records = eventually(Duration::from_secs(60), topic, || async {
+            let records = bus.read_topic(topic).await.ok()?;
+            (!records.is_empty()).then_some(records)
+        })
+        .await;
+        for record in records {
+            let value: Value = serde_json::from_slice(&record).unwrap();
+            assert_eq!(value["tenant_id"], "d", "{topic}: {value}");
+            assert_eq!(value["scenario_id"], "feed", "{topic}: {value}");
+        }
+    }
+}
