@@ -3,10 +3,10 @@
 # machine, with the servers of scripts/servers.sh (started here, stopped at the end):
 #
 # 1. Ingestion through Kafka into ClickHouse, end to end: `polyrec serve --no-stream-jobs` takes
-#    batches of events (bench/ingest.py) into Kafka; one `polyrec worker` runs the four stream jobs
-#    into ClickHouse (and Redis, MongoDB). Reports the acknowledged rate, the end-to-end rate
-#    (first event sent → last event in ClickHouse) and the sink's lag (events on the bus not yet
-#    in the warehouse), sampled every second.
+#    batches of events (bench/ingest.py) into Kafka; one `polyrec worker` runs the warehouse sink
+#    alone, then (fresh namespaces) all four stream jobs into ClickHouse, Redis and MongoDB.
+#    Reports the acknowledged rate, the end-to-end rate (first event sent → last event in
+#    ClickHouse) and the sink's lag (events on the bus not yet in the warehouse) each second.
 # 2. Recommend latency with the Redis realtime store against the embedded one: two servers on the
 #    same catalog and events, the same wrk load, one after the other.
 #
@@ -52,77 +52,75 @@ echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'mode
 echo "servers: redis $(redis-server --version | awk '{print $3}'), clickhouse $(dpkg -s clickhouse-server | awk '/^Version/ {print $2}'), tansu $("$POLYREC_TEST_TANSU_BIN" --version | awk '{print $2}'), mongoeco"
 
 # ---------------------------------------------------------------------------------------------
-echo "== 1. ingestion: HTTP → Kafka → worker → ClickHouse ($EVENTS events)"
-NS="bench_$(date +%s)"
-MONGO_BASE="${POLYREC_TEST_MONGO_URL%%\?*}"
-cat >"$WORK/production.toml" <<EOF
-[storage]
-documents = "${MONGO_BASE%/}/$NS?directConnection=true&connectTimeoutMS=120000"
-realtime = "$POLYREC_TEST_REDIS_URL"
-redis_key_prefix = "$NS:"
-warehouse = "clickhouse://${POLYREC_TEST_CLICKHOUSE_URL#http://}$NS"
-bus = "$POLYREC_TEST_KAFKA_URL?prefix=$NS.&partitions=12"
-EOF
-API="http://127.0.0.1:8091"
-RUST_LOG=warn "$BIN" serve --listen 127.0.0.1:8091 --config "$WORK/production.toml" --data-dir "$WORK/api" \
-    --no-stream-jobs >"$WORK/api.log" 2>&1 &
-PIDS+=("$!")
-wait_ready "$API"
-RUST_LOG=warn "$BIN" worker --config "$WORK/production.toml" --data-dir "$WORK/worker" >"$WORK/worker.log" 2>&1 &
-WORKER=$!
-PIDS+=("$WORKER")
-curl -sf -X POST "$API/api/v1/scenarios" -H 'X-Tenant-Id: bench' -H 'Content-Type: application/json' \
-    -d @bench/scenario.json >/dev/null
-# The worker joins its groups and finds the tenant's topic (made by a first event) before the clock.
-curl -sf -X POST "$API/api/v1/behaviors/batch" -H 'X-Tenant-Id: bench' -H 'Content-Type: application/json' \
-    -d "{\"events\": [$(head -n 1 "$WORK/events.ndjson")]}" >/dev/null
-for _ in $(seq 120); do [ "$(stat "$API" warehouse_events)" = "1" ] && break; sleep 0.5; done
+# 1. HTTP → Kafka → one worker → ClickHouse, in a namespace of its own. JOBS: the worker's --jobs.
+ingest_run() { # NAME JOBS PORT
+    local name="$1" jobs="$2" port="$3"
+    local ns api mongo_base
+    ns="bench_${name}_$(date +%s)"
+    api="http://127.0.0.1:$port"
+    mongo_base="${POLYREC_TEST_MONGO_URL%%\?*}"
+    {
+        echo "[storage]"
+        echo "documents = \"${mongo_base%/}/$ns?directConnection=true&connectTimeoutMS=120000\""
+        echo "realtime = \"$POLYREC_TEST_REDIS_URL\""
+        echo "redis_key_prefix = \"$ns:\""
+        echo "warehouse = \"clickhouse://${POLYREC_TEST_CLICKHOUSE_URL#http://}$ns\""
+        echo "bus = \"$POLYREC_TEST_KAFKA_URL?prefix=$ns.&partitions=12\""
+    } >"$WORK/$name.toml"
+    echo "== 1. ingestion, HTTP → Kafka → worker ($jobs) → ClickHouse, $EVENTS events"
+    RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$port" --config "$WORK/$name.toml" --data-dir "$WORK/$name-api" \
+        --no-stream-jobs >"$WORK/$name-api.log" 2>&1 &
+    local api_pid=$!
+    PIDS+=("$api_pid")
+    wait_ready "$api"
+    RUST_LOG=warn "$BIN" worker --config "$WORK/$name.toml" --data-dir "$WORK/$name-worker" --jobs "$jobs" \
+        >"$WORK/$name-worker.log" 2>&1 &
+    local worker=$!
+    PIDS+=("$worker")
+    curl -sf -X POST "$api/api/v1/scenarios" -H 'X-Tenant-Id: bench' -H 'Content-Type: application/json' \
+        -d @bench/scenario.json >/dev/null
+    # The worker joins its groups and finds the tenant's topic (made by a first event) before the clock.
+    curl -sf -X POST "$api/api/v1/behaviors/batch" -H 'X-Tenant-Id: bench' -H 'Content-Type: application/json' \
+        -d "{\"events\": [$(head -n 1 "$WORK/events.ndjson")]}" >/dev/null
+    for _ in $(seq 120); do [ "$(stat "$api" warehouse_events)" = "1" ] && break; sleep 0.5; done
 
-LAG_LOG="$WORK/lag.txt"
-(
-    while true; do
-        echo "$(date +%s.%N) $(stat "$API" events) $(stat "$API" warehouse_events)"
-        sleep 1
+    local lag_log="$WORK/$name-lag.txt"
+    (
+        while true; do
+            echo "$(date +%s.%N) $(stat "$api" events) $(stat "$api" warehouse_events)"
+            sleep 1
+        done
+    ) >"$lag_log" 2>/dev/null &
+    local sampler=$!
+    PIDS+=("$sampler")
+    local start acked finished total
+    start=$(date +%s.%N)
+    python3 bench/ingest.py --url "$api" --events "$WORK/events.ndjson" --tenant bench --batch 1000 --concurrency 4 |
+        grep -E 'rate|latency'
+    acked=$(date +%s.%N)
+    total=$((EVENTS + 1))
+    for _ in $(seq 1200); do
+        [ "$(stat "$api" warehouse_events)" -ge "$total" ] && break
+        sleep 0.5
     done
-) >"$LAG_LOG" 2>/dev/null &
-SAMPLER=$!
-PIDS+=("$SAMPLER")
-START=$(date +%s.%N)
-python3 bench/ingest.py --url "$API" --events "$WORK/events.ndjson" --tenant bench --batch 1000 --concurrency 4
-ACKED_AT=$(date +%s.%N)
-TOTAL=$((EVENTS + 1))
-for _ in $(seq 1200); do
-    [ "$(stat "$API" warehouse_events)" -ge "$TOTAL" ] && break
-    sleep 0.5
-done
-DONE_AT=$(date +%s.%N)
-kill "$SAMPLER" 2>/dev/null || true
-echo "bus holds $(stat "$API" events), ClickHouse holds $(stat "$API" warehouse_events) (sent $TOTAL)"
-python3 - "$START" "$ACKED_AT" "$DONE_AT" "$EVENTS" "$LAG_LOG" <<'EOF'
-import sys
-start, acked, done, n, lag_log = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-print(f"end to end: {n} events in ClickHouse {done - start:.1f} s after the first was sent "
-      f"= {n / (done - start):,.0f} events/s; the last landed {done - acked:.1f} s after the last acknowledgement")
-lags = []
-for line in open(lag_log):
-    parts = line.split()
-    if len(parts) == 3:
-        lags.append((float(parts[0]) - start, int(parts[1]) - int(parts[2])))
-if lags:
-    worst = max(l for _, l in lags)
-    during = [l for t, l in lags if t <= acked - start]
-    print(f"sink lag (events on the bus not yet in ClickHouse), sampled each second: "
-          f"max {worst:,}, median while sending {sorted(during)[len(during) // 2] if during else 0:,}")
-    print("lag samples (s since start: events):", ", ".join(f"{t:.0f}: {l}" for t, l in lags[:: max(1, len(lags) // 12)]))
-EOF
-echo "worker RSS $(ps -o rss= -p "$WORKER") KiB"
+    finished=$(date +%s.%N)
+    kill "$sampler" 2>/dev/null || true
+    echo "bus holds $(stat "$api" events), ClickHouse holds $(stat "$api" warehouse_events) (sent $total)"
+    python3 bench/lag_report.py "$start" "$acked" "$finished" "$EVENTS" "$lag_log"
+    echo "worker RSS $(ps -o rss= -p "$worker") KiB"
+    kill "$worker" "$api_pid" 2>/dev/null || true
+    wait "$worker" "$api_pid" 2>/dev/null || true
+    sleep 5 # let the servers finish what the worker left them (merges, the MongoDB emulation's queue)
+}
+ingest_run sink warehouse_sink 8091
+ingest_run all warehouse_sink,user_profile_aggregator,item_hot_score,recommendation_metrics 8094
 
 # ---------------------------------------------------------------------------------------------
 echo "== 2. recommend: Redis realtime store against the embedded one (same catalog, same events)"
 cat >"$WORK/redis.toml" <<EOF
 [storage]
 realtime = "$POLYREC_TEST_REDIS_URL"
-redis_key_prefix = "${NS}r:"
+redis_key_prefix = "bench_recommend_$(date +%s):"
 EOF
 run_recommend() { # NAME PORT CONFIG
     local name="$1" port="$2" config="$3" url="http://127.0.0.1:$2"

@@ -43,9 +43,16 @@ struct CatalogSlot {
     /// Set once the first snapshot is built; with `dirty` clear, `snapshot` is current.
     loaded: AtomicBool,
     dirty: AtomicBool,
+    /// With a shared realtime store: the `catalog:version` this catalog reflects, and when
+    /// (ms since the process started) it was last compared with the shared one.
+    version: AtomicU64,
+    checked_ms: AtomicU64,
 }
 
 const PROFILE_TTL_MS: i64 = HOUR_MS;
+/// With stores shared between processes, how often a process compares its catalog of a scenario
+/// with the shared version: item writes made through another process show within this time.
+const CATALOG_CHECK_MS: u64 = 1_000;
 /// SPEC §5.3: scenario configs are cached for an hour after a read of the document store.
 const SCENARIO_CACHE_TTL_MS: i64 = HOUR_MS;
 const PROFILE_CACHE_MAX: usize = 200_000;
@@ -81,6 +88,7 @@ pub struct App {
     job_offsets: RwLock<HashMap<&'static str, Arc<AtomicU64>>>,
     /// On Kafka: per job and partition, the next offset whose effects are not all stored yet.
     partition_progress: RwLock<HashMap<(&'static str, String, i32), u64>>,
+    started: std::time::Instant,
 }
 
 impl App {
@@ -113,6 +121,7 @@ impl App {
             profile_generation: AtomicU64::new(0),
             job_offsets: RwLock::default(),
             partition_progress: RwLock::default(),
+            started: std::time::Instant::now(),
         })
     }
 
@@ -253,6 +262,9 @@ impl App {
     /// The current catalog snapshot of a scenario, loading it on first use.
     pub async fn catalog(&self, tenant: &TenantId, id: &ScenarioId) -> Result<Arc<Catalog>> {
         let slot = self.catalog_slot(tenant, id);
+        if self.shared_cache() {
+            self.check_catalog_version(tenant, id, &slot).await;
+        }
         // The request path: loaded and unchanged since the last build, no lock to take.
         if slot.loaded.load(Ordering::SeqCst) && !slot.dirty.load(Ordering::SeqCst) {
             return Ok(slot.snapshot.read().clone());
@@ -271,25 +283,73 @@ impl App {
         Ok(slot.snapshot.read().clone())
     }
 
-    /// Called after items were written: a loaded catalog takes them in.
-    pub async fn catalog_upsert(&self, tenant: &TenantId, id: &ScenarioId, written: &[Item]) {
-        let slot = self.catalog_slot(tenant, id);
-        let mut items = slot.items.lock().await;
-        if let Some(map) = items.as_mut() {
-            for item in written {
-                map.insert(item.item_id.to_string(), Arc::new(item.clone()));
+    /// With stores shared between processes: at most every `CATALOG_CHECK_MS`, compares the
+    /// catalog with the shared version and, when another process has written items since, drops
+    /// it so this call reloads it from the document store.
+    async fn check_catalog_version(&self, tenant: &TenantId, id: &ScenarioId, slot: &CatalogSlot) {
+        // 1 at the earliest, so 0 keeps meaning "never checked".
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        let checked = slot.checked_ms.load(Ordering::SeqCst);
+        if (checked != 0 && now.saturating_sub(checked) < CATALOG_CHECK_MS)
+            || slot.checked_ms.compare_exchange(checked, now, Ordering::SeqCst, Ordering::SeqCst).is_err()
+        {
+            return;
+        }
+        let shared = match self.realtime.catalog_version(tenant, id).await {
+            Ok(version) => version,
+            Err(error) => {
+                tracing::debug!(%tenant, scenario = %id, %error, "catalog version unavailable; keeping the catalog");
+                return;
             }
+        };
+        if shared != slot.version.load(Ordering::SeqCst) {
+            let mut items = slot.items.lock().await;
+            *items = None;
+            slot.version.store(shared, Ordering::SeqCst);
             slot.dirty.store(true, Ordering::SeqCst);
         }
     }
 
+    /// After this process wrote items: with shared stores, bumps the shared version so other
+    /// processes reload; this catalog is current unless another process wrote in between.
+    async fn catalog_written(&self, tenant: &TenantId, id: &ScenarioId, slot: &CatalogSlot) {
+        if !self.shared_cache() {
+            return;
+        }
+        match self.realtime.bump_catalog_version(tenant, id).await {
+            Ok(version) => {
+                let _ = slot.version.compare_exchange(version - 1, version, Ordering::SeqCst, Ordering::SeqCst);
+            }
+            Err(error) => tracing::warn!(%tenant, scenario = %id, %error,
+                "cannot bump the catalog version; other processes see the item change on restart"),
+        }
+    }
+
+    /// Called after items were written: a loaded catalog takes them in.
+    pub async fn catalog_upsert(&self, tenant: &TenantId, id: &ScenarioId, written: &[Item]) {
+        let slot = self.catalog_slot(tenant, id);
+        {
+            let mut items = slot.items.lock().await;
+            if let Some(map) = items.as_mut() {
+                for item in written {
+                    map.insert(item.item_id.to_string(), Arc::new(item.clone()));
+                }
+                slot.dirty.store(true, Ordering::SeqCst);
+            }
+        }
+        self.catalog_written(tenant, id, &slot).await;
+    }
+
     pub async fn catalog_remove(&self, tenant: &TenantId, id: &ScenarioId, item_id: &str) {
         let slot = self.catalog_slot(tenant, id);
-        let mut items = slot.items.lock().await;
-        if let Some(map) = items.as_mut() {
-            map.remove(item_id);
-            slot.dirty.store(true, Ordering::SeqCst);
+        {
+            let mut items = slot.items.lock().await;
+            if let Some(map) = items.as_mut() {
+                map.remove(item_id);
+                slot.dirty.store(true, Ordering::SeqCst);
+            }
         }
+        self.catalog_written(tenant, id, &slot).await;
     }
 
     pub fn cf_model(&self, tenant: &TenantId, id: &ScenarioId) -> Option<Arc<CfModel>> {

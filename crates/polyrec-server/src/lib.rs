@@ -48,8 +48,10 @@ pub async fn run_with(
 
 /// Runs the stream jobs only (`polyrec worker`) until `shutdown` resolves: the four jobs of SPEC
 /// §3.4 as Kafka consumer-group members. More workers split the partitions between them.
+/// `only` limits it to some of the jobs (by name; all when `None`).
 pub async fn work(
     app: std::sync::Arc<App>,
+    only: Option<Vec<String>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     if app.log.is_some() {
@@ -58,7 +60,10 @@ pub async fn work(
              with the embedded bus, `polyrec serve` runs the stream jobs itself"
         );
     }
-    let jobs = jobs::start_jobs(app, jobs::JobSet { stream: true, background: false }).await?;
+    if let Some(unknown) = only.iter().flatten().find(|name| !jobs::STREAM_JOBS.contains(&name.as_str())) {
+        anyhow::bail!("--jobs: unknown job {unknown:?}; the stream jobs are {}", jobs::STREAM_JOBS.join(", "));
+    }
+    let jobs = jobs::start_jobs(app, jobs::JobSet { stream: true, only, background: false }).await?;
     shutdown.await;
     jobs.stop().await;
     Ok(())

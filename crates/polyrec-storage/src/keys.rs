@@ -47,3 +47,9 @@ pub fn hot_items_source(tenant: &TenantId, scenario: &ScenarioId, source: &str) 
 pub fn metrics_source(tenant: &TenantId, scenario: &ScenarioId, source: &str) -> String {
     format!("metrics:realtime:{tenant}:{scenario}:src:{source}")
 }
+
+/// Not in SPEC §4.2: a counter bumped by every item write of a scenario, so that processes
+/// sharing the stores know when their in-memory catalog of it is stale.
+pub fn catalog_version(tenant: &TenantId, scenario: &ScenarioId) -> String {
+    format!("catalog:version:{tenant}:{scenario}")
+}

@@ -168,6 +168,11 @@ pub trait RealtimeStore: Send + Sync {
     /// writer has put there meanwhile (writers put unconditionally).
     async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<()>;
     async fn cache_delete(&self, key: Cached<'_>) -> Result<()>;
+    /// The version of a scenario's catalog (`catalog:version:{tenant}:{scenario}`), 0 if never
+    /// bumped.
+    async fn catalog_version(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<u64>;
+    /// Bumps it after an item write and returns the new version.
+    async fn bump_catalog_version(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<u64>;
 
     /// Sets one source's contribution to the hot set `hot:items:{tenant}:{scenario}`: the set's
     /// score of an item is the sum over sources of their latest contributions. A source is a

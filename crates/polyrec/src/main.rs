@@ -54,6 +54,10 @@ enum Command {
         /// Directory of any embedded store the config leaves in place [default: ./data].
         #[arg(long, env = "POLYREC_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        /// Run only these stream jobs (comma-separated: warehouse_sink, user_profile_aggregator,
+        /// item_hot_score, recommendation_metrics) [default: all four].
+        #[arg(long, value_delimiter = ',')]
+        jobs: Option<Vec<String>>,
     },
     /// Load items or historical events from a file through the HTTP API.
     Import {
@@ -78,13 +82,13 @@ fn main() -> anyhow::Result<()> {
             }
             runtime.block_on(serve(settings, !no_stream_jobs))
         }
-        Command::Worker { config, data_dir } => {
+        Command::Worker { config, data_dir, jobs } => {
             init_json_logs();
             let settings = settings(config, data_dir)?;
             runtime.block_on(async {
                 let app = App::open(settings, Arc::new(SystemClock)).await?;
                 tracing::info!(bus = %app.config.storage.bus, "polyrec worker running the stream jobs");
-                polyrec_server::work(app, shutdown_signal()).await
+                polyrec_server::work(app, jobs, shutdown_signal()).await
             })
         }
         Command::Import { what } => {
@@ -135,7 +139,7 @@ async fn serve(settings: ServerConfig, stream_jobs: bool) -> anyhow::Result<()> 
     if !stream_jobs && app.log.is_some() {
         anyhow::bail!("--no-stream-jobs needs a Kafka bus: the embedded bus is read by this process's own jobs");
     }
-    let jobs = polyrec_server::jobs::JobSet { stream: stream_jobs, background: true };
+    let jobs = polyrec_server::jobs::JobSet { stream: stream_jobs, only: None, background: true };
     polyrec_server::run_with(app, listener, jobs, shutdown_signal()).await
 }
 

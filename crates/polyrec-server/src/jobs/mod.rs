@@ -117,16 +117,23 @@ impl Jobs {
 }
 
 /// Which jobs a process runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct JobSet {
-    /// The four stream jobs of SPEC §3.4.
+    /// The four stream jobs of SPEC §3.4…
     pub stream: bool,
+    /// …or, on Kafka, only these of them (names of `STREAM_JOBS`), so each job can be scaled
+    /// on its own.
+    pub only: Option<Vec<String>>,
     /// The collaborative-filtering trainer and housekeeping (expiry sweeps, bus retention).
     pub background: bool,
 }
 
 impl JobSet {
-    pub const ALL: JobSet = JobSet { stream: true, background: true };
+    pub const ALL: JobSet = JobSet { stream: true, only: None, background: true };
+
+    fn runs(&self, job: &str) -> bool {
+        self.stream && self.only.as_ref().is_none_or(|only| only.iter().any(|name| name == job))
+    }
 }
 
 /// Starts every job of the all-in-one process.
@@ -162,7 +169,7 @@ pub async fn start_jobs(app: Arc<App>, set: JobSet) -> anyhow::Result<Jobs> {
                         Box::new(|_, source| Box::new(metrics::RecommendationMetrics::new(source))),
                     ),
                 ];
-                for (name, factory) in factories {
+                for (name, factory) in factories.into_iter().filter(|(name, _)| set.runs(name)) {
                     handles.push(tokio::spawn(kafka::run(app.clone(), bus.clone(), name, factory, stopped.clone())));
                 }
             }

@@ -109,6 +109,30 @@ impl RealtimeStore for MemoryRealtime {
         Ok(())
     }
 
+    async fn catalog_version(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<u64> {
+        let version = self.read(&keys::catalog_version(tenant, scenario), |value| match value {
+            Value::Text(text) => text.parse().ok(),
+            _ => None,
+        });
+        Ok(version.flatten().unwrap_or(0))
+    }
+
+    async fn bump_catalog_version(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<u64> {
+        let mut version = 0;
+        self.write(
+            keys::catalog_version(tenant, scenario),
+            i64::MAX / 4,
+            || Value::Text("0".into()),
+            |value| {
+                if let Value::Text(text) = value {
+                    version = text.parse::<u64>().unwrap_or(0) + 1;
+                    *text = version.to_string().into();
+                }
+            },
+        );
+        Ok(version)
+    }
+
     async fn put_hot_items(
         &self,
         tenant: &TenantId,
@@ -289,6 +313,7 @@ impl RealtimeStore for MemoryRealtime {
             keys::hot_items(tenant, scenario),
             keys::metrics_realtime(tenant, scenario),
             keys::scenario_config(tenant, scenario),
+            keys::catalog_version(tenant, scenario),
         ];
         // Per-user keys are `{kind}:{tenant}:{user}:{scenario}` (`user:profile:…` has one part
         // more); ids hold no ':'.

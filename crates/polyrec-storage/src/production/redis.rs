@@ -8,6 +8,7 @@
 //! | `hot:items:…:src:{source}`, `metrics:realtime:…:src:{source}` | HASH | each job instance's own contribution (see below) |
 //! | `recent:{tenant}:{user}:{scenario}` | LIST, newest first, capped | behavior ingestion |
 //! | `scenario:config:{tenant}:{scenario}`, `user:profile:…` | STRING (JSON), TTL 1 h | the caches of SPEC §5.3 |
+//! | `catalog:version:{tenant}:{scenario}` | STRING (counter) | item writes, so other processes reload their catalog |
 //!
 //! The exposure set is a sorted set scored by the time each item was shown, not a plain SET, so
 //! that every exposure expires a day after *it* was shown (a plain SET's TTL would be renewed by
@@ -183,6 +184,16 @@ impl RealtimeStore for RedisRealtime {
         Ok(())
     }
 
+    async fn catalog_version(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<u64> {
+        let version: Option<u64> =
+            self.conn().get(self.key(keys::catalog_version(tenant, scenario))).await.map_err(unavailable)?;
+        Ok(version.unwrap_or(0))
+    }
+
+    async fn bump_catalog_version(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<u64> {
+        self.conn().incr(self.key(keys::catalog_version(tenant, scenario)), 1u64).await.map_err(unavailable)
+    }
+
     async fn put_hot_items(
         &self,
         tenant: &TenantId,
@@ -330,6 +341,7 @@ impl RealtimeStore for RedisRealtime {
                 self.key(keys::hot_items(tenant, scenario)),
                 self.key(keys::metrics_realtime(tenant, scenario)),
                 self.key(keys::scenario_config(tenant, scenario)),
+                self.key(keys::catalog_version(tenant, scenario)),
             ])
             .await
             .map_err(unavailable)?;

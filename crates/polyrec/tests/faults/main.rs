@@ -444,6 +444,19 @@ async fn a_config_change_is_seen_by_every_server_process_at_once() {
         let (status, answer) = ask(&b).await;
         assert_eq!((status, answer["config_version"].as_u64()), (200, Some(version)), "b sees a's change: {answer}");
     }
+    // Items written through a reach b's catalog within its check interval (a second).
+    let ids = |answer: &Value| -> Vec<String> {
+        answer["items"].as_array().unwrap().iter().map(|i| i["item_id"].as_str().unwrap().to_owned()).collect()
+    };
+    let item = json!({"item_id": "i2", "metadata": {"category": "c"}});
+    assert_eq!(a.post("p", "/api/v1/scenarios/feed/items", item).await.0, 201);
+    let (status, _, _) = a.call(reqwest::Method::DELETE, "p", "/api/v1/scenarios/feed/items/i1", None).await;
+    assert_eq!(status, 204);
+    eventually(Duration::from_secs(5), "b to see a's item changes", || async {
+        let (status, answer) = ask(&b).await;
+        (status == 200 && ids(&answer) == ["i2"]).then_some(())
+    })
+    .await;
     // And a deletion: b no longer serves the scenario.
     let (status, _, _) = a.call(reqwest::Method::DELETE, "p", "/api/v1/scenarios/feed", None).await;
     assert_eq!(status, 204);
