@@ -81,9 +81,10 @@ cargo test --workspace --all-targets --all-features 2>&1 | tee -a "$TEST_LOG"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 
+# `--workspace` as above, so the features resolve the same and nothing is built again.
 banner "the HTTP integration suite again, on MongoDB + Redis + ClickHouse + Kafka"
 set +e
-POLYREC_TEST_BACKENDS=production cargo test -p polyrec --all-features --test it 2>&1 | tee -a "$TEST_LOG"
+POLYREC_TEST_BACKENDS=production cargo test --workspace --all-features --test it 2>&1 | tee -a "$TEST_LOG"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 echo

@@ -71,29 +71,36 @@ impl RedisRealtime {
         self.conn.clone()
     }
 
-    /// Deletes every key matching `pattern` (SCAN, never KEYS, so a large database is not
-    /// blocked).
+    /// Deletes every key matching `pattern`.
     async fn delete_matching(&self, pattern: &str) -> Result<()> {
         let mut conn = self.conn();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            if !batch.is_empty() {
-                let _: () = conn.del(batch).await.map_err(unavailable)?;
-            }
-            if next == 0 {
-                return Ok(());
-            }
-            cursor = next;
+        let keys = scan_keys(&mut conn, pattern).await?;
+        for chunk in keys.chunks(1_000) {
+            let _: () = conn.del(chunk).await.map_err(unavailable)?;
         }
+        Ok(())
+    }
+}
+
+/// Every key matching `pattern`, by SCAN (never KEYS, so a large database is not blocked).
+async fn scan_keys(conn: &mut impl redis::aio::ConnectionLike, pattern: &str) -> Result<Vec<String>> {
+    let mut keys = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await
+            .map_err(unavailable)?;
+        keys.extend(batch);
+        if next == 0 {
+            return Ok(keys);
+        }
+        cursor = next;
     }
 }
 
@@ -363,24 +370,7 @@ pub fn client(url: &str) -> Result<redis::Client> {
 /// Inspection: every key matching `pattern`, with its Redis type.
 pub async fn scan(client: &redis::Client, pattern: &str) -> Result<Vec<(String, String)>> {
     let mut conn = client.get_multiplexed_async_connection().await.map_err(unavailable)?;
-    let mut keys = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        keys.extend(batch);
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
+    let keys = scan_keys(&mut conn, pattern).await?;
     let mut typed = Vec::with_capacity(keys.len());
     for key in keys {
         let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.map_err(unavailable)?;
