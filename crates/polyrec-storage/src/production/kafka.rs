@@ -217,6 +217,21 @@ impl KafkaBus {
         .map_err(unavailable)?
     }
 
+    /// A topic's `retention.ms` as the broker reports it (`None` if it reports none).
+    pub async fn topic_retention_ms(&self, topic: &str) -> Result<Option<i64>> {
+        use rdkafka::admin::{ConfigEntry, ResourceSpecifier};
+        let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+        let results =
+            self.admin.describe_configs([&ResourceSpecifier::Topic(topic)], &options).await.map_err(unavailable)?;
+        let mut retention = None;
+        for result in results {
+            let resource = result.map_err(unavailable)?;
+            let entry: Option<&ConfigEntry> = resource.entries.iter().find(|e| e.name == "retention.ms");
+            retention = entry.and_then(|e| e.value.as_deref()).and_then(|v| v.parse().ok());
+        }
+        Ok(retention)
+    }
+
     /// Every behavior topic on the broker, with its partition count.
     pub async fn behavior_topics(&self) -> Result<Vec<(String, i32)>> {
         let prefix = format!("{}user-behaviors-", self.settings.prefix);

@@ -84,4 +84,6 @@ async fn kafka_topics_are_made_per_tenant_with_twelve_partitions() {
         [(format!("{prefix}.user-behaviors-a_ab__c"), 12), (format!("{prefix}.user-behaviors-acme"), 12)],
         "`@` and `_` are escaped so that distinct tenants get distinct topics"
     );
+    let retention = bus.topic_retention_ms(&format!("{prefix}.user-behaviors-acme")).await.unwrap();
+    assert_eq!(retention, Some(7 * 24 * 3_600_000), "SPEC §3.3: 7-day retention");
 }
