@@ -109,21 +109,24 @@ pub async fn recommend(
     let explain = body.explain.unwrap_or(false);
     let context = body.context.unwrap_or_default();
 
-    let compiled = app.scenario(tenant, &scenario_id).await?;
+    // The scenario, the profile and the realtime reads at once: with Redis each is a round
+    // trip, and they do not depend on each other. The catalog waits for the scenario, so that
+    // requests for scenarios that do not exist leave no catalog behind.
+    let realtime_started = Instant::now();
+    let (compiled, profile, (recent, exposed)) =
+        tokio::try_join!(app.scenario(tenant, &scenario_id), app.profile(tenant, user, &scenario_id), async {
+            Ok(tokio::join!(
+                app.realtime.recent(tenant, user, &scenario_id, RECENT_ITEMS),
+                app.realtime.exposed(tenant, user, &scenario_id, app.now_ms() - EXPOSURE_MS),
+            ))
+        },)?;
     if compiled.scenario.status != ScenarioStatus::Active {
         return Err(Error::Conflict {
             code: "scenario_inactive",
             message: format!("scenario {:?} is inactive; set its status to active to serve it", scenario_id.as_str()),
         });
     }
-    let realtime_started = Instant::now();
-    let (catalog, profile, (recent, exposed)) =
-        tokio::try_join!(app.catalog(tenant, &scenario_id), app.profile(tenant, user, &scenario_id), async {
-            Ok(tokio::join!(
-                app.realtime.recent(tenant, user, &scenario_id, RECENT_ITEMS),
-                app.realtime.exposed(tenant, user, &scenario_id, app.now_ms() - EXPOSURE_MS),
-            ))
-        },)?;
+    let catalog = app.catalog(tenant, &scenario_id).await?;
     // Without the realtime store the answer still comes, from the document store and the
     // channels that do not need it, marked degraded: no recent clicks, no exposure filter.
     let mut realtime_failure = None;
