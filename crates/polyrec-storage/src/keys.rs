@@ -53,3 +53,13 @@ pub fn metrics_source(tenant: &TenantId, scenario: &ScenarioId, source: &str) ->
 pub fn catalog_version(tenant: &TenantId, scenario: &ScenarioId) -> String {
     format!("catalog:version:{tenant}:{scenario}")
 }
+
+/// An item's running counts per event type (SPEC §4.2 `item:stats:{tenant_id}:{item_id}`, no TTL).
+pub fn item_stats(tenant: &TenantId, item: &str) -> String {
+    format!("item:stats:{tenant}:{item}")
+}
+
+/// The last offset one source (a stream-job instance) has added to an item's stats.
+pub fn item_stats_source(tenant: &TenantId, item: &str, source: &str) -> String {
+    format!("item:stats:{tenant}:{item}:src:{source}")
+}

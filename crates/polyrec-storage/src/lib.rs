@@ -168,6 +168,14 @@ pub trait RealtimeStore: Send + Sync {
     /// writer has put there meanwhile (writers put unconditionally).
     async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<()>;
     async fn cache_delete(&self, key: Cached<'_>) -> Result<()>;
+    /// Counts events into `item:stats:{tenant}:{item}`: each `(offset, field)` adds one to the
+    /// field unless this source has counted that offset (or a later one) already. The source's
+    /// last offset is stored with the counts, atomically, so a replay counts nothing twice. A
+    /// source's offsets must grow (one partition, or the embedded log, read in order).
+    async fn add_item_stats(&self, tenant: &TenantId, item: &str, source: &str, events: &[(u64, String)])
+    -> Result<()>;
+    /// An item's running counts.
+    async fn item_stats(&self, tenant: &TenantId, item: &str) -> Result<HashMap<String, u64>>;
     /// The version of a scenario's catalog (`catalog:version:{tenant}:{scenario}`), 0 if never
     /// bumped.
     async fn catalog_version(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<u64>;

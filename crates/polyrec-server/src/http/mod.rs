@@ -42,7 +42,7 @@ pub use ops::prometheus;
         scenarios::create, scenarios::list, scenarios::get, scenarios::replace, scenarios::patch, scenarios::delete,
         items::create, items::list, items::get, items::patch, items::delete, items::bulk,
         behaviors::track, behaviors::track_batch, behaviors::stats,
-        recommend::recommend, recommend::hot, recommend::realtime_metrics, recommend::profile, recommend::train_cf,
+        recommend::recommend, recommend::hot, recommend::item_stats, recommend::realtime_metrics, recommend::profile, recommend::train_cf,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     tags(
@@ -74,6 +74,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(items::get).patch(items::patch).delete(items::delete),
         )
         .route("/api/v1/scenarios/{scenario_id}/hot", get(recommend::hot))
+        .route("/api/v1/scenarios/{scenario_id}/items/{item_id}/stats", get(recommend::item_stats))
         .route("/api/v1/scenarios/{scenario_id}/metrics/realtime", get(recommend::realtime_metrics))
         .route("/api/v1/scenarios/{scenario_id}/users/{user_id}/profile", get(recommend::profile))
         .route("/api/v1/scenarios/{scenario_id}/jobs/cf", post(recommend::train_cf))

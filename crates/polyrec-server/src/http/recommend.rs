@@ -57,6 +57,30 @@ pub struct HotItems {
     pub items: Vec<HotItem>,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemStats {
+    pub item_id: String,
+    /// Events of each type ever counted for the item (`click_count`, `view_count`, …), across
+    /// the tenant's scenarios (SPEC §4.2 `item:stats:{tenant_id}:{item_id}`).
+    pub counts: BTreeMap<String, u64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/scenarios/{scenario_id}/items/{item_id}/stats", tag = "realtime",
+    description = "An item's running event counts, kept by the item hot score job.",
+    params(("X-Tenant-Id" = String, Header, description = "tenant id"), ("scenario_id" = String, Path), ("item_id" = String, Path)),
+    responses((status = 200, body = ItemStats), (status = 404, body = ErrorBody)))]
+pub async fn item_stats(
+    State(app): State<Arc<App>>,
+    Tenant(tenant): Tenant,
+    Path((id, item)): Path<(String, String)>,
+) -> ApiResult<Json<ItemStats>> {
+    let id = scenario_id(&id)?;
+    let item = polyrec_core::ItemId::parse(item)?;
+    app.scenario(&tenant, &id).await?;
+    let counts = app.realtime.item_stats(&tenant, item.as_str()).await?.into_iter().collect();
+    Ok(Json(ItemStats { item_id: item.to_string(), counts }))
+}
+
 #[utoipa::path(get, path = "/api/v1/scenarios/{scenario_id}/hot", tag = "realtime",
     description = "The hot set the item hot score job keeps (1-hour window, time-decayed).",
     params(("X-Tenant-Id" = String, Header, description = "tenant id"), ("scenario_id" = String, Path), HotQuery),

@@ -1,4 +1,6 @@
-//! Item hot score (SPEC §3.4 job 3): per tenant, scenario and item, the interest-weighted events
+//! Item hot score (SPEC §3.4 job 3), and the running per-item counts of every event type in
+//! `item:stats:{tenant}:{item}` (`click_count`, `view_count`, …; counted exactly once per event by
+//! an offset kept with them). The hot score: per tenant, scenario and item, the interest-weighted events
 //! of a 1-hour sliding window of event time, each decayed by e^(−age / 30 min), into the hot set
 //! `hot:items:{tenant}:{scenario}` (24-hour TTL). The window ends at the newest event time seen
 //! in the scenario, so replays and history imports score as they would have live.
@@ -126,6 +128,18 @@ impl StreamJob for HotScore {
     async fn process(&mut self, app: &App, records: &[BusRecord]) -> Result<()> {
         let taken_through = self.taken_through;
         let live = super::live(app, records).await?;
+        // Running counts per item, every event type. The store skips offsets this source has
+        // counted already, so retries and replays count nothing twice; so all live records go.
+        let mut stats: HashMap<(&TenantId, &str), Vec<(u64, String)>> = HashMap::new();
+        for record in &live {
+            let event = &record.event;
+            let field = format!("{}_count", event.event_type.as_str());
+            stats.entry((&event.tenant_id, event.item_id.as_str())).or_default().push((record.offset, field));
+        }
+        let writes = stats
+            .iter()
+            .map(|((tenant, item), events)| app.realtime.add_item_stats(tenant, item, &self.source, events));
+        futures::future::try_join_all(writes).await?;
         self.taken_through = records.last().map_or(taken_through, |r| r.offset.max(taken_through));
         for record in live.into_iter().filter(|r| r.offset > taken_through) {
             let event = &record.event;

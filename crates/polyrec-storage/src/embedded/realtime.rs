@@ -25,6 +25,8 @@ enum Value {
     Text(Arc<str>),
     /// One source's contribution to a hot set.
     Partial(HashMap<String, f64>),
+    /// Running counts (item stats), and per source the last offset added.
+    Counts(HashMap<String, u64>),
 }
 
 /// Sums of contributions at or below this are zero (floating-point residue of a subtraction).
@@ -107,6 +109,40 @@ impl RealtimeStore for MemoryRealtime {
     async fn cache_delete(&self, key: Cached<'_>) -> Result<()> {
         self.entries.write().remove(&key.key());
         Ok(())
+    }
+
+    async fn add_item_stats(
+        &self,
+        tenant: &TenantId,
+        item: &str,
+        source: &str,
+        events: &[(u64, String)],
+    ) -> Result<()> {
+        // One key holds the counts and, under `src:{source}` fields, the offsets (one process).
+        let mut entries = self.entries.write();
+        let entry = entries
+            .entry(keys::item_stats(tenant, item))
+            .or_insert_with(|| Entry { value: Value::Counts(HashMap::new()), expires_ms: i64::MAX });
+        if let Value::Counts(fields) = &mut entry.value {
+            let applied = fields.get(&format!("src:{source}")).copied().unwrap_or(0);
+            let mut last = applied;
+            for (offset, field) in events.iter().filter(|(offset, _)| *offset > applied) {
+                *fields.entry(field.clone()).or_default() += 1;
+                last = last.max(*offset);
+            }
+            fields.insert(format!("src:{source}"), last);
+        }
+        Ok(())
+    }
+
+    async fn item_stats(&self, tenant: &TenantId, item: &str) -> Result<HashMap<String, u64>> {
+        let stats = self.read(&keys::item_stats(tenant, item), |value| match value {
+            Value::Counts(fields) => {
+                fields.iter().filter(|(k, _)| !k.starts_with("src:")).map(|(k, v)| (k.clone(), *v)).collect()
+            }
+            _ => HashMap::new(),
+        });
+        Ok(stats.unwrap_or_default())
     }
 
     async fn catalog_version(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<u64> {

@@ -9,6 +9,7 @@
 //! | `recent:{tenant}:{user}:{scenario}` | LIST, newest first, capped | behavior ingestion |
 //! | `scenario:config:{tenant}:{scenario}`, `user:profile:…` | STRING (JSON), TTL 1 h | the caches of SPEC §5.3 |
 //! | `catalog:version:{tenant}:{scenario}` | STRING (counter) | item writes, so other processes reload their catalog |
+//! | `item:stats:{tenant}:{item}` | HASH `{event_type}_count`, no TTL | hot-score job; `…:src:{source}` holds the last offset each source added |
 //!
 //! The exposure set is a sorted set scored by the time each item was shown, not a plain SET, so
 //! that every exposure expires a day after *it* was shown (a plain SET's TTL would be renewed by
@@ -164,6 +165,26 @@ static PUT_METRICS: LazyLock<redis::Script> = LazyLock::new(|| {
     )
 });
 
+/// `add_item_stats` in one atomic step: KEYS = [item stats, this source's last counted offset],
+/// ARGV = [offset, field, offset, field, …]. Events at or below the source's offset add nothing.
+static ADD_ITEM_STATS: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local applied = tonumber(redis.call('GET', KEYS[2]) or '0')
+        local last = applied
+        for i = 1, #ARGV, 2 do
+            local offset = tonumber(ARGV[i])
+            if offset > applied then
+                redis.call('HINCRBY', KEYS[1], ARGV[i + 1], 1)
+                if offset > last then last = offset end
+            end
+        end
+        if last > applied then redis.call('SET', KEYS[2], last) end
+        return 0
+        ",
+    )
+});
+
 /// Splits a metrics field `{bucket_ms}:{counter}`.
 fn metric_field(field: &str) -> Option<(i64, &str)> {
     let (bucket, name) = field.split_once(':')?;
@@ -189,6 +210,31 @@ impl RealtimeStore for RedisRealtime {
     async fn cache_delete(&self, key: Cached<'_>) -> Result<()> {
         let _: () = self.conn().del(self.key(key.key())).await.map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn add_item_stats(
+        &self,
+        tenant: &TenantId,
+        item: &str,
+        source: &str,
+        events: &[(u64, String)],
+    ) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut invocation = ADD_ITEM_STATS.prepare_invoke();
+        invocation
+            .key(self.key(keys::item_stats(tenant, item)))
+            .key(self.key(keys::item_stats_source(tenant, item, source)));
+        for (offset, field) in events {
+            invocation.arg(*offset).arg(field);
+        }
+        let _: i64 = invocation.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn item_stats(&self, tenant: &TenantId, item: &str) -> Result<HashMap<String, u64>> {
+        self.conn().hgetall(self.key(keys::item_stats(tenant, item))).await.map_err(unavailable)
     }
 
     async fn catalog_version(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<u64> {

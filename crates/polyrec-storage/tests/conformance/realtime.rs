@@ -62,6 +62,7 @@ suite!(
     dropping_a_scenario_removes_only_its_keys,
     cached_documents_honour_only_if_absent_and_delete,
     sources_add_up_and_a_replayed_contribution_changes_nothing,
+    item_stats_count_each_event_once_per_source,
 );
 
 async fn hot_sets_are_replaced_whole_and_read_hottest_first(store: &dyn RealtimeStore, _clock: &ManualClock) {
@@ -187,6 +188,19 @@ async fn sources_add_up_and_a_replayed_contribution_changes_nothing(store: &dyn 
     assert!(sums.get("views").is_none_or(|v| v.abs() < 1e-9), "p0 no longer counts a view: {sums:?}");
 }
 
+async fn item_stats_count_each_event_once_per_source(store: &dyn RealtimeStore, _clock: &ManualClock) {
+    let t = tenant(&unique("t"));
+    let click = |offset: u64| (offset, "click_count".to_string());
+    store.add_item_stats(&t, "i1", "p0", &[click(1), click(2), (3, "view_count".into())]).await.unwrap();
+    store.add_item_stats(&t, "i1", "p1", &[click(1)]).await.unwrap();
+    // A replay overlapping what p0 counted: only offset 4 is new.
+    store.add_item_stats(&t, "i1", "p0", &[click(2), (3, "view_count".into()), click(4)]).await.unwrap();
+    let stats = store.item_stats(&t, "i1").await.unwrap();
+    assert_eq!((stats.get("click_count"), stats.get("view_count")), (Some(&4), Some(&1)), "{stats:?}");
+    assert!(store.item_stats(&t, "i2").await.unwrap().is_empty());
+    assert!(store.item_stats(&tenant(&unique("other")), "i1").await.unwrap().is_empty());
+}
+
 /// The keys in Redis are exactly SPEC §4.2's, with their types and TTLs.
 #[cfg(feature = "redis")]
 #[tokio::test]
@@ -201,6 +215,7 @@ async fn redis_keys_are_the_specifications() {
     store.put_metrics(&t, &s, "all", NOW - NOW % 60_000, &[("clicks".into(), 1.0)], HOUR).await.unwrap();
     store.cache_put(Cached::ScenarioConfig(&t, &s), "{}", HOUR, false).await.unwrap();
     store.cache_put(Cached::UserProfile(&t, &u, &s), "{}", HOUR, false).await.unwrap();
+    store.add_item_stats(&t, "i1", "all", &[(1, "click_count".into())]).await.unwrap();
     let redis = client(&url).unwrap();
     let mut keys = scan(&redis, &format!("*{t}*")).await.unwrap();
     keys.sort();
@@ -208,6 +223,8 @@ async fn redis_keys_are_the_specifications() {
         (format!("exposed:{t}:u1:feed"), "zset"),
         (format!("hot:items:{t}:feed"), "zset"),
         (format!("hot:items:{t}:feed:src:all"), "hash"),
+        (format!("item:stats:{t}:i1"), "hash"),
+        (format!("item:stats:{t}:i1:src:all"), "string"),
         (format!("metrics:realtime:{t}:feed"), "hash"),
         (format!("metrics:realtime:{t}:feed:src:all"), "hash"),
         (format!("scenario:config:{t}:feed"), "string"),

@@ -153,6 +153,9 @@ async fn workers_split_partitions_and_a_killed_worker_loses_and_doubles_nothing(
     for (item, n) in &per_item {
         let score = hot[item];
         assert!((score - *n as f64 * click_weight).abs() < 1e-6, "{item}: hot {score}, sent {n} clicks");
+        // `item:stats:{tenant}:{item}` counted every click once.
+        let (_, stats) = api.get("w", &format!("/api/v1/scenarios/feed/items/{item}/stats")).await;
+        assert_eq!(stats["counts"]["click_count"].as_u64(), Some(*n), "{item}: {stats}");
     }
 }
 

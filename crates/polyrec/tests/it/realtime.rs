@@ -36,6 +36,9 @@ async fn a_click_shows_in_the_hot_set_as_soon_as_the_job_has_it() {
     assert_eq!(status, StatusCode::OK);
     let hot_ids: Vec<&str> = hot["items"].as_array().unwrap().iter().map(|i| i["item_id"].as_str().unwrap()).collect();
     assert_eq!(hot_ids, ["i4", "i2"]);
+    let (status, stats) = server.get("t1", "/api/v1/scenarios/feed/items/i4/stats").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stats, json!({"item_id": "i4", "counts": {"click_count": 2}}));
     let (_, answer) = server.recommend("t1", "u9", json!({"scenario_id": "feed", "count": 2})).await;
     assert_eq!(answer["items"][0]["item_id"], "i4");
 
