@@ -14,9 +14,13 @@
 //!
 //! **Exactly once.** A batch is inserted as one block (atomic in ClickHouse), after a lookup of
 //! which of its event ids are stored already; a replayed batch therefore inserts nothing and the
-//! views count nothing twice. Two sinks inserting the same event at the same moment can only
-//! happen while a consumer group rebalances; `ReplacingMergeTree` then collapses the raw rows
-//! on merge.
+//! views count nothing twice. Two sinks inserting the same event at once would need two members
+//! holding one partition at once, which the consumer group's eager rebalance rules out: a member
+//! gives its partitions up only from its poll, after the batch in hand is stored, and a dead
+//! member's partitions move only after its session times out. The one gap: a sink retrying a
+//! batch through a warehouse outage longer than the group's `max.poll.interval.ms` (an hour) is
+//! dropped from the group while it still holds the batch. (`ReplacingMergeTree` would collapse
+//! duplicate raw rows on merge; the rollups would not.)
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

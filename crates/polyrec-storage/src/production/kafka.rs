@@ -328,7 +328,11 @@ impl KafkaBus {
             .set("heartbeat.interval.ms", (self.settings.session_timeout_ms / 6).max(100).to_string())
             // New tenants' topics are found by the pattern subscription within this time.
             .set("topic.metadata.refresh.interval.ms", "2000")
-            .set("partition.assignment.strategy", "range");
+            .set("partition.assignment.strategy", "range")
+            // A job retries a batch (its sink down) without polling; the member must not lose its
+            // partitions meanwhile, or a second member could store the same batch. An outage
+            // longer than this does make it leave the group.
+            .set("max.poll.interval.ms", "3600000");
         config
     }
 
