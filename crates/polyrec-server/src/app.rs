@@ -150,7 +150,7 @@ impl App {
             .documents
             .get_scenario(tenant, id)
             .await?
-            .ok_or_else(|| Error::not_found(format!("scenario {id:?}")))?;
+            .ok_or_else(|| Error::not_found(format!("scenario {:?}", id.as_str())))?;
         let compiled = Arc::new(compile(scenario, None)?);
         let mut cache = self.scenarios.write();
         if self.scenario_generation.load(Ordering::SeqCst) == generation {
@@ -195,7 +195,7 @@ impl App {
         }
         let Some(scenario) = self.documents.get_scenario(tenant, id).await? else {
             self.scenarios.write().remove(&key);
-            return Err(Error::not_found(format!("scenario {id:?}")));
+            return Err(Error::not_found(format!("scenario {:?}", id.as_str())));
         };
         let json = serde_json::to_string(&scenario).map_err(Error::internal)?;
         // Only if absent: a writer may have put a newer version since the read above.

@@ -85,6 +85,12 @@ fn main() -> anyhow::Result<()> {
         Command::Worker { config, data_dir, jobs } => {
             init_json_logs();
             let settings = settings(config, data_dir)?;
+            if !settings.storage.bus.starts_with("kafka://") {
+                anyhow::bail!(
+                    "polyrec worker reads a Kafka bus: set storage.bus = \"kafka://host:port\" in --config or \
+                     POLYREC_BUS_URL (with the embedded bus, `polyrec serve` runs the stream jobs itself)"
+                );
+            }
             runtime.block_on(async {
                 let app = App::open(settings, Arc::new(SystemClock)).await?;
                 tracing::info!(bus = %app.config.storage.bus, "polyrec worker running the stream jobs");

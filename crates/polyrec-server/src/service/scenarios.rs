@@ -153,7 +153,7 @@ pub async fn get(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<Scenar
 }
 
 async fn load(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<Scenario> {
-    app.documents.get_scenario(tenant, id).await?.ok_or_else(|| Error::not_found(format!("scenario {id:?}")))
+    app.documents.get_scenario(tenant, id).await?.ok_or_else(|| Error::not_found(format!("scenario {:?}", id.as_str())))
 }
 
 pub async fn list(app: &App, tenant: &TenantId) -> Result<ScenarioList> {
@@ -218,7 +218,7 @@ async fn save(app: &App, tenant: &TenantId, scenario: Scenario, expected_version
 
 pub async fn delete(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<()> {
     if !app.documents.delete_scenario(tenant, id).await? {
-        return Err(Error::not_found(format!("scenario {id:?}")));
+        return Err(Error::not_found(format!("scenario {:?}", id.as_str())));
     }
     app.scenario_deleted(tenant, id).await?;
     // Derived data goes too, so a scenario created again under the id starts clean.

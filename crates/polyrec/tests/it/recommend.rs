@@ -77,6 +77,8 @@ async fn bad_recommend_requests() {
         let (got, answer) = server.recommend("t1", "u1", body.clone()).await;
         assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{body} -> {answer}");
     }
+    let (_, answer) = server.recommend("t1", "u1", json!({"scenario_id": "nowhere"})).await;
+    assert_eq!(answer["message"], "scenario \"nowhere\" not found", "the id as the client sent it");
     let response = server
         .client
         .post(format!("{}/api/v1/recommend", server.url))
