@@ -447,17 +447,20 @@ impl App {
         self.job_offsets.write().entry(job).or_default().clone()
     }
 
-    /// Publishes a stream job's output to a derived topic of SPEC §3.3 (`user-profile-updates`,
+    /// Publishes a stream job's output, `(key, value)` records, to a derived topic of SPEC §3.3 (`user-profile-updates`,
     /// `item-stats-updates`, `recommendation-metrics`) for other consumers, when the bus is
     /// Kafka; the embedded bus has no derived topics. Keyed `{tenant}:{…}`; the values are
     /// absolute (a whole profile, a whole contribution), so a replay's re-delivery is harmless.
-    pub async fn publish_derived(&self, topic: &str, key: &str, value: &serde_json::Value) -> Result<()> {
+    pub async fn publish_derived(&self, topic: &str, records: &[(String, serde_json::Value)]) -> Result<()> {
         #[cfg(feature = "kafka")]
         if let Some(kafka) = &self.kafka {
-            let payload = serde_json::to_vec(value).map_err(Error::internal)?;
-            return kafka.publish(topic, key, &payload).await;
+            let payloads = records
+                .iter()
+                .map(|(key, value)| Ok((key.clone(), serde_json::to_vec(value).map_err(Error::internal)?)))
+                .collect::<Result<Vec<_>>>()?;
+            return kafka.publish(topic, &payloads).await;
         }
-        let _ = (topic, key, value);
+        let _ = (topic, records);
         Ok(())
     }
 

@@ -102,7 +102,7 @@ impl HotScore {
                 return Err(error);
             }
             if let Err(error) =
-                app.publish_derived("item-stats-updates", &format!("{}:{}", key.0, key.1), &update).await
+                app.publish_derived("item-stats-updates", &[(format!("{}:{}", key.0, key.1), update)]).await
             {
                 self.dirty.insert(key);
                 return Err(error);

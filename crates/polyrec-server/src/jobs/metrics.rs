@@ -122,7 +122,9 @@ impl StreamJob for RecommendationMetrics {
             let update = serde_json::json!({"tenant_id": tenant, "scenario_id": scenario, "source": self.source,
                 "bucket_ms": bucket, "counters": counters.iter().cloned().collect::<HashMap<String, f64>>()});
             let published = match written {
-                Ok(()) => app.publish_derived("recommendation-metrics", &format!("{tenant}:{scenario}"), &update).await,
+                Ok(()) => {
+                    app.publish_derived("recommendation-metrics", &[(format!("{tenant}:{scenario}"), update)]).await
+                }
                 Err(error) => Err(error),
             };
             if let Err(error) = published {

@@ -139,9 +139,7 @@ impl ProfileAggregator {
                 })
                 .collect();
             app.put_profiles(&tenant, profiles).await?;
-            for (key, value) in updates {
-                app.publish_derived("user-profile-updates", &key, &value).await?;
-            }
+            app.publish_derived("user-profile-updates", &updates).await?;
         }
         // Removed only once stored: a failure leaves them open, to be retried.
         for key in closable {

@@ -87,6 +87,14 @@ impl KafkaSettings {
     }
 }
 
+/// One record for [`KafkaBus::send_all`].
+struct Outgoing<'a> {
+    topic: &'a str,
+    key: &'a str,
+    payload: &'a [u8],
+    timestamp_ms: Option<i64>,
+}
+
 pub struct KafkaBus {
     settings: KafkaSettings,
     producer: FutureProducer,
@@ -171,16 +179,51 @@ impl KafkaBus {
         Ok(())
     }
 
-    /// Publishes one record to a derived topic (`user-profile-updates`, `item-stats-updates`,
-    /// `recommendation-metrics`; SPEC §3.3), creating it on first use, and waits for the broker.
-    pub async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> Result<()> {
+    /// Publishes records `(key, JSON)` to a derived topic (`user-profile-updates`,
+    /// `item-stats-updates`, `recommendation-metrics`; SPEC §3.3), creating it on first use, and
+    /// waits until the broker has them all.
+    pub async fn publish(&self, topic: &str, records: &[(String, Vec<u8>)]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
         let topic = format!("{}{topic}", self.settings.prefix);
         self.ensure_topic(&topic).await?;
-        let record = FutureRecord::to(&topic).key(key).payload(payload);
-        match self.producer.send(record, Duration::from_secs(5)).await {
-            Ok(_) => Ok(()),
-            Err((error, _)) => Err(unavailable(format!("publishing to {topic}: {error}"))),
+        let records = records.iter().map(|(key, payload)| Outgoing { topic: &topic, key, payload, timestamp_ms: None });
+        self.send_all(records).await.map(|_| ())
+    }
+
+    /// Hands every record to the producer (waiting while its queue is full), then waits for the
+    /// broker to acknowledge each; returns their offsets in order. One slow acknowledgement does
+    /// not hold up sending the rest.
+    async fn send_all<'a>(&self, records: impl Iterator<Item = Outgoing<'a>>) -> Result<Vec<i64>> {
+        let mut deliveries = Vec::new();
+        for outgoing in records {
+            let mut record = FutureRecord::to(outgoing.topic).key(outgoing.key).payload(outgoing.payload);
+            if let Some(ms) = outgoing.timestamp_ms {
+                record = record.timestamp(ms);
+            }
+            let delivery = loop {
+                match self.producer.send_result(record) {
+                    Ok(delivery) => break delivery,
+                    // The local queue is full: wait for deliveries to drain it.
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                        record = returned;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((error, _)) => return Err(unavailable(error)),
+                }
+            };
+            deliveries.push(delivery);
         }
+        let mut offsets = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            match delivery.await {
+                Ok(Ok(delivered)) => offsets.push(delivered.offset),
+                Ok(Err((error, _))) => return Err(unavailable(format!("the broker did not take a record: {error}"))),
+                Err(_) => return Err(unavailable("the producer shut down")),
+            }
+        }
+        Ok(offsets)
     }
 
     /// Reads every record of a derived topic, all partitions, until none arrives for a second:
@@ -416,32 +459,14 @@ impl EventBus for KafkaBus {
             self.ensure_topic(&topic).await?;
             payloads.push((topic, serde_json::to_vec(event).map_err(Error::internal)?));
         }
-        let mut deliveries = Vec::with_capacity(events.len());
-        for (event, (topic, payload)) in events.iter().zip(&payloads) {
-            let mut record =
-                FutureRecord::to(topic).key(event.user_id.as_str()).payload(payload).timestamp(event.received_ms);
-            let delivery = loop {
-                match self.producer.send_result(record) {
-                    Ok(delivery) => break delivery,
-                    // The local queue is full: wait for deliveries to drain it.
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                        record = returned;
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                    Err((error, _)) => return Err(unavailable(error)),
-                }
-            };
-            deliveries.push(delivery);
-        }
-        let mut offsets = Vec::with_capacity(deliveries.len());
-        for delivery in deliveries {
-            match delivery.await {
-                Ok(Ok(delivered)) => offsets.push(delivered.offset as u64),
-                Ok(Err((error, _))) => return Err(unavailable(format!("the broker did not take the event: {error}"))),
-                Err(_) => return Err(unavailable("the producer shut down")),
-            }
-        }
-        Ok(offsets)
+        let records = events.iter().zip(&payloads).map(|(event, (topic, payload))| Outgoing {
+            topic,
+            key: event.user_id.as_str(),
+            payload,
+            timestamp_ms: Some(event.received_ms),
+        });
+        let offsets = self.send_all(records).await?;
+        Ok(offsets.into_iter().map(|offset| offset as u64).collect())
     }
 
     async fn count(&self, tenant: &TenantId) -> Result<u64> {
