@@ -121,8 +121,8 @@ impl Jobs {
 pub struct JobSet {
     /// The four stream jobs of SPEC §3.4…
     pub stream: bool,
-    /// …or, on Kafka, only these of them (names of `STREAM_JOBS`), so each job can be scaled
-    /// on its own.
+    /// …or only these of them (names of `STREAM_JOBS`), so that on Kafka each job can be
+    /// scaled on its own.
     pub only: Option<Vec<String>>,
     /// The collaborative-filtering trainer and housekeeping (expiry sweeps, bus retention).
     pub background: bool,
@@ -154,7 +154,7 @@ pub async fn start_jobs(app: Arc<App>, set: JobSet) -> anyhow::Result<Jobs> {
                 Box::new(hot_score::HotScore::new(LOCAL_SOURCE)),
                 Box::new(metrics::RecommendationMetrics::new(LOCAL_SOURCE)),
             ];
-            for job in stream_jobs {
+            for job in stream_jobs.into_iter().filter(|job| set.runs(job.name())) {
                 handles.push(tokio::spawn(run_stream_job(app.clone(), log.clone(), job, stopped.clone())));
             }
         } else {

@@ -241,6 +241,10 @@ fn scenario_key(tenant: &TenantId, scenario: &ScenarioId) -> Document {
     doc! { "tenant_id": tenant.as_str(), "scenario_id": scenario.as_str() }
 }
 
+fn profile_key(tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> Document {
+    doc! { "tenant_id": tenant.as_str(), "user_id": user.as_str(), "scenario_id": scenario.as_str() }
+}
+
 fn item_key(tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Document {
     doc! { "tenant_id": tenant.as_str(), "scenario_id": scenario.as_str(), "item_id": item.as_str() }
 }
@@ -396,21 +400,13 @@ impl DocumentStore for MongoDocuments {
         user: &UserId,
         scenario: &ScenarioId,
     ) -> Result<Option<UserProfile>> {
-        let key = doc! { "tenant_id": tenant.as_str(), "user_id": user.as_str(), "scenario_id": scenario.as_str() };
-        self.find_one("user_profiles", key).await
+        self.find_one("user_profiles", profile_key(tenant, user, scenario)).await
     }
 
     async fn put_profiles(&self, tenant: &TenantId, profiles: &[UserProfile]) -> Result<()> {
         let statements = profiles
             .iter()
-            .map(|profile| {
-                let key = doc! {
-                    "tenant_id": tenant.as_str(),
-                    "user_id": profile.user_id.as_str(),
-                    "scenario_id": profile.scenario_id.as_str(),
-                };
-                Ok((key, to_doc(tenant, profile)?))
-            })
+            .map(|profile| Ok((profile_key(tenant, &profile.user_id, &profile.scenario_id), to_doc(tenant, profile)?)))
             .collect::<Result<Vec<_>>>()?;
         self.upsert_many("user_profiles", statements).await
     }

@@ -4,25 +4,9 @@ use polyrec_core::{
 };
 use polyrec_storage::BusRecord;
 
-/// The URL of a production test server, or `None` (the test is skipped) when it is not
-/// configured — unless `POLYREC_REQUIRE_SERVERS` is set, when a missing server is a failure.
-pub fn server(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("POLYREC_REQUIRE_SERVERS").is_some() => {
-            panic!("{var} is not set but POLYREC_REQUIRE_SERVERS is: start the servers with scripts/servers.sh")
-        }
-        _ => {
-            eprintln!("skipped: {var} is not set (scripts/servers.sh starts the test servers)");
-            None
-        }
-    }
-}
-
-/// A name unique to this test run, usable as a tenant id or a database name.
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
-}
+#[path = "../common/servers.rs"]
+mod servers;
+pub use servers::{server, unique};
 
 pub fn tenant(name: &str) -> TenantId {
     TenantId::parse(name).unwrap()

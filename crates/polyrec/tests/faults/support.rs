@@ -1,30 +1,15 @@
 //! Real processes for the fault tests: `polyrec serve` and `polyrec worker` from the built binary,
 //! and, for tests that stop a server, a Redis, ClickHouse or Kafka-API broker of the test's own.
 
+#[path = "../../../polyrec-storage/tests/common/servers.rs"]
+mod servers;
+pub use servers::{server, unique};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// The URL of a production test server, or `None` when not configured (the test is skipped) —
-/// unless `POLYREC_REQUIRE_SERVERS` is set, when it is a failure.
-pub fn server(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("POLYREC_REQUIRE_SERVERS").is_some() => {
-            panic!("{var} is not set but POLYREC_REQUIRE_SERVERS is: start the servers with scripts/servers.sh")
-        }
-        _ => {
-            eprintln!("skipped: {var} is not set (scripts/servers.sh starts the test servers)");
-            None
-        }
-    }
-}
-
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
-}
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -286,8 +271,8 @@ pub async fn clickhouse_server(dir: &Path, http_port: u16) -> Proc {
     let shared_dir = Path::new(&template).parent().unwrap().to_str().unwrap().to_owned();
     let own = dir.to_str().unwrap();
     let tcp_port = free_port();
-    let text = regex_replace(&text, "<http_port>", "</http_port>", &http_port.to_string());
-    let text = regex_replace(&text, "<tcp_port>", "</tcp_port>", &tcp_port.to_string());
+    let text = replace_between(&text, "<http_port>", "</http_port>", &http_port.to_string());
+    let text = replace_between(&text, "<tcp_port>", "</tcp_port>", &tcp_port.to_string());
     let text = text.replace(&shared_dir, own);
     for sub in ["data", "tmp", "user_files", "format_schemas", "log"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
@@ -313,7 +298,8 @@ pub async fn clickhouse_server(dir: &Path, http_port: u16) -> Proc {
     process
 }
 
-fn regex_replace(text: &str, open: &str, close: &str, value: &str) -> String {
+/// `text` with what lies between the first `open` and the next `close` replaced by `value`.
+fn replace_between(text: &str, open: &str, close: &str, value: &str) -> String {
     let start = text.find(open).unwrap() + open.len();
     let end = start + text[start..].find(close).unwrap();
     format!("{}{value}{}", &text[..start], &text[end..])
