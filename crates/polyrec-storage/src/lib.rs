@@ -26,8 +26,10 @@ use polyrec_core::{Event, Item, ItemId, Result, Scenario, ScenarioId, TenantId, 
 pub mod embedded;
 pub mod keys;
 pub mod production;
+pub mod vector;
 
 pub use embedded::{MemoryRealtime, SqliteDocuments, SqliteEventBus, SqliteWarehouse};
+pub use vector::{HnswIndex, HnswParams, VectorCollection, VectorIndex};
 
 /// What an upsert did to one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,4 +11,5 @@ mod bus;
 mod documents;
 mod realtime;
 mod support;
+mod vector;
 mod warehouse;

@@ -1,0 +1,190 @@
+//! EASE (Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data"): an item × item
+//! weight matrix B with a zero diagonal, in closed form,
+//!
+//! P = (XᵀX + λI)⁻¹,  B = I − P · diag(1 / diag(P))  (so Bᵢⱼ = −Pᵢⱼ / Pⱼⱼ, Bⱼⱼ = 0),
+//!
+//! and a user's scores are xᵤ B. One dense n × n inverse: fine for catalogs of up to some ten
+//! thousand items (`EaseParams::max_items` bounds it), out of reach beyond.
+
+use faer::linalg::solvers::DenseSolveCore;
+use faer::{Mat, Side};
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::{Artifact, ArtifactError};
+use crate::data::{Interactions, Vocabulary};
+use crate::linalg::axpy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EaseParams {
+    pub lambda: f64,
+    /// Use 1 for every interaction (the paper's setting) rather than its strength.
+    pub binary: bool,
+    /// Refuse larger catalogs (memory is 12 bytes × n² while fitting).
+    pub max_items: usize,
+}
+
+impl Default for EaseParams {
+    fn default() -> Self {
+        Self { lambda: 500.0, binary: true, max_items: 20_000 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EaseModel {
+    pub params: EaseParams,
+    pub items: Vocabulary,
+    /// Row-major n × n: row i holds item i's contribution to every item's score.
+    pub weights: Vec<f32>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    params: EaseParams,
+    items: Vec<String>,
+}
+
+pub const KIND: &str = "ease";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EaseError {
+    #[error("EASE needs a dense {n} × {n} matrix; this catalog has more than max_items = {max} items")]
+    TooManyItems { n: usize, max: usize },
+    #[error("XᵀX + λI is not positive definite (lambda must be > 0)")]
+    NotPositiveDefinite,
+}
+
+impl EaseModel {
+    pub fn fit(data: &Interactions, params: EaseParams) -> Result<Self, EaseError> {
+        let n = data.n_items();
+        if n > params.max_items {
+            return Err(EaseError::TooManyItems { n, max: params.max_items });
+        }
+        let mut gram = Mat::<f64>::zeros(n, n);
+        for u in 0..data.n_users() {
+            let (items, values) = data.by_user.row(u);
+            for (a, (&i, &vi)) in items.iter().zip(values).enumerate() {
+                let vi = if params.binary { 1.0 } else { vi as f64 };
+                for (&j, &vj) in items[a..].iter().zip(&values[a..]) {
+                    let vj = if params.binary { 1.0 } else { vj as f64 };
+                    gram[(i as usize, j as usize)] += vi * vj;
+                }
+            }
+        }
+        for i in 0..n {
+            for j in 0..i {
+                gram[(i, j)] = gram[(j, i)];
+            }
+            gram[(i, i)] += params.lambda;
+        }
+        let inverse = gram.llt(Side::Lower).map_err(|_| EaseError::NotPositiveDefinite)?.inverse();
+        let mut weights = vec![0f32; n * n];
+        for j in 0..n {
+            let pjj = inverse[(j, j)];
+            for i in 0..n {
+                if i != j {
+                    weights[i * n + j] = (-inverse[(i, j)] / pjj) as f32;
+                }
+            }
+        }
+        Ok(Self { params, items: data.items.clone(), weights })
+    }
+
+    /// Every item's score (by item index) for a user who took `items` with these strengths.
+    pub fn score<'a>(&self, items: impl IntoIterator<Item = (&'a str, f32)>) -> Vec<f32> {
+        let n = self.items.len();
+        let mut scores = vec![0f32; n];
+        for (item, value) in items {
+            if let Some(i) = self.items.get(item) {
+                let value = if self.params.binary { 1.0 } else { value };
+                axpy(value, &self.weights[i as usize * n..(i as usize + 1) * n], &mut scores);
+            }
+        }
+        scores
+    }
+
+    pub fn to_artifact(&self) -> Artifact {
+        Artifact::new(
+            KIND,
+            Header { params: self.params, items: self.items.names().to_vec() },
+            vec![self.weights.clone()],
+        )
+    }
+
+    pub fn from_artifact(artifact: &Artifact) -> Result<Self, ArtifactError> {
+        let header: Header = artifact.model(KIND)?;
+        let n = header.items.len();
+        let weights = artifact.array(0, n * n)?.to_vec();
+        Ok(Self { params: header.params, items: Vocabulary::from_names(header.items), weights })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata::planted;
+
+    #[test]
+    fn recovers_a_planted_group_structure() {
+        let (data, held_out) = planted(40, 30, 2, 7);
+        let model = EaseModel::fit(&data, EaseParams { lambda: 10.0, ..EaseParams::default() }).unwrap();
+        // Each user has 12 unseen items of their own group: they should outrank the other group.
+        let (mut in_group, mut total) = (0, 0);
+        for (user, _, seen) in &held_out {
+            let scores = model.score(seen.iter().map(|s| (s.as_str(), 1.0)));
+            let mut ranked: Vec<(usize, f32)> = scores.into_iter().enumerate().collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let top = ranked.iter().map(|&(i, _)| model.items.name(i as u32)).filter(|i| !seen.iter().any(|s| s == i));
+            for item in top.take(10) {
+                in_group += item.starts_with(&user[..3]) as usize;
+                total += 1;
+            }
+        }
+        assert!(in_group * 100 >= total * 95, "{in_group} of {total} recommendations in the user's group");
+    }
+
+    #[test]
+    fn diagonal_is_zero_and_the_closed_form_holds() {
+        let (data, _) = planted(5, 6, 2, 1);
+        let lambda = 2.0;
+        let model = EaseModel::fit(&data, EaseParams { lambda, ..EaseParams::default() }).unwrap();
+        let n = model.items.len();
+        for i in 0..n {
+            assert_eq!(model.weights[i * n + i], 0.0);
+        }
+        // The optimality condition of EASE: (XᵀX + λI) B = XᵀX − diag(μ) for some μ, i.e. every
+        // off-diagonal entry of (XᵀX + λI)B − XᵀX vanishes.
+        let mut gram = vec![0f64; n * n];
+        for u in 0..data.n_users() {
+            let (items, _) = data.by_user.row(u);
+            for &i in items {
+                for &j in items {
+                    gram[i as usize * n + j as usize] += 1.0;
+                }
+            }
+        }
+        for i in 0..n {
+            for j in 0..n {
+                if i == j {
+                    continue;
+                }
+                let mut lhs = 0.0;
+                for k in 0..n {
+                    let g = gram[i * n + k] + if i == k { lambda } else { 0.0 };
+                    lhs += g * model.weights[k * n + j] as f64;
+                }
+                assert!((lhs - gram[i * n + j]).abs() < 1e-3, "({i}, {j}): {lhs} vs {}", gram[i * n + j]);
+            }
+        }
+    }
+
+    #[test]
+    fn round_trip_and_size_limit() {
+        let (data, _) = planted(5, 6, 2, 1);
+        let model = EaseModel::fit(&data, EaseParams::default()).unwrap();
+        let back = EaseModel::from_artifact(&Artifact::from_bytes(&model.to_artifact().to_bytes()).unwrap()).unwrap();
+        assert_eq!(back, model);
+        let small = EaseParams { max_items: 3, ..EaseParams::default() };
+        assert!(matches!(EaseModel::fit(&data, small), Err(EaseError::TooManyItems { n: 12, max: 3 })));
+    }
+}

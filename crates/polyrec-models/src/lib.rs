@@ -1,0 +1,24 @@
+//! Learned models for polyrec, with no I/O but bytes: what the training jobs fit, what the
+//! request path scores with, and the metrics that judge them offline.
+//!
+//! - [`data`]: the user × item matrix (dense indices, sparse rows both ways).
+//! - [`als`]: implicit-feedback matrix factorisation (user and item vectors).
+//! - [`ease`]: the EASE item × item model (closed form, dense).
+//! - [`metrics`]: precision / recall / NDCG / MAP at k, coverage, AUC, log-loss.
+//! - [`split`]: interaction files and train/test splits.
+//! - [`artifact`]: the saved form of every model (JSON header + raw f32 arrays).
+
+pub mod als;
+pub mod artifact;
+pub mod data;
+pub mod ease;
+pub mod linalg;
+pub mod metrics;
+pub mod split;
+#[cfg(test)]
+mod testdata;
+
+pub use als::{AlsModel, AlsParams};
+pub use artifact::{Artifact, ArtifactError};
+pub use data::{Interactions, Vocabulary};
+pub use ease::{EaseModel, EaseParams};

@@ -1,0 +1,319 @@
+//! The vector index (Faiss's and Milvus's role): a trained model's item vectors, searched by
+//! inner product. Collections are per tenant, scenario and model version, so two tenants (or two
+//! versions of one model) never share one.
+//!
+//! The embedded backend, [`HnswIndex`], keeps each collection in memory: exact search below
+//! [`HnswIndex::EXACT_BELOW`] vectors, an HNSW graph (Malkov & Yashunin) above. HNSW wants a
+//! metric, and inner product is not one, so vectors go through the standard reduction of
+//! maximum-inner-product search to cosine (Bachrach et al. 2014): an item x becomes
+//! [x / M, √(1 − |x|² / M²)] with M the largest norm, a query q becomes [q / |q|, 0]; both are
+//! unit vectors whose dot product is x·q / (M |q|), which orders items exactly as x·q does.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hnsw_rs::prelude::{DistDot, Hnsw};
+use parking_lot::RwLock;
+use polyrec_core::{Error, Result, ScenarioId, TenantId};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+/// Where one model's vectors live.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VectorCollection {
+    pub tenant: TenantId,
+    pub scenario: ScenarioId,
+    /// The model and version that made the vectors, e.g. `als-v3`.
+    pub model: String,
+}
+
+impl VectorCollection {
+    pub fn new(tenant: &TenantId, scenario: &ScenarioId, model: impl Into<String>) -> Self {
+        Self { tenant: tenant.clone(), scenario: scenario.clone(), model: model.into() }
+    }
+}
+
+#[async_trait]
+pub trait VectorIndex: Send + Sync {
+    /// Creates the collection with these vectors (row-major, `ids.len() × dim`), replacing any
+    /// collection of that name.
+    async fn create(&self, collection: &VectorCollection, dim: usize, ids: &[String], vectors: &[f32]) -> Result<()>;
+    /// Adds vectors, replacing those of ids already present.
+    async fn upsert(&self, collection: &VectorCollection, ids: &[String], vectors: &[f32]) -> Result<()>;
+    async fn remove(&self, collection: &VectorCollection, ids: &[String]) -> Result<()>;
+    /// The `k` ids with the largest inner product with `query`, best first, with that product.
+    async fn search(&self, collection: &VectorCollection, query: &[f32], k: usize) -> Result<Vec<(String, f32)>>;
+    async fn exists(&self, collection: &VectorCollection) -> Result<bool>;
+    /// Returns false if there was no such collection.
+    async fn drop_collection(&self, collection: &VectorCollection) -> Result<bool>;
+    /// Drops every collection of a scenario (the scenario was deleted).
+    async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()>;
+}
+
+fn check_shape(dim: usize, ids: &[String], vectors: &[f32]) -> Result<()> {
+    if dim == 0 || ids.len() * dim != vectors.len() {
+        return Err(Error::invalid(
+            "invalid_vectors",
+            format!("{} ids need {} floats of dimension {dim}; got {}", ids.len(), ids.len() * dim, vectors.len()),
+        ));
+    }
+    if vectors.iter().any(|x| !x.is_finite()) {
+        return Err(Error::invalid("invalid_vectors", "vectors must be finite numbers"));
+    }
+    Ok(())
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// HNSW build and search parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct HnswParams {
+    /// Links per node.
+    pub max_connections: usize,
+    pub ef_construction: usize,
+    /// Candidates examined per search, at least `k`.
+    pub ef_search: usize,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        Self { max_connections: 32, ef_construction: 200, ef_search: 200 }
+    }
+}
+
+/// The in-process vector index.
+#[derive(Default)]
+pub struct HnswIndex {
+    params: HnswParams,
+    collections: RwLock<HashMap<VectorCollection, Arc<RwLock<Collection>>>>,
+}
+
+struct Collection {
+    dim: usize,
+    /// Slot → id and raw vector; removed slots stay as tombstones until the next rebuild.
+    ids: Vec<String>,
+    vectors: Vec<f32>,
+    slot_of: HashMap<String, usize>,
+    removed: HashSet<usize>,
+    /// The largest norm when the graph was built (the reduction's M).
+    max_norm: f32,
+    graph: Option<Hnsw<'static, f32, DistDot>>,
+}
+
+impl HnswIndex {
+    /// Collections smaller than this are searched exactly.
+    pub const EXACT_BELOW: usize = 2_000;
+
+    pub fn new(params: HnswParams) -> Self {
+        Self { params, collections: RwLock::default() }
+    }
+
+    fn get(&self, collection: &VectorCollection) -> Result<Arc<RwLock<Collection>>> {
+        self.collections.read().get(collection).cloned().ok_or_else(|| {
+            Error::not_found(format!(
+                "vector collection `{}` of scenario `{}` does not exist",
+                collection.model, collection.scenario
+            ))
+        })
+    }
+
+    /// Exact inner-product search, for tests and benchmarks against the graph.
+    pub fn search_exact(&self, collection: &VectorCollection, query: &[f32], k: usize) -> Result<Vec<(String, f32)>> {
+        let c = self.get(collection)?;
+        let c = c.read();
+        Ok(c.exact(query, k))
+    }
+}
+
+impl Collection {
+    fn new(dim: usize) -> Self {
+        Self {
+            dim,
+            ids: Vec::new(),
+            vectors: Vec::new(),
+            slot_of: HashMap::default(),
+            removed: HashSet::default(),
+            max_norm: 0.0,
+            graph: None,
+        }
+    }
+
+    fn live(&self) -> usize {
+        self.ids.len() - self.removed.len()
+    }
+
+    fn vector(&self, slot: usize) -> &[f32] {
+        &self.vectors[slot * self.dim..(slot + 1) * self.dim]
+    }
+
+    fn augmented(&self, slot: usize, max_norm: f32) -> Vec<f32> {
+        let v = self.vector(slot);
+        let mut out: Vec<f32> = v.iter().map(|x| x / max_norm).collect();
+        let squared: f32 = out.iter().map(|x| x * x).sum();
+        out.push((1.0 - squared).max(0.0).sqrt());
+        out
+    }
+
+    fn add(&mut self, ids: &[String], vectors: &[f32]) {
+        for (id, v) in ids.iter().zip(vectors.chunks_exact(self.dim)) {
+            if let Some(old) = self.slot_of.remove(id) {
+                self.removed.insert(old);
+            }
+            let slot = self.ids.len();
+            self.ids.push(id.clone());
+            self.vectors.extend_from_slice(v);
+            self.slot_of.insert(id.clone(), slot);
+        }
+    }
+
+    /// Brings the graph up to date: a full rebuild when it is missing, when a new vector is
+    /// longer than M, or when tombstones pass a quarter of the slots; otherwise the new slots
+    /// are inserted.
+    fn refresh(&mut self, params: HnswParams, first_new: usize) {
+        if self.live() < HnswIndex::EXACT_BELOW {
+            self.graph = None;
+            return;
+        }
+        let longest =
+            (first_new..self.ids.len()).map(|s| dot(self.vector(s), self.vector(s)).sqrt()).fold(0f32, f32::max);
+        let rebuild = self.graph.is_none() || longest > self.max_norm || self.removed.len() * 4 > self.ids.len();
+        if rebuild {
+            self.compact();
+            self.max_norm = (0..self.ids.len())
+                .map(|s| dot(self.vector(s), self.vector(s)).sqrt())
+                .fold(f32::MIN_POSITIVE, f32::max);
+            let n = self.ids.len();
+            let layers = 16.min((n as f64).ln().ceil() as usize).max(1);
+            let graph =
+                Hnsw::<f32, DistDot>::new(params.max_connections, n, layers, params.ef_construction, DistDot {});
+            let points: Vec<Vec<f32>> = (0..n).map(|s| self.augmented(s, self.max_norm)).collect();
+            let refs: Vec<(&Vec<f32>, usize)> = points.iter().zip(0..n).collect();
+            graph.parallel_insert(&refs);
+            self.graph = Some(graph);
+        } else if let Some(graph) = &self.graph {
+            for slot in first_new..self.ids.len() {
+                graph.insert((&self.augmented(slot, self.max_norm), slot));
+            }
+        }
+    }
+
+    /// Drops tombstones (slots are renumbered; only done before a rebuild).
+    fn compact(&mut self) {
+        if self.removed.is_empty() {
+            return;
+        }
+        let mut ids = Vec::with_capacity(self.live());
+        let mut vectors = Vec::with_capacity(self.live() * self.dim);
+        for slot in 0..self.ids.len() {
+            if !self.removed.contains(&slot) {
+                ids.push(std::mem::take(&mut self.ids[slot]));
+                vectors.extend_from_slice(self.vector(slot));
+            }
+        }
+        self.slot_of = ids.iter().enumerate().map(|(s, id)| (id.clone(), s)).collect();
+        self.ids = ids;
+        self.vectors = vectors;
+        self.removed.clear();
+    }
+
+    fn exact(&self, query: &[f32], k: usize) -> Vec<(String, f32)> {
+        let mut scored: Vec<(usize, f32)> = (0..self.ids.len())
+            .filter(|s| !self.removed.contains(s))
+            .map(|s| (s, dot(self.vector(s), query)))
+            .collect();
+        let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if scored.len() > k {
+            scored.select_nth_unstable_by(k, by_score);
+            scored.truncate(k);
+        }
+        scored.sort_by(by_score);
+        scored.into_iter().map(|(s, score)| (self.ids[s].clone(), score)).collect()
+    }
+
+    fn search(&self, query: &[f32], k: usize, ef: usize) -> Vec<(String, f32)> {
+        let Some(graph) = &self.graph else { return self.exact(query, k) };
+        let norm = dot(query, query).sqrt();
+        if norm == 0.0 {
+            return self.exact(query, k);
+        }
+        let mut q: Vec<f32> = query.iter().map(|x| x / norm).collect();
+        q.push(0.0);
+        let want = k + self.removed.len().min(k);
+        let found = graph.search(&q, want, ef.max(want));
+        let mut hits: Vec<(String, f32)> = found
+            .into_iter()
+            .filter(|n| !self.removed.contains(&n.d_id))
+            .map(|n| (self.ids[n.d_id].clone(), dot(self.vector(n.d_id), query)))
+            .collect();
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1));
+        hits.truncate(k);
+        hits
+    }
+}
+
+#[async_trait]
+impl VectorIndex for HnswIndex {
+    async fn create(&self, collection: &VectorCollection, dim: usize, ids: &[String], vectors: &[f32]) -> Result<()> {
+        check_shape(dim, ids, vectors)?;
+        let mut c = Collection::new(dim);
+        c.add(ids, vectors);
+        let params = self.params;
+        let c = tokio::task::spawn_blocking(move || {
+            c.refresh(params, 0);
+            c
+        })
+        .await
+        .map_err(Error::internal)?;
+        self.collections.write().insert(collection.clone(), Arc::new(RwLock::new(c)));
+        Ok(())
+    }
+
+    async fn upsert(&self, collection: &VectorCollection, ids: &[String], vectors: &[f32]) -> Result<()> {
+        let c = self.get(collection)?;
+        let mut c = c.write();
+        check_shape(c.dim, ids, vectors)?;
+        let first_new = c.ids.len();
+        c.add(ids, vectors);
+        c.refresh(self.params, first_new);
+        Ok(())
+    }
+
+    async fn remove(&self, collection: &VectorCollection, ids: &[String]) -> Result<()> {
+        let c = self.get(collection)?;
+        let mut c = c.write();
+        for id in ids {
+            if let Some(slot) = c.slot_of.remove(id) {
+                c.removed.insert(slot);
+            }
+        }
+        let end = c.ids.len();
+        c.refresh(self.params, end);
+        Ok(())
+    }
+
+    async fn search(&self, collection: &VectorCollection, query: &[f32], k: usize) -> Result<Vec<(String, f32)>> {
+        let c = self.get(collection)?;
+        let c = c.read();
+        if query.len() != c.dim {
+            return Err(Error::invalid(
+                "invalid_vectors",
+                format!("query has dimension {}, the collection {}", query.len(), c.dim),
+            ));
+        }
+        Ok(c.search(query, k, self.params.ef_search))
+    }
+
+    async fn exists(&self, collection: &VectorCollection) -> Result<bool> {
+        Ok(self.collections.read().contains_key(collection))
+    }
+
+    async fn drop_collection(&self, collection: &VectorCollection) -> Result<bool> {
+        Ok(self.collections.write().remove(collection).is_some())
+    }
+
+    async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
+        self.collections.write().retain(|c, _| !(&c.tenant == tenant && &c.scenario == scenario));
+        Ok(())
+    }
+}
