@@ -11,6 +11,8 @@
 //! - [`catalog`]: the in-memory index of a scenario's items the strategies read.
 //! - [`cf`]: collaborative-filtering similarities, trained by a background job, never on the
 //!   request path.
+//! - [`models`]: the snapshot of a scenario's trained models (vectors, EASE) the learned
+//!   strategies read; `polyrec-models` trains them.
 //!
 //! **Architecture invariant:** the engine reaches data only through the traits of
 //! `polyrec-storage` and the snapshots it is handed ([`catalog::Catalog`], [`cf::CfModel`]); it
@@ -18,6 +20,7 @@
 
 pub mod catalog;
 pub mod cf;
+pub mod models;
 pub mod pipeline;
 pub mod rank;
 pub mod recall;
@@ -27,5 +30,6 @@ pub mod validate;
 
 pub use catalog::Catalog;
 pub use cf::CfModel;
+pub use models::{ScenarioModels, VectorModel};
 pub use pipeline::{Candidate, ChannelReport, ChannelStatus, Pipeline, RecommendInput, RecommendOutput};
 pub use validate::validate_config;

@@ -14,7 +14,7 @@ use polyrec_storage::RealtimeStore;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::{Catalog, CfModel, recall::fallback, registry};
+use crate::{Catalog, CfModel, ScenarioModels, recall::fallback, registry};
 
 /// Deadline of a recall channel whose config sets none.
 pub const DEFAULT_CHANNEL_TIMEOUT_MS: u64 = 100;
@@ -32,6 +32,8 @@ pub struct RequestContext<'a> {
     /// The same items as a set, for lookups.
     pub recent_set: &'a HashSet<String>,
     pub cf: Option<&'a CfModel>,
+    /// The scenario's active trained models, if any.
+    pub models: Option<&'a ScenarioModels>,
     pub realtime: &'a dyn RealtimeStore,
     /// The request's free `context` object (device, location, ...).
     pub context: &'a Map<String, Value>,

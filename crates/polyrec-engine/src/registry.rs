@@ -31,6 +31,12 @@ pub static RECALL: &[Entry<dyn Recall>] = &[
         summary: "items matching the user's categories and tags",
         build: recall::content_based::build,
     },
+    Entry {
+        name: "vector_search",
+        summary: "nearest item vectors to the user's (trained ALS model, vector index)",
+        build: recall::vector_search::build,
+    },
+    Entry { name: "ease", summary: "EASE item-item model over the user's history", build: recall::ease::build },
 ];
 
 pub static RANK: &[Entry<dyn Rank>] = &[Entry {
@@ -55,7 +61,7 @@ pub static RERANK: &[Entry<dyn Rerank>] = &[
 ];
 
 /// Names the specification uses that arrive with later builds.
-pub const PLANNED_RECALL: &[&str] = &["vector_search", "location"];
+pub const PLANNED_RECALL: &[&str] = &["location"];
 pub const PLANNED_RANK: &[&str] = &["lightgbm", "deepfm", "wide_deep"];
 pub const PLANNED_RERANK: &[&str] = &[];
 

@@ -277,13 +277,13 @@ mod tests {
     fn unknown_names_list_the_known_ones_and_planned_ones_say_not_yet() {
         let config = json!({
             "recall": {"strategies": [
-                {"name": "vector_search", "weight": 0.3, "limit": 150},
+                {"name": "location", "weight": 0.3, "limit": 150},
                 {"name": "magic", "weight": 0.3, "limit": 150}
             ]},
             "rank": {"model": "deepfm", "version": "v1.0"}
         });
         let errors = validate_config(&config).unwrap_err();
-        assert_eq!(errors.unavailable, ["vector_search", "deepfm"]);
+        assert_eq!(errors.unavailable, ["location", "deepfm"]);
         let by_path = |p: &str| errors.errors.iter().find(|e| e.path == p).unwrap().message.clone();
         assert!(by_path("config.recall.strategies[0].name").contains("not available in this build yet"));
         assert!(by_path("config.recall.strategies[1].name").contains("known: hot_items, hot_news"));

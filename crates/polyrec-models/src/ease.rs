@@ -36,12 +36,18 @@ pub struct EaseModel {
     pub items: Vocabulary,
     /// Row-major n × n: row i holds item i's contribution to every item's score.
     pub weights: Vec<f32>,
+    /// The training users and the items each took, so a request can score a user's whole
+    /// history and not only the few recent items it carries.
+    pub users: Vocabulary,
+    pub history: Vec<Vec<u32>>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Header {
     params: EaseParams,
     items: Vec<String>,
+    users: Vec<String>,
+    history: Vec<Vec<u32>>,
 }
 
 pub const KIND: &str = "ease";
@@ -87,7 +93,14 @@ impl EaseModel {
                 }
             }
         }
-        Ok(Self { params, items: data.items.clone(), weights })
+        let history = (0..data.n_users()).map(|u| data.by_user.row(u).0.to_vec()).collect();
+        Ok(Self { params, items: data.items.clone(), weights, users: data.users.clone(), history })
+    }
+
+    /// The items a training user took (empty for users the model has not seen).
+    pub fn history_of(&self, user: &str) -> impl Iterator<Item = &str> {
+        let items = self.users.get(user).map(|u| self.history[u as usize].as_slice()).unwrap_or_default();
+        items.iter().map(|&i| self.items.name(i))
     }
 
     /// Every item's score (by item index) for a user who took `items` with these strengths.
@@ -104,18 +117,29 @@ impl EaseModel {
     }
 
     pub fn to_artifact(&self) -> Artifact {
-        Artifact::new(
-            KIND,
-            Header { params: self.params, items: self.items.names().to_vec() },
-            vec![self.weights.clone()],
-        )
+        let header = Header {
+            params: self.params,
+            items: self.items.names().to_vec(),
+            users: self.users.names().to_vec(),
+            history: self.history.clone(),
+        };
+        Artifact::new(KIND, header, vec![self.weights.clone()])
     }
 
     pub fn from_artifact(artifact: &Artifact) -> Result<Self, ArtifactError> {
         let header: Header = artifact.model(KIND)?;
         let n = header.items.len();
         let weights = artifact.array(0, n * n)?.to_vec();
-        Ok(Self { params: header.params, items: Vocabulary::from_names(header.items), weights })
+        if header.history.len() != header.users.len() || header.history.iter().flatten().any(|&i| i as usize >= n) {
+            return Err(ArtifactError::Invalid("EASE user history does not match its vocabularies".into()));
+        }
+        Ok(Self {
+            params: header.params,
+            items: Vocabulary::from_names(header.items),
+            weights,
+            users: Vocabulary::from_names(header.users),
+            history: header.history,
+        })
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use polyrec_core::clock::{HOUR_MS, SharedClock};
 use polyrec_core::{Error, Item, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
-use polyrec_engine::{Catalog, CfModel, Pipeline};
+use polyrec_engine::{Catalog, CfModel, Pipeline, ScenarioModels};
 use polyrec_storage::{Cached, DocumentStore, EventBus, EventLog, MemoryRealtime, RealtimeStore, Warehouse};
 use tokio::sync::Notify;
 
@@ -81,6 +81,8 @@ pub struct App {
     cf_models: RwLock<HashMap<Key, Arc<CfModel>>>,
     /// The scenario's warehouse event count when its CF model was last trained.
     cf_trained_at: RwLock<HashMap<Key, u64>>,
+    /// The active trained models per scenario, swapped whole by the model service.
+    models: RwLock<HashMap<Key, Arc<ScenarioModels>>>,
     profiles: RwLock<HashMap<(TenantId, UserId, ScenarioId), ProfileEntry>>,
     /// Bumped by every profile write, for the same reason as `scenario_generation`.
     profile_generation: AtomicU64,
@@ -117,6 +119,7 @@ impl App {
             catalogs: RwLock::default(),
             cf_models: RwLock::default(),
             cf_trained_at: RwLock::default(),
+            models: RwLock::default(),
             profiles: RwLock::default(),
             profile_generation: AtomicU64::new(0),
             job_offsets: RwLock::default(),
@@ -245,6 +248,7 @@ impl App {
         self.catalogs.write().remove(&key);
         self.cf_models.write().remove(&key);
         self.cf_trained_at.write().remove(&key);
+        self.models.write().remove(&key);
         let mut profiles = self.profiles.write();
         self.profile_generation.fetch_add(1, Ordering::SeqCst);
         profiles.retain(|(t, _, s), _| !(t == tenant && s == id));
@@ -361,6 +365,16 @@ impl App {
         let key = (tenant.clone(), id.clone());
         self.cf_models.write().insert(key.clone(), Arc::new(model));
         self.cf_trained_at.write().insert(key, event_count);
+    }
+
+    /// The scenario's active trained models, if any were loaded.
+    pub fn scenario_models(&self, tenant: &TenantId, id: &ScenarioId) -> Option<Arc<ScenarioModels>> {
+        self.models.read().get(&(tenant.clone(), id.clone())).cloned()
+    }
+
+    /// Swaps in a scenario's models: requests already running keep the snapshot they read.
+    pub fn set_scenario_models(&self, tenant: &TenantId, id: &ScenarioId, models: ScenarioModels) {
+        self.models.write().insert((tenant.clone(), id.clone()), Arc::new(models));
     }
 
     /// The warehouse event count the scenario's CF model was trained on, if any.

@@ -1,168 +1,399 @@
-//! `polyrec eval`: offline evaluation of a scenario config on a public interaction data set, with
-//! the real engine — the same `Pipeline`, catalog and collaborative-filtering model the server
-//! builds; the hot set is the training data's all-time popularity — and full ranking (every item the user has not interacted with is a candidate).
+//! `polyrec eval`: offline evaluation on a plain interactions file, with the real engine.
 //!
-//! The split is per user and by time: each user's last `--test-ratio` of interactions are held
-//! out; everything before is what the engine learns from (the CF model, the hot set, the user's
-//! recent items and category interests). Metrics at k: precision, recall, NDCG (binary
-//! relevance), hit rate, and catalog coverage.
+//! ```text
+//! polyrec eval --interactions FILE [--split random|time] [--test-fraction 0.25] [--seed 42]
+//!              [--k 10] [--models LIST] [--items FILE] [--config FILE]... [--json]
+//! ```
 //!
-//! Input is the RecBole atomic format that MovieLens-100K ships in (`scripts/fetch-movielens.sh`
-//! fetches it): `.inter` with `user_id`, `item_id`, `timestamp` columns, `.item` with `item_id`
-//! and a space-separated `class` (genres).
+//! Every interaction counts as a positive. The split is per user at random (`--seed`) or by
+//! time (the latest fraction of all interactions). Each model learns from the training part
+//! only; then every user with test items is answered by **full ranking**: every catalog item is
+//! a candidate except the user's training items (no sampled negatives), top k. Metrics are those
+//! of [`polyrec_models::metrics`].
+//!
+//! Rows: `als` scores with the ALS vectors directly (exact); every other row is the engine's
+//! `Pipeline` — the code path of `POST /recommend` — with one recall strategy (`popularity` is
+//! `hot_items` over all-time training popularity, `vector_search` the ALS vectors through the
+//! HNSW index), and `pipeline` the blend of [`PIPELINE`]. `--config` adds rows for scenario
+//! config files. `fit_seconds` is the training time of what a row uses.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::Args;
-use polyrec_core::{Item, ItemId, ItemStatus, ManualClock, ScenarioId, TenantId, UserId, UserProfile};
+use clap::{Args, ValueEnum};
+use polyrec_core::{Item, ItemId, ItemStatus, ManualClock, ScenarioConfig, ScenarioId, TenantId, UserId, UserProfile};
 use polyrec_engine::cf::CfParams;
 use polyrec_engine::pipeline::RequestContext;
-use polyrec_engine::{Catalog, CfModel, Pipeline, RecommendInput};
-use polyrec_storage::{Interaction, MemoryRealtime, RealtimeStore};
-use rustc_hash::FxHashSet;
+use polyrec_engine::{Catalog, CfModel, Pipeline, RecommendInput, ScenarioModels, VectorModel};
+use polyrec_models::metrics::{RankingMetrics, RankingSummary};
+use polyrec_models::split::{Rating, SplitKind, parse_interactions, split};
+use polyrec_models::{AlsModel, AlsParams, EaseModel, EaseParams, Interactions, Vocabulary};
+use polyrec_storage::{HnswIndex, Interaction, MemoryRealtime, RealtimeStore, VectorCollection, VectorIndex};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Deserialize;
 use serde_json::{Value, json};
+
+/// The default blend of the `pipeline` row.
+pub const PIPELINE: &str = r#"{
+  "recall": {"strategies": [
+    {"name": "ease", "weight": 0.7, "limit": 200},
+    {"name": "vector_search", "weight": 0.2, "limit": 200},
+    {"name": "item_cf", "weight": 0.1, "limit": 200, "params": {"seed_items": 50}}
+  ]},
+  "rank": {"model": "weighted", "params": {"recall_weight": 1.0}}
+}"#;
+
+const ALL_MODELS: &[&str] =
+    &["popularity", "item_cf", "user_cf", "content_based", "als", "vector_search", "ease", "pipeline"];
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SplitArg {
+    Random,
+    Time,
+}
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// Interactions (`.inter`, RecBole atomic format).
+    /// `user_id,item_id,rating,timestamp` (comma or tab separated, header optional).
     #[arg(long)]
-    inter: PathBuf,
-    /// Items (`.item`, RecBole atomic format) with a `class` column of genres.
-    #[arg(long)]
-    items: PathBuf,
-    /// Scenario files (`{"config": {...}}` or a bare config) to evaluate; each is one row.
-    #[arg(long = "config", required = true)]
-    configs: Vec<PathBuf>,
+    interactions: PathBuf,
+    #[arg(long, value_enum, default_value = "random")]
+    split: SplitArg,
+    /// Share held out: per user (random) or of all interactions, latest first (time).
+    #[arg(long, default_value_t = 0.25)]
+    test_fraction: f64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
     #[arg(long, default_value_t = 10)]
     k: usize,
-    /// Share of each user's interactions, latest first, held out as the test set.
-    #[arg(long, default_value_t = 0.2)]
-    test_ratio: f64,
-    /// Also write the split as `train.tsv` and `test.tsv` (user, item, timestamp) here, so other
-    /// tools can be measured on exactly the same data.
+    /// Comma-separated rows to evaluate; default all of popularity, item_cf, user_cf,
+    /// content_based (needs --items), als, vector_search, ease, pipeline.
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
+    /// Item metadata `item_id,title,release_year,genres` (genres space-separated): the items'
+    /// tags, and their first genre as category.
+    #[arg(long)]
+    items: Option<PathBuf>,
+    /// Scenario config files (`{"config": {...}}` or a bare config), one row each.
+    #[arg(long = "config")]
+    configs: Vec<PathBuf>,
+    /// Model parameters as JSON (inline or a file): `{"als": {...}, "ease": {...}}`.
+    #[arg(long)]
+    params: Option<String>,
+    /// Training threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Also write the split as `train.csv` and `test.csv` here, so other tools can be measured
+    /// on exactly the same data.
     #[arg(long)]
     export_split: Option<PathBuf>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelParams {
+    #[serde(default)]
+    als: AlsParams,
+    #[serde(default)]
+    ease: EaseParams,
 }
 
 struct Row {
-    user: String,
-    item: String,
-    timestamp_ms: i64,
+    name: String,
+    summary: RankingSummary,
+    fit_seconds: f64,
+    ms_per_user: f64,
 }
 
-/// Reads a RecBole atomic file: a header of `name:type` columns, tab-separated rows.
-fn read_atomic(path: &Path) -> anyhow::Result<(Vec<String>, Vec<Vec<String>>)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .context("empty file")?
-        .split('\t')
-        .map(|column| column.split(':').next().unwrap_or(column).to_owned())
-        .collect();
-    let rows = lines.filter(|l| !l.trim().is_empty()).map(|l| l.split('\t').map(str::to_owned).collect()).collect();
-    Ok((header, rows))
-}
-
-fn column(header: &[String], name: &str, path: &Path) -> anyhow::Result<usize> {
-    header.iter().position(|c| c == name).with_context(|| format!("{} has no {name} column", path.display()))
-}
-
-struct Metrics {
-    precision: f64,
-    recall: f64,
-    ndcg: f64,
-    hit_rate: f64,
-    coverage: f64,
-    users: usize,
-    millis_per_user: f64,
+/// What the engine learned from the training part, built once and shared by the rows.
+struct Trained {
+    catalog: Catalog,
+    cf: Option<(CfModel, f64)>,
+    als: Option<(Arc<AlsModel>, f64)>,
+    vectors: Option<(VectorModel, f64)>,
+    ease: Option<(Arc<EaseModel>, f64)>,
+    popularity_seconds: f64,
 }
 
 pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
-    if !(0.0 < args.test_ratio && args.test_ratio < 1.0) {
-        bail!("--test-ratio must be between 0 and 1");
+    if !(0.0 < args.test_fraction && args.test_fraction < 1.0) {
+        bail!("--test-fraction must be between 0 and 1 (exclusive), got {}", args.test_fraction);
     }
-    let (header, rows) = read_atomic(&args.inter)?;
-    let (user_col, item_col, time_col) = (
-        column(&header, "user_id", &args.inter)?,
-        column(&header, "item_id", &args.inter)?,
-        column(&header, "timestamp", &args.inter)?,
-    );
-    let mut by_user: HashMap<String, Vec<Row>> = HashMap::new();
-    for row in rows {
-        let timestamp: f64 = row[time_col].parse().with_context(|| format!("bad timestamp {:?}", row[time_col]))?;
-        let entry =
-            Row { user: row[user_col].clone(), item: row[item_col].clone(), timestamp_ms: (timestamp * 1000.0) as i64 };
-        by_user.entry(entry.user.clone()).or_default().push(entry);
+    if args.k == 0 {
+        bail!("--k must be at least 1");
     }
-    let (item_header, item_rows) = read_atomic(&args.items)?;
-    let (id_col, class_col) =
-        (column(&item_header, "item_id", &args.items)?, column(&item_header, "class", &args.items)?);
-
-    // The split: each user's latest interactions are the test set.
-    let mut train: Vec<Row> = Vec::new();
-    let mut test: HashMap<String, HashSet<String>> = HashMap::new();
-    let mut users: Vec<String> = by_user.keys().cloned().collect();
-    users.sort();
-    for user in &users {
-        let mut rows = by_user.remove(user).unwrap_or_default();
-        rows.sort_by(|a, b| a.timestamp_ms.cmp(&b.timestamp_ms).then_with(|| a.item.cmp(&b.item)));
-        let n_test =
-            ((rows.len() as f64 * args.test_ratio).round() as usize).clamp(1, rows.len().saturating_sub(1).max(1));
-        if rows.len() < 2 {
-            train.extend(rows);
-            continue;
+    let wanted: Vec<String> = match &args.models {
+        Some(list) => list.iter().map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect(),
+        None => ALL_MODELS
+            .iter()
+            .filter(|m| **m != "content_based" || args.items.is_some())
+            .map(|m| m.to_string())
+            .collect(),
+    };
+    for model in &wanted {
+        if !ALL_MODELS.contains(&model.as_str()) {
+            bail!("unknown model `{model}` in --models; known: {}", ALL_MODELS.join(", "));
         }
-        let held_out = rows.split_off(rows.len() - n_test);
-        test.insert(user.clone(), held_out.iter().map(|r| r.item.clone()).collect());
-        train.extend(rows);
+        if model == "content_based" && args.items.is_none() {
+            bail!("content_based needs item metadata: pass --items FILE");
+        }
     }
+    let params: ModelParams = match &args.params {
+        None => ModelParams::default(),
+        Some(text) => {
+            let text = if text.trim_start().starts_with('{') {
+                text.clone()
+            } else {
+                std::fs::read_to_string(text).with_context(|| format!("cannot read --params file {text}"))?
+            };
+            serde_json::from_str(&text).context("--params")?
+        }
+    };
+    params.als.validate().map_err(|e| anyhow::anyhow!("--params als: {e}"))?;
+    if let Some(threads) = args.threads {
+        rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global().ok();
+    }
+
+    let text = std::fs::read_to_string(&args.interactions)
+        .with_context(|| format!("cannot read {}", args.interactions.display()))?;
+    let ratings = parse_interactions(&text).with_context(|| args.interactions.display().to_string())?;
+    if ratings.is_empty() {
+        bail!("{} holds no interactions", args.interactions.display());
+    }
+    let kind = match args.split {
+        SplitArg::Random => SplitKind::Random,
+        SplitArg::Time => SplitKind::Time,
+    };
+    let (train, test) = split(&ratings, kind, args.test_fraction, args.seed);
     if let Some(dir) = &args.export_split {
-        std::fs::create_dir_all(dir)?;
-        let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("train.tsv"))?);
-        for r in &train {
-            writeln!(out, "{}\t{}\t{}", r.user, r.item, r.timestamp_ms)?;
-        }
-        let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("test.tsv"))?);
-        for user in &users {
-            let mut items: Vec<&String> = test.get(user).into_iter().flatten().collect();
-            items.sort();
-            for item in items {
-                writeln!(out, "{user}\t{item}\t0")?;
+        export(dir, "train.csv", &train)?;
+        export(dir, "test.csv", &test)?;
+    }
+    let mut truth: BTreeMap<&str, FxHashSet<String>> = BTreeMap::new();
+    for r in &test {
+        truth.entry(&r.user_id).or_default().insert(r.item_id.clone());
+    }
+    // Each user's training items, newest first.
+    let mut history: HashMap<&str, Vec<&Rating>> = HashMap::new();
+    for r in &train {
+        history.entry(&r.user_id).or_default().push(r);
+    }
+    for rows in history.values_mut() {
+        rows.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then_with(|| a.item_id.cmp(&b.item_id)));
+    }
+    let metadata = match &args.items {
+        Some(path) => read_items(path)?,
+        None => HashMap::new(),
+    };
+    let trained = train_all(&ratings, &train, &wanted, &args.configs, &params, &metadata).await?;
+    let catalog_size = trained.catalog.len();
+
+    let now_ms = ratings.iter().map(|r| r.timestamp).max().unwrap_or(0) * 1000 + 1;
+    let tenant = TenantId::parse("eval")?;
+    let scenario = ScenarioId::parse("eval")?;
+    let realtime = MemoryRealtime::new(Arc::new(ManualClock::new(now_ms)));
+    let mut popularity: FxHashMap<String, f64> = FxHashMap::default();
+    for r in &train {
+        *popularity.entry(r.item_id.clone()).or_default() += 1.0;
+    }
+    realtime.replace_hot_items(&tenant, &scenario, popularity.into_iter().collect(), i64::MAX / 4).await?;
+    let env = Env { tenant, scenario, realtime, now_ms, k: args.k, history: &history, truth: &truth };
+
+    let mut rows = Vec::new();
+    for name in &wanted {
+        let row = match name.as_str() {
+            "als" => {
+                let (model, fit) = trained.als.as_ref().expect("trained");
+                evaluate_als(&env, model, *fit, catalog_size)
             }
-        }
+            _ => {
+                let (config, fit_seconds) = row_config(name, &trained)?;
+                let models = ScenarioModels {
+                    vectors: trained.vectors.as_ref().map(|(v, _)| v.clone()),
+                    ease: trained.ease.as_ref().map(|(e, _)| e.clone()),
+                };
+                evaluate_pipeline(&env, name, &config, fit_seconds, &trained, &models, catalog_size).await?
+            }
+        };
+        rows.push(row);
+    }
+    for path in &args.configs {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let document: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+        let config = compile(&document.get("config").cloned().unwrap_or(document), &path.display().to_string())?;
+        let fit = fit_of(&config, &trained);
+        let models = ScenarioModels {
+            vectors: trained.vectors.as_ref().map(|(v, _)| v.clone()),
+            ease: trained.ease.as_ref().map(|(e, _)| e.clone()),
+        };
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("config").to_owned();
+        rows.push(evaluate_pipeline(&env, &name, &config, fit, &trained, &models, catalog_size).await?);
     }
 
-    // What the server would have learned from the training events.
-    let now_ms = train.iter().map(|r| r.timestamp_ms).max().unwrap_or(0) + 1;
-    let scenario = ScenarioId::parse("eval")?;
-    let genres: HashMap<String, Vec<String>> = item_rows
-        .iter()
-        .map(|row| {
-            (
-                row[id_col].clone(),
-                row.get(class_col).map(|c| c.split(' ').map(str::to_owned).collect()).unwrap_or_default(),
-            )
-        })
-        .collect();
-    let items: Vec<Arc<Item>> = item_rows
-        .iter()
-        .map(|row| {
-            let tags: Vec<String> = genres.get(&row[id_col]).cloned().unwrap_or_default();
-            let mut metadata = serde_json::Map::new();
-            if let Some(first) = tags.first() {
-                metadata.insert("category".into(), json!(first));
+    let k = args.k;
+    if args.json {
+        let mut models = serde_json::Map::new();
+        for row in &rows {
+            let s = &row.summary;
+            models.insert(
+                row.name.clone(),
+                json!({
+                    format!("precision@{k}"): s.precision,
+                    format!("recall@{k}"): s.recall,
+                    format!("ndcg@{k}"): s.ndcg,
+                    format!("map@{k}"): s.map,
+                    "coverage": s.coverage,
+                    "fit_seconds": row.fit_seconds,
+                    format!("hit_rate@{k}"): s.hit_rate,
+                    "users": s.users,
+                    "ms_per_user": row.ms_per_user,
+                }),
+            );
+        }
+        println!("{}", serde_json::to_string_pretty(&json!({ "models": models }))?);
+    } else {
+        println!(
+            "| model | precision@{k} | recall@{k} | NDCG@{k} | MAP@{k} | hit rate@{k} | coverage | fit s | ms/user |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+        for row in &rows {
+            let s = &row.summary;
+            println!(
+                "| {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.3} | {:.3} |",
+                row.name,
+                s.precision,
+                s.recall,
+                s.ndcg,
+                s.map,
+                s.hit_rate,
+                s.coverage,
+                row.fit_seconds,
+                row.ms_per_user
+            );
+        }
+        eprintln!(
+            "{} interactions ({} train, {} test), {} users evaluated, {} items",
+            ratings.len(),
+            train.len(),
+            test.len(),
+            truth.len(),
+            catalog_size
+        );
+    }
+    Ok(())
+}
+
+fn export(dir: &std::path::Path, name: &str, rows: &[Rating]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join(name))?);
+    writeln!(out, "user_id,item_id,rating,timestamp")?;
+    for r in rows {
+        writeln!(out, "{},{},{},{}", r.user_id, r.item_id, r.rating, r.timestamp)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `item_id,title,release_year,genres` → genres by item.
+fn read_items(path: &std::path::Path) -> anyhow::Result<HashMap<String, Vec<String>>> {
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let headers = reader.headers()?.clone();
+    let column = |name: &str| {
+        headers.iter().position(|h| h == name).with_context(|| format!("{} has no `{name}` column", path.display()))
+    };
+    let (id, genres) = (column("item_id")?, column("genres")?);
+    let mut out = HashMap::new();
+    for record in reader.records() {
+        let record = record?;
+        let tags = record.get(genres).unwrap_or("").split_whitespace().map(str::to_owned).collect();
+        out.insert(record.get(id).unwrap_or("").to_owned(), tags);
+    }
+    Ok(out)
+}
+
+fn compile(config: &Value, what: &str) -> anyhow::Result<ScenarioConfig> {
+    polyrec_engine::validate_config(config).map_err(|problems| {
+        anyhow::anyhow!(
+            "{what}: {}",
+            problems.errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ")
+        )
+    })
+}
+
+/// The single-strategy config of a row, and its training time.
+fn row_config(name: &str, trained: &Trained) -> anyhow::Result<(ScenarioConfig, f64)> {
+    let config = match name {
+        "pipeline" => serde_json::from_str(PIPELINE)?,
+        _ => {
+            let strategy = match name {
+                "popularity" => json!({"name": "hot_items", "weight": 1.0, "limit": 500}),
+                "item_cf" => json!({"name": "item_cf", "weight": 1.0, "limit": 500, "params": {"seed_items": 50}}),
+                other => json!({"name": other, "weight": 1.0, "limit": 500}),
+            };
+            json!({"recall": {"strategies": [strategy]}, "rank": {"model": "weighted", "params": {"recall_weight": 1.0}}})
+        }
+    };
+    let config = compile(&config, name)?;
+    let fit = fit_of(&config, trained);
+    Ok((config, fit))
+}
+
+/// The training time of the models a config's strategies read.
+fn fit_of(config: &ScenarioConfig, trained: &Trained) -> f64 {
+    let mut seconds = 0.0;
+    let mut cf_counted = false;
+    for strategy in &config.recall.strategies {
+        seconds += match strategy.name.as_str() {
+            "item_cf" | "user_cf" if !cf_counted => {
+                cf_counted = true;
+                trained.cf.as_ref().map_or(0.0, |c| c.1)
             }
-            metadata.insert("tags".into(), json!(tags));
+            "vector_search" => trained.vectors.as_ref().map_or(0.0, |v| v.1),
+            "ease" => trained.ease.as_ref().map_or(0.0, |e| e.1),
+            "hot_items" | "hot_news" => trained.popularity_seconds,
+            _ => 0.0,
+        };
+    }
+    seconds
+}
+
+async fn train_all(
+    all: &[Rating],
+    train: &[Rating],
+    wanted: &[String],
+    configs: &[PathBuf],
+    params: &ModelParams,
+    metadata: &HashMap<String, Vec<String>>,
+) -> anyhow::Result<Trained> {
+    let needs = |names: &[&str]| !configs.is_empty() || wanted.iter().any(|w| names.contains(&w.as_str()));
+    let scenario = ScenarioId::parse("eval")?;
+    let mut item_ids: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for r in all {
+        if seen.insert(&r.item_id) {
+            item_ids.push(&r.item_id);
+        }
+    }
+    let items: Vec<Arc<Item>> = item_ids
+        .iter()
+        .map(|id| {
+            let tags = metadata.get(*id).cloned().unwrap_or_default();
+            let mut meta = serde_json::Map::new();
+            if let Some(first) = tags.first() {
+                meta.insert("category".into(), json!(first));
+            }
+            meta.insert("tags".into(), json!(tags));
             Ok(Arc::new(Item {
-                item_id: ItemId::parse(row[id_col].clone())?,
+                item_id: ItemId::parse(id.to_string())?,
                 scenario_id: scenario.clone(),
-                metadata,
+                metadata: meta,
                 embedding: None,
                 status: ItemStatus::Active,
                 created_ms: 0,
@@ -171,98 +402,127 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
             }))
         })
         .collect::<anyhow::Result<_>>()?;
-    let n_items = items.len();
     let catalog = Catalog::build(items);
-    let interactions: Vec<Interaction> = train
-        .iter()
-        .map(|r| Interaction { user_id: r.user.clone(), item_id: r.item.clone(), weight: 1.0, last_ms: r.timestamp_ms })
-        .collect();
     let started = Instant::now();
-    let cf = CfModel::train(&interactions, CfParams::default(), now_ms);
-    eprintln!(
-        "trained collaborative filtering on {} interactions in {:.0} ms",
-        interactions.len(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
-    let tenant = TenantId::parse("eval")?;
-    let realtime = MemoryRealtime::new(Arc::new(ManualClock::new(now_ms)));
-    let mut popularity: HashMap<&str, f64> = HashMap::new();
-    for r in &train {
-        *popularity.entry(r.item.as_str()).or_default() += 1.0;
+    let mut counts: FxHashMap<&str, usize> = FxHashMap::default();
+    for r in train {
+        *counts.entry(&r.item_id).or_default() += 1;
     }
-    let hot = popularity.iter().map(|(item, n)| (item.to_string(), *n)).collect();
-    realtime.replace_hot_items(&tenant, &scenario, hot, i64::MAX / 4).await?;
-    let mut history: HashMap<&str, Vec<&Row>> = HashMap::new();
-    for r in &train {
-        history.entry(r.user.as_str()).or_default().push(r);
-    }
+    let popularity_seconds = started.elapsed().as_secs_f64();
 
-    let mut table = Vec::new();
-    for path in &args.configs {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let document: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-        let config_value = document.get("config").cloned().unwrap_or(document);
-        let config = polyrec_engine::validate_config(&config_value).map_err(|problems| {
-            anyhow::anyhow!(
-                "{}: {}",
-                path.display(),
-                problems.errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ")
-            )
-        })?;
-        let pipeline =
-            Pipeline::compile(&config).map_err(|_| anyhow::anyhow!("{} does not compile", path.display()))?;
-        let metrics =
-            evaluate(&pipeline, &catalog, &cf, &realtime, &tenant, &scenario, &history, &test, args.k, now_ms).await?;
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("config").to_owned();
-        table.push((name, metrics));
-    }
-    println!(
-        "| config | precision@{k} | recall@{k} | NDCG@{k} | hit rate@{k} | coverage | users | ms/user |",
-        k = args.k
-    );
-    println!("|---|---|---|---|---|---|---|---|");
-    for (name, m) in &table {
-        println!(
-            "| {name} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {} | {:.3} |",
-            m.precision, m.recall, m.ndcg, m.hit_rate, m.coverage, m.users, m.millis_per_user
-        );
-    }
-    eprintln!("{} items in the catalog", n_items);
-    Ok(())
+    let cf = if needs(&["item_cf", "user_cf", "pipeline"]) {
+        let interactions: Vec<Interaction> = train
+            .iter()
+            .map(|r| Interaction {
+                user_id: r.user_id.clone(),
+                item_id: r.item_id.clone(),
+                weight: 1.0,
+                last_ms: r.timestamp * 1000,
+            })
+            .collect();
+        let started = Instant::now();
+        let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, CfParams::default(), 0)).await?;
+        Some((model, started.elapsed().as_secs_f64()))
+    } else {
+        None
+    };
+    let catalog_vocabulary = Vocabulary::from_names(item_ids.iter().map(|s| s.to_string()).collect());
+    let matrix =
+        Interactions::build(train.iter().map(|r| (r.user_id.as_str(), r.item_id.as_str(), 1.0)), catalog_vocabulary);
+    let (als, vectors) = if needs(&["als", "vector_search", "pipeline"]) {
+        let started = Instant::now();
+        let model = Arc::new(AlsModel::fit(&matrix, params.als, &|_| {}));
+        let fit = started.elapsed().as_secs_f64();
+        let index: Arc<dyn VectorIndex> = Arc::new(HnswIndex::default());
+        let collection = VectorCollection::new(&TenantId::parse("eval")?, &scenario, "als");
+        let started = Instant::now();
+        index.create(&collection, model.factors(), model.items.names(), &model.item_factors).await?;
+        let indexed = started.elapsed().as_secs_f64();
+        let vectors = VectorModel { als: model.clone(), index, collection };
+        (Some((model, fit)), Some((vectors, fit + indexed)))
+    } else {
+        (None, None)
+    };
+    let ease = if needs(&["ease", "pipeline"]) {
+        let started = Instant::now();
+        let model = EaseModel::fit(&matrix, params.ease)?;
+        Some((Arc::new(model), started.elapsed().as_secs_f64()))
+    } else {
+        None
+    };
+    Ok(Trained { catalog, cf, als, vectors, ease, popularity_seconds })
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn evaluate(
-    pipeline: &Pipeline,
-    catalog: &Catalog,
-    cf: &CfModel,
-    realtime: &MemoryRealtime,
-    tenant: &TenantId,
-    scenario: &ScenarioId,
-    history: &HashMap<&str, Vec<&Row>>,
-    test: &HashMap<String, HashSet<String>>,
-    k: usize,
+struct Env<'a> {
+    tenant: TenantId,
+    scenario: ScenarioId,
+    realtime: MemoryRealtime,
     now_ms: i64,
-) -> anyhow::Result<Metrics> {
-    let (mut precision, mut recall, mut ndcg, mut hits_any) = (0.0, 0.0, 0.0, 0.0);
-    let mut recommended: HashSet<String> = HashSet::new();
-    let mut users: Vec<&String> = test.keys().collect();
-    users.sort();
+    k: usize,
+    history: &'a HashMap<&'a str, Vec<&'a Rating>>,
+    truth: &'a BTreeMap<&'a str, FxHashSet<String>>,
+}
+
+fn evaluate_als(env: &Env<'_>, model: &AlsModel, fit_seconds: f64, catalog_size: usize) -> Row {
+    let mut metrics = RankingMetrics::new(env.k);
+    let started = Instant::now();
+    for (user, relevant) in env.truth {
+        let seen: FxHashSet<u32> =
+            env.history.get(user).into_iter().flatten().filter_map(|r| model.items.get(&r.item_id)).collect();
+        let recommended: Vec<&str> = match model.user_vector(user) {
+            Some(vector) => {
+                let mut scored: Vec<(u32, f32)> = model
+                    .score_all(vector)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, s)| (i as u32, s))
+                    .filter(|(i, _)| !seen.contains(i))
+                    .collect();
+                let k = env.k.min(scored.len());
+                let by_score = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+                if scored.len() > k {
+                    scored.select_nth_unstable_by(k, by_score);
+                }
+                scored.truncate(k);
+                scored.sort_by(by_score);
+                scored.into_iter().map(|(i, _)| model.items.name(i)).collect()
+            }
+            None => Vec::new(),
+        };
+        metrics.add(&recommended, relevant);
+    }
+    let users = env.truth.len().max(1) as f64;
+    Row {
+        name: "als".into(),
+        summary: metrics.summary(catalog_size),
+        fit_seconds,
+        ms_per_user: started.elapsed().as_secs_f64() * 1000.0 / users,
+    }
+}
+
+async fn evaluate_pipeline(
+    env: &Env<'_>,
+    name: &str,
+    config: &ScenarioConfig,
+    fit_seconds: f64,
+    trained: &Trained,
+    models: &ScenarioModels,
+    catalog_size: usize,
+) -> anyhow::Result<Row> {
+    let pipeline = Pipeline::compile(config).map_err(|_| anyhow::anyhow!("{name} does not compile"))?;
+    let mut metrics = RankingMetrics::new(env.k);
     let context = serde_json::Map::new();
     let started = Instant::now();
-    for user_id in &users {
-        let truth = &test[*user_id];
-        let seen = history.get(user_id.as_str()).cloned().unwrap_or_default();
-        let mut by_time = seen.clone();
-        by_time.sort_by_key(|r| std::cmp::Reverse(r.timestamp_ms));
-        let recent: Vec<String> = by_time.iter().take(50).map(|r| r.item.clone()).collect();
+    for (user_id, relevant) in env.truth {
+        let seen = env.history.get(user_id).cloned().unwrap_or_default();
+        let recent: Vec<String> = seen.iter().take(50).map(|r| r.item_id.clone()).collect();
         let recent_set: FxHashSet<String> = recent.iter().cloned().collect();
-        // Seen items are never recommended again, as exposure dedup does for a live user.
-        let exclude: FxHashSet<String> = seen.iter().map(|r| r.item.clone()).collect();
-        let user = UserId::parse(user_id.as_str())?;
-        let mut profile = UserProfile::empty(user.clone(), scenario.clone());
+        // Training items are never recommended again, as exposure dedup does for a live user.
+        let exclude: FxHashSet<String> = seen.iter().map(|r| r.item_id.clone()).collect();
+        let user = UserId::parse(*user_id)?;
+        let mut profile = UserProfile::empty(user.clone(), env.scenario.clone());
         for r in &seen {
-            if let Some(item) = catalog.get(&r.item) {
+            if let Some(item) = trained.catalog.get(&r.item_id) {
                 if let Some(category) = item.category() {
                     *profile.preferences.category_scores.entry(category.to_owned()).or_default() += 1.0;
                 }
@@ -272,45 +532,29 @@ async fn evaluate(
             }
         }
         let ctx = RequestContext {
-            tenant,
-            scenario,
+            tenant: &env.tenant,
+            scenario: &env.scenario,
             user: &user,
-            now_ms,
-            catalog,
+            now_ms: env.now_ms,
+            catalog: &trained.catalog,
             profile: Some(&profile),
             recent_items: &recent,
             recent_set: &recent_set,
-            cf: Some(cf),
-            realtime,
+            cf: trained.cf.as_ref().map(|(cf, _)| cf),
+            models: Some(models),
+            realtime: &env.realtime,
             context: &context,
             exclude: &exclude,
         };
-        let out = pipeline.run(RecommendInput { ctx, count: k, explain: false }).await;
+        let out = pipeline.run(RecommendInput { ctx, count: env.k, explain: false }).await;
         let ids: Vec<&str> = out.items.iter().map(|c| c.item_id()).collect();
-        let hits = ids.iter().filter(|id| truth.contains(**id)).count();
-        precision += hits as f64 / k as f64;
-        recall += hits as f64 / truth.len() as f64;
-        let dcg: f64 = ids
-            .iter()
-            .enumerate()
-            .filter(|(_, id)| truth.contains(**id))
-            .map(|(i, _)| 1.0 / ((i + 2) as f64).log2())
-            .sum();
-        let idcg: f64 = (0..truth.len().min(k)).map(|i| 1.0 / ((i + 2) as f64).log2()).sum();
-        ndcg += if idcg > 0.0 { dcg / idcg } else { 0.0 };
-        if hits > 0 {
-            hits_any += 1.0;
-        }
-        recommended.extend(ids.iter().map(|s| s.to_string()));
+        metrics.add(&ids, relevant);
     }
-    let n = users.len().max(1) as f64;
-    Ok(Metrics {
-        precision: precision / n,
-        recall: recall / n,
-        ndcg: ndcg / n,
-        hit_rate: hits_any / n,
-        coverage: recommended.len() as f64 / catalog.len().max(1) as f64,
-        users: users.len(),
-        millis_per_user: started.elapsed().as_secs_f64() * 1000.0 / n,
+    let users = env.truth.len().max(1) as f64;
+    Ok(Row {
+        name: name.to_owned(),
+        summary: metrics.summary(catalog_size),
+        fit_seconds,
+        ms_per_user: started.elapsed().as_secs_f64() * 1000.0 / users,
     })
 }

@@ -2,12 +2,14 @@
 //! its own scale; the pipeline scales each channel to [0, 1] before weighting.
 
 pub mod content_based;
+pub mod ease;
 pub mod fallback;
 pub mod hot_items;
 pub mod hot_news;
 pub mod item_cf;
 pub mod latest;
 pub mod user_cf;
+pub mod vector_search;
 
 use rustc_hash::FxHashMap;
 
@@ -77,6 +79,7 @@ pub(crate) mod test_support {
         pub recent: Vec<String>,
         pub recent_set: HashSet<String>,
         pub cf: Option<CfModel>,
+        pub models: Option<crate::ScenarioModels>,
         pub realtime: MemoryRealtime,
         pub context: Map<String, Value>,
         pub exclude: HashSet<String>,
@@ -94,6 +97,7 @@ pub(crate) mod test_support {
                 recent: Vec::new(),
                 recent_set: HashSet::default(),
                 cf: None,
+                models: None,
                 realtime: MemoryRealtime::new(Arc::new(ManualClock::new(now_ms))),
                 context: Map::new(),
                 exclude: HashSet::default(),
@@ -117,6 +121,7 @@ pub(crate) mod test_support {
                 recent_items: &self.recent,
                 recent_set: &self.recent_set,
                 cf: self.cf.as_ref(),
+                models: self.models.as_ref(),
                 realtime: &self.realtime,
                 context: &self.context,
                 exclude: &self.exclude,

@@ -159,6 +159,7 @@ pub async fn recommend(
     }
     let exclude: FxHashSet<String> = exposed.into_iter().chain(excluded).collect();
     let cf = app.cf_model(tenant, &scenario_id);
+    let models = app.scenario_models(tenant, &scenario_id);
     let ctx = RequestContext {
         tenant,
         scenario: &scenario_id,
@@ -169,6 +170,7 @@ pub async fn recommend(
         recent_items: &recent,
         recent_set: &recent_set,
         cf: cf.as_deref(),
+        models: models.as_deref(),
         realtime: app.realtime.as_ref(),
         context: &context,
         exclude: &exclude,

@@ -138,12 +138,12 @@ async fn an_invalid_config_is_rejected_whole_with_every_path_and_nothing_is_save
 async fn the_spec_examples_name_what_is_not_available_yet_and_save_once_swapped() {
     let server = TestServer::start().await;
     let mut vlog: Value = serde_json::from_str(VLOG).unwrap();
-    vlog["config"]["recall"]["strategies"][1]["name"] = json!("vector_search");
+    vlog["config"]["recall"]["strategies"][1]["name"] = json!("location");
     vlog["config"]["rank"]["model"] = json!("deepfm");
     let (status, body) = server.post("t1", "/api/v1/scenarios", vlog).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("not available in this build yet: vector_search, deepfm"), "{message}");
+    assert!(message.contains("not available in this build yet: location, deepfm"), "{message}");
 
     for text in [VLOG, NEWS] {
         let (status, body) = server.post("t1", "/api/v1/scenarios", serde_json::from_str(text).unwrap()).await;

@@ -1,0 +1,44 @@
+//! `ease`: items scored by the EASE item × item model (Steck 2019) from everything the user
+//! took — their training history in the model plus their recent items — so a click changes the
+//! next answer. Users with neither get nothing from this channel.
+
+use async_trait::async_trait;
+use polyrec_core::{Result, ScenarioConfig};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::pipeline::{Hit, Recall, RequestContext};
+use crate::recall::top_eligible;
+use crate::registry::{BuildError, parse_params};
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EaseConfig {}
+
+pub struct Ease;
+
+pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {
+    let _: EaseConfig = parse_params(params)?;
+    Ok(Box::new(Ease))
+}
+
+#[async_trait]
+impl Recall for Ease {
+    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
+        let Some(model) = ctx.models.and_then(|m| m.ease.as_deref()) else { return Ok(Vec::new()) };
+        let mut taken: HashSet<&str> = model.history_of(ctx.user.as_str()).collect();
+        taken.extend(ctx.recent_items.iter().map(String::as_str));
+        if taken.is_empty() {
+            return Ok(Vec::new());
+        }
+        let scores = model.score(taken.iter().map(|&item| (item, 1.0)));
+        let by_index: HashMap<u32, f64> = scores
+            .into_iter()
+            .enumerate()
+            .filter(|&(i, score)| score > 0.0 && !taken.contains(model.items.name(i as u32)))
+            .map(|(i, score)| (i as u32, score as f64))
+            .collect();
+        Ok(top_eligible(ctx, by_index, limit, |i| model.items.name(i)))
+    }
+}

@@ -1,0 +1,62 @@
+//! `vector_search`: the items whose vectors have the largest inner product with the user's
+//! vector, through the vector index (in-process HNSW, or Milvus). The user's vector comes from
+//! the trained matrix-factorisation model; a user it has not seen gets the mean vector of their
+//! recent items, and a user with neither gets nothing from this channel.
+
+use async_trait::async_trait;
+use polyrec_core::{Result, ScenarioConfig};
+use rustc_hash::FxHashMap as HashMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::pipeline::{Hit, Recall, RequestContext};
+use crate::recall::top_eligible;
+use crate::registry::{BuildError, parse_params};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorSearchConfig {
+    /// How many recent items make the vector of a user the model has not seen.
+    #[serde(default = "default_seeds")]
+    pub seed_items: usize,
+}
+
+fn default_seeds() -> usize {
+    20
+}
+
+pub struct VectorSearch {
+    config: VectorSearchConfig,
+}
+
+pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {
+    let config: VectorSearchConfig = parse_params(params)?;
+    if !(1..=50).contains(&config.seed_items) {
+        return Err(BuildError::new("params.seed_items", "must be between 1 and 50"));
+    }
+    Ok(Box::new(VectorSearch { config }))
+}
+
+#[async_trait]
+impl Recall for VectorSearch {
+    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
+        let Some(model) = ctx.models.and_then(|m| m.vectors.as_ref()) else { return Ok(Vec::new()) };
+        let folded;
+        let query = match model.als.user_vector(ctx.user.as_str()) {
+            Some(vector) => vector,
+            None => match model.als.fold_in(ctx.recent_items.iter().take(self.config.seed_items).map(String::as_str)) {
+                Some(vector) => {
+                    folded = vector;
+                    &folded
+                }
+                None => return Ok(Vec::new()),
+            },
+        };
+        // Over-fetch so that excluded and recent items do not leave the channel short.
+        let want = limit + ctx.exclude.len().min(limit * 4) + ctx.recent_items.len();
+        let found = model.index.search(&model.collection, query, want).await?;
+        let ids: Vec<String> = found.iter().map(|(id, _)| id.clone()).collect();
+        let scores: HashMap<usize, f64> = found.iter().enumerate().map(|(i, (_, s))| (i, *s as f64)).collect();
+        Ok(top_eligible(ctx, scores, limit, |i| ids[i].as_str()))
+    }
+}
