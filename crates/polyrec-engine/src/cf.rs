@@ -11,7 +11,8 @@ use rustc_hash::FxHashMap as HashMap;
 use polyrec_storage::Interaction;
 
 /// Bounds that keep training time linear in the data.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct CfParams {
     /// Neighbors kept per item and per user.
     pub neighbors: usize,
@@ -23,11 +24,14 @@ pub struct CfParams {
     pub user_items: usize,
     /// User-based recommendations precomputed per user.
     pub user_recs: usize,
+    /// Shrinkage of item–item cosine: co / (|a| |b| + shrink), so a similarity resting on a
+    /// handful of shared users counts less than one resting on many.
+    pub shrink: f32,
 }
 
 impl Default for CfParams {
     fn default() -> Self {
-        Self { neighbors: 50, items_per_user: 100, users_per_item: 300, user_items: 50, user_recs: 300 }
+        Self { neighbors: 200, items_per_user: 500, users_per_item: 1000, user_items: 50, user_recs: 300, shrink: 0.0 }
     }
 }
 
@@ -40,6 +44,8 @@ pub struct CfModel {
     /// Per user: Σ over neighbors v of sim(u, v) × v's interest, best first, without the
     /// user's own items — user-based recall as a lookup.
     user_recs: Vec<Vec<(u32, f32)>>,
+    /// Per user: the items that took part in training, newest first.
+    user_history: Vec<Vec<u32>>,
     pub n_interactions: usize,
     pub trained_ms: i64,
 }
@@ -82,8 +88,8 @@ impl CfModel {
         let user_norms: Vec<f32> =
             by_user.iter().map(|items| items.iter().map(|i| i.1 * i.1).sum::<f32>().sqrt()).collect();
 
-        let item_neighbors = similar(&by_item, &by_user, &item_norms, params.neighbors);
-        let user_neighbors = similar(&by_user, &by_item, &user_norms, params.neighbors);
+        let item_neighbors = similar(&by_item, &by_user, &item_norms, params.neighbors, params.shrink);
+        let user_neighbors = similar(&by_user, &by_item, &user_norms, params.neighbors, 0.0);
         let user_items: Vec<Vec<(u32, f32)>> = by_user
             .iter()
             .map(|items| {
@@ -94,20 +100,36 @@ impl CfModel {
             })
             .collect();
         let user_recs = recommend_from_neighbors(&by_user, &user_neighbors, &user_items, items.len(), params.user_recs);
+        let user_history = by_user.iter().map(|items| items.iter().map(|&(i, _, _)| i).collect()).collect();
         Self {
             items,
             item_index,
             user_index,
             item_neighbors,
             user_recs,
+            user_history,
             n_interactions: interactions.len(),
             trained_ms,
         }
     }
 
+    /// Items most similar to the item at `index`, as (item index, similarity).
+    pub fn similar_items_of(&self, index: u32) -> &[(u32, f32)] {
+        self.item_neighbors.get(index as usize).map(Vec::as_slice).unwrap_or_default()
+    }
+
     /// Items most similar to `item_id` as (item index, similarity); see [`CfModel::item_name`].
     pub fn similar_item_indices(&self, item_id: &str) -> &[(u32, f32)] {
         self.item_index.get(item_id).map(|&i| self.item_neighbors[i as usize].as_slice()).unwrap_or_default()
+    }
+
+    /// The user's items that took part in training (newest first), as item indices.
+    pub fn user_history(&self, user_id: &str) -> &[u32] {
+        self.user_index.get(user_id).map(|&u| self.user_history[u as usize].as_slice()).unwrap_or_default()
+    }
+
+    pub fn item_index(&self, item_id: &str) -> Option<u32> {
+        self.item_index.get(item_id).copied()
     }
 
     pub fn item_name(&self, index: u32) -> &str {
@@ -173,13 +195,15 @@ fn best_k(mut scored: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)> {
     scored
 }
 
-/// Cosine similarity of every row of `rows` (a row = the (column, weight) pairs of an item or a
-/// user) to the other rows through the shared columns, keeping the `k` best per row.
+/// Cosine similarity (shrunk by `shrink`) of every row of `rows` (a row = the (column, weight)
+/// pairs of an item or a user) to the other rows through the shared columns, keeping the `k`
+/// best per row.
 fn similar(
     rows: &[Vec<(u32, f32, i64)>],
     columns: &[Vec<(u32, f32, i64)>],
     norms: &[f32],
     k: usize,
+    shrink: f32,
 ) -> Vec<Vec<(u32, f32)>> {
     let mut scratch = vec![0f32; rows.len()];
     let mut touched: Vec<u32> = Vec::new();
@@ -199,7 +223,7 @@ fn similar(
             }
             let best = touched.drain(..).map(|other| {
                 let dot = std::mem::take(&mut scratch[other as usize]);
-                let denominator = norms[row] * norms[other as usize];
+                let denominator = norms[row] * norms[other as usize] + shrink;
                 (other, if denominator > 0.0 { dot / denominator } else { 0.0 })
             });
             best_k(best.collect(), k)

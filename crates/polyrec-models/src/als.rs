@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifact::{Artifact, ArtifactError};
 use crate::data::{Csr, Interactions, Vocabulary};
-use crate::linalg::{axpy, cholesky_solve, dot, symv};
+use crate::linalg::{axpy, cholesky_factor, cholesky_solve, cholesky_substitute, dot, symv};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -33,7 +33,7 @@ pub struct AlsParams {
 
 impl Default for AlsParams {
     fn default() -> Self {
-        Self { factors: 64, regularization: 0.05, alpha: 1.0, iterations: 15, cg_steps: 3, seed: 42 }
+        Self { factors: 64, regularization: 0.05, alpha: 1.0, iterations: 15, cg_steps: 0, seed: 42 }
     }
 }
 
@@ -172,6 +172,27 @@ fn solve_side(rows: &Csr, y: &[f32], x: &mut [f32], params: &AlsParams) {
             gram[a * f + b] = gram[b * f + a];
         }
         gram[a * f + a] += params.regularization as f64;
+    }
+    if params.cg_steps == 0 && rows.values.iter().all(|&v| params.alpha * v == 1.0) {
+        // Every confidence is 1: the system matrix is YᵀY + λI for every row, factored once.
+        let mut factor = gram.clone();
+        if !cholesky_factor(&mut factor, f) {
+            return;
+        }
+        x.par_chunks_mut(f).enumerate().for_each(|(row, xu)| {
+            let (cols, _) = rows.row(row);
+            let mut b = vec![0f64; f];
+            for &i in cols {
+                for (b, &y) in b.iter_mut().zip(&y[i as usize * f..(i as usize + 1) * f]) {
+                    *b += y as f64;
+                }
+            }
+            cholesky_substitute(&factor, &mut b);
+            for (x, b) in xu.iter_mut().zip(b) {
+                *x = b as f32;
+            }
+        });
+        return;
     }
     let gram32: Vec<f32> = gram.iter().map(|&g| g as f32).collect();
     x.par_chunks_mut(f).enumerate().for_each_init(

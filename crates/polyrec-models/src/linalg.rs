@@ -45,7 +45,16 @@ pub fn norm(a: &[f32]) -> f32 {
 /// Cholesky (f64 throughout); `a` is overwritten by its factor. Returns false if `A` is not
 /// positive definite.
 pub fn cholesky_solve(a: &mut [f64], b: &mut [f64]) -> bool {
-    let n = b.len();
+    if !cholesky_factor(a, b.len()) {
+        return false;
+    }
+    cholesky_substitute(a, b);
+    true
+}
+
+/// Overwrites the lower triangle of `a` (row-major `n × n`) with L, where A = L Lᵀ. Returns
+/// false if `A` is not positive definite.
+pub fn cholesky_factor(a: &mut [f64], n: usize) -> bool {
     for j in 0..n {
         let mut d = a[j * n + j];
         for k in 0..j {
@@ -64,21 +73,26 @@ pub fn cholesky_solve(a: &mut [f64], b: &mut [f64]) -> bool {
             a[i * n + j] = s / d;
         }
     }
+    true
+}
+
+/// Solves L Lᵀ x = b in place, given the factor from [`cholesky_factor`].
+pub fn cholesky_substitute(l: &[f64], b: &mut [f64]) {
+    let n = b.len();
     for i in 0..n {
         let mut s = b[i];
         for k in 0..i {
-            s -= a[i * n + k] * b[k];
+            s -= l[i * n + k] * b[k];
         }
-        b[i] = s / a[i * n + i];
+        b[i] = s / l[i * n + i];
     }
     for i in (0..n).rev() {
         let mut s = b[i];
         for k in i + 1..n {
-            s -= a[k * n + i] * b[k];
+            s -= l[k * n + i] * b[k];
         }
-        b[i] = s / a[i * n + i];
+        b[i] = s / l[i * n + i];
     }
-    true
 }
 
 #[cfg(test)]

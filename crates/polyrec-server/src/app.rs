@@ -17,7 +17,9 @@ use parking_lot::RwLock;
 use polyrec_core::clock::{HOUR_MS, SharedClock};
 use polyrec_core::{Error, Item, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
 use polyrec_engine::{Catalog, CfModel, Pipeline, ScenarioModels};
-use polyrec_storage::{Cached, DocumentStore, EventBus, EventLog, MemoryRealtime, RealtimeStore, Warehouse};
+use polyrec_storage::{
+    Cached, DocumentStore, EventBus, EventLog, MemoryRealtime, RealtimeStore, VectorIndex, Warehouse,
+};
 use tokio::sync::Notify;
 
 use crate::ServerConfig;
@@ -71,6 +73,8 @@ pub struct App {
     pub realtime: Arc<dyn RealtimeStore>,
     /// The embedded realtime store, when that is the backend (it needs sweeping).
     pub memory_realtime: Option<Arc<MemoryRealtime>>,
+    /// Where trained item vectors are searched (in-process HNSW or Milvus).
+    pub vectors: Arc<dyn VectorIndex>,
     /// Woken after every append to the bus, so the jobs react at once instead of polling.
     pub bus_appended: Notify,
     scenarios: RwLock<HashMap<Key, Arc<CompiledScenario>>>,
@@ -113,6 +117,7 @@ impl App {
             warehouse: backends.warehouse,
             realtime: backends.realtime,
             memory_realtime: backends.memory_realtime,
+            vectors: backends.vectors,
             bus_appended: Notify::new(),
             scenarios: RwLock::default(),
             scenario_generation: AtomicU64::new(0),
@@ -249,6 +254,7 @@ impl App {
         self.cf_models.write().remove(&key);
         self.cf_trained_at.write().remove(&key);
         self.models.write().remove(&key);
+        self.vectors.drop_scenario(tenant, id).await?;
         let mut profiles = self.profiles.write();
         self.profile_generation.fetch_add(1, Ordering::SeqCst);
         profiles.retain(|(t, _, s), _| !(t == tenant && s == id));

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use polyrec_core::clock::SharedClock;
 use polyrec_storage::{
-    DocumentStore, EventBus, EventLog, MemoryRealtime, RealtimeStore, SqliteDocuments, SqliteEventBus, SqliteWarehouse,
-    Warehouse,
+    DocumentStore, EventBus, EventLog, HnswIndex, MemoryRealtime, RealtimeStore, SqliteDocuments, SqliteEventBus,
+    SqliteWarehouse, VectorIndex, Warehouse,
 };
 
 use crate::config::StorageConfig;
@@ -28,13 +28,17 @@ pub struct Backends {
     /// Set when the realtime store is the in-memory one (it needs sweeping, and it is private to
     /// this process, so the caches in front of the document store need no cross-process checks).
     pub memory_realtime: Option<Arc<MemoryRealtime>>,
+    pub vectors: Arc<dyn VectorIndex>,
 }
 
 fn scheme(url: &str) -> &str {
     url.split_once("://").map(|(scheme, _)| scheme).unwrap_or("")
 }
 
-#[cfg_attr(all(feature = "redis", feature = "mongodb", feature = "clickhouse", feature = "kafka"), allow(dead_code))]
+#[cfg_attr(
+    all(feature = "redis", feature = "mongodb", feature = "clickhouse", feature = "kafka", feature = "milvus"),
+    allow(dead_code)
+)]
 fn missing_feature(what: &str, feature: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "{what} needs the `{feature}` cargo feature, which this build lacks: rebuild with --features {feature}"
@@ -52,6 +56,7 @@ impl Backends {
         let bus = bus(&storage.bus, data_dir).await?;
         let warehouse = warehouse(&storage.warehouse, data_dir).await?;
         let (realtime, memory_realtime) = realtime(storage, clock).await?;
+        let vectors = vectors(&storage.vectors).await?;
         Ok(Self {
             documents,
             bus: bus.bus,
@@ -61,7 +66,28 @@ impl Backends {
             warehouse,
             realtime,
             memory_realtime,
+            vectors,
         })
+    }
+}
+
+async fn vectors(url: &str) -> anyhow::Result<Arc<dyn VectorIndex>> {
+    match scheme(url) {
+        "" if url.is_empty() => Ok(Arc::new(HnswIndex::default())),
+        "milvus" | "http" => {
+            #[cfg(feature = "milvus")]
+            {
+                let index = polyrec_storage::production::milvus::MilvusIndex::connect(url)
+                    .await
+                    .with_context(|| format!("vector index {url}"))?;
+                Ok(Arc::new(index))
+            }
+            #[cfg(not(feature = "milvus"))]
+            Err(missing_feature("a Milvus vector index", "milvus"))
+        }
+        other => {
+            bail!("vectors = {url:?}: unknown scheme {other:?} (use milvus://host:19530, or empty for in-process HNSW)")
+        }
     }
 }
 

@@ -42,7 +42,7 @@ pub const PIPELINE: &str = r#"{
   "recall": {"strategies": [
     {"name": "ease", "weight": 0.7, "limit": 200},
     {"name": "vector_search", "weight": 0.2, "limit": 200},
-    {"name": "item_cf", "weight": 0.1, "limit": 200, "params": {"seed_items": 50}}
+    {"name": "item_cf", "weight": 0.1, "limit": 200, "params": {"seed_items": 50, "decay": 0.0}}
   ]},
   "rank": {"model": "weighted", "params": {"recall_weight": 1.0}}
 }"#;
@@ -81,7 +81,7 @@ pub struct EvalArgs {
     /// Scenario config files (`{"config": {...}}` or a bare config), one row each.
     #[arg(long = "config")]
     configs: Vec<PathBuf>,
-    /// Model parameters as JSON (inline or a file): `{"als": {...}, "ease": {...}}`.
+    /// Model parameters as JSON (inline or a file): `{"als": {...}, "ease": {...}, "cf": {...}}`.
     #[arg(long)]
     params: Option<String>,
     /// Training threads (default: all cores).
@@ -103,6 +103,8 @@ struct ModelParams {
     als: AlsParams,
     #[serde(default)]
     ease: EaseParams,
+    #[serde(default)]
+    cf: CfParams,
 }
 
 struct Row {
@@ -334,7 +336,9 @@ fn row_config(name: &str, trained: &Trained) -> anyhow::Result<(ScenarioConfig, 
         _ => {
             let strategy = match name {
                 "popularity" => json!({"name": "hot_items", "weight": 1.0, "limit": 500}),
-                "item_cf" => json!({"name": "item_cf", "weight": 1.0, "limit": 500, "params": {"seed_items": 50}}),
+                "item_cf" => {
+                    json!({"name": "item_cf", "weight": 1.0, "limit": 500, "params": {"seed_items": 50, "decay": 0.0}})
+                }
                 other => json!({"name": other, "weight": 1.0, "limit": 500}),
             };
             json!({"recall": {"strategies": [strategy]}, "rank": {"model": "weighted", "params": {"recall_weight": 1.0}}})
@@ -421,7 +425,8 @@ async fn train_all(
             })
             .collect();
         let started = Instant::now();
-        let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, CfParams::default(), 0)).await?;
+        let cf_params = params.cf;
+        let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, cf_params, 0)).await?;
         Some((model, started.elapsed().as_secs_f64()))
     } else {
         None

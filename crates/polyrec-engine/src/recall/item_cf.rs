@@ -1,7 +1,9 @@
 //! `item_cf`: items similar to what the user touched most recently. The similarities come from
 //! the collaborative-filtering job ([`crate::CfModel`]); the user's recent items from the
 //! realtime store, so a click changes the next answer. Score = Σ over recent items r of
-//! sim(r, i) / (1 + position of r), newest counting most.
+//! sim(r, i) / (1 + decay × position of r): with the default decay 1 the newest counts most;
+//! decay 0 weighs all of them alike (the classic item-based kNN). With `history` (the default)
+//! the user's training items in the model seed too, after the recent ones.
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -20,6 +22,20 @@ pub struct ItemCfConfig {
     /// How many of the user's recent items seed the search (at most the 50 the service reads).
     #[serde(default = "default_seeds")]
     pub seed_items: usize,
+    /// How fast older seeds count less (0 = all alike).
+    #[serde(default = "default_decay")]
+    pub decay: f64,
+    /// Also seed from the user's items in the trained model, after the recent ones.
+    #[serde(default = "default_history")]
+    pub history: bool,
+}
+
+fn default_history() -> bool {
+    true
+}
+
+fn default_decay() -> f64 {
+    1.0
 }
 
 fn default_seeds() -> usize {
@@ -35,6 +51,9 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
     if !(1..=50).contains(&config.seed_items) {
         return Err(BuildError::new("params.seed_items", "must be between 1 and 50"));
     }
+    if !(config.decay.is_finite() && config.decay >= 0.0) {
+        return Err(BuildError::new("params.decay", "must be a number ≥ 0"));
+    }
     Ok(Box::new(ItemCf { config }))
 }
 
@@ -44,9 +63,16 @@ impl Recall for ItemCf {
         let Some(cf) = ctx.cf else { return Ok(Vec::new()) };
         // Summed by item index: hashing a u32 is cheaper than hashing the id.
         let mut by_index: HashMap<u32, f64> = HashMap::default();
-        for (position, seed) in ctx.recent_items.iter().take(self.config.seed_items).enumerate() {
-            for &(neighbor, similarity) in cf.similar_item_indices(seed) {
-                *by_index.entry(neighbor).or_default() += similarity as f64 / (1 + position) as f64;
+        let recent = ctx.recent_items.iter().take(self.config.seed_items).filter_map(|seed| cf.item_index(seed));
+        let mut seeds: Vec<u32> = recent.collect();
+        if self.config.history {
+            let known: rustc_hash::FxHashSet<u32> = seeds.iter().copied().collect();
+            seeds.extend(cf.user_history(ctx.user.as_str()).iter().filter(|i| !known.contains(i)));
+        }
+        for (position, &seed) in seeds.iter().enumerate() {
+            for &(neighbor, similarity) in cf.similar_items_of(seed) {
+                *by_index.entry(neighbor).or_default() +=
+                    similarity as f64 / (1.0 + self.config.decay * position as f64);
             }
         }
         Ok(top_eligible(ctx, by_index, limit, |index| cf.item_name(index)))

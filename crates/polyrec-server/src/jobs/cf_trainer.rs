@@ -1,5 +1,8 @@
 //! The collaborative-filtering trainer: item–item and user–user similarities per scenario from
-//! the warehouse's interactions, off the request path. It retrains a scenario on a schedule
+//! the warehouse's interactions, off the request path; and, for scenarios whose config uses
+//! them, the learned recall models — ALS vectors for `vector_search` (loaded into the vector
+//! index as a new collection before the swap, the old one dropped after) and EASE for `ease`.
+//! A model that fails to train leaves the scenario's previous one in place. It retrains a scenario on a schedule
 //! (`cf_interval_seconds`) when the scenario has new events since its last training, at start-up,
 //! and on demand ([`train_now`], `POST /api/v1/scenarios/{id}/jobs/cf`).
 
@@ -8,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use polyrec_core::clock::DAY_MS;
 use polyrec_core::{Result, ScenarioId, TenantId};
-use polyrec_engine::CfModel;
 use polyrec_engine::cf::CfParams;
+use polyrec_engine::{CfModel, VectorModel};
+use polyrec_models::{AlsModel, AlsParams, EaseModel, EaseParams, Interactions, Vocabulary};
+use polyrec_storage::VectorCollection;
 use serde::Serialize;
 use tokio::sync::watch;
 use utoipa::ToSchema;
@@ -27,6 +32,8 @@ pub struct CfReport {
     pub users: usize,
     pub items: usize,
     pub took_ms: f64,
+    /// The learned recall models trained in this round (`als`, `ease`), by what the config uses.
+    pub models: Vec<String>,
 }
 
 /// Trains one scenario now, from everything acknowledged before the call.
@@ -44,24 +51,82 @@ async fn train(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<Cf
     let since = now - app.config.cf_window_days as i64 * DAY_MS;
     // Counted before reading, so events that land during training trigger the next round.
     let event_count = app.warehouse.count(tenant, Some(scenario)).await?;
-    let interactions = app.warehouse.interactions(tenant, scenario, since).await?;
+    let interactions = Arc::new(app.warehouse.interactions(tenant, scenario, since).await?);
     let n_interactions = interactions.len();
-    let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, CfParams::default(), now))
+    let rows = interactions.clone();
+    let model = tokio::task::spawn_blocking(move || CfModel::train(&rows, CfParams::default(), now))
         .await
         .map_err(polyrec_core::Error::internal)?;
+    let (users, items) = (model.n_users(), model.n_items());
+    app.set_cf_model(tenant, scenario, model, event_count);
+    let models = train_learned(app, tenant, scenario, interactions, now).await?;
     let report = CfReport {
         scenario_id: scenario.to_string(),
         interactions: n_interactions,
-        users: model.n_users(),
-        items: model.n_items(),
+        users,
+        items,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        models,
     };
-    app.set_cf_model(tenant, scenario, model, event_count);
     tracing::info!(
         tenant = %tenant, scenario = %scenario, interactions = report.interactions,
         users = report.users, items = report.items, took_ms = report.took_ms, "collaborative filtering trained"
     );
     Ok(report)
+}
+
+/// Trains the learned recall models the scenario's config uses and swaps them in together.
+async fn train_learned(
+    app: &App,
+    tenant: &TenantId,
+    scenario: &ScenarioId,
+    interactions: Arc<Vec<polyrec_storage::Interaction>>,
+    now: i64,
+) -> Result<Vec<String>> {
+    let compiled = app.scenario(tenant, scenario).await?;
+    let uses = |name: &str| compiled.scenario.config.recall.strategies.iter().any(|s| s.name == name);
+    let (want_als, want_ease) = (uses("vector_search"), uses("ease"));
+    if (!want_als && !want_ease) || interactions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let previous = app.scenario_models(tenant, scenario).map(|m| (*m).clone()).unwrap_or_default();
+    let (als, ease) = tokio::task::spawn_blocking(move || {
+        // Implicit feedback: every positive interaction is one observation.
+        let matrix = Interactions::build(
+            interactions.iter().map(|i| (i.user_id.as_str(), i.item_id.as_str(), 1.0)),
+            Vocabulary::default(),
+        );
+        let als = want_als.then(|| AlsModel::fit(&matrix, AlsParams::default(), &|_| {}));
+        let ease = want_ease.then(|| EaseModel::fit(&matrix, EaseParams::default()));
+        (als, ease)
+    })
+    .await
+    .map_err(polyrec_core::Error::internal)?;
+    let mut next = previous.clone();
+    let mut trained = Vec::new();
+    if let Some(als) = als {
+        let collection = VectorCollection::new(tenant, scenario, format!("als-{now}"));
+        app.vectors.create(&collection, als.factors(), als.items.names(), &als.item_factors).await?;
+        next.vectors = Some(VectorModel { als: Arc::new(als), index: app.vectors.clone(), collection });
+        trained.push("als".to_owned());
+    }
+    match ease {
+        Some(Ok(ease)) => {
+            next.ease = Some(Arc::new(ease));
+            trained.push("ease".to_owned());
+        }
+        // Too large a catalog for a dense model: the channel keeps its previous model (if any).
+        Some(Err(error)) => tracing::warn!(tenant = %tenant, scenario = %scenario, %error, "EASE not trained"),
+        None => {}
+    }
+    app.set_scenario_models(tenant, scenario, next.clone());
+    if let (Some(old), Some(new)) = (&previous.vectors, &next.vectors)
+        && old.collection != new.collection
+        && let Err(error) = app.vectors.drop_collection(&old.collection).await
+    {
+        tracing::warn!(%error, collection = %old.collection.model, "could not drop the previous vector collection");
+    }
+    Ok(trained)
 }
 
 /// The schedule: every interval, retrain the scenarios whose event count changed.

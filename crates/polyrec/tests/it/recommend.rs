@@ -185,3 +185,45 @@ async fn collaborative_filtering_recommends_what_similar_users_took() {
         answer["items"][0]["channels"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(channels, ["item_cf", "user_cf"]);
 }
+
+#[tokio::test]
+async fn learned_recall_models_train_on_demand_and_answer_through_their_channels() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("vector_search", 0.5, 20), ("ease", 0.5, 20)])).await;
+    catalog(&server, "t1", "feed", 12).await;
+    // Two tastes: users g0-* take i0..i4, users g1-* take i6..i10. Each user skips one item of
+    // their group, which is what the models should offer them.
+    let mut events = Vec::new();
+    for g in 0..2 {
+        for u in 0..6 {
+            for i in 0..5 {
+                if i != u % 5 || u == 5 {
+                    events.push(event("click", &format!("g{g}-{u}"), &format!("i{}", g * 6 + i), "feed"));
+                }
+            }
+        }
+    }
+    server.events("t1", events).await;
+    let (_, before) = server.recommend("t1", "g0-1", json!({"scenario_id": "feed", "count": 1, "explain": true})).await;
+    let untrained: Vec<&str> =
+        before["items"][0]["channels"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(untrained, ["fallback"], "nothing learned yet: {before}");
+
+    let (status, report) = server.post("t1", "/api/v1/scenarios/feed/jobs/cf", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["models"], json!(["als", "ease"]), "{report}");
+    server.settle().await;
+    for g in 0..2 {
+        let user = format!("g{g}-1");
+        let (_, answer) =
+            server.recommend("t1", &user, json!({"scenario_id": "feed", "count": 1, "explain": true})).await;
+        assert_eq!(
+            ids(&answer),
+            [format!("i{}", g * 6 + 1)],
+            "{user} gets the item of their group they skipped: {answer}"
+        );
+        let channels: Vec<&str> =
+            answer["items"][0]["channels"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(channels, ["vector_search", "ease"], "{answer}");
+    }
+}

@@ -193,6 +193,7 @@ fn production_storage(storage: &mut polyrec_server::StorageConfig) {
     storage.warehouse = format!("clickhouse://{authority}/{namespace}");
     // The SPEC batch (1,000 events or 5 s) would make every test wait 5 s for the warehouse.
     storage.sink_flush_ms = Some(100);
+    storage.vectors = var("POLYREC_TEST_MILVUS_URL");
     let kafka = var("POLYREC_TEST_KAFKA_URL");
     storage.bus = format!("{kafka}?prefix={namespace}.&partitions=4&session_timeout_ms=6000");
 }
