@@ -1,28 +1,34 @@
 #!/usr/bin/env bash
-# Reproduces docs/quality.md: MovieLens-100K (fetched at run time, never committed), a per-user
-# temporal split (each user's latest 20 % held out), polyrec's engine on several configs with
-# `polyrec eval`, and the `implicit` package's ALS and item-item models on the same split in
-# the same run.
+# Reproduces docs/quality.md: MovieLens-100K (fetched at run time from the PyPI wheel
+# recbole==1.2.1, never committed), every rating a positive, a per-user random 75/25 split with
+# seed 42, k = 10, full ranking. polyrec's models and pipeline (`polyrec eval`) and the reference
+# tools (implicit's ALS, EASE in numpy) run on exactly the same split, in the same run, with the
+# same thread count.
 #
-#   bash bench/quality.sh
+#   bash bench/quality.sh            # THREADS=2 by default
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/polyrec-target}"
+THREADS="${THREADS:-2}"
 DATA="${BENCH_DATA:-bench-data}/ml-100k"
-SPLIT="$(mktemp -d)"
 VENV="${QUALITY_VENV:-/var/tmp/polyrec-quality-venv}"
-trap 'rm -rf "$SPLIT"' EXIT
+OUT="${QUALITY_OUT:-$(mktemp -d)}"
 
-bash scripts/fetch-movielens.sh "$DATA"
+bash scripts/fetch-ml100k.sh "$DATA"
 cargo build --release -q -p polyrec
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install --quiet 'implicit==0.7.3'
+"$VENV/bin/pip" install --quiet --only-binary :all: -r bench/reference-requirements.txt
 
-echo "== polyrec (the engine's pipeline, full ranking, k = 10)"
-"$CARGO_TARGET_DIR/release/polyrec" eval --inter "$DATA/ml-100k.inter" --items "$DATA/ml-100k.item" \
-  --config bench/quality/popularity.json --config bench/quality/item_cf.json \
-  --config bench/quality/user_cf.json --config bench/quality/content_based.json \
-  --config bench/quality/blend.json --export-split "$SPLIT"
-echo
-echo "== implicit $("$VENV/bin/python" -c 'import implicit; print(implicit.__version__)') on the same split"
-"$VENV/bin/python" bench/quality_implicit.py "$SPLIT"
+# The same parameters on both sides: ALS 64 factors, λ 0.05, 15 iterations, alpha 1; EASE λ 500.
+# item_cf keeps up to 1,000 neighbours per item here (the server's default is 200).
+PARAMS='{"als": {"factors": 64, "regularization": 0.05, "iterations": 15, "alpha": 1.0},
+         "ease": {"lambda": 500.0},
+         "cf": {"neighbors": 1000, "users_per_item": 2000, "items_per_user": 2000}}'
+echo "== polyrec eval"
+"$CARGO_TARGET_DIR/release/polyrec" eval --interactions "$DATA/interactions.csv" --items "$DATA/items.csv" \
+  --split random --test-fraction 0.25 --seed 42 --k 10 --threads "$THREADS" \
+  --params "$PARAMS" --export-split "$OUT/split" --json | tee "$OUT/polyrec.json"
+echo "== reference tools on the same split"
+"$VENV/bin/python" bench/reference_models.py recall "$OUT/split" --factors 64 --regularization 0.05 \
+  --iterations 15 --alpha 1.0 --ease-lambda 500 --threads "$THREADS" --k 10 --json | tee "$OUT/reference.json"
+echo "results in $OUT"

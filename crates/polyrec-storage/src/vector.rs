@@ -49,7 +49,8 @@ pub trait VectorIndex: Send + Sync {
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()>;
 }
 
-fn check_shape(dim: usize, ids: &[String], vectors: &[f32]) -> Result<()> {
+/// The shape every backend checks: `ids.len() × dim` finite floats.
+pub(crate) fn check_shape(dim: usize, ids: &[String], vectors: &[f32]) -> Result<()> {
     if dim == 0 || ids.len() * dim != vectors.len() {
         return Err(Error::invalid(
             "invalid_vectors",

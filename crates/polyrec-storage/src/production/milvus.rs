@@ -222,17 +222,9 @@ fn describe(collection: &VectorCollection) -> String {
 
 /// The same shape rules (and error codes) as the embedded index, plus Milvus's limits.
 fn check_shape(dim: usize, ids: &[String], vectors: &[f32]) -> Result<()> {
-    if dim == 0 || ids.len() * dim != vectors.len() {
-        return Err(Error::invalid(
-            "invalid_vectors",
-            format!("{} ids need {} floats of dimension {dim}; got {}", ids.len(), ids.len() * dim, vectors.len()),
-        ));
-    }
+    crate::vector::check_shape(dim, ids, vectors)?;
     if dim > MAX_DIM {
         return Err(Error::invalid("invalid_vectors", format!("dimension {dim} is above Milvus's limit of {MAX_DIM}")));
-    }
-    if vectors.iter().any(|x| !x.is_finite()) {
-        return Err(Error::invalid("invalid_vectors", "vectors must be finite numbers"));
     }
     if let Some(id) = ids.iter().find(|id| id.is_empty() || id.len() > ID_MAX_BYTES) {
         return Err(Error::invalid(
