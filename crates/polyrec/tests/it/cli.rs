@@ -124,50 +124,50 @@ fn eval_scores_configs_on_a_held_out_split() {
     let dir = tempfile::tempdir().unwrap();
     // Two taste groups: users 1–6 watch items a1–a5, users 7–12 items b1–b5, each user in a
     // rotated order, so each user's last item is one the others of the group watched earlier.
-    let mut inter = String::from("user_id:token\titem_id:token\trating:float\ttimestamp:float\n");
+    let mut inter = String::from("user_id,item_id,rating,timestamp\n");
     for user in 1..=12i64 {
         let group = if user <= 6 { "a" } else { "b" };
         for n in 0..5i64 {
             let item = (user + n) % 5 + 1;
-            inter.push_str(&format!("{user}\t{group}{item}\t5\t{}\n", 1000 + user * 10 + n));
+            inter.push_str(&format!("{user},{group}{item},5,{}\n", 1000 + user * 10 + n));
         }
     }
-    let mut items = String::from("item_id:token\tmovie_title:token_seq\tclass:token_seq\n");
-    for group in ["a", "b"] {
-        for item in 1..=5 {
-            items.push_str(&format!("{group}{item}\tTitle\t{}\n", if group == "a" { "Drama" } else { "Comedy" }));
-        }
-    }
-    std::fs::write(dir.path().join("x.inter"), inter).unwrap();
-    std::fs::write(dir.path().join("x.item"), items).unwrap();
-    let config = dir.path().join("item_cf.json");
-    std::fs::write(
-        &config,
-        r#"{"recall": {"strategies": [{"name": "item_cf", "weight": 1.0, "limit": 50}]}, "rank": {"model": "weighted"}}"#,
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("x.csv"), inter).unwrap();
     let split = dir.path().join("split");
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
     let (ok, stdout, stderr) = polyrec(&[
         "eval",
-        "--inter",
-        &path("x.inter"),
-        "--items",
-        &path("x.item"),
-        "--config",
-        config.to_str().unwrap(),
+        "--interactions",
+        &path("x.csv"),
+        "--split",
+        "random",
+        "--test-fraction",
+        "0.2",
+        "--seed",
+        "7",
         "--k",
         "1",
+        "--models",
+        "item_cf,ease,popularity",
         "--export-split",
         split.to_str().unwrap(),
+        "--json",
     ]);
     assert!(ok, "{stderr}");
-    // Each user's last item is held out, and the other users of the group took it: item-based
-    // recall finds it first for every user.
-    let row = stdout.lines().find(|l| l.starts_with("| item_cf |")).unwrap();
-    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-    assert_eq!(cells[2], "1.0000", "precision@1: {row}");
-    assert_eq!(cells[7], "12", "users: {row}");
-    let test = std::fs::read_to_string(split.join("test.tsv")).unwrap();
-    assert_eq!(test.lines().count(), 12, "one held-out item per user");
+    // One of each user's five items is held out, and the others of the group took it: the
+    // item-based models find it first for every user.
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for model in ["item_cf", "ease"] {
+        let row = &report["models"][model];
+        assert_eq!(row["precision@1"], 1.0, "{model}: {row}");
+        assert_eq!(row["ndcg@1"], 1.0, "{model}: {row}");
+        assert_eq!(row["users"], 12, "{model}: {row}");
+        for key in ["recall@1", "map@1", "coverage", "fit_seconds"] {
+            assert!(row[key].is_number(), "{model} lacks {key}: {row}");
+        }
+    }
+    let test = std::fs::read_to_string(split.join("test.csv")).unwrap();
+    assert_eq!(test.lines().count(), 1 + 12, "a header and one held-out item per user");
+    let (ok, _, stderr) = polyrec(&["eval", "--interactions", &path("x.csv"), "--models", "nope"]);
+    assert!(!ok && stderr.contains("unknown model `nope`"), "{stderr}");
 }
