@@ -253,6 +253,10 @@ impl Collection {
     }
 }
 
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(Error::internal)
+}
+
 #[async_trait]
 impl VectorIndex for HnswIndex {
     async fn create(&self, collection: &VectorCollection, dim: usize, ids: &[String], vectors: &[f32]) -> Result<()> {
@@ -260,37 +264,43 @@ impl VectorIndex for HnswIndex {
         let mut c = Collection::new(dim);
         c.add(ids, vectors);
         let params = self.params;
-        let c = tokio::task::spawn_blocking(move || {
+        let c = blocking(move || {
             c.refresh(params, 0);
             c
         })
-        .await
-        .map_err(Error::internal)?;
+        .await?;
         self.collections.write().insert(collection.clone(), Arc::new(RwLock::new(c)));
         Ok(())
     }
 
     async fn upsert(&self, collection: &VectorCollection, ids: &[String], vectors: &[f32]) -> Result<()> {
         let c = self.get(collection)?;
-        let mut c = c.write();
-        check_shape(c.dim, ids, vectors)?;
-        let first_new = c.ids.len();
-        c.add(ids, vectors);
-        c.refresh(self.params, first_new);
-        Ok(())
+        check_shape(c.read().dim, ids, vectors)?;
+        let (ids, vectors, params) = (ids.to_vec(), vectors.to_vec(), self.params);
+        // Inserting into the graph (or rebuilding it) is CPU work: off the async workers.
+        blocking(move || {
+            let mut c = c.write();
+            let first_new = c.ids.len();
+            c.add(&ids, &vectors);
+            c.refresh(params, first_new);
+        })
+        .await
     }
 
     async fn remove(&self, collection: &VectorCollection, ids: &[String]) -> Result<()> {
         let c = self.get(collection)?;
-        let mut c = c.write();
-        for id in ids {
-            if let Some(slot) = c.slot_of.remove(id) {
-                c.removed.insert(slot);
+        let (ids, params) = (ids.to_vec(), self.params);
+        blocking(move || {
+            let mut c = c.write();
+            for id in &ids {
+                if let Some(slot) = c.slot_of.remove(id) {
+                    c.removed.insert(slot);
+                }
             }
-        }
-        let end = c.ids.len();
-        c.refresh(self.params, end);
-        Ok(())
+            let end = c.ids.len();
+            c.refresh(params, end);
+        })
+        .await
     }
 
     async fn search(&self, collection: &VectorCollection, query: &[f32], k: usize) -> Result<Vec<(String, f32)>> {
