@@ -44,7 +44,10 @@ pub struct CfModel {
     /// Per user: Σ over neighbors v of sim(u, v) × v's interest, best first, without the
     /// user's own items — user-based recall as a lookup.
     user_recs: Vec<Vec<(u32, f32)>>,
-    /// Per user: the items that took part in training, newest first.
+    /// Per user: Σ over the user's training items j of sim(j, i), best first, without the
+    /// user's own items — item-based recall over the whole history as a lookup.
+    history_recs: Vec<Vec<(u32, f32)>>,
+    /// Per user: the items that took part in training, sorted by index.
     user_history: Vec<Vec<u32>>,
     pub n_interactions: usize,
     pub trained_ms: i64,
@@ -99,14 +102,25 @@ impl CfModel {
                 strongest
             })
             .collect();
-        let user_recs = recommend_from_neighbors(&by_user, &user_neighbors, &user_items, items.len(), params.user_recs);
-        let user_history = by_user.iter().map(|items| items.iter().map(|&(i, _, _)| i).collect()).collect();
+        let user_recs = spread(&by_user, &user_neighbors, &user_items, items.len(), params.user_recs);
+        let history: Vec<Vec<(u32, f32)>> =
+            by_user.iter().map(|items| items.iter().map(|&(i, _, _)| (i, 1.0)).collect()).collect();
+        let history_recs = spread(&by_user, &history, &item_neighbors, items.len(), params.user_recs);
+        let user_history = history
+            .into_iter()
+            .map(|items| {
+                let mut indices: Vec<u32> = items.into_iter().map(|(i, _)| i).collect();
+                indices.sort_unstable();
+                indices
+            })
+            .collect();
         Self {
             items,
             item_index,
             user_index,
             item_neighbors,
             user_recs,
+            history_recs,
             user_history,
             n_interactions: interactions.len(),
             trained_ms,
@@ -118,12 +132,7 @@ impl CfModel {
         self.item_neighbors.get(index as usize).map(Vec::as_slice).unwrap_or_default()
     }
 
-    /// Items most similar to `item_id` as (item index, similarity); see [`CfModel::item_name`].
-    pub fn similar_item_indices(&self, item_id: &str) -> &[(u32, f32)] {
-        self.item_index.get(item_id).map(|&i| self.item_neighbors[i as usize].as_slice()).unwrap_or_default()
-    }
-
-    /// The user's items that took part in training (newest first), as item indices.
+    /// The user's items that took part in training, as item indices in ascending order.
     pub fn user_history(&self, user_id: &str) -> &[u32] {
         self.user_index.get(user_id).map(|&u| self.user_history[u as usize].as_slice()).unwrap_or_default()
     }
@@ -134,6 +143,12 @@ impl CfModel {
 
     pub fn item_name(&self, index: u32) -> &str {
         &self.items[index as usize]
+    }
+
+    /// Items similar to the user's training items (Σ of similarities), best first, as (item
+    /// index, score); the user's own items are not among them.
+    pub fn history_items(&self, user_id: &str) -> &[(u32, f32)] {
+        self.user_index.get(user_id).map(|&u| self.history_recs[u as usize].as_slice()).unwrap_or_default()
     }
 
     /// What the users most similar to `user_id` took and `user_id` did not, best first, scored
@@ -152,12 +167,14 @@ impl CfModel {
     }
 }
 
-/// For each user, the items of their neighbors they have not taken, summed over neighbors and
-/// cut to the best `k` (dense scratch row again).
-fn recommend_from_neighbors(
+/// For each user u, Σ over u's `sources` (s, w) of w × each (item, x) in `table[s]`, without the
+/// items u has taken, cut to the best `k` (dense scratch row again). User-based: the sources are
+/// u's neighbours and the table their items; item-based: the sources are u's items and the
+/// table the item neighbours.
+fn spread(
     by_user: &[Vec<(u32, f32, i64)>],
-    user_neighbors: &[Vec<(u32, f32)>],
-    user_items: &[Vec<(u32, f32)>],
+    sources: &[Vec<(u32, f32)>],
+    table: &[Vec<(u32, f32)>],
     n_items: usize,
     k: usize,
 ) -> Vec<Vec<(u32, f32)>> {
@@ -165,14 +182,14 @@ fn recommend_from_neighbors(
     let mut touched: Vec<u32> = Vec::new();
     by_user
         .iter()
-        .zip(user_neighbors)
-        .map(|(own, neighbors)| {
-            for &(v, similarity) in neighbors {
-                for &(item, interest) in &user_items[v as usize] {
+        .zip(sources)
+        .map(|(own, sources)| {
+            for &(source, weight) in sources {
+                for &(item, x) in &table[source as usize] {
                     if scratch[item as usize] == 0.0 {
                         touched.push(item);
                     }
-                    scratch[item as usize] += similarity * interest;
+                    scratch[item as usize] += weight * x;
                 }
             }
             for &(item, _, _) in own {
@@ -236,7 +253,8 @@ mod tests {
     use super::*;
 
     fn similar<'m>(model: &'m CfModel, item: &str) -> Vec<(&'m str, f32)> {
-        model.similar_item_indices(item).iter().map(|&(i, s)| (model.item_name(i), s)).collect()
+        let neighbors = model.item_index(item).map(|i| model.similar_items_of(i)).unwrap_or_default();
+        neighbors.iter().map(|&(i, s)| (model.item_name(i), s)).collect()
     }
 
     fn interaction(user: &str, item: &str) -> Interaction {
@@ -279,5 +297,33 @@ mod tests {
         assert!(items.contains(&"z"), "u2 is u1's neighbor and saw z: {items:?}");
         assert!(!items.contains(&"q"), "u3 shares nothing with u1");
         assert_eq!(model.neighbor_items("nobody").count(), 0);
+    }
+
+    #[test]
+    fn history_items_sum_the_similarities_of_the_users_own_items() {
+        // u1 took a and b; c is similar to both, d to b only.
+        let data = [
+            interaction("u1", "a"),
+            interaction("u1", "b"),
+            interaction("u2", "a"),
+            interaction("u2", "c"),
+            interaction("u3", "b"),
+            interaction("u3", "c"),
+            interaction("u3", "d"),
+        ];
+        let model = CfModel::train(&data, CfParams::default(), 0);
+        let items: Vec<(&str, f32)> =
+            model.history_items("u1").iter().map(|&(i, score)| (model.item_name(i), score)).collect();
+        let names: Vec<&str> = items.iter().map(|(item, _)| *item).collect();
+        assert_eq!(names, ["c", "d"], "the user's own items are left out: {items:?}");
+        let sim = |x: &str, y: &str| similar(&model, x).into_iter().find(|(n, _)| *n == y).unwrap().1;
+        assert!((items[0].1 - (sim("a", "c") + sim("b", "c"))).abs() < 1e-6);
+        assert!((items[1].1 - sim("b", "d")).abs() < 1e-6);
+        let a = model.item_index("a").unwrap();
+        let b = model.item_index("b").unwrap();
+        let mut own = vec![a, b];
+        own.sort_unstable();
+        assert_eq!(model.user_history("u1"), own);
+        assert!(model.history_items("nobody").is_empty());
     }
 }

@@ -1,14 +1,21 @@
 //! The trained models of one scenario, as the request path sees them: an immutable snapshot the
-//! model service swaps whole when a version is activated (so a request reads one consistent set
-//! and a swap never waits for requests or drops them).
+//! trainer swaps whole (so a request reads one consistent set, and a swap never waits for
+//! requests or drops them).
 
 use std::sync::Arc;
 
 use polyrec_models::{AlsModel, EaseModel};
 use polyrec_storage::{VectorCollection, VectorIndex};
 
+use crate::CfModel;
+
 #[derive(Clone, Default)]
 pub struct ScenarioModels {
+    /// Item–item and user–user neighbours (`item_cf`, `user_cf`).
+    pub cf: Option<Arc<CfModel>>,
+    /// The scenario's warehouse event count when `cf` was trained (the trainer's schedule
+    /// retrains when it changes).
+    pub trained_on_events: Option<u64>,
     /// User and item vectors; the item vectors are in `index` under `collection`.
     pub vectors: Option<VectorModel>,
     pub ease: Option<Arc<EaseModel>>,
@@ -23,6 +30,6 @@ pub struct VectorModel {
 
 impl ScenarioModels {
     pub fn is_empty(&self) -> bool {
-        self.vectors.is_none() && self.ease.is_none()
+        self.cf.is_none() && self.vectors.is_none() && self.ease.is_none()
     }
 }

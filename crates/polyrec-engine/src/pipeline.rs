@@ -31,8 +31,7 @@ pub struct RequestContext<'a> {
     pub recent_items: &'a [String],
     /// The same items as a set, for lookups.
     pub recent_set: &'a HashSet<String>,
-    pub cf: Option<&'a CfModel>,
-    /// The scenario's active trained models, if any.
+    /// The scenario's trained models, if any.
     pub models: Option<&'a ScenarioModels>,
     pub realtime: &'a dyn RealtimeStore,
     /// The request's free `context` object (device, location, ...).
@@ -48,6 +47,11 @@ impl RequestContext<'_> {
             return None;
         }
         self.catalog.active(item_id)
+    }
+
+    /// The scenario's collaborative-filtering model, once trained.
+    pub fn cf(&self) -> Option<&CfModel> {
+        self.models?.cf.as_deref()
     }
 
     /// Whether the user touched the item recently (recall strategies leave those out).

@@ -287,18 +287,13 @@ fn solve_exact(gram: &[f64], y: &[f32], cols: &[u32], vals: &[f32], params: &Als
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::top_k;
     use crate::testdata::planted;
 
     fn top(model: &AlsModel, user: &str, k: usize, seen: &[String]) -> Vec<String> {
         let scores = model.score_all(model.user_vector(user).unwrap());
-        let mut ranked: Vec<(usize, f32)> = scores.into_iter().enumerate().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        ranked
-            .into_iter()
-            .map(|(i, _)| model.items.name(i as u32).to_owned())
-            .filter(|item| !seen.contains(item))
-            .take(k)
-            .collect()
+        let skip = |i: u32| seen.iter().any(|s| s == model.items.name(i));
+        top_k(&scores, k, skip).into_iter().map(|i| model.items.name(i).to_owned()).collect()
     }
 
     #[test]

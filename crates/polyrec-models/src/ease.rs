@@ -18,15 +18,13 @@ use crate::linalg::axpy;
 #[serde(deny_unknown_fields, default)]
 pub struct EaseParams {
     pub lambda: f64,
-    /// Use 1 for every interaction (the paper's setting) rather than its strength.
-    pub binary: bool,
     /// Refuse larger catalogs (memory is 12 bytes × n² while fitting).
     pub max_items: usize,
 }
 
 impl Default for EaseParams {
     fn default() -> Self {
-        Self { lambda: 500.0, binary: true, max_items: 20_000 }
+        Self { lambda: 500.0, max_items: 20_000 }
     }
 }
 
@@ -68,12 +66,11 @@ impl EaseModel {
         }
         let mut gram = Mat::<f64>::zeros(n, n);
         for u in 0..data.n_users() {
-            let (items, values) = data.by_user.row(u);
-            for (a, (&i, &vi)) in items.iter().zip(values).enumerate() {
-                let vi = if params.binary { 1.0 } else { vi as f64 };
-                for (&j, &vj) in items[a..].iter().zip(&values[a..]) {
-                    let vj = if params.binary { 1.0 } else { vj as f64 };
-                    gram[(i as usize, j as usize)] += vi * vj;
+            // Binary, as in the paper: an interaction counts 1 whatever its strength.
+            let (items, _) = data.by_user.row(u);
+            for (a, &i) in items.iter().enumerate() {
+                for &j in &items[a..] {
+                    gram[(i as usize, j as usize)] += 1.0;
                 }
             }
         }
@@ -97,21 +94,17 @@ impl EaseModel {
         Ok(Self { params, items: data.items.clone(), weights, users: data.users.clone(), history })
     }
 
-    /// The items a training user took (empty for users the model has not seen).
-    pub fn history_of(&self, user: &str) -> impl Iterator<Item = &str> {
-        let items = self.users.get(user).map(|u| self.history[u as usize].as_slice()).unwrap_or_default();
-        items.iter().map(|&i| self.items.name(i))
+    /// The items a training user took, as item indices (empty for users the model has not seen).
+    pub fn history(&self, user: &str) -> &[u32] {
+        self.users.get(user).map(|u| self.history[u as usize].as_slice()).unwrap_or_default()
     }
 
-    /// Every item's score (by item index) for a user who took `items` with these strengths.
-    pub fn score<'a>(&self, items: impl IntoIterator<Item = (&'a str, f32)>) -> Vec<f32> {
+    /// Every item's score (by item index) for a user who took `items` (item indices).
+    pub fn score(&self, items: impl IntoIterator<Item = u32>) -> Vec<f32> {
         let n = self.items.len();
         let mut scores = vec![0f32; n];
-        for (item, value) in items {
-            if let Some(i) = self.items.get(item) {
-                let value = if self.params.binary { 1.0 } else { value };
-                axpy(value, &self.weights[i as usize * n..(i as usize + 1) * n], &mut scores);
-            }
+        for i in items {
+            axpy(1.0, &self.weights[i as usize * n..(i as usize + 1) * n], &mut scores);
         }
         scores
     }
@@ -146,6 +139,7 @@ impl EaseModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::top_k;
     use crate::testdata::planted;
 
     #[test]
@@ -155,11 +149,9 @@ mod tests {
         // Each user has 12 unseen items of their own group: they should outrank the other group.
         let (mut in_group, mut total) = (0, 0);
         for (user, _, seen) in &held_out {
-            let scores = model.score(seen.iter().map(|s| (s.as_str(), 1.0)));
-            let mut ranked: Vec<(usize, f32)> = scores.into_iter().enumerate().collect();
-            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-            let top = ranked.iter().map(|&(i, _)| model.items.name(i as u32)).filter(|i| !seen.iter().any(|s| s == i));
-            for item in top.take(10) {
+            let scores = model.score(seen.iter().map(|s| model.items.get(s).unwrap()));
+            let skip = |i: u32| seen.iter().any(|s| s == model.items.name(i));
+            for item in top_k(&scores, 10, skip).into_iter().map(|i| model.items.name(i)) {
                 in_group += item.starts_with(&user[..3]) as usize;
                 total += 1;
             }

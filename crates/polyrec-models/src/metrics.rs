@@ -86,6 +86,20 @@ impl RankingMetrics {
     }
 }
 
+/// The indices of the `k` highest scores, best first (ties by index), leaving out those `skip`
+/// rejects: the full ranking every offline metric starts from.
+pub fn top_k(scores: &[f32], k: usize, skip: impl Fn(u32) -> bool) -> Vec<u32> {
+    let mut scored: Vec<(u32, f32)> =
+        scores.iter().enumerate().map(|(i, &s)| (i as u32, s)).filter(|&(i, _)| !skip(i)).collect();
+    let by_score = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if scored.len() > k {
+        scored.select_nth_unstable_by(k, by_score);
+        scored.truncate(k);
+    }
+    scored.sort_by(by_score);
+    scored.into_iter().map(|(i, _)| i).collect()
+}
+
 /// Area under the ROC curve of `scores` against binary `labels`, ties counting one half
 /// (the Mann–Whitney statistic). None when one class is absent.
 pub fn auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
@@ -152,6 +166,14 @@ mod tests {
         assert_eq!(s.users, 2);
         assert!((s.precision - 1.0 / 3.0).abs() < 1e-12);
         assert!((s.hit_rate - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn top_k_is_best_first_ties_by_index_and_skips() {
+        let scores = [0.5, 2.0, 0.5, 3.0, 1.0];
+        assert_eq!(top_k(&scores, 3, |_| false), [3, 1, 4]);
+        assert_eq!(top_k(&scores, 3, |i| i == 3), [1, 4, 0]);
+        assert_eq!(top_k(&scores, 10, |i| i < 2), [3, 4, 2]);
     }
 
     #[test]

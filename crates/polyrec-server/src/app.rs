@@ -82,10 +82,7 @@ pub struct App {
     /// change happened while it read the store, so a slow read cannot cache an old version.
     scenario_generation: AtomicU64,
     catalogs: RwLock<HashMap<Key, Arc<CatalogSlot>>>,
-    cf_models: RwLock<HashMap<Key, Arc<CfModel>>>,
-    /// The scenario's warehouse event count when its CF model was last trained.
-    cf_trained_at: RwLock<HashMap<Key, u64>>,
-    /// The active trained models per scenario, swapped whole by the model service.
+    /// The trained models per scenario, each snapshot swapped whole by the trainer.
     models: RwLock<HashMap<Key, Arc<ScenarioModels>>>,
     profiles: RwLock<HashMap<(TenantId, UserId, ScenarioId), ProfileEntry>>,
     /// Bumped by every profile write, for the same reason as `scenario_generation`.
@@ -122,8 +119,6 @@ impl App {
             scenarios: RwLock::default(),
             scenario_generation: AtomicU64::new(0),
             catalogs: RwLock::default(),
-            cf_models: RwLock::default(),
-            cf_trained_at: RwLock::default(),
             models: RwLock::default(),
             profiles: RwLock::default(),
             profile_generation: AtomicU64::new(0),
@@ -251,8 +246,6 @@ impl App {
             self.realtime.cache_delete(Cached::ScenarioConfig(tenant, id)).await?;
         }
         self.catalogs.write().remove(&key);
-        self.cf_models.write().remove(&key);
-        self.cf_trained_at.write().remove(&key);
         self.models.write().remove(&key);
         self.vectors.drop_scenario(tenant, id).await?;
         let mut profiles = self.profiles.write();
@@ -362,30 +355,37 @@ impl App {
         self.catalog_written(tenant, id, &slot).await;
     }
 
-    pub fn cf_model(&self, tenant: &TenantId, id: &ScenarioId) -> Option<Arc<CfModel>> {
-        self.cf_models.read().get(&(tenant.clone(), id.clone())).cloned()
-    }
-
-    /// Installs a trained model; `event_count` is the scenario's warehouse count it was trained on.
-    pub fn set_cf_model(&self, tenant: &TenantId, id: &ScenarioId, model: CfModel, event_count: u64) {
-        let key = (tenant.clone(), id.clone());
-        self.cf_models.write().insert(key.clone(), Arc::new(model));
-        self.cf_trained_at.write().insert(key, event_count);
-    }
-
-    /// The scenario's active trained models, if any were loaded.
+    /// The scenario's trained models, if any.
     pub fn scenario_models(&self, tenant: &TenantId, id: &ScenarioId) -> Option<Arc<ScenarioModels>> {
         self.models.read().get(&(tenant.clone(), id.clone())).cloned()
     }
 
-    /// Swaps in a scenario's models: requests already running keep the snapshot they read.
-    pub fn set_scenario_models(&self, tenant: &TenantId, id: &ScenarioId, models: ScenarioModels) {
-        self.models.write().insert((tenant.clone(), id.clone()), Arc::new(models));
+    /// Replaces the scenario's snapshot with a changed copy; requests already running keep the
+    /// snapshot they read. Returns the snapshot it replaced.
+    pub fn update_models(
+        &self,
+        tenant: &TenantId,
+        id: &ScenarioId,
+        change: impl FnOnce(&mut ScenarioModels),
+    ) -> Option<Arc<ScenarioModels>> {
+        let mut models = self.models.write();
+        let key = (tenant.clone(), id.clone());
+        let mut next = models.get(&key).map(|m| (**m).clone()).unwrap_or_default();
+        change(&mut next);
+        models.insert(key, Arc::new(next))
+    }
+
+    /// Installs a trained CF model; `event_count` is the scenario's warehouse count it was trained on.
+    pub fn set_cf_model(&self, tenant: &TenantId, id: &ScenarioId, model: CfModel, event_count: u64) {
+        self.update_models(tenant, id, |models| {
+            models.cf = Some(Arc::new(model));
+            models.trained_on_events = Some(event_count);
+        });
     }
 
     /// The warehouse event count the scenario's CF model was trained on, if any.
     pub fn cf_trained_at(&self, tenant: &TenantId, id: &ScenarioId) -> Option<u64> {
-        self.cf_trained_at.read().get(&(tenant.clone(), id.clone())).copied()
+        self.scenario_models(tenant, id)?.trained_on_events
     }
 
     /// The user's profile, from the cache or the document store.

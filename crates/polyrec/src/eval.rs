@@ -29,7 +29,7 @@ use polyrec_core::{Item, ItemId, ItemStatus, ManualClock, ScenarioConfig, Scenar
 use polyrec_engine::cf::CfParams;
 use polyrec_engine::pipeline::RequestContext;
 use polyrec_engine::{Catalog, CfModel, Pipeline, RecommendInput, ScenarioModels, VectorModel};
-use polyrec_models::metrics::{RankingMetrics, RankingSummary};
+use polyrec_models::metrics::{RankingMetrics, RankingSummary, top_k};
 use polyrec_models::split::{Rating, SplitKind, parse_interactions, split};
 use polyrec_models::{AlsModel, AlsParams, EaseModel, EaseParams, Interactions, Vocabulary};
 use polyrec_storage::{HnswIndex, Interaction, MemoryRealtime, RealtimeStore, VectorCollection, VectorIndex};
@@ -40,8 +40,8 @@ use serde_json::{Value, json};
 /// The default blend of the `pipeline` row.
 pub const PIPELINE: &str = r#"{
   "recall": {"strategies": [
-    {"name": "ease", "weight": 0.7, "limit": 200},
-    {"name": "vector_search", "weight": 0.2, "limit": 200},
+    {"name": "ease", "weight": 0.8, "limit": 200},
+    {"name": "vector_search", "weight": 0.1, "limit": 200},
     {"name": "item_cf", "weight": 0.1, "limit": 200, "params": {"seed_items": 50, "decay": 0.0}}
   ]},
   "rank": {"model": "weighted", "params": {"recall_weight": 1.0}}
@@ -117,11 +117,33 @@ struct Row {
 /// What the engine learned from the training part, built once and shared by the rows.
 struct Trained {
     catalog: Catalog,
-    cf: Option<(CfModel, f64)>,
-    als: Option<(Arc<AlsModel>, f64)>,
-    vectors: Option<(VectorModel, f64)>,
-    ease: Option<(Arc<EaseModel>, f64)>,
-    popularity_seconds: f64,
+    models: ScenarioModels,
+    /// All-time training popularity: the hot set of the `popularity` row.
+    popularity: Vec<(String, f64)>,
+    fit: Fits,
+}
+
+/// Training time of each model, in seconds.
+#[derive(Default)]
+struct Fits {
+    popularity: f64,
+    cf: f64,
+    als: f64,
+    /// Loading the ALS item vectors into the index.
+    index: f64,
+    ease: f64,
+}
+
+/// One evaluated user: what a request for them carries, built once for every row.
+struct Case<'a> {
+    user: UserId,
+    relevant: &'a FxHashSet<String>,
+    /// Training items, newest first (the 50 a live request would carry).
+    recent: Vec<String>,
+    recent_set: FxHashSet<String>,
+    /// Every training item: never recommended again, as exposure dedup does for a live user.
+    exclude: FxHashSet<String>,
+    profile: UserProfile,
 }
 
 pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
@@ -201,27 +223,42 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
     let tenant = TenantId::parse("eval")?;
     let scenario = ScenarioId::parse("eval")?;
     let realtime = MemoryRealtime::new(Arc::new(ManualClock::new(now_ms)));
-    let mut popularity: FxHashMap<String, f64> = FxHashMap::default();
-    for r in &train {
-        *popularity.entry(r.item_id.clone()).or_default() += 1.0;
+    realtime.replace_hot_items(&tenant, &scenario, trained.popularity.clone(), i64::MAX / 4).await?;
+    let mut cases = Vec::with_capacity(truth.len());
+    for (user_id, relevant) in &truth {
+        let seen = history.get(user_id).map(Vec::as_slice).unwrap_or_default();
+        let recent: Vec<String> = seen.iter().take(50).map(|r| r.item_id.clone()).collect();
+        let user = UserId::parse(*user_id)?;
+        let mut profile = UserProfile::empty(user.clone(), scenario.clone());
+        for item in seen.iter().filter_map(|r| trained.catalog.get(&r.item_id)) {
+            if let Some(category) = item.category() {
+                *profile.preferences.category_scores.entry(category.to_owned()).or_default() += 1.0;
+            }
+            for tag in item.tags() {
+                *profile.preferences.tag_scores.entry(tag.to_owned()).or_default() += 1.0;
+            }
+        }
+        cases.push(Case {
+            user,
+            relevant,
+            recent_set: recent.iter().cloned().collect(),
+            recent,
+            exclude: seen.iter().map(|r| r.item_id.clone()).collect(),
+            profile,
+        });
     }
-    realtime.replace_hot_items(&tenant, &scenario, popularity.into_iter().collect(), i64::MAX / 4).await?;
-    let env = Env { tenant, scenario, realtime, now_ms, k: args.k, history: &history, truth: &truth };
+    let env = Env { tenant, scenario, realtime, now_ms, k: args.k, cases };
 
     let mut rows = Vec::new();
     for name in &wanted {
         let row = match name.as_str() {
             "als" => {
-                let (model, fit) = trained.als.as_ref().expect("trained");
-                evaluate_als(&env, model, *fit, catalog_size)
+                let vectors = trained.models.vectors.as_ref().expect("trained for the als row");
+                evaluate_als(&env, &vectors.als, trained.fit.als, catalog_size)
             }
             _ => {
                 let (config, fit_seconds) = row_config(name, &trained)?;
-                let models = ScenarioModels {
-                    vectors: trained.vectors.as_ref().map(|(v, _)| v.clone()),
-                    ease: trained.ease.as_ref().map(|(e, _)| e.clone()),
-                };
-                evaluate_pipeline(&env, name, &config, fit_seconds, &trained, &models, catalog_size).await?
+                evaluate_pipeline(&env, name, &config, fit_seconds, &trained).await?
             }
         };
         rows.push(row);
@@ -230,13 +267,9 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let document: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
         let config = compile(&document.get("config").cloned().unwrap_or(document), &path.display().to_string())?;
-        let fit = fit_of(&config, &trained);
-        let models = ScenarioModels {
-            vectors: trained.vectors.as_ref().map(|(v, _)| v.clone()),
-            ease: trained.ease.as_ref().map(|(e, _)| e.clone()),
-        };
+        let fit = fit_of(&config, &trained.fit);
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("config").to_owned();
-        rows.push(evaluate_pipeline(&env, &name, &config, fit, &trained, &models, catalog_size).await?);
+        rows.push(evaluate_pipeline(&env, &name, &config, fit, &trained).await?);
     }
 
     let k = args.k;
@@ -285,7 +318,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
             ratings.len(),
             train.len(),
             test.len(),
-            truth.len(),
+            env.cases.len(),
             catalog_size
         );
     }
@@ -345,25 +378,25 @@ fn row_config(name: &str, trained: &Trained) -> anyhow::Result<(ScenarioConfig, 
         }
     };
     let config = compile(&config, name)?;
-    let fit = fit_of(&config, trained);
+    let fit = fit_of(&config, &trained.fit);
     Ok((config, fit))
 }
 
 /// The training time of the models a config's strategies read.
-fn fit_of(config: &ScenarioConfig, trained: &Trained) -> f64 {
+fn fit_of(config: &ScenarioConfig, fit: &Fits) -> f64 {
+    let uses = |names: &[&str]| config.recall.strategies.iter().any(|s| names.contains(&s.name.as_str()));
     let mut seconds = 0.0;
-    let mut cf_counted = false;
-    for strategy in &config.recall.strategies {
-        seconds += match strategy.name.as_str() {
-            "item_cf" | "user_cf" if !cf_counted => {
-                cf_counted = true;
-                trained.cf.as_ref().map_or(0.0, |c| c.1)
-            }
-            "vector_search" => trained.vectors.as_ref().map_or(0.0, |v| v.1),
-            "ease" => trained.ease.as_ref().map_or(0.0, |e| e.1),
-            "hot_items" | "hot_news" => trained.popularity_seconds,
-            _ => 0.0,
-        };
+    if uses(&["item_cf", "user_cf"]) {
+        seconds += fit.cf; // one model serves both
+    }
+    if uses(&["vector_search"]) {
+        seconds += fit.als + fit.index;
+    }
+    if uses(&["ease"]) {
+        seconds += fit.ease;
+    }
+    if uses(&["hot_items", "hot_news"]) {
+        seconds += fit.popularity;
     }
     seconds
 }
@@ -407,14 +440,18 @@ async fn train_all(
         })
         .collect::<anyhow::Result<_>>()?;
     let catalog = Catalog::build(items);
-    let started = Instant::now();
-    let mut counts: FxHashMap<&str, usize> = FxHashMap::default();
-    for r in train {
-        *counts.entry(&r.item_id).or_default() += 1;
-    }
-    let popularity_seconds = started.elapsed().as_secs_f64();
+    let mut fit = Fits::default();
+    let mut models = ScenarioModels::default();
 
-    let cf = if needs(&["item_cf", "user_cf", "pipeline"]) {
+    let started = Instant::now();
+    let mut counts: FxHashMap<&str, f64> = FxHashMap::default();
+    for r in train {
+        *counts.entry(&r.item_id).or_default() += 1.0;
+    }
+    let popularity = counts.into_iter().map(|(item, n)| (item.to_owned(), n)).collect();
+    fit.popularity = started.elapsed().as_secs_f64();
+
+    if needs(&["item_cf", "user_cf", "pipeline"]) {
         let interactions: Vec<Interaction> = train
             .iter()
             .map(|r| Interaction {
@@ -427,35 +464,29 @@ async fn train_all(
         let started = Instant::now();
         let cf_params = params.cf;
         let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, cf_params, 0)).await?;
-        Some((model, started.elapsed().as_secs_f64()))
-    } else {
-        None
-    };
+        fit.cf = started.elapsed().as_secs_f64();
+        models.cf = Some(Arc::new(model));
+    }
     let catalog_vocabulary = Vocabulary::from_names(item_ids.iter().map(|s| s.to_string()).collect());
     let matrix =
         Interactions::build(train.iter().map(|r| (r.user_id.as_str(), r.item_id.as_str(), 1.0)), catalog_vocabulary);
-    let (als, vectors) = if needs(&["als", "vector_search", "pipeline"]) {
+    if needs(&["als", "vector_search", "pipeline"]) {
         let started = Instant::now();
-        let model = Arc::new(AlsModel::fit(&matrix, params.als, &|_| {}));
-        let fit = started.elapsed().as_secs_f64();
+        let als = Arc::new(AlsModel::fit(&matrix, params.als, &|_| {}));
+        fit.als = started.elapsed().as_secs_f64();
         let index: Arc<dyn VectorIndex> = Arc::new(HnswIndex::default());
         let collection = VectorCollection::new(&TenantId::parse("eval")?, &scenario, "als");
         let started = Instant::now();
-        index.create(&collection, model.factors(), model.items.names(), &model.item_factors).await?;
-        let indexed = started.elapsed().as_secs_f64();
-        let vectors = VectorModel { als: model.clone(), index, collection };
-        (Some((model, fit)), Some((vectors, fit + indexed)))
-    } else {
-        (None, None)
-    };
-    let ease = if needs(&["ease", "pipeline"]) {
+        index.create(&collection, als.factors(), als.items.names(), &als.item_factors).await?;
+        fit.index = started.elapsed().as_secs_f64();
+        models.vectors = Some(VectorModel { als, index, collection });
+    }
+    if needs(&["ease", "pipeline"]) {
         let started = Instant::now();
-        let model = EaseModel::fit(&matrix, params.ease)?;
-        Some((Arc::new(model), started.elapsed().as_secs_f64()))
-    } else {
-        None
-    };
-    Ok(Trained { catalog, cf, als, vectors, ease, popularity_seconds })
+        models.ease = Some(Arc::new(EaseModel::fit(&matrix, params.ease)?));
+        fit.ease = started.elapsed().as_secs_f64();
+    }
+    Ok(Trained { catalog, models, popularity, fit })
 }
 
 struct Env<'a> {
@@ -464,44 +495,28 @@ struct Env<'a> {
     realtime: MemoryRealtime,
     now_ms: i64,
     k: usize,
-    history: &'a HashMap<&'a str, Vec<&'a Rating>>,
-    truth: &'a BTreeMap<&'a str, FxHashSet<String>>,
+    cases: Vec<Case<'a>>,
 }
 
 fn evaluate_als(env: &Env<'_>, model: &AlsModel, fit_seconds: f64, catalog_size: usize) -> Row {
     let mut metrics = RankingMetrics::new(env.k);
     let started = Instant::now();
-    for (user, relevant) in env.truth {
-        let seen: FxHashSet<u32> =
-            env.history.get(user).into_iter().flatten().filter_map(|r| model.items.get(&r.item_id)).collect();
-        let recommended: Vec<&str> = match model.user_vector(user) {
+    for case in &env.cases {
+        let recommended: Vec<&str> = match model.user_vector(case.user.as_str()) {
             Some(vector) => {
-                let mut scored: Vec<(u32, f32)> = model
-                    .score_all(vector)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, s)| (i as u32, s))
-                    .filter(|(i, _)| !seen.contains(i))
-                    .collect();
-                let k = env.k.min(scored.len());
-                let by_score = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-                if scored.len() > k {
-                    scored.select_nth_unstable_by(k, by_score);
-                }
-                scored.truncate(k);
-                scored.sort_by(by_score);
-                scored.into_iter().map(|(i, _)| model.items.name(i)).collect()
+                let seen: FxHashSet<u32> = case.exclude.iter().filter_map(|item| model.items.get(item)).collect();
+                let best = top_k(&model.score_all(vector), env.k, |i| seen.contains(&i));
+                best.into_iter().map(|i| model.items.name(i)).collect()
             }
             None => Vec::new(),
         };
-        metrics.add(&recommended, relevant);
+        metrics.add(&recommended, case.relevant);
     }
-    let users = env.truth.len().max(1) as f64;
     Row {
         name: "als".into(),
         summary: metrics.summary(catalog_size),
         fit_seconds,
-        ms_per_user: started.elapsed().as_secs_f64() * 1000.0 / users,
+        ms_per_user: started.elapsed().as_secs_f64() * 1000.0 / env.cases.len().max(1) as f64,
     }
 }
 
@@ -511,55 +526,34 @@ async fn evaluate_pipeline(
     config: &ScenarioConfig,
     fit_seconds: f64,
     trained: &Trained,
-    models: &ScenarioModels,
-    catalog_size: usize,
 ) -> anyhow::Result<Row> {
     let pipeline = Pipeline::compile(config).map_err(|_| anyhow::anyhow!("{name} does not compile"))?;
     let mut metrics = RankingMetrics::new(env.k);
     let context = serde_json::Map::new();
     let started = Instant::now();
-    for (user_id, relevant) in env.truth {
-        let seen = env.history.get(user_id).cloned().unwrap_or_default();
-        let recent: Vec<String> = seen.iter().take(50).map(|r| r.item_id.clone()).collect();
-        let recent_set: FxHashSet<String> = recent.iter().cloned().collect();
-        // Training items are never recommended again, as exposure dedup does for a live user.
-        let exclude: FxHashSet<String> = seen.iter().map(|r| r.item_id.clone()).collect();
-        let user = UserId::parse(*user_id)?;
-        let mut profile = UserProfile::empty(user.clone(), env.scenario.clone());
-        for r in &seen {
-            if let Some(item) = trained.catalog.get(&r.item_id) {
-                if let Some(category) = item.category() {
-                    *profile.preferences.category_scores.entry(category.to_owned()).or_default() += 1.0;
-                }
-                for tag in item.tags() {
-                    *profile.preferences.tag_scores.entry(tag.to_owned()).or_default() += 1.0;
-                }
-            }
-        }
+    for case in &env.cases {
         let ctx = RequestContext {
             tenant: &env.tenant,
             scenario: &env.scenario,
-            user: &user,
+            user: &case.user,
             now_ms: env.now_ms,
             catalog: &trained.catalog,
-            profile: Some(&profile),
-            recent_items: &recent,
-            recent_set: &recent_set,
-            cf: trained.cf.as_ref().map(|(cf, _)| cf),
-            models: Some(models),
+            profile: Some(&case.profile),
+            recent_items: &case.recent,
+            recent_set: &case.recent_set,
+            models: Some(&trained.models),
             realtime: &env.realtime,
             context: &context,
-            exclude: &exclude,
+            exclude: &case.exclude,
         };
         let out = pipeline.run(RecommendInput { ctx, count: env.k, explain: false }).await;
         let ids: Vec<&str> = out.items.iter().map(|c| c.item_id()).collect();
-        metrics.add(&ids, relevant);
+        metrics.add(&ids, case.relevant);
     }
-    let users = env.truth.len().max(1) as f64;
     Ok(Row {
         name: name.to_owned(),
-        summary: metrics.summary(catalog_size),
+        summary: metrics.summary(trained.catalog.len()),
         fit_seconds,
-        ms_per_user: started.elapsed().as_secs_f64() * 1000.0 / users,
+        ms_per_user: started.elapsed().as_secs_f64() * 1000.0 / env.cases.len().max(1) as f64,
     })
 }

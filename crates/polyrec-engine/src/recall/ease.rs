@@ -27,17 +27,17 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
 impl Recall for Ease {
     async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
         let Some(model) = ctx.models.and_then(|m| m.ease.as_deref()) else { return Ok(Vec::new()) };
-        let mut taken: HashSet<&str> = model.history_of(ctx.user.as_str()).collect();
-        taken.extend(ctx.recent_items.iter().map(String::as_str));
+        let mut taken: HashSet<u32> = model.history(ctx.user.as_str()).iter().copied().collect();
+        taken.extend(ctx.recent_items.iter().filter_map(|item| model.items.get(item)));
         if taken.is_empty() {
             return Ok(Vec::new());
         }
-        let scores = model.score(taken.iter().map(|&item| (item, 1.0)));
+        let scores = model.score(taken.iter().copied());
         let by_index: HashMap<u32, f64> = scores
             .into_iter()
             .enumerate()
-            .filter(|&(i, score)| score > 0.0 && !taken.contains(model.items.name(i as u32)))
             .map(|(i, score)| (i as u32, score as f64))
+            .filter(|&(i, score)| score > 0.0 && !taken.contains(&i))
             .collect();
         Ok(top_eligible(ctx, by_index, limit, |i| model.items.name(i)))
     }

@@ -3,7 +3,10 @@
 //! realtime store, so a click changes the next answer. Score = Σ over recent items r of
 //! sim(r, i) / (1 + decay × position of r): with the default decay 1 the newest counts most;
 //! decay 0 weighs all of them alike (the classic item-based kNN). With `history` (the default)
-//! the user's training items in the model seed too, after the recent ones.
+//! the user's training items seed too, each counting as a seed after the recent ones
+//! (1 / (1 + decay × number of recent seeds)). Their part is summed by the training job
+//! ([`crate::CfModel::history_items`]), so a request only adds its recent seeds: a recent seed
+//! that is also a training item counts with its recent weight, not twice.
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -60,19 +63,28 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
 #[async_trait]
 impl Recall for ItemCf {
     async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
-        let Some(cf) = ctx.cf else { return Ok(Vec::new()) };
+        let Some(cf) = ctx.cf() else { return Ok(Vec::new()) };
         // Summed by item index: hashing a u32 is cheaper than hashing the id.
         let mut by_index: HashMap<u32, f64> = HashMap::default();
-        let recent = ctx.recent_items.iter().take(self.config.seed_items).filter_map(|seed| cf.item_index(seed));
-        let mut seeds: Vec<u32> = recent.collect();
-        if self.config.history {
-            let known: rustc_hash::FxHashSet<u32> = seeds.iter().copied().collect();
-            seeds.extend(cf.user_history(ctx.user.as_str()).iter().filter(|i| !known.contains(i)));
+        let seeds: Vec<u32> =
+            ctx.recent_items.iter().take(self.config.seed_items).filter_map(|seed| cf.item_index(seed)).collect();
+        let history = if self.config.history { cf.user_history(ctx.user.as_str()) } else { &[] };
+        let history_weight = 1.0 / (1.0 + self.config.decay * seeds.len() as f64);
+        if !history.is_empty() {
+            for &(item, score) in cf.history_items(ctx.user.as_str()) {
+                by_index.insert(item, history_weight * score as f64);
+            }
         }
         for (position, &seed) in seeds.iter().enumerate() {
+            let mut weight = 1.0 / (1.0 + self.config.decay * position as f64);
+            if history.binary_search(&seed).is_ok() {
+                weight -= history_weight; // already counted in the history part
+            }
+            if weight == 0.0 {
+                continue;
+            }
             for &(neighbor, similarity) in cf.similar_items_of(seed) {
-                *by_index.entry(neighbor).or_default() +=
-                    similarity as f64 / (1.0 + self.config.decay * position as f64);
+                *by_index.entry(neighbor).or_default() += weight * similarity as f64;
             }
         }
         Ok(top_eligible(ctx, by_index, limit, |index| cf.item_name(index)))
@@ -88,6 +100,7 @@ mod tests {
     use crate::recall::test_support::{Fixture, ids};
     use polyrec_storage::Interaction;
     use serde_json::json;
+    use std::sync::Arc;
 
     #[tokio::test]
     async fn recommends_neighbors_of_recent_items() {
@@ -100,11 +113,11 @@ mod tests {
             weight: 1.0,
             last_ms: 0,
         };
-        fx.cf = Some(CfModel::train(
+        fx.models.cf = Some(Arc::new(CfModel::train(
             &[seen("x", "a"), seen("x", "b"), seen("y", "a"), seen("y", "b"), seen("z", "c"), seen("z", "d")],
             CfParams::default(),
             now,
-        ));
+        )));
         let strategy = build(&json!({}), &dummy()).unwrap();
         assert!(strategy.recall(&fx.ctx(), 10).await.unwrap().is_empty(), "no recent items, no seeds");
         fx.set_recent(&["a"]);

@@ -66,7 +66,7 @@ pub(crate) mod test_support {
     use serde_json::{Map, Value};
 
     use crate::pipeline::RequestContext;
-    use crate::{Catalog, CfModel};
+    use crate::{Catalog, ScenarioModels};
 
     /// Owns what a [`RequestContext`] borrows, for strategy tests.
     pub struct Fixture {
@@ -78,8 +78,7 @@ pub(crate) mod test_support {
         pub profile: Option<UserProfile>,
         pub recent: Vec<String>,
         pub recent_set: HashSet<String>,
-        pub cf: Option<CfModel>,
-        pub models: Option<crate::ScenarioModels>,
+        pub models: ScenarioModels,
         pub realtime: MemoryRealtime,
         pub context: Map<String, Value>,
         pub exclude: HashSet<String>,
@@ -96,8 +95,7 @@ pub(crate) mod test_support {
                 profile: None,
                 recent: Vec::new(),
                 recent_set: HashSet::default(),
-                cf: None,
-                models: None,
+                models: ScenarioModels::default(),
                 realtime: MemoryRealtime::new(Arc::new(ManualClock::new(now_ms))),
                 context: Map::new(),
                 exclude: HashSet::default(),
@@ -120,8 +118,7 @@ pub(crate) mod test_support {
                 profile: self.profile.as_ref(),
                 recent_items: &self.recent,
                 recent_set: &self.recent_set,
-                cf: self.cf.as_ref(),
-                models: self.models.as_ref(),
+                models: Some(&self.models),
                 realtime: &self.realtime,
                 context: &self.context,
                 exclude: &self.exclude,

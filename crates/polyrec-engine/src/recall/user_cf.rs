@@ -24,7 +24,7 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
 #[async_trait]
 impl Recall for UserCf {
     async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
-        let Some(cf) = ctx.cf else { return Ok(Vec::new()) };
+        let Some(cf) = ctx.cf() else { return Ok(Vec::new()) };
         // Precomputed best first by the trainer: walk it until `limit` are eligible.
         Ok(cf
             .neighbor_items(ctx.user.as_str())
@@ -56,11 +56,11 @@ mod tests {
             weight: 2.0,
             last_ms: 0,
         };
-        fx.cf = Some(CfModel::train(
+        fx.models.cf = Some(std::sync::Arc::new(CfModel::train(
             &[seen("u", "a"), seen("u", "b"), seen("v", "a"), seen("v", "b"), seen("v", "z"), seen("w", "q")],
             CfParams::default(),
             now,
-        ));
+        )));
         fx.set_recent(&["a", "b"]);
         let strategy = build(&json!({}), &dummy()).unwrap();
         assert_eq!(ids(&strategy.recall(&fx.ctx(), 10).await.unwrap()), ["z"]);

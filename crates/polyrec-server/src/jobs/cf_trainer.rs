@@ -21,6 +21,10 @@ use utoipa::ToSchema;
 
 use crate::App;
 
+/// How long a replaced vector collection stays searchable for requests that still hold the
+/// snapshot that points at it (recall channels time out in milliseconds).
+const RETIRE_AFTER: Duration = Duration::from_secs(30);
+
 /// How long an on-demand training waits for the warehouse sink to catch up with the bus.
 const CATCH_UP: Duration = Duration::from_secs(30);
 
@@ -89,7 +93,6 @@ async fn train_learned(
     if (!want_als && !want_ease) || interactions.is_empty() {
         return Ok(Vec::new());
     }
-    let previous = app.scenario_models(tenant, scenario).map(|m| (*m).clone()).unwrap_or_default();
     let (als, ease) = tokio::task::spawn_blocking(move || {
         // Implicit feedback: every positive interaction is one observation.
         let matrix = Interactions::build(
@@ -102,29 +105,48 @@ async fn train_learned(
     })
     .await
     .map_err(polyrec_core::Error::internal)?;
-    let mut next = previous.clone();
     let mut trained = Vec::new();
-    if let Some(als) = als {
-        let collection = VectorCollection::new(tenant, scenario, format!("als-{now}"));
-        app.vectors.create(&collection, als.factors(), als.items.names(), &als.item_factors).await?;
-        next.vectors = Some(VectorModel { als: Arc::new(als), index: app.vectors.clone(), collection });
-        trained.push("als".to_owned());
-    }
-    match ease {
+    let vectors = match als {
+        Some(als) => {
+            // The vectors are searchable before the model that queries them is swapped in.
+            let collection = VectorCollection::new(tenant, scenario, format!("als-{now}"));
+            app.vectors.create(&collection, als.factors(), als.items.names(), &als.item_factors).await?;
+            trained.push("als".to_owned());
+            Some(VectorModel { als: Arc::new(als), index: app.vectors.clone(), collection })
+        }
+        None => None,
+    };
+    let ease = match ease {
         Some(Ok(ease)) => {
-            next.ease = Some(Arc::new(ease));
             trained.push("ease".to_owned());
+            Some(Arc::new(ease))
         }
         // Too large a catalog for a dense model: the channel keeps its previous model (if any).
-        Some(Err(error)) => tracing::warn!(tenant = %tenant, scenario = %scenario, %error, "EASE not trained"),
-        None => {}
-    }
-    app.set_scenario_models(tenant, scenario, next.clone());
-    if let (Some(old), Some(new)) = (&previous.vectors, &next.vectors)
-        && old.collection != new.collection
-        && let Err(error) = app.vectors.drop_collection(&old.collection).await
-    {
-        tracing::warn!(%error, collection = %old.collection.model, "could not drop the previous vector collection");
+        Some(Err(error)) => {
+            tracing::warn!(tenant = %tenant, scenario = %scenario, %error, "EASE not trained");
+            None
+        }
+        None => None,
+    };
+    let new_collection = vectors.as_ref().map(|v| v.collection.clone());
+    let replaced = app.update_models(tenant, scenario, |models| {
+        if vectors.is_some() {
+            models.vectors = vectors;
+        }
+        if ease.is_some() {
+            models.ease = ease;
+        }
+    });
+    let retired = replaced.and_then(|m| m.vectors.as_ref().map(|v| v.collection.clone()));
+    if let (Some(old), Some(_)) = (retired, new_collection) {
+        // Requests that read the old snapshot may still be about to search it: drop it later.
+        let index = app.vectors.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(RETIRE_AFTER).await;
+            if let Err(error) = index.drop_collection(&old).await {
+                tracing::warn!(%error, collection = %old.model, "could not drop a retired vector collection");
+            }
+        });
     }
     Ok(trained)
 }

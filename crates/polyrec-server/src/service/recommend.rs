@@ -158,7 +158,6 @@ pub async fn recommend(
         }
     }
     let exclude: FxHashSet<String> = exposed.into_iter().chain(excluded).collect();
-    let cf = app.cf_model(tenant, &scenario_id);
     let models = app.scenario_models(tenant, &scenario_id);
     let ctx = RequestContext {
         tenant,
@@ -169,7 +168,6 @@ pub async fn recommend(
         profile: profile.as_deref(),
         recent_items: &recent,
         recent_set: &recent_set,
-        cf: cf.as_deref(),
         models: models.as_deref(),
         realtime: app.realtime.as_ref(),
         context: &context,
