@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod item;
+pub mod math;
 pub mod profile;
 pub mod scenario;
 pub mod timefmt;

@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
-use polyrec_storage::{HnswIndex, VectorCollection, VectorIndex};
+use polyrec_storage::{HnswIndex, HnswParams, VectorCollection, VectorIndex};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::support::*;
 
+/// A graph from 1,000 vectors on, so `approximate_search_finds_the_exact_top_ten` tests the
+/// graph and the small collections the exact path.
 fn embedded() -> Option<Arc<dyn VectorIndex>> {
-    Some(Arc::new(HnswIndex::default()))
+    Some(Arc::new(HnswIndex::new(HnswParams { exact_below: 1_000, ..HnswParams::default() })))
 }
 
 #[cfg(feature = "milvus")]
