@@ -13,6 +13,7 @@ THREADS="${THREADS:-2}"
 DATA="${BENCH_DATA:-bench-data}/ml-100k"
 VENV="${QUALITY_VENV:-/var/tmp/polyrec-quality-venv}"
 OUT="${QUALITY_OUT:-$(mktemp -d)}"
+mkdir -p "$OUT"
 
 bash scripts/fetch-ml100k.sh "$DATA"
 cargo build --release -q -p polyrec

@@ -157,44 +157,33 @@ impl AlsModel {
 /// (column, strength) pairs.
 fn solve_side(rows: &Csr, y: &[f32], x: &mut [f32], params: &AlsParams) {
     let f = params.factors;
-    // YᵀY + λI, accumulated in f64.
-    let mut gram = vec![0f64; f * f];
+    // YᵀY + λI: one vectorised row update per vector, in f32 like `implicit`.
+    let mut gram32 = vec![0f32; f * f];
     for v in y.chunks_exact(f) {
-        for a in 0..f {
-            let va = v[a] as f64;
-            for b in a..f {
-                gram[a * f + b] += va * v[b] as f64;
-            }
+        for (a, &va) in v.iter().enumerate() {
+            axpy(va, v, &mut gram32[a * f..(a + 1) * f]);
         }
     }
     for a in 0..f {
-        for b in 0..a {
-            gram[a * f + b] = gram[b * f + a];
-        }
-        gram[a * f + a] += params.regularization as f64;
+        gram32[a * f + a] += params.regularization;
     }
+    let gram: Vec<f64> = gram32.iter().map(|&g| g as f64).collect();
     if params.cg_steps == 0 && rows.values.iter().all(|&v| params.alpha * v == 1.0) {
-        // Every confidence is 1: the system matrix is YᵀY + λI for every row, factored once.
-        let mut factor = gram.clone();
-        if !cholesky_factor(&mut factor, f) {
-            return;
-        }
-        x.par_chunks_mut(f).enumerate().for_each(|(row, xu)| {
-            let (cols, _) = rows.row(row);
-            let mut b = vec![0f64; f];
-            for &i in cols {
-                for (b, &y) in b.iter_mut().zip(&y[i as usize * f..(i as usize + 1) * f]) {
-                    *b += y as f64;
+        // Every confidence is 1: every row solves (YᵀY + λI) x = Σ yᵢ with the same matrix, so
+        // its inverse is formed once and each row costs one matrix–vector product.
+        let Some(inverse) = spd_inverse(&gram, f) else { return };
+        x.par_chunks_mut(f).enumerate().for_each_init(
+            || vec![0f32; f],
+            |b, (row, xu)| {
+                b.iter_mut().for_each(|v| *v = 0.0);
+                for &i in rows.row(row).0 {
+                    axpy(1.0, &y[i as usize * f..(i as usize + 1) * f], b);
                 }
-            }
-            cholesky_substitute(&factor, &mut b);
-            for (x, b) in xu.iter_mut().zip(b) {
-                *x = b as f32;
-            }
-        });
+                symv(&inverse, b, xu);
+            },
+        );
         return;
     }
-    let gram32: Vec<f32> = gram.iter().map(|&g| g as f32).collect();
     x.par_chunks_mut(f).enumerate().for_each_init(
         || Scratch::new(f),
         |scratch, (row, xu)| {
@@ -257,6 +246,25 @@ fn solve_cg(gram: &[f32], y: &[f32], cols: &[u32], vals: &[f32], params: &AlsPar
         }
         rs_old = rs_new;
     }
+}
+
+/// The inverse of a symmetric positive-definite row-major `n × n` matrix (from its Cholesky
+/// factor, one column of the identity at a time), as f32; None if it is not positive definite.
+fn spd_inverse(a: &[f64], n: usize) -> Option<Vec<f32>> {
+    let mut factor = a.to_vec();
+    if !cholesky_factor(&mut factor, n) {
+        return None;
+    }
+    let mut inverse = vec![0f32; n * n];
+    let mut column = vec![0f64; n];
+    for j in 0..n {
+        column.iter_mut().enumerate().for_each(|(i, v)| *v = (i == j) as u8 as f64);
+        cholesky_substitute(&factor, &mut column);
+        for (i, v) in column.iter().enumerate() {
+            inverse[i * n + j] = *v as f32;
+        }
+    }
+    Some(inverse)
 }
 
 /// The exact solve: forms YᵀY + Yᵀ(Cᵤ − I)Y + λI and factors it.

@@ -8,6 +8,7 @@
 
 use faer::linalg::solvers::DenseSolveCore;
 use faer::{Mat, Side};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::{Artifact, ArtifactError};
@@ -64,32 +65,34 @@ impl EaseModel {
         if n > params.max_items {
             return Err(EaseError::TooManyItems { n, max: params.max_items });
         }
-        let mut gram = Mat::<f64>::zeros(n, n);
+        // XᵀX, binary as in the paper (an interaction counts 1 whatever its strength): the upper
+        // triangle, column by column so the inner loop walks contiguous memory, then mirrored.
+        let mut gram = vec![0f64; n * n];
         for u in 0..data.n_users() {
-            // Binary, as in the paper: an interaction counts 1 whatever its strength.
             let (items, _) = data.by_user.row(u);
-            for (a, &i) in items.iter().enumerate() {
-                for &j in &items[a..] {
-                    gram[(i as usize, j as usize)] += 1.0;
+            for (a, &j) in items.iter().enumerate() {
+                let column = &mut gram[j as usize * n..(j as usize + 1) * n];
+                for &i in &items[..=a] {
+                    column[i as usize] += 1.0;
                 }
             }
         }
-        for i in 0..n {
-            for j in 0..i {
-                gram[(i, j)] = gram[(j, i)];
-            }
-            gram[(i, i)] += params.lambda;
-        }
+        let gram = Mat::from_fn(n, n, |i, j| {
+            let upper = if i <= j { gram[j * n + i] } else { gram[i * n + j] };
+            upper + if i == j { params.lambda } else { 0.0 }
+        });
         let inverse = gram.llt(Side::Lower).map_err(|_| EaseError::NotPositiveDefinite)?.inverse();
+        // Bᵢⱼ = −Pᵢⱼ / Pⱼⱼ = −Pⱼᵢ / Pⱼⱼ (P is symmetric): row i of B reads column i of P.
+        let diagonal: Vec<f64> = (0..n).map(|j| inverse[(j, j)]).collect();
         let mut weights = vec![0f32; n * n];
-        for j in 0..n {
-            let pjj = inverse[(j, j)];
-            for i in 0..n {
+        weights.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+            let column = inverse.col_as_slice(i);
+            for (j, w) in row.iter_mut().enumerate() {
                 if i != j {
-                    weights[i * n + j] = (-inverse[(i, j)] / pjj) as f32;
+                    *w = (-column[j] / diagonal[j]) as f32;
                 }
             }
-        }
+        });
         let history = (0..data.n_users()).map(|u| data.by_user.row(u).0.to_vec()).collect();
         Ok(Self { params, items: data.items.clone(), weights, users: data.users.clone(), history })
     }
