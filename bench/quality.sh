@@ -33,3 +33,34 @@ echo "== reference tools on the same split"
 "$VENV/bin/python" bench/reference_models.py recall "$OUT/split" --factors 64 --regularization 0.05 \
   --iterations 15 --alpha 1.0 --ease-lambda 500 --threads "$THREADS" --k 10 --json | tee "$OUT/reference.json"
 echo "results in $OUT"
+
+# Fit times vary from run to run (the first dense allocation of a process, the other core's
+# load): fit ALS and EASE REPEATS more times on each side and report the medians.
+REPEATS="${REPEATS:-5}"
+echo "== fit seconds, median of $REPEATS runs each"
+for _ in $(seq "$REPEATS"); do
+  "$CARGO_TARGET_DIR/release/polyrec" eval --interactions "$DATA/interactions.csv" --models als,ease \
+    --threads "$THREADS" --params "$PARAMS" --json >>"$OUT/polyrec-fits.jsonl.tmp"
+  "$VENV/bin/python" bench/reference_models.py recall "$OUT/split" --factors 64 --regularization 0.05 \
+    --iterations 15 --alpha 1.0 --ease-lambda 500 --threads "$THREADS" --k 10 --json 2>/dev/null \
+    >>"$OUT/reference-fits.jsonl.tmp"
+done
+python3 - "$OUT" <<'PY_END'
+import json, statistics, sys
+out = sys.argv[1]
+def runs(name):
+    text = open(f"{out}/{name}.jsonl.tmp").read()
+    decoder, pos, found = json.JSONDecoder(), 0, []
+    while pos < len(text.strip()):
+        obj, pos = decoder.raw_decode(text, pos)
+        found.append(obj["models"])
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return found
+ours, theirs = runs("polyrec-fits"), runs("reference-fits")
+for a, b in [("als", "implicit_als"), ("ease", "numpy_ease")]:
+    x = statistics.median(r[a]["fit_seconds"] for r in ours)
+    y = statistics.median(r[b]["fit_seconds"] for r in theirs)
+    print(f"{a}: polyrec {x:.3f} s, {b} {y:.3f} s, ratio {x / y:.2f}")
+PY_END
+rm -f "$OUT"/*.jsonl.tmp
