@@ -27,9 +27,3 @@ pub struct VectorModel {
     pub index: Arc<dyn VectorIndex>,
     pub collection: VectorCollection,
 }
-
-impl ScenarioModels {
-    pub fn is_empty(&self) -> bool {
-        self.cf.is_none() && self.vectors.is_none() && self.ease.is_none()
-    }
-}

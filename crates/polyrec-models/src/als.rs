@@ -105,12 +105,8 @@ impl AlsModel {
     }
 
     pub fn item_vector(&self, item: &str) -> Option<&[f32]> {
-        self.items.get(item).map(|i| self.item_vector_at(i))
-    }
-
-    pub fn item_vector_at(&self, item: u32) -> &[f32] {
-        let f = self.factors();
-        &self.item_factors[item as usize * f..(item as usize + 1) * f]
+        let i = self.items.get(item)? as usize;
+        Some(&self.item_factors[i * self.factors()..(i + 1) * self.factors()])
     }
 
     /// A vector for a user the model has not seen, from items they touched: the mean of those

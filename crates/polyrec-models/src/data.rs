@@ -145,14 +145,6 @@ impl Interactions {
         Self { users, items, by_user, by_item }
     }
 
-    /// The same matrix with every stored strength set to 1.
-    pub fn binarized(&self) -> Self {
-        let mut out = self.clone();
-        out.by_user.values.iter_mut().for_each(|v| *v = 1.0);
-        out.by_item.values.iter_mut().for_each(|v| *v = 1.0);
-        out
-    }
-
     pub fn n_users(&self) -> usize {
         self.users.len()
     }
