@@ -14,20 +14,10 @@ use std::time::Instant;
 use polyrec_core::math::dot;
 use polyrec_core::{ScenarioId, TenantId};
 use polyrec_storage::{HnswIndex, HnswParams, VectorCollection, VectorIndex};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
-fn clustered(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let centers: Vec<Vec<f32>> = (0..50).map(|_| (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect()).collect();
-    let mut out = Vec::with_capacity(n * dim);
-    for _ in 0..n {
-        let center = &centers[rng.random_range(0..centers.len())];
-        let scale = rng.random_range(0.2..1.5);
-        out.extend(center.iter().map(|c| scale * (c + rng.random_range(-0.5..0.5))));
-    }
-    out
-}
+#[path = "../tests/common/vectors.rs"]
+mod vectors;
+use vectors::clustered;
 
 fn exact(vectors: &[f32], dim: usize, query: &[f32], k: usize) -> Vec<usize> {
     let mut scored: Vec<(usize, f32)> =
@@ -45,8 +35,8 @@ async fn main() -> anyhow::Result<()> {
     let number = |name: &str, default: usize| arg(name).map_or(Ok(default), |v| v.parse()).map_err(anyhow::Error::from);
     let (n, dim, queries, k) =
         (number("--n", 100_000)?, number("--dim", 64)?, number("--queries", 1_000)?, number("--k", 10)?);
-    let vectors = clustered(n, dim, 1);
-    let query_vectors = clustered(queries, dim, 2);
+    let vectors = clustered(n, dim, 50, 1);
+    let query_vectors = clustered(queries, dim, 50, 2);
     let ids: Vec<String> = (0..n).map(|i| format!("i{i}")).collect();
 
     let truth: Vec<Vec<usize>> = query_vectors.chunks_exact(dim).map(|q| exact(&vectors, dim, q, k)).collect();

@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use polyrec_storage::{HnswIndex, HnswParams, VectorCollection, VectorIndex};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
 use crate::support::*;
+
+#[path = "../common/vectors.rs"]
+mod vectors;
+use vectors::clustered;
 
 /// A graph from 1,000 vectors on, so `approximate_search_finds_the_exact_top_ten` tests the
 /// graph and the small collections the exact path.
@@ -122,26 +124,13 @@ async fn bad_shapes_are_rejected(index: &dyn VectorIndex) {
     assert!(index.upsert(&c, &ids(&["b"]), &[f32::NAN, 0.0]).await.is_err());
 }
 
-/// Clustered random vectors of varying norms, as trained item factors look.
-fn clustered(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let centers: Vec<Vec<f32>> = (0..20).map(|_| (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect()).collect();
-    let mut out = Vec::with_capacity(n * dim);
-    for _ in 0..n {
-        let center = &centers[rng.random_range(0..centers.len())];
-        let scale = rng.random_range(0.2..1.5);
-        out.extend(center.iter().map(|c| scale * (c + rng.random_range(-0.5..0.5))));
-    }
-    out
-}
-
 async fn approximate_search_finds_the_exact_top_ten(index: &dyn VectorIndex) {
     let (n, dim) = (5_000, 32);
     let c = collection(&unique("t"), "als-v1");
-    let vectors = clustered(n, dim, 1);
+    let vectors = clustered(n, dim, 20, 1);
     let names: Vec<String> = (0..n).map(|i| format!("i{i}")).collect();
     index.create(&c, dim, &names, &vectors).await.unwrap();
-    let queries = clustered(100, dim, 2);
+    let queries = clustered(100, dim, 20, 2);
     let (mut found, mut wanted) = (0, 0);
     for query in queries.chunks_exact(dim) {
         let mut exact: Vec<(usize, f32)> = vectors
