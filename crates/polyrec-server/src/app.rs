@@ -87,6 +87,8 @@ pub struct App {
     profiles: RwLock<HashMap<(TenantId, UserId, ScenarioId), ProfileEntry>>,
     /// Bumped by every profile write, for the same reason as `scenario_generation`.
     profile_generation: AtomicU64,
+    /// One training of a scenario at a time (the schedule and an on-demand call may overlap).
+    training: parking_lot::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     /// The last bus offset each job has fully processed, by job name.
     job_offsets: RwLock<HashMap<&'static str, Arc<AtomicU64>>>,
     /// On Kafka: per job and partition, the next offset whose effects are not all stored yet.
@@ -122,6 +124,7 @@ impl App {
             models: RwLock::default(),
             profiles: RwLock::default(),
             profile_generation: AtomicU64::new(0),
+            training: parking_lot::Mutex::default(),
             job_offsets: RwLock::default(),
             partition_progress: RwLock::default(),
             started: std::time::Instant::now(),
@@ -373,6 +376,13 @@ impl App {
         let mut next = models.get(&key).map(|m| (**m).clone()).unwrap_or_default();
         change(&mut next);
         models.insert(key, Arc::new(next))
+    }
+
+    /// Waits for any training of the scenario in this process to finish; the guard holds off
+    /// the next one until dropped.
+    pub async fn training_slot(&self, tenant: &TenantId, id: &ScenarioId) -> tokio::sync::OwnedMutexGuard<()> {
+        let slot = self.training.lock().entry((tenant.clone(), id.clone())).or_default().clone();
+        slot.lock_owned().await
     }
 
     /// Installs a trained CF model; `event_count` is the scenario's warehouse count it was trained on.

@@ -50,6 +50,7 @@ pub async fn train_now(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> R
 }
 
 async fn train(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<CfReport> {
+    let _one_at_a_time = app.training_slot(tenant, scenario).await;
     let started = Instant::now();
     let now = app.now_ms();
     let since = now - app.config.cf_window_days as i64 * DAY_MS;
@@ -109,7 +110,9 @@ async fn train_learned(
     let vectors = match als {
         Some(als) => {
             // The vectors are searchable before the model that queries them is swapped in.
-            let collection = VectorCollection::new(tenant, scenario, format!("als-{now}"));
+            // Unique per training, also between processes and under a clock that stands still.
+            let run = uuid::Uuid::new_v4().simple().to_string();
+            let collection = VectorCollection::new(tenant, scenario, format!("als-{now}-{}", &run[..12]));
             app.vectors.create(&collection, als.factors(), als.items.names(), &als.item_factors).await?;
             trained.push("als".to_owned());
             Some(VectorModel { als: Arc::new(als), index: app.vectors.clone(), collection })
@@ -138,7 +141,9 @@ async fn train_learned(
         }
     });
     let retired = replaced.and_then(|m| m.vectors.as_ref().map(|v| v.collection.clone()));
-    if let (Some(old), Some(_)) = (retired, new_collection) {
+    if let (Some(old), Some(new)) = (retired, new_collection)
+        && old != new
+    {
         // Requests that read the old snapshot may still be about to search it: drop it later.
         let index = app.vectors.clone();
         tokio::spawn(async move {

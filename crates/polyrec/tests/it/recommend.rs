@@ -227,3 +227,28 @@ async fn learned_recall_models_train_on_demand_and_answer_through_their_channels
         assert_eq!(channels, ["vector_search", "ease"], "{answer}");
     }
 }
+
+#[tokio::test]
+async fn trainings_of_one_scenario_that_overlap_both_succeed_and_leave_it_answering() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("vector_search", 1.0, 20)])).await;
+    catalog(&server, "t1", "feed", 6).await;
+    // a and b take i0–i3, c only i0 and i1: the vectors offer c the other two.
+    let mut events: Vec<Value> = ["a", "b"]
+        .iter()
+        .flat_map(|user| ["i0", "i1", "i2", "i3"].map(|item| event("click", user, item, "feed")))
+        .collect();
+    events.extend(["i0", "i1"].map(|item| event("click", "c", item, "feed")));
+    server.events("t1", events).await;
+    // The test clock stands still, so both trainings start in the same millisecond.
+    let path = "/api/v1/scenarios/feed/jobs/cf";
+    let (first, second) = tokio::join!(server.post("t1", path, json!({})), server.post("t1", path, json!({})));
+    assert_eq!(first.0, StatusCode::OK, "{}", first.1);
+    assert_eq!(second.0, StatusCode::OK, "{}", second.1);
+    server.settle().await;
+    let (status, answer) =
+        server.recommend("t1", "c", json!({"scenario_id": "feed", "count": 1, "explain": true})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer["degraded_channels"].as_array().is_none_or(|d| d.is_empty()), "{answer}");
+    assert_eq!(answer["items"][0]["channels"][0]["name"], "vector_search", "the live collection answers: {answer}");
+}
