@@ -2,6 +2,7 @@
 //! trainer swaps whole (so a request reads one consistent set, and a swap never waits for
 //! requests or drops them).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use polyrec_models::{AlsModel, EaseModel};
@@ -19,6 +20,8 @@ pub struct ScenarioModels {
     /// User and item vectors; the item vectors are in `index` under `collection`.
     pub vectors: Option<VectorModel>,
     pub ease: Option<Arc<EaseModel>>,
+    /// The registry version of each learned model in this snapshot, by model name.
+    pub versions: BTreeMap<String, String>,
 }
 
 #[derive(Clone)]

@@ -4,6 +4,7 @@
 //! - [`data`]: the user × item matrix (dense indices, sparse rows both ways).
 //! - [`als`]: implicit-feedback matrix factorisation (user and item vectors).
 //! - [`ease`]: the EASE item × item model (closed form, dense).
+//! - [`holdout`]: offline metrics of a recall model at training time.
 //! - [`metrics`]: precision / recall / NDCG / MAP at k, coverage, AUC, log-loss.
 //! - [`split`]: interaction files and train/test splits.
 //! - [`artifact`]: the saved form of every model (JSON header + raw f32 arrays).
@@ -12,6 +13,7 @@ pub mod als;
 pub mod artifact;
 pub mod data;
 pub mod ease;
+pub mod holdout;
 pub mod linalg;
 pub mod metrics;
 pub mod split;

@@ -18,7 +18,7 @@ use polyrec_core::clock::{HOUR_MS, SharedClock};
 use polyrec_core::{Error, Item, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
 use polyrec_engine::{Catalog, CfModel, Pipeline, ScenarioModels};
 use polyrec_storage::{
-    Cached, DocumentStore, EventBus, EventLog, MemoryRealtime, RealtimeStore, VectorIndex, Warehouse,
+    BlobStore, Cached, DocumentStore, EventBus, EventLog, MemoryRealtime, RealtimeStore, VectorIndex, Warehouse,
 };
 use tokio::sync::Notify;
 
@@ -75,6 +75,8 @@ pub struct App {
     pub memory_realtime: Option<Arc<MemoryRealtime>>,
     /// Where trained item vectors are searched (in-process HNSW or Milvus).
     pub vectors: Arc<dyn VectorIndex>,
+    /// Model artifacts.
+    pub blobs: Arc<dyn BlobStore>,
     /// Woken after every append to the bus, so the jobs react at once instead of polling.
     pub bus_appended: Notify,
     scenarios: RwLock<HashMap<Key, Arc<CompiledScenario>>>,
@@ -117,6 +119,7 @@ impl App {
             realtime: backends.realtime,
             memory_realtime: backends.memory_realtime,
             vectors: backends.vectors,
+            blobs: backends.blobs,
             bus_appended: Notify::new(),
             scenarios: RwLock::default(),
             scenario_generation: AtomicU64::new(0),

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use polyrec_core::clock::SharedClock;
 use polyrec_storage::{
-    DocumentStore, EventBus, EventLog, HnswIndex, MemoryRealtime, RealtimeStore, SqliteDocuments, SqliteEventBus,
-    SqliteWarehouse, VectorIndex, Warehouse,
+    BlobStore, DirBlobs, DocumentStore, EventBus, EventLog, HnswIndex, MemoryRealtime, RealtimeStore, SqliteDocuments,
+    SqliteEventBus, SqliteWarehouse, VectorIndex, Warehouse,
 };
 
 use crate::config::StorageConfig;
@@ -29,6 +29,7 @@ pub struct Backends {
     /// this process, so the caches in front of the document store need no cross-process checks).
     pub memory_realtime: Option<Arc<MemoryRealtime>>,
     pub vectors: Arc<dyn VectorIndex>,
+    pub blobs: Arc<dyn BlobStore>,
 }
 
 fn scheme(url: &str) -> &str {
@@ -57,6 +58,7 @@ impl Backends {
         let warehouse = warehouse(&storage.warehouse, data_dir).await?;
         let (realtime, memory_realtime) = realtime(storage, clock).await?;
         let vectors = vectors(&storage.vectors).await?;
+        let blobs = blobs(&storage.blobs, data_dir)?;
         Ok(Self {
             documents,
             bus: bus.bus,
@@ -67,7 +69,19 @@ impl Backends {
             realtime,
             memory_realtime,
             vectors,
+            blobs,
         })
+    }
+}
+
+fn blobs(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn BlobStore>> {
+    match scheme(url) {
+        "" if url.is_empty() => Ok(Arc::new(DirBlobs::open(&data_dir.join("models"))?)),
+        "file" => Ok(Arc::new(DirBlobs::open(Path::new(&url["file://".len()..]))?)),
+        other => bail!(
+            "blobs = {url:?}: unknown scheme {other:?} (use file:///path for a directory every process mounts, \
+             or empty for {{data_dir}}/models; object storage is not in this build)"
+        ),
     }
 }
 

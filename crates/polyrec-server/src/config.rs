@@ -28,7 +28,8 @@ pub struct ServerConfig {
 
 /// The backend of each storage purpose (DESIGN §2), by URL. An empty value is the embedded
 /// default. Environment variables override the file: `POLYREC_DOCUMENTS_URL`,
-/// `POLYREC_REALTIME_URL`, `POLYREC_WAREHOUSE_URL`, `POLYREC_BUS_URL`, `POLYREC_VECTORS_URL`.
+/// `POLYREC_REALTIME_URL`, `POLYREC_WAREHOUSE_URL`, `POLYREC_BUS_URL`, `POLYREC_VECTORS_URL`,
+/// `POLYREC_BLOBS_URL`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
@@ -43,6 +44,9 @@ pub struct StorageConfig {
     /// The vector index: `milvus://host:port` (or `http://host:port`, Milvus's gRPC port);
     /// empty keeps item vectors in an in-process HNSW index.
     pub vectors: String,
+    /// Where model artifacts are kept: `file:///path` (a directory every process of a split
+    /// deployment mounts); empty keeps them under `{data_dir}/models`.
+    pub blobs: String,
     /// Prepended to every Redis key, for deployments (and tests) that share one Redis between
     /// isolated installations; empty in production, where the keys are exactly SPEC §4.2's.
     pub redis_key_prefix: String,
@@ -62,6 +66,7 @@ impl Default for StorageConfig {
             warehouse: String::new(),
             bus: String::new(),
             vectors: String::new(),
+            blobs: String::new(),
             redis_key_prefix: String::new(),
             sink_batch_events: 1_000,
             sink_flush_ms: None,
@@ -83,6 +88,7 @@ impl StorageConfig {
             ("POLYREC_WAREHOUSE_URL", &mut self.warehouse),
             ("POLYREC_BUS_URL", &mut self.bus),
             ("POLYREC_VECTORS_URL", &mut self.vectors),
+            ("POLYREC_BLOBS_URL", &mut self.blobs),
         ] {
             if let Ok(value) = std::env::var(var) {
                 *field = value;

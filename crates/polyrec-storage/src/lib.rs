@@ -3,7 +3,8 @@
 //!
 //! | purpose | trait | embedded backend |
 //! |---|---|---|
-//! | configuration documents: scenarios, items, user profiles | [`DocumentStore`] | SQLite, `documents.db` |
+//! | configuration documents: scenarios, items, user profiles, model versions, training jobs | [`DocumentStore`] | SQLite, `documents.db` |
+//! | model artifacts | [`BlobStore`] | a directory |
 //! | the behavior stream | [`EventBus`] | SQLite append-only log with consumer offsets, `events.db` |
 //! | behavior analytics | [`Warehouse`] | SQLite raw events + rollups, `warehouse.db` |
 //! | hot data: hot sets, exposure sets, counters | [`RealtimeStore`] | in memory, Redis semantics (TTL, sorted sets) |
@@ -21,13 +22,17 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use polyrec_core::{Event, Item, ItemId, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
+use polyrec_core::{
+    Event, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile,
+};
 
+pub mod blob;
 pub mod embedded;
 pub mod keys;
 pub mod production;
 pub mod vector;
 
+pub use blob::{BlobStore, DirBlobs};
 pub use embedded::{MemoryRealtime, SqliteDocuments, SqliteEventBus, SqliteWarehouse};
 pub use vector::{HnswIndex, HnswParams, VectorCollection, VectorIndex};
 
@@ -77,6 +82,37 @@ pub trait DocumentStore: Send + Sync {
     -> Result<Option<UserProfile>>;
     /// Stores profiles (insert or replace) in one transaction.
     async fn put_profiles(&self, tenant: &TenantId, profiles: &[UserProfile]) -> Result<()>;
+
+    /// Registers a model version (`model_configs`); `Conflict` (`model_version_exists`) if the
+    /// (scenario, model name, sequence) is taken.
+    async fn insert_model(&self, tenant: &TenantId, model: &ModelRecord) -> Result<()>;
+    /// Rewrites a registered version (its status and activation time); `NotFound` if absent.
+    async fn replace_model(&self, tenant: &TenantId, model: &ModelRecord) -> Result<()>;
+    /// A scenario's model versions, of one model or of all: by name, newest first.
+    async fn list_models(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        name: Option<&str>,
+    ) -> Result<Vec<ModelRecord>>;
+
+    /// Inserts or replaces a training job's record.
+    async fn put_job(&self, tenant: &TenantId, job: &JobRecord) -> Result<()>;
+    async fn get_job(&self, tenant: &TenantId, job_id: &str) -> Result<Option<JobRecord>>;
+    /// A tenant's jobs, of one scenario or of all, newest first.
+    async fn list_jobs(&self, tenant: &TenantId, scenario: Option<&ScenarioId>, limit: usize)
+    -> Result<Vec<JobRecord>>;
+    /// Unfinished jobs of every tenant whose heartbeat is older than `heartbeat_before` (their
+    /// process is gone: the reaper marks them failed).
+    async fn stale_jobs(&self, heartbeat_before: i64) -> Result<Vec<(TenantId, JobRecord)>>;
+}
+
+/// The conflict of two trainings that numbered their versions alike.
+pub(crate) fn model_version_exists(name: &str, sequence: u64) -> polyrec_core::Error {
+    polyrec_core::Error::Conflict {
+        code: "model_version_exists",
+        message: format!("model {name} has a version v{sequence} already (another training registered it first)"),
+    }
 }
 
 /// A record read back from the bus: its offset and the event.

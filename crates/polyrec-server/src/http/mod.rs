@@ -9,6 +9,7 @@
 mod behaviors;
 pub mod error;
 mod items;
+mod models;
 mod ops;
 mod recommend;
 mod scenarios;
@@ -43,6 +44,7 @@ pub use ops::prometheus;
         items::create, items::list, items::get, items::patch, items::delete, items::bulk,
         behaviors::track, behaviors::track_batch, behaviors::stats,
         recommend::recommend, recommend::hot, recommend::item_stats, recommend::realtime_metrics, recommend::profile, recommend::train_cf,
+        models::train, models::job, models::jobs, models::list, models::activate, models::rollback,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     tags(
@@ -51,7 +53,8 @@ pub use ops::prometheus;
         (name = "behaviors", description = "behavior service: events onto the event bus"),
         (name = "recommend", description = "recommendation service"),
         (name = "realtime", description = "what the stream jobs keep"),
-        (name = "jobs", description = "background jobs on demand"),
+        (name = "jobs", description = "training jobs: on demand, with state and progress"),
+        (name = "models", description = "model registry: versions, offline metrics, activate and roll back"),
         (name = "ops", description = "health and metrics"),
     )
 )]
@@ -78,6 +81,15 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/scenarios/{scenario_id}/metrics/realtime", get(recommend::realtime_metrics))
         .route("/api/v1/scenarios/{scenario_id}/users/{user_id}/profile", get(recommend::profile))
         .route("/api/v1/scenarios/{scenario_id}/jobs/cf", post(recommend::train_cf))
+        .route("/api/v1/scenarios/{scenario_id}/jobs/train", post(models::train))
+        .route("/api/v1/scenarios/{scenario_id}/jobs", get(models::jobs))
+        .route("/api/v1/jobs/{job_id}", get(models::job))
+        .route("/api/v1/scenarios/{scenario_id}/models", get(models::list))
+        .route(
+            "/api/v1/scenarios/{scenario_id}/models/{model_name}/versions/{version}/activate",
+            post(models::activate),
+        )
+        .route("/api/v1/scenarios/{scenario_id}/models/{model_name}/rollback", post(models::rollback))
         .route("/api/v1/behaviors", post(behaviors::track))
         .route("/api/v1/behaviors/batch", post(behaviors::track_batch))
         .route("/api/v1/behaviors/stats", get(behaviors::stats))

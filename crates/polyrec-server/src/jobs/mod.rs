@@ -10,12 +10,12 @@
 //! idempotent (event ids in the warehouse, offsets in profiles, whole-set replaces for hot
 //! sets), which gives exactly-once effects over at-least-once delivery.
 
-mod cf_trainer;
 mod hot_score;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod metrics;
 mod profile;
+pub mod training;
 mod warehouse_sink;
 
 use std::sync::Arc;
@@ -28,8 +28,8 @@ use polyrec_storage::{BusRecord, EventLog};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use cf_trainer::{CfReport, train_now};
 pub use metrics::METRICS_TTL_MS;
+pub use training::{CfReport, train_now};
 
 use crate::App;
 
@@ -176,7 +176,7 @@ pub async fn start_jobs(app: Arc<App>, set: JobSet) -> anyhow::Result<Jobs> {
         }
     }
     if set.background {
-        handles.push(tokio::spawn(cf_trainer::run(app.clone(), stopped.clone())));
+        handles.push(tokio::spawn(training::run_schedule(app.clone(), stopped.clone())));
         handles.push(tokio::spawn(housekeeping(app.clone(), stopped.clone())));
     }
     Ok(Jobs { stop, handles })

@@ -3,6 +3,7 @@
 
 pub mod behaviors;
 pub mod items;
+pub mod models;
 pub mod recommend;
 pub mod scenarios;
 

@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use polyrec_core::{Error, Item, ItemId, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
+use polyrec_core::{
+    Error, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile,
+};
 use rusqlite::{OptionalExtension, params};
 
 use super::{Db, Role, open, sql};
@@ -42,6 +44,26 @@ CREATE TABLE IF NOT EXISTS user_profiles (
     doc         TEXT NOT NULL,
     PRIMARY KEY (tenant_id, user_id, scenario_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS model_configs (
+    tenant_id   TEXT NOT NULL,
+    scenario_id TEXT NOT NULL,
+    model_name  TEXT NOT NULL,
+    sequence    INTEGER NOT NULL,
+    doc         TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, scenario_id, model_name, sequence)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS training_jobs (
+    tenant_id    TEXT NOT NULL,
+    job_id       TEXT NOT NULL,
+    scenario_id  TEXT NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    finished     INTEGER NOT NULL,
+    heartbeat_ms INTEGER NOT NULL,
+    doc          TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, job_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS jobs_by_created ON training_jobs (tenant_id, created_ms);
+CREATE INDEX IF NOT EXISTS jobs_unfinished ON training_jobs (finished, heartbeat_ms);
 ";
 
 impl SqliteDocuments {
@@ -151,8 +173,13 @@ impl DocumentStore for SqliteDocuments {
                     .map_err(sql)?;
                 tx.execute("DELETE FROM items WHERE tenant_id = ?1 AND scenario_id = ?2", params![tenant, id])
                     .map_err(sql)?;
-                tx.execute("DELETE FROM user_profiles WHERE tenant_id = ?1 AND scenario_id = ?2", params![tenant, id])
+                for table in ["user_profiles", "model_configs", "training_jobs"] {
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE tenant_id = ?1 AND scenario_id = ?2"),
+                        params![tenant, id],
+                    )
                     .map_err(sql)?;
+                }
                 tx.commit().map_err(sql)?;
                 Ok(deleted > 0)
             })
@@ -371,6 +398,155 @@ impl DocumentStore for SqliteDocuments {
                     }
                 }
                 tx.commit().map_err(sql)
+            })
+            .await
+    }
+    async fn insert_model(&self, tenant: &TenantId, model: &ModelRecord) -> Result<()> {
+        let (tenant, id, name, sequence, doc) = (
+            tenant.to_string(),
+            model.scenario_id.to_string(),
+            model.model_name.clone(),
+            model.sequence as i64,
+            to_json(model)?,
+        );
+        self.writer
+            .call(move |conn| {
+                let inserted = conn
+                    .execute(
+                        "INSERT INTO model_configs (tenant_id, scenario_id, model_name, sequence, doc)
+                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                        params![tenant, id, name, sequence, doc],
+                    )
+                    .map_err(sql)?;
+                if inserted == 0 {
+                    return Err(crate::model_version_exists(&name, sequence as u64));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn replace_model(&self, tenant: &TenantId, model: &ModelRecord) -> Result<()> {
+        let (tenant, id, name, sequence, doc) = (
+            tenant.to_string(),
+            model.scenario_id.to_string(),
+            model.model_name.clone(),
+            model.sequence as i64,
+            to_json(model)?,
+        );
+        self.writer
+            .call(move |conn| {
+                let updated = conn
+                    .execute(
+                        "UPDATE model_configs SET doc = ?5
+                         WHERE tenant_id = ?1 AND scenario_id = ?2 AND model_name = ?3 AND sequence = ?4",
+                        params![tenant, id, name, sequence, doc],
+                    )
+                    .map_err(sql)?;
+                if updated == 0 {
+                    return Err(Error::not_found(format!("model {name} version v{sequence}")));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_models(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        name: Option<&str>,
+    ) -> Result<Vec<ModelRecord>> {
+        let (tenant, id, name) = (tenant.to_string(), scenario.to_string(), name.map(str::to_owned));
+        self.reader
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT doc FROM model_configs WHERE tenant_id = ?1 AND scenario_id = ?2
+                         AND (?3 IS NULL OR model_name = ?3) ORDER BY model_name, sequence DESC",
+                    )
+                    .map_err(sql)?;
+                let docs = stmt.query_map(params![tenant, id, name], |row| row.get::<_, String>(0)).map_err(sql)?;
+                docs.map(|doc| from_json(&doc.map_err(sql)?)).collect()
+            })
+            .await
+    }
+
+    async fn put_job(&self, tenant: &TenantId, job: &JobRecord) -> Result<()> {
+        let (tenant, job_id, id, created, finished, heartbeat, doc) = (
+            tenant.to_string(),
+            job.job_id.clone(),
+            job.scenario_id.to_string(),
+            job.created_ms,
+            job.state.is_finished(),
+            job.heartbeat_ms,
+            to_json(job)?,
+        );
+        self.writer
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO training_jobs
+                     (tenant_id, job_id, scenario_id, created_ms, finished, heartbeat_ms, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(sql)?
+                .execute(params![tenant, job_id, id, created, finished, heartbeat, doc])
+                .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_job(&self, tenant: &TenantId, job_id: &str) -> Result<Option<JobRecord>> {
+        let (tenant, job_id) = (tenant.to_string(), job_id.to_owned());
+        self.reader
+            .call(move |conn| {
+                let doc: Option<String> = conn
+                    .prepare_cached("SELECT doc FROM training_jobs WHERE tenant_id = ?1 AND job_id = ?2")
+                    .map_err(sql)?
+                    .query_row(params![tenant, job_id], |row| row.get(0))
+                    .optional()
+                    .map_err(sql)?;
+                doc.as_deref().map(from_json).transpose()
+            })
+            .await
+    }
+
+    async fn list_jobs(
+        &self,
+        tenant: &TenantId,
+        scenario: Option<&ScenarioId>,
+        limit: usize,
+    ) -> Result<Vec<JobRecord>> {
+        let (tenant, id, limit) = (tenant.to_string(), scenario.map(ScenarioId::to_string), limit as i64);
+        self.reader
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT doc FROM training_jobs WHERE tenant_id = ?1 AND (?2 IS NULL OR scenario_id = ?2)
+                         ORDER BY created_ms DESC, job_id DESC LIMIT ?3",
+                    )
+                    .map_err(sql)?;
+                let docs = stmt.query_map(params![tenant, id, limit], |row| row.get::<_, String>(0)).map_err(sql)?;
+                docs.map(|doc| from_json(&doc.map_err(sql)?)).collect()
+            })
+            .await
+    }
+
+    async fn stale_jobs(&self, heartbeat_before: i64) -> Result<Vec<(TenantId, JobRecord)>> {
+        self.reader
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT tenant_id, doc FROM training_jobs WHERE finished = 0 AND heartbeat_ms < ?1")
+                    .map_err(sql)?;
+                let rows = stmt
+                    .query_map([heartbeat_before], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+                    .map_err(sql)?;
+                rows.map(|row| {
+                    let (tenant, doc) = row.map_err(sql)?;
+                    Ok((TenantId::parse(tenant)?, from_json(&doc)?))
+                })
+                .collect()
             })
             .await
     }

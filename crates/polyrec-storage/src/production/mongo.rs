@@ -7,6 +7,8 @@
 //! | `scenarios` | (tenant_id, scenario_id) | — |
 //! | `items` | (tenant_id, scenario_id, item_id) | metadata.category |
 //! | `user_profiles` | (tenant_id, user_id, scenario_id) | — |
+//! | `model_configs` | (tenant_id, scenario_id, model_name, sequence) | — |
+//! | `training_jobs` | (tenant_id, job_id) | — |
 //!
 //! Each document is the serde form of its core type plus `tenant_id`. Correctness never needs a
 //! multi-document transaction (the test server, like a standalone MongoDB, has none): every write
@@ -19,11 +21,13 @@ use mongodb::bson::{Bson, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::IndexOptions;
 use mongodb::{Client, Collection, Database, IndexModel};
-use polyrec_core::{Error, Item, ItemId, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
+use polyrec_core::{
+    Error, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{DocumentStore, ItemFilter, Upserted};
+use crate::{DocumentStore, ItemFilter, Upserted, model_version_exists};
 
 /// A BSON document (for [`MongoDocuments::raw`]).
 pub use mongodb::bson::Document;
@@ -111,7 +115,7 @@ impl MongoDocuments {
                 batch.iter().filter_map(|c| c.as_document()?.get_str("name").ok().map(str::to_owned)).collect()
             })
             .unwrap_or_default();
-        for name in ["scenarios", "items", "user_profiles", "model_configs", "experiments"] {
+        for name in ["scenarios", "items", "user_profiles", "model_configs", "experiments", "training_jobs"] {
             if existing.iter().any(|e| e == name) {
                 continue;
             }
@@ -136,6 +140,19 @@ impl MongoDocuments {
             .map_err(unavailable)?;
         self.items
             .create_index(unique(doc! { "tenant_id": 1, "scenario_id": 1, "item_id": 1 }, "tenant_scenario_item"))
+            .await
+            .map_err(unavailable)?;
+        self.db
+            .collection::<Document>("model_configs")
+            .create_index(unique(
+                doc! { "tenant_id": 1, "scenario_id": 1, "model_name": 1, "sequence": 1 },
+                "tenant_scenario_model_sequence",
+            ))
+            .await
+            .map_err(unavailable)?;
+        self.db
+            .collection::<Document>("training_jobs")
+            .create_index(unique(doc! { "tenant_id": 1, "job_id": 1 }, "tenant_job"))
             .await
             .map_err(unavailable)?;
         self.items
@@ -295,6 +312,9 @@ impl DocumentStore for MongoDocuments {
         let key = scenario_key(tenant, scenario);
         self.items.delete_many(key.clone()).await.map_err(unavailable)?;
         self.profiles.delete_many(key.clone()).await.map_err(unavailable)?;
+        for collection in ["model_configs", "training_jobs"] {
+            self.db.collection::<Document>(collection).delete_many(key.clone()).await.map_err(unavailable)?;
+        }
         let deleted = self.scenarios.delete_one(key).await.map_err(unavailable)?;
         Ok(deleted.deleted_count > 0)
     }
@@ -409,6 +429,86 @@ impl DocumentStore for MongoDocuments {
             .map(|profile| Ok((profile_key(tenant, &profile.user_id, &profile.scenario_id), to_doc(tenant, profile)?)))
             .collect::<Result<Vec<_>>>()?;
         self.upsert_many("user_profiles", statements).await
+    }
+    async fn insert_model(&self, tenant: &TenantId, model: &ModelRecord) -> Result<()> {
+        let collection = self.db.collection::<Document>("model_configs");
+        match collection.insert_one(to_doc(tenant, model)?).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(model_version_exists(&model.model_name, model.sequence)),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn replace_model(&self, tenant: &TenantId, model: &ModelRecord) -> Result<()> {
+        let mut filter = scenario_key(tenant, &model.scenario_id);
+        filter.insert("model_name", model.model_name.as_str());
+        filter.insert("sequence", model.sequence as i64);
+        let collection = self.db.collection::<Document>("model_configs");
+        let result = collection.replace_one(filter, to_doc(tenant, model)?).await.map_err(unavailable)?;
+        if result.matched_count == 0 {
+            return Err(Error::not_found(format!("model {} version {}", model.model_name, model.model_version)));
+        }
+        Ok(())
+    }
+
+    async fn list_models(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        name: Option<&str>,
+    ) -> Result<Vec<ModelRecord>> {
+        let mut filter = scenario_key(tenant, scenario);
+        if let Some(name) = name {
+            filter.insert("model_name", name);
+        }
+        let query = Find { filter, sort: Some(doc! { "model_name": 1, "sequence": -1 }), ..Default::default() };
+        self.find("model_configs", query).await?.into_iter().map(from_doc).collect()
+    }
+
+    async fn put_job(&self, tenant: &TenantId, job: &JobRecord) -> Result<()> {
+        let mut stored = to_doc(tenant, job)?;
+        // What the reaper filters on.
+        stored.insert("finished", job.state.is_finished());
+        let key = doc! { "tenant_id": tenant.as_str(), "job_id": job.job_id.as_str() };
+        self.upsert_many("training_jobs", vec![(key, stored)]).await
+    }
+
+    async fn get_job(&self, tenant: &TenantId, job_id: &str) -> Result<Option<JobRecord>> {
+        self.find_one("training_jobs", doc! { "tenant_id": tenant.as_str(), "job_id": job_id }).await
+    }
+
+    async fn list_jobs(
+        &self,
+        tenant: &TenantId,
+        scenario: Option<&ScenarioId>,
+        limit: usize,
+    ) -> Result<Vec<JobRecord>> {
+        let mut filter = doc! { "tenant_id": tenant.as_str() };
+        if let Some(scenario) = scenario {
+            filter.insert("scenario_id", scenario.as_str());
+        }
+        let query = Find {
+            filter,
+            sort: Some(doc! { "created_ms": -1, "job_id": -1 }),
+            limit: Some(limit as i64),
+            ..Default::default()
+        };
+        self.find("training_jobs", query).await?.into_iter().map(from_doc).collect()
+    }
+
+    async fn stale_jobs(&self, heartbeat_before: i64) -> Result<Vec<(TenantId, JobRecord)>> {
+        let query = Find {
+            filter: doc! { "finished": false, "heartbeat_ms": { "$lt": heartbeat_before } },
+            ..Default::default()
+        };
+        self.find("training_jobs", query)
+            .await?
+            .into_iter()
+            .map(|doc| {
+                let tenant = doc.get_str("tenant_id").map_err(|e| Error::internal(format!("corrupt job: {e}")))?;
+                Ok((TenantId::parse(tenant)?, from_doc(doc)?))
+            })
+            .collect()
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use polyrec_core::profile::UserProfile;
-use polyrec_core::{Error, ItemId, ItemStatus};
+use polyrec_core::{Error, ItemId, ItemStatus, JobRecord, JobState, ModelRecord, ModelStatus};
 use polyrec_storage::{DocumentStore, ItemFilter, Upserted};
 
 use crate::support::*;
@@ -61,6 +61,8 @@ suite!(
     profiles_round_trip,
     tenants_never_see_each_other,
     scans_read_every_item_of_a_large_scenario,
+    model_versions_register_list_and_replace,
+    jobs_list_newest_first_and_stale_ones_are_found,
 );
 
 #[cfg(feature = "mongodb")]
@@ -70,7 +72,7 @@ async fn mongo_has_exactly_the_indexes_of_the_specification() {
     let Some(url) = server("POLYREC_TEST_MONGO_URL") else { return };
     let store = polyrec_storage::production::mongo::MongoDocuments::connect(&url, &unique("indexes")).await.unwrap();
     let mut indexes = Vec::new();
-    for collection in ["scenarios", "items", "user_profiles", "model_configs", "experiments"] {
+    for collection in ["scenarios", "items", "user_profiles", "model_configs", "experiments", "training_jobs"] {
         for (name, keys, unique) in store.index_keys(collection).await.unwrap() {
             if name != "_id_" {
                 indexes.push((collection, keys, unique));
@@ -84,6 +86,8 @@ async fn mongo_has_exactly_the_indexes_of_the_specification() {
             ("items", doc! { "tenant_id": 1, "scenario_id": 1, "item_id": 1 }, true),
             ("items", doc! { "metadata.category": 1 }, false),
             ("user_profiles", doc! { "tenant_id": 1, "user_id": 1, "scenario_id": 1 }, true),
+            ("model_configs", doc! { "tenant_id": 1, "scenario_id": 1, "model_name": 1, "sequence": 1 }, true),
+            ("training_jobs", doc! { "tenant_id": 1, "job_id": 1 }, true),
         ]
     );
 }
@@ -228,4 +232,110 @@ async fn scans_read_every_item_of_a_large_scenario(store: &dyn DocumentStore) {
     assert_eq!(store.scan_items(&t, &scenario_id("s")).await.unwrap().len(), 300);
     let page = store.list_items(&t, &scenario_id("s"), &ItemFilter { limit: 250, ..Default::default() }).await.unwrap();
     assert_eq!(page.len(), 250);
+}
+
+fn model(scenario: &str, name: &str, sequence: u64) -> ModelRecord {
+    ModelRecord {
+        scenario_id: scenario_id(scenario),
+        model_type: polyrec_core::model::model_kind(name).unwrap(),
+        model_name: name.to_owned(),
+        model_version: ModelRecord::version_name(sequence),
+        sequence,
+        model_path: format!("file:///models/{name}/{sequence}"),
+        config: serde_json::json!({"factors": 64}),
+        metrics: [("ndcg@10".to_owned(), 0.25 + sequence as f64 / 100.0)].into_iter().collect(),
+        status: ModelStatus::Inactive,
+        job_id: format!("job-{sequence}"),
+        created_ms: 1_000 * sequence as i64,
+        activated_ms: None,
+    }
+}
+
+async fn model_versions_register_list_and_replace(store: &dyn DocumentStore) {
+    let (t, other) = (tenant(&unique("t")), tenant(&unique("u")));
+    let feed = scenario_id("feed");
+    for (name, sequence) in [("als", 1), ("als", 2), ("ease", 1), ("als", 3)] {
+        store.insert_model(&t, &model("feed", name, sequence)).await.unwrap();
+    }
+    let taken = store.insert_model(&t, &model("feed", "als", 2)).await.unwrap_err();
+    assert!(matches!(taken, Error::Conflict { code: "model_version_exists", .. }), "{taken:?}");
+    // Another tenant numbers its own versions.
+    store.insert_model(&other, &model("feed", "als", 1)).await.unwrap();
+
+    let als = store.list_models(&t, &feed, Some("als")).await.unwrap();
+    assert_eq!(als.iter().map(|m| m.sequence).collect::<Vec<_>>(), [3, 2, 1], "newest first");
+    assert_eq!(als[2], model("feed", "als", 1), "round trip is exact");
+    let all = store.list_models(&t, &feed, None).await.unwrap();
+    let names: Vec<_> = all.iter().map(|m| (m.model_name.as_str(), m.sequence)).collect();
+    assert_eq!(names, [("als", 3), ("als", 2), ("als", 1), ("ease", 1)]);
+    assert!(store.list_models(&t, &scenario_id("news"), None).await.unwrap().is_empty());
+
+    let mut active = model("feed", "als", 2);
+    active.status = ModelStatus::Active;
+    active.activated_ms = Some(5_000);
+    store.replace_model(&t, &active).await.unwrap();
+    let als = store.list_models(&t, &feed, Some("als")).await.unwrap();
+    assert_eq!(polyrec_core::model::serving_version(&als), Some(&active));
+    let theirs = store.list_models(&other, &feed, Some("als")).await.unwrap();
+    assert_eq!(theirs[0].status, ModelStatus::Inactive, "a replace never reaches another tenant");
+    let missing = store.replace_model(&other, &model("feed", "als", 9)).await.unwrap_err();
+    assert!(matches!(missing, Error::NotFound { .. }), "{missing:?}");
+
+    store.insert_scenario(&t, &scenario("feed")).await.unwrap();
+    assert!(store.delete_scenario(&t, &feed).await.unwrap());
+    assert!(store.list_models(&t, &feed, None).await.unwrap().is_empty(), "deleted with its scenario");
+    assert_eq!(store.list_models(&other, &feed, None).await.unwrap().len(), 1);
+}
+
+fn job(scenario: &str, id: &str, created_ms: i64, state: JobState) -> JobRecord {
+    JobRecord {
+        job_id: id.to_owned(),
+        scenario_id: scenario_id(scenario),
+        kind: "train".to_owned(),
+        models: vec!["als".to_owned()],
+        trigger: "api".to_owned(),
+        state,
+        progress: 0.0,
+        stage: "queued".to_owned(),
+        error: None,
+        versions: Default::default(),
+        data: Default::default(),
+        created_ms,
+        started_ms: None,
+        finished_ms: None,
+        heartbeat_ms: created_ms,
+    }
+}
+
+async fn jobs_list_newest_first_and_stale_ones_are_found(store: &dyn DocumentStore) {
+    let (t, other) = (tenant(&unique("t")), tenant(&unique("u")));
+    // Far in the future, so jobs other tests leave behind are never stale here.
+    let base = 4_000_000_000_000_000;
+    store.put_job(&t, &job("feed", "a", base + 1, JobState::Running)).await.unwrap();
+    store.put_job(&t, &job("news", "b", base + 2, JobState::Queued)).await.unwrap();
+    store.put_job(&t, &job("feed", "c", base + 3, JobState::Succeeded)).await.unwrap();
+    store.put_job(&other, &job("feed", "a", base + 9, JobState::Running)).await.unwrap();
+
+    let ids = |jobs: Vec<JobRecord>| jobs.into_iter().map(|j| j.job_id).collect::<Vec<_>>();
+    assert_eq!(ids(store.list_jobs(&t, None, 10).await.unwrap()), ["c", "b", "a"]);
+    assert_eq!(ids(store.list_jobs(&t, Some(&scenario_id("feed")), 10).await.unwrap()), ["c", "a"]);
+    assert_eq!(ids(store.list_jobs(&t, None, 1).await.unwrap()), ["c"]);
+
+    let mut running = job("feed", "a", base + 1, JobState::Running);
+    running.progress = 0.5;
+    running.heartbeat_ms = base + 5;
+    store.put_job(&t, &running).await.unwrap();
+    assert_eq!(store.get_job(&t, "a").await.unwrap(), Some(running), "a put replaces");
+    assert_eq!(store.get_job(&t, "zzz").await.unwrap(), None);
+    assert_eq!(store.get_job(&other, "a").await.unwrap().unwrap().created_ms, base + 9, "per tenant");
+
+    let mut stale = store.stale_jobs(base + 5).await.unwrap();
+    stale.retain(|(tenant, _)| *tenant == t || *tenant == other);
+    let found: Vec<_> = stale.iter().map(|(tenant, j)| (tenant == &t, j.job_id.as_str())).collect();
+    assert_eq!(found, [(true, "b")], "only unfinished jobs whose heartbeat is older");
+    let mut stale = store.stale_jobs(base + 100).await.unwrap();
+    stale.retain(|(tenant, _)| *tenant == t || *tenant == other);
+    stale.sort_by_key(|(_, j)| j.created_ms);
+    let found: Vec<_> = stale.iter().map(|(tenant, j)| (tenant == &t, j.job_id.as_str())).collect();
+    assert_eq!(found, [(true, "a"), (true, "b"), (false, "a")]);
 }

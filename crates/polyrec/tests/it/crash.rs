@@ -134,3 +134,126 @@ async fn kill_nine_during_ingestion_loses_no_acknowledged_event() {
     }
     assert_eq!(warehouse, stored, "every stored event reaches the warehouse exactly once");
 }
+
+async fn call(client: &reqwest::Client, method: reqwest::Method, url: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = client.request(method, url).header("X-Tenant-Id", "crash").header("X-User-Id", "g0-1");
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls `GET path` until `done` holds (20 s at most).
+async fn until(client: &reqwest::Client, url: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..400 {
+        let (_, body) = call(client, reqwest::Method::GET, url, None).await;
+        if done(&body) {
+            return body;
+        }
+        last = body;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("GET {url} never satisfied the condition; last answer: {last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_kill_no_job_is_left_running_and_the_registry_serves_without_retraining() {
+    use polyrec_core::{JobRecord, JobState, ScenarioId, TenantId};
+    use polyrec_storage::DocumentStore;
+    use reqwest::Method;
+
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let mut server = spawn(dir.path()).await;
+    let config = json!({"recall": {"strategies": [{"name": "vector_search", "weight": 1.0, "limit": 10}]},
+        "rank": {"model": "weighted"}});
+    let (status, body) = call(
+        &client,
+        Method::POST,
+        &format!("{}/api/v1/scenarios", server.url),
+        Some(json!({"scenario_id": "feed", "scenario_type": "vlog", "config": config})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let items: String = (0..12)
+        .map(|i| json!({"item_id": format!("i{i}"), "metadata": {"category": "c"}}).to_string() + "\n")
+        .collect();
+    let response = client
+        .post(format!("{}/api/v1/scenarios/feed/items/bulk", server.url))
+        .header("X-Tenant-Id", "crash")
+        .body(items)
+        .send()
+        .await
+        .unwrap();
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["rejected"], 0, "{report}");
+    let mut events = Vec::new();
+    for g in 0..2 {
+        for u in 0..6 {
+            for i in 0..5 {
+                if i != u % 5 || u == 5 {
+                    events.push(json!({"event_type": "click", "user_id": format!("g{g}-{u}"),
+                        "item_id": format!("i{}", g * 6 + i), "scenario_id": "feed"}));
+                }
+            }
+        }
+    }
+    let (status, body) =
+        call(&client, Method::POST, &format!("{}/api/v1/behaviors/batch", server.url), Some(json!({"events": events})))
+            .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, job) =
+        call(&client, Method::POST, &format!("{}/api/v1/scenarios/feed/jobs/train", server.url), Some(json!({}))).await;
+    assert_eq!(status, 202, "{job}");
+    let job_url = format!("{}/api/v1/jobs/{}", server.url, job["job_id"].as_str().unwrap());
+    let job = until(&client, &job_url, |job| job["state"] == "succeeded" || job["state"] == "failed").await;
+    assert_eq!(job["versions"], json!({"als": "v1"}), "{job}");
+
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    // What a kill in the middle of a training leaves behind: a job recorded as running.
+    {
+        let documents = polyrec_storage::SqliteDocuments::open(&dir.path().join("documents.db")).unwrap();
+        let now = 4_000_000_000_000; // its heartbeat is in the future: only the restart can tell
+        let orphan = JobRecord {
+            job_id: "orphan".into(),
+            scenario_id: ScenarioId::parse("feed").unwrap(),
+            kind: "train".into(),
+            models: vec!["als".into()],
+            trigger: "api".into(),
+            state: JobState::Running,
+            progress: 0.5,
+            stage: "training als".into(),
+            error: None,
+            versions: Default::default(),
+            data: Default::default(),
+            created_ms: now,
+            started_ms: Some(now),
+            finished_ms: None,
+            heartbeat_ms: now,
+        };
+        documents.put_job(&TenantId::parse("crash").unwrap(), &orphan).await.unwrap();
+    }
+
+    let server = spawn(dir.path()).await;
+    let orphan_url = format!("{}/api/v1/jobs/orphan", server.url);
+    let orphan = until(&client, &orphan_url, |job| job["state"] != "running").await;
+    assert_eq!(orphan["state"], "failed", "{orphan}");
+    // The registry's serving version is loaded at start-up; the schedule does not retrain a
+    // model whose events have not changed.
+    let models_url = format!("{}/api/v1/scenarios/feed/models", server.url);
+    let models = until(&client, &models_url, |m| m["models"][0]["serving"] == true).await;
+    assert_eq!(models["models"].as_array().unwrap().len(), 1, "{models}");
+    let (status, answer) = call(
+        &client,
+        Method::POST,
+        &format!("{}/api/v1/recommend", server.url),
+        Some(json!({"scenario_id": "feed", "count": 1, "explain": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["items"][0]["item_id"], "i1", "{answer}");
+    assert_eq!(answer["items"][0]["channels"][0]["name"], "vector_search", "{answer}");
+}

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod isolation;
 mod items;
+mod models;
 mod ops;
 mod realtime;
 mod recommend;

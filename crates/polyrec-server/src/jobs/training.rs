@@ -1,0 +1,495 @@
+//! Training jobs (the role Celery plays, DESIGN §5): on demand (`POST …/jobs/train`, the CLI's
+//! `polyrec train`), and on a schedule that retrains a scenario when it has new events.
+//!
+//! A job is a record in the document store (`training_jobs`) with its state, stage and progress,
+//! written as it advances and refreshed by a heartbeat while it runs. A job whose process died
+//! stops beating; the reaper marks it failed, so after a restart no job is ever left `running`.
+//!
+//! A round trains the item–item and user–user neighbours (`item_cf`, `user_cf`; cheap, rebuilt
+//! every round and not versioned), then each learned model asked for, or else each the
+//! scenario's config uses (`vector_search` → ALS, `ease` → EASE). Every learned model is
+//! measured on held-out interactions, registered with its metrics as a new version, and
+//! activated. A model that fails fails the job and leaves the serving version in place.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use polyrec_core::clock::DAY_MS;
+use polyrec_core::model::{model_kind, serving_version};
+use polyrec_core::{Error, JobRecord, JobState, Result, ScenarioId, TenantId};
+use polyrec_engine::CfModel;
+use polyrec_engine::cf::CfParams;
+use polyrec_models::holdout::Holdout;
+use polyrec_models::metrics::RankingSummary;
+use polyrec_models::{AlsModel, AlsParams, EaseModel, EaseParams, Interactions, Vocabulary};
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::watch;
+use utoipa::ToSchema;
+
+use crate::App;
+use crate::service::models::{self, Loaded};
+
+/// How long an on-demand training waits for the warehouse sink to catch up with the bus.
+const CATCH_UP: Duration = Duration::from_secs(30);
+/// How often a running job refreshes its record.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+/// A running job whose heartbeat is older than this lost its process.
+pub const STALE_AFTER_MS: i64 = 60_000;
+/// Offline metrics at training time: this fraction of each user's interactions is held out.
+const HOLDOUT_FRACTION: f64 = 0.2;
+const HOLDOUT_SEED: u64 = 42;
+const METRICS_K: usize = 10;
+
+/// What `POST …/jobs/cf` answers: the round it ran, synchronously.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CfReport {
+    pub scenario_id: String,
+    /// (user, item) pairs with positive interest in the window.
+    pub interactions: usize,
+    pub users: usize,
+    pub items: usize,
+    pub took_ms: f64,
+    /// The learned models trained and activated in this round (`als`, `ease`).
+    pub models: Vec<String>,
+    /// The job that ran it.
+    pub job_id: String,
+}
+
+/// Checks a job's model list: known names, each once.
+fn check_models(models: &[String]) -> Result<()> {
+    for (i, name) in models.iter().enumerate() {
+        if model_kind(name).is_none() {
+            let known: Vec<&str> = polyrec_core::model::MODEL_NAMES.iter().map(|(n, _)| *n).collect();
+            return Err(Error::invalid(
+                "unknown_model",
+                format!("models[{i}]: unknown model {name:?}; trainable models are {}", known.join(", ")),
+            ));
+        }
+        if models[..i].contains(name) {
+            return Err(Error::invalid("duplicate_model", format!("models[{i}]: {name:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+/// Records a training job as queued and starts it; returns its record at once.
+pub async fn submit(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    scenario: &ScenarioId,
+    models: Vec<String>,
+    trigger: &str,
+) -> Result<JobRecord> {
+    app.scenario(tenant, scenario).await?;
+    check_models(&models)?;
+    let now = app.now_ms();
+    let job = JobRecord {
+        job_id: uuid::Uuid::now_v7().to_string(),
+        scenario_id: scenario.clone(),
+        kind: "train".to_owned(),
+        models,
+        trigger: trigger.to_owned(),
+        state: JobState::Queued,
+        progress: 0.0,
+        stage: "queued".to_owned(),
+        error: None,
+        versions: BTreeMap::new(),
+        data: BTreeMap::new(),
+        created_ms: now,
+        started_ms: None,
+        finished_ms: None,
+        heartbeat_ms: now,
+    };
+    app.documents.put_job(tenant, &job).await?;
+    tokio::spawn(run(app.clone(), tenant.clone(), job.clone()));
+    Ok(job)
+}
+
+/// A job's record; `NotFound` for another tenant's job.
+pub async fn get(app: &App, tenant: &TenantId, job_id: &str) -> Result<JobRecord> {
+    app.documents.get_job(tenant, job_id).await?.ok_or_else(|| Error::not_found(format!("job {job_id:?}")))
+}
+
+/// Waits for a job to finish (or `timeout`) and returns its record.
+pub async fn wait(app: &App, tenant: &TenantId, job_id: &str, timeout: Duration) -> Result<JobRecord> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let job = get(app, tenant, job_id).await?;
+        if job.state.is_finished() || Instant::now() >= deadline {
+            return Ok(job);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Trains one scenario now, from everything acknowledged before the call, and waits for it.
+pub async fn train_now(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId) -> Result<CfReport> {
+    let job = submit(app, tenant, scenario, Vec::new(), "api").await?;
+    let job = wait(app, tenant, &job.job_id, Duration::from_secs(3_600)).await?;
+    match job.state {
+        JobState::Succeeded => {
+            let count = |key: &str| job.data.get(key).copied().unwrap_or(0) as usize;
+            Ok(CfReport {
+                scenario_id: scenario.to_string(),
+                interactions: count("interactions"),
+                users: count("users"),
+                items: count("items"),
+                took_ms: (job.finished_ms.unwrap_or(0) - job.started_ms.unwrap_or(0)) as f64,
+                models: job.versions.keys().cloned().collect(),
+                job_id: job.job_id,
+            })
+        }
+        JobState::Failed => Err(Error::internal(format!(
+            "training job {} failed: {}",
+            job.job_id,
+            job.error.as_deref().unwrap_or("unknown error")
+        ))),
+        _ => Err(Error::unavailable(format!("training job {} is still {:?}", job.job_id, job.stage))),
+    }
+}
+
+/// The record of a running job, shared by the trainer (stages), the fit loops (progress within
+/// a stage) and the heartbeat.
+struct Tracker {
+    app: Arc<App>,
+    tenant: TenantId,
+    job: Mutex<JobRecord>,
+    /// The current stage's share of the whole, as (from, to).
+    span: Mutex<(f64, f64)>,
+    /// Progress within the stage, 0–1, as f64 bits (set from blocking fit threads).
+    within: AtomicU64,
+}
+
+impl Tracker {
+    fn snapshot(&self) -> JobRecord {
+        let mut job = self.job.lock().clone();
+        if !job.state.is_finished() {
+            let (from, to) = *self.span.lock();
+            let within = f64::from_bits(self.within.load(Ordering::Relaxed)).clamp(0.0, 1.0);
+            job.progress = from + (to - from) * within;
+            job.heartbeat_ms = self.app.now_ms();
+        }
+        job
+    }
+
+    async fn flush(&self) -> Result<()> {
+        self.app.documents.put_job(&self.tenant, &self.snapshot()).await
+    }
+
+    /// Enters a stage that takes the share `from..to` of the job.
+    async fn stage(&self, name: impl Into<String>, from: f64, to: f64) {
+        self.job.lock().stage = name.into();
+        *self.span.lock() = (from, to);
+        self.within.store(0f64.to_bits(), Ordering::Relaxed);
+        if let Err(error) = self.flush().await {
+            tracing::warn!(%error, "could not record a training job's progress");
+        }
+    }
+
+    /// A callback for fit loops: progress within the current stage.
+    fn progress(&self) -> impl Fn(f64) + Sync + '_ {
+        move |fraction| self.within.store(fraction.to_bits(), Ordering::Relaxed)
+    }
+}
+
+async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord) {
+    let scenario = job.scenario_id.clone();
+    let tracker = Arc::new(Tracker {
+        app: app.clone(),
+        tenant: tenant.clone(),
+        job: Mutex::new(job),
+        span: Mutex::new((0.0, 0.0)),
+        within: AtomicU64::new(0),
+    });
+    let _one_at_a_time = app.training_slot(&tenant, &scenario).await;
+    {
+        let mut job = tracker.job.lock();
+        job.state = JobState::Running;
+        job.started_ms = Some(app.now_ms());
+    }
+    tracker.stage("starting", 0.0, 0.0).await;
+    let (stop_beat, mut beat_stopped) = tokio::sync::oneshot::channel::<()>();
+    let beat = {
+        let tracker = tracker.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(HEARTBEAT) => {}
+                    _ = &mut beat_stopped => break,
+                }
+                if let Err(error) = tracker.flush().await {
+                    tracing::warn!(%error, "training job heartbeat failed");
+                }
+            }
+        })
+    };
+    let started = Instant::now();
+    let outcome = train(&app, &tenant, &scenario, &tracker).await;
+    // Stopped, not aborted: a heartbeat write in flight lands before the final record.
+    let _ = stop_beat.send(());
+    let _ = beat.await;
+    let mut final_record = {
+        let mut job = tracker.job.lock();
+        job.finished_ms = Some(app.now_ms());
+        job.heartbeat_ms = app.now_ms();
+        match &outcome {
+            Ok(()) => {
+                job.state = JobState::Succeeded;
+                job.progress = 1.0;
+                job.stage = "done".to_owned();
+            }
+            Err(error) => {
+                job.state = JobState::Failed;
+                job.error = Some(error.to_string());
+            }
+        }
+        job.clone()
+    };
+    if let Err(error) = &outcome {
+        final_record.progress = tracker.snapshot().progress;
+        tracing::error!(tenant = %tenant, scenario = %scenario, job = %final_record.job_id, %error, "training job failed");
+    } else {
+        tracing::info!(
+            tenant = %tenant, scenario = %scenario, job = %final_record.job_id,
+            took_ms = started.elapsed().as_secs_f64() * 1000.0, versions = ?final_record.versions,
+            "training job finished"
+        );
+    }
+    // The final state must land: a job left `running` would wait for the reaper.
+    for attempt in 0..5 {
+        match app.documents.put_job(&tenant, &final_record).await {
+            Ok(()) => break,
+            Err(error) => {
+                tracing::warn!(%error, attempt, "could not record a training job's end; retrying");
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+        }
+    }
+}
+
+/// The learned models a job trains: those asked for, or those the config uses.
+fn wanted(app_config: &polyrec_core::ScenarioConfig, asked: &[String]) -> Vec<String> {
+    if !asked.is_empty() {
+        return asked.to_vec();
+    }
+    let uses = |name: &str| app_config.recall.strategies.iter().any(|s| s.name == name);
+    let mut models = Vec::new();
+    if uses("vector_search") {
+        models.push("als".to_owned());
+    }
+    if uses("ease") {
+        models.push("ease".to_owned());
+    }
+    models
+}
+
+async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker: &Tracker) -> Result<()> {
+    let (trigger, asked, job_id) = {
+        let job = tracker.job.lock();
+        (job.trigger.clone(), job.models.clone(), job.job_id.clone())
+    };
+    let compiled = app.scenario(tenant, scenario).await?;
+    if trigger != "schedule" {
+        tracker.stage("waiting for the event warehouse", 0.0, 0.05).await;
+        if !app.wait_for_job("warehouse_sink", CATCH_UP).await? {
+            tracing::warn!(tenant = %tenant, scenario = %scenario, "warehouse sink still behind; training on what it has");
+        }
+    }
+    tracker.stage("reading events", 0.05, 0.1).await;
+    let now = app.now_ms();
+    let since = now - app.config.cf_window_days as i64 * DAY_MS;
+    // Counted before reading, so events that land during training trigger the next round.
+    let event_count = app.warehouse.count(tenant, Some(scenario)).await?;
+    let interactions = Arc::new(app.warehouse.interactions(tenant, scenario, since).await?);
+
+    tracker.stage("training item_cf and user_cf neighbours", 0.1, 0.2).await;
+    let rows = interactions.clone();
+    let model = tokio::task::spawn_blocking(move || CfModel::train(&rows, CfParams::default(), now))
+        .await
+        .map_err(Error::internal)?;
+    {
+        let mut job = tracker.job.lock();
+        job.data.insert("events".into(), event_count);
+        job.data.insert("interactions".into(), interactions.len() as u64);
+        job.data.insert("users".into(), model.n_users() as u64);
+        job.data.insert("items".into(), model.n_items() as u64);
+    }
+    app.set_cf_model(tenant, scenario, model, event_count);
+
+    let mut models = wanted(&compiled.scenario.config, &asked);
+    if trigger == "schedule" {
+        // The schedule retrains a model only when the events changed since its serving version.
+        let registered = app.documents.list_models(tenant, scenario, None).await?;
+        models.retain(|name| {
+            let versions: Vec<_> = registered.iter().filter(|m| &m.model_name == name).cloned().collect();
+            serving_version(&versions).and_then(|m| m.config.get("events")?.as_u64()) != Some(event_count)
+        });
+    }
+    if !models.is_empty() && interactions.is_empty() {
+        return Err(Error::invalid(
+            "no_training_data",
+            format!("scenario {scenario} has no positive interactions in the last {} days", app.config.cf_window_days),
+        ));
+    }
+    let share = 0.8 / models.len().max(1) as f64;
+    for (i, name) in models.iter().enumerate() {
+        let from = 0.2 + share * i as f64;
+        tracker.stage(format!("training {name}"), from, from + share).await;
+        let (loaded, metrics, params) = fit(name, interactions.clone(), tracker).await?;
+        let config = json!({
+            "params": params,
+            "events": event_count,
+            "interactions": interactions.len(),
+            "holdout": {"fraction": HOLDOUT_FRACTION, "seed": HOLDOUT_SEED, "k": METRICS_K},
+        });
+        let record = models::register(app, tenant, scenario, &loaded, config, metrics, &job_id).await?;
+        let version = record.model_version.clone();
+        models::activate_loaded(app, tenant, record, loaded).await?;
+        tracker.job.lock().versions.insert(name.clone(), version);
+    }
+    Ok(())
+}
+
+fn summary_metrics(summary: &RankingSummary) -> BTreeMap<String, f64> {
+    let k = summary.k;
+    BTreeMap::from([
+        (format!("precision@{k}"), summary.precision),
+        (format!("recall@{k}"), summary.recall),
+        (format!("ndcg@{k}"), summary.ndcg),
+        (format!("map@{k}"), summary.map),
+        (format!("hit_rate@{k}"), summary.hit_rate),
+        ("coverage".to_owned(), summary.coverage),
+        ("test_users".to_owned(), summary.users as f64),
+    ])
+}
+
+/// Fits one learned model: first on a per-user split for its offline metrics, then on every
+/// interaction for serving.
+async fn fit(
+    name: &str,
+    interactions: Arc<Vec<polyrec_storage::Interaction>>,
+    tracker: &Tracker,
+) -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
+    let name = name.to_owned();
+    // Blocking fits report progress through the tracker, which outlives them: the job waits.
+    let progress_bits = Arc::new(AtomicU64::new(0));
+    let bits = progress_bits.clone();
+    let fitting = tokio::task::spawn_blocking(move || -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
+        let report = |fraction: f64| bits.store(fraction.to_bits(), Ordering::Relaxed);
+        let holdout = Holdout::new(
+            interactions.iter().map(|i| (i.user_id.as_str(), i.item_id.as_str())),
+            HOLDOUT_FRACTION,
+            HOLDOUT_SEED,
+        );
+        // Implicit feedback: every positive interaction is one observation.
+        let all = Interactions::build(
+            interactions.iter().map(|i| (i.user_id.as_str(), i.item_id.as_str(), 1.0)),
+            Vocabulary::default(),
+        );
+        match name.as_str() {
+            "als" => {
+                let params = AlsParams::default();
+                let half = |offset: f64| move |f: f64| report(offset + f / 2.0);
+                let evaluated = AlsModel::fit(&holdout.train, params.clone(), &half(0.0));
+                let summary = holdout
+                    .evaluate(METRICS_K, |user| evaluated.user_vector(user).map(|vector| evaluated.score_all(vector)));
+                let model = AlsModel::fit(&all, params.clone(), &half(0.5));
+                let params = serde_json::to_value(&params).map_err(Error::internal)?;
+                Ok((Loaded::Als(model), summary_metrics(&summary), params))
+            }
+            "ease" => {
+                let params = EaseParams::default();
+                let too_large =
+                    |e: polyrec_models::ease::EaseError| Error::invalid("model_not_trainable", format!("ease: {e}"));
+                let evaluated = EaseModel::fit(&holdout.train, params.clone()).map_err(too_large)?;
+                report(0.5);
+                let summary = holdout.evaluate(METRICS_K, |user| {
+                    let history = evaluated.history(user);
+                    (!history.is_empty()).then(|| evaluated.score(history.iter().copied()))
+                });
+                let model = EaseModel::fit(&all, params.clone()).map_err(too_large)?;
+                let params = serde_json::to_value(&params).map_err(Error::internal)?;
+                Ok((Loaded::Ease(model), summary_metrics(&summary), params))
+            }
+            other => Err(Error::invalid(
+                "model_not_trainable",
+                format!("{other} is not trainable from this scenario's events in this build"),
+            )),
+        }
+    });
+    tokio::pin!(fitting);
+    let progress = tracker.progress();
+    loop {
+        tokio::select! {
+            done = &mut fitting => return done.map_err(Error::internal)?,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                progress(f64::from_bits(progress_bits.load(Ordering::Relaxed)));
+            }
+        }
+    }
+}
+
+/// The schedule: every interval, reap jobs whose process died and retrain the scenarios whose
+/// event count changed. First it loads the registry's serving versions.
+pub(super) async fn run_schedule(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
+    // The embedded document store belongs to this process alone: an unfinished job in it was
+    // left by a process that stopped.
+    let stale_before = if app.config.storage.documents.is_empty() { i64::MAX } else { app.now_ms() - STALE_AFTER_MS };
+    if let Err(error) = reap(&app, stale_before).await {
+        tracing::error!(%error, "could not reap unfinished training jobs");
+    }
+    match models::load_serving(&app).await {
+        Ok(loaded) => tracing::info!(loaded, "serving model versions loaded from the registry"),
+        Err(error) => tracing::error!(%error, "could not load the registry's serving versions"),
+    }
+    let interval = Duration::from_secs(app.config.cf_interval_seconds.max(1));
+    loop {
+        if let Err(error) = reap(&app, app.now_ms() - STALE_AFTER_MS).await {
+            tracing::error!(%error, "could not reap stale training jobs");
+        }
+        if let Err(error) = retrain_changed(&app).await {
+            tracing::error!(%error, "training round failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stopped.changed() => break,
+        }
+    }
+}
+
+/// Marks failed the unfinished jobs whose heartbeat is older than `heartbeat_before`.
+pub async fn reap(app: &App, heartbeat_before: i64) -> Result<usize> {
+    let stale = app.documents.stale_jobs(heartbeat_before).await?;
+    let count = stale.len();
+    for (tenant, mut job) in stale {
+        job.state = JobState::Failed;
+        job.error =
+            Some("the process running this job stopped before it finished; the serving models were not changed".into());
+        job.finished_ms = Some(app.now_ms());
+        tracing::warn!(tenant = %tenant, job = %job.job_id, "training job lost its process: marked failed");
+        app.documents.put_job(&tenant, &job).await?;
+    }
+    Ok(count)
+}
+
+async fn retrain_changed(app: &Arc<App>) -> Result<()> {
+    for (tenant, scenario) in app.documents.all_scenarios().await? {
+        let id = scenario.scenario_id;
+        let count = app.warehouse.count(&tenant, Some(&id)).await?;
+        if count == 0 || app.cf_trained_at(&tenant, &id) == Some(count) {
+            continue;
+        }
+        // One at a time: the round waits for each job, so the schedule never piles them up.
+        match submit(app, &tenant, &id, Vec::new(), "schedule").await {
+            Ok(job) => {
+                wait(app, &tenant, &job.job_id, Duration::from_secs(24 * 3_600)).await?;
+            }
+            Err(error) => tracing::error!(tenant = %tenant, scenario = %id, %error, "could not start a training"),
+        }
+    }
+    Ok(())
+}

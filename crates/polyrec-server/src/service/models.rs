@@ -1,0 +1,321 @@
+//! The model registry (SPEC §4.1 `model_configs`, DESIGN §5): every trained model is an artifact
+//! in the blob store plus a versioned record with its config, offline metrics and status. The
+//! serving version of each model is loaded into the scenario's [`ScenarioModels`] snapshot,
+//! which requests read without locks: activating or rolling back swaps the snapshot, and a
+//! request that already holds the old one finishes with it (a replaced vector collection stays
+//! searchable for [`RETIRE_AFTER`]).
+//!
+//! Activation loads the artifact first and writes the registry after, so a version that cannot
+//! be loaded never becomes active, and a failed training never touches the serving version.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use polyrec_core::model::{ModelKind, model_kind, serving_version};
+use polyrec_core::timefmt::format_ms;
+use polyrec_core::{Error, ModelRecord, ModelStatus, Result, ScenarioId, TenantId};
+use polyrec_engine::VectorModel;
+use polyrec_models::{AlsModel, Artifact, EaseModel};
+use polyrec_storage::VectorCollection;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::App;
+
+/// How long a replaced vector collection stays searchable for requests that still hold the
+/// snapshot that points at it (recall channels time out in milliseconds).
+pub const RETIRE_AFTER: Duration = Duration::from_secs(30);
+
+/// A trained model in memory, ready to serve.
+pub enum Loaded {
+    Als(AlsModel),
+    Ease(EaseModel),
+}
+
+impl Loaded {
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self> {
+        let corrupt = |e: polyrec_models::ArtifactError| Error::internal(format!("artifact of {name}: {e}"));
+        let artifact = Artifact::from_bytes(bytes).map_err(corrupt)?;
+        match name {
+            "als" => Ok(Loaded::Als(AlsModel::from_artifact(&artifact).map_err(corrupt)?)),
+            "ease" => Ok(Loaded::Ease(EaseModel::from_artifact(&artifact).map_err(corrupt)?)),
+            other => Err(Error::internal(format!("no loader for model {other:?}"))),
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Loaded::Als(model) => model.to_artifact().to_bytes(),
+            Loaded::Ease(model) => model.to_artifact().to_bytes(),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Loaded::Als(_) => "als",
+            Loaded::Ease(_) => "ease",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelView {
+    pub scenario_id: String,
+    pub model_type: ModelKind,
+    pub model_name: String,
+    pub model_version: String,
+    /// The artifact's key in the blob store.
+    pub model_path: String,
+    #[schema(value_type = Object)]
+    pub config: Value,
+    /// Offline metrics on held-out data.
+    pub metrics: BTreeMap<String, f64>,
+    pub status: ModelStatus,
+    /// Whether this process serves it (the active version, or the one `rank.version` pins).
+    pub serving: bool,
+    pub job_id: String,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activated_at: Option<String>,
+}
+
+impl ModelView {
+    fn new(record: ModelRecord, serving: bool) -> Self {
+        Self {
+            scenario_id: record.scenario_id.to_string(),
+            model_type: record.model_type,
+            model_name: record.model_name,
+            model_version: record.model_version,
+            model_path: record.model_path,
+            config: record.config,
+            metrics: record.metrics,
+            status: record.status,
+            serving,
+            job_id: record.job_id,
+            created_at: format_ms(record.created_ms),
+            activated_at: record.activated_ms.map(format_ms),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    pub models: Vec<ModelView>,
+}
+
+fn check_name(name: &str) -> Result<ModelKind> {
+    model_kind(name).ok_or_else(|| {
+        let known: Vec<&str> = polyrec_core::model::MODEL_NAMES.iter().map(|(n, _)| *n).collect();
+        Error::invalid("unknown_model", format!("unknown model {name:?}; the registry knows {}", known.join(", ")))
+    })
+}
+
+/// A scenario's registered versions, of one model or of all, newest first.
+pub async fn list(app: &App, tenant: &TenantId, scenario: &ScenarioId, name: Option<&str>) -> Result<ModelList> {
+    app.scenario(tenant, scenario).await?;
+    if let Some(name) = name {
+        check_name(name)?;
+    }
+    let serving = app.scenario_models(tenant, scenario).map(|m| m.versions.clone()).unwrap_or_default();
+    let records = app.documents.list_models(tenant, scenario, name).await?;
+    let models = records
+        .into_iter()
+        .map(|record| {
+            let serves = serving.get(&record.model_name) == Some(&record.model_version);
+            ModelView::new(record, serves)
+        })
+        .collect();
+    Ok(ModelList { models })
+}
+
+/// Stores a trained model's artifact and registers it as a new, inactive version.
+pub async fn register(
+    app: &App,
+    tenant: &TenantId,
+    scenario: &ScenarioId,
+    loaded: &Loaded,
+    config: Value,
+    metrics: BTreeMap<String, f64>,
+    job_id: &str,
+) -> Result<ModelRecord> {
+    let name = loaded.name();
+    let model_type = check_name(name)?;
+    let bytes = loaded.to_bytes();
+    // Two trainings (in two processes) may number a version alike: the second takes the next.
+    for _ in 0..5 {
+        let existing = app.documents.list_models(tenant, scenario, Some(name)).await?;
+        let sequence = existing.iter().map(|m| m.sequence).max().unwrap_or(0) + 1;
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let key = format!("{scenario}/{name}/v{sequence}-{}.bin", &run[..8]);
+        app.blobs.put(tenant, &key, bytes.clone()).await?;
+        let record = ModelRecord {
+            scenario_id: scenario.clone(),
+            model_type,
+            model_name: name.to_owned(),
+            model_version: ModelRecord::version_name(sequence),
+            sequence,
+            model_path: key,
+            config: config.clone(),
+            metrics: metrics.clone(),
+            status: ModelStatus::Inactive,
+            job_id: job_id.to_owned(),
+            created_ms: app.now_ms(),
+            activated_ms: None,
+        };
+        match app.documents.insert_model(tenant, &record).await {
+            Ok(()) => return Ok(record),
+            Err(Error::Conflict { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::unavailable(format!("could not number a new version of {name}: too many concurrent trainings")))
+}
+
+/// Activates `version` of model `name`: loads its artifact into this process, then marks it
+/// active (and the version it replaces inactive) in the registry.
+pub async fn activate(
+    app: &App,
+    tenant: &TenantId,
+    scenario: &ScenarioId,
+    name: &str,
+    version: &str,
+) -> Result<ModelView> {
+    app.scenario(tenant, scenario).await?;
+    check_name(name)?;
+    let versions = app.documents.list_models(tenant, scenario, Some(name)).await?;
+    let record = versions
+        .into_iter()
+        .find(|m| m.model_version == version)
+        .ok_or_else(|| Error::not_found(format!("version {version:?} of model {name}")))?;
+    let loaded = load(app, tenant, &record).await?;
+    activate_loaded(app, tenant, record, loaded).await
+}
+
+/// Activates the version that was serving before the current one.
+pub async fn rollback(app: &App, tenant: &TenantId, scenario: &ScenarioId, name: &str) -> Result<ModelView> {
+    app.scenario(tenant, scenario).await?;
+    check_name(name)?;
+    let versions = app.documents.list_models(tenant, scenario, Some(name)).await?;
+    let current = serving_version(&versions).map(|m| m.sequence);
+    let previous = versions
+        .iter()
+        .filter(|m| Some(m.sequence) != current && m.activated_ms.is_some())
+        .max_by_key(|m| (m.activated_ms, m.sequence))
+        .ok_or_else(|| Error::Conflict {
+            code: "no_previous_version",
+            message: format!("model {name} has no version that served before the current one to roll back to"),
+        })?
+        .clone();
+    let loaded = load(app, tenant, &previous).await?;
+    activate_loaded(app, tenant, previous, loaded).await
+}
+
+/// Serves a model that is in memory already (just trained), then records it as active.
+pub async fn activate_loaded(app: &App, tenant: &TenantId, record: ModelRecord, loaded: Loaded) -> Result<ModelView> {
+    install(app, tenant, &record, loaded).await?;
+    let mut active = record;
+    active.status = ModelStatus::Active;
+    active.activated_ms = Some(app.now_ms());
+    app.documents.replace_model(tenant, &active).await?;
+    // The activation is recorded; now retire the others (a crash in between leaves two active
+    // records, and the one activated last serves: `serving_version`).
+    for mut other in app.documents.list_models(tenant, &active.scenario_id, Some(&active.model_name)).await? {
+        if other.status == ModelStatus::Active && other.sequence != active.sequence {
+            other.status = ModelStatus::Inactive;
+            app.documents.replace_model(tenant, &other).await?;
+        }
+    }
+    tracing::info!(
+        tenant = %tenant, scenario = %active.scenario_id, model = %active.model_name,
+        version = %active.model_version, "model version activated"
+    );
+    Ok(ModelView::new(active, true))
+}
+
+async fn load(app: &App, tenant: &TenantId, record: &ModelRecord) -> Result<Loaded> {
+    let bytes = app.blobs.get(tenant, &record.model_path).await?.ok_or_else(|| Error::Conflict {
+        code: "artifact_missing",
+        message: format!(
+            "the artifact of {} {} ({}) is not in the blob store; train a new version",
+            record.model_name, record.model_version, record.model_path
+        ),
+    })?;
+    let name = record.model_name.clone();
+    tokio::task::spawn_blocking(move || Loaded::from_bytes(&name, &bytes)).await.map_err(Error::internal)?
+}
+
+/// Puts a loaded model into the scenario's snapshot.
+async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loaded) -> Result<()> {
+    let scenario = &record.scenario_id;
+    let version = (record.model_name.clone(), record.model_version.clone());
+    match loaded {
+        Loaded::Als(als) => {
+            // The vectors are searchable before the model that queries them is swapped in. The
+            // name is unique per load, also between processes and under a clock that stands still.
+            let run = uuid::Uuid::new_v4().simple().to_string();
+            let model = format!("als-{}-{}", record.model_version, &run[..12]);
+            let collection = VectorCollection::new(tenant, scenario, model);
+            app.vectors.create(&collection, als.factors(), als.items.names(), &als.item_factors).await?;
+            let vectors =
+                VectorModel { als: Arc::new(als), index: app.vectors.clone(), collection: collection.clone() };
+            let replaced = app.update_models(tenant, scenario, |models| {
+                models.vectors = Some(vectors);
+                models.versions.insert(version.0, version.1);
+            });
+            if let Some(old) = replaced.and_then(|m| m.vectors.as_ref().map(|v| v.collection.clone()))
+                && old != collection
+            {
+                retire(app, old);
+            }
+        }
+        Loaded::Ease(ease) => {
+            app.update_models(tenant, scenario, |models| {
+                models.ease = Some(Arc::new(ease));
+                models.versions.insert(version.0, version.1);
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Drops a replaced vector collection once requests that may still search it are done.
+fn retire(app: &App, collection: VectorCollection) {
+    let index = app.vectors.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(RETIRE_AFTER).await;
+        if let Err(error) = index.drop_collection(&collection).await {
+            tracing::warn!(%error, collection = %collection.model, "could not drop a retired vector collection");
+        }
+    });
+}
+
+/// Loads the serving version of every model of every scenario (at start-up: this process
+/// serves what the registry says, without retraining). A version that fails to load is logged
+/// and skipped; the scenario answers through its other channels.
+pub async fn load_serving(app: &App) -> Result<usize> {
+    let mut loaded = 0;
+    for (tenant, scenario) in app.documents.all_scenarios().await? {
+        let id = scenario.scenario_id;
+        let records = app.documents.list_models(&tenant, &id, None).await?;
+        let mut names: Vec<&str> = records.iter().map(|m| m.model_name.as_str()).collect();
+        names.dedup();
+        for name in names {
+            let versions: Vec<ModelRecord> = records.iter().filter(|m| m.model_name == name).cloned().collect();
+            let Some(record) = serving_version(&versions) else { continue };
+            let result = match load(app, &tenant, record).await {
+                Ok(model) => install(app, &tenant, record, model).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => loaded += 1,
+                Err(error) => tracing::error!(
+                    tenant = %tenant, scenario = %id, model = name, version = %record.model_version, %error,
+                    "could not load the serving version"
+                ),
+            }
+        }
+    }
+    Ok(loaded)
+}

@@ -1,0 +1,288 @@
+//! Training jobs and the model registry: jobs with state and progress, versions with offline
+//! metrics, activate and roll back, hot swap under load, tenant isolation, and a restart that
+//! leaves no job running.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use polyrec_core::{JobRecord, JobState, ScenarioId, TenantId};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{TestServer, config, event, ids};
+
+async fn catalog(server: &TestServer, tenant: &str, scenario: &str, n: usize) {
+    let items: Vec<(String, Value)> = (0..n).map(|i| (format!("i{i}"), json!({"category": "c"}))).collect();
+    let refs: Vec<(&str, Value)> = items.iter().map(|(id, m)| (id.as_str(), m.clone())).collect();
+    server.items(tenant, scenario, &refs).await;
+}
+
+/// Two tastes: users g0-* take i0..i4, users g1-* take i6..i10, each skipping one.
+fn two_tastes(scenario: &str) -> Vec<Value> {
+    let mut events = Vec::new();
+    for g in 0..2 {
+        for u in 0..6 {
+            for i in 0..5 {
+                if i != u % 5 || u == 5 {
+                    events.push(event("click", &format!("g{g}-{u}"), &format!("i{}", g * 6 + i), scenario));
+                }
+            }
+        }
+    }
+    events
+}
+
+/// Starts a training job and waits for it to finish; returns the finished record.
+async fn train(server: &TestServer, tenant: &str, scenario: &str, body: Value) -> Value {
+    let (status, job) = server.post(tenant, &format!("/api/v1/scenarios/{scenario}/jobs/train"), body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    assert_eq!(job["state"], "queued", "{job}");
+    let path = format!("/api/v1/jobs/{}", job["job_id"].as_str().unwrap());
+    let mut last = Value::Null;
+    for _ in 0..400 {
+        let (status, job) = server.get(tenant, &path).await;
+        assert_eq!(status, StatusCode::OK, "{job}");
+        let progress = job["progress"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&progress), "{job}");
+        if job["state"] == "succeeded" || job["state"] == "failed" {
+            return job;
+        }
+        last = job;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the job did not finish: {last}");
+}
+
+fn serving<'a>(models: &'a Value, name: &str) -> Vec<&'a str> {
+    models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["model_name"] == name && m["serving"] == true)
+        .map(|m| m["model_version"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_training_job_registers_measured_versions_that_activate_and_roll_back() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("vector_search", 0.5, 20), ("ease", 0.5, 20)])).await;
+    catalog(&server, "t1", "feed", 12).await;
+    server.events("t1", two_tastes("feed")).await;
+
+    let job = train(&server, "t1", "feed", json!({})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["progress"], 1.0, "{job}");
+    assert_eq!(job["versions"], json!({"als": "v1", "ease": "v1"}), "{job}");
+    assert_eq!(job["data"]["users"], 12, "{job}");
+
+    let (status, models) = server.get("t1", "/api/v1/scenarios/feed/models").await;
+    assert_eq!(status, StatusCode::OK, "{models}");
+    let records = models["models"].as_array().unwrap();
+    assert_eq!(records.len(), 2, "{models}");
+    for record in records {
+        assert_eq!(record["status"], "active", "{record}");
+        assert_eq!(record["model_type"], "recall", "{record}");
+        assert_eq!(record["job_id"], job["job_id"], "{record}");
+        assert_eq!(record["config"]["events"], 50, "{record}");
+        // Held-out interactions of two clean tastes: the right group is found.
+        let ndcg = record["metrics"]["ndcg@10"].as_f64().unwrap();
+        assert!(ndcg > 0.3, "{record}");
+        assert!(record["metrics"]["recall@10"].as_f64().unwrap() > 0.5, "{record}");
+    }
+
+    // One more round: v2 serves, v1 stays registered.
+    let job = train(&server, "t1", "feed", json!({"models": ["als"]})).await;
+    assert_eq!(job["versions"], json!({"als": "v2"}), "{job}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/feed/models?name=als").await;
+    let statuses: Vec<(&str, &str)> = models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["model_version"].as_str().unwrap(), m["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(statuses, [("v2", "active"), ("v1", "inactive")], "{models}");
+    assert_eq!(serving(&models, "als"), ["v2"]);
+
+    let (status, rolled) = server.post("t1", "/api/v1/scenarios/feed/models/als/rollback", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{rolled}");
+    assert_eq!(rolled["model_version"], "v1", "{rolled}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/feed/models?name=als").await;
+    assert_eq!(serving(&models, "als"), ["v1"], "{models}");
+    // The rolled-back model answers.
+    let (_, answer) = server.recommend("t1", "g0-1", json!({"scenario_id": "feed", "count": 1, "explain": true})).await;
+    assert_eq!(ids(&answer), ["i1"], "{answer}");
+    assert_eq!(answer["degraded_channels"], json!([]), "{answer}");
+
+    // Rolling back again returns to v2 (the one that served before v1 came back).
+    let (status, rolled) = server.post("t1", "/api/v1/scenarios/feed/models/als/rollback", json!({})).await;
+    assert_eq!((status, rolled["model_version"].as_str()), (StatusCode::OK, Some("v2")), "{rolled}");
+    let (status, activated) =
+        server.post("t1", "/api/v1/scenarios/feed/models/als/versions/v1/activate", json!({})).await;
+    assert_eq!((status, activated["status"].as_str()), (StatusCode::OK, Some("active")), "{activated}");
+
+    // EASE has served one version only: nothing to roll back to.
+    let (status, error) = server.post("t1", "/api/v1/scenarios/feed/models/ease/rollback", json!({})).await;
+    assert_eq!((status, error["code"].as_str()), (StatusCode::CONFLICT, Some("no_previous_version")), "{error}");
+    let (status, error) = server.post("t1", "/api/v1/scenarios/feed/models/als/versions/v9/activate", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+    let (status, error) = server.post("t1", "/api/v1/scenarios/feed/models/bpr/rollback", json!({})).await;
+    assert_eq!((status, error["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_model")), "{error}");
+
+    let (status, jobs) = server.get("t1", "/api/v1/scenarios/feed/jobs").await;
+    assert_eq!(status, StatusCode::OK, "{jobs}");
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 2, "{jobs}");
+    assert_eq!(jobs["jobs"][0]["versions"], json!({"als": "v2"}), "newest first: {jobs}");
+}
+
+#[tokio::test]
+async fn bad_training_requests_are_refused_with_what_to_fix() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("vector_search", 1.0, 20)])).await;
+    let path = "/api/v1/scenarios/feed/jobs/train";
+    let (status, error) = server.post("t1", path, json!({"models": ["als", "bpr"]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["code"], "unknown_model", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("models[1]"), "{error}");
+    let (status, error) = server.post("t1", path, json!({"models": ["als", "als"]})).await;
+    assert_eq!((status, error["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("duplicate_model")));
+    let (status, error) = server.post("t1", path, json!({"modles": ["als"]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    let (status, _) = server.post("t1", "/api/v1/scenarios/nope/jobs/train", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = server.get("t1", "/api/v1/jobs/no-such-job").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // No events yet: the job runs and fails, saying why; nothing is registered.
+    let job = train(&server, "t1", "feed", json!({})).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(job["error"].as_str().unwrap().contains("no positive interactions"), "{job}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/feed/models").await;
+    assert_eq!(models["models"], json!([]), "{models}");
+}
+
+#[tokio::test]
+async fn a_failed_training_leaves_the_serving_version_in_place() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("vector_search", 1.0, 20)])).await;
+    catalog(&server, "t1", "feed", 12).await;
+    server.events("t1", two_tastes("feed")).await;
+    let job = train(&server, "t1", "feed", json!({})).await;
+    assert_eq!(job["versions"], json!({"als": "v1"}), "{job}");
+    // A model this scenario's events cannot train (no impressions for a ranker yet) fails
+    // the job; ALS v1 keeps serving.
+    let job = train(&server, "t1", "feed", json!({"models": ["deepfm"]})).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/feed/models").await;
+    assert_eq!(serving(&models, "als"), ["v1"], "{models}");
+    let (_, answer) = server.recommend("t1", "g1-2", json!({"scenario_id": "feed", "count": 1})).await;
+    assert_eq!(ids(&answer), ["i8"], "{answer}");
+}
+
+#[tokio::test]
+async fn another_tenant_cannot_see_or_touch_models_and_jobs() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("ease", 1.0, 20)])).await;
+    server.scenario("t2", "feed", config(&[("ease", 1.0, 20)])).await;
+    catalog(&server, "t1", "feed", 12).await;
+    server.events("t1", two_tastes("feed")).await;
+    let job = train(&server, "t1", "feed", json!({})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let job_path = format!("/api/v1/jobs/{}", job["job_id"].as_str().unwrap());
+
+    let (status, _) = server.get("t2", &job_path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a job id of another tenant is not found");
+    let (_, models) = server.get("t2", "/api/v1/scenarios/feed/models").await;
+    assert_eq!(models["models"], json!([]), "{models}");
+    let (_, jobs) = server.get("t2", "/api/v1/scenarios/feed/jobs").await;
+    assert_eq!(jobs["jobs"], json!([]), "{jobs}");
+    let (status, _) = server.post("t2", "/api/v1/scenarios/feed/models/ease/versions/v1/activate", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // t2's own scenario answers without t1's model.
+    let (_, answer) = server.recommend("t2", "g0-1", json!({"scenario_id": "feed", "count": 3, "explain": true})).await;
+    assert!(answer["items"].as_array().unwrap().iter().all(|i| i["channels"][0]["name"] != "ease"), "{answer}");
+}
+
+#[tokio::test]
+async fn hot_swaps_under_concurrent_recommend_calls_drop_nothing() {
+    let server = Arc::new(TestServer::start().await);
+    server.scenario("t1", "feed", config(&[("vector_search", 0.5, 20), ("ease", 0.5, 20)])).await;
+    catalog(&server, "t1", "feed", 12).await;
+    server.events("t1", two_tastes("feed")).await;
+    for _ in 0..2 {
+        assert_eq!(train(&server, "t1", "feed", json!({})).await["state"], "succeeded");
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut callers = Vec::new();
+    for c in 0..4 {
+        let (server, stop) = (server.clone(), stop.clone());
+        callers.push(tokio::spawn(async move {
+            let mut answered = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let user = format!("g{}-{}", c % 2, 1 + c / 2);
+                let (status, answer) =
+                    server.recommend("t1", &user, json!({"scenario_id": "feed", "count": 1, "explain": true})).await;
+                assert_eq!(status, StatusCode::OK, "{answer}");
+                assert_eq!(answer["degraded_channels"], json!([]), "no channel fails during a swap: {answer}");
+                let channels: Vec<&str> = answer["items"][0]["channels"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["name"].as_str().unwrap())
+                    .collect();
+                assert_eq!(channels, ["vector_search", "ease"], "{answer}");
+                answered += 1;
+            }
+            answered
+        }));
+    }
+    for round in 0..20 {
+        let path = match round % 3 {
+            0 => "/api/v1/scenarios/feed/models/als/rollback".to_owned(),
+            1 => "/api/v1/scenarios/feed/models/ease/rollback".to_owned(),
+            _ => format!("/api/v1/scenarios/feed/models/als/versions/v{}/activate", 1 + round % 2),
+        };
+        let (status, answer) = server.post("t1", &path, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for caller in callers {
+        total += caller.await.unwrap();
+    }
+    assert!(total >= 20, "the callers ran during the swaps ({total} answers)");
+}
+
+#[tokio::test]
+async fn a_job_whose_process_died_is_failed_not_left_running() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("ease", 1.0, 20)])).await;
+    let (tenant, scenario) = (TenantId::parse("t1").unwrap(), ScenarioId::parse("feed").unwrap());
+    let now = server.app.now_ms();
+    let orphan = JobRecord {
+        job_id: "orphan".into(),
+        scenario_id: scenario.clone(),
+        kind: "train".into(),
+        models: vec![],
+        trigger: "api".into(),
+        state: JobState::Running,
+        progress: 0.4,
+        stage: "training ease".into(),
+        error: None,
+        versions: Default::default(),
+        data: Default::default(),
+        created_ms: now,
+        started_ms: Some(now),
+        finished_ms: None,
+        heartbeat_ms: now,
+    };
+    server.app.documents.put_job(&tenant, &orphan).await.unwrap();
+    let reaped = |before| polyrec_server::jobs::training::reap(&server.app, before);
+    assert_eq!(reaped(now - polyrec_server::jobs::training::STALE_AFTER_MS).await.unwrap(), 0, "still beating");
+    server.clock.advance_ms(61_000);
+    let before = server.app.now_ms() - polyrec_server::jobs::training::STALE_AFTER_MS;
+    assert_eq!(reaped(before).await.unwrap(), 1);
+    let (_, job) = server.get("t1", "/api/v1/jobs/orphan").await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(job["error"].as_str().unwrap().contains("stopped"), "{job}");
+}
