@@ -2,11 +2,14 @@
 //!
 //! - `polyrec serve`: every service in one process on embedded storage.
 //! - `polyrec import items|events FILE`: bulk loads over the HTTP API, with a progress bar.
+//! - `polyrec train --tenant T --scenario S [--model NAME]`: a training job on a server, with a
+//!   progress bar.
 //! - `polyrec demo`: a demo tenant with two scenarios and synthetic traffic.
 
 mod demo;
 mod eval;
 mod import;
+mod train;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -64,6 +67,8 @@ enum Command {
         #[command(subcommand)]
         what: import::ImportCommand,
     },
+    /// Train a scenario's models on a running server and follow the job with a progress bar.
+    Train(train::TrainArgs),
     /// Create a demo tenant with the vlog and news scenarios and synthetic items and events.
     Demo(demo::DemoArgs),
     /// Evaluate scenario configs offline on an interaction data set (e.g. MovieLens-100K).
@@ -100,6 +105,10 @@ fn main() -> anyhow::Result<()> {
         Command::Import { what } => {
             init_human_logs();
             runtime.block_on(import::run(what))
+        }
+        Command::Train(args) => {
+            init_human_logs();
+            runtime.block_on(train::run(args))
         }
         Command::Demo(args) => {
             init_human_logs();

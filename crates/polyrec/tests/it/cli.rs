@@ -171,3 +171,52 @@ fn eval_scores_configs_on_a_held_out_split() {
     let (ok, _, stderr) = polyrec(&["eval", "--interactions", &path("x.csv"), "--models", "nope"]);
     assert!(!ok && stderr.contains("unknown model `nope`"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn train_follows_the_job_and_prints_the_versions_with_their_metrics() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("ease", 1.0, 10)])).await;
+    let items: Vec<(String, Value)> = (0..8).map(|i| (format!("i{i}"), json!({"category": "c"}))).collect();
+    let refs: Vec<(&str, Value)> = items.iter().map(|(id, m)| (id.as_str(), m.clone())).collect();
+    server.items("t1", "feed", &refs).await;
+    let events: Vec<Value> = (0..6)
+        .flat_map(|u| {
+            (0..4).map(move |i| {
+                crate::support::event("click", &format!("u{u}"), &format!("i{}", (u % 2) * 4 + i), "feed")
+            })
+        })
+        .collect();
+    server.events("t1", events).await;
+    let url = server.url.clone();
+    let run = move |args: Vec<String>| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+            all.extend(["--url", &url]);
+            polyrec(&all)
+        })
+    };
+    let args = |extra: &[&str]| {
+        let mut args: Vec<String> = ["train", "--tenant", "t1", "--scenario", "feed"].map(String::from).to_vec();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
+
+    let (ok, stdout, stderr) = run(args(&[])).await.unwrap();
+    assert!(ok, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["state"], "succeeded", "{report}");
+    assert_eq!(report["models"]["ease"]["version"], "v1", "{report}");
+    assert_eq!(report["models"]["ease"]["status"], "active", "{report}");
+    assert!(report["models"]["ease"]["metrics"]["ndcg@10"].as_f64().is_some(), "{report}");
+    let (_, jobs) = server.get("t1", "/api/v1/scenarios/feed/jobs").await;
+    assert_eq!(jobs["jobs"][0]["trigger"], "cli", "{jobs}");
+
+    let (ok, _, stderr) = run(args(&["--model", "bpr"])).await.unwrap();
+    assert!(!ok);
+    assert!(stderr.contains("unknown_model") && stderr.contains("bpr"), "{stderr}");
+    let (ok, _, stderr) =
+        run(vec!["train".into(), "--tenant".into(), "t1".into(), "--scenario".into(), "nope".into()]).await.unwrap();
+    assert!(!ok);
+    assert!(stderr.contains("404"), "{stderr}");
+}
