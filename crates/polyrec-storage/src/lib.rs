@@ -107,6 +107,15 @@ pub trait DocumentStore: Send + Sync {
     async fn stale_jobs(&self, heartbeat_before: i64) -> Result<Vec<(TenantId, JobRecord)>>;
 }
 
+/// A stored event context (JSON text, possibly empty).
+pub(crate) fn parse_context(text: Option<&str>) -> Result<serde_json::Map<String, serde_json::Value>> {
+    match text.map(str::trim) {
+        None | Some("") | Some("null") => Ok(serde_json::Map::new()),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| polyrec_core::Error::internal(format!("stored event context is not a JSON object: {e}"))),
+    }
+}
+
 /// The conflict of two trainings that numbered their versions alike.
 pub(crate) fn model_version_exists(name: &str, sequence: u64) -> polyrec_core::Error {
     polyrec_core::Error::Conflict {
@@ -164,6 +173,19 @@ pub struct Interaction {
     pub last_ms: i64,
 }
 
+/// One behavior event as a trainer reads it back from the warehouse.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BehaviorRow {
+    pub user_id: String,
+    pub item_id: String,
+    pub event_type: polyrec_core::EventType,
+    pub timestamp_ms: i64,
+    pub value: Option<f64>,
+    pub request_id: Option<String>,
+    /// The event's free context object (device, location, …); empty if none.
+    pub context: serde_json::Map<String, serde_json::Value>,
+}
+
 /// Behavior analytics (ClickHouse's role): raw events and their rollups. The rollups'
 /// readers arrive with the analytics service; here they back `count`.
 #[async_trait]
@@ -173,6 +195,16 @@ pub trait Warehouse: Send + Sync {
     async fn count(&self, tenant: &TenantId, scenario: Option<&ScenarioId>) -> Result<u64>;
     /// Positive interactions of a scenario since `since_ms`, summed per (user, item).
     async fn interactions(&self, tenant: &TenantId, scenario: &ScenarioId, since_ms: i64) -> Result<Vec<Interaction>>;
+    /// A scenario's events of the given types since `since_ms`, oldest first (ties by event id),
+    /// at most `limit` of them: the latest ones when there are more.
+    async fn behaviors(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        since_ms: i64,
+        types: &[polyrec_core::EventType],
+        limit: usize,
+    ) -> Result<Vec<BehaviorRow>>;
     /// Deletes a scenario's events and rollups (the scenario was deleted).
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()>;
 }

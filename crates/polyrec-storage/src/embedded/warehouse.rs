@@ -6,11 +6,11 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use polyrec_core::clock::{DAY_MS, HOUR_MS};
-use polyrec_core::{EventType, Result, ScenarioId, TenantId};
+use polyrec_core::{Error, EventType, Result, ScenarioId, TenantId};
 use rusqlite::params;
 
 use super::{Db, Role, open, sql};
-use crate::{BusRecord, Interaction, Warehouse};
+use crate::{BehaviorRow, BusRecord, Interaction, Warehouse};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS user_behaviors (
@@ -191,6 +191,59 @@ impl Warehouse for SqliteWarehouse {
                     })
                     .map_err(sql)?;
                 rows.map(|r| r.map_err(sql)).collect()
+            })
+            .await
+    }
+
+    async fn behaviors(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        since_ms: i64,
+        types: &[EventType],
+        limit: usize,
+    ) -> Result<Vec<BehaviorRow>> {
+        let (tenant, scenario) = (tenant.to_string(), scenario.to_string());
+        let types: Vec<String> = types.iter().map(|t| format!("'{}'", t.as_str())).collect();
+        // The latest `limit`, returned oldest first.
+        let query = format!(
+            "SELECT user_id, item_id, event_type, timestamp_ms, value, request_id, context FROM (
+                 SELECT * FROM user_behaviors
+                 WHERE tenant_id = ?1 AND scenario_id = ?2 AND timestamp_ms >= ?3 AND event_type IN ({})
+                 ORDER BY timestamp_ms DESC, event_id DESC LIMIT ?4
+             ) ORDER BY timestamp_ms, event_id",
+            types.join(", ")
+        );
+        self.reader
+            .call(move |conn| {
+                let mut stmt = conn.prepare_cached(&query).map_err(sql)?;
+                let rows = stmt
+                    .query_map(params![tenant, scenario, since_ms, limit as i64], |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, String>(2)?,
+                            row.get::<_, i64>(3)?,
+                            row.get::<_, Option<f64>>(4)?,
+                            row.get::<_, Option<String>>(5)?,
+                            row.get::<_, Option<String>>(6)?,
+                        ))
+                    })
+                    .map_err(sql)?;
+                rows.map(|row| {
+                    let (user_id, item_id, event_type, timestamp_ms, value, request_id, context) = row.map_err(sql)?;
+                    Ok(BehaviorRow {
+                        user_id,
+                        item_id,
+                        event_type: EventType::parse(&event_type)
+                            .ok_or_else(|| Error::internal(format!("stored event type {event_type:?}")))?,
+                        timestamp_ms,
+                        value,
+                        request_id,
+                        context: crate::parse_context(context.as_deref())?,
+                    })
+                })
+                .collect()
             })
             .await
     }

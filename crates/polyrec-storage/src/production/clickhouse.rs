@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use polyrec_core::{Error, EventType, Result, ScenarioId, TenantId};
 use serde::Serialize;
 
-use crate::{BusRecord, Interaction, Warehouse};
+use crate::{BehaviorRow, BusRecord, Interaction, Warehouse};
 
 pub struct ClickHouseWarehouse {
     http: reqwest::Client,
@@ -345,6 +345,57 @@ impl Warehouse for ClickHouseWarehouse {
                     item_id: item_id.to_owned(),
                     weight: weight.parse().map_err(|e| Error::internal(format!("weight {weight:?}: {e}")))?,
                     last_ms: last.parse().map_err(|e| Error::internal(format!("time {last:?}: {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn behaviors(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        since_ms: i64,
+        types: &[EventType],
+        limit: usize,
+    ) -> Result<Vec<BehaviorRow>> {
+        let types: Vec<String> = types.iter().map(|t| quote(t.as_str())).collect();
+        // The latest `limit`, returned oldest first. JSONEachRow: contexts are free text.
+        let sql = format!(
+            "SELECT user_id, item_id, event_type, timestamp_ms, value, request_id, context FROM (
+                 SELECT user_id, item_id, event_type, timestamp_ms, value, request_id, context, event_id
+                 FROM user_behaviors
+                 WHERE tenant_id = {} AND scenario_id = {} AND timestamp_ms >= {since_ms} AND event_type IN ({})
+                 ORDER BY timestamp_ms DESC, event_id DESC LIMIT {limit}
+             ) ORDER BY timestamp_ms, event_id FORMAT JSONEachRow",
+            quote(tenant.as_str()),
+            quote(scenario.as_str()),
+            types.join(", ")
+        );
+        let text = self.execute(&sql, None).await?;
+        let corrupt = |what: &str, line: &str| Error::internal(format!("clickhouse behavior row, {what}: {line:?}"));
+        text.lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                let row: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(line).map_err(|_| corrupt("not JSON", line))?;
+                let text = |key: &str| row.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+                // 64-bit integers come quoted by default.
+                let timestamp_ms = match row.get("timestamp_ms") {
+                    Some(serde_json::Value::String(s)) => s.parse().ok(),
+                    Some(value) => value.as_i64(),
+                    None => None,
+                }
+                .ok_or_else(|| corrupt("timestamp", line))?;
+                let event_type =
+                    text("event_type").and_then(|t| EventType::parse(&t)).ok_or_else(|| corrupt("type", line))?;
+                Ok(BehaviorRow {
+                    user_id: text("user_id").ok_or_else(|| corrupt("user", line))?,
+                    item_id: text("item_id").ok_or_else(|| corrupt("item", line))?,
+                    event_type,
+                    timestamp_ms,
+                    value: row.get("value").and_then(|v| v.as_f64()),
+                    request_id: text("request_id"),
+                    context: crate::parse_context(text("context").as_deref())?,
                 })
             })
             .collect()

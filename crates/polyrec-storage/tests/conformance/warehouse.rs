@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use polyrec_core::EventType::{Click, Impression, Like, Play};
-use polyrec_storage::{Interaction, Warehouse};
+use polyrec_storage::{BehaviorRow, Interaction, Warehouse};
 
 use crate::support::*;
 
@@ -58,6 +58,7 @@ suite!(
     a_replayed_batch_inserts_nothing_twice,
     interactions_sum_interest_per_user_and_item,
     dropping_a_scenario_removes_its_events_and_rollups,
+    behaviors_come_back_whole_oldest_first_and_filtered,
 );
 
 async fn a_replayed_batch_inserts_nothing_twice(store: &dyn Warehouse) {
@@ -140,4 +141,44 @@ async fn clickhouse_schema_is_the_specifications() {
         "item_stats_daily\tSummingMergeTree\nitem_stats_daily_mv\tMaterializedView\nmetrics_hourly\tSummingMergeTree\n\
          metrics_hourly_mv\tMaterializedView\nuser_behaviors\tReplacingMergeTree\n"
     );
+}
+
+async fn behaviors_come_back_whole_oldest_first_and_filtered(store: &dyn Warehouse) {
+    let (t, other) = (unique("t"), unique("o"));
+    let mut with_context = record(3, &t, "s", "u1", "i2", Impression, T0 + 2);
+    with_context.event.context =
+        Some(serde_json::json!({"device_type": "mobile", "note": "tab\tand \"quotes\""}).as_object().unwrap().clone());
+    let batch = vec![
+        record(1, &t, "s", "u1", "i1", Impression, T0),
+        record(2, &t, "s", "u1", "i1", Play, T0 + 1),
+        with_context,
+        record(4, &t, "s", "u2", "i1", Like, T0 + 3),
+        record(5, &t, "s", "u2", "i1", Impression, T0 - 10_000),
+        record(6, &t, "other", "u1", "i1", Impression, T0 + 4),
+        record(7, &other, "s", "u1", "i1", Impression, T0 + 5),
+    ];
+    store.insert(&batch).await.unwrap();
+    let (tenant, s) = (tenant(&t), scenario_id("s"));
+    let rows = store.behaviors(&tenant, &s, T0, &[Impression, Play], 100).await.unwrap();
+    let seen: Vec<(&str, &str, i64)> =
+        rows.iter().map(|r| (r.user_id.as_str(), r.event_type.as_str(), r.timestamp_ms)).collect();
+    assert_eq!(seen, [("u1", "impression", T0), ("u1", "play", T0 + 1), ("u1", "impression", T0 + 2)]);
+    assert_eq!(
+        rows[1],
+        BehaviorRow {
+            user_id: "u1".into(),
+            item_id: "i1".into(),
+            event_type: Play,
+            timestamp_ms: T0 + 1,
+            value: Some(30.5),
+            request_id: Some("req-2".into()),
+            context: Default::default(),
+        }
+    );
+    assert_eq!(rows[2].context["note"], "tab\tand \"quotes\"", "free text survives");
+    assert_eq!(rows[2].context["device_type"], "mobile");
+    // Over the limit: the latest ones, still oldest first.
+    let latest = store.behaviors(&tenant, &s, 0, &[Impression, Play, Like], 2).await.unwrap();
+    let times: Vec<i64> = latest.iter().map(|r| r.timestamp_ms).collect();
+    assert_eq!(times, [T0 + 2, T0 + 3]);
 }
