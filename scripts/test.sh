@@ -54,9 +54,26 @@ source scripts/servers.sh
 trap stop_servers EXIT
 
 # ---------------------------------------------------------------------------
+# Native build tools for LightGBM (polyrec-models feature `lightgbm`, which --all-features builds):
+# a C++ compiler and make, libclang for bindgen, and cmake >= 3.28 — Debian 12 ships 3.25, so
+# cmake comes from PyPI into a cached venv and the cmake crate finds it through $CMAKE (DESIGN §7).
+# Idempotent: dpkg and the venv's marker file are checked first. Uses apt_install / venv_install
+# from scripts/servers.sh.
+# ---------------------------------------------------------------------------
+ensure_lightgbm_build_tools() {
+    apt_install g++ make libclang-dev python3-venv
+    venv_install cmake python3 'cmake>=3.28,<4'
+    export PATH="$POLYREC_VENV_DIR/cmake/bin:$PATH"
+    export CMAKE="$POLYREC_VENV_DIR/cmake/bin/cmake"
+}
+
+# ---------------------------------------------------------------------------
 # Steps
 # ---------------------------------------------------------------------------
 ensure_prereqs
+
+banner "native build tools for LightGBM (libclang, cmake >= 3.28)"
+ensure_lightgbm_build_tools
 
 banner "install and start the test servers"
 start_servers

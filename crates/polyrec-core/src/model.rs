@@ -78,6 +78,22 @@ impl ModelRecord {
     }
 }
 
+/// Whether a version named in a config (`rank.version`, e.g. `v2.0` as in the specification's
+/// examples) names the registry version `version` (`v2`): equal, or the same number with a
+/// zero minor part.
+pub fn same_version(pin: &str, version: &str) -> bool {
+    if pin == version {
+        return true;
+    }
+    let number = |v: &str| -> Option<u64> {
+        let v = v.strip_prefix('v').unwrap_or(v);
+        let (major, minor) = v.split_once('.').unwrap_or((v, "0"));
+        (minor.chars().all(|c| c == '0') && !minor.is_empty()).then_some(())?;
+        major.parse().ok()
+    };
+    number(pin).is_some_and(|n| number(version) == Some(n))
+}
+
 /// Which of a model's versions serves: the active one activated last.
 pub fn serving_version(versions: &[ModelRecord]) -> Option<&ModelRecord> {
     versions.iter().filter(|m| m.status == ModelStatus::Active).max_by_key(|m| (m.activated_ms, m.sequence))
@@ -130,4 +146,19 @@ pub struct JobRecord {
     pub finished_ms: Option<i64>,
     /// Refreshed while it runs; a running job whose heartbeat stopped lost its process.
     pub heartbeat_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_name_versions_with_or_without_a_zero_minor() {
+        assert!(same_version("v2", "v2"));
+        assert!(same_version("v2.0", "v2"));
+        assert!(same_version("2", "v2"));
+        assert!(!same_version("v2.1", "v2"));
+        assert!(!same_version("v1.0", "v2"));
+        assert!(!same_version("latest", "v2"));
+    }
 }

@@ -20,6 +20,8 @@
 
 pub mod catalog;
 pub mod cf;
+pub mod features;
+pub mod labels;
 pub mod models;
 pub mod pipeline;
 pub mod rank;

@@ -9,6 +9,7 @@ use polyrec_models::{AlsModel, EaseModel};
 use polyrec_storage::{VectorCollection, VectorIndex};
 
 use crate::CfModel;
+use crate::rank::learned::RankerModel;
 
 #[derive(Clone, Default)]
 pub struct ScenarioModels {
@@ -20,6 +21,8 @@ pub struct ScenarioModels {
     /// User and item vectors; the item vectors are in `index` under `collection`.
     pub vectors: Option<VectorModel>,
     pub ease: Option<Arc<EaseModel>>,
+    /// The learned ranker that serves (`lightgbm`, `deepfm`, `wide_deep`).
+    pub ranker: Option<RankerModel>,
     /// The registry version of each learned model in this snapshot, by model name.
     pub versions: BTreeMap<String, String>,
 }

@@ -39,11 +39,20 @@ pub static RECALL: &[Entry<dyn Recall>] = &[
     Entry { name: "ease", summary: "EASE item-item model over the user's history", build: recall::ease::build },
 ];
 
-pub static RANK: &[Entry<dyn Rank>] = &[Entry {
-    name: "weighted",
-    summary: "weighted sum of config.features, no trained model",
-    build: rank::weighted::build,
-}];
+pub static RANK: &[Entry<dyn Rank>] = &[
+    Entry {
+        name: "weighted",
+        summary: "weighted sum of config.features, no trained model",
+        build: rank::weighted::build,
+    },
+    Entry {
+        name: "lightgbm",
+        summary: "gradient-boosted trees (LightGBM) trained on impressions",
+        build: rank::learned::build_lightgbm,
+    },
+    Entry { name: "deepfm", summary: "DeepFM trained on impressions", build: rank::learned::build_deepfm },
+    Entry { name: "wide_deep", summary: "Wide & Deep trained on impressions", build: rank::learned::build_wide_deep },
+];
 
 pub static RERANK: &[Entry<dyn Rerank>] = &[
     Entry { name: "diversity", summary: "penalise repeats of a category", build: rerank::diversity::build },
@@ -62,7 +71,7 @@ pub static RERANK: &[Entry<dyn Rerank>] = &[
 
 /// Names the specification uses that arrive with later builds.
 pub const PLANNED_RECALL: &[&str] = &["location"];
-pub const PLANNED_RANK: &[&str] = &["lightgbm", "deepfm", "wide_deep"];
+pub const PLANNED_RANK: &[&str] = &[];
 pub const PLANNED_RERANK: &[&str] = &[];
 
 /// A problem building a strategy, relative to the strategy's own JSON path.

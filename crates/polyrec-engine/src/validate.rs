@@ -280,14 +280,14 @@ mod tests {
                 {"name": "location", "weight": 0.3, "limit": 150},
                 {"name": "magic", "weight": 0.3, "limit": 150}
             ]},
-            "rank": {"model": "deepfm", "version": "v1.0"}
+            "rank": {"model": "deepfm", "version": "v1.0", "objective": "likes"}
         });
         let errors = validate_config(&config).unwrap_err();
-        assert_eq!(errors.unavailable, ["location", "deepfm"]);
+        assert_eq!(errors.unavailable, ["location"]);
         let by_path = |p: &str| errors.errors.iter().find(|e| e.path == p).unwrap().message.clone();
         assert!(by_path("config.recall.strategies[0].name").contains("not available in this build yet"));
         assert!(by_path("config.recall.strategies[1].name").contains("known: hot_items, hot_news"));
-        assert!(by_path("config.rank.model").contains("available: weighted"));
+        assert!(by_path("config.rank.objective").contains("known: click_rate, watch_time, conversion"));
     }
 
     #[test]

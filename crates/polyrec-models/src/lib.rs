@@ -8,6 +8,8 @@
 //! - [`metrics`]: precision / recall / NDCG / MAP at k, coverage, AUC, log-loss.
 //! - [`split`]: interaction files and train/test splits.
 //! - [`artifact`]: the saved form of every model (JSON header + raw f32 arrays).
+//! - [`rank`]: CTR rankers over [`CtrData`] rows — LightGBM (cargo feature `lightgbm`), DeepFM
+//!   and Wide & Deep (cargo feature `deep`, on by default) — behind the [`Ranker`] trait.
 
 pub mod als;
 pub mod artifact;
@@ -16,6 +18,7 @@ pub mod ease;
 pub mod holdout;
 pub mod linalg;
 pub mod metrics;
+pub mod rank;
 pub mod split;
 #[cfg(test)]
 mod testdata;
@@ -24,3 +27,8 @@ pub use als::{AlsModel, AlsParams};
 pub use artifact::{Artifact, ArtifactError};
 pub use data::{Interactions, Vocabulary};
 pub use ease::{EaseModel, EaseParams};
+#[cfg(feature = "deep")]
+pub use rank::deep::{DeepFm, DeepParams, WideDeep};
+#[cfg(feature = "lightgbm")]
+pub use rank::lightgbm::{GbdtParams, GbdtRanker, Objective};
+pub use rank::{CtrData, FeatureSchema, RANKERS, RankError, Ranker, load_ranker};

@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::eval_ctr;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use polyrec_core::{Item, ItemId, ItemStatus, ManualClock, ScenarioConfig, ScenarioId, TenantId, UserId, UserProfile};
@@ -71,7 +72,9 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 10)]
     k: usize,
     /// Comma-separated rows to evaluate; default all of popularity, item_cf, user_cf,
-    /// content_based (needs --items), als, vector_search, ease, pipeline.
+    /// content_based (needs --items), als, vector_search, ease, pipeline. The rankers
+    /// lightgbm, deepfm and wide_deep run only when listed: on the ratings as a click-through
+    /// task (label rating >= --ctr-threshold, time split), with AUC and log-loss.
     #[arg(long, value_delimiter = ',')]
     models: Option<Vec<String>>,
     /// Item metadata `item_id,title,release_year,genres` (genres space-separated): the items'
@@ -91,6 +94,9 @@ pub struct EvalArgs {
     /// on exactly the same data.
     #[arg(long)]
     export_split: Option<PathBuf>,
+    /// The ranker rows (lightgbm, deepfm, wide_deep): a rating at least this is a click.
+    #[arg(long, default_value_t = 4.0)]
+    pub ctr_threshold: f32,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -105,6 +111,13 @@ struct ModelParams {
     ease: EaseParams,
     #[serde(default)]
     cf: CfParams,
+    /// The rankers' hyperparameters (`rank.params.model` of a scenario).
+    #[serde(default)]
+    lightgbm: Option<Value>,
+    #[serde(default)]
+    deepfm: Option<Value>,
+    #[serde(default)]
+    wide_deep: Option<Value>,
 }
 
 struct Row {
@@ -162,8 +175,12 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
             .collect(),
     };
     for model in &wanted {
-        if !ALL_MODELS.contains(&model.as_str()) {
-            bail!("unknown model `{model}` in --models; known: {}", ALL_MODELS.join(", "));
+        if !ALL_MODELS.contains(&model.as_str()) && !eval_ctr::RANKERS.contains(&model.as_str()) {
+            bail!(
+                "unknown model `{model}` in --models; known: {}, and the rankers {}",
+                ALL_MODELS.join(", "),
+                eval_ctr::RANKERS.join(", ")
+            );
         }
         if model == "content_based" && args.items.is_none() {
             bail!("content_based needs item metadata: pass --items FILE");
@@ -190,6 +207,33 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
     let ratings = parse_interactions(&text).with_context(|| args.interactions.display().to_string())?;
     if ratings.is_empty() {
         bail!("{} holds no interactions", args.interactions.display());
+    }
+    let (rankers, wanted): (Vec<String>, Vec<String>) =
+        wanted.into_iter().partition(|m| eval_ctr::RANKERS.contains(&m.as_str()));
+    let mut ranker_params = serde_json::Map::new();
+    for (name, value) in [("lightgbm", &params.lightgbm), ("deepfm", &params.deepfm), ("wide_deep", &params.wide_deep)]
+    {
+        if let Some(value) = value {
+            ranker_params.insert(name.to_owned(), value.clone());
+        }
+    }
+    let ranker_rows = if rankers.is_empty() {
+        Vec::new()
+    } else {
+        let task = eval_ctr::CtrTask {
+            ratings: &ratings,
+            items: args.items.as_deref(),
+            threshold: args.ctr_threshold,
+            test_fraction: args.test_fraction,
+            params: &ranker_params,
+            export: args.export_split.as_deref(),
+        };
+        eval_ctr::evaluate(&task, &rankers)?
+    };
+    if wanted.is_empty() {
+        let models: serde_json::Map<String, Value> = ranker_rows.into_iter().collect();
+        println!("{}", serde_json::to_string_pretty(&json!({ "models": models }))?);
+        return Ok(());
     }
     let kind = match args.split {
         SplitArg::Random => SplitKind::Random,
@@ -292,6 +336,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
                 }),
             );
         }
+        models.extend(ranker_rows);
         println!("{}", serde_json::to_string_pretty(&json!({ "models": models }))?);
     } else {
         println!(
@@ -312,6 +357,19 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
                 row.fit_seconds,
                 row.ms_per_user
             );
+        }
+        if !ranker_rows.is_empty() {
+            println!();
+            println!("| ranker (time split, label rating >= {}) | AUC | log loss | fit s |", args.ctr_threshold);
+            println!("|---|---|---|---|");
+            for (name, row) in &ranker_rows {
+                println!(
+                    "| {name} | {:.4} | {:.4} | {:.3} |",
+                    row["auc"].as_f64().unwrap_or(f64::NAN),
+                    row["log_loss"].as_f64().unwrap_or(f64::NAN),
+                    row["fit_seconds"].as_f64().unwrap_or(f64::NAN)
+                );
+            }
         }
         eprintln!(
             "{} interactions ({} train, {} test), {} users evaluated, {} items",

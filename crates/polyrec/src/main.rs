@@ -8,6 +8,7 @@
 
 mod demo;
 mod eval;
+mod eval_ctr;
 mod import;
 mod train;
 

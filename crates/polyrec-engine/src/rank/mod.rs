@@ -1,4 +1,6 @@
-//! Ranking models, one file each. This build has the weighted feature ranker; trained models
-//! (LightGBM, DeepFM, Wide&Deep) are planned names in the registry.
+//! Ranking models, one file each: the weighted feature ranker, which needs no training, and the
+//! learned rankers (LightGBM, DeepFM, Wide&Deep), trained by a job and served from the
+//! scenario's model snapshot.
 
+pub mod learned;
 pub mod weighted;

@@ -284,6 +284,9 @@ fn wanted(app_config: &polyrec_core::ScenarioConfig, asked: &[String]) -> Vec<St
     if uses("ease") {
         models.push("ease".to_owned());
     }
+    if polyrec_models::rank::RANKERS.contains(&app_config.rank.model.as_str()) {
+        models.push(app_config.rank.model.clone());
+    }
     models
 }
 
@@ -329,7 +332,8 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
             serving_version(&versions).and_then(|m| m.config.get("events")?.as_u64()) != Some(event_count)
         });
     }
-    if !models.is_empty() && interactions.is_empty() {
+    let recall_models = models.iter().any(|m| !polyrec_models::rank::RANKERS.contains(&m.as_str()));
+    if recall_models && interactions.is_empty() {
         return Err(Error::invalid(
             "no_training_data",
             format!("scenario {scenario} has no positive interactions in the last {} days", app.config.cf_window_days),
@@ -339,13 +343,20 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
     for (i, name) in models.iter().enumerate() {
         let from = 0.2 + share * i as f64;
         tracker.stage(format!("training {name}"), from, from + share).await;
-        let (loaded, metrics, params) = fit(name, interactions.clone(), tracker).await?;
-        let config = json!({
-            "params": params,
-            "events": event_count,
-            "interactions": interactions.len(),
-            "holdout": {"fraction": HOLDOUT_FRACTION, "seed": HOLDOUT_SEED, "k": METRICS_K},
-        });
+        let (loaded, metrics, config) = if polyrec_models::rank::RANKERS.contains(&name.as_str()) {
+            let (loaded, metrics, mut config) = fit_ranker(app, tenant, &compiled, name, tracker).await?;
+            config["events"] = json!(event_count);
+            (loaded, metrics, config)
+        } else {
+            let (loaded, metrics, params) = fit(name, interactions.clone(), tracker).await?;
+            let config = json!({
+                "params": params,
+                "events": event_count,
+                "interactions": interactions.len(),
+                "holdout": {"fraction": HOLDOUT_FRACTION, "seed": HOLDOUT_SEED, "k": METRICS_K},
+            });
+            (loaded, metrics, config)
+        };
         let record = models::register(app, tenant, scenario, &loaded, config, metrics, &job_id).await?;
         let version = record.model_version.clone();
         models::activate_loaded(app, tenant, record, loaded).await?;
@@ -394,25 +405,25 @@ async fn fit(
             "als" => {
                 let params = AlsParams::default();
                 let half = |offset: f64| move |f: f64| report(offset + f / 2.0);
-                let evaluated = AlsModel::fit(&holdout.train, params.clone(), &half(0.0));
+                let evaluated = AlsModel::fit(&holdout.train, params, &half(0.0));
                 let summary = holdout
                     .evaluate(METRICS_K, |user| evaluated.user_vector(user).map(|vector| evaluated.score_all(vector)));
-                let model = AlsModel::fit(&all, params.clone(), &half(0.5));
-                let params = serde_json::to_value(&params).map_err(Error::internal)?;
+                let model = AlsModel::fit(&all, params, &half(0.5));
+                let params = serde_json::to_value(params).map_err(Error::internal)?;
                 Ok((Loaded::Als(model), summary_metrics(&summary), params))
             }
             "ease" => {
                 let params = EaseParams::default();
                 let too_large =
                     |e: polyrec_models::ease::EaseError| Error::invalid("model_not_trainable", format!("ease: {e}"));
-                let evaluated = EaseModel::fit(&holdout.train, params.clone()).map_err(too_large)?;
+                let evaluated = EaseModel::fit(&holdout.train, params).map_err(too_large)?;
                 report(0.5);
                 let summary = holdout.evaluate(METRICS_K, |user| {
                     let history = evaluated.history(user);
                     (!history.is_empty()).then(|| evaluated.score(history.iter().copied()))
                 });
-                let model = EaseModel::fit(&all, params.clone()).map_err(too_large)?;
-                let params = serde_json::to_value(&params).map_err(Error::internal)?;
+                let model = EaseModel::fit(&all, params).map_err(too_large)?;
+                let params = serde_json::to_value(params).map_err(Error::internal)?;
                 Ok((Loaded::Ease(model), summary_metrics(&summary), params))
             }
             other => Err(Error::invalid(
@@ -430,6 +441,143 @@ async fn fit(
                 progress(f64::from_bits(progress_bits.load(Ordering::Relaxed)));
             }
         }
+    }
+}
+
+/// How many of the latest events a ranker trains on, at most.
+const MAX_RANKER_EVENTS: usize = 2_000_000;
+/// The ranker's offline metrics: the latest fraction of impressions (by time) is held out.
+const RANKER_TEST_FRACTION: f64 = 0.2;
+
+/// Fits a learned ranker on the scenario's impressions: first on the older 80% for AUC and
+/// log-loss on the newest 20%, then on all of them for serving.
+async fn fit_ranker(
+    app: &App,
+    tenant: &TenantId,
+    compiled: &crate::app::CompiledScenario,
+    name: &str,
+    tracker: &Tracker,
+) -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
+    use polyrec_engine::features::FeatureSpace;
+    use polyrec_engine::labels::label_impressions;
+    use polyrec_engine::rank::learned;
+
+    let scenario = &compiled.scenario.scenario_id;
+    let config = &compiled.scenario.config;
+    let objective = config.rank.objective.clone().unwrap_or_else(|| "click_rate".to_owned());
+    let params = learned::params(config).map_err(|e| {
+        let e = e.at("config.rank");
+        Error::invalid("invalid_config", format!("{}: {}", e.path, e.message))
+    })?;
+    let since = app.now_ms() - app.config.cf_window_days as i64 * DAY_MS;
+    let rows =
+        app.warehouse.behaviors(tenant, scenario, since, &polyrec_core::EventType::ALL, MAX_RANKER_EVENTS).await?;
+    let window_ms = (params.label_window_hours * 3_600_000.0) as i64;
+    let catalog = app.catalog(tenant, scenario).await?;
+    let impressions: Vec<_> = label_impressions(&rows, &objective, params.min_watch_seconds, window_ms)
+        .into_iter()
+        .filter(|i| catalog.get(&i.item_id).is_some())
+        .collect();
+    let positives = impressions.iter().filter(|i| i.label > 0.0).count();
+    if impressions.is_empty() || positives == 0 || positives == impressions.len() {
+        return Err(Error::invalid(
+            "no_training_data",
+            format!(
+                "{name} learns from impression events of catalog items followed (or not) by the objective's \
+                 action ({objective}); scenario {scenario} has {} impressions, {positives} of them positive, in the \
+                 last {} days: report `impression` events for the items shown",
+                impressions.len(),
+                app.config.cf_window_days
+            ),
+        ));
+    }
+    let mut profiles = std::collections::HashMap::new();
+    for impression in &impressions {
+        if !profiles.contains_key(&impression.user_id) {
+            let profile = match polyrec_core::UserId::parse(impression.user_id.clone()) {
+                Ok(user) => app.profile(tenant, &user, scenario).await?,
+                Err(_) => None,
+            };
+            profiles.insert(impression.user_id.clone(), profile);
+        }
+    }
+    let features = config.features.clone();
+    let model_params = params.model.clone();
+    let name = name.to_owned();
+    let progress_bits = Arc::new(AtomicU64::new(0));
+    let bits = progress_bits.clone();
+    let n = impressions.len();
+    let fitting = tokio::task::spawn_blocking(move || -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
+        let report = |fraction: f32| bits.store(f64::from(fraction).to_bits(), Ordering::Relaxed);
+        let build = |space: &FeatureSpace, rows: &[polyrec_engine::labels::Impression]| {
+            let mut data = space.empty_data();
+            for i in rows {
+                space
+                    .push(&mut data, &observation(&catalog, &profiles, i), Some(i.label))
+                    .map_err(|e| Error::internal(e.to_string()))?;
+            }
+            Ok::<_, Error>(data)
+        };
+        let rank_error =
+            |e: polyrec_models::rank::RankError| Error::invalid("model_not_trainable", format!("{name}: {e}"));
+        // Offline metrics: older impressions train, the newest are held out.
+        let cut = ((n as f64) * (1.0 - RANKER_TEST_FRACTION)).round() as usize;
+        let (older, newer) = impressions.split_at(cut.clamp(1, n - 1));
+        let mut space = FeatureSpace::new(&features);
+        space.fit(older.iter().map(|i| observation(&catalog, &profiles, i)));
+        let train = build(&space, older)?;
+        let evaluated = learned::fit(&name, &train, &model_params, &|f| report(f * 0.5)).map_err(rank_error)?;
+        let test = build(&space, newer)?;
+        let scores: Vec<f64> = evaluated.predict(&test).into_iter().map(f64::from).collect();
+        let labels: Vec<bool> = newer.iter().map(|i| i.label > 0.0).collect();
+        let mut metrics = BTreeMap::from([
+            ("test_rows".to_owned(), newer.len() as f64),
+            ("train_rows".to_owned(), older.len() as f64),
+            ("test_positive_rate".to_owned(), labels.iter().filter(|l| **l).count() as f64 / labels.len() as f64),
+        ]);
+        if let Some(auc) = polyrec_models::metrics::auc(&scores, &labels) {
+            metrics.insert("auc".to_owned(), auc);
+        }
+        metrics.insert("log_loss".to_owned(), polyrec_models::metrics::log_loss(&scores, &labels));
+        // Serving: every impression.
+        let mut space = FeatureSpace::new(&features);
+        space.fit(impressions.iter().map(|i| observation(&catalog, &profiles, i)));
+        let all = build(&space, &impressions)?;
+        let model = learned::fit(&name, &all, &model_params, &|f| report(0.5 + f * 0.5)).map_err(rank_error)?;
+        let config = json!({
+            "objective": objective,
+            "params": {"model": model_params, "min_watch_seconds": params.min_watch_seconds,
+                       "label_window_hours": params.label_window_hours},
+            "impressions": n,
+            "positives": positives,
+            "features": {"numeric": space.numeric_names(), "categorical": space.categorical_names()},
+            "holdout": {"split": "time", "test_fraction": RANKER_TEST_FRACTION},
+        });
+        Ok((Loaded::Ranker { model, space }, metrics, config))
+    });
+    tokio::pin!(fitting);
+    let progress = tracker.progress();
+    loop {
+        tokio::select! {
+            done = &mut fitting => return done.map_err(Error::internal)?,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                progress(f64::from_bits(progress_bits.load(Ordering::Relaxed)));
+            }
+        }
+    }
+}
+
+/// An impression as the feature space sees it.
+fn observation<'a>(
+    catalog: &'a polyrec_engine::Catalog,
+    profiles: &'a std::collections::HashMap<String, Option<Arc<polyrec_core::UserProfile>>>,
+    impression: &'a polyrec_engine::labels::Impression,
+) -> polyrec_engine::features::Observation<'a> {
+    polyrec_engine::features::Observation {
+        item: catalog.get(&impression.item_id).expect("impressions are filtered to catalog items"),
+        profile: profiles.get(&impression.user_id).and_then(|p| p.as_deref()),
+        context: &impression.context,
+        at_ms: impression.at_ms,
     }
 }
 

@@ -12,10 +12,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use polyrec_core::model::{ModelKind, model_kind, serving_version};
+use polyrec_core::model::{ModelKind, model_kind, same_version, serving_version};
 use polyrec_core::timefmt::format_ms;
 use polyrec_core::{Error, ModelRecord, ModelStatus, Result, ScenarioId, TenantId};
 use polyrec_engine::VectorModel;
+use polyrec_engine::features::FeatureSpace;
+use polyrec_engine::rank::learned::RankerModel;
+use polyrec_models::rank::{RankError, Ranker, load_ranker};
 use polyrec_models::{AlsModel, Artifact, EaseModel};
 use polyrec_storage::VectorCollection;
 use serde::Serialize;
@@ -32,11 +35,19 @@ pub const RETIRE_AFTER: Duration = Duration::from_secs(30);
 pub enum Loaded {
     Als(AlsModel),
     Ease(EaseModel),
+    /// A learned ranker with the feature space its rows are built in.
+    Ranker {
+        model: Box<dyn Ranker>,
+        space: FeatureSpace,
+    },
 }
 
 impl Loaded {
     pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self> {
         let corrupt = |e: polyrec_models::ArtifactError| Error::internal(format!("artifact of {name}: {e}"));
+        if polyrec_models::rank::RANKERS.contains(&name) {
+            return Self::ranker_from_bytes(name, bytes);
+        }
         let artifact = Artifact::from_bytes(bytes).map_err(corrupt)?;
         match name {
             "als" => Ok(Loaded::Als(AlsModel::from_artifact(&artifact).map_err(corrupt)?)),
@@ -45,10 +56,32 @@ impl Loaded {
         }
     }
 
+    /// A ranker's saved form: the length of the feature space's JSON (8 bytes, little endian),
+    /// that JSON, then the ranker's own artifact.
+    fn ranker_from_bytes(name: &str, bytes: &[u8]) -> Result<Self> {
+        let corrupt = |what: String| Error::internal(format!("artifact of {name}: {what}"));
+        let len = bytes.get(..8).ok_or_else(|| corrupt("truncated".into()))?;
+        let len = u64::from_le_bytes(len.try_into().expect("eight bytes")) as usize;
+        let space = bytes.get(8..8 + len).ok_or_else(|| corrupt("truncated feature space".into()))?;
+        let space: FeatureSpace = serde_json::from_slice(space).map_err(|e| corrupt(e.to_string()))?;
+        let model = load_ranker(name, &bytes[8 + len..]).map_err(|e| match e {
+            RankError::NotBuilt { .. } => Error::invalid("model_not_in_build", e.to_string()),
+            other => corrupt(other.to_string()),
+        })?;
+        Ok(Loaded::Ranker { model, space })
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         match self {
             Loaded::Als(model) => model.to_artifact().to_bytes(),
             Loaded::Ease(model) => model.to_artifact().to_bytes(),
+            Loaded::Ranker { model, space } => {
+                let space = serde_json::to_vec(space).expect("a feature space serializes");
+                let mut bytes = (space.len() as u64).to_le_bytes().to_vec();
+                bytes.extend_from_slice(&space);
+                bytes.extend_from_slice(&model.to_bytes());
+                bytes
+            }
         }
     }
 
@@ -56,6 +89,7 @@ impl Loaded {
         match self {
             Loaded::Als(_) => "als",
             Loaded::Ease(_) => "ease",
+            Loaded::Ranker { model, .. } => model.name(),
         }
     }
 }
@@ -276,8 +310,61 @@ async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loa
                 models.versions.insert(version.0, version.1);
             });
         }
+        Loaded::Ranker { model, space } => {
+            // One ranker serves a scenario: the one its config names, at the pinned version if
+            // `rank.version` pins one. Others stay registered without serving.
+            let config = app.scenario(tenant, scenario).await?.scenario.config.rank.clone();
+            let pinned_elsewhere = config.version.as_ref().is_some_and(|pin| !same_version(pin, &version.1));
+            if config.model != version.0 || pinned_elsewhere {
+                return Ok(());
+            }
+            let ranker = RankerModel {
+                name: version.0.clone(),
+                version: version.1.clone(),
+                model: model.into(),
+                space: Arc::new(space),
+            };
+            app.update_models(tenant, scenario, |models| {
+                if let Some(old) = &models.ranker {
+                    models.versions.remove(&old.name);
+                }
+                models.ranker = Some(ranker);
+                models.versions.insert(version.0, version.1);
+            });
+        }
     }
     Ok(())
+}
+
+/// Makes the scenario serve the ranker its config asks for: the pinned version when
+/// `rank.version` pins one, else the active version; none when the config names no learned
+/// ranker. Called at start-up and after every config change.
+pub async fn sync_ranker(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
+    let rank = app.scenario(tenant, scenario).await?.scenario.config.rank.clone();
+    let current = app
+        .scenario_models(tenant, scenario)
+        .and_then(|m| m.ranker.as_ref().map(|r| (r.name.clone(), r.version.clone())));
+    if !polyrec_models::rank::RANKERS.contains(&rank.model.as_str()) {
+        if current.is_some() {
+            app.update_models(tenant, scenario, |models| {
+                if let Some(old) = models.ranker.take() {
+                    models.versions.remove(&old.name);
+                }
+            });
+        }
+        return Ok(());
+    }
+    let versions = app.documents.list_models(tenant, scenario, Some(&rank.model)).await?;
+    let wanted = match &rank.version {
+        Some(pin) => versions.iter().find(|m| same_version(pin, &m.model_version)),
+        None => serving_version(&versions),
+    };
+    let Some(wanted) = wanted else { return Ok(()) };
+    if current.as_ref() == Some(&(wanted.model_name.clone(), wanted.model_version.clone())) {
+        return Ok(());
+    }
+    let loaded = load(app, tenant, wanted).await?;
+    install(app, tenant, wanted, loaded).await
 }
 
 /// Drops a replaced vector collection once requests that may still search it are done.
@@ -301,6 +388,16 @@ pub async fn load_serving(app: &App) -> Result<usize> {
         let records = app.documents.list_models(&tenant, &id, None).await?;
         let mut names: Vec<&str> = records.iter().map(|m| m.model_name.as_str()).collect();
         names.dedup();
+        // Rankers: the one the config asks for (pinned or active).
+        names.retain(|name| !polyrec_models::rank::RANKERS.contains(name));
+        if records.iter().any(|m| polyrec_models::rank::RANKERS.contains(&m.model_name.as_str())) {
+            match sync_ranker(app, &tenant, &id).await {
+                Ok(()) => loaded += 1,
+                Err(error) => {
+                    tracing::error!(tenant = %tenant, scenario = %id, %error, "could not load the scenario's ranker")
+                }
+            }
+        }
         for name in names {
             let versions: Vec<ModelRecord> = records.iter().filter(|m| m.model_name == name).cloned().collect();
             let Some(record) = serving_version(&versions) else { continue };

@@ -144,6 +144,7 @@ pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Resul
     };
     app.documents.insert_scenario(tenant, &scenario).await?;
     app.scenario_saved(tenant, &scenario).await?;
+    ranker_follows_config(app, tenant, &scenario.scenario_id).await;
     tracing::info!(tenant = %tenant, scenario = %scenario.scenario_id, "scenario created");
     Ok(scenario.into())
 }
@@ -212,6 +213,7 @@ pub async fn patch(app: &App, tenant: &TenantId, id: &ScenarioId, body: Value) -
 async fn save(app: &App, tenant: &TenantId, scenario: Scenario, expected_version: u64) -> Result<ScenarioView> {
     app.documents.replace_scenario(tenant, &scenario, expected_version).await?;
     app.scenario_saved(tenant, &scenario).await?;
+    ranker_follows_config(app, tenant, &scenario.scenario_id).await;
     tracing::info!(tenant = %tenant, scenario = %scenario.scenario_id, version = scenario.version, "scenario updated");
     Ok(scenario.into())
 }
@@ -226,4 +228,11 @@ pub async fn delete(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<()>
     app.warehouse.drop_scenario(tenant, id).await?;
     tracing::info!(tenant = %tenant, scenario = %id, "scenario deleted");
     Ok(())
+}
+
+/// A config change may name another ranker or pin another version: serve what it asks for.
+async fn ranker_follows_config(app: &App, tenant: &TenantId, id: &ScenarioId) {
+    if let Err(error) = crate::service::models::sync_ranker(app, tenant, id).await {
+        tracing::error!(tenant = %tenant, scenario = %id, %error, "could not load the ranker the config asks for");
+    }
 }

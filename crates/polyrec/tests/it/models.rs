@@ -286,3 +286,126 @@ async fn a_job_whose_process_died_is_failed_not_left_running() {
     assert_eq!(job["state"], "failed", "{job}");
     assert!(job["error"].as_str().unwrap().contains("stopped"), "{job}");
 }
+
+/// A catalog where odd items are good (quality 1) but even items are newer, and traffic where
+/// users click the good ones when shown them: recall by recency puts the even items first, a
+/// ranker learned from the impressions must put the odd ones first.
+async fn quality_scenario(server: &TestServer, rank: Value) {
+    let config = json!({
+        "features": {"item_features": [{"name": "quality", "type": "numeric"}]},
+        "recall": {"strategies": [{"name": "latest", "weight": 1.0, "limit": 20}]},
+        "rank": rank,
+    });
+    server.scenario("t1", "shop", config).await;
+    let items: Vec<(String, Value)> = (0..20)
+        .map(|i| {
+            let publish = 1_768_400_000 + if i % 2 == 0 { 10_000 } else { 0 } + i as i64;
+            (format!("i{i}"), json!({"category": "c", "quality": i % 2, "publish_time": publish}))
+        })
+        .collect();
+    let refs: Vec<(&str, Value)> = items.iter().map(|(id, m)| (id.as_str(), m.clone())).collect();
+    server.items("t1", "shop", &refs).await;
+    let mut events = Vec::new();
+    for u in 0..40 {
+        for i in 0..20 {
+            let user = format!("u{u}");
+            let item = format!("i{i}");
+            events.push(event("impression", &user, &item, "shop"));
+            let clicked = if i % 2 == 1 { (u + i) % 5 != 0 } else { (u + i) % 10 == 0 };
+            if clicked {
+                events.push(event("click", &user, &item, "shop"));
+            }
+        }
+    }
+    server.events("t1", events).await;
+}
+
+async fn good_items_first(server: &TestServer, user: &str) -> Value {
+    let (status, answer) =
+        server.recommend("t1", user, json!({"scenario_id": "shop", "count": 10, "explain": true})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer
+}
+
+fn odd(answer: &Value) -> bool {
+    ids(answer).iter().all(|id| id[1..].parse::<u32>().unwrap() % 2 == 1)
+}
+
+async fn serving_now(server: &TestServer) -> Vec<String> {
+    let (_, models) = server.get("t1", "/api/v1/scenarios/shop/models?name=deepfm").await;
+    serving(&models, "deepfm").into_iter().map(str::to_owned).collect()
+}
+
+async fn a_learned_ranker_puts_what_users_click_first(model: &str) {
+    let server = TestServer::start().await;
+    quality_scenario(&server, json!({"model": model, "objective": "click_rate"})).await;
+    let before = good_items_first(&server, "new-user").await;
+    assert!(!odd(&before), "untrained, the recall order (newest, even) stands: {before}");
+
+    let job = train(&server, "t1", "shop", json!({})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["versions"], json!({model: "v1"}), "{job}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/shop/models").await;
+    let record = &models["models"][0];
+    assert_eq!(record["model_type"], "rank", "{record}");
+    let auc = record["metrics"]["auc"].as_f64().unwrap();
+    assert!(auc > 0.8, "held-out AUC {auc}: {record}");
+    assert!(record["metrics"]["log_loss"].as_f64().unwrap() < 0.6, "{record}");
+    assert_eq!(record["config"]["impressions"], 800, "{record}");
+
+    let after = good_items_first(&server, "new-user").await;
+    assert!(odd(&after), "the learned ranker puts the good items first: {after}");
+    let scores: Vec<f64> =
+        after["items"].as_array().unwrap().iter().map(|i| i["rank_score"].as_f64().unwrap()).collect();
+    assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)), "click probabilities: {scores:?}");
+}
+
+#[tokio::test]
+async fn deepfm_learns_from_impressions_and_ranks_with_it() {
+    a_learned_ranker_puts_what_users_click_first("deepfm").await;
+}
+
+#[tokio::test]
+async fn wide_deep_learns_from_impressions_and_ranks_with_it() {
+    a_learned_ranker_puts_what_users_click_first("wide_deep").await;
+}
+
+#[cfg(feature = "lightgbm")]
+#[tokio::test]
+async fn lightgbm_learns_from_impressions_and_ranks_with_it() {
+    a_learned_ranker_puts_what_users_click_first("lightgbm").await;
+}
+
+#[tokio::test]
+async fn rank_version_pins_a_version_and_unpinning_serves_the_active_one() {
+    let server = TestServer::start().await;
+    quality_scenario(&server, json!({"model": "deepfm", "params": {"model": {"epochs": 3}}})).await;
+    for _ in 0..2 {
+        assert_eq!(train(&server, "t1", "shop", json!({})).await["state"], "succeeded");
+    }
+    assert_eq!(serving_now(&server).await, ["v2"]);
+    // Pinned as the specification writes versions.
+    let patch = json!({"config": {"rank": {"model": "deepfm", "version": "v1.0", "params": {"model": {"epochs": 3}}}}});
+    let (status, body) = server.call(reqwest::Method::PATCH, "t1", "/api/v1/scenarios/shop", Some(patch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(serving_now(&server).await, ["v1"]);
+    let (_, models) = server.get("t1", "/api/v1/scenarios/shop/models?name=deepfm").await;
+    assert_eq!(models["models"][0]["status"], "active", "v2 is still the active version: {models}");
+    // A merge patch: null removes the pin.
+    let patch = json!({"config": {"rank": {"version": null}}});
+    let (status, body) = server.call(reqwest::Method::PATCH, "t1", "/api/v1/scenarios/shop", Some(patch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(serving_now(&server).await, ["v2"]);
+
+    let (status, error) = server
+        .call(
+            reqwest::Method::PATCH,
+            "t1",
+            "/api/v1/scenarios/shop",
+            Some(json!({"config": {"rank": {"model": "deepfm", "objective": "likes", "params": {"model": {"epochz": 3}}}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    let paths: Vec<&str> = error["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert!(paths.contains(&"config.rank.objective"), "{error}");
+}

@@ -1,0 +1,319 @@
+//! What a learned ranker sees of one (user, item, moment): one [`FeatureSpace`] turns an
+//! [`Observation`] into a row of numeric and categorical features, the same way when the trainer
+//! replays an impression from the warehouse and when a request ranks its candidates, so a model
+//! is never served features it was not trained on.
+//!
+//! From the scenario's `config.features`:
+//! - item `numeric` → the metadata number; `timestamp` → its age in hours at the moment;
+//!   `categorical` → the value; `multi_categorical` → its first value, and the share of its
+//!   values the user has shown interest in;
+//! - user `numeric` → the profile feature of that name; `categorical` → its value;
+//!   `multi_categorical` (e.g. `favorite_categories`) → whether the item's category is among them.
+//!
+//! Always: the item id and category, hour of day, item age, the user's activity (impressions,
+//! watches), their interest in the item's category and tags, and the request context's
+//! `device_type` and `location`.
+//!
+//! Categorical values are indexed by a vocabulary fitted on the training rows (the most frequent
+//! [`MAX_VALUES`] per field); an unseen or missing value is index 0.
+
+use std::collections::{BTreeMap, HashMap};
+
+use polyrec_core::clock::HOUR_MS;
+use polyrec_core::scenario::{FeatureSpec, FeatureType, FeaturesConfig};
+use polyrec_core::{Item, UserProfile};
+use polyrec_models::rank::{CtrData, RankError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Values kept per categorical field.
+pub const MAX_VALUES: usize = 10_000;
+const CONTEXT_FIELDS: [&str; 2] = ["device_type", "location"];
+
+/// One (user, item) at one moment.
+pub struct Observation<'a> {
+    pub item: &'a Item,
+    pub profile: Option<&'a UserProfile>,
+    pub context: &'a Map<String, Value>,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSpace {
+    item_features: Vec<FeatureSpec>,
+    user_features: Vec<FeatureSpec>,
+    numeric_names: Vec<String>,
+    categorical_names: Vec<String>,
+    /// Per categorical field: value → index, from 1 (0 is unseen or missing).
+    vocabularies: Vec<BTreeMap<String, u32>>,
+}
+
+impl FeatureSpace {
+    pub fn new(features: &FeaturesConfig) -> Self {
+        let mut numeric: Vec<String> = [
+            "hour_of_day",
+            "item_age_hours",
+            "user_impressions_log",
+            "user_watches_log",
+            "user_active_hour_share",
+            "category_affinity",
+            "tag_affinity",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut categorical: Vec<String> = ["item_id", "item.category"].map(String::from).to_vec();
+        for f in &features.item_features {
+            match f.feature_type {
+                FeatureType::Numeric => numeric.push(format!("item.{}", f.name)),
+                FeatureType::Timestamp => numeric.push(format!("item.{}.age_hours", f.name)),
+                FeatureType::Categorical if f.name != "category" => categorical.push(format!("item.{}", f.name)),
+                FeatureType::Categorical => {}
+                FeatureType::MultiCategorical => {
+                    numeric.push(format!("item.{}.liked_share", f.name));
+                    categorical.push(format!("item.{}.first", f.name));
+                }
+            }
+        }
+        for f in &features.user_features {
+            match f.feature_type {
+                FeatureType::Numeric | FeatureType::Timestamp => numeric.push(format!("user.{}", f.name)),
+                FeatureType::Categorical => categorical.push(format!("user.{}", f.name)),
+                FeatureType::MultiCategorical => numeric.push(format!("user.{}.has_item_category", f.name)),
+            }
+        }
+        categorical.extend(CONTEXT_FIELDS.iter().map(|f| format!("context.{f}")));
+        let vocabularies = vec![BTreeMap::new(); categorical.len()];
+        Self {
+            item_features: features.item_features.clone(),
+            user_features: features.user_features.clone(),
+            numeric_names: numeric,
+            categorical_names: categorical,
+            vocabularies,
+        }
+    }
+
+    pub fn numeric_names(&self) -> &[String] {
+        &self.numeric_names
+    }
+
+    pub fn categorical_names(&self) -> &[String] {
+        &self.categorical_names
+    }
+
+    /// The raw values of one observation: numbers (NaN if missing) and categorical strings.
+    fn raw(&self, obs: &Observation<'_>) -> (Vec<f32>, Vec<Option<String>>) {
+        let item = obs.item;
+        let profile = obs.profile;
+        let prefs = profile.map(|p| &p.preferences);
+        let hour = obs.at_ms.rem_euclid(24 * HOUR_MS) / HOUR_MS;
+        let age_hours = |at: i64| (obs.at_ms - at).max(0) as f32 / HOUR_MS as f32;
+        let max_of =
+            |scores: &BTreeMap<String, f64>| scores.values().copied().fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+        let category = item.category();
+        let category_affinity = match (prefs, category) {
+            (Some(p), Some(c)) => p.category_scores.get(c).map_or(0.0, |s| s / max_of(&p.category_scores)) as f32,
+            _ => f32::NAN,
+        };
+        let tags: Vec<&str> = item
+            .metadata
+            .get("tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let tag_affinity = match prefs {
+            Some(p) if !tags.is_empty() => {
+                let max = max_of(&p.tag_scores);
+                (tags.iter().map(|t| p.tag_scores.get(*t).copied().unwrap_or(0.0) / max).sum::<f64>()
+                    / tags.len() as f64) as f32
+            }
+            _ => f32::NAN,
+        };
+        let active_share = profile.map_or(f32::NAN, |p| {
+            let total: u64 = p.features.active_hours.iter().sum();
+            if total == 0 {
+                0.0
+            } else {
+                p.features.active_hours.get(hour as usize).copied().unwrap_or(0) as f32 / total as f32
+            }
+        });
+        let mut numeric = vec![
+            hour as f32,
+            age_hours(item.publish_ms()),
+            profile.map_or(f32::NAN, |p| (p.features.total_impressions as f32).ln_1p()),
+            profile.map_or(f32::NAN, |p| (p.features.total_watch_count as f32).ln_1p()),
+            active_share,
+            category_affinity,
+            tag_affinity,
+        ];
+        let text = |value: &Value| match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let mut categorical = vec![Some(item.item_id.to_string()), category.map(str::to_owned)];
+        for f in &self.item_features {
+            let value = item.metadata.get(&f.name);
+            match f.feature_type {
+                FeatureType::Numeric => numeric.push(item.number(&f.name).map_or(f32::NAN, |x| x as f32)),
+                FeatureType::Timestamp => numeric.push(item.timestamp(&f.name).map_or(f32::NAN, age_hours)),
+                FeatureType::Categorical if f.name != "category" => categorical.push(value.and_then(text)),
+                FeatureType::Categorical => {}
+                FeatureType::MultiCategorical => {
+                    let values: Vec<&str> =
+                        value.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+                    let liked = match prefs {
+                        Some(p) if !values.is_empty() => {
+                            let n = values
+                                .iter()
+                                .filter(|v| p.tag_scores.contains_key(**v) || p.category_scores.contains_key(**v))
+                                .count();
+                            n as f32 / values.len() as f32
+                        }
+                        _ => f32::NAN,
+                    };
+                    numeric.push(liked);
+                    categorical.push(values.first().map(|v| (*v).to_owned()));
+                }
+            }
+        }
+        let user_fields = profile.and_then(|p| match serde_json::to_value(&p.features) {
+            Ok(Value::Object(map)) => Some(map),
+            _ => None,
+        });
+        for f in &self.user_features {
+            let value = user_fields.as_ref().and_then(|m| m.get(&f.name));
+            match f.feature_type {
+                FeatureType::Numeric | FeatureType::Timestamp => {
+                    numeric.push(value.and_then(Value::as_f64).map_or(f32::NAN, |x| x as f32));
+                }
+                FeatureType::Categorical => categorical.push(value.and_then(text)),
+                FeatureType::MultiCategorical => {
+                    let listed = value.and_then(Value::as_array).map(|values| {
+                        let hit = category.is_some_and(|c| values.iter().any(|v| v.as_str() == Some(c)));
+                        f32::from(u8::from(hit))
+                    });
+                    numeric.push(listed.unwrap_or(f32::NAN));
+                }
+            }
+        }
+        for field in CONTEXT_FIELDS {
+            categorical.push(obs.context.get(field).and_then(text));
+        }
+        (numeric, categorical)
+    }
+
+    /// Fits the vocabularies on training observations.
+    pub fn fit<'a>(&mut self, observations: impl IntoIterator<Item = Observation<'a>>) {
+        let mut counts: Vec<HashMap<String, u64>> = vec![HashMap::new(); self.categorical_names.len()];
+        for obs in observations {
+            let (_, values) = self.raw(&obs);
+            for (field, value) in values.into_iter().enumerate() {
+                if let Some(value) = value {
+                    *counts[field].entry(value).or_default() += 1;
+                }
+            }
+        }
+        self.vocabularies = counts
+            .into_iter()
+            .map(|counts| {
+                let mut values: Vec<(String, u64)> = counts.into_iter().collect();
+                values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                values.truncate(MAX_VALUES);
+                values.into_iter().enumerate().map(|(i, (value, _))| (value, i as u32 + 1)).collect()
+            })
+            .collect();
+    }
+
+    /// An empty data set with this space's columns.
+    pub fn empty_data(&self) -> CtrData {
+        let cardinalities = self.vocabularies.iter().map(|v| v.len() as u32 + 1).collect();
+        CtrData::new(self.numeric_names.clone(), self.categorical_names.clone(), cardinalities)
+    }
+
+    /// Appends one observation as a row.
+    pub fn push(&self, data: &mut CtrData, obs: &Observation<'_>, label: Option<f32>) -> Result<(), RankError> {
+        let (numeric, values) = self.raw(obs);
+        let categorical: Vec<u32> = values
+            .iter()
+            .zip(&self.vocabularies)
+            .map(|(value, vocabulary)| value.as_ref().and_then(|v| vocabulary.get(v).copied()).unwrap_or(0))
+            .collect();
+        data.push_row(&numeric, &categorical, label)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polyrec_core::scenario::FeatureSpec;
+    use polyrec_core::{ItemId, ItemStatus, ScenarioId, UserId};
+    use serde_json::json;
+
+    fn item(id: &str, metadata: Value) -> Item {
+        Item {
+            scenario_id: ScenarioId::parse("s").unwrap(),
+            item_id: ItemId::parse(id).unwrap(),
+            metadata: metadata.as_object().unwrap().clone(),
+            embedding: None,
+            status: ItemStatus::Active,
+            created_ms: 0,
+            updated_ms: 0,
+            publish_memo: Default::default(),
+        }
+    }
+
+    fn spec(name: &str, feature_type: FeatureType) -> FeatureSpec {
+        FeatureSpec { name: name.into(), feature_type, weight: 1.0 }
+    }
+
+    #[test]
+    fn training_and_serving_encode_alike_and_unseen_values_are_zero() {
+        let features = FeaturesConfig {
+            item_features: vec![
+                spec("price", FeatureType::Numeric),
+                spec("brand", FeatureType::Categorical),
+                spec("tags", FeatureType::MultiCategorical),
+            ],
+            user_features: vec![spec("total_watch_count", FeatureType::Numeric)],
+        };
+        let mut space = FeatureSpace::new(&features);
+        let a = item("a", json!({"category": "shoes", "price": 12.5, "brand": "acme", "tags": ["red", "sale"]}));
+        let b = item("b", json!({"category": "hats", "brand": "zeta"}));
+        let mut profile = UserProfile::empty(UserId::parse("u").unwrap(), ScenarioId::parse("s").unwrap());
+        profile.features.total_watch_count = 7;
+        profile.preferences.category_scores.insert("shoes".into(), 2.0);
+        profile.preferences.tag_scores.insert("red".into(), 1.0);
+        let context = json!({"device_type": "mobile"}).as_object().unwrap().clone();
+        let obs = |item, profile| Observation { item, profile, context: &context, at_ms: 5 * HOUR_MS };
+        let (a, b) = (&a, &b);
+        space.fit([obs(a, Some(&profile)), obs(a, None)]);
+
+        let mut data = space.empty_data();
+        space.push(&mut data, &obs(a, Some(&profile)), Some(1.0)).unwrap();
+        space.push(&mut data, &obs(b, None), Some(0.0)).unwrap();
+        let names = space.numeric_names();
+        let value = |row: usize, name: &str| data.numeric_row(row)[names.iter().position(|n| n == name).unwrap()];
+        assert_eq!(value(0, "hour_of_day"), 5.0);
+        assert_eq!(value(0, "item.price"), 12.5);
+        assert!(value(1, "item.price").is_nan(), "missing is NaN");
+        assert_eq!(value(0, "category_affinity"), 1.0);
+        assert_eq!(value(0, "item.tags.liked_share"), 0.5);
+        assert_eq!(value(0, "user.total_watch_count"), 7.0);
+        let categorical = space.categorical_names();
+        let index =
+            |row: usize, name: &str| data.categorical_row(row)[categorical.iter().position(|n| n == name).unwrap()];
+        assert_eq!(index(0, "item_id"), 1);
+        assert_eq!(index(1, "item_id"), 0, "b was not in the training rows");
+        assert_eq!(index(0, "item.brand"), 1);
+        assert_eq!(index(1, "item.brand"), 0);
+        assert_eq!(index(0, "context.device_type"), 1);
+        assert_eq!(data.cardinalities[categorical.iter().position(|n| n == "item.brand").unwrap()], 2);
+
+        // What a model stores and loads is the same space.
+        let reloaded: FeatureSpace = serde_json::from_str(&serde_json::to_string(&space).unwrap()).unwrap();
+        assert_eq!(reloaded, space);
+    }
+}

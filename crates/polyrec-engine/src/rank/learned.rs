@@ -1,0 +1,186 @@
+//! `lightgbm`, `deepfm`, `wide_deep`: rankers trained from the scenario's impressions (a training
+//! job, `rank.objective` choosing the label) and served from the scenario's model snapshot. The
+//! candidates are scored in one batch: each becomes a row of the model's [`FeatureSpace`], and
+//! the model's output (a probability for the binary objectives) is the rank score.
+//!
+//! Which version serves: `rank.version` when the config pins one, else the registry's active
+//! version. Until that version is loaded (no training yet, or a pin on a version that is not
+//! loaded), candidates keep their recall order and `explain` shows `rank_model: "none"`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use polyrec_core::{Error, Result, ScenarioConfig};
+use polyrec_models::rank::{CtrData, RankError, Ranker};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::features::{FeatureSpace, Observation};
+use crate::pipeline::{Candidate, Rank, RequestContext};
+use crate::registry::{BuildError, parse_params};
+
+/// A trained ranker in a scenario's model snapshot.
+#[derive(Clone)]
+pub struct RankerModel {
+    pub name: String,
+    pub version: String,
+    pub model: Arc<dyn Ranker>,
+    pub space: Arc<FeatureSpace>,
+}
+
+/// The objectives of `rank.objective`, which pick the training label.
+pub const OBJECTIVES: &[&str] = &["click_rate", "watch_time", "conversion"];
+
+/// `rank.params` of the learned rankers: what training uses (the model's own hyperparameters,
+/// and the label thresholds).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearnedParams {
+    /// `watch_time`: a play/view/read worth at least this many seconds is a positive.
+    #[serde(default = "default_min_watch")]
+    pub min_watch_seconds: f64,
+    /// How long after an impression a click (or order) still counts for it, in hours.
+    #[serde(default = "default_label_window")]
+    pub label_window_hours: f64,
+    /// The model's hyperparameters (LightGBM or the deep models' own names).
+    #[serde(default)]
+    pub model: Value,
+}
+
+fn default_min_watch() -> f64 {
+    10.0
+}
+
+fn default_label_window() -> f64 {
+    24.0
+}
+
+pub struct Learned {
+    name: &'static str,
+    pinned: Option<String>,
+}
+
+pub fn params(config: &ScenarioConfig) -> Result<LearnedParams, BuildError> {
+    let params: LearnedParams = parse_params(&config.rank.params)?;
+    if !(params.min_watch_seconds.is_finite() && params.min_watch_seconds >= 0.0) {
+        return Err(BuildError::new("params.min_watch_seconds", "must be a number >= 0"));
+    }
+    if !(params.label_window_hours.is_finite() && params.label_window_hours > 0.0) {
+        return Err(BuildError::new("params.label_window_hours", "must be > 0"));
+    }
+    if let Some(objective) = &config.rank.objective
+        && !OBJECTIVES.contains(&objective.as_str())
+    {
+        return Err(BuildError::new(
+            "objective",
+            format!("unknown objective `{objective}`; known: {}", OBJECTIVES.join(", ")),
+        ));
+    }
+    Ok(params)
+}
+
+/// Fits the ranker `name` with its hyperparameters `model_params` (`rank.params.model`).
+pub fn fit(
+    name: &str,
+    data: &CtrData,
+    model_params: &Value,
+    progress: &dyn Fn(f32),
+) -> Result<Box<dyn Ranker>, RankError> {
+    let parse = |e: serde_json::Error| RankError::InvalidParams(format!("rank.params.model: {e}"));
+    let model_params = if model_params.is_null() { Value::Object(Default::default()) } else { model_params.clone() };
+    match name {
+        #[cfg(feature = "lightgbm")]
+        "lightgbm" => {
+            let params: polyrec_models::rank::lightgbm::GbdtParams =
+                serde_json::from_value(model_params).map_err(parse)?;
+            params.validate()?;
+            Ok(Box::new(polyrec_models::rank::lightgbm::GbdtRanker::fit_with_progress(data, &params, progress)?))
+        }
+        "deepfm" | "wide_deep" => {
+            let params: polyrec_models::rank::deep::DeepParams = serde_json::from_value(model_params).map_err(parse)?;
+            params.validate()?;
+            Ok(if name == "deepfm" {
+                Box::new(polyrec_models::rank::deep::DeepFm::fit(data, &params, progress)?)
+            } else {
+                Box::new(polyrec_models::rank::deep::WideDeep::fit(data, &params, progress)?)
+            })
+        }
+        other => Err(RankError::UnknownRanker { name: other.to_owned() }),
+    }
+}
+
+/// Checks `rank.params.model` against the ranker's hyperparameters.
+fn check_model_params(name: &str, model_params: &Value) -> Result<(), BuildError> {
+    if model_params.is_null() {
+        return Ok(());
+    }
+    let checked = match name {
+        #[cfg(feature = "lightgbm")]
+        "lightgbm" => serde_json::from_value::<polyrec_models::rank::lightgbm::GbdtParams>(model_params.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|p| p.validate().map_err(|e| e.to_string())),
+        "deepfm" | "wide_deep" => {
+            serde_json::from_value::<polyrec_models::rank::deep::DeepParams>(model_params.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|p| p.validate().map_err(|e| e.to_string()))
+        }
+        _ => Ok(()),
+    };
+    checked.map_err(|message| BuildError::new("params.model", message))
+}
+
+fn build(name: &'static str, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
+    let learned = params(config)?;
+    check_model_params(name, &learned.model)?;
+    // DeepFM and Wide&Deep are always built; LightGBM is a C++ build behind a cargo feature.
+    if name == "lightgbm" && !cfg!(feature = "lightgbm") {
+        let mut error = BuildError::new(
+            "model",
+            format!("rank model `{name}` is not in this build; rebuild with the cargo feature `lightgbm`"),
+        );
+        error.unavailable = Some(name.to_owned());
+        return Err(error);
+    }
+    Ok(Box::new(Learned { name, pinned: config.rank.version.clone() }))
+}
+
+pub fn build_lightgbm(_: &Value, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
+    build("lightgbm", config)
+}
+
+pub fn build_deepfm(_: &Value, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
+    build("deepfm", config)
+}
+
+pub fn build_wide_deep(_: &Value, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
+    build("wide_deep", config)
+}
+
+#[async_trait]
+impl Rank for Learned {
+    async fn rank(&self, ctx: &RequestContext<'_>, candidates: &mut [Candidate]) -> Result<()> {
+        let model = ctx.models.and_then(|m| m.ranker.as_ref()).filter(|r| {
+            r.name == self.name
+                && self.pinned.as_ref().is_none_or(|pin| polyrec_core::model::same_version(pin, &r.version))
+        });
+        let Some(model) = model else {
+            for candidate in candidates.iter_mut() {
+                candidate.rank_score = candidate.recall_score;
+                candidate.score = candidate.recall_score;
+            }
+            return Ok(());
+        };
+        let mut data = model.space.empty_data();
+        for candidate in candidates.iter() {
+            let obs =
+                Observation { item: &candidate.item, profile: ctx.profile, context: ctx.context, at_ms: ctx.now_ms };
+            model.space.push(&mut data, &obs, None).map_err(|e| Error::internal(format!("rank features: {e}")))?;
+        }
+        let scores = model.model.try_predict(&data).map_err(|e| Error::internal(format!("{}: {e}", self.name)))?;
+        for (candidate, score) in candidates.iter_mut().zip(scores) {
+            candidate.rank_score = score as f64;
+            candidate.score = score as f64;
+        }
+        Ok(())
+    }
+}
