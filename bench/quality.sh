@@ -16,7 +16,9 @@ OUT="${QUALITY_OUT:-$(mktemp -d)}"
 mkdir -p "$OUT"
 
 bash scripts/fetch-ml100k.sh "$DATA"
-cargo build --release -q -p polyrec
+# The LightGBM ranker is compared with Python LightGBM below (needs cmake >= 3.28 and libclang,
+# which scripts/test.sh installs).
+cargo build --release -q -p polyrec --features lightgbm
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --only-binary :all: -r bench/reference-requirements.txt
 
@@ -64,3 +66,14 @@ for a, b in [("als", "implicit_als"), ("ease", "numpy_ease")]:
     print(f"{a}: polyrec {x:.3f} s, {b} {y:.3f} s, ratio {x / y:.2f}")
 PY_END
 rm -f "$OUT"/*.jsonl.tmp
+
+# The rankers on ML-100K as a click-through task: a rating >= 4 is a click, the newest 20 % of the
+# ratings (by time) held out. polyrec fits LightGBM, DeepFM and Wide & Deep on the rows of its
+# serving feature space and exports them; Python LightGBM trains on exactly those rows with the
+# same parameters.
+echo "== rankers (ML-100K as CTR, time split)"
+"$CARGO_TARGET_DIR/release/polyrec" eval --interactions "$DATA/interactions.csv" --items "$DATA/items.csv" \
+  --models lightgbm,deepfm,wide_deep --split time --test-fraction 0.2 --ctr-threshold 4 --threads "$THREADS" \
+  --export-split "$OUT/ctr" --json | tee "$OUT/rankers.json"
+"$VENV/bin/python" bench/reference_models.py gbdt "$OUT/ctr" --threads "$THREADS" --json 2>/dev/null \
+  | tee "$OUT/reference-gbdt.json"

@@ -161,7 +161,7 @@ struct Tracker {
     /// The current stage's share of the whole, as (from, to).
     span: Mutex<(f64, f64)>,
     /// Progress within the stage, 0–1, as f64 bits (set from blocking fit threads).
-    within: AtomicU64,
+    within: Arc<AtomicU64>,
 }
 
 impl Tracker {
@@ -189,11 +189,6 @@ impl Tracker {
             tracing::warn!(%error, "could not record a training job's progress");
         }
     }
-
-    /// A callback for fit loops: progress within the current stage.
-    fn progress(&self) -> impl Fn(f64) + Sync + '_ {
-        move |fraction| self.within.store(fraction.to_bits(), Ordering::Relaxed)
-    }
 }
 
 async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord) {
@@ -203,7 +198,7 @@ async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord) {
         tenant: tenant.clone(),
         job: Mutex::new(job),
         span: Mutex::new((0.0, 0.0)),
-        within: AtomicU64::new(0),
+        within: Arc::new(AtomicU64::new(0)),
     });
     let _one_at_a_time = app.training_slot(&tenant, &scenario).await;
     {
@@ -386,9 +381,8 @@ async fn fit(
     tracker: &Tracker,
 ) -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
     let name = name.to_owned();
-    // Blocking fits report progress through the tracker, which outlives them: the job waits.
-    let progress_bits = Arc::new(AtomicU64::new(0));
-    let bits = progress_bits.clone();
+    // Blocking fits report progress within the stage straight into the tracker.
+    let bits = tracker.within.clone();
     let fitting = tokio::task::spawn_blocking(move || -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
         let report = |fraction: f64| bits.store(fraction.to_bits(), Ordering::Relaxed);
         let holdout = Holdout::new(
@@ -432,16 +426,7 @@ async fn fit(
             )),
         }
     });
-    tokio::pin!(fitting);
-    let progress = tracker.progress();
-    loop {
-        tokio::select! {
-            done = &mut fitting => return done.map_err(Error::internal)?,
-            _ = tokio::time::sleep(Duration::from_millis(100)) => {
-                progress(f64::from_bits(progress_bits.load(Ordering::Relaxed)));
-            }
-        }
-    }
+    fitting.await.map_err(Error::internal)?
 }
 
 /// How many of the latest events a ranker trains on, at most.
@@ -504,8 +489,7 @@ async fn fit_ranker(
     let features = config.features.clone();
     let model_params = params.model.clone();
     let name = name.to_owned();
-    let progress_bits = Arc::new(AtomicU64::new(0));
-    let bits = progress_bits.clone();
+    let bits = tracker.within.clone();
     let n = impressions.len();
     let fitting = tokio::task::spawn_blocking(move || -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
         let report = |fraction: f32| bits.store(f64::from(fraction).to_bits(), Ordering::Relaxed);
@@ -555,16 +539,7 @@ async fn fit_ranker(
         });
         Ok((Loaded::Ranker { model, space }, metrics, config))
     });
-    tokio::pin!(fitting);
-    let progress = tracker.progress();
-    loop {
-        tokio::select! {
-            done = &mut fitting => return done.map_err(Error::internal)?,
-            _ = tokio::time::sleep(Duration::from_millis(100)) => {
-                progress(f64::from_bits(progress_bits.load(Ordering::Relaxed)));
-            }
-        }
-    }
+    fitting.await.map_err(Error::internal)?
 }
 
 /// An impression as the feature space sees it.

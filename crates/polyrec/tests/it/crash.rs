@@ -160,7 +160,7 @@ async fn until(client: &reqwest::Client, url: &str, done: impl Fn(&Value) -> boo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_kill_no_job_is_left_running_and_the_registry_serves_without_retraining() {
-    use polyrec_core::{JobRecord, JobState, ScenarioId, TenantId};
+    use polyrec_core::TenantId;
     use polyrec_storage::DocumentStore;
     use reqwest::Method;
 
@@ -217,23 +217,7 @@ async fn after_a_kill_no_job_is_left_running_and_the_registry_serves_without_ret
     {
         let documents = polyrec_storage::SqliteDocuments::open(&dir.path().join("documents.db")).unwrap();
         let now = 4_000_000_000_000; // its heartbeat is in the future: only the restart can tell
-        let orphan = JobRecord {
-            job_id: "orphan".into(),
-            scenario_id: ScenarioId::parse("feed").unwrap(),
-            kind: "train".into(),
-            models: vec!["als".into()],
-            trigger: "api".into(),
-            state: JobState::Running,
-            progress: 0.5,
-            stage: "training als".into(),
-            error: None,
-            versions: Default::default(),
-            data: Default::default(),
-            created_ms: now,
-            started_ms: Some(now),
-            finished_ms: None,
-            heartbeat_ms: now,
-        };
+        let orphan = crate::support::running_job("orphan", "feed", now);
         documents.put_job(&TenantId::parse("crash").unwrap(), &orphan).await.unwrap();
     }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use polyrec_core::{JobRecord, JobState, ScenarioId, TenantId};
+use polyrec_core::TenantId;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -257,25 +257,9 @@ async fn hot_swaps_under_concurrent_recommend_calls_drop_nothing() {
 async fn a_job_whose_process_died_is_failed_not_left_running() {
     let server = TestServer::start().await;
     server.scenario("t1", "feed", config(&[("ease", 1.0, 20)])).await;
-    let (tenant, scenario) = (TenantId::parse("t1").unwrap(), ScenarioId::parse("feed").unwrap());
+    let tenant = TenantId::parse("t1").unwrap();
     let now = server.app.now_ms();
-    let orphan = JobRecord {
-        job_id: "orphan".into(),
-        scenario_id: scenario.clone(),
-        kind: "train".into(),
-        models: vec![],
-        trigger: "api".into(),
-        state: JobState::Running,
-        progress: 0.4,
-        stage: "training ease".into(),
-        error: None,
-        versions: Default::default(),
-        data: Default::default(),
-        created_ms: now,
-        started_ms: Some(now),
-        finished_ms: None,
-        heartbeat_ms: now,
-    };
+    let orphan = crate::support::running_job("orphan", "feed", now);
     server.app.documents.put_job(&tenant, &orphan).await.unwrap();
     let reaped = |before| polyrec_server::jobs::training::reap(&server.app, before);
     assert_eq!(reaped(now - polyrec_server::jobs::training::STALE_AFTER_MS).await.unwrap(), 0, "still beating");

@@ -197,3 +197,24 @@ fn production_storage(storage: &mut polyrec_server::StorageConfig) {
     let kafka = var("POLYREC_TEST_KAFKA_URL");
     storage.bus = format!("{kafka}?prefix={namespace}.&partitions=4&session_timeout_ms=6000");
 }
+
+/// A training job recorded as running, as a process that dies mid-training leaves it.
+pub fn running_job(job_id: &str, scenario: &str, at_ms: i64) -> polyrec_core::JobRecord {
+    polyrec_core::JobRecord {
+        job_id: job_id.into(),
+        scenario_id: polyrec_core::ScenarioId::parse(scenario).unwrap(),
+        kind: "train".into(),
+        models: vec!["als".into()],
+        trigger: "api".into(),
+        state: polyrec_core::JobState::Running,
+        progress: 0.5,
+        stage: "training als".into(),
+        error: None,
+        versions: Default::default(),
+        data: Default::default(),
+        created_ms: at_ms,
+        started_ms: Some(at_ms),
+        finished_ms: None,
+        heartbeat_ms: at_ms,
+    }
+}
