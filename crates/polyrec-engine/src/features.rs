@@ -17,12 +17,14 @@
 //! Categorical values are indexed by a vocabulary fitted on the training rows (the most frequent
 //! [`MAX_VALUES`] per field); an unseen or missing value is index 0.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use polyrec_core::clock::HOUR_MS;
 use polyrec_core::scenario::{FeatureSpec, FeatureType, FeaturesConfig};
 use polyrec_core::{Item, UserProfile};
 use polyrec_models::rank::{CtrData, RankError};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -45,7 +47,7 @@ pub struct FeatureSpace {
     numeric_names: Vec<String>,
     categorical_names: Vec<String>,
     /// Per categorical field: value → index, from 1 (0 is unseen or missing).
-    vocabularies: Vec<BTreeMap<String, u32>>,
+    vocabularies: Vec<FxHashMap<String, u32>>,
 }
 
 impl FeatureSpace {
@@ -82,7 +84,7 @@ impl FeatureSpace {
             }
         }
         categorical.extend(CONTEXT_FIELDS.iter().map(|f| format!("context.{f}")));
-        let vocabularies = vec![BTreeMap::new(); categorical.len()];
+        let vocabularies = vec![FxHashMap::default(); categorical.len()];
         Self {
             item_features: features.item_features.clone(),
             user_features: features.user_features.clone(),
@@ -100,60 +102,92 @@ impl FeatureSpace {
         &self.categorical_names
     }
 
-    /// The raw values of one observation: numbers (NaN if missing) and categorical strings.
-    fn raw(&self, obs: &Observation<'_>) -> (Vec<f32>, Vec<Option<String>>) {
-        let item = obs.item;
-        let profile = obs.profile;
-        let prefs = profile.map(|p| &p.preferences);
-        let hour = obs.at_ms.rem_euclid(24 * HOUR_MS) / HOUR_MS;
-        let age_hours = |at: i64| (obs.at_ms - at).max(0) as f32 / HOUR_MS as f32;
+    /// What a row takes from the user and the moment, computed once for all of a request's
+    /// candidates.
+    fn user_part<'a>(
+        &self,
+        profile: Option<&'a UserProfile>,
+        context: &'a Map<String, Value>,
+        at_ms: i64,
+    ) -> UserPart<'a> {
+        let hour = at_ms.rem_euclid(24 * HOUR_MS) / HOUR_MS;
         let max_of =
             |scores: &BTreeMap<String, f64>| scores.values().copied().fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+        let fields = profile.and_then(|p| match serde_json::to_value(&p.features) {
+            Ok(Value::Object(map)) => Some(map),
+            _ => None,
+        });
+        let mut user = Vec::new();
+        let mut categorical = Vec::new();
+        for f in &self.user_features {
+            let value = fields.as_ref().and_then(|m| m.get(&f.name));
+            match f.feature_type {
+                FeatureType::Numeric | FeatureType::Timestamp => {
+                    user.push(UserNumeric::Value(value.and_then(Value::as_f64).map_or(f32::NAN, |x| x as f32)));
+                }
+                FeatureType::Categorical => categorical.push(value.and_then(text).map(|v| Cow::Owned(v.into_owned()))),
+                FeatureType::MultiCategorical => user.push(UserNumeric::HasCategory(
+                    value
+                        .and_then(Value::as_array)
+                        .map(|values| values.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+                )),
+            }
+        }
+        for field in CONTEXT_FIELDS {
+            categorical.push(context.get(field).and_then(text));
+        }
+        UserPart {
+            profile,
+            at_ms,
+            hour,
+            category_max: profile.map_or(1.0, |p| max_of(&p.preferences.category_scores)),
+            tag_max: profile.map_or(1.0, |p| max_of(&p.preferences.tag_scores)),
+            base: [
+                profile.map_or(f32::NAN, |p| (p.features.total_impressions as f32).ln_1p()),
+                profile.map_or(f32::NAN, |p| (p.features.total_watch_count as f32).ln_1p()),
+                profile.map_or(f32::NAN, |p| {
+                    let total: u64 = p.features.active_hours.iter().sum();
+                    if total == 0 {
+                        0.0
+                    } else {
+                        p.features.active_hours.get(hour as usize).copied().unwrap_or(0) as f32 / total as f32
+                    }
+                }),
+            ],
+            user,
+            categorical,
+        }
+    }
+
+    /// One row's raw values: numbers (NaN if missing) and categorical values, in column order.
+    fn raw<'a>(
+        &self,
+        user: &'a UserPart<'_>,
+        item: &'a Item,
+        numeric: &mut Vec<f32>,
+        categorical: &mut Vec<Option<Cow<'a, str>>>,
+    ) {
+        numeric.clear();
+        categorical.clear();
+        let prefs = user.profile.map(|p| &p.preferences);
+        let age_hours = |at: i64| (user.at_ms - at).max(0) as f32 / HOUR_MS as f32;
         let category = item.category();
         let category_affinity = match (prefs, category) {
-            (Some(p), Some(c)) => p.category_scores.get(c).map_or(0.0, |s| s / max_of(&p.category_scores)) as f32,
+            (Some(p), Some(c)) => p.category_scores.get(c).map_or(0.0, |s| s / user.category_max) as f32,
             _ => f32::NAN,
         };
-        let tags: Vec<&str> = item
-            .metadata
-            .get("tags")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        let tag_affinity = match prefs {
-            Some(p) if !tags.is_empty() => {
-                let max = max_of(&p.tag_scores);
-                (tags.iter().map(|t| p.tag_scores.get(*t).copied().unwrap_or(0.0) / max).sum::<f64>()
-                    / tags.len() as f64) as f32
+        let tag_affinity = match (prefs, item.metadata.get("tags").and_then(Value::as_array)) {
+            (Some(p), Some(tags)) if !tags.is_empty() => {
+                let sum: f64 =
+                    tags.iter().filter_map(Value::as_str).map(|t| p.tag_scores.get(t).copied().unwrap_or(0.0)).sum();
+                (sum / user.tag_max / tags.len() as f64) as f32
             }
             _ => f32::NAN,
         };
-        let active_share = profile.map_or(f32::NAN, |p| {
-            let total: u64 = p.features.active_hours.iter().sum();
-            if total == 0 {
-                0.0
-            } else {
-                p.features.active_hours.get(hour as usize).copied().unwrap_or(0) as f32 / total as f32
-            }
-        });
-        let mut numeric = vec![
-            hour as f32,
-            age_hours(item.publish_ms()),
-            profile.map_or(f32::NAN, |p| (p.features.total_impressions as f32).ln_1p()),
-            profile.map_or(f32::NAN, |p| (p.features.total_watch_count as f32).ln_1p()),
-            active_share,
-            category_affinity,
-            tag_affinity,
-        ];
-        let text = |value: &Value| match value {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        };
-        let mut categorical = vec![Some(item.item_id.to_string()), category.map(str::to_owned)];
+        numeric.extend([user.hour as f32, age_hours(item.publish_ms()), user.base[0], user.base[1], user.base[2]]);
+        numeric.extend([category_affinity, tag_affinity]);
+        categorical.push(Some(Cow::Borrowed(item.item_id.as_str())));
+        categorical.push(category.map(Cow::Borrowed));
         for f in &self.item_features {
             let value = item.metadata.get(&f.name);
             match f.feature_type {
@@ -162,57 +196,46 @@ impl FeatureSpace {
                 FeatureType::Categorical if f.name != "category" => categorical.push(value.and_then(text)),
                 FeatureType::Categorical => {}
                 FeatureType::MultiCategorical => {
-                    let values: Vec<&str> =
-                        value.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+                    let values = value.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
                     let liked = match prefs {
                         Some(p) if !values.is_empty() => {
                             let n = values
                                 .iter()
-                                .filter(|v| p.tag_scores.contains_key(**v) || p.category_scores.contains_key(**v))
+                                .filter_map(Value::as_str)
+                                .filter(|v| p.tag_scores.contains_key(*v) || p.category_scores.contains_key(*v))
                                 .count();
                             n as f32 / values.len() as f32
                         }
                         _ => f32::NAN,
                     };
                     numeric.push(liked);
-                    categorical.push(values.first().map(|v| (*v).to_owned()));
+                    categorical.push(values.first().and_then(text));
                 }
             }
         }
-        let user_fields = profile.and_then(|p| match serde_json::to_value(&p.features) {
-            Ok(Value::Object(map)) => Some(map),
-            _ => None,
-        });
-        for f in &self.user_features {
-            let value = user_fields.as_ref().and_then(|m| m.get(&f.name));
-            match f.feature_type {
-                FeatureType::Numeric | FeatureType::Timestamp => {
-                    numeric.push(value.and_then(Value::as_f64).map_or(f32::NAN, |x| x as f32));
+        for value in &user.user {
+            numeric.push(match value {
+                UserNumeric::Value(x) => *x,
+                UserNumeric::HasCategory(None) => f32::NAN,
+                UserNumeric::HasCategory(Some(values)) => {
+                    f32::from(u8::from(category.is_some_and(|c| values.iter().any(|v| v == c))))
                 }
-                FeatureType::Categorical => categorical.push(value.and_then(text)),
-                FeatureType::MultiCategorical => {
-                    let listed = value.and_then(Value::as_array).map(|values| {
-                        let hit = category.is_some_and(|c| values.iter().any(|v| v.as_str() == Some(c)));
-                        f32::from(u8::from(hit))
-                    });
-                    numeric.push(listed.unwrap_or(f32::NAN));
-                }
-            }
+            });
         }
-        for field in CONTEXT_FIELDS {
-            categorical.push(obs.context.get(field).and_then(text));
-        }
-        (numeric, categorical)
+        categorical.extend(user.categorical.iter().map(|v| v.as_deref().map(Cow::Borrowed)));
     }
 
     /// Fits the vocabularies on training observations.
     pub fn fit<'a>(&mut self, observations: impl IntoIterator<Item = Observation<'a>>) {
         let mut counts: Vec<HashMap<String, u64>> = vec![HashMap::new(); self.categorical_names.len()];
+        let mut numeric = Vec::new();
         for obs in observations {
-            let (_, values) = self.raw(&obs);
-            for (field, value) in values.into_iter().enumerate() {
+            let user = self.user_part(obs.profile, obs.context, obs.at_ms);
+            let mut categorical = Vec::new();
+            self.raw(&user, obs.item, &mut numeric, &mut categorical);
+            for (field, value) in categorical.drain(..).enumerate() {
                 if let Some(value) = value {
-                    *counts[field].entry(value).or_default() += 1;
+                    *counts[field].entry(value.into_owned()).or_default() += 1;
                 }
             }
         }
@@ -235,14 +258,77 @@ impl FeatureSpace {
 
     /// Appends one observation as a row.
     pub fn push(&self, data: &mut CtrData, obs: &Observation<'_>, label: Option<f32>) -> Result<(), RankError> {
-        let (numeric, values) = self.raw(obs);
-        let categorical: Vec<u32> = values
+        let user = self.user_part(obs.profile, obs.context, obs.at_ms);
+        let (mut numeric, mut categorical) = (Vec::new(), Vec::new());
+        self.push_row(data, &user, obs.item, label, &mut numeric, &mut categorical)
+    }
+
+    /// Appends one row per item for one user at one moment (a request's candidates): the user's
+    /// part of the row is computed once.
+    pub fn push_items<'a>(
+        &self,
+        data: &mut CtrData,
+        items: impl IntoIterator<Item = &'a Item>,
+        profile: Option<&UserProfile>,
+        context: &Map<String, Value>,
+        at_ms: i64,
+    ) -> Result<(), RankError> {
+        let user = self.user_part(profile, context, at_ms);
+        let (mut numeric, mut categorical) = (Vec::new(), Vec::new());
+        for item in items {
+            self.push_row(data, &user, item, None, &mut numeric, &mut categorical)?;
+        }
+        Ok(())
+    }
+
+    fn push_row<'a>(
+        &self,
+        data: &mut CtrData,
+        user: &'a UserPart<'_>,
+        item: &'a Item,
+        label: Option<f32>,
+        numeric: &mut Vec<f32>,
+        categorical: &mut Vec<Option<Cow<'a, str>>>,
+    ) -> Result<(), RankError> {
+        self.raw(user, item, numeric, categorical);
+        let codes: Vec<u32> = categorical
             .iter()
             .zip(&self.vocabularies)
-            .map(|(value, vocabulary)| value.as_ref().and_then(|v| vocabulary.get(v).copied()).unwrap_or(0))
+            .map(|(value, vocabulary)| value.as_deref().and_then(|v| vocabulary.get(v).copied()).unwrap_or(0))
             .collect();
-        data.push_row(&numeric, &categorical, label)
+        data.push_row(numeric, &codes, label)
     }
+}
+
+/// A categorical value of a JSON field: strings as they are, numbers and booleans as text.
+fn text(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
+        _ => None,
+    }
+}
+
+/// The user's and the moment's share of a row.
+struct UserPart<'a> {
+    profile: Option<&'a UserProfile>,
+    at_ms: i64,
+    hour: i64,
+    category_max: f64,
+    tag_max: f64,
+    /// Impressions (log), watches (log), share of activity at this hour.
+    base: [f32; 3],
+    /// The user features' numeric columns, in order.
+    user: Vec<UserNumeric>,
+    /// The user features' categorical columns, then the context's.
+    categorical: Vec<Option<Cow<'a, str>>>,
+}
+
+enum UserNumeric {
+    Value(f32),
+    /// A multi-categorical user feature: whether it lists the item's category.
+    HasCategory(Option<Vec<String>>),
 }
 
 #[cfg(test)]

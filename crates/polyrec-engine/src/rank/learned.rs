@@ -15,7 +15,7 @@ use polyrec_models::rank::{CtrData, RankError, Ranker};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::features::{FeatureSpace, Observation};
+use crate::features::FeatureSpace;
 use crate::pipeline::{Candidate, Rank, RequestContext};
 use crate::registry::{BuildError, parse_params};
 
@@ -171,11 +171,10 @@ impl Rank for Learned {
             return Ok(());
         };
         let mut data = model.space.empty_data();
-        for candidate in candidates.iter() {
-            let obs =
-                Observation { item: &candidate.item, profile: ctx.profile, context: ctx.context, at_ms: ctx.now_ms };
-            model.space.push(&mut data, &obs, None).map_err(|e| Error::internal(format!("rank features: {e}")))?;
-        }
+        model
+            .space
+            .push_items(&mut data, candidates.iter().map(|c| &*c.item), ctx.profile, ctx.context, ctx.now_ms)
+            .map_err(|e| Error::internal(format!("rank features: {e}")))?;
         let scores = model.model.try_predict(&data).map_err(|e| Error::internal(format!("{}: {e}", self.name)))?;
         for (candidate, score) in candidates.iter_mut().zip(scores) {
             candidate.rank_score = score as f64;
