@@ -9,7 +9,7 @@ use crate::Error;
 
 pub const MAX_ID_LEN: usize = 128;
 
-fn check_id(kind: &'static str, code: &'static str, value: &str) -> Result<(), Error> {
+pub fn check_id(kind: &'static str, code: &'static str, value: &str) -> Result<(), Error> {
     if value.is_empty() || value.len() > MAX_ID_LEN {
         return Err(Error::invalid(
             code,

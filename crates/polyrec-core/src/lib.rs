@@ -12,6 +12,7 @@
 pub mod clock;
 pub mod error;
 pub mod event;
+pub mod experiment;
 pub mod ids;
 pub mod item;
 pub mod math;
@@ -23,6 +24,7 @@ pub mod timefmt;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, FieldError, Result};
 pub use event::{Event, EventType};
+pub use experiment::{Experiment, ExperimentGroup, ExperimentStatus};
 pub use ids::{ItemId, ScenarioId, TenantId, UserId};
 pub use item::{Item, ItemStatus};
 pub use model::{JobRecord, JobState, ModelKind, ModelRecord, ModelStatus};

@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 
 use crate::ServerConfig;
 use crate::backends::Backends;
+use crate::service::experiments::LiveExperiment;
 
 type Key = (TenantId, ScenarioId);
 /// A cached profile (or the knowledge that there is none) and when the entry expires.
@@ -58,6 +59,17 @@ const CATALOG_CHECK_MS: u64 = 1_000;
 /// SPEC §5.3: scenario configs are cached for an hour after a read of the document store.
 const SCENARIO_CACHE_TTL_MS: i64 = HOUR_MS;
 const PROFILE_CACHE_MAX: usize = 200_000;
+/// With stores shared between processes, how long a process serves its copy of a scenario's
+/// running experiment before reading it again: a start or stop through another process shows
+/// within this time.
+const EXPERIMENT_CHECK: Duration = Duration::from_secs(1);
+
+struct ExperimentEntry {
+    live: Option<Arc<LiveExperiment>>,
+    /// The scenario version its pipelines were compiled against.
+    scenario_version: u64,
+    loaded: std::time::Instant,
+}
 
 pub struct App {
     pub config: ServerConfig,
@@ -89,6 +101,10 @@ pub struct App {
     profiles: RwLock<HashMap<(TenantId, UserId, ScenarioId), ProfileEntry>>,
     /// Bumped by every profile write, for the same reason as `scenario_generation`.
     profile_generation: AtomicU64,
+    /// Each scenario's running experiment (or none), compiled per group.
+    experiments: RwLock<HashMap<Key, ExperimentEntry>>,
+    /// Bumped by every experiment change, for the same reason as `scenario_generation`.
+    experiment_generation: AtomicU64,
     /// One training of a scenario at a time (the schedule and an on-demand call may overlap).
     training: parking_lot::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     /// The last bus offset each job has fully processed, by job name.
@@ -127,6 +143,8 @@ impl App {
             models: RwLock::default(),
             profiles: RwLock::default(),
             profile_generation: AtomicU64::new(0),
+            experiments: RwLock::default(),
+            experiment_generation: AtomicU64::new(0),
             training: parking_lot::Mutex::default(),
             job_offsets: RwLock::default(),
             partition_progress: RwLock::default(),
@@ -242,6 +260,65 @@ impl App {
         let mut cache = self.scenarios.write();
         self.scenario_generation.fetch_add(1, Ordering::SeqCst);
         cache.remove(&(tenant.clone(), id.clone()));
+        drop(cache);
+        self.experiment_changed(tenant, id);
+    }
+
+    /// Called after an experiment of the scenario was written by this process.
+    pub fn experiment_changed(&self, tenant: &TenantId, id: &ScenarioId) {
+        let mut cache = self.experiments.write();
+        self.experiment_generation.fetch_add(1, Ordering::SeqCst);
+        cache.remove(&(tenant.clone(), id.clone()));
+    }
+
+    /// The scenario's running experiment, compiled per group against `compiled`'s config; `None`
+    /// when none runs. (Whether it assigns at a given moment is `LiveExperiment::assign`'s call.)
+    pub async fn live_experiment(
+        &self,
+        tenant: &TenantId,
+        compiled: &CompiledScenario,
+    ) -> Result<Option<Arc<LiveExperiment>>> {
+        let id = &compiled.scenario.scenario_id;
+        let key = (tenant.clone(), id.clone());
+        if let Some(entry) = self.experiments.read().get(&key) {
+            let fresh = !self.shared_cache() || entry.loaded.elapsed() < EXPERIMENT_CHECK;
+            if fresh && entry.scenario_version == compiled.scenario.version {
+                return Ok(entry.live.clone());
+            }
+        }
+        let generation = self.experiment_generation.load(Ordering::SeqCst);
+        let running = self
+            .documents
+            .list_experiments(tenant, Some(id))
+            .await?
+            .into_iter()
+            .find(|e| e.status == polyrec_core::ExperimentStatus::Running);
+        let live = match running {
+            None => None,
+            Some(experiment) => {
+                let name = experiment.experiment_id.clone();
+                match LiveExperiment::compile(compiled, experiment) {
+                    Ok(live) => Some(Arc::new(live)),
+                    // The scenario's config changed so that a group's patch no longer fits:
+                    // every user gets the scenario's own config until the experiment is fixed.
+                    Err(error) => {
+                        tracing::error!(tenant = %tenant, scenario = %id, experiment = %name, %error,
+                            "a running experiment's group does not compile against the current config; not assigning");
+                        None
+                    }
+                }
+            }
+        };
+        let mut cache = self.experiments.write();
+        if self.experiment_generation.load(Ordering::SeqCst) == generation {
+            let entry = ExperimentEntry {
+                live: live.clone(),
+                scenario_version: compiled.scenario.version,
+                loaded: std::time::Instant::now(),
+            };
+            cache.insert(key, entry);
+        }
+        Ok(live)
     }
 
     /// Called after a scenario is deleted: its caches go too.

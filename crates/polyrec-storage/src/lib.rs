@@ -23,7 +23,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use polyrec_core::{
-    Event, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile,
+    Event, Experiment, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId, UserId,
+    UserProfile,
 };
 
 pub mod blob;
@@ -96,6 +97,17 @@ pub trait DocumentStore: Send + Sync {
         name: Option<&str>,
     ) -> Result<Vec<ModelRecord>>;
 
+    /// Inserts an experiment; `Conflict` (`experiment_exists`) if its id is taken in the scenario.
+    async fn insert_experiment(&self, tenant: &TenantId, experiment: &Experiment) -> Result<()>;
+    async fn get_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<Option<Experiment>>;
+    /// A scenario's experiments (or all of the tenant's), by scenario and id.
+    async fn list_experiments(&self, tenant: &TenantId, scenario: Option<&ScenarioId>) -> Result<Vec<Experiment>>;
+    /// Replaces an experiment if its stored version is `expected_version`; `Conflict`
+    /// (`version_conflict`) if it changed meanwhile, `NotFound` if it is gone.
+    async fn replace_experiment(&self, tenant: &TenantId, experiment: &Experiment, expected_version: u64)
+    -> Result<()>;
+    async fn delete_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<bool>;
+
     /// Inserts or replaces a training job's record.
     async fn put_job(&self, tenant: &TenantId, job: &JobRecord) -> Result<()>;
     async fn get_job(&self, tenant: &TenantId, job_id: &str) -> Result<Option<JobRecord>>;
@@ -113,6 +125,22 @@ pub(crate) fn parse_context(text: Option<&str>) -> Result<serde_json::Map<String
         None | Some("") | Some("null") => Ok(serde_json::Map::new()),
         Some(text) => serde_json::from_str(text)
             .map_err(|e| polyrec_core::Error::internal(format!("stored event context is not a JSON object: {e}"))),
+    }
+}
+
+pub(crate) fn experiment_exists(id: &str) -> polyrec_core::Error {
+    polyrec_core::Error::Conflict {
+        code: "experiment_exists",
+        message: format!("experiment {id:?} exists already in this scenario; update it with PUT"),
+    }
+}
+
+pub(crate) fn experiment_changed(id: &str, expected: u64) -> polyrec_core::Error {
+    polyrec_core::Error::Conflict {
+        code: "version_conflict",
+        message: format!(
+            "experiment {id:?} was changed concurrently (expected version {expected}); read it again and retry"
+        ),
     }
 }
 

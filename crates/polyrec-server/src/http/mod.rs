@@ -8,6 +8,7 @@
 
 mod behaviors;
 pub mod error;
+mod experiments;
 mod items;
 mod models;
 mod ops;
@@ -45,6 +46,8 @@ pub use ops::prometheus;
         behaviors::track, behaviors::track_batch, behaviors::stats,
         recommend::recommend, recommend::hot, recommend::item_stats, recommend::realtime_metrics, recommend::profile, recommend::train_cf,
         models::train, models::job, models::jobs, models::list, models::activate, models::rollback,
+        experiments::create, experiments::list, experiments::get, experiments::replace, experiments::delete,
+        experiments::start, experiments::stop,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     tags(
@@ -54,6 +57,7 @@ pub use ops::prometheus;
         (name = "recommend", description = "recommendation service"),
         (name = "realtime", description = "what the stream jobs keep"),
         (name = "jobs", description = "training jobs: on demand, with state and progress"),
+        (name = "experiments", description = "A/B experiments between scenario configurations"),
         (name = "models", description = "model registry: versions, offline metrics, activate and roll back"),
         (name = "ops", description = "health and metrics"),
     )
@@ -81,6 +85,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/scenarios/{scenario_id}/metrics/realtime", get(recommend::realtime_metrics))
         .route("/api/v1/scenarios/{scenario_id}/users/{user_id}/profile", get(recommend::profile))
         .route("/api/v1/scenarios/{scenario_id}/jobs/cf", post(recommend::train_cf))
+        .route("/api/v1/scenarios/{scenario_id}/experiments", post(experiments::create).get(experiments::list))
+        .route(
+            "/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}",
+            get(experiments::get).put(experiments::replace).delete(experiments::delete),
+        )
+        .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/start", post(experiments::start))
+        .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/stop", post(experiments::stop))
         .route("/api/v1/scenarios/{scenario_id}/jobs/train", post(models::train))
         .route("/api/v1/scenarios/{scenario_id}/jobs", get(models::jobs))
         .route("/api/v1/jobs/{job_id}", get(models::job))

@@ -163,8 +163,41 @@ async fn to_event(
     })
 }
 
+/// Stamps an event of a user assigned in the scenario's running experiment with the experiment
+/// and the group (`context.experiment_id`, `context.group`), so the metrics per group count it.
+/// The assignment is recomputed, not looked up: it is a pure function of (tenant, experiment,
+/// user), so it is the group the user's answers came from. A context that names an experiment
+/// already is left as the client sent it.
+async fn stamp(
+    app: &App,
+    tenant: &TenantId,
+    event: &mut Event,
+    live: &mut HashMap<String, Option<std::sync::Arc<super::experiments::LiveExperiment>>>,
+) -> Result<()> {
+    if event.experiment_id().is_some() {
+        return Ok(());
+    }
+    let experiment = match live.get(event.scenario_id.as_str()) {
+        Some(experiment) => experiment.clone(),
+        None => {
+            let compiled = app.scenario(tenant, &event.scenario_id).await?;
+            let experiment = app.live_experiment(tenant, &compiled).await?;
+            live.insert(event.scenario_id.to_string(), experiment.clone());
+            experiment
+        }
+    };
+    let Some(experiment) = experiment else { return Ok(()) };
+    if let Some((group, _)) = experiment.assign(tenant, &event.user_id, event.timestamp_ms) {
+        let context = event.context.get_or_insert_with(Map::new);
+        context.insert("experiment_id".into(), Value::String(experiment.experiment.experiment_id.clone()));
+        context.insert("group".into(), Value::String(group.to_owned()));
+    }
+    Ok(())
+}
+
 pub async fn track(app: &App, tenant: &TenantId, input: EventInput) -> Result<Accepted> {
-    let event = to_event(app, tenant, input, &mut HashMap::new()).await?;
+    let mut event = to_event(app, tenant, input, &mut HashMap::new()).await?;
+    stamp(app, tenant, &mut event, &mut HashMap::new()).await?;
     let event_id = event.event_id.clone();
     app.bus.append(vec![event]).await?;
     app.bus_appended.notify_waiters();
@@ -186,6 +219,7 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
         ));
     }
     let mut known = HashMap::new();
+    let mut live = HashMap::new();
     let mut events = Vec::with_capacity(batch.events.len());
     let mut errors = Vec::new();
     for (index, raw) in batch.events.into_iter().enumerate() {
@@ -197,7 +231,10 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
             }
         };
         match to_event(app, tenant, input, &mut known).await {
-            Ok(event) => events.push(event),
+            Ok(mut event) => {
+                stamp(app, tenant, &mut event, &mut live).await?;
+                events.push(event);
+            }
             Err(Error::InvalidInput { code, message }) => errors.push(EventError { index, code: code.into(), message }),
             Err(other) => return Err(other),
         }

@@ -2,6 +2,7 @@
 //! response bodies are defined here (with their OpenAPI schemas) so every transport shares them.
 
 pub mod behaviors;
+pub mod experiments;
 pub mod items;
 pub mod models;
 pub mod recommend;

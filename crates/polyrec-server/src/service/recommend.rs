@@ -69,6 +69,12 @@ pub struct RecommendResponse {
     pub user_id: String,
     /// The version of the scenario config that answered.
     pub config_version: u64,
+    /// The running experiment the user is assigned in, and their group (absent: none runs, or
+    /// the user is in its holdout). Report `request_id` with the events of this answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
     pub items: Vec<RecommendedItem>,
     /// True when the cold-start fallback filled the answer.
     pub fallback: bool,
@@ -127,6 +133,13 @@ pub async fn recommend(
         });
     }
     let catalog = app.catalog(tenant, &scenario_id).await?;
+    let now_ms = app.now_ms();
+    let experiment = app.live_experiment(tenant, &compiled).await?;
+    let assigned = experiment.as_ref().and_then(|live| {
+        let (group, pipeline) = live.assign(tenant, user, now_ms)?;
+        Some((live.experiment.experiment_id.clone(), group.to_owned(), pipeline.clone()))
+    });
+    let pipeline = assigned.as_ref().map_or(&compiled.pipeline, |(_, _, pipeline)| &**pipeline);
     // Without the realtime store the answer still comes, from the document store and the
     // channels that do not need it, marked degraded: no recent clicks, no exposure filter.
     let mut realtime_failure = None;
@@ -163,7 +176,7 @@ pub async fn recommend(
         tenant,
         scenario: &scenario_id,
         user,
-        now_ms: app.now_ms(),
+        now_ms,
         catalog: &catalog,
         profile: profile.as_deref(),
         recent_items: &recent,
@@ -173,7 +186,7 @@ pub async fn recommend(
         context: &context,
         exclude: &exclude,
     };
-    let output = compiled.pipeline.run(RecommendInput { ctx, count, explain }).await;
+    let output = pipeline.run(RecommendInput { ctx, count, explain }).await;
 
     let degraded: Vec<ChannelReport> = realtime_failure
         .into_iter()
@@ -202,6 +215,8 @@ pub async fn recommend(
         scenario_id: scenario_id.to_string(),
         user_id: user.to_string(),
         config_version: compiled.scenario.version,
+        experiment_id: assigned.as_ref().map(|(experiment, _, _)| experiment.clone()),
+        group_id: assigned.map(|(_, group, _)| group),
         items,
         fallback: output.fallback_used,
         degraded_channels: degraded,

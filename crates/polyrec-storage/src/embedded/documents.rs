@@ -5,7 +5,8 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use polyrec_core::{
-    Error, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile,
+    Error, Experiment, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId, UserId,
+    UserProfile,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -51,6 +52,14 @@ CREATE TABLE IF NOT EXISTS model_configs (
     sequence    INTEGER NOT NULL,
     doc         TEXT NOT NULL,
     PRIMARY KEY (tenant_id, scenario_id, model_name, sequence)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS experiments (
+    tenant_id     TEXT NOT NULL,
+    scenario_id   TEXT NOT NULL,
+    experiment_id TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    doc           TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, scenario_id, experiment_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS training_jobs (
     tenant_id    TEXT NOT NULL,
@@ -173,7 +182,7 @@ impl DocumentStore for SqliteDocuments {
                     .map_err(sql)?;
                 tx.execute("DELETE FROM items WHERE tenant_id = ?1 AND scenario_id = ?2", params![tenant, id])
                     .map_err(sql)?;
-                for table in ["user_profiles", "model_configs", "training_jobs"] {
+                for table in ["user_profiles", "model_configs", "training_jobs", "experiments"] {
                     tx.execute(
                         &format!("DELETE FROM {table} WHERE tenant_id = ?1 AND scenario_id = ?2"),
                         params![tenant, id],
@@ -547,6 +556,119 @@ impl DocumentStore for SqliteDocuments {
                     Ok((TenantId::parse(tenant)?, from_json(&doc)?))
                 })
                 .collect()
+            })
+            .await
+    }
+    async fn insert_experiment(&self, tenant: &TenantId, experiment: &Experiment) -> Result<()> {
+        let (tenant, scenario, id, version, doc) = (
+            tenant.to_string(),
+            experiment.scenario_id.to_string(),
+            experiment.experiment_id.clone(),
+            experiment.version as i64,
+            to_json(experiment)?,
+        );
+        self.writer
+            .call(move |conn| {
+                let inserted = conn
+                    .execute(
+                        "INSERT INTO experiments (tenant_id, scenario_id, experiment_id, version, doc)
+                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                        params![tenant, scenario, id, version, doc],
+                    )
+                    .map_err(sql)?;
+                if inserted == 0 {
+                    return Err(crate::experiment_exists(&id));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<Option<Experiment>> {
+        let (tenant, scenario, id) = (tenant.to_string(), scenario.to_string(), id.to_owned());
+        self.reader
+            .call(move |conn| {
+                let doc: Option<String> = conn
+                    .prepare_cached(
+                        "SELECT doc FROM experiments WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3",
+                    )
+                    .map_err(sql)?
+                    .query_row(params![tenant, scenario, id], |row| row.get(0))
+                    .optional()
+                    .map_err(sql)?;
+                doc.as_deref().map(from_json).transpose()
+            })
+            .await
+    }
+
+    async fn list_experiments(&self, tenant: &TenantId, scenario: Option<&ScenarioId>) -> Result<Vec<Experiment>> {
+        let (tenant, scenario) = (tenant.to_string(), scenario.map(ScenarioId::to_string));
+        self.reader
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT doc FROM experiments WHERE tenant_id = ?1 AND (?2 IS NULL OR scenario_id = ?2)
+                         ORDER BY scenario_id, experiment_id",
+                    )
+                    .map_err(sql)?;
+                let docs = stmt.query_map(params![tenant, scenario], |row| row.get::<_, String>(0)).map_err(sql)?;
+                docs.map(|doc| from_json(&doc.map_err(sql)?)).collect()
+            })
+            .await
+    }
+
+    async fn replace_experiment(
+        &self,
+        tenant: &TenantId,
+        experiment: &Experiment,
+        expected_version: u64,
+    ) -> Result<()> {
+        let (tenant, scenario, id, version, doc) = (
+            tenant.to_string(),
+            experiment.scenario_id.to_string(),
+            experiment.experiment_id.clone(),
+            experiment.version as i64,
+            to_json(experiment)?,
+        );
+        self.writer
+            .call(move |conn| {
+                let updated = conn
+                    .execute(
+                        "UPDATE experiments SET version = ?4, doc = ?5
+                         WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3 AND version = ?6",
+                        params![tenant, scenario, id, version, doc, expected_version as i64],
+                    )
+                    .map_err(sql)?;
+                if updated == 0 {
+                    let exists: Option<i64> = conn
+                        .query_row(
+                            "SELECT version FROM experiments WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3",
+                            params![tenant, scenario, id],
+                            |row| row.get(0),
+                        )
+                        .optional()
+                        .map_err(sql)?;
+                    return Err(match exists {
+                        Some(_) => crate::experiment_changed(&id, expected_version),
+                        None => Error::not_found(format!("experiment {id:?}")),
+                    });
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<bool> {
+        let (tenant, scenario, id) = (tenant.to_string(), scenario.to_string(), id.to_owned());
+        self.writer
+            .call(move |conn| {
+                let deleted = conn
+                    .execute(
+                        "DELETE FROM experiments WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3",
+                        params![tenant, scenario, id],
+                    )
+                    .map_err(sql)?;
+                Ok(deleted > 0)
             })
             .await
     }

@@ -9,6 +9,7 @@
 //! | `user_profiles` | (tenant_id, user_id, scenario_id) | — |
 //! | `model_configs` | (tenant_id, scenario_id, model_name, sequence) | — |
 //! | `training_jobs` | (tenant_id, job_id) | — |
+//! | `experiments` | (tenant_id, scenario_id, experiment_id) | — |
 //!
 //! Each document is the serde form of its core type plus `tenant_id`. Correctness never needs a
 //! multi-document transaction (the test server, like a standalone MongoDB, has none): every write
@@ -22,7 +23,8 @@ use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::IndexOptions;
 use mongodb::{Client, Collection, Database, IndexModel};
 use polyrec_core::{
-    Error, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile,
+    Error, Experiment, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId, UserId,
+    UserProfile,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -153,6 +155,14 @@ impl MongoDocuments {
         self.db
             .collection::<Document>("training_jobs")
             .create_index(unique(doc! { "tenant_id": 1, "job_id": 1 }, "tenant_job"))
+            .await
+            .map_err(unavailable)?;
+        self.db
+            .collection::<Document>("experiments")
+            .create_index(unique(
+                doc! { "tenant_id": 1, "scenario_id": 1, "experiment_id": 1 },
+                "tenant_scenario_experiment",
+            ))
             .await
             .map_err(unavailable)?;
         self.items
@@ -312,7 +322,7 @@ impl DocumentStore for MongoDocuments {
         let key = scenario_key(tenant, scenario);
         self.items.delete_many(key.clone()).await.map_err(unavailable)?;
         self.profiles.delete_many(key.clone()).await.map_err(unavailable)?;
-        for collection in ["model_configs", "training_jobs"] {
+        for collection in ["model_configs", "training_jobs", "experiments"] {
             self.db.collection::<Document>(collection).delete_many(key.clone()).await.map_err(unavailable)?;
         }
         let deleted = self.scenarios.delete_one(key).await.map_err(unavailable)?;
@@ -509,6 +519,59 @@ impl DocumentStore for MongoDocuments {
                 Ok((TenantId::parse(tenant)?, from_doc(doc)?))
             })
             .collect()
+    }
+    async fn insert_experiment(&self, tenant: &TenantId, experiment: &Experiment) -> Result<()> {
+        let collection = self.db.collection::<Document>("experiments");
+        match collection.insert_one(to_doc(tenant, experiment)?).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(crate::experiment_exists(&experiment.experiment_id)),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<Option<Experiment>> {
+        let mut filter = scenario_key(tenant, scenario);
+        filter.insert("experiment_id", id);
+        self.find_one("experiments", filter).await
+    }
+
+    async fn list_experiments(&self, tenant: &TenantId, scenario: Option<&ScenarioId>) -> Result<Vec<Experiment>> {
+        let mut filter = doc! { "tenant_id": tenant.as_str() };
+        if let Some(scenario) = scenario {
+            filter.insert("scenario_id", scenario.as_str());
+        }
+        let query = Find { filter, sort: Some(doc! { "scenario_id": 1, "experiment_id": 1 }), ..Default::default() };
+        self.find("experiments", query).await?.into_iter().map(from_doc).collect()
+    }
+
+    async fn replace_experiment(
+        &self,
+        tenant: &TenantId,
+        experiment: &Experiment,
+        expected_version: u64,
+    ) -> Result<()> {
+        let mut key = scenario_key(tenant, &experiment.scenario_id);
+        key.insert("experiment_id", experiment.experiment_id.as_str());
+        let mut filter = key.clone();
+        filter.insert("version", expected_version as i64);
+        let collection = self.db.collection::<Document>("experiments");
+        let result = collection.replace_one(filter, to_doc(tenant, experiment)?).await.map_err(unavailable)?;
+        if result.matched_count == 0 {
+            let exists = self.find_one::<Experiment>("experiments", key).await?.is_some();
+            return Err(if exists {
+                crate::experiment_changed(&experiment.experiment_id, expected_version)
+            } else {
+                Error::not_found(format!("experiment {:?}", experiment.experiment_id))
+            });
+        }
+        Ok(())
+    }
+
+    async fn delete_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<bool> {
+        let mut key = scenario_key(tenant, scenario);
+        key.insert("experiment_id", id);
+        let deleted = self.db.collection::<Document>("experiments").delete_one(key).await.map_err(unavailable)?;
+        Ok(deleted.deleted_count > 0)
     }
 }
 

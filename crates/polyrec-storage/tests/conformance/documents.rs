@@ -63,6 +63,7 @@ suite!(
     scans_read_every_item_of_a_large_scenario,
     model_versions_register_list_and_replace,
     jobs_list_newest_first_and_stale_ones_are_found,
+    experiments_insert_list_replace_with_versions_and_delete,
 );
 
 #[cfg(feature = "mongodb")]
@@ -72,7 +73,7 @@ async fn mongo_has_exactly_the_indexes_of_the_specification() {
     let Some(url) = server("POLYREC_TEST_MONGO_URL") else { return };
     let store = polyrec_storage::production::mongo::MongoDocuments::connect(&url, &unique("indexes")).await.unwrap();
     let mut indexes = Vec::new();
-    for collection in ["scenarios", "items", "user_profiles", "model_configs", "experiments", "training_jobs"] {
+    for collection in ["scenarios", "items", "user_profiles", "model_configs", "training_jobs", "experiments"] {
         for (name, keys, unique) in store.index_keys(collection).await.unwrap() {
             if name != "_id_" {
                 indexes.push((collection, keys, unique));
@@ -88,6 +89,7 @@ async fn mongo_has_exactly_the_indexes_of_the_specification() {
             ("user_profiles", doc! { "tenant_id": 1, "user_id": 1, "scenario_id": 1 }, true),
             ("model_configs", doc! { "tenant_id": 1, "scenario_id": 1, "model_name": 1, "sequence": 1 }, true),
             ("training_jobs", doc! { "tenant_id": 1, "job_id": 1 }, true),
+            ("experiments", doc! { "tenant_id": 1, "scenario_id": 1, "experiment_id": 1 }, true),
         ]
     );
 }
@@ -338,4 +340,70 @@ async fn jobs_list_newest_first_and_stale_ones_are_found(store: &dyn DocumentSto
     stale.sort_by_key(|(_, j)| j.created_ms);
     let found: Vec<_> = stale.iter().map(|(tenant, j)| (tenant == &t, j.job_id.as_str())).collect();
     assert_eq!(found, [(true, "a"), (true, "b"), (false, "a")]);
+}
+
+fn experiment(scenario: &str, id: &str) -> polyrec_core::Experiment {
+    polyrec_core::Experiment {
+        experiment_id: id.to_owned(),
+        scenario_id: scenario_id(scenario),
+        name: format!("experiment {id}"),
+        groups: vec![
+            polyrec_core::ExperimentGroup {
+                group_id: "control".into(),
+                traffic_ratio: 0.5,
+                config: serde_json::json!({}),
+            },
+            polyrec_core::ExperimentGroup {
+                group_id: "treatment".into(),
+                traffic_ratio: 0.5,
+                config: serde_json::json!({"rank": {"params": {"recall_weight": 2.0}}}),
+            },
+        ],
+        status: polyrec_core::ExperimentStatus::Draft,
+        start_ms: Some(1_000),
+        end_ms: None,
+        version: 1,
+        created_ms: 1_000,
+        updated_ms: 1_000,
+    }
+}
+
+async fn experiments_insert_list_replace_with_versions_and_delete(store: &dyn DocumentStore) {
+    let (t, other) = (tenant(&unique("t")), tenant(&unique("u")));
+    let (feed, news) = (scenario_id("feed"), scenario_id("news"));
+    store.insert_experiment(&t, &experiment("feed", "b")).await.unwrap();
+    store.insert_experiment(&t, &experiment("feed", "a")).await.unwrap();
+    store.insert_experiment(&t, &experiment("news", "a")).await.unwrap();
+    let taken = store.insert_experiment(&t, &experiment("feed", "a")).await.unwrap_err();
+    assert!(matches!(taken, Error::Conflict { code: "experiment_exists", .. }), "{taken:?}");
+    store.insert_experiment(&other, &experiment("feed", "a")).await.unwrap();
+
+    assert_eq!(store.get_experiment(&t, &feed, "a").await.unwrap(), Some(experiment("feed", "a")), "exact");
+    assert_eq!(store.get_experiment(&t, &feed, "zzz").await.unwrap(), None);
+    let ids = |list: Vec<polyrec_core::Experiment>| {
+        list.into_iter().map(|e| format!("{}/{}", e.scenario_id, e.experiment_id)).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(store.list_experiments(&t, None).await.unwrap()), ["feed/a", "feed/b", "news/a"]);
+    assert_eq!(ids(store.list_experiments(&t, Some(&news)).await.unwrap()), ["news/a"]);
+
+    let mut running = experiment("feed", "a");
+    running.status = polyrec_core::ExperimentStatus::Running;
+    running.version = 2;
+    store.replace_experiment(&t, &running, 1).await.unwrap();
+    let stale = store.replace_experiment(&t, &running, 1).await.unwrap_err();
+    assert!(matches!(stale, Error::Conflict { code: "version_conflict", .. }), "{stale:?}");
+    let missing = store.replace_experiment(&t, &experiment("feed", "zzz"), 1).await.unwrap_err();
+    assert!(matches!(missing, Error::NotFound { .. }), "{missing:?}");
+    assert_eq!(store.get_experiment(&t, &feed, "a").await.unwrap(), Some(running));
+    assert_eq!(
+        store.get_experiment(&other, &feed, "a").await.unwrap().unwrap().status,
+        polyrec_core::ExperimentStatus::Draft,
+        "another tenant's experiment of the same id is untouched"
+    );
+
+    assert!(store.delete_experiment(&t, &feed, "b").await.unwrap());
+    assert!(!store.delete_experiment(&t, &feed, "b").await.unwrap());
+    store.insert_scenario(&t, &scenario("news")).await.unwrap();
+    assert!(store.delete_scenario(&t, &news).await.unwrap());
+    assert_eq!(ids(store.list_experiments(&t, None).await.unwrap()), ["feed/a"], "deleted with its scenario");
 }

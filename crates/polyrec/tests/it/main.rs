@@ -4,6 +4,7 @@
 mod behaviors;
 mod cli;
 mod crash;
+mod experiments;
 mod isolation;
 mod items;
 mod models;

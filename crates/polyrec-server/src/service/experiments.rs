@@ -1,0 +1,364 @@
+//! A/B experiments (SPEC §4.1 `experiments`, §5): create, read, list, replace, delete, start
+//! and stop, per tenant and scenario.
+//!
+//! Rules: 1 to 10 groups with distinct ids; each `traffic_ratio` in (0, 1] and their sum at most
+//! 1 (the remainder is a holdout that gets the scenario's own config); each group's `config` is a
+//! merge patch of the scenario's config, and the merged config must validate as a scenario config
+//! does (errors at `groups[i].config…`); `start_time` before `end_time`. A scenario runs at most one
+//! experiment at a time (one layer), and a running experiment cannot be edited or deleted — stop it
+//! first. Users are assigned by `Experiment::assign`, a pure function of (tenant, experiment,
+//! user).
+
+use std::sync::Arc;
+
+use polyrec_core::timefmt::{format_ms, parse_timestamp};
+use polyrec_core::{
+    Error, Experiment, ExperimentGroup, ExperimentStatus, FieldError, Result, ScenarioId, TenantId, UserId,
+};
+use polyrec_engine::Pipeline;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::merge_patch;
+use crate::App;
+use crate::app::CompiledScenario;
+
+pub const MAX_GROUPS: usize = 10;
+/// Ratios may sum to 1 within this (decimal fractions such as 0.1 + 0.2 do not add up exactly).
+const RATIO_SLACK: f64 = 1e-9;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateExperiment {
+    pub experiment_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub groups: Vec<ExperimentGroup>,
+    /// RFC 3339 or epoch seconds / milliseconds.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub start_time: Option<Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub end_time: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceExperiment {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub groups: Vec<ExperimentGroup>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub start_time: Option<Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub end_time: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExperimentView {
+    pub experiment_id: String,
+    pub scenario_id: String,
+    pub name: String,
+    pub groups: Vec<ExperimentGroup>,
+    /// The share of users in no group (served the scenario's own config).
+    pub holdout_ratio: f64,
+    pub status: ExperimentStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Experiment> for ExperimentView {
+    fn from(e: Experiment) -> Self {
+        let assigned: f64 = e.groups.iter().map(|g| g.traffic_ratio).sum();
+        Self {
+            experiment_id: e.experiment_id,
+            scenario_id: e.scenario_id.to_string(),
+            name: e.name,
+            holdout_ratio: (1.0 - assigned).max(0.0),
+            groups: e.groups,
+            status: e.status,
+            start_time: e.start_ms.map(format_ms),
+            end_time: e.end_ms.map(format_ms),
+            version: e.version,
+            created_at: format_ms(e.created_ms),
+            updated_at: format_ms(e.updated_ms),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExperimentList {
+    pub experiments: Vec<ExperimentView>,
+}
+
+fn time(value: Option<Value>, field: &str) -> Result<Option<i64>> {
+    value
+        .filter(|v| !v.is_null())
+        .map(|v| parse_timestamp(&v).map_err(|e| Error::invalid("invalid_time", format!("{field}: {e}"))))
+        .transpose()
+}
+
+/// Checks groups, ratios, each group's merged config, and the times.
+fn check(scenario: &CompiledScenario, groups: &[ExperimentGroup], start: Option<i64>, end: Option<i64>) -> Result<()> {
+    if groups.is_empty() || groups.len() > MAX_GROUPS {
+        return Err(Error::invalid(
+            "invalid_groups",
+            format!("an experiment has 1 to {MAX_GROUPS} groups, got {}", groups.len()),
+        ));
+    }
+    let mut errors = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        if let Err(e) = polyrec_core::ids::check_id("group_id", "invalid_group_id", &group.group_id) {
+            errors.push(FieldError::new(format!("groups[{i}].group_id"), e.to_string()));
+        }
+        if groups[..i].iter().any(|g| g.group_id == group.group_id) {
+            errors
+                .push(FieldError::new(format!("groups[{i}].group_id"), format!("{:?} is used twice", group.group_id)));
+        }
+        if !(group.traffic_ratio.is_finite() && group.traffic_ratio > 0.0 && group.traffic_ratio <= 1.0) {
+            errors.push(FieldError::new(
+                format!("groups[{i}].traffic_ratio"),
+                format!("must be in (0, 1], got {}", group.traffic_ratio),
+            ));
+        }
+        if !group.config.is_object() {
+            errors.push(FieldError::new(
+                format!("groups[{i}].config"),
+                "must be an object (a merge patch of the scenario's config)",
+            ));
+            continue;
+        }
+        if let Err(problems) = group_config(scenario, group).map(|_| ()) {
+            let Error::Validation { errors: found, .. } = problems else { return Err(problems) };
+            errors.extend(found.into_iter().map(|e| {
+                let path = e.path.strip_prefix("config").unwrap_or(&e.path).to_owned();
+                FieldError::new(format!("groups[{i}].config{path}"), e.message)
+            }));
+        }
+    }
+    let sum: f64 = groups.iter().map(|g| g.traffic_ratio).sum();
+    if sum > 1.0 + RATIO_SLACK {
+        errors.push(FieldError::new(
+            "groups",
+            format!("traffic ratios sum to {sum}; they must sum to at most 1 (the rest is a holdout)"),
+        ));
+    }
+    if let (Some(start), Some(end)) = (start, end)
+        && start >= end
+    {
+        errors.push(FieldError::new("end_time", "must be after start_time"));
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Validation {
+        code: "invalid_experiment",
+        message: format!(
+            "the experiment has {} problem{}; see `errors` for each, with its JSON path",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        ),
+        errors,
+    })
+}
+
+/// A group's config: the scenario's with the group's patch merged in, validated whole.
+pub fn group_config(scenario: &CompiledScenario, group: &ExperimentGroup) -> Result<polyrec_core::ScenarioConfig> {
+    let mut config = serde_json::to_value(&scenario.scenario.config).map_err(Error::internal)?;
+    merge_patch(&mut config, &group.config);
+    super::scenarios::check_config(&config)
+}
+
+async fn load(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<Experiment> {
+    app.scenario(tenant, scenario).await?;
+    app.documents
+        .get_experiment(tenant, scenario, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("experiment {id:?}")))
+}
+
+pub async fn create(
+    app: &App,
+    tenant: &TenantId,
+    scenario: &ScenarioId,
+    body: CreateExperiment,
+) -> Result<ExperimentView> {
+    polyrec_core::ids::check_id("experiment_id", "invalid_experiment_id", &body.experiment_id)?;
+    let compiled = app.scenario(tenant, scenario).await?;
+    let (start, end) = (time(body.start_time, "start_time")?, time(body.end_time, "end_time")?);
+    check(&compiled, &body.groups, start, end)?;
+    let now = app.now_ms();
+    let experiment = Experiment {
+        name: body.name.unwrap_or_else(|| body.experiment_id.clone()),
+        experiment_id: body.experiment_id,
+        scenario_id: scenario.clone(),
+        groups: body.groups,
+        status: ExperimentStatus::Draft,
+        start_ms: start,
+        end_ms: end,
+        version: 1,
+        created_ms: now,
+        updated_ms: now,
+    };
+    app.documents.insert_experiment(tenant, &experiment).await?;
+    app.experiment_changed(tenant, scenario);
+    Ok(experiment.into())
+}
+
+pub async fn get(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<ExperimentView> {
+    Ok(load(app, tenant, scenario, id).await?.into())
+}
+
+pub async fn list(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<ExperimentList> {
+    app.scenario(tenant, scenario).await?;
+    let experiments = app.documents.list_experiments(tenant, Some(scenario)).await?;
+    Ok(ExperimentList { experiments: experiments.into_iter().map(Into::into).collect() })
+}
+
+fn not_running(experiment: &Experiment, what: &str) -> Result<()> {
+    if experiment.status == ExperimentStatus::Running {
+        return Err(Error::Conflict {
+            code: "experiment_running",
+            message: format!("experiment {:?} is running; stop it before you {what} it", experiment.experiment_id),
+        });
+    }
+    Ok(())
+}
+
+pub async fn replace(
+    app: &App,
+    tenant: &TenantId,
+    scenario: &ScenarioId,
+    id: &str,
+    body: ReplaceExperiment,
+) -> Result<ExperimentView> {
+    let current = load(app, tenant, scenario, id).await?;
+    not_running(&current, "change")?;
+    let compiled = app.scenario(tenant, scenario).await?;
+    let (start, end) = (time(body.start_time, "start_time")?, time(body.end_time, "end_time")?);
+    check(&compiled, &body.groups, start, end)?;
+    let next = Experiment {
+        name: body.name.unwrap_or_else(|| current.name.clone()),
+        groups: body.groups,
+        start_ms: start,
+        end_ms: end,
+        version: current.version + 1,
+        updated_ms: app.now_ms(),
+        ..current.clone()
+    };
+    app.documents.replace_experiment(tenant, &next, current.version).await?;
+    app.experiment_changed(tenant, scenario);
+    Ok(next.into())
+}
+
+pub async fn delete(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<()> {
+    let current = load(app, tenant, scenario, id).await?;
+    not_running(&current, "delete")?;
+    app.documents.delete_experiment(tenant, scenario, id).await?;
+    app.experiment_changed(tenant, scenario);
+    Ok(())
+}
+
+/// Starts assigning users (from `start_time` if it is later). Refused while another experiment
+/// of the scenario runs, or when the experiment has ended.
+pub async fn start(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<ExperimentView> {
+    let current = load(app, tenant, scenario, id).await?;
+    if current.status == ExperimentStatus::Running {
+        return Ok(current.into());
+    }
+    let now = app.now_ms();
+    if current.end_ms.is_some_and(|end| end <= now) {
+        return Err(Error::Conflict {
+            code: "experiment_ended",
+            message: format!(
+                "experiment {id:?} ended at {}; set a later end_time to run it",
+                format_ms(current.end_ms.unwrap_or(0))
+            ),
+        });
+    }
+    let others = app.documents.list_experiments(tenant, Some(scenario)).await?;
+    if let Some(running) = others.iter().find(|e| e.status == ExperimentStatus::Running && e.experiment_id != id) {
+        return Err(Error::Conflict {
+            code: "experiment_already_running",
+            message: format!(
+                "scenario {scenario} runs experiment {:?} already; a scenario runs one experiment at a time — stop it first",
+                running.experiment_id
+            ),
+        });
+    }
+    // The groups were validated against the config of their time; the config may have changed.
+    let compiled = app.scenario(tenant, scenario).await?;
+    check(&compiled, &current.groups, current.start_ms, current.end_ms)?;
+    let next = Experiment {
+        status: ExperimentStatus::Running,
+        version: current.version + 1,
+        updated_ms: now,
+        ..current.clone()
+    };
+    app.documents.replace_experiment(tenant, &next, current.version).await?;
+    app.experiment_changed(tenant, scenario);
+    Ok(next.into())
+}
+
+pub async fn stop(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<ExperimentView> {
+    let current = load(app, tenant, scenario, id).await?;
+    if current.status != ExperimentStatus::Running {
+        return Err(Error::Conflict {
+            code: "experiment_not_running",
+            message: format!("experiment {id:?} is {:?}, not running", current.status),
+        });
+    }
+    let next = Experiment {
+        status: ExperimentStatus::Stopped,
+        version: current.version + 1,
+        updated_ms: app.now_ms(),
+        ..current.clone()
+    };
+    app.documents.replace_experiment(tenant, &next, current.version).await?;
+    app.experiment_changed(tenant, scenario);
+    Ok(next.into())
+}
+
+/// A scenario's running experiment with a compiled pipeline per group, for the request path.
+pub struct LiveExperiment {
+    pub experiment: Experiment,
+    /// The scenario version the pipelines were compiled against.
+    pub scenario_version: u64,
+    pub pipelines: Vec<(String, Arc<Pipeline>)>,
+}
+
+impl LiveExperiment {
+    pub fn compile(scenario: &CompiledScenario, experiment: Experiment) -> Result<Self> {
+        let mut pipelines = Vec::with_capacity(experiment.groups.len());
+        for group in &experiment.groups {
+            let config = group_config(scenario, group)?;
+            let pipeline = Pipeline::compile(&config).map_err(|_| {
+                Error::internal(format!(
+                    "group {:?} of experiment {:?} does not compile",
+                    group.group_id, experiment.experiment_id
+                ))
+            })?;
+            pipelines.push((group.group_id.clone(), Arc::new(pipeline)));
+        }
+        Ok(Self { experiment, scenario_version: scenario.scenario.version, pipelines })
+    }
+
+    /// The user's group and its pipeline at `now_ms`, if the experiment is live and the user is
+    /// not in the holdout.
+    pub fn assign(&self, tenant: &TenantId, user: &UserId, now_ms: i64) -> Option<(&str, &Arc<Pipeline>)> {
+        if !self.experiment.is_live(now_ms) {
+            return None;
+        }
+        let group = self.experiment.assign(tenant, user)?;
+        self.pipelines.iter().find(|(id, _)| *id == group.group_id).map(|(id, pipeline)| (id.as_str(), pipeline))
+    }
+}
