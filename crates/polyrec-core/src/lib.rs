@@ -19,6 +19,7 @@ pub mod math;
 pub mod model;
 pub mod profile;
 pub mod scenario;
+pub mod stats;
 pub mod timefmt;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -214,6 +214,23 @@ pub struct BehaviorRow {
     pub context: serde_json::Map<String, serde_json::Value>,
 }
 
+/// One experiment group's totals in the warehouse (events whose context names the experiment).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GroupTotals {
+    pub group: String,
+    /// Distinct users with any event.
+    pub users: u64,
+    pub impressions: u64,
+    pub clicks: u64,
+    pub orders: u64,
+    /// Play and view events that carry a value (the watch time).
+    pub watches: u64,
+    pub watch_sum: f64,
+    pub watch_sum_squares: f64,
+    /// The values of order events (their price).
+    pub revenue: f64,
+}
+
 /// Behavior analytics (ClickHouse's role): raw events and their rollups. The rollups'
 /// readers arrive with the analytics service; here they back `count`.
 #[async_trait]
@@ -233,6 +250,16 @@ pub trait Warehouse: Send + Sync {
         types: &[polyrec_core::EventType],
         limit: usize,
     ) -> Result<Vec<BehaviorRow>>;
+    /// Per group of an experiment, the totals of the events in `[since_ms, until_ms)` whose
+    /// context names it (`experiment_id`, `group`), by group id.
+    async fn experiment_totals(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        experiment: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<GroupTotals>>;
     /// Deletes a scenario's events and rollups (the scenario was deleted).
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()>;
 }

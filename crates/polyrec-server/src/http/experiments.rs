@@ -6,10 +6,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use super::error::{ApiJson, ApiResult, ErrorBody, Tenant};
+use super::error::{ApiJson, ApiQuery, ApiResult, ErrorBody, Tenant};
 use super::scenarios::scenario_id;
 use crate::App;
-use crate::service::experiments::{self, CreateExperiment, ExperimentList, ExperimentView, ReplaceExperiment};
+use crate::service::experiments::{
+    self, CreateExperiment, ExperimentList, ExperimentResults, ExperimentView, ReplaceExperiment,
+};
 
 #[utoipa::path(post, path = "/api/v1/scenarios/{scenario_id}/experiments", tag = "experiments",
     description = "Creates an experiment (as a draft): groups with traffic ratios summing to at most 1 \
@@ -117,4 +119,36 @@ pub async fn stop(
     Path((id, experiment)): Path<(String, String)>,
 ) -> ApiResult<Json<ExperimentView>> {
     Ok(Json(experiments::stop(&app, &tenant, &scenario_id(&id)?, &experiment).await?))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct ResultsQuery {
+    /// Start of the window (RFC 3339 or epoch seconds / ms); default the experiment's start.
+    pub from: Option<String>,
+    /// End of the window; default its end, or now.
+    pub to: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/results", tag = "experiments",
+    description = "Per group, from the event warehouse: users, impressions, clicks, CTR, orders, conversion \
+        rate, average watch time, revenue; each group against the control with absolute and relative \
+        lift, a 95% confidence interval and a p-value (two-proportion z-test for rates, Welch's t-test \
+        for means); and the sample-ratio-mismatch check (χ², mismatch below p = 0.001). The window is \
+        at most 366 days.",
+    params(("X-Tenant-Id" = String, Header, description = "tenant id"), ("scenario_id" = String, Path),
+        ("experiment_id" = String, Path), ResultsQuery),
+    responses((status = 200, body = ExperimentResults), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn results(
+    State(app): State<Arc<App>>,
+    Tenant(tenant): Tenant,
+    Path((id, experiment)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<ResultsQuery>,
+) -> ApiResult<Json<ExperimentResults>> {
+    let as_time = |text: Option<String>| {
+        text.map(|t| t.parse::<i64>().map_or_else(|_| serde_json::Value::String(t), serde_json::Value::from))
+    };
+    Ok(Json(
+        experiments::results(&app, &tenant, &scenario_id(&id)?, &experiment, as_time(query.from), as_time(query.to))
+            .await?,
+    ))
 }

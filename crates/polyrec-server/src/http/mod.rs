@@ -47,7 +47,7 @@ pub use ops::prometheus;
         recommend::recommend, recommend::hot, recommend::item_stats, recommend::realtime_metrics, recommend::profile, recommend::train_cf,
         models::train, models::job, models::jobs, models::list, models::activate, models::rollback,
         experiments::create, experiments::list, experiments::get, experiments::replace, experiments::delete,
-        experiments::start, experiments::stop,
+        experiments::start, experiments::stop, experiments::results,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     tags(
@@ -92,6 +92,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/start", post(experiments::start))
         .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/stop", post(experiments::stop))
+        .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/results", get(experiments::results))
         .route("/api/v1/scenarios/{scenario_id}/jobs/train", post(models::train))
         .route("/api/v1/scenarios/{scenario_id}/jobs", get(models::jobs))
         .route("/api/v1/jobs/{job_id}", get(models::job))

@@ -362,3 +362,156 @@ impl LiveExperiment {
         self.pipelines.iter().find(|(id, _)| *id == group.group_id).map(|(id, pipeline)| (id.as_str(), pipeline))
     }
 }
+
+/// The longest window a results query may span.
+pub const MAX_RESULTS_DAYS: i64 = 366;
+/// A sample-ratio mismatch is reported below this p-value (the χ² test's usual strict level:
+/// a mismatch means the assignment or the logging is broken, so false alarms must be rare).
+pub const SRM_P_VALUE: f64 = 0.001;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupResult {
+    pub group_id: String,
+    pub traffic_ratio: f64,
+    /// Distinct users with an event in the window.
+    pub users: u64,
+    pub impressions: u64,
+    pub clicks: u64,
+    /// clicks / impressions.
+    pub ctr: Option<f64>,
+    pub orders: u64,
+    /// orders / impressions.
+    pub conversion_rate: Option<f64>,
+    /// Play and view events with a value.
+    pub watches: u64,
+    /// Their mean value (seconds).
+    pub avg_watch_time: Option<f64>,
+    /// The sum of order values.
+    pub revenue: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupComparison {
+    pub group_id: String,
+    /// Two-proportion z-test.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctr: Option<polyrec_core::stats::Comparison>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion_rate: Option<polyrec_core::stats::Comparison>,
+    /// Welch's t-test.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avg_watch_time: Option<polyrec_core::stats::Comparison>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SampleRatio {
+    /// Each group's share of users by its traffic ratio, normalised over the groups.
+    pub expected: Vec<f64>,
+    pub observed_users: Vec<u64>,
+    /// Pearson's χ² p-value; absent with fewer than two groups or no users.
+    pub p_value: Option<f64>,
+    /// p < 0.001: the split is not what the ratios say — do not trust the lifts.
+    pub mismatch: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExperimentResults {
+    pub experiment_id: String,
+    pub status: ExperimentStatus,
+    pub from: String,
+    pub to: String,
+    /// The group the others are compared with: `control` if there is one, else the first.
+    pub control: String,
+    pub groups: Vec<GroupResult>,
+    pub comparisons: Vec<GroupComparison>,
+    pub sample_ratio: SampleRatio,
+}
+
+/// Per group totals from the event warehouse over `[from, to]` (default: from the experiment's
+/// start or creation to its end or now), each treatment against the control, and the
+/// sample-ratio check.
+pub async fn results(
+    app: &App,
+    tenant: &TenantId,
+    scenario: &ScenarioId,
+    id: &str,
+    from: Option<Value>,
+    to: Option<Value>,
+) -> Result<ExperimentResults> {
+    use polyrec_core::stats::{Sample, chi_square, two_proportions, welch};
+
+    let experiment = load(app, tenant, scenario, id).await?;
+    let now = app.now_ms();
+    let (asked_from, asked_to) = (time(from, "from")?, time(to, "to")?);
+    if let (Some(from), Some(to)) = (asked_from, asked_to)
+        && to < from
+    {
+        return Err(Error::invalid("invalid_time_range", "`to` is before `from`; swap them"));
+    }
+    let from = asked_from.unwrap_or(experiment.start_ms.unwrap_or(experiment.created_ms));
+    let to = asked_to.unwrap_or_else(|| experiment.end_ms.map_or(now, |end| end.min(now))).max(from);
+    if to - from > MAX_RESULTS_DAYS * polyrec_core::clock::DAY_MS {
+        return Err(Error::invalid(
+            "invalid_time_range",
+            format!("from–to spans more than {MAX_RESULTS_DAYS} days; ask for a shorter window"),
+        ));
+    }
+    let totals = app.warehouse.experiment_totals(tenant, scenario, id, from, to.saturating_add(1)).await?;
+    let rate = |x: u64, n: u64| (n > 0).then(|| x as f64 / n as f64);
+    let groups: Vec<GroupResult> = experiment
+        .groups
+        .iter()
+        .map(|g| {
+            let t = totals.iter().find(|t| t.group == g.group_id).cloned().unwrap_or_default();
+            GroupResult {
+                group_id: g.group_id.clone(),
+                traffic_ratio: g.traffic_ratio,
+                users: t.users,
+                impressions: t.impressions,
+                clicks: t.clicks,
+                ctr: rate(t.clicks, t.impressions),
+                orders: t.orders,
+                conversion_rate: rate(t.orders, t.impressions),
+                watches: t.watches,
+                avg_watch_time: (t.watches > 0).then(|| t.watch_sum / t.watches as f64),
+                revenue: t.revenue,
+            }
+        })
+        .collect();
+    let control_index = experiment.groups.iter().position(|g| g.group_id == "control").unwrap_or(0);
+    let sample = |group: &str| {
+        let t = totals.iter().find(|t| t.group == group).cloned().unwrap_or_default();
+        Sample::from_sums(t.watches, t.watch_sum, t.watch_sum_squares)
+    };
+    let control = &groups[control_index];
+    let comparisons = groups
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != control_index)
+        .map(|(_, g)| GroupComparison {
+            group_id: g.group_id.clone(),
+            ctr: two_proportions(control.clicks, control.impressions, g.clicks, g.impressions),
+            conversion_rate: two_proportions(control.orders, control.impressions, g.orders, g.impressions),
+            avg_watch_time: welch(sample(&control.group_id), sample(&g.group_id)),
+        })
+        .collect();
+    let shares: Vec<f64> = experiment.groups.iter().map(|g| g.traffic_ratio).collect();
+    let share_sum: f64 = shares.iter().sum();
+    let observed: Vec<u64> = groups.iter().map(|g| g.users).collect();
+    let p_value = chi_square(&observed, &shares);
+    Ok(ExperimentResults {
+        experiment_id: experiment.experiment_id.clone(),
+        status: experiment.status,
+        from: format_ms(from),
+        to: format_ms(to),
+        control: control.group_id.clone(),
+        sample_ratio: SampleRatio {
+            expected: shares.iter().map(|s| s / share_sum).collect(),
+            observed_users: observed,
+            mismatch: p_value.is_some_and(|p| p < SRM_P_VALUE),
+            p_value,
+        },
+        groups,
+        comparisons,
+    })
+}

@@ -10,7 +10,7 @@ use polyrec_core::{Error, EventType, Result, ScenarioId, TenantId};
 use rusqlite::params;
 
 use super::{Db, Role, open, sql};
-use crate::{BehaviorRow, BusRecord, Interaction, Warehouse};
+use crate::{BehaviorRow, BusRecord, GroupTotals, Interaction, Warehouse};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS user_behaviors (
@@ -244,6 +244,51 @@ impl Warehouse for SqliteWarehouse {
                     })
                 })
                 .collect()
+            })
+            .await
+    }
+
+    async fn experiment_totals(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        experiment: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<GroupTotals>> {
+        let (tenant, scenario, experiment) = (tenant.to_string(), scenario.to_string(), experiment.to_owned());
+        self.reader
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT json_extract(context, '$.group') AS g, COUNT(DISTINCT user_id),
+                                SUM(event_type = 'impression'), SUM(event_type = 'click'), SUM(event_type = 'order'),
+                                SUM(event_type IN ('play', 'view') AND value IS NOT NULL),
+                                TOTAL(CASE WHEN event_type IN ('play', 'view') THEN value END),
+                                TOTAL(CASE WHEN event_type IN ('play', 'view') THEN value * value END),
+                                TOTAL(CASE WHEN event_type = 'order' THEN value END)
+                         FROM user_behaviors
+                         WHERE tenant_id = ?1 AND scenario_id = ?2 AND timestamp_ms >= ?3 AND timestamp_ms < ?4
+                           AND json_extract(context, '$.experiment_id') = ?5 AND g IS NOT NULL
+                         GROUP BY g ORDER BY g",
+                    )
+                    .map_err(sql)?;
+                let rows = stmt
+                    .query_map(params![tenant, scenario, since_ms, until_ms, experiment], |row| {
+                        Ok(GroupTotals {
+                            group: row.get(0)?,
+                            users: row.get::<_, i64>(1)? as u64,
+                            impressions: row.get::<_, i64>(2)? as u64,
+                            clicks: row.get::<_, i64>(3)? as u64,
+                            orders: row.get::<_, i64>(4)? as u64,
+                            watches: row.get::<_, i64>(5)? as u64,
+                            watch_sum: row.get(6)?,
+                            watch_sum_squares: row.get(7)?,
+                            revenue: row.get(8)?,
+                        })
+                    })
+                    .map_err(sql)?;
+                rows.map(|r| r.map_err(sql)).collect()
             })
             .await
     }

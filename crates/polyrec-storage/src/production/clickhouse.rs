@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use polyrec_core::{Error, EventType, Result, ScenarioId, TenantId};
 use serde::Serialize;
 
-use crate::{BehaviorRow, BusRecord, Interaction, Warehouse};
+use crate::{BehaviorRow, BusRecord, GroupTotals, Interaction, Warehouse};
 
 pub struct ClickHouseWarehouse {
     http: reqwest::Client,
@@ -396,6 +396,56 @@ impl Warehouse for ClickHouseWarehouse {
                     value: row.get("value").and_then(|v| v.as_f64()),
                     request_id: text("request_id"),
                     context: crate::parse_context(text("context").as_deref())?,
+                })
+            })
+            .collect()
+    }
+
+    async fn experiment_totals(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        experiment: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<GroupTotals>> {
+        // The context is stored as compact JSON, which visitParam* reads.
+        let sql = format!(
+            "SELECT visitParamExtractString(context, 'group') AS g, uniqExact(user_id),
+                    countIf(event_type = 'impression'), countIf(event_type = 'click'), countIf(event_type = 'order'),
+                    countIf(event_type IN ('play', 'view') AND isNotNull(value)),
+                    sumIf(ifNull(value, 0), event_type IN ('play', 'view')),
+                    sumIf(ifNull(value, 0) * ifNull(value, 0), event_type IN ('play', 'view')),
+                    sumIf(ifNull(value, 0), event_type = 'order')
+             FROM user_behaviors
+             WHERE tenant_id = {} AND scenario_id = {} AND timestamp_ms >= {since_ms} AND timestamp_ms < {until_ms}
+               AND experiment_id = {}
+             GROUP BY g HAVING g != '' ORDER BY g FORMAT TabSeparated",
+            quote(tenant.as_str()),
+            quote(scenario.as_str()),
+            quote(experiment)
+        );
+        let text = self.execute(&sql, None).await?;
+        text.lines()
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                let fields: Vec<&str> = line.split('\t').collect();
+                let bad = || Error::internal(format!("clickhouse experiment totals row {line:?}"));
+                if fields.len() != 9 {
+                    return Err(bad());
+                }
+                let count = |i: usize| fields[i].parse::<u64>().map_err(|_| bad());
+                let sum = |i: usize| fields[i].parse::<f64>().map_err(|_| bad());
+                Ok(GroupTotals {
+                    group: fields[0].to_owned(),
+                    users: count(1)?,
+                    impressions: count(2)?,
+                    clicks: count(3)?,
+                    orders: count(4)?,
+                    watches: count(5)?,
+                    watch_sum: sum(6)?,
+                    watch_sum_squares: sum(7)?,
+                    revenue: sum(8)?,
                 })
             })
             .collect()

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use polyrec_core::EventType::{Click, Impression, Like, Play};
-use polyrec_storage::{BehaviorRow, Interaction, Warehouse};
+use polyrec_storage::{BehaviorRow, GroupTotals, Interaction, Warehouse};
 
 use crate::support::*;
 
@@ -59,6 +59,7 @@ suite!(
     interactions_sum_interest_per_user_and_item,
     dropping_a_scenario_removes_its_events_and_rollups,
     behaviors_come_back_whole_oldest_first_and_filtered,
+    experiment_totals_count_each_group_exactly,
 );
 
 async fn a_replayed_batch_inserts_nothing_twice(store: &dyn Warehouse) {
@@ -181,4 +182,62 @@ async fn behaviors_come_back_whole_oldest_first_and_filtered(store: &dyn Warehou
     let latest = store.behaviors(&tenant, &s, 0, &[Impression, Play, Like], 2).await.unwrap();
     let times: Vec<i64> = latest.iter().map(|r| r.timestamp_ms).collect();
     assert_eq!(times, [T0 + 2, T0 + 3]);
+}
+
+async fn experiment_totals_count_each_group_exactly(store: &dyn Warehouse) {
+    use polyrec_core::EventType::{Order, View};
+    let t = unique("t");
+    let grouped = |offset: u64, user: &str, kind, ts: i64, experiment: &str, group: &str, value: Option<f64>| {
+        let mut r = record(offset, &t, "s", user, "i1", kind, ts);
+        r.event.value = value;
+        r.event.context =
+            Some(serde_json::json!({"experiment_id": experiment, "group": group}).as_object().unwrap().clone());
+        r
+    };
+    let batch = vec![
+        grouped(1, "u1", Impression, T0, "e1", "a", None),
+        grouped(2, "u1", Click, T0 + 1, "e1", "a", None),
+        grouped(3, "u2", Impression, T0 + 2, "e1", "a", None),
+        grouped(4, "u2", View, T0 + 3, "e1", "a", Some(30.0)),
+        grouped(5, "u2", View, T0 + 4, "e1", "a", Some(10.0)),
+        grouped(6, "u3", Impression, T0 + 5, "e1", "b", None),
+        grouped(7, "u3", Order, T0 + 6, "e1", "b", Some(19.5)),
+        grouped(8, "u3", Play, T0 + 7, "e1", "b", None),
+        grouped(9, "u4", Impression, T0 + 8, "e2", "a", None),
+        grouped(10, "u5", Impression, T0 + 100, "e1", "b", None),
+        record(11, &t, "s", "u6", "i1", Impression, T0 + 9),
+    ];
+    store.insert(&batch).await.unwrap();
+    let totals = store.experiment_totals(&tenant(&t), &scenario_id("s"), "e1", T0, T0 + 100).await.unwrap();
+    assert_eq!(
+        totals,
+        [
+            GroupTotals {
+                group: "a".into(),
+                users: 2,
+                impressions: 2,
+                clicks: 1,
+                orders: 0,
+                watches: 2,
+                watch_sum: 40.0,
+                watch_sum_squares: 1000.0,
+                revenue: 0.0,
+            },
+            GroupTotals {
+                group: "b".into(),
+                users: 1,
+                impressions: 1,
+                clicks: 0,
+                orders: 1,
+                watches: 0,
+                watch_sum: 0.0,
+                watch_sum_squares: 0.0,
+                revenue: 19.5,
+            },
+        ],
+        "the window is half-open, another experiment and ungrouped events do not count"
+    );
+    assert!(
+        store.experiment_totals(&tenant(&unique("o")), &scenario_id("s"), "e1", 0, i64::MAX).await.unwrap().is_empty()
+    );
 }

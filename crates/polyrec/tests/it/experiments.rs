@@ -194,3 +194,75 @@ async fn an_experiment_assigns_only_between_its_start_and_end_times() {
     let (status, error) = server.post("t1", &format!("{base}/e1/start"), json!({})).await;
     assert_eq!((status, error["code"].as_str()), (StatusCode::CONFLICT, Some("experiment_ended")), "{error}");
 }
+
+/// A deterministic stream of numbers in [0, 1) for the simulated users.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[tokio::test]
+async fn a_treatment_that_really_is_better_shows_a_significant_lift_and_no_sample_ratio_mismatch() {
+    let server = setup().await;
+    let base = "/api/v1/scenarios/feed/experiments";
+    let (status, _) = server.post("t1", base, body("e1", 0.5, 0.5)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = server.post("t1", &format!("{base}/e1/start"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Simulated users like the c1 items: they click 30 % of what they are shown from c1 and 10 %
+    // of c0. Each of 300 users asks once and sees 5 items.
+    let mut rng = Rng(42);
+    let mut events = Vec::new();
+    for u in 0..300 {
+        let user = format!("sim{u}");
+        let (_, answer) = server.recommend("t1", &user, json!({"scenario_id": "feed", "count": 5})).await;
+        for item in ids(&answer) {
+            events.push(event("impression", &user, &item, "feed"));
+            let p = if item.starts_with('j') { 0.3 } else { 0.1 };
+            if rng.next() < p {
+                events.push(event("click", &user, &item, "feed"));
+            }
+        }
+    }
+    for chunk in events.chunks(1_000) {
+        server.events("t1", chunk.to_vec()).await;
+    }
+    server.settle().await;
+    let (status, results) = server.get("t1", &format!("{base}/e1/results")).await;
+    assert_eq!(status, StatusCode::OK, "{results}");
+    assert_eq!(results["control"], "control", "{results}");
+    let groups = results["groups"].as_array().unwrap();
+    let impressions: u64 = groups.iter().map(|g| g["impressions"].as_u64().unwrap()).sum();
+    assert_eq!(impressions, 1_500, "every impression is counted in its group: {results}");
+    let users: u64 = groups.iter().map(|g| g["users"].as_u64().unwrap()).sum();
+    assert_eq!(users, 300, "{results}");
+    let ctr = &results["comparisons"][0]["ctr"];
+    assert_eq!(results["comparisons"][0]["group_id"], "treatment");
+    assert!(ctr["absolute_lift"].as_f64().unwrap() > 0.1, "{ctr}");
+    assert!(ctr["p_value"].as_f64().unwrap() < 0.001 && ctr["significant"] == true, "{ctr}");
+    let ci = ctr["absolute_ci"].as_array().unwrap();
+    assert!(ci[0].as_f64().unwrap() > 0.0, "the interval excludes no lift: {ctr}");
+    assert_eq!(results["sample_ratio"]["mismatch"], false, "{results}");
+
+    for (query, code) in [
+        ("?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "invalid_time_range"),
+        ("?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", "invalid_time_range"),
+        ("?from=yesterday", "invalid_time"),
+    ] {
+        let (status, error) = server.get("t1", &format!("{base}/e1/results{query}")).await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(code)),
+            "{query}: {error}"
+        );
+    }
+    let (status, _) = server.get("t2", &format!("{base}/e1/results")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's experiment");
+}
