@@ -231,6 +231,16 @@ pub struct GroupTotals {
     pub revenue: f64,
 }
 
+/// One row of the hourly rollup (`metrics_hourly`): a scenario's events of one type in one hour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HourlyRow {
+    pub hour_ms: i64,
+    pub scenario_id: String,
+    pub event_type: polyrec_core::EventType,
+    pub events: u64,
+    pub value_sum: f64,
+}
+
 /// Behavior analytics (ClickHouse's role): raw events and their rollups. The rollups'
 /// readers arrive with the analytics service; here they back `count`.
 #[async_trait]
@@ -260,6 +270,26 @@ pub trait Warehouse: Send + Sync {
         since_ms: i64,
         until_ms: i64,
     ) -> Result<Vec<GroupTotals>>;
+    /// The hourly rollup of the hours starting in `[from_ms, to_ms)`, of one scenario or all,
+    /// by hour, scenario and event type.
+    async fn hourly(
+        &self,
+        tenant: &TenantId,
+        scenario: Option<&ScenarioId>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<HourlyRow>>;
+    /// The daily item rollup (`item_stats_daily`): the `n` items with the most events of
+    /// `event_type` in the days starting in `[from_ms, to_ms)`, most first (ties by id).
+    async fn top_items(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        event_type: polyrec_core::EventType,
+        from_ms: i64,
+        to_ms: i64,
+        n: usize,
+    ) -> Result<Vec<(String, u64)>>;
     /// Deletes a scenario's events and rollups (the scenario was deleted).
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()>;
 }

@@ -6,6 +6,7 @@
 //! checks the `Authorization` header's form, and records the Prometheus request count and
 //! latency histogram per route.
 
+mod analytics;
 mod behaviors;
 pub mod error;
 mod experiments;
@@ -48,6 +49,7 @@ pub use ops::prometheus;
         models::train, models::job, models::jobs, models::list, models::activate, models::rollback,
         experiments::create, experiments::list, experiments::get, experiments::replace, experiments::delete,
         experiments::start, experiments::stop, experiments::results,
+        analytics::dashboard, analytics::trends, analytics::distributions, analytics::top_items, analytics::funnel,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     tags(
@@ -57,6 +59,7 @@ pub use ops::prometheus;
         (name = "recommend", description = "recommendation service"),
         (name = "realtime", description = "what the stream jobs keep"),
         (name = "jobs", description = "training jobs: on demand, with state and progress"),
+        (name = "analytics", description = "analytics service: dashboards, trends, distributions, top items, funnels"),
         (name = "experiments", description = "A/B experiments between scenario configurations"),
         (name = "models", description = "model registry: versions, offline metrics, activate and roll back"),
         (name = "ops", description = "health and metrics"),
@@ -93,6 +96,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/start", post(experiments::start))
         .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/stop", post(experiments::stop))
         .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/results", get(experiments::results))
+        .route("/api/v1/analytics/dashboard", get(analytics::dashboard))
+        .route("/api/v1/analytics/trends", get(analytics::trends))
+        .route("/api/v1/analytics/distributions", get(analytics::distributions))
+        .route("/api/v1/analytics/top_items", get(analytics::top_items))
+        .route("/api/v1/analytics/funnel", get(analytics::funnel))
         .route("/api/v1/scenarios/{scenario_id}/jobs/train", post(models::train))
         .route("/api/v1/scenarios/{scenario_id}/jobs", get(models::jobs))
         .route("/api/v1/jobs/{job_id}", get(models::job))

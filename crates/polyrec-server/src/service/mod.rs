@@ -1,6 +1,7 @@
 //! The services of SPEC §3.1, free of any transport. Each takes the tenant first; request and
 //! response bodies are defined here (with their OpenAPI schemas) so every transport shares them.
 
+pub mod analytics;
 pub mod behaviors;
 pub mod experiments;
 pub mod items;

@@ -10,7 +10,7 @@ use polyrec_core::{Error, EventType, Result, ScenarioId, TenantId};
 use rusqlite::params;
 
 use super::{Db, Role, open, sql};
-use crate::{BehaviorRow, BusRecord, GroupTotals, Interaction, Warehouse};
+use crate::{BehaviorRow, BusRecord, GroupTotals, HourlyRow, Interaction, Warehouse};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS user_behaviors (
@@ -286,6 +286,74 @@ impl Warehouse for SqliteWarehouse {
                             watch_sum_squares: row.get(7)?,
                             revenue: row.get(8)?,
                         })
+                    })
+                    .map_err(sql)?;
+                rows.map(|r| r.map_err(sql)).collect()
+            })
+            .await
+    }
+
+    async fn hourly(
+        &self,
+        tenant: &TenantId,
+        scenario: Option<&ScenarioId>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<HourlyRow>> {
+        let (tenant, scenario) = (tenant.to_string(), scenario.map(ScenarioId::to_string));
+        self.reader
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT hour_ms, scenario_id, event_type, events, value_sum FROM metrics_hourly
+                         WHERE tenant_id = ?1 AND (?2 IS NULL OR scenario_id = ?2) AND hour_ms >= ?3 AND hour_ms < ?4
+                         ORDER BY hour_ms, scenario_id, event_type",
+                    )
+                    .map_err(sql)?;
+                let rows = stmt
+                    .query_map(params![tenant, scenario, from_ms, to_ms], |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, String>(2)?,
+                            row.get::<_, i64>(3)?,
+                            row.get::<_, f64>(4)?,
+                        ))
+                    })
+                    .map_err(sql)?;
+                rows.map(|row| {
+                    let (hour_ms, scenario_id, event_type, events, value_sum) = row.map_err(sql)?;
+                    let event_type = EventType::parse(&event_type)
+                        .ok_or_else(|| Error::internal(format!("stored event type {event_type:?}")))?;
+                    Ok(HourlyRow { hour_ms, scenario_id, event_type, events: events as u64, value_sum })
+                })
+                .collect()
+            })
+            .await
+    }
+
+    async fn top_items(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        event_type: EventType,
+        from_ms: i64,
+        to_ms: i64,
+        n: usize,
+    ) -> Result<Vec<(String, u64)>> {
+        let (tenant, scenario) = (tenant.to_string(), scenario.to_string());
+        self.reader
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT item_id, SUM(events) AS n FROM item_stats_daily
+                         WHERE tenant_id = ?1 AND scenario_id = ?2 AND event_type = ?3 AND day_ms >= ?4 AND day_ms < ?5
+                         GROUP BY item_id ORDER BY n DESC, item_id LIMIT ?6",
+                    )
+                    .map_err(sql)?;
+                let rows = stmt
+                    .query_map(params![tenant, scenario, event_type.as_str(), from_ms, to_ms, n as i64], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
                     })
                     .map_err(sql)?;
                 rows.map(|r| r.map_err(sql)).collect()

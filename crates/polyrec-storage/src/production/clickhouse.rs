@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use polyrec_core::{Error, EventType, Result, ScenarioId, TenantId};
 use serde::Serialize;
 
-use crate::{BehaviorRow, BusRecord, GroupTotals, Interaction, Warehouse};
+use crate::{BehaviorRow, BusRecord, GroupTotals, HourlyRow, Interaction, Warehouse};
 
 pub struct ClickHouseWarehouse {
     http: reqwest::Client,
@@ -447,6 +447,69 @@ impl Warehouse for ClickHouseWarehouse {
                     watch_sum_squares: sum(7)?,
                     revenue: sum(8)?,
                 })
+            })
+            .collect()
+    }
+
+    async fn hourly(
+        &self,
+        tenant: &TenantId,
+        scenario: Option<&ScenarioId>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<HourlyRow>> {
+        let scenario_filter = scenario.map_or(String::new(), |s| format!(" AND scenario_id = {}", quote(s.as_str())));
+        // SummingMergeTree merges in the background: rows of one key are summed here.
+        let sql = format!(
+            "SELECT hour_ms, scenario_id, event_type, sum(events), sum(value_sum) FROM metrics_hourly
+             WHERE tenant_id = {}{scenario_filter} AND hour_ms >= {from_ms} AND hour_ms < {to_ms}
+             GROUP BY hour_ms, scenario_id, event_type ORDER BY hour_ms, scenario_id, event_type FORMAT TabSeparated",
+            quote(tenant.as_str()),
+        );
+        let text = self.execute(&sql, None).await?;
+        text.lines()
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                let fields: Vec<&str> = line.split('\t').collect();
+                let bad = || Error::internal(format!("clickhouse hourly row {line:?}"));
+                if fields.len() != 5 {
+                    return Err(bad());
+                }
+                Ok(HourlyRow {
+                    hour_ms: fields[0].parse().map_err(|_| bad())?,
+                    scenario_id: fields[1].to_owned(),
+                    event_type: EventType::parse(fields[2]).ok_or_else(bad)?,
+                    events: fields[3].parse().map_err(|_| bad())?,
+                    value_sum: fields[4].parse().map_err(|_| bad())?,
+                })
+            })
+            .collect()
+    }
+
+    async fn top_items(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        event_type: EventType,
+        from_ms: i64,
+        to_ms: i64,
+        n: usize,
+    ) -> Result<Vec<(String, u64)>> {
+        let sql = format!(
+            "SELECT item_id, sum(events) AS n FROM item_stats_daily
+             WHERE tenant_id = {} AND scenario_id = {} AND event_type = {} AND day_ms >= {from_ms} AND day_ms < {to_ms}
+             GROUP BY item_id ORDER BY n DESC, item_id LIMIT {n} FORMAT TabSeparated",
+            quote(tenant.as_str()),
+            quote(scenario.as_str()),
+            quote(event_type.as_str()),
+        );
+        let text = self.execute(&sql, None).await?;
+        text.lines()
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                let (item, count) =
+                    line.split_once('\t').ok_or_else(|| Error::internal(format!("top item row {line:?}")))?;
+                Ok((item.to_owned(), count.parse().map_err(|_| Error::internal(format!("top item row {line:?}")))?))
             })
             .collect()
     }

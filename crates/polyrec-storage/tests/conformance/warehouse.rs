@@ -60,6 +60,7 @@ suite!(
     dropping_a_scenario_removes_its_events_and_rollups,
     behaviors_come_back_whole_oldest_first_and_filtered,
     experiment_totals_count_each_group_exactly,
+    rollups_answer_hourly_series_and_top_items,
 );
 
 async fn a_replayed_batch_inserts_nothing_twice(store: &dyn Warehouse) {
@@ -240,4 +241,31 @@ async fn experiment_totals_count_each_group_exactly(store: &dyn Warehouse) {
     assert!(
         store.experiment_totals(&tenant(&unique("o")), &scenario_id("s"), "e1", 0, i64::MAX).await.unwrap().is_empty()
     );
+}
+
+async fn rollups_answer_hourly_series_and_top_items(store: &dyn Warehouse) {
+    use polyrec_core::clock::{DAY_MS, HOUR_MS};
+    let (t, other) = (unique("t"), unique("o"));
+    let hour = T0 - T0.rem_euclid(HOUR_MS);
+    let mut batch = vec![
+        record(1, &t, "s", "u1", "i1", Impression, hour + 1),
+        record(2, &t, "s", "u1", "i1", Click, hour + 2),
+        record(3, &t, "s", "u2", "i2", Click, hour + 3),
+        record(4, &t, "s", "u2", "i2", Play, hour + HOUR_MS + 5),
+        record(5, &t, "x", "u2", "i2", Click, hour + 6),
+        record(6, &other, "s", "u1", "i1", Click, hour + 7),
+    ];
+    batch.push(record(7, &t, "s", "u3", "i2", Click, hour + 8));
+    store.insert(&batch).await.unwrap();
+    let (tenant, s) = (tenant(&t), scenario_id("s"));
+    let rows = store.hourly(&tenant, Some(&s), hour, hour + 2 * HOUR_MS).await.unwrap();
+    let seen: Vec<(i64, &str, u64, f64)> =
+        rows.iter().map(|r| (r.hour_ms - hour, r.event_type.as_str(), r.events, r.value_sum)).collect();
+    assert_eq!(seen, [(0, "click", 3, 0.0), (0, "impression", 1, 0.0), (HOUR_MS, "play", 1, 30.5)]);
+    let all = store.hourly(&tenant, None, hour, hour + HOUR_MS).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.events).sum::<u64>(), 5, "every scenario of the tenant, not the other tenant");
+    let day = hour - hour.rem_euclid(DAY_MS);
+    let top = store.top_items(&tenant, &s, Click, day, day + DAY_MS, 10).await.unwrap();
+    assert_eq!(top, [("i2".to_owned(), 2), ("i1".to_owned(), 1)]);
+    assert_eq!(store.top_items(&tenant, &s, Click, day, day + DAY_MS, 1).await.unwrap().len(), 1);
 }

@@ -1,6 +1,7 @@
 //! Integration tests over real HTTP on 127.0.0.1: one binary, a module per feature. Each test
 //! starts its own server on a fresh data directory (and, where time matters, a manual clock).
 
+mod analytics;
 mod behaviors;
 mod cli;
 mod crash;
