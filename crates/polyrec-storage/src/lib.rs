@@ -260,6 +260,17 @@ pub trait Warehouse: Send + Sync {
         types: &[polyrec_core::EventType],
         limit: usize,
     ) -> Result<Vec<BehaviorRow>>;
+    /// The (user, time, type) of a scenario's events of the given types in `[since_ms, until_ms)`,
+    /// oldest first (ties by event id), at most `limit` (the latest): what a funnel reads.
+    async fn sequences(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        types: &[polyrec_core::EventType],
+        since_ms: i64,
+        until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64, polyrec_core::EventType)>>;
     /// Per group of an experiment, the totals of the events in `[since_ms, until_ms)` whose
     /// context names it (`experiment_id`, `group`), by group id.
     async fn experiment_totals(

@@ -360,10 +360,10 @@ pub async fn funnel(app: &App, tenant: &TenantId, query: FunnelQuery) -> Result<
     let mut kinds = steps.clone();
     kinds.sort_by_key(|k| k.as_str());
     kinds.dedup();
-    let rows = app.warehouse.behaviors(tenant, &scenario_id, from, &kinds, MAX_FUNNEL_EVENTS).await?;
+    let rows = app.warehouse.sequences(tenant, &scenario_id, &kinds, from, to, MAX_FUNNEL_EVENTS).await?;
     let mut by_user: HashMap<&str, Vec<(i64, EventType)>> = HashMap::new();
-    for row in rows.iter().filter(|r| r.timestamp_ms < to) {
-        by_user.entry(row.user_id.as_str()).or_default().push((row.timestamp_ms, row.event_type));
+    for (user, at, kind) in &rows {
+        by_user.entry(user.as_str()).or_default().push((*at, *kind));
     }
     let mut reached = vec![0u64; steps.len()];
     for events in by_user.values() {

@@ -248,6 +248,45 @@ impl Warehouse for SqliteWarehouse {
             .await
     }
 
+    async fn sequences(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        types: &[EventType],
+        since_ms: i64,
+        until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64, EventType)>> {
+        let (tenant, scenario) = (tenant.to_string(), scenario.to_string());
+        let types: Vec<String> = types.iter().map(|t| format!("'{}'", t.as_str())).collect();
+        let query = format!(
+            "SELECT user_id, timestamp_ms, event_type FROM (
+                 SELECT user_id, timestamp_ms, event_type, event_id FROM user_behaviors
+                 WHERE tenant_id = ?1 AND scenario_id = ?2 AND timestamp_ms >= ?3 AND timestamp_ms < ?4
+                   AND event_type IN ({})
+                 ORDER BY timestamp_ms DESC, event_id DESC LIMIT ?5
+             ) ORDER BY timestamp_ms, event_id",
+            types.join(", ")
+        );
+        self.reader
+            .call(move |conn| {
+                let mut stmt = conn.prepare_cached(&query).map_err(sql)?;
+                let rows = stmt
+                    .query_map(params![tenant, scenario, since_ms, until_ms, limit as i64], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?))
+                    })
+                    .map_err(sql)?;
+                rows.map(|row| {
+                    let (user, ts, kind) = row.map_err(sql)?;
+                    let kind = EventType::parse(&kind)
+                        .ok_or_else(|| Error::internal(format!("stored event type {kind:?}")))?;
+                    Ok((user, ts, kind))
+                })
+                .collect()
+            })
+            .await
+    }
+
     async fn experiment_totals(
         &self,
         tenant: &TenantId,

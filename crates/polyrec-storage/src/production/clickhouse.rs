@@ -174,21 +174,33 @@ impl ClickHouseWarehouse {
         }
         let mut stored = std::collections::HashSet::new();
         for ((tenant, scenario), (from, to, ids)) in groups {
-            let mut sql = format!(
+            // A statement is parsed whole and ClickHouse caps it (max_query_size, 256 KiB by
+            // default): ask for the ids in statements of at most ID_LOOKUP_BYTES.
+            let head = format!(
                 "SELECT event_id FROM user_behaviors WHERE tenant_id = {} AND scenario_id = {} \
                  AND timestamp_ms >= {from} AND timestamp_ms <= {to} AND event_id IN (",
                 quote(tenant),
                 quote(scenario)
             );
-            for (i, id) in ids.iter().enumerate() {
-                if i > 0 {
-                    sql.push(',');
+            let mut rest = ids.as_slice();
+            while !rest.is_empty() {
+                let mut sql = head.clone();
+                let mut taken = 0;
+                for id in rest {
+                    if taken > 0 && sql.len() + id.len() + 32 > ID_LOOKUP_BYTES {
+                        break;
+                    }
+                    if taken > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&quote(id));
+                    taken += 1;
                 }
-                sql.push_str(&quote(id));
+                rest = &rest[taken..];
+                sql.push_str(") FORMAT TabSeparated");
+                let found = self.execute(&sql, None).await?;
+                stored.extend(found.lines().filter(|l| !l.is_empty()).map(str::to_owned));
             }
-            sql.push_str(") FORMAT TabSeparated");
-            let found = self.execute(&sql, None).await?;
-            stored.extend(found.lines().filter(|l| !l.is_empty()).map(str::to_owned));
         }
         Ok(stored)
     }
@@ -261,6 +273,9 @@ const SCHEMA: &[&str] = &[
            count() AS events
     FROM user_behaviors GROUP BY tenant_id, scenario_id, item_id, day_ms, event_type",
 ];
+
+/// The longest id-lookup statement sent, well below the server's 256 KiB statement limit.
+const ID_LOOKUP_BYTES: usize = 192 * 1024;
 
 /// The interest weight of each event type as a ClickHouse expression, from the one definition
 /// in `EventType::interest_weight`.
@@ -397,6 +412,40 @@ impl Warehouse for ClickHouseWarehouse {
                     request_id: text("request_id"),
                     context: crate::parse_context(text("context").as_deref())?,
                 })
+            })
+            .collect()
+    }
+
+    async fn sequences(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        types: &[EventType],
+        since_ms: i64,
+        until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64, EventType)>> {
+        let types: Vec<String> = types.iter().map(|t| quote(t.as_str())).collect();
+        let sql = format!(
+            "SELECT user_id, timestamp_ms, event_type FROM (
+                 SELECT user_id, timestamp_ms, event_type, event_id FROM user_behaviors
+                 WHERE tenant_id = {} AND scenario_id = {} AND timestamp_ms >= {since_ms} AND timestamp_ms < {until_ms}
+                   AND event_type IN ({})
+                 ORDER BY timestamp_ms DESC, event_id DESC LIMIT {limit}
+             ) ORDER BY timestamp_ms, event_id FORMAT TabSeparated",
+            quote(tenant.as_str()),
+            quote(scenario.as_str()),
+            types.join(", ")
+        );
+        let text = self.execute(&sql, None).await?;
+        text.lines()
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                let bad = || Error::internal(format!("clickhouse sequence row {line:?}"));
+                let mut fields = line.split('\t');
+                let (user, ts, kind) = (fields.next(), fields.next(), fields.next());
+                let (Some(user), Some(ts), Some(kind)) = (user, ts, kind) else { return Err(bad()) };
+                Ok((user.to_owned(), ts.parse().map_err(|_| bad())?, EventType::parse(kind).ok_or_else(bad)?))
             })
             .collect()
     }

@@ -61,6 +61,7 @@ suite!(
     behaviors_come_back_whole_oldest_first_and_filtered,
     experiment_totals_count_each_group_exactly,
     rollups_answer_hourly_series_and_top_items,
+    a_batch_of_twenty_thousand_is_stored_once,
 );
 
 async fn a_replayed_batch_inserts_nothing_twice(store: &dyn Warehouse) {
@@ -177,6 +178,8 @@ async fn behaviors_come_back_whole_oldest_first_and_filtered(store: &dyn Warehou
             context: Default::default(),
         }
     );
+    let sequences = store.sequences(&tenant, &s, &[Impression, Play], T0, T0 + 2, 100).await.unwrap();
+    assert_eq!(sequences, [("u1".to_owned(), T0, Impression), ("u1".to_owned(), T0 + 1, Play)], "half-open window");
     assert_eq!(rows[2].context["note"], "tab\tand \"quotes\"", "free text survives");
     assert_eq!(rows[2].context["device_type"], "mobile");
     // Over the limit: the latest ones, still oldest first.
@@ -268,4 +271,20 @@ async fn rollups_answer_hourly_series_and_top_items(store: &dyn Warehouse) {
     let top = store.top_items(&tenant, &s, Click, day, day + DAY_MS, 10).await.unwrap();
     assert_eq!(top, [("i2".to_owned(), 2), ("i1".to_owned(), 1)]);
     assert_eq!(store.top_items(&tenant, &s, Click, day, day + DAY_MS, 1).await.unwrap().len(), 1);
+}
+
+/// A sink configured with large batches (`sink_batch_events`): the stored-id lookup of a replay
+/// must not outgrow a statement (ClickHouse refuses statements over 256 KiB).
+async fn a_batch_of_twenty_thousand_is_stored_once(store: &dyn Warehouse) {
+    let t = unique("t");
+    let batch: Vec<_> = (0..20_000u64)
+        .map(|i| {
+            let mut r = record(i + 1, &t, "s", "u1", "i1", Click, T0 + i as i64);
+            r.event.event_id = format!("{}-{i:08}-a-long-event-id-like-a-uuid", t);
+            r
+        })
+        .collect();
+    assert_eq!(store.insert(&batch).await.unwrap(), 20_000);
+    assert_eq!(store.insert(&batch).await.unwrap(), 0, "a replay of the whole batch");
+    assert_eq!(store.count(&tenant(&t), None).await.unwrap(), 20_000);
 }
