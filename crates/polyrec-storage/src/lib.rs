@@ -119,6 +119,44 @@ pub trait DocumentStore: Send + Sync {
     async fn stale_jobs(&self, heartbeat_before: i64) -> Result<Vec<(TenantId, JobRecord)>>;
 }
 
+/// The funnel of [`Warehouse::funnel`] over (user, time, type) rows, oldest first.
+pub fn funnel_counts(
+    rows: &[(String, i64, polyrec_core::EventType)],
+    steps: &[polyrec_core::EventType],
+    window_ms: i64,
+) -> Vec<u64> {
+    let mut by_user: HashMap<&str, Vec<(i64, polyrec_core::EventType)>> = HashMap::new();
+    for (user, at, kind) in rows {
+        by_user.entry(user.as_str()).or_default().push((*at, *kind));
+    }
+    let mut reached = vec![0u64; steps.len()];
+    if steps.is_empty() {
+        return reached;
+    }
+    for events in by_user.values() {
+        let mut deepest = 0;
+        for (start, (t0, kind)) in events.iter().enumerate() {
+            if *kind != steps[0] {
+                continue;
+            }
+            let mut depth = 1;
+            for (t, kind) in &events[start + 1..] {
+                if *t - t0 > window_ms || depth == steps.len() {
+                    break;
+                }
+                if *kind == steps[depth] {
+                    depth += 1;
+                }
+            }
+            deepest = deepest.max(depth);
+        }
+        for count in reached.iter_mut().take(deepest) {
+            *count += 1;
+        }
+    }
+    reached
+}
+
 /// A stored event context (JSON text, possibly empty).
 pub(crate) fn parse_context(text: Option<&str>) -> Result<serde_json::Map<String, serde_json::Value>> {
     match text.map(str::trim) {
@@ -271,6 +309,26 @@ pub trait Warehouse: Send + Sync {
         until_ms: i64,
         limit: usize,
     ) -> Result<Vec<(String, i64, polyrec_core::EventType)>>;
+    /// A funnel over the events in `span` (ms, half-open): per step, how many users went through `steps` in
+    /// order up to it, each step after the previous one and all within `window_ms` of the first
+    /// (a user counts at the deepest step any of their first-step events starts). By default
+    /// computed from [`Warehouse::sequences`] (at most `limit` events); ClickHouse answers it in
+    /// the query (`windowFunnel`, to the second).
+    async fn funnel(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        steps: &[polyrec_core::EventType],
+        window_ms: i64,
+        span: std::ops::Range<i64>,
+        limit: usize,
+    ) -> Result<Vec<u64>> {
+        let mut kinds = steps.to_vec();
+        kinds.sort_by_key(|k| k.as_str());
+        kinds.dedup();
+        let rows = self.sequences(tenant, scenario, &kinds, span.start, span.end, limit).await?;
+        Ok(funnel_counts(&rows, steps, window_ms))
+    }
     /// Per group of an experiment, the totals of the events in `[since_ms, until_ms)` whose
     /// context names it (`experiment_id`, `group`), by group id.
     async fn experiment_totals(

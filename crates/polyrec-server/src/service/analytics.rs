@@ -3,7 +3,7 @@
 //! (`metrics_hourly`), so their windows are whole hours (`from` rounded down, `to` up); top items
 //! read the daily item rollup; funnels read the raw events of the window.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use polyrec_core::clock::{DAY_MS, HOUR_MS};
 use polyrec_core::timefmt::{format_ms, parse_timestamp_str};
@@ -16,7 +16,8 @@ use crate::App;
 
 /// The longest window of any analytics query.
 pub const MAX_DAYS: i64 = 366;
-/// The most raw events a funnel reads (the latest ones when the window holds more).
+/// The most raw events a funnel reads on the embedded warehouse (the latest ones when the window
+/// holds more); ClickHouse computes funnels in the query.
 pub const MAX_FUNNEL_EVENTS: usize = 5_000_000;
 
 /// The metrics a trend can follow: these, or any event type (its count).
@@ -357,37 +358,7 @@ pub async fn funnel(app: &App, tenant: &TenantId, query: FunnelQuery) -> Result<
     }
     let window_ms = (window_hours * HOUR_MS as f64) as i64;
     let (from, to) = window(app, query.from.as_deref(), query.to.as_deref())?;
-    let mut kinds = steps.clone();
-    kinds.sort_by_key(|k| k.as_str());
-    kinds.dedup();
-    let rows = app.warehouse.sequences(tenant, &scenario_id, &kinds, from, to, MAX_FUNNEL_EVENTS).await?;
-    let mut by_user: HashMap<&str, Vec<(i64, EventType)>> = HashMap::new();
-    for (user, at, kind) in &rows {
-        by_user.entry(user.as_str()).or_default().push((*at, *kind));
-    }
-    let mut reached = vec![0u64; steps.len()];
-    for events in by_user.values() {
-        // Oldest first (the warehouse returns them so; ties keep their order).
-        let mut deepest = 0;
-        for (start, (t0, kind)) in events.iter().enumerate() {
-            if *kind != steps[0] {
-                continue;
-            }
-            let mut depth = 1;
-            for (t, kind) in &events[start + 1..] {
-                if *t - t0 > window_ms || depth == steps.len() {
-                    break;
-                }
-                if *kind == steps[depth] {
-                    depth += 1;
-                }
-            }
-            deepest = deepest.max(depth);
-        }
-        for count in reached.iter_mut().take(deepest) {
-            *count += 1;
-        }
-    }
+    let reached = app.warehouse.funnel(tenant, &scenario_id, &steps, window_ms, from..to, MAX_FUNNEL_EVENTS).await?;
     let first = reached[0];
     Ok(Funnel {
         steps: steps

@@ -450,6 +450,50 @@ impl Warehouse for ClickHouseWarehouse {
             .collect()
     }
 
+    async fn funnel(
+        &self,
+        tenant: &TenantId,
+        scenario: &ScenarioId,
+        steps: &[EventType],
+        window_ms: i64,
+        span: std::ops::Range<i64>,
+        _limit: usize,
+    ) -> Result<Vec<u64>> {
+        let (since_ms, until_ms) = (span.start, span.end);
+        if steps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let conditions: Vec<String> = steps.iter().map(|s| format!("event_type = {}", quote(s.as_str()))).collect();
+        let mut kinds: Vec<String> = steps.iter().map(|s| quote(s.as_str())).collect();
+        kinds.sort();
+        kinds.dedup();
+        let sql = format!(
+            "SELECT level, count() FROM (
+                 SELECT user_id, windowFunnel({})(toDateTime(intDiv(timestamp_ms, 1000)), {}) AS level
+                 FROM user_behaviors
+                 WHERE tenant_id = {} AND scenario_id = {} AND timestamp_ms >= {since_ms} AND timestamp_ms < {until_ms}
+                   AND event_type IN ({})
+                 GROUP BY user_id
+             ) GROUP BY level FORMAT TabSeparated",
+            (window_ms / 1000).max(1),
+            conditions.join(", "),
+            quote(tenant.as_str()),
+            quote(scenario.as_str()),
+            kinds.join(", ")
+        );
+        let text = self.execute(&sql, None).await?;
+        let mut reached = vec![0u64; steps.len()];
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            let bad = || Error::internal(format!("clickhouse funnel row {line:?}"));
+            let (level, users) = line.split_once('\t').ok_or_else(bad)?;
+            let (level, users): (usize, u64) = (level.parse().map_err(|_| bad())?, users.parse().map_err(|_| bad())?);
+            for count in reached.iter_mut().take(level) {
+                *count += users;
+            }
+        }
+        Ok(reached)
+    }
+
     async fn experiment_totals(
         &self,
         tenant: &TenantId,

@@ -62,6 +62,7 @@ suite!(
     experiment_totals_count_each_group_exactly,
     rollups_answer_hourly_series_and_top_items,
     a_batch_of_twenty_thousand_is_stored_once,
+    funnels_count_users_through_ordered_steps_within_the_window,
 );
 
 async fn a_replayed_batch_inserts_nothing_twice(store: &dyn Warehouse) {
@@ -287,4 +288,36 @@ async fn a_batch_of_twenty_thousand_is_stored_once(store: &dyn Warehouse) {
     assert_eq!(store.insert(&batch).await.unwrap(), 20_000);
     assert_eq!(store.insert(&batch).await.unwrap(), 0, "a replay of the whole batch");
     assert_eq!(store.count(&tenant(&t), None).await.unwrap(), 20_000);
+}
+
+async fn funnels_count_users_through_ordered_steps_within_the_window(store: &dyn Warehouse) {
+    use polyrec_core::EventType::{AddCart, Order};
+    let t = unique("t");
+    let (m, h) = (60_000, 3_600_000);
+    let events = [
+        ("u1", Impression, 0),
+        ("u1", Click, m),
+        ("u1", AddCart, 2 * m),
+        ("u1", Order, 3 * m),
+        ("u2", Impression, 0),
+        ("u2", Click, m),
+        ("u2", Order, 2 * m),
+        ("u3", Click, 0),
+        ("u3", Impression, m),
+        ("u4", Impression, 0),
+        ("u4", Click, 25 * h),
+        ("u5", AddCart, m),
+    ];
+    let batch: Vec<_> = events
+        .iter()
+        .enumerate()
+        .map(|(i, (user, kind, at))| record(i as u64 + 1, &t, "s", user, "i1", *kind, T0 + at))
+        .collect();
+    store.insert(&batch).await.unwrap();
+    let (tenant, s) = (tenant(&t), scenario_id("s"));
+    let span = T0..T0 + 30 * h;
+    let steps = [Impression, Click, AddCart, Order];
+    assert_eq!(store.funnel(&tenant, &s, &steps, 24 * h, span.clone(), 1_000).await.unwrap(), [4, 2, 1, 1]);
+    assert_eq!(store.funnel(&tenant, &s, &[Impression, Click], 48 * h, span.clone(), 1_000).await.unwrap(), [4, 3]);
+    assert_eq!(store.funnel(&tenant, &s, &steps, 24 * h, T0 + 10 * h..T0 + 30 * h, 1_000).await.unwrap(), [0, 0, 0, 0]);
 }
