@@ -4,7 +4,7 @@
 # query asked REPEATS times over the whole data; reports the median and the slowest answer.
 #
 #   bash bench/analytics.sh                       # N = 1,000,000 and 10,000,000
-#   SIZES="1000000" bash bench/analytics.sh
+#   SIZES="1000000" WAREHOUSES=clickhouse bash bench/analytics.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,7 +49,7 @@ print(f"median {statistics.median(t):8.1f} ms   max {max(t):8.1f} ms")'
 for N in $SIZES; do
     DATA="${BENCH_DATA:-bench-data}-$N"
     [ -f "$DATA/events.ndjson" ] || python3 bench/gen_data.py --out "$DATA" --events "$N" >/dev/null
-    for WAREHOUSE in embedded clickhouse; do
+    for WAREHOUSE in ${WAREHOUSES:-embedded clickhouse}; do
         STORE="$WORK/$N-$WAREHOUSE"
         mkdir -p "$STORE"
         if [ "$WAREHOUSE" = clickhouse ]; then
