@@ -148,6 +148,13 @@ fn student_t_quantile(p: f64, df: f64) -> f64 {
     0.5 * (lo + hi)
 }
 
+/// Lentz's method: a denominator this close to zero is replaced by it.
+const TINY_DENOMINATOR: f64 = 1e-300;
+
+fn off_zero(x: f64) -> f64 {
+    if x.abs() < TINY_DENOMINATOR { TINY_DENOMINATOR } else { x }
+}
+
 fn ln_gamma(x: f64) -> f64 {
     // Lanczos, g = 5, n = 6 (Numerical Recipes' gammln).
     const COEFFICIENTS: [f64; 6] = [
@@ -191,22 +198,17 @@ fn gamma_p_series(a: f64, x: f64) -> f64 {
 }
 
 fn gamma_q_fraction(a: f64, x: f64) -> f64 {
-    const TINY: f64 = 1e-300;
     let mut b = x + 1.0 - a;
-    let mut c = 1.0 / TINY;
+    let mut c = 1.0 / TINY_DENOMINATOR;
     let mut d = 1.0 / b;
     let mut h = d;
     for i in 1..1000 {
         let an = -(i as f64) * (i as f64 - a);
         b += 2.0;
         d = an * d + b;
-        if d.abs() < TINY {
-            d = TINY;
-        }
+        d = off_zero(d);
         c = b + an / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
+        c = off_zero(c);
         d = 1.0 / d;
         let delta = d * c;
         h *= delta;
@@ -234,38 +236,26 @@ pub fn beta_regularized(a: f64, b: f64, x: f64) -> f64 {
 }
 
 fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
-    const TINY: f64 = 1e-300;
     let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
     let mut c = 1.0;
     let mut d = 1.0 - qab * x / qap;
-    if d.abs() < TINY {
-        d = TINY;
-    }
-    d = 1.0 / d;
+    d = 1.0 / off_zero(d);
     let mut h = d;
     for m in 1..1000 {
         let m = m as f64;
         let m2 = 2.0 * m;
         let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
         d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
+        d = off_zero(d);
         c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
+        c = off_zero(c);
         d = 1.0 / d;
         h *= d * c;
         let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
         d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
+        d = off_zero(d);
         c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
+        c = off_zero(c);
         d = 1.0 / d;
         let delta = d * c;
         h *= delta;

@@ -8,7 +8,7 @@ use polyrec_core::{
     Error, Experiment, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId, UserId,
     UserProfile,
 };
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Db, Role, open, sql};
 use crate::{DocumentStore, ItemFilter, Upserted};
@@ -84,6 +84,28 @@ impl SqliteDocuments {
     }
 }
 
+/// The JSON document of the row `query` finds, if any.
+fn read_doc<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    query: &str,
+    args: impl rusqlite::Params,
+) -> Result<Option<T>> {
+    let doc: Option<String> =
+        conn.prepare_cached(query).map_err(sql)?.query_row(args, |row| row.get(0)).optional().map_err(sql)?;
+    doc.as_deref().map(from_json).transpose()
+}
+
+/// The JSON documents of the rows `query` finds, in its order.
+fn read_docs<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    query: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(query).map_err(sql)?;
+    let docs = stmt.query_map(args, |row| row.get::<_, String>(0)).map_err(sql)?;
+    docs.map(|doc| from_json(&doc.map_err(sql)?)).collect()
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(Error::internal)
 }
@@ -121,15 +143,11 @@ impl DocumentStore for SqliteDocuments {
         let (tenant, id) = (tenant.to_string(), scenario.to_string());
         self.reader
             .call(move |conn| {
-                let doc: Option<String> = conn
-                    .query_row(
-                        "SELECT doc FROM scenarios WHERE tenant_id = ?1 AND scenario_id = ?2",
-                        params![tenant, id],
-                        |row| row.get(0),
-                    )
-                    .optional()
-                    .map_err(sql)?;
-                doc.as_deref().map(from_json).transpose()
+                read_doc(
+                    conn,
+                    "SELECT doc FROM scenarios WHERE tenant_id = ?1 AND scenario_id = ?2",
+                    params![tenant, id],
+                )
             })
             .await
     }
@@ -138,11 +156,7 @@ impl DocumentStore for SqliteDocuments {
         let tenant = tenant.to_string();
         self.reader
             .call(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached("SELECT doc FROM scenarios WHERE tenant_id = ?1 ORDER BY scenario_id")
-                    .map_err(sql)?;
-                let docs = stmt.query_map([tenant], |row| row.get::<_, String>(0)).map_err(sql)?;
-                docs.map(|doc| from_json(&doc.map_err(sql)?)).collect()
+                read_docs(conn, "SELECT doc FROM scenarios WHERE tenant_id = ?1 ORDER BY scenario_id", [tenant])
             })
             .await
     }
@@ -293,13 +307,11 @@ impl DocumentStore for SqliteDocuments {
         let (tenant, scenario, item) = (tenant.to_string(), scenario.to_string(), item.to_string());
         self.reader
             .call(move |conn| {
-                let doc: Option<String> = conn
-                    .prepare_cached("SELECT doc FROM items WHERE tenant_id = ?1 AND scenario_id = ?2 AND item_id = ?3")
-                    .map_err(sql)?
-                    .query_row(params![tenant, scenario, item], |row| row.get(0))
-                    .optional()
-                    .map_err(sql)?;
-                doc.as_deref().map(from_json).transpose()
+                read_doc(
+                    conn,
+                    "SELECT doc FROM items WHERE tenant_id = ?1 AND scenario_id = ?2 AND item_id = ?3",
+                    params![tenant, scenario, item],
+                )
             })
             .await
     }
@@ -355,11 +367,11 @@ impl DocumentStore for SqliteDocuments {
         let (tenant, scenario) = (tenant.to_string(), scenario.to_string());
         self.reader
             .call(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached("SELECT doc FROM items WHERE tenant_id = ?1 AND scenario_id = ?2")
-                    .map_err(sql)?;
-                let docs = stmt.query_map(params![tenant, scenario], |row| row.get::<_, String>(0)).map_err(sql)?;
-                docs.map(|doc| from_json(&doc.map_err(sql)?)).collect()
+                read_docs(
+                    conn,
+                    "SELECT doc FROM items WHERE tenant_id = ?1 AND scenario_id = ?2",
+                    params![tenant, scenario],
+                )
             })
             .await
     }
@@ -373,15 +385,11 @@ impl DocumentStore for SqliteDocuments {
         let (tenant, user, scenario) = (tenant.to_string(), user.to_string(), scenario.to_string());
         self.reader
             .call(move |conn| {
-                let doc: Option<String> = conn
-                    .prepare_cached(
-                        "SELECT doc FROM user_profiles WHERE tenant_id = ?1 AND user_id = ?2 AND scenario_id = ?3",
-                    )
-                    .map_err(sql)?
-                    .query_row(params![tenant, user, scenario], |row| row.get(0))
-                    .optional()
-                    .map_err(sql)?;
-                doc.as_deref().map(from_json).transpose()
+                read_doc(
+                    conn,
+                    "SELECT doc FROM user_profiles WHERE tenant_id = ?1 AND user_id = ?2 AND scenario_id = ?3",
+                    params![tenant, user, scenario],
+                )
             })
             .await
     }
@@ -469,14 +477,12 @@ impl DocumentStore for SqliteDocuments {
         let (tenant, id, name) = (tenant.to_string(), scenario.to_string(), name.map(str::to_owned));
         self.reader
             .call(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT doc FROM model_configs WHERE tenant_id = ?1 AND scenario_id = ?2
+                read_docs(
+                    conn,
+                    "SELECT doc FROM model_configs WHERE tenant_id = ?1 AND scenario_id = ?2
                          AND (?3 IS NULL OR model_name = ?3) ORDER BY model_name, sequence DESC",
-                    )
-                    .map_err(sql)?;
-                let docs = stmt.query_map(params![tenant, id, name], |row| row.get::<_, String>(0)).map_err(sql)?;
-                docs.map(|doc| from_json(&doc.map_err(sql)?)).collect()
+                    params![tenant, id, name],
+                )
             })
             .await
     }
@@ -510,13 +516,11 @@ impl DocumentStore for SqliteDocuments {
         let (tenant, job_id) = (tenant.to_string(), job_id.to_owned());
         self.reader
             .call(move |conn| {
-                let doc: Option<String> = conn
-                    .prepare_cached("SELECT doc FROM training_jobs WHERE tenant_id = ?1 AND job_id = ?2")
-                    .map_err(sql)?
-                    .query_row(params![tenant, job_id], |row| row.get(0))
-                    .optional()
-                    .map_err(sql)?;
-                doc.as_deref().map(from_json).transpose()
+                read_doc(
+                    conn,
+                    "SELECT doc FROM training_jobs WHERE tenant_id = ?1 AND job_id = ?2",
+                    params![tenant, job_id],
+                )
             })
             .await
     }
@@ -530,14 +534,12 @@ impl DocumentStore for SqliteDocuments {
         let (tenant, id, limit) = (tenant.to_string(), scenario.map(ScenarioId::to_string), limit as i64);
         self.reader
             .call(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT doc FROM training_jobs WHERE tenant_id = ?1 AND (?2 IS NULL OR scenario_id = ?2)
+                read_docs(
+                    conn,
+                    "SELECT doc FROM training_jobs WHERE tenant_id = ?1 AND (?2 IS NULL OR scenario_id = ?2)
                          ORDER BY created_ms DESC, job_id DESC LIMIT ?3",
-                    )
-                    .map_err(sql)?;
-                let docs = stmt.query_map(params![tenant, id, limit], |row| row.get::<_, String>(0)).map_err(sql)?;
-                docs.map(|doc| from_json(&doc.map_err(sql)?)).collect()
+                    params![tenant, id, limit],
+                )
             })
             .await
     }
@@ -588,15 +590,11 @@ impl DocumentStore for SqliteDocuments {
         let (tenant, scenario, id) = (tenant.to_string(), scenario.to_string(), id.to_owned());
         self.reader
             .call(move |conn| {
-                let doc: Option<String> = conn
-                    .prepare_cached(
-                        "SELECT doc FROM experiments WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3",
-                    )
-                    .map_err(sql)?
-                    .query_row(params![tenant, scenario, id], |row| row.get(0))
-                    .optional()
-                    .map_err(sql)?;
-                doc.as_deref().map(from_json).transpose()
+                read_doc(
+                    conn,
+                    "SELECT doc FROM experiments WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3",
+                    params![tenant, scenario, id],
+                )
             })
             .await
     }
@@ -605,14 +603,12 @@ impl DocumentStore for SqliteDocuments {
         let (tenant, scenario) = (tenant.to_string(), scenario.map(ScenarioId::to_string));
         self.reader
             .call(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT doc FROM experiments WHERE tenant_id = ?1 AND (?2 IS NULL OR scenario_id = ?2)
+                read_docs(
+                    conn,
+                    "SELECT doc FROM experiments WHERE tenant_id = ?1 AND (?2 IS NULL OR scenario_id = ?2)
                          ORDER BY scenario_id, experiment_id",
-                    )
-                    .map_err(sql)?;
-                let docs = stmt.query_map(params![tenant, scenario], |row| row.get::<_, String>(0)).map_err(sql)?;
-                docs.map(|doc| from_json(&doc.map_err(sql)?)).collect()
+                    params![tenant, scenario],
+                )
             })
             .await
     }
