@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use polyrec_core::clock::DAY_MS;
-use polyrec_core::model::{model_kind, serving_version};
+use polyrec_core::model::serving_version;
 use polyrec_core::{Error, JobRecord, JobState, Result, ScenarioId, TenantId};
 use polyrec_engine::CfModel;
 use polyrec_engine::cf::CfParams;
@@ -62,12 +62,8 @@ pub struct CfReport {
 /// Checks a job's model list: known names, each once.
 fn check_models(models: &[String]) -> Result<()> {
     for (i, name) in models.iter().enumerate() {
-        if model_kind(name).is_none() {
-            let known: Vec<&str> = polyrec_core::model::MODEL_NAMES.iter().map(|(n, _)| *n).collect();
-            return Err(Error::invalid(
-                "unknown_model",
-                format!("models[{i}]: unknown model {name:?}; trainable models are {}", known.join(", ")),
-            ));
+        if let Err(Error::InvalidInput { code, message }) = models::check_name(name) {
+            return Err(Error::InvalidInput { code, message: format!("models[{i}]: {message}") });
         }
         if models[..i].contains(name) {
             return Err(Error::invalid("duplicate_model", format!("models[{i}]: {name:?} is listed twice")));

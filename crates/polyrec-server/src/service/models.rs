@@ -139,7 +139,8 @@ pub struct ModelList {
     pub models: Vec<ModelView>,
 }
 
-fn check_name(name: &str) -> Result<ModelKind> {
+/// The stage a model name serves; `unknown_model` (listing the known ones) if none.
+pub(crate) fn check_name(name: &str) -> Result<ModelKind> {
     model_kind(name).ok_or_else(|| {
         let known: Vec<&str> = polyrec_core::model::MODEL_NAMES.iter().map(|(n, _)| *n).collect();
         Error::invalid("unknown_model", format!("unknown model {name:?}; the registry knows {}", known.join(", ")))
