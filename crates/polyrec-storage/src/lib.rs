@@ -119,43 +119,89 @@ pub trait DocumentStore: Send + Sync {
     async fn stale_jobs(&self, heartbeat_before: i64) -> Result<Vec<(TenantId, JobRecord)>>;
 }
 
-/// The funnel of [`Warehouse::funnel`] over (user, time, type) rows, oldest first.
-pub fn funnel_counts(
-    rows: &[(String, i64, polyrec_core::EventType)],
+/// How deep one user went into a funnel: `events` are the user's (time, type), oldest first
+/// (ties in arrival order). An attempt starts at each first-step event; each later step must
+/// come after the previous one and within `window_ms` of the attempt's start; the answer is the
+/// deepest step any attempt reached (0 if none started).
+///
+/// One pass, O(events × steps): for each depth it keeps the latest start among the attempts
+/// that reached it, since a later start leaves the most window for the steps still to come.
+pub fn funnel_depth(
+    events: impl IntoIterator<Item = (i64, polyrec_core::EventType)>,
     steps: &[polyrec_core::EventType],
     window_ms: i64,
-) -> Vec<u64> {
-    let mut by_user: HashMap<&str, Vec<(i64, polyrec_core::EventType)>> = HashMap::new();
-    for (user, at, kind) in rows {
-        by_user.entry(user.as_str()).or_default().push((*at, *kind));
-    }
-    let mut reached = vec![0u64; steps.len()];
-    if steps.is_empty() {
-        return reached;
-    }
-    for events in by_user.values() {
-        let mut deepest = 0;
-        for (start, (t0, kind)) in events.iter().enumerate() {
-            if *kind != steps[0] {
-                continue;
+) -> usize {
+    // latest[d] = the latest start of an attempt that has reached depth d + 1.
+    let mut latest: Vec<Option<i64>> = vec![None; steps.len()];
+    for (at, kind) in events {
+        // Deepest first, so one event advances an attempt by one step at most.
+        for depth in (1..steps.len()).rev() {
+            if steps[depth] == kind
+                && let Some(start) = latest[depth - 1]
+                && at - start <= window_ms
+            {
+                latest[depth] = latest[depth].max(Some(start));
             }
-            let mut depth = 1;
-            for (t, kind) in &events[start + 1..] {
-                if *t - t0 > window_ms || depth == steps.len() {
-                    break;
-                }
-                if *kind == steps[depth] {
-                    depth += 1;
-                }
-            }
-            deepest = deepest.max(depth);
         }
-        for count in reached.iter_mut().take(deepest) {
-            *count += 1;
+        if steps.first() == Some(&kind) {
+            latest[0] = Some(at);
         }
     }
-    reached
+    latest.iter().rposition(Option::is_some).map_or(0, |d| d + 1)
 }
+
+/// Adds one user's depth to per-step user counts.
+pub fn count_depth(reached: &mut [u64], depth: usize) {
+    for count in reached.iter_mut().take(depth) {
+        *count += 1;
+    }
+}
+
+/// An analytics dimension kept in the hourly dimension rollup (`metrics_hourly_dims`): trends
+/// and distributions can be cut by one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    /// The event context's `device_type` (or `device`).
+    Device,
+    /// The item's catalog category, stamped by the warehouse sink as `context.item_category`.
+    Category,
+    /// The experiment group, `{experiment_id}/{group}`, from the context the server stamps.
+    Group,
+}
+
+/// The longest dimension value kept; longer ones are cut (they are labels, not data).
+pub const MAX_DIMENSION_CHARS: usize = 64;
+
+impl Dimension {
+    pub const ALL: [Dimension; 3] = [Dimension::Device, Dimension::Category, Dimension::Group];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Device => "device",
+            Dimension::Category => "category",
+            Dimension::Group => "group",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == raw)
+    }
+
+    /// The event's value of this dimension, if it has one. Both warehouses take it from here.
+    pub fn of(self, event: &Event) -> Option<String> {
+        let context = event.context.as_ref()?;
+        let text = |key: &str| context.get(key).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
+        let value = match self {
+            Dimension::Device => text("device_type").or_else(|| text("device"))?.to_owned(),
+            Dimension::Category => text(ITEM_CATEGORY)?.to_owned(),
+            Dimension::Group => format!("{}/{}", text("experiment_id")?, text("group")?),
+        };
+        Some(value.chars().take(MAX_DIMENSION_CHARS).collect())
+    }
+}
+
+/// The context key under which the warehouse sink stamps the item's catalog category.
+pub const ITEM_CATEGORY: &str = "item_category";
 
 /// A stored event context (JSON text, possibly empty).
 pub(crate) fn parse_context(text: Option<&str>) -> Result<serde_json::Map<String, serde_json::Value>> {
@@ -298,22 +344,10 @@ pub trait Warehouse: Send + Sync {
         types: &[polyrec_core::EventType],
         limit: usize,
     ) -> Result<Vec<BehaviorRow>>;
-    /// The (user, time, type) of a scenario's events of the given types in `[since_ms, until_ms)`,
-    /// oldest first (ties by event id), at most `limit` (the latest): what a funnel reads.
-    async fn sequences(
-        &self,
-        tenant: &TenantId,
-        scenario: &ScenarioId,
-        types: &[polyrec_core::EventType],
-        since_ms: i64,
-        until_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<(String, i64, polyrec_core::EventType)>>;
-    /// A funnel over the events in `span` (ms, half-open): per step, how many users went through `steps` in
-    /// order up to it, each step after the previous one and all within `window_ms` of the first
-    /// (a user counts at the deepest step any of their first-step events starts). By default
-    /// computed from [`Warehouse::sequences`] (at most `limit` events); ClickHouse answers it in
-    /// the query (`windowFunnel`, to the second).
+    /// A funnel over the events in `span` (ms, half-open): per step, how many users went through
+    /// `steps` in order up to it, by [`funnel_depth`]'s rule. The embedded warehouse reads its
+    /// per-user daily sequences; ClickHouse answers it in the query (`windowFunnel`, to the
+    /// second).
     async fn funnel(
         &self,
         tenant: &TenantId,
@@ -321,14 +355,7 @@ pub trait Warehouse: Send + Sync {
         steps: &[polyrec_core::EventType],
         window_ms: i64,
         span: std::ops::Range<i64>,
-        limit: usize,
-    ) -> Result<Vec<u64>> {
-        let mut kinds = steps.to_vec();
-        kinds.sort_by_key(|k| k.as_str());
-        kinds.dedup();
-        let rows = self.sequences(tenant, scenario, &kinds, span.start, span.end, limit).await?;
-        Ok(funnel_counts(&rows, steps, window_ms))
-    }
+    ) -> Result<Vec<u64>>;
     /// Per group of an experiment, the totals of the events in `[since_ms, until_ms)` whose
     /// context names it (`experiment_id`, `group`), by group id.
     async fn experiment_totals(
@@ -348,6 +375,17 @@ pub trait Warehouse: Send + Sync {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<HourlyRow>>;
+    /// The hourly dimension rollup of the hours starting in `[from_ms, to_ms)`: like
+    /// [`Warehouse::hourly`], cut by one dimension, as (dimension value, row). Events without a
+    /// value for the dimension are not in it.
+    async fn hourly_by(
+        &self,
+        tenant: &TenantId,
+        scenario: Option<&ScenarioId>,
+        dimension: Dimension,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(String, HourlyRow)>>;
     /// The daily item rollup (`item_stats_daily`): the `n` items with the most events of
     /// `event_type` in the days starting in `[from_ms, to_ms)`, most first (ties by id).
     async fn top_items(
@@ -479,4 +517,85 @@ pub trait RealtimeStore: Send + Sync {
     /// Deletes every key of a scenario: its hot set, metrics, and every user's exposure set and
     /// recent items in it (the scenario was deleted).
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use polyrec_core::EventType::{self, AddCart, Click, Impression, Order};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    /// The definition, attempt by attempt: from each first-step event, take each next step at
+    /// its earliest later occurrence within the window.
+    fn by_attempts(events: &[(i64, EventType)], steps: &[EventType], window_ms: i64) -> usize {
+        let mut deepest = 0;
+        for (start, (t0, kind)) in events.iter().enumerate() {
+            if *kind != steps[0] {
+                continue;
+            }
+            let mut depth = 1;
+            for (t, kind) in &events[start + 1..] {
+                if *t - t0 > window_ms || depth == steps.len() {
+                    break;
+                }
+                if *kind == steps[depth] {
+                    depth += 1;
+                }
+            }
+            deepest = deepest.max(depth);
+        }
+        deepest
+    }
+
+    #[test]
+    fn the_one_pass_funnel_agrees_with_trying_every_attempt() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let kinds = [Impression, Click, AddCart, Order];
+        let step_sets: [&[EventType]; 4] =
+            [&[Impression, Click, AddCart, Order], &[Click, Click], &[Impression, Click, Impression], &[Order]];
+        let mut deep = 0;
+        for _ in 0..5_000 {
+            let n = rng.random_range(0..30);
+            let mut t = 0;
+            let events: Vec<(i64, EventType)> = (0..n)
+                .map(|_| {
+                    t += rng.random_range(0..5);
+                    (t, kinds[rng.random_range(0..kinds.len())])
+                })
+                .collect();
+            for steps in step_sets {
+                let window = rng.random_range(0..20);
+                let expected = by_attempts(&events, steps, window);
+                assert_eq!(
+                    funnel_depth(events.iter().copied(), steps, window),
+                    expected,
+                    "{events:?} {steps:?} {window}"
+                );
+                deep += usize::from(expected == steps.len());
+            }
+        }
+        assert!(deep > 1_000, "the cases reach the last step often enough to mean something ({deep})");
+    }
+
+    #[test]
+    fn dimensions_come_from_the_context() {
+        let mut event: Event = serde_json::from_value(serde_json::json!({
+            "event_id": "e", "tenant_id": "t", "scenario_id": "s", "user_id": "u", "item_id": "i",
+            "event_type": "click", "timestamp_ms": 0, "received_ms": 0,
+            "context": {"device": "tablet", "experiment_id": "x", "group": "b", "item_category": "c".repeat(100)}
+        }))
+        .unwrap();
+        assert_eq!(Dimension::Device.of(&event).as_deref(), Some("tablet"));
+        assert_eq!(Dimension::Group.of(&event).as_deref(), Some("x/b"));
+        assert_eq!(Dimension::Category.of(&event).map(|c| c.len()), Some(MAX_DIMENSION_CHARS));
+        let context = event.context.as_mut().unwrap();
+        context.insert("device_type".into(), "mobile".into());
+        context.remove("group");
+        assert_eq!(Dimension::Device.of(&event).as_deref(), Some("mobile"), "device_type wins");
+        assert_eq!(Dimension::Group.of(&event), None, "an experiment without a group is no group");
+        event.context = None;
+        assert!(Dimension::ALL.iter().all(|d| d.of(&event).is_none()));
+    }
 }

@@ -18,12 +18,14 @@ mod profile;
 pub mod training;
 mod warehouse_sink;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use polyrec_core::{Result, ScenarioId, TenantId};
+use polyrec_engine::Catalog;
 use polyrec_storage::{BusRecord, EventLog};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -56,6 +58,23 @@ pub(crate) async fn live<'r>(app: &App, records: &'r [BusRecord]) -> Result<Vec<
         }
     }
     Ok(live)
+}
+
+/// The catalogs of the scenarios the records belong to, loaded once each.
+pub(crate) async fn catalogs(
+    app: &App,
+    records: &[&BusRecord],
+) -> Result<HashMap<(TenantId, ScenarioId), Arc<Catalog>>> {
+    let mut catalogs = HashMap::new();
+    for record in records {
+        let key = (record.event.tenant_id.clone(), record.event.scenario_id.clone());
+        if let std::collections::hash_map::Entry::Vacant(slot) = catalogs.entry(key) {
+            let (tenant, scenario) = slot.key();
+            let catalog = app.catalog(tenant, scenario).await?;
+            slot.insert(catalog);
+        }
+    }
+    Ok(catalogs)
 }
 
 /// The names of the stream jobs (and of their consumer groups).

@@ -19,12 +19,10 @@
 //! waiting for the window.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use polyrec_core::clock::{DAY_MS, MINUTE_MS, SECOND_MS};
 use polyrec_core::{Result, ScenarioId, TenantId, UserId, UserProfile};
-use polyrec_engine::Catalog;
 use polyrec_storage::BusRecord;
 
 use super::{Start, StreamJob};
@@ -232,15 +230,7 @@ impl StreamJob for ProfileAggregator {
         let live = super::live(app, records).await?;
         let fresh: Vec<&BusRecord> = live.iter().copied().filter(|r| r.offset > self.taken_through).collect();
         // Everything that can fail comes first, so a failure leaves the windows as they were.
-        let mut catalogs: HashMap<(TenantId, ScenarioId), Arc<Catalog>> = HashMap::new();
-        for record in &fresh {
-            let key = (record.event.tenant_id.clone(), record.event.scenario_id.clone());
-            if let std::collections::hash_map::Entry::Vacant(slot) = catalogs.entry(key) {
-                let (tenant, scenario) = slot.key();
-                let catalog = app.catalog(tenant, scenario).await?;
-                slot.insert(catalog);
-            }
-        }
+        let catalogs = super::catalogs(app, &fresh).await?;
         for record in fresh {
             let event = &record.event;
             let item = catalogs[&(event.tenant_id.clone(), event.scenario_id.clone())].get(event.item_id.as_str());

@@ -7,12 +7,15 @@
 //! 1,000 events or 5 s, the default on ClickHouse, where every insert makes a part to merge. With
 //! no interval (the default on the embedded warehouse) each read is inserted at once. The job's
 //! committed offset stays below every held event, so a crash loses none of them.
+//!
+//! Each event is stored with its item's catalog category in `context.item_category` (the
+//! category when the event was stored), which the warehouse's dimension rollup cuts by.
 
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use polyrec_core::Result;
-use polyrec_storage::BusRecord;
+use polyrec_storage::{BusRecord, ITEM_CATEGORY};
 
 use super::{Start, StreamJob};
 use crate::App;
@@ -68,8 +71,18 @@ impl StreamJob for WarehouseSink {
     async fn process(&mut self, app: &App, records: &[BusRecord]) -> Result<()> {
         let taken_through = self.taken_through;
         let live = super::live(app, records).await?;
-        let fresh = live.into_iter().filter(|r| r.offset > taken_through).cloned();
-        self.held.extend(fresh);
+        let fresh: Vec<&BusRecord> = live.into_iter().filter(|r| r.offset > taken_through).collect();
+        let catalogs = super::catalogs(app, &fresh).await?;
+        self.held.extend(fresh.into_iter().map(|record| {
+            let mut record = record.clone();
+            let event = &record.event;
+            let catalog = &catalogs[&(event.tenant_id.clone(), event.scenario_id.clone())];
+            if let Some(category) = catalog.get(event.item_id.as_str()).and_then(|item| item.category()) {
+                let category = serde_json::Value::from(category);
+                record.event.context.get_or_insert_default().insert(ITEM_CATEGORY.to_owned(), category);
+            }
+            record
+        }));
         self.taken_through = records.last().map_or(taken_through, |r| r.offset.max(taken_through));
         if !self.held.is_empty() && self.held_since.is_none() {
             self.held_since = Some(Instant::now());

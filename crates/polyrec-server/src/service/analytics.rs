@@ -1,14 +1,16 @@
 //! The analytics service (SPEC §3.1) over the event warehouse, embedded or ClickHouse, always
 //! within one tenant. Dashboard, trends and distributions read the hourly rollup
-//! (`metrics_hourly`), so their windows are whole hours (`from` rounded down, `to` up); top items
-//! read the daily item rollup; funnels read the raw events of the window.
+//! (`metrics_hourly`), or its cut by device, item category or experiment group
+//! (`metrics_hourly_dims`), so their windows are whole hours (`from` rounded down, `to` up); top
+//! items read the daily item rollup; funnels read per-user sequences (embedded) or the raw events
+//! (ClickHouse's `windowFunnel`).
 
 use std::collections::BTreeMap;
 
 use polyrec_core::clock::{DAY_MS, HOUR_MS};
 use polyrec_core::timefmt::{format_ms, parse_timestamp_str};
 use polyrec_core::{Error, EventType, Result, ScenarioId, TenantId};
-use polyrec_storage::HourlyRow;
+use polyrec_storage::{Dimension, HourlyRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -16,9 +18,6 @@ use crate::App;
 
 /// The longest window of any analytics query.
 pub const MAX_DAYS: i64 = 366;
-/// The most raw events a funnel reads on the embedded warehouse (the latest ones when the window
-/// holds more); ClickHouse computes funnels in the query.
-pub const MAX_FUNNEL_EVENTS: usize = 5_000_000;
 
 /// The metrics a trend can follow: these, or any event type (its count).
 pub const METRICS: &[&str] = &["events", "ctr", "conversion_rate", "avg_watch_time", "revenue"];
@@ -41,6 +40,14 @@ pub struct TrendQuery {
     pub interval: Option<String>,
     /// Only events of this type (for `events`).
     pub event_type: Option<String>,
+    /// Only events from this device (`context.device_type`, or `context.device`).
+    pub device: Option<String>,
+    /// Only events on items of this catalog category.
+    pub category: Option<String>,
+    /// Only events of users in this experiment; with `group`, of that group. One of `device`,
+    /// `category` and `experiment_id` at a time.
+    pub experiment_id: Option<String>,
+    pub group: Option<String>,
     pub scenario_id: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
@@ -48,8 +55,10 @@ pub struct TrendQuery {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct DistributionQuery {
-    /// event_type or hour_of_day.
+    /// event_type, hour_of_day, device, category or group (`{experiment_id}/{group}`).
     pub by: String,
+    /// With `by=group`: only this experiment's groups, keyed by group id.
+    pub experiment_id: Option<String>,
     pub scenario_id: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
@@ -184,6 +193,48 @@ async fn hourly(
     app.warehouse.hourly(tenant, scenario, from_hour, to).await
 }
 
+/// The rollup rows cut by `dimension`, as (value, row).
+async fn hourly_by(
+    app: &App,
+    tenant: &TenantId,
+    scenario: Option<&ScenarioId>,
+    dimension: Dimension,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(String, HourlyRow)>> {
+    if let Some(scenario) = scenario {
+        app.scenario(tenant, scenario).await?;
+    }
+    let from_hour = from - from.rem_euclid(HOUR_MS);
+    app.warehouse.hourly_by(tenant, scenario, dimension, from_hour, to).await
+}
+
+/// A trend's one dimension filter: (dimension, the value kept).
+fn trend_filter(query: &TrendQuery) -> Result<Option<(Dimension, String)>> {
+    let mut filters = Vec::new();
+    if let Some(device) = &query.device {
+        filters.push((Dimension::Device, device.clone()));
+    }
+    if let Some(category) = &query.category {
+        filters.push((Dimension::Category, category.clone()));
+    }
+    match (&query.experiment_id, &query.group) {
+        (Some(experiment), Some(group)) => filters.push((Dimension::Group, format!("{experiment}/{group}"))),
+        (Some(experiment), None) => filters.push((Dimension::Group, format!("{experiment}/"))),
+        (None, Some(_)) => {
+            return Err(Error::invalid("invalid_filter", "`group` needs the `experiment_id` it belongs to"));
+        }
+        (None, None) => {}
+    }
+    if filters.len() > 1 {
+        return Err(Error::invalid(
+            "too_many_filters",
+            "a trend is cut by one of device, category and experiment_id at a time; drop the others",
+        ));
+    }
+    Ok(filters.pop())
+}
+
 /// Sums of one set of rollup rows.
 #[derive(Default)]
 struct Sums {
@@ -278,7 +329,16 @@ pub async fn trend(app: &App, tenant: &TenantId, query: TrendQuery) -> Result<Tr
         buckets.insert(t, Sums::default());
         t += step;
     }
-    for row in hourly(app, tenant, scenario.as_ref(), first, to).await? {
+    let rows = match trend_filter(&query)? {
+        None => hourly(app, tenant, scenario.as_ref(), first, to).await?,
+        Some((dimension, wanted)) => {
+            // An experiment without a group keeps all its groups (`{experiment}/` prefixes them).
+            let keep = |key: &str| if wanted.ends_with('/') { key.starts_with(&wanted) } else { key == wanted };
+            let rows = hourly_by(app, tenant, scenario.as_ref(), dimension, first, to).await?;
+            rows.into_iter().filter(|(key, _)| keep(key)).map(|(_, row)| row).collect()
+        }
+    };
+    for row in rows {
         if only.is_some_and(|kind| kind != row.event_type) {
             continue;
         }
@@ -295,26 +355,45 @@ pub async fn trend(app: &App, tenant: &TenantId, query: TrendQuery) -> Result<Tr
 }
 
 pub async fn distribution(app: &App, tenant: &TenantId, query: DistributionQuery) -> Result<Distribution> {
-    let hour_of_day = match query.by.as_str() {
-        "event_type" => false,
-        "hour_of_day" => true,
-        other => {
-            return Err(Error::invalid(
+    let dimension = match query.by.as_str() {
+        "event_type" | "hour_of_day" => None,
+        other => Some(Dimension::parse(other).ok_or_else(|| {
+            Error::invalid(
                 "unknown_dimension",
-                format!("cannot break down by {other:?}; use event_type or hour_of_day"),
-            ));
-        }
+                format!("cannot break down by {other:?}; use event_type, hour_of_day, device, category or group"),
+            )
+        })?),
     };
+    if query.experiment_id.is_some() && dimension != Some(Dimension::Group) {
+        return Err(Error::invalid("invalid_filter", "`experiment_id` goes with by=group"));
+    }
     let (from, to) = window(app, query.from.as_deref(), query.to.as_deref())?;
     let scenario = scenario(query.scenario_id.as_deref())?;
     let mut buckets: BTreeMap<String, u64> = BTreeMap::new();
-    for row in hourly(app, tenant, scenario.as_ref(), from, to).await? {
-        let key = if hour_of_day {
-            format!("{:02}", row.hour_ms.rem_euclid(DAY_MS) / HOUR_MS)
-        } else {
-            row.event_type.as_str().to_owned()
-        };
-        *buckets.entry(key).or_default() += row.events;
+    match dimension {
+        None => {
+            for row in hourly(app, tenant, scenario.as_ref(), from, to).await? {
+                let key = if query.by == "hour_of_day" {
+                    format!("{:02}", row.hour_ms.rem_euclid(DAY_MS) / HOUR_MS)
+                } else {
+                    row.event_type.as_str().to_owned()
+                };
+                *buckets.entry(key).or_default() += row.events;
+            }
+        }
+        Some(dimension) => {
+            let prefix = query.experiment_id.as_ref().map(|e| format!("{e}/"));
+            for (key, row) in hourly_by(app, tenant, scenario.as_ref(), dimension, from, to).await? {
+                let key = match &prefix {
+                    Some(prefix) => match key.strip_prefix(prefix.as_str()) {
+                        Some(group) => group.to_owned(),
+                        None => continue,
+                    },
+                    None => key,
+                };
+                *buckets.entry(key).or_default() += row.events;
+            }
+        }
     }
     Ok(Distribution { by: query.by, buckets })
 }
@@ -358,7 +437,7 @@ pub async fn funnel(app: &App, tenant: &TenantId, query: FunnelQuery) -> Result<
     }
     let window_ms = (window_hours * HOUR_MS as f64) as i64;
     let (from, to) = window(app, query.from.as_deref(), query.to.as_deref())?;
-    let reached = app.warehouse.funnel(tenant, &scenario_id, &steps, window_ms, from..to, MAX_FUNNEL_EVENTS).await?;
+    let reached = app.warehouse.funnel(tenant, &scenario_id, &steps, window_ms, from..to).await?;
     let first = reached[0];
     Ok(Funnel {
         steps: steps

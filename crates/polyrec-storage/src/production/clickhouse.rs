@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use polyrec_core::{Error, EventType, Result, ScenarioId, TenantId};
 use serde::Serialize;
 
-use crate::{BehaviorRow, BusRecord, GroupTotals, HourlyRow, Interaction, Warehouse};
+use crate::{BehaviorRow, BusRecord, Dimension, GroupTotals, HourlyRow, Interaction, Warehouse};
 
 pub struct ClickHouseWarehouse {
     http: reqwest::Client,
@@ -73,6 +73,9 @@ struct Row<'a> {
     experiment_id: &'a str,
     context: String,
     bus_offset: u64,
+    device: String,
+    item_category: String,
+    exp_group: String,
 }
 
 impl ClickHouseWarehouse {
@@ -240,7 +243,10 @@ const SCHEMA: &[&str] = &[
         request_id    Nullable(String),
         experiment_id String,
         context       String,
-        bus_offset    UInt64
+        bus_offset    UInt64,
+        device        String DEFAULT '',
+        item_category String DEFAULT '',
+        exp_group     String DEFAULT ''
     ) ENGINE = ReplacingMergeTree()
     PARTITION BY (tenant_id, toYYYYMM(toDateTime(intDiv(timestamp_ms, 1000))))
     ORDER BY (tenant_id, scenario_id, timestamp_ms, event_id)",
@@ -272,6 +278,25 @@ const SCHEMA: &[&str] = &[
     SELECT tenant_id, scenario_id, item_id, intDiv(timestamp_ms, 86400000) * 86400000 AS day_ms, event_type,
            count() AS events
     FROM user_behaviors GROUP BY tenant_id, scenario_id, item_id, day_ms, event_type",
+    "CREATE TABLE IF NOT EXISTS metrics_hourly_dims (
+        tenant_id   String,
+        scenario_id String,
+        dimension   String,
+        hour_ms     Int64,
+        dim_value   String,
+        event_type  String,
+        events      UInt64,
+        value_sum   Float64
+    ) ENGINE = SummingMergeTree()
+    PARTITION BY (tenant_id, toYYYYMM(toDateTime(intDiv(hour_ms, 1000))))
+    ORDER BY (tenant_id, dimension, scenario_id, hour_ms, dim_value, event_type)",
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS metrics_hourly_dims_mv TO metrics_hourly_dims AS
+    SELECT tenant_id, scenario_id, dim.1 AS dimension, intDiv(timestamp_ms, 3600000) * 3600000 AS hour_ms,
+           dim.2 AS dim_value, event_type, count() AS events, sum(ifNull(value, 0)) AS value_sum
+    FROM user_behaviors
+    ARRAY JOIN [('device', device), ('category', item_category), ('group', exp_group)] AS dim
+    WHERE dim.2 != ''
+    GROUP BY tenant_id, scenario_id, dimension, hour_ms, dim_value, event_type",
 ];
 
 /// The longest id-lookup statement sent, well below the server's 256 KiB statement limit.
@@ -318,6 +343,9 @@ impl Warehouse for ClickHouseWarehouse {
                     .map(|c| serde_json::Value::Object(c.clone()).to_string())
                     .unwrap_or_default(),
                 bus_offset: record.offset,
+                device: Dimension::Device.of(e).unwrap_or_default(),
+                item_category: Dimension::Category.of(e).unwrap_or_default(),
+                exp_group: Dimension::Group.of(e).unwrap_or_default(),
             };
             serde_json::to_writer(&mut body, &row).map_err(Error::internal)?;
             body.push(b'\n');
@@ -416,40 +444,6 @@ impl Warehouse for ClickHouseWarehouse {
             .collect()
     }
 
-    async fn sequences(
-        &self,
-        tenant: &TenantId,
-        scenario: &ScenarioId,
-        types: &[EventType],
-        since_ms: i64,
-        until_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<(String, i64, EventType)>> {
-        let types: Vec<String> = types.iter().map(|t| quote(t.as_str())).collect();
-        let sql = format!(
-            "SELECT user_id, timestamp_ms, event_type FROM (
-                 SELECT user_id, timestamp_ms, event_type, event_id FROM user_behaviors
-                 WHERE tenant_id = {} AND scenario_id = {} AND timestamp_ms >= {since_ms} AND timestamp_ms < {until_ms}
-                   AND event_type IN ({})
-                 ORDER BY timestamp_ms DESC, event_id DESC LIMIT {limit}
-             ) ORDER BY timestamp_ms, event_id FORMAT TabSeparated",
-            quote(tenant.as_str()),
-            quote(scenario.as_str()),
-            types.join(", ")
-        );
-        let text = self.execute(&sql, None).await?;
-        text.lines()
-            .filter(|line| !line.is_empty())
-            .map(|line| {
-                let bad = || Error::internal(format!("clickhouse sequence row {line:?}"));
-                let mut fields = line.split('\t');
-                let (user, ts, kind) = (fields.next(), fields.next(), fields.next());
-                let (Some(user), Some(ts), Some(kind)) = (user, ts, kind) else { return Err(bad()) };
-                Ok((user.to_owned(), ts.parse().map_err(|_| bad())?, EventType::parse(kind).ok_or_else(bad)?))
-            })
-            .collect()
-    }
-
     async fn funnel(
         &self,
         tenant: &TenantId,
@@ -457,7 +451,6 @@ impl Warehouse for ClickHouseWarehouse {
         steps: &[EventType],
         window_ms: i64,
         span: std::ops::Range<i64>,
-        _limit: usize,
     ) -> Result<Vec<u64>> {
         let (since_ms, until_ms) = (span.start, span.end);
         if steps.is_empty() {
@@ -579,6 +572,53 @@ impl Warehouse for ClickHouseWarehouse {
             .collect()
     }
 
+    async fn hourly_by(
+        &self,
+        tenant: &TenantId,
+        scenario: Option<&ScenarioId>,
+        dimension: Dimension,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(String, HourlyRow)>> {
+        let scenario_filter = scenario.map_or(String::new(), |s| format!(" AND scenario_id = {}", quote(s.as_str())));
+        // Values are free text: JSONEachRow escapes them.
+        let sql = format!(
+            "SELECT dim_value, hour_ms, scenario_id, event_type, sum(events) AS events, sum(value_sum) AS value_sum
+             FROM metrics_hourly_dims
+             WHERE tenant_id = {} AND dimension = {}{scenario_filter} AND hour_ms >= {from_ms} AND hour_ms < {to_ms}
+             GROUP BY hour_ms, scenario_id, dim_value, event_type
+             ORDER BY hour_ms, scenario_id, dim_value, event_type FORMAT JSONEachRow",
+            quote(tenant.as_str()),
+            quote(dimension.as_str()),
+        );
+        let text = self.execute(&sql, None).await?;
+        text.lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                let bad = || Error::internal(format!("clickhouse dimension row {line:?}"));
+                let row: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).map_err(|_| bad())?;
+                let text = |key: &str| row.get(key).and_then(|v| v.as_str()).ok_or_else(bad);
+                // 64-bit integers come quoted.
+                let number = |key: &str| match row.get(key) {
+                    Some(serde_json::Value::String(s)) => s.parse::<f64>().ok(),
+                    Some(value) => value.as_f64(),
+                    None => None,
+                };
+                let hour_ms: i64 = text("hour_ms")?.parse().map_err(|_| bad())?;
+                Ok((
+                    text("dim_value")?.to_owned(),
+                    HourlyRow {
+                        hour_ms,
+                        scenario_id: text("scenario_id")?.to_owned(),
+                        event_type: EventType::parse(text("event_type")?).ok_or_else(bad)?,
+                        events: number("events").ok_or_else(bad)? as u64,
+                        value_sum: number("value_sum").ok_or_else(bad)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
     async fn top_items(
         &self,
         tenant: &TenantId,
@@ -608,7 +648,7 @@ impl Warehouse for ClickHouseWarehouse {
     }
 
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
-        for table in ["user_behaviors", "metrics_hourly", "item_stats_daily"] {
+        for table in ["user_behaviors", "metrics_hourly", "item_stats_daily", "metrics_hourly_dims"] {
             self.execute(
                 &format!(
                     "ALTER TABLE {table} DELETE WHERE tenant_id = {} AND scenario_id = {}",

@@ -63,6 +63,7 @@ suite!(
     rollups_answer_hourly_series_and_top_items,
     a_batch_of_twenty_thousand_is_stored_once,
     funnels_count_users_through_ordered_steps_within_the_window,
+    the_dimension_rollup_cuts_hours_by_device_category_and_group,
 );
 
 async fn a_replayed_batch_inserts_nothing_twice(store: &dyn Warehouse) {
@@ -123,7 +124,7 @@ async fn dropping_a_scenario_removes_its_events_and_rollups(store: &dyn Warehous
 }
 
 /// The ClickHouse schema is SPEC §4.3's: `user_behaviors` partitioned by tenant and month and
-/// ordered by tenant and time, and the two materialized views.
+/// ordered by tenant and time, and the two materialized views; plus the dimension rollup.
 #[cfg(feature = "clickhouse")]
 #[tokio::test]
 async fn clickhouse_schema_is_the_specifications() {
@@ -143,6 +144,7 @@ async fn clickhouse_schema_is_the_specifications() {
     assert_eq!(
         tables,
         "item_stats_daily\tSummingMergeTree\nitem_stats_daily_mv\tMaterializedView\nmetrics_hourly\tSummingMergeTree\n\
+         metrics_hourly_dims\tSummingMergeTree\nmetrics_hourly_dims_mv\tMaterializedView\n\
          metrics_hourly_mv\tMaterializedView\nuser_behaviors\tReplacingMergeTree\n"
     );
 }
@@ -179,8 +181,6 @@ async fn behaviors_come_back_whole_oldest_first_and_filtered(store: &dyn Warehou
             context: Default::default(),
         }
     );
-    let sequences = store.sequences(&tenant, &s, &[Impression, Play], T0, T0 + 2, 100).await.unwrap();
-    assert_eq!(sequences, [("u1".to_owned(), T0, Impression), ("u1".to_owned(), T0 + 1, Play)], "half-open window");
     assert_eq!(rows[2].context["note"], "tab\tand \"quotes\"", "free text survives");
     assert_eq!(rows[2].context["device_type"], "mobile");
     // Over the limit: the latest ones, still oldest first.
@@ -317,7 +317,70 @@ async fn funnels_count_users_through_ordered_steps_within_the_window(store: &dyn
     let (tenant, s) = (tenant(&t), scenario_id("s"));
     let span = T0..T0 + 30 * h;
     let steps = [Impression, Click, AddCart, Order];
-    assert_eq!(store.funnel(&tenant, &s, &steps, 24 * h, span.clone(), 1_000).await.unwrap(), [4, 2, 1, 1]);
-    assert_eq!(store.funnel(&tenant, &s, &[Impression, Click], 48 * h, span.clone(), 1_000).await.unwrap(), [4, 3]);
-    assert_eq!(store.funnel(&tenant, &s, &steps, 24 * h, T0 + 10 * h..T0 + 30 * h, 1_000).await.unwrap(), [0, 0, 0, 0]);
+    assert_eq!(store.funnel(&tenant, &s, &steps, 24 * h, span.clone()).await.unwrap(), [4, 2, 1, 1]);
+    assert_eq!(store.funnel(&tenant, &s, &[Impression, Click], 48 * h, span.clone()).await.unwrap(), [4, 3]);
+    assert_eq!(store.funnel(&tenant, &s, &steps, 24 * h, T0 + 10 * h..T0 + 30 * h).await.unwrap(), [0, 0, 0, 0]);
+    assert_eq!(
+        store.funnel(&tenant, &s, &steps, 24 * h, T0..T0 + 2 * m).await.unwrap(),
+        [4, 2, 0, 0],
+        "the span is half-open: u1's add_cart at 2 min is out"
+    );
+    // Later batches add to the same users and days; a day boundary splits nobody's attempt.
+    let later = [("u4", AddCart, 25 * h + m), ("u4", Order, 25 * h + 2 * m), ("u5", Order, 2 * m)];
+    let batch: Vec<_> = later
+        .iter()
+        .enumerate()
+        .map(|(i, (user, kind, at))| record(i as u64 + 100, &t, "s", user, "i1", *kind, T0 + at))
+        .collect();
+    store.insert(&batch).await.unwrap();
+    assert_eq!(store.funnel(&tenant, &s, &steps, 48 * h, span.clone()).await.unwrap(), [4, 3, 2, 2]);
+    assert_eq!(store.funnel(&tenant, &s, &[AddCart, Order], 24 * h, span.clone()).await.unwrap(), [3, 3]);
+    let nobody = polyrec_core::TenantId::parse(unique("o")).unwrap();
+    assert_eq!(store.funnel(&nobody, &s, &steps, 24 * h, span).await.unwrap(), [0, 0, 0, 0], "another tenant");
+}
+
+async fn the_dimension_rollup_cuts_hours_by_device_category_and_group(store: &dyn Warehouse) {
+    use polyrec_core::clock::HOUR_MS;
+    use polyrec_storage::Dimension;
+    let (t, other) = (unique("t"), unique("o"));
+    let hour = T0 - T0.rem_euclid(HOUR_MS);
+    let with = |offset: u64, tenant: &str, kind, at: i64, context: serde_json::Value| {
+        let mut r = record(offset, tenant, "s", "u1", "i1", kind, at);
+        r.event.value = None;
+        r.event.context = context.as_object().cloned();
+        r
+    };
+    let batch = vec![
+        with(1, &t, Impression, hour, serde_json::json!({"device_type": "mobile", "item_category": "news"})),
+        with(2, &t, Click, hour + 1, serde_json::json!({"device_type": "mobile", "item_category": "sport"})),
+        with(3, &t, Click, hour + 2, serde_json::json!({"device": "tv \"4k\"", "experiment_id": "e1", "group": "b"})),
+        with(4, &t, Click, hour + HOUR_MS, serde_json::json!({"device_type": "mobile"})),
+        with(5, &t, Click, hour + 3, serde_json::json!({})),
+        with(6, &other, Click, hour + 4, serde_json::json!({"device_type": "mobile"})),
+    ];
+    store.insert(&batch).await.unwrap();
+    store.insert(&batch).await.unwrap();
+    let (tenant, s) = (tenant(&t), scenario_id("s"));
+    let cut = |rows: Vec<(String, polyrec_storage::HourlyRow)>| -> Vec<(String, i64, &'static str, u64)> {
+        rows.into_iter().map(|(key, r)| (key, r.hour_ms - hour, r.event_type.as_str(), r.events)).collect()
+    };
+    let devices = store.hourly_by(&tenant, Some(&s), Dimension::Device, hour, hour + 2 * HOUR_MS).await.unwrap();
+    assert_eq!(
+        cut(devices),
+        [
+            ("mobile".to_owned(), 0, "click", 1),
+            ("mobile".to_owned(), 0, "impression", 1),
+            ("tv \"4k\"".to_owned(), 0, "click", 1),
+            ("mobile".to_owned(), HOUR_MS, "click", 1),
+        ]
+    );
+    let categories = store.hourly_by(&tenant, None, Dimension::Category, hour, hour + HOUR_MS).await.unwrap();
+    assert_eq!(cut(categories), [("news".to_owned(), 0, "impression", 1), ("sport".to_owned(), 0, "click", 1)]);
+    let groups = store.hourly_by(&tenant, Some(&s), Dimension::Group, hour, hour + HOUR_MS).await.unwrap();
+    assert_eq!(cut(groups), [("e1/b".to_owned(), 0, "click", 1)]);
+    let elsewhere = store.hourly_by(&tenant, Some(&scenario_id("x")), Dimension::Device, 0, i64::MAX).await.unwrap();
+    assert!(elsewhere.is_empty());
+    let theirs = polyrec_core::TenantId::parse(&other).unwrap();
+    let theirs = store.hourly_by(&theirs, None, Dimension::Device, 0, i64::MAX).await.unwrap();
+    assert_eq!(theirs.len(), 1, "the other tenant sees only its own event");
 }

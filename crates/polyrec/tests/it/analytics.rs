@@ -141,3 +141,92 @@ async fn bad_analytics_queries_are_refused_and_tenants_see_only_their_own() {
     let (status, _) = server.get("t2", &format!("/api/v1/analytics/funnel?scenario_id=feed&{q}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's scenario");
 }
+
+#[tokio::test]
+async fn distributions_and_trends_cut_by_device_item_category_and_experiment_group() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("latest", 1.0, 10)])).await;
+    server.items("t1", "feed", &[("a", json!({"category": "sport"})), ("b", json!({"category": "music"}))]).await;
+    let base = START_MS - 3 * HOUR - (START_MS - 3 * HOUR).rem_euclid(HOUR);
+    let with = |kind: &str, user: &str, item: &str, ms: i64, context: Value| {
+        let mut e = at(kind, user, item, ms, None);
+        e["context"] = context;
+        e
+    };
+    server
+        .events(
+            "t1",
+            vec![
+                with(
+                    "impression",
+                    "u1",
+                    "a",
+                    base,
+                    json!({"device_type": "mobile", "experiment_id": "e1", "group": "control"}),
+                ),
+                with(
+                    "click",
+                    "u1",
+                    "a",
+                    base + 1,
+                    json!({"device_type": "mobile", "experiment_id": "e1", "group": "control"}),
+                ),
+                with(
+                    "impression",
+                    "u2",
+                    "b",
+                    base,
+                    json!({"device_type": "desktop", "experiment_id": "e1", "group": "treatment"}),
+                ),
+                with("impression", "u3", "b", base + HOUR, json!({"device": "tv"})),
+                with("click", "u3", "b", base + HOUR + 1, json!({"device": "tv"})),
+                // Not in the catalog: no category.
+                at("click", "u3", "zzz", base + HOUR + 2, None),
+            ],
+        )
+        .await;
+    server.settle().await;
+    let q = query(base);
+    let buckets = |by: &str| {
+        let path = format!("/api/v1/analytics/distributions?by={by}&scenario_id=feed&{q}");
+        let server = &server;
+        async move {
+            let (status, answer) = server.get("t1", &path).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            answer["buckets"].clone()
+        }
+    };
+    assert_eq!(buckets("device").await, json!({"mobile": 2, "desktop": 1, "tv": 2}));
+    assert_eq!(buckets("category").await, json!({"sport": 2, "music": 3}), "the sink stamps the catalog category");
+    assert_eq!(buckets("group").await, json!({"e1/control": 2, "e1/treatment": 1}));
+    assert_eq!(buckets("group&experiment_id=e1").await, json!({"control": 2, "treatment": 1}));
+    assert_eq!(buckets("group&experiment_id=e2").await, json!({}));
+
+    let trend = |filter: &str| {
+        let path = format!("/api/v1/analytics/trends?metric=ctr&interval=day&scenario_id=feed&{filter}&{q}");
+        let server = &server;
+        async move {
+            let (status, answer) = server.get("t1", &path).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            let values: Vec<f64> =
+                answer["points"].as_array().unwrap().iter().filter_map(|p| p["value"].as_f64()).collect();
+            values
+        }
+    };
+    assert_eq!(trend("experiment_id=e1&group=control").await, [1.0]);
+    assert_eq!(trend("experiment_id=e1&group=treatment").await, [0.0]);
+    assert_eq!(trend("experiment_id=e1").await, [0.5], "every group of the experiment");
+    assert_eq!(trend("device=tv").await, [1.0]);
+    assert_eq!(trend("category=music").await, [0.5]);
+
+    for (path, code) in [
+        (format!("/api/v1/analytics/trends?metric=ctr&device=tv&category=music&{q}"), "too_many_filters"),
+        (format!("/api/v1/analytics/trends?metric=ctr&group=control&{q}"), "invalid_filter"),
+        (format!("/api/v1/analytics/distributions?by=device&experiment_id=e1&{q}"), "invalid_filter"),
+    ] {
+        let (status, error) = server.get("t1", &path).await;
+        assert_eq!((status, error["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(code)), "{path}: {error}");
+    }
+    let (_, theirs) = server.get("t2", &format!("/api/v1/analytics/distributions?by=device&{q}")).await;
+    assert_eq!(theirs["buckets"], json!({}), "another tenant sees none of it");
+}
