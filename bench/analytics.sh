@@ -47,8 +47,8 @@ print(f"median {statistics.median(t):8.1f} ms   max {max(t):8.1f} ms")'
 }
 
 for N in $SIZES; do
-    DATA="${BENCH_DATA:-bench-data}-$N"
-    [ -f "$DATA/events.ndjson" ] || python3 bench/gen_data.py --out "$DATA" --events "$N" >/dev/null
+    DATA="${BENCH_DATA:-bench-data}-$N-devices"
+    [ -f "$DATA/events.ndjson" ] || python3 bench/gen_data.py --out "$DATA" --events "$N" --devices >/dev/null
     for WAREHOUSE in ${WAREHOUSES:-embedded clickhouse}; do
         STORE="$WORK/$N-$WAREHOUSE"
         mkdir -p "$STORE"
@@ -64,6 +64,7 @@ for N in $SIZES; do
         for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
         curl -sf -X POST "$URL/api/v1/scenarios" -H 'X-Tenant-Id: bench' -H 'Content-Type: application/json' \
             -d @bench/scenario.json >/dev/null
+        "$BIN" import items "$DATA/items.ndjson" --tenant bench --scenario bench_feed --url "$URL" >/dev/null 2>&1
         python3 bench/ingest.py --url "$URL" --events "$DATA/events.ndjson" --tenant bench --batch 1000 \
             --concurrency 4 --quiet | grep -E 'events:|wall time'
         START=$(date +%s)
@@ -76,6 +77,9 @@ for N in $SIZES; do
         echo "dashboard       $(timed "/api/v1/analytics/dashboard?scenario_id=bench_feed&$W")"
         echo "trend (ctr, h)  $(timed "/api/v1/analytics/trends?metric=ctr&interval=hour&scenario_id=bench_feed&$W")"
         echo "distribution    $(timed "/api/v1/analytics/distributions?by=hour_of_day&scenario_id=bench_feed&$W")"
+        echo "by device       $(timed "/api/v1/analytics/distributions?by=device&scenario_id=bench_feed&$W")"
+        echo "by category     $(timed "/api/v1/analytics/distributions?by=category&scenario_id=bench_feed&$W")"
+        echo "trend, mobile   $(timed "/api/v1/analytics/trends?metric=ctr&interval=hour&device=mobile&scenario_id=bench_feed&$W")"
         echo "top items       $(timed "/api/v1/analytics/top_items?scenario_id=bench_feed&event_type=click&n=20&$W")"
         echo "funnel (3)      $(timed "/api/v1/analytics/funnel?scenario_id=bench_feed&steps=impression,click,order&$W")"
         kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""

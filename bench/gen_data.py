@@ -96,6 +96,8 @@ def parse_args(argv):
     p.add_argument("--events", type=int, default=1_000_000, help="number of events (default: 1000000)")
     p.add_argument("--users", type=int, default=10_000, help="number of users (default: 10000)")
     p.add_argument("--scenario", default="bench_feed", help="scenario_id of the events (default: bench_feed)")
+    p.add_argument("--devices", action="store_true",
+                   help="give each event a context.device_type (mobile 60%%, desktop 30%%, tablet 10%%)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     p.add_argument("--zipf", type=float, default=1.0,
                    help="Zipf exponent of item popularity (default: 1.0; higher = more skewed)")
@@ -188,6 +190,7 @@ def gen_events(rng, args, now, categories, durations, weights, fh):
     t_total = type_cum[-1]
     last_u = n_users - 1
     last_t = len(type_names) - 1
+    devices = args.devices
     cur_sec = None
     sec_prefix = ""
     buf = []
@@ -233,6 +236,10 @@ def gen_events(rng, args, now, categories, durations, weights, fh):
             '{"event_type":"%s","user_id":"u%d","item_id":"i%d","scenario_id":%s,"timestamp":"%s"%s}\n'
             % (etype, u, item, scenario, stamp, value)
         )
+        if devices:
+            r = rand()
+            device = "mobile" if r < 0.6 else "desktop" if r < 0.9 else "tablet"
+            buf[-1] = buf[-1][:-2] + ',"context":{"device_type":"%s"}}\n' % device
         if len(buf) >= 20000:
             fh.writelines(buf)
             buf.clear()

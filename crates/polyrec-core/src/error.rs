@@ -1,5 +1,5 @@
 //! The one error type of polyrec, grouped by who must act: the caller (bad input, not found,
-//! conflict), the operator (unavailable) or the developers (internal). The HTTP layer maps each
+//! conflict, unauthorized, forbidden, rate limited), the operator (unavailable) or the developers (internal). The HTTP layer maps each
 //! variant to a status in one exhaustive match; `code` strings are stable and machine-readable.
 
 use serde::Serialize;
@@ -33,6 +33,15 @@ pub enum Error {
     /// The thing exists already, or was changed concurrently.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// The caller did not prove who it is: no token, a forged one or an expired one.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// The caller is known but may not do this (another tenant's token, a suspended tenant).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// The tenant's quota is used up for now; try again after `retry_after_seconds`.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_seconds: u32 },
     /// A dependency is down or overloaded; try again later.
     #[error("{message}")]
     Unavailable { message: String, retry_after_seconds: u32 },
@@ -54,6 +63,14 @@ impl Error {
         Self::Internal(message.to_string())
     }
 
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthorized { code, message: message.into() }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden { code, message: message.into() }
+    }
+
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::Unavailable { message: message.into(), retry_after_seconds: 1 }
     }
@@ -65,6 +82,9 @@ impl Error {
             Error::Validation { code, .. } => code,
             Error::NotFound { .. } => "not_found",
             Error::Conflict { code, .. } => code,
+            Error::Unauthorized { code, .. } => code,
+            Error::Forbidden { code, .. } => code,
+            Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable { .. } => "unavailable",
             Error::Internal(_) => "internal",
         }

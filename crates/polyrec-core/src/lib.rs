@@ -20,6 +20,7 @@ pub mod model;
 pub mod profile;
 pub mod scenario;
 pub mod stats;
+pub mod tenant;
 pub mod timefmt;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -31,3 +32,4 @@ pub use item::{Item, ItemStatus};
 pub use model::{JobRecord, JobState, ModelKind, ModelRecord, ModelStatus};
 pub use profile::UserProfile;
 pub use scenario::{Scenario, ScenarioConfig, ScenarioStatus};
+pub use tenant::{Quota, TenantInfo, TenantStatus, UserInfo};

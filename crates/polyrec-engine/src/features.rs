@@ -120,7 +120,8 @@ impl FeatureSpace {
         let mut user = Vec::new();
         let mut categorical = Vec::new();
         for f in &self.user_features {
-            let value = fields.as_ref().and_then(|m| m.get(&f.name));
+            // The profile's field, else the context's (the user service's age, gender, location).
+            let value = fields.as_ref().and_then(|m| m.get(&f.name)).or_else(|| context.get(&f.name));
             match f.feature_type {
                 FeatureType::Numeric | FeatureType::Timestamp => {
                     user.push(UserNumeric::Value(value.and_then(Value::as_f64).map_or(f32::NAN, |x| x as f32)));

@@ -25,6 +25,7 @@ use tokio::sync::Notify;
 use crate::ServerConfig;
 use crate::backends::Backends;
 use crate::service::experiments::LiveExperiment;
+use crate::tenancy::{Charge, Tenancy};
 
 type Key = (TenantId, ScenarioId);
 /// A cached profile (or the knowledge that there is none) and when the entry expires.
@@ -74,6 +75,8 @@ struct ExperimentEntry {
 pub struct App {
     pub config: ServerConfig,
     pub clock: SharedClock,
+    /// Tokens, tenant and user information, quotas.
+    pub tenancy: Tenancy,
     pub documents: Arc<dyn DocumentStore>,
     pub bus: Arc<dyn EventBus>,
     /// The embedded log, when that is the bus (the in-process stream jobs read it).
@@ -119,13 +122,16 @@ impl App {
     /// the production engines where a URL is given.
     pub async fn open(config: ServerConfig, clock: SharedClock) -> anyhow::Result<Arc<App>> {
         let backends = Backends::open(&config.storage, &config.data_dir, clock.clone()).await?;
-        Ok(Self::with_backends(config, clock, backends))
+        let (tenant_source, user_source) = crate::external::sources(&config.tenancy)?;
+        let tenancy = Tenancy::new(&config.auth, &config.tenancy, tenant_source, user_source)?;
+        Ok(Self::with_backends(config, clock, backends, tenancy))
     }
 
-    fn with_backends(config: ServerConfig, clock: SharedClock, backends: Backends) -> Arc<App> {
+    fn with_backends(config: ServerConfig, clock: SharedClock, backends: Backends, tenancy: Tenancy) -> Arc<App> {
         Arc::new(App {
             config,
             clock,
+            tenancy,
             documents: backends.documents,
             bus: backends.bus,
             log: backends.log,
@@ -150,6 +156,13 @@ impl App {
             partition_progress: RwLock::default(),
             started: std::time::Instant::now(),
         })
+    }
+
+    /// Takes `charge` from the tenant's quota (`429 rate_limited` when it is used up).
+    pub async fn charge(&self, tenant: &TenantId, charge: Charge) -> Result<()> {
+        let now = self.now_ms();
+        let info = self.tenancy.tenant(tenant, now).await?;
+        self.tenancy.charge(tenant, &info.quota, charge, now)
     }
 
     /// Whether the realtime store is shared with other processes (Redis): then the caches in

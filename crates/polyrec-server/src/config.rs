@@ -24,6 +24,107 @@ pub struct ServerConfig {
     pub event_retention_days: u64,
     /// Where each store lives: embedded under `data_dir` unless a URL names a server.
     pub storage: StorageConfig,
+    /// Bearer-token verification (off when no key is configured).
+    pub auth: AuthConfig,
+    /// Where tenant and user information comes from, and the tenant registry.
+    pub tenancy: TenancyConfig,
+}
+
+/// JWT verification (SPEC §6.1 `Authorization: Bearer …`). With a key configured every
+/// `/api/v1` request needs a valid token whose tenant claim equals `X-Tenant-Id`. Environment
+/// variables override the file: `POLYREC_JWT_HS256_SECRET`, `POLYREC_JWT_RS256_PUBLIC_KEY_FILE`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The shared secret of HS256 tokens; empty: HS256 tokens are not accepted.
+    pub hs256_secret: String,
+    /// A PEM file with the RSA public key of RS256 tokens; empty: RS256 tokens are not accepted.
+    pub rs256_public_key_file: String,
+    /// The claim that names the token's tenant.
+    pub tenant_claim: String,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    pub leeway_seconds: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            hs256_secret: String::new(),
+            rs256_public_key_file: String::new(),
+            tenant_claim: "tenant_id".to_owned(),
+            leeway_seconds: 30,
+        }
+    }
+}
+
+/// Tenant and user information (SPEC §6.2, §6.3): from the external gRPC services when their
+/// URLs are set (`POLYREC_TENANT_SERVICE_URL`, `POLYREC_USER_SERVICE_URL`), else from the
+/// `tenants` registry below.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenancyConfig {
+    /// `http://host:port` of the TenantService; empty: the registry plays its part.
+    pub tenant_service: String,
+    /// `http://host:port` of the UserService; empty: no user information.
+    pub user_service: String,
+    /// Each call's deadline, in ms (SPEC §6.3: 3–5 s).
+    pub timeout_ms: u64,
+    /// Retries of a failed call, with exponential backoff from `backoff_ms` (SPEC §6.3: 1–2).
+    pub retries: u32,
+    pub backoff_ms: u64,
+    /// How long tenant information is cached, in seconds (SPEC: 1 h).
+    pub tenant_ttl_seconds: u64,
+    /// How long user information is cached, in seconds (SPEC: 30 min), and how many users at
+    /// most (least recently used go first).
+    pub user_ttl_seconds: u64,
+    pub user_cache_entries: usize,
+    /// Whether tenants the registry (or the tenant service) does not know are served, with
+    /// `default_quota`. Off: they get `403 unknown_tenant`.
+    pub allow_unknown_tenants: bool,
+    /// When the tenant service cannot be reached and nothing is cached: `serve` with
+    /// `default_quota` (the default), or `refuse` with `503`.
+    pub when_unreachable: Unreachable,
+    /// The quota of tenants that have none of their own.
+    pub default_quota: polyrec_core::Quota,
+    /// The tenant registry: `[tenancy.tenants.<id>]` with `name`, `status`, `quota`.
+    pub tenants: std::collections::BTreeMap<String, TenantEntry>,
+}
+
+/// One tenant of the registry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantEntry {
+    pub name: String,
+    /// `active` or `suspended`.
+    pub status: polyrec_core::TenantStatus,
+    /// The tenant's own quota; `default_quota` when absent.
+    pub quota: Option<polyrec_core::Quota>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unreachable {
+    Serve,
+    Refuse,
+}
+
+impl Default for TenancyConfig {
+    fn default() -> Self {
+        Self {
+            tenant_service: String::new(),
+            user_service: String::new(),
+            timeout_ms: 3_000,
+            retries: 2,
+            backoff_ms: 100,
+            tenant_ttl_seconds: 3_600,
+            user_ttl_seconds: 1_800,
+            user_cache_entries: 100_000,
+            allow_unknown_tenants: true,
+            when_unreachable: Unreachable::Serve,
+            default_quota: polyrec_core::Quota::default(),
+            tenants: Default::default(),
+        }
+    }
 }
 
 /// The backend of each storage purpose (DESIGN §2), by URL. An empty value is the embedded
@@ -108,11 +209,28 @@ impl Default for ServerConfig {
             cf_window_days: 90,
             event_retention_days: 7,
             storage: StorageConfig::default(),
+            auth: AuthConfig::default(),
+            tenancy: TenancyConfig::default(),
         }
     }
 }
 
 impl ServerConfig {
+    /// Applies every `POLYREC_*` environment variable of the config that is set.
+    pub fn apply_env(&mut self) {
+        self.storage.apply_env();
+        for (var, field) in [
+            ("POLYREC_JWT_HS256_SECRET", &mut self.auth.hs256_secret),
+            ("POLYREC_JWT_RS256_PUBLIC_KEY_FILE", &mut self.auth.rs256_public_key_file),
+            ("POLYREC_TENANT_SERVICE_URL", &mut self.tenancy.tenant_service),
+            ("POLYREC_USER_SERVICE_URL", &mut self.tenancy.user_service),
+        ] {
+            if let Ok(value) = std::env::var(var) {
+                *field = value;
+            }
+        }
+    }
+
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;

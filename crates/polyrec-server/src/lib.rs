@@ -6,6 +6,8 @@
 //! - [`jobs`]: the four stream jobs of SPEC §3.4 on the event bus, and the collaborative-
 //!   filtering trainer.
 //! - [`http`]: the public REST API (axum), OpenAPI + docs page, health and metrics.
+//! - [`tenancy`]: bearer tokens, tenant and user information (from [`external`]'s gRPC clients
+//!   of the tenant and user services, or the config's registry), quotas as rate limits.
 //!
 //! **Architecture invariant:** only [`http`] knows HTTP; services take a [`TenantId`] first and
 //! never read outside it. **API boundary:** the routes, bodies and error codes of [`http`] are the
@@ -16,9 +18,11 @@
 pub mod app;
 pub mod backends;
 pub mod config;
+pub mod external;
 pub mod http;
 pub mod jobs;
 pub mod service;
+pub mod tenancy;
 
 pub use app::App;
 pub use config::{ServerConfig, StorageConfig};

@@ -122,8 +122,8 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// The config file (or defaults), with the data directory flag and the `POLYREC_*_URL`
-/// environment applied.
+/// The config file (or defaults), with the data directory flag and the `POLYREC_*` environment
+/// applied.
 fn settings(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<ServerConfig> {
     let mut settings = match config {
         Some(path) => ServerConfig::from_file(&path)?,
@@ -132,7 +132,7 @@ fn settings(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Resul
     if let Some(data_dir) = data_dir {
         settings.data_dir = data_dir;
     }
-    settings.storage.apply_env();
+    settings.apply_env();
     Ok(settings)
 }
 

@@ -8,10 +8,14 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
 use polyrec_core::{Error, FieldError, TenantId, UserId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
+
+use crate::App;
 
 /// The body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,6 +53,9 @@ impl From<Error> for ApiError {
             Error::InvalidInput { .. } | Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -68,8 +75,14 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody { code: self.error.code().to_owned(), message, errors };
         let mut response = (self.status, axum::Json(body)).into_response();
-        if let Error::Unavailable { retry_after_seconds, .. } = self.error {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        match self.error {
+            Error::Unavailable { retry_after_seconds, .. } | Error::RateLimited { retry_after_seconds, .. } => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+            }
+            Error::Unauthorized { .. } => {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         response
     }
@@ -137,18 +150,21 @@ fn header_text<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiE
     }
 }
 
-/// `X-Tenant-Id`, required on every `/api/v1` route.
+/// `X-Tenant-Id`, required on every `/api/v1` route, and admitted: its bearer token verified
+/// (when tokens are checked) and the tenant active (`Tenancy::admit`).
 pub struct Tenant(pub TenantId);
 
-impl<S: Send + Sync> FromRequestParts<S> for Tenant {
+impl FromRequestParts<Arc<App>> for Tenant {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
         let value = header_text(parts, "x-tenant-id")?
             .ok_or_else(|| ApiError::bad_request("missing_tenant", "the X-Tenant-Id header is required"))?;
         let tenant =
             TenantId::parse(value.trim()).map_err(|e| ApiError::bad_request("invalid_tenant_id", e.to_string()))?;
         tracing::Span::current().record("tenant", tenant.as_str());
+        let authorization = header_text(parts, "authorization")?;
+        app.tenancy.admit(&tenant, authorization, app.now_ms()).await?;
         Ok(Tenant(tenant))
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::App;
+use crate::tenancy::Charge;
 
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 pub const MAX_CONTEXT_BYTES: usize = 8 * 1024;
@@ -163,8 +164,10 @@ async fn to_event(
     })
 }
 
-/// Stamps an event of a user assigned in the scenario's running experiment with the experiment
-/// and the group (`context.experiment_id`, `context.group`), so the metrics per group count it.
+/// Stamps an event with the user service's fields of its user (`age`, `gender`, `location`,
+/// where the context has none), and an event of a user assigned in the scenario's running
+/// experiment with the experiment and the group (`context.experiment_id`, `context.group`), so
+/// the metrics per group count it.
 /// The assignment is recomputed, not looked up: it is a pure function of (tenant, experiment,
 /// user), so it is the group the user's answers came from. A context that names an experiment
 /// already is left as the client sent it.
@@ -174,6 +177,12 @@ async fn stamp(
     event: &mut Event,
     live: &mut HashMap<String, Option<std::sync::Arc<super::experiments::LiveExperiment>>>,
 ) -> Result<()> {
+    // The user service's fields, so the rankers train on what they are served with.
+    if app.tenancy.knows_users()
+        && let Some(info) = app.tenancy.user(tenant, &event.user_id, app.now_ms()).await
+    {
+        crate::tenancy::fill_user_fields(event.context.get_or_insert_with(Map::new), &info);
+    }
     if event.experiment_id().is_some() {
         return Ok(());
     }
@@ -196,6 +205,7 @@ async fn stamp(
 }
 
 pub async fn track(app: &App, tenant: &TenantId, input: EventInput) -> Result<Accepted> {
+    app.charge(tenant, Charge::Events(1)).await?;
     let mut event = to_event(app, tenant, input, &mut HashMap::new()).await?;
     stamp(app, tenant, &mut event, &mut HashMap::new()).await?;
     let event_id = event.event_id.clone();
@@ -218,6 +228,7 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
             ),
         ));
     }
+    app.charge(tenant, Charge::Events(batch.events.len())).await?;
     let mut known = HashMap::new();
     let mut live = HashMap::new();
     let mut events = Vec::with_capacity(batch.events.len());

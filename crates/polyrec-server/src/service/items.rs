@@ -200,6 +200,13 @@ async fn require_scenario(app: &App, tenant: &TenantId, scenario: &ScenarioId) -
 pub async fn create(app: &App, tenant: &TenantId, scenario: &ScenarioId, body: ItemInput) -> Result<ItemView> {
     require_scenario(app, tenant, scenario).await?;
     let item = to_item(scenario, body, app.now_ms())?;
+    let quota = app.tenancy.tenant(tenant, app.now_ms()).await?.quota;
+    if quota.max_items > 0 && app.catalog(tenant, scenario).await?.len() as u64 >= quota.max_items {
+        return Err(Error::forbidden(
+            "quota_exceeded",
+            format!("this tenant may have {} items in a scenario and has them all", quota.max_items),
+        ));
+    }
     app.documents.insert_item(tenant, &item).await?;
     app.catalog_upsert(tenant, scenario, std::slice::from_ref(&item)).await;
     Ok(item.into())
@@ -291,7 +298,7 @@ where
 {
     require_scenario(app, tenant, scenario).await?;
     let mut report = BulkReport::default();
-    let mut batch: Vec<Item> = Vec::with_capacity(BULK_BATCH);
+    let mut batch: Vec<(u64, Item)> = Vec::with_capacity(BULK_BATCH);
     let mut pending = Vec::new();
     let mut line_number = 0u64;
     let mut skipping_long_line = false;
@@ -378,7 +385,7 @@ fn handle_line(
     line: &[u8],
     number: u64,
     now: i64,
-    batch: &mut Vec<Item>,
+    batch: &mut Vec<(u64, Item)>,
     report: &mut BulkReport,
 ) {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -394,7 +401,7 @@ fn handle_line(
     };
     let item_id = input.item_id.clone();
     match to_item(scenario, input, now) {
-        Ok(item) => batch.push(item),
+        Ok(item) => batch.push((number, item)),
         Err(error) => reject(report, number, Some(item_id), error.code(), error.to_string()),
     }
 }
@@ -412,13 +419,36 @@ async fn flush(
     app: &App,
     tenant: &TenantId,
     scenario: &ScenarioId,
-    batch: &mut Vec<Item>,
+    batch: &mut Vec<(u64, Item)>,
     report: &mut BulkReport,
 ) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    for (_, outcome) in store(app, tenant, scenario, std::mem::take(batch)).await? {
+    let mut lines = std::mem::take(batch);
+    // The tenant's item quota: new items past it are rejected line by line; updates pass.
+    let quota = app.tenancy.tenant(tenant, app.now_ms()).await?.quota;
+    if quota.max_items > 0 {
+        let catalog = app.catalog(tenant, scenario).await?;
+        let mut count = catalog.len() as u64;
+        let mut new = std::collections::HashSet::new();
+        lines.retain(|(line, item)| {
+            let id = item.item_id.as_str();
+            if catalog.get(id).is_some() || new.contains(id) {
+                return true;
+            }
+            if count >= quota.max_items {
+                let message = format!("this tenant may have {} items in a scenario", quota.max_items);
+                reject(report, *line, Some(id.to_owned()), "quota_exceeded", message);
+                return false;
+            }
+            count += 1;
+            new.insert(id.to_owned());
+            true
+        });
+    }
+    let items = lines.into_iter().map(|(_, item)| item).collect();
+    for (_, outcome) in store(app, tenant, scenario, items).await? {
         match outcome {
             Upserted::Created => report.created += 1,
             Upserted::Updated => report.updated += 1,

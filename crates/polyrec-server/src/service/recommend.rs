@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::App;
+use crate::tenancy::Charge;
 
 pub const MAX_COUNT: usize = 500;
 pub const DEFAULT_COUNT: usize = 20;
@@ -104,6 +105,7 @@ pub async fn recommend(
         return Err(Error::invalid("invalid_count", format!("count must be between 1 and {MAX_COUNT}, got {count}")));
     }
     let count = count as usize;
+    app.charge(tenant, Charge::Recommend).await?;
     let scenario_id = ScenarioId::parse(body.scenario_id)?;
     let excluded = body.exclude_item_ids.unwrap_or_default();
     if excluded.len() > MAX_EXCLUDE {
@@ -113,19 +115,26 @@ pub async fn recommend(
         ));
     }
     let explain = body.explain.unwrap_or(false);
-    let context = body.context.unwrap_or_default();
+    let mut context = body.context.unwrap_or_default();
 
-    // The scenario, the profile and the realtime reads at once: with Redis each is a round
-    // trip, and they do not depend on each other. The catalog waits for the scenario, so that
-    // requests for scenarios that do not exist leave no catalog behind.
+    // The scenario, the profile, the user service's info and the realtime reads at once: with
+    // Redis each is a round trip, and they do not depend on each other. The catalog waits for
+    // the scenario, so that requests for scenarios that do not exist leave no catalog behind.
     let realtime_started = Instant::now();
-    let (compiled, profile, (recent, exposed)) =
-        tokio::try_join!(app.scenario(tenant, &scenario_id), app.profile(tenant, user, &scenario_id), async {
+    let (compiled, profile, user_info, (recent, exposed)) = tokio::try_join!(
+        app.scenario(tenant, &scenario_id),
+        app.profile(tenant, user, &scenario_id),
+        async { Ok(app.tenancy.user(tenant, user, app.now_ms()).await) },
+        async {
             Ok(tokio::join!(
                 app.realtime.recent(tenant, user, &scenario_id, RECENT_ITEMS),
                 app.realtime.exposed(tenant, user, &scenario_id, app.now_ms() - EXPOSURE_MS),
             ))
-        },)?;
+        },
+    )?;
+    if let Some(info) = &user_info {
+        crate::tenancy::fill_user_fields(&mut context, info);
+    }
     if compiled.scenario.status != ScenarioStatus::Active {
         return Err(Error::Conflict {
             code: "scenario_inactive",

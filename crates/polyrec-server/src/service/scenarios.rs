@@ -129,6 +129,13 @@ pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Resul
     check_type(&body.scenario_type)?;
     let config = check_config(&body.config)?;
     let now = app.now_ms();
+    let quota = app.tenancy.tenant(tenant, now).await?.quota;
+    if quota.max_scenarios > 0 && app.documents.list_scenarios(tenant).await?.len() as u64 >= quota.max_scenarios {
+        return Err(Error::forbidden(
+            "quota_exceeded",
+            format!("this tenant may have {} scenarios and has them all; delete one first", quota.max_scenarios),
+        ));
+    }
     let scenario = Scenario {
         name: body.name.unwrap_or_else(|| scenario_id.to_string()),
         scenario_id,

@@ -2,15 +2,16 @@
 //! a replayed batch inserts nothing twice), and the rollup tables play ClickHouse's materialized
 //! views: they are updated in the same transaction as the raw rows, only for rows that were new.
 //!
-//! `user_sequences` is the embedded warehouse's own rollup: per (scenario, day, user) the day's
-//! (time, type) pairs packed in a blob, 5 bytes an event, so a funnel over 10 million events
-//! reads tens of megabytes in one ordered scan instead of 10 million rows.
+//! `user_sequences` is the embedded warehouse's own rollup: per (scenario, quarter hour, user) the
+//! (time, type) pairs of the user's events packed in blobs, 5 bytes an event, so a funnel over 10
+//! million events reads tens of megabytes in one ordered scan instead of 10 million rows. A blob
+//! grows to about 1 KB, then a new part starts, so appending never rewrites much.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use async_trait::async_trait;
-use polyrec_core::clock::{DAY_MS, HOUR_MS};
+use polyrec_core::clock::{DAY_MS, HOUR_MS, MINUTE_MS};
 use polyrec_core::{Error, Event, EventType, Result, ScenarioId, TenantId};
 use rusqlite::{OptionalExtension, params};
 
@@ -65,16 +66,21 @@ CREATE TABLE IF NOT EXISTS metrics_hourly_dims (
 CREATE TABLE IF NOT EXISTS user_sequences (
     tenant_id   TEXT NOT NULL,
     scenario_id TEXT NOT NULL,
-    day_ms      INTEGER NOT NULL,
+    bucket_ms   INTEGER NOT NULL,
     user_id     TEXT NOT NULL,
+    part        INTEGER NOT NULL,
     seq         BLOB NOT NULL,
-    PRIMARY KEY (tenant_id, scenario_id, day_ms, user_id)
+    PRIMARY KEY (tenant_id, scenario_id, bucket_ms, user_id, part)
 ) WITHOUT ROWID;
 ";
 
-/// One event in a `user_sequences` blob: the ms since the day's start (u32 LE), then the event
-/// type's index in `EventType::ALL`.
+/// One event in a `user_sequences` blob: the ms since the bucket's start (u32 LE), then the
+/// event type's index in `EventType::ALL`.
 const SEQ_BYTES: usize = 5;
+/// The time span of one `user_sequences` row.
+const SEQ_BUCKET_MS: i64 = 15 * MINUTE_MS;
+/// A part of a row is appended to until it holds about this many bytes.
+const SEQ_PART_BYTES: usize = 1_000;
 
 fn type_code(kind: EventType) -> u8 {
     EventType::ALL.iter().position(|k| *k == kind).expect("every type is in ALL") as u8
@@ -267,19 +273,19 @@ impl Warehouse for SqliteWarehouse {
                 for kind in &steps {
                     wanted[type_code(*kind) as usize] = true;
                 }
-                // Days in order, so each user's events arrive day by day.
+                // Buckets in order (the key's order), so each user's events arrive bucket by bucket.
                 let mut stmt = conn
                     .prepare_cached(
-                        "SELECT user_id, day_ms, seq FROM user_sequences
-                         WHERE tenant_id = ?1 AND scenario_id = ?2 AND day_ms >= ?3 AND day_ms < ?4
-                         ORDER BY day_ms",
+                        "SELECT user_id, bucket_ms, seq FROM user_sequences
+                         WHERE tenant_id = ?1 AND scenario_id = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4
+                         ORDER BY bucket_ms, user_id, part",
                     )
                     .map_err(sql)?;
-                let first_day = span.start - span.start.rem_euclid(DAY_MS);
-                let mut rows = stmt.query(params![tenant, scenario, first_day, span.end]).map_err(sql)?;
+                let first_bucket = span.start - span.start.rem_euclid(SEQ_BUCKET_MS);
+                let mut rows = stmt.query(params![tenant, scenario, first_bucket, span.end]).map_err(sql)?;
                 let mut by_user: rustc_hash::FxHashMap<String, Vec<(i64, u8)>> = Default::default();
                 while let Some(row) = rows.next().map_err(sql)? {
-                    let day: i64 = row.get(1).map_err(sql)?;
+                    let bucket: i64 = row.get(1).map_err(sql)?;
                     let seq = row
                         .get_ref(2)
                         .map_err(sql)?
@@ -287,7 +293,7 @@ impl Warehouse for SqliteWarehouse {
                         .map_err(|e| Error::internal(format!("stored sequence: {e}")))?;
                     let mut events = Vec::new();
                     for packed in seq.chunks_exact(SEQ_BYTES) {
-                        let at = day + i64::from(u32::from_le_bytes([packed[0], packed[1], packed[2], packed[3]]));
+                        let at = bucket + i64::from(u32::from_le_bytes([packed[0], packed[1], packed[2], packed[3]]));
                         if wanted[packed[4] as usize] && span.contains(&at) {
                             events.push((at, packed[4]));
                         }
@@ -295,9 +301,6 @@ impl Warehouse for SqliteWarehouse {
                     if events.is_empty() {
                         continue;
                     }
-                    // Within a day, events are in arrival order: sort by time (stable, so ties
-                    // keep it). Days come in order, so the user's whole list stays sorted.
-                    events.sort_by_key(|(at, _)| *at);
                     let user = row
                         .get_ref(0)
                         .map_err(sql)?
@@ -311,7 +314,10 @@ impl Warehouse for SqliteWarehouse {
                     }
                 }
                 let mut reached = vec![0u64; steps.len()];
-                for events in by_user.values() {
+                for events in by_user.values_mut() {
+                    // Rows hold events in arrival order, buckets come in time order: a stable
+                    // sort by time (near-linear on such runs) leaves ties in arrival order.
+                    events.sort_by_key(|(at, _)| *at);
                     let depth = crate::funnel_depth(
                         events.iter().map(|(at, code)| (*at, EventType::ALL[*code as usize])),
                         &steps,
@@ -513,7 +519,7 @@ struct Rollups {
     daily: HashMap<(String, String, String, i64, &'static str), i64>,
     /// (tenant, scenario, dimension, hour, value, type) → (events, value sum).
     dims: HashMap<DimKey, (i64, f64)>,
-    /// (tenant, scenario, day, user) → packed (time, type) pairs, in arrival order.
+    /// (tenant, scenario, quarter hour, user) → packed (time, type) pairs, in arrival order.
     sequences: HashMap<(String, String, i64, String), Vec<u8>>,
 }
 
@@ -536,8 +542,9 @@ impl Rollups {
                 *sum = (sum.0 + 1, sum.1 + value);
             }
         }
-        let packed = self.sequences.entry((tenant, scenario, day, e.user_id.to_string())).or_default();
-        packed.extend_from_slice(&((e.timestamp_ms - day) as u32).to_le_bytes());
+        let bucket = e.timestamp_ms.div_euclid(SEQ_BUCKET_MS) * SEQ_BUCKET_MS;
+        let packed = self.sequences.entry((tenant, scenario, bucket, e.user_id.to_string())).or_default();
+        packed.extend_from_slice(&((e.timestamp_ms - bucket) as u32).to_le_bytes());
         packed.push(type_code(e.event_type));
     }
 
@@ -573,26 +580,35 @@ impl Rollups {
         for ((tenant, scenario, dimension, hour, key, kind), (events, value)) in self.dims {
             dims.execute(params![tenant, scenario, dimension, hour, key, kind, events, value]).map_err(sql)?;
         }
-        // Blobs are appended in Rust: SQLite's `||` makes text of them.
-        let mut read = tx
+        // Blobs are appended in Rust (SQLite's `||` makes text of them), to the last part while
+        // it is small, else as a new part.
+        let mut last = tx
             .prepare_cached(
-                "SELECT seq FROM user_sequences WHERE tenant_id = ?1 AND scenario_id = ?2 AND day_ms = ?3 AND user_id = ?4",
+                "SELECT part, seq FROM user_sequences
+                 WHERE tenant_id = ?1 AND scenario_id = ?2 AND bucket_ms = ?3 AND user_id = ?4
+                 ORDER BY part DESC LIMIT 1",
             )
             .map_err(sql)?;
         let mut write = tx
             .prepare_cached(
-                "INSERT OR REPLACE INTO user_sequences (tenant_id, scenario_id, day_ms, user_id, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO user_sequences (tenant_id, scenario_id, bucket_ms, user_id, part, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .map_err(sql)?;
-        for ((tenant, scenario, day, user), packed) in self.sequences {
-            let mut seq: Vec<u8> = read
-                .query_row(params![tenant, scenario, day, user], |row| row.get(0))
+        for ((tenant, scenario, bucket, user), packed) in self.sequences {
+            let stored: Option<(i64, Vec<u8>)> = last
+                .query_row(params![tenant, scenario, bucket, user], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()
-                .map_err(sql)?
-                .unwrap_or_default();
-            seq.extend_from_slice(&packed);
-            write.execute(params![tenant, scenario, day, user, seq]).map_err(sql)?;
+                .map_err(sql)?;
+            let (part, seq) = match stored {
+                Some((part, mut seq)) if seq.len() + packed.len() <= SEQ_PART_BYTES => {
+                    seq.extend_from_slice(&packed);
+                    (part, seq)
+                }
+                Some((part, _)) => (part + 1, packed),
+                None => (0, packed),
+            };
+            write.execute(params![tenant, scenario, bucket, user, part, seq]).map_err(sql)?;
         }
         Ok(())
     }

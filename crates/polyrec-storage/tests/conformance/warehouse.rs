@@ -64,6 +64,7 @@ suite!(
     a_batch_of_twenty_thousand_is_stored_once,
     funnels_count_users_through_ordered_steps_within_the_window,
     the_dimension_rollup_cuts_hours_by_device_category_and_group,
+    a_busy_users_long_sequence_is_read_whole,
 );
 
 async fn a_replayed_batch_inserts_nothing_twice(store: &dyn Warehouse) {
@@ -383,4 +384,39 @@ async fn the_dimension_rollup_cuts_hours_by_device_category_and_group(store: &dy
     let theirs = polyrec_core::TenantId::parse(&other).unwrap();
     let theirs = store.hourly_by(&theirs, None, Dimension::Device, 0, i64::MAX).await.unwrap();
     assert_eq!(theirs.len(), 1, "the other tenant sees only its own event");
+}
+
+/// Hundreds of events of one user in one quarter hour, over several inserts: the embedded
+/// sequence rollup splits them into parts; the funnel must see them all, in time order.
+async fn a_busy_users_long_sequence_is_read_whole(store: &dyn Warehouse) {
+    use polyrec_core::EventType::{AddCart, Order};
+    let t = unique("t");
+    let mut offset = 0;
+    // 600 impressions, 1 s apart, inserted newest batch first; a click, cart and order after.
+    for batch in (0..6).rev() {
+        let records: Vec<_> = (0..100)
+            .map(|i| {
+                offset += 1;
+                record(offset, &t, "s", "busy", "i1", Impression, T0 + (batch * 100 + i) * 1_000)
+            })
+            .collect();
+        store.insert(&records).await.unwrap();
+    }
+    let tail = [(Click, 601_000), (AddCart, 602_000), (Order, 603_000)];
+    let records: Vec<_> = tail
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, at))| record(1_000 + i as u64, &t, "s", "busy", "i1", *kind, T0 + at))
+        .collect();
+    store.insert(&records).await.unwrap();
+    let (tenant, s) = (tenant(&t), scenario_id("s"));
+    let steps = [Impression, Click, AddCart, Order];
+    let span = T0..T0 + 3_600_000;
+    assert_eq!(store.funnel(&tenant, &s, &steps, 60_000, span.clone()).await.unwrap(), [1, 1, 1, 1]);
+    assert_eq!(
+        store.funnel(&tenant, &s, &[Order, Impression], 3_600_000, span.clone()).await.unwrap(),
+        [1, 0],
+        "nothing comes after the order: the parts were put back in time order"
+    );
+    assert_eq!(store.funnel(&tenant, &s, &steps, 60_000, T0 + 602_500..T0 + 3_600_000).await.unwrap(), [0, 0, 0, 0]);
 }

@@ -14,3 +14,4 @@ mod realtime;
 mod recommend;
 mod scenarios;
 mod support;
+mod tenancy;

@@ -1,0 +1,57 @@
+//! What the platform knows about a tenant and a user from the outside (SPEC §6.2): a tenant's
+//! name, status and quota, and a user's profile fields (age, gender, location). They come from
+//! the external tenant and user services, or from the tenant registry of the config file.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Whether a tenant may use the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    #[default]
+    Active,
+    /// Every request is refused with `403 tenant_suspended`.
+    Suspended,
+}
+
+impl TenantStatus {
+    /// The status named by the tenant service; anything but `suspended` (or `disabled`) is active.
+    pub fn parse(raw: &str) -> Self {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "suspended" | "disabled" | "inactive" => Self::Suspended,
+            _ => Self::Active,
+        }
+    }
+}
+
+/// A tenant's limits (SPEC §6.2 `TenantQuota`). Zero means unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quota {
+    /// Recommend requests per second (sustained; a second's worth may come at once).
+    pub recommend_per_second: f64,
+    /// Behavior events per second, counted per event (a batch of 100 takes 100).
+    pub events_per_second: f64,
+    /// Scenarios the tenant may have.
+    pub max_scenarios: u64,
+    /// Items per scenario.
+    pub max_items: u64,
+}
+
+/// A tenant as the tenant service (or the registry) describes it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TenantInfo {
+    pub name: String,
+    pub status: TenantStatus,
+    pub quota: Quota,
+}
+
+/// A user as the user service describes them: free profile fields, of which `age`, `gender` and
+/// `location` feed ranking features.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub profile: BTreeMap<String, String>,
+    pub status: String,
+}

@@ -1,0 +1,439 @@
+//! Who may call, and how much (SPEC §6): bearer-token verification, tenant information with its
+//! status and quota, user information, and the per-tenant rate limits.
+//!
+//! Tenant and user information come from a [`TenantSource`] / [`UserSource`]: the external gRPC
+//! services of SPEC §6.2 when configured ([`crate::external`]), else the registry of the config
+//! file. Remote answers are cached with SPEC §6.3's policy: tenants for an hour, users for 30
+//! minutes in an LRU; each call has a deadline and is retried with exponential backoff; when the
+//! service is down, the cached answer is served however old it is.
+//!
+//! Rate limits are token buckets per tenant and kind in this process, on the app's clock: a
+//! tenant may spend a second's worth at once, then its rate. (A split deployment with N replicas
+//! of a service admits up to N times the rate.)
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use parking_lot::Mutex;
+use polyrec_core::{Error, Quota, Result, TenantId, TenantInfo, TenantStatus, UserId, UserInfo};
+
+use crate::config::{AuthConfig, TenancyConfig, Unreachable};
+
+/// Where tenant information comes from.
+#[async_trait]
+pub trait TenantSource: Send + Sync {
+    /// The tenant, or `None` if the source does not know it; `Unavailable` if it cannot answer.
+    async fn tenant(&self, tenant: &TenantId) -> Result<Option<TenantInfo>>;
+}
+
+/// Where user information comes from.
+#[async_trait]
+pub trait UserSource: Send + Sync {
+    async fn user(&self, tenant: &TenantId, user: &UserId) -> Result<Option<UserInfo>>;
+}
+
+/// What a request is charged against its tenant's quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Charge {
+    /// One recommend request.
+    Recommend,
+    /// This many behavior events.
+    Events(usize),
+}
+
+impl Charge {
+    fn kind(self) -> &'static str {
+        match self {
+            Charge::Recommend => "recommend",
+            Charge::Events(_) => "events",
+        }
+    }
+}
+
+type UserCache = Cached<(TenantId, UserId), Option<UserInfo>>;
+
+pub struct Tenancy {
+    verifier: Option<Verifier>,
+    tenants: Option<Cached<TenantId, Option<TenantInfo>>>,
+    tenant_source: Option<Arc<dyn TenantSource>>,
+    users: Option<(Arc<dyn UserSource>, UserCache)>,
+    registry: HashMap<TenantId, TenantInfo>,
+    config: TenancyConfig,
+    buckets: Mutex<HashMap<(TenantId, &'static str), Bucket>>,
+}
+
+impl Tenancy {
+    /// From the config; the sources are the external services' clients, if configured.
+    pub fn new(
+        auth: &AuthConfig,
+        config: &TenancyConfig,
+        tenant_source: Option<Arc<dyn TenantSource>>,
+        user_source: Option<Arc<dyn UserSource>>,
+    ) -> anyhow::Result<Self> {
+        let mut registry = HashMap::new();
+        for (id, entry) in &config.tenants {
+            let tenant = TenantId::parse(id).map_err(|e| anyhow::anyhow!("[tenancy.tenants.{id}]: {e}"))?;
+            let info = TenantInfo {
+                name: if entry.name.is_empty() { id.clone() } else { entry.name.clone() },
+                status: entry.status,
+                quota: entry.quota.unwrap_or(config.default_quota),
+            };
+            registry.insert(tenant, info);
+        }
+        let users_capacity = NonZeroUsize::new(config.user_cache_entries.max(1)).expect("at least one");
+        Ok(Self {
+            verifier: Verifier::new(auth)?,
+            tenants: tenant_source.as_ref().map(|_| Cached::new(config.tenant_ttl_seconds, None)),
+            tenant_source,
+            users: user_source.map(|source| (source, Cached::new(config.user_ttl_seconds, Some(users_capacity)))),
+            registry,
+            config: config.clone(),
+            buckets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Whether a user service is configured.
+    pub fn knows_users(&self) -> bool {
+        self.users.is_some()
+    }
+
+    /// Whether bearer tokens are checked.
+    pub fn verifies_tokens(&self) -> bool {
+        self.verifier.is_some()
+    }
+
+    /// Lets a request of `tenant` in, or says why not: its token (when tokens are checked), then
+    /// the tenant's status. Returns the tenant's information.
+    pub async fn admit(&self, tenant: &TenantId, authorization: Option<&str>, now_ms: i64) -> Result<TenantInfo> {
+        if let Some(verifier) = &self.verifier {
+            verifier.verify(authorization, tenant)?;
+        }
+        let info = self.tenant(tenant, now_ms).await?;
+        if info.status == TenantStatus::Suspended {
+            return Err(Error::forbidden(
+                "tenant_suspended",
+                format!("tenant {:?} is suspended; contact the operator", tenant.as_str()),
+            ));
+        }
+        Ok(info)
+    }
+
+    /// The tenant's information: from the tenant service (cached) or the registry; a tenant
+    /// neither knows gets the default quota, or `403 unknown_tenant` when unknown tenants are
+    /// not allowed.
+    pub async fn tenant(&self, tenant: &TenantId, now_ms: i64) -> Result<TenantInfo> {
+        let known = match (&self.tenant_source, &self.tenants) {
+            (Some(source), Some(cache)) => {
+                let fetched = cache
+                    .get_or_fetch(
+                        tenant.clone(),
+                        now_ms,
+                        || {
+                            let source = source.clone();
+                            let tenant = tenant.clone();
+                            async move { source.tenant(&tenant).await }
+                        },
+                        &self.config,
+                    )
+                    .await;
+                match fetched {
+                    Ok(info) => info,
+                    Err(error) => {
+                        metrics::counter!("polyrec_tenant_service_failures_total").increment(1);
+                        tracing::warn!(tenant = %tenant, %error, "tenant service unreachable and nothing cached");
+                        match self.config.when_unreachable {
+                            Unreachable::Serve => None,
+                            Unreachable::Refuse => return Err(error),
+                        }
+                    }
+                }
+            }
+            _ => self.registry.get(tenant).cloned(),
+        };
+        match known {
+            Some(info) => Ok(info),
+            None if self.config.allow_unknown_tenants => Ok(TenantInfo {
+                name: tenant.to_string(),
+                status: TenantStatus::Active,
+                quota: self.config.default_quota,
+            }),
+            None => Err(Error::forbidden(
+                "unknown_tenant",
+                format!("tenant {:?} is not registered with this service", tenant.as_str()),
+            )),
+        }
+    }
+
+    /// The user's information from the user service (cached), if one is configured and knows
+    /// the user. A user service that cannot be reached costs the request nothing: no info.
+    pub async fn user(&self, tenant: &TenantId, user: &UserId, now_ms: i64) -> Option<UserInfo> {
+        let (source, cache) = self.users.as_ref()?;
+        let fetched = cache
+            .get_or_fetch(
+                (tenant.clone(), user.clone()),
+                now_ms,
+                || {
+                    let source = source.clone();
+                    let (tenant, user) = (tenant.clone(), user.clone());
+                    async move { source.user(&tenant, &user).await }
+                },
+                &self.config,
+            )
+            .await;
+        match fetched {
+            Ok(info) => info,
+            Err(error) => {
+                metrics::counter!("polyrec_user_service_failures_total").increment(1);
+                tracing::warn!(tenant = %tenant, %error, "user service unreachable and nothing cached");
+                None
+            }
+        }
+    }
+
+    /// Takes `charge` from the tenant's quota, or says when to come back (`429`).
+    pub fn charge(&self, tenant: &TenantId, quota: &Quota, charge: Charge, now_ms: i64) -> Result<()> {
+        let (rate, cost) = match charge {
+            Charge::Recommend => (quota.recommend_per_second, 1.0),
+            Charge::Events(n) => (quota.events_per_second, n as f64),
+        };
+        if rate <= 0.0 {
+            return Ok(());
+        }
+        let mut buckets = self.buckets.lock();
+        if buckets.len() > 10_000 {
+            // Buckets idle for a minute are full again: forgetting them changes nothing.
+            buckets.retain(|_, bucket| now_ms - bucket.at_ms < 60_000);
+        }
+        let bucket =
+            buckets.entry((tenant.clone(), charge.kind())).or_insert(Bucket { tokens: rate.max(1.0), at_ms: now_ms });
+        match bucket.take(rate, cost, now_ms) {
+            Ok(()) => Ok(()),
+            Err(retry_after_seconds) => {
+                metrics::counter!("polyrec_rate_limited_total", "kind" => charge.kind()).increment(1);
+                Err(Error::RateLimited {
+                    message: format!(
+                        "tenant {:?} is over its quota of {rate} {} per second; retry after {retry_after_seconds} s",
+                        tenant.as_str(),
+                        if charge == Charge::Recommend { "recommend requests" } else { "events" },
+                    ),
+                    retry_after_seconds,
+                })
+            }
+        }
+    }
+}
+
+/// A token bucket: `rate` tokens a second, holding at most a second's worth (at least one).
+struct Bucket {
+    tokens: f64,
+    at_ms: i64,
+}
+
+impl Bucket {
+    /// Takes `cost` tokens. A cost above the bucket's size passes when the bucket is full and
+    /// leaves it in debt, so large batches are admitted at the rate too. `Err` holds the whole
+    /// seconds to wait.
+    fn take(&mut self, rate: f64, cost: f64, now_ms: i64) -> Result<(), u32> {
+        let capacity = rate.max(1.0);
+        let elapsed = (now_ms - self.at_ms).max(0) as f64 / 1000.0;
+        self.tokens = (self.tokens + elapsed * rate).min(capacity);
+        self.at_ms = self.at_ms.max(now_ms);
+        let needed = cost.min(capacity);
+        if self.tokens + 1e-9 >= needed {
+            self.tokens -= cost;
+            Ok(())
+        } else {
+            Err(((needed - self.tokens) / rate).ceil().max(1.0) as u32)
+        }
+    }
+}
+
+/// Answers of a remote source, kept for `ttl` (and served past it when the source is down).
+struct Cached<K, V> {
+    ttl_ms: i64,
+    entries: Mutex<lru::LruCache<K, (V, i64)>>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cached<K, V> {
+    fn new(ttl_seconds: u64, capacity: Option<NonZeroUsize>) -> Self {
+        let entries = match capacity {
+            Some(capacity) => lru::LruCache::new(capacity),
+            None => lru::LruCache::unbounded(),
+        };
+        Self { ttl_ms: ttl_seconds as i64 * 1000, entries: Mutex::new(entries) }
+    }
+
+    /// The cached answer while fresh; else a fetch (with the deadline and retries of
+    /// `config`), cached; when the fetch fails, the stale answer if there is one.
+    async fn get_or_fetch<F, Fut>(&self, key: K, now_ms: i64, fetch: F, config: &TenancyConfig) -> Result<V>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<V>>,
+    {
+        let stale = match self.entries.lock().get(&key) {
+            Some((value, at)) if now_ms - at < self.ttl_ms => return Ok(value.clone()),
+            Some((value, _)) => Some(value.clone()),
+            None => None,
+        };
+        match with_retries(config, fetch).await {
+            Ok(value) => {
+                self.entries.lock().put(key, (value.clone(), now_ms));
+                Ok(value)
+            }
+            Err(error) => stale.ok_or(error),
+        }
+    }
+}
+
+/// Calls `fetch` with the configured deadline, retrying failures that may pass (unavailable,
+/// timed out) with exponential backoff.
+async fn with_retries<V, F, Fut>(config: &TenancyConfig, fetch: F) -> Result<V>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<V>>,
+{
+    let deadline = Duration::from_millis(config.timeout_ms.max(1));
+    let mut backoff = Duration::from_millis(config.backoff_ms);
+    let mut attempt = 0;
+    loop {
+        let error = match tokio::time::timeout(deadline, fetch()).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(error @ Error::Unavailable { .. })) => error,
+            Ok(Err(error)) => return Err(error),
+            Err(_) => Error::unavailable(format!("no answer within {} ms", deadline.as_millis())),
+        };
+        if attempt >= config.retries {
+            return Err(error);
+        }
+        attempt += 1;
+        tokio::time::sleep(backoff).await;
+        backoff *= 2;
+    }
+}
+
+/// The user service's profile fields that requests and events carry (in their `context`), for
+/// `location_match` and for ranking features of those names.
+pub const USER_FIELDS: [&str; 3] = ["age", "gender", "location"];
+
+/// Puts the user's [`USER_FIELDS`] into a request's or event's context, where it has none of
+/// its own.
+pub fn fill_user_fields(context: &mut serde_json::Map<String, serde_json::Value>, info: &UserInfo) {
+    for field in USER_FIELDS {
+        if let Some(value) = info.profile.get(field)
+            && !context.contains_key(field)
+        {
+            context.insert(field.to_owned(), serde_json::Value::String(value.clone()));
+        }
+    }
+}
+
+/// Checks `Authorization: Bearer <JWT>` with the configured keys.
+struct Verifier {
+    hs256: Option<DecodingKey>,
+    rs256: Option<DecodingKey>,
+    tenant_claim: String,
+    leeway_seconds: u64,
+}
+
+impl Verifier {
+    fn new(config: &AuthConfig) -> anyhow::Result<Option<Self>> {
+        let hs256 = (!config.hs256_secret.is_empty()).then(|| DecodingKey::from_secret(config.hs256_secret.as_bytes()));
+        let rs256 = match config.rs256_public_key_file.as_str() {
+            "" => None,
+            path => {
+                let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("auth.rs256_public_key_file {path}: {e}"))?;
+                Some(
+                    DecodingKey::from_rsa_pem(&pem).map_err(|e| {
+                        anyhow::anyhow!("auth.rs256_public_key_file {path}: not an RSA public key: {e}")
+                    })?,
+                )
+            }
+        };
+        if hs256.is_none() && rs256.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            hs256,
+            rs256,
+            tenant_claim: config.tenant_claim.clone(),
+            leeway_seconds: config.leeway_seconds,
+        }))
+    }
+
+    fn verify(&self, authorization: Option<&str>, tenant: &TenantId) -> Result<()> {
+        let invalid = |message: String| Error::unauthorized("invalid_token", message);
+        let header = authorization.ok_or_else(|| {
+            Error::unauthorized("missing_token", "this service needs `Authorization: Bearer <token>`")
+        })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| invalid("the Authorization header must be `Bearer <token>`".to_owned()))?;
+        let algorithm = jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("not a JWT: {e}")))?.alg;
+        // The key follows from the algorithm, and each key takes only its own: no confusion.
+        let key = match algorithm {
+            Algorithm::HS256 => self.hs256.as_ref(),
+            Algorithm::RS256 => self.rs256.as_ref(),
+            _ => None,
+        }
+        .ok_or_else(|| invalid(format!("tokens signed with {algorithm:?} are not accepted here")))?;
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = self.leeway_seconds;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp"]);
+        let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, key, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    Error::unauthorized("token_expired", "the token has expired; get a new one")
+                }
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                    invalid("the token's signature is wrong".to_owned())
+                }
+                _ => invalid(format!("the token is not valid: {e}")),
+            })?
+            .claims;
+        let claimed = claims
+            .get(&self.tenant_claim)
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| invalid(format!("the token has no `{}` claim naming its tenant", self.tenant_claim)))?;
+        if claimed != tenant.as_str() {
+            return Err(Error::forbidden(
+                "tenant_mismatch",
+                format!("the token is for tenant {claimed:?}, not X-Tenant-Id {:?}", tenant.as_str()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_admits_a_seconds_worth_then_its_rate() {
+        let mut bucket = Bucket { tokens: 5.0, at_ms: 0 };
+        for _ in 0..5 {
+            assert_eq!(bucket.take(5.0, 1.0, 0), Ok(()));
+        }
+        assert_eq!(bucket.take(5.0, 1.0, 0), Err(1), "empty: wait");
+        assert_eq!(bucket.take(5.0, 1.0, 199), Err(1), "0.995 of a token after 199 ms");
+        assert_eq!(bucket.take(5.0, 1.0, 200), Ok(()), "one token after 200 ms");
+        assert_eq!(bucket.take(5.0, 1.0, 10_000), Ok(()), "refilled, never above a second's worth");
+        assert!(bucket.tokens <= 4.0 + 1e-9);
+    }
+
+    #[test]
+    fn a_batch_larger_than_the_bucket_passes_once_full_and_leaves_a_debt() {
+        let mut bucket = Bucket { tokens: 100.0, at_ms: 0 };
+        assert_eq!(bucket.take(100.0, 500.0, 0), Ok(()), "a full bucket takes a 500-event batch");
+        assert_eq!(bucket.take(100.0, 1.0, 1_000), Err(4), "and is in debt for 4 more seconds");
+        assert_eq!(bucket.take(100.0, 500.0, 4_000), Err(1), "the debt is paid, the bucket still empty");
+        assert_eq!(bucket.take(100.0, 500.0, 5_000), Ok(()), "full again");
+    }
+}

@@ -1,0 +1,472 @@
+//! Who may call and how much: bearer tokens (HS256, RS256; missing, forged, expired, another
+//! tenant's), the tenant registry (suspended, unknown), quotas as rate limits, and the external
+//! tenant and user services (SPEC §6.2) as real gRPC servers on loopback — answering, down,
+//! hanging, slow.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use parking_lot::Mutex;
+use polyrec_core::{Quota, TenantStatus};
+use polyrec_server::ServerConfig;
+use polyrec_server::config::{TenantEntry, Unreachable};
+use polyrec_server::external::proto;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{START_MS, TestServer, config, event};
+
+const SECRET: &str = "a-test-secret-of-enough-length-for-hs256";
+const PRIVATE_PEM: &str = include_str!("../fixtures/jwt-rs256-private.pem");
+const PUBLIC_PEM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt-rs256-public.pem");
+
+fn token(algorithm: Algorithm, tenant: &str, expires_ms: i64) -> String {
+    let claims = json!({"sub": "svc", "tenant_id": tenant, "exp": expires_ms / 1000});
+    let key = match algorithm {
+        Algorithm::HS256 => EncodingKey::from_secret(SECRET.as_bytes()),
+        Algorithm::RS256 => EncodingKey::from_rsa_pem(PRIVATE_PEM.as_bytes()).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    jsonwebtoken::encode(&Header::new(algorithm), &claims, &key).unwrap()
+}
+
+/// GET /api/v1/scenarios as `tenant` with this Authorization header (if any).
+async fn list_as(
+    server: &TestServer,
+    tenant: &str,
+    authorization: Option<String>,
+) -> (StatusCode, Value, Option<String>) {
+    let mut request = server.client.get(format!("{}/api/v1/scenarios", server.url)).header("X-Tenant-Id", tenant);
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+    (status, response.json().await.unwrap_or(Value::Null), challenge)
+}
+
+#[tokio::test]
+async fn tokens_are_verified_when_a_key_is_configured() {
+    let mut settings = ServerConfig::default();
+    settings.auth.hs256_secret = SECRET.to_owned();
+    settings.auth.rs256_public_key_file = PUBLIC_PEM.to_owned();
+    let server = TestServer::start_with(settings).await;
+    // Real wall-clock expiry: jsonwebtoken checks `exp` against the system clock.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let hour = 3_600_000;
+
+    for algorithm in [Algorithm::HS256, Algorithm::RS256] {
+        let (status, body, _) =
+            list_as(&server, "t1", Some(format!("Bearer {}", token(algorithm, "t1", now + hour)))).await;
+        assert_eq!(status, StatusCode::OK, "{algorithm:?}: {body}");
+    }
+    let forged = {
+        let real = token(Algorithm::HS256, "t1", now + hour);
+        let (head, rest) = real.split_once('.').unwrap();
+        let (_, signature) = rest.split_once('.').unwrap();
+        // Claims for another tenant under t1's signature.
+        let claims = base64_url(&json!({"tenant_id": "t1", "exp": now / 1000 + 7200, "admin": true}).to_string());
+        format!("{head}.{claims}.{signature}")
+    };
+    let other_secret = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"tenant_id": "t1", "exp": now / 1000 + 3600}),
+        &EncodingKey::from_secret(b"somebody-elses-secret-somebody-elses"),
+    )
+    .unwrap();
+    for (authorization, status, code) in [
+        (None, StatusCode::UNAUTHORIZED, "missing_token"),
+        (Some(format!("Bearer {forged}")), StatusCode::UNAUTHORIZED, "invalid_token"),
+        (Some(format!("Bearer {other_secret}")), StatusCode::UNAUTHORIZED, "invalid_token"),
+        (Some("Bearer not.a.jwt".to_owned()), StatusCode::UNAUTHORIZED, "invalid_token"),
+        (
+            Some(format!("Bearer {}", token(Algorithm::HS256, "t1", now - hour))),
+            StatusCode::UNAUTHORIZED,
+            "token_expired",
+        ),
+        (
+            Some(format!("Bearer {}", token(Algorithm::RS256, "t2", now + hour))),
+            StatusCode::FORBIDDEN,
+            "tenant_mismatch",
+        ),
+    ] {
+        let (got, body, challenge) = list_as(&server, "t1", authorization.clone()).await;
+        assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{authorization:?}: {body}");
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(challenge.as_deref(), Some("Bearer"));
+        }
+    }
+    // A token without the tenant claim.
+    let anonymous = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": "x", "exp": now / 1000 + 3600}),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let (status, body, _) = list_as(&server, "t1", Some(format!("Bearer {anonymous}"))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")), "{body}");
+    // Health and metrics stay open to probes and scrapers.
+    let health = server.client.get(format!("{}/healthz", server.url)).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_rs256_only_server_refuses_hs256_tokens_signed_with_its_public_key() {
+    let mut settings = ServerConfig::default();
+    settings.auth.rs256_public_key_file = PUBLIC_PEM.to_owned();
+    let server = TestServer::start_with(settings).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    // The classic algorithm confusion: HMAC keyed with the (public) RSA key.
+    let public = std::fs::read(PUBLIC_PEM).unwrap();
+    let confused = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"tenant_id": "t1", "exp": now / 1000 + 3600}),
+        &EncodingKey::from_secret(&public),
+    )
+    .unwrap();
+    let (status, body, _) = list_as(&server, "t1", Some(format!("Bearer {confused}"))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")), "{body}");
+    let (status, _, _) =
+        list_as(&server, "t1", Some(format!("Bearer {}", token(Algorithm::RS256, "t1", now + 3_600_000)))).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+fn base64_url(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+fn registry(entries: &[(&str, TenantStatus, Option<Quota>)]) -> ServerConfig {
+    let mut settings = ServerConfig::default();
+    for (id, status, quota) in entries {
+        settings
+            .tenancy
+            .tenants
+            .insert((*id).to_owned(), TenantEntry { name: format!("{id} inc"), status: *status, quota: *quota });
+    }
+    settings
+}
+
+#[tokio::test]
+async fn the_registry_suspends_tenants_and_can_refuse_unknown_ones() {
+    let mut settings = registry(&[("good", TenantStatus::Active, None), ("bad", TenantStatus::Suspended, None)]);
+    settings.tenancy.allow_unknown_tenants = false;
+    let server = TestServer::start_with(settings).await;
+    let (status, _) = server.get("good", "/api/v1/scenarios").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = server.get("bad", "/api/v1/scenarios").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("tenant_suspended")), "{body}");
+    let (status, body) = server.get("stranger", "/api/v1/scenarios").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("unknown_tenant")), "{body}");
+}
+
+#[tokio::test]
+async fn quotas_are_rate_limits_with_retry_after_and_counts() {
+    let tight = Quota { recommend_per_second: 2.0, events_per_second: 10.0, max_scenarios: 1, max_items: 2 };
+    let mut settings = registry(&[("small", TenantStatus::Active, Some(tight))]);
+    settings.tenancy.default_quota = Quota { recommend_per_second: 1000.0, ..Quota::default() };
+    let server = TestServer::start_with(settings).await;
+    for tenant in ["small", "big"] {
+        server.scenario(tenant, "feed", config(&[("latest", 1.0, 10)])).await;
+    }
+    // Scenarios and items: counts.
+    let (status, body) = server
+        .post(
+            "small",
+            "/api/v1/scenarios",
+            json!({"scenario_id": "more", "scenario_type": "vlog", "config": config(&[("latest", 1.0, 10)])}),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("quota_exceeded")), "{body}");
+    for (i, expected) in [StatusCode::CREATED, StatusCode::CREATED, StatusCode::FORBIDDEN].into_iter().enumerate() {
+        let (status, body) = server
+            .post("small", "/api/v1/scenarios/feed/items", json!({"item_id": format!("i{i}"), "metadata": {}}))
+            .await;
+        assert_eq!(status, expected, "item {i}: {body}");
+    }
+
+    let upload =
+        "{\"item_id\": \"i0\", \"metadata\": {\"title\": \"again\"}}\n{\"item_id\": \"i9\", \"metadata\": {}}\n";
+    let response = server
+        .client
+        .post(format!("{}/api/v1/scenarios/feed/items/bulk", server.url))
+        .header("X-Tenant-Id", "small")
+        .body(upload)
+        .send()
+        .await
+        .unwrap();
+    let report: Value = response.json().await.unwrap();
+    assert_eq!((report["updated"].as_u64(), report["rejected"].as_u64()), (Some(1), Some(1)), "{report}");
+    assert_eq!(report["errors"][0]["code"], "quota_exceeded", "an update passes, a new item does not: {report}");
+
+    // Recommend: a second's worth (2) at once, then 429 with Retry-After until the clock moves.
+    for _ in 0..2 {
+        let (status, body) = server.recommend("small", "u1", json!({"scenario_id": "feed"})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let response = server
+        .client
+        .post(format!("{}/api/v1/recommend", server.url))
+        .header("X-Tenant-Id", "small")
+        .header("X-User-Id", "u1")
+        .json(&json!({"scenario_id": "feed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited", "{body}");
+    let (status, _) = server.recommend("big", "u1", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::OK, "another tenant's quota is its own");
+    server.clock.advance_ms(500);
+    let (status, _) = server.recommend("small", "u1", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::OK, "half a second refills one request");
+
+    // Events: counted one by one, batches included.
+    let batch: Vec<Value> = (0..10).map(|_| event("click", "u1", "i0", "feed")).collect();
+    server.events("small", batch.clone()).await;
+    let (status, body) = server.post("small", "/api/v1/behaviors", event("click", "u1", "i0", "feed")).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{body}");
+    let (status, body) = server.post("small", "/api/v1/behaviors/batch", json!({"events": batch})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    server.clock.advance_ms(1_000);
+    let (status, body) = server.post("small", "/api/v1/behaviors/batch", json!({"events": batch})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let _ = START_MS;
+}
+
+/// How the fake services behave.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Answer,
+    /// Never answers.
+    Hang,
+    /// Answers after this long.
+    Slow(Duration),
+}
+
+#[derive(Clone)]
+struct Fake {
+    mode: Arc<Mutex<Mode>>,
+    tenant_calls: Arc<AtomicUsize>,
+    user_calls: Arc<AtomicUsize>,
+    tenants: Arc<HashMap<&'static str, proto::GetTenantConfigResponse>>,
+    users: Arc<HashMap<&'static str, HashMap<String, String>>>,
+}
+
+impl Fake {
+    async fn behave(&self) {
+        let mode = *self.mode.lock();
+        match mode {
+            Mode::Answer => {}
+            Mode::Hang => std::future::pending::<()>().await,
+            Mode::Slow(delay) => tokio::time::sleep(delay).await,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl proto::tenant_service_server::TenantService for Fake {
+    async fn get_tenant_config(
+        &self,
+        request: tonic::Request<proto::GetTenantConfigRequest>,
+    ) -> Result<tonic::Response<proto::GetTenantConfigResponse>, tonic::Status> {
+        self.tenant_calls.fetch_add(1, Ordering::SeqCst);
+        self.behave().await;
+        let id = request.into_inner().tenant_id;
+        match self.tenants.get(id.as_str()) {
+            Some(answer) => Ok(tonic::Response::new(answer.clone())),
+            None => Err(tonic::Status::not_found(format!("no tenant {id}"))),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl proto::user_service_server::UserService for Fake {
+    async fn get_user_info(
+        &self,
+        request: tonic::Request<proto::GetUserInfoRequest>,
+    ) -> Result<tonic::Response<proto::GetUserInfoResponse>, tonic::Status> {
+        self.user_calls.fetch_add(1, Ordering::SeqCst);
+        self.behave().await;
+        let request = request.into_inner();
+        match self.users.get(request.user_id.as_str()) {
+            Some(profile) => Ok(tonic::Response::new(proto::GetUserInfoResponse {
+                user_id: request.user_id,
+                profile: profile.clone(),
+                status: "active".into(),
+            })),
+            None => Err(tonic::Status::not_found("no such user")),
+        }
+    }
+}
+
+/// The fake tenant and user services on a loopback port, until the returned sender fires.
+async fn start_fake() -> (Fake, String, tokio::sync::oneshot::Sender<()>) {
+    let tenant = |name: &str, status: &str, recommend_per_second: f64| proto::GetTenantConfigResponse {
+        tenant_id: name.into(),
+        tenant_name: format!("{name} inc"),
+        quota: Some(proto::TenantQuota { recommend_per_second, ..Default::default() }),
+        status: status.into(),
+    };
+    let fake = Fake {
+        mode: Arc::new(Mutex::new(Mode::Answer)),
+        tenant_calls: Arc::default(),
+        user_calls: Arc::default(),
+        tenants: Arc::new(HashMap::from([
+            ("acme", tenant("acme", "active", 1.0)),
+            ("shady", tenant("shady", "suspended", 0.0)),
+        ])),
+        users: Arc::new(HashMap::from([("u1", HashMap::from([("location".to_owned(), "lyon".to_owned())]))])),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = tonic::transport::Server::builder()
+        .add_service(proto::tenant_service_server::TenantServiceServer::new(fake.clone()))
+        .add_service(proto::user_service_server::UserServiceServer::new(fake.clone()));
+    tokio::spawn(router.serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), async {
+        let _ = stopped.await;
+    }));
+    (fake, url, stop)
+}
+
+fn with_services(url: &str) -> ServerConfig {
+    let mut settings = ServerConfig::default();
+    settings.tenancy.tenant_service = url.to_owned();
+    settings.tenancy.user_service = url.to_owned();
+    settings.tenancy.timeout_ms = 300;
+    settings.tenancy.retries = 1;
+    settings.tenancy.backoff_ms = 10;
+    settings
+}
+
+#[tokio::test]
+async fn the_tenant_service_decides_status_and_quota_and_is_asked_once_an_hour() {
+    let (fake, url, _stop) = start_fake().await;
+    let server = TestServer::start_with(with_services(&url)).await;
+    server.scenario("acme", "feed", config(&[("latest", 1.0, 10)])).await;
+    let (status, body) = server.get("shady", "/api/v1/scenarios").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("tenant_suspended")), "{body}");
+    let (status, _) = server.get("newcomer", "/api/v1/scenarios").await;
+    assert_eq!(status, StatusCode::OK, "unknown to the service: the default quota");
+    // acme's quota from the service: one recommend a second.
+    let (status, _) = server.recommend("acme", "u9", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server.recommend("acme", "u9", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let calls = fake.tenant_calls.load(Ordering::SeqCst);
+    assert_eq!(calls, 3, "one call per tenant, then the cache");
+    server.clock.advance_ms(3_601_000);
+    let (status, _) = server.recommend("acme", "u9", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(fake.tenant_calls.load(Ordering::SeqCst), calls + 1, "asked again after an hour");
+}
+
+#[tokio::test]
+async fn a_tenant_service_that_goes_down_is_served_from_the_cache() {
+    let (_fake, url, stop) = start_fake().await;
+    let server = TestServer::start_with(with_services(&url)).await;
+    let (status, _) = server.get("acme", "/api/v1/scenarios").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server.get("shady", "/api/v1/scenarios").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.clock.advance_ms(7_200_000);
+    let (status, _) = server.get("acme", "/api/v1/scenarios").await;
+    assert_eq!(status, StatusCode::OK, "stale but served");
+    let (status, body) = server.get("shady", "/api/v1/scenarios").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("tenant_suspended")), "still suspended");
+    let (status, _) = server.get("newcomer", "/api/v1/scenarios").await;
+    assert_eq!(status, StatusCode::OK, "nothing cached: served with the default quota (when_unreachable = serve)");
+
+    let mut refusing = with_services(&url);
+    refusing.tenancy.when_unreachable = Unreachable::Refuse;
+    let strict = TestServer::start_with(refusing).await;
+    let (status, body) = strict.get("acme", "/api/v1/scenarios").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")), "{body}");
+}
+
+#[tokio::test]
+async fn a_hanging_tenant_service_costs_deadlines_and_a_retry_then_the_request_goes_on() {
+    let (fake, url, _stop) = start_fake().await;
+    *fake.mode.lock() = Mode::Hang;
+    let server = TestServer::start_with(with_services(&url)).await;
+    let (status, _) = server.get("acme", "/api/v1/scenarios").await;
+    assert_eq!(status, StatusCode::OK, "served with the default quota");
+    assert_eq!(fake.tenant_calls.load(Ordering::SeqCst), 2, "the call and one retry, each cut at its deadline");
+}
+
+#[tokio::test]
+async fn a_slow_tenant_service_within_the_deadline_is_waited_for() {
+    let (fake, url, _stop) = start_fake().await;
+    *fake.mode.lock() = Mode::Slow(Duration::from_millis(100));
+    let server = TestServer::start_with(with_services(&url)).await;
+    let (status, body) = server.get("shady", "/api/v1/scenarios").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("tenant_suspended")), "{body}");
+    assert_eq!(fake.tenant_calls.load(Ordering::SeqCst), 1, "no retry");
+}
+
+#[tokio::test]
+async fn the_user_services_location_feeds_location_match_and_the_events() {
+    let (fake, url, _stop) = start_fake().await;
+    let server = TestServer::start_with(with_services(&url)).await;
+    let mut rules = config(&[("latest", 1.0, 10)]);
+    rules["rerank"] = json!({"rules": [{"name": "location_match", "weight": 1.0}]});
+    server.scenario("acme", "feed", rules).await;
+    server
+        .items(
+            "acme",
+            "feed",
+            &[
+                ("paris", json!({"location": "paris", "publish_time": START_MS - 1_000})),
+                ("lyon", json!({"location": "lyon", "publish_time": START_MS - 2_000})),
+            ],
+        )
+        .await;
+    let first = |answer: &Value| answer["items"][0]["item_id"].as_str().unwrap().to_owned();
+    // u2 is unknown to the user service: the newest item leads.
+    server.clock.advance_ms(1_000);
+    let (status, answer) = server.recommend("acme", "u2", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(first(&answer), "paris");
+    // u1 lives in Lyon, says the user service.
+    server.clock.advance_ms(1_000);
+    let (_, answer) = server.recommend("acme", "u1", json!({"scenario_id": "feed"})).await;
+    assert_eq!(first(&answer), "lyon", "{answer}");
+    // The request's own location wins over the service's.
+    server.clock.advance_ms(1_000);
+    let (_, answer) =
+        server.recommend("acme", "u1", json!({"scenario_id": "feed", "context": {"location": "paris"}})).await;
+    assert_eq!(first(&answer), "paris", "{answer}");
+    assert_eq!(fake.user_calls.load(Ordering::SeqCst), 2, "u1 and u2 once each, then the cache");
+    // Events carry the user's fields for the rankers' training.
+    server.clock.advance_ms(1_000);
+    server.events("acme", vec![event("click", "u1", "lyon", "feed")]).await;
+    server.settle().await;
+    let scenario = polyrec_core::ScenarioId::parse("feed").unwrap();
+    let tenant = polyrec_core::TenantId::parse("acme").unwrap();
+    let rows =
+        server.app.warehouse.behaviors(&tenant, &scenario, 0, &[polyrec_core::EventType::Click], 10).await.unwrap();
+    assert_eq!(rows[0].context["location"], "lyon");
+
+    // The user service down: nothing is lost but the fields.
+    *fake.mode.lock() = Mode::Hang;
+    server.clock.advance_ms(1_000);
+    let (status, answer) = server.recommend("acme", "u3", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
