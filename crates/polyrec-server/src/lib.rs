@@ -22,6 +22,7 @@ pub mod external;
 pub mod http;
 pub mod jobs;
 pub mod service;
+pub mod telemetry;
 pub mod tenancy;
 
 pub use app::App;
@@ -52,10 +53,12 @@ pub async fn run_with(
 
 /// Runs the stream jobs only (`polyrec worker`) until `shutdown` resolves: the four jobs of SPEC
 /// §3.4 as Kafka consumer-group members. More workers split the partitions between them.
-/// `only` limits it to some of the jobs (by name; all when `None`).
+/// `only` limits it to some of the jobs (by name; all when `None`). `listener` serves `/healthz`
+/// and `/metrics`.
 pub async fn work(
     app: std::sync::Arc<App>,
     only: Option<Vec<String>>,
+    listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     if app.log.is_some() {
@@ -67,8 +70,9 @@ pub async fn work(
     if let Some(unknown) = only.iter().flatten().find(|name| !jobs::STREAM_JOBS.contains(&name.as_str())) {
         anyhow::bail!("--jobs: unknown job {unknown:?}; the stream jobs are {}", jobs::STREAM_JOBS.join(", "));
     }
-    let jobs = jobs::start_jobs(app, jobs::JobSet { stream: true, only, background: false }).await?;
-    shutdown.await;
+    let jobs = jobs::start_jobs(app.clone(), jobs::JobSet { stream: true, only, background: false }).await?;
+    // `/healthz` and `/metrics` for probes and Prometheus, until the shutdown signal.
+    axum::serve(listener, http::ops_router(app)).with_graceful_shutdown(shutdown).await?;
     jobs.stop().await;
     Ok(())
 }

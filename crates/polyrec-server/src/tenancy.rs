@@ -87,9 +87,10 @@ impl Tenancy {
         let users_capacity = NonZeroUsize::new(config.user_cache_entries.max(1)).expect("at least one");
         Ok(Self {
             verifier: Verifier::new(auth)?,
-            tenants: tenant_source.as_ref().map(|_| Cached::new(config.tenant_ttl_seconds, None)),
+            tenants: tenant_source.as_ref().map(|_| Cached::new("tenant", config.tenant_ttl_seconds, None)),
             tenant_source,
-            users: user_source.map(|source| (source, Cached::new(config.user_ttl_seconds, Some(users_capacity)))),
+            users: user_source
+                .map(|source| (source, Cached::new("user", config.user_ttl_seconds, Some(users_capacity)))),
             registry,
             config: config.clone(),
             buckets: Mutex::new(HashMap::new()),
@@ -254,17 +255,19 @@ impl Bucket {
 
 /// Answers of a remote source, kept for `ttl` (and served past it when the source is down).
 struct Cached<K, V> {
+    /// The `cache` label of its hit and miss counts.
+    name: &'static str,
     ttl_ms: i64,
     entries: Mutex<lru::LruCache<K, (V, i64)>>,
 }
 
 impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cached<K, V> {
-    fn new(ttl_seconds: u64, capacity: Option<NonZeroUsize>) -> Self {
+    fn new(name: &'static str, ttl_seconds: u64, capacity: Option<NonZeroUsize>) -> Self {
         let entries = match capacity {
             Some(capacity) => lru::LruCache::new(capacity),
             None => lru::LruCache::unbounded(),
         };
-        Self { ttl_ms: ttl_seconds as i64 * 1000, entries: Mutex::new(entries) }
+        Self { name, ttl_ms: ttl_seconds as i64 * 1000, entries: Mutex::new(entries) }
     }
 
     /// The cached answer while fresh; else a fetch (with the deadline and retries of
@@ -274,9 +277,11 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cached<K, V> {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<V>>,
     {
-        let stale = match self.entries.lock().get(&key) {
-            Some((value, at)) if now_ms - at < self.ttl_ms => return Ok(value.clone()),
-            Some((value, _)) => Some(value.clone()),
+        let cached = self.entries.lock().get(&key).cloned();
+        crate::telemetry::cache_lookup(self.name, cached.as_ref().is_some_and(|(_, at)| now_ms - at < self.ttl_ms));
+        let stale = match cached {
+            Some((value, at)) if now_ms - at < self.ttl_ms => return Ok(value),
+            Some((value, _)) => Some(value),
             None => None,
         };
         match with_retries(config, fetch).await {

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use polyrec_core::SystemClock;
+use polyrec_server::telemetry::{LogFormat, Telemetry};
 use polyrec_server::{App, ServerConfig};
 
 /// mimalloc instead of the system allocator: the request path allocates many small, short-lived
@@ -62,6 +63,9 @@ enum Command {
         /// item_hot_score, recommendation_metrics) [default: all four].
         #[arg(long, value_delimiter = ',')]
         jobs: Option<Vec<String>>,
+        /// Where `/healthz` and `/metrics` are served [default: 0.0.0.0:8010].
+        #[arg(long, env = "POLYREC_WORKER_LISTEN", default_value = "0.0.0.0:8010")]
+        listen: std::net::SocketAddr,
     },
     /// Load items or historical events from a file through the HTTP API.
     Import {
@@ -81,15 +85,15 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Serve { listen, data_dir, config, no_stream_jobs } => {
-            init_json_logs();
+            let _telemetry = server_telemetry(&runtime, "polyrec")?;
             let mut settings = settings(config, data_dir)?;
             if let Some(listen) = listen {
                 settings.listen = listen;
             }
             runtime.block_on(serve(settings, !no_stream_jobs))
         }
-        Command::Worker { config, data_dir, jobs } => {
-            init_json_logs();
+        Command::Worker { config, data_dir, jobs, listen } => {
+            let _telemetry = server_telemetry(&runtime, "polyrec-worker")?;
             let settings = settings(config, data_dir)?;
             if !settings.storage.bus.starts_with("kafka://") {
                 anyhow::bail!(
@@ -100,7 +104,10 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(async {
                 let app = App::open(settings, Arc::new(SystemClock)).await?;
                 tracing::info!(bus = %app.config.storage.bus, "polyrec worker running the stream jobs");
-                polyrec_server::work(app, jobs, shutdown_signal()).await
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {listen}"))?;
+                polyrec_server::work(app, jobs, listener, shutdown_signal()).await
             })
         }
         Command::Import { what } => {
@@ -181,14 +188,12 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn env_filter() -> tracing_subscriber::EnvFilter {
-    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
-}
-
-/// The server logs JSON lines, one per event, with the request span's tenant, scenario and
-/// request id on each.
-fn init_json_logs() {
-    tracing_subscriber::fmt().json().with_current_span(true).with_span_list(false).with_env_filter(env_filter()).init();
+/// Servers log JSON lines, one per event, with the request span's tenant, scenario and request
+/// id on each; with an OTLP endpoint in the environment they export traces too. The exporter is
+/// made inside the runtime; the returned value flushes it when dropped.
+fn server_telemetry(runtime: &tokio::runtime::Runtime, service: &str) -> anyhow::Result<Telemetry> {
+    let _inside = runtime.enter();
+    polyrec_server::telemetry::init(service, LogFormat::Json, "info")
 }
 
 fn init_human_logs() {

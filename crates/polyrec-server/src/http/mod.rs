@@ -126,6 +126,13 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// What a `polyrec worker` serves: liveness and its metrics (stream-job lag, warehouse inserts,
+/// …), so workers are scraped like every service.
+pub fn ops_router(app: Arc<App>) -> Router {
+    prometheus();
+    Router::new().route("/healthz", get(ops::healthz)).route("/metrics", get(ops::metrics)).with_state(app)
+}
+
 async fn api_not_found() -> ApiError {
     polyrec_core::Error::not_found("route (see /openapi.json for the API)").into()
 }
@@ -172,6 +179,7 @@ async fn observe(mut request: Request, next: Next) -> Response {
         tenant = tracing::field::Empty,
         scenario = tracing::field::Empty,
     );
+    crate::telemetry::adopt_parent(&span, request.headers());
     let mut response = async {
         let response = match check_authorization(&request) {
             Ok(()) => next.run(request).await,

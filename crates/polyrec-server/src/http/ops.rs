@@ -18,8 +18,14 @@ static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn prometheus() -> &'static PrometheusHandle {
     PROMETHEUS.get_or_init(|| {
         let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+        let training = [1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0];
+        let candidates = [0.0, 10.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0];
         PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), &buckets)
+            .set_buckets_for_metric(Matcher::Full("polyrec_training_job_duration_seconds".into()), &training)
+            .and_then(|builder| builder.set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), &buckets))
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(Matcher::Full("polyrec_pipeline_candidates".into()), &candidates)
+            })
             .and_then(|builder| builder.install_recorder())
             .unwrap_or_else(|error| {
                 tracing::warn!(%error, "a metrics recorder was installed already; /metrics shows a private one");
@@ -53,6 +59,19 @@ pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics() -> impl IntoResponse {
+pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    record_gauges(&app).await;
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render())
+}
+
+/// The gauges read at scrape time: each stream job's lag behind the bus.
+pub async fn record_gauges(app: &App) {
+    match app.stream_lag().await {
+        Ok(lags) => {
+            for (job, lag) in lags {
+                metrics::gauge!("polyrec_stream_job_lag_events", "stream_job" => job).set(lag as f64);
+            }
+        }
+        Err(error) => tracing::debug!(%error, "cannot read the stream jobs' lag"),
+    }
 }

@@ -28,6 +28,7 @@ use polyrec_models::{AlsModel, AlsParams, EaseModel, EaseParams, Interactions, V
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
+use tracing::Instrument;
 use utoipa::ToSchema;
 
 use crate::App;
@@ -219,7 +220,14 @@ async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord) {
         })
     };
     let started = Instant::now();
-    let outcome = train(&app, &tenant, &scenario, &tracker).await;
+    let outcome = train(&app, &tenant, &scenario, &tracker)
+        .instrument(tracing::info_span!("training_job", tenant = %tenant, scenario = %scenario))
+        .await;
+    metrics::histogram!(
+        "polyrec_training_job_duration_seconds",
+        "outcome" => if outcome.is_ok() { "succeeded" } else { "failed" }
+    )
+    .record(started.elapsed().as_secs_f64());
     // Stopped, not aborted: a heartbeat write in flight lands before the final record.
     let _ = stop_beat.send(());
     let _ = beat.await;

@@ -212,6 +212,7 @@ pub async fn track(app: &App, tenant: &TenantId, input: EventInput) -> Result<Ac
     app.bus.append(vec![event]).await?;
     app.bus_appended.notify_waiters();
     metrics::counter!("polyrec_events_accepted_total").increment(1);
+    metrics::counter!("polyrec_tenant_events_total", "tenant" => crate::telemetry::tenant_label(tenant)).increment(1);
     Ok(Accepted { event_id })
 }
 
@@ -256,6 +257,8 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
     app.bus_appended.notify_waiters();
     metrics::counter!("polyrec_events_accepted_total").increment(accepted as u64);
     metrics::counter!("polyrec_events_rejected_total").increment(errors.len() as u64);
+    metrics::counter!("polyrec_tenant_events_total", "tenant" => crate::telemetry::tenant_label(tenant))
+        .increment(accepted as u64);
     Ok(BatchReport { accepted, rejected: errors.len(), event_ids, errors })
 }
 

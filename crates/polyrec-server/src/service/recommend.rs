@@ -204,6 +204,14 @@ pub async fn recommend(
     for report in &degraded {
         metrics::counter!("polyrec_recall_channel_failures_total", "channel" => report.name.clone()).increment(1);
     }
+    for report in &output.channels {
+        metrics::histogram!("polyrec_recall_channel_duration_seconds", "channel" => report.name.clone())
+            .record(report.elapsed_ms / 1000.0);
+    }
+    metrics::histogram!("polyrec_pipeline_candidates", "stage" => "recall").record(output.n_candidates as f64);
+    metrics::histogram!("polyrec_pipeline_candidates", "stage" => "returned").record(output.items.len() as f64);
+    metrics::counter!("polyrec_tenant_requests_total", "tenant" => crate::telemetry::tenant_label(tenant), "kind" => "recommend")
+        .increment(1);
     if output.fallback_used {
         metrics::counter!("polyrec_recommend_fallback_total").increment(1);
     }

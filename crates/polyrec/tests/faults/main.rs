@@ -80,8 +80,8 @@ async fn workers_split_partitions_and_a_killed_worker_loses_and_doubles_nothing(
     let api = Api::new(&url);
     api.scenario("w", "feed").await;
     let (log_a, log_b) = (dir.path().join("worker-a.log"), dir.path().join("worker-b.log"));
-    let worker_a = polyrec(&["worker"], &config, &log_a);
-    let _worker_b = polyrec(&["worker"], &config, &log_b);
+    let worker_a = polyrec(&["worker", "--listen", "127.0.0.1:0"], &config, &log_a);
+    let _worker_b = polyrec(&["worker", "--listen", "127.0.0.1:0"], &config, &log_b);
 
     let ts = now_ms() - 60_000;
     let (batches, size) = (40, 250);
@@ -121,7 +121,7 @@ async fn workers_split_partitions_and_a_killed_worker_loses_and_doubles_nothing(
     assert!(!held_by_a.is_empty(), "worker a held partitions before it was killed");
     assert!(held_by_a.is_subset(&held_by_b), "b took over a's partitions {held_by_a:?}; b held {held_by_b:?}");
     // a comes back: the group rebalances again, replays from the committed offsets; no change.
-    let _worker_a = polyrec(&["worker"], &config, &log_a);
+    let _worker_a = polyrec(&["worker", "--listen", "127.0.0.1:0"], &config, &log_a);
     eventually(Duration::from_secs(60), "the restarted worker to be given partitions", || async {
         (log_mentions(&log_a, "partition assigned") > 0).then_some(())
     })

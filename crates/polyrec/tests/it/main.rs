@@ -9,6 +9,7 @@ mod experiments;
 mod isolation;
 mod items;
 mod models;
+mod observability;
 mod ops;
 mod realtime;
 mod recommend;
