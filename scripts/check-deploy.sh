@@ -33,7 +33,9 @@
 #       * prometheus.yml scrape targets are compose services and Kubernetes Services with the port
 #   - `kubectl kustomize deploy/k8s` renders, when kubectl is installed (skipped otherwise)
 # Needs promtool (Debian: `apt-get install prometheus`; or PROMTOOL=/path/to/promtool) and
-# python3 >= 3.11 (tomllib) with PyYAML (Debian: python3-yaml).
+# python3 >= 3.11 (tomllib) with PyYAML (Debian: python3-yaml); $PYTHON names another one
+# (scripts/test.sh passes a venv's, since the PATH it sets up may put a python without PyYAML
+# first).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -46,6 +48,7 @@ COMPOSE=deploy/compose.yaml
 K8S=deploy/k8s
 DOCKERFILE=Dockerfile
 PROMTOOL="${PROMTOOL:-promtool}"
+PYTHON="${PYTHON:-python3}"
 KUBECTL="${KUBECTL:-kubectl}"
 
 # Counters and gauges polyrec exposes.
@@ -102,7 +105,7 @@ if ! output=$("$PROMTOOL" check config "$K8S_CONFIG" 2>&1); then
     scratch=$(mktemp -d)
     trap 'rm -rf "$scratch"' EXIT
     cp "$RULES" "$scratch/"
-    python3 - "$K8S_CONFIG" "$scratch/$(basename "$K8S_CONFIG")" <<'PY'
+    "$PYTHON" - "$K8S_CONFIG" "$scratch/$(basename "$K8S_CONFIG")" <<'PY'
 import sys
 
 import yaml
@@ -206,7 +209,7 @@ print(
 )
 PY
 )
-python3 -c "$check_exprs" "$DASHBOARD" "$RULES" "${allowed[@]}"
+"$PYTHON" -c "$check_exprs" "$DASHBOARD" "$RULES" "${allowed[@]}"
 
 banner "Dockerfile, compose, Kubernetes manifests"
 bash -n deploy/docker/healthcheck.sh
@@ -919,7 +922,7 @@ if errors:
 print("\n".join(summary))
 PY
 )
-python3 -c "$check_files" "$COMPOSE" "$K8S" "$CONFIG" "$K8S_CONFIG" "$DOCKERFILE"
+"$PYTHON" -c "$check_files" "$COMPOSE" "$K8S" "$CONFIG" "$K8S_CONFIG" "$DOCKERFILE"
 
 banner "kubectl kustomize $K8S"
 if command -v "$KUBECTL" >/dev/null 2>&1; then

@@ -89,8 +89,9 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 banner "cargo check -p polyrec --no-default-features (the embedded-only build)"
 cargo check -p polyrec --no-default-features
 
-banner "deploy files (promtool, dashboard and rule expressions)"
-bash scripts/check-deploy.sh
+banner "deploy files (promtool, dashboard and rule expressions, Dockerfile, compose, Kubernetes)"
+venv_install deploycheck python3 pyyaml
+PYTHON="$POLYREC_VENV_DIR/deploycheck/bin/python" bash scripts/check-deploy.sh
 
 # Doc-tests are left out (the crates have none), so the run does not end on an empty suite; the
 # totals of every suite are summed into one closing line.
