@@ -560,8 +560,9 @@ fn observation<'a>(
     }
 }
 
-/// The schedule: every interval, reap jobs whose process died and retrain the scenarios whose
-/// event count changed. First it loads the registry's serving versions.
+/// The schedule: every interval, reap jobs whose process died, load the serving versions other
+/// processes registered (on shared stores), and retrain the scenarios whose event count
+/// changed. First it loads the registry's serving versions.
 pub(super) async fn run_schedule(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
     // The embedded document store belongs to this process alone: an unfinished job in it was
     // left by a process that stopped.
@@ -574,9 +575,19 @@ pub(super) async fn run_schedule(app: Arc<App>, mut stopped: watch::Receiver<boo
         Err(error) => tracing::error!(%error, "could not load the registry's serving versions"),
     }
     let interval = Duration::from_secs(app.config.cf_interval_seconds.max(1));
+    // On shared stores other processes train and activate too: follow the registry.
+    let shared = !app.config.storage.documents.is_empty();
+    let mut first = true;
     loop {
         if let Err(error) = reap(&app, app.now_ms() - STALE_AFTER_MS).await {
             tracing::error!(%error, "could not reap stale training jobs");
+        }
+        if shared && !std::mem::take(&mut first) {
+            match models::load_serving(&app).await {
+                Ok(0) => {}
+                Ok(loaded) => tracing::info!(loaded, "serving versions changed in the registry: loaded"),
+                Err(error) => tracing::error!(%error, "could not follow the registry's serving versions"),
+            }
         }
         if let Err(error) = retrain_changed(&app).await {
             tracing::error!(%error, "training round failed");

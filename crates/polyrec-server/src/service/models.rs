@@ -379,9 +379,12 @@ fn retire(app: &App, collection: VectorCollection) {
     });
 }
 
-/// Loads the serving version of every model of every scenario (at start-up: this process
-/// serves what the registry says, without retraining). A version that fails to load is logged
-/// and skipped; the scenario answers through its other channels.
+/// Loads the serving version of every model of every scenario that this process does not serve
+/// yet: at start-up all of them (this process serves what the registry says, without
+/// retraining), and then, on shared stores, every schedule tick, so a version that another
+/// process trained, activated or rolled back serves here too. A version that fails to load is
+/// logged and skipped; the scenario answers through its other channels. Returns how many were
+/// loaded.
 pub async fn load_serving(app: &App) -> Result<usize> {
     let mut loaded = 0;
     for (tenant, scenario) in app.documents.all_scenarios().await? {
@@ -392,16 +395,24 @@ pub async fn load_serving(app: &App) -> Result<usize> {
         // Rankers: the one the config asks for (pinned or active).
         names.retain(|name| !polyrec_models::rank::RANKERS.contains(name));
         if records.iter().any(|m| polyrec_models::rank::RANKERS.contains(&m.model_name.as_str())) {
+            let ranker = |app: &App| {
+                app.scenario_models(&tenant, &id).and_then(|m| m.ranker.as_ref().map(|r| r.version.clone()))
+            };
+            let before = ranker(app);
             match sync_ranker(app, &tenant, &id).await {
-                Ok(()) => loaded += 1,
+                Ok(()) => loaded += usize::from(ranker(app) != before),
                 Err(error) => {
                     tracing::error!(tenant = %tenant, scenario = %id, %error, "could not load the scenario's ranker")
                 }
             }
         }
+        let serving = app.scenario_models(&tenant, &id).map(|m| m.versions.clone()).unwrap_or_default();
         for name in names {
             let versions: Vec<ModelRecord> = records.iter().filter(|m| m.model_name == name).cloned().collect();
             let Some(record) = serving_version(&versions) else { continue };
+            if serving.get(name) == Some(&record.model_version) {
+                continue;
+            }
             let result = match load(app, &tenant, record).await {
                 Ok(model) => install(app, &tenant, record, model).await,
                 Err(e) => Err(e),

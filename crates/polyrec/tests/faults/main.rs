@@ -496,3 +496,70 @@ async fn the_jobs_publish_to_the_derived_topics() {
         }
     }
 }
+
+/// Two server processes on shared stores: a version trained through one serves in the other
+/// within a schedule tick (the schedule follows the registry), with the model artifacts on a
+/// shared directory.
+#[tokio::test]
+async fn a_version_trained_through_one_process_serves_in_every_process() {
+    let Some(storage) = Storage::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = storage.config_file(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[storage]\n",
+        &format!("cf_interval_seconds = 1\n\n[storage]\nblobs = \"file://{}\"\n", dir.path().join("models").display()),
+    );
+    std::fs::write(&config, text).unwrap();
+    let data = |name: &str| dir.path().join(name).display().to_string();
+    let (a_data, b_data) = (data("a-data"), data("b-data"));
+    let (_a, url_a) = serve(&config, &dir.path().join("a.log"), &["--data-dir", &a_data]).await;
+    let (_b, url_b) = serve(&config, &dir.path().join("b.log"), &["--no-stream-jobs", "--data-dir", &b_data]).await;
+    let (a, b) = (Api::new(&url_a), Api::new(&url_b));
+    let scenario = json!({"scenario_id": "feed", "scenario_type": "vlog", "config": {
+        "recall": {"strategies": [{"name": "ease", "weight": 1.0, "limit": 10}]}, "rank": {"model": "weighted"}}});
+    assert_eq!(a.post("m", "/api/v1/scenarios", scenario).await.0, 201);
+    let mut events = Vec::new();
+    for user in 0..12 {
+        for item in 0..4 {
+            let item = (user % 3) * 2 + item % 2 + if item > 1 { 6 } else { 0 };
+            events.push(json!({"event_type": "click", "user_id": format!("u{user}"), "item_id": format!("i{item}"),
+                               "scenario_id": "feed"}));
+        }
+    }
+    assert_eq!(send(&a, "m", events).await.0, 200);
+    let serving = |api: &Api| {
+        let api = api.clone();
+        async move {
+            let (status, models) = api.get("m", "/api/v1/scenarios/feed/models?name=ease").await;
+            assert_eq!(status, 200, "{models}");
+            models["models"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["serving"] == true)
+                .map(|m| m["model_version"].as_str().unwrap().to_owned())
+        }
+    };
+    // The schedules train on the new events (in either process); both end up serving one version.
+    eventually(Duration::from_secs(60), "both processes to serve the same ease version", || async {
+        let (in_a, in_b) = (serving(&a).await, serving(&b).await);
+        (in_a.is_some() && in_a == in_b).then_some(())
+    })
+    .await;
+    // A version trained on demand through a serves in b at its next tick.
+    let (status, job) = a.post("m", "/api/v1/scenarios/feed/jobs/train", json!({"models": ["ease"]})).await;
+    assert_eq!(status, 202, "{job}");
+    let path = format!("/api/v1/jobs/{}", job["job_id"].as_str().unwrap());
+    let job = eventually(Duration::from_secs(60), "the training job", || async {
+        let (_, job) = a.get("m", &path).await;
+        (job["state"] == "succeeded" || job["state"] == "failed").then_some(job)
+    })
+    .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let trained = job["versions"]["ease"].as_str().unwrap().to_owned();
+    assert_eq!(serving(&a).await.as_deref(), Some(trained.as_str()));
+    eventually(Duration::from_secs(15), "b to serve the version a trained", || async {
+        (serving(&b).await.as_deref() == Some(trained.as_str())).then_some(())
+    })
+    .await;
+}

@@ -191,6 +191,7 @@ pub async fn serve(config: &Path, log: &Path, extra: &[&str]) -> (Proc, String) 
     }
 }
 
+#[derive(Clone)]
 pub struct Api {
     pub url: String,
     pub client: reqwest::Client,
