@@ -78,6 +78,8 @@ pub struct App {
     pub clock: SharedClock,
     /// Tokens, tenant and user information, quotas.
     pub tenancy: Tenancy,
+    /// This process's id among the processes sharing the stores (the holder of a lease).
+    pub instance: String,
     pub documents: Arc<dyn DocumentStore>,
     pub bus: Arc<dyn EventBus>,
     /// The embedded log, when that is the bus (the in-process stream jobs read it).
@@ -133,6 +135,7 @@ impl App {
             config,
             clock,
             tenancy,
+            instance: uuid::Uuid::new_v4().simple().to_string(),
             documents: backends.documents,
             bus: backends.bus,
             log: backends.log,

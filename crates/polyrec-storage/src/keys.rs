@@ -31,6 +31,11 @@ pub fn scenario_config(tenant: &TenantId, scenario: &ScenarioId) -> String {
     format!("scenario:config:{tenant}:{scenario}")
 }
 
+/// The lease on a scenario's scheduled training (one process of a shared deployment at a time).
+pub fn training_lease(tenant: &TenantId, scenario: &ScenarioId) -> String {
+    format!("lease:training:{tenant}:{scenario}")
+}
+
 /// The cached user profile (SPEC §4.2, 1 h).
 pub fn user_profile(tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> String {
     format!("user:profile:{tenant}:{user}:{scenario}")

@@ -409,6 +409,9 @@ pub enum Cached<'a> {
     ScenarioConfig(&'a TenantId, &'a ScenarioId),
     /// `user:profile:{tenant}:{user}:{scenario}` (1 h).
     UserProfile(&'a TenantId, &'a UserId, &'a ScenarioId),
+    /// `lease:training:{tenant}:{scenario}`: held by the one process of a shared deployment that
+    /// trains the scenario's registered models in a schedule round.
+    TrainingLease(&'a TenantId, &'a ScenarioId),
 }
 
 impl Cached<'_> {
@@ -416,6 +419,7 @@ impl Cached<'_> {
         match self {
             Cached::ScenarioConfig(tenant, scenario) => keys::scenario_config(tenant, scenario),
             Cached::UserProfile(tenant, user, scenario) => keys::user_profile(tenant, user, scenario),
+            Cached::TrainingLease(tenant, scenario) => keys::training_lease(tenant, scenario),
         }
     }
 }
@@ -427,8 +431,9 @@ pub trait RealtimeStore: Send + Sync {
     async fn cache_get(&self, key: Cached<'_>) -> Result<Option<String>>;
     /// Caches a document for `ttl_ms`. With `only_if_absent`, an entry already there wins: a
     /// reader filling the cache from the document store must not overwrite the fresher value a
-    /// writer has put there meanwhile (writers put unconditionally).
-    async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<()>;
+    /// writer has put there meanwhile (writers put unconditionally). Returns whether it wrote
+    /// (with `only_if_absent`, whether the key was free: a lease taken).
+    async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<bool>;
     async fn cache_delete(&self, key: Cached<'_>) -> Result<()>;
     /// Counts events into `item:stats:{tenant}:{item}`: each `(offset, field)` adds one to the
     /// field unless this source has counted that offset (or a later one) already. The source's

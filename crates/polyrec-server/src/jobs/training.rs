@@ -25,6 +25,7 @@ use polyrec_engine::cf::CfParams;
 use polyrec_models::holdout::Holdout;
 use polyrec_models::metrics::RankingSummary;
 use polyrec_models::{AlsModel, AlsParams, EaseModel, EaseParams, Interactions, Vocabulary};
+use polyrec_storage::Cached;
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
@@ -290,9 +291,9 @@ fn wanted(app_config: &polyrec_core::ScenarioConfig, asked: &[String]) -> Vec<St
 }
 
 async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker: &Tracker) -> Result<()> {
-    let (trigger, asked, job_id) = {
+    let (trigger, asked) = {
         let job = tracker.job.lock();
-        (job.trigger.clone(), job.models.clone(), job.job_id.clone())
+        (job.trigger.clone(), job.models.clone())
     };
     let compiled = app.scenario(tenant, scenario).await?;
     if trigger != "schedule" {
@@ -323,14 +324,81 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
     app.set_cf_model(tenant, scenario, model, event_count);
 
     let mut models = wanted(&compiled.scenario.config, &asked);
-    if trigger == "schedule" {
-        // The schedule retrains a model only when the events changed since its serving version.
-        let registered = app.documents.list_models(tenant, scenario, None).await?;
-        models.retain(|name| {
-            let versions: Vec<_> = registered.iter().filter(|m| &m.model_name == name).cloned().collect();
-            serving_version(&versions).and_then(|m| m.config.get("events")?.as_u64()) != Some(event_count)
-        });
+    // On shared stores one process at a time trains a scenario's registered models on the
+    // schedule; the others have trained their own CF neighbours (above) and follow the registry.
+    // The holder decides what to train while it holds the lease, so it sees what the previous
+    // holder registered.
+    let lease = if trigger == "schedule" && !models.is_empty() {
+        take_lease(app, tenant, scenario).await
+    } else {
+        Lease::NotNeeded
+    };
+    let trained = if lease == Lease::Elsewhere {
+        tracing::debug!(tenant = %tenant, scenario = %scenario, "another process trains this round's models");
+        Ok(())
+    } else {
+        async {
+            if trigger == "schedule" {
+                // The schedule retrains a model only when the events changed since its serving version.
+                let registered = app.documents.list_models(tenant, scenario, None).await?;
+                models.retain(|name| {
+                    let versions: Vec<_> = registered.iter().filter(|m| &m.model_name == name).cloned().collect();
+                    serving_version(&versions).and_then(|m| m.config.get("events")?.as_u64()) != Some(event_count)
+                });
+            }
+            train_registered(app, tenant, scenario, &compiled, &models, &interactions, event_count, tracker).await
+        }
+        .await
+    };
+    if lease == Lease::Held
+        && let Err(error) = app.realtime.cache_delete(Cached::TrainingLease(tenant, scenario)).await
+    {
+        tracing::warn!(%error, "could not release the training lease; it expires on its own");
     }
+    trained
+}
+
+/// Whether this process may train a scenario's registered models in this schedule round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lease {
+    /// The stores are this process's own: no other process trains.
+    NotNeeded,
+    Held,
+    /// Another process holds it.
+    Elsewhere,
+}
+
+/// How long a lease lasts if its holder dies before releasing it.
+const LEASE_MS: i64 = 30 * 60 * 1000;
+
+async fn take_lease(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Lease {
+    if app.config.storage.documents.is_empty() {
+        return Lease::NotNeeded;
+    }
+    match app.realtime.cache_put(Cached::TrainingLease(tenant, scenario), &app.instance, LEASE_MS, true).await {
+        Ok(true) => Lease::Held,
+        Ok(false) => Lease::Elsewhere,
+        Err(error) => {
+            // Without the realtime store the worst case is a version trained twice.
+            tracing::warn!(%error, "cannot take the training lease; training anyway");
+            Lease::NotNeeded
+        }
+    }
+}
+
+/// Trains, registers and activates `models` (ALS, EASE, rankers), reporting progress.
+#[allow(clippy::too_many_arguments)]
+async fn train_registered(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    scenario: &ScenarioId,
+    compiled: &crate::app::CompiledScenario,
+    models: &[String],
+    interactions: &Arc<Vec<polyrec_storage::Interaction>>,
+    event_count: u64,
+    tracker: &Tracker,
+) -> Result<()> {
+    let job_id = tracker.job.lock().job_id.clone();
     let recall_models = models.iter().any(|m| !polyrec_models::rank::RANKERS.contains(&m.as_str()));
     if recall_models && interactions.is_empty() {
         return Err(Error::invalid(
@@ -343,7 +411,7 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
         let from = 0.2 + share * i as f64;
         tracker.stage(format!("training {name}"), from, from + share).await;
         let (loaded, metrics, config) = if polyrec_models::rank::RANKERS.contains(&name.as_str()) {
-            let (loaded, metrics, mut config) = fit_ranker(app, tenant, &compiled, name, tracker).await?;
+            let (loaded, metrics, mut config) = fit_ranker(app, tenant, compiled, name, tracker).await?;
             config["events"] = json!(event_count);
             (loaded, metrics, config)
         } else {

@@ -95,15 +95,15 @@ impl RealtimeStore for MemoryRealtime {
         Ok(text.flatten())
     }
 
-    async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<()> {
+    async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<bool> {
         let now = self.clock.now_ms();
         let mut entries = self.entries.write();
         let key = key.key();
         if only_if_absent && entries.get(&key).is_some_and(|entry| entry.expires_ms > now) {
-            return Ok(());
+            return Ok(false);
         }
         entries.insert(key, Entry { value: Value::Text(json.into()), expires_ms: now + ttl_ms });
-        Ok(())
+        Ok(true)
     }
 
     async fn cache_delete(&self, key: Cached<'_>) -> Result<()> {

@@ -197,14 +197,15 @@ impl RealtimeStore for RedisRealtime {
         self.conn().get(self.key(key.key())).await.map_err(unavailable)
     }
 
-    async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<()> {
+    async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<bool> {
         let mut set = redis::cmd("SET");
         set.arg(self.key(key.key())).arg(json).arg("PX").arg(ttl(ttl_ms));
         if only_if_absent {
             set.arg("NX");
         }
-        let _: Option<String> = set.query_async(&mut self.conn()).await.map_err(unavailable)?;
-        Ok(())
+        // `OK` when set; nil when NX found the key taken.
+        let answer: Option<String> = set.query_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(answer.is_some())
     }
 
     async fn cache_delete(&self, key: Cached<'_>) -> Result<()> {

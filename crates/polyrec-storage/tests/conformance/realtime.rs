@@ -61,6 +61,7 @@ suite!(
     recent_items_are_newest_first_unique_and_capped,
     dropping_a_scenario_removes_only_its_keys,
     cached_documents_honour_only_if_absent_and_delete,
+    a_training_lease_is_held_by_one_until_released_or_expired,
     sources_add_up_and_a_replayed_contribution_changes_nothing,
     item_stats_count_each_event_once_per_source,
 );
@@ -149,8 +150,8 @@ async fn cached_documents_honour_only_if_absent_and_delete(store: &dyn RealtimeS
     let (t, s, u) = (tenant(&unique("t")), scenario_id("s"), user("u"));
     let config = Cached::ScenarioConfig(&t, &s);
     assert_eq!(store.cache_get(config).await.unwrap(), None);
-    store.cache_put(config, r#"{"v":1}"#, HOUR, true).await.unwrap();
-    store.cache_put(config, r#"{"v":0}"#, HOUR, true).await.unwrap();
+    assert!(store.cache_put(config, r#"{"v":1}"#, HOUR, true).await.unwrap(), "a free key is taken");
+    assert!(!store.cache_put(config, r#"{"v":0}"#, HOUR, true).await.unwrap(), "a taken key is not");
     assert_eq!(store.cache_get(config).await.unwrap().as_deref(), Some(r#"{"v":1}"#), "a reader's fill loses");
     store.cache_put(config, r#"{"v":2}"#, HOUR, false).await.unwrap();
     assert_eq!(store.cache_get(config).await.unwrap().as_deref(), Some(r#"{"v":2}"#), "a writer's put wins");
@@ -163,6 +164,20 @@ async fn cached_documents_honour_only_if_absent_and_delete(store: &dyn RealtimeS
     store.drop_scenario(&t, &s).await.unwrap();
     assert_eq!(store.cache_get(config).await.unwrap(), None, "a dropped scenario's config is not cached");
     assert_eq!(store.cache_get(profile).await.unwrap(), None, "nor its users' profiles");
+}
+
+async fn a_training_lease_is_held_by_one_until_released_or_expired(store: &dyn RealtimeStore, clock: &ManualClock) {
+    let (t, s) = (tenant(&unique("t")), scenario_id("s"));
+    let lease = Cached::TrainingLease(&t, &s);
+    assert!(store.cache_put(lease, "process-a", 60_000, true).await.unwrap());
+    assert!(!store.cache_put(lease, "process-b", 60_000, true).await.unwrap(), "held by a");
+    let other = scenario_id("other");
+    assert!(store.cache_put(Cached::TrainingLease(&t, &other), "process-b", 60_000, true).await.unwrap());
+    store.cache_delete(lease).await.unwrap();
+    assert!(store.cache_put(lease, "process-b", 1_000, true).await.unwrap(), "released");
+    clock.advance_ms(1_500);
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert!(store.cache_put(lease, "process-a", 60_000, true).await.unwrap(), "expired");
 }
 
 async fn sources_add_up_and_a_replayed_contribution_changes_nothing(store: &dyn RealtimeStore, _clock: &ManualClock) {
