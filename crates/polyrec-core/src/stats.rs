@@ -197,6 +197,14 @@ fn gamma_p_series(a: f64, x: f64) -> f64 {
     sum * (-x + a * x.ln() - ln_gamma(a)).exp()
 }
 
+/// One step of the modified Lentz method for a continued fraction with partial numerator
+/// `a` and denominator `b`: updates `c` and `d` and returns the factor the value changes by.
+fn lentz_step(c: &mut f64, d: &mut f64, a: f64, b: f64) -> f64 {
+    *d = 1.0 / off_zero(b + a * *d);
+    *c = off_zero(b + a / *c);
+    *d * *c
+}
+
 fn gamma_q_fraction(a: f64, x: f64) -> f64 {
     let mut b = x + 1.0 - a;
     let mut c = 1.0 / TINY_DENOMINATOR;
@@ -205,12 +213,7 @@ fn gamma_q_fraction(a: f64, x: f64) -> f64 {
     for i in 1..1000 {
         let an = -(i as f64) * (i as f64 - a);
         b += 2.0;
-        d = an * d + b;
-        d = off_zero(d);
-        c = b + an / c;
-        c = off_zero(c);
-        d = 1.0 / d;
-        let delta = d * c;
+        let delta = lentz_step(&mut c, &mut d, an, b);
         h *= delta;
         if (delta - 1.0).abs() < 1e-15 {
             break;
@@ -245,19 +248,9 @@ fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
         let m = m as f64;
         let m2 = 2.0 * m;
         let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        d = off_zero(d);
-        c = 1.0 + aa / c;
-        c = off_zero(c);
-        d = 1.0 / d;
-        h *= d * c;
+        h *= lentz_step(&mut c, &mut d, aa, 1.0);
         let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        d = off_zero(d);
-        c = 1.0 + aa / c;
-        c = off_zero(c);
-        d = 1.0 / d;
-        let delta = d * c;
+        let delta = lentz_step(&mut c, &mut d, aa, 1.0);
         h *= delta;
         if (delta - 1.0).abs() < 1e-15 {
             break;
@@ -268,6 +261,9 @@ fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
     use super::*;
 
     fn close(a: f64, b: f64, tolerance: f64) -> bool {
@@ -319,27 +315,20 @@ mod tests {
         assert!(close(s.mean, 2.5, 1e-12) && close(s.variance, 5.0 / 3.0, 1e-12));
     }
 
-    /// A deterministic generator for the simulations (xorshift64*).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> f64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-        }
-        fn binomial(&mut self, n: u64, p: f64) -> u64 {
-            (0..n).filter(|_| self.next() < p).count() as u64
-        }
+    /// Successes of `n` trials with probability `p`, from a seeded generator.
+    fn binomial(rng: &mut StdRng, n: u64, p: f64) -> u64 {
+        (0..n).filter(|_| rng.random::<f64>() < p).count() as u64
     }
 
     #[test]
     fn a_a_tests_are_significant_about_five_percent_of_the_time_and_a_real_lift_is_found() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = StdRng::seed_from_u64(0x9e37_79b9_7f4a_7c15);
         let runs = 2_000;
         let false_positives = (0..runs)
             .filter(|_| {
-                two_proportions(rng.binomial(2_000, 0.1), 2_000, rng.binomial(2_000, 0.1), 2_000).unwrap().significant
+                two_proportions(binomial(&mut rng, 2_000, 0.1), 2_000, binomial(&mut rng, 2_000, 0.1), 2_000)
+                    .unwrap()
+                    .significant
             })
             .count();
         let rate = false_positives as f64 / runs as f64;
@@ -347,7 +336,9 @@ mod tests {
         assert!((0.05 - rate).abs() < 4.0 * (0.05f64 * 0.95 / runs as f64).sqrt(), "A/A false positives {rate}");
         let found = (0..200)
             .filter(|_| {
-                two_proportions(rng.binomial(5_000, 0.10), 5_000, rng.binomial(5_000, 0.13), 5_000).unwrap().significant
+                two_proportions(binomial(&mut rng, 5_000, 0.10), 5_000, binomial(&mut rng, 5_000, 0.13), 5_000)
+                    .unwrap()
+                    .significant
             })
             .count();
         assert!(found >= 195, "a 30 % lift on 5,000 impressions a group is found: {found} of 200");

@@ -54,11 +54,11 @@ impl Charge {
     }
 }
 
-type UserCache = Cached<(TenantId, UserId), Option<UserInfo>>;
+type UserCache = TtlCache<(TenantId, UserId), Option<UserInfo>>;
 
 pub struct Tenancy {
     verifier: Option<Verifier>,
-    tenants: Option<Cached<TenantId, Option<TenantInfo>>>,
+    tenants: Option<TtlCache<TenantId, Option<TenantInfo>>>,
     tenant_source: Option<Arc<dyn TenantSource>>,
     users: Option<(Arc<dyn UserSource>, UserCache)>,
     registry: HashMap<TenantId, TenantInfo>,
@@ -87,10 +87,10 @@ impl Tenancy {
         let users_capacity = NonZeroUsize::new(config.user_cache_entries.max(1)).expect("at least one");
         Ok(Self {
             verifier: Verifier::new(auth)?,
-            tenants: tenant_source.as_ref().map(|_| Cached::new("tenant", config.tenant_ttl_seconds, None)),
+            tenants: tenant_source.as_ref().map(|_| TtlCache::new("tenant", config.tenant_ttl_seconds, None)),
             tenant_source,
             users: user_source
-                .map(|source| (source, Cached::new("user", config.user_ttl_seconds, Some(users_capacity)))),
+                .map(|source| (source, TtlCache::new("user", config.user_ttl_seconds, Some(users_capacity)))),
             registry,
             config: config.clone(),
             buckets: Mutex::new(HashMap::new()),
@@ -254,14 +254,14 @@ impl Bucket {
 }
 
 /// Answers of a remote source, kept for `ttl` (and served past it when the source is down).
-struct Cached<K, V> {
+struct TtlCache<K, V> {
     /// The `cache` label of its hit and miss counts.
     name: &'static str,
     ttl_ms: i64,
     entries: Mutex<lru::LruCache<K, (V, i64)>>,
 }
 
-impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cached<K, V> {
+impl<K: std::hash::Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
     fn new(name: &'static str, ttl_seconds: u64, capacity: Option<NonZeroUsize>) -> Self {
         let entries = match capacity {
             Some(capacity) => lru::LruCache::new(capacity),

@@ -150,10 +150,10 @@ pub fn funnel_depth(
     latest.iter().rposition(Option::is_some).map_or(0, |d| d + 1)
 }
 
-/// Adds one user's depth to per-step user counts.
-pub fn count_depth(reached: &mut [u64], depth: usize) {
+/// Adds `users` who went `depth` steps deep to per-step user counts (each step up to `depth`).
+pub fn count_depth(reached: &mut [u64], depth: usize, users: u64) {
     for count in reached.iter_mut().take(depth) {
-        *count += 1;
+        *count += users;
     }
 }
 

@@ -323,7 +323,7 @@ impl Warehouse for SqliteWarehouse {
                         &steps,
                         window_ms,
                     );
-                    crate::count_depth(&mut reached, depth);
+                    crate::count_depth(&mut reached, depth, 1);
                 }
                 Ok(reached)
             })

@@ -480,9 +480,7 @@ impl Warehouse for ClickHouseWarehouse {
             let bad = || Error::internal(format!("clickhouse funnel row {line:?}"));
             let (level, users) = line.split_once('\t').ok_or_else(bad)?;
             let (level, users): (usize, u64) = (level.parse().map_err(|_| bad())?, users.parse().map_err(|_| bad())?);
-            for count in reached.iter_mut().take(level) {
-                *count += users;
-            }
+            crate::count_depth(&mut reached, level, users);
         }
         Ok(reached)
     }

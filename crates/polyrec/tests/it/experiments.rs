@@ -2,6 +2,8 @@
 //! assignment, each group served its own config, events stamped with experiment and group, and
 //! tenant isolation.
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -195,18 +197,6 @@ async fn an_experiment_assigns_only_between_its_start_and_end_times() {
     assert_eq!((status, error["code"].as_str()), (StatusCode::CONFLICT, Some("experiment_ended")), "{error}");
 }
 
-/// A deterministic stream of numbers in [0, 1) for the simulated users.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 #[tokio::test]
 async fn a_treatment_that_really_is_better_shows_a_significant_lift_and_no_sample_ratio_mismatch() {
     let server = setup().await;
@@ -218,7 +208,7 @@ async fn a_treatment_that_really_is_better_shows_a_significant_lift_and_no_sampl
 
     // Simulated users like the c1 items: they click 30 % of what they are shown from c1 and 10 %
     // of c0. Each of 300 users asks once and sees 5 items.
-    let mut rng = Rng(42);
+    let mut rng = StdRng::seed_from_u64(42);
     let mut events = Vec::new();
     for u in 0..300 {
         let user = format!("sim{u}");
@@ -226,7 +216,7 @@ async fn a_treatment_that_really_is_better_shows_a_significant_lift_and_no_sampl
         for item in ids(&answer) {
             events.push(event("impression", &user, &item, "feed"));
             let p = if item.starts_with('j') { 0.3 } else { 0.1 };
-            if rng.next() < p {
+            if rng.random::<f64>() < p {
                 events.push(event("click", &user, &item, "feed"));
             }
         }
