@@ -113,6 +113,9 @@ pub struct App {
     experiment_generation: AtomicU64,
     /// One training of a scenario at a time (the schedule and an on-demand call may overlap).
     training: parking_lot::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    /// One change of a scenario's serving versions at a time (an activation, a rollback, the
+    /// schedule following the registry), so none sees another half done.
+    serving: parking_lot::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     /// The last bus offset each job has fully processed, by job name.
     job_offsets: RwLock<HashMap<&'static str, Arc<AtomicU64>>>,
     /// On Kafka: per job and partition, the next offset whose effects are not all stored yet.
@@ -156,6 +159,7 @@ impl App {
             experiments: RwLock::default(),
             experiment_generation: AtomicU64::new(0),
             training: parking_lot::Mutex::default(),
+            serving: parking_lot::Mutex::default(),
             job_offsets: RwLock::default(),
             partition_progress: RwLock::default(),
             started: std::time::Instant::now(),
@@ -483,6 +487,13 @@ impl App {
     /// the next one until dropped.
     pub async fn training_slot(&self, tenant: &TenantId, id: &ScenarioId) -> tokio::sync::OwnedMutexGuard<()> {
         let slot = self.training.lock().entry((tenant.clone(), id.clone())).or_default().clone();
+        slot.lock_owned().await
+    }
+
+    /// Waits for any change of the scenario's serving versions in this process (install, then
+    /// the registry's record of it) to finish; the guard holds off the next one until dropped.
+    pub async fn serving_slot(&self, tenant: &TenantId, id: &ScenarioId) -> tokio::sync::OwnedMutexGuard<()> {
+        let slot = self.serving.lock().entry((tenant.clone(), id.clone())).or_default().clone();
         slot.lock_owned().await
     }
 

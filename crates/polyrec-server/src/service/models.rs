@@ -249,6 +249,9 @@ pub async fn rollback(app: &App, tenant: &TenantId, scenario: &ScenarioId, name:
 
 /// Serves a model that is in memory already (just trained), then records it as active.
 pub async fn activate_loaded(app: &App, tenant: &TenantId, record: ModelRecord, loaded: Loaded) -> Result<ModelView> {
+    // Installed and recorded as one step: the schedule following the registry must not read the
+    // registry between the two and put the previous version back.
+    let _serving = app.serving_slot(tenant, &record.scenario_id).await;
     install(app, tenant, &record, loaded).await?;
     let mut active = record;
     active.status = ModelStatus::Active;
@@ -389,6 +392,8 @@ pub async fn load_serving(app: &App) -> Result<usize> {
     let mut loaded = 0;
     for (tenant, scenario) in app.documents.all_scenarios().await? {
         let id = scenario.scenario_id;
+        // The registry is read and followed while no activation of this process is half done.
+        let _serving = app.serving_slot(&tenant, &id).await;
         let records = app.documents.list_models(&tenant, &id, None).await?;
         let mut names: Vec<&str> = records.iter().map(|m| m.model_name.as_str()).collect();
         names.dedup();
