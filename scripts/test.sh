@@ -3,8 +3,9 @@
 #
 # Runs, in order: installs and starts the real servers of the production backends
 # (scripts/servers.sh), rustfmt check, clippy (warnings are errors), an embedded-only build check,
-# cargo test with every feature (conformance suites against embedded and real backends), and the
-# HTTP integration suite a second time on the production backends; then stops the servers.
+# cargo test with every feature (conformance suites against embedded and real backends), the
+# HTTP integration suite a second time on the production backends, and a third time against the
+# split deployment (the seven services on loopback, talking gRPC); then stops the servers.
 # Works on a fresh Debian 12 machine as root with Rust + cargo installed.
 set -euo pipefail
 
@@ -107,6 +108,13 @@ set -e
 banner "the HTTP integration suite again, on MongoDB + Redis + ClickHouse + Kafka"
 set +e
 POLYREC_TEST_BACKENDS=production cargo test --workspace --all-features --test it 2>&1 | tee -a "$TEST_LOG"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+set -e
+
+banner "the HTTP integration suite again, against the seven services of the split deployment over gRPC"
+set +e
+POLYREC_TEST_BACKENDS=production POLYREC_TEST_TOPOLOGY=split cargo test --workspace --all-features --test it 2>&1 \
+    | tee -a "$TEST_LOG"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 echo

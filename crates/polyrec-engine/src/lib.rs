@@ -33,5 +33,5 @@ pub mod validate;
 pub use catalog::Catalog;
 pub use cf::CfModel;
 pub use models::{ScenarioModels, VectorModel};
-pub use pipeline::{Candidate, ChannelReport, ChannelStatus, Pipeline, RecommendInput, RecommendOutput};
+pub use pipeline::{Candidate, ChannelReport, ChannelStatus, Pipeline, RankService, RecommendInput, RecommendOutput};
 pub use validate::validate_config;

@@ -39,6 +39,24 @@ pub struct RequestContext<'a> {
     pub context: &'a Map<String, Value>,
     /// Items never to return: exposed in the last 24 h, or excluded by the caller.
     pub exclude: &'a HashSet<String>,
+    /// Online prediction in another process (the model service); `None`: the learned rankers
+    /// of `models` score here.
+    pub ranking: Option<&'a dyn RankService>,
+}
+
+/// Online prediction by the model service: the learned ranker `model` (the `pinned` version, or
+/// the one serving there) scores the candidates `items` for the request's user and context.
+#[async_trait]
+pub trait RankService: Send + Sync {
+    /// One score per item, in order; `None` when that ranker version is not loaded there (the
+    /// candidates then keep their recall order, as in process).
+    async fn score(
+        &self,
+        ctx: &RequestContext<'_>,
+        model: &str,
+        pinned: Option<&str>,
+        items: &[&str],
+    ) -> Result<Option<Vec<f32>>>;
 }
 
 impl RequestContext<'_> {

@@ -25,6 +25,7 @@ use tokio::sync::Notify;
 use crate::ServerConfig;
 use crate::backends::Backends;
 use crate::service::experiments::LiveExperiment;
+use crate::sources::Sources;
 use crate::telemetry;
 use crate::tenancy::{Charge, Tenancy};
 
@@ -55,16 +56,29 @@ struct CatalogSlot {
 }
 
 const PROFILE_TTL_MS: i64 = HOUR_MS;
-/// With stores shared between processes, how often a process compares its catalog of a scenario
-/// with the shared version: item writes made through another process show within this time.
-const CATALOG_CHECK_MS: u64 = 1_000;
 /// SPEC §5.3: scenario configs are cached for an hour after a read of the document store.
 const SCENARIO_CACHE_TTL_MS: i64 = HOUR_MS;
 const PROFILE_CACHE_MAX: usize = 200_000;
-/// With stores shared between processes, how long a process serves its copy of a scenario's
-/// running experiment before reading it again: a start or stop through another process shows
-/// within this time.
-const EXPERIMENT_CHECK: Duration = Duration::from_secs(1);
+/// How long the serving-models mark stays in the realtime store after the last change.
+const SERVING_MARK_TTL_MS: i64 = 30 * polyrec_core::clock::DAY_MS;
+
+/// One scenario's following of other processes' model changes.
+#[derive(Default)]
+struct FollowSlot {
+    /// Held while following, so the scenario's requests wait for the models being loaded.
+    running: tokio::sync::Mutex<()>,
+    state: parking_lot::Mutex<Followed>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Followed {
+    /// When (ms since the process started, from 1) it last checked; 0: never.
+    checked: u64,
+    /// The serving-models mark it followed.
+    mark: Option<String>,
+    /// The scenario config version its ranker was chosen for.
+    config_version: Option<u64>,
+}
 
 struct ExperimentEntry {
     live: Option<Arc<LiveExperiment>>,
@@ -78,6 +92,9 @@ pub struct App {
     pub clock: SharedClock,
     /// Tokens, tenant and user information, quotas.
     pub tenancy: Tenancy,
+    /// Where the request path reads scenarios, items, user features and learned-ranker scores:
+    /// this process's stores, or (split) the other services over gRPC.
+    pub sources: Sources,
     /// This process's id among the processes sharing the stores (the holder of a lease).
     pub instance: String,
     pub documents: Arc<dyn DocumentStore>,
@@ -116,8 +133,13 @@ pub struct App {
     /// One change of a scenario's serving versions at a time (an activation, a rollback, the
     /// schedule following the registry), so none sees another half done.
     serving: parking_lot::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    /// With shared stores: per scenario, what this process last followed of other processes'
+    /// model changes (`follow_models`).
+    followed: RwLock<HashMap<Key, Arc<FollowSlot>>>,
     /// The last bus offset each job has fully processed, by job name.
     job_offsets: RwLock<HashMap<&'static str, Arc<AtomicU64>>>,
+    /// On Kafka: the stream jobs this process runs as consumer-group members.
+    pub(crate) local_jobs: RwLock<std::collections::HashSet<&'static str>>,
     /// On Kafka: per job and partition, the next offset whose effects are not all stored yet.
     partition_progress: RwLock<HashMap<(&'static str, String, i32), u64>>,
     started: std::time::Instant,
@@ -127,17 +149,39 @@ impl App {
     /// Opens the stores `config.storage` names: embedded under `config.data_dir` by default,
     /// the production engines where a URL is given.
     pub async fn open(config: ServerConfig, clock: SharedClock) -> anyhow::Result<Arc<App>> {
+        Self::open_as(config, clock, None).await
+    }
+
+    /// Opens the application of one service of the split deployment (`None`: all-in-one). The
+    /// recommendation service reads scenarios, items, features and ranker scores through the
+    /// gRPC clients of `config.services`; every other process reads its own stores.
+    pub async fn open_as(
+        config: ServerConfig,
+        clock: SharedClock,
+        service: Option<crate::split::Service>,
+    ) -> anyhow::Result<Arc<App>> {
         let backends = Backends::open(&config.storage, &config.data_dir, clock.clone()).await?;
         let (tenant_source, user_source) = crate::external::sources(&config.tenancy)?;
         let tenancy = Tenancy::new(&config.auth, &config.tenancy, tenant_source, user_source)?;
-        Ok(Self::with_backends(config, clock, backends, tenancy))
+        let sources = match service {
+            Some(crate::split::Service::Recommendation) => crate::grpc::client::sources(&config.services)?,
+            _ => Sources::local(backends.documents.clone()),
+        };
+        Ok(Self::with_backends(config, clock, backends, tenancy, sources))
     }
 
-    fn with_backends(config: ServerConfig, clock: SharedClock, backends: Backends, tenancy: Tenancy) -> Arc<App> {
+    fn with_backends(
+        config: ServerConfig,
+        clock: SharedClock,
+        backends: Backends,
+        tenancy: Tenancy,
+        sources: Sources,
+    ) -> Arc<App> {
         Arc::new(App {
             config,
             clock,
             tenancy,
+            sources,
             instance: uuid::Uuid::new_v4().simple().to_string(),
             documents: backends.documents,
             bus: backends.bus,
@@ -160,7 +204,9 @@ impl App {
             experiment_generation: AtomicU64::new(0),
             training: parking_lot::Mutex::default(),
             serving: parking_lot::Mutex::default(),
+            followed: RwLock::default(),
             job_offsets: RwLock::default(),
+            local_jobs: RwLock::default(),
             partition_progress: RwLock::default(),
             started: std::time::Instant::now(),
         })
@@ -197,8 +243,9 @@ impl App {
         telemetry::cache_lookup("scenario", false);
         let generation = self.scenario_generation.load(Ordering::SeqCst);
         let scenario = self
-            .documents
-            .get_scenario(tenant, id)
+            .sources
+            .scenarios
+            .scenario(tenant, id)
             .await?
             .ok_or_else(|| Error::not_found(format!("scenario {:?}", id.as_str())))?;
         let compiled = Arc::new(compile(scenario, None)?);
@@ -245,7 +292,7 @@ impl App {
                 }
             }
         }
-        let Some(scenario) = self.documents.get_scenario(tenant, id).await? else {
+        let Some(scenario) = self.sources.scenarios.scenario(tenant, id).await? else {
             self.scenarios.write().remove(&key);
             return Err(Error::not_found(format!("scenario {:?}", id.as_str())));
         };
@@ -306,15 +353,16 @@ impl App {
         let id = &compiled.scenario.scenario_id;
         let key = (tenant.clone(), id.clone());
         if let Some(entry) = self.experiments.read().get(&key) {
-            let fresh = !self.shared_cache() || entry.loaded.elapsed() < EXPERIMENT_CHECK;
+            let fresh = !self.shared_cache() || entry.loaded.elapsed() < self.follow_interval();
             if fresh && entry.scenario_version == compiled.scenario.version {
                 return Ok(entry.live.clone());
             }
         }
         let generation = self.experiment_generation.load(Ordering::SeqCst);
         let running = self
-            .documents
-            .list_experiments(tenant, Some(id))
+            .sources
+            .scenarios
+            .experiments(tenant, id)
             .await?
             .into_iter()
             .find(|e| e.status == polyrec_core::ExperimentStatus::Running);
@@ -382,7 +430,7 @@ impl App {
         }
         let mut items = slot.items.lock().await;
         if items.is_none() {
-            let loaded = self.documents.scan_items(tenant, id).await?;
+            let loaded = self.sources.items.scan_items(tenant, id).await?;
             *items = Some(loaded.into_iter().map(|item| (item.item_id.to_string(), Arc::new(item))).collect());
             slot.dirty.store(true, Ordering::SeqCst);
         }
@@ -394,14 +442,14 @@ impl App {
         Ok(slot.snapshot.read().clone())
     }
 
-    /// With stores shared between processes: at most every `CATALOG_CHECK_MS`, compares the
+    /// With stores shared between processes: at most every `services.follow_ms`, compares the
     /// catalog with the shared version and, when another process has written items since, drops
     /// it so this call reloads it from the document store.
     async fn check_catalog_version(&self, tenant: &TenantId, id: &ScenarioId, slot: &CatalogSlot) {
         // 1 at the earliest, so 0 keeps meaning "never checked".
         let now = self.started.elapsed().as_millis() as u64 + 1;
         let checked = slot.checked_ms.load(Ordering::SeqCst);
-        if (checked != 0 && now.saturating_sub(checked) < CATALOG_CHECK_MS)
+        if (checked != 0 && now.saturating_sub(checked) < self.config.services.follow_ms)
             || slot.checked_ms.compare_exchange(checked, now, Ordering::SeqCst, Ordering::SeqCst).is_err()
         {
             return;
@@ -461,6 +509,81 @@ impl App {
             }
         }
         self.catalog_written(tenant, id, &slot).await;
+    }
+
+    /// How long a process serves its copies of what other processes may change (a running
+    /// experiment, a catalog's version, the serving models) before asking again.
+    fn follow_interval(&self) -> Duration {
+        Duration::from_millis(self.config.services.follow_ms)
+    }
+
+    /// With stores shared between processes: at most every `services.follow_ms` per scenario,
+    /// brings this process's serving models in line with what other processes changed: the
+    /// versions the registry serves when the serving-models mark changed (an activation or
+    /// rollback elsewhere), and the ranker the config asks for when the config changed (a
+    /// `rank.version` pin set elsewhere). Requests of the scenario wait while it loads.
+    pub async fn follow_models(&self, tenant: &TenantId, id: &ScenarioId) {
+        if !self.shared_cache() {
+            return;
+        }
+        let key = (tenant.clone(), id.clone());
+        let fresh = |followed: &Followed| {
+            let now = self.started.elapsed().as_millis() as u64 + 1;
+            followed.checked != 0 && now.saturating_sub(followed.checked) < self.config.services.follow_ms
+        };
+        let known = self.followed.read().get(&key).cloned();
+        let slot = match known {
+            Some(slot) if fresh(&slot.state.lock()) => return,
+            Some(slot) => slot,
+            None => self.followed.write().entry(key).or_default().clone(),
+        };
+        let _following = slot.running.lock().await;
+        let seen = slot.state.lock().clone();
+        if fresh(&seen) {
+            return; // Another request followed while this one waited.
+        }
+        let mark = match self.realtime.cache_get(Cached::ServingModels(tenant, id)).await {
+            Ok(mark) => mark,
+            Err(error) => {
+                tracing::debug!(%tenant, scenario = %id, %error, "serving-models mark unavailable; keeping the models");
+                return;
+            }
+        };
+        let config_version = self.scenario(tenant, id).await.ok().map(|c| c.scenario.version);
+        let result = if mark.is_some() && mark != seen.mark {
+            crate::service::models::follow(self, tenant, id).await.map(|loaded| {
+                if loaded > 0 {
+                    tracing::info!(%tenant, scenario = %id, loaded, "serving the versions another process activated");
+                }
+            })
+        } else if config_version != seen.config_version && seen.checked != 0 {
+            crate::service::models::sync_ranker(self, tenant, id).await
+        } else {
+            Ok(())
+        };
+        if let Err(error) = result {
+            tracing::warn!(%tenant, scenario = %id, %error, "could not follow the model registry");
+        }
+        let checked = self.started.elapsed().as_millis() as u64 + 1;
+        *slot.state.lock() = Followed { checked, mark, config_version };
+    }
+
+    /// Called after this process changed a scenario's serving models (an activation, a
+    /// rollback): with shared stores, replaces the mark other processes follow.
+    pub async fn serving_changed(&self, tenant: &TenantId, id: &ScenarioId) {
+        if !self.shared_cache() {
+            return;
+        }
+        let mark = uuid::Uuid::new_v4().simple().to_string();
+        // This process serves the change already.
+        let slot = self.followed.write().entry((tenant.clone(), id.clone())).or_default().clone();
+        slot.state.lock().mark = Some(mark.clone());
+        if let Err(error) =
+            self.realtime.cache_put(Cached::ServingModels(tenant, id), &mark, SERVING_MARK_TTL_MS, false).await
+        {
+            tracing::warn!(%tenant, scenario = %id, %error,
+                "cannot publish the model change; other processes follow it at their next schedule tick");
+        }
     }
 
     /// The scenario's trained models, if any.
@@ -525,7 +648,7 @@ impl App {
         }
         telemetry::cache_lookup("profile", false);
         let generation = self.profile_generation.load(Ordering::SeqCst);
-        let profile = self.documents.get_profile(tenant, user, id).await?.map(Arc::new);
+        let profile = self.sources.features.profile(tenant, user, id).await?.map(Arc::new);
         let mut cache = self.profiles.write();
         if self.profile_generation.load(Ordering::SeqCst) != generation {
             return Ok(profile); // A write raced this read: answer, but do not cache.
@@ -559,7 +682,7 @@ impl App {
             // Without the cache the document store still answers.
             Err(error) => tracing::debug!(%tenant, %user, %error, "profile cache unavailable"),
         }
-        let profile = self.documents.get_profile(tenant, user, id).await?;
+        let profile = self.sources.features.profile(tenant, user, id).await?;
         let json = serde_json::to_string(&profile).map_err(Error::internal)?;
         if let Err(error) = self.realtime.cache_put(cached, &json, PROFILE_TTL_MS, true).await {
             tracing::debug!(%tenant, %user, %error, "cannot cache the profile");
@@ -666,22 +789,62 @@ impl App {
             // Every partition's end when called; a partition nobody has read yet counts as behind
             // unless it is empty.
             let marks = kafka.end_offsets().await?;
-            return Ok(wait_until(timeout, || {
-                let progress = self.partition_progress.read();
-                let jobs: &[&'static str] = match &job {
-                    Some(job) => std::slice::from_ref(job),
-                    None => &crate::jobs::STREAM_JOBS,
-                };
-                jobs.iter().all(|job| {
-                    marks.iter().all(|(topic, partition, high)| {
-                        *high <= 0
-                            || progress
-                                .get(&(*job, topic.clone(), *partition))
-                                .is_some_and(|next| *next as i64 >= *high)
+            let jobs: &[&'static str] = match &job {
+                Some(job) => std::slice::from_ref(job),
+                None => &crate::jobs::STREAM_JOBS,
+            };
+            let caught_up = |job: &'static str, progress: &dyn Fn(&String, i32) -> Option<i64>| {
+                marks
+                    .iter()
+                    .all(|(topic, partition, high)| {
+                        *high <= 0 || progress(topic, *partition).is_some_and(|next| next >= *high)
                     })
-                })
-            })
-            .await);
+                    .then_some(job)
+            };
+            let deadline = tokio::time::Instant::now() + timeout;
+            let partitions: Vec<(String, i32)> = marks.iter().map(|(t, p, _)| (t.clone(), *p)).collect();
+            let mut remaining: Vec<&'static str> = jobs.to_vec();
+            let mut asked = tokio::time::Instant::now();
+            loop {
+                // The jobs this process runs say how far they are…
+                remaining.retain(|job| {
+                    let progress = self.partition_progress.read();
+                    let ours = |topic: &String, partition: i32| {
+                        progress.get(&(*job, topic.clone(), partition)).map(|next| *next as i64)
+                    };
+                    caught_up(job, &ours).is_none()
+                });
+                if remaining.is_empty() {
+                    return Ok(true);
+                }
+                // …and the group's committed offsets say it for the jobs other processes run
+                // (a split deployment's worker), a few times a second.
+                if asked.elapsed() >= Duration::from_millis(200) {
+                    asked = tokio::time::Instant::now();
+                    let mut still = Vec::new();
+                    for job in remaining {
+                        if self.local_jobs.read().contains(job) {
+                            still.push(job);
+                            continue;
+                        }
+                        let committed = kafka.committed(job, &partitions).await.unwrap_or_default();
+                        let theirs = |topic: &String, partition: i32| {
+                            committed.iter().find(|((t, p), _)| t == topic && *p == partition).map(|(_, o)| *o)
+                        };
+                        if caught_up(job, &theirs).is_none() {
+                            still.push(job);
+                        }
+                    }
+                    remaining = still;
+                    if remaining.is_empty() {
+                        return Ok(true);
+                    }
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Ok(false);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
         Ok(true)
     }

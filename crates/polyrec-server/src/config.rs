@@ -28,6 +28,48 @@ pub struct ServerConfig {
     pub auth: AuthConfig,
     /// Where tenant and user information comes from, and the tenant registry.
     pub tenancy: TenancyConfig,
+    /// The split deployment: where each service listens and where the others are reached.
+    pub services: ServicesConfig,
+}
+
+/// The split deployment (`polyrec serve --service NAME`, SPEC §3.1). Each service's HTTP and
+/// gRPC addresses default to the specification's ports; the recommendation service reaches the
+/// scenario, item, feature and model services at the `*_url`s (`POLYREC_SCENARIO_SERVICE_URL`,
+/// `POLYREC_ITEM_SERVICE_URL`, `POLYREC_FEATURE_SERVICE_URL`, `POLYREC_MODEL_SERVICE_URL`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServicesConfig {
+    /// The gRPC listener of a split service; default `0.0.0.0:` the SPEC port (9001–9007).
+    pub grpc_listen: Option<SocketAddr>,
+    pub scenario_url: String,
+    pub item_url: String,
+    pub feature_url: String,
+    pub model_url: String,
+    /// Each call's deadline, in ms.
+    pub timeout_ms: u64,
+    /// Retries of an idempotent call that failed for want of an answer, with exponential
+    /// backoff from `backoff_ms`.
+    pub retries: u32,
+    pub backoff_ms: u64,
+    /// How often (ms) a split recommendation service asks whether another process changed a
+    /// scenario's catalog or serving models; 0 asks on every request.
+    pub follow_ms: u64,
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        Self {
+            grpc_listen: None,
+            scenario_url: "http://127.0.0.1:9001".to_owned(),
+            item_url: "http://127.0.0.1:9002".to_owned(),
+            feature_url: "http://127.0.0.1:9005".to_owned(),
+            model_url: "http://127.0.0.1:9006".to_owned(),
+            timeout_ms: 3_000,
+            retries: 2,
+            backoff_ms: 50,
+            follow_ms: 1_000,
+        }
+    }
 }
 
 /// JWT verification (SPEC §6.1 `Authorization: Bearer …`). With a key configured every
@@ -211,6 +253,7 @@ impl Default for ServerConfig {
             storage: StorageConfig::default(),
             auth: AuthConfig::default(),
             tenancy: TenancyConfig::default(),
+            services: ServicesConfig::default(),
         }
     }
 }
@@ -224,6 +267,10 @@ impl ServerConfig {
             ("POLYREC_JWT_RS256_PUBLIC_KEY_FILE", &mut self.auth.rs256_public_key_file),
             ("POLYREC_TENANT_SERVICE_URL", &mut self.tenancy.tenant_service),
             ("POLYREC_USER_SERVICE_URL", &mut self.tenancy.user_service),
+            ("POLYREC_SCENARIO_SERVICE_URL", &mut self.services.scenario_url),
+            ("POLYREC_ITEM_SERVICE_URL", &mut self.services.item_url),
+            ("POLYREC_FEATURE_SERVICE_URL", &mut self.services.feature_url),
+            ("POLYREC_MODEL_SERVICE_URL", &mut self.services.model_url),
         ] {
             if let Ok(value) = std::env::var(var) {
                 *field = value;

@@ -2,14 +2,17 @@
 //!
 //! - [`app`]: the [`App`] — storage trait objects, caches and job handles, wired once.
 //! - [`service`]: the scenario, item, behavior and recommendation services, transport-free:
-//!   HTTP today, gRPC in the split deployment, over the same functions.
+//!   the HTTP routes and the gRPC services call the same functions.
+//! - [`split`]: `polyrec serve --service NAME`, one service of SPEC §3.1 per process; [`grpc`]:
+//!   its gRPC servers (`proto/polyrec.proto`, health, reflection) and the recommendation
+//!   service's clients, which implement [`sources`]' traits as the in-process path does.
 //! - [`jobs`]: the four stream jobs of SPEC §3.4 on the event bus, and the collaborative-
 //!   filtering trainer.
 //! - [`http`]: the public REST API (axum), OpenAPI + docs page, health and metrics.
 //! - [`tenancy`]: bearer tokens, tenant and user information (from [`external`]'s gRPC clients
 //!   of the tenant and user services, or the config's registry), quotas as rate limits.
 //!
-//! **Architecture invariant:** only [`http`] knows HTTP; services take a [`TenantId`] first and
+//! **Architecture invariant:** only [`http`] knows HTTP and only [`grpc`] (and [`external`]) gRPC; services take a [`TenantId`] first and
 //! never read outside it. **API boundary:** the routes, bodies and error codes of [`http`] are the
 //! public contract (`/openapi.json`).
 //!
@@ -19,9 +22,12 @@ pub mod app;
 pub mod backends;
 pub mod config;
 pub mod external;
+pub mod grpc;
 pub mod http;
 pub mod jobs;
 pub mod service;
+pub mod sources;
+pub mod split;
 pub mod telemetry;
 pub mod tenancy;
 

@@ -36,6 +36,10 @@ pub fn training_lease(tenant: &TenantId, scenario: &ScenarioId) -> String {
     format!("lease:training:{tenant}:{scenario}")
 }
 
+pub fn serving_models(tenant: &TenantId, scenario: &ScenarioId) -> String {
+    format!("models:serving:{tenant}:{scenario}")
+}
+
 /// The cached user profile (SPEC §4.2, 1 h).
 pub fn user_profile(tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> String {
     format!("user:profile:{tenant}:{user}:{scenario}")

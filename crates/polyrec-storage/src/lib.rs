@@ -412,6 +412,9 @@ pub enum Cached<'a> {
     /// `lease:training:{tenant}:{scenario}`: held by the one process of a shared deployment that
     /// trains the scenario's registered models in a schedule round.
     TrainingLease(&'a TenantId, &'a ScenarioId),
+    /// `models:serving:{tenant}:{scenario}`: a mark replaced by every activation or rollback, so
+    /// processes that serve the scenario's models follow the registry at once.
+    ServingModels(&'a TenantId, &'a ScenarioId),
 }
 
 impl Cached<'_> {
@@ -420,6 +423,7 @@ impl Cached<'_> {
             Cached::ScenarioConfig(tenant, scenario) => keys::scenario_config(tenant, scenario),
             Cached::UserProfile(tenant, user, scenario) => keys::user_profile(tenant, user, scenario),
             Cached::TrainingLease(tenant, scenario) => keys::training_lease(tenant, scenario),
+            Cached::ServingModels(tenant, scenario) => keys::serving_models(tenant, scenario),
         }
     }
 }

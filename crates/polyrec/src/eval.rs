@@ -603,6 +603,7 @@ async fn evaluate_pipeline(
             realtime: &env.realtime,
             context: &context,
             exclude: &case.exclude,
+            ranking: None,
         };
         let out = pipeline.run(RecommendInput { ctx, count: env.k, explain: false }).await;
         let ids: Vec<&str> = out.items.iter().map(|c| c.item_id()).collect();

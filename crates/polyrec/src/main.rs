@@ -36,9 +36,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every service in one process on embedded storage.
+    /// Run every service in one process on embedded storage, or (`--service`) one service of
+    /// the split deployment.
     Serve {
-        /// Address to listen on [default: 0.0.0.0:8000].
+        /// Address to listen on [default: 0.0.0.0:8000; with --service, its SPEC port 8001–8007].
         #[arg(long, env = "POLYREC_LISTEN")]
         listen: Option<SocketAddr>,
         /// Directory of the embedded stores [default: ./data].
@@ -50,6 +51,14 @@ enum Command {
         /// Leave the stream jobs to `polyrec worker` processes (needs a Kafka bus).
         #[arg(long)]
         no_stream_jobs: bool,
+        /// Run one service of the split deployment: scenario, item, behavior, recommendation,
+        /// feature, model or analytics (the stores must be servers; the stream jobs run in
+        /// `polyrec worker`).
+        #[arg(long, env = "POLYREC_SERVICE")]
+        service: Option<String>,
+        /// The gRPC listener of a split service [default: 0.0.0.0:its SPEC port 9001–9007].
+        #[arg(long, env = "POLYREC_GRPC_LISTEN")]
+        grpc_listen: Option<SocketAddr>,
     },
     /// Run the four stream jobs as Kafka consumer-group members (scale out: run more workers).
     Worker {
@@ -84,7 +93,19 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve { listen, data_dir, config, no_stream_jobs } => {
+        Command::Serve { listen, data_dir, config, no_stream_jobs, service: Some(service), grpc_listen } => {
+            let service = polyrec_server::split::Service::parse(&service)?;
+            let _telemetry = server_telemetry(&runtime, &format!("polyrec-{}", service.name()))?;
+            let settings = settings(config, data_dir)?;
+            if no_stream_jobs {
+                tracing::info!("--no-stream-jobs is implied by --service: the stream jobs run in `polyrec worker`");
+            }
+            runtime.block_on(serve_service(settings, service, listen, grpc_listen))
+        }
+        Command::Serve { listen, data_dir, config, no_stream_jobs, service: None, grpc_listen } => {
+            if grpc_listen.is_some() {
+                anyhow::bail!("--grpc-listen is for a split service: add --service NAME");
+            }
             let _telemetry = server_telemetry(&runtime, "polyrec")?;
             let mut settings = settings(config, data_dir)?;
             if let Some(listen) = listen {
@@ -164,6 +185,35 @@ async fn serve(settings: ServerConfig, stream_jobs: bool) -> anyhow::Result<()> 
     }
     let jobs = polyrec_server::jobs::JobSet { stream: stream_jobs, only: None, background: true };
     polyrec_server::run_with(app, listener, jobs, shutdown_signal()).await
+}
+
+/// One service of the split deployment on its ports.
+async fn serve_service(
+    settings: ServerConfig,
+    service: polyrec_server::split::Service,
+    listen: Option<SocketAddr>,
+    grpc_listen: Option<SocketAddr>,
+) -> anyhow::Result<()> {
+    polyrec_server::split::check_shared_stores(&settings)?;
+    let (default_http, default_grpc) = polyrec_server::split::default_addresses(service);
+    let http_address = listen.unwrap_or(default_http);
+    let http = tokio::net::TcpListener::bind(http_address)
+        .await
+        .with_context(|| format!("cannot listen on {http_address}"))?;
+    let grpc = match grpc_listen.or(settings.services.grpc_listen).or(default_grpc) {
+        Some(address) if service.grpc_port().is_some() => {
+            Some(tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?)
+        }
+        _ => None,
+    };
+    let app = App::open_as(settings, Arc::new(SystemClock), Some(service)).await?;
+    tracing::info!(
+        service = service.name(),
+        http = %http.local_addr()?,
+        grpc = %grpc.as_ref().and_then(|g| g.local_addr().ok()).map(|a| a.to_string()).unwrap_or_else(|| "none".into()),
+        "polyrec service running"
+    );
+    polyrec_server::split::run(app, service, http, grpc, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

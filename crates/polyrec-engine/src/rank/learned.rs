@@ -156,26 +156,62 @@ pub fn build_wide_deep(_: &Value, config: &ScenarioConfig) -> Result<Box<dyn Ran
     build("wide_deep", config)
 }
 
+/// Scores `items` with a loaded ranker: one row of its feature space per item.
+pub fn score_items<'a>(
+    model: &RankerModel,
+    items: impl Iterator<Item = &'a polyrec_core::Item>,
+    profile: Option<&polyrec_core::UserProfile>,
+    context: &serde_json::Map<String, Value>,
+    now_ms: i64,
+) -> Result<Vec<f32>> {
+    let mut data = model.space.empty_data();
+    model
+        .space
+        .push_items(&mut data, items, profile, context, now_ms)
+        .map_err(|e| Error::internal(format!("rank features: {e}")))?;
+    model.model.try_predict(&data).map_err(|e| Error::internal(format!("{}: {e}", model.name)))
+}
+
 #[async_trait]
 impl Rank for Learned {
     async fn rank(&self, ctx: &RequestContext<'_>, candidates: &mut [Candidate]) -> Result<()> {
-        let model = ctx.models.and_then(|m| m.ranker.as_ref()).filter(|r| {
-            r.name == self.name
-                && self.pinned.as_ref().is_none_or(|pin| polyrec_core::model::same_version(pin, &r.version))
-        });
-        let Some(model) = model else {
+        let scores = match ctx.ranking {
+            Some(service) => {
+                let ids: Vec<&str> = candidates.iter().map(|c| c.item_id()).collect();
+                service.score(ctx, self.name, self.pinned.as_deref(), &ids).await?
+            }
+            None => {
+                let model = ctx.models.and_then(|m| m.ranker.as_ref()).filter(|r| {
+                    r.name == self.name
+                        && self.pinned.as_ref().is_none_or(|pin| polyrec_core::model::same_version(pin, &r.version))
+                });
+                match model {
+                    Some(model) => Some(score_items(
+                        model,
+                        candidates.iter().map(|c| &*c.item),
+                        ctx.profile,
+                        ctx.context,
+                        ctx.now_ms,
+                    )?),
+                    None => None,
+                }
+            }
+        };
+        let Some(scores) = scores else {
             for candidate in candidates.iter_mut() {
                 candidate.rank_score = candidate.recall_score;
                 candidate.score = candidate.recall_score;
             }
             return Ok(());
         };
-        let mut data = model.space.empty_data();
-        model
-            .space
-            .push_items(&mut data, candidates.iter().map(|c| &*c.item), ctx.profile, ctx.context, ctx.now_ms)
-            .map_err(|e| Error::internal(format!("rank features: {e}")))?;
-        let scores = model.model.try_predict(&data).map_err(|e| Error::internal(format!("{}: {e}", self.name)))?;
+        if scores.len() != candidates.len() {
+            return Err(Error::internal(format!(
+                "{}: {} scores for {} candidates",
+                self.name,
+                scores.len(),
+                candidates.len()
+            )));
+        }
         for (candidate, score) in candidates.iter_mut().zip(scores) {
             candidate.rank_score = score as f64;
             candidate.score = score as f64;

@@ -122,6 +122,7 @@ pub(crate) mod test_support {
                 realtime: &self.realtime,
                 context: &self.context,
                 exclude: &self.exclude,
+                ranking: None,
             }
         }
     }

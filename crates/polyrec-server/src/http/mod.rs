@@ -30,6 +30,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::App;
+use crate::split::Service;
 use error::{ApiError, RequestId, new_request_id};
 
 pub use ops::prometheus;
@@ -67,55 +68,22 @@ pub use ops::prometheus;
 )]
 pub struct ApiDoc;
 
+/// The all-in-one router: every service's routes on one port.
 pub fn router(app: Arc<App>) -> Router {
+    router_for(app, None)
+}
+
+/// The routes of one service of the split deployment (`None`: all of them), with `/healthz`,
+/// `/readyz`, `/metrics` and the API docs.
+pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
     // Make sure the recorder exists before the first request records into it.
     prometheus();
     let max_body = app.config.max_body_bytes;
-    let api = Router::new()
-        .route("/api/v1/scenarios", post(scenarios::create).get(scenarios::list))
-        .route(
-            "/api/v1/scenarios/{scenario_id}",
-            get(scenarios::get).put(scenarios::replace).patch(scenarios::patch).delete(scenarios::delete),
-        )
-        .route("/api/v1/scenarios/{scenario_id}/items", post(items::create).get(items::list))
-        .route("/api/v1/scenarios/{scenario_id}/items/bulk", post(items::bulk).layer(DefaultBodyLimit::disable()))
-        .route(
-            "/api/v1/scenarios/{scenario_id}/items/{item_id}",
-            get(items::get).patch(items::patch).delete(items::delete),
-        )
-        .route("/api/v1/scenarios/{scenario_id}/hot", get(recommend::hot))
-        .route("/api/v1/scenarios/{scenario_id}/items/{item_id}/stats", get(recommend::item_stats))
-        .route("/api/v1/scenarios/{scenario_id}/metrics/realtime", get(recommend::realtime_metrics))
-        .route("/api/v1/scenarios/{scenario_id}/users/{user_id}/profile", get(recommend::profile))
-        .route("/api/v1/scenarios/{scenario_id}/jobs/cf", post(recommend::train_cf))
-        .route("/api/v1/scenarios/{scenario_id}/experiments", post(experiments::create).get(experiments::list))
-        .route(
-            "/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}",
-            get(experiments::get).put(experiments::replace).delete(experiments::delete),
-        )
-        .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/start", post(experiments::start))
-        .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/stop", post(experiments::stop))
-        .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/results", get(experiments::results))
-        .route("/api/v1/analytics/dashboard", get(analytics::dashboard))
-        .route("/api/v1/analytics/trends", get(analytics::trends))
-        .route("/api/v1/analytics/distributions", get(analytics::distributions))
-        .route("/api/v1/analytics/top_items", get(analytics::top_items))
-        .route("/api/v1/analytics/funnel", get(analytics::funnel))
-        .route("/api/v1/scenarios/{scenario_id}/jobs/train", post(models::train))
-        .route("/api/v1/scenarios/{scenario_id}/jobs", get(models::jobs))
-        .route("/api/v1/jobs/{job_id}", get(models::job))
-        .route("/api/v1/scenarios/{scenario_id}/models", get(models::list))
-        .route(
-            "/api/v1/scenarios/{scenario_id}/models/{model_name}/versions/{version}/activate",
-            post(models::activate),
-        )
-        .route("/api/v1/scenarios/{scenario_id}/models/{model_name}/rollback", post(models::rollback))
-        .route("/api/v1/behaviors", post(behaviors::track))
-        .route("/api/v1/behaviors/batch", post(behaviors::track_batch))
-        .route("/api/v1/behaviors/stats", get(behaviors::stats))
-        .route("/api/v1/recommend", post(recommend::recommend))
-        .fallback(api_not_found)
-        .layer(DefaultBodyLimit::max(max_body));
+    let api = match service {
+        None => Service::ALL.iter().fold(Router::new(), |api, service| api.merge(routes(*service))),
+        Some(service) => routes(service),
+    };
+    let api = api.fallback(api_not_found).layer(DefaultBodyLimit::max(max_body));
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -124,6 +92,63 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(api)
         .layer(middleware::from_fn(observe))
         .with_state(app)
+}
+
+/// The HTTP routes each service owns ([`Service::owning`] is the same table by path).
+fn routes(service: Service) -> Router<Arc<App>> {
+    let router = Router::new();
+    match service {
+        Service::Scenario => router
+            .route("/api/v1/scenarios", post(scenarios::create).get(scenarios::list))
+            .route(
+                "/api/v1/scenarios/{scenario_id}",
+                get(scenarios::get).put(scenarios::replace).patch(scenarios::patch).delete(scenarios::delete),
+            )
+            .route("/api/v1/scenarios/{scenario_id}/experiments", post(experiments::create).get(experiments::list))
+            .route(
+                "/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}",
+                get(experiments::get).put(experiments::replace).delete(experiments::delete),
+            )
+            .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/start", post(experiments::start))
+            .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/stop", post(experiments::stop))
+            .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/results", get(experiments::results)),
+        Service::Item => router
+            .route("/api/v1/scenarios/{scenario_id}/items", post(items::create).get(items::list))
+            .route("/api/v1/scenarios/{scenario_id}/items/bulk", post(items::bulk).layer(DefaultBodyLimit::disable()))
+            .route(
+                "/api/v1/scenarios/{scenario_id}/items/{item_id}",
+                get(items::get).patch(items::patch).delete(items::delete),
+            ),
+        Service::Behavior => router
+            .route("/api/v1/behaviors", post(behaviors::track))
+            .route("/api/v1/behaviors/batch", post(behaviors::track_batch))
+            .route("/api/v1/behaviors/stats", get(behaviors::stats)),
+        Service::Recommendation => router
+            .route("/api/v1/recommend", post(recommend::recommend))
+            .route("/api/v1/scenarios/{scenario_id}/hot", get(recommend::hot))
+            .route("/api/v1/scenarios/{scenario_id}/items/{item_id}/stats", get(recommend::item_stats))
+            .route("/api/v1/scenarios/{scenario_id}/metrics/realtime", get(recommend::realtime_metrics))
+            .route("/api/v1/scenarios/{scenario_id}/jobs/cf", post(recommend::train_cf)),
+        Service::Feature => {
+            router.route("/api/v1/scenarios/{scenario_id}/users/{user_id}/profile", get(recommend::profile))
+        }
+        Service::Model => router
+            .route("/api/v1/scenarios/{scenario_id}/jobs/train", post(models::train))
+            .route("/api/v1/scenarios/{scenario_id}/jobs", get(models::jobs))
+            .route("/api/v1/jobs/{job_id}", get(models::job))
+            .route("/api/v1/scenarios/{scenario_id}/models", get(models::list))
+            .route(
+                "/api/v1/scenarios/{scenario_id}/models/{model_name}/versions/{version}/activate",
+                post(models::activate),
+            )
+            .route("/api/v1/scenarios/{scenario_id}/models/{model_name}/rollback", post(models::rollback)),
+        Service::Analytics => router
+            .route("/api/v1/analytics/dashboard", get(analytics::dashboard))
+            .route("/api/v1/analytics/trends", get(analytics::trends))
+            .route("/api/v1/analytics/distributions", get(analytics::distributions))
+            .route("/api/v1/analytics/top_items", get(analytics::top_items))
+            .route("/api/v1/analytics/funnel", get(analytics::funnel)),
+    }
 }
 
 /// What a `polyrec worker` serves: liveness and its metrics (stream-job lag, warehouse inserts,

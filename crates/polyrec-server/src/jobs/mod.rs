@@ -189,6 +189,7 @@ pub async fn start_jobs(app: Arc<App>, set: JobSet) -> anyhow::Result<Jobs> {
                     ),
                 ];
                 for (name, factory) in factories.into_iter().filter(|(name, _)| set.runs(name)) {
+                    app.local_jobs.write().insert(name);
                     handles.push(tokio::spawn(kafka::run(app.clone(), bus.clone(), name, factory, stopped.clone())));
                 }
             }

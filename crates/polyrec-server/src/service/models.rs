@@ -153,6 +153,7 @@ pub async fn list(app: &App, tenant: &TenantId, scenario: &ScenarioId, name: Opt
     if let Some(name) = name {
         check_name(name)?;
     }
+    app.follow_models(tenant, scenario).await;
     let serving = app.scenario_models(tenant, scenario).map(|m| m.versions.clone()).unwrap_or_default();
     let records = app.documents.list_models(tenant, scenario, name).await?;
     let models = records
@@ -269,6 +270,7 @@ pub async fn activate_loaded(app: &App, tenant: &TenantId, record: ModelRecord, 
         tenant = %tenant, scenario = %active.scenario_id, model = %active.model_name,
         version = %active.model_version, "model version activated"
     );
+    app.serving_changed(tenant, &active.scenario_id).await;
     Ok(ModelView::new(active, true))
 }
 
@@ -391,44 +393,50 @@ fn retire(app: &App, collection: VectorCollection) {
 pub async fn load_serving(app: &App) -> Result<usize> {
     let mut loaded = 0;
     for (tenant, scenario) in app.documents.all_scenarios().await? {
-        let id = scenario.scenario_id;
-        // The registry is read and followed while no activation of this process is half done.
-        let _serving = app.serving_slot(&tenant, &id).await;
-        let records = app.documents.list_models(&tenant, &id, None).await?;
-        let mut names: Vec<&str> = records.iter().map(|m| m.model_name.as_str()).collect();
-        names.dedup();
-        // Rankers: the one the config asks for (pinned or active).
-        names.retain(|name| !polyrec_models::rank::RANKERS.contains(name));
-        if records.iter().any(|m| polyrec_models::rank::RANKERS.contains(&m.model_name.as_str())) {
-            let ranker = |app: &App| {
-                app.scenario_models(&tenant, &id).and_then(|m| m.ranker.as_ref().map(|r| r.version.clone()))
-            };
-            let before = ranker(app);
-            match sync_ranker(app, &tenant, &id).await {
-                Ok(()) => loaded += usize::from(ranker(app) != before),
-                Err(error) => {
-                    tracing::error!(tenant = %tenant, scenario = %id, %error, "could not load the scenario's ranker")
-                }
+        loaded += follow(app, &tenant, &scenario.scenario_id).await?;
+    }
+    Ok(loaded)
+}
+
+/// Loads the serving version of every model of one scenario that this process does not serve
+/// yet (see [`load_serving`]); returns how many were loaded.
+pub async fn follow(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<usize> {
+    let mut loaded = 0;
+    // The registry is read and followed while no activation of this process is half done.
+    let _serving = app.serving_slot(tenant, id).await;
+    let records = app.documents.list_models(tenant, id, None).await?;
+    let mut names: Vec<&str> = records.iter().map(|m| m.model_name.as_str()).collect();
+    names.dedup();
+    // Rankers: the one the config asks for (pinned or active).
+    names.retain(|name| !polyrec_models::rank::RANKERS.contains(name));
+    if records.iter().any(|m| polyrec_models::rank::RANKERS.contains(&m.model_name.as_str())) {
+        let ranker =
+            |app: &App| app.scenario_models(tenant, id).and_then(|m| m.ranker.as_ref().map(|r| r.version.clone()));
+        let before = ranker(app);
+        match sync_ranker(app, tenant, id).await {
+            Ok(()) => loaded += usize::from(ranker(app) != before),
+            Err(error) => {
+                tracing::error!(tenant = %tenant, scenario = %id, %error, "could not load the scenario's ranker")
             }
         }
-        let serving = app.scenario_models(&tenant, &id).map(|m| m.versions.clone()).unwrap_or_default();
-        for name in names {
-            let versions: Vec<ModelRecord> = records.iter().filter(|m| m.model_name == name).cloned().collect();
-            let Some(record) = serving_version(&versions) else { continue };
-            if serving.get(name) == Some(&record.model_version) {
-                continue;
-            }
-            let result = match load(app, &tenant, record).await {
-                Ok(model) => install(app, &tenant, record, model).await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(()) => loaded += 1,
-                Err(error) => tracing::error!(
-                    tenant = %tenant, scenario = %id, model = name, version = %record.model_version, %error,
-                    "could not load the serving version"
-                ),
-            }
+    }
+    let serving = app.scenario_models(tenant, id).map(|m| m.versions.clone()).unwrap_or_default();
+    for name in names {
+        let versions: Vec<ModelRecord> = records.iter().filter(|m| m.model_name == name).cloned().collect();
+        let Some(record) = serving_version(&versions) else { continue };
+        if serving.get(name) == Some(&record.model_version) {
+            continue;
+        }
+        let result = match load(app, tenant, record).await {
+            Ok(model) => install(app, tenant, record, model).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => loaded += 1,
+            Err(error) => tracing::error!(
+                tenant = %tenant, scenario = %id, model = name, version = %record.model_version, %error,
+                "could not load the serving version"
+            ),
         }
     }
     Ok(loaded)

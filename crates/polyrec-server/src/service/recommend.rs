@@ -180,6 +180,7 @@ pub async fn recommend(
         }
     }
     let exclude: FxHashSet<String> = exposed.into_iter().chain(excluded).collect();
+    app.follow_models(tenant, &scenario_id).await;
     let models = app.scenario_models(tenant, &scenario_id);
     let ctx = RequestContext {
         tenant,
@@ -194,6 +195,7 @@ pub async fn recommend(
         realtime: app.realtime.as_ref(),
         context: &context,
         exclude: &exclude,
+        ranking: app.sources.ranking.as_deref(),
     };
     let output = pipeline.run(RecommendInput { ctx, count, explain }).await;
 

@@ -360,6 +360,31 @@ impl KafkaBus {
         .map_err(unavailable)?
     }
 
+    /// The offsets `group` has committed (the next offset it will read) on the given partitions;
+    /// a partition it never committed on is absent. A job commits only what its sink has
+    /// stored, so this tells a process that does not run the job how far its effects reach.
+    pub async fn committed(&self, group: &str, partitions: &[(String, i32)]) -> Result<Vec<((String, i32), i64)>> {
+        let config = self.consumer_config(group);
+        let mut list = TopicPartitionList::new();
+        for (topic, partition) in partitions {
+            list.add_partition(topic, *partition);
+        }
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = config.create().map_err(unavailable)?;
+            let committed = consumer.committed_offsets(list, Duration::from_secs(5)).map_err(unavailable)?;
+            Ok(committed
+                .elements()
+                .iter()
+                .filter_map(|e| match e.offset() {
+                    Offset::Offset(offset) => Some(((e.topic().to_owned(), e.partition()), offset)),
+                    _ => None,
+                })
+                .collect())
+        })
+        .await
+        .map_err(unavailable)?
+    }
+
     fn consumer_config(&self, group: &str) -> ClientConfig {
         let mut config = ClientConfig::new();
         config

@@ -563,3 +563,202 @@ async fn a_version_trained_through_one_process_serves_in_every_process() {
     })
     .await;
 }
+
+/// The split deployment as SPEC §3.1 draws it: the seven services and a worker, eight `polyrec`
+/// processes on loopback sharing the production stores. Events go in over the behavior
+/// service's streaming gRPC ingest; the recommendation service answers from the scenario, item,
+/// feature and model services over gRPC; each gRPC port answers health checks and reflection.
+#[tokio::test]
+async fn the_seven_services_run_as_separate_processes() {
+    use polyrec_server::grpc::proto;
+    use polyrec_server::split::Service;
+    let Some(storage) = Storage::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = storage.config_file(dir.path());
+    let mut ports = std::collections::HashMap::new();
+    for service in Service::ALL {
+        ports.insert(service, (free_port(), service.grpc_port().map(|_| free_port())));
+    }
+    let grpc = |service: Service| format!("http://127.0.0.1:{}", ports[&service].1.unwrap());
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[storage]\n",
+        &format!(
+            "cf_interval_seconds = 1\n\n[services]\nscenario_url = {:?}\nitem_url = {:?}\nfeature_url = {:?}\n\
+             model_url = {:?}\n\n[storage]\nblobs = \"file://{}\"\n",
+            grpc(Service::Scenario),
+            grpc(Service::Item),
+            grpc(Service::Feature),
+            grpc(Service::Model),
+            dir.path().join("models").display()
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut processes = Vec::new();
+    for service in Service::ALL {
+        let (http, grpc) = ports[&service];
+        let listen = format!("127.0.0.1:{http}");
+        let data = dir.path().join(service.name()).display().to_string();
+        let mut args = vec!["serve".to_owned(), "--service".into(), service.name().into(), "--listen".into(), listen];
+        args.extend(["--data-dir".to_owned(), data]);
+        if let Some(grpc) = grpc {
+            args.extend(["--grpc-listen".to_owned(), format!("127.0.0.1:{grpc}")]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        processes.push(polyrec(&args, &config, &dir.path().join(format!("{}.log", service.name()))));
+    }
+    let worker_listen = format!("127.0.0.1:{}", free_port());
+    let worker_data = dir.path().join("worker").display().to_string();
+    processes.push(polyrec(
+        &["worker", "--listen", &worker_listen, "--data-dir", &worker_data],
+        &config,
+        &dir.path().join("worker.log"),
+    ));
+    let api = |service: Service| Api::new(&format!("http://127.0.0.1:{}", ports[&service].0));
+    for service in Service::ALL {
+        let api = api(service);
+        eventually(Duration::from_secs(60), &format!("{} service ready", service.name()), || async {
+            let ready = api.client.get(format!("{}/readyz", api.url)).send().await;
+            ready.is_ok_and(|r| r.status().is_success()).then_some(())
+        })
+        .await;
+    }
+
+    // Every gRPC port: health SERVING, for the service's own name too, and reflection lists it.
+    for service in Service::ALL.into_iter().filter(|s| s.grpc_port().is_some()) {
+        let channel = tonic::transport::Endpoint::from_shared(grpc(service)).unwrap().connect().await.unwrap();
+        let name = format!("polyrec.v1.{}{}Service", service.name()[..1].to_uppercase(), &service.name()[1..]);
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+        for asked in ["", name.as_str()] {
+            let answer = health
+                .check(tonic_health::pb::HealthCheckRequest { service: asked.to_owned() })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(answer.status(), tonic_health::pb::health_check_response::ServingStatus::Serving, "{name}");
+        }
+        use tonic_reflection::pb::v1::{
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut reflection = ServerReflectionClient::new(channel);
+        let mut answers =
+            reflection.server_reflection_info(futures::stream::iter([request])).await.unwrap().into_inner();
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            answers.message().await.unwrap().unwrap().message_response
+        else {
+            panic!("reflection did not list the services")
+        };
+        let listed: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        assert!(listed.contains(&name), "{name} not in {listed:?}");
+    }
+
+    // A scenario through the scenario service, items through the item service.
+    let scenario = json!({"scenario_id": "feed", "scenario_type": "vlog", "config": {
+        "recall": {"strategies": [{"name": "ease", "weight": 1.0, "limit": 10}]}, "rank": {"model": "weighted"}}});
+    assert_eq!(api(Service::Scenario).post("m", "/api/v1/scenarios", scenario).await.0, 201);
+    for item in 0..12 {
+        let body = json!({"item_id": format!("i{item}"), "metadata": {"category": format!("c{}", item % 3)}});
+        assert_eq!(api(Service::Item).post("m", "/api/v1/scenarios/feed/items", body).await.0, 201);
+    }
+    // Events over the behavior service's streaming ingest: two groups of users with two tastes,
+    // i0–i3 and i6–i9; each user took three of the four of their taste.
+    let mut events = Vec::new();
+    for user in 0..12 {
+        for item in (0..4).filter(|item| *item != (user / 2) % 4) {
+            let item = (user % 2) * 6 + item;
+            let event = json!({"event_type": "click", "user_id": format!("u{user}"), "item_id": format!("i{item}"),
+                               "scenario_id": "feed"});
+            events.push(proto::Event { tenant_id: "m".into(), json: event.to_string() });
+        }
+    }
+    let mut behaviors =
+        proto::behavior_service_client::BehaviorServiceClient::connect(grpc(Service::Behavior)).await.unwrap();
+    let report = behaviors.track_stream(futures::stream::iter(events)).await.unwrap().into_inner();
+    assert_eq!((report.accepted, report.rejected, report.event_ids.len()), (36, 0, 36), "{report:?}");
+    // A bad event in a stream is reported at its index; the others are taken.
+    let bad = vec![
+        proto::Event { tenant_id: "m".into(), json: json!({"event_type": "click", "user_id": "u0"}).to_string() },
+        proto::Event {
+            tenant_id: "m".into(),
+            json: json!({"event_type": "impression", "user_id": "u0", "item_id": "i0", "scenario_id": "feed"})
+                .to_string(),
+        },
+    ];
+    let report = behaviors.track_stream(futures::stream::iter(bad)).await.unwrap().into_inner();
+    assert_eq!((report.accepted, report.rejected), (1, 1), "{report:?}");
+    assert_eq!(report.errors[0].index, 0, "{report:?}");
+
+    // The worker's jobs: the warehouse (read by the analytics service) and the profiles (served
+    // by the feature service).
+    eventually(Duration::from_secs(60), "the warehouse to hold the events", || async {
+        (api(Service::Behavior).warehouse_events("m").await == 37).then_some(())
+    })
+    .await;
+    let mut analytics =
+        proto::analytics_service_client::AnalyticsServiceClient::connect(grpc(Service::Analytics)).await.unwrap();
+    let to = (now_ms() + 3_600_000).to_string();
+    let query = proto::AnalyticsQuery { tenant_id: "m".into(), params: [("to".to_owned(), to)].into_iter().collect() };
+    let dashboard: Value = serde_json::from_str(&analytics.dashboard(query).await.unwrap().into_inner().json).unwrap();
+    assert_eq!((dashboard["clicks"].as_u64(), dashboard["impressions"].as_u64()), (Some(36), Some(1)), "{dashboard}");
+    eventually(Duration::from_secs(30), "u0's profile in the feature service", || async {
+        let (status, _) = api(Service::Feature).get("m", "/api/v1/scenarios/feed/users/u0/profile").await;
+        (status == 200).then_some(())
+    })
+    .await;
+
+    // Trained through the model service; served by the recommendation service, which reads the
+    // scenario, catalog and profile over gRPC.
+    let (status, job) =
+        api(Service::Model).post("m", "/api/v1/scenarios/feed/jobs/train", json!({"models": ["ease"]})).await;
+    assert_eq!(status, 202, "{job}");
+    let path = format!("/api/v1/jobs/{}", job["job_id"].as_str().unwrap());
+    let job = eventually(Duration::from_secs(60), "the training job", || async {
+        let (_, job) = api(Service::Model).get("m", &path).await;
+        (job["state"] == "succeeded" || job["state"] == "failed").then_some(job)
+    })
+    .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let recommender = api(Service::Recommendation);
+    let mut answer = Value::Null;
+    for _ in 0..150 {
+        let status;
+        (status, answer) = recommender
+            .call_as("m", "u1", "/api/v1/recommend", json!({"scenario_id": "feed", "count": 1, "explain": true}))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        if answer["items"][0]["channels"][0]["name"] == "ease" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = std::fs::read_to_string(dir.path().join("recommendation.log")).unwrap_or_default();
+    assert_eq!(answer["items"][0]["channels"][0]["name"], "ease", "never through ease: {answer}\n{log}");
+    // u1 took i7, i8 and i9: the one of their taste they have not taken comes first.
+    assert_eq!(answer["items"][0]["item_id"], "i6", "{answer}");
+    // Another tenant sees none of it, over HTTP and over gRPC.
+    let (status, _) = api(Service::Recommendation)
+        .call_as("intruder", "u0", "/api/v1/recommend", json!({"scenario_id": "feed"}))
+        .await;
+    assert_eq!(status, 404);
+    let mut scenarios =
+        proto::scenario_service_client::ScenarioServiceClient::connect(grpc(Service::Scenario)).await.unwrap();
+    let refused = scenarios
+        .get_scenario(proto::ScenarioRef { tenant_id: "intruder".into(), scenario_id: "feed".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::NotFound);
+    let mut items = proto::item_service_client::ItemServiceClient::connect(grpc(Service::Item)).await.unwrap();
+    let mut scan = items
+        .scan_items(proto::ScenarioRef { tenant_id: "intruder".into(), scenario_id: "feed".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(scan.message().await.unwrap().is_none(), "another tenant's scan is empty");
+    let invalid = items.scan_items(proto::ScenarioRef { tenant_id: String::new(), scenario_id: "feed".into() }).await;
+    assert_eq!(invalid.unwrap_err().code(), tonic::Code::InvalidArgument);
+    drop(processes);
+}

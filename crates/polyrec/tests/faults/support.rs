@@ -225,6 +225,14 @@ impl Api {
         }
     }
 
+    /// A POST as `user` of `tenant` (`X-User-Id`).
+    pub async fn call_as(&self, tenant: &str, user: &str, path: &str, body: Value) -> (u16, Value) {
+        let request = self.client.post(format!("{}{path}", self.url)).header("X-Tenant-Id", tenant);
+        let response = request.header("X-User-Id", user).json(&body).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn post(&self, tenant: &str, path: &str, body: Value) -> (u16, Value) {
         let (status, body, _) = self.call(reqwest::Method::POST, tenant, path, Some(body)).await;
         (status, body)

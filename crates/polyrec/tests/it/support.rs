@@ -5,6 +5,12 @@
 //! instead (the servers of `scripts/servers.sh`, from `POLYREC_TEST_*_URL`): a MongoDB database,
 //! a Redis key prefix, a ClickHouse database and Kafka topic and group names of its own, so tests
 //! running at once never share data.
+//!
+//! With `POLYREC_TEST_TOPOLOGY=split` as well, every test server is the split deployment: the
+//! seven services of SPEC §3.1, each its own `App` (its own store connections and caches) on its
+//! own loopback ports, the recommendation service reaching the others over gRPC, the stream jobs
+//! in a worker, and a gateway in front that routes each path to the service that owns it
+//! (`Service::owning`). Only HTTP and gRPC connect them; they share the clock the test moves.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,11 +22,12 @@ use serde_json::{Value, json};
 
 pub struct TestServer {
     pub url: String,
+    /// The all-in-one application; split, the worker's (it runs the stream jobs).
     pub app: Arc<App>,
     pub clock: Arc<ManualClock>,
     pub client: reqwest::Client,
     _dir: tempfile::TempDir,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 /// A fixed "now" far from any boundary: 2026-01-15T10:02:30Z.
@@ -42,13 +49,21 @@ impl TestServer {
         if production_backends() {
             production_storage(&mut config.storage);
         }
+        let (shutdown, stopped) = tokio::sync::watch::channel(false);
+        let stop = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        };
+        if split_topology() {
+            let (url, app) = start_split(config, clock.clone(), stop).await;
+            return TestServer { url, app, clock, client: reqwest::Client::new(), _dir: dir, shutdown: Some(shutdown) };
+        }
         let app = App::open(config, clock.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(polyrec_server::run(app.clone(), listener, async move {
-            let _ = stopped.await;
-        }));
+        tokio::spawn(polyrec_server::run(app.clone(), listener, stop()));
         TestServer { url, app, clock, client: reqwest::Client::new(), _dir: dir, shutdown: Some(shutdown) }
     }
 
@@ -130,7 +145,7 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
+            let _ = shutdown.send(true);
         }
     }
 }
@@ -165,6 +180,103 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("GET {path} never satisfied the condition; last answer: {last}");
+    }
+}
+
+/// Whether every test server is the split deployment (`POLYREC_TEST_TOPOLOGY=split`, which
+/// needs the production engines).
+pub fn split_topology() -> bool {
+    std::env::var("POLYREC_TEST_TOPOLOGY").as_deref() == Ok("split")
+}
+
+/// Starts the seven services, a worker and a gateway; returns the gateway's URL and the worker.
+async fn start_split<F, Fut>(mut config: ServerConfig, clock: Arc<ManualClock>, stop: F) -> (String, Arc<App>)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use polyrec_server::split::Service;
+    assert!(production_backends(), "POLYREC_TEST_TOPOLOGY=split needs POLYREC_TEST_BACKENDS=production");
+    let mut http = Vec::new();
+    let mut grpc = std::collections::HashMap::new();
+    for service in Service::ALL {
+        http.push((service, tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()));
+        if service.grpc_port().is_some() {
+            grpc.insert(service, tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+        }
+    }
+    let grpc_url = |service| format!("http://{}", grpc[&service].local_addr().unwrap());
+    config.services.scenario_url = grpc_url(Service::Scenario);
+    config.services.item_url = grpc_url(Service::Item);
+    config.services.feature_url = grpc_url(Service::Feature);
+    config.services.model_url = grpc_url(Service::Model);
+    // A change made through one service shows in the others at the next request.
+    config.services.follow_ms = 0;
+    let mut routes = std::collections::HashMap::new();
+    for (service, listener) in http {
+        routes.insert(service, format!("http://{}", listener.local_addr().unwrap()));
+        let app = App::open_as(config.clone(), clock.clone(), Some(service)).await.unwrap();
+        tokio::spawn(polyrec_server::split::run(app, service, listener, grpc.remove(&service), stop()));
+    }
+    let worker = App::open(config, clock).await.unwrap();
+    let jobs = polyrec_server::jobs::JobSet { stream: true, only: None, background: false };
+    let jobs = polyrec_server::jobs::start_jobs(worker.clone(), jobs).await.unwrap();
+    let stopped = stop();
+    tokio::spawn(async move {
+        stopped.await;
+        jobs.stop().await;
+    });
+    let gateway = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", gateway.local_addr().unwrap());
+    tokio::spawn(gateway::serve(gateway, Arc::new(routes), stop()));
+    (url, worker)
+}
+
+/// What the deployment's gateway does (SPEC §6.1): each request to the service owning its path.
+mod gateway {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::extract::{Request, State};
+    use axum::response::Response;
+    use polyrec_server::split::Service;
+
+    type Routes = Arc<HashMap<Service, String>>;
+
+    pub async fn serve(
+        listener: tokio::net::TcpListener,
+        routes: Routes,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let client = reqwest::Client::new();
+        let app = axum::Router::new().fallback(forward).with_state((routes, client));
+        let _ = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+    }
+
+    async fn forward(State((routes, client)): State<(Routes, reqwest::Client)>, request: Request) -> Response {
+        let (parts, body) = request.into_parts();
+        let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let base = &routes[&Service::owning(parts.uri.path())];
+        let mut outgoing = client
+            .request(parts.method.clone(), format!("{base}{path_and_query}"))
+            .body(reqwest::Body::wrap_stream(body.into_data_stream()));
+        for (name, value) in &parts.headers {
+            if name != axum::http::header::HOST {
+                outgoing = outgoing.header(name, value);
+            }
+        }
+        match outgoing.send().await {
+            Ok(answer) => {
+                let mut response = Response::builder().status(answer.status());
+                for (name, value) in answer.headers() {
+                    response = response.header(name, value);
+                }
+                let body = answer.bytes().await.unwrap_or_default();
+                response.body(Body::from(body)).unwrap()
+            }
+            Err(error) => Response::builder().status(502).body(Body::from(error.to_string())).unwrap(),
+        }
     }
 }
 

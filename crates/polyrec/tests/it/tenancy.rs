@@ -17,7 +17,7 @@ use polyrec_server::external::proto;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{START_MS, TestServer, config, event};
+use crate::support::{START_MS, TestServer, config, event, split_topology};
 
 const SECRET: &str = "a-test-secret-of-enough-length-for-hs256";
 const PRIVATE_PEM: &str = include_str!("../fixtures/jwt-rs256-private.pem");
@@ -369,11 +369,27 @@ async fn the_tenant_service_decides_status_and_quota_and_is_asked_once_an_hour()
     let (status, _) = server.recommend("acme", "u9", json!({"scenario_id": "feed"})).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     let calls = fake.tenant_calls.load(Ordering::SeqCst);
-    assert_eq!(calls, 3, "one call per tenant, then the cache");
+    if split_topology() {
+        // Each process caches on its own: scenario service 3, and acme once more in each of the
+        // recommendation, item and feature services a recommend reaches.
+        assert_eq!(calls, 6, "one call per tenant and process, then the cache");
+    } else {
+        assert_eq!(calls, 3, "one call per tenant, then the cache");
+    }
+    server.clock.advance_ms(1_001);
+    let (status, _) = server.get("shady", "/api/v1/scenarios").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = server.recommend("acme", "u9", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(fake.tenant_calls.load(Ordering::SeqCst), calls, "answered from the cache");
     server.clock.advance_ms(3_601_000);
     let (status, _) = server.recommend("acme", "u9", json!({"scenario_id": "feed"})).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(fake.tenant_calls.load(Ordering::SeqCst), calls + 1, "asked again after an hour");
+    let asked = fake.tenant_calls.load(Ordering::SeqCst) - calls;
+    // All-in-one, the one process asks. Split, the recommendation service and the scenario
+    // service it asks for the scenario's experiments; the catalog and the profile are cached, so
+    // the item and feature services are not reached again.
+    assert_eq!(asked, if split_topology() { 2 } else { 1 }, "asked again after an hour");
 }
 
 #[tokio::test]

@@ -1,0 +1,132 @@
+//! The gRPC transport of the split deployment (`proto/polyrec.proto`): the six services' servers
+//! (each a thin layer over the same `service::*` functions the HTTP routes call), gRPC health
+//! checking and server reflection, and ([`client`]) the recommendation service's clients.
+
+pub mod client;
+mod server;
+
+use std::sync::Arc;
+
+use polyrec_core::{Error, TenantId, TenantStatus};
+use tonic::{Code, Status};
+
+use crate::App;
+use crate::split::Service;
+
+/// The generated code of `proto/polyrec.proto`.
+pub mod proto {
+    #![allow(clippy::all, missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/polyrec.v1.rs"));
+}
+
+/// The encoded descriptors of `proto/polyrec.proto`, for server reflection.
+const DESCRIPTOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/polyrec_descriptor.bin"));
+
+/// The metadata key that carries the HTTP API's error code.
+pub const CODE_KEY: &str = "x-polyrec-code";
+
+/// The gRPC server of `service` (none for recommendation): its service, the health service
+/// (`grpc.health.v1.Health`, SERVING for the empty name and the service's own) and reflection.
+pub async fn server(app: Arc<App>, service: Service) -> anyhow::Result<tonic::transport::server::Router> {
+    use proto::*;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(DESCRIPTOR)
+        .build_v1()
+        .map_err(|e| anyhow::anyhow!("gRPC reflection: {e}"))?;
+    let handler = server::Handler { app };
+    let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+    let mut router = builder.add_service(health).add_service(reflection);
+    let name = match service {
+        Service::Scenario => {
+            router = router.add_service(scenario_service_server::ScenarioServiceServer::new(handler));
+            "polyrec.v1.ScenarioService"
+        }
+        Service::Item => {
+            router = router.add_service(item_service_server::ItemServiceServer::new(handler));
+            "polyrec.v1.ItemService"
+        }
+        Service::Behavior => {
+            router = router.add_service(behavior_service_server::BehaviorServiceServer::new(handler));
+            "polyrec.v1.BehaviorService"
+        }
+        Service::Feature => {
+            router = router.add_service(feature_service_server::FeatureServiceServer::new(handler));
+            "polyrec.v1.FeatureService"
+        }
+        Service::Model => {
+            router = router.add_service(model_service_server::ModelServiceServer::new(handler));
+            "polyrec.v1.ModelService"
+        }
+        Service::Analytics => {
+            router = router.add_service(analytics_service_server::AnalyticsServiceServer::new(handler));
+            "polyrec.v1.AnalyticsService"
+        }
+        Service::Recommendation => anyhow::bail!("the recommendation service has no gRPC service"),
+    };
+    reporter.set_service_status(name, tonic_health::ServingStatus::Serving).await;
+    reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    Ok(router)
+}
+
+/// A request's tenant: a valid id of a tenant that is not suspended. The gRPC ports are internal
+/// (SPEC §3.1): bearer tokens are checked at the HTTP edge, not here.
+async fn admit(app: &App, raw: &str) -> Result<TenantId, Status> {
+    let tenant = TenantId::parse(raw).map_err(status)?;
+    let info = app.tenancy.tenant(&tenant, app.now_ms()).await.map_err(status)?;
+    if info.status == TenantStatus::Suspended {
+        return Err(status(Error::forbidden("tenant_suspended", format!("tenant {raw:?} is suspended"))));
+    }
+    Ok(tenant)
+}
+
+/// An error as a gRPC status: the nearest code, the message, and the HTTP API's code in the
+/// `x-polyrec-code` metadata.
+pub fn status(error: Error) -> Status {
+    let (code, api_code) = match &error {
+        Error::InvalidInput { code, .. } | Error::Validation { code, .. } => (Code::InvalidArgument, *code),
+        Error::NotFound { .. } => (Code::NotFound, "not_found"),
+        Error::Conflict { code, .. } => (Code::FailedPrecondition, *code),
+        Error::Unauthorized { code, .. } => (Code::Unauthenticated, *code),
+        Error::Forbidden { code, .. } => (Code::PermissionDenied, *code),
+        Error::RateLimited { .. } => (Code::ResourceExhausted, "rate_limited"),
+        Error::Unavailable { .. } => (Code::Unavailable, "unavailable"),
+        Error::Internal(_) => (Code::Internal, "internal"),
+    };
+    let message = match &error {
+        Error::Validation { errors, .. } => {
+            let details: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect();
+            format!("{error}: {}", details.join("; "))
+        }
+        Error::NotFound { what } => what.clone(),
+        _ => error.to_string(),
+    };
+    let mut status = Status::new(code, message);
+    if let Ok(value) = api_code.parse() {
+        status.metadata_mut().insert(CODE_KEY, value);
+    }
+    status
+}
+
+/// A status a client received, as the error the request path answers with: `NotFound` stays
+/// itself (a scenario that does not exist is a 404 either way); a service that did not answer is
+/// `Unavailable` (503); anything else is `Internal`, with the service's message.
+pub fn error(service: &str, status: Status) -> Error {
+    match status.code() {
+        Code::NotFound => Error::not_found(status.message().to_owned()),
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::ResourceExhausted | Code::Unknown => {
+            Error::unavailable(format!("{service}: {} {}", status.code(), status.message()))
+        }
+        _ => Error::internal(format!("{service}: {} {}", status.code(), status.message())),
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Status> {
+    serde_json::to_string(value).map_err(|e| status(Error::internal(e)))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T, Status> {
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| status(Error::invalid("invalid_json", format!("{what} is not JSON: {e}"))))?;
+    crate::service::parse_body(value).map_err(status)
+}
