@@ -1,10 +1,11 @@
 # syntax=docker/dockerfile:1
 #
-# The polyrec image: one binary, two roles (README "Running it").
+# The polyrec image: one binary, every role (README "Running it"; deploy/README.md).
 #
 #   docker build -t polyrec .                                    # needs BuildKit (cache mounts)
 #   docker run -p 8000:8000 -v polyrec-data:/data polyrec        # all-in-one, embedded storage
-#   docker run polyrec serve --no-stream-jobs                    # API replica (with POLYREC_BUS_URL=kafka://…)
+#   docker run polyrec serve --service scenario                  # one split service (SPEC §3.1), on server stores
+#   docker run polyrec serve --no-stream-jobs                    # all-in-one API replica (with POLYREC_BUS_URL=kafka://…)
 #   docker run polyrec worker                                    # stream jobs, /healthz + /metrics on :8010
 #
 # The build is the default feature set of crate `polyrec` (`production`: the MongoDB, Redis,
@@ -19,9 +20,10 @@ FROM rust:1-bookworm AS builder
 #   the `cmake-build` feature is off) — needs make, gcc/g++ and bash;
 # - libz-sys links the system zlib when pkg-config finds zlib1g-dev (else builds its own copy);
 # - rusqlite (`bundled`) and mimalloc compile C with the cc crate.
-# The Milvus and tenant-service gRPC clients are generated without protoc (protox / a checked-in
-# descriptor set), so no protobuf compiler is installed. The rust image has most of this already;
-# the list is explicit so the requirement is written down.
+# The gRPC code — the split services' servers and clients (crates/polyrec-server/proto/
+# polyrec.proto), the tenant/user-service clients and the Milvus client — is generated without
+# protoc (protox / a checked-in descriptor set), so no protobuf compiler is installed. The rust
+# image has most of this already; the list is explicit so the requirement is written down.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential pkg-config zlib1g-dev \
     && rm -rf /var/lib/apt/lists/*
@@ -62,7 +64,7 @@ COPY --from=builder /out/polyrec /usr/local/bin/polyrec
 # The HEALTHCHECK probe: bash's /dev/tcp, so the image needs no curl or wget.
 COPY --chmod=0755 deploy/docker/healthcheck.sh /usr/local/bin/polyrec-healthcheck
 
-# Read by both `serve` and `worker` (clap `env = "POLYREC_DATA_DIR"`).
+# Read by `serve` and `worker` (clap `env = "POLYREC_DATA_DIR"`).
 ENV POLYREC_DATA_DIR=/data \
     RUST_LOG=info
 
@@ -70,12 +72,16 @@ WORKDIR /data
 USER 10001:10001
 VOLUME ["/data"]
 
-# 8000: `polyrec serve` (the API, /metrics, /healthz, /readyz, /docs).
+# 8000: `polyrec serve`, all-in-one (the API, /metrics, /healthz, /readyz, /docs).
+# 8001–8007: `polyrec serve --service NAME`, HTTP of scenario, item, behavior, recommendation,
+#   feature, model, analytics (their routes, /metrics, /healthz, /readyz, /docs).
+# 9001–9003, 9005–9007: the gRPC ports of those services (recommendation has none).
 # 8010: `polyrec worker` (/healthz and /metrics only).
-EXPOSE 8000 8010
+EXPOSE 8000 8001 8002 8003 8004 8005 8006 8007 9001 9002 9003 9005 9006 9007 8010
 
-# Liveness of whichever role runs: /healthz on the port of POLYREC_LISTEN (default 8000), else on
-# the port of POLYREC_WORKER_LISTEN (default 8010). Compose and Kubernetes set their own checks.
+# Liveness of whichever role runs: /healthz on the HTTP port the container's command line and
+# environment give (`serve`: 8000, `serve --service NAME`: its 8001–8007, `worker`: 8010, or
+# --listen / POLYREC_LISTEN / POLYREC_WORKER_LISTEN). Compose and Kubernetes set their own checks.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["polyrec-healthcheck"]
 
 ENTRYPOINT ["polyrec"]

@@ -14,23 +14,51 @@
 #       * every POLYREC_* name in a deploy file is read by the binary: the allowed names are the
 #         "POLYREC_…" string literals under crates/*/src (POLYREC_TEST_* excluded), not a list here;
 #         OTEL_* names given to polyrec likewise
-#       * POLYREC_*_URL schemes are those crates/polyrec-server/src/backends.rs accepts, Kafka URL
+#       * POLYREC_*_URL schemes are those crates/polyrec-server/src/backends.rs accepts (http/https
+#         for the gRPC endpoints: tenant/user services, POLYREC_*_SERVICE_URL), Kafka URL
 #         parameters those of KafkaSettings::from_url; the config file in the ConfigMap has only
-#         keys of the structs in config.rs (the server rejects unknown keys)
-#       * `polyrec serve|worker` command lines use flags main.rs defines; each role's listen port
-#         is declared (compose expose/ports, containerPort); probes and healthchecks ask a role
-#         only for what it serves (serve: /healthz, /readyz; worker: /healthz) on a declared port
-#       * compose: known keys, depends_on targets exist (service_healthy ones have a healthcheck),
-#         named volumes are declared, bind sources exist, every host of a POLYREC_*_URL and of the
-#         OTLP endpoint is a compose service declaring that port
+#         keys of the structs in config.rs (the server rejects unknown keys) and no
+#         services.grpc_listen (it would give every service one gRPC port)
+#       * the split deployment (SPEC §3.1): the services and ports in SPEC_SERVICES below are those
+#         of crates/polyrec-server/src/split.rs (Service::name, Service::ALL, the port table of its
+#         test); every --service value in a deploy file (command lines and prose) is one of the
+#         seven; the stores a split service requires, the services that train and the one that
+#         calls the others are read from split.rs / app.rs
+#       * `polyrec serve [--service NAME]|worker` command lines use flags main.rs defines; the
+#         ports each process listens on (HTTP, and gRPC for a split service; flags, then their
+#         environment variables, then the SPEC/default ports) are exactly the ports declared
+#         (compose expose/ports, containerPort); probes and healthchecks ask a role only for what
+#         it serves (serve: /healthz, /readyz; worker: /healthz) on its HTTP port; readiness is
+#         /readyz and liveness /healthz
+#       * compose: known keys; depends_on targets exist (service_healthy ones have a healthcheck)
+#         and are not profile-only for a default service; named volumes declared, bind sources
+#         exist; every host of a POLYREC_*_URL and of the OTLP endpoint is a compose service
+#         declaring that port; the default profile runs each of the seven services once, with a
+#         `polyrec-healthcheck PORT /readyz` healthcheck, the four server stores and traces to the
+#         Jaeger service's 4317, plus a worker; each POLYREC_*_SERVICE_URL names the compose
+#         service running that service at its gRPC port and is in the caller's depends_on, and
+#         the recommendation service sets all four; one named volume at the POLYREC_BLOBS_URL
+#         directory, mounted by the services that train; no host port published twice; MongoDB,
+#         Redis, Kafka in KRaft mode (controller role, no ZooKeeper), ClickHouse, Milvus,
+#         Prometheus, Grafana and Jaeger are in the stack
 #       * Kubernetes: every document has apiVersion/kind/name; kustomization.yaml lists exactly
-#         the files; Deployment selectors match their pods; Service selectors match a Deployment
-#         and targetPorts are its containerPorts (by number or name); HPA/PDB targets exist;
-#         ConfigMaps, Secrets (and their keys) and PVCs referenced exist; a PVC several
-#         Deployments mount is ReadWriteMany; POLYREC_CONFIG names a mounted ConfigMap file
+#         the files; Deployment selectors match their pods; a Service selector matches exactly one
+#         Deployment and its targetPorts are that Deployment's containerPorts (by number or name);
+#         each split service runs in one Deployment with containerPorts named http/grpc at the SPEC
+#         numbers, behind one Service with ports http/grpc at the same numbers, scaled by an HPA;
+#         HPA/PDB targets exist, HPA min <= max and the Deployment requests what the HPA scales
+#         on; prometheus.io/port is the HTTP port; the service URLs reach the right Service's gRPC
+#         port (same namespace); ConfigMaps, Secrets (and their keys) and PVCs referenced exist;
+#         the PVC at the POLYREC_BLOBS_URL directory (and any PVC several Deployments mount) is
+#         ReadWriteMany; POLYREC_CONFIG names a mounted ConfigMap file
 #       * Dockerfile: COPY sources exist and are not excluded by .dockerignore, files the crates
-#         include_str! are copied, EXPOSE has both roles' ports, non-root USER, HEALTHCHECK
-#       * prometheus.yml scrape targets are compose services and Kubernetes Services with the port
+#         include_str! are copied, EXPOSE has every role's ports (8000, the SPEC ports, 8010),
+#         non-root USER, HEALTHCHECK; deploy/docker/healthcheck.sh's port table is SPEC §3.1's
+#       * prometheus.yml: scrape targets (static, and dns_sd_configs names) are compose services
+#         and Kubernetes Services with the port (a DNS name may be Compose-only when its service is
+#         profile-only); every polyrec compose service is scraped on its HTTP port; every
+#         Deployment's app.kubernetes.io/name is a job scraping it through its Service; the
+#         PolyrecTargetDown rule's job regex matches every job
 #   - `kubectl kustomize deploy/k8s` renders, when kubectl is installed (skipped otherwise)
 # Needs promtool (Debian: `apt-get install prometheus`; or PROMTOOL=/path/to/promtool) and
 # python3 >= 3.11 (tomllib) with PyYAML (Debian: python3-yaml); $PYTHON names another one
@@ -262,8 +290,24 @@ main_rs = read("crates/polyrec/src/main.rs")
 backends_rs = read("crates/polyrec-server/src/backends.rs")
 kafka_rs = read("crates/polyrec-storage/src/production/kafka.rs")
 
-# Which config field each POLYREC_*_URL / secret variable sets: ("POLYREC_BUS_URL", &mut self.bus).
-env_field = dict(re.findall(r'\("(POLYREC_[A-Z0-9_]+)",\s*&mut self\.(?:[a-z_]+\.)*([a-z_]+)\)', config_rs))
+# Which config field each POLYREC_*_URL / secret variable sets: ("POLYREC_BUS_URL", &mut self.bus),
+# ("POLYREC_SCENARIO_SERVICE_URL", &mut self.services.scenario_url). env_path keeps the path
+# (`services.scenario_url`), env_field the field (`scenario_url`).
+env_path = dict(re.findall(r'\("(POLYREC_[A-Z0-9_]+)",\s*&mut self\.((?:[a-z_]+\.)*[a-z_]+)\)', config_rs))
+env_field = {var: path.split(".")[-1] for var, path in env_path.items()}
+# The URLs of gRPC services polyrec calls (tenancy.*: SPEC §6.2's tenant and user services;
+# services.*_url: the split services the recommendation service calls) are tonic endpoints:
+# http:// or https://.
+endpoint_vars = {var for var, path in env_path.items() if var.endswith("_URL") and path.startswith(("tenancy.", "services."))}
+ENDPOINT_SCHEMES = {"http", "https"}
+# POLYREC_SCENARIO_SERVICE_URL → scenario: the split service each services.*_url names.
+service_url_vars = {
+    var: path.split(".", 1)[1].removesuffix("_url")
+    for var, path in env_path.items()
+    if path.startswith("services.") and path.endswith("_url")
+}
+if not service_url_vars:
+    error("crates/polyrec-server/src/config.rs", "found no POLYREC_*_SERVICE_URL of [services]: the scan is broken")
 
 # URL schemes each storage purpose accepts: the string arms of `match scheme(url)` in the
 # function of backends.rs named after the field (`async fn bus(…)`).
@@ -273,7 +317,7 @@ for name, body in re.findall(r"\n(?:async )?fn ([a-z_]+)\((.*?)(?=\n(?:async fn 
     if arms:
         schemes[name] = {s for arm in arms for s in re.findall(r'"([a-z+]+)"', arm)}
 for var, field in env_field.items():
-    if var.endswith("_URL") and field not in schemes and field not in ("tenant_service", "user_service"):
+    if var.endswith("_URL") and field not in schemes and var not in endpoint_vars:
         error("crates/polyrec-server/src/backends.rs", f"no scheme match found for {field} ({var}): the scan is broken")
 
 # Query parameters of the Kafka URL: the arms of KafkaSettings::from_url.
@@ -288,10 +332,12 @@ if not kafka_params:
 command_enum = main_rs[main_rs.find("enum Command {") :]
 command_enum = command_enum[: command_enum.find("\n}\n")]
 flags = {}
+bool_flags = {"--help", "-h"}
 for variant, body in re.findall(r"^    (\w+) \{\n(.*?)^    \},", command_enum, re.M | re.S):
     if variant.lower() in ("serve", "worker"):
-        fields = re.findall(r"^        (\w+): ", body, re.M)
-        flags[variant.lower()] = {"--" + f.replace("_", "-") for f in fields} | {"--help", "-h"}
+        fields = re.findall(r"^        (\w+): ([^\n]+),$", body, re.M)
+        flags[variant.lower()] = {"--" + f.replace("_", "-") for f, _ in fields} | {"--help", "-h"}
+        bool_flags |= {"--" + f.replace("_", "-") for f, kind in fields if kind.strip() == "bool"}
 for role in ("serve", "worker"):
     if role not in flags:
         error("crates/polyrec/src/main.rs", f"subcommand {role} not found: the scan is broken")
@@ -307,12 +353,82 @@ for role, port in default_port.items():
 probe_paths = {"serve": {"/healthz", "/readyz"}, "worker": {"/healthz"}}
 role_listen_env = {"serve": "POLYREC_LISTEN", "worker": "POLYREC_WORKER_LISTEN"}
 
+# The split deployment: SPEC §3.1's services and ports (HTTP, gRPC; recommendation has no gRPC
+# port). Kept here as the specification's table, and compared with crates/polyrec-server/src/
+# split.rs: the names of `Service::name`, the order of `Service::ALL` and the port table its test
+# `ports_are_the_specifications` checks the code against.
+SPEC_SERVICES = {
+    "scenario": ("8001", "9001"),
+    "item": ("8002", "9002"),
+    "behavior": ("8003", "9003"),
+    "recommendation": ("8004", None),
+    "feature": ("8005", "9005"),
+    "model": ("8006", "9006"),
+    "analytics": ("8007", "9007"),
+}
+split_rs = read("crates/polyrec-server/src/split.rs")
+name_fn = split_rs[split_rs.find("pub fn name(self)") :]
+name_fn = name_fn[: name_fn.find("\n    }\n")]
+code_names = dict(re.findall(r'Service::(\w+) => "([a-z]+)"', name_fn))
+all_const = re.search(r"pub const ALL: \[Service; \d+\] = \[(.*?)\];", split_rs, re.S)
+code_order = re.findall(r"Service::(\w+)", all_const.group(1)) if all_const else []
+port_test = split_rs[split_rs.find("fn ports_are_the_specifications") :]
+port_test = port_test[: port_test.find("\n    }\n")]
+code_ports = [(h, g or None) for h, g in re.findall(r"\((\d+), (?:Some\((\d+)\)|None)\)", port_test)]
+if not code_names or not code_order or len(code_ports) != len(code_order):
+    error("crates/polyrec-server/src/split.rs", "Service names, Service::ALL or the port table not found: the scan is broken")
+else:
+    code_services = {code_names.get(variant, variant): ports for variant, ports in zip(code_order, code_ports)}
+    if code_services != SPEC_SERVICES:
+        error(
+            "crates/polyrec-server/src/split.rs",
+            f"the services and ports ({code_services}) are not SPEC §3.1's ({SPEC_SERVICES}): update one of them",
+        )
+# `--service NAME` also takes NAME-service (Service::parse strips the suffix).
+service_suffix = "-service" if 'strip_suffix("-service")' in split_rs else None
+for var, target in service_url_vars.items():
+    if target not in SPEC_SERVICES:
+        error("crates/polyrec-server/src/config.rs", f"{var} names services.{target}_url, not a service of SPEC §3.1")
+    elif SPEC_SERVICES[target][1] is None:
+        error("crates/polyrec-server/src/config.rs", f"{var}: the {target} service has no gRPC port to call")
+
+
+# The stores a split service refuses to start without (split::check_shared_stores), as the
+# POLYREC_*_URL variables that set them.
+shared_fields = re.findall(r'\("([a-z_]+)", &storage\.([a-z_]+)\)', split_rs[split_rs.find("fn check_shared_stores") :])
+shared_store_vars = [var for _, field in shared_fields for var, path in env_path.items() if path == field]
+if len(shared_store_vars) != len(shared_fields) or not shared_fields:
+    error("crates/polyrec-server/src/split.rs", "the stores of check_shared_stores not found: the scan is broken")
+# The services that run the training schedule and write model artifacts (Service::runs_background).
+background_fn = split_rs[split_rs.find("fn runs_background") :]
+background_fn = background_fn[: background_fn.find("\n    }\n")]
+training_services = {code_names.get(v, v) for v in re.findall(r"Service::(\w+)", background_fn)}
+if not training_services:
+    error("crates/polyrec-server/src/split.rs", "Service::runs_background not found: the scan is broken")
+# The service that calls the others over gRPC (App::open_as gives it grpc::client::sources).
+app_rs = read("crates/polyrec-server/src/app.rs")
+m = re.search(r"Service::(\w+)\) => crate::grpc::client::sources", app_rs)
+client_service = m and code_names.get(m.group(1))
+if not client_service:
+    error("crates/polyrec-server/src/app.rs", "the service with gRPC client sources not found: the scan is broken")
+# What services.*_url defaults to (ServicesConfig::default): where a client service calls when
+# its POLYREC_*_SERVICE_URL is not set.
+service_url_defaults = dict(re.findall(r'^\s*([a-z_]+_url): "([^"]+)"\.to_owned\(\)', config_rs, re.M))
+
+
+def spec_service(name):
+    """The SPEC §3.1 service a --service / POLYREC_SERVICE value names, or None."""
+    if name is None:
+        return None
+    bare = name.removesuffix(service_suffix) if service_suffix else name
+    return bare if bare in SPEC_SERVICES else None
+
 # The config file's keys (every struct is `deny_unknown_fields`: an unknown key stops the server).
 structs = {}
 for source in (config_rs, read("crates/polyrec-core/src/tenant.rs")):
     for name, body in re.findall(r"pub struct (\w+) \{\n(.*?)\n\}", source, re.S):
         structs[name] = dict(re.findall(r"^    pub (\w+): (.+),$", body, re.M))
-for name in ("ServerConfig", "StorageConfig", "AuthConfig", "TenancyConfig", "TenantEntry", "Quota"):
+for name in ("ServerConfig", "StorageConfig", "AuthConfig", "TenancyConfig", "ServicesConfig", "TenantEntry", "Quota"):
     if name not in structs:
         error("crates", f"struct {name} not found: the scan is broken")
 
@@ -372,6 +488,8 @@ def check_env_value(where, name, value):
         return
     field = env_field.get(name)
     scheme, _, query = url_parts(value)
+    if name in endpoint_vars and scheme not in ENDPOINT_SCHEMES:
+        error(where, f"{name}={value}: a gRPC endpoint is http:// or https://, not {scheme!r}")
     if field in schemes and scheme not in schemes[field]:
         error(where, f"{name}={value}: scheme {scheme!r} is not one polyrec accepts for {field} ({', '.join(sorted(schemes[field]))})")
     if field == "bus":
@@ -393,30 +511,50 @@ def container_port(entry):
     return str(entry).split("/")[0].rsplit(":", 1)[-1]
 
 
-def check_args(where, args):
-    """A polyrec command line: known subcommand and flags. Returns (role, listen port)."""
+def port_of(address):
+    """The port of a listen address (0.0.0.0:8001, [::]:8001), or None."""
+    return str(address).rsplit(":", 1)[-1] if address else None
+
+
+def polyrec_process(where, args, env):
+    """A polyrec command line and its environment: known subcommand, flags and --service name.
+    Returns what it runs: role (serve|worker), service (a SPEC §3.1 name, or None for the
+    all-in-one server and the worker), http (the port of /healthz, /readyz, /metrics) and grpc
+    (a split service's gRPC port, else None) — flags win over their environment variables, as
+    clap has it; a split service's defaults are its SPEC ports."""
     args = [str(a) for a in args or ["serve"]]
+    env = {k: v for k, v in env.items() if v not in (None, "")}
     role = args[0]
+    proc = {"role": role, "service": None, "http": None, "grpc": None}
     if role not in flags:
         error(where, f"polyrec subcommand {role!r}: a deployment runs `serve` or `worker`")
-        return role, None
-    port = None
+        return proc
+    values = {}
     for i, arg in enumerate(args[1:], 1):
         if arg.startswith("-"):
-            flag, _, inline = arg.partition("=")
+            flag, eq, inline = arg.partition("=")
             if flag not in flags[role]:
                 error(where, f"`polyrec {role}` has no flag {flag} (it has {', '.join(sorted(flags[role] - {'-h', '--help'}))})")
-            if flag == "--listen":
-                value = inline or (args[i + 1] if i + 1 < len(args) else "")
-                port = value.rsplit(":", 1)[-1]
-    return role, port
-
-
-def role_port(role, port, env):
-    if port:
-        return port
-    listen = env.get(role_listen_env.get(role, ""), None)
-    return listen.rsplit(":", 1)[-1] if listen else default_port.get(role)
+            if flag not in bool_flags:
+                values[flag] = inline if eq else (args[i + 1] if i + 1 < len(args) else "")
+    if role == "worker":
+        proc["http"] = port_of(values.get("--listen") or env.get(role_listen_env["worker"])) or default_port["worker"]
+        return proc
+    name = values.get("--service") or env.get("POLYREC_SERVICE")
+    grpc_listen = values.get("--grpc-listen") or env.get("POLYREC_GRPC_LISTEN")
+    listen = values.get("--listen") or env.get(role_listen_env["serve"])
+    if name is None:
+        if grpc_listen:
+            error(where, "--grpc-listen / POLYREC_GRPC_LISTEN without --service: `polyrec serve` refuses to start")
+        proc["http"] = port_of(listen) or default_port["serve"]
+        return proc
+    service = spec_service(name)
+    if service is None:
+        error(where, f"--service {name}: not a service of SPEC §3.1 ({', '.join(SPEC_SERVICES)})")
+        return proc
+    http, grpc = SPEC_SERVICES[service]
+    proc.update(service=service, http=port_of(listen) or http, grpc=grpc and (port_of(grpc_listen) or grpc))
+    return proc
 
 
 # ---------------------------------------------------------------- Dockerfile
@@ -491,11 +629,22 @@ if not users or users[-1].split(":")[0] in ("root", "0"):
 for role in ("serve", "worker"):
     if default_port.get(role) and default_port[role] not in exposed:
         error(dockerfile_path, f"EXPOSE lacks {default_port[role]}, the default port of `polyrec {role}`")
+for service, service_ports_ in SPEC_SERVICES.items():
+    for port in filter(None, service_ports_):
+        if port not in exposed:
+            error(dockerfile_path, f"EXPOSE lacks {port}, a port of `polyrec serve --service {service}`")
+# The image's HEALTHCHECK script finds a split service's HTTP port in its own table.
+healthcheck_path = "deploy/docker/healthcheck.sh"
+table = read(healthcheck_path)
+table = table[table.find("service_port() {") :]
+table = dict(re.findall(r"^\s*([a-z]+)\) echo (\d+) ;;$", table[: table.find("\n}\n")], re.M))
+if table != {service: ports[0] for service, ports in SPEC_SERVICES.items()}:
+    error(healthcheck_path, f"service_port's table {table} is not the HTTP ports of SPEC §3.1")
 if not re.search(r'^ENTRYPOINT \["polyrec"\]', dockerfile, re.M):
     error(dockerfile_path, 'ENTRYPOINT is not ["polyrec"]')
 m = re.search(r'^CMD (\[.*\])', dockerfile, re.M)
 if m:
-    check_args(f"{dockerfile_path} CMD", yaml.safe_load(m.group(1)))
+    polyrec_process(f"{dockerfile_path} CMD", yaml.safe_load(m.group(1)), {})
 m = re.search(r"cargo build [^\n]*-p (\S+)", dockerfile)
 if not m:
     error(dockerfile_path, "no `cargo build -p …`")
@@ -552,6 +701,23 @@ def service_ports(service):
     return ports
 
 
+def proc_label(proc):
+    if proc["service"]:
+        return f"serve --service {proc['service']}"
+    return proc["role"]
+
+
+def volume_mounts(service):
+    """(kind, source, target) of a compose service's volumes."""
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            yield volume.get("type"), volume.get("source"), volume.get("target")
+        else:
+            parts = str(volume).split(":")
+            source, target = parts[0], parts[1] if len(parts) > 1 else parts[0]
+            yield ("bind" if source.startswith((".", "/", "~")) else "volume"), source, target
+
+
 def service_image_healthcheck(service):
     build = service.get("build")
     if not build:
@@ -565,6 +731,10 @@ def service_image_healthcheck(service):
 edges = 0
 urls = 0
 polyrec_services = []
+compose_procs = {}
+url_refs = []
+blob_volumes = {}
+default_profile = {n for n, s in services.items() if not s.get("profiles")}
 for name, service in services.items():
     where = f"{compose_path} services.{name}"
     for key in service:
@@ -596,6 +766,8 @@ for name, service in services.items():
         has_check = (other.get("healthcheck") and not other["healthcheck"].get("disable")) or service_image_healthcheck(other)
         if condition == "service_healthy" and not has_check:
             error(where, f"depends_on {target} with service_healthy, but {target} has no healthcheck")
+        if other.get("profiles") and not set(other["profiles"]) & set(service.get("profiles") or []):
+            error(where, f"depends_on {target}, which only runs in profile(s) {', '.join(other['profiles'])}")
     for volume in service.get("volumes") or []:
         if isinstance(volume, dict):
             kind, source = volume.get("type"), volume.get("source")
@@ -632,21 +804,62 @@ for name, service in services.items():
         command = service.get("command")
         if isinstance(command, str):
             command = command.split()
-        role, port = check_args(where, command)
-        port = role_port(role, port, environment)
-        polyrec_services.append(f"{name} ({role}) :{port}")
-        if port and port not in service_ports(service):
-            error(where, f"`polyrec {role}` listens on {port}, which the service does not declare (expose/ports)")
+        proc = polyrec_process(where, command, environment)
+        compose_procs[name] = proc
+        role, port, label = proc["role"], proc["http"], proc_label(proc)
+        polyrec_services.append(f"{name} ({label}) :{port}" + (f"+{proc['grpc']}" if proc["grpc"] else ""))
+        listening = {p for p in (proc["http"], proc["grpc"]) if p}
+        for p in sorted(listening - service_ports(service)):
+            error(where, f"`polyrec {label}` listens on {p}, which the service does not declare (expose/ports)")
+        for p in sorted(service_ports(service) - listening):
+            error(where, f"declares port {p}, on which `polyrec {label}` does not listen")
         for var in environment:
             if var.startswith("OTEL_") and var not in allowed_otel:
                 error(where, f"{var} is not read by polyrec (it reads {', '.join(sorted(allowed_otel))})")
+        # Traces go to the stack's Jaeger, over OTLP/gRPC (4317).
+        endpoint = environment.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environment.get("POLYREC_OTLP_ENDPOINT")
+        if not endpoint:
+            error(where, "no OTEL_EXPORTER_OTLP_ENDPOINT: its traces are not exported")
+        else:
+            for host, otlp_port in url_parts(endpoint)[1]:
+                if "jaeger" not in str((services.get(host) or {}).get("image", "")) or otlp_port != "4317":
+                    error(where, f"OTEL_EXPORTER_OTLP_ENDPOINT={endpoint} is not the Jaeger service's OTLP/gRPC port 4317")
         test = (service.get("healthcheck") or {}).get("test") or []
-        if "polyrec-healthcheck" in test:
-            rest = test[test.index("polyrec-healthcheck") + 1 :]
+        rest = test[test.index("polyrec-healthcheck") + 1 :] if "polyrec-healthcheck" in test else None
+        if rest is not None:
             if rest and rest[0] != port:
-                error(where, f"healthcheck probes port {rest[0]}, `polyrec {role}` listens on {port}")
+                error(where, f"healthcheck probes port {rest[0]}, `polyrec {label}` serves HTTP on {port}")
             if len(rest) > 1 and rest[1] not in probe_paths.get(role, set()):
                 error(where, f"healthcheck path {rest[1]}: `polyrec {role}` serves {', '.join(sorted(probe_paths[role]))}")
+        if proc["service"] and (not rest or len(rest) < 2 or rest[1] != "/readyz"):
+            error(where, f"a split service's healthcheck is `polyrec-healthcheck {port} /readyz` (ready: its stores answer)")
+        # A split service refuses to start without the server stores; a worker (and serve
+        # --no-stream-jobs) needs the Kafka bus.
+        if proc["service"]:
+            for var in shared_store_vars:
+                if not environment.get(var):
+                    error(where, f"{var} is not set: `polyrec {label}` refuses to start without the server stores")
+        if role == "worker" or "--no-stream-jobs" in (command or []):
+            if url_parts(environment.get("POLYREC_BUS_URL") or "")[0] != "kafka":
+                error(where, f"`polyrec {' '.join(command or [])}` needs POLYREC_BUS_URL=kafka://…")
+        # Model artifacts: the directory of POLYREC_BLOBS_URL is a named volume every process shares.
+        blobs = environment.get("POLYREC_BLOBS_URL") or ""
+        if blobs.startswith("file://"):
+            blob_dir = blobs[len("file://") :]
+            mounted = [(kind, source) for kind, source, target in volume_mounts(service) if target == blob_dir]
+            if not mounted or mounted[0][0] != "volume":
+                error(where, f"POLYREC_BLOBS_URL={blobs}, but no named volume is mounted at {blob_dir}: its model artifacts would stay in the container")
+            else:
+                blob_volumes.setdefault(mounted[0][1], []).append(name)
+        if proc["service"] in training_services and not blobs.startswith("file://"):
+            error(where, f"`polyrec {label}` trains and loads model artifacts: it needs POLYREC_BLOBS_URL=file:///… on a shared volume")
+        # The gRPC services the client service calls.
+        for var, target in service_url_vars.items():
+            value = environment.get(var)
+            if value and "${" not in value:
+                url_refs.append((where, name, var, target, value))
+            elif proc["service"] == client_service:
+                error(where, f"{var} is not set: `polyrec {label}` would call {service_url_defaults.get(target + '_url')}, its own container")
 
 # Grafana provisioning: the data source points at a compose service; the dashboard provider's
 # path is where compose mounts the dashboard.
@@ -664,9 +877,79 @@ for path in sorted(glob.glob(os.path.join(compose_dir, "grafana/provisioning/**/
             target = (provider.get("options") or {}).get("path", "")
             if not any(m == target or m.startswith(target.rstrip("/") + "/") for m in grafana_mounts):
                 error(path, f"dashboard provider path {target} is not where compose mounts a dashboard")
+# The split deployment: each of the seven services once in the default profile, the worker, the
+# engines and the observability stack.
+split_compose = {}
+for name, proc in compose_procs.items():
+    if proc["service"] and name in default_profile:
+        split_compose.setdefault(proc["service"], []).append(name)
+for service in SPEC_SERVICES:
+    if len(split_compose.get(service, [])) != 1:
+        error(compose_path, f"the default profile runs `polyrec serve --service {service}` in {split_compose.get(service, [])}: the split deployment runs each service once")
+if not any(proc["role"] == "worker" and name in default_profile for name, proc in compose_procs.items()):
+    error(compose_path, "no `polyrec worker` in the default profile: nothing would run the stream jobs")
+STACK = {
+    "MongoDB": "mongo:",
+    "Redis": "redis:",
+    "Kafka": "apache/kafka:",
+    "ClickHouse": "clickhouse/clickhouse-server:",
+    "Milvus": "milvusdb/milvus:",
+    "Prometheus": "prom/prometheus:",
+    "Grafana": "grafana/grafana:",
+    "Jaeger": "jaegertracing/",
+}
+for what, prefix in STACK.items():
+    if not any(str(services[n].get("image", "")).startswith(prefix) for n in default_profile):
+        error(compose_path, f"no {what} ({prefix}…) in the default profile")
+for name, service in services.items():
+    image = str(service.get("image", ""))
+    if "zookeeper" in image:
+        error(f"{compose_path} services.{name}", "ZooKeeper: Kafka runs in KRaft mode here")
+    if image.startswith("apache/kafka:"):
+        roles = str(env_map(service.get("environment")).get("KAFKA_PROCESS_ROLES", ""))
+        if "controller" not in roles:
+            error(f"{compose_path} services.{name}", "KAFKA_PROCESS_ROLES has no controller: not a KRaft node")
+# Every service URL names the compose service that runs that service, at its gRPC port, and the
+# caller waits for it.
+for where, name, var, target, value in url_refs:
+    depends = services[name].get("depends_on") or {}
+    for host, port in url_parts(value)[1]:
+        callee = compose_procs.get(host)
+        if not callee or callee["service"] != target:
+            error(where, f"{var}={value}: {host} does not run `polyrec serve --service {target}`")
+        elif port != callee["grpc"]:
+            error(where, f"{var}={value}: the {target} service's gRPC port is {callee['grpc']}, not {port}")
+        if host not in depends:
+            error(where, f"{var} names {host}, which is not in its depends_on")
+# One volume holds the model artifacts of every process.
+if len(blob_volumes) > 1:
+    error(compose_path, f"model artifacts are spread over several volumes: {blob_volumes}")
+for service in training_services:
+    for name in split_compose.get(service, []):
+        if not any(name in users for users in blob_volumes.values()):
+            error(f"{compose_path} services.{name}", "does not mount the shared model-artifact volume")
+# Host ports: one service each.
+published = {}
+for name, service in services.items():
+    for entry in service.get("ports") or []:
+        if isinstance(entry, dict):
+            host_port = entry.get("published")
+        else:
+            parts = str(entry).split("/")[0].split(":")
+            host_port = parts[-2] if len(parts) >= 2 else None
+        if host_port:
+            published.setdefault(str(host_port), []).append(name)
+for port, users in sorted(published.items()):
+    if len(users) > 1:
+        error(compose_path, f"host port {port} is published by {', '.join(users)}")
 summary.append(
     f"{compose_path}: {len(services)} services, {edges} depends_on edges, {urls} POLYREC_*_URL values "
     f"(accepted schemes; hosts are services declaring the port); polyrec roles: {', '.join(polyrec_services)}"
+)
+summary.append(
+    f"{compose_path}: the seven services of SPEC §3.1 once each on their ports, with /readyz healthchecks, the server "
+    f"stores, traces to Jaeger:4317; {len(url_refs)} service URLs name the right service's gRPC port and are waited for; "
+    f"model artifacts on one volume ({', '.join(blob_volumes)}); {len(published)} host ports, none shared"
 )
 
 # ---------------------------------------------------------------- Kubernetes manifests
@@ -714,6 +997,9 @@ def config_keys(kind, name):
 
 probes = 0
 pvc_users = {}
+k8s_procs = {}
+k8s_url_refs = []
+blob_claims = {}
 deployments = by_kind.get("Deployment", {})
 for name, (path, doc) in deployments.items():
     where = f"{path} Deployment {name}"
@@ -774,13 +1060,49 @@ for name, (path, doc) in deployments.items():
                 check_env_value(cwhere, var, value)
         if container.get("command"):
             error(cwhere, "sets command: the image's ENTRYPOINT is polyrec, use args")
-        role, port = check_args(cwhere, container.get("args"))
-        port = role_port(role, port, env)
-        if port and port not in ports:
-            error(cwhere, f"`polyrec {role}` listens on {port}, which is not a declared containerPort")
+        proc = polyrec_process(cwhere, container.get("args"), env)
+        role, port, label = proc["role"], proc["http"], proc_label(proc)
+        named = {p.get("name"): str(p.get("containerPort")) for p in container.get("ports") or [] if p.get("name")}
+        k8s_procs[name] = dict(proc, named=named)
+        listening = {p for p in (proc["http"], proc["grpc"]) if p}
+        for p in sorted(listening - ports):
+            error(cwhere, f"`polyrec {label}` listens on {p}, which is not a declared containerPort")
+        for p in sorted(ports - listening):
+            error(cwhere, f"containerPort {p}: `polyrec {label}` does not listen there")
+        if proc["service"]:
+            if named.get("http") != proc["http"]:
+                error(cwhere, f"the HTTP port {proc['http']} of `polyrec {label}` is not the containerPort named http")
+            if proc["grpc"] and named.get("grpc") != proc["grpc"]:
+                error(cwhere, f"the gRPC port {proc['grpc']} of `polyrec {label}` is not the containerPort named grpc")
+            for var in shared_store_vars:
+                if not env.get(var):
+                    error(cwhere, f"{var} is not set: `polyrec {label}` refuses to start without the server stores")
+        if role == "worker" or "--no-stream-jobs" in (container.get("args") or []):
+            if url_parts(env.get("POLYREC_BUS_URL") or "")[0] != "kafka":
+                error(cwhere, f"`polyrec {label}` needs POLYREC_BUS_URL=kafka://…")
         scrape_port = annotations.get("prometheus.io/port")
-        if scrape_port and str(scrape_port) not in ports:
-            error(where, f"prometheus.io/port {scrape_port} is not a declared containerPort")
+        if scrape_port and str(scrape_port) != port:
+            error(where, f"prometheus.io/port {scrape_port} is not the HTTP port {port} of `polyrec {label}` (/metrics)")
+        # Model artifacts: the directory of POLYREC_BLOBS_URL is a PersistentVolumeClaim.
+        blobs = env.get("POLYREC_BLOBS_URL") or ""
+        if blobs.startswith("file://"):
+            blob_dir = blobs[len("file://") :]
+            claims = [
+                (volumes_by_name.get(m.get("name")) or {}).get("persistentVolumeClaim", {}).get("claimName")
+                for m in container.get("volumeMounts") or []
+                if m.get("mountPath") == blob_dir
+            ]
+            if not claims or not claims[0]:
+                error(cwhere, f"POLYREC_BLOBS_URL={blobs}, but no PersistentVolumeClaim is mounted at {blob_dir}: its model artifacts would stay in the pod")
+            else:
+                blob_claims.setdefault(claims[0], set()).add(name)
+        if proc["service"] in training_services and not blobs.startswith("file://"):
+            error(cwhere, f"`polyrec {label}` trains and loads model artifacts: it needs POLYREC_BLOBS_URL=file:///… on a shared volume")
+        for var, target in service_url_vars.items():
+            if env.get(var):
+                k8s_url_refs.append((cwhere, name, var, target, env[var]))
+            elif proc["service"] == client_service:
+                error(cwhere, f"{var} is not set: `polyrec {label}` would call {service_url_defaults.get(target + '_url')}, its own pod")
         config_path = env.get("POLYREC_CONFIG")
         mounts = {m.get("name"): m for m in container.get("volumeMounts") or []}
         for mname in mounts:
@@ -797,8 +1119,11 @@ for name, (path, doc) in deployments.items():
                     if found:
                         text = by_kind["ConfigMap"][volume["configMap"]["name"]][1]["data"][filename]
                         try:
-                            count = check_toml(f"{cwhere} {config_path}", tomllib.loads(text))
+                            parsed = tomllib.loads(text)
+                            count = check_toml(f"{cwhere} {config_path}", parsed)
                             summary.append(f"{config_path} (ConfigMap {volume['configMap']['name']}): {count} keys, all known to config.rs")
+                            if (parsed.get("services") or {}).get("grpc_listen"):
+                                error(f"{cwhere} {config_path}", "services.grpc_listen in a file every service reads gives them all one gRPC port instead of their SPEC ports")
                         except tomllib.TOMLDecodeError as e:
                             error(f"{cwhere} {config_path}", f"not TOML: {e}")
             if not found:
@@ -817,6 +1142,11 @@ for name, (path, doc) in deployments.items():
             target = http.get("port")
             if str(target) not in ports and target not in port_names:
                 error(cwhere, f"{kind} port {target} is not a declared containerPort")
+            elif named.get(target, str(target)) != port:
+                error(cwhere, f"{kind} port {target}: /healthz and /readyz are on the HTTP port {port}")
+            wanted = {"readinessProbe": "/readyz", "livenessProbe": "/healthz"}.get(kind)
+            if wanted and wanted in probe_paths.get(role, set()) and http.get("path") != wanted:
+                error(cwhere, f"{kind} asks {http.get('path')}, not {wanted}")
         if role == "serve" and "readinessProbe" not in container:
             error(cwhere, "`polyrec serve` without a readinessProbe (/readyz)")
         if "livenessProbe" not in container:
@@ -829,6 +1159,7 @@ seen = set()
 summary[:] = [s for s in summary if not (s in seen or seen.add(s))]
 
 services_k8s = by_kind.get("Service", {})
+service_selecting = {}
 for name, (path, doc) in services_k8s.items():
     where = f"{path} Service {name}"
     selector = (doc.get("spec") or {}).get("selector") or {}
@@ -839,6 +1170,10 @@ for name, (path, doc) in services_k8s.items():
     if not matches:
         error(where, f"selector {selector} matches no Deployment's pod labels")
         continue
+    if len(matches) > 1:
+        error(where, f"selector {selector} matches several Deployments ({', '.join(d[1]['metadata']['name'] for d in matches)})")
+    for _, deployment in matches:
+        service_selecting.setdefault(deployment["metadata"]["name"], []).append(name)
     for port in (doc.get("spec") or {}).get("ports") or []:
         target = port.get("targetPort", port.get("port"))
         for _, deployment in matches:
@@ -848,11 +1183,97 @@ for name, (path, doc) in services_k8s.items():
                     declared |= {str(p.get("containerPort")), p.get("name")}
             if str(target) not in declared:
                 error(where, f"targetPort {target} is not a containerPort of Deployment {deployment['metadata']['name']}")
+hpa_targets = {}
 for kind in ("HorizontalPodAutoscaler",):
     for name, (path, doc) in by_kind.get(kind, {}).items():
-        ref = (doc.get("spec") or {}).get("scaleTargetRef") or {}
+        spec = doc.get("spec") or {}
+        ref = spec.get("scaleTargetRef") or {}
         if ref.get("kind") != "Deployment" or ref.get("name") not in deployments:
             error(f"{path} {kind} {name}", f"scaleTargetRef {ref.get('kind')}/{ref.get('name')} is not a Deployment here")
+            continue
+        hpa_targets.setdefault(ref["name"], []).append(name)
+        if not 1 <= int(spec.get("minReplicas", 1)) <= int(spec.get("maxReplicas", 0)):
+            error(f"{path} {kind} {name}", f"minReplicas {spec.get('minReplicas')} / maxReplicas {spec.get('maxReplicas')}")
+        # A CPU utilization target is a share of the containers' CPU requests.
+        for metric in spec.get("metrics") or []:
+            resource = (metric.get("resource") or {}).get("name")
+            if metric.get("type") == "Resource" and resource:
+                containers = deployments[ref["name"]][1]["spec"]["template"]["spec"].get("containers") or []
+                if not all(((c.get("resources") or {}).get("requests") or {}).get(resource) for c in containers):
+                    error(f"{path} {kind} {name}", f"scales on {resource} utilization, but Deployment {ref['name']} requests no {resource}")
+
+# The split deployment: each of the seven services in one Deployment, selected by one Service
+# that carries its ports under their names and SPEC numbers, scaled by an HPA; the service URLs
+# name those Services' gRPC ports.
+split_k8s = {}
+for name, proc in k8s_procs.items():
+    if proc["service"]:
+        split_k8s.setdefault(proc["service"], []).append(name)
+for service, (http_port, grpc_port) in SPEC_SERVICES.items():
+    names = split_k8s.get(service, [])
+    if len(names) != 1:
+        error(k8s_dir, f"`polyrec serve --service {service}` runs in the Deployments {names}: the split deployment has each once")
+        continue
+    deployment = names[0]
+    where = f"{deployments[deployment][0]} Deployment {deployment}"
+    if not hpa_targets.get(deployment):
+        error(where, "no HorizontalPodAutoscaler scales it")
+    selecting = service_selecting.get(deployment, [])
+    if len(selecting) != 1:
+        error(where, f"selected by the Services {selecting}: one Service per split service")
+        continue
+    svc_path, svc_doc = services_k8s[selecting[0]]
+    svc_ports = {p.get("name"): p for p in (svc_doc.get("spec") or {}).get("ports") or []}
+    wanted = {"http": http_port, "grpc": grpc_port}
+    for port_name, number in wanted.items():
+        entry = svc_ports.get(port_name)
+        if number is None:
+            if entry:
+                error(f"{svc_path} Service {selecting[0]}", f"a port named {port_name}: the {service} service has none")
+            continue
+        if not entry:
+            error(f"{svc_path} Service {selecting[0]}", f"no port named {port_name} ({number})")
+            continue
+        if str(entry.get("port")) != number:
+            error(f"{svc_path} Service {selecting[0]}", f"port {port_name} is {entry.get('port')}, SPEC §3.1 says {number}")
+        target = entry.get("targetPort", entry.get("port"))
+        if k8s_procs[deployment]["named"].get(target, str(target)) != number:
+            error(f"{svc_path} Service {selecting[0]}", f"port {port_name} does not reach the container's {port_name} port {number}")
+for where, name, var, target, value in k8s_url_refs:
+    for host, port in url_parts(value)[1]:
+        labels = host.split(".")
+        if len(labels) > 1 and labels[1] != (kustomization or {}).get("namespace"):
+            error(where, f"{var}={value}: namespace {labels[1]} is not the one kustomization.yaml sets")
+        entry = services_k8s.get(labels[0])
+        if not entry:
+            error(where, f"{var}={value}: {labels[0]} is not a Service here")
+            continue
+        svc_port = next((p for p in entry[1]["spec"].get("ports") or [] if str(p.get("port")) == port), None)
+        callee = [k8s_procs.get(d) for d in service_selecting if labels[0] in service_selecting[d]]
+        if not svc_port:
+            error(where, f"{var}={value}: Service {labels[0]} has no port {port}")
+        elif not callee or callee[0] is None or callee[0]["service"] != target:
+            error(where, f"{var}={value}: Service {labels[0]} does not select the Deployment of `polyrec serve --service {target}`")
+        else:
+            target_port = svc_port.get("targetPort", svc_port.get("port"))
+            if callee[0]["named"].get(target_port, str(target_port)) != callee[0]["grpc"]:
+                error(where, f"{var}={value}: port {port} of Service {labels[0]} does not reach the {target} service's gRPC port {callee[0]['grpc']}")
+for service in training_services:
+    for name in split_k8s.get(service, []):
+        if not any(name in users for users in blob_claims.values()):
+            error(f"{deployments[name][0]} Deployment {name}", "does not mount the model-artifact PersistentVolumeClaim")
+if len(blob_claims) > 1:
+    error(k8s_dir, f"model artifacts are spread over several PersistentVolumeClaims: {blob_claims}")
+for claim in blob_claims:
+    entry = by_kind.get("PersistentVolumeClaim", {}).get(claim)
+    if entry and "ReadWriteMany" not in (entry[1].get("spec") or {}).get("accessModes", []):
+        error(entry[0], f"PersistentVolumeClaim {claim} holds the shared model artifacts but is not ReadWriteMany")
+summary.append(
+    f"{k8s_dir}: the seven services of SPEC §3.1 in one Deployment each ({', '.join(n for v in split_k8s.values() for n in v)}), "
+    f"each behind one Service with named http/grpc ports at the SPEC numbers and scaled by an HPA; readiness /readyz and "
+    f"liveness /healthz on the HTTP port; {len(k8s_url_refs)} service URLs reach the right gRPC port; model artifacts on "
+    f"{', '.join(blob_claims) or 'no claim'} (ReadWriteMany)"
+)
 for name, (path, doc) in by_kind.get("PodDisruptionBudget", {}).items():
     selector = ((doc.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     if not any(all((d[1]["spec"]["template"]["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items()) for d in deployments.values()):
@@ -880,31 +1301,81 @@ if os.path.exists(prometheus_k8s_path):
             error(f"{path} Deployment {name}", f'pods lack prometheus.io/scrape: "true" ({prometheus_k8s_path} keeps only those)')
 
 # ---------------------------------------------------------------- scrape targets
+# Static targets and DNS-discovered names (dns_sd_configs: every address of a Compose service
+# name) are compose services declaring the port and Kubernetes Services with it (a DNS name may be
+# Compose-only when that service runs only in a profile, as the all-in-one server does). Every
+# polyrec process is scraped on its HTTP port, under a job named like its Kubernetes Deployment's
+# app.kubernetes.io/name (the job prometheus-kubernetes.yml gives its pods), and PolyrecTargetDown
+# watches every job.
 prometheus = load_all(prometheus_path)[0]
-targets = [t for job in prometheus.get("scrape_configs") or [] for sc in job.get("static_configs") or [] for t in sc.get("targets") or []]
-for target in targets:
-    host, _, port = str(target).partition(":")
-    if host not in services:
-        error(prometheus_path, f"scrape target {target}: {host} is not a compose service")
-    elif port not in service_ports(services[host]):
-        error(prometheus_path, f"scrape target {target}: compose service {host} does not declare port {port}")
-    if host not in services_k8s:
-        error(prometheus_path, f"scrape target {target}: {host} is not a Kubernetes Service in {k8s_dir}")
-    elif port not in {str(p.get("port")) for p in services_k8s[host][1]["spec"].get("ports") or []}:
-        error(prometheus_path, f"scrape target {target}: Service {host} has no port {port}")
-summary.append(f"{prometheus_path}: {len(targets)} scrape targets are compose services and Kubernetes Services with those ports")
+jobs = {}
+for job in prometheus.get("scrape_configs") or []:
+    for sc in job.get("static_configs") or []:
+        jobs.setdefault(job.get("job_name"), []).extend((str(t), False) for t in sc.get("targets") or [])
+    for sd in job.get("dns_sd_configs") or []:
+        if sd.get("type", "SRV") != "A" or not sd.get("port"):
+            error(prometheus_path, f"job {job.get('job_name')}: dns_sd_configs other than type A with a port are not checked")
+        jobs.setdefault(job.get("job_name"), []).extend((f"{n}:{sd.get('port')}", True) for n in sd.get("names") or [])
+scraped = {}
+for job_name, targets in jobs.items():
+    for target, discovered in targets:
+        host, _, port = target.partition(":")
+        scraped.setdefault((host, port), []).append(job_name)
+        if host not in services:
+            error(prometheus_path, f"scrape target {target}: {host} is not a compose service")
+        elif port not in service_ports(services[host]):
+            error(prometheus_path, f"scrape target {target}: compose service {host} does not declare port {port}")
+        if discovered and host in services and host not in default_profile and host not in services_k8s:
+            continue
+        if host not in services_k8s:
+            error(prometheus_path, f"scrape target {target}: {host} is not a Kubernetes Service in {k8s_dir}")
+        elif port not in {str(p.get("port")) for p in services_k8s[host][1]["spec"].get("ports") or []}:
+            error(prometheus_path, f"scrape target {target}: Service {host} has no port {port}")
+for name, proc in compose_procs.items():
+    if (name, proc["http"]) not in scraped:
+        error(prometheus_path, f"compose service {name} (`polyrec {proc_label(proc)}`) is not scraped on its HTTP port {proc['http']}")
+for name, (path, doc) in deployments.items():
+    app = ((doc["spec"]["template"].get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/name")
+    proc = k8s_procs.get(name) or {}
+    via = [f"{s}:{p.get('port')}" for s in service_selecting.get(name, []) for p in services_k8s[s][1]["spec"].get("ports") or []
+           if proc.get("named", {}).get(p.get("targetPort"), str(p.get("targetPort"))) == proc.get("http")]
+    if app not in jobs:
+        error(prometheus_path, f"no job {app}: the pods of Deployment {name} (app.kubernetes.io/name {app}) are that job under prometheus-kubernetes.yml")
+    elif not any(target in via for target, _ in jobs[app]):
+        error(prometheus_path, f"job {app} does not scrape Deployment {name} through its Service's HTTP port ({', '.join(via) or 'none'})")
+rules = load_all("deploy/prometheus/alerts.yml")[0]
+down = [str(r.get("expr")) for g in rules.get("groups") or [] for r in g.get("rules") or [] if r.get("alert") == "PolyrecTargetDown"]
+m = re.search(r'up\{job=~"([^"]+)"\}', down[0]) if down else None
+if not m:
+    error("deploy/prometheus/alerts.yml", 'no PolyrecTargetDown rule on up{job=~"…"}')
+else:
+    for job_name in jobs:
+        if not re.fullmatch(m.group(1), job_name):
+            error("deploy/prometheus/alerts.yml", f"PolyrecTargetDown's job regex {m.group(1)!r} misses job {job_name}")
+summary.append(
+    f"{prometheus_path}: {len(jobs)} jobs, {sum(len(v) for v in jobs.values())} targets (static and DNS) are compose services and "
+    f"Kubernetes Services with those ports; every polyrec process is scraped on its HTTP port, jobs are named like the "
+    f"Deployments' pods, PolyrecTargetDown covers every job"
+)
 
+# ---------------------------------------------------------------- --service names in every deploy file
 # ---------------------------------------------------------------- POLYREC_* names in every deploy file
 deploy_files = [dockerfile_path, ".dockerignore"] + sorted(
     p for p in glob.glob("deploy/**/*", recursive=True) if os.path.isfile(p)
 )
 used = {}
+service_names = 0
 for path in deploy_files:
     if not os.path.exists(path):
         continue
     for number, line in enumerate(read(path).splitlines(), 1):
         for var in re.findall(r"(?<![A-Za-z0-9_])POLYREC_[A-Z0-9_]*[A-Z0-9](?![A-Za-z0-9_])", line):
             used.setdefault(var, []).append(f"{path}:{number}")
+        # `--service NAME`, `--service=NAME`, "--service", "NAME" (NAME in capitals: a placeholder).
+        for value in re.findall(r"""--service(?:=|\s+|["']\s*,\s*["'])([A-Za-z0-9_-]+)""", line):
+            service_names += 1
+            if not value.isupper() and spec_service(value) is None:
+                error(f"{path}:{number}", f"--service {value}: not a service of SPEC §3.1 ({', '.join(SPEC_SERVICES)})")
 for var, places in sorted(used.items()):
     if var not in allowed_env:
         error(places[0], f"{var} is not read by the binary ({len(places)} uses; no \"{var}\" literal in crates/*/src)")
@@ -912,7 +1383,7 @@ summary.insert(
     0,
     f"env names: the binary reads {len(allowed_env)} POLYREC_* and {len(allowed_otel)} OTEL_* names "
     f"(string literals in {len(rust_sources)} files under crates/*/src); deploy files use {len(used)} POLYREC_* names, "
-    f"all of them read",
+    f"all of them read; {service_names} --service values, all SPEC §3.1 names",
 )
 
 if errors:

@@ -4,8 +4,9 @@
 # Runs, in order: installs and starts the real servers of the production backends
 # (scripts/servers.sh), rustfmt check, clippy (warnings are errors), an embedded-only build check,
 # cargo test with every feature (conformance suites against embedded and real backends), the
-# HTTP integration suite a second time on the production backends, and a third time against the
-# split deployment (the seven services on loopback, talking gRPC); then stops the servers.
+# HTTP integration suite a second time on the production backends, the admin console's end-to-end
+# tests in headless Chromium, and the HTTP suite a third time against the split deployment (the
+# seven services on loopback, talking gRPC); then stops the servers.
 # Works on a fresh Debian 12 machine as root with Rust + cargo installed.
 set -euo pipefail
 
@@ -61,6 +62,16 @@ trap stop_servers EXIT
 # Idempotent: dpkg and the venv's marker file are checked first. Uses apt_install / venv_install
 # from scripts/servers.sh.
 # ---------------------------------------------------------------------------
+# ---------------------------------------------------------------------------
+# The console's end-to-end tests: Debian's Chromium, and playwright-core from npm (e2e/package-lock.json)
+# driving it. Node.js and npm come with the machine; installed when missing.
+# ---------------------------------------------------------------------------
+ensure_browser_test_tools() {
+    command -v node >/dev/null 2>&1 || apt_install nodejs npm
+    apt_install chromium
+    (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 ensure_lightgbm_build_tools() {
     apt_install g++ make libclang-dev python3-venv
     venv_install cmake python3 'cmake>=3.28,<4'
@@ -75,6 +86,9 @@ ensure_prereqs
 
 banner "native build tools for LightGBM (libclang, cmake >= 3.28)"
 ensure_lightgbm_build_tools
+
+banner "browser test tools (chromium, playwright-core)"
+ensure_browser_test_tools
 
 banner "install and start the test servers"
 start_servers
@@ -108,6 +122,13 @@ set -e
 banner "the HTTP integration suite again, on MongoDB + Redis + ClickHouse + Kafka"
 set +e
 POLYREC_TEST_BACKENDS=production cargo test --workspace --all-features --test it 2>&1 | tee -a "$TEST_LOG"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+set -e
+
+# The binary `cargo test` built (every feature) serves the console.
+banner "the admin console end to end, in headless Chromium"
+set +e
+POLYREC_BIN="$CARGO_TARGET_DIR/debug/polyrec" node e2e/console.mjs 2>&1 | tee -a "$TEST_LOG"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 

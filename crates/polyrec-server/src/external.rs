@@ -25,9 +25,10 @@ use tonic::service::interceptor::InterceptedService;
 use tracing::Instrument;
 
 /// Every call carries the caller's trace context (`traceparent`).
-type Traced = InterceptedService<Channel, fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>>;
+pub(crate) type Traced =
+    InterceptedService<Channel, fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>>;
 
-fn traced(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+pub(crate) fn traced(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
     crate::telemetry::inject_into(request.metadata_mut());
     Ok(request)
 }

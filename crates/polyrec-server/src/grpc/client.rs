@@ -16,18 +16,8 @@ use tonic::{Code, Status};
 
 use super::proto;
 use crate::config::ServicesConfig;
+use crate::external::{Traced, traced};
 use crate::sources::{FeatureSource, ItemSource, ScenarioSource, Sources};
-
-type Traced = tonic::service::interceptor::InterceptedService<
-    Channel,
-    fn(tonic::Request<()>) -> Result<tonic::Request<()>, Status>,
->;
-
-/// Every call carries the caller's trace context (`traceparent`).
-fn traced(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
-    crate::telemetry::inject_into(request.metadata_mut());
-    Ok(request)
-}
 
 /// The sources of a split recommendation service: every one a gRPC client.
 pub fn sources(config: &ServicesConfig) -> anyhow::Result<Sources> {

@@ -8,6 +8,7 @@
 
 mod analytics;
 mod behaviors;
+mod console;
 pub mod error;
 mod experiments;
 mod items;
@@ -44,6 +45,7 @@ pub use ops::prometheus;
     ),
     paths(
         scenarios::create, scenarios::list, scenarios::get, scenarios::replace, scenarios::patch, scenarios::delete,
+        scenarios::versions,
         items::create, items::list, items::get, items::patch, items::delete, items::bulk,
         behaviors::track, behaviors::track_batch, behaviors::stats,
         recommend::recommend, recommend::hot, recommend::item_stats, recommend::realtime_metrics, recommend::profile, recommend::train_cf,
@@ -84,7 +86,16 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
         Some(service) => routes(service),
     };
     let api = api.fallback(api_not_found).layer(DefaultBodyLimit::max(max_body));
+    // The console is the all-in-one server's: in a split deployment it would need the gateway.
+    let console = match service {
+        None => Router::new()
+            .route("/", get(console::index))
+            .route("/console/app.js", get(console::script))
+            .route("/console/app.css", get(console::style)),
+        Some(_) => Router::new(),
+    };
     Router::new()
+        .merge(console)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -104,6 +115,7 @@ fn routes(service: Service) -> Router<Arc<App>> {
                 "/api/v1/scenarios/{scenario_id}",
                 get(scenarios::get).put(scenarios::replace).patch(scenarios::patch).delete(scenarios::delete),
             )
+            .route("/api/v1/scenarios/{scenario_id}/versions", get(scenarios::versions))
             .route("/api/v1/scenarios/{scenario_id}/experiments", post(experiments::create).get(experiments::list))
             .route(
                 "/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}",

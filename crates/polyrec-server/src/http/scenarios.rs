@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::error::{ApiJson, ApiResult, ErrorBody, Tenant};
 use crate::App;
-use crate::service::scenarios::{self, CreateScenario, PatchScenario, ReplaceScenario, ScenarioList, ScenarioView};
+use crate::service::scenarios::{
+    self, CreateScenario, PatchScenario, ReplaceScenario, ScenarioHistory, ScenarioList, ScenarioView,
+};
 
 pub(super) fn scenario_id(raw: &str) -> ApiResult<ScenarioId> {
     tracing::Span::current().record("scenario", raw);
@@ -50,6 +52,19 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ScenarioView>> {
     Ok(Json(scenarios::get(&app, &tenant, &scenario_id(&id)?).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/scenarios/{scenario_id}/versions", tag = "scenarios",
+    description = "Every version of the scenario's config, newest first; revert by sending an old \
+        version's config with PUT (which makes it the newest version).",
+    params(("X-Tenant-Id" = String, Header, description = "tenant id"), ("scenario_id" = String, Path)),
+    responses((status = 200, body = ScenarioHistory), (status = 404, body = ErrorBody)))]
+pub async fn versions(
+    State(app): State<Arc<App>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ScenarioHistory>> {
+    Ok(Json(scenarios::history(&app, &tenant, &scenario_id(&id)?).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/scenarios/{scenario_id}", tag = "scenarios",

@@ -71,6 +71,12 @@ pub struct ScenarioView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+pub struct ScenarioHistory {
+    /// Newest first.
+    pub versions: Vec<ScenarioView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ScenarioList {
     pub scenarios: Vec<ScenarioView>,
 }
@@ -162,6 +168,14 @@ pub async fn get(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<Scenar
 
 async fn load(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<Scenario> {
     app.documents.get_scenario(tenant, id).await?.ok_or_else(|| Error::not_found(format!("scenario {:?}", id.as_str())))
+}
+
+/// Every version of the scenario, newest first (the current one included): what a revert puts
+/// back with `PUT`.
+pub async fn history(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<ScenarioHistory> {
+    load(app, tenant, id).await?;
+    let versions = app.documents.scenario_history(tenant, id).await?;
+    Ok(ScenarioHistory { versions: versions.into_iter().map(Into::into).collect() })
 }
 
 pub async fn list(app: &App, tenant: &TenantId) -> Result<ScenarioList> {

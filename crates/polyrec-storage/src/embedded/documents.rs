@@ -26,6 +26,13 @@ CREATE TABLE IF NOT EXISTS scenarios (
     doc         TEXT NOT NULL,
     PRIMARY KEY (tenant_id, scenario_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS scenario_versions (
+    tenant_id   TEXT NOT NULL,
+    scenario_id TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    doc         TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, scenario_id, version)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS items (
     tenant_id   TEXT NOT NULL,
     scenario_id TEXT NOT NULL,
@@ -75,6 +82,16 @@ CREATE INDEX IF NOT EXISTS jobs_by_created ON training_jobs (tenant_id, created_
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON training_jobs (finished, heartbeat_ms);
 ";
 
+/// Keeps a copy of a scenario version in its history (`DocumentStore::scenario_history`).
+fn keep_version(conn: &rusqlite::Connection, tenant: &str, id: &str, version: i64, doc: &str) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO scenario_versions (tenant_id, scenario_id, version, doc) VALUES (?1, ?2, ?3, ?4)",
+        params![tenant, id, version, doc],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
 impl SqliteDocuments {
     pub fn open(path: &Path) -> Result<Self> {
         let writer = open(path, Role::Writer)?;
@@ -121,7 +138,8 @@ impl DocumentStore for SqliteDocuments {
             (tenant.to_string(), scenario.scenario_id.to_string(), scenario.version as i64, to_json(scenario)?);
         self.writer
             .call(move |conn| {
-                let inserted = conn
+                let tx = conn.transaction().map_err(sql)?;
+                let inserted = tx
                     .execute(
                         "INSERT INTO scenarios (tenant_id, scenario_id, version, doc) VALUES (?1, ?2, ?3, ?4)
                          ON CONFLICT DO NOTHING",
@@ -134,7 +152,8 @@ impl DocumentStore for SqliteDocuments {
                         message: format!("scenario {id:?} exists already; update it with PUT or PATCH"),
                     });
                 }
-                Ok(())
+                keep_version(&tx, &tenant, &id, version, &doc)?;
+                tx.commit().map_err(sql)
             })
             .await
     }
@@ -166,7 +185,8 @@ impl DocumentStore for SqliteDocuments {
             (tenant.to_string(), scenario.scenario_id.to_string(), scenario.version as i64, to_json(scenario)?);
         self.writer
             .call(move |conn| {
-                let changed = conn
+                let tx = conn.transaction().map_err(sql)?;
+                let changed = tx
                     .execute(
                         "UPDATE scenarios SET version = ?3, doc = ?4
                          WHERE tenant_id = ?1 AND scenario_id = ?2 AND version = ?5",
@@ -181,7 +201,21 @@ impl DocumentStore for SqliteDocuments {
                         ),
                     });
                 }
-                Ok(())
+                keep_version(&tx, &tenant, &id, version, &doc)?;
+                tx.commit().map_err(sql)
+            })
+            .await
+    }
+
+    async fn scenario_history(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Vec<Scenario>> {
+        let (tenant, id) = (tenant.to_string(), scenario.to_string());
+        self.reader
+            .call(move |conn| {
+                read_docs(
+                    conn,
+                    "SELECT doc FROM scenario_versions WHERE tenant_id = ?1 AND scenario_id = ?2 ORDER BY version DESC",
+                    params![tenant, id],
+                )
             })
             .await
     }
@@ -196,7 +230,7 @@ impl DocumentStore for SqliteDocuments {
                     .map_err(sql)?;
                 tx.execute("DELETE FROM items WHERE tenant_id = ?1 AND scenario_id = ?2", params![tenant, id])
                     .map_err(sql)?;
-                for table in ["user_profiles", "model_configs", "training_jobs", "experiments"] {
+                for table in ["scenario_versions", "user_profiles", "model_configs", "training_jobs", "experiments"] {
                     tx.execute(
                         &format!("DELETE FROM {table} WHERE tenant_id = ?1 AND scenario_id = ?2"),
                         params![tenant, id],

@@ -117,7 +117,15 @@ impl MongoDocuments {
                 batch.iter().filter_map(|c| c.as_document()?.get_str("name").ok().map(str::to_owned)).collect()
             })
             .unwrap_or_default();
-        for name in ["scenarios", "items", "user_profiles", "model_configs", "experiments", "training_jobs"] {
+        for name in [
+            "scenarios",
+            "scenario_versions",
+            "items",
+            "user_profiles",
+            "model_configs",
+            "experiments",
+            "training_jobs",
+        ] {
             if existing.iter().any(|e| e == name) {
                 continue;
             }
@@ -138,6 +146,11 @@ impl MongoDocuments {
         };
         self.scenarios
             .create_index(unique(doc! { "tenant_id": 1, "scenario_id": 1 }, "tenant_scenario"))
+            .await
+            .map_err(unavailable)?;
+        self.db
+            .collection::<Document>("scenario_versions")
+            .create_index(unique(doc! { "tenant_id": 1, "scenario_id": 1, "version": 1 }, "tenant_scenario_version"))
             .await
             .map_err(unavailable)?;
         self.items
@@ -272,6 +285,18 @@ fn profile_key(tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> Docum
     doc! { "tenant_id": tenant.as_str(), "user_id": user.as_str(), "scenario_id": scenario.as_str() }
 }
 
+impl MongoDocuments {
+    /// Keeps a copy of a scenario version in `scenario_versions` (one document, after the write of
+    /// the scenario itself: a crash in between loses that history entry, not the scenario).
+    async fn keep_version(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()> {
+        let mut key = scenario_key(tenant, &scenario.scenario_id);
+        key.insert("version", scenario.version as i64);
+        let collection = self.db.collection::<Document>("scenario_versions");
+        collection.replace_one(key, to_doc(tenant, scenario)?).upsert(true).await.map_err(unavailable)?;
+        Ok(())
+    }
+}
+
 fn item_key(tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Document {
     doc! { "tenant_id": tenant.as_str(), "scenario_id": scenario.as_str(), "item_id": item.as_str() }
 }
@@ -280,7 +305,7 @@ fn item_key(tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Document
 impl DocumentStore for MongoDocuments {
     async fn insert_scenario(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()> {
         match self.scenarios.insert_one(to_doc(tenant, scenario)?).await {
-            Ok(_) => Ok(()),
+            Ok(_) => self.keep_version(tenant, scenario).await,
             Err(e) if is_duplicate_key(&e) => Err(Error::Conflict {
                 code: "scenario_exists",
                 message: format!("scenario {:?} exists already; update it with PUT or PATCH", scenario.scenario_id),
@@ -315,14 +340,20 @@ impl DocumentStore for MongoDocuments {
                 ),
             });
         }
-        Ok(())
+        self.keep_version(tenant, scenario).await
+    }
+
+    async fn scenario_history(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Vec<Scenario>> {
+        let query =
+            Find { filter: scenario_key(tenant, scenario), sort: Some(doc! { "version": -1 }), ..Default::default() };
+        self.find("scenario_versions", query).await?.into_iter().map(from_doc).collect()
     }
 
     async fn delete_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<bool> {
         let key = scenario_key(tenant, scenario);
         self.items.delete_many(key.clone()).await.map_err(unavailable)?;
         self.profiles.delete_many(key.clone()).await.map_err(unavailable)?;
-        for collection in ["model_configs", "training_jobs", "experiments"] {
+        for collection in ["scenario_versions", "model_configs", "training_jobs", "experiments"] {
             self.db.collection::<Document>(collection).delete_many(key.clone()).await.map_err(unavailable)?;
         }
         let deleted = self.scenarios.delete_one(key).await.map_err(unavailable)?;

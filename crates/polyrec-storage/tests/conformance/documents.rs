@@ -64,6 +64,7 @@ suite!(
     model_versions_register_list_and_replace,
     jobs_list_newest_first_and_stale_ones_are_found,
     experiments_insert_list_replace_with_versions_and_delete,
+    scenario_history_keeps_every_version_of_one_tenant_and_goes_with_the_scenario,
 );
 
 #[cfg(feature = "mongodb")]
@@ -73,7 +74,9 @@ async fn mongo_has_exactly_the_indexes_of_the_specification() {
     let Some(url) = server("POLYREC_TEST_MONGO_URL") else { return };
     let store = polyrec_storage::production::mongo::MongoDocuments::connect(&url, &unique("indexes")).await.unwrap();
     let mut indexes = Vec::new();
-    for collection in ["scenarios", "items", "user_profiles", "model_configs", "training_jobs", "experiments"] {
+    for collection in
+        ["scenarios", "scenario_versions", "items", "user_profiles", "model_configs", "training_jobs", "experiments"]
+    {
         for (name, keys, unique) in store.index_keys(collection).await.unwrap() {
             if name != "_id_" {
                 indexes.push((collection, keys, unique));
@@ -84,6 +87,7 @@ async fn mongo_has_exactly_the_indexes_of_the_specification() {
         indexes,
         [
             ("scenarios", doc! { "tenant_id": 1, "scenario_id": 1 }, true),
+            ("scenario_versions", doc! { "tenant_id": 1, "scenario_id": 1, "version": 1 }, true),
             ("items", doc! { "tenant_id": 1, "scenario_id": 1, "item_id": 1 }, true),
             ("items", doc! { "metadata.category": 1 }, false),
             ("user_profiles", doc! { "tenant_id": 1, "user_id": 1, "scenario_id": 1 }, true),
@@ -92,6 +96,33 @@ async fn mongo_has_exactly_the_indexes_of_the_specification() {
             ("experiments", doc! { "tenant_id": 1, "scenario_id": 1, "experiment_id": 1 }, true),
         ]
     );
+}
+
+async fn scenario_history_keeps_every_version_of_one_tenant_and_goes_with_the_scenario(store: &dyn DocumentStore) {
+    let (t, other) = (tenant(&unique("t")), tenant(&unique("o")));
+    let first = scenario("feed");
+    store.insert_scenario(&t, &first).await.unwrap();
+    store.insert_scenario(&other, &first).await.unwrap();
+    let mut second = first.clone();
+    second.name = "second".into();
+    second.version = 2;
+    store.replace_scenario(&t, &second, 1).await.unwrap();
+    // A refused replace leaves no history behind.
+    let mut stale = first.clone();
+    stale.version = 3;
+    store.replace_scenario(&t, &stale, 1).await.unwrap_err();
+    let history = store.scenario_history(&t, &first.scenario_id).await.unwrap();
+    assert_eq!(history, [second.clone(), first.clone()], "newest first, exact");
+    assert_eq!(
+        store.scenario_history(&other, &first.scenario_id).await.unwrap(),
+        std::slice::from_ref(&first),
+        "per tenant"
+    );
+    assert!(store.scenario_history(&t, &scenario_id("nope")).await.unwrap().is_empty());
+    store.delete_scenario(&t, &first.scenario_id).await.unwrap();
+    assert!(store.scenario_history(&t, &first.scenario_id).await.unwrap().is_empty(), "gone with the scenario");
+    store.insert_scenario(&t, &first).await.unwrap();
+    assert_eq!(store.scenario_history(&t, &first.scenario_id).await.unwrap(), [first], "a new scenario starts over");
 }
 
 async fn scenarios_insert_get_list_replace_delete(store: &dyn DocumentStore) {

@@ -239,3 +239,33 @@ async fn a_scenario_created_again_after_a_delete_starts_clean() {
     let (_, answer) = server.recommend("t2", "u1", json!({"scenario_id": "feed"})).await;
     assert_eq!(crate::support::ids(&answer), ["a"], "t2's u1 still has b exposed");
 }
+
+#[tokio::test]
+async fn every_version_is_kept_and_an_old_one_can_be_put_back() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("latest", 1.0, 10)])).await;
+    let body = json!({"scenario_type": "vlog", "config": config(&[("latest", 1.0, 20)])});
+    let (status, changed) = server.call(Method::PUT, "t1", "/api/v1/scenarios/feed", Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let (status, history) = server.get("t1", "/api/v1/scenarios/feed/versions").await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let versions: Vec<(u64, u64)> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["version"].as_u64().unwrap(), v["config"]["recall"]["strategies"][0]["limit"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(versions, [(2, 20), (1, 10)], "newest first, each with its config");
+    // A revert is the old config sent again: it becomes version 3.
+    let old = history["versions"][1]["config"].clone();
+    let (status, reverted) = server
+        .call(Method::PUT, "t1", "/api/v1/scenarios/feed", Some(json!({"scenario_type": "vlog", "config": old})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reverted}");
+    assert_eq!(
+        (reverted["version"].as_u64(), &reverted["config"]["recall"]["strategies"][0]["limit"]),
+        (Some(3), &json!(10))
+    );
+    let (status, _) = server.get("t2", "/api/v1/scenarios/feed/versions").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's history is not found");
+}
