@@ -57,7 +57,7 @@ function h(tag, attrs, ...children) {
     else if (k === "text") el.textContent = v;
     else el.setAttribute(k, v === true ? "" : v);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -67,7 +67,7 @@ function h(tag, attrs, ...children) {
 const main = () => document.getElementById("main");
 
 /// Replaces an element's children, leaving out the absent ones (null, undefined, false).
-function fill(el, ...nodes) { el.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false)); }
+function fill(el, ...nodes) { el.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false)); }
 
 /// Shows a page's content unless the operator has moved to another page meanwhile (a page that
 /// loads slowly must not replace the one they went to).
@@ -133,7 +133,7 @@ function lineChart(title, points) {
   const max = Math.max(1e-9, ...values);
   const x = (i) => L + (points.length < 2 ? 0 : (i * (W - L - 10)) / (points.length - 1));
   const y = (v) => T + (H - T - B) * (1 - v / max);
-  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": title });
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "chart", role: "img", "aria-label": title });
   chart.append(svg("line", { x1: L, y1: H - B, x2: W - 5, y2: H - B, stroke: "#b9c1cf" }));
   chart.append(svg("text", { x: 2, y: T + 10 }, fmt(max, 3)), svg("text", { x: 2, y: H - B }, "0"));
   let d = "";
@@ -155,7 +155,7 @@ function barChart(title, bars, format) {
   const W = 560, row = 24, L = 150;
   const H = Math.max(row, bars.length * row) + 6;
   const max = Math.max(1e-9, ...bars.map((b) => b.value));
-  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": title });
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "chart", role: "img", "aria-label": title });
   bars.forEach((b, i) => {
     const w = ((W - L - 70) * b.value) / max;
     chart.append(svg("text", { x: L - 6, y: i * row + 16, "text-anchor": "end" }, b.label));
