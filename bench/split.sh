@@ -145,14 +145,15 @@ def ms(name):
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-print(f"| {label} | {scenario} | {connections} | {rps:,.0f} | {ms('50%'):.2f} | {ms('99%'):.2f} | {errors.group(1) if errors else 0} |")
+timeouts = re.search(r"Socket errors:.*timeout (\d+)", out)
+print(f"| {label} | {scenario} | {connections} | {rps:,.0f} | {ms('50%'):.2f} | {ms('99%'):.2f} | {errors.group(1) if errors else 0} | {timeouts.group(1) if timeouts else 0} |")
 PY_END
 }
 
 for SCENARIO in bench_feed bench_deep; do warm "$ALL" "$SCENARIO"; done
 echo
-echo "| deployment | scenario | connections | req/s | p50 ms | p99 ms | non-2xx |"
-echo "|---|---|---|---|---|---|---|"
+echo "| deployment | scenario | connections | req/s | p50 ms | p99 ms | non-2xx | timeouts (2 s) |"
+echo "|---|---|---|---|---|---|---|---|"
 for SCENARIO in bench_feed bench_deep; do
     for C in 4 16; do measure all-in-one "$ALL" "$SCENARIO" "$C"; done
 done

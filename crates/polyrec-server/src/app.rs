@@ -126,6 +126,8 @@ pub struct App {
     profile_generation: AtomicU64,
     /// Each scenario's running experiment (or none), compiled per group.
     experiments: RwLock<HashMap<Key, ExperimentEntry>>,
+    /// One read of a scenario's experiments at a time (`live_experiment`).
+    experiment_reads: parking_lot::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     /// Bumped by every experiment change, for the same reason as `scenario_generation`.
     experiment_generation: AtomicU64,
     /// One training of a scenario at a time (the schedule and an on-demand call may overlap).
@@ -201,6 +203,7 @@ impl App {
             profiles: RwLock::default(),
             profile_generation: AtomicU64::new(0),
             experiments: RwLock::default(),
+            experiment_reads: parking_lot::Mutex::default(),
             experiment_generation: AtomicU64::new(0),
             training: parking_lot::Mutex::default(),
             serving: parking_lot::Mutex::default(),
@@ -352,20 +355,39 @@ impl App {
     ) -> Result<Option<Arc<LiveExperiment>>> {
         let id = &compiled.scenario.scenario_id;
         let key = (tenant.clone(), id.clone());
-        if let Some(entry) = self.experiments.read().get(&key) {
-            let fresh = !self.shared_cache() || entry.loaded.elapsed() < self.follow_interval();
-            if fresh && entry.scenario_version == compiled.scenario.version {
-                return Ok(entry.live.clone());
-            }
+        let cached = |app: &App| {
+            let experiments = app.experiments.read();
+            let entry = experiments.get(&key).filter(|e| e.scenario_version == compiled.scenario.version)?;
+            let fresh = !app.shared_cache() || entry.loaded.elapsed() < app.follow_interval();
+            Some((entry.live.clone(), fresh))
+        };
+        if let Some((live, true)) = cached(self) {
+            return Ok(live);
         }
+        // One read per scenario at a time. While it runs, the other requests answer with what
+        // was read before (stale while revalidating); only without any entry do they wait.
+        let slot = self.experiment_reads.lock().entry(key.clone()).or_default().clone();
+        let _reading = match (cached(self), slot.try_lock()) {
+            (_, Ok(guard)) => guard,
+            (Some((live, _)), Err(_)) => return Ok(live),
+            (None, Err(_)) => slot.lock().await,
+        };
+        let stale = match cached(self) {
+            Some((live, true)) => return Ok(live),
+            Some((live, false)) => Some(live),
+            None => None,
+        };
         let generation = self.experiment_generation.load(Ordering::SeqCst);
-        let running = self
-            .sources
-            .scenarios
-            .experiments(tenant, id)
-            .await?
-            .into_iter()
-            .find(|e| e.status == polyrec_core::ExperimentStatus::Running);
+        let experiments = match self.sources.scenarios.experiments(tenant, id).await {
+            Ok(experiments) => experiments,
+            // SPEC §6.3: with the source down, what was read before still serves.
+            Err(error) if stale.is_some() => {
+                tracing::warn!(%tenant, scenario = %id, %error, "cannot read the experiments; serving the last ones read");
+                return Ok(stale.flatten());
+            }
+            Err(error) => return Err(error),
+        };
+        let running = experiments.into_iter().find(|e| e.status == polyrec_core::ExperimentStatus::Running);
         let live = match running {
             None => None,
             Some(experiment) => {
