@@ -209,6 +209,10 @@ try {
     await page.locator("#results", { hasText: "Sample ratio check" }).waitFor();
     const bars = await page.locator("#results svg rect").count();
     assert(bars >= 4, `users and CTR per group drawn: ${bars} bars`);
+    const lines = page.locator("#results figure", { hasText: "CTR per hour, by group" });
+    await lines.waitFor();
+    assert(await lines.locator("path").count() === 2 && (await lines.locator(".legend").textContent()).includes("treatment"),
+      "a CTR line per group");
     await shot("experiments");
   });
 

@@ -126,28 +126,38 @@ function svg(tag, attrs, ...children) {
   return el;
 }
 
-/// A line chart of [{label, value}] points.
-function lineChart(title, points) {
+const COLORS = ["#2b59c3", "#d2691e", "#1b7a3a", "#8e44ad", "#b3261e"];
+
+/// A line chart of [{label, value}] points, or of several named series ([{name, points}]) that
+/// share their labels.
+function lineChart(title, points, series) {
+  const lines = series || [{ name: "", points }];
   const W = 560, H = 200, L = 44, B = 26, T = 10;
-  const values = points.map((p) => p.value).filter((v) => v !== null && v !== undefined);
+  const values = lines.flatMap((l) => l.points.map((p) => p.value)).filter((v) => v !== null && v !== undefined);
   const max = Math.max(1e-9, ...values);
-  const x = (i) => L + (points.length < 2 ? 0 : (i * (W - L - 10)) / (points.length - 1));
+  const n = Math.max(0, ...lines.map((l) => l.points.length));
+  const x = (i) => L + (n < 2 ? 0 : (i * (W - L - 10)) / (n - 1));
   const y = (v) => T + (H - T - B) * (1 - v / max);
   const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "chart", role: "img", "aria-label": title });
   chart.append(svg("line", { x1: L, y1: H - B, x2: W - 5, y2: H - B, stroke: "#b9c1cf" }));
   chart.append(svg("text", { x: 2, y: T + 10 }, fmt(max, 3)), svg("text", { x: 2, y: H - B }, "0"));
-  let d = "";
-  points.forEach((p, i) => {
-    if (p.value === null || p.value === undefined) return;
-    d += (d ? " L" : "M") + x(i).toFixed(1) + " " + y(p.value).toFixed(1);
-    chart.append(svg("circle", { cx: x(i), cy: y(p.value), r: 2.5, fill: "#2b59c3" }, svg("title", {}, `${p.label}: ${fmt(p.value)}`)));
+  lines.forEach((line, k) => {
+    const color = COLORS[k % COLORS.length];
+    let d = "";
+    line.points.forEach((p, i) => {
+      if (p.value === null || p.value === undefined) return;
+      d += (d ? " L" : "M") + x(i).toFixed(1) + " " + y(p.value).toFixed(1);
+      chart.append(svg("circle", { cx: x(i), cy: y(p.value), r: 2.5, fill: color }, svg("title", {}, `${line.name} ${p.label}: ${fmt(p.value)}`)));
+    });
+    chart.insertBefore(svg("path", { d, fill: "none", stroke: color, "stroke-width": 2 }), chart.firstChild);
   });
-  chart.insertBefore(svg("path", { d, fill: "none", stroke: "#2b59c3", "stroke-width": 2 }), chart.firstChild);
-  if (points.length) {
-    chart.append(svg("text", { x: L, y: H - 8 }, points[0].label));
-    chart.append(svg("text", { x: W - 5, y: H - 8, "text-anchor": "end" }, points[points.length - 1].label));
+  const labels = lines[0] ? lines[0].points : [];
+  if (labels.length) {
+    chart.append(svg("text", { x: L, y: H - 8 }, labels[0].label));
+    chart.append(svg("text", { x: W - 5, y: H - 8, "text-anchor": "end" }, labels[labels.length - 1].label));
   }
-  return h("figure", { class: "card" }, h("figcaption", {}, h("strong", {}, title)), chart);
+  const legend = series ? h("div", { class: "legend" }, lines.map((l, k) => h("span", {}, h("span", { class: "swatch", style: `background:${COLORS[k % COLORS.length]}` }), l.name))) : null;
+  return h("figure", { class: "card" }, h("figcaption", {}, h("strong", {}, title)), chart, legend);
 }
 
 /// A horizontal bar chart of [{label, value}].
@@ -461,8 +471,10 @@ async function experimentsPage() {
         barChart("CTR per group", r.groups.map((g) => ({ label: g.group_id, value: g.ctr || 0 })), pct),
         h("div", { class: "scroll" }, h("table", {}, h("thead", {}, h("tr", {}, ["Group / metric", "Control", "Treatment", "Lift", "95 % CI (abs.)", "p-value"].map((c) => h("th", {}, c)))),
           h("tbody", {}, r.comparisons.map((c) => [h("tr", {}, h("th", { colspan: 6 }, c.group_id)), metric("CTR", c.ctr), metric("Conversion", c.conversion_rate), metric("Watch time", c.avg_watch_time)])))));
-      const trend = await api("GET", `/api/v1/analytics/trends?metric=ctr&experiment_id=${encodeURIComponent(id)}&scenario_id=${encodeURIComponent(scenario)}`);
-      results.append(lineChart("CTR over time (all groups)", trend.points.map((p) => ({ label: p.t.slice(5, 16), value: p.value }))));
+      // Each group's hourly CTR (the trends of the group's events).
+      const trends = await Promise.all(r.groups.map((g) => api("GET", `/api/v1/analytics/trends?metric=ctr&experiment_id=${encodeURIComponent(id)}&group=${encodeURIComponent(g.group_id)}&scenario_id=${encodeURIComponent(scenario)}`)));
+      const series = trends.map((t, k) => ({ name: r.groups[k].group_id, points: t.points.map((p) => ({ label: p.t.slice(5, 16), value: p.value })) }));
+      results.append(lineChart("CTR per hour, by group", null, series));
     } catch (e) { results.replaceChildren(errorBox(e)); }
   };
   const id = h("input", { id: "experiment-id", placeholder: "ranker_test" });

@@ -79,6 +79,12 @@ pub async fn run(
         }
     };
     tracing::info!(job = name, group = name, "stream job joined its consumer group");
+    // Closing a consumer (its `Drop`) can block for ever when it lands in a partition
+    // reassignment (librdkafka waits for the assignment without a timeout; seen in tests when a
+    // runtime shut down mid-rebalance). So it is never dropped on the task: a stopped job closes
+    // it on a thread of its own with a time limit (`close`), and a task dropped abruptly (its
+    // runtime shutting down) leaks it, as its process is ending anyway.
+    let consumer = std::mem::ManuallyDrop::new(consumer);
     let mut instances: HashMap<Partition, Instance> = HashMap::new();
     let mut backoff = Duration::from_millis(100);
     while !*stopped.borrow() {
@@ -131,7 +137,20 @@ pub async fn run(
         commit(&app, &consumer, &mut instances, name);
     }
     commit(&app, &consumer, &mut instances, name);
+    close(std::mem::ManuallyDrop::into_inner(consumer), name).await;
     tracing::info!(job = name, "stream job left its consumer group");
+}
+
+/// Closes a consumer (leaves its group) on a thread of its own, waiting at most 10 s for it.
+async fn close(consumer: StreamConsumer, name: &'static str) {
+    let (closed, done) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name(format!("close-{name}")).spawn(move || {
+        drop(consumer);
+        let _ = closed.send(());
+    });
+    if spawned.is_ok() && tokio::time::timeout(Duration::from_secs(10), done).await.is_err() {
+        tracing::warn!(job = name, "the consumer did not close within 10 s; leaving it to the process's exit");
+    }
 }
 
 /// Up to `BATCH` records, grouped by partition in offset order; empty after `IDLE_TICK` with none.
