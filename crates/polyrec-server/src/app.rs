@@ -62,6 +62,16 @@ const PROFILE_CACHE_MAX: usize = 200_000;
 /// How long the serving-models mark stays in the realtime store after the last change.
 const SERVING_MARK_TTL_MS: i64 = 30 * polyrec_core::clock::DAY_MS;
 
+/// One async lock per scenario, made on first use.
+#[derive(Default)]
+struct KeyedLocks(parking_lot::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>);
+
+impl KeyedLocks {
+    fn of(&self, key: &Key) -> Arc<tokio::sync::Mutex<()>> {
+        self.0.lock().entry(key.clone()).or_default().clone()
+    }
+}
+
 /// One scenario's following of other processes' model changes.
 #[derive(Default)]
 struct FollowSlot {
@@ -127,14 +137,14 @@ pub struct App {
     /// Each scenario's running experiment (or none), compiled per group.
     experiments: RwLock<HashMap<Key, ExperimentEntry>>,
     /// One read of a scenario's experiments at a time (`live_experiment`).
-    experiment_reads: parking_lot::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    experiment_reads: KeyedLocks,
     /// Bumped by every experiment change, for the same reason as `scenario_generation`.
     experiment_generation: AtomicU64,
     /// One training of a scenario at a time (the schedule and an on-demand call may overlap).
-    training: parking_lot::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    training: KeyedLocks,
     /// One change of a scenario's serving versions at a time (an activation, a rollback, the
     /// schedule following the registry), so none sees another half done.
-    serving: parking_lot::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    serving: KeyedLocks,
     /// With shared stores: per scenario, what this process last followed of other processes'
     /// model changes (`follow_models`).
     followed: RwLock<HashMap<Key, Arc<FollowSlot>>>,
@@ -203,10 +213,10 @@ impl App {
             profiles: RwLock::default(),
             profile_generation: AtomicU64::new(0),
             experiments: RwLock::default(),
-            experiment_reads: parking_lot::Mutex::default(),
+            experiment_reads: KeyedLocks::default(),
             experiment_generation: AtomicU64::new(0),
-            training: parking_lot::Mutex::default(),
-            serving: parking_lot::Mutex::default(),
+            training: KeyedLocks::default(),
+            serving: KeyedLocks::default(),
             followed: RwLock::default(),
             job_offsets: RwLock::default(),
             local_jobs: RwLock::default(),
@@ -366,7 +376,7 @@ impl App {
         }
         // One read per scenario at a time. While it runs, the other requests answer with what
         // was read before (stale while revalidating); only without any entry do they wait.
-        let slot = self.experiment_reads.lock().entry(key.clone()).or_default().clone();
+        let slot = self.experiment_reads.of(&key);
         let _reading = match (cached(self), slot.try_lock()) {
             (_, Ok(guard)) => guard,
             (Some((live, _)), Err(_)) => return Ok(live),
@@ -631,14 +641,14 @@ impl App {
     /// Waits for any training of the scenario in this process to finish; the guard holds off
     /// the next one until dropped.
     pub async fn training_slot(&self, tenant: &TenantId, id: &ScenarioId) -> tokio::sync::OwnedMutexGuard<()> {
-        let slot = self.training.lock().entry((tenant.clone(), id.clone())).or_default().clone();
+        let slot = self.training.of(&(tenant.clone(), id.clone()));
         slot.lock_owned().await
     }
 
     /// Waits for any change of the scenario's serving versions in this process (install, then
     /// the registry's record of it) to finish; the guard holds off the next one until dropped.
     pub async fn serving_slot(&self, tenant: &TenantId, id: &ScenarioId) -> tokio::sync::OwnedMutexGuard<()> {
-        let slot = self.serving.lock().entry((tenant.clone(), id.clone())).or_default().clone();
+        let slot = self.serving.of(&(tenant.clone(), id.clone()));
         slot.lock_owned().await
     }
 

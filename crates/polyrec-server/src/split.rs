@@ -129,7 +129,7 @@ pub async fn run(
         Some(listener) => {
             let mut stopped = stopped.clone();
             let server = crate::grpc::server(app.clone(), service).await?;
-            let incoming = tokio_stream_of(listener);
+            let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             Some(tokio::spawn(async move {
                 server
                     .serve_with_incoming_shutdown(incoming, async move {
@@ -148,19 +148,6 @@ pub async fn run(
     }
     jobs.stop().await;
     Ok(served?)
-}
-
-/// The accepted connections of a listener, as tonic takes them.
-fn tokio_stream_of(
-    listener: tokio::net::TcpListener,
-) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> + Send + 'static {
-    futures::stream::unfold(listener, |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| {
-            let _ = stream.set_nodelay(true);
-            stream
-        });
-        Some((accepted, listener))
-    })
 }
 
 /// The default listen addresses of a service: `0.0.0.0` on its SPEC ports.

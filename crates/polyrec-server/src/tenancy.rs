@@ -284,7 +284,8 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
             Some((value, _)) => Some(value),
             None => None,
         };
-        match with_retries(config, fetch).await {
+        let policy = Retries::new(config.timeout_ms, config.retries, config.backoff_ms);
+        match with_retries(&policy, fetch).await {
             Ok(value) => {
                 self.entries.lock().put(key, (value.clone(), now_ms));
                 Ok(value)
@@ -294,15 +295,34 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
     }
 }
 
-/// Calls `fetch` with the configured deadline, retrying failures that may pass (unavailable,
-/// timed out) with exponential backoff.
-async fn with_retries<V, F, Fut>(config: &TenancyConfig, fetch: F) -> Result<V>
+/// A deadline per call, and how often and after how long a call that got no answer is retried.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Retries {
+    pub timeout: Duration,
+    pub retries: u32,
+    pub backoff: Duration,
+}
+
+impl Retries {
+    pub fn new(timeout_ms: u64, retries: u32, backoff_ms: u64) -> Self {
+        Retries {
+            timeout: Duration::from_millis(timeout_ms.max(1)),
+            retries,
+            backoff: Duration::from_millis(backoff_ms),
+        }
+    }
+}
+
+/// Calls `fetch` with the policy's deadline, retrying failures that may pass (unavailable,
+/// timed out) with exponential backoff. The external tenant and user services and polyrec's own
+/// gRPC services are called through it.
+pub(crate) async fn with_retries<V, F, Fut>(policy: &Retries, mut fetch: F) -> Result<V>
 where
-    F: Fn() -> Fut,
+    F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<V>>,
 {
-    let deadline = Duration::from_millis(config.timeout_ms.max(1));
-    let mut backoff = Duration::from_millis(config.backoff_ms);
+    let deadline = policy.timeout;
+    let mut backoff = policy.backoff;
     let mut attempt = 0;
     loop {
         let error = match tokio::time::timeout(deadline, fetch()).await {
@@ -311,7 +331,7 @@ where
             Ok(Err(error)) => return Err(error),
             Err(_) => Error::unavailable(format!("no answer within {} ms", deadline.as_millis())),
         };
-        if attempt >= config.retries {
+        if attempt >= policy.retries {
             return Err(error);
         }
         attempt += 1;

@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use polyrec_core::{Error, Experiment, Item, Result, Scenario, ScenarioId, TenantId, UserId, UserProfile};
 use polyrec_engine::pipeline::RequestContext;
+use tonic::Status;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Status};
 
 use super::proto;
 use crate::config::ServicesConfig;
 use crate::external::{Traced, traced};
 use crate::sources::{FeatureSource, ItemSource, ScenarioSource, Sources};
+use crate::tenancy::{Retries, with_retries};
 
 /// The sources of a split recommendation service: every one a gRPC client.
 pub fn sources(config: &ServicesConfig) -> anyhow::Result<Sources> {
@@ -30,8 +31,7 @@ pub fn sources(config: &ServicesConfig) -> anyhow::Result<Sources> {
             .http2_keep_alive_interval(Duration::from_secs(30));
         Ok(Remote {
             channel: endpoint.connect_lazy(),
-            retries: config.retries,
-            backoff: Duration::from_millis(config.backoff_ms),
+            retries: Retries::new(config.timeout_ms, config.retries, config.backoff_ms),
         })
     };
     Ok(Sources {
@@ -46,8 +46,7 @@ pub fn sources(config: &ServicesConfig) -> anyhow::Result<Sources> {
 #[derive(Clone)]
 struct Remote {
     channel: Channel,
-    retries: u32,
-    backoff: Duration,
+    retries: Retries,
 }
 
 impl Remote {
@@ -55,34 +54,28 @@ impl Remote {
         tonic::service::interceptor::InterceptedService::new(self.channel.clone(), traced as fn(_) -> _)
     }
 
-    /// Runs an idempotent call, retrying it while the service gives no answer.
+    /// Runs an idempotent call, retrying it while the service gives no answer (the statuses
+    /// `grpc::error` reads as unavailable).
     async fn call<T, F, Fut>(&self, service: &'static str, method: &'static str, mut attempt: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
-        let mut tries = 0;
-        loop {
-            let started = Instant::now();
-            let answer = attempt().await;
-            let code = match &answer {
-                Ok(_) => "ok".to_owned(),
-                Err(status) => format!("{:?}", status.code()).to_lowercase(),
-            };
-            metrics::histogram!("polyrec_internal_call_duration_seconds", "service" => service, "method" => method, "code" => code)
-                .record(started.elapsed().as_secs_f64());
-            match answer {
-                Ok(response) => return Ok(response.into_inner()),
-                Err(status)
-                    if tries < self.retries && matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded) =>
-                {
-                    tries += 1;
-                    tracing::debug!(service, method, %status, tries, "no answer; retrying");
-                    tokio::time::sleep(self.backoff * 2u32.pow(tries - 1)).await;
-                }
-                Err(status) => return Err(super::error(service, status)),
+        with_retries(&self.retries, || {
+            let answer = attempt();
+            async move {
+                let started = Instant::now();
+                let answer = answer.await;
+                let code = match &answer {
+                    Ok(_) => "ok".to_owned(),
+                    Err(status) => format!("{:?}", status.code()).to_lowercase(),
+                };
+                metrics::histogram!("polyrec_internal_call_duration_seconds", "service" => service, "method" => method, "code" => code)
+                    .record(started.elapsed().as_secs_f64());
+                answer.map(tonic::Response::into_inner).map_err(|status| super::error(service, status))
             }
-        }
+        })
+        .await
     }
 }
 

@@ -83,16 +83,17 @@ async fn admit(app: &App, raw: &str) -> Result<TenantId, Status> {
 /// An error as a gRPC status: the nearest code, the message, and the HTTP API's code in the
 /// `x-polyrec-code` metadata.
 pub fn status(error: Error) -> Status {
-    let (code, api_code) = match &error {
-        Error::InvalidInput { code, .. } | Error::Validation { code, .. } => (Code::InvalidArgument, *code),
-        Error::NotFound { .. } => (Code::NotFound, "not_found"),
-        Error::Conflict { code, .. } => (Code::FailedPrecondition, *code),
-        Error::Unauthorized { code, .. } => (Code::Unauthenticated, *code),
-        Error::Forbidden { code, .. } => (Code::PermissionDenied, *code),
-        Error::RateLimited { .. } => (Code::ResourceExhausted, "rate_limited"),
-        Error::Unavailable { .. } => (Code::Unavailable, "unavailable"),
-        Error::Internal(_) => (Code::Internal, "internal"),
+    let code = match &error {
+        Error::InvalidInput { .. } | Error::Validation { .. } => Code::InvalidArgument,
+        Error::NotFound { .. } => Code::NotFound,
+        Error::Conflict { .. } => Code::FailedPrecondition,
+        Error::Unauthorized { .. } => Code::Unauthenticated,
+        Error::Forbidden { .. } => Code::PermissionDenied,
+        Error::RateLimited { .. } => Code::ResourceExhausted,
+        Error::Unavailable { .. } => Code::Unavailable,
+        Error::Internal(_) => Code::Internal,
     };
+    let api_code = error.code();
     let message = match &error {
         Error::Validation { errors, .. } => {
             let details: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect();

@@ -394,29 +394,13 @@ impl model_service_server::ModelService for Handler {
     }
 }
 
-/// An analytics query's parameters as the HTTP route's query type.
+/// An analytics query's parameters as the HTTP route's query type (parsed as a query string is,
+/// so numbers and optional fields read the same as over HTTP).
 fn query<T: serde::de::DeserializeOwned>(params: &std::collections::HashMap<String, String>) -> Result<T, Status> {
+    let invalid = |e: &dyn std::fmt::Display| status(Error::invalid("invalid_query", e.to_string()));
     let sorted: BTreeMap<&String, &String> = params.iter().collect();
-    let encoded: Vec<String> = sorted.iter().map(|(k, v)| format!("{}={}", percent(k), percent(v))).collect();
-    let uri: axum::http::Uri = format!("/?{}", encoded.join("&"))
-        .parse()
-        .map_err(|e| status(Error::invalid("invalid_query", format!("{e}"))))?;
-    axum::extract::Query::<T>::try_from_uri(&uri)
-        .map(|q| q.0)
-        .map_err(|e| status(Error::invalid("invalid_query", e.body_text())))
-}
-
-/// Percent-encodes everything but the unreserved characters of RFC 3986.
-fn percent(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    let encoded = serde_urlencoded::to_string(sorted).map_err(|e| invalid(&e))?;
+    serde_urlencoded::from_str(&encoded).map_err(|e| invalid(&e))
 }
 
 #[tonic::async_trait]
