@@ -105,12 +105,80 @@ pub struct Event {
     pub value: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Set on an event re-queued from the dead letters (`POST /api/v1/behaviors/dead_letters/replay`):
+    /// the one stream job that failed on it; every other job already applied it and skips it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_for: Option<String>,
 }
 
+/// The largest magnitude of an event's `value` (a price, watch seconds, a rating). Bounded so
+/// that every sum downstream (rollups, profiles, counters) stays finite: 10^12 per event leaves
+/// room for 10^296 events before an f64 sum overflows.
+pub const MAX_EVENT_VALUE: f64 = 1e12;
+
 impl Event {
+    /// Whether a stream job can apply this event: what the behavior service checks at the edge,
+    /// checked again by every job, because the bus may hold events accepted before a bound
+    /// existed or written by another producer. An event that fails is dead-lettered, never
+    /// retried.
+    pub fn check_applicable(&self) -> Result<(), String> {
+        if let Some(value) = self.value
+            && !(value.is_finite() && value.abs() <= MAX_EVENT_VALUE)
+        {
+            return Err(format!("value {value} is not a finite number within ±{MAX_EVENT_VALUE:e}"));
+        }
+        if self.timestamp_ms < 0 || self.received_ms < 0 {
+            return Err("negative timestamp".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Whether the stream job `job` takes this event: all of them, or the one a replay names.
+    pub fn is_for(&self, job: &str) -> bool {
+        self.replay_for.as_deref().is_none_or(|target| target == job)
+    }
+
     /// The experiment id the event carries in its context, if any (A/B joins on it).
     pub fn experiment_id(&self) -> Option<&str> {
         self.context.as_ref()?.get("experiment_id")?.as_str()
+    }
+}
+
+/// An event a stream job could not apply because of the event itself (not because a backend was
+/// down): kept per tenant for [`DEAD_LETTER_RETENTION_MS`], listed and replayed through the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeadLetter {
+    /// `{job}/{event_id}`: one dead letter per job and event, however often it failed.
+    pub id: String,
+    #[schema(value_type = String)]
+    pub tenant_id: TenantId,
+    /// The stream job that failed on it: `warehouse_sink`, `user_profile_aggregator`, …
+    pub job: String,
+    /// The bus offset it had (a Kafka partition's offset plus one on Kafka).
+    pub offset: u64,
+    /// Why the job refused it.
+    pub error: String,
+    /// When it was dead-lettered, epoch ms.
+    pub dead_ms: i64,
+    /// The event as it was on the bus.
+    #[schema(value_type = Object)]
+    pub event: Event,
+}
+
+/// How long dead letters are kept: 7 days.
+pub const DEAD_LETTER_RETENTION_MS: i64 = 7 * crate::clock::DAY_MS;
+
+impl DeadLetter {
+    pub fn new(job: &str, offset: u64, event: Event, error: impl std::fmt::Display, dead_ms: i64) -> Self {
+        Self {
+            id: format!("{job}/{}", event.event_id),
+            tenant_id: event.tenant_id.clone(),
+            job: job.to_owned(),
+            offset,
+            error: error.to_string(),
+            dead_ms,
+            event,
+        }
     }
 }
 

@@ -16,6 +16,12 @@ pub fn check_id(kind: &'static str, code: &'static str, value: &str) -> Result<(
             format!("{kind} must be 1 to {MAX_ID_LEN} characters long, got {}", value.len()),
         ));
     }
+    if value.bytes().all(|b| b == b'.') {
+        return Err(Error::invalid(
+            code,
+            format!("{kind} {value:?} is only dots; such names mean a directory and its parent in paths"),
+        ));
+    }
     if let Some(bad) = value.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'))) {
         return Err(Error::invalid(
             code,
@@ -76,5 +82,10 @@ mod tests {
         assert!(TenantId::parse("a b").is_err());
         assert!(ItemId::parse("x".repeat(129)).is_err());
         assert!(ItemId::parse("x".repeat(128)).is_ok());
+        for dots in [".", "..", "..."] {
+            assert!(TenantId::parse(dots).is_err(), "{dots:?} is a directory name in the blob store");
+            assert!(ScenarioId::parse(dots).is_err());
+        }
+        assert!(TenantId::parse(".a").is_ok());
     }
 }

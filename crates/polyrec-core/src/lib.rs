@@ -15,6 +15,7 @@ pub mod event;
 pub mod experiment;
 pub mod ids;
 pub mod item;
+pub mod limits;
 pub mod math;
 pub mod model;
 pub mod profile;
@@ -25,7 +26,7 @@ pub mod timefmt;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, FieldError, Result};
-pub use event::{Event, EventType};
+pub use event::{DeadLetter, Event, EventType};
 pub use experiment::{Experiment, ExperimentGroup, ExperimentStatus};
 pub use ids::{ItemId, ScenarioId, TenantId, UserId};
 pub use item::{Item, ItemStatus};

@@ -14,14 +14,36 @@ pub enum TenantStatus {
     Active,
     /// Every request is refused with `403 tenant_suspended`.
     Suspended,
+    /// A status polyrec does not know (`deleted`, `closed`, a typo, an empty one): refused with
+    /// `403 tenant_status_unknown`, because letting an unknown state in could admit a deleted
+    /// tenant.
+    #[serde(other)]
+    Unknown,
 }
 
 impl TenantStatus {
-    /// The status named by the tenant service; anything but `suspended` (or `disabled`) is active.
+    /// The status named by the tenant service: `active` (or `enabled`, `trial`) is active,
+    /// `suspended` (or `disabled`, `inactive`) suspended, anything else unknown.
     pub fn parse(raw: &str) -> Self {
         match raw.trim().to_ascii_lowercase().as_str() {
+            "active" | "enabled" | "trial" => Self::Active,
             "suspended" | "disabled" | "inactive" => Self::Suspended,
-            _ => Self::Active,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// Admits an active tenant, or says why not.
+    pub fn admit(self, tenant: &str) -> Result<(), crate::Error> {
+        match self {
+            Self::Active => Ok(()),
+            Self::Suspended => Err(crate::Error::forbidden(
+                "tenant_suspended",
+                format!("tenant {tenant:?} is suspended; contact the operator"),
+            )),
+            Self::Unknown => Err(crate::Error::forbidden(
+                "tenant_status_unknown",
+                format!("tenant {tenant:?} has a status this service does not know; contact the operator"),
+            )),
         }
     }
 }
@@ -54,4 +76,21 @@ pub struct TenantInfo {
 pub struct UserInfo {
     pub profile: BTreeMap<String, String>,
     pub status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_known_active_statuses_are_admitted() {
+        assert_eq!(TenantStatus::parse(" Active "), TenantStatus::Active);
+        assert_eq!(TenantStatus::parse("disabled"), TenantStatus::Suspended);
+        for raw in ["deleted", "", "actve", "closed"] {
+            assert_eq!(TenantStatus::parse(raw), TenantStatus::Unknown, "{raw:?}");
+            assert_eq!(TenantStatus::parse(raw).admit("t").unwrap_err().code(), "tenant_status_unknown");
+        }
+        assert!(TenantStatus::Active.admit("t").is_ok());
+        assert_eq!(serde_json::from_str::<TenantStatus>("\"deleted\"").unwrap(), TenantStatus::Unknown);
+    }
 }

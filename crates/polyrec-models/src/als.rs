@@ -39,8 +39,8 @@ impl Default for AlsParams {
 
 impl AlsParams {
     pub fn validate(&self) -> Result<(), String> {
-        if !(1..=1024).contains(&self.factors) {
-            return Err("factors must be between 1 and 1024".into());
+        if !(1..=512).contains(&self.factors) {
+            return Err("factors must be between 1 and 512".into());
         }
         if !(self.regularization.is_finite() && self.regularization >= 0.0) {
             return Err("regularization must be a number ≥ 0".into());
@@ -48,8 +48,8 @@ impl AlsParams {
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return Err("alpha must be a number > 0".into());
         }
-        if !(1..=1000).contains(&self.iterations) {
-            return Err("iterations must be between 1 and 1000".into());
+        if !(1..=200).contains(&self.iterations) {
+            return Err("iterations must be between 1 and 200".into());
         }
         if self.cg_steps > 100 {
             return Err("cg_steps must be at most 100".into());

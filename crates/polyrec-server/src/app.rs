@@ -58,7 +58,7 @@ struct CatalogSlot {
 const PROFILE_TTL_MS: i64 = HOUR_MS;
 /// SPEC §5.3: scenario configs are cached for an hour after a read of the document store.
 const SCENARIO_CACHE_TTL_MS: i64 = HOUR_MS;
-const PROFILE_CACHE_MAX: usize = 200_000;
+const PROFILE_CACHE_MAX: u64 = 200_000;
 /// How long the serving-models mark stays in the realtime store after the last change.
 const SERVING_MARK_TTL_MS: i64 = 30 * polyrec_core::clock::DAY_MS;
 
@@ -131,7 +131,9 @@ pub struct App {
     catalogs: RwLock<HashMap<Key, Arc<CatalogSlot>>>,
     /// The trained models per scenario, each snapshot swapped whole by the trainer.
     models: RwLock<HashMap<Key, Arc<ScenarioModels>>>,
-    profiles: RwLock<HashMap<(TenantId, UserId, ScenarioId), ProfileEntry>>,
+    /// Bounded (TinyLFU): users are what callers choose, and one tenant's many users must not
+    /// grow the process or flush the other tenants' profiles.
+    profiles: moka::sync::Cache<(TenantId, UserId, ScenarioId), ProfileEntry>,
     /// Bumped by every profile write, for the same reason as `scenario_generation`.
     profile_generation: AtomicU64,
     /// Each scenario's running experiment (or none), compiled per group.
@@ -142,6 +144,8 @@ pub struct App {
     experiment_generation: AtomicU64,
     /// One training of a scenario at a time (the schedule and an on-demand call may overlap).
     training: KeyedLocks,
+    /// Training jobs running at once in this process (`limits.max_concurrent_trainings`).
+    pub(crate) training_permits: Arc<tokio::sync::Semaphore>,
     /// One change of a scenario's serving versions at a time (an activation, a rollback, the
     /// schedule following the registry), so none sees another half done.
     serving: KeyedLocks,
@@ -189,6 +193,7 @@ impl App {
         tenancy: Tenancy,
         sources: Sources,
     ) -> Arc<App> {
+        let training_permits = Arc::new(tokio::sync::Semaphore::new(config.limits.max_concurrent_trainings.max(1)));
         Arc::new(App {
             config,
             clock,
@@ -210,12 +215,16 @@ impl App {
             scenario_generation: AtomicU64::new(0),
             catalogs: RwLock::default(),
             models: RwLock::default(),
-            profiles: RwLock::default(),
+            profiles: moka::sync::Cache::builder()
+                .max_capacity(PROFILE_CACHE_MAX)
+                .support_invalidation_closures()
+                .build(),
             profile_generation: AtomicU64::new(0),
             experiments: RwLock::default(),
             experiment_reads: KeyedLocks::default(),
             experiment_generation: AtomicU64::new(0),
             training: KeyedLocks::default(),
+            training_permits,
             serving: KeyedLocks::default(),
             followed: RwLock::default(),
             job_offsets: RwLock::default(),
@@ -436,9 +445,11 @@ impl App {
         self.catalogs.write().remove(&key);
         self.models.write().remove(&key);
         self.vectors.drop_scenario(tenant, id).await?;
-        let mut profiles = self.profiles.write();
         self.profile_generation.fetch_add(1, Ordering::SeqCst);
-        profiles.retain(|(t, _, s), _| !(t == tenant && s == id));
+        let (tenant, id) = (tenant.clone(), id.clone());
+        self.profiles
+            .invalidate_entries_if(move |(t, _, s), _| *t == tenant && *s == id)
+            .map_err(|e| Error::internal(format!("profile cache: {e}")))?;
         Ok(())
     }
 
@@ -672,8 +683,8 @@ impl App {
         }
         let key = (tenant.clone(), user.clone(), id.clone());
         let now = self.now_ms();
-        if let Some((profile, expires)) = self.profiles.read().get(&key)
-            && *expires > now
+        if let Some((profile, expires)) = self.profiles.get(&key)
+            && expires > now
         {
             telemetry::cache_lookup("profile", true);
             return Ok(profile.clone());
@@ -681,15 +692,10 @@ impl App {
         telemetry::cache_lookup("profile", false);
         let generation = self.profile_generation.load(Ordering::SeqCst);
         let profile = self.sources.features.profile(tenant, user, id).await?.map(Arc::new);
-        let mut cache = self.profiles.write();
         if self.profile_generation.load(Ordering::SeqCst) != generation {
             return Ok(profile); // A write raced this read: answer, but do not cache.
         }
-        if cache.len() >= PROFILE_CACHE_MAX {
-            // Crude but bounded: a full cache starts over rather than growing without limit.
-            cache.clear();
-        }
-        cache.insert(key, (profile.clone(), now + PROFILE_TTL_MS));
+        self.profiles.insert(key, (profile.clone(), now + PROFILE_TTL_MS));
         Ok(profile)
     }
 
@@ -734,11 +740,10 @@ impl App {
             return Ok(());
         }
         let expires = self.now_ms() + PROFILE_TTL_MS;
-        let mut cache = self.profiles.write();
         self.profile_generation.fetch_add(1, Ordering::SeqCst);
         for profile in profiles {
             let key = (tenant.clone(), profile.user_id.clone(), profile.scenario_id.clone());
-            cache.insert(key, (Some(Arc::new(profile)), expires));
+            self.profiles.insert(key, (Some(Arc::new(profile)), expires));
         }
         Ok(())
     }

@@ -30,6 +30,34 @@ pub struct ServerConfig {
     pub tenancy: TenancyConfig,
     /// The split deployment: where each service listens and where the others are reached.
     pub services: ServicesConfig,
+    /// What keeps one caller from exhausting the process: timeouts, concurrency, training.
+    pub limits: LimitsConfig,
+}
+
+/// Server protection (both servers, HTTP and gRPC): a request that takes longer than
+/// `request_timeout_ms` is answered `503 timeout`; past `max_concurrent_requests` in flight a
+/// request is shed at once with `503 overloaded` and `Retry-After: 1` rather than queued, so
+/// latency and memory stay bounded under any load; a client that has not sent its headers within
+/// `header_read_timeout_ms` is disconnected. Bulk imports stream and have no request timeout.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub request_timeout_ms: u64,
+    pub header_read_timeout_ms: u64,
+    pub max_concurrent_requests: usize,
+    /// Training jobs that run at once in this process (others wait, `queued`).
+    pub max_concurrent_trainings: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout_ms: 30_000,
+            header_read_timeout_ms: 10_000,
+            max_concurrent_requests: 1_024,
+            max_concurrent_trainings: 2,
+        }
+    }
 }
 
 /// The split deployment (`polyrec serve --service NAME`, SPEC §3.1). Each service's HTTP and
@@ -86,6 +114,10 @@ pub struct AuthConfig {
     pub tenant_claim: String,
     /// Clock skew allowed on `exp` and `nbf`, in seconds.
     pub leeway_seconds: u64,
+    /// When set, a token's `iss` must be this.
+    pub issuer: String,
+    /// When set, a token's `aud` must be (or contain) this.
+    pub audience: String,
 }
 
 impl Default for AuthConfig {
@@ -95,6 +127,8 @@ impl Default for AuthConfig {
             rs256_public_key_file: String::new(),
             tenant_claim: "tenant_id".to_owned(),
             leeway_seconds: 30,
+            issuer: String::new(),
+            audience: String::new(),
         }
     }
 }
@@ -254,6 +288,7 @@ impl Default for ServerConfig {
             auth: AuthConfig::default(),
             tenancy: TenancyConfig::default(),
             services: ServicesConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -265,6 +300,8 @@ impl ServerConfig {
         for (var, field) in [
             ("POLYREC_JWT_HS256_SECRET", &mut self.auth.hs256_secret),
             ("POLYREC_JWT_RS256_PUBLIC_KEY_FILE", &mut self.auth.rs256_public_key_file),
+            ("POLYREC_JWT_ISSUER", &mut self.auth.issuer),
+            ("POLYREC_JWT_AUDIENCE", &mut self.auth.audience),
             ("POLYREC_TENANT_SERVICE_URL", &mut self.tenancy.tenant_service),
             ("POLYREC_USER_SERVICE_URL", &mut self.tenancy.user_service),
             ("POLYREC_SCENARIO_SERVICE_URL", &mut self.services.scenario_url),

@@ -52,7 +52,7 @@ pub async fn run_with(
 ) -> anyhow::Result<()> {
     let jobs = jobs::start_jobs(app.clone(), set).await?;
     let router = http::router(app.clone());
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    http::serve::serve(listener, router, &app.config.limits, shutdown).await?;
     jobs.stop().await;
     Ok(())
 }

@@ -141,7 +141,7 @@ pub async fn run(
         None => None,
     };
     let router = crate::http::router_for(app.clone(), Some(service));
-    let served = axum::serve(http, router).with_graceful_shutdown(shutdown).await;
+    let served = crate::http::serve::serve(http, router, &app.config.limits, shutdown).await;
     let _ = stop.send(true);
     if let Some(task) = grpc_task {
         task.await??;

@@ -63,8 +63,14 @@ pub struct Tenancy {
     users: Option<(Arc<dyn UserSource>, UserCache)>,
     registry: HashMap<TenantId, TenantInfo>,
     config: TenancyConfig,
-    buckets: Mutex<HashMap<(TenantId, &'static str), Bucket>>,
+    /// Bounded: a bucket evicted after the others pushed it out is full again when it returns,
+    /// which is what an idle bucket would be anyway.
+    buckets: Mutex<lru::LruCache<(TenantId, &'static str), Bucket>>,
 }
+
+/// The most tenants whose information, and tenant × kind whose rate-limit buckets, one process
+/// keeps: tenant ids are what callers send, so every map keyed by them is bounded.
+pub const MAX_TENANTS_KEPT: usize = 100_000;
 
 impl Tenancy {
     /// From the config; the sources are the external services' clients, if configured.
@@ -85,15 +91,17 @@ impl Tenancy {
             registry.insert(tenant, info);
         }
         let users_capacity = NonZeroUsize::new(config.user_cache_entries.max(1)).expect("at least one");
+        let tenants_capacity = NonZeroUsize::new(MAX_TENANTS_KEPT).expect("at least one");
         Ok(Self {
             verifier: Verifier::new(auth)?,
-            tenants: tenant_source.as_ref().map(|_| TtlCache::new("tenant", config.tenant_ttl_seconds, None)),
+            tenants: tenant_source
+                .as_ref()
+                .map(|_| TtlCache::new("tenant", config.tenant_ttl_seconds, tenants_capacity)),
             tenant_source,
-            users: user_source
-                .map(|source| (source, TtlCache::new("user", config.user_ttl_seconds, Some(users_capacity)))),
+            users: user_source.map(|source| (source, TtlCache::new("user", config.user_ttl_seconds, users_capacity))),
             registry,
             config: config.clone(),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(lru::LruCache::new(tenants_capacity)),
         })
     }
 
@@ -114,12 +122,7 @@ impl Tenancy {
             verifier.verify(authorization, tenant)?;
         }
         let info = self.tenant(tenant, now_ms).await?;
-        if info.status == TenantStatus::Suspended {
-            return Err(Error::forbidden(
-                "tenant_suspended",
-                format!("tenant {:?} is suspended; contact the operator", tenant.as_str()),
-            ));
-        }
+        info.status.admit(tenant.as_str())?;
         Ok(info)
     }
 
@@ -205,12 +208,8 @@ impl Tenancy {
             return Ok(());
         }
         let mut buckets = self.buckets.lock();
-        if buckets.len() > 10_000 {
-            // Buckets idle for a minute are full again: forgetting them changes nothing.
-            buckets.retain(|_, bucket| now_ms - bucket.at_ms < 60_000);
-        }
-        let bucket =
-            buckets.entry((tenant.clone(), charge.kind())).or_insert(Bucket { tokens: rate.max(1.0), at_ms: now_ms });
+        let bucket = buckets
+            .get_or_insert_mut((tenant.clone(), charge.kind()), || Bucket { tokens: rate.max(1.0), at_ms: now_ms });
         match bucket.take(rate, cost, now_ms) {
             Ok(()) => Ok(()),
             Err(retry_after_seconds) => {
@@ -262,12 +261,10 @@ struct TtlCache<K, V> {
 }
 
 impl<K: std::hash::Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
-    fn new(name: &'static str, ttl_seconds: u64, capacity: Option<NonZeroUsize>) -> Self {
-        let entries = match capacity {
-            Some(capacity) => lru::LruCache::new(capacity),
-            None => lru::LruCache::unbounded(),
-        };
-        Self { name, ttl_ms: ttl_seconds as i64 * 1000, entries: Mutex::new(entries) }
+    /// `lru` rather than a TTL cache crate: entries expire on the app's clock (tests move it)
+    /// and a stale entry is still served when the source is down.
+    fn new(name: &'static str, ttl_seconds: u64, capacity: NonZeroUsize) -> Self {
+        Self { name, ttl_ms: ttl_seconds as i64 * 1000, entries: Mutex::new(lru::LruCache::new(capacity)) }
     }
 
     /// The cached answer while fresh; else a fetch (with the deadline and retries of
@@ -362,6 +359,8 @@ struct Verifier {
     rs256: Option<DecodingKey>,
     tenant_claim: String,
     leeway_seconds: u64,
+    issuer: Option<String>,
+    audience: Option<String>,
 }
 
 impl Verifier {
@@ -386,6 +385,8 @@ impl Verifier {
             rs256,
             tenant_claim: config.tenant_claim.clone(),
             leeway_seconds: config.leeway_seconds,
+            issuer: (!config.issuer.is_empty()).then(|| config.issuer.clone()),
+            audience: (!config.audience.is_empty()).then(|| config.audience.clone()),
         }))
     }
 
@@ -409,8 +410,21 @@ impl Verifier {
         .ok_or_else(|| invalid(format!("tokens signed with {algorithm:?} are not accepted here")))?;
         let mut validation = Validation::new(algorithm);
         validation.leeway = self.leeway_seconds;
-        validation.validate_aud = false;
-        validation.set_required_spec_claims(&["exp"]);
+        // `nbf` when present; `iss` and `aud` required and checked when configured.
+        validation.validate_nbf = true;
+        let mut required = vec!["exp"];
+        match &self.audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        if let Some(issuer) = &self.issuer {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        validation.set_required_spec_claims(&required);
         let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, key, &validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
@@ -418,6 +432,15 @@ impl Verifier {
                 }
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => {
                     invalid("the token's signature is wrong".to_owned())
+                }
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                    invalid("the token is not valid yet (its `nbf` is in the future)".to_owned())
+                }
+                jsonwebtoken::errors::ErrorKind::InvalidIssuer => {
+                    invalid("the token's `iss` is not the issuer this service trusts".to_owned())
+                }
+                jsonwebtoken::errors::ErrorKind::InvalidAudience => {
+                    invalid("the token's `aud` does not name this service".to_owned())
                 }
                 _ => invalid(format!("the token is not valid: {e}")),
             })?

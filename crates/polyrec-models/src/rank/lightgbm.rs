@@ -89,14 +89,15 @@ impl Default for GbdtParams {
 impl GbdtParams {
     pub fn validate(&self) -> Result<(), RankError> {
         let fail = |message: &str| Err(RankError::InvalidParams(message.into()));
-        if !(1..=100_000).contains(&self.num_iterations) {
-            return fail("num_iterations must be between 1 and 100000");
+        // Bounds for a shared service: one tenant's training must end in reasonable time.
+        if !(1..=10_000).contains(&self.num_iterations) {
+            return fail("num_iterations must be between 1 and 10000");
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
             return fail("learning_rate must be a number in (0, 1]");
         }
-        if !(2..=131_072).contains(&self.num_leaves) {
-            return fail("num_leaves must be between 2 and 131072");
+        if !(2..=4_096).contains(&self.num_leaves) {
+            return fail("num_leaves must be between 2 and 4096");
         }
         if self.min_data_in_leaf == 0 || self.min_data_in_leaf > i32::MAX as usize {
             return fail("min_data_in_leaf must be at least 1");
@@ -107,7 +108,7 @@ impl GbdtParams {
                 return Err(RankError::InvalidParams(format!("{name} must be a number in (0, 1]")));
             }
         }
-        if self.bagging_freq > i32::MAX as usize || self.num_threads > 4096 {
+        if self.bagging_freq > i32::MAX as usize || self.num_threads > 64 {
             return fail("bagging_freq or num_threads is out of range");
         }
         Ok(())

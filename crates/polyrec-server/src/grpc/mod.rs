@@ -7,7 +7,7 @@ mod server;
 
 use std::sync::Arc;
 
-use polyrec_core::{Error, TenantId, TenantStatus};
+use polyrec_core::{Error, TenantId};
 use tonic::{Code, Status};
 
 use crate::App;
@@ -25,17 +25,39 @@ const DESCRIPTOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/polyrec_desc
 /// The metadata key that carries the HTTP API's error code.
 pub const CODE_KEY: &str = "x-polyrec-code";
 
+/// The layers of [`server`]: load shedding over one concurrency limit for every call.
+pub type Protected = tower::layer::util::Stack<
+    tower::ServiceBuilder<
+        tower::layer::util::Stack<
+            tower::limit::GlobalConcurrencyLimitLayer,
+            tower::layer::util::Stack<tower::load_shed::LoadShedLayer, tower::layer::util::Identity>,
+        >,
+    >,
+    tower::layer::util::Identity,
+>;
+
 /// The gRPC server of `service` (none for recommendation): its service, the health service
 /// (`grpc.health.v1.Health`, SERVING for the empty name and the service's own) and reflection.
-pub async fn server(app: Arc<App>, service: Service) -> anyhow::Result<tonic::transport::server::Router> {
+pub async fn server(app: Arc<App>, service: Service) -> anyhow::Result<tonic::transport::server::Router<Protected>> {
     use proto::*;
     let (reporter, health) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(DESCRIPTOR)
         .build_v1()
         .map_err(|e| anyhow::anyhow!("gRPC reflection: {e}"))?;
-    let handler = server::Handler { app };
-    let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+    let handler = server::Handler { app: app.clone() };
+    // The HTTP server's protections (`[limits]`): a deadline per call, one concurrency limit
+    // for every call with load shedding (UNAVAILABLE at once, not a queue).
+    let limits = &app.config.limits;
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests.max(1)));
+    let mut builder = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .timeout(std::time::Duration::from_millis(limits.request_timeout_ms.max(1)))
+        .layer(
+            tower::ServiceBuilder::new()
+                .load_shed()
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(permits)),
+        );
     let mut router = builder.add_service(health).add_service(reflection);
     let name = match service {
         Service::Scenario => {
@@ -74,9 +96,7 @@ pub async fn server(app: Arc<App>, service: Service) -> anyhow::Result<tonic::tr
 async fn admit(app: &App, raw: &str) -> Result<TenantId, Status> {
     let tenant = TenantId::parse(raw).map_err(status)?;
     let info = app.tenancy.tenant(&tenant, app.now_ms()).await.map_err(status)?;
-    if info.status == TenantStatus::Suspended {
-        return Err(status(Error::forbidden("tenant_suspended", format!("tenant {raw:?} is suspended"))));
-    }
+    info.status.admit(raw).map_err(status)?;
     Ok(tenant)
 }
 

@@ -177,12 +177,12 @@ fn batch_report(report: behaviors::BatchReport, first_index: usize) -> BatchRepo
     }
 }
 
-fn event_values(events: &[String], first_index: usize) -> Result<Vec<Value>, Status> {
+fn event_values(events: &[String], first_index: usize) -> Result<Vec<Box<serde_json::value::RawValue>>, Status> {
     events
         .iter()
         .enumerate()
         .map(|(i, json)| {
-            serde_json::from_str(json).map_err(|e| {
+            serde_json::value::RawValue::from_string(json.clone()).map_err(|e| {
                 status(Error::invalid("invalid_json", format!("event {} is not JSON: {e}", first_index + i)))
             })
         })

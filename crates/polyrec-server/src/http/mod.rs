@@ -16,6 +16,7 @@ mod models;
 mod ops;
 mod recommend;
 mod scenarios;
+pub mod serve;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,7 +48,7 @@ pub use ops::prometheus;
         scenarios::create, scenarios::list, scenarios::get, scenarios::replace, scenarios::patch, scenarios::delete,
         scenarios::versions,
         items::create, items::list, items::get, items::patch, items::delete, items::bulk,
-        behaviors::track, behaviors::track_batch, behaviors::stats,
+        behaviors::track, behaviors::track_batch, behaviors::stats, behaviors::dead_letters, behaviors::replay,
         recommend::recommend, recommend::hot, recommend::item_stats, recommend::realtime_metrics, recommend::profile, recommend::train_cf,
         models::train, models::job, models::jobs, models::list, models::activate, models::rollback,
         experiments::create, experiments::list, experiments::get, experiments::replace, experiments::delete,
@@ -85,7 +86,23 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
         None => Service::ALL.iter().fold(Router::new(), |api, service| api.merge(routes(*service))),
         Some(service) => routes(service),
     };
-    let api = api.fallback(api_not_found).layer(DefaultBodyLimit::max(max_body));
+    let limits = &app.config.limits;
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests.max(1)));
+    let api =
+        serve::protect(api.fallback(api_not_found).layer(DefaultBodyLimit::max(max_body)), limits, &permits, true);
+    // The bulk import streams for as long as its body lasts: no request timeout, no body cap.
+    let api = match service {
+        None | Some(Service::Item) => api.merge(serve::protect(
+            Router::new().route(
+                "/api/v1/scenarios/{scenario_id}/items/bulk",
+                post(items::bulk).layer(DefaultBodyLimit::disable()),
+            ),
+            limits,
+            &permits,
+            false,
+        )),
+        Some(_) => api,
+    };
     // The console is the all-in-one server's: in a split deployment it would need the gateway.
     let console = match service {
         None => Router::new()
@@ -124,17 +141,18 @@ fn routes(service: Service) -> Router<Arc<App>> {
             .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/start", post(experiments::start))
             .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/stop", post(experiments::stop))
             .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/results", get(experiments::results)),
-        Service::Item => router
-            .route("/api/v1/scenarios/{scenario_id}/items", post(items::create).get(items::list))
-            .route("/api/v1/scenarios/{scenario_id}/items/bulk", post(items::bulk).layer(DefaultBodyLimit::disable()))
-            .route(
+        Service::Item => {
+            router.route("/api/v1/scenarios/{scenario_id}/items", post(items::create).get(items::list)).route(
                 "/api/v1/scenarios/{scenario_id}/items/{item_id}",
                 get(items::get).patch(items::patch).delete(items::delete),
-            ),
+            )
+        }
         Service::Behavior => router
             .route("/api/v1/behaviors", post(behaviors::track))
             .route("/api/v1/behaviors/batch", post(behaviors::track_batch))
-            .route("/api/v1/behaviors/stats", get(behaviors::stats)),
+            .route("/api/v1/behaviors/stats", get(behaviors::stats))
+            .route("/api/v1/behaviors/dead_letters", get(behaviors::dead_letters))
+            .route("/api/v1/behaviors/dead_letters/replay", post(behaviors::replay)),
         Service::Recommendation => router
             .route("/api/v1/recommend", post(recommend::recommend))
             .route("/api/v1/scenarios/{scenario_id}/hot", get(recommend::hot))

@@ -44,11 +44,22 @@ pub async fn healthz() -> impl IntoResponse {
 pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
     // One read-only query against each store; only whether it answers matters.
     let probe = TenantId::parse("readiness-probe").expect("a valid id");
-    let checks = [
-        ("documents", app.documents.list_scenarios(&probe).await.err()),
-        ("event_bus", app.bus.check().await.err()),
-        ("warehouse", app.warehouse.count(&probe, None).await.err()),
-    ];
+    // Concurrently, each within 2 s: a probe answers in bounded time whatever tenants' queries
+    // the stores are busy with.
+    let within = |check| async move {
+        match tokio::time::timeout(std::time::Duration::from_secs(2), check).await {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(format!("{error}")),
+            Err(_) => Some("no answer within 2 s".to_owned()),
+        }
+    };
+    let (documents, event_bus, warehouse) = tokio::join!(
+        within(Box::pin(async { app.documents.list_scenarios(&probe).await.map(drop) })
+            as std::pin::Pin<Box<dyn std::future::Future<Output = polyrec_core::Result<()>> + Send>>),
+        within(Box::pin(async { app.bus.check().await })),
+        within(Box::pin(async { app.warehouse.count(&probe, None).await.map(drop) })),
+    );
+    let checks = [("documents", documents), ("event_bus", event_bus), ("warehouse", warehouse)];
     let failing: Vec<String> =
         checks.iter().filter_map(|(name, e)| e.as_ref().map(|e| format!("{name}: {e}"))).collect();
     if failing.is_empty() {

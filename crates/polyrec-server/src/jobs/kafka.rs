@@ -244,7 +244,7 @@ async fn process(
 ) -> bool {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match instance.job.process(app, records).await {
+        match super::apply(app, instance.job.as_mut(), records).await {
             Ok(()) => return true,
             Err(error) => {
                 let offset = records.first().map_or(0, |r| r.offset);

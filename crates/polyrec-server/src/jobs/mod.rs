@@ -10,6 +10,7 @@
 //! idempotent (event ids in the warehouse, offsets in profiles, whole-set replaces for hot
 //! sets), which gives exactly-once effects over at-least-once delivery.
 
+pub(crate) mod dead_letters;
 mod hot_score;
 #[cfg(feature = "kafka")]
 mod kafka;
@@ -214,6 +215,14 @@ async fn housekeeping(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
             realtime.sweep();
         }
         minutes += 1;
+        if minutes.is_multiple_of(60) {
+            let cutoff = app.now_ms() - polyrec_core::event::DEAD_LETTER_RETENTION_MS;
+            match app.documents.trim_dead_letters(cutoff).await {
+                Ok(dropped) if dropped > 0 => tracing::info!(dropped, "dead letters past retention dropped"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "dead-letter retention failed; will retry"),
+            }
+        }
         // On Kafka the topics' own retention.ms does this.
         if let Some(log) = app.log.as_ref().filter(|_| minutes.is_multiple_of(60)) {
             let cutoff = app.now_ms() - app.config.event_retention_days as i64 * polyrec_core::clock::DAY_MS;
@@ -263,7 +272,7 @@ async fn run_stream_job(
             }
         };
         if let Some(last) = records.last().map(|r| r.offset) {
-            if let Err(error) = job.process(&app, &records).await {
+            if let Err(error) = apply(&app, job.as_mut(), &records).await {
                 tracing::error!(job = name, %error, offset, "stream job failed on a batch; retrying it");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -292,6 +301,16 @@ async fn run_stream_job(
         }
     }
     tracing::info!(job = name, offset, "stream job stopped");
+}
+
+/// Hands a batch to the job, keeping out what it must not apply and isolating what it fails on
+/// (`dead_letters`): returns once the batch's effects and its dead letters are stored, or with
+/// a backend failure, to retry the batch.
+pub(crate) async fn apply(app: &App, job: &mut dyn StreamJob, records: &[BusRecord]) -> Result<()> {
+    let name = job.name();
+    let (fit, mut failed) = dead_letters::screen(name, records);
+    failed.extend(dead_letters::isolate(&fit, &mut dead_letters::Process { app, job }).await?);
+    dead_letters::record(app, name, failed).await
 }
 
 async fn commit(log: &dyn EventLog, job: &mut dyn StreamJob, processed: u64) {

@@ -220,6 +220,15 @@ async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord) {
             }
         })
     };
+    // The process-wide limit (`limits.max_concurrent_trainings`): one tenant's trainings cannot
+    // take every core from the requests and the others' jobs. Waiting, the job keeps beating.
+    let _permit = match app.training_permits.clone().try_acquire_owned() {
+        Ok(permit) => permit,
+        Err(_) => {
+            tracker.stage("waiting for a training slot", 0.0, 0.0).await;
+            app.training_permits.clone().acquire_owned().await.expect("the semaphore is never closed")
+        }
+    };
     let started = Instant::now();
     let outcome = train(&app, &tenant, &scenario, &tracker)
         .instrument(tracing::info_span!("training_job", tenant = %tenant, scenario = %scenario))

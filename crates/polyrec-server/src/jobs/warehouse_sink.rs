@@ -46,8 +46,12 @@ impl WarehouseSink {
         if self.held.is_empty() {
             return Ok(());
         }
-        let inserted = app.warehouse.insert(&self.held).await?;
-        metrics::counter!("polyrec_warehouse_events_total").increment(inserted as u64);
+        // The held events come from several reads: a poison one among them is isolated here,
+        // where the insert fails, not by the runner (whose batch is only the latest read).
+        let mut insert = Insert { app, inserted: 0 };
+        let failed = super::dead_letters::isolate(&self.held, &mut insert).await?;
+        super::dead_letters::record(app, self.name(), failed).await?;
+        metrics::counter!("polyrec_warehouse_events_total").increment(insert.inserted as u64);
         self.held.clear();
         self.held_since = None;
         Ok(())
@@ -55,6 +59,20 @@ impl WarehouseSink {
 
     fn due(&self) -> bool {
         self.held.len() >= self.batch_events || self.held_since.is_some_and(|since| since.elapsed() >= self.flush_after)
+    }
+}
+
+/// The warehouse insert, as the dead-letter isolation applies it.
+struct Insert<'a> {
+    app: &'a App,
+    inserted: usize,
+}
+
+#[async_trait]
+impl super::dead_letters::Apply for Insert<'_> {
+    async fn apply(&mut self, records: &[BusRecord]) -> Result<()> {
+        self.inserted += self.app.warehouse.insert(records).await?;
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use polyrec_core::clock::{DAY_MS, MINUTE_MS};
+use polyrec_core::limits::{MAX_EVENT_VALUE, check_depth};
 use polyrec_core::timefmt::parse_timestamp;
 use polyrec_core::{Error, Event, EventType, ItemId, Result, ScenarioId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
@@ -37,8 +38,9 @@ pub struct EventInput {
     /// The `request_id` of the recommend answer this event follows.
     #[serde(default)]
     pub request_id: Option<String>,
-    /// e.g. watch seconds for play, price for order.
+    /// e.g. watch seconds for play, price for order; at most 10^12 in magnitude.
     #[serde(default)]
+    #[schema(minimum = -1e12, maximum = 1e12)]
     pub value: Option<f64>,
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -48,8 +50,10 @@ pub struct EventInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventBatch {
+    /// Kept as raw JSON until each event is read: a body of many events then takes about its
+    /// own size in memory, not the many times more that a tree of values would.
     #[schema(value_type = Vec<EventInput>)]
-    pub events: Vec<Value>,
+    pub events: Vec<Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,10 +80,138 @@ pub struct BatchReport {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventStats {
-    /// Events of this tenant on the event bus (everything ever acknowledged).
+    /// Events of this tenant on the event bus (everything ever acknowledged, and replays).
     pub events: u64,
     /// Events of this tenant the warehouse holds (lags the bus by the sink's batch).
     pub warehouse_events: u64,
+    /// Dead letters this tenant has (of every stream job), kept 7 days.
+    pub dead_letters: u64,
+}
+
+/// The stream jobs' names, for the `job` filter of the dead letters.
+fn check_job(job: &str) -> Result<&'static str> {
+    crate::jobs::STREAM_JOBS.iter().copied().find(|name| *name == job).ok_or_else(|| {
+        Error::invalid(
+            "invalid_job",
+            format!("job {job:?} is not a stream job; use one of: {}", crate::jobs::STREAM_JOBS.join(", ")),
+        )
+    })
+}
+
+/// The most dead letters one page lists, and one replay re-queues.
+pub const MAX_DEAD_LETTER_PAGE: usize = 1_000;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLetterQuery {
+    /// Only this stream job's: warehouse_sink, user_profile_aggregator, item_hot_score,
+    /// recommendation_metrics.
+    pub job: Option<String>,
+    /// 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    #[param(max_length = 256)]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterPage {
+    /// In id order (`{job}/{event_id}`: by job, then by event time).
+    #[schema(value_type = Vec<Object>)]
+    pub dead_letters: Vec<polyrec_core::DeadLetter>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Only this stream job's dead letters (all jobs' when absent).
+    #[serde(default)]
+    pub job: Option<String>,
+    /// Only these dead letters (ids from the list); the first `limit` otherwise.
+    #[serde(default)]
+    #[schema(max_items = 1000)]
+    pub ids: Option<Vec<String>>,
+    /// At most this many, 1 to 1,000 (default 1,000).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayReport {
+    /// Dead letters re-queued: each event is back on the bus for the one job that failed on
+    /// it, and its dead letter is gone (it comes back if the job fails on it again).
+    pub replayed: usize,
+}
+
+fn page_limit(limit: Option<usize>, default: usize) -> Result<usize> {
+    match limit.unwrap_or(default) {
+        n @ 1..=MAX_DEAD_LETTER_PAGE => Ok(n),
+        n => Err(Error::invalid("invalid_limit", format!("limit must be 1 to {MAX_DEAD_LETTER_PAGE}, got {n}"))),
+    }
+}
+
+/// A page of the tenant's dead letters.
+pub async fn dead_letters(app: &App, tenant: &TenantId, query: DeadLetterQuery) -> Result<DeadLetterPage> {
+    let job = query.job.as_deref().map(check_job).transpose()?;
+    let limit = page_limit(query.limit, 100)?;
+    let letters = app.documents.list_dead_letters(tenant, job, query.cursor.as_deref(), limit).await?;
+    let next_cursor = (letters.len() == limit).then(|| letters.last().map(|l| l.id.clone())).flatten();
+    Ok(DeadLetterPage { dead_letters: letters, next_cursor })
+}
+
+/// Re-queues dead letters after a fix: each event goes back on the bus marked for the job that
+/// failed on it (the others applied it already and skip it), then its dead letter is removed.
+/// A crash between the two leaves the letter, and a second replay re-queues it again; the
+/// warehouse skips an event id it has, the other jobs may count it twice.
+pub async fn replay(app: &App, tenant: &TenantId, request: ReplayRequest) -> Result<ReplayReport> {
+    let job = request.job.as_deref().map(check_job).transpose()?;
+    let limit = page_limit(request.limit, MAX_DEAD_LETTER_PAGE)?;
+    let mut letters = Vec::new();
+    match &request.ids {
+        Some(ids) => {
+            if ids.len() > MAX_DEAD_LETTER_PAGE {
+                return Err(Error::invalid("invalid_ids", format!("at most {MAX_DEAD_LETTER_PAGE} ids per replay")));
+            }
+            let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+            let mut cursor: Option<String> = None;
+            // Ids are `{job}/{event_id}`; one pass over the tenant's letters finds them.
+            loop {
+                let page =
+                    app.documents.list_dead_letters(tenant, job, cursor.as_deref(), MAX_DEAD_LETTER_PAGE).await?;
+                let done = page.len() < MAX_DEAD_LETTER_PAGE;
+                cursor = page.last().map(|l| l.id.clone());
+                letters.extend(page.into_iter().filter(|l| wanted.contains(l.id.as_str())));
+                if done || letters.len() >= wanted.len() {
+                    break;
+                }
+            }
+            letters.truncate(limit);
+        }
+        None => letters = app.documents.list_dead_letters(tenant, job, None, limit).await?,
+    }
+    if letters.is_empty() {
+        return Ok(ReplayReport { replayed: 0 });
+    }
+    let events: Vec<Event> = letters
+        .iter()
+        .map(|letter| {
+            let mut event = letter.event.clone();
+            event.replay_for = Some(letter.job.clone());
+            event
+        })
+        .collect();
+    app.bus.append(events).await?;
+    app.bus_appended.notify_waiters();
+    let ids: Vec<String> = letters.iter().map(|l| l.id.clone()).collect();
+    app.documents.delete_dead_letters(tenant, &ids).await?;
+    metrics::counter!("polyrec_dead_letters_replayed_total").increment(ids.len() as u64);
+    Ok(ReplayReport { replayed: ids.len() })
 }
 
 /// Checks one event and stamps it with an id and the receipt time.
@@ -135,11 +267,15 @@ async fn to_event(
         ));
     }
     if let Some(value) = input.value
-        && !value.is_finite()
+        && !(value.is_finite() && value.abs() <= MAX_EVENT_VALUE)
     {
-        return Err(Error::invalid("invalid_value", "value must be a finite number"));
+        return Err(Error::invalid(
+            "invalid_value",
+            format!("value must be a finite number from -{MAX_EVENT_VALUE:e} to {MAX_EVENT_VALUE:e}, got {value}"),
+        ));
     }
     if let Some(context) = &input.context {
+        check_depth("context", context).map_err(|message| Error::invalid("invalid_context", message))?;
         let size = serde_json::to_string(context).map(|s| s.len()).unwrap_or(usize::MAX);
         if size > MAX_CONTEXT_BYTES {
             return Err(Error::invalid(
@@ -161,6 +297,7 @@ async fn to_event(
         request_id: input.request_id,
         value: input.value,
         context: input.context,
+        replay_for: None,
     })
 }
 
@@ -235,7 +372,7 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
     let mut events = Vec::with_capacity(batch.events.len());
     let mut errors = Vec::new();
     for (index, raw) in batch.events.into_iter().enumerate() {
-        let input = match serde_json::from_value::<EventInput>(raw) {
+        let input = match serde_json::from_str::<EventInput>(raw.get()) {
             Ok(input) => input,
             Err(error) => {
                 errors.push(EventError { index, code: "invalid_event".into(), message: error.to_string() });
@@ -263,5 +400,9 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
 }
 
 pub async fn stats(app: &App, tenant: &TenantId) -> Result<EventStats> {
-    Ok(EventStats { events: app.bus.count(tenant).await?, warehouse_events: app.warehouse.count(tenant, None).await? })
+    Ok(EventStats {
+        events: app.bus.count(tenant).await?,
+        warehouse_events: app.warehouse.count(tenant, None).await?,
+        dead_letters: app.documents.count_dead_letters(tenant).await?,
+    })
 }

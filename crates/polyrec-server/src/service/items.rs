@@ -16,6 +16,7 @@ use crate::App;
 
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 pub const MAX_EMBEDDING_DIM: usize = 4096;
+pub const MAX_EMBEDDING_VALUE: f32 = 1e6;
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 pub const BULK_BATCH: usize = 1_000;
 /// A bulk answer lists at most this many rejections (it counts them all).
@@ -158,6 +159,9 @@ fn check_item(item: &Item) -> Result<()> {
         return invalid(format!("metadata is {size} bytes; the limit is {MAX_METADATA_BYTES}"));
     }
     let meta = &item.metadata;
+    if let Err(message) = polyrec_core::limits::check_depth("metadata", meta) {
+        return invalid(message);
+    }
     if let Some(category) = meta.get("category")
         && !category.is_string()
     {
@@ -185,8 +189,9 @@ fn check_item(item: &Item) -> Result<()> {
                 embedding.len()
             ));
         }
-        if embedding.iter().any(|x| !x.is_finite()) {
-            return invalid("embedding values must be finite numbers".into());
+        if embedding.iter().any(|x| !(x.is_finite() && x.abs() <= MAX_EMBEDDING_VALUE)) {
+            // Bounded so that inner products over every dimension stay finite in f32.
+            return invalid(format!("embedding values must be finite numbers within ±{MAX_EMBEDDING_VALUE:e}"));
         }
     }
     Ok(())
@@ -300,6 +305,8 @@ where
     let mut report = BulkReport::default();
     let mut batch: Vec<(u64, Item)> = Vec::with_capacity(BULK_BATCH);
     let mut pending = Vec::new();
+    // How much of `pending` is known to hold no newline.
+    let mut scanned = 0;
     let mut line_number = 0u64;
     let mut skipping_long_line = false;
     // The last line whose batch is committed.
@@ -327,9 +334,12 @@ where
             }
         }
         let mut start = 0;
-        while let Some(newline) = pending[start..].iter().position(|&b| b == b'\n') {
-            let line = &pending[start..start + newline];
-            start += newline + 1;
+        // The partial line left from the last chunk has no newline: only what arrived since is
+        // searched, so a long line sent in small chunks costs linear time, not quadratic.
+        while let Some(newline) = pending[start.max(scanned)..].iter().position(|&b| b == b'\n') {
+            let end = start.max(scanned) + newline;
+            let line = &pending[start..end];
+            start = end + 1;
             line_number += 1;
             if std::mem::take(&mut skipping_long_line) {
                 continue;
@@ -343,15 +353,18 @@ where
             }
         }
         pending.drain(..start);
+        scanned = pending.len();
         if pending.len() > MAX_LINE_BYTES && !skipping_long_line {
             line_number += 1;
             reject(&mut report, line_number, None, "line_too_long", format!("a line is over {MAX_LINE_BYTES} bytes"));
             pending.clear();
+            scanned = 0;
             skipping_long_line = true;
             // The rest of this line is dropped as it arrives; its newline ends the skip.
             line_number -= 1;
         } else if skipping_long_line {
             pending.clear();
+            scanned = 0;
         }
     }
     if let Err(error) = flush(app, tenant, scenario, &mut batch, &mut report).await {

@@ -12,21 +12,7 @@ pub mod scenarios;
 use polyrec_core::Error;
 use serde_json::Value;
 
-/// RFC 7386 JSON merge patch: objects merge key by key, `null` deletes, anything else replaces.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(target), Value::Object(patch)) => {
-            for (key, value) in patch {
-                if value.is_null() {
-                    target.remove(key);
-                } else {
-                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
-                }
-            }
-        }
-        (target, patch) => *target = patch.clone(),
-    }
-}
+pub use polyrec_core::limits::merge_patch;
 
 /// Parses a JSON value into a body type, as a 422 with serde's words (which name the field).
 pub fn parse_body<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {

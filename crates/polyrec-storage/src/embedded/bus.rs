@@ -311,6 +311,7 @@ mod tests {
             request_id: None,
             value: None,
             context: None,
+            replay_for: None,
         }
     }
 

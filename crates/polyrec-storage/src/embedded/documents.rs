@@ -5,8 +5,8 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use polyrec_core::{
-    Error, Experiment, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId, UserId,
-    UserProfile,
+    DeadLetter, Error, Experiment, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId,
+    UserId, UserProfile,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -80,6 +80,15 @@ CREATE TABLE IF NOT EXISTS training_jobs (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS jobs_by_created ON training_jobs (tenant_id, created_ms);
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON training_jobs (finished, heartbeat_ms);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    tenant_id    TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    job          TEXT NOT NULL,
+    dead_ms      INTEGER NOT NULL,
+    doc          TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dead_letters_by_time ON dead_letters (dead_ms);
 ";
 
 /// Keeps a copy of a scenario version in its history (`DocumentStore::scenario_history`).
@@ -96,8 +105,7 @@ impl SqliteDocuments {
     pub fn open(path: &Path) -> Result<Self> {
         let writer = open(path, Role::Writer)?;
         writer.execute_batch(SCHEMA).map_err(sql)?;
-        let reader = open(path, Role::Reader)?;
-        Ok(Self { writer: Db::new(writer), reader: Db::new(reader) })
+        Ok(Self { writer: Db::new(writer), reader: Db::readers(path)? })
     }
 }
 
@@ -595,6 +603,91 @@ impl DocumentStore for SqliteDocuments {
             })
             .await
     }
+    async fn put_dead_letters(&self, letters: &[DeadLetter]) -> Result<()> {
+        let rows: Vec<(String, String, String, i64, String)> = letters
+            .iter()
+            .map(|l| Ok((l.tenant_id.to_string(), l.id.clone(), l.job.clone(), l.dead_ms, to_json(l)?)))
+            .collect::<Result<_>>()?;
+        self.writer
+            .call(move |conn| {
+                let tx = conn.transaction().map_err(sql)?;
+                {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO dead_letters (tenant_id, id, job, dead_ms, doc)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )
+                        .map_err(sql)?;
+                    for (tenant, id, job, dead_ms, doc) in &rows {
+                        stmt.execute(params![tenant, id, job, dead_ms, doc]).map_err(sql)?;
+                    }
+                }
+                tx.commit().map_err(sql)
+            })
+            .await
+    }
+
+    async fn list_dead_letters(
+        &self,
+        tenant: &TenantId,
+        job: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>> {
+        let (tenant, job, after, limit) =
+            (tenant.to_string(), job.map(str::to_owned), after.unwrap_or("").to_owned(), limit as i64);
+        self.reader
+            .call(move |conn| {
+                read_docs(
+                    conn,
+                    "SELECT doc FROM dead_letters WHERE tenant_id = ?1 AND (?2 IS NULL OR job = ?2) AND id > ?3
+                         ORDER BY id LIMIT ?4",
+                    params![tenant, job, after, limit],
+                )
+            })
+            .await
+    }
+
+    async fn count_dead_letters(&self, tenant: &TenantId) -> Result<u64> {
+        let tenant = tenant.to_string();
+        self.reader
+            .call(move |conn| {
+                conn.prepare_cached("SELECT COUNT(*) FROM dead_letters WHERE tenant_id = ?1")
+                    .map_err(sql)?
+                    .query_row([tenant], |row| row.get::<_, i64>(0))
+                    .map(|n| n as u64)
+                    .map_err(sql)
+            })
+            .await
+    }
+
+    async fn delete_dead_letters(&self, tenant: &TenantId, ids: &[String]) -> Result<u64> {
+        let (tenant, ids) = (tenant.to_string(), ids.to_vec());
+        self.writer
+            .call(move |conn| {
+                let tx = conn.transaction().map_err(sql)?;
+                let mut deleted = 0;
+                {
+                    let mut stmt =
+                        tx.prepare_cached("DELETE FROM dead_letters WHERE tenant_id = ?1 AND id = ?2").map_err(sql)?;
+                    for id in &ids {
+                        deleted += stmt.execute(params![tenant, id]).map_err(sql)? as u64;
+                    }
+                }
+                tx.commit().map_err(sql)?;
+                Ok(deleted)
+            })
+            .await
+    }
+
+    async fn trim_dead_letters(&self, before_ms: i64) -> Result<u64> {
+        self.writer
+            .call(move |conn| {
+                conn.execute("DELETE FROM dead_letters WHERE dead_ms < ?1", [before_ms]).map(|n| n as u64).map_err(sql)
+            })
+            .await
+    }
+
     async fn insert_experiment(&self, tenant: &TenantId, experiment: &Experiment) -> Result<()> {
         let (tenant, scenario, id, version, doc) = (
             tenant.to_string(),

@@ -50,19 +50,57 @@ fn open(path: &Path, role: Role) -> Result<Connection> {
     Ok(conn)
 }
 
+/// A SQLite failure as the caller should see it: the database being busy, locked, out of disk
+/// or unreadable is the store being unavailable (`503`, retried by the stream jobs); anything
+/// else — a constraint, a type, a statement — is about the data or the code (`Internal`, which
+/// a stream job isolates to the events that cause it).
 fn sql(error: rusqlite::Error) -> Error {
-    Error::internal(format!("sqlite: {error}"))
+    use rusqlite::ErrorCode::*;
+    match error.sqlite_error_code() {
+        Some(
+            DatabaseBusy
+            | DatabaseLocked
+            | SystemIoFailure
+            | DiskFull
+            | CannotOpen
+            | OutOfMemory
+            | FileLockingProtocolFailed
+            | ReadOnly
+            | NotADatabase
+            | DatabaseCorrupt,
+        ) => Error::unavailable(format!("sqlite: {error}")),
+        _ => Error::internal(format!("sqlite: {error}")),
+    }
 }
 
-/// One SQLite connection used from async code: each call runs on the blocking pool.
+/// SQLite connections used from async code: each call runs on the blocking pool, on whichever
+/// connection is free. A writer is one connection (SQLite has one writer); readers are a few,
+/// so one tenant's long query (a funnel over months) holds one of them, not every other
+/// tenant's reads. Written here rather than with a pool crate: a semaphore and `try_lock` over a
+/// fixed set is all it takes, and the pool crates for rusqlite pin its version.
 #[derive(Clone)]
 struct Db {
-    conn: Arc<Mutex<Connection>>,
+    conns: Arc<[Mutex<Connection>]>,
+    /// As many permits as connections: holding one, a free connection exists.
+    permits: Arc<tokio::sync::Semaphore>,
 }
+
+/// Read connections per embedded store.
+const READERS: usize = 4;
 
 impl Db {
     fn new(conn: Connection) -> Self {
-        Self { conn: Arc::new(Mutex::new(conn)) }
+        Self::pool(vec![conn])
+    }
+
+    fn pool(conns: Vec<Connection>) -> Self {
+        let permits = Arc::new(tokio::sync::Semaphore::new(conns.len()));
+        Self { conns: conns.into_iter().map(Mutex::new).collect(), permits }
+    }
+
+    /// [`READERS`] read connections to the file.
+    fn readers(path: &Path) -> Result<Self> {
+        Ok(Self::pool((0..READERS).map(|_| open(path, Role::Reader)).collect::<Result<_>>()?))
     }
 
     async fn call<R, F>(&self, f: F) -> Result<R>
@@ -70,9 +108,18 @@ impl Db {
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<R> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || f(&mut conn.lock()))
-            .await
-            .map_err(|e| Error::internal(format!("storage task failed: {e}")))?
+        let permit =
+            self.permits.clone().acquire_owned().await.map_err(|e| Error::internal(format!("storage: {e}")))?;
+        let conns = self.conns.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut conn = conns
+                .iter()
+                .find_map(|conn| conn.try_lock())
+                .ok_or_else(|| Error::internal("storage: a permit without a free connection"))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("storage task failed: {e}")))?
     }
 }

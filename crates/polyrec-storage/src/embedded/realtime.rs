@@ -119,10 +119,12 @@ impl RealtimeStore for MemoryRealtime {
         events: &[(u64, String)],
     ) -> Result<()> {
         // One key holds the counts and, under `src:{source}` fields, the offsets (one process).
+        let expires_ms = self.clock.now_ms() + keys::ITEM_STATS_TTL_MS;
         let mut entries = self.entries.write();
         let entry = entries
             .entry(keys::item_stats(tenant, item))
-            .or_insert_with(|| Entry { value: Value::Counts(HashMap::new()), expires_ms: i64::MAX });
+            .or_insert_with(|| Entry { value: Value::Counts(HashMap::new()), expires_ms });
+        entry.expires_ms = expires_ms;
         if let Value::Counts(fields) = &mut entry.value {
             let applied = fields.get(&format!("src:{source}")).copied().unwrap_or(0);
             let mut last = applied;

@@ -95,8 +95,7 @@ impl SqliteWarehouse {
     pub fn open(path: &Path) -> Result<Self> {
         let writer = open(path, Role::Writer)?;
         writer.execute_batch(SCHEMA).map_err(sql)?;
-        let reader = open(path, Role::Reader)?;
-        Ok(Self { writer: Db::new(writer), reader: Db::new(reader) })
+        Ok(Self { writer: Db::new(writer), reader: Db::readers(path)? })
     }
 }
 

@@ -39,6 +39,20 @@ pub struct ClickHouseWarehouse {
     database: String,
 }
 
+/// ClickHouse's error codes for a server that is overloaded, out of resources or cut off —
+/// worth a retry — as opposed to a statement or data it refuses: timeouts (159, 209), network
+/// (210), memory (241), read-only table (242), too many parts (252) or queries (202),
+/// ZooKeeper / Keeper (225, 999), "cannot schedule task" (439).
+fn is_transient(message: &str) -> bool {
+    const CODES: [u32; 10] = [159, 202, 209, 210, 225, 241, 242, 252, 439, 999];
+    message
+        .split("Code: ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|code| code.parse::<u32>().ok())
+        .is_some_and(|code| CODES.contains(&code))
+}
+
 fn unavailable(error: impl std::fmt::Display) -> Error {
     Error::unavailable(format!("clickhouse: {error}"))
 }
@@ -137,8 +151,9 @@ impl ClickHouseWarehouse {
         let text = response.text().await.map_err(unavailable)?;
         if !status.is_success() {
             let message = text.trim();
-            // A syntax or schema error is ours, not the server's absence.
-            return Err(if status.is_server_error() && !message.contains("Code:") {
+            // A syntax, schema or data error is ours, not the server's absence; an overloaded
+            // or unreachable server is (the stream jobs retry the one and isolate the other).
+            return Err(if status.is_server_error() && (!message.contains("Code:") || is_transient(message)) {
                 unavailable(format!("{status}: {message}"))
             } else {
                 Error::internal(format!("clickhouse: {message}"))

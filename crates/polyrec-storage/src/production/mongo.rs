@@ -23,8 +23,8 @@ use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::IndexOptions;
 use mongodb::{Client, Collection, Database, IndexModel};
 use polyrec_core::{
-    Error, Experiment, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId, UserId,
-    UserProfile,
+    DeadLetter, Error, Experiment, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId,
+    UserId, UserProfile,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -125,6 +125,7 @@ impl MongoDocuments {
             "model_configs",
             "experiments",
             "training_jobs",
+            "dead_letters",
         ] {
             if existing.iter().any(|e| e == name) {
                 continue;
@@ -168,6 +169,11 @@ impl MongoDocuments {
         self.db
             .collection::<Document>("training_jobs")
             .create_index(unique(doc! { "tenant_id": 1, "job_id": 1 }, "tenant_job"))
+            .await
+            .map_err(unavailable)?;
+        self.db
+            .collection::<Document>("dead_letters")
+            .create_index(unique(doc! { "tenant_id": 1, "id": 1 }, "tenant_dead_letter"))
             .await
             .map_err(unavailable)?;
         self.db
@@ -551,6 +557,71 @@ impl DocumentStore for MongoDocuments {
             })
             .collect()
     }
+    async fn put_dead_letters(&self, letters: &[DeadLetter]) -> Result<()> {
+        let statements = letters
+            .iter()
+            .map(|letter| {
+                let key = doc! { "tenant_id": letter.tenant_id.as_str(), "id": letter.id.as_str() };
+                Ok((key, to_doc(&letter.tenant_id, letter)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.upsert_many("dead_letters", statements).await
+    }
+
+    async fn list_dead_letters(
+        &self,
+        tenant: &TenantId,
+        job: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>> {
+        let mut filter = doc! { "tenant_id": tenant.as_str() };
+        if let Some(job) = job {
+            filter.insert("job", job);
+        }
+        if let Some(after) = after {
+            filter.insert("id", doc! { "$gt": after });
+        }
+        let query = Find { filter, sort: Some(doc! { "id": 1 }), limit: Some(limit as i64), ..Default::default() };
+        let docs = self.find("dead_letters", query).await?;
+        docs.into_iter()
+            .map(|mut doc| {
+                // `tenant_id` is a field of the letter itself, so not `from_doc`, which strips it.
+                doc.remove("_id");
+                serde_json::from_value(Bson::Document(doc).into_relaxed_extjson())
+                    .map_err(|e| Error::internal(format!("corrupt dead letter: {e}")))
+            })
+            .collect()
+    }
+
+    async fn count_dead_letters(&self, tenant: &TenantId) -> Result<u64> {
+        let query = Find {
+            filter: doc! { "tenant_id": tenant.as_str() },
+            projection: Some(doc! { "_id": 1 }),
+            ..Default::default()
+        };
+        Ok(self.find("dead_letters", query).await?.len() as u64)
+    }
+
+    async fn delete_dead_letters(&self, tenant: &TenantId, ids: &[String]) -> Result<u64> {
+        let collection = self.db.collection::<Document>("dead_letters");
+        let mut deleted = 0;
+        for id in ids {
+            let result = collection
+                .delete_one(doc! { "tenant_id": tenant.as_str(), "id": id.as_str() })
+                .await
+                .map_err(unavailable)?;
+            deleted += result.deleted_count;
+        }
+        Ok(deleted)
+    }
+
+    async fn trim_dead_letters(&self, before_ms: i64) -> Result<u64> {
+        let collection = self.db.collection::<Document>("dead_letters");
+        let result = collection.delete_many(doc! { "dead_ms": { "$lt": before_ms } }).await.map_err(unavailable)?;
+        Ok(result.deleted_count)
+    }
+
     async fn insert_experiment(&self, tenant: &TenantId, experiment: &Experiment) -> Result<()> {
         let collection = self.db.collection::<Document>("experiments");
         match collection.insert_one(to_doc(tenant, experiment)?).await {

@@ -166,13 +166,14 @@ static PUT_METRICS: LazyLock<redis::Script> = LazyLock::new(|| {
 });
 
 /// `add_item_stats` in one atomic step: KEYS = [item stats, this source's last counted offset],
-/// ARGV = [offset, field, offset, field, …]. Events at or below the source's offset add nothing.
+/// ARGV = [ttl ms, offset, field, offset, field, …]. Events at or below the source's offset add
+/// nothing; both keys live the TTL from now.
 static ADD_ITEM_STATS: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
         local applied = tonumber(redis.call('GET', KEYS[2]) or '0')
         local last = applied
-        for i = 1, #ARGV, 2 do
+        for i = 2, #ARGV, 2 do
             local offset = tonumber(ARGV[i])
             if offset > applied then
                 redis.call('HINCRBY', KEYS[1], ARGV[i + 1], 1)
@@ -180,6 +181,8 @@ static ADD_ITEM_STATS: LazyLock<redis::Script> = LazyLock::new(|| {
             end
         end
         if last > applied then redis.call('SET', KEYS[2], last) end
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        redis.call('PEXPIRE', KEYS[2], ARGV[1])
         return 0
         ",
     )
@@ -226,7 +229,8 @@ impl RealtimeStore for RedisRealtime {
         let mut invocation = ADD_ITEM_STATS.prepare_invoke();
         invocation
             .key(self.key(keys::item_stats(tenant, item)))
-            .key(self.key(keys::item_stats_source(tenant, item, source)));
+            .key(self.key(keys::item_stats_source(tenant, item, source)))
+            .arg(keys::ITEM_STATS_TTL_MS);
         for (offset, field) in events {
             invocation.arg(*offset).arg(field);
         }

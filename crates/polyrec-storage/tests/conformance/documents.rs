@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use polyrec_core::profile::UserProfile;
-use polyrec_core::{Error, ItemId, ItemStatus, JobRecord, JobState, ModelRecord, ModelStatus};
+use polyrec_core::{Error, EventType, ItemId, ItemStatus, JobRecord, JobState, ModelRecord, ModelStatus};
 use polyrec_storage::{DocumentStore, ItemFilter, Upserted};
 
 use crate::support::*;
@@ -65,6 +65,7 @@ suite!(
     jobs_list_newest_first_and_stale_ones_are_found,
     experiments_insert_list_replace_with_versions_and_delete,
     scenario_history_keeps_every_version_of_one_tenant_and_goes_with_the_scenario,
+    dead_letters_are_kept_per_tenant_paged_deleted_and_trimmed,
 );
 
 #[cfg(feature = "mongodb")]
@@ -74,9 +75,16 @@ async fn mongo_has_exactly_the_indexes_of_the_specification() {
     let Some(url) = server("POLYREC_TEST_MONGO_URL") else { return };
     let store = polyrec_storage::production::mongo::MongoDocuments::connect(&url, &unique("indexes")).await.unwrap();
     let mut indexes = Vec::new();
-    for collection in
-        ["scenarios", "scenario_versions", "items", "user_profiles", "model_configs", "training_jobs", "experiments"]
-    {
+    for collection in [
+        "scenarios",
+        "scenario_versions",
+        "items",
+        "user_profiles",
+        "model_configs",
+        "training_jobs",
+        "experiments",
+        "dead_letters",
+    ] {
         for (name, keys, unique) in store.index_keys(collection).await.unwrap() {
             if name != "_id_" {
                 indexes.push((collection, keys, unique));
@@ -94,6 +102,7 @@ async fn mongo_has_exactly_the_indexes_of_the_specification() {
             ("model_configs", doc! { "tenant_id": 1, "scenario_id": 1, "model_name": 1, "sequence": 1 }, true),
             ("training_jobs", doc! { "tenant_id": 1, "job_id": 1 }, true),
             ("experiments", doc! { "tenant_id": 1, "scenario_id": 1, "experiment_id": 1 }, true),
+            ("dead_letters", doc! { "tenant_id": 1, "id": 1 }, true),
         ]
     );
 }
@@ -437,4 +446,40 @@ async fn experiments_insert_list_replace_with_versions_and_delete(store: &dyn Do
     store.insert_scenario(&t, &scenario("news")).await.unwrap();
     assert!(store.delete_scenario(&t, &news).await.unwrap());
     assert_eq!(ids(store.list_experiments(&t, None).await.unwrap()), ["feed/a"], "deleted with its scenario");
+}
+
+async fn dead_letters_are_kept_per_tenant_paged_deleted_and_trimmed(store: &dyn DocumentStore) {
+    use polyrec_core::DeadLetter;
+    let (t, other) = (unique("t"), unique("o"));
+    let letter = |tenant: &str, job: &str, offset: u64, dead_ms: i64| {
+        let event = record(offset, tenant, "feed", "u1", "i1", EventType::Play, 1_000).event;
+        DeadLetter::new(job, offset, event, format!("bad event {offset}"), dead_ms)
+    };
+    let mut letters: Vec<DeadLetter> = (1..=5).map(|o| letter(&t, "warehouse_sink", o, 1_000 + o as i64)).collect();
+    letters.push(letter(&t, "item_hot_score", 1, 9_000));
+    letters.push(letter(&other, "warehouse_sink", 1, 1_000));
+    store.put_dead_letters(&letters).await.unwrap();
+    // The same letter again replaces it (a retried batch fails on the same event).
+    store.put_dead_letters(&letters[..1]).await.unwrap();
+    assert_eq!(store.count_dead_letters(&tenant(&t)).await.unwrap(), 6);
+
+    let all = store.list_dead_letters(&tenant(&t), None, None, 100).await.unwrap();
+    assert_eq!(all.len(), 6);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "in id order");
+    assert_eq!(all.iter().find(|l| l.id == letters[0].id).unwrap(), &letters[0], "stored whole");
+    let sink = store.list_dead_letters(&tenant(&t), Some("warehouse_sink"), None, 2).await.unwrap();
+    assert_eq!(sink.len(), 2);
+    let rest = store.list_dead_letters(&tenant(&t), Some("warehouse_sink"), Some(&sink[1].id), 100).await.unwrap();
+    assert_eq!(rest.len(), 3, "the page after the cursor");
+    assert!(rest.iter().all(|l| l.job == "warehouse_sink" && l.id > sink[1].id));
+
+    let ids = vec![sink[0].id.clone(), letters[6].id.clone()];
+    assert_eq!(store.delete_dead_letters(&tenant(&t), &ids).await.unwrap(), 1, "only the tenant's own");
+    assert_eq!(store.count_dead_letters(&tenant(&other)).await.unwrap(), 1);
+    // Retention: everything dead before 1,004 ms goes, of every tenant.
+    assert!(store.trim_dead_letters(1_004).await.unwrap() >= 3);
+    let left: Vec<u64> =
+        store.list_dead_letters(&tenant(&t), None, None, 100).await.unwrap().iter().map(|l| l.offset).collect();
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert_eq!(store.count_dead_letters(&tenant(&other)).await.unwrap(), 0);
 }

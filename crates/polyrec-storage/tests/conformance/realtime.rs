@@ -216,6 +216,24 @@ async fn item_stats_count_each_event_once_per_source(store: &dyn RealtimeStore, 
     assert!(store.item_stats(&tenant(&unique("other")), "i1").await.unwrap().is_empty());
 }
 
+/// Counts live 30 days after their last event, on the store's clock (Redis expires on its own:
+/// `redis_keys_are_the_specifications` checks the TTL there).
+#[tokio::test]
+async fn embedded_item_stats_expire_30_days_after_the_last_event() {
+    let clock = clock();
+    let store = embedded(clock.clone()).unwrap();
+    let t = tenant(&unique("t"));
+    let click = |offset: u64| (offset, "click_count".to_string());
+    let ttl = polyrec_storage::keys::ITEM_STATS_TTL_MS;
+    store.add_item_stats(&t, "i1", "p0", &[click(1)]).await.unwrap();
+    clock.advance_ms(ttl - 1_000);
+    store.add_item_stats(&t, "i1", "p0", &[click(2)]).await.unwrap();
+    clock.advance_ms(ttl - 1_000);
+    assert_eq!(store.item_stats(&t, "i1").await.unwrap().get("click_count"), Some(&2), "refreshed by the add");
+    clock.advance_ms(2_000);
+    assert!(store.item_stats(&t, "i1").await.unwrap().is_empty(), "expired 30 days after the last add");
+}
+
 /// The keys in Redis are exactly SPEC §4.2's, with their types and TTLs.
 #[cfg(feature = "redis")]
 #[tokio::test]
@@ -254,6 +272,8 @@ async fn redis_keys_are_the_specifications() {
         (format!("metrics:realtime:{t}:feed"), HOUR),
         (format!("scenario:config:{t}:feed"), HOUR),
         (format!("user:profile:{t}:u1:feed"), HOUR),
+        (format!("item:stats:{t}:i1"), polyrec_storage::keys::ITEM_STATS_TTL_MS),
+        (format!("item:stats:{t}:i1:src:all"), polyrec_storage::keys::ITEM_STATS_TTL_MS),
     ] {
         let left: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await.unwrap();
         assert!(left > ttl - 60_000 && left <= ttl, "{key}: PTTL {left}, want about {ttl}");

@@ -97,6 +97,7 @@ pub fn record(
             request_id: Some(format!("req-{offset}")),
             value: (kind == EventType::Play).then_some(30.5),
             context: None,
+            replay_for: None,
         },
     }
 }

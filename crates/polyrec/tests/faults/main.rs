@@ -6,6 +6,7 @@
 //! Needs the servers of `scripts/servers.sh` (`POLYREC_TEST_*` variables); skipped without them
 //! unless `POLYREC_REQUIRE_SERVERS` is set.
 
+mod noisy;
 mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -25,7 +25,7 @@ async fn single_events_are_acknowledged_and_counted() {
     }
     server.settle().await;
     let (_, stats) = server.get("t1", "/api/v1/behaviors/stats").await;
-    assert_eq!(stats, json!({"events": 12, "warehouse_events": 12}));
+    assert_eq!(stats, json!({"events": 12, "warehouse_events": 12, "dead_letters": 0}));
 }
 
 #[tokio::test]

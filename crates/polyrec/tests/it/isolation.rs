@@ -36,7 +36,7 @@ async fn one_tenant_cannot_reach_another_tenants_data() {
     let (_, list) = server.get("beta", "/api/v1/scenarios").await;
     assert_eq!(list["scenarios"], json!([]));
     let (_, stats) = server.get("beta", "/api/v1/behaviors/stats").await;
-    assert_eq!(stats, json!({"events": 0, "warehouse_events": 0}));
+    assert_eq!(stats, json!({"events": 0, "warehouse_events": 0, "dead_letters": 0}));
     let (status, _) = server.recommend("beta", "u1", json!({"scenario_id": "feed"})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = server.post("beta", "/api/v1/behaviors", event("click", "u1", "secret1", "feed")).await;

@@ -11,6 +11,8 @@ mod items;
 mod models;
 mod observability;
 mod ops;
+mod poison;
+mod protection;
 mod realtime;
 mod recommend;
 mod scenarios;

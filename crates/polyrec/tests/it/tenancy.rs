@@ -173,6 +173,60 @@ async fn the_registry_suspends_tenants_and_can_refuse_unknown_ones() {
 }
 
 #[tokio::test]
+async fn unknown_statuses_and_dot_ids_are_refused() {
+    // A status the registry file names that polyrec does not know parses as unknown.
+    let mut settings = registry(&[("gone", TenantStatus::parse("deleted"), None)]);
+    settings.tenancy.allow_unknown_tenants = true;
+    let server = TestServer::start_with(settings).await;
+    let (status, body) = server.get("gone", "/api/v1/scenarios").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("tenant_status_unknown")), "{body}");
+    for dots in [".", ".."] {
+        let (status, body) = server.get(dots, "/api/v1/scenarios").await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_tenant_id")), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn tokens_not_yet_valid_or_for_another_issuer_or_audience_are_refused() {
+    let mut settings = ServerConfig::default();
+    settings.auth.hs256_secret = SECRET.to_owned();
+    settings.auth.issuer = "https://auth.example".to_owned();
+    settings.auth.audience = "polyrec".to_owned();
+    settings.auth.leeway_seconds = 0;
+    let server = TestServer::start_with(settings).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let sign = |claims: Value| {
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        format!("Bearer {}", jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap())
+    };
+    let good = json!({"tenant_id": "t1", "exp": now + 3600, "iss": "https://auth.example", "aud": "polyrec"});
+    let (status, body, _) = list_as(&server, "t1", Some(sign(good.clone()))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut cases = Vec::new();
+    let mut early = good.clone();
+    early["nbf"] = json!(now + 600);
+    cases.push((early, "not valid yet"));
+    let mut issuer = good.clone();
+    issuer["iss"] = json!("https://evil.example");
+    cases.push((issuer, "`iss`"));
+    let mut audience = good.clone();
+    audience["aud"] = json!("another-service");
+    cases.push((audience, "`aud`"));
+    let mut no_issuer = good.clone();
+    no_issuer.as_object_mut().unwrap().remove("iss");
+    cases.push((no_issuer, "iss"));
+    for (claims, says) in cases {
+        let (status, body, _) = list_as(&server, "t1", Some(sign(claims.clone()))).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_token")),
+            "{claims}: {body}"
+        );
+        assert!(body["message"].as_str().unwrap().contains(says), "{claims}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn quotas_are_rate_limits_with_retry_after_and_counts() {
     let tight = Quota { recommend_per_second: 2.0, events_per_second: 10.0, max_scenarios: 1, max_items: 2 };
     let mut settings = registry(&[("small", TenantStatus::Active, Some(tight))]);

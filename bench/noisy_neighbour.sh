@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Tenant B's recommend latency alone, then beside tenant A's abuse, in one run; and the server's
+# peak RSS under a 10x overload: the "noisy neighbour" section of docs/benchmarks.md.
+#
+# One `polyrec serve` (release, embedded stores) with `max_concurrent_requests = 64` and a quota
+# of 200 events/s for A. B has a catalog, events and CF trained. Then:
+#   1. B alone: wrk, 8 connections, recommend as random users of B.
+#   2. B beside A: the same wrk while A sends, from 8 threads, batches at ten times its quota,
+#      bodies at and over the 1 MiB limit, 720-hour funnels and hourly trends over all time, and
+#      recommend requests of its own at 32 connections.
+#   3. Overload: wrk at 640 connections (10x the concurrency limit) on recommend; the peak RSS of
+#      the server (VmHWM) before and after, and the share of requests shed with 503.
+#
+#   bash bench/noisy_neighbour.sh            # ~4 minutes on 2 cores (build aside)
+#   DURATION=30s bash bench/noisy_neighbour.sh
+set -euo pipefail
+trap 'echo "bench/noisy_neighbour.sh: failed at line $LINENO" >&2' ERR
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/polyrec-target}"
+ITEMS="${ITEMS:-5000}"
+USERS="${USERS:-1000}"
+EVENTS="${EVENTS:-50000}"
+DURATION="${DURATION:-20s}"
+BIN="$CARGO_TARGET_DIR/release/polyrec"
+PORT="${PORT:-8131}"
+URL="http://127.0.0.1:$PORT"
+
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+cargo build --release -q -p polyrec
+
+WORK="$(mktemp -d)"
+PIDS=()
+finish() {
+    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap finish EXIT
+
+cat >"$WORK/polyrec.toml" <<EOF
+max_body_bytes = 1048576
+cf_interval_seconds = 3600
+[limits]
+max_concurrent_requests = 64
+[tenancy.tenants.abuser]
+quota = { events_per_second = 200 }
+EOF
+python3 bench/gen_data.py --out "$WORK/data" --items "$ITEMS" --users "$USERS" --events "$EVENTS" >/dev/null
+
+echo "== machine"
+echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "data: $ITEMS items, $USERS users, $EVENTS events for B; wrk $DURATION per point"
+
+RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$PORT" --config "$WORK/polyrec.toml" --data-dir "$WORK/db" \
+    >"$WORK/serve.log" 2>&1 &
+SERVER=$!
+PIDS+=("$SERVER")
+for _ in $(seq 600); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
+
+for TENANT in bystander abuser; do
+    curl -sS --fail-with-body -X POST "$URL/api/v1/scenarios" -H "X-Tenant-Id: $TENANT" \
+        -H 'Content-Type: application/json' -d @bench/scenario.json >/dev/null
+    "$BIN" import items "$WORK/data/items.ndjson" --tenant "$TENANT" --scenario bench_feed --url "$URL" >/dev/null
+done
+python3 bench/ingest.py --url "$URL" --events "$WORK/data/events.ndjson" --tenant bystander --batch 1000 \
+    --concurrency 4 --quiet
+curl -sf -X POST "$URL/api/v1/scenarios/bench_feed/jobs/cf" -H 'X-Tenant-Id: bystander' >/dev/null
+
+# wrk against recommend as TENANT with C connections for D; prints "p50 p99 req/s non2xx".
+measure() { # TENANT CONNECTIONS DURATION
+    local out
+    out=$(wrk -t2 -c"$2" -d"$3" --latency -s bench/recommend.lua "$URL" -- users="$USERS" tenant="$1" scenario=bench_feed)
+    python3 - "$out" <<'PY_END'
+import re, sys
+out = sys.argv[1]
+def ms(label):
+    m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+total = int(re.search(r"(\d+) requests in", out).group(1))
+print(f"{ms('50%'):.2f} {ms('99%'):.2f} {rps:.0f} {int(bad.group(1)) if bad else 0} {total}")
+PY_END
+}
+rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$SERVER/status"; }
+
+wrk -t1 -c4 -d3s -s bench/recommend.lua "$URL" -- users="$USERS" tenant=bystander scenario=bench_feed >/dev/null
+read -r ALONE_P50 ALONE_P99 ALONE_RPS ALONE_BAD _ < <(measure bystander 8 "$DURATION")
+
+# A's abuse, for as long as the second measurement lasts.
+python3 - "$URL" "$DURATION" <<'PY_END' &
+import json, sys, threading, time, urllib.request, urllib.error
+url, duration = sys.argv[1], float(sys.argv[2].rstrip("s"))
+end = time.time() + duration + 5
+def post(path, body, content_type="application/json"):
+    request = urllib.request.Request(url + path, data=body, method="POST",
+        headers={"X-Tenant-Id": "abuser", "Content-Type": content_type})
+    try:
+        urllib.request.urlopen(request, timeout=30).read()
+    except (urllib.error.HTTPError, urllib.error.URLError, ConnectionError):
+        pass
+def get(path):
+    try:
+        urllib.request.urlopen(urllib.request.Request(url + path, headers={"X-Tenant-Id": "abuser"}), timeout=60).read()
+    except (urllib.error.HTTPError, urllib.error.URLError, ConnectionError):
+        pass
+def flood(sender):
+    events = [{"event_type": "click", "user_id": f"a{sender}-{i}", "item_id": "i1", "scenario_id": "bench_feed",
+               "value": 1e12} for i in range(250)]
+    body = json.dumps({"events": events}).encode()
+    while time.time() < end:
+        post("/api/v1/behaviors/batch", body)
+def bodies():
+    while time.time() < end:
+        for size in (1_048_000, 1_048_577, 4 * 1_048_576):
+            post("/api/v1/behaviors/batch", b'{"events": [], "pad": "' + b"x" * (size - 32) + b'"}')
+def analytics():
+    while time.time() < end:
+        get("/api/v1/analytics/funnel?scenario_id=bench_feed&steps=impression,click,add_cart,order&window_hours=720&from=2020-01-01T00:00:00Z")
+        get("/api/v1/analytics/trends?metric=events&interval=hour&from=2020-01-01T00:00:00Z")
+threads = [threading.Thread(target=flood, args=(i,)) for i in range(8)]
+threads += [threading.Thread(target=bodies), threading.Thread(target=analytics)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+PY_END
+ABUSE=$!
+wrk -t1 -c32 -d"$DURATION" -s bench/recommend.lua "$URL" -- users="$USERS" tenant=abuser scenario=bench_feed >/dev/null &
+ABUSE_WRK=$!
+sleep 1
+read -r BESIDE_P50 BESIDE_P99 BESIDE_RPS BESIDE_BAD _ < <(measure bystander 8 "$DURATION")
+wait "$ABUSE" "$ABUSE_WRK" || true
+
+RSS_BEFORE=$(rss_kb)
+read -r OVER_P50 OVER_P99 OVER_RPS OVER_BAD OVER_TOTAL < <(measure bystander 640 "$DURATION")
+RSS_AFTER=$(rss_kb)
+curl -sf "$URL/healthz" >/dev/null
+
+echo
+echo "| B's recommend | p50 ms | p99 ms | req/s | non-2xx |"
+echo "|---|---|---|---|---|"
+echo "| alone (8 connections) | $ALONE_P50 | $ALONE_P99 | $ALONE_RPS | $ALONE_BAD |"
+echo "| beside A's abuse | $BESIDE_P50 | $BESIDE_P99 | $BESIDE_RPS | $BESIDE_BAD |"
+python3 -c "print(f'| ratio beside / alone | {$BESIDE_P50/$ALONE_P50:.2f} | {$BESIDE_P99/$ALONE_P99:.2f} | | |')"
+echo
+echo "| 10x overload (640 connections, limit 64) | p50 ms | p99 ms | req/s | shed (503) | peak RSS before → after |"
+echo "|---|---|---|---|---|---|"
+echo "| recommend | $OVER_P50 | $OVER_P99 | $OVER_RPS | $OVER_BAD of $OVER_TOTAL | $((RSS_BEFORE / 1024)) MiB → $((RSS_AFTER / 1024)) MiB |"

@@ -1,0 +1,127 @@
+//! Server protection (`[limits]`): load shedding at the concurrency limit with `503 overloaded`
+//! and `Retry-After`, a header-read timeout for clients that trickle their headers, and the
+//! NDJSON import reading lines split across any chunks.
+
+use std::time::Duration;
+
+use polyrec_server::ServerConfig;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{TestServer, config, split_topology};
+
+/// A bulk import whose body the test feeds: while it is open, the request holds its permit.
+fn streaming_upload(
+    server: &TestServer,
+    tenant: &str,
+) -> (tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>, tokio::task::JoinHandle<reqwest::Response>) {
+    let (feed, chunks) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(16);
+    let body = reqwest::Body::wrap_stream(tokio_stream(chunks));
+    let request = server
+        .client
+        .post(format!("{}/api/v1/scenarios/s/items/bulk", server.url))
+        .header("X-Tenant-Id", tenant)
+        .body(body);
+    (feed, tokio::spawn(async move { request.send().await.unwrap() }))
+}
+
+fn tokio_stream(
+    mut chunks: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures::stream::poll_fn(move |cx| chunks.poll_recv(cx))
+}
+
+#[tokio::test]
+async fn past_the_concurrency_limit_requests_are_shed_with_retry_after() {
+    if split_topology() {
+        return; // The test gateway in front of the services has no such limit of its own.
+    }
+    let mut settings = ServerConfig::default();
+    settings.limits.max_concurrent_requests = 1;
+    let server = TestServer::start_with(settings).await;
+    server.scenario("a", "s", config(&[("latest", 1.0, 10)])).await;
+
+    // The upload takes the one permit and keeps it while its body is open (nothing else runs,
+    // so it gets it; 300 ms is only how long the test waits before looking).
+    let (feed, upload) = streaming_upload(&server, "a");
+    feed.send(Ok(b"{\"item_id\": \"i1\", \"metadata\": {}}\n".to_vec())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!upload.is_finished(), "the upload is still open");
+    let response = server
+        .client
+        .get(format!("{}/api/v1/scenarios/s/items", server.url))
+        .header("X-Tenant-Id", "a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "a request past the limit is shed at once");
+    let shed = response;
+    assert_eq!(shed.headers().get("retry-after").unwrap(), "1");
+    let body: Value = shed.json().await.unwrap();
+    assert_eq!(body["code"], "overloaded", "{body}");
+    // Probes are outside the limit.
+    let health = server.client.get(format!("{}/healthz", server.url)).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+
+    drop(feed);
+    let report: Value = upload.await.unwrap().json().await.unwrap();
+    assert_eq!(report["created"], 1, "{report}");
+    let (status, _) = server.get("a", "/api/v1/scenarios/s/items").await;
+    assert_eq!(status, StatusCode::OK, "the permit is back once the upload ended");
+}
+
+#[tokio::test]
+async fn a_client_that_trickles_its_headers_is_disconnected() {
+    if split_topology() {
+        return; // The gateway, not a service, would hold this connection.
+    }
+    let mut settings = ServerConfig::default();
+    settings.limits.header_read_timeout_ms = 300;
+    let server = TestServer::start_with(settings).await;
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: polyrec\r\n").await.unwrap();
+    // The headers never end: the server closes the connection (after 300 ms; 10 s is only how
+    // long the test waits before it calls the server wrong).
+    let mut buffer = [0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer)).await;
+    match read {
+        Ok(Ok(n)) => {
+            let answer = String::from_utf8_lossy(&buffer[..n]);
+            assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "closed or 408, got {answer:?}")
+        }
+        Ok(Err(_)) => {} // reset: closed too
+        Err(_) => panic!("the connection was still open 10 s after its headers stalled"),
+    }
+}
+
+#[tokio::test]
+async fn ndjson_lines_split_across_any_chunks_are_read_whole() {
+    let server = TestServer::start().await;
+    server.scenario("a", "s", config(&[("latest", 1.0, 10)])).await;
+    let mut body = String::new();
+    for i in 0..50 {
+        body.push_str(&json!({"item_id": format!("i{i}"), "metadata": {"title": "x".repeat(i * 37)}}).to_string());
+        body.push('\n');
+    }
+    // A line over the 1 MiB limit in the middle, then more good lines.
+    body.push_str(&format!("{{\"item_id\": \"big\", \"metadata\": {{\"title\": \"{}\"}}}}\n", "y".repeat(1_100_000)));
+    body.push_str(&json!({"item_id": "after", "metadata": {}}).to_string());
+    let (feed, upload) = streaming_upload(&server, "a");
+    let bytes = body.into_bytes();
+    let mut at = 0;
+    let mut size = 1;
+    while at < bytes.len() {
+        // Chunks of every size from 1 byte up, so every boundary falls somewhere in a line.
+        let end = (at + size).min(bytes.len());
+        feed.send(Ok(bytes[at..end].to_vec())).await.unwrap();
+        at = end;
+        size = if size > 70_000 { 1 } else { size * 3 + 1 };
+    }
+    drop(feed);
+    let report: Value = upload.await.unwrap().json().await.unwrap();
+    assert_eq!((report["created"].as_u64(), report["rejected"].as_u64()), (Some(51), Some(1)), "{report}");
+    assert_eq!(report["errors"][0]["code"], "line_too_long", "{report}");
+    assert_eq!(report["errors"][0]["line"], 51, "{report}");
+}
