@@ -5,7 +5,8 @@
 # (scripts/servers.sh), rustfmt check, clippy (warnings are errors), an embedded-only build check,
 # cargo test with every feature (conformance suites against embedded and real backends), the
 # HTTP integration suite a second time on the production backends, the admin console's end-to-end
-# tests in headless Chromium, and the HTTP suite a third time against the split deployment (the
+# tests in headless Chromium, schemathesis against the server's /openapi.json, the cargo-fuzz
+# targets for a minute each, and the HTTP suite a third time against the split deployment (the
 # seven services on loopback, talking gRPC); then stops the servers.
 # Works on a fresh Debian 12 machine as root with Rust + cargo installed.
 set -euo pipefail
@@ -129,6 +130,19 @@ set -e
 banner "the admin console end to end, in headless Chromium"
 set +e
 POLYREC_BIN="$CARGO_TARGET_DIR/debug/polyrec" node e2e/console.mjs 2>&1 | tee -a "$TEST_LOG"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+set -e
+
+# The binary `cargo test` built, against its own /openapi.json.
+banner "schemathesis against /openapi.json (all-in-one server, embedded stores)"
+set +e
+bash scripts/schemathesis.sh "$CARGO_TARGET_DIR/debug/polyrec" 2>&1 | tee -a "$TEST_LOG"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+set -e
+
+banner "fuzz targets (cargo-fuzz, nightly; 60 s each)"
+set +e
+bash scripts/fuzz.sh 2>&1 | tee -a "$TEST_LOG"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 

@@ -122,6 +122,7 @@ pub async fn stop(
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ResultsQuery {
     /// Start of the window (RFC 3339 or epoch seconds / ms); default the experiment's start.
     pub from: Option<String>,

@@ -9,6 +9,7 @@
 mod analytics;
 mod behaviors;
 mod console;
+pub mod contract;
 pub mod error;
 mod experiments;
 mod items;
@@ -33,12 +34,14 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::App;
 use crate::split::Service;
+use contract::Contract;
 use error::{ApiError, RequestId, new_request_id};
 
 pub use ops::prometheus;
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&Contract),
     info(
         title = "polyrec",
         description = "Multi-tenant, multi-scenario recommendation engine. Every /api/v1 route needs \

@@ -36,12 +36,14 @@ pub struct JobList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only this model's versions.
     pub name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct JobsQuery {
     /// At most this many, newest first (1–500, default 50).
     pub limit: Option<usize>,

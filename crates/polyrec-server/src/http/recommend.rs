@@ -41,6 +41,7 @@ pub async fn recommend(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HotQuery {
     /// How many, 1 to 1000 (default 20).
     pub n: Option<usize>,

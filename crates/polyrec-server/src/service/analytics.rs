@@ -23,6 +23,7 @@ pub const MAX_DAYS: i64 = 366;
 pub const METRICS: &[&str] = &["events", "ctr", "conversion_rate", "avg_watch_time", "revenue"];
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WindowQuery {
     /// Only this scenario (all the tenant's by default).
     pub scenario_id: Option<String>,
@@ -33,6 +34,7 @@ pub struct WindowQuery {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TrendQuery {
     /// events, ctr, conversion_rate, avg_watch_time, revenue, or an event type (impression, click, …).
     pub metric: String,
@@ -54,6 +56,7 @@ pub struct TrendQuery {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DistributionQuery {
     /// event_type, hour_of_day, device, category or group (`{experiment_id}/{group}`).
     pub by: String,
@@ -65,6 +68,7 @@ pub struct DistributionQuery {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TopItemsQuery {
     pub scenario_id: String,
     /// Default click.
@@ -76,6 +80,7 @@ pub struct TopItemsQuery {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FunnelQuery {
     pub scenario_id: String,
     /// Event types in order, comma-separated; default impression,click,add_cart,order.

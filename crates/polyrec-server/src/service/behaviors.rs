@@ -27,6 +27,7 @@ pub const MAX_AGE_MS: i64 = 3650 * DAY_MS;
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     /// impression, click, view, play, read, learn, like, share, comment, add_cart, order, payment.
+    #[schema(value_type = EventType)]
     pub event_type: String,
     pub user_id: String,
     pub item_id: String,
@@ -50,9 +51,11 @@ pub struct EventInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventBatch {
+    /// Each an event (`EventInput`), checked on its own: an invalid one is reported in `errors`
+    /// with its index and the others are accepted, so the batch takes any JSON values here.
     /// Kept as raw JSON until each event is read: a body of many events then takes about its
     /// own size in memory, not the many times more that a tree of values would.
-    #[schema(value_type = Vec<EventInput>)]
+    #[schema(value_type = Vec<Value>)]
     pub events: Vec<Box<serde_json::value::RawValue>>,
 }
 
@@ -98,6 +101,20 @@ fn check_job(job: &str) -> Result<&'static str> {
     })
 }
 
+/// The stream jobs, as the API names them (`jobs::STREAM_JOBS`).
+#[derive(ToSchema)]
+#[schema(as = StreamJob)]
+#[allow(dead_code, non_camel_case_types)] // only its schema is used
+pub enum StreamJobName {
+    warehouse_sink,
+    user_profile_aggregator,
+    item_hot_score,
+    recommendation_metrics,
+}
+
+/// A dead-letter cursor is an id (`{job}/{event_id}`).
+pub const MAX_CURSOR_LEN: usize = 256;
+
 /// The most dead letters one page lists, and one replay re-queues.
 pub const MAX_DEAD_LETTER_PAGE: usize = 1_000;
 
@@ -107,6 +124,7 @@ pub const MAX_DEAD_LETTER_PAGE: usize = 1_000;
 pub struct DeadLetterQuery {
     /// Only this stream job's: warehouse_sink, user_profile_aggregator, item_hot_score,
     /// recommendation_metrics.
+    #[param(value_type = Option<StreamJobName>)]
     pub job: Option<String>,
     /// 1 to 1,000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -131,6 +149,7 @@ pub struct DeadLetterPage {
 pub struct ReplayRequest {
     /// Only this stream job's dead letters (all jobs' when absent).
     #[serde(default)]
+    #[schema(value_type = Option<StreamJobName>)]
     pub job: Option<String>,
     /// Only these dead letters (ids from the list); the first `limit` otherwise.
     #[serde(default)]
@@ -160,6 +179,9 @@ fn page_limit(limit: Option<usize>, default: usize) -> Result<usize> {
 pub async fn dead_letters(app: &App, tenant: &TenantId, query: DeadLetterQuery) -> Result<DeadLetterPage> {
     let job = query.job.as_deref().map(check_job).transpose()?;
     let limit = page_limit(query.limit, 100)?;
+    if query.cursor.as_ref().is_some_and(|cursor| cursor.len() > MAX_CURSOR_LEN) {
+        return Err(Error::invalid("invalid_cursor", format!("cursor is at most {MAX_CURSOR_LEN} characters")));
+    }
     let letters = app.documents.list_dead_letters(tenant, job, query.cursor.as_deref(), limit).await?;
     let next_cursor = (letters.len() == limit).then(|| letters.last().map(|l| l.id.clone())).flatten();
     Ok(DeadLetterPage { dead_letters: letters, next_cursor })

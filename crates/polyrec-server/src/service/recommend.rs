@@ -32,6 +32,7 @@ pub struct RecommendRequest {
     pub scenario_id: String,
     /// 1 to 500, default 20.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 500)]
     pub count: Option<i64>,
     /// Free request context, e.g. {"device_type": "mobile", "location": "paris"}.
     #[serde(default)]

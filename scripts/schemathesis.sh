@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The API against its own document: schemathesis (pinned, in a venv) generates requests from
+# /openapi.json and checks every answer of an all-in-one server on the embedded stores: no 5xx,
+# every status and content type documented, every response body valid by its schema, stateful
+# sequences through the links it infers. Fixed seed, so a run is reproducible.
+#
+#   bash scripts/schemathesis.sh [POLYREC_BIN]      # default: $CARGO_TARGET_DIR/debug/polyrec
+#
+# Two checks are left out while the document cannot yet say everything the server checks:
+# positive_data_acceptance (a request valid by the schema may still break a rule the schema cannot
+# state — a scenario that does not exist, a config that does not validate, a timestamp string that
+# is not a time) and negative_data_rejection (serde takes a JSON array for a struct and an
+# integer-valued float for no integer). docs/api-contract.md lists what they still find.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN="${1:-${CARGO_TARGET_DIR:-/var/tmp/polyrec-target}/debug/polyrec}"
+VENV="${POLYREC_VENV_DIR:-/var/tmp/polyrec-venv}/schemathesis"
+VERSION="4.32.5"
+if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$VERSION"; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q "schemathesis==$VERSION"
+fi
+
+WORK="$(mktemp -d)"
+PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/serve.log" 2>&1 &
+SERVER=$!
+finish() {
+    kill "$SERVER" 2>/dev/null || true
+    wait "$SERVER" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap finish EXIT
+for _ in $(seq 300); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+
+cd "$WORK"
+SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$OLDPWD/scripts" "$VENV/bin/schemathesis" run \
+    "http://127.0.0.1:$PORT/openapi.json" \
+    --checks all --exclude-checks positive_data_acceptance,negative_data_rejection \
+    --seed 42 --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --workers 2 --no-color
