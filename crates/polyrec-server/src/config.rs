@@ -45,6 +45,9 @@ pub struct LimitsConfig {
     pub request_timeout_ms: u64,
     pub header_read_timeout_ms: u64,
     pub max_concurrent_requests: usize,
+    /// Of those, at most this many of one tenant (by `X-Tenant-Id`); past it the tenant gets
+    /// `429 too_many_in_flight`, so one tenant cannot take every slot from the others.
+    pub max_concurrent_requests_per_tenant: usize,
     /// Training jobs that run at once in this process (others wait, `queued`).
     pub max_concurrent_trainings: usize,
 }
@@ -55,6 +58,7 @@ impl Default for LimitsConfig {
             request_timeout_ms: 30_000,
             header_read_timeout_ms: 10_000,
             max_concurrent_requests: 1_024,
+            max_concurrent_requests_per_tenant: 256,
             max_concurrent_trainings: 2,
         }
     }

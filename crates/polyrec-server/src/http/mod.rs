@@ -91,8 +91,14 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
     };
     let limits = &app.config.limits;
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests.max(1)));
-    let api =
-        serve::protect(api.fallback(api_not_found).layer(DefaultBodyLimit::max(max_body)), limits, &permits, true);
+    let tenants = serve::TenantSlots::new(limits);
+    let api = serve::protect(
+        api.fallback(api_not_found).layer(DefaultBodyLimit::max(max_body)),
+        limits,
+        &permits,
+        &tenants,
+        true,
+    );
     // The bulk import streams for as long as its body lasts: no request timeout, no body cap.
     let api = match service {
         None | Some(Service::Item) => api.merge(serve::protect(
@@ -102,6 +108,7 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
             ),
             limits,
             &permits,
+            &tenants,
             false,
         )),
         Some(_) => api,

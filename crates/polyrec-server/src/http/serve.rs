@@ -25,17 +25,67 @@ use tower::{BoxError, ServiceBuilder, ServiceExt};
 use super::error::ErrorBody;
 use crate::config::LimitsConfig;
 
+/// Requests in flight per tenant, each tenant's own semaphore (bounded: tenant ids are what
+/// callers send; an evicted one starts full, which only admits a little more for a moment).
+#[derive(Clone)]
+pub struct TenantSlots {
+    per_tenant: usize,
+    slots: moka::sync::Cache<String, Arc<tokio::sync::Semaphore>>,
+}
+
+impl TenantSlots {
+    pub fn new(limits: &LimitsConfig) -> Self {
+        let slots = moka::sync::Cache::builder().max_capacity(crate::tenancy::MAX_TENANTS_KEPT as u64).build();
+        Self { per_tenant: limits.max_concurrent_requests_per_tenant.max(1), slots }
+    }
+}
+
+/// One tenant's requests in flight are capped below the process's (`429 too_many_in_flight`,
+/// `Retry-After: 1`), so a tenant that holds many slow requests open leaves the others room. A
+/// request without a valid `X-Tenant-Id` passes on to be refused by the `Tenant` extractor.
+pub async fn tenant_in_flight(
+    axum::extract::State(slots): axum::extract::State<TenantSlots>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let tenant = request
+        .headers()
+        .get("x-tenant-id")
+        .and_then(|value| value.to_str().ok())
+        .filter(|tenant| polyrec_core::ids::check_id("tenant id", "invalid_tenant_id", tenant).is_ok());
+    let Some(tenant) = tenant else { return next.run(request).await };
+    let semaphore = slots.slots.get_with_by_ref(tenant, || Arc::new(tokio::sync::Semaphore::new(slots.per_tenant)));
+    let Ok(_permit) = semaphore.try_acquire_owned() else {
+        metrics::counter!("polyrec_http_tenant_limited_total").increment(1);
+        let body = ErrorBody {
+            code: "too_many_in_flight".to_owned(),
+            message: format!(
+                "this tenant has {} requests in flight, the most one tenant may have; retry when some finish",
+                slots.per_tenant
+            ),
+            errors: None,
+        };
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    next.run(request).await
+}
+
 /// Tower's layers against overload, for a router's routes: a request past the concurrency
 /// limit is shed at once (`503 overloaded`, `Retry-After: 1`), one past the timeout is
-/// answered `503 timeout` (unless `timeout` is false). `permits` is the one limit of every
-/// route of the server: pass the same semaphore for each router protected.
+/// answered `503 timeout` (unless `timeout` is false); within the limit, one tenant's requests
+/// are capped by `tenants` ([`tenant_in_flight`]). `permits` and `tenants` are the server's
+/// limits: pass the same ones for each router protected.
 pub fn protect(
     router: Router<Arc<crate::App>>,
     limits: &LimitsConfig,
     permits: &Arc<tokio::sync::Semaphore>,
+    tenants: &TenantSlots,
     timeout: bool,
 ) -> Router<Arc<crate::App>> {
     let permits = permits.clone();
+    let router = router.layer(axum::middleware::from_fn_with_state(tenants.clone(), tenant_in_flight));
     let stack = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(overloaded))
         .load_shed()

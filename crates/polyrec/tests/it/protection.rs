@@ -72,6 +72,35 @@ async fn past_the_concurrency_limit_requests_are_shed_with_retry_after() {
 }
 
 #[tokio::test]
+async fn one_tenant_holding_its_slots_leaves_the_others_theirs() {
+    if split_topology() {
+        return; // The test gateway in front of the services has no such limit of its own.
+    }
+    let mut settings = ServerConfig::default();
+    settings.limits.max_concurrent_requests_per_tenant = 1;
+    let server = TestServer::start_with(settings).await;
+    server.scenario("a", "s", config(&[("latest", 1.0, 10)])).await;
+    let (feed, upload) = streaming_upload(&server, "a");
+    feed.send(Ok(b"{\"item_id\": \"i1\", \"metadata\": {}}\n".to_vec())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!upload.is_finished(), "the upload is still open");
+
+    let response =
+        server.client.get(format!("{}/api/v1/scenarios", server.url)).header("X-Tenant-Id", "a").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_in_flight", "{body}");
+    let (status, body) = server.get("b", "/api/v1/scenarios").await;
+    assert_eq!(status, StatusCode::OK, "another tenant is served meanwhile: {body}");
+
+    drop(feed);
+    assert_eq!(upload.await.unwrap().status(), StatusCode::OK);
+    let (status, _) = server.get("a", "/api/v1/scenarios").await;
+    assert_eq!(status, StatusCode::OK, "a's slot is back once its upload ended");
+}
+
+#[tokio::test]
 async fn a_client_that_trickles_its_headers_is_disconnected() {
     if split_topology() {
         return; // The gateway, not a service, would hold this connection.
