@@ -115,13 +115,16 @@ async fn noisy_neighbour(config: &Path, dir: &Path, bus: Arc<dyn EventBus>) {
         tokio::spawn(async move {
             let mut statuses = Vec::new();
             while !stop.load(Ordering::SeqCst) {
-                for size in [1_048_000usize, 1_048_576 + 1, 4 * 1_048_576] {
-                    let padding = "x".repeat(size.saturating_sub(64));
+                for size in [1_048_576usize, 1_048_576 + 1, 4 * 1_048_576] {
+                    let padding = "x".repeat(size - 25); // the body is exactly `size` bytes
                     let response = api
                         .client
                         .post(format!("{}/api/v1/behaviors/batch", api.url))
                         .header("X-Tenant-Id", "abuser")
                         .header("Content-Type", "application/json")
+                        // Each on its own connection: the server closes one whose body it
+                        // refused unread, and a pooled connection could be reused as it closes.
+                        .header("Connection", "close")
                         .body(format!("{{\"events\": [], \"pad\": \"{padding}\"}}"))
                         .send()
                         .await;
@@ -135,15 +138,24 @@ async fn noisy_neighbour(config: &Path, dir: &Path, bus: Arc<dyn EventBus>) {
     let analytics = {
         let (api, stop) = (api.clone(), stop.clone());
         tokio::spawn(async move {
+            // The longest window the analytics take: 366 days, hour by hour.
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+            let from = now - 365 * 86_400_000;
+            let mut answered = 0;
             while !stop.load(Ordering::SeqCst) {
                 for path in [
-                    "/api/v1/analytics/funnel?scenario_id=feed&steps=impression,click,add_cart,order&window_hours=720&from=2020-01-01T00:00:00Z",
-                    "/api/v1/analytics/trends?metric=events&interval=hour&from=2020-01-01T00:00:00Z",
-                    "/api/v1/analytics/distributions?by=hour_of_day&from=2020-01-01T00:00:00Z",
+                    format!(
+                        "/api/v1/analytics/funnel?scenario_id=feed&steps=impression,click,add_cart,order&window_hours=720&from={from}"
+                    ),
+                    format!("/api/v1/analytics/trends?metric=events&interval=hour&from={from}"),
+                    format!("/api/v1/analytics/distributions?by=hour_of_day&from={from}"),
                 ] {
-                    let _ = api.get("abuser", path).await;
+                    let (status, body) = api.get("abuser", &path).await;
+                    assert_eq!(status, 200, "{path}: {body}");
+                    answered += 1;
                 }
             }
+            answered
         })
     };
     // A: poison straight onto the bus.
@@ -160,7 +172,7 @@ async fn noisy_neighbour(config: &Path, dir: &Path, bus: Arc<dyn EventBus>) {
         }
     }
     let body_statuses = bodies.await.unwrap();
-    analytics.await.unwrap();
+    assert!(analytics.await.unwrap() > 0, "A's analytics queries ran");
     assert!(batches > 0 && answers > 0, "B was served: {batches} batches, {answers} recommendations");
     assert!(abuse_statuses.get(&429).copied().unwrap_or(0) > 0, "A was rate-limited: {abuse_statuses:?}");
     assert!(body_statuses.iter().any(|(_, s)| *s == 413), "A's bodies over the limit were refused: {body_statuses:?}");
