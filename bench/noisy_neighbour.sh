@@ -3,11 +3,12 @@
 # peak RSS under a 10x overload: the "noisy neighbour" section of docs/benchmarks.md.
 #
 # One `polyrec serve` (release, embedded stores) with `max_concurrent_requests = 64` and a quota
-# of 200 events/s for A. B has a catalog, events and CF trained. Then:
+# for A of 200 events/s and 100 recommend requests/s (ABUSER_RECOMMEND_PER_SECOND=0: none). B has a
+# catalog, events and CF trained. Then:
 #   1. B alone: wrk, 8 connections, recommend as random users of B.
 #   2. B beside A: the same wrk while A sends, from 8 threads, batches at ten times its quota,
-#      bodies at and over the 1 MiB limit, 720-hour funnels and hourly trends over all time, and
-#      recommend requests of its own at 32 connections.
+#      bodies at and over the 1 MiB limit, 720-hour funnels and hourly trends over 365 days, and
+#      recommend requests of its own at 32 connections (far past its quota).
 #   3. Overload: wrk at 640 connections (10x the concurrency limit) on recommend; the peak RSS of
 #      the server (VmHWM) before and after, and the share of requests shed with 503.
 #
@@ -47,7 +48,7 @@ cf_interval_seconds = 3600
 [limits]
 max_concurrent_requests = 64
 [tenancy.tenants.abuser]
-quota = { events_per_second = 200 }
+quota = { events_per_second = ${ABUSER_EVENTS_PER_SECOND:-200}, recommend_per_second = ${ABUSER_RECOMMEND_PER_SECOND:-100} }
 EOF
 python3 bench/gen_data.py --out "$WORK/data" --items "$ITEMS" --users "$USERS" --events "$EVENTS" >/dev/null
 

@@ -241,6 +241,26 @@ impl App {
         self.tenancy.charge(tenant, &info.quota, charge, now)
     }
 
+    /// Refuses at once (`429`) a tenant whose quota for `charge` is used up now, before its
+    /// request is read: the quota is still charged in full by [`App::charge`] when it is not.
+    pub async fn refuse_if_spent(&self, tenant: &TenantId, charge: Charge) -> Result<()> {
+        let now = self.now_ms();
+        let info = self.tenancy.tenant(tenant, now).await?;
+        match self.tenancy.empty_for(tenant, &info.quota, charge, now) {
+            Some(retry_after_seconds) => {
+                metrics::counter!("polyrec_rate_limited_total", "kind" => "early").increment(1);
+                Err(Error::RateLimited {
+                    message: format!(
+                        "tenant {:?} is over its quota; retry after {retry_after_seconds} s",
+                        tenant.as_str()
+                    ),
+                    retry_after_seconds,
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Whether the realtime store is shared with other processes (Redis): then the caches in
     /// front of the document store check it, so every process sees a change at once.
     fn shared_cache(&self) -> bool {

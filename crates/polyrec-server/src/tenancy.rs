@@ -227,6 +227,26 @@ impl Tenancy {
     }
 }
 
+impl Tenancy {
+    /// Whether the tenant's bucket for `charge` is empty now, and for how many seconds (looked
+    /// at, not taken from): so a tenant far past its quota is refused before its body is read
+    /// and parsed, and its flood costs the others almost nothing.
+    pub fn empty_for(&self, tenant: &TenantId, quota: &Quota, charge: Charge, now_ms: i64) -> Option<u32> {
+        let rate = match charge {
+            Charge::Recommend => quota.recommend_per_second,
+            Charge::Events(_) => quota.events_per_second,
+        };
+        if rate <= 0.0 {
+            return None;
+        }
+        let buckets = self.buckets.lock();
+        let bucket = buckets.peek(&(tenant.clone(), charge.kind()))?;
+        let elapsed = (now_ms - bucket.at_ms).max(0) as f64 / 1000.0;
+        let tokens = (bucket.tokens + elapsed * rate).min(rate.max(1.0));
+        (tokens < 1.0).then(|| ((1.0 - tokens) / rate).ceil().max(1.0) as u32)
+    }
+}
+
 /// A token bucket: `rate` tokens a second, holding at most a second's worth (at least one).
 struct Bucket {
     tokens: f64,

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -34,6 +34,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::App;
 use crate::split::Service;
+use crate::tenancy::Charge;
 use contract::Contract;
 use error::{ApiError, RequestId, new_request_id};
 
@@ -86,8 +87,8 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
     prometheus();
     let max_body = app.config.max_body_bytes;
     let api = match service {
-        None => Service::ALL.iter().fold(Router::new(), |api, service| api.merge(routes(*service))),
-        Some(service) => routes(service),
+        None => Service::ALL.iter().fold(Router::new(), |api, service| api.merge(routes(*service, &app))),
+        Some(service) => routes(service, &app),
     };
     let limits = &app.config.limits;
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests.max(1)));
@@ -133,7 +134,8 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
 }
 
 /// The HTTP routes each service owns ([`Service::owning`] is the same table by path).
-fn routes(service: Service) -> Router<Arc<App>> {
+fn routes(service: Service, app: &Arc<App>) -> Router<Arc<App>> {
+    let early_quota = middleware::from_fn_with_state(app.clone(), early_quota);
     let router = Router::new();
     match service {
         Service::Scenario => router
@@ -158,13 +160,13 @@ fn routes(service: Service) -> Router<Arc<App>> {
             )
         }
         Service::Behavior => router
-            .route("/api/v1/behaviors", post(behaviors::track))
-            .route("/api/v1/behaviors/batch", post(behaviors::track_batch))
+            .route("/api/v1/behaviors", post(behaviors::track).layer(early_quota.clone()))
+            .route("/api/v1/behaviors/batch", post(behaviors::track_batch).layer(early_quota))
             .route("/api/v1/behaviors/stats", get(behaviors::stats))
             .route("/api/v1/behaviors/dead_letters", get(behaviors::dead_letters))
             .route("/api/v1/behaviors/dead_letters/replay", post(behaviors::replay)),
         Service::Recommendation => router
-            .route("/api/v1/recommend", post(recommend::recommend))
+            .route("/api/v1/recommend", post(recommend::recommend).layer(early_quota))
             .route("/api/v1/scenarios/{scenario_id}/hot", get(recommend::hot))
             .route("/api/v1/scenarios/{scenario_id}/items/{item_id}/stats", get(recommend::item_stats))
             .route("/api/v1/scenarios/{scenario_id}/metrics/realtime", get(recommend::realtime_metrics))
@@ -189,6 +191,24 @@ fn routes(service: Service) -> Router<Arc<App>> {
             .route("/api/v1/analytics/top_items", get(analytics::top_items))
             .route("/api/v1/analytics/funnel", get(analytics::funnel)),
     }
+}
+
+/// A tenant whose recommend or event quota is used up right now is refused (`429`) before its
+/// body is read and parsed, so a flood far past a quota costs the other tenants almost nothing.
+/// Anything else (an unknown tenant, a bad header) is left to the `Tenant` extractor to answer.
+async fn early_quota(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let charge = if request.uri().path() == "/api/v1/recommend" { Charge::Recommend } else { Charge::Events(1) };
+    let tenant = request
+        .headers()
+        .get("x-tenant-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|tenant| polyrec_core::TenantId::parse(tenant).ok());
+    if let Some(tenant) = tenant
+        && let Err(error @ polyrec_core::Error::RateLimited { .. }) = app.refuse_if_spent(&tenant, charge).await
+    {
+        return ApiError::from(error).into_response();
+    }
+    next.run(request).await
 }
 
 /// What a `polyrec worker` serves: liveness and its metrics (stream-job lag, warehouse inserts,

@@ -227,6 +227,39 @@ async fn tokens_not_yet_valid_or_for_another_issuer_or_audience_are_refused() {
 }
 
 #[tokio::test]
+async fn a_tenant_past_its_quota_is_refused_before_its_body_is_read() {
+    let tight = Quota { events_per_second: 10.0, recommend_per_second: 1.0, ..Quota::default() };
+    let server = TestServer::start_with(registry(&[("small", TenantStatus::Active, Some(tight))])).await;
+    server.scenario("small", "feed", config(&[("latest", 1.0, 10)])).await;
+    let events: Vec<Value> = (0..10).map(|_| event("click", "u1", "i1", "feed")).collect();
+    let (status, body) = server.post("small", "/api/v1/behaviors/batch", json!({"events": events})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The bucket is empty (the clock does not move): a body that is not even JSON is refused for
+    // the quota — it was never read — where a tenant with room gets the parse error.
+    for (tenant, expected) in [("small", StatusCode::TOO_MANY_REQUESTS), ("roomy", StatusCode::BAD_REQUEST)] {
+        let response = server
+            .client
+            .post(format!("{}/api/v1/behaviors/batch", server.url))
+            .header("X-Tenant-Id", tenant)
+            .header("Content-Type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{tenant}");
+        if expected == StatusCode::TOO_MANY_REQUESTS {
+            assert!(response.headers().contains_key("retry-after"));
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["code"], "rate_limited", "{body}");
+        }
+    }
+    let (status, _) = server.recommend("small", "u1", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::OK, "the first recommend of the second");
+    let (status, _) = server.recommend("small", "u1", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
 async fn quotas_are_rate_limits_with_retry_after_and_counts() {
     let tight = Quota { recommend_per_second: 2.0, events_per_second: 10.0, max_scenarios: 1, max_items: 2 };
     let mut settings = registry(&[("small", TenantStatus::Active, Some(tight))]);
