@@ -3,7 +3,8 @@
 # peak RSS under a 10x overload: the "noisy neighbour" section of docs/benchmarks.md.
 #
 # One `polyrec serve` (release, embedded stores) with `max_concurrent_requests = 64` and a quota
-# for A of 200 events/s and 100 recommend requests/s (ABUSER_RECOMMEND_PER_SECOND=0: none). B has a
+# for A of 200 events/s, 100 recommend requests/s and 2 analytics queries/s (ABUSER_*_PER_SECOND=0:
+# none). B has a
 # catalog, events and CF trained. Then:
 #   1. B alone: wrk, 8 connections, recommend as random users of B.
 #   2. B beside A: the same wrk while A sends, from 8 threads, batches at ten times its quota,
@@ -48,7 +49,7 @@ cf_interval_seconds = 3600
 [limits]
 max_concurrent_requests = 64
 [tenancy.tenants.abuser]
-quota = { events_per_second = ${ABUSER_EVENTS_PER_SECOND:-200}, recommend_per_second = ${ABUSER_RECOMMEND_PER_SECOND:-100} }
+quota = { events_per_second = ${ABUSER_EVENTS_PER_SECOND:-200}, recommend_per_second = ${ABUSER_RECOMMEND_PER_SECOND:-100}, analytics_per_second = ${ABUSER_ANALYTICS_PER_SECOND:-2} }
 EOF
 python3 bench/gen_data.py --out "$WORK/data" --items "$ITEMS" --users "$USERS" --events "$EVENTS" >/dev/null
 

@@ -60,6 +60,9 @@ pub struct Quota {
     pub max_scenarios: u64,
     /// Items per scenario.
     pub max_items: u64,
+    /// Analytics queries per second (dashboards, trends, distributions, top items, funnels):
+    /// each can scan a year of rollups, so a tenant's share of the CPU is bounded here.
+    pub analytics_per_second: f64,
 }
 
 /// A tenant as the tenant service (or the registry) describes it.

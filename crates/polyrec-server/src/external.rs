@@ -104,6 +104,8 @@ impl TenantSource for GrpcTenants {
                         events_per_second: quota.events_per_second.max(0.0),
                         max_scenarios: quota.max_scenarios.max(0) as u64,
                         max_items: quota.max_items.max(0) as u64,
+                        // SPEC §6.2's TenantQuota has no such field: unlimited from the service.
+                        analytics_per_second: 0.0,
                     },
                 }))
             }

@@ -43,6 +43,8 @@ pub enum Charge {
     Recommend,
     /// This many behavior events.
     Events(usize),
+    /// One analytics query.
+    Analytics,
 }
 
 impl Charge {
@@ -50,6 +52,7 @@ impl Charge {
         match self {
             Charge::Recommend => "recommend",
             Charge::Events(_) => "events",
+            Charge::Analytics => "analytics",
         }
     }
 }
@@ -203,6 +206,7 @@ impl Tenancy {
         let (rate, cost) = match charge {
             Charge::Recommend => (quota.recommend_per_second, 1.0),
             Charge::Events(n) => (quota.events_per_second, n as f64),
+            Charge::Analytics => (quota.analytics_per_second, 1.0),
         };
         if rate <= 0.0 {
             return Ok(());
@@ -218,7 +222,11 @@ impl Tenancy {
                     message: format!(
                         "tenant {:?} is over its quota of {rate} {} per second; retry after {retry_after_seconds} s",
                         tenant.as_str(),
-                        if charge == Charge::Recommend { "recommend requests" } else { "events" },
+                        match charge {
+                            Charge::Recommend => "recommend requests",
+                            Charge::Events(_) => "events",
+                            Charge::Analytics => "analytics queries",
+                        },
                     ),
                     retry_after_seconds,
                 })
@@ -235,6 +243,7 @@ impl Tenancy {
         let rate = match charge {
             Charge::Recommend => quota.recommend_per_second,
             Charge::Events(_) => quota.events_per_second,
+            Charge::Analytics => quota.analytics_per_second,
         };
         if rate <= 0.0 {
             return None;

@@ -285,6 +285,7 @@ impl Sums {
 }
 
 pub async fn dashboard(app: &App, tenant: &TenantId, query: WindowQuery) -> Result<Dashboard> {
+    app.charge(tenant, crate::tenancy::Charge::Analytics).await?;
     let (from, to) = window(app, query.from.as_deref(), query.to.as_deref())?;
     let scenario = scenario(query.scenario_id.as_deref())?;
     let mut sums = Sums::default();
@@ -307,6 +308,7 @@ pub async fn dashboard(app: &App, tenant: &TenantId, query: WindowQuery) -> Resu
 }
 
 pub async fn trend(app: &App, tenant: &TenantId, query: TrendQuery) -> Result<Trend> {
+    app.charge(tenant, crate::tenancy::Charge::Analytics).await?;
     if !METRICS.contains(&query.metric.as_str()) && EventType::parse(&query.metric).is_none() {
         let types: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
         return Err(Error::invalid(
@@ -360,6 +362,7 @@ pub async fn trend(app: &App, tenant: &TenantId, query: TrendQuery) -> Result<Tr
 }
 
 pub async fn distribution(app: &App, tenant: &TenantId, query: DistributionQuery) -> Result<Distribution> {
+    app.charge(tenant, crate::tenancy::Charge::Analytics).await?;
     let dimension = match query.by.as_str() {
         "event_type" | "hour_of_day" => None,
         other => Some(Dimension::parse(other).ok_or_else(|| {
@@ -404,6 +407,7 @@ pub async fn distribution(app: &App, tenant: &TenantId, query: DistributionQuery
 }
 
 pub async fn top_items(app: &App, tenant: &TenantId, query: TopItemsQuery) -> Result<TopItems> {
+    app.charge(tenant, crate::tenancy::Charge::Analytics).await?;
     let scenario_id = ScenarioId::parse(query.scenario_id)?;
     app.scenario(tenant, &scenario_id).await?;
     let kind = event_type(query.event_type.as_deref().unwrap_or("click"))?;
@@ -424,6 +428,7 @@ pub async fn top_items(app: &App, tenant: &TenantId, query: TopItemsQuery) -> Re
 /// `window_hours` of the first step. A user is counted at the deepest step any of their
 /// attempts reached (each attempt starts at one of their first-step events).
 pub async fn funnel(app: &App, tenant: &TenantId, query: FunnelQuery) -> Result<Funnel> {
+    app.charge(tenant, crate::tenancy::Charge::Analytics).await?;
     let scenario_id = ScenarioId::parse(query.scenario_id)?;
     app.scenario(tenant, &scenario_id).await?;
     let steps: Vec<EventType> = query

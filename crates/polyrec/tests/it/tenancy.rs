@@ -227,8 +227,9 @@ async fn tokens_not_yet_valid_or_for_another_issuer_or_audience_are_refused() {
 }
 
 #[tokio::test]
-async fn a_tenant_past_its_quota_is_refused_before_its_body_is_read() {
-    let tight = Quota { events_per_second: 10.0, recommend_per_second: 1.0, ..Quota::default() };
+async fn a_tenant_past_its_quota_is_refused_before_its_body_is_read_and_analytics_have_a_rate() {
+    let tight =
+        Quota { events_per_second: 10.0, recommend_per_second: 1.0, analytics_per_second: 1.0, ..Quota::default() };
     let server = TestServer::start_with(registry(&[("small", TenantStatus::Active, Some(tight))])).await;
     server.scenario("small", "feed", config(&[("latest", 1.0, 10)])).await;
     let events: Vec<Value> = (0..10).map(|_| event("click", "u1", "i1", "feed")).collect();
@@ -257,11 +258,23 @@ async fn a_tenant_past_its_quota_is_refused_before_its_body_is_read() {
     assert_eq!(status, StatusCode::OK, "the first recommend of the second");
     let (status, _) = server.recommend("small", "u1", json!({"scenario_id": "feed"})).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Analytics queries have a rate of their own.
+    let (status, body) = server.get("small", "/api/v1/analytics/dashboard").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = server.get("small", "/api/v1/analytics/funnel?scenario_id=feed").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("analytics queries"), "{body}");
 }
 
 #[tokio::test]
 async fn quotas_are_rate_limits_with_retry_after_and_counts() {
-    let tight = Quota { recommend_per_second: 2.0, events_per_second: 10.0, max_scenarios: 1, max_items: 2 };
+    let tight = Quota {
+        recommend_per_second: 2.0,
+        events_per_second: 10.0,
+        max_scenarios: 1,
+        max_items: 2,
+        ..Quota::default()
+    };
     let mut settings = registry(&[("small", TenantStatus::Active, Some(tight))]);
     settings.tenancy.default_quota = Quota { recommend_per_second: 1000.0, ..Quota::default() };
     let server = TestServer::start_with(settings).await;
