@@ -12,6 +12,7 @@ pub struct ProfileFeatures {
     pub total_watch_count: u64,
     pub total_impressions: u64,
     /// Sum of `value` over play/view/read/learn events (e.g. watch seconds).
+    #[serde(deserialize_with = "null_as_zero")]
     pub total_watch_value: f64,
     /// The top categories by score, best first.
     pub favorite_categories: Vec<String>,
@@ -19,6 +20,13 @@ pub struct ProfileFeatures {
     pub active_hours: Vec<u64>,
     /// Items interacted with most recently, newest first (capped).
     pub recent_items: Vec<String>,
+}
+
+/// A stored sum JSON could not carry — an infinity that a release without the bound on event
+/// values summed, which JSON writes as `null` — reads as 0, so the profile stays readable (it
+/// answered 500 `corrupt document`) until the next fold rewrites it.
+fn null_as_zero<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(0.0))
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -62,4 +70,23 @@ impl UserProfile {
 
     pub const RECENT_ITEMS_CAP: usize = 100;
     pub const FAVORITE_CATEGORIES: usize = 5;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_whose_sum_overflowed_still_reads() {
+        let mut profile = UserProfile::empty(UserId::parse("u1").unwrap(), ScenarioId::parse("s").unwrap());
+        profile.features.total_watch_value = f64::INFINITY;
+        // What an older release stored: JSON has no infinity, so the sum became `null`.
+        let stored = serde_json::to_string(&profile).unwrap();
+        assert!(stored.contains("\"total_watch_value\":null"), "{stored}");
+        let read: UserProfile = serde_json::from_str(&stored).unwrap();
+        assert_eq!(read.features.total_watch_value, 0.0);
+        profile.features.total_watch_value = 12.5;
+        let read: UserProfile = serde_json::from_str(&serde_json::to_string(&profile).unwrap()).unwrap();
+        assert_eq!(read.features.total_watch_value, 12.5);
+    }
 }
