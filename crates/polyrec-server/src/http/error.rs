@@ -97,11 +97,24 @@ pub struct ApiJson<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
+    /// The body is read and checked as JSON first (raw: no tree of values is built), then it must
+    /// be an object — every body of the API is — and only then is it parsed into `T`: serde's
+    /// derives would otherwise take a JSON array for a struct, field by field.
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let raw = match axum::Json::<Box<serde_json::value::RawValue>>::from_request(req, state).await {
+            Ok(axum::Json(raw)) => raw,
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        if !raw.get().trim_start().starts_with('{') {
+            return Err(ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                error: Error::invalid("invalid_body", "the body must be a JSON object"),
+            });
         }
+        serde_json::from_str(raw.get()).map(ApiJson).map_err(|e| ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            error: Error::invalid("invalid_body", format!("the body does not fit: {e}")),
+        })
     }
 }
 
