@@ -6,7 +6,7 @@
 # cargo test with every feature (conformance suites against embedded and real backends), the
 # HTTP integration suite a second time on the production backends, the admin console's end-to-end
 # tests in headless Chromium, schemathesis against the server's /openapi.json, the cargo-fuzz
-# targets for a minute each, and the HTTP suite a third time against the split deployment (the
+# targets for 45 s each, and the HTTP suite a third time against the split deployment (the
 # seven services on loopback, talking gRPC); then stops the servers.
 # Works on a fresh Debian 12 machine as root with Rust + cargo installed.
 set -euo pipefail
@@ -140,7 +140,7 @@ bash scripts/schemathesis.sh "$CARGO_TARGET_DIR/debug/polyrec" 2>&1 | tee -a "$T
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 
-banner "fuzz targets (cargo-fuzz, nightly; 60 s each)"
+banner "fuzz targets (cargo-fuzz, nightly; 45 s each)"
 set +e
 bash scripts/fuzz.sh 2>&1 | tee -a "$TEST_LOG"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

@@ -5,7 +5,99 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{ItemId, ScenarioId};
+use crate::timefmt::parse_timestamp;
+use crate::{Error, ItemId, Result, ScenarioId};
+
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+pub const MAX_EMBEDDING_DIM: usize = 4096;
+pub const MAX_EMBEDDING_VALUE: f32 = 1e6;
+
+/// An item as a client sends it (one create, one NDJSON line of a bulk import).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemInput {
+    pub item_id: String,
+    /// Free fields; `category` (string), `tags` (strings), `location` (string) and
+    /// `publish_time` (RFC 3339 or epoch) have a meaning to the engine.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+    #[serde(default)]
+    pub embedding: Option<Vec<f32>>,
+    #[serde(default)]
+    pub status: Option<ItemStatus>,
+}
+
+impl ItemInput {
+    /// Checks the input and turns it into an item of `scenario` (new: both times are `now`).
+    pub fn into_item(self, scenario: &ScenarioId, now: i64) -> Result<Item> {
+        let input = self;
+        let item_id = ItemId::parse(input.item_id)?;
+        if item_id.as_str() == "bulk" {
+            // `.../items/bulk` is the bulk import's route, so an item of that id could not be read.
+            return Err(Error::invalid("invalid_item_id", "item_id \"bulk\" is reserved; choose another id"));
+        }
+        let item = Item {
+            item_id,
+            scenario_id: scenario.clone(),
+            metadata: input.metadata,
+            embedding: input.embedding,
+            status: input.status.unwrap_or(ItemStatus::Active),
+            created_ms: now,
+            updated_ms: now,
+            publish_memo: Default::default(),
+        };
+        check_item(&item)?;
+        Ok(item)
+    }
+}
+
+/// Checks an item against the bounds on what a tenant sends (`metadata` size and depth, the
+/// meaning of its known fields, the embedding's size and values).
+pub fn check_item(item: &Item) -> Result<()> {
+    let invalid = |message: String| Err(Error::invalid("invalid_item", message));
+    let size = serde_json::to_string(&item.metadata).map(|s| s.len()).unwrap_or(usize::MAX);
+    if size > MAX_METADATA_BYTES {
+        return invalid(format!("metadata is {size} bytes; the limit is {MAX_METADATA_BYTES}"));
+    }
+    let meta = &item.metadata;
+    if let Err(message) = crate::limits::check_depth("metadata", meta) {
+        return invalid(message);
+    }
+    if let Some(category) = meta.get("category")
+        && !category.is_string()
+    {
+        return invalid(format!("metadata.category must be a string, got {category}"));
+    }
+    if let Some(location) = meta.get("location")
+        && !location.is_string()
+    {
+        return invalid(format!("metadata.location must be a string, got {location}"));
+    }
+    if let Some(tags) = meta.get("tags")
+        && !tags.as_array().is_some_and(|t| t.iter().all(Value::is_string))
+    {
+        return invalid(format!("metadata.tags must be an array of strings, got {tags}"));
+    }
+    if let Some(publish_time) = meta.get("publish_time")
+        && let Err(message) = parse_timestamp(publish_time)
+    {
+        return invalid(format!("metadata.publish_time: {message}"));
+    }
+    if let Some(embedding) = &item.embedding {
+        if embedding.is_empty() || embedding.len() > MAX_EMBEDDING_DIM {
+            return invalid(format!(
+                "embedding must have 1 to {MAX_EMBEDDING_DIM} dimensions, got {}",
+                embedding.len()
+            ));
+        }
+        if embedding.iter().any(|x| !(x.is_finite() && x.abs() <= MAX_EMBEDDING_VALUE)) {
+            // Bounded so that inner products over every dimension stay finite in f32.
+            return invalid(format!("embedding values must be finite numbers within ±{MAX_EMBEDDING_VALUE:e}"));
+        }
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -3,7 +3,8 @@
 //! JSON (so one bad field does not hide the others), then every strategy is built from its typed
 //! params exactly as the request path will build it.
 
-use polyrec_core::{FieldError, ScenarioConfig};
+use polyrec_core::limits::merge_patch;
+use polyrec_core::{Error, ExperimentGroup, FieldError, ScenarioConfig};
 use serde_json::{Map, Value};
 
 use crate::Pipeline;
@@ -227,6 +228,106 @@ fn check_shape(config: &Value, errors: &mut Vec<FieldError>) {
 
 fn c_get<'v>(object: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
     object.get(key)
+}
+
+/// The most groups an experiment has.
+pub const MAX_GROUPS: usize = 10;
+/// Ratios may sum to 1 within this (decimal fractions such as 0.1 + 0.2 do not add up exactly).
+const RATIO_SLACK: f64 = 1e-9;
+
+/// [`validate_config`] as the services answer it: a `422 invalid_config` with every problem at
+/// its JSON path.
+pub fn check_config(config: &Value) -> Result<ScenarioConfig, Error> {
+    validate_config(config).map_err(|problems| {
+        let mut message = format!(
+            "the scenario config has {} problem{}; see `errors` for each, with its JSON path",
+            problems.errors.len(),
+            if problems.errors.len() == 1 { "" } else { "s" }
+        );
+        if !problems.unavailable.is_empty() {
+            message.push_str(&format!(
+                "; not available in this build yet: {} (swap in an available strategy)",
+                problems.unavailable.join(", ")
+            ));
+        }
+        Error::Validation { code: "invalid_config", message, errors: problems.errors }
+    })
+}
+
+/// Checks groups, ratios, each group's merged config, and the times.
+pub fn check_experiment(
+    base: &ScenarioConfig,
+    groups: &[ExperimentGroup],
+    start: Option<i64>,
+    end: Option<i64>,
+) -> Result<(), Error> {
+    if groups.is_empty() || groups.len() > MAX_GROUPS {
+        return Err(Error::invalid(
+            "invalid_groups",
+            format!("an experiment has 1 to {MAX_GROUPS} groups, got {}", groups.len()),
+        ));
+    }
+    let mut errors = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        if let Err(e) = polyrec_core::ids::check_id("group_id", "invalid_group_id", &group.group_id) {
+            errors.push(FieldError::new(format!("groups[{i}].group_id"), e.to_string()));
+        }
+        if groups[..i].iter().any(|g| g.group_id == group.group_id) {
+            errors
+                .push(FieldError::new(format!("groups[{i}].group_id"), format!("{:?} is used twice", group.group_id)));
+        }
+        if !(group.traffic_ratio.is_finite() && group.traffic_ratio > 0.0 && group.traffic_ratio <= 1.0) {
+            errors.push(FieldError::new(
+                format!("groups[{i}].traffic_ratio"),
+                format!("must be in (0, 1], got {}", group.traffic_ratio),
+            ));
+        }
+        if !group.config.is_object() {
+            errors.push(FieldError::new(
+                format!("groups[{i}].config"),
+                "must be an object (a merge patch of the scenario's config)",
+            ));
+            continue;
+        }
+        if let Err(problems) = group_config(base, group).map(|_| ()) {
+            let Error::Validation { errors: found, .. } = problems else { return Err(problems) };
+            errors.extend(found.into_iter().map(|e| {
+                let path = e.path.strip_prefix("config").unwrap_or(&e.path).to_owned();
+                FieldError::new(format!("groups[{i}].config{path}"), e.message)
+            }));
+        }
+    }
+    let sum: f64 = groups.iter().map(|g| g.traffic_ratio).sum();
+    if sum > 1.0 + RATIO_SLACK {
+        errors.push(FieldError::new(
+            "groups",
+            format!("traffic ratios sum to {sum}; they must sum to at most 1 (the rest is a holdout)"),
+        ));
+    }
+    if let (Some(start), Some(end)) = (start, end)
+        && start >= end
+    {
+        errors.push(FieldError::new("end_time", "must be after start_time"));
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Validation {
+        code: "invalid_experiment",
+        message: format!(
+            "the experiment has {} problem{}; see `errors` for each, with its JSON path",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        ),
+        errors,
+    })
+}
+
+/// A group's config: the scenario's with the group's patch merged in, validated whole.
+pub fn group_config(base: &ScenarioConfig, group: &ExperimentGroup) -> Result<ScenarioConfig, Error> {
+    let mut config = serde_json::to_value(base).map_err(Error::internal)?;
+    merge_patch(&mut config, &group.config);
+    check_config(&config)
 }
 
 #[cfg(test)]

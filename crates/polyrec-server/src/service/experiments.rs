@@ -12,21 +12,16 @@
 use std::sync::Arc;
 
 use polyrec_core::timefmt::{format_ms, parse_timestamp};
-use polyrec_core::{
-    Error, Experiment, ExperimentGroup, ExperimentStatus, FieldError, Result, ScenarioId, TenantId, UserId,
-};
+use polyrec_core::{Error, Experiment, ExperimentGroup, ExperimentStatus, Result, ScenarioId, TenantId, UserId};
 use polyrec_engine::Pipeline;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::merge_patch;
 use crate::App;
 use crate::app::CompiledScenario;
 
-pub const MAX_GROUPS: usize = 10;
-/// Ratios may sum to 1 within this (decimal fractions such as 0.1 + 0.2 do not add up exactly).
-const RATIO_SLACK: f64 = 1e-9;
+pub use polyrec_engine::validate::MAX_GROUPS;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -109,73 +104,12 @@ fn time(value: Option<Value>, field: &str) -> Result<Option<i64>> {
 
 /// Checks groups, ratios, each group's merged config, and the times.
 fn check(scenario: &CompiledScenario, groups: &[ExperimentGroup], start: Option<i64>, end: Option<i64>) -> Result<()> {
-    if groups.is_empty() || groups.len() > MAX_GROUPS {
-        return Err(Error::invalid(
-            "invalid_groups",
-            format!("an experiment has 1 to {MAX_GROUPS} groups, got {}", groups.len()),
-        ));
-    }
-    let mut errors = Vec::new();
-    for (i, group) in groups.iter().enumerate() {
-        if let Err(e) = polyrec_core::ids::check_id("group_id", "invalid_group_id", &group.group_id) {
-            errors.push(FieldError::new(format!("groups[{i}].group_id"), e.to_string()));
-        }
-        if groups[..i].iter().any(|g| g.group_id == group.group_id) {
-            errors
-                .push(FieldError::new(format!("groups[{i}].group_id"), format!("{:?} is used twice", group.group_id)));
-        }
-        if !(group.traffic_ratio.is_finite() && group.traffic_ratio > 0.0 && group.traffic_ratio <= 1.0) {
-            errors.push(FieldError::new(
-                format!("groups[{i}].traffic_ratio"),
-                format!("must be in (0, 1], got {}", group.traffic_ratio),
-            ));
-        }
-        if !group.config.is_object() {
-            errors.push(FieldError::new(
-                format!("groups[{i}].config"),
-                "must be an object (a merge patch of the scenario's config)",
-            ));
-            continue;
-        }
-        if let Err(problems) = group_config(scenario, group).map(|_| ()) {
-            let Error::Validation { errors: found, .. } = problems else { return Err(problems) };
-            errors.extend(found.into_iter().map(|e| {
-                let path = e.path.strip_prefix("config").unwrap_or(&e.path).to_owned();
-                FieldError::new(format!("groups[{i}].config{path}"), e.message)
-            }));
-        }
-    }
-    let sum: f64 = groups.iter().map(|g| g.traffic_ratio).sum();
-    if sum > 1.0 + RATIO_SLACK {
-        errors.push(FieldError::new(
-            "groups",
-            format!("traffic ratios sum to {sum}; they must sum to at most 1 (the rest is a holdout)"),
-        ));
-    }
-    if let (Some(start), Some(end)) = (start, end)
-        && start >= end
-    {
-        errors.push(FieldError::new("end_time", "must be after start_time"));
-    }
-    if errors.is_empty() {
-        return Ok(());
-    }
-    Err(Error::Validation {
-        code: "invalid_experiment",
-        message: format!(
-            "the experiment has {} problem{}; see `errors` for each, with its JSON path",
-            errors.len(),
-            if errors.len() == 1 { "" } else { "s" }
-        ),
-        errors,
-    })
+    polyrec_engine::validate::check_experiment(&scenario.scenario.config, groups, start, end)
 }
 
 /// A group's config: the scenario's with the group's patch merged in, validated whole.
 pub fn group_config(scenario: &CompiledScenario, group: &ExperimentGroup) -> Result<polyrec_core::ScenarioConfig> {
-    let mut config = serde_json::to_value(&scenario.scenario.config).map_err(Error::internal)?;
-    merge_patch(&mut config, &group.config);
-    super::scenarios::check_config(&config)
+    polyrec_engine::validate::group_config(&scenario.scenario.config, group)
 }
 
 async fn load(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<Experiment> {

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use polyrec_core::timefmt::{format_ms, parse_timestamp};
+use polyrec_core::timefmt::format_ms;
 use polyrec_core::{Error, Item, ItemId, ItemStatus, Result, ScenarioId, TenantId};
 use polyrec_storage::{ItemFilter, Upserted};
 use serde::{Deserialize, Serialize};
@@ -14,29 +14,12 @@ use utoipa::ToSchema;
 use super::{merge_patch, parse_body};
 use crate::App;
 
-pub const MAX_METADATA_BYTES: usize = 64 * 1024;
-pub const MAX_EMBEDDING_DIM: usize = 4096;
-pub const MAX_EMBEDDING_VALUE: f32 = 1e6;
+pub use polyrec_core::item::{ItemInput, MAX_EMBEDDING_DIM, MAX_EMBEDDING_VALUE, MAX_METADATA_BYTES, check_item};
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 pub const BULK_BATCH: usize = 1_000;
 /// A bulk answer lists at most this many rejections (it counts them all).
 pub const MAX_REPORTED_ERRORS: usize = 1_000;
 pub const MAX_PAGE: usize = 1_000;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ItemInput {
-    pub item_id: String,
-    /// Free fields; `category` (string), `tags` (strings), `location` (string) and
-    /// `publish_time` (RFC 3339 or epoch) have a meaning to the engine.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub metadata: Map<String, Value>,
-    #[serde(default)]
-    pub embedding: Option<Vec<f32>>,
-    #[serde(default)]
-    pub status: Option<ItemStatus>,
-}
 
 /// A partial update: `metadata` is merged (JSON merge patch: `null` removes a field).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -132,72 +115,6 @@ pub struct BulkReport {
     pub errors_truncated: bool,
 }
 
-/// Checks an input and turns it into an item (new: both times are `now`).
-fn to_item(scenario: &ScenarioId, input: ItemInput, now: i64) -> Result<Item> {
-    let item_id = ItemId::parse(input.item_id)?;
-    if item_id.as_str() == "bulk" {
-        // `.../items/bulk` is the bulk import's route, so an item of that id could not be read.
-        return Err(Error::invalid("invalid_item_id", "item_id \"bulk\" is reserved; choose another id"));
-    }
-    let item = Item {
-        item_id,
-        scenario_id: scenario.clone(),
-        metadata: input.metadata,
-        embedding: input.embedding,
-        status: input.status.unwrap_or(ItemStatus::Active),
-        created_ms: now,
-        updated_ms: now,
-        publish_memo: Default::default(),
-    };
-    check_item(&item)?;
-    Ok(item)
-}
-
-fn check_item(item: &Item) -> Result<()> {
-    let invalid = |message: String| Err(Error::invalid("invalid_item", message));
-    let size = serde_json::to_string(&item.metadata).map(|s| s.len()).unwrap_or(usize::MAX);
-    if size > MAX_METADATA_BYTES {
-        return invalid(format!("metadata is {size} bytes; the limit is {MAX_METADATA_BYTES}"));
-    }
-    let meta = &item.metadata;
-    if let Err(message) = polyrec_core::limits::check_depth("metadata", meta) {
-        return invalid(message);
-    }
-    if let Some(category) = meta.get("category")
-        && !category.is_string()
-    {
-        return invalid(format!("metadata.category must be a string, got {category}"));
-    }
-    if let Some(location) = meta.get("location")
-        && !location.is_string()
-    {
-        return invalid(format!("metadata.location must be a string, got {location}"));
-    }
-    if let Some(tags) = meta.get("tags")
-        && !tags.as_array().is_some_and(|t| t.iter().all(Value::is_string))
-    {
-        return invalid(format!("metadata.tags must be an array of strings, got {tags}"));
-    }
-    if let Some(publish_time) = meta.get("publish_time")
-        && let Err(message) = parse_timestamp(publish_time)
-    {
-        return invalid(format!("metadata.publish_time: {message}"));
-    }
-    if let Some(embedding) = &item.embedding {
-        if embedding.is_empty() || embedding.len() > MAX_EMBEDDING_DIM {
-            return invalid(format!(
-                "embedding must have 1 to {MAX_EMBEDDING_DIM} dimensions, got {}",
-                embedding.len()
-            ));
-        }
-        if embedding.iter().any(|x| !(x.is_finite() && x.abs() <= MAX_EMBEDDING_VALUE)) {
-            // Bounded so that inner products over every dimension stay finite in f32.
-            return invalid(format!("embedding values must be finite numbers within ±{MAX_EMBEDDING_VALUE:e}"));
-        }
-    }
-    Ok(())
-}
-
 /// The scenario must exist for this tenant before items go into it.
 async fn require_scenario(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
     app.scenario(tenant, scenario).await.map(|_| ())
@@ -205,7 +122,7 @@ async fn require_scenario(app: &App, tenant: &TenantId, scenario: &ScenarioId) -
 
 pub async fn create(app: &App, tenant: &TenantId, scenario: &ScenarioId, body: ItemInput) -> Result<ItemView> {
     require_scenario(app, tenant, scenario).await?;
-    let item = to_item(scenario, body, app.now_ms())?;
+    let item = body.into_item(scenario, app.now_ms())?;
     let quota = app.tenancy.tenant(tenant, app.now_ms()).await?.quota;
     if quota.max_items > 0 && app.catalog(tenant, scenario).await?.len() as u64 >= quota.max_items {
         return Err(Error::forbidden(
@@ -414,7 +331,7 @@ fn handle_line(
         }
     };
     let item_id = input.item_id.clone();
-    match to_item(scenario, input, now) {
+    match input.into_item(scenario, now) {
         Ok(item) => batch.push((number, item)),
         Err(error) => reject(report, number, Some(item_id), error.code(), error.to_string()),
     }

@@ -113,22 +113,7 @@ fn check_type(scenario_type: &str) -> Result<()> {
 }
 
 /// Validates a whole config; the error lists every problem with its JSON path.
-pub fn check_config(config: &Value) -> Result<ScenarioConfig> {
-    polyrec_engine::validate_config(config).map_err(|problems| {
-        let mut message = format!(
-            "the scenario config has {} problem{}; see `errors` for each, with its JSON path",
-            problems.errors.len(),
-            if problems.errors.len() == 1 { "" } else { "s" }
-        );
-        if !problems.unavailable.is_empty() {
-            message.push_str(&format!(
-                "; not available in this build yet: {} (swap in an available strategy)",
-                problems.unavailable.join(", ")
-            ));
-        }
-        Error::Validation { code: "invalid_config", message, errors: problems.errors }
-    })
-}
+pub use polyrec_engine::validate::check_config;
 
 pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Result<ScenarioView> {
     let scenario_id = ScenarioId::parse(body.scenario_id)?;
