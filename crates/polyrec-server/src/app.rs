@@ -146,6 +146,9 @@ pub struct App {
     training: KeyedLocks,
     /// Training jobs running at once in this process (`limits.max_concurrent_trainings`).
     pub(crate) training_permits: Arc<tokio::sync::Semaphore>,
+    /// HTTP requests in flight in this process (`limits.max_concurrent_requests`), the one limit
+    /// of every route the server protects (`http::serve::protect`).
+    pub(crate) request_permits: Arc<tokio::sync::Semaphore>,
     /// One change of a scenario's serving versions at a time (an activation, a rollback, the
     /// schedule following the registry), so none sees another half done.
     serving: KeyedLocks,
@@ -194,6 +197,7 @@ impl App {
         sources: Sources,
     ) -> Arc<App> {
         let training_permits = Arc::new(tokio::sync::Semaphore::new(config.limits.max_concurrent_trainings.max(1)));
+        let request_permits = Arc::new(tokio::sync::Semaphore::new(config.limits.max_concurrent_requests.max(1)));
         Arc::new(App {
             config,
             clock,
@@ -225,6 +229,7 @@ impl App {
             experiment_generation: AtomicU64::new(0),
             training: KeyedLocks::default(),
             training_permits,
+            request_permits,
             serving: KeyedLocks::default(),
             followed: RwLock::default(),
             job_offsets: RwLock::default(),
@@ -246,19 +251,12 @@ impl App {
     pub async fn refuse_if_spent(&self, tenant: &TenantId, charge: Charge) -> Result<()> {
         let now = self.now_ms();
         let info = self.tenancy.tenant(tenant, now).await?;
-        match self.tenancy.empty_for(tenant, &info.quota, charge, now) {
-            Some(retry_after_seconds) => {
-                metrics::counter!("polyrec_rate_limited_total", "kind" => "early").increment(1);
-                Err(Error::RateLimited {
-                    message: format!(
-                        "tenant {:?} is over its quota; retry after {retry_after_seconds} s",
-                        tenant.as_str()
-                    ),
-                    retry_after_seconds,
-                })
-            }
-            None => Ok(()),
-        }
+        self.tenancy.refuse_if_empty(tenant, &info.quota, charge, now)
+    }
+
+    /// HTTP requests this process is running now, within `limits.max_concurrent_requests`.
+    pub fn requests_in_flight(&self) -> usize {
+        self.config.limits.max_concurrent_requests.max(1) - self.request_permits.available_permits()
     }
 
     /// Whether the realtime store is shared with other processes (Redis): then the caches in

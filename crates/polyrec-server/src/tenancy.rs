@@ -55,6 +55,32 @@ impl Charge {
             Charge::Analytics => "analytics",
         }
     }
+
+    /// The tenant's rate for this kind (0: unlimited) and what this charge costs of it.
+    fn rate_and_cost(self, quota: &Quota) -> (f64, f64) {
+        match self {
+            Charge::Recommend => (quota.recommend_per_second, 1.0),
+            Charge::Events(n) => (quota.events_per_second, n as f64),
+            Charge::Analytics => (quota.analytics_per_second, 1.0),
+        }
+    }
+
+    /// The `429` of a tenant over its rate for this kind.
+    fn refused(self, tenant: &TenantId, rate: f64, retry_after_seconds: u32) -> Error {
+        metrics::counter!("polyrec_rate_limited_total", "kind" => self.kind()).increment(1);
+        let what = match self {
+            Charge::Recommend => "recommend requests",
+            Charge::Events(_) => "events",
+            Charge::Analytics => "analytics queries",
+        };
+        Error::RateLimited {
+            message: format!(
+                "tenant {:?} is over its quota of {rate} {what} per second; retry after {retry_after_seconds} s",
+                tenant.as_str(),
+            ),
+            retry_after_seconds,
+        }
+    }
 }
 
 type UserCache = TtlCache<(TenantId, UserId), Option<UserInfo>>;
@@ -203,56 +229,30 @@ impl Tenancy {
 
     /// Takes `charge` from the tenant's quota, or says when to come back (`429`).
     pub fn charge(&self, tenant: &TenantId, quota: &Quota, charge: Charge, now_ms: i64) -> Result<()> {
-        let (rate, cost) = match charge {
-            Charge::Recommend => (quota.recommend_per_second, 1.0),
-            Charge::Events(n) => (quota.events_per_second, n as f64),
-            Charge::Analytics => (quota.analytics_per_second, 1.0),
-        };
+        let (rate, cost) = charge.rate_and_cost(quota);
         if rate <= 0.0 {
             return Ok(());
         }
         let mut buckets = self.buckets.lock();
         let bucket = buckets
             .get_or_insert_mut((tenant.clone(), charge.kind()), || Bucket { tokens: rate.max(1.0), at_ms: now_ms });
-        match bucket.take(rate, cost, now_ms) {
-            Ok(()) => Ok(()),
-            Err(retry_after_seconds) => {
-                metrics::counter!("polyrec_rate_limited_total", "kind" => charge.kind()).increment(1);
-                Err(Error::RateLimited {
-                    message: format!(
-                        "tenant {:?} is over its quota of {rate} {} per second; retry after {retry_after_seconds} s",
-                        tenant.as_str(),
-                        match charge {
-                            Charge::Recommend => "recommend requests",
-                            Charge::Events(_) => "events",
-                            Charge::Analytics => "analytics queries",
-                        },
-                    ),
-                    retry_after_seconds,
-                })
-            }
-        }
+        bucket.take(rate, cost, now_ms).map_err(|retry_after| charge.refused(tenant, rate, retry_after))
     }
-}
 
-impl Tenancy {
-    /// Whether the tenant's bucket for `charge` is empty now, and for how many seconds (looked
-    /// at, not taken from): so a tenant far past its quota is refused before its body is read
-    /// and parsed, and its flood costs the others almost nothing.
-    pub fn empty_for(&self, tenant: &TenantId, quota: &Quota, charge: Charge, now_ms: i64) -> Option<u32> {
-        let rate = match charge {
-            Charge::Recommend => quota.recommend_per_second,
-            Charge::Events(_) => quota.events_per_second,
-            Charge::Analytics => quota.analytics_per_second,
-        };
+    /// Refuses (`429`, as [`Tenancy::charge`] would) a tenant whose bucket for `charge` is empty
+    /// now, without taking from it: so a tenant far past its quota is refused before its body is
+    /// read and parsed, and its flood costs the others almost nothing.
+    pub fn refuse_if_empty(&self, tenant: &TenantId, quota: &Quota, charge: Charge, now_ms: i64) -> Result<()> {
+        let (rate, _) = charge.rate_and_cost(quota);
         if rate <= 0.0 {
-            return None;
+            return Ok(());
         }
         let buckets = self.buckets.lock();
-        let bucket = buckets.peek(&(tenant.clone(), charge.kind()))?;
-        let elapsed = (now_ms - bucket.at_ms).max(0) as f64 / 1000.0;
-        let tokens = (bucket.tokens + elapsed * rate).min(rate.max(1.0));
-        (tokens < 1.0).then(|| ((1.0 - tokens) / rate).ceil().max(1.0) as u32)
+        let Some(bucket) = buckets.peek(&(tenant.clone(), charge.kind())) else { return Ok(()) };
+        match bucket.tokens_at(rate, now_ms) {
+            tokens if tokens < 1.0 => Err(charge.refused(tenant, rate, ((1.0 - tokens) / rate).ceil().max(1.0) as u32)),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -263,13 +263,18 @@ struct Bucket {
 }
 
 impl Bucket {
+    /// The tokens it holds at `now_ms`, refilled at `rate` since it was last taken from.
+    fn tokens_at(&self, rate: f64, now_ms: i64) -> f64 {
+        let elapsed = (now_ms - self.at_ms).max(0) as f64 / 1000.0;
+        (self.tokens + elapsed * rate).min(rate.max(1.0))
+    }
+
     /// Takes `cost` tokens. A cost above the bucket's size passes when the bucket is full and
     /// leaves it in debt, so large batches are admitted at the rate too. `Err` holds the whole
     /// seconds to wait.
     fn take(&mut self, rate: f64, cost: f64, now_ms: i64) -> Result<(), u32> {
         let capacity = rate.max(1.0);
-        let elapsed = (now_ms - self.at_ms).max(0) as f64 / 1000.0;
-        self.tokens = (self.tokens + elapsed * rate).min(capacity);
+        self.tokens = self.tokens_at(rate, now_ms);
         self.at_ms = self.at_ms.max(now_ms);
         let needed = cost.min(capacity);
         if self.tokens + 1e-9 >= needed {

@@ -133,6 +133,8 @@ pub trait DocumentStore: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<DeadLetter>>;
+    /// These dead letters of the tenant (the ids it has; unknown ones are left out), in id order.
+    async fn get_dead_letters(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<DeadLetter>>;
     /// How many dead letters the tenant has.
     async fn count_dead_letters(&self, tenant: &TenantId) -> Result<u64>;
     /// Removes these dead letters of the tenant (after they were replayed).

@@ -90,6 +90,12 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// The request's tenant, when `X-Tenant-Id` is a valid id: for the layers that act per tenant
+/// before the [`Tenant`] extractor, which answers a missing or malformed header.
+pub fn tenant_of(headers: &axum::http::HeaderMap) -> Option<TenantId> {
+    TenantId::parse(headers.get("x-tenant-id")?.to_str().ok()?).ok()
+}
+
 /// A JSON body whose every failure is an [`ErrorBody`]: malformed JSON 400, wrong types or
 /// unknown fields 422 (serde's message names the field), too large 413, not JSON 415.
 pub struct ApiJson<T>(pub T);

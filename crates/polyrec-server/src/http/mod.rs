@@ -91,7 +91,7 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
         Some(service) => routes(service, &app),
     };
     let limits = &app.config.limits;
-    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests.max(1)));
+    let permits = app.request_permits.clone();
     let tenants = serve::TenantSlots::new(limits);
     let api = serve::protect(
         api.fallback(api_not_found).layer(DefaultBodyLimit::max(max_body)),
@@ -198,12 +198,7 @@ fn routes(service: Service, app: &Arc<App>) -> Router<Arc<App>> {
 /// Anything else (an unknown tenant, a bad header) is left to the `Tenant` extractor to answer.
 async fn early_quota(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let charge = if request.uri().path() == "/api/v1/recommend" { Charge::Recommend } else { Charge::Events(1) };
-    let tenant = request
-        .headers()
-        .get("x-tenant-id")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|tenant| polyrec_core::TenantId::parse(tenant).ok());
-    if let Some(tenant) = tenant
+    if let Some(tenant) = error::tenant_of(request.headers())
         && let Err(error @ polyrec_core::Error::RateLimited { .. }) = app.refuse_if_spent(&tenant, charge).await
     {
         return ApiError::from(error).into_response();

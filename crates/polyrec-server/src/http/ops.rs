@@ -46,18 +46,10 @@ pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
     let probe = TenantId::parse("readiness-probe").expect("a valid id");
     // Concurrently, each within 2 s: a probe answers in bounded time whatever tenants' queries
     // the stores are busy with.
-    let within = |check| async move {
-        match tokio::time::timeout(std::time::Duration::from_secs(2), check).await {
-            Ok(Ok(())) => None,
-            Ok(Err(error)) => Some(format!("{error}")),
-            Err(_) => Some("no answer within 2 s".to_owned()),
-        }
-    };
     let (documents, event_bus, warehouse) = tokio::join!(
-        within(Box::pin(async { app.documents.list_scenarios(&probe).await.map(drop) })
-            as std::pin::Pin<Box<dyn std::future::Future<Output = polyrec_core::Result<()>> + Send>>),
-        within(Box::pin(async { app.bus.check().await })),
-        within(Box::pin(async { app.warehouse.count(&probe, None).await.map(drop) })),
+        within_2s(async { app.documents.list_scenarios(&probe).await.map(drop) }),
+        within_2s(app.bus.check()),
+        within_2s(async { app.warehouse.count(&probe, None).await.map(drop) }),
     );
     let checks = [("documents", documents), ("event_bus", event_bus), ("warehouse", warehouse)];
     let failing: Vec<String> =
@@ -66,6 +58,15 @@ pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
         (StatusCode::OK, Json(json!({"status": "ready"})))
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "not_ready", "failing": failing})))
+    }
+}
+
+/// A readiness check's failure, if it failed or did not answer within 2 s.
+async fn within_2s(check: impl std::future::Future<Output = polyrec_core::Result<()>>) -> Option<String> {
+    match tokio::time::timeout(std::time::Duration::from_secs(2), check).await {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(error.to_string()),
+        Err(_) => Some("no answer within 2 s".to_owned()),
     }
 }
 

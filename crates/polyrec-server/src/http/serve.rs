@@ -30,7 +30,7 @@ use crate::config::LimitsConfig;
 #[derive(Clone)]
 pub struct TenantSlots {
     per_tenant: usize,
-    slots: moka::sync::Cache<String, Arc<tokio::sync::Semaphore>>,
+    slots: moka::sync::Cache<polyrec_core::TenantId, Arc<tokio::sync::Semaphore>>,
 }
 
 impl TenantSlots {
@@ -48,26 +48,15 @@ pub async fn tenant_in_flight(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let tenant = request
-        .headers()
-        .get("x-tenant-id")
-        .and_then(|value| value.to_str().ok())
-        .filter(|tenant| polyrec_core::ids::check_id("tenant id", "invalid_tenant_id", tenant).is_ok());
-    let Some(tenant) = tenant else { return next.run(request).await };
-    let semaphore = slots.slots.get_with_by_ref(tenant, || Arc::new(tokio::sync::Semaphore::new(slots.per_tenant)));
+    let Some(tenant) = super::error::tenant_of(request.headers()) else { return next.run(request).await };
+    let semaphore = slots.slots.get_with(tenant, || Arc::new(tokio::sync::Semaphore::new(slots.per_tenant)));
     let Ok(_permit) = semaphore.try_acquire_owned() else {
         metrics::counter!("polyrec_http_tenant_limited_total").increment(1);
-        let body = ErrorBody {
-            code: "too_many_in_flight".to_owned(),
-            message: format!(
-                "this tenant has {} requests in flight, the most one tenant may have; retry when some finish",
-                slots.per_tenant
-            ),
-            errors: None,
-        };
-        let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
+        let message = format!(
+            "this tenant has {} requests in flight, the most one tenant may have; retry when some finish",
+            slots.per_tenant
+        );
+        return retry_soon(StatusCode::TOO_MANY_REQUESTS, "too_many_in_flight", message);
     };
     next.run(request).await
 }
@@ -111,6 +100,11 @@ async fn overloaded(error: BoxError) -> Response {
     } else {
         (StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("internal error: {error}"))
     };
+    retry_soon(status, code, message)
+}
+
+/// An error answer whose caller should come back in a second (`Retry-After: 1`).
+fn retry_soon(status: StatusCode, code: &str, message: String) -> Response {
     let body = ErrorBody { code: code.to_owned(), message, errors: None };
     let mut response = (status, axum::Json(body)).into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -14,6 +14,8 @@
 //! runner's hands only through the job or through [`record`], and [`record`] is durable before
 //! the job's offset moves past it.
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use polyrec_core::{DeadLetter, Error, Result};
 use polyrec_storage::BusRecord;
@@ -73,20 +75,22 @@ pub(crate) async fn isolate(records: &[BusRecord], apply: &mut dyn Apply) -> Res
 }
 
 /// Splits off the records no job may apply ([`polyrec_core::Event::check_applicable`]), and
-/// those that are replays for another job (skipped: that job already applied them).
-pub(crate) fn screen(job: &str, records: &[BusRecord]) -> (Vec<BusRecord>, Vec<(BusRecord, Error)>) {
+/// those that are replays for another job (skipped: that job already applied them). The usual
+/// batch has neither, and is handed on as it is, uncopied.
+pub(crate) fn screen<'r>(job: &str, records: &'r [BusRecord]) -> (Cow<'r, [BusRecord]>, Vec<(BusRecord, Error)>) {
+    let clean = |record: &BusRecord| record.event.is_for(job) && record.event.check_applicable().is_ok();
+    if records.iter().all(clean) {
+        return (Cow::Borrowed(records), Vec::new());
+    }
     let mut fit = Vec::with_capacity(records.len());
     let mut poison = Vec::new();
-    for record in records {
-        if !record.event.is_for(job) {
-            continue;
-        }
+    for record in records.iter().filter(|record| record.event.is_for(job)) {
         match record.event.check_applicable() {
             Ok(()) => fit.push(record.clone()),
             Err(reason) => poison.push((record.clone(), Error::invalid("invalid_event", reason))),
         }
     }
-    (fit, poison)
+    (Cow::Owned(fit), poison)
 }
 
 /// Stores the dead letters of `job` (durably, before the job's offset moves past them) and
@@ -98,13 +102,14 @@ pub(crate) async fn record(app: &App, job: &'static str, failed: Vec<(BusRecord,
     let now = app.now_ms();
     let letters: Vec<DeadLetter> = failed
         .into_iter()
-        .map(|(record, error)| {
-            tracing::warn!(job, tenant = %record.event.tenant_id, event_id = %record.event.event_id,
-                offset = record.offset, %error, "event dead-lettered");
-            DeadLetter::new(job, record.offset, record.event, error, now)
-        })
+        .map(|(record, error)| DeadLetter::new(job, record.offset, record.event, error, now))
         .collect();
     app.documents.put_dead_letters(&letters).await?;
+    // One line per batch, not per event: a tenant sending a million poison events must not
+    // flood the log everyone shares. The letters themselves say which and why.
+    let first = &letters[0];
+    tracing::warn!(job, count = letters.len(), tenant = %first.tenant_id, event_id = %first.event.event_id,
+        error = %first.error, "events dead-lettered (the first shown)");
     metrics::counter!("polyrec_dead_letters_total", "job" => job).increment(letters.len() as u64);
     Ok(())
 }

@@ -194,29 +194,19 @@ pub async fn dead_letters(app: &App, tenant: &TenantId, query: DeadLetterQuery) 
 pub async fn replay(app: &App, tenant: &TenantId, request: ReplayRequest) -> Result<ReplayReport> {
     let job = request.job.as_deref().map(check_job).transpose()?;
     let limit = page_limit(request.limit, MAX_DEAD_LETTER_PAGE)?;
-    let mut letters = Vec::new();
-    match &request.ids {
+    let letters = match &request.ids {
         Some(ids) => {
             if ids.len() > MAX_DEAD_LETTER_PAGE {
                 return Err(Error::invalid("invalid_ids", format!("at most {MAX_DEAD_LETTER_PAGE} ids per replay")));
             }
-            let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
-            let mut cursor: Option<String> = None;
-            // Ids are `{job}/{event_id}`; one pass over the tenant's letters finds them.
-            loop {
-                let page =
-                    app.documents.list_dead_letters(tenant, job, cursor.as_deref(), MAX_DEAD_LETTER_PAGE).await?;
-                let done = page.len() < MAX_DEAD_LETTER_PAGE;
-                cursor = page.last().map(|l| l.id.clone());
-                letters.extend(page.into_iter().filter(|l| wanted.contains(l.id.as_str())));
-                if done || letters.len() >= wanted.len() {
-                    break;
-                }
-            }
+            // Looked up by id: however many letters the tenant has, a replay reads only these.
+            let mut letters = app.documents.get_dead_letters(tenant, ids).await?;
+            letters.retain(|letter| job.is_none_or(|job| letter.job == job));
             letters.truncate(limit);
+            letters
         }
-        None => letters = app.documents.list_dead_letters(tenant, job, None, limit).await?,
-    }
+        None => app.documents.list_dead_letters(tenant, job, None, limit).await?,
+    };
     if letters.is_empty() {
         return Ok(ReplayReport { replayed: 0 });
     }

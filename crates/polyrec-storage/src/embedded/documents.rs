@@ -648,6 +648,25 @@ impl DocumentStore for SqliteDocuments {
             .await
     }
 
+    async fn get_dead_letters(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<DeadLetter>> {
+        let (tenant, mut ids) = (tenant.to_string(), ids.to_vec());
+        ids.sort();
+        ids.dedup();
+        self.reader
+            .call(move |conn| {
+                let mut letters = Vec::new();
+                for id in &ids {
+                    letters.extend(read_doc::<DeadLetter>(
+                        conn,
+                        "SELECT doc FROM dead_letters WHERE tenant_id = ?1 AND id = ?2",
+                        params![tenant, id],
+                    )?);
+                }
+                Ok(letters)
+            })
+            .await
+    }
+
     async fn count_dead_letters(&self, tenant: &TenantId) -> Result<u64> {
         let tenant = tenant.to_string();
         self.reader

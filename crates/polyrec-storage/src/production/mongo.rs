@@ -583,15 +583,13 @@ impl DocumentStore for MongoDocuments {
             filter.insert("id", doc! { "$gt": after });
         }
         let query = Find { filter, sort: Some(doc! { "id": 1 }), limit: Some(limit as i64), ..Default::default() };
-        let docs = self.find("dead_letters", query).await?;
-        docs.into_iter()
-            .map(|mut doc| {
-                // `tenant_id` is a field of the letter itself, so not `from_doc`, which strips it.
-                doc.remove("_id");
-                serde_json::from_value(Bson::Document(doc).into_relaxed_extjson())
-                    .map_err(|e| Error::internal(format!("corrupt dead letter: {e}")))
-            })
-            .collect()
+        self.find("dead_letters", query).await?.into_iter().map(dead_letter).collect()
+    }
+
+    async fn get_dead_letters(&self, tenant: &TenantId, ids: &[String]) -> Result<Vec<DeadLetter>> {
+        let filter = doc! { "tenant_id": tenant.as_str(), "id": { "$in": ids.to_vec() } };
+        let query = Find { filter, sort: Some(doc! { "id": 1 }), ..Default::default() };
+        self.find("dead_letters", query).await?.into_iter().map(dead_letter).collect()
     }
 
     async fn count_dead_letters(&self, tenant: &TenantId) -> Result<u64> {
@@ -675,6 +673,14 @@ impl DocumentStore for MongoDocuments {
         let deleted = self.db.collection::<Document>("experiments").delete_one(key).await.map_err(unavailable)?;
         Ok(deleted.deleted_count > 0)
     }
+}
+
+/// A stored dead letter: `tenant_id` is a field of the letter itself, so not [`from_doc`], which
+/// strips it.
+fn dead_letter(mut doc: Document) -> Result<DeadLetter> {
+    doc.remove("_id");
+    serde_json::from_value(Bson::Document(doc).into_relaxed_extjson())
+        .map_err(|e| Error::internal(format!("corrupt dead letter: {e}")))
 }
 
 fn bson_i64(value: &Bson) -> Option<i64> {

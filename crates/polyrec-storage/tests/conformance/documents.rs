@@ -473,6 +473,10 @@ async fn dead_letters_are_kept_per_tenant_paged_deleted_and_trimmed(store: &dyn 
     assert_eq!(rest.len(), 3, "the page after the cursor");
     assert!(rest.iter().all(|l| l.job == "warehouse_sink" && l.id > sink[1].id));
 
+    let wanted = vec![letters[2].id.clone(), letters[6].id.clone(), "nope".to_owned(), letters[2].id.clone()];
+    let got = store.get_dead_letters(&tenant(&t), &wanted).await.unwrap();
+    assert_eq!(got, vec![letters[2].clone()], "only the tenant's own, once each, unknown ids left out");
+
     let ids = vec![sink[0].id.clone(), letters[6].id.clone()];
     assert_eq!(store.delete_dead_letters(&tenant(&t), &ids).await.unwrap(), 1, "only the tenant's own");
     assert_eq!(store.count_dead_letters(&tenant(&other)).await.unwrap(), 1);

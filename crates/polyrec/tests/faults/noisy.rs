@@ -52,6 +52,14 @@ async fn noisy_neighbour(config: &Path, dir: &Path, bus: Arc<dyn EventBus>) {
     }
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(AtomicU64::new(0));
+    // What each side has got through so far: the abuse runs until every kind of it has happened
+    // several times beside B's traffic, not for a fixed time.
+    let (recommended, refused, bodies_sent, analysed) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
 
     // B: batches of events and recommendations, none of which may fail.
     let bystander_ingest = {
@@ -76,7 +84,7 @@ async fn noisy_neighbour(config: &Path, dir: &Path, bus: Arc<dyn EventBus>) {
         })
     };
     let bystander_recommend = {
-        let (api, stop) = (api.clone(), stop.clone());
+        let (api, stop, recommended) = (api.clone(), stop.clone(), recommended.clone());
         tokio::spawn(async move {
             let mut answers = 0;
             while !stop.load(Ordering::SeqCst) {
@@ -85,15 +93,16 @@ async fn noisy_neighbour(config: &Path, dir: &Path, bus: Arc<dyn EventBus>) {
                     .await;
                 assert_eq!(status, 200, "B's recommend failed: {body}");
                 answers += 1;
+                recommended.fetch_add(1, Ordering::SeqCst);
             }
             answers
         })
     };
 
-    // A: ten times its quota (200 events/s) from eight senders, for 3 s.
+    // A: ten times its quota (200 events/s) from eight senders.
     let mut abuse = Vec::new();
     for sender in 0..8 {
-        let (api, stop) = (api.clone(), stop.clone());
+        let (api, stop, refused) = (api.clone(), stop.clone(), refused.clone());
         abuse.push(tokio::spawn(async move {
             let mut statuses = std::collections::BTreeMap::new();
             while !stop.load(Ordering::SeqCst) {
@@ -105,13 +114,16 @@ async fn noisy_neighbour(config: &Path, dir: &Path, bus: Arc<dyn EventBus>) {
                     .collect();
                 let (status, _) = api.post("abuser", "/api/v1/behaviors/batch", json!({"events": events})).await;
                 *statuses.entry(status).or_insert(0u64) += 1;
+                if status == 429 {
+                    refused.fetch_add(1, Ordering::SeqCst);
+                }
             }
             statuses
         }));
     }
     // A: bodies at and over the 1 MiB limit.
     let bodies = {
-        let (api, stop) = (api.clone(), stop.clone());
+        let (api, stop, bodies_sent) = (api.clone(), stop.clone(), bodies_sent.clone());
         tokio::spawn(async move {
             let mut statuses = Vec::new();
             while !stop.load(Ordering::SeqCst) {
@@ -129,6 +141,7 @@ async fn noisy_neighbour(config: &Path, dir: &Path, bus: Arc<dyn EventBus>) {
                         .send()
                         .await;
                     statuses.push((size, response.map(|r| r.status().as_u16()).unwrap_or(0)));
+                    bodies_sent.fetch_add(1, Ordering::SeqCst);
                 }
             }
             statuses
@@ -136,7 +149,7 @@ async fn noisy_neighbour(config: &Path, dir: &Path, bus: Arc<dyn EventBus>) {
     };
     // A: long analytics queries.
     let analytics = {
-        let (api, stop) = (api.clone(), stop.clone());
+        let (api, stop, analysed) = (api.clone(), stop.clone(), analysed.clone());
         tokio::spawn(async move {
             // The longest window the analytics take: 366 days, hour by hour.
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
@@ -153,6 +166,7 @@ async fn noisy_neighbour(config: &Path, dir: &Path, bus: Arc<dyn EventBus>) {
                     let (status, body) = api.get("abuser", &path).await;
                     assert_eq!(status, 200, "{path}: {body}");
                     answered += 1;
+                    analysed.fetch_add(1, Ordering::SeqCst);
                 }
             }
             answered
@@ -161,7 +175,16 @@ async fn noisy_neighbour(config: &Path, dir: &Path, bus: Arc<dyn EventBus>) {
     // A: poison straight onto the bus.
     bus.append(poison("abuser", 40)).await.unwrap();
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    eventually(Duration::from_secs(120), "every kind of abuse beside B's traffic, several times", || async {
+        let at_least = |counter: &AtomicU64, n| counter.load(Ordering::SeqCst) >= n;
+        (at_least(&acknowledged, 1_000)
+            && at_least(&recommended, 50)
+            && at_least(&refused, 20)
+            && at_least(&bodies_sent, 9)
+            && at_least(&analysed, 6))
+        .then_some(())
+    })
+    .await;
     stop.store(true, Ordering::SeqCst);
     let batches = bystander_ingest.await.unwrap();
     let answers = bystander_recommend.await.unwrap();

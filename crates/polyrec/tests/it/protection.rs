@@ -32,6 +32,25 @@ fn tokio_stream(
     futures::stream::poll_fn(move |cx| chunks.poll_recv(cx))
 }
 
+/// Starts a bulk import as `tenant` that holds its request open, and returns once the server is
+/// running it (its one request in flight), so it holds a slot — the process's and the tenant's —
+/// until `feed` is dropped.
+async fn hold_a_slot(
+    server: &TestServer,
+    tenant: &str,
+) -> (tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>, tokio::task::JoinHandle<reqwest::Response>) {
+    let (feed, upload) = streaming_upload(server, tenant);
+    feed.send(Ok(b"{\"item_id\": \"i1\", \"metadata\": {}}\n".to_vec())).await.unwrap();
+    for _ in 0..500 {
+        if server.app.requests_in_flight() == 1 {
+            assert!(!upload.is_finished(), "the upload is still open");
+            return (feed, upload);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the server never started the upload");
+}
+
 #[tokio::test]
 async fn past_the_concurrency_limit_requests_are_shed_with_retry_after() {
     if split_topology() {
@@ -42,12 +61,8 @@ async fn past_the_concurrency_limit_requests_are_shed_with_retry_after() {
     let server = TestServer::start_with(settings).await;
     server.scenario("a", "s", config(&[("latest", 1.0, 10)])).await;
 
-    // The upload takes the one permit and keeps it while its body is open (nothing else runs,
-    // so it gets it; 300 ms is only how long the test waits before looking).
-    let (feed, upload) = streaming_upload(&server, "a");
-    feed.send(Ok(b"{\"item_id\": \"i1\", \"metadata\": {}}\n".to_vec())).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!upload.is_finished(), "the upload is still open");
+    // The upload takes the one permit and keeps it while its body is open.
+    let (feed, upload) = hold_a_slot(&server, "a").await;
     let response = server
         .client
         .get(format!("{}/api/v1/scenarios/s/items", server.url))
@@ -80,10 +95,7 @@ async fn one_tenant_holding_its_slots_leaves_the_others_theirs() {
     settings.limits.max_concurrent_requests_per_tenant = 1;
     let server = TestServer::start_with(settings).await;
     server.scenario("a", "s", config(&[("latest", 1.0, 10)])).await;
-    let (feed, upload) = streaming_upload(&server, "a");
-    feed.send(Ok(b"{\"item_id\": \"i1\", \"metadata\": {}}\n".to_vec())).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!upload.is_finished(), "the upload is still open");
+    let (feed, upload) = hold_a_slot(&server, "a").await;
 
     let response =
         server.client.get(format!("{}/api/v1/scenarios", server.url)).header("X-Tenant-Id", "a").send().await.unwrap();
