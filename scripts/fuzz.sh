@@ -5,6 +5,8 @@
 #   scenario_config  scenario configs and PATCH merge patches through the engine's validation
 #   item_line        one NDJSON line of an item import, and the bounds of the item it makes
 #   experiment_groups an experiment's groups (ids, ratios, config patches, times)
+#   csv_rows         a CSV file of items or events as `polyrec import` reads it, row by row, into
+#                    the JSON the API takes
 # Each run reads the committed seeds (fuzz/seeds/<target>) and regressions (inputs that once
 # failed, kept after the fix: fuzz/regressions/<target>), and grows a corpus outside the clone.
 #
@@ -18,7 +20,7 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export CARGO_TARGET_DIR="${POLYREC_FUZZ_TARGET_DIR:-/var/tmp/polyrec-fuzz-target}"
 CORPUS="${POLYREC_FUZZ_CORPUS:-/var/tmp/polyrec-fuzz-corpus}"
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(event scenario_config item_line experiment_groups)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(event scenario_config item_line experiment_groups csv_rows)
 for target in "${TARGETS[@]}"; do
     mkdir -p "$CORPUS/$target" "regressions/$target"
     echo "fuzzing $target for ${FUZZ_SECONDS:-45} s"

@@ -26,9 +26,9 @@ fuzz_target!(|data: &[u8]| {
                 assert!(group_config(&base, group).is_ok());
             }
         }
-        Err(error) => assert!(matches!(
-            error.code(),
-            "invalid_groups" | "invalid_experiment" | "invalid_config" | "invalid_group_id"
-        ), "{error:?}"),
+        Err(error) => assert!(
+            matches!(error.code(), "invalid_groups" | "invalid_experiment" | "invalid_config" | "invalid_group_id"),
+            "{error:?}"
+        ),
     }
 });

@@ -6,6 +6,7 @@
 //!   progress bar.
 //! - `polyrec demo`: a demo tenant with two scenarios and synthetic traffic.
 
+mod csv_rows;
 mod demo;
 mod eval;
 mod eval_ctr;
