@@ -1,6 +1,7 @@
 //! Bounds on what a tenant sends that are shared by several services (the HTTP and gRPC edges,
 //! the stream jobs, the importers): documented in the README's "Limits" and in `/openapi.json`.
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use crate::event::MAX_EVENT_VALUE;
@@ -35,6 +36,54 @@ pub fn check_depth(what: &str, map: &serde_json::Map<String, Value>) -> Result<(
     Ok(())
 }
 
+/// Parses `text` into `T`, taking a whole number written as a float (`294.0`, `1e3`) where `T`
+/// wants an integer: JSON Schema, and so every client generated from `/openapi.json`, calls
+/// `294.0` an integer; serde's integers do not take it. serde's own parse comes first; only a text
+/// that fails it is read again with its whole floats (up to 2^53, where a float is exact) made
+/// integers, so a body that parses costs nothing more. A field that wants a float takes either.
+pub fn from_json_str<T: DeserializeOwned>(text: &str) -> serde_json::Result<T> {
+    serde_json::from_str(text).or_else(|first| {
+        let Ok(mut value) = serde_json::from_str::<Value>(text) else { return Err(first) };
+        if !whole_floats_to_integers(&mut value) {
+            return Err(first);
+        }
+        serde_json::from_str(&value.to_string())
+    })
+}
+
+/// [`from_json_str`] for a value already parsed.
+pub fn from_json_value<T: DeserializeOwned>(mut value: Value) -> serde_json::Result<T> {
+    T::deserialize(&value).or_else(|first| {
+        if !whole_floats_to_integers(&mut value) {
+            return Err(first);
+        }
+        T::deserialize(value)
+    })
+}
+
+/// Rewrites every float of `value` that is a whole number within ±2^53 as an integer; whether it
+/// rewrote any. Iterative, like [`json_depth`].
+pub fn whole_floats_to_integers(value: &mut Value) -> bool {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    let mut changed = false;
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Object(map) => pending.extend(map.values_mut()),
+            Value::Array(items) => pending.extend(items.iter_mut()),
+            Value::Number(number) if number.is_f64() => {
+                let float = number.as_f64().unwrap_or(f64::NAN);
+                if float.fract() == 0.0 && float.abs() <= EXACT {
+                    *number = if float >= 0.0 { (float as u64).into() } else { (float as i64).into() };
+                    changed = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    changed
+}
+
 /// RFC 7386 JSON merge patch: objects merge key by key, `null` deletes, anything else replaces.
 /// (Recursion is bounded by the patch's depth, which the JSON parser caps at 128.)
 pub fn merge_patch(target: &mut Value, patch: &Value) {
@@ -54,6 +103,24 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn whole_floats_parse_as_integers_and_nothing_else_changes() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Body {
+            count: usize,
+            offset: i64,
+            weight: f64,
+        }
+        let body: Body = super::from_json_str(r#"{"count": 294.0, "offset": -3e0, "weight": 2.0}"#).unwrap();
+        assert_eq!(body, Body { count: 294, offset: -3, weight: 2.0 });
+        // What is not a whole number, or is past where a float is exact, is still refused.
+        for text in [r#"{"count": 2.5, "offset": 0, "weight": 0}"#, r#"{"count": 1e300, "offset": 0, "weight": 0}"#] {
+            assert!(super::from_json_str::<Body>(text).is_err(), "{text}");
+        }
+        let err = super::from_json_str::<Body>(r#"{"count": 1.0, "offset": "x", "weight": 0}"#).unwrap_err();
+        assert!(err.to_string().contains("expected i64"), "{err}");
+    }
+
     use serde_json::json;
 
     use super::*;

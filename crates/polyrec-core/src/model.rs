@@ -133,6 +133,9 @@ pub struct JobRecord {
     pub stage: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The stable code of `error` (`no_training_data`, `internal`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
     /// The versions it registered, model name → version.
     #[serde(default)]
     pub versions: BTreeMap<String, String>,

@@ -34,8 +34,15 @@ pub fn format_ms(ms: i64) -> String {
 }
 
 /// [`parse_timestamp`] for text that may hold either form (a query parameter).
+/// Epoch numbers are digits, with at most 9 decimals (`1714564800`, `1714564800000.5`): not
+/// `1e9`, `+5` or `inf`, which a float parser would take.
 pub fn parse_timestamp_str(text: &str) -> Result<i64, Error> {
-    let value = match text.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    let digits = |part: &str, max: usize| (1..=max).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
+    let number = (digits(whole, 14) && digits(fraction, 9))
+        .then(|| text.parse::<f64>().ok().and_then(serde_json::Number::from_f64))
+        .flatten();
+    let value = match number {
         Some(number) => serde_json::Value::Number(number),
         None => serde_json::Value::String(text.to_owned()),
     };
@@ -55,5 +62,10 @@ mod tests {
         assert!(parse_timestamp(&json!("yesterday")).is_err());
         assert!(parse_timestamp(&json!(true)).is_err());
         assert_eq!(format_ms(1000), "1970-01-01T00:00:01Z");
+        assert_eq!(parse_timestamp_str("1700000000").unwrap(), 1_700_000_000_000);
+        assert_eq!(parse_timestamp_str("1700000000000.5").unwrap(), 1_700_000_000_000);
+        for text in ["1e9", "+5", "inf", "NaN", "", "1.", ".5", "123456789012345"] {
+            assert!(parse_timestamp_str(text).is_err(), "{text}");
+        }
     }
 }

@@ -25,6 +25,11 @@ pub struct ConfigErrors {
 
 /// Validates a whole `config` value; `Ok` is the typed config, ready to compile.
 pub fn validate_config(config: &Value) -> Result<ScenarioConfig, ConfigErrors> {
+    // A count or a param written `537.0` is the integer 537 (JSON Schema's reading, and so every
+    // generated client's), here and in each strategy's typed params.
+    let mut whole = config.clone();
+    polyrec_core::limits::whole_floats_to_integers(&mut whole);
+    let config = &whole;
     let mut errors = Vec::new();
     check_shape(config, &mut errors);
     if errors.is_empty() {
@@ -72,6 +77,13 @@ impl Checker<'_> {
             Some(Value::String(s)) if s.trim().is_empty() => self.error(path, "must not be empty"),
             Some(Value::String(_)) | None => {}
             Some(other) => self.error(path, format!("must be a string, got {}", kind(other))),
+        }
+    }
+
+    /// A string that may also be absent or `null` (an `Option<String>` of the typed config).
+    fn optional_string(&mut self, value: Option<&Value>, path: &str) {
+        if !matches!(value, Some(Value::Null)) {
+            self.string(value, path);
         }
     }
 
@@ -192,7 +204,8 @@ fn check_shape(config: &Value, errors: &mut Vec<FieldError>) {
                     c.number_in(weight, &format!("{path}.weight"), 0.0, 1.0);
                     let limit = c.required(strategy, &path, "limit");
                     c.integer_in(limit, &format!("{path}.limit"), 1, MAX_RECALL_LIMIT);
-                    c.integer_in(strategy.get("timeout_ms"), &format!("{path}.timeout_ms"), 1, MAX_TIMEOUT_MS);
+                    let timeout = strategy.get("timeout_ms").filter(|t| !t.is_null());
+                    c.integer_in(timeout, &format!("{path}.timeout_ms"), 1, MAX_TIMEOUT_MS);
                     c.params(strategy.get("params"), &format!("{path}.params"));
                 }
             }
@@ -205,8 +218,8 @@ fn check_shape(config: &Value, errors: &mut Vec<FieldError>) {
             if let Some(rank) = c.object(rank, "config.rank", &["model", "version", "objective", "params"]) {
                 let model = c.required(rank, "config.rank", "model");
                 c.string(model, "config.rank.model");
-                c.string(rank.get("version"), "config.rank.version");
-                c.string(rank.get("objective"), "config.rank.objective");
+                c.optional_string(rank.get("version"), "config.rank.version");
+                c.optional_string(rank.get("objective"), "config.rank.objective");
                 c.params(rank.get("params"), "config.rank.params");
             }
         }
@@ -337,6 +350,23 @@ mod tests {
 
     fn paths(errors: &ConfigErrors) -> Vec<&str> {
         errors.errors.iter().map(|e| e.path.as_str()).collect()
+    }
+
+    #[test]
+    fn whole_floats_are_integers() {
+        let config = json!({
+            "recall": {"strategies": [{"name": "latest", "weight": 1, "limit": 50.0, "timeout_ms": 20.0}]},
+            "rank": {"model": "weighted"}
+        });
+        let typed = validate_config(&config).unwrap();
+        assert_eq!(typed.recall.strategies[0].limit, 50);
+        assert!(
+            validate_config(&json!({
+                "recall": {"strategies": [{"name": "latest", "weight": 1, "limit": 50.5}]},
+                "rank": {"model": "weighted"}
+            }))
+            .is_err()
+        );
     }
 
     #[test]

@@ -129,11 +129,16 @@ fn check_model_params(name: &str, model_params: &Value) -> Result<(), BuildError
     checked.map_err(|message| BuildError::new("params.model", message))
 }
 
+/// Whether this build serves the learned model `name`: DeepFM and Wide&Deep always; LightGBM is
+/// a C++ build behind a cargo feature.
+pub fn in_this_build(name: &str) -> bool {
+    name != "lightgbm" || cfg!(feature = "lightgbm")
+}
+
 fn build(name: &'static str, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
     let learned = params(config)?;
     check_model_params(name, &learned.model)?;
-    // DeepFM and Wide&Deep are always built; LightGBM is a C++ build behind a cargo feature.
-    if name == "lightgbm" && !cfg!(feature = "lightgbm") {
+    if !in_this_build(name) {
         let mut error = BuildError::new(
             "model",
             format!("rank model `{name}` is not in this build; rebuild with the cargo feature `lightgbm`"),

@@ -3,7 +3,13 @@
 //! the [`ErrorBody`](super::error::ErrorBody) schema), and the pattern and length of every id in
 //! a path or header. Applied once to the whole document (`ApiDoc`'s `modifiers`).
 
+use polyrec_core::EventType;
+use polyrec_core::item::{MAX_EMBEDDING_DIM, MAX_EMBEDDING_VALUE};
+use polyrec_core::model::MODEL_NAMES;
+use serde_json::{Value, json};
 use utoipa::Modify;
+
+use crate::service::analytics::{MAX_DAYS, METRICS};
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
@@ -32,6 +38,7 @@ pub struct Contract;
 
 impl Modify for Contract {
     fn modify(&self, openapi: &mut OpenApi) {
+        document_shapes(openapi);
         // Ids inside bodies: every string property named `*_id` of a schema.
         if let Some(components) = openapi.components.as_mut() {
             for schema in components.schemas.values_mut() {
@@ -62,6 +69,198 @@ impl Modify for Contract {
                     if is_id && in_path_or_header {
                         parameter.schema = Some(RefOr::T(id_schema()));
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The names, bounds and formats the handlers' derives cannot say, written into the document
+/// as JSON (utoipa's builders for `anyOf`, `enum` and bounds on a property of a derived schema
+/// would take many times the lines). Each is the check the server makes; the tests below hold
+/// the two together where a list or a bound lives in code.
+fn document_shapes(openapi: &mut OpenApi) {
+    let Ok(mut doc) = serde_json::to_value(&*openapi) else { return };
+    amend(&mut doc);
+    match serde_json::from_value(doc) {
+        Ok(amended) => *openapi = amended,
+        Err(e) => tracing::error!(error = %e, "the amended API document does not parse; serving it unamended"),
+    }
+}
+
+fn names<'a>(names: impl IntoIterator<Item = &'a str>) -> Value {
+    Value::from(names.into_iter().collect::<Vec<_>>())
+}
+
+/// RFC 3339, or epoch seconds or milliseconds as digits (`polyrec_core::timefmt`).
+fn time_text() -> Value {
+    json!({"anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "pattern": "^[0-9]{1,14}(\\.[0-9]{1,9})?$"},
+    ]})
+}
+
+/// A time in a body: RFC 3339, or epoch seconds or milliseconds as a number; `null` for none.
+fn time_value() -> Value {
+    json!({"anyOf": [
+        {"type": "null"},
+        {"type": "string", "format": "date-time"},
+        {"type": "number", "minimum": 0, "exclusiveMaximum": 1e14},
+    ]})
+}
+
+fn schemas_of(doc: &mut Value) -> &mut serde_json::Map<String, Value> {
+    doc["components"]["schemas"].as_object_mut().expect("the document has component schemas")
+}
+
+fn amend(doc: &mut Value) {
+    use polyrec_engine::registry::{RANK, RECALL, RERANK};
+    use polyrec_engine::validate::{
+        MAX_FEATURE_WEIGHT, MAX_GROUPS, MAX_RECALL_LIMIT, MAX_RECALL_STRATEGIES, MAX_RERANK_RULES, MAX_TIMEOUT_MS,
+    };
+
+    let event_types = names(EventType::ALL.iter().map(|t| t.as_str()));
+    let schemas = &mut doc["components"]["schemas"];
+    let mut set = |schema: &str, property: &str, amended: Value| {
+        let target = &mut schemas[schema]["properties"][property];
+        let description = target.get("description").cloned();
+        *target = amended;
+        if let (Some(description), Some(object)) = (description, target.as_object_mut()) {
+            object.entry("description").or_insert(description);
+        }
+    };
+    let scenario_type = json!({"type": "string", "pattern": "^[a-z0-9_]{1,64}$"});
+    set("CreateScenario", "scenario_type", scenario_type.clone());
+    set("ReplaceScenario", "scenario_type", scenario_type.clone());
+    set("PatchScenario", "scenario_type", json!({"anyOf": [{"type": "null"}, scenario_type]}));
+    set(
+        "RecallConfig",
+        "strategies",
+        json!({"type": "array", "minItems": 1, "maxItems": MAX_RECALL_STRATEGIES,
+               "items": {"$ref": "#/components/schemas/RecallStrategySpec"}}),
+    );
+    set("RecallStrategySpec", "name", json!({"type": "string", "enum": names(RECALL.iter().map(|e| e.name))}));
+    set("RecallStrategySpec", "weight", json!({"type": "number", "minimum": 0.0, "maximum": 1.0}));
+    set("RecallStrategySpec", "limit", json!({"type": "integer", "minimum": 1, "maximum": MAX_RECALL_LIMIT}));
+    set(
+        "RecallStrategySpec",
+        "timeout_ms",
+        json!({"type": ["integer", "null"], "minimum": 1, "maximum": MAX_TIMEOUT_MS}),
+    );
+    let built = polyrec_engine::rank::learned::in_this_build;
+    let rankers = names(RANK.iter().map(|e| e.name).filter(|name| built(name)));
+    set("RankConfig", "model", json!({"type": "string", "enum": rankers}));
+    set("RankConfig", "version", json!({"type": ["string", "null"], "pattern": "\\S"}));
+    let mut objectives: Vec<Value> = polyrec_engine::rank::learned::OBJECTIVES.iter().map(|&o| o.into()).collect();
+    objectives.push(Value::Null);
+    set("RankConfig", "objective", json!({"type": ["string", "null"], "enum": objectives}));
+    set(
+        "RerankConfig",
+        "rules",
+        json!({"type": "array", "maxItems": MAX_RERANK_RULES,
+               "items": {"$ref": "#/components/schemas/RerankRuleSpec"}}),
+    );
+    set("RerankRuleSpec", "name", json!({"type": "string", "enum": names(RERANK.iter().map(|e| e.name))}));
+    set("RerankRuleSpec", "weight", json!({"type": "number", "minimum": 0.0, "maximum": 1.0}));
+    for side in ["item_features", "user_features"] {
+        set(
+            "FeaturesConfig",
+            side,
+            json!({"type": "array", "maxItems": 64, "items": {"$ref": "#/components/schemas/FeatureSpec"}}),
+        );
+    }
+    set("FeatureSpec", "name", json!({"type": "string", "pattern": "\\S"}));
+    set("FeatureSpec", "weight", json!({"type": "number", "minimum": 0.0, "maximum": MAX_FEATURE_WEIGHT}));
+    for schema in ["CreateExperiment", "ReplaceExperiment"] {
+        set(
+            schema,
+            "groups",
+            json!({"type": "array", "minItems": 1, "maxItems": MAX_GROUPS,
+                   "items": {"$ref": "#/components/schemas/ExperimentGroup"}}),
+        );
+        set(schema, "start_time", time_value());
+        set(schema, "end_time", time_value());
+    }
+    set("ExperimentGroup", "traffic_ratio", json!({"type": "number", "exclusiveMinimum": 0.0, "maximum": 1.0}));
+    set("EventInput", "timestamp", time_value());
+    set(
+        "UserProfile",
+        "applied_windows",
+        json!({"type": "object", "propertyNames": {"type": "string", "pattern": "^-?[0-9]{1,19}$"},
+               "additionalProperties": {"type": "integer", "minimum": 0}}),
+    );
+    set("PatchScenario", "config", json!({"type": ["object", "null"]}));
+    set("ItemPatch", "metadata", json!({"type": ["object", "null"]}));
+    set(
+        "EventInput",
+        "request_id",
+        json!({"type": ["string", "null"], "minLength": 1, "maxLength": crate::service::behaviors::MAX_REQUEST_ID_LEN}),
+    );
+    set(
+        "TrainRequest",
+        "models",
+        json!({"type": "array", "uniqueItems": true,
+               "items": {"type": "string", "enum": names(MODEL_NAMES.iter().map(|(n, _)| *n).filter(|n| built(n)))}}),
+    );
+    set("TrainRequest", "trigger", json!({"type": ["string", "null"], "enum": ["api", "cli", null]}));
+    for schema in ["ItemInput", "ItemPatch"] {
+        set(
+            schema,
+            "embedding",
+            json!({"type": ["array", "null"], "maxItems": MAX_EMBEDDING_DIM, "minItems": 1,
+                   "items": {"type": "number", "minimum": -MAX_EMBEDDING_VALUE, "maximum": MAX_EMBEDDING_VALUE}}),
+        );
+    }
+
+    // Query parameters, by name, wherever they appear.
+    let model_names = names(MODEL_NAMES.iter().map(|(n, _)| *n));
+    let metrics = names(METRICS.iter().copied().chain(EventType::ALL.iter().map(|t| t.as_str())));
+    let step = format!("({})", EventType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>().join("|"));
+    let query_shapes: Vec<(&str, Value)> = vec![
+        ("from", time_text()),
+        ("to", time_text()),
+        ("metric", json!({"type": "string", "enum": metrics})),
+        ("interval", json!({"type": "string", "enum": ["hour", "day"]})),
+        ("event_type", json!({"type": "string", "enum": event_types})),
+        ("by", json!({"type": "string", "enum": ["event_type", "hour_of_day", "device", "category", "group"]})),
+        ("steps", json!({"type": "string", "pattern": format!("^{step}(,{step}){{0,9}}$")})),
+        ("window_hours", json!({"type": "number", "exclusiveMinimum": 0.0, "maximum": 24 * MAX_DAYS})),
+        ("updated_since", time_text()),
+        ("status", json!({"type": "string", "enum": ["active", "inactive"]})),
+        ("name", json!({"type": "string", "enum": model_names.clone()})),
+        ("model_name", json!({"type": "string", "enum": model_names})),
+    ];
+    // Counts, by the route they bound.
+    let counts: [(&str, &str, usize); 4] = [
+        ("/api/v1/analytics/top_items", "n", 1000),
+        ("/api/v1/scenarios/{scenario_id}/hot", "n", 1000),
+        ("/api/v1/scenarios/{scenario_id}/items", "limit", crate::service::items::MAX_PAGE),
+        ("/api/v1/scenarios/{scenario_id}/jobs", "limit", 500),
+    ];
+    // A body's `scenario_id` must be the path's: the server takes one that is, for clients that
+    // send a scenario back as they read it, but the document asks for none.
+    if let Some(replace) = schemas_of(doc).get_mut("ReplaceScenario") {
+        if let Some(properties) = replace["properties"].as_object_mut() {
+            properties.remove("scenario_id");
+        }
+        replace["description"] = "The whole scenario; a `scenario_id` in it, if sent, must be the path's.".into();
+    }
+    // An empty upload is an import of no items.
+    doc["paths"]["/api/v1/scenarios/{scenario_id}/items/bulk"]["post"]["requestBody"]["required"] = false.into();
+    let Some(paths) = doc["paths"].as_object_mut() else { return };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for operation in item.values_mut() {
+            let Some(parameters) = operation.get_mut("parameters").and_then(Value::as_array_mut) else { continue };
+            for parameter in parameters {
+                if parameter["in"] != "query" && parameter["name"] != "model_name" {
+                    continue;
+                }
+                let name = parameter["name"].as_str().unwrap_or_default();
+                if let Some((_, _, max)) = counts.iter().find(|(p, n, _)| p == path && *n == name) {
+                    parameter["schema"] = json!({"type": "integer", "minimum": 1, "maximum": max});
+                } else if let Some((_, schema)) = query_shapes.iter().find(|(n, _)| *n == name) {
+                    parameter["schema"] = schema.clone();
                 }
             }
         }
@@ -127,6 +326,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_amended_document_parses_back() {
+        // `document_shapes` serves the unamended document if its JSON does not parse back into
+        // utoipa's types; every amendment must.
+        let mut doc = serde_json::to_value(super::super::ApiDoc::openapi()).unwrap();
+        amend(&mut doc);
+        for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+            let parsed = serde_json::from_value::<RefOr<Schema>>(schema.clone());
+            assert!(parsed.is_ok(), "{name}: {}", parsed.err().unwrap());
+        }
+        serde_json::from_value::<utoipa::openapi::OpenApi>(doc).unwrap();
+        let served = document();
+        assert_eq!(
+            served["components"]["schemas"]["CreateScenario"]["properties"]["scenario_type"]["pattern"],
+            "^[a-z0-9_]{1,64}$"
+        );
     }
 
     #[test]

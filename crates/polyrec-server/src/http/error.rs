@@ -117,7 +117,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 error: Error::invalid("invalid_body", "the body must be a JSON object"),
             });
         }
-        serde_json::from_str(raw.get()).map(ApiJson).map_err(|e| ApiError {
+        polyrec_core::limits::from_json_str(raw.get()).map(ApiJson).map_err(|e| ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             error: Error::invalid("invalid_body", format!("the body does not fit: {e}")),
         })

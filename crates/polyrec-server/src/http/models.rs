@@ -67,13 +67,14 @@ pub async fn train(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<JobRecord>)> {
     let id = scenario_id(&id)?;
-    let request: TrainRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        TrainRequest::default()
+    // No body, or `null` (what the document's optional body allows), asks for the defaults.
+    let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Null
     } else {
-        let value = serde_json::from_slice(&body)
-            .map_err(|e| polyrec_core::Error::invalid("invalid_json", format!("the body is not JSON: {e}")))?;
-        parse_body(value)?
+        serde_json::from_slice(&body)
+            .map_err(|e| polyrec_core::Error::invalid("invalid_json", format!("the body is not JSON: {e}")))?
     };
+    let request: TrainRequest = if value.is_null() { TrainRequest::default() } else { parse_body(value)? };
     let trigger = match request.trigger.as_deref() {
         None | Some("api") => "api",
         Some("cli") => "cli",

@@ -148,7 +148,11 @@ pub async fn profile(
     description = "Retrains the scenario's collaborative filtering now, from every event acknowledged \
         before the call (it runs on a schedule too).",
     params(("X-Tenant-Id" = String, Header, description = "tenant id"), ("scenario_id" = String, Path)),
-    responses((status = 200, body = CfReport), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 200, body = CfReport),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "no interactions to train on yet (`no_training_data`)", body = ErrorBody),
+    ))]
 pub async fn train_cf(
     State(app): State<Arc<App>>,
     Tenant(tenant): Tenant,

@@ -95,6 +95,7 @@ pub async fn submit(
         progress: 0.0,
         stage: "queued".to_owned(),
         error: None,
+        error_code: None,
         versions: BTreeMap::new(),
         data: BTreeMap::new(),
         created_ms: now,
@@ -141,6 +142,11 @@ pub async fn train_now(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId)
                 job_id: job.job_id,
             })
         }
+        // Nothing to train on is the scenario's state, not a fault of the server.
+        JobState::Failed if job.error_code.as_deref() == Some("no_training_data") => Err(Error::Conflict {
+            code: "no_training_data",
+            message: job.error.unwrap_or_default() + "; send events first",
+        }),
         JobState::Failed => Err(Error::internal(format!(
             "training job {} failed: {}",
             job.job_id,
@@ -254,6 +260,7 @@ async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord) {
             Err(error) => {
                 job.state = JobState::Failed;
                 job.error = Some(error.to_string());
+                job.error_code = Some(error.code().to_owned());
             }
         }
         job.clone()

@@ -251,10 +251,8 @@ async fn to_event(
         }
     };
     let Some(scenario_incarnation) = incarnation else {
-        return Err(Error::invalid(
-            "unknown_scenario",
-            format!("scenario {:?} does not exist for this tenant; create it first", scenario_id.as_str()),
-        ));
+        // 404 for one event, like every other reference to a scenario; a batch reports it per event.
+        return Err(Error::not_found(format!("scenario {:?}", scenario_id.as_str())));
     };
     let now = app.now_ms();
     let timestamp_ms = match &input.timestamp {
@@ -384,7 +382,7 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
     let mut events = Vec::with_capacity(batch.events.len());
     let mut errors = Vec::new();
     for (index, raw) in batch.events.into_iter().enumerate() {
-        let input = match serde_json::from_str::<EventInput>(raw.get()) {
+        let input = match polyrec_core::limits::from_json_str::<EventInput>(raw.get()) {
             Ok(input) => input,
             Err(error) => {
                 errors.push(EventError { index, code: "invalid_event".into(), message: error.to_string() });
@@ -397,6 +395,11 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
                 events.push(event);
             }
             Err(Error::InvalidInput { code, message }) => errors.push(EventError { index, code: code.into(), message }),
+            Err(Error::NotFound { what }) => errors.push(EventError {
+                index,
+                code: "unknown_scenario".into(),
+                message: format!("{what} does not exist for this tenant; create it first"),
+            }),
             Err(other) => return Err(other),
         }
     }

@@ -382,8 +382,13 @@ pub async fn results(
     {
         return Err(Error::invalid("invalid_time_range", "`to` is before `from`; swap them"));
     }
-    let from = asked_from.unwrap_or(experiment.start_ms.unwrap_or(experiment.created_ms));
-    let to = asked_to.unwrap_or_else(|| experiment.end_ms.map_or(now, |end| end.min(now))).max(from);
+    let to = asked_to.unwrap_or_else(|| experiment.end_ms.map_or(now, |end| end.min(now)));
+    // By default from the start, or the last MAX_RESULTS_DAYS of a longer run; asked for, as asked.
+    let from = asked_from.unwrap_or_else(|| {
+        let started = experiment.start_ms.unwrap_or(experiment.created_ms);
+        started.max(to - MAX_RESULTS_DAYS * polyrec_core::clock::DAY_MS)
+    });
+    let to = to.max(from);
     if to - from > MAX_RESULTS_DAYS * polyrec_core::clock::DAY_MS {
         return Err(Error::invalid(
             "invalid_time_range",

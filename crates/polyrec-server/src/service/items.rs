@@ -323,7 +323,10 @@ fn handle_line(
     if line.iter().all(u8::is_ascii_whitespace) {
         return;
     }
-    let input: ItemInput = match serde_json::from_slice(line) {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return reject(report, number, None, "malformed_json", "the line is not UTF-8".to_owned());
+    };
+    let input: ItemInput = match polyrec_core::limits::from_json_str(text) {
         Ok(input) => input,
         Err(error) => {
             let code = if error.is_data() { "invalid_item" } else { "malformed_json" };

@@ -16,7 +16,7 @@ pub use polyrec_core::limits::merge_patch;
 
 /// Parses a JSON value into a body type, as a 422 with serde's words (which name the field).
 pub fn parse_body<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {
-    serde_json::from_value(value).map_err(|e| Error::invalid("invalid_body", e.to_string()))
+    polyrec_core::limits::from_json_value(value).map_err(|e| Error::invalid("invalid_body", e.to_string()))
 }
 
 #[cfg(test)]

@@ -340,6 +340,7 @@ fn job(scenario: &str, id: &str, created_ms: i64, state: JobState) -> JobRecord 
         progress: 0.0,
         stage: "queued".to_owned(),
         error: None,
+        error_code: None,
         versions: Default::default(),
         data: Default::default(),
         created_ms,

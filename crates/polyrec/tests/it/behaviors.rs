@@ -46,10 +46,6 @@ async fn bad_events_get_a_code_and_a_reason() {
             json!({"event_type": "click", "user_id": "u", "item_id": "i", "scenario_id": "feed", "timestamp": in_an_hour}),
             "invalid_timestamp",
         ),
-        (
-            json!({"event_type": "click", "user_id": "u", "item_id": "i", "scenario_id": "elsewhere"}),
-            "unknown_scenario",
-        ),
         (json!({"event_type": "click", "user_id": "", "item_id": "i", "scenario_id": "feed"}), "invalid_user_id"),
         (
             json!({"event_type": "click", "user_id": "u", "item_id": "i", "scenario_id": "feed", "tenant_id": "other"}),
@@ -69,6 +65,10 @@ async fn bad_events_get_a_code_and_a_reason() {
             "{body} -> {answer}"
         );
     }
+    // A scenario that does not exist is not found, like every other reference to one.
+    let body = json!({"event_type": "click", "user_id": "u", "item_id": "i", "scenario_id": "elsewhere"});
+    let (status, answer) = server.post("t1", "/api/v1/behaviors", body).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{answer}");
     let response = server
         .client
         .post(format!("{}/api/v1/behaviors", server.url))

@@ -40,7 +40,7 @@ async fn one_tenant_cannot_reach_another_tenants_data() {
     let (status, _) = server.recommend("beta", "u1", json!({"scenario_id": "feed"})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = server.post("beta", "/api/v1/behaviors", event("click", "u1", "secret1", "feed")).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no events into another tenant's scenario");
+    assert_eq!(status, StatusCode::NOT_FOUND, "no events into another tenant's scenario");
     let (status, _) = server.post("beta", "/api/v1/scenarios/feed/jobs/cf", json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 

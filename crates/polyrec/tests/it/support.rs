@@ -322,6 +322,7 @@ pub fn running_job(job_id: &str, scenario: &str, at_ms: i64) -> polyrec_core::Jo
         progress: 0.5,
         stage: "training als".into(),
         error: None,
+        error_code: None,
         versions: Default::default(),
         data: Default::default(),
         created_ms: at_ms,
