@@ -149,6 +149,8 @@ pub struct App {
     /// HTTP requests in flight in this process (`limits.max_concurrent_requests`), the one limit
     /// of every route the server protects (`http::serve::protect`).
     pub(crate) request_permits: Arc<tokio::sync::Semaphore>,
+    /// Refusals held back now (`limits.refusal_delay_ms`), at most `MAX_HELD_REFUSALS`.
+    pub(crate) held_refusals: Arc<tokio::sync::Semaphore>,
     /// One change of a scenario's serving versions at a time (an activation, a rollback, the
     /// schedule following the registry), so none sees another half done.
     serving: KeyedLocks,
@@ -230,6 +232,7 @@ impl App {
             training: KeyedLocks::default(),
             training_permits,
             request_permits,
+            held_refusals: Arc::new(tokio::sync::Semaphore::new(crate::config::MAX_HELD_REFUSALS)),
             serving: KeyedLocks::default(),
             followed: RwLock::default(),
             job_offsets: RwLock::default(),
@@ -257,6 +260,11 @@ impl App {
     /// HTTP requests this process is running now, within `limits.max_concurrent_requests`.
     pub fn requests_in_flight(&self) -> usize {
         self.config.limits.max_concurrent_requests.max(1) - self.request_permits.available_permits()
+    }
+
+    /// Requests refused for their tenant's rate that are being held back now.
+    pub fn refusals_held(&self) -> usize {
+        crate::config::MAX_HELD_REFUSALS - self.held_refusals.available_permits()
     }
 
     /// Whether the realtime store is shared with other processes (Redis): then the caches in

@@ -50,7 +50,15 @@ pub struct LimitsConfig {
     pub max_concurrent_requests_per_tenant: usize,
     /// Training jobs that run at once in this process (others wait, `queued`).
     pub max_concurrent_trainings: usize,
+    /// A request refused for its tenant's rate (`429`) is answered after this long, outside the
+    /// request slots (at most [`MAX_HELD_REFUSALS`] at once; past that, at once): a client that
+    /// ignores `Retry-After` and asks again at once then gets a few answers a second per
+    /// connection instead of thousands, and its refusals stop costing the other tenants CPU.
+    pub refusal_delay_ms: u64,
 }
+
+/// Refusals held back at once, process-wide (`refusal_delay_ms`).
+pub const MAX_HELD_REFUSALS: usize = 4_096;
 
 impl Default for LimitsConfig {
     fn default() -> Self {
@@ -60,6 +68,7 @@ impl Default for LimitsConfig {
             max_concurrent_requests: 1_024,
             max_concurrent_requests_per_tenant: 256,
             max_concurrent_trainings: 2,
+            refusal_delay_ms: 250,
         }
     }
 }

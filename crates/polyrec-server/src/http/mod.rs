@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -87,8 +87,8 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
     prometheus();
     let max_body = app.config.max_body_bytes;
     let api = match service {
-        None => Service::ALL.iter().fold(Router::new(), |api, service| api.merge(routes(*service, &app))),
-        Some(service) => routes(service, &app),
+        None => Service::ALL.iter().fold(Router::new(), |api, service| api.merge(routes(*service))),
+        Some(service) => routes(service),
     };
     let limits = &app.config.limits;
     let permits = app.request_permits.clone();
@@ -99,7 +99,8 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
         &permits,
         &tenants,
         true,
-    );
+    )
+    .layer(middleware::from_fn_with_state(app.clone(), early_quota));
     // The bulk import streams for as long as its body lasts: no request timeout, no body cap.
     let api = match service {
         None | Some(Service::Item) => api.merge(serve::protect(
@@ -134,8 +135,7 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
 }
 
 /// The HTTP routes each service owns ([`Service::owning`] is the same table by path).
-fn routes(service: Service, app: &Arc<App>) -> Router<Arc<App>> {
-    let early_quota = middleware::from_fn_with_state(app.clone(), early_quota);
+fn routes(service: Service) -> Router<Arc<App>> {
     let router = Router::new();
     match service {
         Service::Scenario => router
@@ -160,13 +160,13 @@ fn routes(service: Service, app: &Arc<App>) -> Router<Arc<App>> {
             )
         }
         Service::Behavior => router
-            .route("/api/v1/behaviors", post(behaviors::track).layer(early_quota.clone()))
-            .route("/api/v1/behaviors/batch", post(behaviors::track_batch).layer(early_quota))
+            .route("/api/v1/behaviors", post(behaviors::track))
+            .route("/api/v1/behaviors/batch", post(behaviors::track_batch))
             .route("/api/v1/behaviors/stats", get(behaviors::stats))
             .route("/api/v1/behaviors/dead_letters", get(behaviors::dead_letters))
             .route("/api/v1/behaviors/dead_letters/replay", post(behaviors::replay)),
         Service::Recommendation => router
-            .route("/api/v1/recommend", post(recommend::recommend).layer(early_quota))
+            .route("/api/v1/recommend", post(recommend::recommend))
             .route("/api/v1/scenarios/{scenario_id}/hot", get(recommend::hot))
             .route("/api/v1/scenarios/{scenario_id}/items/{item_id}/stats", get(recommend::item_stats))
             .route("/api/v1/scenarios/{scenario_id}/metrics/realtime", get(recommend::realtime_metrics))
@@ -194,13 +194,28 @@ fn routes(service: Service, app: &Arc<App>) -> Router<Arc<App>> {
 }
 
 /// A tenant whose recommend or event quota is used up right now is refused (`429`) before its
-/// body is read and parsed, so a flood far past a quota costs the other tenants almost nothing.
-/// Anything else (an unknown tenant, a bad header) is left to the `Tenant` extractor to answer.
+/// body is read and parsed, and outside the request slots (this layer wraps `serve::protect`),
+/// so a flood far past a quota costs the other tenants almost nothing. The refusal is held back
+/// `refusal_delay_ms` first (while a slot of [`crate::config::MAX_HELD_REFUSALS`] is free): a
+/// client that asks again at once, whatever `Retry-After` says, is slowed to a few requests a
+/// second per connection. Anything else (an unknown tenant, a bad header) is left to the
+/// `Tenant` extractor to answer.
 async fn early_quota(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let charge = if request.uri().path() == "/api/v1/recommend" { Charge::Recommend } else { Charge::Events(1) };
+    let charge = match (request.method(), request.uri().path()) {
+        (&Method::POST, "/api/v1/recommend") => Charge::Recommend,
+        (&Method::POST, "/api/v1/behaviors" | "/api/v1/behaviors/batch") => Charge::Events(1),
+        _ => return next.run(request).await,
+    };
     if let Some(tenant) = error::tenant_of(request.headers())
         && let Err(error @ polyrec_core::Error::RateLimited { .. }) = app.refuse_if_spent(&tenant, charge).await
     {
+        let delay = std::time::Duration::from_millis(app.config.limits.refusal_delay_ms);
+        if !delay.is_zero()
+            && let Ok(_slot) = app.held_refusals.try_acquire()
+        {
+            metrics::counter!("polyrec_http_refusals_held_total").increment(1);
+            tokio::time::sleep(delay).await;
+        }
         return ApiError::from(error).into_response();
     }
     next.run(request).await

@@ -227,6 +227,45 @@ async fn tokens_not_yet_valid_or_for_another_issuer_or_audience_are_refused() {
 }
 
 #[tokio::test]
+async fn refusals_are_held_back_outside_the_request_slots() {
+    if split_topology() {
+        return; // The slots are the recommendation service's, behind the test gateway.
+    }
+    let tight = Quota { recommend_per_second: 1.0, ..Quota::default() };
+    let mut settings = registry(&[("small", TenantStatus::Active, Some(tight))]);
+    settings.limits.max_concurrent_requests = 2;
+    settings.limits.refusal_delay_ms = 60_000;
+    let server = Arc::new(TestServer::start_with(settings).await);
+    for tenant in ["small", "other"] {
+        server.scenario(tenant, "feed", config(&[("latest", 1.0, 10)])).await;
+    }
+    let (status, _) = server.recommend("small", "u1", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::OK, "the first recommend of the second");
+    // More refusals than the server has request slots, each held back for a minute.
+    let held: Vec<_> = (0..4)
+        .map(|_| {
+            let server = server.clone();
+            tokio::spawn(async move { server.recommend("small", "u1", json!({"scenario_id": "feed"})).await.0 })
+        })
+        .collect();
+    for _ in 0..500 {
+        if server.app.refusals_held() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.app.refusals_held(), 4, "the four refusals are held back");
+    assert_eq!(server.app.requests_in_flight(), 0, "and take no request slot");
+    // So another tenant is served at once, not shed.
+    let (status, body) = server.recommend("other", "u1", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(held.iter().all(|h| !h.is_finished()), "the refusals are still held back");
+    for h in held {
+        h.abort();
+    }
+}
+
+#[tokio::test]
 async fn a_tenant_past_its_quota_is_refused_before_its_body_is_read_and_analytics_have_a_rate() {
     let tight =
         Quota { events_per_second: 10.0, recommend_per_second: 1.0, analytics_per_second: 1.0, ..Quota::default() };
