@@ -195,30 +195,42 @@ fn routes(service: Service) -> Router<Arc<App>> {
 
 /// A tenant whose recommend or event quota is used up right now is refused (`429`) before its
 /// body is read and parsed, and outside the request slots (this layer wraps `serve::protect`),
-/// so a flood far past a quota costs the other tenants almost nothing. The refusal is held back
-/// `refusal_delay_ms` first (while a slot of [`crate::config::MAX_HELD_REFUSALS`] is free): a
-/// client that asks again at once, whatever `Retry-After` says, is slowed to a few requests a
-/// second per connection. Anything else (an unknown tenant, a bad header) is left to the
-/// `Tenant` extractor to answer.
+/// so a flood far past a quota costs the other tenants almost nothing. Every `429` of the API —
+/// refused here, or inside (a batch larger than the tokens left, an analytics query past its
+/// rate, too many requests in flight) — is held back `refusal_delay_ms` before it is sent, still
+/// outside the slots (see [`hold_back`]). Anything else (an unknown tenant, a bad header) is left
+/// to the `Tenant` extractor to answer.
 async fn early_quota(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let charge = match (request.method(), request.uri().path()) {
-        (&Method::POST, "/api/v1/recommend") => Charge::Recommend,
-        (&Method::POST, "/api/v1/behaviors" | "/api/v1/behaviors/batch") => Charge::Events(1),
-        _ => return next.run(request).await,
+        (&Method::POST, "/api/v1/recommend") => Some(Charge::Recommend),
+        (&Method::POST, "/api/v1/behaviors" | "/api/v1/behaviors/batch") => Some(Charge::Events(1)),
+        _ => None,
     };
-    if let Some(tenant) = error::tenant_of(request.headers())
+    if let Some(charge) = charge
+        && let Some(tenant) = error::tenant_of(request.headers())
         && let Err(error @ polyrec_core::Error::RateLimited { .. }) = app.refuse_if_spent(&tenant, charge).await
     {
-        let delay = std::time::Duration::from_millis(app.config.limits.refusal_delay_ms);
-        if !delay.is_zero()
-            && let Ok(_slot) = app.held_refusals.try_acquire()
-        {
-            metrics::counter!("polyrec_http_refusals_held_total").increment(1);
-            tokio::time::sleep(delay).await;
-        }
+        hold_back(&app).await;
         return ApiError::from(error).into_response();
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    if response.status() == StatusCode::TOO_MANY_REQUESTS {
+        hold_back(&app).await;
+    }
+    response
+}
+
+/// Waits `refusal_delay_ms` while one of [`crate::config::MAX_HELD_REFUSALS`] slots is free (at
+/// once otherwise): a client that asks again at once after a `429`, whatever `Retry-After` says,
+/// is slowed to a few requests a second per connection instead of thousands.
+async fn hold_back(app: &App) {
+    let delay = std::time::Duration::from_millis(app.config.limits.refusal_delay_ms);
+    if !delay.is_zero()
+        && let Ok(_slot) = app.held_refusals.try_acquire()
+    {
+        metrics::counter!("polyrec_http_refusals_held_total").increment(1);
+        tokio::time::sleep(delay).await;
+    }
 }
 
 /// What a `polyrec worker` serves: liveness and its metrics (stream-job lag, warehouse inserts,

@@ -231,7 +231,7 @@ async fn refusals_are_held_back_outside_the_request_slots() {
     if split_topology() {
         return; // The slots are the recommendation service's, behind the test gateway.
     }
-    let tight = Quota { recommend_per_second: 1.0, ..Quota::default() };
+    let tight = Quota { recommend_per_second: 1.0, events_per_second: 10.0, ..Quota::default() };
     let mut settings = registry(&[("small", TenantStatus::Active, Some(tight))]);
     settings.limits.max_concurrent_requests = 2;
     settings.limits.refusal_delay_ms = 60_000;
@@ -255,11 +255,30 @@ async fn refusals_are_held_back_outside_the_request_slots() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(server.app.refusals_held(), 4, "the four refusals are held back");
-    assert_eq!(server.app.requests_in_flight(), 0, "and take no request slot");
+    // A batch larger than the tokens left passes the early check and is refused by the
+    // handler: held back all the same, once its slot is given back.
+    let events: Vec<Value> = (0..5).map(|_| event("click", "u1", "i1", "feed")).collect();
+    let (status, _) = server.post("small", "/api/v1/behaviors/batch", json!({"events": events})).await;
+    assert_eq!(status, StatusCode::OK, "5 of the 10 tokens");
+    let events: Vec<Value> = (0..8).map(|_| event("click", "u1", "i1", "feed")).collect();
+    let batch = {
+        let server = server.clone();
+        tokio::spawn(async move { server.post("small", "/api/v1/behaviors/batch", json!({"events": events})).await.0 })
+    };
+    for _ in 0..500 {
+        if server.app.refusals_held() == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.app.refusals_held(), 5, "the batch's refusal is held back too");
+    assert_eq!(server.app.requests_in_flight(), 0, "and none takes a request slot");
     // So another tenant is served at once, not shed.
     let (status, body) = server.recommend("other", "u1", json!({"scenario_id": "feed"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(held.iter().all(|h| !h.is_finished()), "the refusals are still held back");
+    assert!(!batch.is_finished());
+    batch.abort();
     for h in held {
         h.abort();
     }
