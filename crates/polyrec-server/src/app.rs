@@ -160,6 +160,7 @@ pub struct App {
     /// The last bus offset each job has fully processed, by job name.
     job_offsets: RwLock<HashMap<&'static str, Arc<AtomicU64>>>,
     /// On Kafka: the stream jobs this process runs as consumer-group members.
+    #[cfg(feature = "kafka")]
     pub(crate) local_jobs: RwLock<std::collections::HashSet<&'static str>>,
     /// On Kafka: per job and partition, the next offset whose effects are not all stored yet.
     partition_progress: RwLock<HashMap<(&'static str, String, i32), u64>>,
@@ -236,6 +237,7 @@ impl App {
             serving: KeyedLocks::default(),
             followed: RwLock::default(),
             job_offsets: RwLock::default(),
+            #[cfg(feature = "kafka")]
             local_jobs: RwLock::default(),
             partition_progress: RwLock::default(),
             started: std::time::Instant::now(),

@@ -1,4 +1,5 @@
-"""Regenerates milvus.fds and milvus-min.fds from the .proto files beside this script.
+"""Regenerates milvus-min.fds from the .proto files beside this script (the full set is an
+intermediate, written to a temporary directory and not kept).
 
     python3 -m venv /tmp/v && /tmp/v/bin/pip install grpcio-tools
     /tmp/v/bin/python regen_fds.py
@@ -109,7 +110,9 @@ def trim(src):
 
 
 def main():
-    full = os.path.join(HERE, "milvus.fds")
+    import tempfile
+
+    full = os.path.join(tempfile.mkdtemp(), "milvus.fds")
     compile_full(full)
     src = descriptor_pb2.FileDescriptorSet()
     with open(full, "rb") as f:
