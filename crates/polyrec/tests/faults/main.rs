@@ -193,7 +193,11 @@ async fn the_sink_catches_up_after_clickhouse_returns() {
         (api.warehouse_events("c").await >= 3_000).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Nothing left to insert twice: the sink has committed every event it inserted.
+    eventually(Duration::from_secs(60), "the sink to have committed everything", || async {
+        (api.stream_lag("warehouse_sink").await == Some(0)).then_some(())
+    })
+    .await;
     let rows = storage.clickhouse("SELECT count(), uniqExact(event_id) FROM user_behaviors").await;
     assert_eq!(rows.trim(), "3000\t3000", "every event once");
 }

@@ -258,6 +258,15 @@ impl Api {
     pub async fn warehouse_events(&self, tenant: &str) -> u64 {
         self.get(tenant, "/api/v1/behaviors/stats").await.1["warehouse_events"].as_u64().unwrap_or(0)
     }
+
+    /// A stream job's lag behind the bus as the server's `/metrics` reports it (the events it
+    /// has not yet applied and committed); `None` before it reports one.
+    pub async fn stream_lag(&self, job: &str) -> Option<u64> {
+        let text = self.client.get(format!("{}/metrics", self.url)).send().await.ok()?.text().await.ok()?;
+        let prefix = format!("polyrec_stream_job_lag_events{{stream_job=\"{job}\"}} ");
+        let value = text.lines().find_map(|line| line.strip_prefix(&prefix))?;
+        value.trim().parse::<f64>().ok().map(|lag| lag as u64)
+    }
 }
 
 /// A Redis server of the test's own, on a free port.
