@@ -1,20 +1,23 @@
-//! Storage by purpose (DESIGN §2): one trait per purpose, an embedded backend for each, and
-//! (in later builds) the production engine behind the same trait.
+//! Storage by purpose (DESIGN §2): one trait per purpose, an embedded backend for each, and the
+//! production engine behind the same trait (`production/`, each behind its cargo feature).
 //!
-//! | purpose | trait | embedded backend |
-//! |---|---|---|
-//! | configuration documents: scenarios, items, user profiles, model versions, training jobs | [`DocumentStore`] | SQLite, `documents.db` |
-//! | model artifacts | [`BlobStore`] | a directory |
-//! | the behavior stream | [`EventBus`] | SQLite append-only log with consumer offsets, `events.db` |
-//! | behavior analytics | [`Warehouse`] | SQLite raw events + rollups, `warehouse.db` |
-//! | hot data: hot sets, exposure sets, counters | [`RealtimeStore`] | in memory, Redis semantics (TTL, sorted sets) |
+//! | purpose | trait | embedded backend | production engine |
+//! |---|---|---|---|
+//! | configuration documents: scenarios, items, user profiles, model versions, training jobs, dead letters | [`DocumentStore`] | SQLite, `documents.db` | MongoDB |
+//! | model artifacts | [`BlobStore`] | a directory | |
+//! | the behavior stream | [`EventBus`] | SQLite append-only log with consumer offsets, `events.db` | Kafka |
+//! | behavior analytics | [`Warehouse`] | SQLite raw events + rollups, `warehouse.db` | ClickHouse |
+//! | hot data: hot sets, exposure sets, counters | [`RealtimeStore`] | in memory, Redis semantics (TTL, sorted sets) | Redis |
+//! | item vectors | [`VectorIndex`] | in process (exact scan, HNSW) | Milvus |
 //!
 //! **Architecture invariant:** every stored row, key and topic carries the tenant, and every
 //! method of the request path takes the tenant first, so none of them can reach another tenant's
 //! data. The stream side works across tenants by design (as a Kafka consumer of
 //! `user-behaviors-*` does): the bus's read, offset and retention methods,
 //! [`Warehouse::insert`] and [`DocumentStore::all_scenarios`]. Only this crate knows a database
-//! client.
+//! client, with one exception today: the server's Kafka consumer loop
+//! (`polyrec-server/src/jobs/kafka.rs`) drives rdkafka itself (issue 16 moves it behind a trait
+//! here).
 //!
 //! Each embedded SQLite file has its own write lock, so ingestion (bus), analytics (warehouse)
 //! and configuration writes (documents) never wait for each other.

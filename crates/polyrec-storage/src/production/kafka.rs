@@ -10,8 +10,11 @@
 //! Consumers are consumer-group members subscribed to every behavior topic by pattern (see
 //! [`KafkaBus::consumer`]); the stream jobs run on them (`polyrec worker`).
 //!
-//! A tenant id may hold `@`, which topic names may not: it is written `_a`, and `_` is written
-//! `__`, so distinct tenants always get distinct topics.
+//! A tenant id may hold `@`, which topic names may not, and `.`, which Kafka takes for `_` when it
+//! compares topic names (`tenant_1` and `tenant.1` would collide: the second could never be
+//! created). So the tenant part of a topic escapes with `_`: `_` is written `__`, `.` `_d` and `@`
+//! `_a`; it holds no `.` and reads back one way, and distinct tenants get distinct topics as Kafka
+//! compares them ([`topic_of`]).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -109,17 +112,33 @@ fn unavailable(error: impl std::fmt::Display) -> Error {
     Error::unavailable(format!("kafka: {error}"))
 }
 
-/// `user-behaviors-{tenant}` with `@` and `_` escaped (see the module docs).
+/// Kafka's longest topic name.
+const MAX_TOPIC_LEN: usize = 249;
+
+/// `user-behaviors-{tenant}` with the tenant escaped (see the module docs). A tenant whose escaped
+/// id would take the name past Kafka's 249 characters keeps the whole escapes that fit, then `_h`
+/// and the FNV-1a hash of its id: no escape starts with `_h`, so a hashed name never equals an
+/// escaped one (two hashed ones with the same kept start would need the same 64-bit hash).
 pub fn topic_of(prefix: &str, tenant: &TenantId) -> String {
     let mut topic = format!("{prefix}user-behaviors-");
+    let hashed = format!("_h{:016x}", super::fnv1a(&[tenant.as_str()]));
+    let mut kept = topic.clone();
+    let mut fits = true;
     for c in tenant.as_str().chars() {
-        match c {
-            '_' => topic.push_str("__"),
-            '@' => topic.push_str("_a"),
-            c => topic.push(c),
+        let escaped = match c {
+            '_' => "__".to_owned(),
+            '.' => "_d".to_owned(),
+            '@' => "_a".to_owned(),
+            c => c.to_string(),
+        };
+        topic.push_str(&escaped);
+        if fits && kept.len() + escaped.len() + hashed.len() <= MAX_TOPIC_LEN {
+            kept.push_str(&escaped);
+        } else {
+            fits = false;
         }
     }
-    topic
+    if topic.len() <= MAX_TOPIC_LEN { topic } else { kept + &hashed }
 }
 
 impl KafkaBus {
@@ -502,5 +521,52 @@ impl EventBus for KafkaBus {
 
     async fn check(&self) -> Result<()> {
         self.behavior_topics().await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn distinct_tenants_get_distinct_topics_as_kafka_compares_them() {
+        let long_underscores = "_".repeat(128);
+        let long_dots = format!("a{}", ".".repeat(127));
+        let near_the_limit = format!("{}_h0123456789abcdef", "x".repeat(100));
+        let tenants = [
+            "tenant_123",
+            "tenant..123",
+            "tenant.123",
+            "tenant@123",
+            "tenant_d123",
+            "tenant_a123",
+            "a_",
+            "a.",
+            "a@",
+            "a__",
+            "a_d",
+            "a_.",
+            "._",
+            "_.",
+            "@.",
+            long_underscores.as_str(),
+            long_dots.as_str(),
+            near_the_limit.as_str(),
+        ];
+        let mut seen: HashMap<String, &str> = HashMap::new();
+        for tenant in tenants {
+            let topic = topic_of("polyrec.", &TenantId::parse(tenant).unwrap());
+            assert!(topic.len() <= MAX_TOPIC_LEN, "{tenant}: {} characters", topic.len());
+            assert!(topic.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)), "{topic}");
+            // Kafka refuses a topic whose name equals another's with `.` read as `_`.
+            let as_kafka_compares = topic.replace('.', "_");
+            if let Some(other) = seen.insert(as_kafka_compares, tenant) {
+                panic!("{tenant:?} and {other:?} share a topic ({topic})");
+            }
+        }
+        assert_eq!(topic_of("", &TenantId::parse("a@b_c").unwrap()), "user-behaviors-a_ab__c");
+        assert_eq!(topic_of("", &TenantId::parse("t.1").unwrap()), "user-behaviors-t_d1");
     }
 }
