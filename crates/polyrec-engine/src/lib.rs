@@ -2,8 +2,8 @@
 //! (recall → merge → rank → rerank), and a pipeline answers one request.
 //!
 //! Layout:
-//! - [`registry`]: the explicit list of strategies, one line each, and the names planned for
-//!   later builds; [`validate`] checks a whole config against it with the JSON path of every
+//! - [`registry`]: the explicit list of strategies, one line each, and the names the
+//!   specification uses that this build does not provide yet (`location`); [`validate`] checks a whole config against it with the JSON path of every
 //!   problem.
 //! - [`recall`], [`rank`], [`rerank`]: one file per strategy, each with its typed params
 //!   (`#[serde(deny_unknown_fields)]`) and its own tests.

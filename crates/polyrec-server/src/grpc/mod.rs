@@ -100,8 +100,8 @@ async fn admit(app: &App, raw: &str) -> Result<TenantId, Status> {
     Ok(tenant)
 }
 
-/// An error as a gRPC status: the nearest code, the message, and the HTTP API's code in the
-/// `x-polyrec-code` metadata.
+/// An error as a gRPC status: the nearest code, the message (an internal error's detail is
+/// logged, not sent), and the HTTP API's code in the `x-polyrec-code` metadata.
 pub fn status(error: Error) -> Status {
     let code = match &error {
         Error::InvalidInput { .. } | Error::Validation { .. } => Code::InvalidArgument,
@@ -120,6 +120,11 @@ pub fn status(error: Error) -> Status {
             format!("{error}: {}", details.join("; "))
         }
         Error::NotFound { what } => what.clone(),
+        // As over HTTP: the detail is the operators', logged here, never sent to the caller.
+        Error::Internal(detail) => {
+            tracing::error!(error = %detail, "internal error");
+            "internal error; it has been logged".to_owned()
+        }
         _ => error.to_string(),
     };
     let mut status = Status::new(code, message);
@@ -150,4 +155,20 @@ fn from_json<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T
     let value: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| status(Error::invalid("invalid_json", format!("{what} is not JSON: {e}"))))?;
     crate::service::parse_body(value).map_err(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_its_detail_from_the_caller() {
+        let internal = status(Error::internal("password=hunter2 at /srv/db"));
+        assert_eq!(internal.code(), Code::Internal);
+        assert!(!internal.message().contains("hunter2"), "{}", internal.message());
+        assert_eq!(internal.metadata().get(CODE_KEY).unwrap(), "internal");
+        // What the caller can act on is still sent.
+        let missing = status(Error::not_found("scenario \"feed\""));
+        assert_eq!((missing.code(), missing.message()), (Code::NotFound, "scenario \"feed\""));
+    }
 }

@@ -11,7 +11,7 @@ use polyrec_core::JobRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiQuery, ApiResult, ErrorBody, Tenant};
+use super::error::{ApiError, ApiQuery, ApiResult, ErrorBody, Tenant};
 use super::scenarios::scenario_id;
 use crate::App;
 use crate::jobs::training;
@@ -72,7 +72,7 @@ pub async fn train(
         serde_json::Value::Null
     } else {
         serde_json::from_slice(&body)
-            .map_err(|e| polyrec_core::Error::invalid("invalid_json", format!("the body is not JSON: {e}")))?
+            .map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not JSON: {e}")))?
     };
     let request: TrainRequest = if value.is_null() { TrainRequest::default() } else { parse_body(value)? };
     let trigger = match request.trigger.as_deref() {
