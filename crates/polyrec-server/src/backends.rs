@@ -54,7 +54,7 @@ impl Backends {
                 .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
         }
         let documents = documents(&storage.documents, data_dir).await?;
-        let bus = bus(&storage.bus, data_dir).await?;
+        let bus = bus(&storage.bus, data_dir, storage.durability).await?;
         let warehouse = warehouse(&storage.warehouse, data_dir).await?;
         let (realtime, memory_realtime) = realtime(storage, clock).await?;
         let vectors = vectors(&storage.vectors).await?;
@@ -132,10 +132,10 @@ struct Bus {
     kafka: Option<Arc<polyrec_storage::production::kafka::KafkaBus>>,
 }
 
-async fn bus(url: &str, data_dir: &Path) -> anyhow::Result<Bus> {
+async fn bus(url: &str, data_dir: &Path, durability: polyrec_storage::Durability) -> anyhow::Result<Bus> {
     match scheme(url) {
         "" if url.is_empty() => {
-            let log = Arc::new(SqliteEventBus::open(&data_dir.join("events.db"))?);
+            let log = Arc::new(SqliteEventBus::open_with(&data_dir.join("events.db"), durability)?);
             Ok(Bus {
                 bus: log.clone(),
                 log: Some(log),

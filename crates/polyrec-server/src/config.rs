@@ -246,6 +246,10 @@ pub struct StorageConfig {
     /// 0 inserts every batch as it comes. Default: 5,000 on ClickHouse, 0 on the embedded
     /// warehouse.
     pub sink_flush_ms: Option<u64>,
+    /// What an acknowledged event survives on the embedded bus: `process` (default; a crash of
+    /// the process) or `fsync` (a power loss too, each commit synced to the disk). Kafka's is
+    /// its brokers' (`acks=all`).
+    pub durability: polyrec_storage::Durability,
 }
 
 impl Default for StorageConfig {
@@ -260,6 +264,7 @@ impl Default for StorageConfig {
             redis_key_prefix: String::new(),
             sink_batch_events: 1_000,
             sink_flush_ms: None,
+            durability: polyrec_storage::Durability::Process,
         }
     }
 }
@@ -352,5 +357,17 @@ mod tests {
         std::fs::write(&path, "listen_addr = \"127.0.0.1:9000\"\n").unwrap();
         let error = ServerConfig::from_file(&path).unwrap_err().to_string();
         assert!(error.contains("listen_addr"), "{error}");
+    }
+
+    #[test]
+    fn durability_is_process_unless_fsync_is_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("polyrec.toml");
+        assert_eq!(ServerConfig::default().storage.durability, polyrec_storage::Durability::Process);
+        std::fs::write(&path, "[storage]\ndurability = \"fsync\"\n").unwrap();
+        assert_eq!(ServerConfig::from_file(&path).unwrap().storage.durability, polyrec_storage::Durability::Fsync);
+        std::fs::write(&path, "[storage]\ndurability = \"always\"\n").unwrap();
+        let error = ServerConfig::from_file(&path).unwrap_err().to_string();
+        assert!(error.contains("process") && error.contains("fsync"), "{error}");
     }
 }

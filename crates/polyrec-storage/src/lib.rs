@@ -37,7 +37,7 @@ pub mod production;
 pub mod vector;
 
 pub use blob::{BlobStore, DirBlobs};
-pub use embedded::{MemoryRealtime, SqliteDocuments, SqliteEventBus, SqliteWarehouse};
+pub use embedded::{Durability, MemoryRealtime, SqliteDocuments, SqliteEventBus, SqliteWarehouse};
 pub use vector::{HnswIndex, HnswParams, VectorCollection, VectorIndex};
 
 /// What an upsert did to one item.

@@ -3,8 +3,9 @@
 //!
 //! Appends go through one writer thread that commits whatever is queued as one transaction
 //! (group commit) and only then answers each caller with its offsets: an acknowledged event is
-//! on disk, and a thousand concurrent single-event requests cost a handful of commits, not a
-//! thousand.
+//! committed — in the write-ahead log, which a crash of the process cannot lose, and synced to the
+//! disk as well with [`Durability::Fsync`] — and a thousand concurrent single-event requests cost
+//! a handful of commits, not a thousand.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,7 +17,7 @@ use polyrec_core::{Error, Event, Result, TenantId};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::{Db, Role, open, sql};
+use super::{Db, Durability, Role, open, open_with, sql};
 use crate::{BusRecord, EventBus, EventLog, keys};
 
 const SCHEMA: &str = "
@@ -61,7 +62,13 @@ pub struct SqliteEventBus {
 
 impl SqliteEventBus {
     pub fn open(path: &Path) -> Result<Self> {
-        let writer = open(path, Role::Writer)?;
+        Self::open_with(path, Durability::Process)
+    }
+
+    /// [`SqliteEventBus::open`], its appends as durable as `durability` says (what a `202`
+    /// survives).
+    pub fn open_with(path: &Path, durability: Durability) -> Result<Self> {
+        let writer = open_with(path, Role::Writer, durability)?;
         writer.execute_batch(SCHEMA).map_err(sql)?;
         let (appends, queue) = mpsc::channel::<Append>();
         std::thread::Builder::new()

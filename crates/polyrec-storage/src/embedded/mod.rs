@@ -17,6 +17,18 @@ pub use documents::SqliteDocuments;
 pub use realtime::MemoryRealtime;
 pub use warehouse::SqliteWarehouse;
 
+/// What a commit of the embedded event bus survives, and so what a `202` does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// A crash of the process (`kill -9`): the commit is in the WAL file, not yet synced to
+    /// the disk (`synchronous = NORMAL`). An OS crash or a power loss can lose the last commits.
+    #[default]
+    Process,
+    /// A power loss too: every commit syncs the WAL to the disk (`synchronous = FULL`).
+    Fsync,
+}
+
 /// Which side of a store a connection serves.
 #[derive(Clone, Copy)]
 enum Role {
@@ -32,13 +44,22 @@ enum Role {
 /// transaction survive a process crash (kill -9); only an OS crash or power loss can lose the
 /// last commits, which is the trade every embedded log of this kind makes for throughput.
 fn open(path: &Path, role: Role) -> Result<Connection> {
+    open_with(path, role, Durability::Process)
+}
+
+/// [`open`] with the durability of its commits chosen.
+fn open_with(path: &Path, role: Role, durability: Durability) -> Result<Connection> {
     let conn = Connection::open(path).map_err(|e| Error::internal(format!("open {}: {e}", path.display())))?;
-    conn.execute_batch(
+    let synchronous = match durability {
+        Durability::Process => "NORMAL",
+        Durability::Fsync => "FULL",
+    };
+    conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = NORMAL;
+         PRAGMA synchronous = {synchronous};
          PRAGMA busy_timeout = 5000;
-         PRAGMA foreign_keys = ON;",
-    )
+         PRAGMA foreign_keys = ON;"
+    ))
     .map_err(sql)?;
     let tuning = match role {
         // Checkpoints every 10,000 pages (40 MB of WAL) rather than 1,000: a checkpoint fsyncs,
@@ -121,5 +142,22 @@ impl Db {
         })
         .await
         .map_err(|e| Error::internal(format!("storage task failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod durability_tests {
+    use super::*;
+
+    #[test]
+    fn fsync_durability_syncs_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let level = |durability| {
+            let conn = open_with(&dir.path().join("events.db"), Role::Writer, durability).unwrap();
+            conn.query_row("PRAGMA synchronous", [], |row| row.get::<_, i64>(0)).unwrap()
+        };
+        // SQLite's levels: 1 NORMAL (a commit is in the WAL), 2 FULL (and the WAL is synced).
+        assert_eq!(level(Durability::Process), 1);
+        assert_eq!(level(Durability::Fsync), 2);
     }
 }
