@@ -5,6 +5,7 @@
 
 use polyrec_core::limits::merge_patch;
 use polyrec_core::{Error, ExperimentGroup, FieldError, ScenarioConfig};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::Pipeline;
@@ -33,7 +34,7 @@ pub fn validate_config(config: &Value) -> Result<ScenarioConfig, ConfigErrors> {
     let mut errors = Vec::new();
     check_shape(config, &mut errors);
     if errors.is_empty() {
-        match serde_json::from_value::<ScenarioConfig>(config.clone()) {
+        match ScenarioConfig::deserialize(config) {
             Ok(typed) => match Pipeline::compile(&typed) {
                 Ok(_) => return Ok(typed),
                 Err(build_errors) => errors.extend(build_errors),

@@ -9,7 +9,7 @@ use polyrec_core::model::MODEL_NAMES;
 use serde_json::{Value, json};
 use utoipa::Modify;
 
-use crate::service::analytics::{MAX_DAYS, METRICS};
+use crate::service::analytics::{MAX_DAYS, MAX_FUNNEL_STEPS, MAX_TOP_ITEMS, METRICS};
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
@@ -129,7 +129,8 @@ fn amend(doc: &mut Value) {
             object.entry("description").or_insert(description);
         }
     };
-    let scenario_type = json!({"type": "string", "pattern": "^[a-z0-9_]{1,64}$"});
+    let max_type = crate::service::scenarios::MAX_SCENARIO_TYPE_LEN;
+    let scenario_type = json!({"type": "string", "pattern": format!("^[a-z0-9_]{{1,{max_type}}}$")});
     set("CreateScenario", "scenario_type", scenario_type.clone());
     set("ReplaceScenario", "scenario_type", scenario_type.clone());
     set("PatchScenario", "scenario_type", json!({"anyOf": [{"type": "null"}, scenario_type]}));
@@ -223,7 +224,7 @@ fn amend(doc: &mut Value) {
         ("interval", json!({"type": "string", "enum": ["hour", "day"]})),
         ("event_type", json!({"type": "string", "enum": event_types})),
         ("by", json!({"type": "string", "enum": ["event_type", "hour_of_day", "device", "category", "group"]})),
-        ("steps", json!({"type": "string", "pattern": format!("^{step}(,{step}){{0,9}}$")})),
+        ("steps", json!({"type": "string", "pattern": format!("^{step}(,{step}){{0,{}}}$", MAX_FUNNEL_STEPS - 1)})),
         ("window_hours", json!({"type": "number", "exclusiveMinimum": 0.0, "maximum": 24 * MAX_DAYS})),
         ("updated_since", time_text()),
         ("status", json!({"type": "string", "enum": ["active", "inactive"]})),
@@ -232,10 +233,10 @@ fn amend(doc: &mut Value) {
     ];
     // Counts, by the route they bound.
     let counts: [(&str, &str, usize); 4] = [
-        ("/api/v1/analytics/top_items", "n", 1000),
-        ("/api/v1/scenarios/{scenario_id}/hot", "n", 1000),
+        ("/api/v1/analytics/top_items", "n", MAX_TOP_ITEMS),
+        ("/api/v1/scenarios/{scenario_id}/hot", "n", super::recommend::MAX_HOT_N),
         ("/api/v1/scenarios/{scenario_id}/items", "limit", crate::service::items::MAX_PAGE),
-        ("/api/v1/scenarios/{scenario_id}/jobs", "limit", 500),
+        ("/api/v1/scenarios/{scenario_id}/jobs", "limit", super::models::MAX_JOBS_LISTED),
     ];
     // A body's `scenario_id` must be the path's: the server takes one that is, for clients that
     // send a scenario back as they read it, but the document asks for none.

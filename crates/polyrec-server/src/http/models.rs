@@ -42,6 +42,9 @@ pub struct ListQuery {
     pub name: Option<String>,
 }
 
+/// The most training jobs one `GET …/jobs` lists.
+pub const MAX_JOBS_LISTED: usize = 500;
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct JobsQuery {
@@ -115,8 +118,12 @@ pub async fn jobs(
     let id = scenario_id(&id)?;
     app.scenario(&tenant, &id).await?;
     let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(polyrec_core::Error::invalid("invalid_limit", format!("limit {limit} is not in 1–500")).into());
+    if !(1..=MAX_JOBS_LISTED).contains(&limit) {
+        return Err(polyrec_core::Error::invalid(
+            "invalid_limit",
+            format!("limit {limit} is not in 1–{MAX_JOBS_LISTED}"),
+        )
+        .into());
     }
     Ok(Json(JobList { jobs: app.documents.list_jobs(&tenant, Some(&id), limit).await? }))
 }

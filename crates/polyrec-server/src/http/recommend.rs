@@ -15,6 +15,8 @@ use crate::App;
 use crate::jobs::{self, CfReport};
 use crate::service::recommend::{self, RecommendRequest, RecommendResponse};
 
+/// The most hot items one `GET …/hot` lists.
+pub const MAX_HOT_N: usize = 1_000;
 #[utoipa::path(post, path = "/api/v1/recommend", tag = "recommend",
     params(
         ("X-Tenant-Id" = String, Header, description = "tenant id"),
@@ -95,8 +97,8 @@ pub async fn hot(
     let id = scenario_id(&id)?;
     app.scenario(&tenant, &id).await?;
     let n = query.n.unwrap_or(20);
-    if !(1..=1000).contains(&n) {
-        return Err(Error::invalid("invalid_limit", format!("n must be between 1 and 1000, got {n}")).into());
+    if !(1..=MAX_HOT_N).contains(&n) {
+        return Err(Error::invalid("invalid_limit", format!("n must be between 1 and {MAX_HOT_N}, got {n}")).into());
     }
     let hot = app.realtime.hot_items(&tenant, &id, n).await?;
     Ok(Json(HotItems { items: hot.into_iter().map(|(item_id, hotness)| HotItem { item_id, hotness }).collect() }))

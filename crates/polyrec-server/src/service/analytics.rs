@@ -19,6 +19,12 @@ use crate::App;
 /// The longest window of any analytics query.
 pub const MAX_DAYS: i64 = 366;
 
+/// The most items a top-items query lists.
+pub const MAX_TOP_ITEMS: usize = 1_000;
+
+/// The most steps of a funnel.
+pub const MAX_FUNNEL_STEPS: usize = 10;
+
 /// The metrics a trend can follow: these, or any event type (its count).
 pub const METRICS: &[&str] = &["events", "ctr", "conversion_rate", "avg_watch_time", "revenue"];
 
@@ -412,8 +418,8 @@ pub async fn top_items(app: &App, tenant: &TenantId, query: TopItemsQuery) -> Re
     app.scenario(tenant, &scenario_id).await?;
     let kind = event_type(query.event_type.as_deref().unwrap_or("click"))?;
     let n = query.n.unwrap_or(20);
-    if !(1..=1000).contains(&n) {
-        return Err(Error::invalid("invalid_n", format!("n must be between 1 and 1000, got {n}")));
+    if !(1..=MAX_TOP_ITEMS).contains(&n) {
+        return Err(Error::invalid("invalid_n", format!("n must be between 1 and {MAX_TOP_ITEMS}, got {n}")));
     }
     let (from, to) = window(app, query.from.as_deref(), query.to.as_deref())?;
     let from_day = from - from.rem_euclid(DAY_MS);
@@ -438,8 +444,8 @@ pub async fn funnel(app: &App, tenant: &TenantId, query: FunnelQuery) -> Result<
         .split(',')
         .map(|s| event_type(s.trim()))
         .collect::<Result<_>>()?;
-    if !(1..=10).contains(&steps.len()) {
-        return Err(Error::invalid("invalid_steps", "a funnel has 1 to 10 steps"));
+    if !(1..=MAX_FUNNEL_STEPS).contains(&steps.len()) {
+        return Err(Error::invalid("invalid_steps", format!("a funnel has 1 to {MAX_FUNNEL_STEPS} steps")));
     }
     let window_hours = query.window_hours.unwrap_or(24.0);
     if !(window_hours.is_finite() && window_hours > 0.0 && window_hours <= 24.0 * MAX_DAYS as f64) {

@@ -96,9 +96,12 @@ impl From<Scenario> for ScenarioView {
     }
 }
 
+/// The longest `scenario_type`.
+pub const MAX_SCENARIO_TYPE_LEN: usize = 64;
+
 fn check_type(scenario_type: &str) -> Result<()> {
     let ok = !scenario_type.is_empty()
-        && scenario_type.len() <= 64
+        && scenario_type.len() <= MAX_SCENARIO_TYPE_LEN
         && scenario_type.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         Ok(())
@@ -106,7 +109,7 @@ fn check_type(scenario_type: &str) -> Result<()> {
         Err(Error::invalid(
             "invalid_scenario_type",
             format!(
-                "scenario_type {scenario_type:?} must be 1 to 64 lowercase letters, digits or '_', e.g. vlog, news, ecommerce"
+                "scenario_type {scenario_type:?} must be 1 to {MAX_SCENARIO_TYPE_LEN} lowercase letters, digits or '_', e.g. vlog, news, ecommerce"
             ),
         ))
     }

@@ -120,25 +120,26 @@ const MAX_TOPIC_LEN: usize = 249;
 /// and the FNV-1a hash of its id: no escape starts with `_h`, so a hashed name never equals an
 /// escaped one (two hashed ones with the same kept start would need the same 64-bit hash).
 pub fn topic_of(prefix: &str, tenant: &TenantId) -> String {
+    let escapes = tenant.as_str().chars().map(|c| match c {
+        '_' => "__".to_owned(),
+        '.' => "_d".to_owned(),
+        '@' => "_a".to_owned(),
+        c => c.to_string(),
+    });
     let mut topic = format!("{prefix}user-behaviors-");
-    let hashed = format!("_h{:016x}", super::fnv1a(&[tenant.as_str()]));
-    let mut kept = topic.clone();
-    let mut fits = true;
-    for c in tenant.as_str().chars() {
-        let escaped = match c {
-            '_' => "__".to_owned(),
-            '.' => "_d".to_owned(),
-            '@' => "_a".to_owned(),
-            c => c.to_string(),
-        };
-        topic.push_str(&escaped);
-        if fits && kept.len() + escaped.len() + hashed.len() <= MAX_TOPIC_LEN {
-            kept.push_str(&escaped);
-        } else {
-            fits = false;
-        }
+    let escaped: Vec<String> = escapes.collect();
+    if topic.len() + escaped.iter().map(String::len).sum::<usize>() <= MAX_TOPIC_LEN {
+        topic.extend(escaped);
+        return topic;
     }
-    if topic.len() <= MAX_TOPIC_LEN { topic } else { kept + &hashed }
+    let hashed = format!("_h{:016x}", super::fnv1a(&[tenant.as_str()]));
+    for escape in escaped {
+        if topic.len() + escape.len() + hashed.len() > MAX_TOPIC_LEN {
+            break;
+        }
+        topic.push_str(&escape);
+    }
+    topic + &hashed
 }
 
 impl KafkaBus {
