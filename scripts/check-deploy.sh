@@ -14,7 +14,7 @@
 #       * every POLYREC_* name in a deploy file is read by the binary: the allowed names are the
 #         "POLYREC_…" string literals under crates/*/src (POLYREC_TEST_* excluded), not a list here;
 #         OTEL_* names given to polyrec likewise
-#       * POLYREC_*_URL schemes are those crates/polyrec-server/src/backends.rs accepts (http/https
+#       * POLYREC_*_URL schemes are those crates/polyrec-service/src/backends.rs accepts (http/https
 #         for the gRPC endpoints: tenant/user services, POLYREC_*_SERVICE_URL), Kafka URL
 #         parameters those of KafkaSettings::from_url; the config file in the ConfigMap has only
 #         keys of the structs in config.rs (the server rejects unknown keys) and no
@@ -23,7 +23,7 @@
 #         of crates/polyrec-server/src/split.rs (Service::name, Service::ALL, the port table of its
 #         test); every --service value in a deploy file (command lines and prose) is one of the
 #         seven; the stores a split service requires, the services that train and the one that
-#         calls the others are read from split.rs / app.rs
+#         calls the others are read from split.rs / lib.rs
 #       * `polyrec serve [--service NAME]|worker` command lines use flags main.rs defines; the
 #         ports each process listens on (HTTP, and gRPC for a split service; flags, then their
 #         environment variables, then the SPEC/default ports) are exactly the ports declared
@@ -285,9 +285,9 @@ for path in rust_sources:
 if not allowed_env:
     error("crates/*/src", "found no POLYREC_* string literal: the scan is broken")
 
-config_rs = read("crates/polyrec-server/src/config.rs")
+config_rs = read("crates/polyrec-service/src/config.rs")
 main_rs = read("crates/polyrec/src/main.rs")
-backends_rs = read("crates/polyrec-server/src/backends.rs")
+backends_rs = read("crates/polyrec-service/src/backends.rs")
 kafka_rs = read("crates/polyrec-storage/src/production/kafka.rs")
 
 # Which config field each POLYREC_*_URL / secret variable sets: ("POLYREC_BUS_URL", &mut self.bus),
@@ -307,7 +307,7 @@ service_url_vars = {
     if path.startswith("services.") and path.endswith("_url")
 }
 if not service_url_vars:
-    error("crates/polyrec-server/src/config.rs", "found no POLYREC_*_SERVICE_URL of [services]: the scan is broken")
+    error("crates/polyrec-service/src/config.rs", "found no POLYREC_*_SERVICE_URL of [services]: the scan is broken")
 
 # URL schemes each storage purpose accepts: the string arms of `match scheme(url)` in the
 # function of backends.rs named after the field (`async fn bus(…)`).
@@ -318,7 +318,7 @@ for name, body in re.findall(r"\n(?:async )?fn ([a-z_]+)\((.*?)(?=\n(?:async fn 
         schemes[name] = {s for arm in arms for s in re.findall(r'"([a-z+]+)"', arm)}
 for var, field in env_field.items():
     if var.endswith("_URL") and field not in schemes and var not in endpoint_vars:
-        error("crates/polyrec-server/src/backends.rs", f"no scheme match found for {field} ({var}): the scan is broken")
+        error("crates/polyrec-service/src/backends.rs", f"no scheme match found for {field} ({var}): the scan is broken")
 
 # Query parameters of the Kafka URL: the arms of KafkaSettings::from_url.
 from_url = kafka_rs[kafka_rs.find("fn from_url") :]
@@ -388,9 +388,9 @@ else:
 service_suffix = "-service" if 'strip_suffix("-service")' in split_rs else None
 for var, target in service_url_vars.items():
     if target not in SPEC_SERVICES:
-        error("crates/polyrec-server/src/config.rs", f"{var} names services.{target}_url, not a service of SPEC §3.1")
+        error("crates/polyrec-service/src/config.rs", f"{var} names services.{target}_url, not a service of SPEC §3.1")
     elif SPEC_SERVICES[target][1] is None:
-        error("crates/polyrec-server/src/config.rs", f"{var}: the {target} service has no gRPC port to call")
+        error("crates/polyrec-service/src/config.rs", f"{var}: the {target} service has no gRPC port to call")
 
 
 # The stores a split service refuses to start without (split::check_shared_stores), as the
@@ -405,12 +405,12 @@ background_fn = background_fn[: background_fn.find("\n    }\n")]
 training_services = {code_names.get(v, v) for v in re.findall(r"Service::(\w+)", background_fn)}
 if not training_services:
     error("crates/polyrec-server/src/split.rs", "Service::runs_background not found: the scan is broken")
-# The service that calls the others over gRPC (App::open_as gives it grpc::client::sources).
-app_rs = read("crates/polyrec-server/src/app.rs")
-m = re.search(r"Service::(\w+)\) => crate::grpc::client::sources", app_rs)
+# The service that calls the others over gRPC (polyrec_server::open_as gives it grpc::client::sources).
+app_rs = read("crates/polyrec-server/src/lib.rs")
+m = re.search(r"split::Service::(\w+)\) => Some\(grpc::client::sources", app_rs)
 client_service = m and code_names.get(m.group(1))
 if not client_service:
-    error("crates/polyrec-server/src/app.rs", "the service with gRPC client sources not found: the scan is broken")
+    error("crates/polyrec-server/src/lib.rs", "the service with gRPC client sources not found: the scan is broken")
 # What services.*_url defaults to (ServicesConfig::default): where a client service calls when
 # its POLYREC_*_SERVICE_URL is not set.
 service_url_defaults = dict(re.findall(r'^\s*([a-z_]+_url): "([^"]+)"\.to_owned\(\)', config_rs, re.M))

@@ -1,42 +1,60 @@
-//! The polyrec services and their HTTP transport.
+//! The transports over [`polyrec_service`]: the public REST API, the gRPC services and clients
+//! of the split deployment, and telemetry.
 //!
-//! - [`app`]: the [`App`] — storage trait objects, caches and job handles, wired once.
-//! - [`service`]: the scenario, item, behavior and recommendation services, transport-free:
-//!   the HTTP routes and the gRPC services call the same functions.
+//! - [`http`]: the public REST API (axum), OpenAPI + docs page, health and metrics.
 //! - [`split`]: `polyrec serve --service NAME`, one service of SPEC §3.1 per process; [`grpc`]:
 //!   its gRPC servers (`proto/polyrec.proto`, health, reflection) and the recommendation
 //!   service's clients, which implement [`sources`]' traits as the in-process path does.
-//! - [`jobs`]: the four stream jobs of SPEC §3.4 on the event bus, and the collaborative-
-//!   filtering trainer.
-//! - [`http`]: the public REST API (axum), OpenAPI + docs page, health and metrics.
-//! - [`tenancy`]: bearer tokens, tenant and user information (from [`external`]'s gRPC clients
-//!   of the tenant and user services, or the config's registry), quotas as rate limits.
+//! - [`external`]: the gRPC clients of the tenant and user services of SPEC §6.2.
+//! - [`telemetry`]: logs and OTLP traces, `traceparent` across hops.
 //!
-//! **Architecture invariant:** only [`http`] knows HTTP and only [`grpc`] (and [`external`]) gRPC; services take a [`TenantId`] first and
-//! never read outside it. **API boundary:** the routes, bodies and error codes of [`http`] are the
-//! public contract (`/openapi.json`).
+//! The services themselves ([`app`], [`service`], [`jobs`], [`tenancy`], …) are
+//! `polyrec-service`'s, re-exported here under their old paths.
 //!
-//! [`TenantId`]: polyrec_core::TenantId
+//! **Architecture invariant:** only [`http`] knows HTTP and only [`grpc`] (and [`external`])
+//! gRPC; a handler reads no store (the stores are private to `polyrec-service`) and holds no
+//! rule: it decodes, calls one service function, encodes. **API boundary:** the routes, bodies
+//! and error codes of [`http`] are the public contract (`/openapi.json`).
 
-pub mod app;
-pub mod backends;
-pub mod config;
 pub mod external;
 pub mod grpc;
 pub mod http;
-pub mod jobs;
-pub mod service;
-pub mod sources;
 pub mod split;
 pub mod telemetry;
-pub mod tenancy;
 
-pub use app::App;
-pub use config::{ServerConfig, StorageConfig};
+pub use polyrec_service::{App, ServerConfig, StorageConfig};
+pub use polyrec_service::{app, backends, config, jobs, service, sources, tenancy};
+
+use std::sync::Arc;
+
+use polyrec_core::clock::SharedClock;
+
+/// Opens the all-in-one application: the stores `config.storage` names (embedded under
+/// `config.data_dir` by default, the production engines where a URL is given), the tenant and
+/// user services when configured.
+pub async fn open(config: ServerConfig, clock: SharedClock) -> anyhow::Result<Arc<App>> {
+    open_as(config, clock, None).await
+}
+
+/// Opens the application of one service of the split deployment (`None`: all-in-one). The
+/// recommendation service reads scenarios, items, features and ranker scores through the gRPC
+/// clients of `config.services`; every other process reads its own stores.
+pub async fn open_as(
+    config: ServerConfig,
+    clock: SharedClock,
+    service: Option<split::Service>,
+) -> anyhow::Result<Arc<App>> {
+    let (tenants, users) = external::sources(&config.tenancy)?;
+    let sources = match service {
+        Some(split::Service::Recommendation) => Some(grpc::client::sources(&config.services)?),
+        _ => None,
+    };
+    App::open(config, clock, polyrec_service::Remote { tenants, users, sources }).await
+}
 
 /// Starts every job and serves HTTP on `listener` until `shutdown` resolves.
 pub async fn run(
-    app: std::sync::Arc<App>,
+    app: Arc<App>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -45,7 +63,7 @@ pub async fn run(
 
 /// Starts the chosen jobs and serves HTTP on `listener` until `shutdown` resolves.
 pub async fn run_with(
-    app: std::sync::Arc<App>,
+    app: Arc<App>,
     listener: tokio::net::TcpListener,
     set: jobs::JobSet,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -62,21 +80,12 @@ pub async fn run_with(
 /// `only` limits it to some of the jobs (by name; all when `None`). `listener` serves `/healthz`
 /// and `/metrics`.
 pub async fn work(
-    app: std::sync::Arc<App>,
+    app: Arc<App>,
     only: Option<Vec<String>>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    if app.log.is_some() {
-        anyhow::bail!(
-            "polyrec worker reads a Kafka bus (storage.bus = \"kafka://host:port\" or POLYREC_BUS_URL); \
-             with the embedded bus, `polyrec serve` runs the stream jobs itself"
-        );
-    }
-    if let Some(unknown) = only.iter().flatten().find(|name| !jobs::STREAM_JOBS.contains(&name.as_str())) {
-        anyhow::bail!("--jobs: unknown job {unknown:?}; the stream jobs are {}", jobs::STREAM_JOBS.join(", "));
-    }
-    let jobs = jobs::start_jobs(app.clone(), jobs::JobSet { stream: true, only, background: false }).await?;
+    let jobs = jobs::start_workers(app.clone(), only).await?;
     // `/healthz` and `/metrics` for probes and Prometheus, until the shutdown signal.
     axum::serve(listener, http::ops_router(app)).with_graceful_shutdown(shutdown).await?;
     jobs.stop().await;

@@ -5,18 +5,14 @@
 //!   span — the request, each pipeline stage and recall channel, each call to the tenant and
 //!   user services — is exported over OTLP/gRPC. W3C `traceparent` is read from incoming HTTP
 //!   requests and written into outgoing gRPC calls, so one trace follows a request across hops.
-//! - **Metrics**: the tenant label of per-tenant series is bounded ([`tenant_label`]).
-
-use std::collections::HashSet;
-use std::sync::OnceLock;
+//! - **Metrics**: recorded where they happen (`metrics::counter!`); the tenant label of
+//!   per-tenant series is bounded ([`polyrec_service::telemetry::tenant_label`]).
 
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use parking_lot::Mutex;
-use polyrec_core::TenantId;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -127,45 +123,5 @@ impl Injector for MetadataInjector<'_> {
         {
             self.0.insert(key, value);
         }
-    }
-}
-
-/// Per-tenant series carry the tenant as a label for at most this many tenants per process;
-/// the rest are counted as `other`, so a flood of tenant ids cannot blow up the metrics.
-pub const MAX_TENANT_LABELS: usize = 100;
-
-/// The label value of `tenant` on per-tenant series: its id while fewer than
-/// [`MAX_TENANT_LABELS`] tenants have been labelled, else `other`.
-pub fn tenant_label(tenant: &TenantId) -> String {
-    static LABELLED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    let mut labelled = LABELLED.get_or_init(Default::default).lock();
-    if labelled.contains(tenant.as_str()) {
-        return tenant.to_string();
-    }
-    if labelled.len() < MAX_TENANT_LABELS {
-        labelled.insert(tenant.to_string());
-        return tenant.to_string();
-    }
-    "other".to_owned()
-}
-
-/// Counts a lookup in one of the caches (`polyrec_cache_lookups_total{cache, result}`): the hit
-/// ratio is `hit / (hit + miss)`.
-pub fn cache_lookup(cache: &'static str, hit: bool) {
-    metrics::counter!("polyrec_cache_lookups_total", "cache" => cache, "result" => if hit { "hit" } else { "miss" })
-        .increment(1);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tenant_labels_stop_growing_at_the_bound() {
-        let labels: HashSet<String> =
-            (0..MAX_TENANT_LABELS + 50).map(|i| tenant_label(&TenantId::parse(format!("t{i}")).unwrap())).collect();
-        assert!(labels.len() <= MAX_TENANT_LABELS + 1, "{}", labels.len());
-        assert!(labels.contains("other"));
-        assert_eq!(tenant_label(&TenantId::parse("t0").unwrap()), "t0", "a labelled tenant keeps its label");
     }
 }

@@ -458,6 +458,9 @@ impl Cached<'_> {
 /// Hot data with Redis semantics; every key is built by [`keys`] and carries the tenant.
 #[async_trait]
 pub trait RealtimeStore: Send + Sync {
+    /// Whether other processes read and write this store too (Redis), so the caches in front of
+    /// the document store must check it to see their changes; `false` for one process's own.
+    fn is_shared(&self) -> bool;
     /// A cached document, if present and not expired.
     async fn cache_get(&self, key: Cached<'_>) -> Result<Option<String>>;
     /// Caches a document for `ttl_ms`. With `only_if_absent`, an entry already there wins: a

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use polyrec_core::SystemClock;
+use polyrec_server::ServerConfig;
 use polyrec_server::telemetry::{LogFormat, Telemetry};
-use polyrec_server::{App, ServerConfig};
 
 /// mimalloc instead of the system allocator: the request path allocates many small, short-lived
 /// objects across worker threads, where glibc's malloc measured 10–15% of recommend CPU time.
@@ -124,7 +124,7 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             runtime.block_on(async {
-                let app = App::open(settings, Arc::new(SystemClock)).await?;
+                let app = polyrec_server::open(settings, Arc::new(SystemClock)).await?;
                 tracing::info!(bus = %app.config.storage.bus, "polyrec worker running the stream jobs");
                 let listener = tokio::net::TcpListener::bind(listen)
                     .await
@@ -169,7 +169,7 @@ async fn serve(settings: ServerConfig, stream_jobs: bool) -> anyhow::Result<()> 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let app = App::open(settings, Arc::new(SystemClock)).await?;
+    let app = polyrec_server::open(settings, Arc::new(SystemClock)).await?;
     let storage = &app.config.storage;
     let or_embedded = |url: &str| if url.is_empty() { "embedded".to_owned() } else { url.to_owned() };
     tracing::info!(
@@ -181,7 +181,7 @@ async fn serve(settings: ServerConfig, stream_jobs: bool) -> anyhow::Result<()> 
         bus = %or_embedded(&storage.bus),
         "polyrec serving (docs at /docs, OpenAPI at /openapi.json)"
     );
-    if !stream_jobs && app.log.is_some() {
+    if !stream_jobs && polyrec_server::jobs::bus_is_local(&app) {
         anyhow::bail!("--no-stream-jobs needs a Kafka bus: the embedded bus is read by this process's own jobs");
     }
     let jobs = polyrec_server::jobs::JobSet { stream: stream_jobs, only: None, background: true };
@@ -207,7 +207,7 @@ async fn serve_service(
         }
         _ => None,
     };
-    let app = App::open_as(settings, Arc::new(SystemClock), Some(service)).await?;
+    let app = polyrec_server::open_as(settings, Arc::new(SystemClock), Some(service)).await?;
     tracing::info!(
         service = service.name(),
         http = %http.local_addr()?,

@@ -14,7 +14,7 @@ use super::proto::*;
 use super::{admit, from_json, status, to_json};
 use crate::App;
 use crate::jobs::training;
-use crate::service::{analytics, behaviors, items, models, scenarios};
+use crate::service::{analytics, behaviors, items, models, records, scenarios};
 
 /// One handler type serves every service: each process adds only its own.
 #[derive(Clone)]
@@ -48,19 +48,13 @@ impl scenario_service_server::ScenarioService for Handler {
         let request = request.into_inner();
         let tenant = admit(&self.app, &request.tenant_id).await?;
         let id = scenario_id(&request.scenario_id)?;
-        let scenario = self
-            .app
-            .documents
-            .get_scenario(&tenant, &id)
-            .await
-            .map_err(status)?
-            .ok_or_else(|| status(Error::not_found(format!("scenario {:?}", id.as_str()))))?;
+        let scenario = records::scenario(&self.app, &tenant, &id).await.map_err(status)?;
         Ok(Response::new(scenario_message(&scenario)?))
     }
 
     async fn list_scenarios(&self, request: Request<TenantRef>) -> Answer<ScenarioList> {
         let tenant = admit(&self.app, &request.into_inner().tenant_id).await?;
-        let stored = self.app.documents.list_scenarios(&tenant).await.map_err(status)?;
+        let stored = records::scenarios(&self.app, &tenant).await.map_err(status)?;
         let scenarios = stored.iter().map(scenario_message).collect::<Result<_, _>>()?;
         Ok(Response::new(ScenarioList { scenarios }))
     }
@@ -92,7 +86,7 @@ impl scenario_service_server::ScenarioService for Handler {
         let request = request.into_inner();
         let tenant = admit(&self.app, &request.tenant_id).await?;
         let id = scenario_id(&request.scenario_id)?;
-        let stored = self.app.documents.list_experiments(&tenant, Some(&id)).await.map_err(status)?;
+        let stored = records::experiments(&self.app, &tenant, &id).await.map_err(status)?;
         let experiments = stored
             .iter()
             .map(|e| {
@@ -118,13 +112,7 @@ impl item_service_server::ItemService for Handler {
         let tenant = admit(&self.app, &request.tenant_id).await?;
         let id = scenario_id(&request.scenario_id)?;
         let item_id = ItemId::parse(request.item_id).map_err(status)?;
-        let item = self
-            .app
-            .documents
-            .get_item(&tenant, &id, &item_id)
-            .await
-            .map_err(status)?
-            .ok_or_else(|| status(Error::not_found(format!("item {:?}", item_id.as_str()))))?;
+        let item = records::item(&self.app, &tenant, &id, &item_id).await.map_err(status)?;
         Ok(Response::new(Item { item_id: item.item_id.to_string(), json: to_json(&item)? }))
     }
 
@@ -132,7 +120,7 @@ impl item_service_server::ItemService for Handler {
         let request = request.into_inner();
         let tenant = admit(&self.app, &request.tenant_id).await?;
         let id = scenario_id(&request.scenario_id)?;
-        let stored = self.app.documents.scan_items(&tenant, &id).await.map_err(status)?;
+        let stored = records::items(&self.app, &tenant, &id).await.map_err(status)?;
         let stream = futures::stream::iter(stored).map(|item| {
             let json = to_json(&item)?;
             Ok(Item { item_id: item.item_id.to_string(), json })
@@ -290,7 +278,7 @@ impl feature_service_server::FeatureService for Handler {
         let tenant = admit(&self.app, &request.tenant_id).await?;
         let id = scenario_id(&request.scenario_id)?;
         let user = UserId::parse(request.user_id).map_err(status)?;
-        let profile = self.app.profile(&tenant, &user, &id).await.map_err(status)?;
+        let profile = self.app.profiles.get(&tenant, &user, &id).await.map_err(status)?;
         Ok(Response::new(match profile {
             Some(profile) => UserProfile { found: true, json: to_json(&*profile)? },
             None => UserProfile { found: false, json: String::new() },
@@ -307,7 +295,7 @@ impl model_service_server::ModelService for Handler {
         let id = scenario_id(&request.scenario_id)?;
         let user = UserId::parse(request.user_id).map_err(status)?;
         app.follow_models(&tenant, &id).await;
-        let models = app.scenario_models(&tenant, &id);
+        let models = app.models.current(&tenant, &id);
         let pinned = Some(request.pinned_version.as_str()).filter(|p| !p.is_empty());
         let ranker = models.as_ref().and_then(|m| m.ranker.as_ref()).filter(|r| {
             r.name == request.model && pinned.is_none_or(|pin| polyrec_core::model::same_version(pin, &r.version))
@@ -321,7 +309,7 @@ impl model_service_server::ModelService for Handler {
             from_json("context_json", &request.context_json)?
         };
         let (catalog, profile) =
-            tokio::try_join!(app.catalog(&tenant, &id), app.profile(&tenant, &user, &id)).map_err(status)?;
+            tokio::try_join!(app.catalogs.get(&tenant, &id), app.profiles.get(&tenant, &user, &id)).map_err(status)?;
         let items = request
             .item_ids
             .iter()

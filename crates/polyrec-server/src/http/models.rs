@@ -42,8 +42,7 @@ pub struct ListQuery {
     pub name: Option<String>,
 }
 
-/// The most training jobs one `GET …/jobs` lists.
-pub const MAX_JOBS_LISTED: usize = 500;
+pub use crate::jobs::training::MAX_JOBS_LISTED;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -116,16 +115,7 @@ pub async fn jobs(
     ApiQuery(query): ApiQuery<JobsQuery>,
 ) -> ApiResult<Json<JobList>> {
     let id = scenario_id(&id)?;
-    app.scenario(&tenant, &id).await?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_JOBS_LISTED).contains(&limit) {
-        return Err(polyrec_core::Error::invalid(
-            "invalid_limit",
-            format!("limit {limit} is not in 1–{MAX_JOBS_LISTED}"),
-        )
-        .into());
-    }
-    Ok(Json(JobList { jobs: app.documents.list_jobs(&tenant, Some(&id), limit).await? }))
+    Ok(Json(JobList { jobs: training::list(&app, &tenant, &id, query.limit.unwrap_or(50)).await? }))
 }
 
 #[utoipa::path(get, path = "/api/v1/scenarios/{scenario_id}/models", tag = "models",

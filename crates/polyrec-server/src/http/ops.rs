@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use polyrec_core::TenantId;
 use serde_json::json;
 
 use crate::App;
@@ -42,31 +41,11 @@ pub async fn healthz() -> impl IntoResponse {
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses((status = 200, description = "the stores answer"), (status = 503, description = "a store does not answer")))]
 pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
-    // One read-only query against each store; only whether it answers matters.
-    let probe = TenantId::parse("readiness-probe").expect("a valid id");
-    // Concurrently, each within 2 s: a probe answers in bounded time whatever tenants' queries
-    // the stores are busy with.
-    let (documents, event_bus, warehouse) = tokio::join!(
-        within_2s(async { app.documents.list_scenarios(&probe).await.map(drop) }),
-        within_2s(app.bus.check()),
-        within_2s(async { app.warehouse.count(&probe, None).await.map(drop) }),
-    );
-    let checks = [("documents", documents), ("event_bus", event_bus), ("warehouse", warehouse)];
-    let failing: Vec<String> =
-        checks.iter().filter_map(|(name, e)| e.as_ref().map(|e| format!("{name}: {e}"))).collect();
+    let failing = crate::service::realtime::readiness(&app).await;
     if failing.is_empty() {
         (StatusCode::OK, Json(json!({"status": "ready"})))
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "not_ready", "failing": failing})))
-    }
-}
-
-/// A readiness check's failure, if it failed or did not answer within 2 s.
-async fn within_2s(check: impl std::future::Future<Output = polyrec_core::Result<()>>) -> Option<String> {
-    match tokio::time::timeout(std::time::Duration::from_secs(2), check).await {
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => Some(error.to_string()),
-        Err(_) => Some("no answer within 2 s".to_owned()),
     }
 }
 

@@ -1,22 +1,20 @@
 //! `POST /api/v1/recommend` and the read-outs of what the stream jobs keep for a scenario.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use polyrec_core::{Error, UserId, UserProfile};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use polyrec_core::{UserId, UserProfile};
+use serde::Deserialize;
 
 use super::error::{ApiJson, ApiQuery, ApiResult, ErrorBody, RequestId, Tenant, User};
 use super::scenarios::scenario_id;
 use crate::App;
 use crate::jobs::{self, CfReport};
+use crate::service::realtime;
 use crate::service::recommend::{self, RecommendRequest, RecommendResponse};
 
-/// The most hot items one `GET …/hot` lists.
-pub const MAX_HOT_N: usize = 1_000;
+pub use crate::service::realtime::{HotItems, ItemStats, MAX_HOT_N, RealtimeMetrics};
 #[utoipa::path(post, path = "/api/v1/recommend", tag = "recommend",
     params(
         ("X-Tenant-Id" = String, Header, description = "tenant id"),
@@ -49,25 +47,6 @@ pub struct HotQuery {
     pub n: Option<usize>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HotItem {
-    pub item_id: String,
-    pub hotness: f64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HotItems {
-    pub items: Vec<HotItem>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ItemStats {
-    pub item_id: String,
-    /// Events of each type ever counted for the item (`click_count`, `view_count`, …), across
-    /// the tenant's scenarios (SPEC §4.2 `item:stats:{tenant_id}:{item_id}`).
-    pub counts: BTreeMap<String, u64>,
-}
-
 #[utoipa::path(get, path = "/api/v1/scenarios/{scenario_id}/items/{item_id}/stats", tag = "realtime",
     description = "An item's running event counts, kept by the item hot score job.",
     params(("X-Tenant-Id" = String, Header, description = "tenant id"), ("scenario_id" = String, Path), ("item_id" = String, Path)),
@@ -79,9 +58,7 @@ pub async fn item_stats(
 ) -> ApiResult<Json<ItemStats>> {
     let id = scenario_id(&id)?;
     let item = polyrec_core::ItemId::parse(item)?;
-    app.scenario(&tenant, &id).await?;
-    let counts = app.realtime.item_stats(&tenant, item.as_str()).await?.into_iter().collect();
-    Ok(Json(ItemStats { item_id: item.to_string(), counts }))
+    Ok(Json(realtime::item_stats(&app, &tenant, &id, &item).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/scenarios/{scenario_id}/hot", tag = "realtime",
@@ -95,22 +72,7 @@ pub async fn hot(
     ApiQuery(query): ApiQuery<HotQuery>,
 ) -> ApiResult<Json<HotItems>> {
     let id = scenario_id(&id)?;
-    app.scenario(&tenant, &id).await?;
-    let n = query.n.unwrap_or(20);
-    if !(1..=MAX_HOT_N).contains(&n) {
-        return Err(Error::invalid("invalid_limit", format!("n must be between 1 and {MAX_HOT_N}, got {n}")).into());
-    }
-    let hot = app.realtime.hot_items(&tenant, &id, n).await?;
-    Ok(Json(HotItems { items: hot.into_iter().map(|(item_id, hotness)| HotItem { item_id, hotness }).collect() }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RealtimeMetrics {
-    /// Counters of the last hour: impressions, clicks, views, conversions, ... and per
-    /// experiment group `exp:{experiment}:{group}:{counter}`.
-    pub counters: BTreeMap<String, f64>,
-    /// clicks / impressions, when there were impressions.
-    pub ctr: Option<f64>,
+    Ok(Json(realtime::hot(&app, &tenant, &id, query.n.unwrap_or(20)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/scenarios/{scenario_id}/metrics/realtime", tag = "realtime",
@@ -122,12 +84,7 @@ pub async fn realtime_metrics(
     Path(id): Path<String>,
 ) -> ApiResult<Json<RealtimeMetrics>> {
     let id = scenario_id(&id)?;
-    app.scenario(&tenant, &id).await?;
-    let since = app.now_ms() - crate::jobs::METRICS_TTL_MS;
-    let counters: BTreeMap<String, f64> = app.realtime.metrics(&tenant, &id, since).await?.into_iter().collect();
-    let impressions = counters.get("impressions").copied().unwrap_or(0.0);
-    let ctr = (impressions > 0.0).then(|| counters.get("clicks").copied().unwrap_or(0.0) / impressions);
-    Ok(Json(RealtimeMetrics { counters, ctr }))
+    Ok(Json(realtime::metrics(&app, &tenant, &id).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/scenarios/{scenario_id}/users/{user_id}/profile", tag = "realtime",
@@ -141,9 +98,7 @@ pub async fn profile(
 ) -> ApiResult<Json<UserProfile>> {
     let id = scenario_id(&id)?;
     let user = UserId::parse(user)?;
-    app.scenario(&tenant, &id).await?;
-    let profile = app.documents.get_profile(&tenant, &user, &id).await?;
-    Ok(Json(profile.ok_or_else(|| Error::not_found(format!("profile of user {:?}", user.as_str())))?))
+    Ok(Json(realtime::profile(&app, &tenant, &id, &user).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/scenarios/{scenario_id}/jobs/cf", tag = "jobs",

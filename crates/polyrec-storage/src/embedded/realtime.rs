@@ -87,6 +87,10 @@ impl MemoryRealtime {
 
 #[async_trait]
 impl RealtimeStore for MemoryRealtime {
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     async fn cache_get(&self, key: Cached<'_>) -> Result<Option<String>> {
         let text = self.read(&key.key(), |value| match value {
             Value::Text(text) => Some(text.to_string()),

@@ -196,6 +196,10 @@ fn metric_field(field: &str) -> Option<(i64, &str)> {
 
 #[async_trait]
 impl RealtimeStore for RedisRealtime {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     async fn cache_get(&self, key: Cached<'_>) -> Result<Option<String>> {
         self.conn().get(self.key(key.key())).await.map_err(unavailable)
     }

@@ -260,7 +260,7 @@ async fn a_job_whose_process_died_is_failed_not_left_running() {
     let tenant = TenantId::parse("t1").unwrap();
     let now = server.app.now_ms();
     let orphan = crate::support::running_job("orphan", "feed", now);
-    server.app.documents.put_job(&tenant, &orphan).await.unwrap();
+    server.app.stores().documents.put_job(&tenant, &orphan).await.unwrap();
     let reaped = |before| polyrec_server::jobs::training::reap(&server.app, before);
     assert_eq!(reaped(now - polyrec_server::jobs::training::STALE_AFTER_MS).await.unwrap(), 0, "still beating");
     server.clock.advance_ms(61_000);

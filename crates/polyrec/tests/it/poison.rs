@@ -87,8 +87,8 @@ async fn poison_on_the_bus_is_dead_lettered_and_other_tenants_flow_on() {
     let poison: Vec<Event> =
         [1.7e308, 1.7e308, -1.7e308, -1.7e308].iter().map(|&v| raw_event(&server, "evil", "u1", "i2", v)).collect();
     let poison_ids: Vec<String> = poison.iter().map(|e| e.event_id.clone()).collect();
-    server.app.bus.append(poison).await.unwrap();
-    server.app.bus_appended.notify_waiters();
+    server.app.stores().bus.append(poison).await.unwrap();
+    server.app.stores().bus_appended.notify_waiters();
     server.events("holdout", vec![event("click", "h1", "i1", "s"), event("play", "h1", "i2", "s")]).await;
     server.settle().await;
 
@@ -152,7 +152,7 @@ async fn a_replayed_dead_letter_reaches_only_the_job_that_failed_on_it() {
     clicked.event_type = EventType::Click;
     clicked.value = None;
     let letter = DeadLetter::new("warehouse_sink", 99, clicked, "a bug since fixed", server.app.now_ms());
-    server.app.documents.put_dead_letters(&[letter]).await.unwrap();
+    server.app.stores().documents.put_dead_letters(&[letter]).await.unwrap();
     assert_eq!(dead_letters(&server, "t", "").await.len(), 1);
 
     let (status, other) = server.post("other", "/api/v1/behaviors/dead_letters/replay", json!({})).await;

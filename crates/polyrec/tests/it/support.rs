@@ -60,7 +60,7 @@ impl TestServer {
             let (url, app) = start_split(config, clock.clone(), stop).await;
             return TestServer { url, app, clock, client: reqwest::Client::new(), _dir: dir, shutdown: Some(shutdown) };
         }
-        let app = App::open(config, clock.clone()).await.unwrap();
+        let app = polyrec_server::open(config, clock.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(polyrec_server::run(app.clone(), listener, stop()));
@@ -215,10 +215,10 @@ where
     let mut routes = std::collections::HashMap::new();
     for (service, listener) in http {
         routes.insert(service, format!("http://{}", listener.local_addr().unwrap()));
-        let app = App::open_as(config.clone(), clock.clone(), Some(service)).await.unwrap();
+        let app = polyrec_server::open_as(config.clone(), clock.clone(), Some(service)).await.unwrap();
         tokio::spawn(polyrec_server::split::run(app, service, listener, grpc.remove(&service), stop()));
     }
-    let worker = App::open(config, clock).await.unwrap();
+    let worker = polyrec_server::open(config, clock).await.unwrap();
     let jobs = polyrec_server::jobs::JobSet { stream: true, only: None, background: false };
     let jobs = polyrec_server::jobs::start_jobs(worker.clone(), jobs).await.unwrap();
     let stopped = stop();

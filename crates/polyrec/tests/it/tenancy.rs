@@ -650,8 +650,13 @@ async fn the_user_services_location_feeds_location_match_and_the_events() {
     server.settle().await;
     let scenario = polyrec_core::ScenarioId::parse("feed").unwrap();
     let tenant = polyrec_core::TenantId::parse("acme").unwrap();
-    let rows =
-        server.app.warehouse.behaviors(&tenant, &scenario, 0, &[polyrec_core::EventType::Click], 10).await.unwrap();
+    let rows = server
+        .app
+        .stores()
+        .warehouse
+        .behaviors(&tenant, &scenario, 0, &[polyrec_core::EventType::Click], 10)
+        .await
+        .unwrap();
     assert_eq!(rows[0].context["location"], "lyon");
 
     // The user service down: nothing is lost but the fields.

@@ -49,7 +49,7 @@ pub(crate) async fn live<'r>(app: &App, records: &'r [BusRecord]) -> Result<Vec<
         let incarnation = match known {
             Some((_, _, incarnation)) => *incarnation,
             None => {
-                let incarnation = app.incarnation(&event.tenant_id, &event.scenario_id).await?;
+                let incarnation = app.scenarios.incarnation(&event.tenant_id, &event.scenario_id).await?;
                 incarnations.push((&event.tenant_id, &event.scenario_id, incarnation));
                 incarnation
             }
@@ -71,7 +71,7 @@ pub(crate) async fn catalogs(
         let key = (record.event.tenant_id.clone(), record.event.scenario_id.clone());
         if let std::collections::hash_map::Entry::Vacant(slot) = catalogs.entry(key) {
             let (tenant, scenario) = slot.key();
-            let catalog = app.catalog(tenant, scenario).await?;
+            let catalog = app.catalogs.get(tenant, scenario).await?;
             slot.insert(catalog);
         }
     }
@@ -156,6 +156,27 @@ impl JobSet {
     }
 }
 
+/// Whether the bus is this process's own (the embedded log): only its own stream jobs read it,
+/// so it cannot hand them to a worker process.
+pub fn bus_is_local(app: &App) -> bool {
+    app.stores.log.is_some()
+}
+
+/// Starts the stream jobs of a worker process (`polyrec worker`): all, or the ones named in
+/// `only`, as consumer-group members of a Kafka bus.
+pub async fn start_workers(app: Arc<App>, only: Option<Vec<String>>) -> anyhow::Result<Jobs> {
+    if bus_is_local(&app) {
+        anyhow::bail!(
+            "polyrec worker reads a Kafka bus (storage.bus = \"kafka://host:port\" or POLYREC_BUS_URL); \
+             with the embedded bus, `polyrec serve` runs the stream jobs itself"
+        );
+    }
+    if let Some(unknown) = only.iter().flatten().find(|name| !STREAM_JOBS.contains(&name.as_str())) {
+        anyhow::bail!("--jobs: unknown job {unknown:?}; the stream jobs are {}", STREAM_JOBS.join(", "));
+    }
+    start_jobs(app, JobSet { stream: true, only, background: false }).await
+}
+
 /// Starts every job of the all-in-one process.
 pub async fn start(app: Arc<App>) -> anyhow::Result<Jobs> {
     start_jobs(app, JobSet::ALL).await
@@ -167,7 +188,7 @@ pub async fn start_jobs(app: Arc<App>, set: JobSet) -> anyhow::Result<Jobs> {
     let (stop, stopped) = watch::channel(false);
     let mut handles = Vec::new();
     if set.stream {
-        if let Some(log) = app.log.clone() {
+        if let Some(log) = app.stores.log.clone() {
             let stream_jobs: Vec<Box<dyn StreamJob>> = vec![
                 Box::new(warehouse_sink::WarehouseSink::new(&app)),
                 Box::new(profile::ProfileAggregator::default()),
@@ -179,7 +200,7 @@ pub async fn start_jobs(app: Arc<App>, set: JobSet) -> anyhow::Result<Jobs> {
             }
         } else {
             #[cfg(feature = "kafka")]
-            if let Some(bus) = app.kafka.clone() {
+            if let Some(bus) = app.stores.kafka.clone() {
                 let factories: Vec<(&'static str, kafka::JobFactory)> = vec![
                     ("warehouse_sink", Box::new(|app, _| Box::new(warehouse_sink::WarehouseSink::new(app)))),
                     ("user_profile_aggregator", Box::new(|_, _| Box::new(profile::ProfileAggregator::default()))),
@@ -190,7 +211,7 @@ pub async fn start_jobs(app: Arc<App>, set: JobSet) -> anyhow::Result<Jobs> {
                     ),
                 ];
                 for (name, factory) in factories.into_iter().filter(|(name, _)| set.runs(name)) {
-                    app.local_jobs.write().insert(name);
+                    app.progress.runs_here(name);
                     handles.push(tokio::spawn(kafka::run(app.clone(), bus.clone(), name, factory, stopped.clone())));
                 }
             }
@@ -211,20 +232,20 @@ async fn housekeeping(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
             _ = stopped.changed() => break,
         }
-        if let Some(realtime) = &app.memory_realtime {
+        if let Some(realtime) = &app.stores.memory_realtime {
             realtime.sweep();
         }
         minutes += 1;
         if minutes.is_multiple_of(60) {
             let cutoff = app.now_ms() - polyrec_core::event::DEAD_LETTER_RETENTION_MS;
-            match app.documents.trim_dead_letters(cutoff).await {
+            match app.stores.documents.trim_dead_letters(cutoff).await {
                 Ok(dropped) if dropped > 0 => tracing::info!(dropped, "dead letters past retention dropped"),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "dead-letter retention failed; will retry"),
             }
         }
         // On Kafka the topics' own retention.ms does this.
-        if let Some(log) = app.log.as_ref().filter(|_| minutes.is_multiple_of(60)) {
+        if let Some(log) = app.stores.log.as_ref().filter(|_| minutes.is_multiple_of(60)) {
             let cutoff = app.now_ms() - app.config.event_retention_days as i64 * polyrec_core::clock::DAY_MS;
             match log.trim(cutoff).await {
                 Ok(dropped) if dropped > 0 => tracing::info!(dropped, "event bus retention applied"),
@@ -257,11 +278,11 @@ async fn run_stream_job(
         }
     };
     tracing::info!(job = name, offset, "stream job started");
-    let progress = app.job_offset(name);
+    let progress = app.progress.job_offset(name);
     let mut backoff = Duration::from_millis(100);
     while !*stopped.borrow() {
         // Registered before the read, so an append between the read and the wait still wakes us.
-        let appended = app.bus_appended.notified();
+        let appended = app.stores.bus_appended.notified();
         let records = match log.read_after(offset, BATCH).await {
             Ok(records) => records,
             Err(error) => {

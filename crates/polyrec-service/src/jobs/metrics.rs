@@ -111,19 +111,24 @@ impl StreamJob for RecommendationMetrics {
         }
         self.taken_through = records.last().map_or(taken_through, |r| r.offset.max(taken_through));
         for ((tenant, user, scenario), items) in exposed {
-            app.realtime.add_exposed(&tenant, &user, &scenario, &items, EXPOSED_TTL_MS).await?;
+            app.stores.realtime.add_exposed(&tenant, &user, &scenario, &items, EXPOSED_TTL_MS).await?;
         }
         for key in std::mem::take(&mut self.dirty) {
             let Some(counters) = self.buckets.get(&key) else { continue };
             let counters: Vec<(String, f64)> = counters.iter().map(|(k, v)| (k.clone(), *v)).collect();
             let (tenant, scenario, bucket) = &key;
-            let written =
-                app.realtime.put_metrics(tenant, scenario, &self.source, *bucket, &counters, METRICS_TTL_MS).await;
+            let written = app
+                .stores
+                .realtime
+                .put_metrics(tenant, scenario, &self.source, *bucket, &counters, METRICS_TTL_MS)
+                .await;
             let update = serde_json::json!({"tenant_id": tenant, "scenario_id": scenario, "source": self.source,
                 "bucket_ms": bucket, "counters": counters.iter().cloned().collect::<HashMap<String, f64>>()});
             let published = match written {
                 Ok(()) => {
-                    app.publish_derived("recommendation-metrics", &[(format!("{tenant}:{scenario}"), update)]).await
+                    app.stores
+                        .publish_derived("recommendation-metrics", &[(format!("{tenant}:{scenario}"), update)])
+                        .await
                 }
                 Err(error) => Err(error),
             };

@@ -201,7 +201,7 @@ async fn hourly(
         app.scenario(tenant, scenario).await?;
     }
     let from_hour = from - from.rem_euclid(HOUR_MS);
-    app.warehouse.hourly(tenant, scenario, from_hour, to).await
+    app.stores.warehouse.hourly(tenant, scenario, from_hour, to).await
 }
 
 /// The rollup rows cut by `dimension`, as (value, row).
@@ -217,7 +217,7 @@ async fn hourly_by(
         app.scenario(tenant, scenario).await?;
     }
     let from_hour = from - from.rem_euclid(HOUR_MS);
-    app.warehouse.hourly_by(tenant, scenario, dimension, from_hour, to).await
+    app.stores.warehouse.hourly_by(tenant, scenario, dimension, from_hour, to).await
 }
 
 /// A trend's one dimension filter: (dimension, the value kept).
@@ -423,7 +423,7 @@ pub async fn top_items(app: &App, tenant: &TenantId, query: TopItemsQuery) -> Re
     }
     let (from, to) = window(app, query.from.as_deref(), query.to.as_deref())?;
     let from_day = from - from.rem_euclid(DAY_MS);
-    let items = app.warehouse.top_items(tenant, &scenario_id, kind, from_day, to, n).await?;
+    let items = app.stores.warehouse.top_items(tenant, &scenario_id, kind, from_day, to, n).await?;
     Ok(TopItems {
         event_type: kind.as_str().to_owned(),
         items: items.into_iter().map(|(item_id, events)| TopItem { item_id, events }).collect(),
@@ -453,7 +453,7 @@ pub async fn funnel(app: &App, tenant: &TenantId, query: FunnelQuery) -> Result<
     }
     let window_ms = (window_hours * HOUR_MS as f64) as i64;
     let (from, to) = window(app, query.from.as_deref(), query.to.as_deref())?;
-    let reached = app.warehouse.funnel(tenant, &scenario_id, &steps, window_ms, from..to).await?;
+    let reached = app.stores.warehouse.funnel(tenant, &scenario_id, &steps, window_ms, from..to).await?;
     let first = reached[0];
     Ok(Funnel {
         steps: steps

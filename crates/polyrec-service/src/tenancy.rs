@@ -328,7 +328,7 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
 
 /// A deadline per call, and how often and after how long a call that got no answer is retried.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Retries {
+pub struct Retries {
     pub timeout: Duration,
     pub retries: u32,
     pub backoff: Duration,
@@ -347,7 +347,7 @@ impl Retries {
 /// Calls `fetch` with the policy's deadline, retrying failures that may pass (unavailable,
 /// timed out) with exponential backoff. The external tenant and user services and polyrec's own
 /// gRPC services are called through it.
-pub(crate) async fn with_retries<V, F, Fut>(policy: &Retries, mut fetch: F) -> Result<V>
+pub async fn with_retries<V, F, Fut>(policy: &Retries, mut fetch: F) -> Result<V>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<V>>,

@@ -124,12 +124,12 @@ pub async fn recommend(
     let realtime_started = Instant::now();
     let (compiled, profile, user_info, (recent, exposed)) = tokio::try_join!(
         app.scenario(tenant, &scenario_id),
-        app.profile(tenant, user, &scenario_id),
+        app.profiles.get(tenant, user, &scenario_id),
         async { Ok(app.tenancy.user(tenant, user, app.now_ms()).await) },
         async {
             Ok(tokio::join!(
-                app.realtime.recent(tenant, user, &scenario_id, RECENT_ITEMS),
-                app.realtime.exposed(tenant, user, &scenario_id, app.now_ms() - EXPOSURE_MS),
+                app.stores.realtime.recent(tenant, user, &scenario_id, RECENT_ITEMS),
+                app.stores.realtime.exposed(tenant, user, &scenario_id, app.now_ms() - EXPOSURE_MS),
             ))
         },
     )?;
@@ -142,9 +142,9 @@ pub async fn recommend(
             message: format!("scenario {:?} is inactive; set its status to active to serve it", scenario_id.as_str()),
         });
     }
-    let catalog = app.catalog(tenant, &scenario_id).await?;
+    let catalog = app.catalogs.get(tenant, &scenario_id).await?;
     let now_ms = app.now_ms();
-    let experiment = app.live_experiment(tenant, &compiled).await?;
+    let experiment = app.experiments.live(tenant, &compiled).await?;
     let assigned = experiment.as_ref().and_then(|live| {
         let (group, pipeline) = live.assign(tenant, user, now_ms)?;
         Some((live.experiment.experiment_id.clone(), group.to_owned(), pipeline.clone()))
@@ -182,7 +182,7 @@ pub async fn recommend(
     }
     let exclude: FxHashSet<String> = exposed.into_iter().chain(excluded).collect();
     app.follow_models(tenant, &scenario_id).await;
-    let models = app.scenario_models(tenant, &scenario_id);
+    let models = app.models.current(tenant, &scenario_id);
     let ctx = RequestContext {
         tenant,
         scenario: &scenario_id,
@@ -193,7 +193,7 @@ pub async fn recommend(
         recent_items: &recent,
         recent_set: &recent_set,
         models: models.as_deref(),
-        realtime: app.realtime.as_ref(),
+        realtime: app.stores.realtime.as_ref(),
         context: &context,
         exclude: &exclude,
         ranking: app.sources.ranking.as_deref(),

@@ -154,8 +154,8 @@ pub async fn list(app: &App, tenant: &TenantId, scenario: &ScenarioId, name: Opt
         check_name(name)?;
     }
     app.follow_models(tenant, scenario).await;
-    let serving = app.scenario_models(tenant, scenario).map(|m| m.versions.clone()).unwrap_or_default();
-    let records = app.documents.list_models(tenant, scenario, name).await?;
+    let serving = app.models.current(tenant, scenario).map(|m| m.versions.clone()).unwrap_or_default();
+    let records = app.stores.documents.list_models(tenant, scenario, name).await?;
     let models = records
         .into_iter()
         .map(|record| {
@@ -181,11 +181,11 @@ pub async fn register(
     let bytes = loaded.to_bytes();
     // Two trainings (in two processes) may number a version alike: the second takes the next.
     for _ in 0..5 {
-        let existing = app.documents.list_models(tenant, scenario, Some(name)).await?;
+        let existing = app.stores.documents.list_models(tenant, scenario, Some(name)).await?;
         let sequence = existing.iter().map(|m| m.sequence).max().unwrap_or(0) + 1;
         let run = uuid::Uuid::new_v4().simple().to_string();
         let key = format!("{scenario}/{name}/v{sequence}-{}.bin", &run[..8]);
-        app.blobs.put(tenant, &key, bytes.clone()).await?;
+        app.stores.blobs.put(tenant, &key, bytes.clone()).await?;
         let record = ModelRecord {
             scenario_id: scenario.clone(),
             model_type,
@@ -200,7 +200,7 @@ pub async fn register(
             created_ms: app.now_ms(),
             activated_ms: None,
         };
-        match app.documents.insert_model(tenant, &record).await {
+        match app.stores.documents.insert_model(tenant, &record).await {
             Ok(()) => return Ok(record),
             Err(Error::Conflict { .. }) => continue,
             Err(e) => return Err(e),
@@ -220,7 +220,7 @@ pub async fn activate(
 ) -> Result<ModelView> {
     app.scenario(tenant, scenario).await?;
     check_name(name)?;
-    let versions = app.documents.list_models(tenant, scenario, Some(name)).await?;
+    let versions = app.stores.documents.list_models(tenant, scenario, Some(name)).await?;
     let record = versions
         .into_iter()
         .find(|m| m.model_version == version)
@@ -233,7 +233,7 @@ pub async fn activate(
 pub async fn rollback(app: &App, tenant: &TenantId, scenario: &ScenarioId, name: &str) -> Result<ModelView> {
     app.scenario(tenant, scenario).await?;
     check_name(name)?;
-    let versions = app.documents.list_models(tenant, scenario, Some(name)).await?;
+    let versions = app.stores.documents.list_models(tenant, scenario, Some(name)).await?;
     let current = serving_version(&versions).map(|m| m.sequence);
     let previous = versions
         .iter()
@@ -252,30 +252,30 @@ pub async fn rollback(app: &App, tenant: &TenantId, scenario: &ScenarioId, name:
 pub async fn activate_loaded(app: &App, tenant: &TenantId, record: ModelRecord, loaded: Loaded) -> Result<ModelView> {
     // Installed and recorded as one step: the schedule following the registry must not read the
     // registry between the two and put the previous version back.
-    let _serving = app.serving_slot(tenant, &record.scenario_id).await;
+    let _serving = app.models.serving_slot(tenant, &record.scenario_id).await;
     install(app, tenant, &record, loaded).await?;
     let mut active = record;
     active.status = ModelStatus::Active;
     active.activated_ms = Some(app.now_ms());
-    app.documents.replace_model(tenant, &active).await?;
+    app.stores.documents.replace_model(tenant, &active).await?;
     // The activation is recorded; now retire the others (a crash in between leaves two active
     // records, and the one activated last serves: `serving_version`).
-    for mut other in app.documents.list_models(tenant, &active.scenario_id, Some(&active.model_name)).await? {
+    for mut other in app.stores.documents.list_models(tenant, &active.scenario_id, Some(&active.model_name)).await? {
         if other.status == ModelStatus::Active && other.sequence != active.sequence {
             other.status = ModelStatus::Inactive;
-            app.documents.replace_model(tenant, &other).await?;
+            app.stores.documents.replace_model(tenant, &other).await?;
         }
     }
     tracing::info!(
         tenant = %tenant, scenario = %active.scenario_id, model = %active.model_name,
         version = %active.model_version, "model version activated"
     );
-    app.serving_changed(tenant, &active.scenario_id).await;
+    app.models.serving_changed(tenant, &active.scenario_id).await;
     Ok(ModelView::new(active, true))
 }
 
 async fn load(app: &App, tenant: &TenantId, record: &ModelRecord) -> Result<Loaded> {
-    let bytes = app.blobs.get(tenant, &record.model_path).await?.ok_or_else(|| Error::Conflict {
+    let bytes = app.stores.blobs.get(tenant, &record.model_path).await?.ok_or_else(|| Error::Conflict {
         code: "artifact_missing",
         message: format!(
             "the artifact of {} {} ({}) is not in the blob store; train a new version",
@@ -297,10 +297,10 @@ async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loa
             let run = uuid::Uuid::new_v4().simple().to_string();
             let model = format!("als-{}-{}", record.model_version, &run[..12]);
             let collection = VectorCollection::new(tenant, scenario, model);
-            app.vectors.create(&collection, als.factors(), als.items.names(), &als.item_factors).await?;
+            app.stores.vectors.create(&collection, als.factors(), als.items.names(), &als.item_factors).await?;
             let vectors =
-                VectorModel { als: Arc::new(als), index: app.vectors.clone(), collection: collection.clone() };
-            let replaced = app.update_models(tenant, scenario, |models| {
+                VectorModel { als: Arc::new(als), index: app.stores.vectors.clone(), collection: collection.clone() };
+            let replaced = app.models.update(tenant, scenario, |models| {
                 models.vectors = Some(vectors);
                 models.versions.insert(version.0, version.1);
             });
@@ -311,7 +311,7 @@ async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loa
             }
         }
         Loaded::Ease(ease) => {
-            app.update_models(tenant, scenario, |models| {
+            app.models.update(tenant, scenario, |models| {
                 models.ease = Some(Arc::new(ease));
                 models.versions.insert(version.0, version.1);
             });
@@ -330,7 +330,7 @@ async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loa
                 model: model.into(),
                 space: Arc::new(space),
             };
-            app.update_models(tenant, scenario, |models| {
+            app.models.update(tenant, scenario, |models| {
                 if let Some(old) = &models.ranker {
                     models.versions.remove(&old.name);
                 }
@@ -348,11 +348,12 @@ async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loa
 pub async fn sync_ranker(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
     let rank = app.scenario(tenant, scenario).await?.scenario.config.rank.clone();
     let current = app
-        .scenario_models(tenant, scenario)
+        .models
+        .current(tenant, scenario)
         .and_then(|m| m.ranker.as_ref().map(|r| (r.name.clone(), r.version.clone())));
     if !polyrec_models::rank::RANKERS.contains(&rank.model.as_str()) {
         if current.is_some() {
-            app.update_models(tenant, scenario, |models| {
+            app.models.update(tenant, scenario, |models| {
                 if let Some(old) = models.ranker.take() {
                     models.versions.remove(&old.name);
                 }
@@ -360,7 +361,7 @@ pub async fn sync_ranker(app: &App, tenant: &TenantId, scenario: &ScenarioId) ->
         }
         return Ok(());
     }
-    let versions = app.documents.list_models(tenant, scenario, Some(&rank.model)).await?;
+    let versions = app.stores.documents.list_models(tenant, scenario, Some(&rank.model)).await?;
     let wanted = match &rank.version {
         Some(pin) => versions.iter().find(|m| same_version(pin, &m.model_version)),
         None => serving_version(&versions),
@@ -375,7 +376,7 @@ pub async fn sync_ranker(app: &App, tenant: &TenantId, scenario: &ScenarioId) ->
 
 /// Drops a replaced vector collection once requests that may still search it are done.
 fn retire(app: &App, collection: VectorCollection) {
-    let index = app.vectors.clone();
+    let index = app.stores.vectors.clone();
     tokio::spawn(async move {
         tokio::time::sleep(RETIRE_AFTER).await;
         if let Err(error) = index.drop_collection(&collection).await {
@@ -392,7 +393,7 @@ fn retire(app: &App, collection: VectorCollection) {
 /// loaded.
 pub async fn load_serving(app: &App) -> Result<usize> {
     let mut loaded = 0;
-    for (tenant, scenario) in app.documents.all_scenarios().await? {
+    for (tenant, scenario) in app.stores.documents.all_scenarios().await? {
         loaded += follow(app, &tenant, &scenario.scenario_id).await?;
     }
     Ok(loaded)
@@ -403,15 +404,15 @@ pub async fn load_serving(app: &App) -> Result<usize> {
 pub async fn follow(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<usize> {
     let mut loaded = 0;
     // The registry is read and followed while no activation of this process is half done.
-    let _serving = app.serving_slot(tenant, id).await;
-    let records = app.documents.list_models(tenant, id, None).await?;
+    let _serving = app.models.serving_slot(tenant, id).await;
+    let records = app.stores.documents.list_models(tenant, id, None).await?;
     let mut names: Vec<&str> = records.iter().map(|m| m.model_name.as_str()).collect();
     names.dedup();
     // Rankers: the one the config asks for (pinned or active).
     names.retain(|name| !polyrec_models::rank::RANKERS.contains(name));
     if records.iter().any(|m| polyrec_models::rank::RANKERS.contains(&m.model_name.as_str())) {
         let ranker =
-            |app: &App| app.scenario_models(tenant, id).and_then(|m| m.ranker.as_ref().map(|r| r.version.clone()));
+            |app: &App| app.models.current(tenant, id).and_then(|m| m.ranker.as_ref().map(|r| r.version.clone()));
         let before = ranker(app);
         match sync_ranker(app, tenant, id).await {
             Ok(()) => loaded += usize::from(ranker(app) != before),
@@ -420,7 +421,7 @@ pub async fn follow(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<usi
             }
         }
     }
-    let serving = app.scenario_models(tenant, id).map(|m| m.versions.clone()).unwrap_or_default();
+    let serving = app.models.current(tenant, id).map(|m| m.versions.clone()).unwrap_or_default();
     for name in names {
         let versions: Vec<ModelRecord> = records.iter().filter(|m| m.model_name == name).cloned().collect();
         let Some(record) = serving_version(&versions) else { continue };

@@ -71,7 +71,7 @@ struct Insert<'a> {
 #[async_trait]
 impl super::dead_letters::Apply for Insert<'_> {
     async fn apply(&mut self, records: &[BusRecord]) -> Result<()> {
-        self.inserted += self.app.warehouse.insert(records).await?;
+        self.inserted += self.app.stores.warehouse.insert(records).await?;
         Ok(())
     }
 }

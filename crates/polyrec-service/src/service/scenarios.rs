@@ -124,7 +124,8 @@ pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Resul
     let config = check_config(&body.config)?;
     let now = app.now_ms();
     let quota = app.tenancy.tenant(tenant, now).await?.quota;
-    if quota.max_scenarios > 0 && app.documents.list_scenarios(tenant).await?.len() as u64 >= quota.max_scenarios {
+    if quota.max_scenarios > 0 && app.stores.documents.list_scenarios(tenant).await?.len() as u64 >= quota.max_scenarios
+    {
         return Err(Error::forbidden(
             "quota_exceeded",
             format!("this tenant may have {} scenarios and has them all; delete one first", quota.max_scenarios),
@@ -143,7 +144,7 @@ pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Resul
         created_ms: now,
         updated_ms: now,
     };
-    app.documents.insert_scenario(tenant, &scenario).await?;
+    app.stores.documents.insert_scenario(tenant, &scenario).await?;
     app.scenario_saved(tenant, &scenario).await?;
     ranker_follows_config(app, tenant, &scenario.scenario_id).await;
     tracing::info!(tenant = %tenant, scenario = %scenario.scenario_id, "scenario created");
@@ -154,20 +155,24 @@ pub async fn get(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<Scenar
     Ok(load(app, tenant, id).await?.into())
 }
 
-async fn load(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<Scenario> {
-    app.documents.get_scenario(tenant, id).await?.ok_or_else(|| Error::not_found(format!("scenario {:?}", id.as_str())))
+pub(crate) async fn load(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<Scenario> {
+    app.stores
+        .documents
+        .get_scenario(tenant, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("scenario {:?}", id.as_str())))
 }
 
 /// Every version of the scenario, newest first (the current one included): what a revert puts
 /// back with `PUT`.
 pub async fn history(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<ScenarioHistory> {
     load(app, tenant, id).await?;
-    let versions = app.documents.scenario_history(tenant, id).await?;
+    let versions = app.stores.documents.scenario_history(tenant, id).await?;
     Ok(ScenarioHistory { versions: versions.into_iter().map(Into::into).collect() })
 }
 
 pub async fn list(app: &App, tenant: &TenantId) -> Result<ScenarioList> {
-    let scenarios = app.documents.list_scenarios(tenant).await?;
+    let scenarios = app.stores.documents.list_scenarios(tenant).await?;
     Ok(ScenarioList { scenarios: scenarios.into_iter().map(Into::into).collect() })
 }
 
@@ -220,7 +225,7 @@ pub async fn patch(app: &App, tenant: &TenantId, id: &ScenarioId, body: Value) -
 }
 
 async fn save(app: &App, tenant: &TenantId, scenario: Scenario, expected_version: u64) -> Result<ScenarioView> {
-    app.documents.replace_scenario(tenant, &scenario, expected_version).await?;
+    app.stores.documents.replace_scenario(tenant, &scenario, expected_version).await?;
     app.scenario_saved(tenant, &scenario).await?;
     ranker_follows_config(app, tenant, &scenario.scenario_id).await;
     tracing::info!(tenant = %tenant, scenario = %scenario.scenario_id, version = scenario.version, "scenario updated");
@@ -228,13 +233,13 @@ async fn save(app: &App, tenant: &TenantId, scenario: Scenario, expected_version
 }
 
 pub async fn delete(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<()> {
-    if !app.documents.delete_scenario(tenant, id).await? {
+    if !app.stores.documents.delete_scenario(tenant, id).await? {
         return Err(Error::not_found(format!("scenario {:?}", id.as_str())));
     }
     app.scenario_deleted(tenant, id).await?;
     // Derived data goes too, so a scenario created again under the id starts clean.
-    app.realtime.drop_scenario(tenant, id).await?;
-    app.warehouse.drop_scenario(tenant, id).await?;
+    app.stores.realtime.drop_scenario(tenant, id).await?;
+    app.stores.warehouse.drop_scenario(tenant, id).await?;
     tracing::info!(tenant = %tenant, scenario = %id, "scenario deleted");
     Ok(())
 }

@@ -97,12 +97,12 @@ impl HotScore {
             }
             let update = serde_json::json!({"tenant_id": key.0, "scenario_id": key.1, "source": self.source,
                 "window_end_ms": window.end_ms, "items": scores.iter().map(|(item, hotness)| serde_json::json!({"item_id": item, "hotness": hotness})).collect::<Vec<_>>()});
-            if let Err(error) = app.realtime.put_hot_items(&key.0, &key.1, &self.source, scores, ttl_ms).await {
+            if let Err(error) = app.stores.realtime.put_hot_items(&key.0, &key.1, &self.source, scores, ttl_ms).await {
                 self.dirty.insert(key);
                 return Err(error);
             }
             if let Err(error) =
-                app.publish_derived("item-stats-updates", &[(format!("{}:{}", key.0, key.1), update)]).await
+                app.stores.publish_derived("item-stats-updates", &[(format!("{}:{}", key.0, key.1), update)]).await
             {
                 self.dirty.insert(key);
                 return Err(error);
@@ -138,7 +138,7 @@ impl StreamJob for HotScore {
         }
         let writes = stats
             .iter()
-            .map(|((tenant, item), events)| app.realtime.add_item_stats(tenant, item, &self.source, events));
+            .map(|((tenant, item), events)| app.stores.realtime.add_item_stats(tenant, item, &self.source, events));
         futures::future::try_join_all(writes).await?;
         self.taken_through = records.last().map_or(taken_through, |r| r.offset.max(taken_through));
         for record in live.into_iter().filter(|r| r.offset > taken_through) {

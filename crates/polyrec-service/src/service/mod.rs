@@ -6,7 +6,9 @@ pub mod behaviors;
 pub mod experiments;
 pub mod items;
 pub mod models;
+pub mod realtime;
 pub mod recommend;
+pub mod records;
 pub mod scenarios;
 
 use polyrec_core::Error;

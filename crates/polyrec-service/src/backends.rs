@@ -14,8 +14,9 @@ use polyrec_storage::{
 
 use crate::config::StorageConfig;
 
-/// The stores of one process.
-pub struct Backends {
+/// The stores of one process, private to this crate: a transport reaches them only through a
+/// service function.
+pub struct Stores {
     pub documents: Arc<dyn DocumentStore>,
     pub bus: Arc<dyn EventBus>,
     /// The embedded log, when that is the bus: the in-process jobs read it.
@@ -30,6 +31,8 @@ pub struct Backends {
     pub memory_realtime: Option<Arc<MemoryRealtime>>,
     pub vectors: Arc<dyn VectorIndex>,
     pub blobs: Arc<dyn BlobStore>,
+    /// Woken after every append to the bus, so the jobs react at once instead of polling.
+    pub bus_appended: tokio::sync::Notify,
 }
 
 fn scheme(url: &str) -> &str {
@@ -46,7 +49,7 @@ fn missing_feature(what: &str, feature: &str) -> anyhow::Error {
     )
 }
 
-impl Backends {
+impl Stores {
     pub async fn open(storage: &StorageConfig, data_dir: &Path, clock: SharedClock) -> anyhow::Result<Self> {
         let embedded = [&storage.documents, &storage.bus, &storage.warehouse].iter().any(|url| url.is_empty());
         if embedded {
@@ -70,6 +73,7 @@ impl Backends {
             memory_realtime,
             vectors,
             blobs,
+            bus_appended: tokio::sync::Notify::new(),
         })
     }
 }
@@ -206,5 +210,31 @@ async fn realtime(
             }
         }
         other => bail!("realtime = {url:?}: unknown scheme {other:?} (use redis://host:port/db, or empty for memory)"),
+    }
+}
+
+impl Stores {
+    /// Publishes a stream job's output, `(key, value)` records, to a derived topic of SPEC §3.3
+    /// (`user-profile-updates`, `item-stats-updates`, `recommendation-metrics`) for other
+    /// consumers, when the bus is Kafka; the embedded bus has no derived topics. Keyed
+    /// `{tenant}:{…}`; the values are absolute (a whole profile, a whole contribution), so a
+    /// replay's re-delivery is harmless.
+    pub async fn publish_derived(
+        &self,
+        topic: &str,
+        records: &[(String, serde_json::Value)],
+    ) -> polyrec_core::Result<()> {
+        #[cfg(feature = "kafka")]
+        if let Some(kafka) = &self.kafka {
+            let payloads = records
+                .iter()
+                .map(|(key, value)| {
+                    Ok((key.clone(), serde_json::to_vec(value).map_err(polyrec_core::Error::internal)?))
+                })
+                .collect::<polyrec_core::Result<Vec<_>>>()?;
+            return kafka.publish(topic, &payloads).await;
+        }
+        let _ = (topic, records);
+        Ok(())
     }
 }

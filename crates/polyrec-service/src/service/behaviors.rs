@@ -182,7 +182,7 @@ pub async fn dead_letters(app: &App, tenant: &TenantId, query: DeadLetterQuery) 
     if query.cursor.as_ref().is_some_and(|cursor| cursor.len() > MAX_CURSOR_LEN) {
         return Err(Error::invalid("invalid_cursor", format!("cursor is at most {MAX_CURSOR_LEN} characters")));
     }
-    let letters = app.documents.list_dead_letters(tenant, job, query.cursor.as_deref(), limit).await?;
+    let letters = app.stores.documents.list_dead_letters(tenant, job, query.cursor.as_deref(), limit).await?;
     let next_cursor = (letters.len() == limit).then(|| letters.last().map(|l| l.id.clone())).flatten();
     Ok(DeadLetterPage { dead_letters: letters, next_cursor })
 }
@@ -200,12 +200,12 @@ pub async fn replay(app: &App, tenant: &TenantId, request: ReplayRequest) -> Res
                 return Err(Error::invalid("invalid_ids", format!("at most {MAX_DEAD_LETTER_PAGE} ids per replay")));
             }
             // Looked up by id: however many letters the tenant has, a replay reads only these.
-            let mut letters = app.documents.get_dead_letters(tenant, ids).await?;
+            let mut letters = app.stores.documents.get_dead_letters(tenant, ids).await?;
             letters.retain(|letter| job.is_none_or(|job| letter.job == job));
             letters.truncate(limit);
             letters
         }
-        None => app.documents.list_dead_letters(tenant, job, None, limit).await?,
+        None => app.stores.documents.list_dead_letters(tenant, job, None, limit).await?,
     };
     if letters.is_empty() {
         return Ok(ReplayReport { replayed: 0 });
@@ -218,10 +218,10 @@ pub async fn replay(app: &App, tenant: &TenantId, request: ReplayRequest) -> Res
             event
         })
         .collect();
-    app.bus.append(events).await?;
-    app.bus_appended.notify_waiters();
+    app.stores.bus.append(events).await?;
+    app.stores.bus_appended.notify_waiters();
     let ids: Vec<String> = letters.iter().map(|l| l.id.clone()).collect();
-    app.documents.delete_dead_letters(tenant, &ids).await?;
+    app.stores.documents.delete_dead_letters(tenant, &ids).await?;
     metrics::counter!("polyrec_dead_letters_replayed_total").increment(ids.len() as u64);
     Ok(ReplayReport { replayed: ids.len() })
 }
@@ -245,7 +245,7 @@ async fn to_event(
     let incarnation = match known.get(scenario_id.as_str()) {
         Some(incarnation) => *incarnation,
         None => {
-            let incarnation = app.incarnation(tenant, &scenario_id).await?;
+            let incarnation = app.scenarios.incarnation(tenant, &scenario_id).await?;
             known.insert(scenario_id.to_string(), incarnation);
             incarnation
         }
@@ -337,7 +337,7 @@ async fn stamp(
         Some(experiment) => experiment.clone(),
         None => {
             let compiled = app.scenario(tenant, &event.scenario_id).await?;
-            let experiment = app.live_experiment(tenant, &compiled).await?;
+            let experiment = app.experiments.live(tenant, &compiled).await?;
             live.insert(event.scenario_id.to_string(), experiment.clone());
             experiment
         }
@@ -356,8 +356,8 @@ pub async fn track(app: &App, tenant: &TenantId, input: EventInput) -> Result<Ac
     let mut event = to_event(app, tenant, input, &mut HashMap::new()).await?;
     stamp(app, tenant, &mut event, &mut HashMap::new()).await?;
     let event_id = event.event_id.clone();
-    app.bus.append(vec![event]).await?;
-    app.bus_appended.notify_waiters();
+    app.stores.bus.append(vec![event]).await?;
+    app.stores.bus_appended.notify_waiters();
     metrics::counter!("polyrec_events_accepted_total").increment(1);
     metrics::counter!("polyrec_tenant_events_total", "tenant" => crate::telemetry::tenant_label(tenant)).increment(1);
     Ok(Accepted { event_id })
@@ -405,8 +405,8 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
     }
     let event_ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
     let accepted = events.len();
-    app.bus.append(events).await?;
-    app.bus_appended.notify_waiters();
+    app.stores.bus.append(events).await?;
+    app.stores.bus_appended.notify_waiters();
     metrics::counter!("polyrec_events_accepted_total").increment(accepted as u64);
     metrics::counter!("polyrec_events_rejected_total").increment(errors.len() as u64);
     metrics::counter!("polyrec_tenant_events_total", "tenant" => crate::telemetry::tenant_label(tenant))
@@ -416,8 +416,8 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
 
 pub async fn stats(app: &App, tenant: &TenantId) -> Result<EventStats> {
     Ok(EventStats {
-        events: app.bus.count(tenant).await?,
-        warehouse_events: app.warehouse.count(tenant, None).await?,
-        dead_letters: app.documents.count_dead_letters(tenant).await?,
+        events: app.stores.bus.count(tenant).await?,
+        warehouse_events: app.stores.warehouse.count(tenant, None).await?,
+        dead_letters: app.stores.documents.count_dead_letters(tenant).await?,
     })
 }

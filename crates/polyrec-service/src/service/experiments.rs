@@ -114,7 +114,8 @@ pub fn group_config(scenario: &CompiledScenario, group: &ExperimentGroup) -> Res
 
 async fn load(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<Experiment> {
     app.scenario(tenant, scenario).await?;
-    app.documents
+    app.stores
+        .documents
         .get_experiment(tenant, scenario, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("experiment {id:?}")))
@@ -143,8 +144,8 @@ pub async fn create(
         created_ms: now,
         updated_ms: now,
     };
-    app.documents.insert_experiment(tenant, &experiment).await?;
-    app.experiment_changed(tenant, scenario);
+    app.stores.documents.insert_experiment(tenant, &experiment).await?;
+    app.experiments.changed(tenant, scenario);
     Ok(experiment.into())
 }
 
@@ -154,7 +155,7 @@ pub async fn get(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str) 
 
 pub async fn list(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<ExperimentList> {
     app.scenario(tenant, scenario).await?;
-    let experiments = app.documents.list_experiments(tenant, Some(scenario)).await?;
+    let experiments = app.stores.documents.list_experiments(tenant, Some(scenario)).await?;
     Ok(ExperimentList { experiments: experiments.into_iter().map(Into::into).collect() })
 }
 
@@ -189,16 +190,16 @@ pub async fn replace(
         updated_ms: app.now_ms(),
         ..current.clone()
     };
-    app.documents.replace_experiment(tenant, &next, current.version).await?;
-    app.experiment_changed(tenant, scenario);
+    app.stores.documents.replace_experiment(tenant, &next, current.version).await?;
+    app.experiments.changed(tenant, scenario);
     Ok(next.into())
 }
 
 pub async fn delete(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<()> {
     let current = load(app, tenant, scenario, id).await?;
     not_running(&current, "delete")?;
-    app.documents.delete_experiment(tenant, scenario, id).await?;
-    app.experiment_changed(tenant, scenario);
+    app.stores.documents.delete_experiment(tenant, scenario, id).await?;
+    app.experiments.changed(tenant, scenario);
     Ok(())
 }
 
@@ -219,7 +220,7 @@ pub async fn start(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str
             ),
         });
     }
-    let others = app.documents.list_experiments(tenant, Some(scenario)).await?;
+    let others = app.stores.documents.list_experiments(tenant, Some(scenario)).await?;
     if let Some(running) = others.iter().find(|e| e.status == ExperimentStatus::Running && e.experiment_id != id) {
         return Err(Error::Conflict {
             code: "experiment_already_running",
@@ -238,8 +239,8 @@ pub async fn start(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str
         updated_ms: now,
         ..current.clone()
     };
-    app.documents.replace_experiment(tenant, &next, current.version).await?;
-    app.experiment_changed(tenant, scenario);
+    app.stores.documents.replace_experiment(tenant, &next, current.version).await?;
+    app.experiments.changed(tenant, scenario);
     Ok(next.into())
 }
 
@@ -257,8 +258,8 @@ pub async fn stop(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str)
         updated_ms: app.now_ms(),
         ..current.clone()
     };
-    app.documents.replace_experiment(tenant, &next, current.version).await?;
-    app.experiment_changed(tenant, scenario);
+    app.stores.documents.replace_experiment(tenant, &next, current.version).await?;
+    app.experiments.changed(tenant, scenario);
     Ok(next.into())
 }
 
@@ -395,7 +396,7 @@ pub async fn results(
             format!("from–to spans more than {MAX_RESULTS_DAYS} days; ask for a shorter window"),
         ));
     }
-    let totals = app.warehouse.experiment_totals(tenant, scenario, id, from, to.saturating_add(1)).await?;
+    let totals = app.stores.warehouse.experiment_totals(tenant, scenario, id, from, to.saturating_add(1)).await?;
     let rate = |x: u64, n: u64| (n > 0).then(|| x as f64 / n as f64);
     let groups: Vec<GroupResult> = experiment
         .groups

@@ -124,14 +124,14 @@ pub async fn create(app: &App, tenant: &TenantId, scenario: &ScenarioId, body: I
     require_scenario(app, tenant, scenario).await?;
     let item = body.into_item(scenario, app.now_ms())?;
     let quota = app.tenancy.tenant(tenant, app.now_ms()).await?.quota;
-    if quota.max_items > 0 && app.catalog(tenant, scenario).await?.len() as u64 >= quota.max_items {
+    if quota.max_items > 0 && app.catalogs.get(tenant, scenario).await?.len() as u64 >= quota.max_items {
         return Err(Error::forbidden(
             "quota_exceeded",
             format!("this tenant may have {} items in a scenario and has them all", quota.max_items),
         ));
     }
-    app.documents.insert_item(tenant, &item).await?;
-    app.catalog_upsert(tenant, scenario, std::slice::from_ref(&item)).await;
+    app.stores.documents.insert_item(tenant, &item).await?;
+    app.catalogs.upsert(tenant, scenario, std::slice::from_ref(&item)).await;
     Ok(item.into())
 }
 
@@ -142,20 +142,21 @@ async fn store_one(app: &App, tenant: &TenantId, scenario: &ScenarioId, item: It
 
 /// Writes items to the document store, then into the loaded catalog.
 async fn store(app: &App, tenant: &TenantId, scenario: &ScenarioId, items: Vec<Item>) -> Result<Vec<(Item, Upserted)>> {
-    let stored = app.documents.upsert_items(tenant, items).await?;
+    let stored = app.stores.documents.upsert_items(tenant, items).await?;
     let written: Vec<Item> = stored.iter().map(|(item, _)| item.clone()).collect();
-    app.catalog_upsert(tenant, scenario, &written).await;
+    app.catalogs.upsert(tenant, scenario, &written).await;
     Ok(stored)
 }
 
 pub async fn get(app: &App, tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Result<ItemView> {
-    let found = app.documents.get_item(tenant, scenario, item).await?;
+    let found = app.stores.documents.get_item(tenant, scenario, item).await?;
     found.map(Into::into).ok_or_else(|| Error::not_found(format!("item {:?}", item.as_str())))
 }
 
 pub async fn patch(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &ItemId, body: Value) -> Result<ItemView> {
     let body: ItemPatch = parse_body(body)?;
     let mut item = app
+        .stores
         .documents
         .get_item(tenant, scenario, id)
         .await?
@@ -184,10 +185,10 @@ pub async fn patch(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &Ite
 }
 
 pub async fn delete(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &ItemId) -> Result<()> {
-    if !app.documents.delete_item(tenant, scenario, id).await? {
+    if !app.stores.documents.delete_item(tenant, scenario, id).await? {
         return Err(Error::not_found(format!("item {:?}", id.as_str())));
     }
-    app.catalog_remove(tenant, scenario, id.as_str()).await;
+    app.catalogs.remove(tenant, scenario, id.as_str()).await;
     Ok(())
 }
 
@@ -206,7 +207,7 @@ pub async fn list(app: &App, tenant: &TenantId, scenario: &ScenarioId, query: It
     let updated_since_ms =
         query.updated_since.as_deref().map(polyrec_core::timefmt::parse_timestamp_str).transpose()?;
     let filter = ItemFilter { category: query.category, status, updated_since_ms, cursor: query.cursor, limit };
-    let items = app.documents.list_items(tenant, scenario, &filter).await?;
+    let items = app.stores.documents.list_items(tenant, scenario, &filter).await?;
     let next_cursor = (items.len() == limit).then(|| items.last().map(|i| i.item_id.to_string())).flatten();
     Ok(ItemPage { items: items.into_iter().map(Into::into).collect(), next_cursor })
 }
@@ -363,7 +364,7 @@ async fn flush(
     // The tenant's item quota: new items past it are rejected line by line; updates pass.
     let quota = app.tenancy.tenant(tenant, app.now_ms()).await?.quota;
     if quota.max_items > 0 {
-        let catalog = app.catalog(tenant, scenario).await?;
+        let catalog = app.catalogs.get(tenant, scenario).await?;
         let mut count = catalog.len() as u64;
         let mut new = std::collections::HashSet::new();
         lines.retain(|(line, item)| {

@@ -104,7 +104,7 @@ pub(crate) async fn record(app: &App, job: &'static str, failed: Vec<(BusRecord,
         .into_iter()
         .map(|(record, error)| DeadLetter::new(job, record.offset, record.event, error, now))
         .collect();
-    app.documents.put_dead_letters(&letters).await?;
+    app.stores.documents.put_dead_letters(&letters).await?;
     // One line per batch, not per event: a tenant sending a million poison events must not
     // flood the log everyone shares. The letters themselves say which and why.
     let first = &letters[0];

@@ -103,7 +103,7 @@ impl ProfileAggregator {
             // Events of a scenario deleted since (or of its earlier incarnation) fold nowhere.
             let scenario_key = (tenant.clone(), scenario.clone());
             if !incarnations.contains_key(&scenario_key) {
-                incarnations.insert(scenario_key.clone(), app.incarnation(tenant, scenario).await?);
+                incarnations.insert(scenario_key.clone(), app.scenarios.incarnation(tenant, scenario).await?);
             }
             let Some(current) = incarnations[&scenario_key] else { continue };
             let Some(events) = self.windows.get_mut(key) else { continue };
@@ -113,7 +113,7 @@ impl ProfileAggregator {
             }
             let profile_key = (tenant.clone(), scenario.clone(), user.clone());
             if !profiles.contains_key(&profile_key) {
-                let stored = app.profile(tenant, user, scenario).await?;
+                let stored = app.profiles.get(tenant, user, scenario).await?;
                 let profile =
                     stored.map(|p| (*p).clone()).unwrap_or_else(|| UserProfile::empty(user.clone(), scenario.clone()));
                 profiles.insert(profile_key.clone(), profile);
@@ -136,8 +136,8 @@ impl ProfileAggregator {
                     (key, value)
                 })
                 .collect();
-            app.put_profiles(&tenant, profiles).await?;
-            app.publish_derived("user-profile-updates", &updates).await?;
+            app.profiles.put(&tenant, profiles).await?;
+            app.stores.publish_derived("user-profile-updates", &updates).await?;
         }
         // Removed only once stored: a failure leaves them open, to be retried.
         for key in closable {
@@ -265,7 +265,8 @@ impl StreamJob for ProfileAggregator {
                 .push(event.item_id.to_string());
         }
         for ((tenant, user, scenario), items) in recent {
-            app.realtime
+            app.stores
+                .realtime
                 .push_recent(&tenant, &user, &scenario, &items, UserProfile::RECENT_ITEMS_CAP, RECENT_TTL_MS)
                 .await?;
         }

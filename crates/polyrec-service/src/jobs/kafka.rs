@@ -272,7 +272,7 @@ fn commit(app: &App, consumer: &StreamConsumer, instances: &mut HashMap<Partitio
                 safe_offsets.push(((topic.clone(), *partition), safe));
             }
         }
-        app.set_partition_progress(name, topic, *partition, instance.job.visible_offset(instance.processed));
+        app.progress.set_partition(name, topic, *partition, instance.job.visible_offset(instance.processed));
     }
     if safe_offsets.is_empty() {
         return;

@@ -103,14 +103,26 @@ pub async fn submit(
         finished_ms: None,
         heartbeat_ms: now,
     };
-    app.documents.put_job(tenant, &job).await?;
+    app.stores.documents.put_job(tenant, &job).await?;
     tokio::spawn(run(app.clone(), tenant.clone(), job.clone()));
     Ok(job)
 }
 
 /// A job's record; `NotFound` for another tenant's job.
 pub async fn get(app: &App, tenant: &TenantId, job_id: &str) -> Result<JobRecord> {
-    app.documents.get_job(tenant, job_id).await?.ok_or_else(|| Error::not_found(format!("job {job_id:?}")))
+    app.stores.documents.get_job(tenant, job_id).await?.ok_or_else(|| Error::not_found(format!("job {job_id:?}")))
+}
+
+/// The most jobs one `GET …/jobs` lists.
+pub const MAX_JOBS_LISTED: usize = 500;
+
+/// The scenario's jobs, newest first, at most `limit` (1 to [`MAX_JOBS_LISTED`]).
+pub async fn list(app: &App, tenant: &TenantId, scenario: &ScenarioId, limit: usize) -> Result<Vec<JobRecord>> {
+    app.scenario(tenant, scenario).await?;
+    if !(1..=MAX_JOBS_LISTED).contains(&limit) {
+        return Err(Error::invalid("invalid_limit", format!("limit {limit} is not in 1–{MAX_JOBS_LISTED}")));
+    }
+    app.stores.documents.list_jobs(tenant, Some(scenario), limit).await
 }
 
 /// Waits for a job to finish (or `timeout`) and returns its record.
@@ -181,7 +193,7 @@ impl Tracker {
     }
 
     async fn flush(&self) -> Result<()> {
-        self.app.documents.put_job(&self.tenant, &self.snapshot()).await
+        self.app.stores.documents.put_job(&self.tenant, &self.snapshot()).await
     }
 
     /// Enters a stage that takes the share `from..to` of the job.
@@ -204,7 +216,7 @@ async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord) {
         span: Mutex::new((0.0, 0.0)),
         within: Arc::new(AtomicU64::new(0)),
     });
-    let _one_at_a_time = app.training_slot(&tenant, &scenario).await;
+    let _one_at_a_time = app.models.training_slot(&tenant, &scenario).await;
     {
         let mut job = tracker.job.lock();
         job.state = JobState::Running;
@@ -277,7 +289,7 @@ async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord) {
     }
     // The final state must land: a job left `running` would wait for the reaper.
     for attempt in 0..5 {
-        match app.documents.put_job(&tenant, &final_record).await {
+        match app.stores.documents.put_job(&tenant, &final_record).await {
             Ok(()) => break,
             Err(error) => {
                 tracing::warn!(%error, attempt, "could not record a training job's end; retrying");
@@ -322,8 +334,8 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
     let now = app.now_ms();
     let since = now - app.config.cf_window_days as i64 * DAY_MS;
     // Counted before reading, so events that land during training trigger the next round.
-    let event_count = app.warehouse.count(tenant, Some(scenario)).await?;
-    let interactions = Arc::new(app.warehouse.interactions(tenant, scenario, since).await?);
+    let event_count = app.stores.warehouse.count(tenant, Some(scenario)).await?;
+    let interactions = Arc::new(app.stores.warehouse.interactions(tenant, scenario, since).await?);
 
     tracker.stage("training item_cf and user_cf neighbours", 0.1, 0.2).await;
     let rows = interactions.clone();
@@ -337,7 +349,7 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
         job.data.insert("users".into(), model.n_users() as u64);
         job.data.insert("items".into(), model.n_items() as u64);
     }
-    app.set_cf_model(tenant, scenario, model, event_count);
+    app.models.set_cf(tenant, scenario, model, event_count);
 
     let mut models = wanted(&compiled.scenario.config, &asked);
     // On shared stores one process at a time trains a scenario's registered models on the
@@ -356,7 +368,7 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
         async {
             if trigger == "schedule" {
                 // The schedule retrains a model only when the events changed since its serving version.
-                let registered = app.documents.list_models(tenant, scenario, None).await?;
+                let registered = app.stores.documents.list_models(tenant, scenario, None).await?;
                 models.retain(|name| {
                     let versions: Vec<_> = registered.iter().filter(|m| &m.model_name == name).cloned().collect();
                     serving_version(&versions).and_then(|m| m.config.get("events")?.as_u64()) != Some(event_count)
@@ -367,7 +379,7 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
         .await
     };
     if lease == Lease::Held
-        && let Err(error) = app.realtime.cache_delete(Cached::TrainingLease(tenant, scenario)).await
+        && let Err(error) = app.stores.realtime.cache_delete(Cached::TrainingLease(tenant, scenario)).await
     {
         tracing::warn!(%error, "could not release the training lease; it expires on its own");
     }
@@ -391,7 +403,7 @@ async fn take_lease(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Leas
     if app.config.storage.documents.is_empty() {
         return Lease::NotNeeded;
     }
-    match app.realtime.cache_put(Cached::TrainingLease(tenant, scenario), &app.instance, LEASE_MS, true).await {
+    match app.stores.realtime.cache_put(Cached::TrainingLease(tenant, scenario), &app.instance, LEASE_MS, true).await {
         Ok(true) => Lease::Held,
         Ok(false) => Lease::Elsewhere,
         Err(error) => {
@@ -543,10 +555,13 @@ async fn fit_ranker(
         Error::invalid("invalid_config", format!("{}: {}", e.path, e.message))
     })?;
     let since = app.now_ms() - app.config.cf_window_days as i64 * DAY_MS;
-    let rows =
-        app.warehouse.behaviors(tenant, scenario, since, &polyrec_core::EventType::ALL, MAX_RANKER_EVENTS).await?;
+    let rows = app
+        .stores
+        .warehouse
+        .behaviors(tenant, scenario, since, &polyrec_core::EventType::ALL, MAX_RANKER_EVENTS)
+        .await?;
     let window_ms = (params.label_window_hours * 3_600_000.0) as i64;
-    let catalog = app.catalog(tenant, scenario).await?;
+    let catalog = app.catalogs.get(tenant, scenario).await?;
     let impressions: Vec<_> = label_impressions(&rows, &objective, params.min_watch_seconds, window_ms)
         .into_iter()
         .filter(|i| catalog.get(&i.item_id).is_some())
@@ -568,7 +583,7 @@ async fn fit_ranker(
     for impression in &impressions {
         if !profiles.contains_key(&impression.user_id) {
             let profile = match polyrec_core::UserId::parse(impression.user_id.clone()) {
-                Ok(user) => app.profile(tenant, &user, scenario).await?,
+                Ok(user) => app.profiles.get(tenant, &user, scenario).await?,
                 Err(_) => None,
             };
             profiles.insert(impression.user_id.clone(), profile);
@@ -685,7 +700,7 @@ pub(super) async fn run_schedule(app: Arc<App>, mut stopped: watch::Receiver<boo
 
 /// Marks failed the unfinished jobs whose heartbeat is older than `heartbeat_before`.
 pub async fn reap(app: &App, heartbeat_before: i64) -> Result<usize> {
-    let stale = app.documents.stale_jobs(heartbeat_before).await?;
+    let stale = app.stores.documents.stale_jobs(heartbeat_before).await?;
     let count = stale.len();
     for (tenant, mut job) in stale {
         job.state = JobState::Failed;
@@ -693,16 +708,16 @@ pub async fn reap(app: &App, heartbeat_before: i64) -> Result<usize> {
             Some("the process running this job stopped before it finished; the serving models were not changed".into());
         job.finished_ms = Some(app.now_ms());
         tracing::warn!(tenant = %tenant, job = %job.job_id, "training job lost its process: marked failed");
-        app.documents.put_job(&tenant, &job).await?;
+        app.stores.documents.put_job(&tenant, &job).await?;
     }
     Ok(count)
 }
 
 async fn retrain_changed(app: &Arc<App>) -> Result<()> {
-    for (tenant, scenario) in app.documents.all_scenarios().await? {
+    for (tenant, scenario) in app.stores.documents.all_scenarios().await? {
         let id = scenario.scenario_id;
-        let count = app.warehouse.count(&tenant, Some(&id)).await?;
-        if count == 0 || app.cf_trained_at(&tenant, &id) == Some(count) {
+        let count = app.stores.warehouse.count(&tenant, Some(&id)).await?;
+        if count == 0 || app.models.cf_trained_at(&tenant, &id) == Some(count) {
             continue;
         }
         // One at a time: the round waits for each job, so the schedule never piles them up.

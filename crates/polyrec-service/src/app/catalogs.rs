@@ -1,0 +1,150 @@
+//! Catalogs: per scenario, the item index the engine reads, kept in step with item writes. Shared,
+//! each process compares its catalog with `catalog:version` at most every `services.follow_ms`
+//! and reloads it when another process wrote items.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+use polyrec_core::{Item, Result, ScenarioId, TenantId};
+use polyrec_engine::Catalog;
+
+use super::Key;
+use super::coherence::Coherence;
+use crate::sources::ItemSource;
+
+#[derive(Default)]
+struct Slot {
+    /// `None` until first loaded from the document store.
+    items: tokio::sync::Mutex<Option<HashMap<String, Arc<Item>>>>,
+    snapshot: RwLock<Arc<Catalog>>,
+    /// Set once the first snapshot is built; with `dirty` clear, `snapshot` is current.
+    loaded: AtomicBool,
+    dirty: AtomicBool,
+    /// Shared: the `catalog:version` this catalog reflects, and when (ms since the process
+    /// started, from 1; 0: never) it was last compared with the shared one.
+    version: AtomicU64,
+    checked_ms: AtomicU64,
+}
+
+pub struct Catalogs {
+    source: Arc<dyn ItemSource>,
+    coherence: Arc<dyn Coherence>,
+    slots: RwLock<HashMap<Key, Arc<Slot>>>,
+    follow_ms: u64,
+    started: std::time::Instant,
+}
+
+impl Catalogs {
+    pub(crate) fn new(source: Arc<dyn ItemSource>, coherence: Arc<dyn Coherence>, follow_ms: u64) -> Self {
+        Self { source, coherence, slots: RwLock::default(), follow_ms, started: std::time::Instant::now() }
+    }
+
+    fn slot(&self, tenant: &TenantId, id: &ScenarioId) -> Arc<Slot> {
+        let key = (tenant.clone(), id.clone());
+        if let Some(slot) = self.slots.read().get(&key) {
+            return slot.clone();
+        }
+        self.slots.write().entry(key).or_default().clone()
+    }
+
+    /// The current catalog snapshot of a scenario, loading it on first use.
+    pub async fn get(&self, tenant: &TenantId, id: &ScenarioId) -> Result<Arc<Catalog>> {
+        let slot = self.slot(tenant, id);
+        self.follow(tenant, id, &slot).await;
+        // The request path: loaded and unchanged since the last build, no lock to take.
+        if slot.loaded.load(Ordering::SeqCst) && !slot.dirty.load(Ordering::SeqCst) {
+            return Ok(slot.snapshot.read().clone());
+        }
+        let mut items = slot.items.lock().await;
+        if items.is_none() {
+            let loaded = self.source.scan_items(tenant, id).await?;
+            *items = Some(loaded.into_iter().map(|item| (item.item_id.to_string(), Arc::new(item))).collect());
+            slot.dirty.store(true, Ordering::SeqCst);
+        }
+        if slot.dirty.swap(false, Ordering::SeqCst) {
+            let built = Arc::new(Catalog::build(items.iter().flat_map(|map| map.values().cloned())));
+            *slot.snapshot.write() = built;
+            slot.loaded.store(true, Ordering::SeqCst);
+        }
+        Ok(slot.snapshot.read().clone())
+    }
+
+    /// At most every `services.follow_ms`, compares the catalog with the shared version and,
+    /// when another process has written items since, drops it so the caller reloads it.
+    async fn follow(&self, tenant: &TenantId, id: &ScenarioId, slot: &Slot) {
+        if self.coherence.revalidate_after().is_none() {
+            return; // Every item write passes through this process.
+        }
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        let checked = slot.checked_ms.load(Ordering::SeqCst);
+        if (checked != 0 && now.saturating_sub(checked) < self.follow_ms)
+            || slot.checked_ms.compare_exchange(checked, now, Ordering::SeqCst, Ordering::SeqCst).is_err()
+        {
+            return;
+        }
+        let shared = match self.coherence.catalog_version(tenant, id).await {
+            Ok(Some(version)) => version,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::debug!(%tenant, scenario = %id, %error, "catalog version unavailable; keeping the catalog");
+                return;
+            }
+        };
+        if shared != slot.version.load(Ordering::SeqCst) {
+            let mut items = slot.items.lock().await;
+            *items = None;
+            slot.version.store(shared, Ordering::SeqCst);
+            slot.dirty.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// After this process wrote items: shared, bumps the version so other processes reload;
+    /// this catalog is current unless another process wrote in between.
+    async fn written(&self, tenant: &TenantId, id: &ScenarioId, slot: &Slot) {
+        match self.coherence.bump_catalog_version(tenant, id).await {
+            Ok(Some(version)) => {
+                let _ = slot.version.compare_exchange(version - 1, version, Ordering::SeqCst, Ordering::SeqCst);
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%tenant, scenario = %id, %error,
+                "cannot bump the catalog version; other processes see the item change on restart"),
+        }
+    }
+
+    /// Called after items were written: a loaded catalog takes them in.
+    pub async fn upsert(&self, tenant: &TenantId, id: &ScenarioId, written: &[Item]) {
+        self.change(tenant, id, |map| {
+            for item in written {
+                map.insert(item.item_id.to_string(), Arc::new(item.clone()));
+            }
+        })
+        .await
+    }
+
+    /// Called after an item was deleted.
+    pub async fn remove(&self, tenant: &TenantId, id: &ScenarioId, item_id: &str) {
+        self.change(tenant, id, |map| {
+            map.remove(item_id);
+        })
+        .await
+    }
+
+    async fn change(&self, tenant: &TenantId, id: &ScenarioId, change: impl FnOnce(&mut HashMap<String, Arc<Item>>)) {
+        let slot = self.slot(tenant, id);
+        {
+            let mut items = slot.items.lock().await;
+            if let Some(map) = items.as_mut() {
+                change(map);
+                slot.dirty.store(true, Ordering::SeqCst);
+            }
+        }
+        self.written(tenant, id, &slot).await;
+    }
+
+    /// Called after the scenario was deleted.
+    pub(crate) fn forget(&self, tenant: &TenantId, id: &ScenarioId) {
+        self.slots.write().remove(&(tenant.clone(), id.clone()));
+    }
+}

@@ -1,0 +1,178 @@
+//! The application: the stores, the caches in front of them and what the jobs share with the
+//! request path, as named components. Built once at start-up ([`App::open`]) and shared as
+//! `Arc<App>` by every service, job and transport.
+//!
+//! - [`Stores`]: the storage trait objects (private to this crate);
+//! - [`Scenarios`]: compiled scenarios; [`Experiments`]: each scenario's running experiment;
+//! - [`Catalogs`]: the item index the engine reads; [`Profiles`]: user profiles;
+//! - [`Models`]: the trained models each scenario serves, swapped whole by the trainer;
+//! - [`JobProgress`]: how far the stream jobs have processed the bus.
+//!
+//! Each cache keeps itself true to writes through one [`coherence::Coherence`], chosen once
+//! from whether the realtime store is shared with other processes.
+
+mod catalogs;
+pub mod coherence;
+mod experiments;
+mod models;
+mod profiles;
+mod progress;
+mod scenarios;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use polyrec_core::clock::SharedClock;
+use polyrec_core::{Result, Scenario, ScenarioId, TenantId};
+
+pub use self::catalogs::Catalogs;
+pub use self::experiments::Experiments;
+pub use self::models::Models;
+pub use self::profiles::Profiles;
+pub use self::progress::JobProgress;
+pub use self::scenarios::{CompiledScenario, Scenarios};
+use crate::ServerConfig;
+pub use crate::backends::Stores;
+use crate::sources::Sources;
+use crate::tenancy::{Charge, Tenancy, TenantSource, UserSource};
+
+type Key = (TenantId, ScenarioId);
+
+/// One async lock per scenario, made on first use.
+#[derive(Default)]
+pub(crate) struct KeyedLocks(parking_lot::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>);
+
+impl KeyedLocks {
+    pub(crate) fn of(&self, key: &Key) -> Arc<tokio::sync::Mutex<()>> {
+        self.0.lock().entry(key.clone()).or_default().clone()
+    }
+}
+
+/// What a process reads from outside its own stores, given by the transport crate: the tenant
+/// and user services (SPEC §6.2) and, for the split recommendation service, the other services.
+#[derive(Default)]
+pub struct Remote {
+    pub tenants: Option<Arc<dyn TenantSource>>,
+    pub users: Option<Arc<dyn UserSource>>,
+    /// `None`: this process's document store.
+    pub sources: Option<Sources>,
+}
+
+pub struct App {
+    pub config: ServerConfig,
+    pub clock: SharedClock,
+    /// Tokens, tenant and user information, quotas.
+    pub tenancy: Tenancy,
+    /// Where the request path reads scenarios, items, user features and learned-ranker scores:
+    /// this process's stores, or (split) the other services over gRPC.
+    pub sources: Sources,
+    /// This process's id among the processes sharing the stores (the holder of a lease).
+    pub instance: String,
+    pub(crate) stores: Stores,
+    pub scenarios: Scenarios,
+    pub experiments: Experiments,
+    pub catalogs: Catalogs,
+    pub profiles: Profiles,
+    pub models: Models,
+    pub progress: JobProgress,
+    /// Training jobs running at once in this process (`limits.max_concurrent_trainings`).
+    pub(crate) training_permits: Arc<tokio::sync::Semaphore>,
+    /// Requests in flight in this process (`limits.max_concurrent_requests`), the one limit of
+    /// every route the server protects.
+    pub request_permits: Arc<tokio::sync::Semaphore>,
+    /// Refusals held back now (`limits.refusal_delay_ms`), at most `MAX_HELD_REFUSALS`.
+    pub held_refusals: Arc<tokio::sync::Semaphore>,
+}
+
+impl App {
+    /// Opens the stores `config.storage` names (embedded under `config.data_dir` by default, the
+    /// production engines where a URL is given) and builds the application over them.
+    pub async fn open(config: ServerConfig, clock: SharedClock, remote: Remote) -> anyhow::Result<Arc<App>> {
+        let stores = Stores::open(&config.storage, &config.data_dir, clock.clone()).await?;
+        let tenancy = Tenancy::new(&config.auth, &config.tenancy, remote.tenants, remote.users)?;
+        let sources = remote.sources.unwrap_or_else(|| Sources::local(stores.documents.clone()));
+        Ok(Arc::new(Self::build(config, clock, stores, tenancy, sources)))
+    }
+
+    fn build(config: ServerConfig, clock: SharedClock, stores: Stores, tenancy: Tenancy, sources: Sources) -> App {
+        let follow = Duration::from_millis(config.services.follow_ms);
+        let coherence = || coherence::of(stores.realtime.clone(), follow);
+        let limits = &config.limits;
+        App {
+            scenarios: Scenarios::new(sources.scenarios.clone(), coherence()),
+            experiments: Experiments::new(sources.scenarios.clone(), coherence()),
+            catalogs: Catalogs::new(sources.items.clone(), coherence(), config.services.follow_ms),
+            profiles: Profiles::new(sources.features.clone(), stores.documents.clone(), coherence(), clock.clone()),
+            models: Models::new(coherence()),
+            progress: JobProgress::default(),
+            training_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_trainings.max(1))),
+            request_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests.max(1))),
+            held_refusals: Arc::new(tokio::sync::Semaphore::new(crate::config::MAX_HELD_REFUSALS)),
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+            config,
+            clock,
+            tenancy,
+            sources,
+            stores,
+        }
+    }
+
+    /// The stores, for the integration tests that seed or inspect them directly.
+    #[cfg(feature = "test-support")]
+    pub fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Takes `charge` from the tenant's quota (`429 rate_limited` when it is used up).
+    pub async fn charge(&self, tenant: &TenantId, charge: Charge) -> Result<()> {
+        let now = self.now_ms();
+        let info = self.tenancy.tenant(tenant, now).await?;
+        self.tenancy.charge(tenant, &info.quota, charge, now)
+    }
+
+    /// Refuses at once (`429`) a tenant whose quota for `charge` is used up now, before its
+    /// request is read: the quota is still charged in full by [`App::charge`] when it is not.
+    pub async fn refuse_if_spent(&self, tenant: &TenantId, charge: Charge) -> Result<()> {
+        let now = self.now_ms();
+        let info = self.tenancy.tenant(tenant, now).await?;
+        self.tenancy.refuse_if_empty(tenant, &info.quota, charge, now)
+    }
+
+    /// Requests this process is running now, within `limits.max_concurrent_requests`.
+    pub fn requests_in_flight(&self) -> usize {
+        self.config.limits.max_concurrent_requests.max(1) - self.request_permits.available_permits()
+    }
+
+    /// Requests refused for their tenant's rate that are being held back now.
+    pub fn refusals_held(&self) -> usize {
+        crate::config::MAX_HELD_REFUSALS - self.held_refusals.available_permits()
+    }
+
+    /// The scenario with its compiled pipeline; `NotFound` for unknown (or other tenants')
+    /// scenarios.
+    pub async fn scenario(&self, tenant: &TenantId, id: &ScenarioId) -> Result<Arc<CompiledScenario>> {
+        self.scenarios.get(tenant, id).await
+    }
+
+    /// Called after a scenario write: the next request, in this process and (shared) in every
+    /// other, compiles the new version, and its experiments are compiled against it.
+    pub async fn scenario_saved(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()> {
+        self.experiments.changed(tenant, &scenario.scenario_id);
+        self.scenarios.written(tenant, &scenario.scenario_id, Some(scenario)).await
+    }
+
+    /// Called after a scenario is deleted: its caches go too.
+    pub async fn scenario_deleted(&self, tenant: &TenantId, id: &ScenarioId) -> Result<()> {
+        self.experiments.changed(tenant, id);
+        self.scenarios.written(tenant, id, None).await?;
+        self.catalogs.forget(tenant, id);
+        self.models.forget(tenant, id);
+        self.stores.vectors.drop_scenario(tenant, id).await?;
+        self.profiles.forget(tenant, id)
+    }
+}
