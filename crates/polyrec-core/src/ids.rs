@@ -2,6 +2,7 @@
 //! `[A-Za-z0-9_.@-]` — never ':' — so an id can be embedded in a key (`hot:items:{tenant}:{scenario}`), a
 //! topic name or a file name without escaping, and a malformed one is rejected at the edge.
 
+use crate::Code;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -9,7 +10,7 @@ use crate::Error;
 
 pub const MAX_ID_LEN: usize = 128;
 
-pub fn check_id(kind: &'static str, code: &'static str, value: &str) -> Result<(), Error> {
+pub fn check_id(kind: &'static str, code: Code, value: &str) -> Result<(), Error> {
     if value.is_empty() || value.len() > MAX_ID_LEN {
         return Err(Error::invalid(
             code,
@@ -32,7 +33,7 @@ pub fn check_id(kind: &'static str, code: &'static str, value: &str) -> Result<(
 }
 
 macro_rules! id_type {
-    ($name:ident, $kind:literal, $code:literal) => {
+    ($name:ident, $kind:literal, $code:expr) => {
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
@@ -64,10 +65,10 @@ macro_rules! id_type {
     };
 }
 
-id_type!(TenantId, "tenant id", "invalid_tenant_id");
-id_type!(ScenarioId, "scenario_id", "invalid_scenario_id");
-id_type!(ItemId, "item_id", "invalid_item_id");
-id_type!(UserId, "user_id", "invalid_user_id");
+id_type!(TenantId, "tenant id", Code::InvalidTenantId);
+id_type!(ScenarioId, "scenario_id", Code::InvalidScenarioId);
+id_type!(ItemId, "item_id", Code::InvalidItemId);
+id_type!(UserId, "user_id", Code::InvalidUserId);
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! have a meaning to the engine: `category` (string), `tags` (array of strings), `location`
 //! (string) and `publish_time` (RFC 3339 or epoch); any numeric field can be a ranking feature.
 
+use crate::Code;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -35,7 +36,7 @@ impl ItemInput {
         let item_id = ItemId::parse(input.item_id)?;
         if item_id.as_str() == "bulk" {
             // `.../items/bulk` is the bulk import's route, so an item of that id could not be read.
-            return Err(Error::invalid("invalid_item_id", "item_id \"bulk\" is reserved; choose another id"));
+            return Err(Error::invalid(Code::InvalidItemId, "item_id \"bulk\" is reserved; choose another id"));
         }
         let item = Item {
             item_id,
@@ -55,7 +56,7 @@ impl ItemInput {
 /// Checks an item against the bounds on what a tenant sends (`metadata` size and depth, the
 /// meaning of its known fields, the embedding's size and values).
 pub fn check_item(item: &Item) -> Result<()> {
-    let invalid = |message: String| Err(Error::invalid("invalid_item", message));
+    let invalid = |message: String| Err(Error::invalid(Code::InvalidItem, message));
     let size = serde_json::to_string(&item.metadata).map(|s| s.len()).unwrap_or(usize::MAX);
     if size > MAX_METADATA_BYTES {
         return invalid(format!("metadata is {size} bytes; the limit is {MAX_METADATA_BYTES}"));

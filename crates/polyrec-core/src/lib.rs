@@ -10,6 +10,7 @@
 //! [`Clock`], so windows, TTLs and decay are testable without sleeping.
 
 pub mod clock;
+pub mod code;
 pub mod error;
 pub mod event;
 pub mod experiment;
@@ -25,6 +26,7 @@ pub mod tenant;
 pub mod timefmt;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use code::Code;
 pub use error::{Error, FieldError, Result};
 pub use event::{DeadLetter, Event, EventType};
 pub use experiment::{Experiment, ExperimentGroup, ExperimentStatus};

@@ -2,6 +2,7 @@
 //! name, status and quota, and a user's profile fields (age, gender, location). They come from
 //! the external tenant and user services, or from the tenant registry of the config file.
 
+use crate::Code;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -37,11 +38,11 @@ impl TenantStatus {
         match self {
             Self::Active => Ok(()),
             Self::Suspended => Err(crate::Error::forbidden(
-                "tenant_suspended",
+                Code::TenantSuspended,
                 format!("tenant {tenant:?} is suspended; contact the operator"),
             )),
             Self::Unknown => Err(crate::Error::forbidden(
-                "tenant_status_unknown",
+                Code::TenantStatusUnknown,
                 format!("tenant {tenant:?} has a status this service does not know; contact the operator"),
             )),
         }

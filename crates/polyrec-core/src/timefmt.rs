@@ -1,5 +1,6 @@
 //! Timestamps at the edge: RFC 3339 strings or epoch numbers in, RFC 3339 out.
 
+use crate::Code;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -46,7 +47,7 @@ pub fn parse_timestamp_str(text: &str) -> Result<i64, Error> {
         Some(number) => serde_json::Value::Number(number),
         None => serde_json::Value::String(text.to_owned()),
     };
-    parse_timestamp(&value).map_err(|m| Error::invalid("invalid_timestamp", m))
+    parse_timestamp(&value).map_err(|m| Error::invalid(Code::InvalidTimestamp, m))
 }
 
 #[cfg(test)]

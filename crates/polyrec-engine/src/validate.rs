@@ -3,6 +3,7 @@
 //! JSON (so one bad field does not hide the others), then every strategy is built from its typed
 //! params exactly as the request path will build it.
 
+use polyrec_core::Code;
 use polyrec_core::limits::merge_patch;
 use polyrec_core::{Error, ExperimentGroup, FieldError, ScenarioConfig};
 use serde::Deserialize;
@@ -264,7 +265,7 @@ pub fn check_config(config: &Value) -> Result<ScenarioConfig, Error> {
                 problems.unavailable.join(", ")
             ));
         }
-        Error::Validation { code: "invalid_config", message, errors: problems.errors }
+        Error::Validation { code: Code::InvalidConfig, message, errors: problems.errors }
     })
 }
 
@@ -277,13 +278,13 @@ pub fn check_experiment(
 ) -> Result<(), Error> {
     if groups.is_empty() || groups.len() > MAX_GROUPS {
         return Err(Error::invalid(
-            "invalid_groups",
+            Code::InvalidGroups,
             format!("an experiment has 1 to {MAX_GROUPS} groups, got {}", groups.len()),
         ));
     }
     let mut errors = Vec::new();
     for (i, group) in groups.iter().enumerate() {
-        if let Err(e) = polyrec_core::ids::check_id("group_id", "invalid_group_id", &group.group_id) {
+        if let Err(e) = polyrec_core::ids::check_id("group_id", Code::InvalidGroupId, &group.group_id) {
             errors.push(FieldError::new(format!("groups[{i}].group_id"), e.to_string()));
         }
         if groups[..i].iter().any(|g| g.group_id == group.group_id) {
@@ -327,7 +328,7 @@ pub fn check_experiment(
         return Ok(());
     }
     Err(Error::Validation {
-        code: "invalid_experiment",
+        code: Code::InvalidExperiment,
         message: format!(
             "the experiment has {} problem{}; see `errors` for each, with its JSON path",
             errors.len(),

@@ -11,6 +11,7 @@
 //! tenant may spend a second's worth at once, then its rate. (A split deployment with N replicas
 //! of a service admits up to N times the rate.)
 
+use polyrec_core::Code;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -74,6 +75,7 @@ impl Charge {
             Charge::Analytics => "analytics queries",
         };
         Error::RateLimited {
+            code: Code::RateLimited,
             message: format!(
                 "tenant {:?} is over its quota of {rate} {what} per second; retry after {retry_after_seconds} s",
                 tenant.as_str(),
@@ -195,7 +197,7 @@ impl Tenancy {
                 quota: self.config.default_quota,
             }),
             None => Err(Error::forbidden(
-                "unknown_tenant",
+                Code::UnknownTenant,
                 format!("tenant {:?} is not registered with this service", tenant.as_str()),
             )),
         }
@@ -425,9 +427,9 @@ impl Verifier {
     }
 
     fn verify(&self, authorization: Option<&str>, tenant: &TenantId) -> Result<()> {
-        let invalid = |message: String| Error::unauthorized("invalid_token", message);
+        let invalid = |message: String| Error::unauthorized(Code::InvalidToken, message);
         let header = authorization.ok_or_else(|| {
-            Error::unauthorized("missing_token", "this service needs `Authorization: Bearer <token>`")
+            Error::unauthorized(Code::MissingToken, "this service needs `Authorization: Bearer <token>`")
         })?;
         let token = header
             .strip_prefix("Bearer ")
@@ -462,7 +464,7 @@ impl Verifier {
         let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, key, &validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    Error::unauthorized("token_expired", "the token has expired; get a new one")
+                    Error::unauthorized(Code::TokenExpired, "the token has expired; get a new one")
                 }
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => {
                     invalid("the token's signature is wrong".to_owned())
@@ -485,7 +487,7 @@ impl Verifier {
             .ok_or_else(|| invalid(format!("the token has no `{}` claim naming its tenant", self.tenant_claim)))?;
         if claimed != tenant.as_str() {
             return Err(Error::forbidden(
-                "tenant_mismatch",
+                Code::TenantMismatch,
                 format!("the token is for tenant {claimed:?}, not X-Tenant-Id {:?}", tenant.as_str()),
             ));
         }

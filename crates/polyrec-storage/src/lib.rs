@@ -22,6 +22,7 @@
 //! Each embedded SQLite file has its own write lock, so ingestion (bus), analytics (warehouse)
 //! and configuration writes (documents) never wait for each other.
 
+use polyrec_core::Code;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -241,14 +242,14 @@ pub(crate) fn parse_context(text: Option<&str>) -> Result<serde_json::Map<String
 
 pub(crate) fn experiment_exists(id: &str) -> polyrec_core::Error {
     polyrec_core::Error::Conflict {
-        code: "experiment_exists",
+        code: Code::ExperimentExists,
         message: format!("experiment {id:?} exists already in this scenario; update it with PUT"),
     }
 }
 
 pub(crate) fn experiment_changed(id: &str, expected: u64) -> polyrec_core::Error {
     polyrec_core::Error::Conflict {
-        code: "version_conflict",
+        code: Code::VersionConflict,
         message: format!(
             "experiment {id:?} was changed concurrently (expected version {expected}); read it again and retry"
         ),
@@ -258,7 +259,7 @@ pub(crate) fn experiment_changed(id: &str, expected: u64) -> polyrec_core::Error
 /// The conflict of two trainings that numbered their versions alike.
 pub(crate) fn model_version_exists(name: &str, sequence: u64) -> polyrec_core::Error {
     polyrec_core::Error::Conflict {
-        code: "model_version_exists",
+        code: Code::ModelVersionExists,
         message: format!("model {name} has a version v{sequence} already (another training registered it first)"),
     }
 }

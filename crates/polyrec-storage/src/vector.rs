@@ -12,6 +12,7 @@
 //! coordinate (Bachrach et al. 2014), was measured first and found 0.32 of the exact top 10
 //! where this graph finds 0.80 (`examples/vector_bench.rs`, docs/benchmarks.md).
 
+use polyrec_core::Code;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -57,12 +58,12 @@ pub trait VectorIndex: Send + Sync {
 pub(crate) fn check_shape(dim: usize, ids: &[String], vectors: &[f32]) -> Result<()> {
     if dim == 0 || ids.len() * dim != vectors.len() {
         return Err(Error::invalid(
-            "invalid_vectors",
+            Code::InvalidVectors,
             format!("{} ids need {} floats of dimension {dim}; got {}", ids.len(), ids.len() * dim, vectors.len()),
         ));
     }
     if vectors.iter().any(|x| !x.is_finite()) {
-        return Err(Error::invalid("invalid_vectors", "vectors must be finite numbers"));
+        return Err(Error::invalid(Code::InvalidVectors, "vectors must be finite numbers"));
     }
     Ok(())
 }
@@ -300,7 +301,7 @@ impl VectorIndex for HnswIndex {
         let c = c.read();
         if query.len() != c.dim {
             return Err(Error::invalid(
-                "invalid_vectors",
+                Code::InvalidVectors,
                 format!("query has dimension {}, the collection {}", query.len(), c.dim),
             ));
         }

@@ -7,7 +7,7 @@ mod server;
 
 use std::sync::Arc;
 
-use polyrec_core::{Error, TenantId};
+use polyrec_core::{Code as ApiCode, Error, TenantId};
 use tonic::{Code, Status};
 
 use crate::App;
@@ -100,20 +100,11 @@ async fn admit(app: &App, raw: &str) -> Result<TenantId, Status> {
     Ok(tenant)
 }
 
-/// An error as a gRPC status: the nearest code, the message (an internal error's detail is
-/// logged, not sent), and the HTTP API's code in the `x-polyrec-code` metadata.
+/// An error as a gRPC status: its [`ApiCode`]'s gRPC code, the message (an internal error's
+/// detail is logged, not sent), and the API's code in the `x-polyrec-code` metadata.
 pub fn status(error: Error) -> Status {
-    let code = match &error {
-        Error::InvalidInput { .. } | Error::Validation { .. } => Code::InvalidArgument,
-        Error::NotFound { .. } => Code::NotFound,
-        Error::Conflict { .. } => Code::FailedPrecondition,
-        Error::Unauthorized { .. } => Code::Unauthenticated,
-        Error::Forbidden { .. } => Code::PermissionDenied,
-        Error::RateLimited { .. } => Code::ResourceExhausted,
-        Error::Unavailable { .. } => Code::Unavailable,
-        Error::Internal(_) => Code::Internal,
-    };
     let api_code = error.code();
+    let code = Code::from(api_code.grpc() as i32);
     let message = match &error {
         Error::Validation { errors, .. } => {
             let details: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect();
@@ -128,22 +119,26 @@ pub fn status(error: Error) -> Status {
         _ => error.to_string(),
     };
     let mut status = Status::new(code, message);
-    if let Ok(value) = api_code.parse() {
-        status.metadata_mut().insert(CODE_KEY, value);
-    }
+    status.metadata_mut().insert(CODE_KEY, tonic::metadata::MetadataValue::from_static(api_code.as_str()));
     status
 }
 
-/// A status a client received, as the error the request path answers with: `NotFound` stays
-/// itself (a scenario that does not exist is a 404 either way); a service that did not answer is
-/// `Unavailable` (503); anything else is `Internal`, with the service's message.
+/// A status a client received, as the error the request path answers with. A polyrec service's
+/// answer keeps its code (`x-polyrec-code`): a remote `invalid_limit` is an `invalid_limit`
+/// here. Without one (the call failed on the way): `NotFound` stays itself, a service that did
+/// not answer is `Unavailable` (503), anything else `Internal`. (A function, not `From<Status>`:
+/// both types are other crates'.)
 pub fn error(service: &str, status: Status) -> Error {
-    match status.code() {
-        Code::NotFound => Error::not_found(status.message().to_owned()),
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::ResourceExhausted | Code::Unknown => {
-            Error::unavailable(format!("{service}: {} {}", status.code(), status.message()))
-        }
-        _ => Error::internal(format!("{service}: {} {}", status.code(), status.message())),
+    let remote = status.metadata().get(CODE_KEY).and_then(|v| v.to_str().ok()).and_then(ApiCode::parse);
+    match (remote, status.code()) {
+        (Some(ApiCode::Internal), _) => Error::internal(format!("{service}: {}", status.message())),
+        (Some(code), _) => Error::from_code(code, status.message()),
+        (None, Code::NotFound) => Error::not_found(status.message().to_owned()),
+        (
+            None,
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::ResourceExhausted | Code::Unknown,
+        ) => Error::unavailable(format!("{service}: {} {}", status.code(), status.message())),
+        (None, _) => Error::internal(format!("{service}: {} {}", status.code(), status.message())),
     }
 }
 
@@ -153,7 +148,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Status> {
 
 fn from_json<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T, Status> {
     let value: serde_json::Value = serde_json::from_str(json)
-        .map_err(|e| status(Error::invalid("invalid_json", format!("{what} is not JSON: {e}"))))?;
+        .map_err(|e| status(Error::invalid(ApiCode::InvalidJson, format!("{what} is not JSON: {e}"))))?;
     crate::service::parse_body(value).map_err(status)
 }
 
@@ -170,5 +165,17 @@ mod tests {
         // What the caller can act on is still sent.
         let missing = status(Error::not_found("scenario \"feed\""));
         assert_eq!((missing.code(), missing.message()), (Code::NotFound, "scenario \"feed\""));
+    }
+
+    #[test]
+    fn every_code_crosses_a_grpc_hop_and_comes_back_the_same() {
+        for &code in ApiCode::ALL {
+            let sent = Error::from_code(code, "why");
+            let received = error("scenario", status(sent));
+            assert_eq!(received.code(), code, "{code} came back as {}", received.code());
+        }
+        // A call that failed on the way (no polyrec code) is the service being unavailable.
+        let dropped = error("scenario", Status::unavailable("connection refused"));
+        assert_eq!(dropped.code(), ApiCode::Unavailable);
     }
 }

@@ -1,5 +1,6 @@
 //! The six gRPC services over the `service::*` functions (the same ones the HTTP routes call).
 
+use polyrec_core::Code;
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -132,7 +133,7 @@ impl item_service_server::ItemService for Handler {
         let mut stream = request.into_inner();
         // The first message names the tenant and scenario of the whole import.
         let Some(first) = stream.next().await.transpose()? else {
-            return Err(status(Error::invalid("empty_import", "the import stream has no item")));
+            return Err(status(Error::invalid(Code::EmptyImport, "the import stream has no item")));
         };
         let tenant = admit(&self.app, &first.tenant_id).await?;
         let id = scenario_id(&first.scenario_id)?;
@@ -171,7 +172,7 @@ fn event_values(events: &[String], first_index: usize) -> Result<Vec<Box<serde_j
         .enumerate()
         .map(|(i, json)| {
             serde_json::value::RawValue::from_string(json.clone()).map_err(|e| {
-                status(Error::invalid("invalid_json", format!("event {} is not JSON: {e}", first_index + i)))
+                status(Error::invalid(Code::InvalidJson, format!("event {} is not JSON: {e}", first_index + i)))
             })
         })
         .collect()
@@ -223,7 +224,7 @@ impl behavior_service_server::BehaviorService for Handler {
                         None => tenant = Some((event.tenant_id.clone(), admit(&self.app, &event.tenant_id).await?)),
                         Some((raw, _)) if *raw != event.tenant_id => {
                             return Err(status(Error::invalid(
-                                "mixed_tenants",
+                                Code::MixedTenants,
                                 format!("event {}: a stream carries one tenant's events", first_index + pending.len()),
                             )));
                         }
@@ -316,7 +317,7 @@ impl model_service_server::ModelService for Handler {
             .map(|item| {
                 catalog.get(item).map(|item| &**item).ok_or_else(|| {
                     status(Error::Conflict {
-                        code: "item_not_in_catalog",
+                        code: Code::ItemNotInCatalog,
                         message: format!("item {item:?} is not in the model service's catalog (yet)"),
                     })
                 })
@@ -350,7 +351,7 @@ impl model_service_server::ModelService for Handler {
             "cli" => "cli",
             other => {
                 return Err(status(Error::invalid(
-                    "invalid_trigger",
+                    Code::InvalidTrigger,
                     format!("trigger {other:?} is not one of api, cli"),
                 )));
             }
@@ -385,7 +386,7 @@ impl model_service_server::ModelService for Handler {
 /// An analytics query's parameters as the HTTP route's query type (parsed as a query string is,
 /// so numbers and optional fields read the same as over HTTP).
 fn query<T: serde::de::DeserializeOwned>(params: &std::collections::HashMap<String, String>) -> Result<T, Status> {
-    let invalid = |e: &dyn std::fmt::Display| status(Error::invalid("invalid_query", e.to_string()));
+    let invalid = |e: &dyn std::fmt::Display| status(Error::invalid(Code::InvalidQuery, e.to_string()));
     let sorted: BTreeMap<&String, &String> = params.iter().collect();
     let encoded = serde_urlencoded::to_string(sorted).map_err(|e| invalid(&e))?;
     serde_urlencoded::from_str(&encoded).map_err(|e| invalid(&e))

@@ -129,6 +129,11 @@ fn amend(doc: &mut Value) {
             object.entry("description").or_insert(description);
         }
     };
+    // Every error code the API can answer, from the one list of them.
+    let codes = json!({"type": "string", "enum": names(polyrec_core::Code::ALL.iter().map(|c| c.as_str()))});
+    for schema in ["ErrorBody", "EventError", "LineError"] {
+        set(schema, "code", codes.clone());
+    }
     let max_type = crate::service::scenarios::MAX_SCENARIO_TYPE_LEN;
     let scenario_type = json!({"type": "string", "pattern": format!("^[a-z0-9_]{{1,{max_type}}}$")});
     set("CreateScenario", "scenario_type", scenario_type.clone());

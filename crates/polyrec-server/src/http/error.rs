@@ -1,5 +1,5 @@
-//! The one place errors become HTTP: an exhaustive match from [`Error`] to a status, and a JSON
-//! body `{code, message, errors?}` whose `code` is stable and machine-readable. Also the
+//! The one place errors become HTTP: the status is the error's [`Code`]'s, the JSON body
+//! `{code, message, errors?}` carries the code's stable text. Also the
 //! extractors whose failures must come out in that same shape: the gateway headers and JSON
 //! bodies.
 
@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use polyrec_core::Code;
 use std::sync::Arc;
 
 use polyrec_core::{Error, FieldError, TenantId, UserId};
@@ -37,28 +38,16 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// A problem with the request's headers or framing: always 400.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    /// A problem with the request's headers or framing: always 400, whatever the code says (an
+    /// id that is 422 in a path or body is 400 in a header).
+    pub fn bad_request(code: Code, message: impl Into<String>) -> Self {
         Self { status: StatusCode::BAD_REQUEST, error: Error::invalid(code, message) }
-    }
-
-    fn with_status(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, error: Error::invalid(code, message) }
     }
 }
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
-        let status = match &error {
-            Error::InvalidInput { .. } | Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::NotFound { .. } => StatusCode::NOT_FOUND,
-            Error::Conflict { .. } => StatusCode::CONFLICT,
-            Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Error::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = StatusCode::from_u16(error.code().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Self { status, error }
     }
 }
@@ -73,7 +62,7 @@ impl IntoResponse for ApiError {
             Error::Validation { message, errors, .. } => (message.clone(), Some(errors.clone())),
             other => (other.to_string(), None),
         };
-        let body = ErrorBody { code: self.error.code().to_owned(), message, errors };
+        let body = ErrorBody { code: self.error.code().into(), message, errors };
         let mut response = (self.status, axum::Json(body)).into_response();
         match self.error {
             Error::Unavailable { retry_after_seconds, .. } | Error::RateLimited { retry_after_seconds, .. } => {
@@ -112,35 +101,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             Err(rejection) => return Err(json_rejection(rejection)),
         };
         if !raw.get().trim_start().starts_with('{') {
-            return Err(ApiError {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                error: Error::invalid("invalid_body", "the body must be a JSON object"),
-            });
+            return Err(Error::invalid(Code::InvalidBody, "the body must be a JSON object").into());
         }
-        polyrec_core::limits::from_json_str(raw.get()).map(ApiJson).map_err(|e| ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            error: Error::invalid("invalid_body", format!("the body does not fit: {e}")),
-        })
+        polyrec_core::limits::from_json_str(raw.get())
+            .map(ApiJson)
+            .map_err(|e| Error::invalid(Code::InvalidBody, format!("the body does not fit: {e}")).into())
     }
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::JsonDataError(e) => {
-            ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, error: Error::invalid("invalid_body", e.body_text()) }
+        JsonRejection::JsonDataError(e) => Error::invalid(Code::InvalidBody, e.body_text()).into(),
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(Code::MalformedJson, e.body_text()),
+        JsonRejection::MissingJsonContentType(_) => {
+            Error::invalid(Code::UnsupportedMediaType, "send the body as JSON with `Content-Type: application/json`")
+                .into()
         }
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", e.body_text()),
-        JsonRejection::MissingJsonContentType(_) => ApiError::with_status(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as JSON with `Content-Type: application/json`",
-        ),
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::with_status(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::invalid(
+            Code::BodyTooLarge,
             "the body is larger than the server's limit (max_body_bytes); split it into smaller requests",
-        ),
-        other => ApiError::bad_request("unreadable_body", other.body_text()),
+        )
+        .into(),
+        other => ApiError::bad_request(Code::UnreadableBody, other.body_text()),
     }
 }
 
@@ -154,7 +136,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
-            Err(rejection) => Err(ApiError::bad_request("invalid_query", rejection.body_text())),
+            Err(rejection) => Err(ApiError::bad_request(Code::InvalidQuery, rejection.body_text())),
         }
     }
 }
@@ -165,7 +147,7 @@ fn header_text<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiE
         Some(value) => value
             .to_str()
             .map(Some)
-            .map_err(|_| ApiError::bad_request("invalid_header", format!("header {name} is not visible ASCII"))),
+            .map_err(|_| ApiError::bad_request(Code::InvalidHeader, format!("header {name} is not visible ASCII"))),
     }
 }
 
@@ -178,9 +160,9 @@ impl FromRequestParts<Arc<App>> for Tenant {
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
         let value = header_text(parts, "x-tenant-id")?
-            .ok_or_else(|| ApiError::bad_request("missing_tenant", "the X-Tenant-Id header is required"))?;
+            .ok_or_else(|| ApiError::bad_request(Code::MissingTenant, "the X-Tenant-Id header is required"))?;
         let tenant =
-            TenantId::parse(value.trim()).map_err(|e| ApiError::bad_request("invalid_tenant_id", e.to_string()))?;
+            TenantId::parse(value.trim()).map_err(|e| ApiError::bad_request(Code::InvalidTenantId, e.to_string()))?;
         tracing::Span::current().record("tenant", tenant.as_str());
         let authorization = header_text(parts, "authorization")?;
         app.tenancy.admit(&tenant, authorization, app.now_ms()).await?;
@@ -196,8 +178,9 @@ impl<S: Send + Sync> FromRequestParts<S> for User {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let value = header_text(parts, "x-user-id")?
-            .ok_or_else(|| ApiError::bad_request("missing_user_id", "the X-User-Id header is required"))?;
-        let user = UserId::parse(value.trim()).map_err(|e| ApiError::bad_request("invalid_user_id", e.to_string()))?;
+            .ok_or_else(|| ApiError::bad_request(Code::MissingUserId, "the X-User-Id header is required"))?;
+        let user =
+            UserId::parse(value.trim()).map_err(|e| ApiError::bad_request(Code::InvalidUserId, e.to_string()))?;
         Ok(User(user))
     }
 }

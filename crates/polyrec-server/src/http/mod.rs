@@ -19,6 +19,7 @@ mod recommend;
 mod scenarios;
 pub mod serve;
 
+use polyrec_core::Code;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -264,7 +265,9 @@ fn check_authorization(request: &Request) -> Result<(), ApiError> {
     let text = value.to_str().unwrap_or_default();
     match text.strip_prefix("Bearer ") {
         Some(token) if !token.trim().is_empty() => Ok(()),
-        _ => Err(ApiError::bad_request("invalid_authorization", "the Authorization header must be `Bearer <token>`")),
+        _ => {
+            Err(ApiError::bad_request(Code::InvalidAuthorization, "the Authorization header must be `Bearer <token>`"))
+        }
     }
 }
 
@@ -314,7 +317,7 @@ async fn observe(mut request: Request, next: Next) -> Response {
         response = (
             status,
             axum::Json(serde_json::json!({
-                "code": "method_not_allowed",
+                "code": Code::MethodNotAllowed,
                 "message": "this route does not take that method; see /openapi.json",
             })),
         )

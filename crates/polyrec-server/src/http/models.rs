@@ -1,6 +1,7 @@
 //! The model registry and training jobs over HTTP: `/api/v1/scenarios/{id}/models…` and
 //! `/api/v1/…/jobs…`.
 
+use polyrec_core::Code;
 use std::sync::Arc;
 
 use axum::Json;
@@ -74,7 +75,7 @@ pub async fn train(
         serde_json::Value::Null
     } else {
         serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not JSON: {e}")))?
+            .map_err(|e| ApiError::bad_request(Code::MalformedJson, format!("the body is not JSON: {e}")))?
     };
     let request: TrainRequest = if value.is_null() { TrainRequest::default() } else { parse_body(value)? };
     let trigger = match request.trigger.as_deref() {
@@ -82,7 +83,7 @@ pub async fn train(
         Some("cli") => "cli",
         Some(other) => {
             return Err(polyrec_core::Error::invalid(
-                "invalid_trigger",
+                Code::InvalidTrigger,
                 format!("trigger {other:?} is not one of api, cli"),
             )
             .into());

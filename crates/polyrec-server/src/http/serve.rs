@@ -3,6 +3,7 @@
 //! none, and a client that trickles its headers would hold a connection for ever); the request
 //! limits are tower's layers (`protect`).
 
+use polyrec_core::Code;
 use std::convert::Infallible;
 use std::pin::pin;
 use std::sync::Arc;
@@ -56,7 +57,7 @@ pub async fn tenant_in_flight(
             "this tenant has {} requests in flight, the most one tenant may have; retry when some finish",
             slots.per_tenant
         );
-        return retry_soon(StatusCode::TOO_MANY_REQUESTS, "too_many_in_flight", message);
+        return retry_soon(Code::TooManyInFlight, message);
     };
     next.run(request).await
 }
@@ -87,25 +88,23 @@ pub fn protect(
 }
 
 async fn overloaded(error: BoxError) -> Response {
-    let (status, code, message) = if error.is::<tower::load_shed::error::Overloaded>() {
+    let (code, message) = if error.is::<tower::load_shed::error::Overloaded>() {
         metrics::counter!("polyrec_http_shed_total").increment(1);
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            "the server is at its limit of requests in flight; retry".into(),
-        )
+        (Code::Overloaded, "the server is at its limit of requests in flight; retry".to_owned())
     } else if error.is::<tower::timeout::error::Elapsed>() {
         metrics::counter!("polyrec_http_timeouts_total").increment(1);
-        (StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took longer than the server's limit; retry".into())
+        (Code::Timeout, "the request took longer than the server's limit; retry".to_owned())
     } else {
-        (StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("internal error: {error}"))
+        tracing::error!(%error, "internal error in the protection layers");
+        (Code::Internal, "internal error; it has been logged with this request's id".to_owned())
     };
-    retry_soon(status, code, message)
+    retry_soon(code, message)
 }
 
 /// An error answer whose caller should come back in a second (`Retry-After: 1`).
-fn retry_soon(status: StatusCode, code: &str, message: String) -> Response {
-    let body = ErrorBody { code: code.to_owned(), message, errors: None };
+fn retry_soon(code: Code, message: String) -> Response {
+    let body = ErrorBody { code: code.into(), message, errors: None };
+    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, axum::Json(body)).into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     response

@@ -14,6 +14,7 @@
 //! runner's hands only through the job or through [`record`], and [`record`] is durable before
 //! the job's offset moves past it.
 
+use polyrec_core::Code;
 use std::borrow::Cow;
 
 use async_trait::async_trait;
@@ -87,7 +88,7 @@ pub(crate) fn screen<'r>(job: &str, records: &'r [BusRecord]) -> (Cow<'r, [BusRe
     for record in records.iter().filter(|record| record.event.is_for(job)) {
         match record.event.check_applicable() {
             Ok(()) => fit.push(record.clone()),
-            Err(reason) => poison.push((record.clone(), Error::invalid("invalid_event", reason))),
+            Err(reason) => poison.push((record.clone(), Error::invalid(Code::InvalidEvent, reason))),
         }
     }
     (Cow::Owned(fit), poison)

@@ -11,6 +11,7 @@
 //! measured on held-out interactions, registered with its metrics as a new version, and
 //! activated. A model that fails fails the job and leaves the serving version in place.
 
+use polyrec_core::Code;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,7 +69,7 @@ fn check_models(models: &[String]) -> Result<()> {
             return Err(Error::InvalidInput { code, message: format!("models[{i}]: {message}") });
         }
         if models[..i].contains(name) {
-            return Err(Error::invalid("duplicate_model", format!("models[{i}]: {name:?} is listed twice")));
+            return Err(Error::invalid(Code::DuplicateModel, format!("models[{i}]: {name:?} is listed twice")));
         }
     }
     Ok(())
@@ -120,7 +121,7 @@ pub const MAX_JOBS_LISTED: usize = 500;
 pub async fn list(app: &App, tenant: &TenantId, scenario: &ScenarioId, limit: usize) -> Result<Vec<JobRecord>> {
     app.scenario(tenant, scenario).await?;
     if !(1..=MAX_JOBS_LISTED).contains(&limit) {
-        return Err(Error::invalid("invalid_limit", format!("limit {limit} is not in 1–{MAX_JOBS_LISTED}")));
+        return Err(Error::invalid(Code::InvalidLimit, format!("limit {limit} is not in 1–{MAX_JOBS_LISTED}")));
     }
     app.stores.documents.list_jobs(tenant, Some(scenario), limit).await
 }
@@ -155,8 +156,8 @@ pub async fn train_now(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId)
             })
         }
         // Nothing to train on is the scenario's state, not a fault of the server.
-        JobState::Failed if job.error_code.as_deref() == Some("no_training_data") => Err(Error::Conflict {
-            code: "no_training_data",
+        JobState::Failed if job.error_code.as_deref() == Some(Code::NoTrainingData.as_str()) => Err(Error::Conflict {
+            code: Code::NoTrainingData,
             message: job.error.unwrap_or_default() + "; send events first",
         }),
         JobState::Failed => Err(Error::internal(format!(
@@ -272,7 +273,7 @@ async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord) {
             Err(error) => {
                 job.state = JobState::Failed;
                 job.error = Some(error.to_string());
-                job.error_code = Some(error.code().to_owned());
+                job.error_code = Some(error.code().into());
             }
         }
         job.clone()
@@ -430,7 +431,7 @@ async fn train_registered(
     let recall_models = models.iter().any(|m| !polyrec_models::rank::RANKERS.contains(&m.as_str()));
     if recall_models && interactions.is_empty() {
         return Err(Error::invalid(
-            "no_training_data",
+            Code::NoTrainingData,
             format!("scenario {scenario} has no positive interactions in the last {} days", app.config.cf_window_days),
         ));
     }
@@ -509,7 +510,7 @@ async fn fit(
             "ease" => {
                 let params = EaseParams::default();
                 let too_large =
-                    |e: polyrec_models::ease::EaseError| Error::invalid("model_not_trainable", format!("ease: {e}"));
+                    |e: polyrec_models::ease::EaseError| Error::invalid(Code::ModelNotTrainable, format!("ease: {e}"));
                 let evaluated = EaseModel::fit(&holdout.train, params).map_err(too_large)?;
                 report(0.5);
                 let summary = holdout.evaluate(METRICS_K, |user| {
@@ -521,7 +522,7 @@ async fn fit(
                 Ok((Loaded::Ease(model), summary_metrics(&summary), params))
             }
             other => Err(Error::invalid(
-                "model_not_trainable",
+                Code::ModelNotTrainable,
                 format!("{other} is not trainable from this scenario's events in this build"),
             )),
         }
@@ -552,7 +553,7 @@ async fn fit_ranker(
     let objective = config.rank.objective.clone().unwrap_or_else(|| "click_rate".to_owned());
     let params = learned::params(config).map_err(|e| {
         let e = e.at("config.rank");
-        Error::invalid("invalid_config", format!("{}: {}", e.path, e.message))
+        Error::invalid(Code::InvalidConfig, format!("{}: {}", e.path, e.message))
     })?;
     let since = app.now_ms() - app.config.cf_window_days as i64 * DAY_MS;
     let rows = app
@@ -569,7 +570,7 @@ async fn fit_ranker(
     let positives = impressions.iter().filter(|i| i.label > 0.0).count();
     if impressions.is_empty() || positives == 0 || positives == impressions.len() {
         return Err(Error::invalid(
-            "no_training_data",
+            Code::NoTrainingData,
             format!(
                 "{name} learns from impression events of catalog items followed (or not) by the objective's \
                  action ({objective}); scenario {scenario} has {} impressions, {positives} of them positive, in the \
@@ -606,7 +607,7 @@ async fn fit_ranker(
             Ok::<_, Error>(data)
         };
         let rank_error =
-            |e: polyrec_models::rank::RankError| Error::invalid("model_not_trainable", format!("{name}: {e}"));
+            |e: polyrec_models::rank::RankError| Error::invalid(Code::ModelNotTrainable, format!("{name}: {e}"));
         // Offline metrics: older impressions train, the newest are held out.
         let cut = ((n as f64) * (1.0 - RANKER_TEST_FRACTION)).round() as usize;
         let (older, newer) = impressions.split_at(cut.clamp(1, n - 1));

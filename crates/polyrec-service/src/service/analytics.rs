@@ -5,6 +5,7 @@
 //! items read the daily item rollup; funnels read per-user sequences (embedded) or the raw events
 //! (ClickHouse's `windowFunnel`).
 
+use polyrec_core::Code;
 use std::collections::BTreeMap;
 
 use polyrec_core::clock::{DAY_MS, HOUR_MS};
@@ -168,11 +169,11 @@ fn window(app: &App, from: Option<&str>, to: Option<&str>) -> Result<(i64, i64)>
     let to = to.map(parse_timestamp_str).transpose()?.unwrap_or_else(|| app.now_ms());
     let from = from.map(parse_timestamp_str).transpose()?.unwrap_or(to - DAY_MS);
     if to < from {
-        return Err(Error::invalid("invalid_time_range", "`to` is before `from`; swap them"));
+        return Err(Error::invalid(Code::InvalidTimeRange, "`to` is before `from`; swap them"));
     }
     if to - from > MAX_DAYS * DAY_MS {
         return Err(Error::invalid(
-            "invalid_time_range",
+            Code::InvalidTimeRange,
             format!("the window spans more than {MAX_DAYS} days; ask for a shorter one"),
         ));
     }
@@ -186,7 +187,7 @@ fn scenario(raw: Option<&str>) -> Result<Option<ScenarioId>> {
 fn event_type(raw: &str) -> Result<EventType> {
     EventType::parse(raw).ok_or_else(|| {
         let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-        Error::invalid("unknown_event_type", format!("event type {raw:?} is not one of: {}", known.join(", ")))
+        Error::invalid(Code::UnknownEventType, format!("event type {raw:?} is not one of: {}", known.join(", ")))
     })
 }
 
@@ -233,13 +234,13 @@ fn trend_filter(query: &TrendQuery) -> Result<Option<(Dimension, String)>> {
         (Some(experiment), Some(group)) => filters.push((Dimension::Group, format!("{experiment}/{group}"))),
         (Some(experiment), None) => filters.push((Dimension::Group, format!("{experiment}/"))),
         (None, Some(_)) => {
-            return Err(Error::invalid("invalid_filter", "`group` needs the `experiment_id` it belongs to"));
+            return Err(Error::invalid(Code::InvalidFilter, "`group` needs the `experiment_id` it belongs to"));
         }
         (None, None) => {}
     }
     if filters.len() > 1 {
         return Err(Error::invalid(
-            "too_many_filters",
+            Code::TooManyFilters,
             "a trend is cut by one of device, category and experiment_id at a time; drop the others",
         ));
     }
@@ -318,7 +319,7 @@ pub async fn trend(app: &App, tenant: &TenantId, query: TrendQuery) -> Result<Tr
     if !METRICS.contains(&query.metric.as_str()) && EventType::parse(&query.metric).is_none() {
         let types: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
         return Err(Error::invalid(
-            "unknown_metric",
+            Code::UnknownMetric,
             format!(
                 "metric {:?} is not one of {}, or an event type ({})",
                 query.metric,
@@ -330,7 +331,7 @@ pub async fn trend(app: &App, tenant: &TenantId, query: TrendQuery) -> Result<Tr
     let step = match query.interval.as_deref().unwrap_or("hour") {
         "hour" => HOUR_MS,
         "day" => DAY_MS,
-        other => return Err(Error::invalid("unknown_interval", format!("interval {other:?} is not hour or day"))),
+        other => return Err(Error::invalid(Code::UnknownInterval, format!("interval {other:?} is not hour or day"))),
     };
     let only = query.event_type.as_deref().map(event_type).transpose()?;
     let (from, to) = window(app, query.from.as_deref(), query.to.as_deref())?;
@@ -373,13 +374,13 @@ pub async fn distribution(app: &App, tenant: &TenantId, query: DistributionQuery
         "event_type" | "hour_of_day" => None,
         other => Some(Dimension::parse(other).ok_or_else(|| {
             Error::invalid(
-                "unknown_dimension",
+                Code::UnknownDimension,
                 format!("cannot break down by {other:?}; use event_type, hour_of_day, device, category or group"),
             )
         })?),
     };
     if query.experiment_id.is_some() && dimension != Some(Dimension::Group) {
-        return Err(Error::invalid("invalid_filter", "`experiment_id` goes with by=group"));
+        return Err(Error::invalid(Code::InvalidFilter, "`experiment_id` goes with by=group"));
     }
     let (from, to) = window(app, query.from.as_deref(), query.to.as_deref())?;
     let scenario = scenario(query.scenario_id.as_deref())?;
@@ -419,7 +420,7 @@ pub async fn top_items(app: &App, tenant: &TenantId, query: TopItemsQuery) -> Re
     let kind = event_type(query.event_type.as_deref().unwrap_or("click"))?;
     let n = query.n.unwrap_or(20);
     if !(1..=MAX_TOP_ITEMS).contains(&n) {
-        return Err(Error::invalid("invalid_n", format!("n must be between 1 and {MAX_TOP_ITEMS}, got {n}")));
+        return Err(Error::invalid(Code::InvalidN, format!("n must be between 1 and {MAX_TOP_ITEMS}, got {n}")));
     }
     let (from, to) = window(app, query.from.as_deref(), query.to.as_deref())?;
     let from_day = from - from.rem_euclid(DAY_MS);
@@ -445,11 +446,11 @@ pub async fn funnel(app: &App, tenant: &TenantId, query: FunnelQuery) -> Result<
         .map(|s| event_type(s.trim()))
         .collect::<Result<_>>()?;
     if !(1..=MAX_FUNNEL_STEPS).contains(&steps.len()) {
-        return Err(Error::invalid("invalid_steps", format!("a funnel has 1 to {MAX_FUNNEL_STEPS} steps")));
+        return Err(Error::invalid(Code::InvalidSteps, format!("a funnel has 1 to {MAX_FUNNEL_STEPS} steps")));
     }
     let window_hours = query.window_hours.unwrap_or(24.0);
     if !(window_hours.is_finite() && window_hours > 0.0 && window_hours <= 24.0 * MAX_DAYS as f64) {
-        return Err(Error::invalid("invalid_window", "window_hours must be > 0 and at most a year"));
+        return Err(Error::invalid(Code::InvalidWindow, "window_hours must be > 0 and at most a year"));
     }
     let window_ms = (window_hours * HOUR_MS as f64) as i64;
     let (from, to) = window(app, query.from.as_deref(), query.to.as_deref())?;

@@ -2,6 +2,7 @@
 //! document store (SPEC §3.1); the stream jobs carry events on from the bus. An event is
 //! acknowledged only after the bus has made it durable.
 
+use polyrec_core::Code;
 use std::collections::HashMap;
 
 use polyrec_core::clock::{DAY_MS, MINUTE_MS};
@@ -95,7 +96,7 @@ pub struct EventStats {
 fn check_job(job: &str) -> Result<&'static str> {
     crate::jobs::STREAM_JOBS.iter().copied().find(|name| *name == job).ok_or_else(|| {
         Error::invalid(
-            "invalid_job",
+            Code::InvalidJob,
             format!("job {job:?} is not a stream job; use one of: {}", crate::jobs::STREAM_JOBS.join(", ")),
         )
     })
@@ -171,7 +172,7 @@ pub struct ReplayReport {
 fn page_limit(limit: Option<usize>, default: usize) -> Result<usize> {
     match limit.unwrap_or(default) {
         n @ 1..=MAX_DEAD_LETTER_PAGE => Ok(n),
-        n => Err(Error::invalid("invalid_limit", format!("limit must be 1 to {MAX_DEAD_LETTER_PAGE}, got {n}"))),
+        n => Err(Error::invalid(Code::InvalidLimit, format!("limit must be 1 to {MAX_DEAD_LETTER_PAGE}, got {n}"))),
     }
 }
 
@@ -180,7 +181,7 @@ pub async fn dead_letters(app: &App, tenant: &TenantId, query: DeadLetterQuery) 
     let job = query.job.as_deref().map(check_job).transpose()?;
     let limit = page_limit(query.limit, 100)?;
     if query.cursor.as_ref().is_some_and(|cursor| cursor.len() > MAX_CURSOR_LEN) {
-        return Err(Error::invalid("invalid_cursor", format!("cursor is at most {MAX_CURSOR_LEN} characters")));
+        return Err(Error::invalid(Code::InvalidCursor, format!("cursor is at most {MAX_CURSOR_LEN} characters")));
     }
     let letters = app.stores.documents.list_dead_letters(tenant, job, query.cursor.as_deref(), limit).await?;
     let next_cursor = (letters.len() == limit).then(|| letters.last().map(|l| l.id.clone())).flatten();
@@ -197,7 +198,7 @@ pub async fn replay(app: &App, tenant: &TenantId, request: ReplayRequest) -> Res
     let letters = match &request.ids {
         Some(ids) => {
             if ids.len() > MAX_DEAD_LETTER_PAGE {
-                return Err(Error::invalid("invalid_ids", format!("at most {MAX_DEAD_LETTER_PAGE} ids per replay")));
+                return Err(Error::invalid(Code::InvalidIds, format!("at most {MAX_DEAD_LETTER_PAGE} ids per replay")));
             }
             // Looked up by id: however many letters the tenant has, a replay reads only these.
             let mut letters = app.stores.documents.get_dead_letters(tenant, ids).await?;
@@ -236,7 +237,7 @@ async fn to_event(
     let event_type = EventType::parse(&input.event_type).ok_or_else(|| {
         let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
         Error::invalid(
-            "invalid_event_type",
+            Code::InvalidEventType,
             format!("event_type {:?} is not one of: {}", input.event_type, known.join(", ")),
         )
     })?;
@@ -257,22 +258,22 @@ async fn to_event(
     let now = app.now_ms();
     let timestamp_ms = match &input.timestamp {
         None | Some(Value::Null) => now,
-        Some(value) => parse_timestamp(value).map_err(|m| Error::invalid("invalid_timestamp", m))?,
+        Some(value) => parse_timestamp(value).map_err(|m| Error::invalid(Code::InvalidTimestamp, m))?,
     };
     if timestamp_ms > now + MAX_FUTURE_MS {
         return Err(Error::invalid(
-            "invalid_timestamp",
+            Code::InvalidTimestamp,
             "timestamp is more than 10 minutes in the future; send the time the behavior happened",
         ));
     }
     if timestamp_ms < now - MAX_AGE_MS {
-        return Err(Error::invalid("invalid_timestamp", "timestamp is more than 10 years old"));
+        return Err(Error::invalid(Code::InvalidTimestamp, "timestamp is more than 10 years old"));
     }
     if let Some(request_id) = &input.request_id
         && (request_id.is_empty() || request_id.len() > MAX_REQUEST_ID_LEN)
     {
         return Err(Error::invalid(
-            "invalid_request_id",
+            Code::InvalidRequestId,
             format!("request_id must be 1 to {MAX_REQUEST_ID_LEN} characters"),
         ));
     }
@@ -280,16 +281,16 @@ async fn to_event(
         && !(value.is_finite() && value.abs() <= MAX_EVENT_VALUE)
     {
         return Err(Error::invalid(
-            "invalid_value",
+            Code::InvalidValue,
             format!("value must be a finite number from -{MAX_EVENT_VALUE:e} to {MAX_EVENT_VALUE:e}, got {value}"),
         ));
     }
     if let Some(context) = &input.context {
-        check_depth("context", context).map_err(|message| Error::invalid("invalid_context", message))?;
+        check_depth("context", context).map_err(|message| Error::invalid(Code::InvalidContext, message))?;
         let size = serde_json::to_string(context).map(|s| s.len()).unwrap_or(usize::MAX);
         if size > MAX_CONTEXT_BYTES {
             return Err(Error::invalid(
-                "invalid_context",
+                Code::InvalidContext,
                 format!("context is {size} bytes; the limit is {MAX_CONTEXT_BYTES}"),
             ));
         }
@@ -368,7 +369,7 @@ pub async fn track(app: &App, tenant: &TenantId, input: EventInput) -> Result<Ac
 pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Result<BatchReport> {
     if batch.events.len() > app.config.max_batch_events {
         return Err(Error::invalid(
-            "batch_too_large",
+            Code::BatchTooLarge,
             format!(
                 "a batch holds at most {} events, got {}; split it",
                 app.config.max_batch_events,
@@ -385,7 +386,7 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
         let input = match polyrec_core::limits::from_json_str::<EventInput>(raw.get()) {
             Ok(input) => input,
             Err(error) => {
-                errors.push(EventError { index, code: "invalid_event".into(), message: error.to_string() });
+                errors.push(EventError { index, code: Code::InvalidEvent.into(), message: error.to_string() });
                 continue;
             }
         };
@@ -397,7 +398,7 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
             Err(Error::InvalidInput { code, message }) => errors.push(EventError { index, code: code.into(), message }),
             Err(Error::NotFound { what }) => errors.push(EventError {
                 index,
-                code: "unknown_scenario".into(),
+                code: Code::UnknownScenario.into(),
                 message: format!("{what} does not exist for this tenant; create it first"),
             }),
             Err(other) => return Err(other),

@@ -9,6 +9,7 @@
 //! first. Users are assigned by `Experiment::assign`, a pure function of (tenant, experiment,
 //! user).
 
+use polyrec_core::Code;
 use std::sync::Arc;
 
 use polyrec_core::timefmt::{format_ms, parse_timestamp};
@@ -98,7 +99,7 @@ pub struct ExperimentList {
 fn time(value: Option<Value>, field: &str) -> Result<Option<i64>> {
     value
         .filter(|v| !v.is_null())
-        .map(|v| parse_timestamp(&v).map_err(|e| Error::invalid("invalid_time", format!("{field}: {e}"))))
+        .map(|v| parse_timestamp(&v).map_err(|e| Error::invalid(Code::InvalidTime, format!("{field}: {e}"))))
         .transpose()
 }
 
@@ -127,7 +128,7 @@ pub async fn create(
     scenario: &ScenarioId,
     body: CreateExperiment,
 ) -> Result<ExperimentView> {
-    polyrec_core::ids::check_id("experiment_id", "invalid_experiment_id", &body.experiment_id)?;
+    polyrec_core::ids::check_id("experiment_id", Code::InvalidExperimentId, &body.experiment_id)?;
     let compiled = app.scenario(tenant, scenario).await?;
     let (start, end) = (time(body.start_time, "start_time")?, time(body.end_time, "end_time")?);
     check(&compiled, &body.groups, start, end)?;
@@ -162,7 +163,7 @@ pub async fn list(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result
 fn not_running(experiment: &Experiment, what: &str) -> Result<()> {
     if experiment.status == ExperimentStatus::Running {
         return Err(Error::Conflict {
-            code: "experiment_running",
+            code: Code::ExperimentRunning,
             message: format!("experiment {:?} is running; stop it before you {what} it", experiment.experiment_id),
         });
     }
@@ -213,7 +214,7 @@ pub async fn start(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str
     let now = app.now_ms();
     if current.end_ms.is_some_and(|end| end <= now) {
         return Err(Error::Conflict {
-            code: "experiment_ended",
+            code: Code::ExperimentEnded,
             message: format!(
                 "experiment {id:?} ended at {}; set a later end_time to run it",
                 format_ms(current.end_ms.unwrap_or(0))
@@ -223,7 +224,7 @@ pub async fn start(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str
     let others = app.stores.documents.list_experiments(tenant, Some(scenario)).await?;
     if let Some(running) = others.iter().find(|e| e.status == ExperimentStatus::Running && e.experiment_id != id) {
         return Err(Error::Conflict {
-            code: "experiment_already_running",
+            code: Code::ExperimentAlreadyRunning,
             message: format!(
                 "scenario {scenario} runs experiment {:?} already; a scenario runs one experiment at a time — stop it first",
                 running.experiment_id
@@ -248,7 +249,7 @@ pub async fn stop(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str)
     let current = load(app, tenant, scenario, id).await?;
     if current.status != ExperimentStatus::Running {
         return Err(Error::Conflict {
-            code: "experiment_not_running",
+            code: Code::ExperimentNotRunning,
             message: format!("experiment {id:?} is {:?}, not running", current.status),
         });
     }
@@ -381,7 +382,7 @@ pub async fn results(
     if let (Some(from), Some(to)) = (asked_from, asked_to)
         && to < from
     {
-        return Err(Error::invalid("invalid_time_range", "`to` is before `from`; swap them"));
+        return Err(Error::invalid(Code::InvalidTimeRange, "`to` is before `from`; swap them"));
     }
     let to = asked_to.unwrap_or_else(|| experiment.end_ms.map_or(now, |end| end.min(now)));
     // By default from the start, or the last MAX_RESULTS_DAYS of a longer run; asked for, as asked.
@@ -392,7 +393,7 @@ pub async fn results(
     let to = to.max(from);
     if to - from > MAX_RESULTS_DAYS * polyrec_core::clock::DAY_MS {
         return Err(Error::invalid(
-            "invalid_time_range",
+            Code::InvalidTimeRange,
             format!("from–to spans more than {MAX_RESULTS_DAYS} days; ask for a shorter window"),
         ));
     }

@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use polyrec_core::Code;
 use polyrec_core::timefmt::format_ms;
 use polyrec_core::{Error, Item, ItemId, ItemStatus, Result, ScenarioId, TenantId};
 use polyrec_storage::{ItemFilter, Upserted};
@@ -126,7 +127,7 @@ pub async fn create(app: &App, tenant: &TenantId, scenario: &ScenarioId, body: I
     let quota = app.tenancy.tenant(tenant, app.now_ms()).await?.quota;
     if quota.max_items > 0 && app.catalogs.get(tenant, scenario).await?.len() as u64 >= quota.max_items {
         return Err(Error::forbidden(
-            "quota_exceeded",
+            Code::QuotaExceeded,
             format!("this tenant may have {} items in a scenario and has them all", quota.max_items),
         ));
     }
@@ -163,7 +164,7 @@ pub async fn patch(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &Ite
         .ok_or_else(|| Error::not_found(format!("item {:?}", id.as_str())))?;
     if let Some(patch) = body.metadata {
         if !patch.is_object() {
-            return Err(Error::invalid("invalid_body", "metadata must be an object (a JSON merge patch)"));
+            return Err(Error::invalid(Code::InvalidBody, "metadata must be an object (a JSON merge patch)"));
         }
         let mut metadata = Value::Object(std::mem::take(&mut item.metadata));
         merge_patch(&mut metadata, &patch);
@@ -196,12 +197,12 @@ pub async fn list(app: &App, tenant: &TenantId, scenario: &ScenarioId, query: It
     require_scenario(app, tenant, scenario).await?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Error::invalid("invalid_limit", format!("limit must be between 1 and {MAX_PAGE}, got {limit}")));
+        return Err(Error::invalid(Code::InvalidLimit, format!("limit must be between 1 and {MAX_PAGE}, got {limit}")));
     }
     let status = match query.status.as_deref() {
         None => None,
         Some(text) => Some(ItemStatus::parse(text).ok_or_else(|| {
-            Error::invalid("invalid_status", format!("status must be active or inactive, got {text:?}"))
+            Error::invalid(Code::InvalidStatus, format!("status must be active or inactive, got {text:?}"))
         })?),
     };
     let updated_since_ms =
@@ -241,7 +242,7 @@ where
                     return Err(partial(&report, committed_line, error));
                 }
                 return Err(Error::invalid(
-                    "body_read_failed",
+                    Code::BodyReadFailed,
                     format!("the upload broke off after line {line_number} ({error}); lines before it were imported"),
                 ));
             }
@@ -275,7 +276,7 @@ where
         scanned = pending.len();
         if pending.len() > MAX_LINE_BYTES && !skipping_long_line {
             line_number += 1;
-            reject(&mut report, line_number, None, "line_too_long", format!("a line is over {MAX_LINE_BYTES} bytes"));
+            reject(&mut report, line_number, None, Code::LineTooLong, format!("a line is over {MAX_LINE_BYTES} bytes"));
             pending.clear();
             scanned = 0;
             skipping_long_line = true;
@@ -305,8 +306,8 @@ fn partial(report: &BulkReport, committed_line: u64, error: Error) -> Error {
         report.created, report.updated
     );
     match error {
-        Error::Unavailable { message, retry_after_seconds } => {
-            Error::Unavailable { message: format!("{message}; {done}"), retry_after_seconds }
+        Error::Unavailable { code, message, retry_after_seconds } => {
+            Error::Unavailable { code, message: format!("{message}; {done}"), retry_after_seconds }
         }
         other => Error::unavailable(format!("the import stopped: {other}; {done}")),
     }
@@ -325,12 +326,12 @@ fn handle_line(
         return;
     }
     let Ok(text) = std::str::from_utf8(line) else {
-        return reject(report, number, None, "malformed_json", "the line is not UTF-8".to_owned());
+        return reject(report, number, None, Code::MalformedJson, "the line is not UTF-8".to_owned());
     };
     let input: ItemInput = match polyrec_core::limits::from_json_str(text) {
         Ok(input) => input,
         Err(error) => {
-            let code = if error.is_data() { "invalid_item" } else { "malformed_json" };
+            let code = if error.is_data() { Code::InvalidItem } else { Code::MalformedJson };
             return reject(report, number, None, code, error.to_string());
         }
     };
@@ -341,10 +342,10 @@ fn handle_line(
     }
 }
 
-fn reject(report: &mut BulkReport, line: u64, item_id: Option<String>, code: &str, message: String) {
+fn reject(report: &mut BulkReport, line: u64, item_id: Option<String>, code: Code, message: String) {
     report.rejected += 1;
     if report.errors.len() < MAX_REPORTED_ERRORS {
-        report.errors.push(LineError { line, item_id, code: code.to_owned(), message });
+        report.errors.push(LineError { line, item_id, code: code.as_str().to_owned(), message });
     } else {
         report.errors_truncated = true;
     }
@@ -374,7 +375,7 @@ async fn flush(
             }
             if count >= quota.max_items {
                 let message = format!("this tenant may have {} items in a scenario", quota.max_items);
-                reject(report, *line, Some(id.to_owned()), "quota_exceeded", message);
+                reject(report, *line, Some(id.to_owned()), Code::QuotaExceeded, message);
                 return false;
             }
             count += 1;

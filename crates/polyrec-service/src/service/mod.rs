@@ -11,6 +11,7 @@ pub mod recommend;
 pub mod records;
 pub mod scenarios;
 
+use polyrec_core::Code;
 use polyrec_core::Error;
 use serde_json::Value;
 
@@ -18,7 +19,7 @@ pub use polyrec_core::limits::merge_patch;
 
 /// Parses a JSON value into a body type, as a 422 with serde's words (which name the field).
 pub fn parse_body<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {
-    polyrec_core::limits::from_json_value(value).map_err(|e| Error::invalid("invalid_body", e.to_string()))
+    polyrec_core::limits::from_json_value(value).map_err(|e| Error::invalid(Code::InvalidBody, e.to_string()))
 }
 
 #[cfg(test)]

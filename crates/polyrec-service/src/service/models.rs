@@ -8,6 +8,7 @@
 //! Activation loads the artifact first and writes the registry after, so a version that cannot
 //! be loaded never becomes active, and a failed training never touches the serving version.
 
+use polyrec_core::Code;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,7 +66,7 @@ impl Loaded {
         let space = bytes.get(8..8 + len).ok_or_else(|| corrupt("truncated feature space".into()))?;
         let space: FeatureSpace = serde_json::from_slice(space).map_err(|e| corrupt(e.to_string()))?;
         let model = load_ranker(name, &bytes[8 + len..]).map_err(|e| match e {
-            RankError::NotBuilt { .. } => Error::invalid("model_not_in_build", e.to_string()),
+            RankError::NotBuilt { .. } => Error::invalid(Code::ModelNotInBuild, e.to_string()),
             other => corrupt(other.to_string()),
         })?;
         Ok(Loaded::Ranker { model, space })
@@ -143,7 +144,7 @@ pub struct ModelList {
 pub(crate) fn check_name(name: &str) -> Result<ModelKind> {
     model_kind(name).ok_or_else(|| {
         let known: Vec<&str> = polyrec_core::model::MODEL_NAMES.iter().map(|(n, _)| *n).collect();
-        Error::invalid("unknown_model", format!("unknown model {name:?}; the registry knows {}", known.join(", ")))
+        Error::invalid(Code::UnknownModel, format!("unknown model {name:?}; the registry knows {}", known.join(", ")))
     })
 }
 
@@ -240,7 +241,7 @@ pub async fn rollback(app: &App, tenant: &TenantId, scenario: &ScenarioId, name:
         .filter(|m| Some(m.sequence) != current && m.activated_ms.is_some())
         .max_by_key(|m| (m.activated_ms, m.sequence))
         .ok_or_else(|| Error::Conflict {
-            code: "no_previous_version",
+            code: Code::NoPreviousVersion,
             message: format!("model {name} has no version that served before the current one to roll back to"),
         })?
         .clone();
@@ -276,7 +277,7 @@ pub async fn activate_loaded(app: &App, tenant: &TenantId, record: ModelRecord, 
 
 async fn load(app: &App, tenant: &TenantId, record: &ModelRecord) -> Result<Loaded> {
     let bytes = app.stores.blobs.get(tenant, &record.model_path).await?.ok_or_else(|| Error::Conflict {
-        code: "artifact_missing",
+        code: Code::ArtifactMissing,
         message: format!(
             "the artifact of {} {} ({}) is not in the blob store; train a new version",
             record.model_name, record.model_version, record.model_path

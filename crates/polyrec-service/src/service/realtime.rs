@@ -1,6 +1,7 @@
 //! The read-outs of what the stream jobs keep for a scenario (SPEC §4.2): an item's running
 //! counts, the hot set, the last hour's counters, a user's profile; and the readiness probe.
 
+use polyrec_core::Code;
 use std::collections::BTreeMap;
 
 use polyrec_core::{Error, ItemId, Result, ScenarioId, TenantId, UserId, UserProfile};
@@ -50,7 +51,7 @@ pub async fn item_stats(app: &App, tenant: &TenantId, id: &ScenarioId, item: &It
 pub async fn hot(app: &App, tenant: &TenantId, id: &ScenarioId, n: usize) -> Result<HotItems> {
     app.scenario(tenant, id).await?;
     if !(1..=MAX_HOT_N).contains(&n) {
-        return Err(Error::invalid("invalid_limit", format!("n must be between 1 and {MAX_HOT_N}, got {n}")));
+        return Err(Error::invalid(Code::InvalidLimit, format!("n must be between 1 and {MAX_HOT_N}, got {n}")));
     }
     let hot = app.stores.realtime.hot_items(tenant, id, n).await?;
     Ok(HotItems { items: hot.into_iter().map(|(item_id, hotness)| HotItem { item_id, hotness }).collect() })

@@ -5,6 +5,7 @@
 //! real-time signals would make a cached answer repeat what the user has just been shown, and
 //! the pipeline answers in about a millisecond without one.
 
+use polyrec_core::Code;
 use std::time::Instant;
 
 use polyrec_core::{Error, Result, ScenarioId, ScenarioStatus, TenantId, UserId};
@@ -103,7 +104,10 @@ pub async fn recommend(
     let started = Instant::now();
     let count = body.count.unwrap_or(DEFAULT_COUNT as i64);
     if !(1..=MAX_COUNT as i64).contains(&count) {
-        return Err(Error::invalid("invalid_count", format!("count must be between 1 and {MAX_COUNT}, got {count}")));
+        return Err(Error::invalid(
+            Code::InvalidCount,
+            format!("count must be between 1 and {MAX_COUNT}, got {count}"),
+        ));
     }
     let count = count as usize;
     app.charge(tenant, Charge::Recommend).await?;
@@ -111,7 +115,7 @@ pub async fn recommend(
     let excluded = body.exclude_item_ids.unwrap_or_default();
     if excluded.len() > MAX_EXCLUDE {
         return Err(Error::invalid(
-            "too_many_exclusions",
+            Code::TooManyExclusions,
             format!("exclude_item_ids holds at most {MAX_EXCLUDE} ids, got {}", excluded.len()),
         ));
     }
@@ -138,7 +142,7 @@ pub async fn recommend(
     }
     if compiled.scenario.status != ScenarioStatus::Active {
         return Err(Error::Conflict {
-            code: "scenario_inactive",
+            code: Code::ScenarioInactive,
             message: format!("scenario {:?} is inactive; set its status to active to serve it", scenario_id.as_str()),
         });
     }

@@ -2,6 +2,7 @@
 //! before anything is saved; every change bumps the version, and the next recommend call
 //! compiles the new version.
 
+use polyrec_core::Code;
 use polyrec_core::timefmt::format_ms;
 use polyrec_core::{Error, Result, Scenario, ScenarioConfig, ScenarioId, ScenarioStatus, TenantId};
 use serde::{Deserialize, Serialize};
@@ -107,7 +108,7 @@ fn check_type(scenario_type: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(
-            "invalid_scenario_type",
+            Code::InvalidScenarioType,
             format!(
                 "scenario_type {scenario_type:?} must be 1 to {MAX_SCENARIO_TYPE_LEN} lowercase letters, digits or '_', e.g. vlog, news, ecommerce"
             ),
@@ -127,7 +128,7 @@ pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Resul
     if quota.max_scenarios > 0 && app.stores.documents.list_scenarios(tenant).await?.len() as u64 >= quota.max_scenarios
     {
         return Err(Error::forbidden(
-            "quota_exceeded",
+            Code::QuotaExceeded,
             format!("this tenant may have {} scenarios and has them all; delete one first", quota.max_scenarios),
         ));
     }
@@ -181,7 +182,7 @@ pub async fn replace(app: &App, tenant: &TenantId, id: &ScenarioId, body: Replac
         && body_id != id.as_str()
     {
         return Err(Error::invalid(
-            "scenario_id_mismatch",
+            Code::ScenarioIdMismatch,
             format!("the body's scenario_id {body_id:?} differs from the path's {:?}; ids cannot change", id.as_str()),
         ));
     }

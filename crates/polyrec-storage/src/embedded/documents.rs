@@ -1,6 +1,7 @@
 //! The document store on SQLite: one table per collection, the JSON document in `doc`, and the
 //! unique indexes of SPEC §4.1 as primary keys.
 
+use polyrec_core::Code;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -156,7 +157,7 @@ impl DocumentStore for SqliteDocuments {
                     .map_err(sql)?;
                 if inserted == 0 {
                     return Err(Error::Conflict {
-                        code: "scenario_exists",
+                        code: Code::ScenarioExists,
                         message: format!("scenario {id:?} exists already; update it with PUT or PATCH"),
                     });
                 }
@@ -203,7 +204,7 @@ impl DocumentStore for SqliteDocuments {
                     .map_err(sql)?;
                 if changed == 0 {
                     return Err(Error::Conflict {
-                        code: "version_conflict",
+                        code: Code::VersionConflict,
                         message: format!(
                             "scenario {id:?} was changed concurrently (expected version {expected_version}); read it again and retry"
                         ),
@@ -336,7 +337,7 @@ impl DocumentStore for SqliteDocuments {
                     .map_err(sql)?;
                 if inserted == 0 {
                     return Err(Error::Conflict {
-                        code: "item_exists",
+                        code: Code::ItemExists,
                         message: format!("item {id:?} exists already; change it with PATCH or the bulk import"),
                     });
                 }

@@ -22,6 +22,7 @@
 //! dropped from the group while it still holds the batch. (`ReplacingMergeTree` would collapse
 //! duplicate raw rows on merge; the rollups would not.)
 
+use polyrec_core::Code;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -98,7 +99,7 @@ impl ClickHouseWarehouse {
     /// the tables and the views that are missing.
     pub async fn connect(url: &str) -> Result<Self> {
         let bad =
-            |e: &dyn std::fmt::Display| Error::invalid("bad_backend_url", format!("bad clickhouse url {url:?}: {e}"));
+            |e: &dyn std::fmt::Display| Error::invalid(Code::BadBackendUrl, format!("bad clickhouse url {url:?}: {e}"));
         let mut parsed = reqwest::Url::parse(url).map_err(|e| bad(&e))?;
         let mut database = parsed.query_pairs().find(|(k, _)| k == "database").map(|(_, v)| v.into_owned());
         if parsed.scheme() == "clickhouse" {
@@ -113,7 +114,7 @@ impl ClickHouseWarehouse {
         let database = database.unwrap_or_else(|| "polyrec".to_owned());
         if database.is_empty() || !database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(Error::invalid(
-                "bad_backend_url",
+                Code::BadBackendUrl,
                 format!("clickhouse database name {database:?}: use letters, digits and _"),
             ));
         }

@@ -16,6 +16,7 @@
 //! `_a`; it holds no `.` and reads back one way, and distinct tenants get distinct topics as Kafka
 //! compares them ([`topic_of`]).
 
+use polyrec_core::Code;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -56,7 +57,7 @@ pub struct KafkaSettings {
 impl KafkaSettings {
     /// Parses `kafka://host:port[,host:port…][?partitions=12&retention_hours=168&prefix=P]`.
     pub fn from_url(url: &str) -> Result<Self> {
-        let bad = |what: String| Error::invalid("bad_backend_url", format!("kafka url {url:?}: {what}"));
+        let bad = |what: String| Error::invalid(Code::BadBackendUrl, format!("kafka url {url:?}: {what}"));
         let rest = url.strip_prefix("kafka://").ok_or_else(|| bad("must start with kafka://".into()))?;
         let (brokers, query) = rest.split_once('?').unwrap_or((rest, ""));
         let brokers = brokers.trim_end_matches('/');

@@ -37,6 +37,7 @@
 //! it reaches Milvus (which answers that with an opaque error); the cache forgets a collection
 //! this process drops or finds missing.
 
+use polyrec_core::Code;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -225,11 +226,14 @@ fn describe(collection: &VectorCollection) -> String {
 fn check_shape(dim: usize, ids: &[String], vectors: &[f32]) -> Result<()> {
     crate::vector::check_shape(dim, ids, vectors)?;
     if dim > MAX_DIM {
-        return Err(Error::invalid("invalid_vectors", format!("dimension {dim} is above Milvus's limit of {MAX_DIM}")));
+        return Err(Error::invalid(
+            Code::InvalidVectors,
+            format!("dimension {dim} is above Milvus's limit of {MAX_DIM}"),
+        ));
     }
     if let Some(id) = ids.iter().find(|id| id.is_empty() || id.len() > ID_MAX_BYTES) {
         return Err(Error::invalid(
-            "invalid_item_id",
+            Code::InvalidItemId,
             format!("vector ids must be 1 to {ID_MAX_BYTES} bytes long, got {}", id.len()),
         ));
     }
@@ -238,7 +242,7 @@ fn check_shape(dim: usize, ids: &[String], vectors: &[f32]) -> Result<()> {
 
 /// `http://host:port` for tonic from `milvus://host[:port]` or `http://host[:port]`.
 fn endpoint_url(url: &str) -> Result<String> {
-    let bad = |why: &str| Error::invalid("bad_backend_url", format!("bad milvus url {url:?}: {why}"));
+    let bad = |why: &str| Error::invalid(Code::BadBackendUrl, format!("bad milvus url {url:?}: {why}"));
     let rest = url
         .strip_prefix("milvus://")
         .or_else(|| url.strip_prefix("http://"))
@@ -354,7 +358,7 @@ impl MilvusIndex {
     pub async fn with_params(url: &str, params: HnswParams) -> Result<Self> {
         let target = endpoint_url(url)?;
         let endpoint = Endpoint::from_shared(target)
-            .map_err(|e| Error::invalid("bad_backend_url", format!("bad milvus url {url:?}: {e}")))?
+            .map_err(|e| Error::invalid(Code::BadBackendUrl, format!("bad milvus url {url:?}: {e}")))?
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(RPC_TIMEOUT)
             .tcp_nodelay(true);
@@ -642,13 +646,13 @@ impl MilvusIndex {
         let dim = self.dim(name).await?;
         if query.len() != dim {
             return Err(Error::invalid(
-                "invalid_vectors",
+                Code::InvalidVectors,
                 format!("query has dimension {}, the collection {dim}", query.len()),
             )
             .into());
         }
         if query.iter().any(|x| !x.is_finite()) {
-            return Err(Error::invalid("invalid_vectors", "the query must be finite numbers").into());
+            return Err(Error::invalid(Code::InvalidVectors, "the query must be finite numbers").into());
         }
         if k == 0 {
             return Ok(Vec::new());

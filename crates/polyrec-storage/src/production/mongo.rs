@@ -22,6 +22,7 @@ use mongodb::bson::{Bson, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::IndexOptions;
 use mongodb::{Client, Collection, Database, IndexModel};
+use polyrec_core::Code;
 use polyrec_core::{
     DeadLetter, Error, Experiment, Item, ItemId, JobRecord, ModelRecord, Result, Scenario, ScenarioId, TenantId,
     UserId, UserProfile,
@@ -90,7 +91,7 @@ impl MongoDocuments {
     pub async fn connect(url: &str, database: &str) -> Result<Self> {
         let mut options = mongodb::options::ClientOptions::parse(url)
             .await
-            .map_err(|e| Error::invalid("bad_backend_url", format!("bad mongodb url {url:?}: {e}")))?;
+            .map_err(|e| Error::invalid(Code::BadBackendUrl, format!("bad mongodb url {url:?}: {e}")))?;
         options.app_name = Some("polyrec".into());
         options.connect_timeout.get_or_insert(std::time::Duration::from_secs(5));
         options.server_selection_timeout.get_or_insert(std::time::Duration::from_secs(5));
@@ -313,7 +314,7 @@ impl DocumentStore for MongoDocuments {
         match self.scenarios.insert_one(to_doc(tenant, scenario)?).await {
             Ok(_) => self.keep_version(tenant, scenario).await,
             Err(e) if is_duplicate_key(&e) => Err(Error::Conflict {
-                code: "scenario_exists",
+                code: Code::ScenarioExists,
                 message: format!("scenario {:?} exists already; update it with PUT or PATCH", scenario.scenario_id),
             }),
             Err(e) => Err(unavailable(e)),
@@ -339,7 +340,7 @@ impl DocumentStore for MongoDocuments {
         let result = self.scenarios.replace_one(filter, to_doc(tenant, scenario)?).await.map_err(unavailable)?;
         if result.matched_count == 0 {
             return Err(Error::Conflict {
-                code: "version_conflict",
+                code: Code::VersionConflict,
                 message: format!(
                     "scenario {:?} was changed concurrently (expected version {expected_version}); read it again and retry",
                     scenario.scenario_id
@@ -417,7 +418,7 @@ impl DocumentStore for MongoDocuments {
         match self.items.insert_one(to_doc(tenant, item)?).await {
             Ok(_) => Ok(()),
             Err(e) if is_duplicate_key(&e) => Err(Error::Conflict {
-                code: "item_exists",
+                code: Code::ItemExists,
                 message: format!("item {:?} exists already; change it with PATCH or the bulk import", item.item_id),
             }),
             Err(e) => Err(unavailable(e)),

@@ -23,6 +23,7 @@
 //! TTLs are relative: the store computes each from the injected clock (now → expiry) and hands
 //! Redis the difference, so a test clock and Redis agree on how long a key lives.
 
+use polyrec_core::Code;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -55,7 +56,7 @@ impl RedisRealtime {
     /// the server returns; calls made while it is down fail with `Unavailable`.
     pub async fn connect(url: &str, clock: SharedClock, prefix: &str) -> Result<Self> {
         let client = redis::Client::open(url)
-            .map_err(|e| Error::invalid("bad_backend_url", format!("bad redis url {url:?}: {e}")))?;
+            .map_err(|e| Error::invalid(Code::BadBackendUrl, format!("bad redis url {url:?}: {e}")))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(std::time::Duration::from_secs(3)))
             .set_response_timeout(Some(std::time::Duration::from_secs(3)))
@@ -419,7 +420,7 @@ impl RealtimeStore for RedisRealtime {
 
 /// Inspection (tests and operators): a client for `url`.
 pub fn client(url: &str) -> Result<redis::Client> {
-    redis::Client::open(url).map_err(|e| Error::invalid("bad_backend_url", format!("bad redis url {url:?}: {e}")))
+    redis::Client::open(url).map_err(|e| Error::invalid(Code::BadBackendUrl, format!("bad redis url {url:?}: {e}")))
 }
 
 /// Inspection: every key matching `pattern`, with its Redis type.

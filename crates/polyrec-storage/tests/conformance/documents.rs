@@ -1,5 +1,6 @@
 //! The document store: scenarios, items and user profiles.
 
+use polyrec_core::Code;
 use std::sync::Arc;
 
 use polyrec_core::profile::UserProfile;
@@ -140,7 +141,7 @@ async fn scenarios_insert_get_list_replace_delete(store: &dyn DocumentStore) {
     store.insert_scenario(&t, &a).await.unwrap();
     store.insert_scenario(&t, &b).await.unwrap();
     let again = store.insert_scenario(&t, &a).await.unwrap_err();
-    assert!(matches!(again, Error::Conflict { code: "scenario_exists", .. }), "{again:?}");
+    assert!(matches!(again, Error::Conflict { code: Code::ScenarioExists, .. }), "{again:?}");
 
     assert_eq!(store.get_scenario(&t, &a.scenario_id).await.unwrap(), Some(a.clone()), "round trip is exact");
     assert_eq!(store.get_scenario(&t, &scenario_id("nope")).await.unwrap(), None);
@@ -152,7 +153,7 @@ async fn scenarios_insert_get_list_replace_delete(store: &dyn DocumentStore) {
     changed.version = 2;
     store.replace_scenario(&t, &changed, 1).await.unwrap();
     let stale = store.replace_scenario(&t, &changed, 1).await.unwrap_err();
-    assert!(matches!(stale, Error::Conflict { code: "version_conflict", .. }), "{stale:?}");
+    assert!(matches!(stale, Error::Conflict { code: Code::VersionConflict, .. }), "{stale:?}");
     assert_eq!(store.get_scenario(&t, &a.scenario_id).await.unwrap().unwrap().name, "renamed");
 
     let all = store.all_scenarios().await.unwrap();
@@ -188,7 +189,7 @@ async fn items_upsert_keeps_created_time_and_reports_created_or_updated(store: &
     assert_eq!(serde_json::to_value(&stored).unwrap(), serde_json::to_value(&expected).unwrap(), "round trip is exact");
 
     let duplicate = store.insert_item(&t, &item("s", "i2", "x", 1)).await.unwrap_err();
-    assert!(matches!(duplicate, Error::Conflict { code: "item_exists", .. }), "{duplicate:?}");
+    assert!(matches!(duplicate, Error::Conflict { code: Code::ItemExists, .. }), "{duplicate:?}");
     store.insert_item(&t, &item("s", "i4", "x", 1)).await.unwrap();
 
     assert!(store.delete_item(&t, &scenario_id("s"), &ItemId::parse("i4").unwrap()).await.unwrap());
@@ -300,7 +301,7 @@ async fn model_versions_register_list_and_replace(store: &dyn DocumentStore) {
         store.insert_model(&t, &model("feed", name, sequence)).await.unwrap();
     }
     let taken = store.insert_model(&t, &model("feed", "als", 2)).await.unwrap_err();
-    assert!(matches!(taken, Error::Conflict { code: "model_version_exists", .. }), "{taken:?}");
+    assert!(matches!(taken, Error::Conflict { code: Code::ModelVersionExists, .. }), "{taken:?}");
     // Another tenant numbers its own versions.
     store.insert_model(&other, &model("feed", "als", 1)).await.unwrap();
 
@@ -416,7 +417,7 @@ async fn experiments_insert_list_replace_with_versions_and_delete(store: &dyn Do
     store.insert_experiment(&t, &experiment("feed", "a")).await.unwrap();
     store.insert_experiment(&t, &experiment("news", "a")).await.unwrap();
     let taken = store.insert_experiment(&t, &experiment("feed", "a")).await.unwrap_err();
-    assert!(matches!(taken, Error::Conflict { code: "experiment_exists", .. }), "{taken:?}");
+    assert!(matches!(taken, Error::Conflict { code: Code::ExperimentExists, .. }), "{taken:?}");
     store.insert_experiment(&other, &experiment("feed", "a")).await.unwrap();
 
     assert_eq!(store.get_experiment(&t, &feed, "a").await.unwrap(), Some(experiment("feed", "a")), "exact");
@@ -432,7 +433,7 @@ async fn experiments_insert_list_replace_with_versions_and_delete(store: &dyn Do
     running.version = 2;
     store.replace_experiment(&t, &running, 1).await.unwrap();
     let stale = store.replace_experiment(&t, &running, 1).await.unwrap_err();
-    assert!(matches!(stale, Error::Conflict { code: "version_conflict", .. }), "{stale:?}");
+    assert!(matches!(stale, Error::Conflict { code: Code::VersionConflict, .. }), "{stale:?}");
     let missing = store.replace_experiment(&t, &experiment("feed", "zzz"), 1).await.unwrap_err();
     assert!(matches!(missing, Error::NotFound { .. }), "{missing:?}");
     assert_eq!(store.get_experiment(&t, &feed, "a").await.unwrap(), Some(running));
