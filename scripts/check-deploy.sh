@@ -14,7 +14,7 @@
 #       * every POLYREC_* name in a deploy file is read by the binary: the allowed names are the
 #         "POLYREC_…" string literals under crates/*/src (POLYREC_TEST_* excluded), not a list here;
 #         OTEL_* names given to polyrec likewise
-#       * POLYREC_*_URL schemes are those crates/polyrec-service/src/backends.rs accepts (http/https
+#       * POLYREC_*_URL schemes are those crates/polyrec-storage/src/open.rs accepts (http/https
 #         for the gRPC endpoints: tenant/user services, POLYREC_*_SERVICE_URL), Kafka URL
 #         parameters those of KafkaSettings::from_url; the config file in the ConfigMap has only
 #         keys of the structs in config.rs (the server rejects unknown keys) and no
@@ -285,9 +285,10 @@ for path in rust_sources:
 if not allowed_env:
     error("crates/*/src", "found no POLYREC_* string literal: the scan is broken")
 
-config_rs = read("crates/polyrec-service/src/config.rs")
+# The config structs: the server's (polyrec-service) and the storage's (polyrec-storage).
+config_rs = read("crates/polyrec-service/src/config.rs") + "\n" + read("crates/polyrec-storage/src/open.rs")
 main_rs = read("crates/polyrec/src/main.rs")
-backends_rs = read("crates/polyrec-service/src/backends.rs")
+backends_rs = read("crates/polyrec-storage/src/open.rs")
 kafka_rs = read("crates/polyrec-storage/src/production/kafka.rs")
 
 # Which config field each POLYREC_*_URL / secret variable sets: ("POLYREC_BUS_URL", &mut self.bus),
@@ -318,7 +319,7 @@ for name, body in re.findall(r"\n(?:async )?fn ([a-z_]+)\((.*?)(?=\n(?:async fn 
         schemes[name] = {s for arm in arms for s in re.findall(r'"([a-z+]+)"', arm)}
 for var, field in env_field.items():
     if var.endswith("_URL") and field not in schemes and var not in endpoint_vars:
-        error("crates/polyrec-service/src/backends.rs", f"no scheme match found for {field} ({var}): the scan is broken")
+        error("crates/polyrec-storage/src/open.rs", f"no scheme match found for {field} ({var}): the scan is broken")
 
 # Query parameters of the Kafka URL: the arms of KafkaSettings::from_url.
 from_url = kafka_rs[kafka_rs.find("fn from_url") :]

@@ -23,7 +23,7 @@ pub mod split;
 pub mod telemetry;
 
 pub use polyrec_service::{App, ServerConfig, StorageConfig};
-pub use polyrec_service::{app, backends, config, jobs, service, sources, tenancy};
+pub use polyrec_service::{app, config, jobs, service, sources, tenancy};
 
 use std::sync::Arc;
 

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use polyrec_storage::StorageConfig;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
@@ -212,82 +214,6 @@ impl Default for TenancyConfig {
             when_unreachable: Unreachable::Serve,
             default_quota: polyrec_core::Quota::default(),
             tenants: Default::default(),
-        }
-    }
-}
-
-/// The backend of each storage purpose (DESIGN §2), by URL. An empty value is the embedded
-/// default. Environment variables override the file: `POLYREC_DOCUMENTS_URL`,
-/// `POLYREC_REALTIME_URL`, `POLYREC_WAREHOUSE_URL`, `POLYREC_BUS_URL`, `POLYREC_VECTORS_URL`,
-/// `POLYREC_BLOBS_URL`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StorageConfig {
-    /// `mongodb://host:port/database?…` (database `polyrec` when the URL names none).
-    pub documents: String,
-    /// `redis://host:port/db`.
-    pub realtime: String,
-    /// `clickhouse://host:port/database` (over ClickHouse's HTTP port, 8123 by default).
-    pub warehouse: String,
-    /// `kafka://host:port[,host:port…]`.
-    pub bus: String,
-    /// The vector index: `milvus://host:port` (or `http://host:port`, Milvus's gRPC port);
-    /// empty keeps item vectors in an in-process HNSW index.
-    pub vectors: String,
-    /// Where model artifacts are kept: `file:///path` (a directory every process of a split
-    /// deployment mounts); empty keeps them under `{data_dir}/models`.
-    pub blobs: String,
-    /// Prepended to every Redis key, for deployments (and tests) that share one Redis between
-    /// isolated installations; empty in production, where the keys are exactly SPEC §4.2's.
-    pub redis_key_prefix: String,
-    /// The warehouse sink inserts when it has this many events…
-    pub sink_batch_events: usize,
-    /// …or when the oldest buffered event has waited this long (SPEC §3.4: 1,000 or 5 s).
-    /// 0 inserts every batch as it comes. Default: 5,000 on ClickHouse, 0 on the embedded
-    /// warehouse.
-    pub sink_flush_ms: Option<u64>,
-    /// What an acknowledged event survives on the embedded bus: `process` (default; a crash of
-    /// the process) or `fsync` (a power loss too, each commit synced to the disk). Kafka's is
-    /// its brokers' (`acks=all`).
-    pub durability: polyrec_storage::Durability,
-}
-
-impl Default for StorageConfig {
-    fn default() -> Self {
-        Self {
-            documents: String::new(),
-            realtime: String::new(),
-            warehouse: String::new(),
-            bus: String::new(),
-            vectors: String::new(),
-            blobs: String::new(),
-            redis_key_prefix: String::new(),
-            sink_batch_events: 1_000,
-            sink_flush_ms: None,
-            durability: polyrec_storage::Durability::Process,
-        }
-    }
-}
-
-impl StorageConfig {
-    /// The warehouse sink's flush interval (see `sink_flush_ms`).
-    pub fn sink_flush_ms(&self) -> u64 {
-        self.sink_flush_ms.unwrap_or(if self.warehouse.is_empty() { 0 } else { 5_000 })
-    }
-
-    /// Applies the `POLYREC_*_URL` environment variables that are set.
-    pub fn apply_env(&mut self) {
-        for (var, field) in [
-            ("POLYREC_DOCUMENTS_URL", &mut self.documents),
-            ("POLYREC_REALTIME_URL", &mut self.realtime),
-            ("POLYREC_WAREHOUSE_URL", &mut self.warehouse),
-            ("POLYREC_BUS_URL", &mut self.bus),
-            ("POLYREC_VECTORS_URL", &mut self.vectors),
-            ("POLYREC_BLOBS_URL", &mut self.blobs),
-        ] {
-            if let Ok(value) = std::env::var(var) {
-                *field = value;
-            }
         }
     }
 }

@@ -16,7 +16,6 @@
 //! [`TenantId`]: polyrec_core::TenantId
 
 pub mod app;
-pub mod backends;
 pub mod config;
 pub mod jobs;
 pub mod service;

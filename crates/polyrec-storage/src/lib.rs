@@ -34,11 +34,15 @@ use polyrec_core::{
 pub mod blob;
 pub mod embedded;
 pub mod keys;
+mod open;
 pub mod production;
+pub mod stream;
 pub mod vector;
 
 pub use blob::{BlobStore, DirBlobs};
 pub use embedded::{Durability, MemoryRealtime, SqliteDocuments, SqliteEventBus, SqliteWarehouse};
+pub use open::{StorageConfig, Stores};
+pub use stream::{Partition, StreamLog, Subscription};
 pub use vector::{HnswIndex, HnswParams, VectorCollection, VectorIndex};
 
 /// What an upsert did to one item.

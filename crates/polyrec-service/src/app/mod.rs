@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use polyrec_core::clock::SharedClock;
 use polyrec_core::{Result, Scenario, ScenarioId, TenantId};
+pub use polyrec_storage::Stores;
 
 pub use self::catalogs::Catalogs;
 pub use self::experiments::Experiments;
@@ -33,7 +34,6 @@ pub use self::profiles::Profiles;
 pub use self::progress::JobProgress;
 pub use self::scenarios::{CompiledScenario, Scenarios};
 use crate::ServerConfig;
-pub use crate::backends::Stores;
 use crate::sources::Sources;
 use crate::tenancy::{Charge, Tenancy, TenantSource, UserSource};
 

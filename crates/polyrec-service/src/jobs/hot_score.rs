@@ -22,6 +22,9 @@ use polyrec_storage::BusRecord;
 use super::{Start, StreamJob};
 use crate::App;
 
+/// The job's name, and its consumer group's.
+pub const NAME: &str = "item_hot_score";
+
 pub const WINDOW_MS: i64 = HOUR_MS;
 pub const DECAY_MS: f64 = 30.0 * MINUTE_MS as f64;
 pub const HOT_TTL_MS: i64 = DAY_MS;
@@ -102,7 +105,7 @@ impl HotScore {
                 return Err(error);
             }
             if let Err(error) =
-                app.stores.publish_derived("item-stats-updates", &[(format!("{}:{}", key.0, key.1), update)]).await
+                super::publish_derived(app, "item-stats-updates", &[(format!("{}:{}", key.0, key.1), update)]).await
             {
                 self.dirty.insert(key);
                 return Err(error);
@@ -116,7 +119,7 @@ impl HotScore {
 #[async_trait]
 impl StreamJob for HotScore {
     fn name(&self) -> &'static str {
-        "item_hot_score"
+        NAME
     }
 
     fn start(&self, app: &App) -> Start {

@@ -20,6 +20,9 @@ use polyrec_storage::BusRecord;
 use super::{Start, StreamJob};
 use crate::App;
 
+/// The job's name, and its consumer group's.
+pub const NAME: &str = "recommendation_metrics";
+
 pub const METRICS_TTL_MS: i64 = HOUR_MS;
 pub const METRICS_BUCKET_MS: i64 = MINUTE_MS;
 pub const EXPOSED_TTL_MS: i64 = DAY_MS;
@@ -68,7 +71,7 @@ fn fields(event_type: EventType, value: Option<f64>) -> Vec<(&'static str, f64)>
 #[async_trait]
 impl StreamJob for RecommendationMetrics {
     fn name(&self) -> &'static str {
-        "recommendation_metrics"
+        NAME
     }
 
     fn start(&self, app: &App) -> Start {
@@ -126,8 +129,7 @@ impl StreamJob for RecommendationMetrics {
                 "bucket_ms": bucket, "counters": counters.iter().cloned().collect::<HashMap<String, f64>>()});
             let published = match written {
                 Ok(()) => {
-                    app.stores
-                        .publish_derived("recommendation-metrics", &[(format!("{tenant}:{scenario}"), update)])
+                    super::publish_derived(app, "recommendation-metrics", &[(format!("{tenant}:{scenario}"), update)])
                         .await
                 }
                 Err(error) => Err(error),

@@ -12,22 +12,20 @@
 
 pub(crate) mod dead_letters;
 mod hot_score;
-#[cfg(feature = "kafka")]
-mod kafka;
 mod metrics;
 mod profile;
+mod runner;
 pub mod training;
 mod warehouse_sink;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use polyrec_core::{Result, ScenarioId, TenantId};
 use polyrec_engine::Catalog;
-use polyrec_storage::{BusRecord, EventLog};
+use polyrec_storage::BusRecord;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -78,12 +76,18 @@ pub(crate) async fn catalogs(
     Ok(catalogs)
 }
 
-/// The names of the stream jobs (and of their consumer groups).
-pub const STREAM_JOBS: [&str; 4] =
-    ["warehouse_sink", "user_profile_aggregator", "item_hot_score", "recommendation_metrics"];
+/// The stream jobs of SPEC §3.4, the one list of them: each job's name (and its consumer
+/// group's), and how to build its instance for one partition (named by its source,
+/// `topic/partition`, the contributor name of shared hot sets and counters).
+const JOBS: [(&str, runner::JobFactory); 4] = [
+    (warehouse_sink::NAME, |app, _| Box::new(warehouse_sink::WarehouseSink::new(app))),
+    (profile::NAME, |_, _| Box::new(profile::ProfileAggregator::default())),
+    (hot_score::NAME, |_, source| Box::new(hot_score::HotScore::new(source))),
+    (metrics::NAME, |_, source| Box::new(metrics::RecommendationMetrics::new(source))),
+];
 
-/// The contributor name of the all-in-one process's jobs to shared hot sets and counters.
-const LOCAL_SOURCE: &str = "local";
+/// The names of the stream jobs (and of their consumer groups).
+pub const STREAM_JOBS: [&str; 4] = [JOBS[0].0, JOBS[1].0, JOBS[2].0, JOBS[3].0];
 
 /// Records per read.
 pub const BATCH: usize = 1_000;
@@ -159,7 +163,7 @@ impl JobSet {
 /// Whether the bus is this process's own (the embedded log): only its own stream jobs read it,
 /// so it cannot hand them to a worker process.
 pub fn bus_is_local(app: &App) -> bool {
-    app.stores.log.is_some()
+    !app.stores.stream.is_shared()
 }
 
 /// Starts the stream jobs of a worker process (`polyrec worker`): all, or the ones named in
@@ -182,39 +186,16 @@ pub async fn start(app: Arc<App>) -> anyhow::Result<Jobs> {
     start_jobs(app, JobSet::ALL).await
 }
 
-/// Starts the chosen jobs: on the embedded log, in-process readers of it; on Kafka, one
-/// consumer-group member per stream job.
+/// Starts the chosen jobs: each stream job a member of its consumer group on the bus (one
+/// runner for both buses), and the background jobs.
 pub async fn start_jobs(app: Arc<App>, set: JobSet) -> anyhow::Result<Jobs> {
     let (stop, stopped) = watch::channel(false);
     let mut handles = Vec::new();
     if set.stream {
-        if let Some(log) = app.stores.log.clone() {
-            let stream_jobs: Vec<Box<dyn StreamJob>> = vec![
-                Box::new(warehouse_sink::WarehouseSink::new(&app)),
-                Box::new(profile::ProfileAggregator::default()),
-                Box::new(hot_score::HotScore::new(LOCAL_SOURCE)),
-                Box::new(metrics::RecommendationMetrics::new(LOCAL_SOURCE)),
-            ];
-            for job in stream_jobs.into_iter().filter(|job| set.runs(job.name())) {
-                handles.push(tokio::spawn(run_stream_job(app.clone(), log.clone(), job, stopped.clone())));
-            }
-        } else {
-            #[cfg(feature = "kafka")]
-            if let Some(bus) = app.stores.kafka.clone() {
-                let factories: Vec<(&'static str, kafka::JobFactory)> = vec![
-                    ("warehouse_sink", Box::new(|app, _| Box::new(warehouse_sink::WarehouseSink::new(app)))),
-                    ("user_profile_aggregator", Box::new(|_, _| Box::new(profile::ProfileAggregator::default()))),
-                    ("item_hot_score", Box::new(|_, source| Box::new(hot_score::HotScore::new(source)))),
-                    (
-                        "recommendation_metrics",
-                        Box::new(|_, source| Box::new(metrics::RecommendationMetrics::new(source))),
-                    ),
-                ];
-                for (name, factory) in factories.into_iter().filter(|(name, _)| set.runs(name)) {
-                    app.progress.runs_here(name);
-                    handles.push(tokio::spawn(kafka::run(app.clone(), bus.clone(), name, factory, stopped.clone())));
-                }
-            }
+        for (name, factory) in JOBS.into_iter().filter(|(name, _)| set.runs(name)) {
+            app.progress.runs_here(name);
+            let log = app.stores.stream.clone();
+            handles.push(tokio::spawn(runner::run(app.clone(), log, name, factory, stopped.clone())));
         }
     }
     if set.background {
@@ -224,7 +205,7 @@ pub async fn start_jobs(app: Arc<App>, set: JobSet) -> anyhow::Result<Jobs> {
     Ok(Jobs { stop, handles })
 }
 
-/// Every minute: expired realtime keys go; every hour: events past retention leave the bus.
+/// Every minute: expired realtime keys go; every hour: dead letters and events past retention.
 async fn housekeeping(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
     let mut minutes = 0u64;
     loop {
@@ -236,92 +217,35 @@ async fn housekeeping(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
             realtime.sweep();
         }
         minutes += 1;
-        if minutes.is_multiple_of(60) {
-            let cutoff = app.now_ms() - polyrec_core::event::DEAD_LETTER_RETENTION_MS;
-            match app.stores.documents.trim_dead_letters(cutoff).await {
-                Ok(dropped) if dropped > 0 => tracing::info!(dropped, "dead letters past retention dropped"),
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "dead-letter retention failed; will retry"),
-            }
+        if !minutes.is_multiple_of(60) {
+            continue;
+        }
+        let cutoff = app.now_ms() - polyrec_core::event::DEAD_LETTER_RETENTION_MS;
+        match app.stores.documents.trim_dead_letters(cutoff).await {
+            Ok(dropped) if dropped > 0 => tracing::info!(dropped, "dead letters past retention dropped"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "dead-letter retention failed; will retry"),
         }
         // On Kafka the topics' own retention.ms does this.
-        if let Some(log) = app.stores.log.as_ref().filter(|_| minutes.is_multiple_of(60)) {
-            let cutoff = app.now_ms() - app.config.event_retention_days as i64 * polyrec_core::clock::DAY_MS;
-            match log.trim(cutoff).await {
-                Ok(dropped) if dropped > 0 => tracing::info!(dropped, "event bus retention applied"),
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "event bus retention failed; will retry"),
-            }
+        let cutoff = app.now_ms() - app.config.event_retention_days as i64 * polyrec_core::clock::DAY_MS;
+        match app.stores.stream.apply_retention(cutoff).await {
+            Ok(dropped) if dropped > 0 => tracing::info!(dropped, "event bus retention applied"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "event bus retention failed; will retry"),
         }
     }
 }
 
-async fn run_stream_job(
-    app: Arc<App>,
-    log: Arc<dyn EventLog>,
-    mut job: Box<dyn StreamJob>,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let name = job.name();
-    let durable = matches!(job.start(&app), Start::Committed);
-    let mut offset = loop {
-        let start = match job.start(&app) {
-            Start::Committed => log.committed(name).await,
-            Start::ReceivedSince(ms) => log.offset_before_received(ms).await,
-        };
-        match start {
-            Ok(offset) => break offset,
-            Err(error) => {
-                tracing::error!(job = name, %error, "cannot read the start offset; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    };
-    tracing::info!(job = name, offset, "stream job started");
-    let progress = app.progress.job_offset(name);
-    let mut backoff = Duration::from_millis(100);
-    while !*stopped.borrow() {
-        // Registered before the read, so an append between the read and the wait still wakes us.
-        let appended = app.stores.bus_appended.notified();
-        let records = match log.read_after(offset, BATCH).await {
-            Ok(records) => records,
-            Err(error) => {
-                tracing::error!(job = name, %error, "reading the event bus failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                continue;
-            }
-        };
-        if let Some(last) = records.last().map(|r| r.offset) {
-            if let Err(error) = apply(&app, job.as_mut(), &records).await {
-                tracing::error!(job = name, %error, offset, "stream job failed on a batch; retrying it");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                continue;
-            }
-            backoff = Duration::from_millis(100);
-            offset = last;
-            if records.len() < BATCH {
-                idle(&app, job.as_mut()).await;
-            }
-            if durable {
-                commit(log.as_ref(), job.as_mut(), offset).await;
-            }
-            progress.store(job.visible_offset(offset), Ordering::SeqCst);
-            continue;
-        }
-        idle(&app, job.as_mut()).await;
-        progress.store(job.visible_offset(offset), Ordering::SeqCst);
-        if durable {
-            commit(log.as_ref(), job.as_mut(), offset).await;
-        }
-        tokio::select! {
-            _ = appended => {}
-            _ = tokio::time::sleep(IDLE_TICK) => {}
-            _ = stopped.changed() => {}
-        }
-    }
-    tracing::info!(job = name, offset, "stream job stopped");
+/// Publishes a stream job's output, `(key, value)` records, to a derived topic of SPEC §3.3
+/// (`user-profile-updates`, `item-stats-updates`, `recommendation-metrics`) for other
+/// consumers, when the bus has derived topics (Kafka). Keyed `{tenant}:{…}`; the values are
+/// absolute (a whole profile, a whole contribution), so a replay's re-delivery is harmless.
+pub(crate) async fn publish_derived(app: &App, topic: &str, records: &[(String, serde_json::Value)]) -> Result<()> {
+    let payloads = records
+        .iter()
+        .map(|(key, value)| Ok((key.clone(), serde_json::to_vec(value).map_err(polyrec_core::Error::internal)?)))
+        .collect::<Result<Vec<_>>>()?;
+    app.stores.stream.publish(topic, &payloads).await
 }
 
 /// Hands a batch to the job, keeping out what it must not apply and isolating what it fails on
@@ -332,18 +256,4 @@ pub(crate) async fn apply(app: &App, job: &mut dyn StreamJob, records: &[BusReco
     let (fit, mut failed) = dead_letters::screen(name, records);
     failed.extend(dead_letters::isolate(&fit, &mut dead_letters::Process { app, job }).await?);
     dead_letters::record(app, name, failed).await
-}
-
-async fn commit(log: &dyn EventLog, job: &mut dyn StreamJob, processed: u64) {
-    let safe = job.safe_offset(processed);
-    match log.commit(job.name(), safe).await {
-        Ok(()) => job.committed(safe),
-        Err(error) => tracing::warn!(job = job.name(), %error, "committing the offset failed; it will be retried"),
-    }
-}
-
-async fn idle(app: &App, job: &mut dyn StreamJob) {
-    if let Err(error) = job.on_idle(app).await {
-        tracing::error!(job = job.name(), %error, "stream job idle step failed");
-    }
 }

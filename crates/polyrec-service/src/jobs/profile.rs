@@ -28,6 +28,9 @@ use polyrec_storage::BusRecord;
 use super::{Start, StreamJob};
 use crate::App;
 
+/// The job's name, and its consumer group's.
+pub const NAME: &str = "user_profile_aggregator";
+
 pub const WINDOW_MS: i64 = 5 * MINUTE_MS;
 pub const LATENESS_MS: i64 = 5 * SECOND_MS;
 pub const IDLE_CLOSE_MS: i64 = 10 * SECOND_MS;
@@ -137,7 +140,7 @@ impl ProfileAggregator {
                 })
                 .collect();
             app.profiles.put(&tenant, profiles).await?;
-            app.stores.publish_derived("user-profile-updates", &updates).await?;
+            super::publish_derived(app, "user-profile-updates", &updates).await?;
         }
         // Removed only once stored: a failure leaves them open, to be retried.
         for key in closable {
@@ -219,7 +222,7 @@ fn fold(profile: &mut UserProfile, start: i64, events: &[WindowEvent], now_ms: i
 #[async_trait]
 impl StreamJob for ProfileAggregator {
     fn name(&self) -> &'static str {
-        "user_profile_aggregator"
+        NAME
     }
 
     fn start(&self, _: &App) -> Start {

@@ -20,6 +20,9 @@ use polyrec_storage::{BusRecord, ITEM_CATEGORY};
 use super::{Start, StreamJob};
 use crate::App;
 
+/// The job's name, and its consumer group's.
+pub const NAME: &str = "warehouse_sink";
+
 pub struct WarehouseSink {
     batch_events: usize,
     flush_after: Duration,
@@ -79,7 +82,7 @@ impl super::dead_letters::Apply for Insert<'_> {
 #[async_trait]
 impl StreamJob for WarehouseSink {
     fn name(&self) -> &'static str {
-        "warehouse_sink"
+        NAME
     }
 
     fn start(&self, _: &App) -> Start {

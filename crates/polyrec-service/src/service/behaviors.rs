@@ -220,7 +220,6 @@ pub async fn replay(app: &App, tenant: &TenantId, request: ReplayRequest) -> Res
         })
         .collect();
     app.stores.bus.append(events).await?;
-    app.stores.bus_appended.notify_waiters();
     let ids: Vec<String> = letters.iter().map(|l| l.id.clone()).collect();
     app.stores.documents.delete_dead_letters(tenant, &ids).await?;
     metrics::counter!("polyrec_dead_letters_replayed_total").increment(ids.len() as u64);
@@ -358,7 +357,6 @@ pub async fn track(app: &App, tenant: &TenantId, input: EventInput) -> Result<Ac
     stamp(app, tenant, &mut event, &mut HashMap::new()).await?;
     let event_id = event.event_id.clone();
     app.stores.bus.append(vec![event]).await?;
-    app.stores.bus_appended.notify_waiters();
     metrics::counter!("polyrec_events_accepted_total").increment(1);
     metrics::counter!("polyrec_tenant_events_total", "tenant" => crate::telemetry::tenant_label(tenant)).increment(1);
     Ok(Accepted { event_id })
@@ -407,7 +405,6 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
     let event_ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
     let accepted = events.len();
     app.stores.bus.append(events).await?;
-    app.stores.bus_appended.notify_waiters();
     metrics::counter!("polyrec_events_accepted_total").increment(accepted as u64);
     metrics::counter!("polyrec_events_rejected_total").increment(errors.len() as u64);
     metrics::counter!("polyrec_tenant_events_total", "tenant" => crate::telemetry::tenant_label(tenant))

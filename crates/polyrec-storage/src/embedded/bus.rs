@@ -9,8 +9,10 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use polyrec_core::{Error, Event, Result, TenantId};
@@ -18,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{Db, Durability, Role, open, open_with, sql};
+use crate::stream::{Partition, StreamLog, Subscription, local_partition};
 use crate::{BusRecord, EventBus, EventLog, keys};
 
 const SCHEMA: &str = "
@@ -58,6 +61,8 @@ pub struct SqliteEventBus {
     readers: Vec<Db>,
     next_reader: AtomicUsize,
     offsets: Db,
+    /// Woken after every append, so the stream jobs react at once instead of polling.
+    appended: tokio::sync::Notify,
 }
 
 impl SqliteEventBus {
@@ -77,7 +82,7 @@ impl SqliteEventBus {
             .map_err(Error::internal)?;
         let readers = (0..2).map(|_| open(path, Role::Reader).map(Db::new)).collect::<Result<Vec<_>>>()?;
         let offsets = Db::new(open(path, Role::Reader)?);
-        Ok(Self { appends, readers, next_reader: AtomicUsize::new(0), offsets })
+        Ok(Self { appends, readers, next_reader: AtomicUsize::new(0), offsets, appended: tokio::sync::Notify::new() })
     }
 
     fn reader(&self) -> &Db {
@@ -169,7 +174,9 @@ impl EventBus for SqliteEventBus {
         self.appends
             .send(Append { rows, reply })
             .map_err(|_| Error::unavailable("the event log writer has stopped"))?;
-        answer.await.map_err(|_| Error::unavailable("the event log writer has stopped"))?
+        let offsets = answer.await.map_err(|_| Error::unavailable("the event log writer has stopped"))??;
+        self.appended.notify_waiters();
+        Ok(offsets)
     }
 
     async fn count(&self, tenant: &TenantId) -> Result<u64> {
@@ -297,6 +304,99 @@ impl EventLog for SqliteEventBus {
             })
             .await
     }
+}
+
+/// The embedded log as a consumer group sees it: one partition, this process the one member.
+#[async_trait]
+impl StreamLog for SqliteEventBus {
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    async fn subscribe(self: Arc<Self>, group: &str, fresh_since_ms: Option<i64>) -> Result<Box<dyn Subscription>> {
+        let committed = EventLog::committed(&*self, group).await?;
+        let offset = match fresh_since_ms {
+            Some(since) if committed == 0 => self.offset_before_received(since).await?,
+            _ => committed,
+        };
+        Ok(Box::new(LocalSubscription { log: self, group: group.to_owned(), offset }))
+    }
+
+    async fn replay(&self, partition: &Partition, since_ms: i64, until: u64) -> Result<Vec<BusRecord>> {
+        if *partition != local_partition() {
+            return Ok(Vec::new());
+        }
+        let mut after = self.offset_before_received(since_ms).await?;
+        let mut records = Vec::new();
+        while after < until {
+            let batch = self.read_after(after, 10_000).await?;
+            let Some(last) = batch.last().map(|r| r.offset) else { break };
+            records.extend(batch.into_iter().filter(|r| r.offset <= until));
+            after = last;
+        }
+        Ok(records)
+    }
+
+    async fn end_offsets(&self) -> Result<Vec<(Partition, u64)>> {
+        Ok(vec![(local_partition(), self.end_offset().await?)])
+    }
+
+    async fn group_offsets(&self, group: &str, partitions: &[Partition]) -> Result<Vec<(Partition, u64)>> {
+        if !partitions.contains(&local_partition()) {
+            return Ok(Vec::new());
+        }
+        Ok(vec![(local_partition(), EventLog::committed(self, group).await?)])
+    }
+
+    async fn apply_retention(&self, before_received_ms: i64) -> Result<u64> {
+        EventLog::trim(self, before_received_ms).await
+    }
+
+    async fn publish(&self, _topic: &str, _records: &[(String, Vec<u8>)]) -> Result<()> {
+        Ok(())
+    }
+}
+
+struct LocalSubscription {
+    log: Arc<SqliteEventBus>,
+    group: String,
+    /// The last record offset handed out.
+    offset: u64,
+}
+
+#[async_trait]
+impl Subscription for LocalSubscription {
+    async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<(Partition, Vec<BusRecord>)>> {
+        // Registered before the read, so an append between the read and the wait still wakes us.
+        let appended = self.log.appended.notified();
+        let mut records = self.log.read_after(self.offset, max).await?;
+        if records.is_empty() {
+            let _ = tokio::time::timeout(wait, appended).await;
+            records = self.log.read_after(self.offset, max).await?;
+        }
+        let Some(last) = records.last().map(|r| r.offset) else { return Ok(Vec::new()) };
+        self.offset = last;
+        Ok(vec![(local_partition(), records)])
+    }
+
+    fn assignment(&self) -> Option<Vec<Partition>> {
+        Some(vec![local_partition()])
+    }
+
+    fn positions(&self) -> Vec<(Partition, u64)> {
+        vec![(local_partition(), self.offset)]
+    }
+
+    async fn commit(&mut self, offsets: &[(Partition, u64)]) -> Result<()> {
+        for (partition, offset) in offsets {
+            if *partition == local_partition() {
+                self.log.commit(&self.group, *offset).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn close(self: Box<Self>) {}
 }
 
 #[cfg(test)]

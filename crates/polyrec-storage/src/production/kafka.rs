@@ -33,9 +33,6 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::EventBus;
 
-/// The client library, for the consumer loop of the stream jobs (kept to this crate's version).
-pub use rdkafka;
-
 /// Settings of the Kafka bus, from the `kafka://` URL's query and the server config.
 #[derive(Debug, Clone)]
 pub struct KafkaSettings {

@@ -6,6 +6,8 @@
 pub mod clickhouse;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "kafka")]
+mod kafka_stream;
 #[cfg(feature = "milvus")]
 pub mod milvus;
 #[cfg(feature = "mongodb")]

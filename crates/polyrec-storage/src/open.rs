@@ -1,29 +1,103 @@
-//! Builds each storage trait object from its URL in [`StorageConfig`] (DESIGN §2): the embedded
-//! backend when the URL is empty, else the production engine the URL's scheme names — if this
-//! build has its cargo feature.
+//! Opens the stores of one process ([`Stores::open`]): each storage trait object from its URL in
+//! [`StorageConfig`] (DESIGN §2) — the embedded backend when the URL is empty, else the
+//! production engine the URL's scheme names, if this build has its cargo feature. Adding a
+//! backend is this file and its module under `production/`.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use polyrec_core::clock::SharedClock;
-use polyrec_storage::{
-    BlobStore, DirBlobs, DocumentStore, EventBus, EventLog, HnswIndex, MemoryRealtime, RealtimeStore, SqliteDocuments,
-    SqliteEventBus, SqliteWarehouse, VectorIndex, Warehouse,
+use serde::Deserialize;
+
+use crate::{
+    BlobStore, DirBlobs, DocumentStore, Durability, EventBus, HnswIndex, MemoryRealtime, RealtimeStore,
+    SqliteDocuments, SqliteEventBus, SqliteWarehouse, StreamLog, VectorIndex, Warehouse,
 };
 
-use crate::config::StorageConfig;
+/// The backend of each storage purpose (DESIGN §2), by URL. An empty value is the embedded
+/// default. Environment variables override the file: `POLYREC_DOCUMENTS_URL`,
+/// `POLYREC_REALTIME_URL`, `POLYREC_WAREHOUSE_URL`, `POLYREC_BUS_URL`, `POLYREC_VECTORS_URL`,
+/// `POLYREC_BLOBS_URL`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `mongodb://host:port/database?…` (database `polyrec` when the URL names none).
+    pub documents: String,
+    /// `redis://host:port/db`.
+    pub realtime: String,
+    /// `clickhouse://host:port/database` (over ClickHouse's HTTP port, 8123 by default).
+    pub warehouse: String,
+    /// `kafka://host:port[,host:port…]`.
+    pub bus: String,
+    /// The vector index: `milvus://host:port` (or `http://host:port`, Milvus's gRPC port);
+    /// empty keeps item vectors in an in-process HNSW index.
+    pub vectors: String,
+    /// Where model artifacts are kept: `file:///path` (a directory every process of a split
+    /// deployment mounts); empty keeps them under `{data_dir}/models`.
+    pub blobs: String,
+    /// Prepended to every Redis key, for deployments (and tests) that share one Redis between
+    /// isolated installations; empty in production, where the keys are exactly SPEC §4.2's.
+    pub redis_key_prefix: String,
+    /// The warehouse sink inserts when it has this many events…
+    pub sink_batch_events: usize,
+    /// …or when the oldest buffered event has waited this long (SPEC §3.4: 1,000 or 5 s).
+    /// 0 inserts every batch as it comes. Default: 5,000 on ClickHouse, 0 on the embedded
+    /// warehouse.
+    pub sink_flush_ms: Option<u64>,
+    /// What an acknowledged event survives on the embedded bus: `process` (default; a crash of
+    /// the process) or `fsync` (a power loss too, each commit synced to the disk). Kafka's is
+    /// its brokers' (`acks=all`).
+    pub durability: Durability,
+}
 
-/// The stores of one process, private to this crate: a transport reaches them only through a
-/// service function.
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            documents: String::new(),
+            realtime: String::new(),
+            warehouse: String::new(),
+            bus: String::new(),
+            vectors: String::new(),
+            blobs: String::new(),
+            redis_key_prefix: String::new(),
+            sink_batch_events: 1_000,
+            sink_flush_ms: None,
+            durability: Durability::Process,
+        }
+    }
+}
+
+impl StorageConfig {
+    /// The warehouse sink's flush interval (see `sink_flush_ms`).
+    pub fn sink_flush_ms(&self) -> u64 {
+        self.sink_flush_ms.unwrap_or(if self.warehouse.is_empty() { 0 } else { 5_000 })
+    }
+
+    /// Applies the `POLYREC_*_URL` environment variables that are set.
+    pub fn apply_env(&mut self) {
+        for (var, field) in [
+            ("POLYREC_DOCUMENTS_URL", &mut self.documents),
+            ("POLYREC_REALTIME_URL", &mut self.realtime),
+            ("POLYREC_WAREHOUSE_URL", &mut self.warehouse),
+            ("POLYREC_BUS_URL", &mut self.bus),
+            ("POLYREC_VECTORS_URL", &mut self.vectors),
+            ("POLYREC_BLOBS_URL", &mut self.blobs),
+        ] {
+            if let Ok(value) = std::env::var(var) {
+                *field = value;
+            }
+        }
+    }
+}
+
+/// The stores of one process (private to polyrec-service: a transport reaches them only through
+/// a service function).
 pub struct Stores {
     pub documents: Arc<dyn DocumentStore>,
     pub bus: Arc<dyn EventBus>,
-    /// The embedded log, when that is the bus: the in-process jobs read it.
-    pub log: Option<Arc<dyn EventLog>>,
-    /// The Kafka bus, when that is the bus: the jobs are consumer-group members on it.
-    #[cfg(feature = "kafka")]
-    pub kafka: Option<Arc<polyrec_storage::production::kafka::KafkaBus>>,
+    /// The same bus as the stream jobs read it (consumer groups over partitions).
+    pub stream: Arc<dyn StreamLog>,
     pub warehouse: Arc<dyn Warehouse>,
     pub realtime: Arc<dyn RealtimeStore>,
     /// Set when the realtime store is the in-memory one (it needs sweeping, and it is private to
@@ -31,8 +105,6 @@ pub struct Stores {
     pub memory_realtime: Option<Arc<MemoryRealtime>>,
     pub vectors: Arc<dyn VectorIndex>,
     pub blobs: Arc<dyn BlobStore>,
-    /// Woken after every append to the bus, so the jobs react at once instead of polling.
-    pub bus_appended: tokio::sync::Notify,
 }
 
 fn scheme(url: &str) -> &str {
@@ -62,19 +134,7 @@ impl Stores {
         let (realtime, memory_realtime) = realtime(storage, clock).await?;
         let vectors = vectors(&storage.vectors).await?;
         let blobs = blobs(&storage.blobs, data_dir)?;
-        Ok(Self {
-            documents,
-            bus: bus.bus,
-            log: bus.log,
-            #[cfg(feature = "kafka")]
-            kafka: bus.kafka,
-            warehouse,
-            realtime,
-            memory_realtime,
-            vectors,
-            blobs,
-            bus_appended: tokio::sync::Notify::new(),
-        })
+        Ok(Self { documents, bus: bus.bus, stream: bus.stream, warehouse, realtime, memory_realtime, vectors, blobs })
     }
 }
 
@@ -95,7 +155,7 @@ async fn vectors(url: &str) -> anyhow::Result<Arc<dyn VectorIndex>> {
         "milvus" | "http" => {
             #[cfg(feature = "milvus")]
             {
-                let index = polyrec_storage::production::milvus::MilvusIndex::connect(url)
+                let index = crate::production::milvus::MilvusIndex::connect(url)
                     .await
                     .with_context(|| format!("vector index {url}"))?;
                 Ok(Arc::new(index))
@@ -115,7 +175,7 @@ async fn documents(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn Documen
         "mongodb" | "mongodb+srv" => {
             #[cfg(feature = "mongodb")]
             {
-                let store = polyrec_storage::production::mongo::MongoDocuments::connect(url, "polyrec")
+                let store = crate::production::mongo::MongoDocuments::connect(url, "polyrec")
                     .await
                     .with_context(|| format!("document store {url}"))?;
                 Ok(Arc::new(store))
@@ -131,29 +191,22 @@ async fn documents(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn Documen
 
 struct Bus {
     bus: Arc<dyn EventBus>,
-    log: Option<Arc<dyn EventLog>>,
-    #[cfg(feature = "kafka")]
-    kafka: Option<Arc<polyrec_storage::production::kafka::KafkaBus>>,
+    stream: Arc<dyn StreamLog>,
 }
 
-async fn bus(url: &str, data_dir: &Path, durability: polyrec_storage::Durability) -> anyhow::Result<Bus> {
+async fn bus(url: &str, data_dir: &Path, durability: Durability) -> anyhow::Result<Bus> {
     match scheme(url) {
         "" if url.is_empty() => {
             let log = Arc::new(SqliteEventBus::open_with(&data_dir.join("events.db"), durability)?);
-            Ok(Bus {
-                bus: log.clone(),
-                log: Some(log),
-                #[cfg(feature = "kafka")]
-                kafka: None,
-            })
+            Ok(Bus { bus: log.clone(), stream: log })
         }
         "kafka" => {
             #[cfg(feature = "kafka")]
             {
-                use polyrec_storage::production::kafka::{KafkaBus, KafkaSettings};
+                use crate::production::kafka::{KafkaBus, KafkaSettings};
                 let settings = KafkaSettings::from_url(url)?;
                 let kafka = Arc::new(KafkaBus::connect(settings).await.with_context(|| format!("event bus {url}"))?);
-                Ok(Bus { bus: kafka.clone(), log: None, kafka: Some(kafka) })
+                Ok(Bus { bus: kafka.clone(), stream: kafka })
             }
             #[cfg(not(feature = "kafka"))]
             Err(missing_feature("a Kafka event bus", "kafka"))
@@ -170,7 +223,7 @@ async fn warehouse(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn Warehou
         "clickhouse" | "http" | "https" => {
             #[cfg(feature = "clickhouse")]
             {
-                let store = polyrec_storage::production::clickhouse::ClickHouseWarehouse::connect(url)
+                let store = crate::production::clickhouse::ClickHouseWarehouse::connect(url)
                     .await
                     .with_context(|| format!("warehouse {url}"))?;
                 Ok(Arc::new(store))
@@ -197,10 +250,9 @@ async fn realtime(
         "redis" | "rediss" => {
             #[cfg(feature = "redis")]
             {
-                let store =
-                    polyrec_storage::production::redis::RedisRealtime::connect(url, clock, &storage.redis_key_prefix)
-                        .await
-                        .with_context(|| format!("realtime store {url}"))?;
+                let store = crate::production::redis::RedisRealtime::connect(url, clock, &storage.redis_key_prefix)
+                    .await
+                    .with_context(|| format!("realtime store {url}"))?;
                 Ok((Arc::new(store), None))
             }
             #[cfg(not(feature = "redis"))]
@@ -210,31 +262,5 @@ async fn realtime(
             }
         }
         other => bail!("realtime = {url:?}: unknown scheme {other:?} (use redis://host:port/db, or empty for memory)"),
-    }
-}
-
-impl Stores {
-    /// Publishes a stream job's output, `(key, value)` records, to a derived topic of SPEC §3.3
-    /// (`user-profile-updates`, `item-stats-updates`, `recommendation-metrics`) for other
-    /// consumers, when the bus is Kafka; the embedded bus has no derived topics. Keyed
-    /// `{tenant}:{…}`; the values are absolute (a whole profile, a whole contribution), so a
-    /// replay's re-delivery is harmless.
-    pub async fn publish_derived(
-        &self,
-        topic: &str,
-        records: &[(String, serde_json::Value)],
-    ) -> polyrec_core::Result<()> {
-        #[cfg(feature = "kafka")]
-        if let Some(kafka) = &self.kafka {
-            let payloads = records
-                .iter()
-                .map(|(key, value)| {
-                    Ok((key.clone(), serde_json::to_vec(value).map_err(polyrec_core::Error::internal)?))
-                })
-                .collect::<polyrec_core::Result<Vec<_>>>()?;
-            return kafka.publish(topic, &payloads).await;
-        }
-        let _ = (topic, records);
-        Ok(())
     }
 }

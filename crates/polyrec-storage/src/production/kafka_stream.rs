@@ -1,0 +1,146 @@
+//! Kafka as the stream jobs read it ([`StreamLog`]): each job is one consumer group subscribed to
+//! every `user-behaviors-*` topic by pattern; Kafka splits the partitions among the group's
+//! members — run two workers and each takes half; stop one and the other takes its partitions
+//! over after the session timeout. Offsets are committed by the runner, after its sink
+//! acknowledged, never automatically.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use polyrec_core::{Error, Event, Result};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::BorrowedMessage;
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use super::kafka::KafkaBus;
+use crate::BusRecord;
+use crate::stream::{Partition, StreamLog, Subscription};
+
+fn unavailable(error: impl std::fmt::Display) -> Error {
+    Error::unavailable(format!("kafka: {error}"))
+}
+
+fn decode(message: &BorrowedMessage<'_>) -> Option<BusRecord> {
+    let payload = message.payload()?;
+    match serde_json::from_slice::<Event>(payload) {
+        Ok(event) => Some(BusRecord { offset: message.offset() as u64 + 1, event }),
+        Err(error) => {
+            // Only polyrec writes these topics; a record it cannot read is logged and passed over
+            // rather than stopping the partition for good.
+            tracing::error!(topic = message.topic(), partition = message.partition(), offset = message.offset(), %error,
+                "unreadable record on a behavior topic; skipped");
+            None
+        }
+    }
+}
+
+#[async_trait]
+impl StreamLog for KafkaBus {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn subscribe(self: Arc<Self>, group: &str, _fresh_since_ms: Option<i64>) -> Result<Box<dyn Subscription>> {
+        let consumer = self.consumer(group)?;
+        // Closing a consumer (its `Drop`) can block for ever when it lands in a partition
+        // reassignment (librdkafka waits for the assignment without a timeout; seen in tests when
+        // a runtime shut down mid-rebalance). So it is never dropped on a task: `close` drops it
+        // on a thread of its own with a time limit, and a subscription dropped abruptly (its
+        // runtime shutting down) leaks it, as its process is ending anyway.
+        Ok(Box::new(KafkaSubscription { consumer: std::mem::ManuallyDrop::new(consumer), group: group.to_owned() }))
+    }
+
+    async fn replay(&self, (topic, partition): &Partition, since_ms: i64, until: u64) -> Result<Vec<BusRecord>> {
+        let from = self.offset_for_time(topic, *partition, since_ms).await?;
+        // Record offset `until` is Kafka offset `until - 1`: read up to and with it.
+        let messages = self.read_range(topic, *partition, from, until as i64).await?;
+        Ok(messages
+            .into_iter()
+            .filter_map(|(offset, payload)| {
+                let event = serde_json::from_slice::<Event>(&payload).ok()?;
+                Some(BusRecord { offset: offset as u64 + 1, event })
+            })
+            .collect())
+    }
+
+    async fn end_offsets(&self) -> Result<Vec<(Partition, u64)>> {
+        let ends = KafkaBus::end_offsets(self).await?;
+        Ok(ends.into_iter().map(|(topic, partition, high)| ((topic, partition), high.max(0) as u64)).collect())
+    }
+
+    async fn group_offsets(&self, group: &str, partitions: &[Partition]) -> Result<Vec<(Partition, u64)>> {
+        let committed = KafkaBus::committed(self, group, partitions).await?;
+        Ok(committed.into_iter().map(|(partition, offset)| (partition, offset.max(0) as u64)).collect())
+    }
+
+    async fn apply_retention(&self, _before_received_ms: i64) -> Result<u64> {
+        Ok(0) // The topics' own retention.ms does this.
+    }
+
+    async fn publish(&self, topic: &str, records: &[(String, Vec<u8>)]) -> Result<()> {
+        KafkaBus::publish(self, topic, records).await
+    }
+}
+
+struct KafkaSubscription {
+    consumer: std::mem::ManuallyDrop<StreamConsumer>,
+    group: String,
+}
+
+#[async_trait]
+impl Subscription for KafkaSubscription {
+    async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<(Partition, Vec<BusRecord>)>> {
+        let mut by_partition: Vec<(Partition, Vec<BusRecord>)> = Vec::new();
+        let mut taken = 0;
+        let mut wait = wait;
+        while taken < max {
+            let message = match tokio::time::timeout(wait, self.consumer.recv()).await {
+                Err(_) => break, // Nothing more within the wait.
+                Ok(Err(error)) => return Err(unavailable(error)),
+                Ok(Ok(message)) => message,
+            };
+            taken += 1;
+            // After the first record, take only what has already arrived.
+            wait = Duration::from_millis(1);
+            let Some(record) = decode(&message) else { continue };
+            let key = (message.topic().to_owned(), message.partition());
+            match by_partition.iter_mut().find(|(p, _)| *p == key) {
+                Some((_, records)) => records.push(record),
+                None => by_partition.push((key, vec![record])),
+            }
+        }
+        Ok(by_partition)
+    }
+
+    fn assignment(&self) -> Option<Vec<Partition>> {
+        let assignment = self.consumer.assignment().ok()?;
+        Some(assignment.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect())
+    }
+
+    fn positions(&self) -> Vec<(Partition, u64)> {
+        Vec::new()
+    }
+
+    async fn commit(&mut self, offsets: &[(Partition, u64)]) -> Result<()> {
+        let mut list = TopicPartitionList::new();
+        for ((topic, partition), offset) in offsets {
+            // Kafka's committed offset is the next to read: record offset (Kafka + 1) is exactly it.
+            list.add_partition_offset(topic, *partition, Offset::Offset(*offset as i64)).map_err(unavailable)?;
+        }
+        self.consumer.commit(&list, CommitMode::Sync).map_err(unavailable)
+    }
+
+    async fn close(self: Box<Self>) {
+        let KafkaSubscription { consumer, group } = *self;
+        let consumer = std::mem::ManuallyDrop::into_inner(consumer);
+        let (closed, done) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new().name(format!("close-{group}")).spawn(move || {
+            drop(consumer);
+            let _ = closed.send(());
+        });
+        if spawned.is_ok() && tokio::time::timeout(Duration::from_secs(10), done).await.is_err() {
+            tracing::warn!(group, "the consumer did not close within 10 s; leaving it to the process's exit");
+        }
+    }
+}
