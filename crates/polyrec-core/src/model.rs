@@ -14,20 +14,6 @@ use serde_json::Value;
 
 use crate::ScenarioId;
 
-/// The models the registry knows, and the pipeline stage each serves.
-pub const MODEL_NAMES: &[(&str, ModelKind)] = &[
-    ("als", ModelKind::Recall),
-    ("ease", ModelKind::Recall),
-    ("lightgbm", ModelKind::Rank),
-    ("deepfm", ModelKind::Rank),
-    ("wide_deep", ModelKind::Rank),
-];
-
-/// The stage a model serves.
-pub fn model_kind(name: &str) -> Option<ModelKind> {
-    MODEL_NAMES.iter().find(|(n, _)| *n == name).map(|(_, kind)| *kind)
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
@@ -50,7 +36,7 @@ pub struct ModelRecord {
     #[schema(value_type = String)]
     pub scenario_id: ScenarioId,
     pub model_type: ModelKind,
-    /// `als`, `ease`, `lightgbm`, `deepfm`, `wide_deep`.
+    /// One of `polyrec_engine::learned::LEARNED`.
     pub model_name: String,
     /// `v1`, `v2`, … in training order per (scenario, model name).
     pub model_version: String,

@@ -22,6 +22,7 @@ pub mod catalog;
 pub mod cf;
 pub mod features;
 pub mod labels;
+pub mod learned;
 pub mod models;
 pub mod pipeline;
 pub mod rank;

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use polyrec_models::{AlsModel, EaseModel};
+use std::any::Any;
+
+use polyrec_models::AlsModel;
 use polyrec_storage::{VectorCollection, VectorIndex};
 
 use crate::CfModel;
@@ -18,15 +20,24 @@ pub struct ScenarioModels {
     /// The scenario's warehouse event count when `cf` was trained (the trainer's schedule
     /// retrains when it changes).
     pub trained_on_events: Option<u64>,
-    /// User and item vectors; the item vectors are in `index` under `collection`.
-    pub vectors: Option<VectorModel>,
-    pub ease: Option<Arc<EaseModel>>,
+    /// The serving recall models, by name (`crate::learned`): what each installed, read by the
+    /// strategy that serves it through [`ScenarioModels::learned`].
+    pub learned: BTreeMap<&'static str, Arc<dyn Any + Send + Sync>>,
     /// The learned ranker that serves (`lightgbm`, `deepfm`, `wide_deep`).
     pub ranker: Option<RankerModel>,
     /// The registry version of each learned model in this snapshot, by model name.
     pub versions: BTreeMap<String, String>,
 }
 
+impl ScenarioModels {
+    /// The serving recall model `name`, if it is a `T`.
+    pub fn learned<T: Any>(&self, name: &str) -> Option<&T> {
+        self.learned.get(name)?.downcast_ref::<T>()
+    }
+}
+
+/// A model served through the vector index: user and item vectors, the item vectors in `index`
+/// under `collection`.
 #[derive(Clone)]
 pub struct VectorModel {
     pub als: Arc<AlsModel>,

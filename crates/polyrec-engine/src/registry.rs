@@ -39,20 +39,18 @@ pub static RECALL: &[Entry<dyn Recall>] = &[
     Entry { name: "ease", summary: "EASE item-item model over the user's history", build: recall::ease::build },
 ];
 
-pub static RANK: &[Entry<dyn Rank>] = &[
-    Entry {
-        name: "weighted",
-        summary: "weighted sum of config.features, no trained model",
-        build: rank::weighted::build,
-    },
-    Entry {
-        name: "lightgbm",
-        summary: "gradient-boosted trees (LightGBM) trained on impressions",
-        build: rank::learned::build_lightgbm,
-    },
-    Entry { name: "deepfm", summary: "DeepFM trained on impressions", build: rank::learned::build_deepfm },
-    Entry { name: "wide_deep", summary: "Wide & Deep trained on impressions", build: rank::learned::build_wide_deep },
-];
+pub static RANK: &[Entry<dyn Rank>] = &[Entry {
+    name: "weighted",
+    summary: "weighted sum of config.features, no trained model",
+    build: rank::weighted::build,
+}];
+
+/// Every rank model's name and summary: the heuristics of [`RANK`], then the learned rankers of
+/// [`crate::learned::LEARNED`].
+pub fn rank_models() -> Vec<(&'static str, &'static str)> {
+    let learned = crate::learned::LEARNED.iter().filter(|m| m.stage() == polyrec_core::model::ModelKind::Rank);
+    RANK.iter().map(|e| (e.name, e.summary)).chain(learned.map(|m| (m.name(), m.summary()))).collect()
+}
 
 pub static RERANK: &[Entry<dyn Rerank>] = &[
     Entry { name: "diversity", summary: "penalise repeats of a category", build: rerank::diversity::build },
@@ -134,6 +132,9 @@ pub fn build_recall(name: &str, params: &Value, config: &ScenarioConfig) -> Resu
 }
 
 pub fn build_rank(name: &str, params: &Value, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
+    if let Some(model) = crate::learned::named(name).filter(|m| m.stage() == polyrec_core::model::ModelKind::Rank) {
+        return rank::learned::build(model, config);
+    }
     lookup("rank model", RANK, PLANNED_RANK, name, params, config).map_err(|mut e| {
         // The rank section names its strategy in `model`, not `name`.
         if e.sub_path == "name" {

@@ -31,4 +31,4 @@ pub use ease::{EaseModel, EaseParams};
 pub use rank::deep::{DeepFm, DeepParams, WideDeep};
 #[cfg(feature = "lightgbm")]
 pub use rank::lightgbm::{GbdtParams, GbdtRanker, Objective};
-pub use rank::{CtrData, FeatureSchema, RANKERS, RankError, Ranker, load_ranker};
+pub use rank::{CtrData, FeatureSchema, RankError, Ranker};

@@ -3,8 +3,22 @@
 //! learn a pure interaction, LightGBM's lambdarank must order planted relevance.
 #![cfg(any(feature = "deep", feature = "lightgbm"))]
 
+use polyrec_models::Artifact;
 use polyrec_models::metrics::auc;
-use polyrec_models::rank::{CtrData, RankError, Ranker, load_ranker};
+use polyrec_models::rank::{CtrData, RankError, Ranker};
+
+/// Reads a saved ranker back as the model type `name` (the engine's learned-model list does this
+/// for the server).
+fn load_ranker(name: &str, bytes: &[u8]) -> Result<Box<dyn Ranker>, RankError> {
+    let artifact = Artifact::from_bytes(bytes)?;
+    Ok(match name {
+        #[cfg(feature = "lightgbm")]
+        "lightgbm" => Box::new(polyrec_models::rank::lightgbm::GbdtRanker::from_artifact(&artifact)?),
+        "deepfm" => Box::new(polyrec_models::rank::deep::DeepFm::from_artifact(&artifact)?),
+        "wide_deep" => Box::new(polyrec_models::rank::deep::WideDeep::from_artifact(&artifact)?),
+        other => panic!("no ranker {other}"),
+    })
+}
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

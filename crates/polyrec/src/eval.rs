@@ -28,6 +28,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use polyrec_core::{Item, ItemId, ItemStatus, ManualClock, ScenarioConfig, ScenarioId, TenantId, UserId, UserProfile};
 use polyrec_engine::cf::CfParams;
+use polyrec_engine::learned;
 use polyrec_engine::pipeline::RequestContext;
 use polyrec_engine::{Catalog, CfModel, Pipeline, RecommendInput, ScenarioModels, VectorModel};
 use polyrec_models::metrics::{RankingMetrics, RankingSummary, top_k};
@@ -175,11 +176,11 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
             .collect(),
     };
     for model in &wanted {
-        if !ALL_MODELS.contains(&model.as_str()) && !eval_ctr::RANKERS.contains(&model.as_str()) {
+        if !ALL_MODELS.contains(&model.as_str()) && !eval_ctr::rankers().contains(&model.as_str()) {
             bail!(
                 "unknown model `{model}` in --models; known: {}, and the rankers {}",
                 ALL_MODELS.join(", "),
-                eval_ctr::RANKERS.join(", ")
+                eval_ctr::rankers().join(", ")
             );
         }
         if model == "content_based" && args.items.is_none() {
@@ -209,7 +210,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
         bail!("{} holds no interactions", args.interactions.display());
     }
     let (rankers, wanted): (Vec<String>, Vec<String>) =
-        wanted.into_iter().partition(|m| eval_ctr::RANKERS.contains(&m.as_str()));
+        wanted.into_iter().partition(|m| eval_ctr::rankers().contains(&m.as_str()));
     let mut ranker_params = serde_json::Map::new();
     for (name, value) in [("lightgbm", &params.lightgbm), ("deepfm", &params.deepfm), ("wide_deep", &params.wide_deep)]
     {
@@ -297,7 +298,8 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
     for name in &wanted {
         let row = match name.as_str() {
             "als" => {
-                let vectors = trained.models.vectors.as_ref().expect("trained for the als row");
+                let vectors =
+                    trained.models.learned::<VectorModel>(learned::als::NAME).expect("trained for the als row");
                 evaluate_als(&env, &vectors.als, trained.fit.als, catalog_size)
             }
             _ => {
@@ -537,11 +539,11 @@ async fn train_all(
         let started = Instant::now();
         index.create(&collection, als.factors(), als.items.names(), &als.item_factors).await?;
         fit.index = started.elapsed().as_secs_f64();
-        models.vectors = Some(VectorModel { als, index, collection });
+        models.learned.insert(learned::als::NAME, Arc::new(VectorModel { als, index, collection }));
     }
     if needs(&["ease", "pipeline"]) {
         let started = Instant::now();
-        models.ease = Some(Arc::new(EaseModel::fit(&matrix, params.ease)?));
+        models.learned.insert(learned::ease::NAME, Arc::new(EaseModel::fit(&matrix, params.ease)?));
         fit.ease = started.elapsed().as_secs_f64();
     }
     Ok(Trained { catalog, models, popularity, fit })

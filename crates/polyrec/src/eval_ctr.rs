@@ -18,13 +18,15 @@ use anyhow::Context;
 use polyrec_core::scenario::{FeatureSpec, FeatureType, FeaturesConfig};
 use polyrec_core::{Item, ItemId, ItemStatus, ScenarioId, UserId, UserProfile};
 use polyrec_engine::features::{FeatureSpace, Observation};
-use polyrec_engine::rank::learned;
 use polyrec_models::metrics::{auc, log_loss};
 use polyrec_models::rank::CtrData;
 use polyrec_models::split::Rating;
 use serde_json::{Map, Value, json};
 
-pub const RANKERS: &[&str] = polyrec_models::rank::RANKERS;
+/// The learned rankers (`polyrec_engine::learned::LEARNED`'s rank stage).
+pub fn rankers() -> Vec<&'static str> {
+    polyrec_engine::learned::names(Some(polyrec_core::model::ModelKind::Rank)).collect()
+}
 
 pub struct CtrTask<'a> {
     pub ratings: &'a [Rating],
@@ -172,7 +174,10 @@ pub fn evaluate(task: &CtrTask<'_>, models: &[String]) -> anyhow::Result<Vec<(St
     for name in models {
         let params = task.params.get(name.as_str()).cloned().unwrap_or(Value::Null);
         let started = Instant::now();
-        let model = learned::fit(name, &train_data, &params, &|_| {}).with_context(|| format!("fitting {name}"))?;
+        let ranker = polyrec_engine::learned::named(name)
+            .and_then(|model| model.as_ranker())
+            .with_context(|| format!("{name} is not a learned ranker"))?;
+        let model = ranker.fit_once(&train_data, &params, &|_| {}).with_context(|| format!("fitting {name}"))?;
         let fit_seconds = started.elapsed().as_secs_f64();
         let started = Instant::now();
         let scores: Vec<f64> = model.predict(&test_data).into_iter().map(f64::from).collect();

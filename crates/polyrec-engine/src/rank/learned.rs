@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use polyrec_core::{Error, Result, ScenarioConfig};
-use polyrec_models::rank::{CtrData, RankError, Ranker};
+use polyrec_models::rank::Ranker;
+
+use crate::learned::LearnedModel;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -79,86 +81,27 @@ pub fn params(config: &ScenarioConfig) -> Result<LearnedParams, BuildError> {
     Ok(params)
 }
 
-/// Fits the ranker `name` with its hyperparameters `model_params` (`rank.params.model`).
-pub fn fit(
-    name: &str,
-    data: &CtrData,
-    model_params: &Value,
-    progress: &dyn Fn(f32),
-) -> Result<Box<dyn Ranker>, RankError> {
-    let parse = |e: serde_json::Error| RankError::InvalidParams(format!("rank.params.model: {e}"));
-    let model_params = if model_params.is_null() { Value::Object(Default::default()) } else { model_params.clone() };
-    match name {
-        #[cfg(feature = "lightgbm")]
-        "lightgbm" => {
-            let params: polyrec_models::rank::lightgbm::GbdtParams =
-                serde_json::from_value(model_params).map_err(parse)?;
-            params.validate()?;
-            Ok(Box::new(polyrec_models::rank::lightgbm::GbdtRanker::fit_with_progress(data, &params, progress)?))
-        }
-        "deepfm" | "wide_deep" => {
-            let params: polyrec_models::rank::deep::DeepParams = serde_json::from_value(model_params).map_err(parse)?;
-            params.validate()?;
-            Ok(if name == "deepfm" {
-                Box::new(polyrec_models::rank::deep::DeepFm::fit(data, &params, progress)?)
-            } else {
-                Box::new(polyrec_models::rank::deep::WideDeep::fit(data, &params, progress)?)
-            })
-        }
-        other => Err(RankError::UnknownRanker { name: other.to_owned() }),
-    }
-}
-
-/// Checks `rank.params.model` against the ranker's hyperparameters.
-fn check_model_params(name: &str, model_params: &Value) -> Result<(), BuildError> {
-    if model_params.is_null() {
-        return Ok(());
-    }
-    let checked = match name {
-        #[cfg(feature = "lightgbm")]
-        "lightgbm" => serde_json::from_value::<polyrec_models::rank::lightgbm::GbdtParams>(model_params.clone())
-            .map_err(|e| e.to_string())
-            .and_then(|p| p.validate().map_err(|e| e.to_string())),
-        "deepfm" | "wide_deep" => {
-            serde_json::from_value::<polyrec_models::rank::deep::DeepParams>(model_params.clone())
-                .map_err(|e| e.to_string())
-                .and_then(|p| p.validate().map_err(|e| e.to_string()))
-        }
-        _ => Ok(()),
-    };
-    checked.map_err(|message| BuildError::new("params.model", message))
-}
-
-/// Whether this build serves the learned model `name`: DeepFM and Wide&Deep always; LightGBM is
-/// a C++ build behind a cargo feature.
+/// Whether this build serves the model `name`: every one but a learned model whose cargo feature
+/// it lacks (LightGBM is a C++ build behind one).
 pub fn in_this_build(name: &str) -> bool {
-    name != "lightgbm" || cfg!(feature = "lightgbm")
+    crate::learned::named(name).is_none_or(|model| model.missing_feature().is_none())
 }
 
-fn build(name: &'static str, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
+/// The rank strategy of a learned ranker: checks `rank.params` (the label thresholds, and the
+/// model's own hyperparameters), and that this build has the model.
+pub fn build(model: &dyn LearnedModel, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
     let learned = params(config)?;
-    check_model_params(name, &learned.model)?;
-    if !in_this_build(name) {
+    model.check_params(&learned.model).map_err(|message| BuildError::new("params.model", message))?;
+    if let Some(feature) = model.missing_feature() {
+        let name = model.name();
         let mut error = BuildError::new(
             "model",
-            format!("rank model `{name}` is not in this build; rebuild with the cargo feature `lightgbm`"),
+            format!("rank model `{name}` is not in this build; rebuild with the cargo feature `{feature}`"),
         );
         error.unavailable = Some(name.to_owned());
         return Err(error);
     }
-    Ok(Box::new(Learned { name, pinned: config.rank.version.clone() }))
-}
-
-pub fn build_lightgbm(_: &Value, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
-    build("lightgbm", config)
-}
-
-pub fn build_deepfm(_: &Value, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
-    build("deepfm", config)
-}
-
-pub fn build_wide_deep(_: &Value, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
-    build("wide_deep", config)
+    Ok(Box::new(Learned { name: model.name(), pinned: config.rank.version.clone() }))
 }
 
 /// Scores `items` with a loaded ranker: one row of its feature space per item.

@@ -26,7 +26,10 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
 #[async_trait]
 impl Recall for Ease {
     async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
-        let Some(model) = ctx.models.and_then(|m| m.ease.as_deref()) else { return Ok(Vec::new()) };
+        let Some(model) = ctx.models.and_then(|m| m.learned::<polyrec_models::EaseModel>(crate::learned::ease::NAME))
+        else {
+            return Ok(Vec::new());
+        };
         let mut taken: HashSet<u32> = model.history(ctx.user.as_str()).iter().copied().collect();
         taken.extend(ctx.recent_items.iter().filter_map(|item| model.items.get(item)));
         if taken.is_empty() {

@@ -40,7 +40,9 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
 #[async_trait]
 impl Recall for VectorSearch {
     async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
-        let Some(model) = ctx.models.and_then(|m| m.vectors.as_ref()) else { return Ok(Vec::new()) };
+        let Some(model) = ctx.models.and_then(|m| m.learned::<crate::VectorModel>(crate::learned::als::NAME)) else {
+            return Ok(Vec::new());
+        };
         let folded;
         let query = match model.als.user_vector(ctx.user.as_str()) {
             Some(vector) => vector,

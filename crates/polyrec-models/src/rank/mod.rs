@@ -3,8 +3,8 @@
 //! - [`CtrData`]: the one table every ranker trains and scores on — numeric columns (NaN for
 //!   missing) and categorical columns (dense codes, 0 for missing / unknown), labels, and query
 //!   groups for lambdarank.
-//! - [`Ranker`]: the runtime trait of a fitted model; [`load_ranker`] turns an artifact back into
-//!   one by name, from the explicit list [`RANKERS`].
+//! - [`Ranker`]: the runtime trait of a fitted model; each model type reads its artifact back
+//!   (`from_artifact`), and `polyrec_engine::learned` lists them.
 //! - [`lightgbm`] (cargo feature `lightgbm`): gradient-boosted trees, binary or lambdarank.
 //! - [`deep`] (cargo feature `deep`, on by default): DeepFM and Wide & Deep on candle, CPU only.
 //!
@@ -16,17 +16,12 @@
 
 use serde::{Deserialize, Serialize};
 
-#[cfg(any(feature = "deep", feature = "lightgbm"))]
-use crate::artifact::Artifact;
 use crate::artifact::ArtifactError;
 
 #[cfg(feature = "deep")]
 pub mod deep;
 #[cfg(feature = "lightgbm")]
 pub mod lightgbm;
-
-/// Every ranker [`load_ranker`] knows, whether or not this build includes it.
-pub const RANKERS: &[&str] = &["lightgbm", "deepfm", "wide_deep"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RankError {
@@ -38,8 +33,6 @@ pub enum RankError {
     /// Rows whose columns differ from the ones the model was trained on.
     #[error("data does not match the model's features: {0}")]
     SchemaMismatch(String),
-    #[error("unknown ranker `{name}`; known rankers: {}", RANKERS.join(", "))]
-    UnknownRanker { name: String },
     #[error("ranker `{name}` is not part of this build (enable cargo feature `{feature}`)")]
     NotBuilt { name: String, feature: &'static str },
     #[error(transparent)]
@@ -355,25 +348,6 @@ pub trait Ranker: Send + Sync {
     }
 }
 
-/// Loads a ranker saved by [`Ranker::to_bytes`]; `name` is one of [`RANKERS`] and must match
-/// the artifact.
-#[cfg_attr(not(any(feature = "deep", feature = "lightgbm")), allow(unused_variables))]
-pub fn load_ranker(name: &str, bytes: &[u8]) -> Result<Box<dyn Ranker>, RankError> {
-    match name {
-        #[cfg(feature = "lightgbm")]
-        "lightgbm" => Ok(Box::new(lightgbm::GbdtRanker::from_artifact(&Artifact::from_bytes(bytes)?)?)),
-        #[cfg(not(feature = "lightgbm"))]
-        "lightgbm" => Err(RankError::NotBuilt { name: name.into(), feature: "lightgbm" }),
-        #[cfg(feature = "deep")]
-        "deepfm" => Ok(Box::new(deep::DeepFm::from_artifact(&Artifact::from_bytes(bytes)?)?)),
-        #[cfg(feature = "deep")]
-        "wide_deep" => Ok(Box::new(deep::WideDeep::from_artifact(&Artifact::from_bytes(bytes)?)?)),
-        #[cfg(not(feature = "deep"))]
-        "deepfm" | "wide_deep" => Err(RankError::NotBuilt { name: name.into(), feature: "deep" }),
-        _ => Err(RankError::UnknownRanker { name: name.into() }),
-    }
-}
-
 /// Panics with the schema mismatch, for [`Ranker::predict`] on rows of the wrong shape.
 #[cfg(any(feature = "deep", feature = "lightgbm"))]
 pub(crate) fn assert_schema(schema: &FeatureSchema, data: &CtrData) {
@@ -391,7 +365,6 @@ pub(crate) fn assert_schema(schema: &FeatureSchema, data: &CtrData) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::artifact::Artifact;
 
     fn schema_only() -> CtrData {
         CtrData::new(vec!["price".into()], vec!["user_group".into(), "item_group".into()], vec![3, 4])
@@ -442,12 +415,5 @@ mod tests {
         assert_eq!(second.numeric, vec![2.0, 3.0, 4.0]);
         assert_eq!(second.groups, vec![3]);
         second.validate().unwrap();
-    }
-
-    #[test]
-    fn unknown_ranker_lists_the_known_ones() {
-        let bytes = Artifact::new("x", serde_json::json!({}), vec![]).to_bytes();
-        let error = load_ranker("xgboost", &bytes).err().unwrap().to_string();
-        assert!(error.contains("lightgbm, deepfm, wide_deep"), "{error}");
     }
 }

@@ -5,7 +5,6 @@
 
 use polyrec_core::EventType;
 use polyrec_core::item::{MAX_EMBEDDING_DIM, MAX_EMBEDDING_VALUE};
-use polyrec_core::model::MODEL_NAMES;
 use serde_json::{Value, json};
 use utoipa::Modify;
 
@@ -114,7 +113,7 @@ fn schemas_of(doc: &mut Value) -> &mut serde_json::Map<String, Value> {
 }
 
 fn amend(doc: &mut Value) {
-    use polyrec_engine::registry::{RANK, RECALL, RERANK};
+    use polyrec_engine::registry::{RECALL, RERANK};
     use polyrec_engine::validate::{
         MAX_FEATURE_WEIGHT, MAX_GROUPS, MAX_RECALL_LIMIT, MAX_RECALL_STRATEGIES, MAX_RERANK_RULES, MAX_TIMEOUT_MS,
     };
@@ -154,7 +153,8 @@ fn amend(doc: &mut Value) {
         json!({"type": ["integer", "null"], "minimum": 1, "maximum": MAX_TIMEOUT_MS}),
     );
     let built = polyrec_engine::rank::learned::in_this_build;
-    let rankers = names(RANK.iter().map(|e| e.name).filter(|name| built(name)));
+    let rank_models = polyrec_engine::registry::rank_models();
+    let rankers = names(rank_models.iter().map(|(name, _)| *name).filter(|name| built(name)));
     set("RankConfig", "model", json!({"type": "string", "enum": rankers}));
     set("RankConfig", "version", json!({"type": ["string", "null"], "pattern": "\\S"}));
     let mut objectives: Vec<Value> = polyrec_engine::rank::learned::OBJECTIVES.iter().map(|&o| o.into()).collect();
@@ -206,7 +206,7 @@ fn amend(doc: &mut Value) {
         "TrainRequest",
         "models",
         json!({"type": "array", "uniqueItems": true,
-               "items": {"type": "string", "enum": names(MODEL_NAMES.iter().map(|(n, _)| *n).filter(|n| built(n)))}}),
+               "items": {"type": "string", "enum": names(polyrec_engine::learned::names(None).filter(|n| built(n)))}}),
     );
     set("TrainRequest", "trigger", json!({"type": ["string", "null"], "enum": ["api", "cli", null]}));
     for schema in ["ItemInput", "ItemPatch"] {
@@ -219,7 +219,7 @@ fn amend(doc: &mut Value) {
     }
 
     // Query parameters, by name, wherever they appear.
-    let model_names = names(MODEL_NAMES.iter().map(|(n, _)| *n));
+    let model_names = names(polyrec_engine::learned::names(None));
     let metrics = names(METRICS.iter().copied().chain(EventType::ALL.iter().map(|t| t.as_str())));
     let step = format!("({})", EventType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>().join("|"));
     let query_shapes: Vec<(&str, Value)> = vec![

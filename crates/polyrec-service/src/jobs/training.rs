@@ -19,13 +19,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use polyrec_core::clock::DAY_MS;
+use polyrec_core::model::ModelKind;
 use polyrec_core::model::serving_version;
 use polyrec_core::{Error, JobRecord, JobState, Result, ScenarioId, TenantId};
 use polyrec_engine::CfModel;
 use polyrec_engine::cf::CfParams;
-use polyrec_models::holdout::Holdout;
-use polyrec_models::metrics::RankingSummary;
-use polyrec_models::{AlsModel, AlsParams, EaseModel, EaseParams, Interactions, Vocabulary};
+use polyrec_engine::learned;
 use polyrec_storage::Cached;
 use serde::Serialize;
 use serde_json::json;
@@ -42,11 +41,6 @@ const CATCH_UP: Duration = Duration::from_secs(30);
 const HEARTBEAT: Duration = Duration::from_secs(2);
 /// A running job whose heartbeat is older than this lost its process.
 pub const STALE_AFTER_MS: i64 = 60_000;
-/// Offline metrics at training time: this fraction of each user's interactions is held out.
-const HOLDOUT_FRACTION: f64 = 0.2;
-const HOLDOUT_SEED: u64 = 42;
-const METRICS_K: usize = 10;
-
 /// What `POST …/jobs/cf` answers: the round it ran, synchronously.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CfReport {
@@ -301,22 +295,11 @@ async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord) {
 }
 
 /// The learned models a job trains: those asked for, or those the config uses.
-fn wanted(app_config: &polyrec_core::ScenarioConfig, asked: &[String]) -> Vec<String> {
+fn wanted(config: &polyrec_core::ScenarioConfig, asked: &[String]) -> Vec<String> {
     if !asked.is_empty() {
         return asked.to_vec();
     }
-    let uses = |name: &str| app_config.recall.strategies.iter().any(|s| s.name == name);
-    let mut models = Vec::new();
-    if uses("vector_search") {
-        models.push("als".to_owned());
-    }
-    if uses("ease") {
-        models.push("ease".to_owned());
-    }
-    if polyrec_models::rank::RANKERS.contains(&app_config.rank.model.as_str()) {
-        models.push(app_config.rank.model.clone());
-    }
-    models
+    learned::LEARNED.iter().filter(|model| model.used_by(config)).map(|model| model.name().to_owned()).collect()
 }
 
 async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker: &Tracker) -> Result<()> {
@@ -428,104 +411,62 @@ async fn train_registered(
     tracker: &Tracker,
 ) -> Result<()> {
     let job_id = tracker.job.lock().job_id.clone();
-    let recall_models = models.iter().any(|m| !polyrec_models::rank::RANKERS.contains(&m.as_str()));
-    if recall_models && interactions.is_empty() {
+    let plan = models
+        .iter()
+        .map(|name| {
+            learned::named(name).ok_or_else(|| Error::invalid(Code::UnknownModel, format!("unknown model {name:?}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if plan.iter().any(|model| model.stage() == ModelKind::Recall) && interactions.is_empty() {
         return Err(Error::invalid(
             Code::NoTrainingData,
             format!("scenario {scenario} has no positive interactions in the last {} days", app.config.cf_window_days),
         ));
     }
-    let share = 0.8 / models.len().max(1) as f64;
-    for (i, name) in models.iter().enumerate() {
+    let share = 0.8 / plan.len().max(1) as f64;
+    for (i, model) in plan.into_iter().enumerate() {
+        let name = model.name();
         let from = 0.2 + share * i as f64;
         tracker.stage(format!("training {name}"), from, from + share).await;
-        let (loaded, metrics, config) = if polyrec_models::rank::RANKERS.contains(&name.as_str()) {
-            let (loaded, metrics, mut config) = fit_ranker(app, tenant, compiled, name, tracker).await?;
-            config["events"] = json!(event_count);
-            (loaded, metrics, config)
-        } else {
-            let (loaded, metrics, params) = fit(name, interactions.clone(), tracker).await?;
-            let config = json!({
-                "params": params,
-                "events": event_count,
-                "interactions": interactions.len(),
-                "holdout": {"fraction": HOLDOUT_FRACTION, "seed": HOLDOUT_SEED, "k": METRICS_K},
-            });
-            (loaded, metrics, config)
+        let (loaded, metrics, config) = match model.stage() {
+            ModelKind::Rank => {
+                let (loaded, metrics, mut config) = fit_ranker(app, tenant, compiled, model, tracker).await?;
+                config["events"] = json!(event_count);
+                (loaded, metrics, config)
+            }
+            ModelKind::Recall => {
+                let (loaded, metrics, params) = fit(model, interactions.clone(), tracker).await?;
+                let holdout = json!({"fraction": learned::HOLDOUT_FRACTION, "seed": learned::HOLDOUT_SEED, "k": learned::METRICS_K});
+                let config = json!({
+                    "params": params,
+                    "events": event_count,
+                    "interactions": interactions.len(),
+                    "holdout": holdout,
+                });
+                (loaded, metrics, config)
+            }
         };
         let record = models::register(app, tenant, scenario, &loaded, config, metrics, &job_id).await?;
         let version = record.model_version.clone();
         models::activate_loaded(app, tenant, record, loaded).await?;
-        tracker.job.lock().versions.insert(name.clone(), version);
+        tracker.job.lock().versions.insert(name.to_owned(), version);
     }
     Ok(())
 }
 
-fn summary_metrics(summary: &RankingSummary) -> BTreeMap<String, f64> {
-    let k = summary.k;
-    BTreeMap::from([
-        (format!("precision@{k}"), summary.precision),
-        (format!("recall@{k}"), summary.recall),
-        (format!("ndcg@{k}"), summary.ndcg),
-        (format!("map@{k}"), summary.map),
-        (format!("hit_rate@{k}"), summary.hit_rate),
-        ("coverage".to_owned(), summary.coverage),
-        ("test_users".to_owned(), summary.users as f64),
-    ])
-}
-
-/// Fits one learned model: first on a per-user split for its offline metrics, then on every
-/// interaction for serving.
+/// Fits a recall model on the scenario's interactions (on a per-user split for its offline
+/// metrics, then on all of them for serving).
 async fn fit(
-    name: &str,
+    model: &'static dyn learned::LearnedModel,
     interactions: Arc<Vec<polyrec_storage::Interaction>>,
     tracker: &Tracker,
 ) -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
-    let name = name.to_owned();
     // Blocking fits report progress within the stage straight into the tracker.
     let bits = tracker.within.clone();
     let fitting = tokio::task::spawn_blocking(move || -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
         let report = |fraction: f64| bits.store(fraction.to_bits(), Ordering::Relaxed);
-        let holdout = Holdout::new(
-            interactions.iter().map(|i| (i.user_id.as_str(), i.item_id.as_str())),
-            HOLDOUT_FRACTION,
-            HOLDOUT_SEED,
-        );
-        // Implicit feedback: every positive interaction is one observation.
-        let all = Interactions::build(
-            interactions.iter().map(|i| (i.user_id.as_str(), i.item_id.as_str(), 1.0)),
-            Vocabulary::default(),
-        );
-        match name.as_str() {
-            "als" => {
-                let params = AlsParams::default();
-                let half = |offset: f64| move |f: f64| report(offset + f / 2.0);
-                let evaluated = AlsModel::fit(&holdout.train, params, &half(0.0));
-                let summary = holdout
-                    .evaluate(METRICS_K, |user| evaluated.user_vector(user).map(|vector| evaluated.score_all(vector)));
-                let model = AlsModel::fit(&all, params, &half(0.5));
-                let params = serde_json::to_value(params).map_err(Error::internal)?;
-                Ok((Loaded::Als(model), summary_metrics(&summary), params))
-            }
-            "ease" => {
-                let params = EaseParams::default();
-                let too_large =
-                    |e: polyrec_models::ease::EaseError| Error::invalid(Code::ModelNotTrainable, format!("ease: {e}"));
-                let evaluated = EaseModel::fit(&holdout.train, params).map_err(too_large)?;
-                report(0.5);
-                let summary = holdout.evaluate(METRICS_K, |user| {
-                    let history = evaluated.history(user);
-                    (!history.is_empty()).then(|| evaluated.score(history.iter().copied()))
-                });
-                let model = EaseModel::fit(&all, params).map_err(too_large)?;
-                let params = serde_json::to_value(params).map_err(Error::internal)?;
-                Ok((Loaded::Ease(model), summary_metrics(&summary), params))
-            }
-            other => Err(Error::invalid(
-                Code::ModelNotTrainable,
-                format!("{other} is not trainable from this scenario's events in this build"),
-            )),
-        }
+        let fitted = model.fit(&learned::TrainingData::Interactions(&interactions), &report)?;
+        Ok((Loaded { model, trained: fitted.model }, fitted.metrics, fitted.params))
     });
     fitting.await.map_err(Error::internal)?
 }
@@ -541,17 +482,18 @@ async fn fit_ranker(
     app: &App,
     tenant: &TenantId,
     compiled: &crate::app::CompiledScenario,
-    name: &str,
+    model: &'static dyn learned::LearnedModel,
     tracker: &Tracker,
 ) -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
     use polyrec_engine::features::FeatureSpace;
     use polyrec_engine::labels::label_impressions;
-    use polyrec_engine::rank::learned;
+
+    let name = model.name();
 
     let scenario = &compiled.scenario.scenario_id;
     let config = &compiled.scenario.config;
     let objective = config.rank.objective.clone().unwrap_or_else(|| "click_rate".to_owned());
-    let params = learned::params(config).map_err(|e| {
+    let params = polyrec_engine::rank::learned::params(config).map_err(|e| {
         let e = e.at("config.rank");
         Error::invalid(Code::InvalidConfig, format!("{}: {}", e.path, e.message))
     })?;
@@ -592,11 +534,10 @@ async fn fit_ranker(
     }
     let features = config.features.clone();
     let model_params = params.model.clone();
-    let name = name.to_owned();
     let bits = tracker.within.clone();
     let n = impressions.len();
     let fitting = tokio::task::spawn_blocking(move || -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
-        let report = |fraction: f32| bits.store(f64::from(fraction).to_bits(), Ordering::Relaxed);
+        let report = |fraction: f64| bits.store(fraction.to_bits(), Ordering::Relaxed);
         let build = |space: &FeatureSpace, rows: &[polyrec_engine::labels::Impression]| {
             let mut data = space.empty_data();
             for i in rows {
@@ -606,32 +547,30 @@ async fn fit_ranker(
             }
             Ok::<_, Error>(data)
         };
-        let rank_error =
-            |e: polyrec_models::rank::RankError| Error::invalid(Code::ModelNotTrainable, format!("{name}: {e}"));
-        // Offline metrics: older impressions train, the newest are held out.
+        // Offline metrics: older impressions train, the newest are held out; serving: every one.
         let cut = ((n as f64) * (1.0 - RANKER_TEST_FRACTION)).round() as usize;
         let (older, newer) = impressions.split_at(cut.clamp(1, n - 1));
-        let mut space = FeatureSpace::new(&features);
-        space.fit(older.iter().map(|i| observation(&catalog, &profiles, i)));
-        let train = build(&space, older)?;
-        let evaluated = learned::fit(&name, &train, &model_params, &|f| report(f * 0.5)).map_err(rank_error)?;
-        let test = build(&space, newer)?;
-        let scores: Vec<f64> = evaluated.predict(&test).into_iter().map(f64::from).collect();
-        let labels: Vec<bool> = newer.iter().map(|i| i.label > 0.0).collect();
-        let mut metrics = BTreeMap::from([
-            ("test_rows".to_owned(), newer.len() as f64),
-            ("train_rows".to_owned(), older.len() as f64),
-            ("test_positive_rate".to_owned(), labels.iter().filter(|l| **l).count() as f64 / labels.len() as f64),
-        ]);
-        if let Some(auc) = polyrec_models::metrics::auc(&scores, &labels) {
-            metrics.insert("auc".to_owned(), auc);
-        }
-        metrics.insert("log_loss".to_owned(), polyrec_models::metrics::log_loss(&scores, &labels));
-        // Serving: every impression.
+        let mut split_space = FeatureSpace::new(&features);
+        split_space.fit(older.iter().map(|i| observation(&catalog, &profiles, i)));
+        let (train, test) = (build(&split_space, older)?, build(&split_space, newer)?);
+        let test_labels: Vec<bool> = newer.iter().map(|i| i.label > 0.0).collect();
         let mut space = FeatureSpace::new(&features);
         space.fit(impressions.iter().map(|i| observation(&catalog, &profiles, i)));
         let all = build(&space, &impressions)?;
-        let model = learned::fit(&name, &all, &model_params, &|f| report(0.5 + f * 0.5)).map_err(rank_error)?;
+        let data = learned::TrainingData::Impressions {
+            train: &train,
+            test: &test,
+            test_labels: &test_labels,
+            all: &all,
+            space: &space,
+            params: &model_params,
+        };
+        let fitted = model.fit(&data, &report)?;
+        let mut metrics = fitted.metrics;
+        metrics.insert("test_rows".to_owned(), newer.len() as f64);
+        metrics.insert("train_rows".to_owned(), older.len() as f64);
+        let positive_rate = test_labels.iter().filter(|l| **l).count() as f64 / test_labels.len() as f64;
+        metrics.insert("test_positive_rate".to_owned(), positive_rate);
         let config = json!({
             "objective": objective,
             "params": {"model": model_params, "min_watch_seconds": params.min_watch_seconds,
@@ -641,7 +580,7 @@ async fn fit_ranker(
             "features": {"numeric": space.numeric_names(), "categorical": space.categorical_names()},
             "holdout": {"split": "time", "test_fraction": RANKER_TEST_FRACTION},
         });
-        Ok((Loaded::Ranker { model, space }, metrics, config))
+        Ok((Loaded { model, trained: fitted.model }, metrics, config))
     });
     fitting.await.map_err(Error::internal)?
 }

@@ -13,14 +13,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use polyrec_core::model::{ModelKind, model_kind, same_version, serving_version};
+use polyrec_core::model::{ModelKind, same_version, serving_version};
 use polyrec_core::timefmt::format_ms;
 use polyrec_core::{Error, ModelRecord, ModelStatus, Result, ScenarioId, TenantId};
 use polyrec_engine::VectorModel;
-use polyrec_engine::features::FeatureSpace;
-use polyrec_engine::rank::learned::RankerModel;
-use polyrec_models::rank::{RankError, Ranker, load_ranker};
-use polyrec_models::{AlsModel, Artifact, EaseModel};
+use polyrec_engine::learned::{self, LearnedModel, Trained};
 use polyrec_storage::VectorCollection;
 use serde::Serialize;
 use serde_json::Value;
@@ -32,67 +29,31 @@ use crate::App;
 /// snapshot that points at it (recall channels time out in milliseconds).
 pub const RETIRE_AFTER: Duration = Duration::from_secs(30);
 
-/// A trained model in memory, ready to serve.
-pub enum Loaded {
-    Als(AlsModel),
-    Ease(EaseModel),
-    /// A learned ranker with the feature space its rows are built in.
-    Ranker {
-        model: Box<dyn Ranker>,
-        space: FeatureSpace,
-    },
+/// A trained model in memory, ready to serve: which learned model it is, and the model.
+#[derive(Clone)]
+pub struct Loaded {
+    pub model: &'static dyn LearnedModel,
+    pub trained: Arc<dyn Trained>,
 }
 
 impl Loaded {
     pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self> {
-        let corrupt = |e: polyrec_models::ArtifactError| Error::internal(format!("artifact of {name}: {e}"));
-        if polyrec_models::rank::RANKERS.contains(&name) {
-            return Self::ranker_from_bytes(name, bytes);
-        }
-        let artifact = Artifact::from_bytes(bytes).map_err(corrupt)?;
-        match name {
-            "als" => Ok(Loaded::Als(AlsModel::from_artifact(&artifact).map_err(corrupt)?)),
-            "ease" => Ok(Loaded::Ease(EaseModel::from_artifact(&artifact).map_err(corrupt)?)),
-            other => Err(Error::internal(format!("no loader for model {other:?}"))),
-        }
-    }
-
-    /// A ranker's saved form: the length of the feature space's JSON (8 bytes, little endian),
-    /// that JSON, then the ranker's own artifact.
-    fn ranker_from_bytes(name: &str, bytes: &[u8]) -> Result<Self> {
-        let corrupt = |what: String| Error::internal(format!("artifact of {name}: {what}"));
-        let len = bytes.get(..8).ok_or_else(|| corrupt("truncated".into()))?;
-        let len = u64::from_le_bytes(len.try_into().expect("eight bytes")) as usize;
-        let space = bytes.get(8..8 + len).ok_or_else(|| corrupt("truncated feature space".into()))?;
-        let space: FeatureSpace = serde_json::from_slice(space).map_err(|e| corrupt(e.to_string()))?;
-        let model = load_ranker(name, &bytes[8 + len..]).map_err(|e| match e {
-            RankError::NotBuilt { .. } => Error::invalid(Code::ModelNotInBuild, e.to_string()),
-            other => corrupt(other.to_string()),
-        })?;
-        Ok(Loaded::Ranker { model, space })
+        let model = learned::named(name).ok_or_else(|| Error::internal(format!("no loader for model {name:?}")))?;
+        Ok(Loaded { model, trained: model.load(bytes)? })
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        match self {
-            Loaded::Als(model) => model.to_artifact().to_bytes(),
-            Loaded::Ease(model) => model.to_artifact().to_bytes(),
-            Loaded::Ranker { model, space } => {
-                let space = serde_json::to_vec(space).expect("a feature space serializes");
-                let mut bytes = (space.len() as u64).to_le_bytes().to_vec();
-                bytes.extend_from_slice(&space);
-                bytes.extend_from_slice(&model.to_bytes());
-                bytes
-            }
-        }
+        self.trained.to_bytes()
     }
 
     pub fn name(&self) -> &'static str {
-        match self {
-            Loaded::Als(_) => "als",
-            Loaded::Ease(_) => "ease",
-            Loaded::Ranker { model, .. } => model.name(),
-        }
+        self.model.name()
     }
+}
+
+/// Whether `name` is a learned ranker (one of them serves a scenario, the one its config names).
+fn is_ranker(name: &str) -> bool {
+    learned::named(name).is_some_and(|model| model.stage() == ModelKind::Rank)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -142,8 +103,8 @@ pub struct ModelList {
 
 /// The stage a model name serves; `unknown_model` (listing the known ones) if none.
 pub(crate) fn check_name(name: &str) -> Result<ModelKind> {
-    model_kind(name).ok_or_else(|| {
-        let known: Vec<&str> = polyrec_core::model::MODEL_NAMES.iter().map(|(n, _)| *n).collect();
+    learned::named(name).map(|model| model.stage()).ok_or_else(|| {
+        let known: Vec<&str> = learned::names(None).collect();
         Error::invalid(Code::UnknownModel, format!("unknown model {name:?}; the registry knows {}", known.join(", ")))
     })
 }
@@ -290,55 +251,38 @@ async fn load(app: &App, tenant: &TenantId, record: &ModelRecord) -> Result<Load
 /// Puts a loaded model into the scenario's snapshot.
 async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loaded) -> Result<()> {
     let scenario = &record.scenario_id;
-    let version = (record.model_name.clone(), record.model_version.clone());
-    match loaded {
-        Loaded::Als(als) => {
-            // The vectors are searchable before the model that queries them is swapped in. The
-            // name is unique per load, also between processes and under a clock that stands still.
+    let name = loaded.model.name();
+    let version = record.model_version.clone();
+    if loaded.model.stage() == ModelKind::Rank {
+        // One ranker serves a scenario: the one its config names, at the pinned version if
+        // `rank.version` pins one. Others stay registered without serving.
+        let config = app.scenario(tenant, scenario).await?.scenario.config.rank.clone();
+        let pinned_elsewhere = config.version.as_ref().is_some_and(|pin| !same_version(pin, &version));
+        if config.model != name || pinned_elsewhere {
+            return Ok(());
+        }
+    }
+    // Item vectors are searchable before the model that queries them is swapped in. The
+    // collection's name is unique per load, also between processes and under a clock that
+    // stands still.
+    let vectors = match loaded.trained.item_vectors() {
+        Some((dimensions, items, factors)) => {
             let run = uuid::Uuid::new_v4().simple().to_string();
-            let model = format!("als-{}-{}", record.model_version, &run[..12]);
-            let collection = VectorCollection::new(tenant, scenario, model);
-            app.stores.vectors.create(&collection, als.factors(), als.items.names(), &als.item_factors).await?;
-            let vectors =
-                VectorModel { als: Arc::new(als), index: app.stores.vectors.clone(), collection: collection.clone() };
-            let replaced = app.models.update(tenant, scenario, |models| {
-                models.vectors = Some(vectors);
-                models.versions.insert(version.0, version.1);
-            });
-            if let Some(old) = replaced.and_then(|m| m.vectors.as_ref().map(|v| v.collection.clone()))
-                && old != collection
-            {
-                retire(app, old);
-            }
+            let collection = VectorCollection::new(tenant, scenario, format!("{name}-{version}-{}", &run[..12]));
+            app.stores.vectors.create(&collection, dimensions, items, factors).await?;
+            Some((app.stores.vectors.clone(), collection))
         }
-        Loaded::Ease(ease) => {
-            app.models.update(tenant, scenario, |models| {
-                models.ease = Some(Arc::new(ease));
-                models.versions.insert(version.0, version.1);
-            });
-        }
-        Loaded::Ranker { model, space } => {
-            // One ranker serves a scenario: the one its config names, at the pinned version if
-            // `rank.version` pins one. Others stay registered without serving.
-            let config = app.scenario(tenant, scenario).await?.scenario.config.rank.clone();
-            let pinned_elsewhere = config.version.as_ref().is_some_and(|pin| !same_version(pin, &version.1));
-            if config.model != version.0 || pinned_elsewhere {
-                return Ok(());
-            }
-            let ranker = RankerModel {
-                name: version.0.clone(),
-                version: version.1.clone(),
-                model: model.into(),
-                space: Arc::new(space),
-            };
-            app.models.update(tenant, scenario, |models| {
-                if let Some(old) = &models.ranker {
-                    models.versions.remove(&old.name);
-                }
-                models.ranker = Some(ranker);
-                models.versions.insert(version.0, version.1);
-            });
-        }
+        None => None,
+    };
+    let installed = vectors.as_ref().map(|(_, collection)| collection.clone());
+    let replaced =
+        app.models.update(tenant, scenario, |models| loaded.trained.install(name, &version, models, vectors));
+    // A replaced collection goes once the requests that may still search it are done.
+    if let Some(new) = installed
+        && let Some(old) = replaced.and_then(|m| m.learned::<VectorModel>(name).map(|v| v.collection.clone()))
+        && old != new
+    {
+        retire(app, old);
     }
     Ok(())
 }
@@ -352,7 +296,7 @@ pub async fn sync_ranker(app: &App, tenant: &TenantId, scenario: &ScenarioId) ->
         .models
         .current(tenant, scenario)
         .and_then(|m| m.ranker.as_ref().map(|r| (r.name.clone(), r.version.clone())));
-    if !polyrec_models::rank::RANKERS.contains(&rank.model.as_str()) {
+    if !is_ranker(&rank.model) {
         if current.is_some() {
             app.models.update(tenant, scenario, |models| {
                 if let Some(old) = models.ranker.take() {
@@ -410,8 +354,8 @@ pub async fn follow(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<usi
     let mut names: Vec<&str> = records.iter().map(|m| m.model_name.as_str()).collect();
     names.dedup();
     // Rankers: the one the config asks for (pinned or active).
-    names.retain(|name| !polyrec_models::rank::RANKERS.contains(name));
-    if records.iter().any(|m| polyrec_models::rank::RANKERS.contains(&m.model_name.as_str())) {
+    names.retain(|name| !is_ranker(name));
+    if records.iter().any(|m| is_ranker(&m.model_name)) {
         let ranker =
             |app: &App| app.models.current(tenant, id).and_then(|m| m.ranker.as_ref().map(|r| r.version.clone()));
         let before = ranker(app);

@@ -1,6 +1,7 @@
 //! The document store: scenarios, items and user profiles.
 
 use polyrec_core::Code;
+use polyrec_core::ModelKind;
 use std::sync::Arc;
 
 use polyrec_core::profile::UserProfile;
@@ -280,7 +281,8 @@ async fn scans_read_every_item_of_a_large_scenario(store: &dyn DocumentStore) {
 fn model(scenario: &str, name: &str, sequence: u64) -> ModelRecord {
     ModelRecord {
         scenario_id: scenario_id(scenario),
-        model_type: polyrec_core::model::model_kind(name).unwrap(),
+        // The store keeps what it is given; which stage a name serves is the engine's business.
+        model_type: ModelKind::Recall,
         model_name: name.to_owned(),
         model_version: ModelRecord::version_name(sequence),
         sequence,
