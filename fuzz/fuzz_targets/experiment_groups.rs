@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use polyrec_core::ExperimentGroup;
+use polyrec_core::{Code, ExperimentGroup};
 use polyrec_engine::validate::{check_config, check_experiment, group_config};
 use serde_json::{Value, json};
 
@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err(error) => assert!(
-            matches!(error.code(), "invalid_groups" | "invalid_experiment" | "invalid_config" | "invalid_group_id"),
+            matches!(
+                error.code(),
+                Code::InvalidGroups | Code::InvalidExperiment | Code::InvalidConfig | Code::InvalidGroupId
+            ),
             "{error:?}"
         ),
     }

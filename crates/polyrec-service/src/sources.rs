@@ -2,7 +2,7 @@
 //! on scenario, item, feature and model services), one trait per service. All-in-one, each is
 //! the document store in this process ([`Local`]); split (`polyrec serve --service
 //! recommendation`), each is a gRPC client of the service that owns the data
-//! ([`crate::grpc::client`]). The caches in front of them ([`crate::App`]) are the same either way.
+//! (`polyrec_server::grpc::client`, given through [`crate::Remote`]). The caches in front of them ([`crate::App`]) are the same either way.
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! status and quota, user information, and the per-tenant rate limits.
 //!
 //! Tenant and user information come from a [`TenantSource`] / [`UserSource`]: the external gRPC
-//! services of SPEC §6.2 when configured ([`crate::external`]), else the registry of the config
+//! services of SPEC §6.2 when configured (`polyrec_server::external`'s clients, given through [`crate::Remote`]), else the registry of the config
 //! file. Remote answers are cached with SPEC §6.3's policy: tenants for an hour, users for 30
 //! minutes in an LRU; each call has a deadline and is retried with exponential backoff; when the
 //! service is down, the cached answer is served however old it is.

@@ -1,6 +1,6 @@
 //! The model registry (SPEC §4.1 `model_configs`, DESIGN §5): every trained model is an artifact
 //! in the blob store plus a versioned record with its config, offline metrics and status. The
-//! serving version of each model is loaded into the scenario's [`ScenarioModels`] snapshot,
+//! serving version of each model is loaded into the scenario's [`ScenarioModels`](polyrec_engine::ScenarioModels) snapshot,
 //! which requests read without locks: activating or rolling back swaps the snapshot, and a
 //! request that already holds the old one finishes with it (a replaced vector collection stays
 //! searchable for [`RETIRE_AFTER`]).

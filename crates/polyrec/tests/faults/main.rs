@@ -96,7 +96,10 @@ async fn workers_split_partitions_and_a_killed_worker_loses_and_doubles_nothing(
         (api.warehouse_events("w").await >= (batches / 2 * size) as u64).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    eventually(Duration::from_secs(60), "both workers to hold partitions", || async {
+        (!assigned(&log_a, "warehouse_sink").is_empty() && !assigned(&log_b, "warehouse_sink").is_empty()).then_some(())
+    })
+    .await;
     // Killed while the stream flows.
     let sender = {
         let api = Api::new(&url);
@@ -107,7 +110,10 @@ async fn workers_split_partitions_and_a_killed_worker_loses_and_doubles_nothing(
             }
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually(Duration::from_secs(60), "the second half to start landing", || async {
+        (api.warehouse_events("w").await > (batches / 2 * size) as u64).then_some(())
+    })
+    .await;
     let held_by_a = assigned(&log_a, "warehouse_sink");
     worker_a.kill9();
     sender.await.unwrap();
@@ -127,7 +133,22 @@ async fn workers_split_partitions_and_a_killed_worker_loses_and_doubles_nothing(
         (log_mentions(&log_a, "partition assigned") > 0).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Whatever a re-reads after the rebalance (the records past the committed offsets) it
+    // inserts before it commits: once the group has committed every partition's end, nothing
+    // is left to insert twice, and the counts below are final.
+    let bus = polyrec_storage::production::kafka::KafkaBus::connect(
+        polyrec_storage::production::kafka::KafkaSettings::from_url(&storage.bus).unwrap(),
+    )
+    .await
+    .unwrap();
+    eventually(Duration::from_secs(90), "the warehouse sink to commit every partition's end", || async {
+        use polyrec_storage::StreamLog;
+        let ends = StreamLog::end_offsets(&bus).await.ok()?;
+        let partitions: Vec<_> = ends.iter().map(|(p, _)| p.clone()).collect();
+        let committed = StreamLog::group_offsets(&bus, "warehouse_sink", &partitions).await.ok()?;
+        ends.iter().all(|(p, end)| *end == 0 || committed.iter().any(|(q, at)| q == p && at >= end)).then_some(())
+    })
+    .await;
 
     let (impressions, clicks, per_item) = expected(batches, size);
     let rows = storage.clickhouse("SELECT count(), uniqExact(event_id) FROM user_behaviors").await;
@@ -187,7 +208,13 @@ async fn the_sink_catches_up_after_clickhouse_returns() {
     for b in 5..15 {
         assert_eq!(send(&api, "c", batch(b, 200, ts)).await.0, 200);
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The sink tries, and fails, while ClickHouse is down.
+    let serve_log = dir.path().join("serve.log");
+    eventually(Duration::from_secs(60), "the sink to fail on the stopped warehouse", || async {
+        let failed = log_mentions(&serve_log, "failed on a batch") + log_mentions(&serve_log, "idle step failed");
+        (failed > 0).then_some(())
+    })
+    .await;
     let _clickhouse = clickhouse_server(&dir.path().join("clickhouse"), http_port).await;
     eventually(Duration::from_secs(90), "the sink to catch up", || async {
         (api.warehouse_events("c").await >= 3_000).then_some(())
