@@ -87,6 +87,15 @@ impl Charge {
 
 type UserCache = TtlCache<(TenantId, UserId), Option<UserInfo>>;
 
+/// What a request proves about its caller.
+#[derive(Debug, Clone, Copy)]
+pub enum Credential<'a> {
+    /// The public HTTP edge: the `Authorization` header, if any.
+    Bearer(Option<&'a str>),
+    /// An internal gRPC call between the services (SPEC §3.1: internal ports).
+    Internal,
+}
+
 pub struct Tenancy {
     verifier: Option<Verifier>,
     tenants: Option<TtlCache<TenantId, Option<TenantInfo>>>,
@@ -146,10 +155,11 @@ impl Tenancy {
         self.verifier.is_some()
     }
 
-    /// Lets a request of `tenant` in, or says why not: its token (when tokens are checked), then
-    /// the tenant's status. Returns the tenant's information.
-    pub async fn admit(&self, tenant: &TenantId, authorization: Option<&str>, now_ms: i64) -> Result<TenantInfo> {
-        if let Some(verifier) = &self.verifier {
+    /// The one admission of a request, for both transports: the caller's credential checked
+    /// (on the public edge the bearer token, when tokens are checked; the internal gRPC ports
+    /// check none yet), then the tenant known and active (`403` otherwise).
+    pub async fn admit(&self, tenant: &TenantId, credential: Credential<'_>, now_ms: i64) -> Result<TenantInfo> {
+        if let (Credential::Bearer(authorization), Some(verifier)) = (credential, &self.verifier) {
             verifier.verify(authorization, tenant)?;
         }
         let info = self.tenant(tenant, now_ms).await?;

@@ -91,12 +91,11 @@ pub async fn server(app: Arc<App>, service: Service) -> anyhow::Result<tonic::tr
     Ok(router)
 }
 
-/// A request's tenant: a valid id of a tenant that is not suspended. The gRPC ports are internal
-/// (SPEC §3.1): bearer tokens are checked at the HTTP edge, not here.
+/// A request's tenant, admitted as the HTTP edge admits one (`Tenancy::admit`). The gRPC ports
+/// are internal (SPEC §3.1): bearer tokens are checked at the HTTP edge, not here.
 async fn admit(app: &App, raw: &str) -> Result<TenantId, Status> {
     let tenant = TenantId::parse(raw).map_err(status)?;
-    let info = app.tenancy.tenant(&tenant, app.now_ms()).await.map_err(status)?;
-    info.status.admit(raw).map_err(status)?;
+    app.tenancy.admit(&tenant, crate::tenancy::Credential::Internal, app.now_ms()).await.map_err(status)?;
     Ok(tenant)
 }
 

@@ -346,16 +346,7 @@ impl model_service_server::ModelService for Handler {
         let request = request.into_inner();
         let tenant = admit(&self.app, &request.tenant_id).await?;
         let id = scenario_id(&request.scenario_id)?;
-        let trigger = match request.trigger.as_str() {
-            "" | "api" => "api",
-            "cli" => "cli",
-            other => {
-                return Err(status(Error::invalid(
-                    Code::InvalidTrigger,
-                    format!("trigger {other:?} is not one of api, cli"),
-                )));
-            }
-        };
+        let trigger = training::caller_trigger(Some(&request.trigger)).map_err(status)?;
         report(&training::submit(&self.app, &tenant, &id, request.models, trigger).await.map_err(status)?)
     }
 

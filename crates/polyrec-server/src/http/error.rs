@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
 use crate::App;
+use crate::tenancy::Credential;
 
 /// The body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -165,7 +166,7 @@ impl FromRequestParts<Arc<App>> for Tenant {
             TenantId::parse(value.trim()).map_err(|e| ApiError::bad_request(Code::InvalidTenantId, e.to_string()))?;
         tracing::Span::current().record("tenant", tenant.as_str());
         let authorization = header_text(parts, "authorization")?;
-        app.tenancy.admit(&tenant, authorization, app.now_ms()).await?;
+        app.tenancy.admit(&tenant, Credential::Bearer(authorization), app.now_ms()).await?;
         Ok(Tenant(tenant))
     }
 }

@@ -78,17 +78,7 @@ pub async fn train(
             .map_err(|e| ApiError::bad_request(Code::MalformedJson, format!("the body is not JSON: {e}")))?
     };
     let request: TrainRequest = if value.is_null() { TrainRequest::default() } else { parse_body(value)? };
-    let trigger = match request.trigger.as_deref() {
-        None | Some("api") => "api",
-        Some("cli") => "cli",
-        Some(other) => {
-            return Err(polyrec_core::Error::invalid(
-                Code::InvalidTrigger,
-                format!("trigger {other:?} is not one of api, cli"),
-            )
-            .into());
-        }
-    };
+    let trigger = training::caller_trigger(request.trigger.as_deref())?;
     let job = training::submit(&app, &tenant, &id, request.models, trigger).await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }

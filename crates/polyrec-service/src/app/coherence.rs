@@ -66,11 +66,13 @@ pub trait Coherence: Send + Sync {
 /// Chooses the coherence of `realtime`'s deployment for one cache; `follow` is
 /// `services.follow_ms`.
 pub fn of(realtime: Arc<dyn RealtimeStore>, follow: Duration) -> Arc<dyn Coherence> {
-    if realtime.is_shared() {
-        Arc::new(Shared { realtime, follow, local: Local::default() })
-    } else {
-        Arc::new(Local::default())
-    }
+    if realtime.is_shared() { shared(realtime, follow) } else { Arc::new(Local::default()) }
+}
+
+/// The shared coherence over `realtime`, whatever it says of itself (what tests of two
+/// processes over one in-memory store use).
+pub fn shared(realtime: Arc<dyn RealtimeStore>, follow: Duration) -> Arc<dyn Coherence> {
+    Arc::new(Shared { realtime, follow, local: Local::default() })
 }
 
 /// The stores are this process's own.

@@ -18,6 +18,8 @@ mod models;
 mod profiles;
 mod progress;
 mod scenarios;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -69,6 +69,16 @@ fn check_models(models: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// What a caller may name as a job's trigger (`api` when it names none): both transports pass
+/// theirs through here.
+pub fn caller_trigger(raw: Option<&str>) -> Result<&'static str> {
+    match raw {
+        None | Some("" | "api") => Ok("api"),
+        Some("cli") => Ok("cli"),
+        Some(other) => Err(Error::invalid(Code::InvalidTrigger, format!("trigger {other:?} is not one of api, cli"))),
+    }
+}
+
 /// Records a training job as queued and starts it; returns its record at once.
 pub async fn submit(
     app: &Arc<App>,

@@ -1,0 +1,139 @@
+//! The caches of `App`'s components against their coherence, local and shared: a read racing a
+//! write never caches the old version, and one process sees another's write.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use polyrec_core::clock::ManualClock;
+use polyrec_core::{Experiment, Item, Result, Scenario, ScenarioId, TenantId};
+use polyrec_storage::{MemoryRealtime, RealtimeStore};
+use serde_json::json;
+
+use super::coherence::{self, Local};
+use super::{Catalogs, Scenarios};
+use crate::sources::{ItemSource, ScenarioSource};
+
+/// The document store of the tests: what it holds, and (when armed) a read that waits, after
+/// reading, until the test releases it.
+#[derive(Default)]
+struct Documents {
+    scenarios: Mutex<HashMap<ScenarioId, Scenario>>,
+    items: Mutex<Vec<Item>>,
+    stall: Mutex<bool>,
+    read: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+impl Documents {
+    async fn maybe_stall(&self) {
+        if std::mem::take(&mut *self.stall.lock()) {
+            self.read.notify_one();
+            self.release.notified().await;
+        }
+    }
+}
+
+#[async_trait]
+impl ScenarioSource for Documents {
+    async fn scenario(&self, _: &TenantId, id: &ScenarioId) -> Result<Option<Scenario>> {
+        let found = self.scenarios.lock().get(id).cloned();
+        self.maybe_stall().await;
+        Ok(found)
+    }
+
+    async fn experiments(&self, _: &TenantId, _: &ScenarioId) -> Result<Vec<Experiment>> {
+        Ok(Vec::new())
+    }
+}
+
+#[async_trait]
+impl ItemSource for Documents {
+    async fn scan_items(&self, _: &TenantId, _: &ScenarioId) -> Result<Vec<Item>> {
+        Ok(self.items.lock().clone())
+    }
+}
+
+fn ids() -> (TenantId, ScenarioId) {
+    (TenantId::parse("t").unwrap(), ScenarioId::parse("feed").unwrap())
+}
+
+fn scenario(version: u64) -> Scenario {
+    serde_json::from_value(json!({
+        "scenario_id": "feed", "scenario_type": "feed", "name": format!("v{version}"),
+        "config": {"recall": {"strategies": [{"name": "latest", "weight": 1.0, "limit": 10}]},
+                   "rank": {"model": "weighted"}},
+        "status": "active", "version": version, "incarnation": 1, "created_ms": 0, "updated_ms": 0,
+    }))
+    .unwrap()
+}
+
+fn item(id: &str) -> Item {
+    serde_json::from_value(json!({
+        "item_id": id, "scenario_id": "feed", "metadata": {}, "status": "active", "created_ms": 0, "updated_ms": 0,
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_scenario_read_racing_a_write_never_caches_the_old_version() {
+    let documents = Arc::new(Documents::default());
+    let (tenant, id) = ids();
+    documents.scenarios.lock().insert(id.clone(), scenario(1));
+    let scenarios = Arc::new(Scenarios::new(documents.clone(), Arc::new(Local::default())));
+    // A read takes version 1 from the store and stalls before it fills the cache…
+    *documents.stall.lock() = true;
+    let reader = tokio::spawn({
+        let (scenarios, tenant, id) = (scenarios.clone(), tenant.clone(), id.clone());
+        async move { scenarios.get(&tenant, &id).await.unwrap().scenario.version }
+    });
+    documents.read.notified().await;
+    // …while version 2 is written.
+    documents.scenarios.lock().insert(id.clone(), scenario(2));
+    scenarios.written(&tenant, &id, Some(&scenario(2))).await.unwrap();
+    documents.release.notify_one();
+    assert_eq!(reader.await.unwrap(), 1, "the racing read answers what it read");
+    assert_eq!(scenarios.get(&tenant, &id).await.unwrap().scenario.version, 2, "the next read sees the write");
+}
+
+#[tokio::test]
+async fn one_process_sees_another_processs_scenario_write_through_the_shared_entry() {
+    let realtime: Arc<dyn RealtimeStore> = Arc::new(MemoryRealtime::new(Arc::new(ManualClock::new(0))));
+    let documents = Arc::new(Documents::default());
+    let (tenant, id) = ids();
+    documents.scenarios.lock().insert(id.clone(), scenario(1));
+    let process = || Scenarios::new(documents.clone(), coherence::shared(realtime.clone(), Duration::ZERO));
+    let (a, b) = (process(), process());
+    assert_eq!(b.get(&tenant, &id).await.unwrap().scenario.version, 1);
+    documents.scenarios.lock().insert(id.clone(), scenario(2));
+    a.written(&tenant, &id, Some(&scenario(2))).await.unwrap();
+    assert_eq!(b.get(&tenant, &id).await.unwrap().scenario.version, 2, "b's compiled copy was stale");
+    // A delete through a is a not-found through b.
+    documents.scenarios.lock().clear();
+    a.written(&tenant, &id, None).await.unwrap();
+    assert!(b.get(&tenant, &id).await.is_err());
+}
+
+#[tokio::test]
+async fn catalogs_take_item_writes_locally_and_from_other_processes() {
+    let realtime: Arc<dyn RealtimeStore> = Arc::new(MemoryRealtime::new(Arc::new(ManualClock::new(0))));
+    let documents = Arc::new(Documents::default());
+    let (tenant, id) = ids();
+    documents.items.lock().push(item("i1"));
+    let process = || Catalogs::new(documents.clone(), coherence::shared(realtime.clone(), Duration::ZERO), 0);
+    let (a, b) = (process(), process());
+    assert!(b.get(&tenant, &id).await.unwrap().get("i1").is_some());
+    // a writes an item: a's catalog takes it at once, b's at its next check of the version.
+    documents.items.lock().push(item("i2"));
+    a.get(&tenant, &id).await.unwrap();
+    a.upsert(&tenant, &id, &[item("i2")]).await;
+    assert!(a.get(&tenant, &id).await.unwrap().get("i2").is_some());
+    assert!(b.get(&tenant, &id).await.unwrap().get("i2").is_some(), "b reloaded after a bumped the version");
+    // Removed in one process, gone in both.
+    documents.items.lock().retain(|i| i.item_id.as_str() != "i1");
+    a.remove(&tenant, &id, "i1").await;
+    assert!(a.get(&tenant, &id).await.unwrap().get("i1").is_none());
+    assert!(b.get(&tenant, &id).await.unwrap().get("i1").is_none());
+}
