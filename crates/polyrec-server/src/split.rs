@@ -66,23 +66,9 @@ impl Service {
     }
 
     /// The service that owns an HTTP path: what a gateway in front of a split deployment routes
-    /// by (the table of `http::routes`).
+    /// by (`http::owner`, from the route table); the scenario service answers the rest (404).
     pub fn owning(path: &str) -> Service {
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        match segments.as_slice() {
-            ["api", "v1", "recommend", ..] => Service::Recommendation,
-            ["api", "v1", "behaviors", ..] => Service::Behavior,
-            ["api", "v1", "analytics", ..] => Service::Analytics,
-            ["api", "v1", "jobs", ..] => Service::Model,
-            ["api", "v1", "scenarios", _, rest @ ..] => match rest {
-                ["items", _, "stats"] | ["hot"] | ["metrics", ..] | ["jobs", "cf"] => Service::Recommendation,
-                ["items", ..] => Service::Item,
-                ["users", ..] => Service::Feature,
-                ["jobs", ..] | ["models", ..] => Service::Model,
-                _ => Service::Scenario,
-            },
-            _ => Service::Scenario,
-        }
+        crate::http::owner(path).unwrap_or(Service::Scenario)
     }
 
     /// Whether the process runs the scheduled training and the registry following: the model

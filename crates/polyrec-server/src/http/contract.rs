@@ -1,7 +1,7 @@
 //! What `/openapi.json` says beyond the handlers' own annotations, so the document matches the
 //! server: every status a route can answer (the error statuses every `/api/v1` route shares, with
 //! the [`ErrorBody`](super::error::ErrorBody) schema), and the pattern and length of every id in
-//! a path or header. Applied once to the whole document (`ApiDoc`'s `modifiers`).
+//! a path or header. Applied once to the whole document (`http::openapi`).
 
 use polyrec_core::EventType;
 use polyrec_core::item::{MAX_EMBEDDING_DIM, MAX_EMBEDDING_VALUE};
@@ -300,7 +300,7 @@ mod tests {
     use super::*;
 
     fn document() -> serde_json::Value {
-        serde_json::to_value(super::super::ApiDoc::openapi()).unwrap()
+        serde_json::to_value(super::super::openapi()).unwrap()
     }
 
     #[test]
@@ -338,7 +338,7 @@ mod tests {
     fn the_amended_document_parses_back() {
         // `document_shapes` serves the unamended document if its JSON does not parse back into
         // utoipa's types; every amendment must.
-        let mut doc = serde_json::to_value(super::super::ApiDoc::openapi()).unwrap();
+        let mut doc = serde_json::to_value(super::super::openapi()).unwrap();
         amend(&mut doc);
         for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
             let parsed = serde_json::from_value::<RefOr<Schema>>(schema.clone());

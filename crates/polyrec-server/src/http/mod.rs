@@ -28,9 +28,11 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use tracing::Instrument;
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::App;
@@ -41,25 +43,14 @@ use error::{ApiError, RequestId, new_request_id};
 
 pub use ops::prometheus;
 
+/// The document's frame: its info and tags, and the amendments of [`Contract`]. Its paths come
+/// from the route table ([`openapi`]).
 #[derive(OpenApi)]
 #[openapi(
-    modifiers(&Contract),
     info(
         title = "polyrec",
         description = "Multi-tenant, multi-scenario recommendation engine. Every /api/v1 route needs \
             the X-Tenant-Id header; errors are {code, message, errors?}.",
-    ),
-    paths(
-        scenarios::create, scenarios::list, scenarios::get, scenarios::replace, scenarios::patch, scenarios::delete,
-        scenarios::versions,
-        items::create, items::list, items::get, items::patch, items::delete, items::bulk,
-        behaviors::track, behaviors::track_batch, behaviors::stats, behaviors::dead_letters, behaviors::replay,
-        recommend::recommend, recommend::hot, recommend::item_stats, recommend::realtime_metrics, recommend::profile, recommend::train_cf,
-        models::train, models::job, models::jobs, models::list, models::activate, models::rollback,
-        experiments::create, experiments::list, experiments::get, experiments::replace, experiments::delete,
-        experiments::start, experiments::stop, experiments::results,
-        analytics::dashboard, analytics::trends, analytics::distributions, analytics::top_items, analytics::funnel,
-        ops::healthz, ops::readyz, ops::metrics,
     ),
     tags(
         (name = "scenarios", description = "scenario service: scenarios and their configs"),
@@ -76,6 +67,111 @@ pub use ops::prometheus;
 )]
 pub struct ApiDoc;
 
+/// The route table: each service's handlers, grouped by path (a handler's path and method are
+/// its `#[utoipa::path]`'s). The router of each service, the OpenAPI document and which service
+/// owns a path ([`owner`], what a split deployment's gateway routes by) all come from it.
+fn table(service: Service) -> OpenApiRouter<Arc<App>> {
+    let api = OpenApiRouter::new();
+    match service {
+        Service::Scenario => api
+            .routes(routes!(scenarios::create, scenarios::list))
+            .routes(routes!(scenarios::get, scenarios::replace, scenarios::patch, scenarios::delete))
+            .routes(routes!(scenarios::versions))
+            .routes(routes!(experiments::create, experiments::list))
+            .routes(routes!(experiments::get, experiments::replace, experiments::delete))
+            .routes(routes!(experiments::start))
+            .routes(routes!(experiments::stop))
+            .routes(routes!(experiments::results)),
+        Service::Item => {
+            api.routes(routes!(items::create, items::list)).routes(routes!(items::get, items::patch, items::delete))
+        }
+        Service::Behavior => api
+            .routes(routes!(behaviors::track))
+            .routes(routes!(behaviors::track_batch))
+            .routes(routes!(behaviors::stats))
+            .routes(routes!(behaviors::dead_letters))
+            .routes(routes!(behaviors::replay)),
+        Service::Recommendation => api
+            .routes(routes!(recommend::recommend))
+            .routes(routes!(recommend::hot))
+            .routes(routes!(recommend::item_stats))
+            .routes(routes!(recommend::realtime_metrics))
+            .routes(routes!(recommend::train_cf)),
+        Service::Feature => api.routes(routes!(recommend::profile)),
+        Service::Model => api
+            .routes(routes!(models::train))
+            .routes(routes!(models::jobs))
+            .routes(routes!(models::job))
+            .routes(routes!(models::list))
+            .routes(routes!(models::activate))
+            .routes(routes!(models::rollback)),
+        Service::Analytics => api
+            .routes(routes!(analytics::dashboard))
+            .routes(routes!(analytics::trends))
+            .routes(routes!(analytics::distributions))
+            .routes(routes!(analytics::top_items))
+            .routes(routes!(analytics::funnel)),
+    }
+}
+
+/// The routes that stream their body (the item service's bulk import): no request timeout, no
+/// body cap.
+fn streaming() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(items::bulk))
+}
+
+/// Every process's own routes: health and metrics.
+fn ops() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(ops::healthz)).routes(routes!(ops::readyz)).routes(routes!(ops::metrics))
+}
+
+/// The OpenAPI document: [`ApiDoc`]'s frame, every route of the table, amended by [`Contract`].
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    static DOCUMENT: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    DOCUMENT
+        .get_or_init(|| {
+            let mut document = ApiDoc::openapi();
+            for service in Service::ALL {
+                document.merge(table(service).into_openapi());
+            }
+            document.merge(streaming().into_openapi());
+            document.merge(ops().into_openapi());
+            utoipa::Modify::modify(&Contract, &mut document);
+            document
+        })
+        .clone()
+}
+
+/// The service that owns `path` (a concrete path, e.g. `/api/v1/scenarios/feed/hot`), from the
+/// route table; `None` for a path no service has.
+pub fn owner(path: &str) -> Option<Service> {
+    static TEMPLATES: std::sync::OnceLock<Vec<(Vec<String>, Service)>> = std::sync::OnceLock::new();
+    let templates = TEMPLATES.get_or_init(|| {
+        let mut templates = Vec::new();
+        for service in Service::ALL {
+            let mut routes = table(service);
+            if service == Service::Item {
+                routes = routes.merge(streaming());
+            }
+            for template in routes.into_openapi().paths.paths.into_keys() {
+                templates.push((template.trim_matches('/').split('/').map(str::to_owned).collect(), service));
+            }
+        }
+        templates
+    });
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let matches = |template: &[String]| {
+        template.len() == segments.len()
+            && template.iter().zip(&segments).all(|(t, s)| (t.starts_with('{') && t.ends_with('}')) || t == s)
+    };
+    // The most literal template wins (`…/items/bulk` over `…/items/{item_id}`).
+    templates
+        .iter()
+        .filter(|(template, _)| matches(template))
+        .max_by_key(|(template, _)| template.iter().filter(|t| !t.starts_with('{')).count())
+        .map(|(_, service)| *service)
+}
+
 /// The all-in-one router: every service's routes on one port.
 pub fn router(app: Arc<App>) -> Router {
     router_for(app, None)
@@ -87,10 +183,9 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
     // Make sure the recorder exists before the first request records into it.
     prometheus();
     let max_body = app.config.max_body_bytes;
-    let api = match service {
-        None => Service::ALL.iter().fold(Router::new(), |api, service| api.merge(routes(*service))),
-        Some(service) => routes(service),
-    };
+    let services: Vec<Service> = service.map_or_else(|| Service::ALL.to_vec(), |service| vec![service]);
+    let api: Router<Arc<App>> =
+        services.iter().fold(Router::new(), |api, service| api.merge(Router::from(table(*service))));
     let limits = &app.config.limits;
     let permits = app.request_permits.clone();
     let tenants = serve::TenantSlots::new(limits);
@@ -103,18 +198,11 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
     )
     .layer(middleware::from_fn_with_state(app.clone(), early_quota));
     // The bulk import streams for as long as its body lasts: no request timeout, no body cap.
-    let api = match service {
-        None | Some(Service::Item) => api.merge(serve::protect(
-            Router::new().route(
-                "/api/v1/scenarios/{scenario_id}/items/bulk",
-                post(items::bulk).layer(DefaultBodyLimit::disable()),
-            ),
-            limits,
-            &permits,
-            &tenants,
-            false,
-        )),
-        Some(_) => api,
+    let api = if services.contains(&Service::Item) {
+        let streaming = Router::from(streaming()).layer(DefaultBodyLimit::disable());
+        api.merge(serve::protect(streaming, limits, &permits, &tenants, false))
+    } else {
+        api
     };
     // The console is the all-in-one server's: in a split deployment it would need the gateway.
     let console = match service {
@@ -126,72 +214,11 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
     };
     Router::new()
         .merge(console)
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .merge(Router::from(ops()))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
         .merge(api)
         .layer(middleware::from_fn(observe))
         .with_state(app)
-}
-
-/// The HTTP routes each service owns ([`Service::owning`] is the same table by path).
-fn routes(service: Service) -> Router<Arc<App>> {
-    let router = Router::new();
-    match service {
-        Service::Scenario => router
-            .route("/api/v1/scenarios", post(scenarios::create).get(scenarios::list))
-            .route(
-                "/api/v1/scenarios/{scenario_id}",
-                get(scenarios::get).put(scenarios::replace).patch(scenarios::patch).delete(scenarios::delete),
-            )
-            .route("/api/v1/scenarios/{scenario_id}/versions", get(scenarios::versions))
-            .route("/api/v1/scenarios/{scenario_id}/experiments", post(experiments::create).get(experiments::list))
-            .route(
-                "/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}",
-                get(experiments::get).put(experiments::replace).delete(experiments::delete),
-            )
-            .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/start", post(experiments::start))
-            .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/stop", post(experiments::stop))
-            .route("/api/v1/scenarios/{scenario_id}/experiments/{experiment_id}/results", get(experiments::results)),
-        Service::Item => {
-            router.route("/api/v1/scenarios/{scenario_id}/items", post(items::create).get(items::list)).route(
-                "/api/v1/scenarios/{scenario_id}/items/{item_id}",
-                get(items::get).patch(items::patch).delete(items::delete),
-            )
-        }
-        Service::Behavior => router
-            .route("/api/v1/behaviors", post(behaviors::track))
-            .route("/api/v1/behaviors/batch", post(behaviors::track_batch))
-            .route("/api/v1/behaviors/stats", get(behaviors::stats))
-            .route("/api/v1/behaviors/dead_letters", get(behaviors::dead_letters))
-            .route("/api/v1/behaviors/dead_letters/replay", post(behaviors::replay)),
-        Service::Recommendation => router
-            .route("/api/v1/recommend", post(recommend::recommend))
-            .route("/api/v1/scenarios/{scenario_id}/hot", get(recommend::hot))
-            .route("/api/v1/scenarios/{scenario_id}/items/{item_id}/stats", get(recommend::item_stats))
-            .route("/api/v1/scenarios/{scenario_id}/metrics/realtime", get(recommend::realtime_metrics))
-            .route("/api/v1/scenarios/{scenario_id}/jobs/cf", post(recommend::train_cf)),
-        Service::Feature => {
-            router.route("/api/v1/scenarios/{scenario_id}/users/{user_id}/profile", get(recommend::profile))
-        }
-        Service::Model => router
-            .route("/api/v1/scenarios/{scenario_id}/jobs/train", post(models::train))
-            .route("/api/v1/scenarios/{scenario_id}/jobs", get(models::jobs))
-            .route("/api/v1/jobs/{job_id}", get(models::job))
-            .route("/api/v1/scenarios/{scenario_id}/models", get(models::list))
-            .route(
-                "/api/v1/scenarios/{scenario_id}/models/{model_name}/versions/{version}/activate",
-                post(models::activate),
-            )
-            .route("/api/v1/scenarios/{scenario_id}/models/{model_name}/rollback", post(models::rollback)),
-        Service::Analytics => router
-            .route("/api/v1/analytics/dashboard", get(analytics::dashboard))
-            .route("/api/v1/analytics/trends", get(analytics::trends))
-            .route("/api/v1/analytics/distributions", get(analytics::distributions))
-            .route("/api/v1/analytics/top_items", get(analytics::top_items))
-            .route("/api/v1/analytics/funnel", get(analytics::funnel)),
-    }
 }
 
 /// A tenant whose recommend or event quota is used up right now is refused (`429`) before its
