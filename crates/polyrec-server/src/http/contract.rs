@@ -295,8 +295,6 @@ fn document_errors(operation: &mut Operation) {
 
 #[cfg(test)]
 mod tests {
-    use utoipa::OpenApi;
-
     use super::*;
 
     fn document() -> serde_json::Value {
