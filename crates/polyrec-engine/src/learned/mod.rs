@@ -16,22 +16,21 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use polyrec_core::model::ModelKind;
-use polyrec_core::{Result, ScenarioConfig};
-use polyrec_models::CtrData;
+use polyrec_core::{Error, Result, ScenarioConfig};
 use polyrec_models::holdout::Holdout;
 use polyrec_models::metrics::RankingSummary;
+use polyrec_models::{Artifact, ArtifactError, CtrData, Interactions, Vocabulary};
 use polyrec_storage::{Interaction, VectorCollection, VectorIndex};
 use serde_json::Value;
 
-pub use als::Als;
-pub use ease::Ease;
 pub use rankers::{LearnedRanker, TrainedRanker};
 
 use crate::ScenarioModels;
 use crate::features::FeatureSpace;
 
 /// Every learned model, the one list of them.
-pub static LEARNED: &[&dyn LearnedModel] = &[&Als, &Ease, &rankers::LIGHTGBM, &rankers::DEEPFM, &rankers::WIDE_DEEP];
+pub static LEARNED: &[&dyn LearnedModel] =
+    &[&als::ALS, &ease::EASE, &rankers::LIGHTGBM, &rankers::DEEPFM, &rankers::WIDE_DEEP];
 
 /// The learned model `name`, if there is one.
 pub fn named(name: &str) -> Option<&'static dyn LearnedModel> {
@@ -45,11 +44,17 @@ pub fn names(stage: Option<ModelKind>) -> impl Iterator<Item = &'static str> {
 
 /// A model a training job fits from a scenario's events.
 pub trait LearnedModel: Send + Sync {
-    fn name(&self) -> &'static str;
-    /// What a strategy list says about it.
-    fn summary(&self) -> &'static str;
-    /// The pipeline stage it serves.
-    fn stage(&self) -> ModelKind;
+    /// Its name, what a strategy list says about it, the pipeline stage it serves.
+    fn about(&self) -> &About;
+    fn name(&self) -> &'static str {
+        self.about().name
+    }
+    fn summary(&self) -> &'static str {
+        self.about().summary
+    }
+    fn stage(&self) -> ModelKind {
+        self.about().stage
+    }
     /// The cargo feature this build lacks to train and serve it, if any.
     fn missing_feature(&self) -> Option<&'static str> {
         None
@@ -104,13 +109,82 @@ pub trait Trained: Send + Sync {
     }
     /// Puts itself into a scenario's snapshot as model `name` at `version`; `vectors` is where
     /// its [`Trained::item_vectors`] were put.
-    fn install(
-        self: Arc<Self>,
-        name: &'static str,
-        version: &str,
-        models: &mut ScenarioModels,
-        vectors: Option<(Arc<dyn VectorIndex>, VectorCollection)>,
-    );
+    fn install(self: Arc<Self>, name: &'static str, version: &str, models: &mut ScenarioModels, vectors: Vectors);
+}
+
+/// How a model reports its progress through a fit: the fraction done, 0 to 1.
+pub type Progress<'a> = &'a (dyn Fn(f64) + Sync);
+
+/// Where a model's item vectors were put: the index and the collection.
+pub type Vectors = Option<(Arc<dyn VectorIndex>, VectorCollection)>;
+
+/// What every learned model says of itself.
+pub struct About {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub stage: ModelKind,
+}
+
+/// A recall model: fitted on the scenario's interactions, served by one recall strategy.
+pub struct LearnedRecall {
+    about: About,
+    /// The recall strategy that serves it: a config that uses the strategy trains the model.
+    strategy: &'static str,
+    fit: fn(&[Interaction], Progress<'_>) -> Result<Fitted>,
+    load: fn(&[u8]) -> Result<Arc<dyn Trained>>,
+}
+
+impl LearnedModel for LearnedRecall {
+    fn about(&self) -> &About {
+        &self.about
+    }
+
+    fn used_by(&self, config: &ScenarioConfig) -> bool {
+        config.recall.strategies.iter().any(|s| s.name == self.strategy)
+    }
+
+    fn fit(&self, data: &TrainingData<'_>, progress: &(dyn Fn(f64) + Sync)) -> Result<Fitted> {
+        match data {
+            TrainingData::Interactions(rows) => (self.fit)(rows, progress),
+            TrainingData::Impressions { .. } => Err(Error::internal(format!("{} fits on interactions", self.name()))),
+        }
+    }
+
+    fn load(&self, bytes: &[u8]) -> Result<Arc<dyn Trained>> {
+        (self.load)(bytes)
+    }
+}
+
+/// A recall model's fit: on the per-user split for its offline metrics (`score` ranks every
+/// item for a user), then on every interaction for serving, each with the same `params`.
+fn fit_recall<M: Trained + 'static, P: serde::Serialize + Copy>(
+    rows: &[Interaction],
+    params: P,
+    fit: impl Fn(&Interactions, P, &(dyn Fn(f64) + Sync)) -> Result<M>,
+    score: impl Fn(&M, &str) -> Option<Vec<f32>>,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<Fitted> {
+    let holdout = holdout(rows);
+    // Implicit feedback: every positive interaction is one observation.
+    let all =
+        Interactions::build(rows.iter().map(|i| (i.user_id.as_str(), i.item_id.as_str(), 1.0)), Vocabulary::default());
+    let evaluated = fit(&holdout.train, params, &|f| progress(f / 2.0))?;
+    let summary = holdout.evaluate(METRICS_K, |user| score(&evaluated, user));
+    progress(0.5);
+    let model = fit(&all, params, &|f| progress(0.5 + f / 2.0))?;
+    let params = serde_json::to_value(params).map_err(Error::internal)?;
+    Ok(Fitted { model: Arc::new(model), metrics: summary_metrics(&summary), params })
+}
+
+/// Reads an artifact of the model `name` back with its type's `from_artifact`.
+fn load_artifact<M: Trained + 'static>(
+    name: &str,
+    bytes: &[u8],
+    from_artifact: fn(&Artifact) -> std::result::Result<M, ArtifactError>,
+) -> Result<Arc<dyn Trained>> {
+    let corrupt = |e: ArtifactError| Error::internal(format!("artifact of {name}: {e}"));
+    let artifact = Artifact::from_bytes(bytes).map_err(corrupt)?;
+    Ok(Arc::new(from_artifact(&artifact).map_err(corrupt)?))
 }
 
 /// The recall models' offline protocol: per user, this fraction of interactions held out…
@@ -137,14 +211,6 @@ pub fn summary_metrics(summary: &RankingSummary) -> BTreeMap<String, f64> {
         ("coverage".to_owned(), summary.coverage),
         ("test_users".to_owned(), summary.users as f64),
     ])
-}
-
-/// The interactions a recall model is fitted on, or the error that says it is the wrong stage.
-fn interactions<'a>(name: &str, data: &TrainingData<'a>) -> Result<&'a [Interaction]> {
-    match data {
-        TrainingData::Interactions(interactions) => Ok(interactions),
-        TrainingData::Impressions { .. } => Err(polyrec_core::Error::internal(format!("{name} fits on interactions"))),
-    }
 }
 
 #[cfg(test)]

@@ -8,11 +8,12 @@ use polyrec_core::model::ModelKind;
 use polyrec_core::{Code, Error, Result, ScenarioConfig};
 use polyrec_models::rank::{RankError, Ranker};
 use polyrec_models::{Artifact, CtrData};
-use polyrec_storage::{VectorCollection, VectorIndex};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Fitted, LearnedModel, Trained, TrainingData};
+use polyrec_models::rank::deep::{DeepFm, DeepParams, WideDeep};
+
+use super::{About, Fitted, LearnedModel, Trained, TrainingData, Vectors};
 use crate::ScenarioModels;
 use crate::features::FeatureSpace;
 use crate::rank::learned::RankerModel;
@@ -26,8 +27,7 @@ type Check = fn(&Value) -> std::result::Result<(), String>;
 
 /// One learned ranker: its name and its model type's fit, load and parameter check.
 pub struct LearnedRanker {
-    name: &'static str,
-    summary: &'static str,
+    about: About,
     /// The cargo feature this build lacks for it.
     missing: Option<&'static str>,
     fit: Fit,
@@ -40,64 +40,50 @@ fn params<P: DeserializeOwned>(params: &Value) -> std::result::Result<P, RankErr
     serde_json::from_value(params).map_err(|e| RankError::InvalidParams(format!("rank.params.model: {e}")))
 }
 
+/// A ranker of `$model`, fitted with its `$params` through `$fit`.
+macro_rules! ranker {
+    ($name:expr, $summary:literal, $model:ty, $params:ty, $fit:ident) => {
+        LearnedRanker {
+            about: About { name: $name, summary: $summary, stage: ModelKind::Rank },
+            missing: None,
+            fit: |data, model, progress| {
+                let model: $params = params(model)?;
+                model.validate()?;
+                Ok(Box::new(<$model>::$fit(data, &model, progress)?))
+            },
+            load: |bytes| Ok(Box::new(<$model>::from_artifact(&Artifact::from_bytes(bytes)?)?)),
+            check: |model| params::<$params>(model).and_then(|p| p.validate()).map_err(|e| e.to_string()),
+        }
+    };
+}
+
 #[cfg(feature = "lightgbm")]
-pub const LIGHTGBM: LearnedRanker = {
-    use polyrec_models::rank::lightgbm::{GbdtParams, GbdtRanker};
-    LearnedRanker {
-        name: LIGHTGBM_NAME,
-        summary: "gradient-boosted trees (LightGBM) trained on impressions",
-        missing: None,
-        fit: |data, model, progress| {
-            let model: GbdtParams = params(model)?;
-            model.validate()?;
-            Ok(Box::new(GbdtRanker::fit_with_progress(data, &model, progress)?))
-        },
-        load: |bytes| Ok(Box::new(GbdtRanker::from_artifact(&Artifact::from_bytes(bytes)?)?)),
-        check: |model| params::<GbdtParams>(model).and_then(|p| p.validate()).map_err(|e| e.to_string()),
-    }
-};
+pub const LIGHTGBM: LearnedRanker = ranker!(
+    LIGHTGBM_NAME,
+    "gradient-boosted trees (LightGBM) trained on impressions",
+    polyrec_models::rank::lightgbm::GbdtRanker,
+    polyrec_models::rank::lightgbm::GbdtParams,
+    fit_with_progress
+);
 
 #[cfg(not(feature = "lightgbm"))]
 pub const LIGHTGBM: LearnedRanker = LearnedRanker {
-    name: LIGHTGBM_NAME,
-    summary: "gradient-boosted trees (LightGBM) trained on impressions",
+    about: About {
+        name: LIGHTGBM_NAME,
+        summary: "gradient-boosted trees (LightGBM) trained on impressions",
+        stage: ModelKind::Rank,
+    },
     missing: Some("lightgbm"),
     fit: |_, _, _| Err(RankError::NotBuilt { name: LIGHTGBM_NAME.into(), feature: "lightgbm" }),
     load: |_| Err(RankError::NotBuilt { name: LIGHTGBM_NAME.into(), feature: "lightgbm" }),
     check: |_| Ok(()),
 };
 
-pub const DEEPFM: LearnedRanker = {
-    use polyrec_models::rank::deep::{DeepFm, DeepParams};
-    LearnedRanker {
-        name: "deepfm",
-        summary: "DeepFM trained on impressions",
-        missing: None,
-        fit: |data, model, progress| {
-            let model: DeepParams = params(model)?;
-            model.validate()?;
-            Ok(Box::new(DeepFm::fit(data, &model, progress)?))
-        },
-        load: |bytes| Ok(Box::new(DeepFm::from_artifact(&Artifact::from_bytes(bytes)?)?)),
-        check: |model| params::<DeepParams>(model).and_then(|p| p.validate()).map_err(|e| e.to_string()),
-    }
-};
+pub const DEEPFM: LearnedRanker = ranker!("deepfm", "DeepFM trained on impressions", DeepFm, DeepParams, fit);
 
-pub const WIDE_DEEP: LearnedRanker = {
-    use polyrec_models::rank::deep::{DeepParams, WideDeep};
-    LearnedRanker {
-        name: "wide_deep",
-        summary: "Wide & Deep trained on impressions",
-        missing: None,
-        fit: |data, model, progress| {
-            let model: DeepParams = params(model)?;
-            model.validate()?;
-            Ok(Box::new(WideDeep::fit(data, &model, progress)?))
-        },
-        load: |bytes| Ok(Box::new(WideDeep::from_artifact(&Artifact::from_bytes(bytes)?)?)),
-        check: |model| params::<DeepParams>(model).and_then(|p| p.validate()).map_err(|e| e.to_string()),
-    }
-};
+/// Wide & Deep: DeepFM's parameters, a linear part instead of the factorisation machine.
+pub const WIDE_DEEP: LearnedRanker =
+    ranker!("wide_deep", "Wide & Deep trained on impressions", WideDeep, DeepParams, fit);
 
 impl LearnedRanker {
     /// Fits it once on `data` with its hyperparameters `params` (`rank.params.model`).
@@ -113,22 +99,14 @@ impl LearnedRanker {
     fn error(&self, error: RankError) -> Error {
         match error {
             RankError::NotBuilt { .. } => Error::invalid(Code::ModelNotInBuild, error.to_string()),
-            other => Error::invalid(Code::ModelNotTrainable, format!("{}: {other}", self.name)),
+            other => Error::invalid(Code::ModelNotTrainable, format!("{}: {other}", self.about.name)),
         }
     }
 }
 
 impl LearnedModel for LearnedRanker {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn summary(&self) -> &'static str {
-        self.summary
-    }
-
-    fn stage(&self) -> ModelKind {
-        ModelKind::Rank
+    fn about(&self) -> &About {
+        &self.about
     }
 
     fn missing_feature(&self) -> Option<&'static str> {
@@ -136,7 +114,7 @@ impl LearnedModel for LearnedRanker {
     }
 
     fn used_by(&self, config: &ScenarioConfig) -> bool {
-        config.rank.model == self.name
+        config.rank.model == self.about.name
     }
 
     fn check_params(&self, params: &Value) -> std::result::Result<(), String> {
@@ -145,7 +123,7 @@ impl LearnedModel for LearnedRanker {
 
     fn fit(&self, data: &TrainingData<'_>, progress: &(dyn Fn(f64) + Sync)) -> Result<super::Fitted> {
         let TrainingData::Impressions { train, test, test_labels, all, space, params } = data else {
-            return Err(Error::internal(format!("{} fits on impressions", self.name)));
+            return Err(Error::internal(format!("{} fits on impressions", self.about.name)));
         };
         let evaluated = (self.fit)(train, params, &|f| progress(f64::from(f) * 0.5)).map_err(|e| self.error(e))?;
         let scores: Vec<f64> = evaluated.predict(test).into_iter().map(f64::from).collect();
@@ -155,7 +133,7 @@ impl LearnedModel for LearnedRanker {
         }
         metrics.insert("log_loss".to_owned(), polyrec_models::metrics::log_loss(&scores, test_labels));
         let model = (self.fit)(all, params, &|f| progress(0.5 + f64::from(f) * 0.5)).map_err(|e| self.error(e))?;
-        let trained = TrainedRanker { name: self.name, model: model.into(), space: Arc::new((*space).clone()) };
+        let trained = TrainedRanker { name: self.about.name, model: model.into(), space: Arc::new((*space).clone()) };
         Ok(Fitted { model: Arc::new(trained), metrics, params: (*params).clone() })
     }
 
@@ -164,7 +142,7 @@ impl LearnedModel for LearnedRanker {
     }
 
     fn load(&self, bytes: &[u8]) -> Result<Arc<dyn Trained>> {
-        let corrupt = |what: String| Error::internal(format!("artifact of {}: {what}", self.name));
+        let corrupt = |what: String| Error::internal(format!("artifact of {}: {what}", self.about.name));
         let len = bytes.get(..8).ok_or_else(|| corrupt("truncated".into()))?;
         let len = u64::from_le_bytes(len.try_into().expect("eight bytes")) as usize;
         let space = bytes.get(8..8 + len).ok_or_else(|| corrupt("truncated feature space".into()))?;
@@ -173,7 +151,7 @@ impl LearnedModel for LearnedRanker {
             RankError::NotBuilt { .. } => self.error(e),
             other => corrupt(other.to_string()),
         })?;
-        Ok(Arc::new(TrainedRanker { name: self.name, model: model.into(), space: Arc::new(space) }))
+        Ok(Arc::new(TrainedRanker { name: self.about.name, model: model.into(), space: Arc::new(space) }))
     }
 }
 
@@ -193,13 +171,7 @@ impl Trained for TrainedRanker {
         bytes
     }
 
-    fn install(
-        self: Arc<Self>,
-        name: &'static str,
-        version: &str,
-        models: &mut ScenarioModels,
-        _: Option<(Arc<dyn VectorIndex>, VectorCollection)>,
-    ) {
+    fn install(self: Arc<Self>, name: &'static str, version: &str, models: &mut ScenarioModels, _: Vectors) {
         // One ranker serves a scenario.
         if let Some(old) = &models.ranker {
             models.versions.remove(&old.name);

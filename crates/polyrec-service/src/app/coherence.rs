@@ -35,15 +35,25 @@ pub struct Generation(u64);
 
 #[async_trait]
 pub trait Coherence: Send + Sync {
-    /// Whether the stores are shared with other processes.
-    fn is_shared(&self) -> bool;
+    /// Whether the stores are shared with other processes (then copies are read again).
+    fn is_shared(&self) -> bool {
+        self.revalidate_after().is_some()
+    }
+    /// This cache's generation: bumped by every write of this process.
+    fn generation(&self) -> &AtomicU64;
     /// Taken before a read of the store that may fill the cache.
-    fn begin(&self) -> Generation;
+    fn begin(&self) -> Generation {
+        Generation(self.generation().load(Ordering::SeqCst))
+    }
     /// Whether a copy read after `begin` may still be cached: no write since.
-    fn unchanged(&self, since: Generation) -> bool;
+    fn unchanged(&self, since: Generation) -> bool {
+        self.generation().load(Ordering::SeqCst) == since.0
+    }
     /// A write by this process that passes through no shared entry: readers that began before
     /// it must not fill (what [`Coherence::written`] does first).
-    fn bump(&self);
+    fn bump(&self) {
+        self.generation().fetch_add(1, Ordering::SeqCst);
+    }
     /// What is current for `entry`. An `Err` is the realtime store down: the caller serves what
     /// it has (SPEC §6.3) or reads the store.
     async fn current(&self, entry: Cached<'_>) -> Result<Current>;
@@ -83,20 +93,8 @@ pub struct Local {
 
 #[async_trait]
 impl Coherence for Local {
-    fn is_shared(&self) -> bool {
-        false
-    }
-
-    fn begin(&self) -> Generation {
-        Generation(self.generation.load(Ordering::SeqCst))
-    }
-
-    fn unchanged(&self, since: Generation) -> bool {
-        self.generation.load(Ordering::SeqCst) == since.0
-    }
-
-    fn bump(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+    fn generation(&self) -> &AtomicU64 {
+        &self.generation
     }
 
     async fn current(&self, _: Cached<'_>) -> Result<Current> {
@@ -135,20 +133,12 @@ pub struct Shared {
 
 #[async_trait]
 impl Coherence for Shared {
-    fn is_shared(&self) -> bool {
-        true
+    fn revalidate_after(&self) -> Option<Duration> {
+        Some(self.follow)
     }
 
-    fn begin(&self) -> Generation {
-        self.local.begin()
-    }
-
-    fn unchanged(&self, since: Generation) -> bool {
-        self.local.unchanged(since)
-    }
-
-    fn bump(&self) {
-        self.local.bump()
+    fn generation(&self) -> &AtomicU64 {
+        &self.local.generation
     }
 
     async fn current(&self, entry: Cached<'_>) -> Result<Current> {
@@ -167,7 +157,7 @@ impl Coherence for Shared {
     }
 
     async fn written(&self, entry: Cached<'_>, json: Option<&str>, ttl_ms: i64) -> Result<()> {
-        self.local.written(entry, json, ttl_ms).await?;
+        self.bump();
         match json {
             Some(json) => self.realtime.cache_put(entry, json, ttl_ms, false).await.map(drop),
             None => self.realtime.cache_delete(entry).await,
@@ -180,10 +170,6 @@ impl Coherence for Shared {
 
     async fn bump_catalog_version(&self, tenant: &TenantId, id: &ScenarioId) -> Result<Option<u64>> {
         self.realtime.bump_catalog_version(tenant, id).await.map(Some)
-    }
-
-    fn revalidate_after(&self) -> Option<Duration> {
-        Some(self.follow)
     }
 }
 

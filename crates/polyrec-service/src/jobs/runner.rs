@@ -152,11 +152,9 @@ async fn start_instance(
             }
             Err(error) => {
                 tracing::error!(job = name, partition = %source, %error, "replay failed; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stopped.changed() => return None,
+                if !back_off(&mut backoff, stopped).await {
+                    return None;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }
@@ -177,14 +175,22 @@ async fn process(
             Err(error) => {
                 let offset = records.first().map_or(0, |r| r.offset);
                 tracing::error!(job = name, %error, offset, "stream job failed on a batch; retrying it");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stopped.changed() => return false,
+                if !back_off(&mut backoff, stopped).await {
+                    return false;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }
+}
+
+/// Waits `backoff` (doubled for next time, up to 5 s); false if the process is stopping.
+async fn back_off(backoff: &mut Duration, stopped: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(*backoff) => {}
+        _ = stopped.changed() => return false,
+    }
+    *backoff = (*backoff * 2).min(Duration::from_secs(5));
+    true
 }
 
 /// Commits each partition's safe offset (what the job's sink has acknowledged) and records the

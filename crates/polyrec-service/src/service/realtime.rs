@@ -16,9 +16,11 @@ pub const MAX_HOT_N: usize = 1_000;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HotItem {
     pub item_id: String,
+    /// The item's events of the last hour, each weighted by type and decayed by its age.
     pub hotness: f64,
 }
 
+/// The hot set, hottest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HotItems {
     pub items: Vec<HotItem>,
