@@ -140,6 +140,22 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| Error::internal(format!("corrupt document: {e}")))
 }
 
+/// Inserts one row unless its key is taken (`ON CONFLICT DO NOTHING`); `taken` says why not:
+/// the insert-only write every collection's create uses, so two concurrent creates cannot both
+/// win.
+fn insert_new(
+    conn: &Connection,
+    statement: &str,
+    values: impl rusqlite::Params,
+    taken: impl FnOnce() -> Error,
+) -> Result<()> {
+    let inserted = conn.prepare_cached(statement).map_err(sql)?.execute(values).map_err(sql)?;
+    if inserted == 0 {
+        return Err(taken());
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl DocumentStore for SqliteDocuments {
     async fn insert_scenario(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()> {
@@ -148,19 +164,12 @@ impl DocumentStore for SqliteDocuments {
         self.writer
             .call(move |conn| {
                 let tx = conn.transaction().map_err(sql)?;
-                let inserted = tx
-                    .execute(
-                        "INSERT INTO scenarios (tenant_id, scenario_id, version, doc) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT DO NOTHING",
-                        params![tenant, id, version, doc],
-                    )
-                    .map_err(sql)?;
-                if inserted == 0 {
-                    return Err(Error::Conflict {
-                        code: Code::ScenarioExists,
-                        message: format!("scenario {id:?} exists already; update it with PUT or PATCH"),
-                    });
-                }
+                let statement = "INSERT INTO scenarios (tenant_id, scenario_id, version, doc) VALUES (?1, ?2, ?3, ?4)
+                                 ON CONFLICT DO NOTHING";
+                insert_new(&tx, statement, params![tenant, id, version, doc], || Error::Conflict {
+                    code: Code::ScenarioExists,
+                    message: format!("scenario {id:?} exists already; update it with PUT or PATCH"),
+                })?;
                 keep_version(&tx, &tenant, &id, version, &doc)?;
                 tx.commit().map_err(sql)
             })
@@ -327,21 +336,13 @@ impl DocumentStore for SqliteDocuments {
         self.writer
             .call(move |conn| {
                 let (tenant, scenario, id, category, status, updated_ms, doc) = row;
-                let inserted = conn
-                    .prepare_cached(
-                        "INSERT INTO items (tenant_id, scenario_id, item_id, category, status, updated_ms, doc)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
-                    )
-                    .map_err(sql)?
-                    .execute(params![tenant, scenario, id, category, status, updated_ms, doc])
-                    .map_err(sql)?;
-                if inserted == 0 {
-                    return Err(Error::Conflict {
-                        code: Code::ItemExists,
-                        message: format!("item {id:?} exists already; change it with PATCH or the bulk import"),
-                    });
-                }
-                Ok(())
+                let statement = "INSERT INTO items (tenant_id, scenario_id, item_id, category, status, updated_ms, doc)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
+                let values = params![tenant, scenario, id, category, status, updated_ms, doc];
+                insert_new(conn, statement, values, || Error::Conflict {
+                    code: Code::ItemExists,
+                    message: format!("item {id:?} exists already; change it with PATCH or the bulk import"),
+                })
             })
             .await
     }
@@ -471,17 +472,11 @@ impl DocumentStore for SqliteDocuments {
         );
         self.writer
             .call(move |conn| {
-                let inserted = conn
-                    .execute(
-                        "INSERT INTO model_configs (tenant_id, scenario_id, model_name, sequence, doc)
-                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                        params![tenant, id, name, sequence, doc],
-                    )
-                    .map_err(sql)?;
-                if inserted == 0 {
-                    return Err(crate::model_version_exists(&name, sequence as u64));
-                }
-                Ok(())
+                let statement = "INSERT INTO model_configs (tenant_id, scenario_id, model_name, sequence, doc)
+                                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
+                insert_new(conn, statement, params![tenant, id, name, sequence, doc], || {
+                    crate::model_version_exists(&name, sequence as u64)
+                })
             })
             .await
     }
@@ -718,17 +713,11 @@ impl DocumentStore for SqliteDocuments {
         );
         self.writer
             .call(move |conn| {
-                let inserted = conn
-                    .execute(
-                        "INSERT INTO experiments (tenant_id, scenario_id, experiment_id, version, doc)
-                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                        params![tenant, scenario, id, version, doc],
-                    )
-                    .map_err(sql)?;
-                if inserted == 0 {
-                    return Err(crate::experiment_exists(&id));
-                }
-                Ok(())
+                let statement = "INSERT INTO experiments (tenant_id, scenario_id, experiment_id, version, doc)
+                                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
+                insert_new(conn, statement, params![tenant, scenario, id, version, doc], || {
+                    crate::experiment_exists(&id)
+                })
             })
             .await
     }
