@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Recommend throughput of two commits, alternated on fresh stores with the same data, in one
+# session: what docs/benchmarks.md compares a refactor with.
+#
+#   BASE=54d0a1a bash bench/ab.sh        # BASE against the working tree; ROUNDS=2, DURATION=20s
+#
+# Each run: a fresh embedded store, the bench scenario, 100,000 items, 1,000,000 events through
+# the batch API, the warehouse caught up, CF trained, a 5 s warm-up, then wrk at 4 and 16
+# connections. The two builds share CARGO_TARGET_DIR; a workspace crate's fingerprint points at
+# the source tree it was last built from, so each build first cleans the workspace crates.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${BASE:?set BASE to the commit to compare with}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/polyrec-target}"
+DATA="${BENCH_DATA:-bench-data}"; DATA="$(realpath "$DATA")"
+ROUNDS="${ROUNDS:-2}" DURATION="${DURATION:-20s}" PORT="${PORT:-8095}"
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+[ -f "$DATA/events.ndjson" ] || python3 bench/gen_data.py --out "$DATA"
+WORK="$(mktemp -d)"
+git worktree add -q "$WORK/base" "$BASE"
+trap 'git worktree remove --force "$WORK/base"; rm -rf "$WORK"' EXIT
+workspace() { cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"]))'; }
+build() { # $1: source tree, $2: where the binary goes
+  ( cd "$1" && cargo clean --release -q $(workspace) && cargo build --release -q -p polyrec && cp "$CARGO_TARGET_DIR/release/polyrec" "$2" )
+}
+build "$WORK/base" "$WORK/polyrec-base"
+build . "$WORK/polyrec-after"
+run() { # $1: base or after
+  local bin="$WORK/polyrec-$1" url="http://127.0.0.1:$PORT" store
+  store="$(mktemp -d)"
+  RUST_LOG=warn "$bin" serve --listen "127.0.0.1:$PORT" --data-dir "$store" >"$store/log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.1; done
+  curl -sf -X POST "$url/api/v1/scenarios" -H 'X-Tenant-Id: bench' -H 'Content-Type: application/json' \
+    -d @bench/scenario.json >/dev/null
+  "$bin" import items "$DATA/items.ndjson" --tenant bench --scenario bench_feed --url "$url" >/dev/null 2>&1
+  python3 bench/ingest.py --url "$url" --events "$DATA/events.ndjson" --tenant bench --batch 1000 --concurrency 4 \
+    | grep '^rate' | sed "s/^/$1 ingest /"
+  local sent; sent=$(wc -l <"$DATA/events.ndjson")
+  until [ "$(curl -sf "$url/api/v1/behaviors/stats" -H 'X-Tenant-Id: bench' \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["warehouse_events"])')" = "$sent" ]; do sleep 0.5; done
+  curl -sf -X POST "$url/api/v1/scenarios/bench_feed/jobs/cf" -H 'X-Tenant-Id: bench' >/dev/null
+  wrk -t1 -c4 -d5s -s bench/recommend.lua "$url" >/dev/null
+  for c in 4 16; do
+    wrk -t2 -c"$c" -d"$DURATION" --latency -s bench/recommend.lua "$url" \
+      | grep -E 'Requests/sec|^latency ms' | tr '\n' ' ' | sed "s/^/$1 c=$c /"; echo
+  done
+  kill "$pid"; wait "$pid" 2>/dev/null || true; rm -rf "$store"
+}
+for _ in $(seq "$ROUNDS"); do run base; run after; done
