@@ -62,8 +62,9 @@ pub struct ItemFilter {
     pub limit: usize,
 }
 
+/// The document store's scenarios and their version history.
 #[async_trait]
-pub trait DocumentStore: Send + Sync {
+pub trait ScenarioStore: Send + Sync {
     /// Inserts a new scenario; `Conflict` if the id is taken for this tenant.
     async fn insert_scenario(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()>;
     async fn get_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Option<Scenario>>;
@@ -77,7 +78,11 @@ pub trait DocumentStore: Send + Sync {
     async fn delete_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<bool>;
     /// Every (tenant, scenario) pair, for background jobs that walk all tenants.
     async fn all_scenarios(&self) -> Result<Vec<(TenantId, Scenario)>>;
+}
 
+/// The document store's catalog items.
+#[async_trait]
+pub trait ItemStore: Send + Sync {
     /// Inserts or replaces items in one transaction. An item that existed keeps its
     /// `created_ms`; the items are returned as stored.
     async fn upsert_items(&self, tenant: &TenantId, items: Vec<Item>) -> Result<Vec<(Item, Upserted)>>;
@@ -89,12 +94,20 @@ pub trait DocumentStore: Send + Sync {
     async fn list_items(&self, tenant: &TenantId, scenario: &ScenarioId, filter: &ItemFilter) -> Result<Vec<Item>>;
     /// Every item of a scenario, to build the in-memory catalog.
     async fn scan_items(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Vec<Item>>;
+}
 
+/// The document store's user profiles.
+#[async_trait]
+pub trait ProfileStore: Send + Sync {
     async fn get_profile(&self, tenant: &TenantId, user: &UserId, scenario: &ScenarioId)
     -> Result<Option<UserProfile>>;
     /// Stores profiles (insert or replace) in one transaction.
     async fn put_profiles(&self, tenant: &TenantId, profiles: &[UserProfile]) -> Result<()>;
+}
 
+/// The document store's model registry (`model_configs`).
+#[async_trait]
+pub trait ModelStore: Send + Sync {
     /// Registers a model version (`model_configs`); `Conflict` (`model_version_exists`) if the
     /// (scenario, model name, sequence) is taken.
     async fn insert_model(&self, tenant: &TenantId, model: &ModelRecord) -> Result<()>;
@@ -107,7 +120,11 @@ pub trait DocumentStore: Send + Sync {
         scenario: &ScenarioId,
         name: Option<&str>,
     ) -> Result<Vec<ModelRecord>>;
+}
 
+/// The document store's A/B experiments.
+#[async_trait]
+pub trait ExperimentStore: Send + Sync {
     /// Inserts an experiment; `Conflict` (`experiment_exists`) if its id is taken in the scenario.
     async fn insert_experiment(&self, tenant: &TenantId, experiment: &Experiment) -> Result<()>;
     async fn get_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<Option<Experiment>>;
@@ -118,7 +135,11 @@ pub trait DocumentStore: Send + Sync {
     async fn replace_experiment(&self, tenant: &TenantId, experiment: &Experiment, expected_version: u64)
     -> Result<()>;
     async fn delete_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<bool>;
+}
 
+/// The document store's training jobs (`training_jobs`).
+#[async_trait]
+pub trait JobStore: Send + Sync {
     /// Inserts or replaces a training job's record.
     async fn put_job(&self, tenant: &TenantId, job: &JobRecord) -> Result<()>;
     async fn get_job(&self, tenant: &TenantId, job_id: &str) -> Result<Option<JobRecord>>;
@@ -128,8 +149,11 @@ pub trait DocumentStore: Send + Sync {
     /// Unfinished jobs of every tenant whose heartbeat is older than `heartbeat_before` (their
     /// process is gone: the reaper marks them failed).
     async fn stale_jobs(&self, heartbeat_before: i64) -> Result<Vec<(TenantId, JobRecord)>>;
+}
 
-    // Dead letters: events a stream job could not apply (`jobs::dead_letters` in the server).
+/// The document store's dead letters: events a stream job could not apply (`jobs::dead_letters`).
+#[async_trait]
+pub trait DeadLetterStore: Send + Sync {
     /// Stores dead letters, each under its tenant (the stream side writes across tenants); a
     /// letter with an id already stored replaces it.
     async fn put_dead_letters(&self, letters: &[DeadLetter]) -> Result<()>;
@@ -149,6 +173,18 @@ pub trait DocumentStore: Send + Sync {
     async fn delete_dead_letters(&self, tenant: &TenantId, ids: &[String]) -> Result<u64>;
     /// Removes every tenant's dead letters older than `before_ms` (retention).
     async fn trim_dead_letters(&self, before_ms: i64) -> Result<u64>;
+}
+
+/// Every collection of the document store (SPEC §4.1), one trait each; a backend implements
+/// them all.
+pub trait DocumentStore:
+    ScenarioStore + ItemStore + ProfileStore + ModelStore + ExperimentStore + JobStore + DeadLetterStore
+{
+}
+
+impl<T: ScenarioStore + ItemStore + ProfileStore + ModelStore + ExperimentStore + JobStore + DeadLetterStore>
+    DocumentStore for T
+{
 }
 
 /// How deep one user went into a funnel: `events` are the user's (time, type), oldest first

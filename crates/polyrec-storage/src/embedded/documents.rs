@@ -12,7 +12,8 @@ use polyrec_core::{
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Db, Role, open, sql};
-use crate::{DocumentStore, ItemFilter, Upserted};
+use crate::{DeadLetterStore, ExperimentStore, ItemStore, JobStore, ModelStore, ProfileStore, ScenarioStore};
+use crate::{ItemFilter, Upserted};
 
 pub struct SqliteDocuments {
     writer: Db,
@@ -157,7 +158,7 @@ fn insert_new(
 }
 
 #[async_trait]
-impl DocumentStore for SqliteDocuments {
+impl ScenarioStore for SqliteDocuments {
     async fn insert_scenario(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()> {
         let (tenant, id, version, doc) =
             (tenant.to_string(), scenario.scenario_id.to_string(), scenario.version as i64, to_json(scenario)?);
@@ -275,7 +276,10 @@ impl DocumentStore for SqliteDocuments {
             })
             .await
     }
+}
 
+#[async_trait]
+impl ItemStore for SqliteDocuments {
     async fn upsert_items(&self, tenant: &TenantId, items: Vec<Item>) -> Result<Vec<(Item, Upserted)>> {
         let tenant = tenant.to_string();
         self.writer
@@ -419,7 +423,10 @@ impl DocumentStore for SqliteDocuments {
             })
             .await
     }
+}
 
+#[async_trait]
+impl ProfileStore for SqliteDocuments {
     async fn get_profile(
         &self,
         tenant: &TenantId,
@@ -462,6 +469,10 @@ impl DocumentStore for SqliteDocuments {
             })
             .await
     }
+}
+
+#[async_trait]
+impl ModelStore for SqliteDocuments {
     async fn insert_model(&self, tenant: &TenantId, model: &ModelRecord) -> Result<()> {
         let (tenant, id, name, sequence, doc) = (
             tenant.to_string(),
@@ -524,7 +535,115 @@ impl DocumentStore for SqliteDocuments {
             })
             .await
     }
+}
 
+#[async_trait]
+impl ExperimentStore for SqliteDocuments {
+    async fn insert_experiment(&self, tenant: &TenantId, experiment: &Experiment) -> Result<()> {
+        let (tenant, scenario, id, version, doc) = (
+            tenant.to_string(),
+            experiment.scenario_id.to_string(),
+            experiment.experiment_id.clone(),
+            experiment.version as i64,
+            to_json(experiment)?,
+        );
+        self.writer
+            .call(move |conn| {
+                let statement = "INSERT INTO experiments (tenant_id, scenario_id, experiment_id, version, doc)
+                                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
+                insert_new(conn, statement, params![tenant, scenario, id, version, doc], || {
+                    crate::experiment_exists(&id)
+                })
+            })
+            .await
+    }
+
+    async fn get_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<Option<Experiment>> {
+        let (tenant, scenario, id) = (tenant.to_string(), scenario.to_string(), id.to_owned());
+        self.reader
+            .call(move |conn| {
+                read_doc(
+                    conn,
+                    "SELECT doc FROM experiments WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3",
+                    params![tenant, scenario, id],
+                )
+            })
+            .await
+    }
+
+    async fn list_experiments(&self, tenant: &TenantId, scenario: Option<&ScenarioId>) -> Result<Vec<Experiment>> {
+        let (tenant, scenario) = (tenant.to_string(), scenario.map(ScenarioId::to_string));
+        self.reader
+            .call(move |conn| {
+                read_docs(
+                    conn,
+                    "SELECT doc FROM experiments WHERE tenant_id = ?1 AND (?2 IS NULL OR scenario_id = ?2)
+                         ORDER BY scenario_id, experiment_id",
+                    params![tenant, scenario],
+                )
+            })
+            .await
+    }
+
+    async fn replace_experiment(
+        &self,
+        tenant: &TenantId,
+        experiment: &Experiment,
+        expected_version: u64,
+    ) -> Result<()> {
+        let (tenant, scenario, id, version, doc) = (
+            tenant.to_string(),
+            experiment.scenario_id.to_string(),
+            experiment.experiment_id.clone(),
+            experiment.version as i64,
+            to_json(experiment)?,
+        );
+        self.writer
+            .call(move |conn| {
+                let updated = conn
+                    .execute(
+                        "UPDATE experiments SET version = ?4, doc = ?5
+                         WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3 AND version = ?6",
+                        params![tenant, scenario, id, version, doc, expected_version as i64],
+                    )
+                    .map_err(sql)?;
+                if updated == 0 {
+                    let exists: Option<i64> = conn
+                        .query_row(
+                            "SELECT version FROM experiments WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3",
+                            params![tenant, scenario, id],
+                            |row| row.get(0),
+                        )
+                        .optional()
+                        .map_err(sql)?;
+                    return Err(match exists {
+                        Some(_) => crate::experiment_changed(&id, expected_version),
+                        None => Error::not_found(format!("experiment {id:?}")),
+                    });
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<bool> {
+        let (tenant, scenario, id) = (tenant.to_string(), scenario.to_string(), id.to_owned());
+        self.writer
+            .call(move |conn| {
+                let deleted = conn
+                    .execute(
+                        "DELETE FROM experiments WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3",
+                        params![tenant, scenario, id],
+                    )
+                    .map_err(sql)?;
+                Ok(deleted > 0)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl JobStore for SqliteDocuments {
     async fn put_job(&self, tenant: &TenantId, job: &JobRecord) -> Result<()> {
         let (tenant, job_id, id, created, finished, heartbeat, doc) = (
             tenant.to_string(),
@@ -599,6 +718,10 @@ impl DocumentStore for SqliteDocuments {
             })
             .await
     }
+}
+
+#[async_trait]
+impl DeadLetterStore for SqliteDocuments {
     async fn put_dead_letters(&self, letters: &[DeadLetter]) -> Result<()> {
         let rows: Vec<(String, String, String, i64, String)> = letters
             .iter()
@@ -699,108 +822,6 @@ impl DocumentStore for SqliteDocuments {
         self.writer
             .call(move |conn| {
                 conn.execute("DELETE FROM dead_letters WHERE dead_ms < ?1", [before_ms]).map(|n| n as u64).map_err(sql)
-            })
-            .await
-    }
-
-    async fn insert_experiment(&self, tenant: &TenantId, experiment: &Experiment) -> Result<()> {
-        let (tenant, scenario, id, version, doc) = (
-            tenant.to_string(),
-            experiment.scenario_id.to_string(),
-            experiment.experiment_id.clone(),
-            experiment.version as i64,
-            to_json(experiment)?,
-        );
-        self.writer
-            .call(move |conn| {
-                let statement = "INSERT INTO experiments (tenant_id, scenario_id, experiment_id, version, doc)
-                                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
-                insert_new(conn, statement, params![tenant, scenario, id, version, doc], || {
-                    crate::experiment_exists(&id)
-                })
-            })
-            .await
-    }
-
-    async fn get_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<Option<Experiment>> {
-        let (tenant, scenario, id) = (tenant.to_string(), scenario.to_string(), id.to_owned());
-        self.reader
-            .call(move |conn| {
-                read_doc(
-                    conn,
-                    "SELECT doc FROM experiments WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3",
-                    params![tenant, scenario, id],
-                )
-            })
-            .await
-    }
-
-    async fn list_experiments(&self, tenant: &TenantId, scenario: Option<&ScenarioId>) -> Result<Vec<Experiment>> {
-        let (tenant, scenario) = (tenant.to_string(), scenario.map(ScenarioId::to_string));
-        self.reader
-            .call(move |conn| {
-                read_docs(
-                    conn,
-                    "SELECT doc FROM experiments WHERE tenant_id = ?1 AND (?2 IS NULL OR scenario_id = ?2)
-                         ORDER BY scenario_id, experiment_id",
-                    params![tenant, scenario],
-                )
-            })
-            .await
-    }
-
-    async fn replace_experiment(
-        &self,
-        tenant: &TenantId,
-        experiment: &Experiment,
-        expected_version: u64,
-    ) -> Result<()> {
-        let (tenant, scenario, id, version, doc) = (
-            tenant.to_string(),
-            experiment.scenario_id.to_string(),
-            experiment.experiment_id.clone(),
-            experiment.version as i64,
-            to_json(experiment)?,
-        );
-        self.writer
-            .call(move |conn| {
-                let updated = conn
-                    .execute(
-                        "UPDATE experiments SET version = ?4, doc = ?5
-                         WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3 AND version = ?6",
-                        params![tenant, scenario, id, version, doc, expected_version as i64],
-                    )
-                    .map_err(sql)?;
-                if updated == 0 {
-                    let exists: Option<i64> = conn
-                        .query_row(
-                            "SELECT version FROM experiments WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3",
-                            params![tenant, scenario, id],
-                            |row| row.get(0),
-                        )
-                        .optional()
-                        .map_err(sql)?;
-                    return Err(match exists {
-                        Some(_) => crate::experiment_changed(&id, expected_version),
-                        None => Error::not_found(format!("experiment {id:?}")),
-                    });
-                }
-                Ok(())
-            })
-            .await
-    }
-
-    async fn delete_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<bool> {
-        let (tenant, scenario, id) = (tenant.to_string(), scenario.to_string(), id.to_owned());
-        self.writer
-            .call(move |conn| {
-                let deleted = conn
-                    .execute(
-                        "DELETE FROM experiments WHERE tenant_id = ?1 AND scenario_id = ?2 AND experiment_id = ?3",
-                        params![tenant, scenario, id],
-                    )
-                    .map_err(sql)?;
-                Ok(deleted > 0)
             })
             .await
     }

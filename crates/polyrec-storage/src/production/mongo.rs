@@ -30,7 +30,8 @@ use polyrec_core::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{DocumentStore, ItemFilter, Upserted, model_version_exists};
+use crate::{DeadLetterStore, ExperimentStore, ItemStore, JobStore, ModelStore, ProfileStore, ScenarioStore};
+use crate::{ItemFilter, Upserted, model_version_exists};
 
 /// A BSON document (for [`MongoDocuments::raw`]).
 pub use mongodb::bson::Document;
@@ -309,7 +310,7 @@ fn item_key(tenant: &TenantId, scenario: &ScenarioId, item: &ItemId) -> Document
 }
 
 #[async_trait]
-impl DocumentStore for MongoDocuments {
+impl ScenarioStore for MongoDocuments {
     async fn insert_scenario(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()> {
         match self.scenarios.insert_one(to_doc(tenant, scenario)?).await {
             Ok(_) => self.keep_version(tenant, scenario).await,
@@ -376,7 +377,10 @@ impl DocumentStore for MongoDocuments {
             })
             .collect()
     }
+}
 
+#[async_trait]
+impl ItemStore for MongoDocuments {
     async fn upsert_items(&self, tenant: &TenantId, items: Vec<Item>) -> Result<Vec<(Item, Upserted)>> {
         let mut stored = Vec::with_capacity(items.len());
         // Items of one call share a scenario in practice; group to find existing ones per scenario.
@@ -461,7 +465,10 @@ impl DocumentStore for MongoDocuments {
         let query = Find { filter: scenario_key(tenant, scenario), ..Default::default() };
         self.find("items", query).await?.into_iter().map(from_doc).collect()
     }
+}
 
+#[async_trait]
+impl ProfileStore for MongoDocuments {
     async fn get_profile(
         &self,
         tenant: &TenantId,
@@ -478,6 +485,10 @@ impl DocumentStore for MongoDocuments {
             .collect::<Result<Vec<_>>>()?;
         self.upsert_many("user_profiles", statements).await
     }
+}
+
+#[async_trait]
+impl ModelStore for MongoDocuments {
     async fn insert_model(&self, tenant: &TenantId, model: &ModelRecord) -> Result<()> {
         let collection = self.db.collection::<Document>("model_configs");
         match collection.insert_one(to_doc(tenant, model)?).await {
@@ -512,7 +523,67 @@ impl DocumentStore for MongoDocuments {
         let query = Find { filter, sort: Some(doc! { "model_name": 1, "sequence": -1 }), ..Default::default() };
         self.find("model_configs", query).await?.into_iter().map(from_doc).collect()
     }
+}
 
+#[async_trait]
+impl ExperimentStore for MongoDocuments {
+    async fn insert_experiment(&self, tenant: &TenantId, experiment: &Experiment) -> Result<()> {
+        let collection = self.db.collection::<Document>("experiments");
+        match collection.insert_one(to_doc(tenant, experiment)?).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(crate::experiment_exists(&experiment.experiment_id)),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<Option<Experiment>> {
+        let mut filter = scenario_key(tenant, scenario);
+        filter.insert("experiment_id", id);
+        self.find_one("experiments", filter).await
+    }
+
+    async fn list_experiments(&self, tenant: &TenantId, scenario: Option<&ScenarioId>) -> Result<Vec<Experiment>> {
+        let mut filter = doc! { "tenant_id": tenant.as_str() };
+        if let Some(scenario) = scenario {
+            filter.insert("scenario_id", scenario.as_str());
+        }
+        let query = Find { filter, sort: Some(doc! { "scenario_id": 1, "experiment_id": 1 }), ..Default::default() };
+        self.find("experiments", query).await?.into_iter().map(from_doc).collect()
+    }
+
+    async fn replace_experiment(
+        &self,
+        tenant: &TenantId,
+        experiment: &Experiment,
+        expected_version: u64,
+    ) -> Result<()> {
+        let mut key = scenario_key(tenant, &experiment.scenario_id);
+        key.insert("experiment_id", experiment.experiment_id.as_str());
+        let mut filter = key.clone();
+        filter.insert("version", expected_version as i64);
+        let collection = self.db.collection::<Document>("experiments");
+        let result = collection.replace_one(filter, to_doc(tenant, experiment)?).await.map_err(unavailable)?;
+        if result.matched_count == 0 {
+            let exists = self.find_one::<Experiment>("experiments", key).await?.is_some();
+            return Err(if exists {
+                crate::experiment_changed(&experiment.experiment_id, expected_version)
+            } else {
+                Error::not_found(format!("experiment {:?}", experiment.experiment_id))
+            });
+        }
+        Ok(())
+    }
+
+    async fn delete_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<bool> {
+        let mut key = scenario_key(tenant, scenario);
+        key.insert("experiment_id", id);
+        let deleted = self.db.collection::<Document>("experiments").delete_one(key).await.map_err(unavailable)?;
+        Ok(deleted.deleted_count > 0)
+    }
+}
+
+#[async_trait]
+impl JobStore for MongoDocuments {
     async fn put_job(&self, tenant: &TenantId, job: &JobRecord) -> Result<()> {
         let mut stored = to_doc(tenant, job)?;
         // What the reaper filters on.
@@ -558,6 +629,10 @@ impl DocumentStore for MongoDocuments {
             })
             .collect()
     }
+}
+
+#[async_trait]
+impl DeadLetterStore for MongoDocuments {
     async fn put_dead_letters(&self, letters: &[DeadLetter]) -> Result<()> {
         let statements = letters
             .iter()
@@ -619,60 +694,6 @@ impl DocumentStore for MongoDocuments {
         let collection = self.db.collection::<Document>("dead_letters");
         let result = collection.delete_many(doc! { "dead_ms": { "$lt": before_ms } }).await.map_err(unavailable)?;
         Ok(result.deleted_count)
-    }
-
-    async fn insert_experiment(&self, tenant: &TenantId, experiment: &Experiment) -> Result<()> {
-        let collection = self.db.collection::<Document>("experiments");
-        match collection.insert_one(to_doc(tenant, experiment)?).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_duplicate_key(&e) => Err(crate::experiment_exists(&experiment.experiment_id)),
-            Err(e) => Err(unavailable(e)),
-        }
-    }
-
-    async fn get_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<Option<Experiment>> {
-        let mut filter = scenario_key(tenant, scenario);
-        filter.insert("experiment_id", id);
-        self.find_one("experiments", filter).await
-    }
-
-    async fn list_experiments(&self, tenant: &TenantId, scenario: Option<&ScenarioId>) -> Result<Vec<Experiment>> {
-        let mut filter = doc! { "tenant_id": tenant.as_str() };
-        if let Some(scenario) = scenario {
-            filter.insert("scenario_id", scenario.as_str());
-        }
-        let query = Find { filter, sort: Some(doc! { "scenario_id": 1, "experiment_id": 1 }), ..Default::default() };
-        self.find("experiments", query).await?.into_iter().map(from_doc).collect()
-    }
-
-    async fn replace_experiment(
-        &self,
-        tenant: &TenantId,
-        experiment: &Experiment,
-        expected_version: u64,
-    ) -> Result<()> {
-        let mut key = scenario_key(tenant, &experiment.scenario_id);
-        key.insert("experiment_id", experiment.experiment_id.as_str());
-        let mut filter = key.clone();
-        filter.insert("version", expected_version as i64);
-        let collection = self.db.collection::<Document>("experiments");
-        let result = collection.replace_one(filter, to_doc(tenant, experiment)?).await.map_err(unavailable)?;
-        if result.matched_count == 0 {
-            let exists = self.find_one::<Experiment>("experiments", key).await?.is_some();
-            return Err(if exists {
-                crate::experiment_changed(&experiment.experiment_id, expected_version)
-            } else {
-                Error::not_found(format!("experiment {:?}", experiment.experiment_id))
-            });
-        }
-        Ok(())
-    }
-
-    async fn delete_experiment(&self, tenant: &TenantId, scenario: &ScenarioId, id: &str) -> Result<bool> {
-        let mut key = scenario_key(tenant, scenario);
-        key.insert("experiment_id", id);
-        let deleted = self.db.collection::<Document>("experiments").delete_one(key).await.map_err(unavailable)?;
-        Ok(deleted.deleted_count > 0)
     }
 }
 

@@ -161,7 +161,7 @@ async fn until(client: &reqwest::Client, url: &str, done: impl Fn(&Value) -> boo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_kill_no_job_is_left_running_and_the_registry_serves_without_retraining() {
     use polyrec_core::TenantId;
-    use polyrec_storage::DocumentStore;
+    use polyrec_storage::JobStore;
     use reqwest::Method;
 
     let dir = tempfile::tempdir().unwrap();
