@@ -100,20 +100,21 @@ async fn workers_split_partitions_and_a_killed_worker_loses_and_doubles_nothing(
         (!assigned(&log_a, "warehouse_sink").is_empty() && !assigned(&log_b, "warehouse_sink").is_empty()).then_some(())
     })
     .await;
-    // Killed while the stream flows.
+    // Killed while the stream flows: once the first batch of the second half is on the bus, with
+    // the rest still to send.
+    let first_sent = std::sync::Arc::new(tokio::sync::Notify::new());
     let sender = {
         let api = Api::new(&url);
+        let first_sent = first_sent.clone();
         tokio::spawn(async move {
             for b in batches / 2..batches {
                 let (status, report) = send(&api, "w", batch(b, size, ts)).await;
                 assert_eq!((status, report["accepted"].as_u64()), (200, Some(size as u64)), "{report}");
+                first_sent.notify_one();
             }
         })
     };
-    eventually(Duration::from_secs(60), "the second half to start landing", || async {
-        (api.warehouse_events("w").await > (batches / 2 * size) as u64).then_some(())
-    })
-    .await;
+    first_sent.notified().await;
     let held_by_a = assigned(&log_a, "warehouse_sink");
     worker_a.kill9();
     sender.await.unwrap();
