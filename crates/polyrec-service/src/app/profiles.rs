@@ -74,8 +74,15 @@ impl Profiles {
         telemetry::cache_lookup("profile", false);
         let generation = self.coherence.begin();
         let profile = self.source.profile(tenant, user, id).await?.map(Arc::new);
-        let json = serde_json::to_string(&profile.as_deref()).map_err(Error::internal)?;
-        if self.coherence.fill(entry, &json, PROFILE_TTL_MS).await {
+        // Shared, the shared entry is the cache; local, this process's copy is (no text needed).
+        let own_copy = match self.coherence.is_shared() {
+            true => {
+                let json = serde_json::to_string(&profile.as_deref()).map_err(Error::internal)?;
+                self.coherence.fill(entry, &json, PROFILE_TTL_MS).await
+            }
+            false => true,
+        };
+        if own_copy {
             let _filling = self.fill.lock();
             if self.coherence.unchanged(generation) {
                 self.local.insert(key, (profile.clone(), now + PROFILE_TTL_MS));

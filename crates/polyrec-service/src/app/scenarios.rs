@@ -88,9 +88,15 @@ impl Scenarios {
             self.compiled.write().remove(&key);
             return Err(Error::not_found(format!("scenario {:?}", id.as_str())));
         };
-        let json = serde_json::to_string(&scenario).map_err(Error::internal)?;
-        let own_copy = self.coherence.fill(entry, &json, SCENARIO_CACHE_TTL_MS).await;
-        let compiled = Arc::new(compile(scenario, (!own_copy).then_some(json))?);
+        // Shared, the text fills the shared entry and marks the compiled copy; local, no text.
+        let json = match self.coherence.is_shared() {
+            true => Some(serde_json::to_string(&scenario).map_err(Error::internal)?),
+            false => None,
+        };
+        if let Some(json) = &json {
+            self.coherence.fill(entry, json, SCENARIO_CACHE_TTL_MS).await;
+        }
+        let compiled = Arc::new(compile(scenario, json)?);
         let mut cache = self.compiled.write();
         if self.coherence.unchanged(generation) {
             cache.insert(key, compiled.clone());
