@@ -49,10 +49,51 @@ pub struct KafkaSettings {
     pub message_timeout_ms: u64,
     /// Consumer-group session timeout: how soon a dead worker's partitions move to another.
     pub session_timeout_ms: u64,
+    /// Replicas of a new topic; `None`: what the cluster can hold (3 from three brokers up,
+    /// else one per broker).
+    pub replication_factor: Option<i32>,
+    /// `min.insync.replicas` of a new topic; `None`: 2 when the topic has three replicas or
+    /// more, else 1.
+    pub min_insync_replicas: Option<i32>,
+    /// Whether the producer is idempotent (`enable.idempotence`): a send the client retries
+    /// lands once. On by default; off only for a broker that lacks `InitProducerId`.
+    pub idempotence: bool,
+}
+
+/// How the topics a bus creates are replicated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replication {
+    pub factor: i32,
+    pub min_insync: i32,
 }
 
 impl KafkaSettings {
-    /// Parses `kafka://host:port[,host:port…][?partitions=12&retention_hours=168&prefix=P]`.
+    /// The replication of new topics on a cluster of `brokers`: the configured values, else 3
+    /// replicas and 2 in sync from three brokers up, one per broker (and 1 in sync) below.
+    /// Configured values above what the cluster holds are refused (no topic could be created).
+    pub fn replication(&self, brokers: usize) -> Result<Replication> {
+        let brokers = brokers.max(1) as i32;
+        let factor = self.replication_factor.unwrap_or(brokers.min(3));
+        if factor > brokers {
+            return Err(Error::invalid(
+                Code::BadBackendUrl,
+                format!("kafka replication_factor={factor} but the cluster has {brokers} broker(s)"),
+            ));
+        }
+        let min_insync = self.min_insync_replicas.unwrap_or(if factor >= 3 { 2 } else { 1 });
+        if min_insync > factor {
+            return Err(Error::invalid(
+                Code::BadBackendUrl,
+                format!("kafka min_insync_replicas={min_insync} is more than replication_factor={factor}"),
+            ));
+        }
+        Ok(Replication { factor, min_insync })
+    }
+}
+
+impl KafkaSettings {
+    /// Parses `kafka://host:port[,host:port…][?partitions=12&retention_hours=168&prefix=P
+    /// &replication_factor=3&min_insync_replicas=2&idempotence=true]`.
     pub fn from_url(url: &str) -> Result<Self> {
         let bad = |what: String| Error::invalid(Code::BadBackendUrl, format!("kafka url {url:?}: {what}"));
         let rest = url.strip_prefix("kafka://").ok_or_else(|| bad("must start with kafka://".into()))?;
@@ -68,6 +109,9 @@ impl KafkaSettings {
             prefix: String::new(),
             message_timeout_ms: 5_000,
             session_timeout_ms: 10_000,
+            replication_factor: None,
+            min_insync_replicas: None,
+            idempotence: true,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -78,6 +122,15 @@ impl KafkaSettings {
                 "message_timeout_ms" => settings.message_timeout_ms = number()?.max(1) as u64,
                 "session_timeout_ms" => settings.session_timeout_ms = number()?.max(1) as u64,
                 "prefix" => settings.prefix = value.to_owned(),
+                "replication_factor" => settings.replication_factor = Some(number()?.clamp(1, 100) as i32),
+                "min_insync_replicas" => settings.min_insync_replicas = Some(number()?.clamp(1, 100) as i32),
+                "idempotence" => {
+                    settings.idempotence = match value {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(bad(format!("idempotence must be true or false, not {value:?}"))),
+                    }
+                }
                 other => return Err(bad(format!("unknown parameter {other:?}"))),
             }
         }
@@ -104,6 +157,8 @@ pub struct KafkaBus {
     meta: std::sync::Arc<BaseConsumer>,
     /// Topics known to exist (created by this process or found on the broker).
     topics: Mutex<HashSet<String>>,
+    /// How new topics are replicated, from the settings and the cluster's size at connect.
+    replication: Replication,
 }
 
 fn unavailable(error: impl std::fmt::Display) -> Error {
@@ -145,7 +200,10 @@ impl KafkaBus {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &settings.brokers)
+            // Every in-sync replica has the record before the send is acknowledged, and a send
+            // librdkafka retries (a lost acknowledgement) is written once, in order.
             .set("acks", "all")
+            .set("enable.idempotence", settings.idempotence.to_string())
             .set("message.timeout.ms", settings.message_timeout_ms.to_string())
             .set("linger.ms", "2")
             .set("compression.type", "lz4")
@@ -155,15 +213,35 @@ impl KafkaBus {
             ClientConfig::new().set("bootstrap.servers", &settings.brokers).create().map_err(unavailable)?;
         let meta: BaseConsumer =
             ClientConfig::new().set("bootstrap.servers", &settings.brokers).create().map_err(unavailable)?;
-        let bus =
-            Self { settings, producer, admin, meta: std::sync::Arc::new(meta), topics: Mutex::new(HashSet::new()) };
+        let meta = std::sync::Arc::new(meta);
         // Fail at start-up, not on the first event, when the broker cannot be reached.
+        let client = meta.clone();
+        let brokers = tokio::task::spawn_blocking(move || {
+            client.fetch_metadata(None, Duration::from_secs(10)).map(|m| m.brokers().len()).map_err(unavailable)
+        })
+        .await
+        .map_err(unavailable)??;
+        let replication = settings.replication(brokers)?;
+        if replication.factor < 3 {
+            tracing::warn!(
+                brokers,
+                replication_factor = replication.factor,
+                min_insync_replicas = replication.min_insync,
+                "kafka topics are created with fewer than 3 replicas: a broker's disk lost loses acknowledged events"
+            );
+        }
+        let bus = Self { settings, producer, admin, meta, topics: Mutex::new(HashSet::new()), replication };
         bus.behavior_topics().await?;
         Ok(bus)
     }
 
     pub fn settings(&self) -> &KafkaSettings {
         &self.settings
+    }
+
+    /// How the topics this bus creates are replicated.
+    pub fn replication(&self) -> Replication {
+        self.replication
     }
 
     pub fn topic(&self, tenant: &TenantId) -> String {
@@ -181,9 +259,11 @@ impl KafkaBus {
             return Ok(());
         }
         let retention = self.settings.retention_ms.to_string();
-        let new = NewTopic::new(topic, self.settings.partitions, TopicReplication::Fixed(1))
+        let min_insync = self.replication.min_insync.to_string();
+        let new = NewTopic::new(topic, self.settings.partitions, TopicReplication::Fixed(self.replication.factor))
             .set("retention.ms", &retention)
-            .set("cleanup.policy", "delete");
+            .set("cleanup.policy", "delete")
+            .set("min.insync.replicas", &min_insync);
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
         let results = self.admin.create_topics([&new], &options).await.map_err(unavailable)?;
         for result in results {
@@ -193,7 +273,13 @@ impl KafkaBus {
             }
         }
         self.topics.lock().insert(topic.to_owned());
-        tracing::info!(topic, partitions = self.settings.partitions, "behavior topic ready");
+        tracing::info!(
+            topic,
+            partitions = self.settings.partitions,
+            replication_factor = self.replication.factor,
+            min_insync_replicas = self.replication.min_insync,
+            "topic ready"
+        );
         Ok(())
     }
 
@@ -280,17 +366,21 @@ impl KafkaBus {
 
     /// A topic's `retention.ms` as the broker reports it (`None` if it reports none).
     pub async fn topic_retention_ms(&self, topic: &str) -> Result<Option<i64>> {
-        use rdkafka::admin::{ConfigEntry, ResourceSpecifier};
+        Ok(self.topic_config(topic, "retention.ms").await?.and_then(|v| v.parse().ok()))
+    }
+
+    /// One configuration entry of a topic, as the broker describes it.
+    pub async fn topic_config(&self, topic: &str, name: &str) -> Result<Option<String>> {
+        use rdkafka::admin::ResourceSpecifier;
         let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
         let results =
             self.admin.describe_configs([&ResourceSpecifier::Topic(topic)], &options).await.map_err(unavailable)?;
-        let mut retention = None;
+        let mut value = None;
         for result in results {
             let resource = result.map_err(unavailable)?;
-            let entry: Option<&ConfigEntry> = resource.entries.iter().find(|e| e.name == "retention.ms");
-            retention = entry.and_then(|e| e.value.as_deref()).and_then(|v| v.parse().ok());
+            value = resource.entries.iter().find(|e| e.name == name).and_then(|e| e.value.clone());
         }
-        Ok(retention)
+        Ok(value)
     }
 
     /// Every behavior topic on the broker, with its partition count.
@@ -567,5 +657,25 @@ mod tests {
         }
         assert_eq!(topic_of("", &TenantId::parse("a@b_c").unwrap()), "user-behaviors-a_ab__c");
         assert_eq!(topic_of("", &TenantId::parse("t.1").unwrap()), "user-behaviors-t_d1");
+    }
+
+    #[test]
+    fn replication_is_what_the_cluster_can_hold_unless_configured() {
+        let defaults = KafkaSettings::from_url("kafka://b:9092").unwrap();
+        assert!(defaults.idempotence);
+        let of = |settings: &KafkaSettings, brokers| settings.replication(brokers).map(|r| (r.factor, r.min_insync));
+        assert_eq!(of(&defaults, 1).unwrap(), (1, 1));
+        assert_eq!(of(&defaults, 2).unwrap(), (2, 1));
+        assert_eq!(of(&defaults, 3).unwrap(), (3, 2));
+        assert_eq!(of(&defaults, 9).unwrap(), (3, 2));
+        let set =
+            KafkaSettings::from_url("kafka://b:9092?replication_factor=5&min_insync_replicas=3&partitions=24").unwrap();
+        assert_eq!((of(&set, 5).unwrap(), set.partitions), ((5, 3), 24));
+        let too_many = of(&set, 3).unwrap_err().to_string();
+        assert!(too_many.contains("3 broker"), "{too_many}");
+        let insync = KafkaSettings::from_url("kafka://b?replication_factor=2&min_insync_replicas=3").unwrap();
+        assert!(of(&insync, 3).unwrap_err().to_string().contains("min_insync_replicas=3"));
+        assert!(!KafkaSettings::from_url("kafka://b?idempotence=false").unwrap().idempotence);
+        assert!(KafkaSettings::from_url("kafka://b?idempotence=maybe").is_err());
     }
 }

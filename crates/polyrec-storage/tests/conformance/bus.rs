@@ -86,4 +86,10 @@ async fn kafka_topics_are_made_per_tenant_with_twelve_partitions() {
     );
     let retention = bus.topic_retention_ms(&format!("{prefix}.user-behaviors-acme")).await.unwrap();
     assert_eq!(retention, Some(7 * 24 * 3_600_000), "SPEC §3.3: 7-day retention");
+    // The test server is one broker: one replica, one in sync (and a warning logged); three
+    // brokers would get 3 and 2 (`KafkaSettings::replication`'s unit test).
+    let replication = bus.replication();
+    assert_eq!((replication.factor, replication.min_insync), (1, 1));
+    let min_insync = bus.topic_config(&format!("{prefix}.user-behaviors-acme"), "min.insync.replicas").await.unwrap();
+    assert_eq!(min_insync.as_deref(), Some("1"), "the topic is created with min.insync.replicas");
 }
