@@ -8,8 +8,9 @@
 #    (heuristic: CF, hot, content, latest; the weighted ranker) and `bench_deep` (the same recall
 #    ranked by a DeepFM model trained on the impressions). Measures recommend under wrk.
 # 2. Stops it and starts `polyrec worker` and the seven `polyrec serve --service NAME` processes on
-#    the same stores; measures the same load against the recommendation service (HTTP 8004),
-#    which reaches the scenario, item, feature and model services over gRPC.
+#    the same stores (loopback only, sharing a POLYREC_INTERNAL_KEY generated for the run);
+#    measures the same load against the recommendation service (HTTP 8104), which reaches the
+#    scenario, item, feature and model services over gRPC with service tokens signed by that key.
 #
 #   bash bench/split.sh                      # ~8 minutes on 2 cores (build aside)
 #   ITEMS=20000 EVENTS=200000 DURATION=30s bash bench/split.sh
@@ -171,13 +172,17 @@ stop_all
 RUST_LOG=warn "$BIN" worker --listen 127.0.0.1:8110 --config "$WORK/polyrec.toml" --data-dir "$WORK/worker" \
     >"$WORK/worker.log" 2>&1 &
 PIDS+=("$!")
+# The internal key: every split service refuses to start without one (at least 32 bytes, the same in
+# all seven); the recommendation service signs its gRPC calls' service tokens with it and the others
+# check them. A fresh one per run; the worker does not need it.
+INTERNAL_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 for SERVICE in scenario item behavior recommendation feature model analytics; do
     case $SERVICE in
         scenario) N=1 ;; item) N=2 ;; behavior) N=3 ;; recommendation) N=4 ;; feature) N=5 ;; model) N=6 ;; analytics) N=7 ;;
     esac
     GRPC=()
     [ "$SERVICE" = recommendation ] || GRPC=(--grpc-listen "127.0.0.1:910$N")
-    RUST_LOG=warn "$BIN" serve --service "$SERVICE" --listen "127.0.0.1:810$N" "${GRPC[@]}" \
+    POLYREC_INTERNAL_KEY="$INTERNAL_KEY" RUST_LOG=warn "$BIN" serve --service "$SERVICE" --listen "127.0.0.1:810$N" "${GRPC[@]}" \
         --config "$WORK/polyrec.toml" --data-dir "$WORK/$SERVICE" >"$WORK/$SERVICE.log" 2>&1 &
     PIDS+=("$!")
 done

@@ -22,14 +22,23 @@
 #       * the split deployment (SPEC §3.1): the services and ports in SPEC_SERVICES below are those
 #         of crates/polyrec-server/src/split.rs (Service::name, Service::ALL, the port table of its
 #         test); every --service value in a deploy file (command lines and prose) is one of the
-#         seven; the stores a split service requires, the services that train and the one that
-#         calls the others are read from split.rs / lib.rs
+#         seven; the stores a split service requires, the services that train, the one that
+#         calls the others, the internal key every split service requires and the secret it must
+#         differ from (open_as), its minimum length (MIN_KEY_BYTES of polyrec-service's
+#         internal.rs) and the default listen addresses (split::default_addresses: HTTP on
+#         0.0.0.0, gRPC on 127.0.0.1) are read from split.rs / lib.rs / internal.rs
 #       * `polyrec serve [--service NAME]|worker` command lines use flags main.rs defines; the
 #         ports each process listens on (HTTP, and gRPC for a split service; flags, then their
 #         environment variables, then the SPEC/default ports) are exactly the ports declared
 #         (compose expose/ports, containerPort); probes and healthchecks ask a role only for what
 #         it serves (serve: /healthz, /readyz; worker: /healthz) on its HTTP port; readiness is
 #         /readyz and liveness /healthz
+#       * every split service (compose and Kubernetes) with a gRPC port is given a gRPC address
+#         that is not loopback (--grpc-listen or POLYREC_GRPC_LISTEN; the default is 127.0.0.1)
+#         on its SPEC gRPC port; each of the seven gets POLYREC_INTERNAL_KEY, the same in all
+#         seven (compose: one value; Kubernetes: one Secret key), at least MIN_KEY_BYTES long and
+#         not POLYREC_JWT_HS256_SECRET wherever the value is known (a literal; a compose
+#         ${VAR:-default}'s default, i.e. its value when VAR is unset; a Secret's stringData/data)
 #       * compose: known keys; depends_on targets exist (service_healthy ones have a healthcheck)
 #         and are not profile-only for a default service; named volumes declared, bind sources
 #         exist; every host of a POLYREC_*_URL and of the OTLP endpoint is a compose service
@@ -50,7 +59,15 @@
 #         on; prometheus.io/port is the HTTP port; the service URLs reach the right Service's gRPC
 #         port (same namespace); ConfigMaps, Secrets (and their keys) and PVCs referenced exist;
 #         the PVC at the POLYREC_BLOBS_URL directory (and any PVC several Deployments mount) is
-#         ReadWriteMany; POLYREC_CONFIG names a mounted ConfigMap file
+#         ReadWriteMany; POLYREC_CONFIG names a mounted ConfigMap file; POLYREC_INTERNAL_KEY
+#         comes from a Secret (not a ConfigMap, not a literal); NetworkPolicies (Ingress; one
+#         with Egress is reported as not checked) select Deployments' pods by matchLabels, and
+#         every gRPC service's Deployment is selected by one; the union of their ingress rules
+#         admits to its gRPC port only the pods of the recommendation service (a podSelector,
+#         this namespace; required for the services it calls) and pods with the gateway label
+#         app.kubernetes.io/component: gateway (required; a namespaceSelector by labels may
+#         narrow it to a namespace), and every source to the HTTP port of each Deployment a policy
+#         isolates; no Deployment carries the gateway label
 #       * Dockerfile: COPY sources exist and are not excluded by .dockerignore, files the crates
 #         include_str! are copied, EXPOSE has every role's ports (8000, the SPEC ports, 8010),
 #         non-root USER, HEALTHCHECK; deploy/docker/healthcheck.sh's port table is SPEC §3.1's
@@ -243,6 +260,7 @@ banner "Dockerfile, compose, Kubernetes manifests"
 bash -n deploy/docker/healthcheck.sh
 check_files=$(
     cat <<'PY'
+import base64
 import fnmatch
 import glob
 import os
@@ -294,7 +312,7 @@ kafka_rs = read("crates/polyrec-storage/src/production/kafka.rs")
 # Which config field each POLYREC_*_URL / secret variable sets: ("POLYREC_BUS_URL", &mut self.bus),
 # ("POLYREC_SCENARIO_SERVICE_URL", &mut self.services.scenario_url). env_path keeps the path
 # (`services.scenario_url`), env_field the field (`scenario_url`).
-env_path = dict(re.findall(r'\("(POLYREC_[A-Z0-9_]+)",\s*&mut self\.((?:[a-z_]+\.)*[a-z_]+)\)', config_rs))
+env_path = dict(re.findall(r'\("(POLYREC_[A-Z0-9_]+)",\s*&mut self\.((?:[a-z0-9_]+\.)*[a-z0-9_]+)\)', config_rs))
 env_field = {var: path.split(".")[-1] for var, path in env_path.items()}
 # The URLs of gRPC services polyrec calls (tenancy.*: SPEC §6.2's tenant and user services;
 # services.*_url: the split services the recommendation service calls) are tonic endpoints:
@@ -385,6 +403,19 @@ else:
             "crates/polyrec-server/src/split.rs",
             f"the services and ports ({code_services}) are not SPEC §3.1's ({SPEC_SERVICES}): update one of them",
         )
+# The addresses a split service listens on by default (split::default_addresses): HTTP on every
+# interface, gRPC on loopback only — a container's or pod's gRPC port is reachable from elsewhere
+# only when --grpc-listen / POLYREC_GRPC_LISTEN names another address.
+addresses_fn = split_rs[split_rs.find("pub fn default_addresses") :]
+addresses_fn = addresses_fn[: addresses_fn.find("\n}\n")]
+m_http = re.search(r"SocketAddr::from\(\(\[([0-9, ]+)\], service\.http_port\(\)\)\)", addresses_fn)
+m_grpc = re.search(r"grpc_port\(\)\.map\(\|port\| SocketAddr::from\(\(\[([0-9, ]+)\], port\)\)\)", addresses_fn)
+default_host = {
+    "http": m_http and ".".join(p.strip() for p in m_http.group(1).split(",")),
+    "grpc": m_grpc and ".".join(p.strip() for p in m_grpc.group(1).split(",")),
+}
+if not all(default_host.values()):
+    error("crates/polyrec-server/src/split.rs", "the default HTTP / gRPC addresses of default_addresses not found: the scan is broken")
 # `--service NAME` also takes NAME-service (Service::parse strips the suffix).
 service_suffix = "-service" if 'strip_suffix("-service")' in split_rs else None
 for var, target in service_url_vars.items():
@@ -408,10 +439,29 @@ if not training_services:
     error("crates/polyrec-server/src/split.rs", "Service::runs_background not found: the scan is broken")
 # The service that calls the others over gRPC (polyrec_server::open_as gives it grpc::client::sources).
 app_rs = read("crates/polyrec-server/src/lib.rs")
-m = re.search(r"split::Service::(\w+)\) => Some\(grpc::client::sources", app_rs)
+m = re.search(r"split::Service::(\w+)\) => (?:\{[^{}]*?)?Some\(grpc::client::sources", app_rs)
 client_service = m and code_names.get(m.group(1))
 if not client_service:
     error("crates/polyrec-server/src/lib.rs", "the service with gRPC client sources not found: the scan is broken")
+# The internal key (services.internal_key): open_as refuses every split service without it
+# (`if let Some(service) = service && config.services.internal_key.is_empty()`), and
+# InternalKey::new refuses one shorter than MIN_KEY_BYTES or equal to the public HS256 secret
+# (its second argument, e.g. config.auth.hs256_secret). The environment variables that set them
+# come from config.rs.
+open_as = app_rs[app_rs.find("pub async fn open_as") :]
+open_as = open_as[: open_as.find("\n}\n")]
+m = re.search(r"if let Some\(\w+\) = service\s*&& config\.services\.(\w+)\.is_empty\(\)", open_as)
+internal_key_var = m and next((v for v, path in env_path.items() if path == f"services.{m.group(1)}"), None)
+m = re.search(r"InternalKey::new\(&config\.services\.\w+, &config\.((?:[a-z0-9_]+\.)*[a-z0-9_]+)\)", open_as)
+public_secret_var = m and next((v for v, path in env_path.items() if path == m.group(1)), None)
+m = re.search(r"pub const MIN_KEY_BYTES: usize = (\d+);", read("crates/polyrec-service/src/internal.rs"))
+min_key_bytes = m and int(m.group(1))
+if not internal_key_var or not public_secret_var or not min_key_bytes:
+    error(
+        "crates/polyrec-server/src/lib.rs",
+        "the internal key every split service requires (open_as), the secret it must differ from or "
+        "MIN_KEY_BYTES (polyrec-service/src/internal.rs) not found: the scan is broken",
+    )
 # What services.*_url defaults to (ServicesConfig::default): where a client service calls when
 # its POLYREC_*_SERVICE_URL is not set.
 service_url_defaults = dict(re.findall(r'^\s*([a-z_]+_url): "([^"]+)"\.to_owned\(\)', config_rs, re.M))
@@ -517,16 +567,26 @@ def port_of(address):
     return str(address).rsplit(":", 1)[-1] if address else None
 
 
+def host_of(address):
+    """The host of a listen address (0.0.0.0:8001 → 0.0.0.0, [::]:8001 → ::), or None."""
+    return str(address).rsplit(":", 1)[0].strip("[]") if address else None
+
+
+def is_loopback(host):
+    return host == "localhost" or host == "::1" or str(host).startswith("127.")
+
+
 def polyrec_process(where, args, env):
     """A polyrec command line and its environment: known subcommand, flags and --service name.
     Returns what it runs: role (serve|worker), service (a SPEC §3.1 name, or None for the
-    all-in-one server and the worker), http (the port of /healthz, /readyz, /metrics) and grpc
-    (a split service's gRPC port, else None) — flags win over their environment variables, as
-    clap has it; a split service's defaults are its SPEC ports."""
+    all-in-one server and the worker), http (the port of /healthz, /readyz, /metrics), grpc
+    (a split service's gRPC port, else None) and grpc_listen (the address given by --grpc-listen
+    or POLYREC_GRPC_LISTEN, None when the default applies) — flags win over their environment
+    variables, as clap has it; a split service's defaults are its SPEC ports, gRPC on loopback."""
     args = [str(a) for a in args or ["serve"]]
     env = {k: v for k, v in env.items() if v not in (None, "")}
     role = args[0]
-    proc = {"role": role, "service": None, "http": None, "grpc": None}
+    proc = {"role": role, "service": None, "http": None, "grpc": None, "grpc_listen": None}
     if role not in flags:
         error(where, f"polyrec subcommand {role!r}: a deployment runs `serve` or `worker`")
         return proc
@@ -555,7 +615,54 @@ def polyrec_process(where, args, env):
         return proc
     http, grpc = SPEC_SERVICES[service]
     proc.update(service=service, http=port_of(listen) or http, grpc=grpc and (port_of(grpc_listen) or grpc))
+    proc["grpc_listen"] = grpc and grpc_listen
     return proc
+
+
+def check_grpc_listen(where, proc):
+    """A split service with a gRPC port listens where the others reach it: an address that is not
+    loopback (its default is), on its SPEC gRPC port."""
+    service = proc["service"]
+    spec_grpc = service and SPEC_SERVICES[service][1]
+    if not spec_grpc:
+        return
+    address = proc["grpc_listen"]
+    label = proc_label(proc)
+    if not address:
+        error(where, f"`polyrec {label}` serves gRPC on {default_host['grpc']}:{spec_grpc} (the default, loopback only): "
+                     f"no other container or pod reaches it; set POLYREC_GRPC_LISTEN=0.0.0.0:{spec_grpc}")
+    elif "${" in str(address):
+        error(where, f"--grpc-listen / POLYREC_GRPC_LISTEN {address}: not a literal address, so not checked")
+    elif is_loopback(host_of(address)):
+        error(where, f"--grpc-listen / POLYREC_GRPC_LISTEN {address} is loopback only: no other container or pod reaches it")
+    elif port_of(address) != spec_grpc:
+        error(where, f"--grpc-listen / POLYREC_GRPC_LISTEN {address}: the {service} service's gRPC port is {spec_grpc} (SPEC §3.1)")
+
+
+def check_internal_key(where, label, value, public_value, when=""):
+    """The internal key's value, where it is known: long enough and not the public HS256 secret."""
+    if value is None or not internal_key_var:
+        return
+    if len(value.encode()) < min_key_bytes:
+        error(where, f"{internal_key_var} is {len(value.encode())} bytes{when}: `polyrec {label}` refuses one shorter than {min_key_bytes}")
+    elif value == public_value:
+        error(where, f"{internal_key_var} equals {public_secret_var}{when}: `polyrec {label}` refuses that (a tenant's token would sign internal calls)")
+
+
+def compose_effective(value):
+    """What a compose environment value is when its variables are unset: a literal, the default of
+    ${VAR:-default} / ${VAR-default}, "" for a bare ${VAR}; None for ${VAR:?message} (Compose
+    refuses to start without VAR) and for anything it cannot tell."""
+    if value is None:
+        return None
+    if "${" not in value and "$" not in value.replace("$$", ""):
+        return value.replace("$$", "$")
+    m = re.fullmatch(r"\$\{(\w+)(?:(:?)([-?])(.*))?\}", value, re.S)
+    if not m:
+        return None
+    if m.group(3) == "?":
+        return None
+    return m.group(4) if m.group(3) == "-" else ""
 
 
 # ---------------------------------------------------------------- Dockerfile
@@ -733,6 +840,7 @@ edges = 0
 urls = 0
 polyrec_services = []
 compose_procs = {}
+compose_keys = {}
 url_refs = []
 blob_volumes = {}
 default_profile = {n for n, s in services.items() if not s.get("profiles")}
@@ -840,6 +948,19 @@ for name, service in services.items():
             for var in shared_store_vars:
                 if not environment.get(var):
                     error(where, f"{var} is not set: `polyrec {label}` refuses to start without the server stores")
+            # Reachable gRPC, and the internal key: set, long enough and not the public secret
+            # when the variables it names are unset, the same in every service.
+            check_grpc_listen(where, proc)
+            if internal_key_var:
+                key = environment.get(internal_key_var)
+                if not key:
+                    error(where, f"{internal_key_var} is not set: `polyrec {label}` refuses to start without the internal key")
+                else:
+                    compose_keys.setdefault(key, []).append(name)
+                    check_internal_key(
+                        where, label, compose_effective(key), compose_effective(environment.get(public_secret_var)),
+                        " when the variables it names are unset" if "$" in key else "",
+                    )
         if role == "worker" or "--no-stream-jobs" in (command or []):
             if url_parts(environment.get("POLYREC_BUS_URL") or "")[0] != "kafka":
                 error(where, f"`polyrec {' '.join(command or [])}` needs POLYREC_BUS_URL=kafka://…")
@@ -922,6 +1043,9 @@ for where, name, var, target, value in url_refs:
             error(where, f"{var}={value}: the {target} service's gRPC port is {callee['grpc']}, not {port}")
         if host not in depends:
             error(where, f"{var} names {host}, which is not in its depends_on")
+# The seven services share one internal key (a token signed with one is refused by the others).
+if len(compose_keys) > 1:
+    error(compose_path, f"the split services get different {internal_key_var} values ({', '.join(f'{v!r}: {n}' for v, n in compose_keys.items())}): each refuses the others' service tokens")
 # One volume holds the model artifacts of every process.
 if len(blob_volumes) > 1:
     error(compose_path, f"model artifacts are spread over several volumes: {blob_volumes}")
@@ -949,7 +1073,8 @@ summary.append(
 )
 summary.append(
     f"{compose_path}: the seven services of SPEC §3.1 once each on their ports, with /readyz healthchecks, the server "
-    f"stores, traces to Jaeger:4317; {len(url_refs)} service URLs name the right service's gRPC port and are waited for; "
+    f"stores, one {internal_key_var}, gRPC on a non-loopback POLYREC_GRPC_LISTEN at the SPEC port, traces to Jaeger:4317; "
+    f"{len(url_refs)} service URLs name the right service's gRPC port and are waited for; "
     f"model artifacts on one volume ({', '.join(blob_volumes)}); {len(published)} host ports, none shared"
 )
 
@@ -988,6 +1113,19 @@ CONTAINER_KEYS = set(
 )
 
 
+def secret_value(name, key):
+    """The value of a Secret's key in the manifests (stringData, or base64 data), or None."""
+    entry = by_kind.get("Secret", {}).get(name)
+    if not entry:
+        return None
+    doc = entry[1]
+    if key in (doc.get("stringData") or {}):
+        return str(doc["stringData"][key])
+    if key in (doc.get("data") or {}):
+        return base64.b64decode(str(doc["data"][key])).decode("utf-8", "replace")
+    return None
+
+
 def config_keys(kind, name):
     entry = by_kind.get(kind, {}).get(name)
     if not entry:
@@ -999,6 +1137,7 @@ def config_keys(kind, name):
 probes = 0
 pvc_users = {}
 k8s_procs = {}
+k8s_keys = {}
 k8s_url_refs = []
 blob_claims = {}
 deployments = by_kind.get("Deployment", {})
@@ -1031,6 +1170,8 @@ for name, (path, doc) in deployments.items():
         ports = {str(p.get("containerPort")) for p in container.get("ports") or []}
         port_names = {p.get("name") for p in container.get("ports") or [] if p.get("name")}
         env = {}
+        # Where each variable comes from: ("value",), ("ConfigMap", name, key), ("Secret", name, key).
+        env_source = {}
         for item in container.get("envFrom") or []:
             if "configMapRef" in item:
                 keys = config_keys("ConfigMap", item["configMapRef"].get("name"))
@@ -1038,17 +1179,21 @@ for name, (path, doc) in deployments.items():
                     error(cwhere, f"envFrom: ConfigMap {item['configMapRef'].get('name')} is not in the manifests")
                 else:
                     env.update({k: (by_kind["ConfigMap"][item["configMapRef"]["name"]][1].get("data") or {}).get(k) for k in keys})
+                    env_source.update({k: ("ConfigMap", item["configMapRef"]["name"], k) for k in keys})
             if "secretRef" in item:
                 keys = config_keys("Secret", item["secretRef"].get("name"))
                 if keys is None:
                     error(cwhere, f"envFrom: Secret {item['secretRef'].get('name')} is not in the manifests")
                 else:
                     env.update({k: None for k in keys})
+                    env_source.update({k: ("Secret", item["secretRef"]["name"], k) for k in keys})
         for item in container.get("env") or []:
             env[item.get("name")] = item.get("value")
+            env_source[item.get("name")] = ("value",)
             source = item.get("valueFrom") or {}
             for kind, ref in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")):
                 if ref in source:
+                    env_source[item.get("name")] = (kind, source[ref].get("name"), source[ref].get("key"))
                     keys = config_keys(kind, source[ref].get("name"))
                     if keys is None:
                         error(cwhere, f"env {item.get('name')}: {kind} {source[ref].get('name')} is not in the manifests")
@@ -1078,6 +1223,20 @@ for name, (path, doc) in deployments.items():
             for var in shared_store_vars:
                 if not env.get(var):
                     error(cwhere, f"{var} is not set: `polyrec {label}` refuses to start without the server stores")
+            # Reachable gRPC, and the internal key: from a Secret (not a ConfigMap or a literal in
+            # the manifest), long enough and not the public secret, the same in every service.
+            check_grpc_listen(cwhere, proc)
+            if internal_key_var:
+                source = env_source.get(internal_key_var)
+                if not source or (source[0] == "value" and not env.get(internal_key_var)):
+                    error(cwhere, f"{internal_key_var} is not set: `polyrec {label}` refuses to start without the internal key")
+                elif source[0] != "Secret":
+                    error(cwhere, f"{internal_key_var} is {'a literal value' if source[0] == 'value' else f'from ConfigMap {source[1]}'}: the internal key belongs in a Secret")
+                else:
+                    k8s_keys.setdefault(source[1:], []).append(name)
+                    public = env_source.get(public_secret_var) or ("value",)
+                    public_value = secret_value(*public[1:]) if public[0] == "Secret" else env.get(public_secret_var)
+                    check_internal_key(cwhere, label, secret_value(*source[1:]), public_value)
         if role == "worker" or "--no-stream-jobs" in (container.get("args") or []):
             if url_parts(env.get("POLYREC_BUS_URL") or "")[0] != "kafka":
                 error(cwhere, f"`polyrec {label}` needs POLYREC_BUS_URL=kafka://…")
@@ -1269,11 +1428,134 @@ for claim in blob_claims:
     entry = by_kind.get("PersistentVolumeClaim", {}).get(claim)
     if entry and "ReadWriteMany" not in (entry[1].get("spec") or {}).get("accessModes", []):
         error(entry[0], f"PersistentVolumeClaim {claim} holds the shared model artifacts but is not ReadWriteMany")
+# The seven services share one internal key.
+if len(k8s_keys) > 1:
+    error(k8s_dir, f"the split services take {internal_key_var} from different Secret keys ({', '.join(f'{s[0]}/{s[1]}: {n}' for s, n in k8s_keys.items())}): each refuses the others' service tokens")
+
+# NetworkPolicies: the gRPC port of each split service is reachable only from the pods of the
+# service that calls the others (recommendation) and from pods labelled as the gateway (there is
+# no gateway manifest here; README.md documents the label); HTTP ports from anywhere (the ingress
+# controller or gateway, Prometheus's pod scraping). Policies add up: every ingress rule of every
+# policy selecting a Deployment that admits its gRPC port is checked.
+GATEWAY_LABELS = {"app.kubernetes.io/component": "gateway"}
+
+
+def pod_labels(deployment):
+    return ((deployments[deployment][1]["spec"]["template"].get("metadata") or {}).get("labels")) or {}
+
+
+def selected(match_labels):
+    return [d for d in deployments if all(pod_labels(d).get(k) == v for k, v in match_labels.items())]
+
+
+def admits_port(rule, number, deployment):
+    """An ingress rule's ports include the TCP port `number` of the Deployment's pods (no ports:
+    every port; a port by number, with endPort a range, or by container port name)."""
+    ports = rule.get("ports")
+    if not ports:
+        return True
+    named = k8s_procs.get(deployment, {}).get("named", {})
+    for entry in ports:
+        if str(entry.get("protocol", "TCP")) != "TCP":
+            continue
+        value = entry.get("port")
+        if value is None:
+            return True
+        if isinstance(value, int) or str(value).isdigit():
+            if int(value) <= int(number) <= int(entry.get("endPort", value)):
+                return True
+        elif named.get(value) == number:
+            return True
+    return False
+
+
+client_deployment = (split_k8s.get(client_service) or [None])[0]
+called = set(service_url_vars.values())
+
+
+def peer_kind(peer):
+    """"client" (the pods of the calling service's Deployment in this namespace), "gateway" (the
+    gateway label, optionally in the namespaces of a namespaceSelector with matchLabels), or None."""
+    pods = peer.get("podSelector")
+    if set(peer) - {"podSelector", "namespaceSelector"} or not pods or pods.get("matchExpressions"):
+        return None
+    labels = pods.get("matchLabels") or {}
+    if labels == GATEWAY_LABELS:
+        namespaces = peer.get("namespaceSelector")
+        if namespaces is None or ((namespaces.get("matchLabels") or {}) and not namespaces.get("matchExpressions")):
+            return "gateway"
+        return None
+    if "namespaceSelector" not in peer and labels and client_deployment and selected(labels) == [client_deployment]:
+        return "client"
+    return None
+
+
+policies = by_kind.get("NetworkPolicy", {})
+policy_rules = {}
+for pname, (path, doc) in policies.items():
+    where = f"{path} NetworkPolicy {pname}"
+    spec = doc.get("spec") or {}
+    selector = spec.get("podSelector")
+    if selector is None or selector.get("matchExpressions"):
+        error(where, "spec.podSelector is missing or uses matchExpressions (not checked here; use matchLabels)")
+        continue
+    targets = selected(selector.get("matchLabels") or {})
+    if not targets:
+        error(where, f"podSelector {selector.get('matchLabels')} matches no Deployment's pods")
+    types = spec.get("policyTypes") or ["Ingress"] + (["Egress"] if "egress" in spec else [])
+    if "Egress" in types:
+        error(where, "policyTypes has Egress: egress rules are not checked here (the services reach the stores, Kafka and the OTLP collector)")
+    if "Ingress" not in types:
+        continue
+    # Isolated for ingress (even by a policy without rules: then nothing gets in).
+    for deployment in targets:
+        policy_rules.setdefault(deployment, []).extend((where, rule) for rule in spec.get("ingress") or [])
+for deployment in selected(GATEWAY_LABELS):
+    error(f"{deployments[deployment][0]} Deployment {deployment}", f"its pods carry the gateway label {GATEWAY_LABELS}: the NetworkPolicies would admit them to every gRPC port")
+guarded = []
+for deployment, rules in policy_rules.items():
+    proc = k8s_procs.get(deployment) or {}
+    where = f"{deployments[deployment][0]} Deployment {deployment}"
+    # HTTP: from every source.
+    if proc.get("http") and not any(admits_port(r, proc["http"], deployment) and not r.get("from") for _, r in rules):
+        error(where, f"its NetworkPolicies do not admit every source to the HTTP port {proc['http']} (the ingress controller or gateway, Prometheus)")
+for service, (http_port, grpc_port) in SPEC_SERVICES.items():
+    if not grpc_port or len(split_k8s.get(service, [])) != 1:
+        continue
+    deployment = split_k8s[service][0]
+    where = f"{deployments[deployment][0]} Deployment {deployment}"
+    if deployment not in policy_rules:
+        error(where, f"no NetworkPolicy (Ingress) selects its pods: its gRPC port {grpc_port} is open to every pod in the cluster")
+        continue
+    rules = policy_rules[deployment]
+    kinds = set()
+    admitting = [(w, r) for w, r in rules if admits_port(r, grpc_port, deployment)]
+    for rule_where, rule in admitting:
+        if not rule.get("from"):
+            error(rule_where, f"an ingress rule admits every source to gRPC port {grpc_port} of {deployment}")
+            continue
+        for peer in rule["from"]:
+            kind = peer_kind(peer)
+            if kind is None:
+                error(rule_where, f"ingress peer {peer} may reach gRPC port {grpc_port} of {deployment}: only the pods of "
+                                  f"{client_deployment} (a podSelector here) and the gateway label {GATEWAY_LABELS} may")
+            kinds.add(kind)
+    if service in called and "client" not in kinds:
+        error(where, f"its NetworkPolicies do not admit {client_deployment} to gRPC port {grpc_port}: the {client_service} service calls it")
+    if "gateway" not in kinds:
+        error(where, f"its NetworkPolicies do not admit the gateway ({GATEWAY_LABELS}) to gRPC port {grpc_port}")
+    guarded.append(f"{deployment}:{grpc_port}")
+
 summary.append(
     f"{k8s_dir}: the seven services of SPEC §3.1 in one Deployment each ({', '.join(n for v in split_k8s.values() for n in v)}), "
     f"each behind one Service with named http/grpc ports at the SPEC numbers and scaled by an HPA; readiness /readyz and "
     f"liveness /healthz on the HTTP port; {len(k8s_url_refs)} service URLs reach the right gRPC port; model artifacts on "
-    f"{', '.join(blob_claims) or 'no claim'} (ReadWriteMany)"
+    f"{', '.join(blob_claims) or 'no claim'} (ReadWriteMany); {internal_key_var} from one Secret key "
+    f"({', '.join(f'{s[0]}/{s[1]}' for s in k8s_keys)}); gRPC on a non-loopback POLYREC_GRPC_LISTEN at the SPEC port"
+)
+summary.append(
+    f"{k8s_dir}: {len(policies)} NetworkPolicies; the gRPC ports {', '.join(guarded)} admit only {client_deployment} "
+    f"(for the services it calls) and the gateway label {GATEWAY_LABELS}, the HTTP ports every source"
 )
 for name, (path, doc) in by_kind.get("PodDisruptionBudget", {}).items():
     selector = ((doc.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}

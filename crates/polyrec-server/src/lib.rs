@@ -23,7 +23,7 @@ pub mod split;
 pub mod telemetry;
 
 pub use polyrec_service::{App, ServerConfig, StorageConfig};
-pub use polyrec_service::{app, config, jobs, service, sources, tenancy};
+pub use polyrec_service::{app, config, internal, jobs, service, sources, tenancy};
 
 use std::sync::Arc;
 
@@ -45,8 +45,21 @@ pub async fn open_as(
     service: Option<split::Service>,
 ) -> anyhow::Result<Arc<App>> {
     let (tenants, users) = external::sources(&config.tenancy)?;
+    if let Some(service) = service
+        && config.services.internal_key.is_empty()
+    {
+        anyhow::bail!(
+            "the {} service needs services.internal_key (or POLYREC_INTERNAL_KEY): the split services \
+             authenticate their internal calls with it; make one with `openssl rand -hex 32` and give \
+             every service the same",
+            service.name()
+        );
+    }
     let sources = match service {
-        Some(split::Service::Recommendation) => Some(grpc::client::sources(&config.services)?),
+        Some(split::Service::Recommendation) => {
+            let key = internal::InternalKey::new(&config.services.internal_key, &config.auth.hs256_secret)?;
+            Some(grpc::client::sources(&config.services, key)?)
+        }
         _ => None,
     };
     App::open(config, clock, polyrec_service::Remote { tenants, users, sources }).await

@@ -136,10 +136,13 @@ pub async fn run(
     Ok(served?)
 }
 
-/// The default listen addresses of a service: `0.0.0.0` on its SPEC ports.
+/// The default listen addresses of a service, on its SPEC ports: HTTP on every interface (the
+/// gateway's upstream), gRPC on loopback only — the internal ports are opened to the network
+/// by naming an address (`--grpc-listen`, `services.grpc_listen`), behind NetworkPolicies in
+/// Kubernetes (deploy/k8s/network-policies.yaml).
 pub fn default_addresses(service: Service) -> (SocketAddr, Option<SocketAddr>) {
-    let any = |port| SocketAddr::from(([0, 0, 0, 0], port));
-    (any(service.http_port()), service.grpc_port().map(any))
+    let any = SocketAddr::from(([0, 0, 0, 0], service.http_port()));
+    (any, service.grpc_port().map(|port| SocketAddr::from(([127, 0, 0, 1], port))))
 }
 
 #[cfg(test)]

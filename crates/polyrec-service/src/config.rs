@@ -82,8 +82,13 @@ impl Default for LimitsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServicesConfig {
-    /// The gRPC listener of a split service; default `0.0.0.0:` the SPEC port (9001–9007).
+    /// The gRPC listener of a split service; default `127.0.0.1:` the SPEC port (9001–9007),
+    /// reachable from this host only: a deployment names the pod or host address it serves on.
     pub grpc_listen: Option<SocketAddr>,
+    /// The secret that signs and checks the service tokens of internal calls (`polyrec_service::
+    /// internal`); every split service needs it (at least 32 bytes, not `auth.hs256_secret`).
+    /// `POLYREC_INTERNAL_KEY` overrides it.
+    pub internal_key: String,
     pub scenario_url: String,
     pub item_url: String,
     pub feature_url: String,
@@ -103,6 +108,7 @@ impl Default for ServicesConfig {
     fn default() -> Self {
         Self {
             grpc_listen: None,
+            internal_key: String::new(),
             scenario_url: "http://127.0.0.1:9001".to_owned(),
             item_url: "http://127.0.0.1:9002".to_owned(),
             feature_url: "http://127.0.0.1:9005".to_owned(),
@@ -169,6 +175,14 @@ pub struct TenancyConfig {
     /// most (least recently used go first).
     pub user_ttl_seconds: u64,
     pub user_cache_entries: usize,
+    /// How long a user lookup that failed (or was refused by the open breaker) is remembered:
+    /// the user goes without information meanwhile, and the service is not asked again.
+    pub user_failure_ttl_seconds: u64,
+    /// The user service's circuit breaker: this many lookups failing in a row open it, and for
+    /// `user_breaker_open_seconds` no lookup is made (requests and events go without user
+    /// information); then one lookup tries again.
+    pub user_breaker_failures: u32,
+    pub user_breaker_open_seconds: u64,
     /// Whether tenants the registry (or the tenant service) does not know are served, with
     /// `default_quota`. Off: they get `403 unknown_tenant`.
     pub allow_unknown_tenants: bool,
@@ -210,6 +224,9 @@ impl Default for TenancyConfig {
             tenant_ttl_seconds: 3_600,
             user_ttl_seconds: 1_800,
             user_cache_entries: 100_000,
+            user_failure_ttl_seconds: 30,
+            user_breaker_failures: 5,
+            user_breaker_open_seconds: 30,
             allow_unknown_tenants: true,
             when_unreachable: Unreachable::Serve,
             default_quota: polyrec_core::Quota::default(),
@@ -252,6 +269,7 @@ impl ServerConfig {
             ("POLYREC_ITEM_SERVICE_URL", &mut self.services.item_url),
             ("POLYREC_FEATURE_SERVICE_URL", &mut self.services.feature_url),
             ("POLYREC_MODEL_SERVICE_URL", &mut self.services.model_url),
+            ("POLYREC_INTERNAL_KEY", &mut self.services.internal_key),
         ] {
             if let Ok(value) = std::env::var(var) {
                 *field = value;

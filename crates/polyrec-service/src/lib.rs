@@ -6,6 +6,7 @@
 //!   services: every rule of the API is here, so the HTTP routes and the gRPC methods of
 //!   `polyrec-server` give the same answer for the same case.
 //! - [`jobs`]: the four stream jobs of SPEC §3.4 on the event bus, training and the schedule.
+//! - [`internal`]: the service tokens of internal calls between the split services.
 //! - [`tenancy`]: bearer tokens, tenant and user information, quotas as rate limits.
 //! - [`sources`]: what the recommendation path reads from the other services, one trait per
 //!   service (in process: the document store; split: gRPC clients given by `polyrec-server`).
@@ -17,6 +18,7 @@
 
 pub mod app;
 pub mod config;
+pub mod internal;
 pub mod jobs;
 pub mod service;
 pub mod sources;

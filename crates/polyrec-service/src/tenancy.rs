@@ -23,6 +23,7 @@ use parking_lot::Mutex;
 use polyrec_core::{Error, Quota, Result, TenantId, TenantInfo, TenantStatus, UserId, UserInfo};
 
 use crate::config::{AuthConfig, TenancyConfig, Unreachable};
+use crate::internal::InternalKey;
 
 /// Where tenant information comes from.
 #[async_trait]
@@ -85,22 +86,24 @@ impl Charge {
     }
 }
 
-type UserCache = TtlCache<(TenantId, UserId), Option<UserInfo>>;
-
 /// What a request proves about its caller.
 #[derive(Debug, Clone, Copy)]
 pub enum Credential<'a> {
     /// The public HTTP edge: the `Authorization` header, if any.
     Bearer(Option<&'a str>),
-    /// An internal gRPC call between the services (SPEC §3.1: internal ports).
-    Internal,
+    /// An internal gRPC call between the services (SPEC §3.1: internal ports): its
+    /// `authorization` metadata, a service token of [`crate::internal`].
+    Internal(Option<&'a str>),
 }
 
 pub struct Tenancy {
     verifier: Option<Verifier>,
+    /// Checks internal calls; without one (no `services.internal_key`) every internal call is
+    /// refused.
+    internal: Option<InternalKey>,
     tenants: Option<TtlCache<TenantId, Option<TenantInfo>>>,
     tenant_source: Option<Arc<dyn TenantSource>>,
-    users: Option<(Arc<dyn UserSource>, UserCache)>,
+    users: Option<Users>,
     registry: HashMap<TenantId, TenantInfo>,
     config: TenancyConfig,
     /// Bounded: a bucket evicted after the others pushed it out is full again when it returns,
@@ -116,6 +119,7 @@ impl Tenancy {
     /// From the config; the sources are the external services' clients, if configured.
     pub fn new(
         auth: &AuthConfig,
+        internal_key: &str,
         config: &TenancyConfig,
         tenant_source: Option<Arc<dyn TenantSource>>,
         user_source: Option<Arc<dyn UserSource>>,
@@ -132,13 +136,27 @@ impl Tenancy {
         }
         let users_capacity = NonZeroUsize::new(config.user_cache_entries.max(1)).expect("at least one");
         let tenants_capacity = NonZeroUsize::new(MAX_TENANTS_KEPT).expect("at least one");
+        let internal = match internal_key {
+            "" => None,
+            secret => Some(InternalKey::new(secret, &auth.hs256_secret)?),
+        };
         Ok(Self {
             verifier: Verifier::new(auth)?,
+            internal,
             tenants: tenant_source
                 .as_ref()
                 .map(|_| TtlCache::new("tenant", config.tenant_ttl_seconds, tenants_capacity)),
             tenant_source,
-            users: user_source.map(|source| (source, TtlCache::new("user", config.user_ttl_seconds, users_capacity))),
+            users: user_source.map(|source| Users {
+                source,
+                cache: TtlCache::new("user", config.user_ttl_seconds, users_capacity),
+                breaker: failsafe::Config::new()
+                    .failure_policy(failsafe::failure_policy::consecutive_failures(
+                        config.user_breaker_failures.max(1),
+                        failsafe::backoff::constant(Duration::from_secs(config.user_breaker_open_seconds)),
+                    ))
+                    .build(),
+            }),
             registry,
             config: config.clone(),
             buckets: Mutex::new(lru::LruCache::new(tenants_capacity)),
@@ -156,11 +174,20 @@ impl Tenancy {
     }
 
     /// The one admission of a request, for both transports: the caller's credential checked
-    /// (on the public edge the bearer token, when tokens are checked; the internal gRPC ports
-    /// check none yet), then the tenant known and active (`403` otherwise).
+    /// (on the public edge the bearer token, when tokens are checked; on the internal gRPC
+    /// ports always the service token, for this tenant), then the tenant known and active
+    /// (`403` otherwise).
     pub async fn admit(&self, tenant: &TenantId, credential: Credential<'_>, now_ms: i64) -> Result<TenantInfo> {
-        if let (Credential::Bearer(authorization), Some(verifier)) = (credential, &self.verifier) {
-            verifier.verify(authorization, tenant)?;
+        match (credential, &self.verifier, &self.internal) {
+            (Credential::Bearer(authorization), Some(verifier), _) => verifier.verify(authorization, tenant)?,
+            (Credential::Bearer(_), None, _) => {}
+            (Credential::Internal(authorization), _, Some(key)) => key.verify(authorization, tenant)?,
+            (Credential::Internal(_), _, None) => {
+                return Err(Error::unauthorized(
+                    Code::MissingToken,
+                    "this process has no services.internal_key, so it takes no internal call",
+                ));
+            }
         }
         let info = self.tenant(tenant, now_ms).await?;
         info.status.admit(tenant.as_str())?;
@@ -214,29 +241,59 @@ impl Tenancy {
     }
 
     /// The user's information from the user service (cached), if one is configured and knows
-    /// the user. A user service that cannot be reached costs the request nothing: no info.
+    /// the user. A user service that cannot be reached costs the request at most one deadline
+    /// (`tenancy.timeout_ms`, retries inside it), and nothing while its breaker is open: no info.
     pub async fn user(&self, tenant: &TenantId, user: &UserId, now_ms: i64) -> Option<UserInfo> {
-        let (source, cache) = self.users.as_ref()?;
-        let fetched = cache
-            .get_or_fetch(
-                (tenant.clone(), user.clone()),
-                now_ms,
-                || {
-                    let source = source.clone();
-                    let (tenant, user) = (tenant.clone(), user.clone());
-                    async move { source.user(&tenant, &user).await }
-                },
-                &self.config,
-            )
-            .await;
-        match fetched {
-            Ok(info) => info,
-            Err(error) => {
-                metrics::counter!("polyrec_user_service_failures_total").increment(1);
-                tracing::warn!(tenant = %tenant, %error, "user service unreachable and nothing cached");
-                None
+        let users = self.users.as_ref()?;
+        let key = (tenant.clone(), user.clone());
+        if let Some(known) = users.cache.fresh(&key, now_ms) {
+            return known;
+        }
+        let until = tokio::time::Instant::now() + Duration::from_millis(self.config.timeout_ms.max(1));
+        let fetched = users.fetch(tenant, user, &self.config, until).await;
+        users.settle(key, fetched, now_ms, &self.config)
+    }
+
+    /// [`Tenancy::user`] for every distinct user of `wanted` at once (an event batch's): the
+    /// cached ones from the cache, the others looked up concurrently, the whole at most one
+    /// deadline — a user not answered by then goes without information.
+    pub async fn users(
+        &self,
+        tenant: &TenantId,
+        wanted: impl IntoIterator<Item = &UserId>,
+        now_ms: i64,
+    ) -> HashMap<UserId, UserInfo> {
+        use futures::StreamExt;
+        let mut found = HashMap::new();
+        let Some(users) = self.users.as_ref() else { return found };
+        let mut missing = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for user in wanted {
+            if !seen.insert(user) {
+                continue;
+            }
+            match users.cache.fresh(&(tenant.clone(), user.clone()), now_ms) {
+                Some(Some(info)) => {
+                    found.insert(user.clone(), info);
+                }
+                Some(None) => {}
+                None => missing.push(user.clone()),
             }
         }
+        // One deadline for the whole batch: a lookup started late has what is left of it.
+        let until = tokio::time::Instant::now() + Duration::from_millis(self.config.timeout_ms.max(1));
+        let mut lookups = futures::stream::iter(missing)
+            .map(|user| async move {
+                let fetched = users.fetch(tenant, &user, &self.config, until).await;
+                (user, fetched)
+            })
+            .buffer_unordered(USER_LOOKUPS_AT_ONCE);
+        while let Some((user, fetched)) = lookups.next().await {
+            if let Some(info) = users.settle((tenant.clone(), user.clone()), fetched, now_ms, &self.config) {
+                found.insert(user, info);
+            }
+        }
+        found
     }
 
     /// Takes `charge` from the tenant's quota, or says when to come back (`429`).
@@ -264,6 +321,73 @@ impl Tenancy {
         match bucket.tokens_at(rate, now_ms) {
             tokens if tokens < 1.0 => Err(charge.refused(tenant, rate, ((1.0 - tokens) / rate).ceil().max(1.0) as u32)),
             _ => Ok(()),
+        }
+    }
+}
+
+/// The most user lookups one batch has in flight at once.
+const USER_LOOKUPS_AT_ONCE: usize = 32;
+
+/// The user service, its cache and its circuit breaker (`failsafe`: consecutive failures open
+/// it for `user_breaker_open_seconds`, then one call is let through half-open).
+struct Users {
+    source: Arc<dyn UserSource>,
+    cache: TtlCache<(TenantId, UserId), Option<UserInfo>>,
+    breaker: failsafe::StateMachine<failsafe::failure_policy::ConsecutiveFailures<failsafe::backoff::Constant>, ()>,
+}
+
+/// A lookup with no answer: it failed, timed out, or the open breaker refused it.
+struct Failure;
+
+impl Users {
+    /// One lookup through the breaker, with the retries of `config`, all by `until`.
+    async fn fetch(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        config: &TenancyConfig,
+        until: tokio::time::Instant,
+    ) -> Result<Option<UserInfo>, Failure> {
+        if !self.breaker.is_call_permitted() {
+            metrics::counter!("polyrec_user_service_rejected_total").increment(1);
+            return Err(Failure);
+        }
+        let policy = Retries::new(config.timeout_ms, config.retries, config.backoff_ms);
+        let error = match tokio::time::timeout_at(until, with_retries(&policy, || self.source.user(tenant, user))).await
+        {
+            Ok(Ok(info)) => {
+                self.breaker.on_success();
+                return Ok(info);
+            }
+            Ok(Err(error)) => error,
+            Err(_) => Error::unavailable(format!("no answer within {} ms", config.timeout_ms)),
+        };
+        self.breaker.on_error();
+        metrics::counter!("polyrec_user_service_failures_total").increment(1);
+        tracing::warn!(tenant = %tenant, %error, "user service lookup failed");
+        Err(Failure)
+    }
+
+    /// Caches a lookup's outcome and says what the request uses: the answer (a miss cached as
+    /// long as an answer); on a failure the stale answer if there is one, else nothing — either
+    /// remembered for `user_failure_ttl_seconds`, so the user's next events do not ask again.
+    fn settle(
+        &self,
+        key: (TenantId, UserId),
+        fetched: Result<Option<UserInfo>, Failure>,
+        now_ms: i64,
+        config: &TenancyConfig,
+    ) -> Option<UserInfo> {
+        match fetched {
+            Ok(info) => {
+                self.cache.put(key, info.clone(), now_ms, self.cache.ttl_ms);
+                info
+            }
+            Err(Failure) => {
+                let stale = self.cache.stale(&key).flatten();
+                self.cache.put(key, stale.clone(), now_ms, config.user_failure_ttl_seconds as i64 * 1000);
+                stale
+            }
         }
     }
 }
@@ -298,12 +422,14 @@ impl Bucket {
     }
 }
 
-/// Answers of a remote source, kept for `ttl` (and served past it when the source is down).
+/// Answers of a remote source, each kept for its own time (`ttl` for an answer, less for a
+/// remembered failure), and served stale past it when the source is down.
 struct TtlCache<K, V> {
     /// The `cache` label of its hit and miss counts.
     name: &'static str,
     ttl_ms: i64,
-    entries: Mutex<lru::LruCache<K, (V, i64)>>,
+    /// The value, when it was put and for how long it is fresh.
+    entries: Mutex<lru::LruCache<K, (V, i64, i64)>>,
 }
 
 impl<K: std::hash::Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
@@ -313,6 +439,22 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         Self { name, ttl_ms: ttl_seconds as i64 * 1000, entries: Mutex::new(lru::LruCache::new(capacity)) }
     }
 
+    /// The cached value while fresh (counted as a hit or a miss).
+    fn fresh(&self, key: &K, now_ms: i64) -> Option<V> {
+        let fresh = self.entries.lock().get(key).filter(|(_, at, ttl)| now_ms - at < *ttl).map(|(v, ..)| v.clone());
+        crate::telemetry::cache_lookup(self.name, fresh.is_some());
+        fresh
+    }
+
+    /// The cached value however old.
+    fn stale(&self, key: &K) -> Option<V> {
+        self.entries.lock().peek(key).map(|(value, ..)| value.clone())
+    }
+
+    fn put(&self, key: K, value: V, now_ms: i64, ttl_ms: i64) {
+        self.entries.lock().put(key, (value, now_ms, ttl_ms));
+    }
+
     /// The cached answer while fresh; else a fetch (with the deadline and retries of
     /// `config`), cached; when the fetch fails, the stale answer if there is one.
     async fn get_or_fetch<F, Fut>(&self, key: K, now_ms: i64, fetch: F, config: &TenancyConfig) -> Result<V>
@@ -320,20 +462,16 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<V>>,
     {
-        let cached = self.entries.lock().get(&key).cloned();
-        crate::telemetry::cache_lookup(self.name, cached.as_ref().is_some_and(|(_, at)| now_ms - at < self.ttl_ms));
-        let stale = match cached {
-            Some((value, at)) if now_ms - at < self.ttl_ms => return Ok(value),
-            Some((value, _)) => Some(value),
-            None => None,
-        };
+        if let Some(value) = self.fresh(&key, now_ms) {
+            return Ok(value);
+        }
         let policy = Retries::new(config.timeout_ms, config.retries, config.backoff_ms);
         match with_retries(&policy, fetch).await {
             Ok(value) => {
-                self.entries.lock().put(key, (value.clone(), now_ms));
+                self.put(key, value.clone(), now_ms, self.ttl_ms);
                 Ok(value)
             }
-            Err(error) => stale.ok_or(error),
+            Err(error) => self.stale(&key).ok_or(error),
         }
     }
 }

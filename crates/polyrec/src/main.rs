@@ -57,7 +57,8 @@ enum Command {
         /// `polyrec worker`).
         #[arg(long, env = "POLYREC_SERVICE")]
         service: Option<String>,
-        /// The gRPC listener of a split service [default: 0.0.0.0:its SPEC port 9001–9007].
+        /// The gRPC listener of a split service [default: 127.0.0.1:its SPEC port 9001–9007; name
+        /// the pod's or host's address (0.0.0.0:9001) for the other services to reach it].
         #[arg(long, env = "POLYREC_GRPC_LISTEN")]
         grpc_listen: Option<SocketAddr>,
     },

@@ -17,11 +17,13 @@ use tonic::transport::{Channel, Endpoint};
 use super::proto;
 use crate::config::ServicesConfig;
 use crate::external::{Traced, traced};
+use crate::internal::InternalKey;
 use crate::sources::{FeatureSource, ItemSource, ScenarioSource, Sources};
 use crate::tenancy::{Retries, with_retries};
 
-/// The sources of a split recommendation service: every one a gRPC client.
-pub fn sources(config: &ServicesConfig) -> anyhow::Result<Sources> {
+/// The sources of a split recommendation service: every one a gRPC client, each call with a
+/// service token for its tenant signed by `key`.
+pub fn sources(config: &ServicesConfig, key: InternalKey) -> anyhow::Result<Sources> {
     let remote = |field: &str, url: &str| -> anyhow::Result<Remote> {
         let endpoint = Endpoint::from_shared(url.to_owned())
             .map_err(|e| anyhow::anyhow!("services.{field} {url:?} is not a URL: {e}"))?
@@ -31,6 +33,7 @@ pub fn sources(config: &ServicesConfig) -> anyhow::Result<Sources> {
             .http2_keep_alive_interval(Duration::from_secs(30));
         Ok(Remote {
             channel: endpoint.connect_lazy(),
+            key: key.clone(),
             retries: Retries::new(config.timeout_ms, config.retries, config.backoff_ms),
         })
     };
@@ -46,12 +49,27 @@ pub fn sources(config: &ServicesConfig) -> anyhow::Result<Sources> {
 #[derive(Clone)]
 struct Remote {
     channel: Channel,
+    key: InternalKey,
     retries: Retries,
 }
 
 impl Remote {
     fn traced(&self) -> Traced {
         tonic::service::interceptor::InterceptedService::new(self.channel.clone(), traced as fn(_) -> _)
+    }
+
+    /// A call's request for `tenant`: `message` with the service token that admits it.
+    fn request<T>(&self, tenant: &TenantId, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let token = format!("Bearer {}", self.key.mint(tenant));
+        match token.parse() {
+            Ok(value) => {
+                request.metadata_mut().insert(super::AUTHORIZATION_KEY, value);
+            }
+            // A JWT is base64url and dots: always a valid metadata value.
+            Err(error) => tracing::error!(%error, "a service token is not valid gRPC metadata"),
+        }
+        request
     }
 
     /// Runs an idempotent call, retrying it while the service gives no answer (the statuses
@@ -102,7 +120,7 @@ impl ScenarioSource for Scenarios {
             .0
             .call("scenario", "GetScenario", || {
                 let mut client = proto::scenario_service_client::ScenarioServiceClient::new(self.0.traced());
-                let request = request.clone();
+                let request = self.0.request(tenant, request.clone());
                 async move { client.get_scenario(request).await }
             })
             .await;
@@ -115,7 +133,7 @@ impl ScenarioSource for Scenarios {
             .0
             .call("scenario", "ListExperiments", || {
                 let mut client = proto::scenario_service_client::ScenarioServiceClient::new(self.0.traced());
-                let request = request.clone();
+                let request = self.0.request(tenant, request.clone());
                 async move { client.list_experiments(request).await }
             })
             .await?;
@@ -133,7 +151,7 @@ impl ItemSource for Items {
         self.0
             .call("item", "ScanItems", || {
                 let mut client = proto::item_service_client::ItemServiceClient::new(self.0.traced());
-                let request = request.clone();
+                let request = self.0.request(tenant, request.clone());
                 async move {
                     let mut stream = client.scan_items(request).await?.into_inner();
                     let mut items = Vec::new();
@@ -161,7 +179,7 @@ impl FeatureSource for Features {
             .0
             .call("feature", "GetUserProfile", || {
                 let mut client = proto::feature_service_client::FeatureServiceClient::new(self.0.traced());
-                let request = request.clone();
+                let request = self.0.request(tenant, request.clone());
                 async move { client.get_user_profile(request).await }
             })
             .await?;
@@ -194,7 +212,7 @@ impl polyrec_engine::RankService for Ranking {
             .0
             .call("model", "Score", || {
                 let mut client = proto::model_service_client::ModelServiceClient::new(self.0.traced());
-                let request = request.clone();
+                let request = self.0.request(ctx.tenant, request.clone());
                 async move { client.score(request).await }
             })
             .await?;

@@ -91,11 +91,63 @@ pub async fn server(app: Arc<App>, service: Service) -> anyhow::Result<tonic::tr
     Ok(router)
 }
 
-/// A request's tenant, admitted as the HTTP edge admits one (`Tenancy::admit`). The gRPC ports
-/// are internal (SPEC §3.1): bearer tokens are checked at the HTTP edge, not here.
-async fn admit(app: &App, raw: &str) -> Result<TenantId, Status> {
+/// The metadata key of an internal call's credential (`Bearer <service token>`).
+pub const AUTHORIZATION_KEY: &str = "authorization";
+
+/// The `authorization` metadata of a call, if any.
+fn authorization<T>(request: &tonic::Request<T>) -> Option<String> {
+    request.metadata().get(AUTHORIZATION_KEY).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// A request message that names the tenant it acts for.
+trait Tenanted {
+    fn tenant_id(&self) -> &str;
+}
+
+macro_rules! tenanted {
+    ($($message:ty),* $(,)?) => {
+        $(impl Tenanted for $message {
+            fn tenant_id(&self) -> &str {
+                &self.tenant_id
+            }
+        })*
+    };
+}
+
+tenanted!(
+    proto::ScenarioRef,
+    proto::TenantRef,
+    proto::ScenarioBody,
+    proto::ItemRef,
+    proto::Event,
+    proto::EventBatch,
+    proto::UserRef,
+    proto::ScoreRequest,
+    proto::ModelQuery,
+    proto::TrainRequest,
+    proto::JobRef,
+    proto::ModelRef,
+    proto::AnalyticsQuery,
+);
+
+/// A call's tenant, admitted as the HTTP edge admits one (`Tenancy::admit`) but with the
+/// internal credential: the call's service token must be for the tenant its message names.
+async fn admit<T: Tenanted>(app: &App, request: tonic::Request<T>) -> Result<(TenantId, T), Status> {
+    let authorization = authorization(&request);
+    let message = request.into_inner();
+    let tenant = admit_as(app, authorization.as_deref(), message.tenant_id()).await?;
+    Ok((tenant, message))
+}
+
+/// [`admit`] for a streamed call: its metadata's credential, the tenant of its first message.
+/// A call without a credential learns nothing else, not even whether its tenant id is valid.
+async fn admit_as(app: &App, authorization: Option<&str>, raw: &str) -> Result<TenantId, Status> {
+    use crate::tenancy::Credential;
+    if authorization.is_none() {
+        return Err(status(crate::internal::missing()));
+    }
     let tenant = TenantId::parse(raw).map_err(status)?;
-    app.tenancy.admit(&tenant, crate::tenancy::Credential::Internal, app.now_ms()).await.map_err(status)?;
+    app.tenancy.admit(&tenant, Credential::Internal(authorization), app.now_ms()).await.map_err(status)?;
     Ok(tenant)
 }
 

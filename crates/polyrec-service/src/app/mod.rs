@@ -92,7 +92,8 @@ impl App {
     /// production engines where a URL is given) and builds the application over them.
     pub async fn open(config: ServerConfig, clock: SharedClock, remote: Remote) -> anyhow::Result<Arc<App>> {
         let stores = Stores::open(&config.storage, &config.data_dir, clock.clone()).await?;
-        let tenancy = Tenancy::new(&config.auth, &config.tenancy, remote.tenants, remote.users)?;
+        let tenancy =
+            Tenancy::new(&config.auth, &config.services.internal_key, &config.tenancy, remote.tenants, remote.users)?;
         let sources = remote.sources.unwrap_or_else(|| Sources::local(stores.documents.clone()));
         Ok(Arc::new(Self::build(config, clock, stores, tenancy, sources)))
     }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use polyrec_core::clock::{DAY_MS, MINUTE_MS};
 use polyrec_core::limits::{MAX_EVENT_VALUE, check_depth};
 use polyrec_core::timefmt::parse_timestamp;
-use polyrec_core::{Error, Event, EventType, ItemId, Result, ScenarioId, TenantId, UserId};
+use polyrec_core::{Error, Event, EventType, ItemId, Result, ScenarioId, TenantId, UserId, UserInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -322,13 +322,12 @@ async fn stamp(
     app: &App,
     tenant: &TenantId,
     event: &mut Event,
+    user: Option<&UserInfo>,
     live: &mut HashMap<String, Option<std::sync::Arc<super::experiments::LiveExperiment>>>,
 ) -> Result<()> {
     // The user service's fields, so the rankers train on what they are served with.
-    if app.tenancy.knows_users()
-        && let Some(info) = app.tenancy.user(tenant, &event.user_id, app.now_ms()).await
-    {
-        crate::tenancy::fill_user_fields(event.context.get_or_insert_with(Map::new), &info);
+    if let Some(info) = user {
+        crate::tenancy::fill_user_fields(event.context.get_or_insert_with(Map::new), info);
     }
     if event.experiment_id().is_some() {
         return Ok(());
@@ -354,7 +353,8 @@ async fn stamp(
 pub async fn track(app: &App, tenant: &TenantId, input: EventInput) -> Result<Accepted> {
     app.charge(tenant, Charge::Events(1)).await?;
     let mut event = to_event(app, tenant, input, &mut HashMap::new()).await?;
-    stamp(app, tenant, &mut event, &mut HashMap::new()).await?;
+    let user = app.tenancy.user(tenant, &event.user_id, app.now_ms()).await;
+    stamp(app, tenant, &mut event, user.as_ref(), &mut HashMap::new()).await?;
     let event_id = event.event_id.clone();
     app.stores.bus.append(vec![event]).await?;
     metrics::counter!("polyrec_events_accepted_total").increment(1);
@@ -389,10 +389,7 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
             }
         };
         match to_event(app, tenant, input, &mut known).await {
-            Ok(mut event) => {
-                stamp(app, tenant, &mut event, &mut live).await?;
-                events.push(event);
-            }
+            Ok(event) => events.push(event),
             Err(Error::InvalidInput { code, message }) => errors.push(EventError { index, code: code.into(), message }),
             Err(Error::NotFound { what }) => errors.push(EventError {
                 index,
@@ -401,6 +398,13 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
             }),
             Err(other) => return Err(other),
         }
+    }
+    // The batch's distinct users looked up at once (at most one deadline for all), then each
+    // event stamped.
+    let users = app.tenancy.users(tenant, events.iter().map(|e| &e.user_id), app.now_ms()).await;
+    for event in &mut events {
+        let user = users.get(&event.user_id);
+        stamp(app, tenant, event, user, &mut live).await?;
     }
     let event_ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
     let accepted = events.len();

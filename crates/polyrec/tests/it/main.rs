@@ -6,6 +6,7 @@ mod behaviors;
 mod cli;
 mod crash;
 mod experiments;
+mod internal;
 mod isolation;
 mod items;
 mod models;

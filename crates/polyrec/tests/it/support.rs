@@ -183,6 +183,9 @@ impl TestServer {
     }
 }
 
+/// The internal key of the split test deployments.
+pub const INTERNAL_KEY: &str = "test-internal-key-0123456789abcdef";
+
 /// Whether every test server is the split deployment (`POLYREC_TEST_TOPOLOGY=split`, which
 /// needs the production engines).
 pub fn split_topology() -> bool {
@@ -212,6 +215,8 @@ where
     config.services.model_url = grpc_url(Service::Model);
     // A change made through one service shows in the others at the next request.
     config.services.follow_ms = 0;
+    // The internal calls are authenticated, as in every split deployment.
+    config.services.internal_key = INTERNAL_KEY.to_owned();
     let mut routes = std::collections::HashMap::new();
     for (service, listener) in http {
         routes.insert(service, format!("http://{}", listener.local_addr().unwrap()));

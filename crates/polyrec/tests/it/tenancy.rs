@@ -419,6 +419,8 @@ enum Mode {
 #[derive(Clone)]
 struct Fake {
     mode: Arc<Mutex<Mode>>,
+    /// The user service's own mode, when it differs from the tenant service's.
+    user_mode: Arc<Mutex<Option<Mode>>>,
     tenant_calls: Arc<AtomicUsize>,
     user_calls: Arc<AtomicUsize>,
     tenants: Arc<HashMap<&'static str, proto::GetTenantConfigResponse>>,
@@ -428,6 +430,15 @@ struct Fake {
 impl Fake {
     async fn behave(&self) {
         let mode = *self.mode.lock();
+        Self::act(mode).await
+    }
+
+    async fn behave_as_user_service(&self) {
+        let mode = self.user_mode.lock().unwrap_or(*self.mode.lock());
+        Self::act(mode).await
+    }
+
+    async fn act(mode: Mode) {
         match mode {
             Mode::Answer => {}
             Mode::Hang => std::future::pending::<()>().await,
@@ -459,7 +470,7 @@ impl proto::user_service_server::UserService for Fake {
         request: tonic::Request<proto::GetUserInfoRequest>,
     ) -> Result<tonic::Response<proto::GetUserInfoResponse>, tonic::Status> {
         self.user_calls.fetch_add(1, Ordering::SeqCst);
-        self.behave().await;
+        self.behave_as_user_service().await;
         let request = request.into_inner();
         match self.users.get(request.user_id.as_str()) {
             Some(profile) => Ok(tonic::Response::new(proto::GetUserInfoResponse {
@@ -495,6 +506,7 @@ async fn start_fake() -> (Fake, String, Stop) {
     };
     let fake = Fake {
         mode: Arc::new(Mutex::new(Mode::Answer)),
+        user_mode: Arc::default(),
         tenant_calls: Arc::default(),
         user_calls: Arc::default(),
         tenants: Arc::new(HashMap::from([
@@ -664,4 +676,65 @@ async fn the_user_services_location_feeds_location_match_and_the_events() {
     server.clock.advance_ms(1_000);
     let (status, answer) = server.recommend("acme", "u3", json!({"scenario_id": "feed"})).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+/// With the user service hanging, a 1,000-event batch of 1,000 users costs one deadline, not one
+/// per user: the lookups run at once, the breaker opens after a few failures, and the rest go
+/// without information. Recommend then makes no call until the breaker's window has passed, and
+/// one (the probe) when it has.
+#[tokio::test]
+async fn a_hanging_user_service_costs_a_batch_one_deadline_then_its_breaker_opens() {
+    let (fake, url, _stop) = start_fake().await;
+    *fake.user_mode.lock() = Some(Mode::Hang);
+    let mut settings = with_services(&url);
+    settings.tenancy.user_breaker_open_seconds = 5;
+    let failures = settings.tenancy.user_breaker_failures as usize;
+    let deadline = Duration::from_millis(settings.tenancy.timeout_ms);
+    let server = TestServer::start_with(settings).await;
+    // "beta" is unknown to the tenant service: the default quota, no rate limit in the way.
+    server.scenario("beta", "feed", config(&[("latest", 1.0, 10)])).await;
+    server.items("beta", "feed", &[("i1", json!({"category": "a"}))]).await;
+
+    let batch: Vec<Value> = (0..1_000).map(|u| event("click", &format!("u{u}"), "i1", "feed")).collect();
+    let started = std::time::Instant::now();
+    let (status, report) = server.post("beta", "/api/v1/behaviors/batch", json!({"events": batch})).await;
+    let took = started.elapsed();
+    assert_eq!((status, report["accepted"].as_u64()), (StatusCode::OK, Some(1_000)), "{report}");
+    let calls = fake.user_calls.load(Ordering::SeqCst);
+    // One wave of concurrent lookups (each maybe retried once), then the breaker refused the rest.
+    assert!(calls <= 2 * 32, "{calls} lookups for one batch");
+    // Looked up one after another, the batch would take 1,000 deadlines (and their retries).
+    assert!(took < deadline * 20, "the batch took {took:?} with a {deadline:?} deadline");
+
+    // Recommend: each request costs at most one deadline until the breaker is open (split, the
+    // recommendation service has a breaker of its own), then nothing.
+    for u in 0..failures {
+        let (status, _) = server.recommend("beta", &format!("r{u}"), json!({"scenario_id": "feed"})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let before = fake.user_calls.load(Ordering::SeqCst);
+    for u in 0..20 {
+        let (status, _) = server.recommend("beta", &format!("open{u}"), json!({"scenario_id": "feed"})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(fake.user_calls.load(Ordering::SeqCst), before, "no lookup while the breaker is open");
+
+    // Once its window has passed, one request probes the service; the probe fails, it opens again.
+    let mut u = 0;
+    let probes = loop {
+        u += 1;
+        let (status, _) = server.recommend("beta", &format!("probe{u}"), json!({"scenario_id": "feed"})).await;
+        assert_eq!(status, StatusCode::OK);
+        let calls = fake.user_calls.load(Ordering::SeqCst) - before;
+        if calls > 0 {
+            break calls;
+        }
+        assert!(u < 600, "the breaker never let a probe through");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(probes <= 2, "one probe (and its retry): {probes}");
+    let after = fake.user_calls.load(Ordering::SeqCst);
+    let (status, _) = server.recommend("beta", "after-probe", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(fake.user_calls.load(Ordering::SeqCst), after, "open again after the failed probe");
 }
