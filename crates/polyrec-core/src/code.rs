@@ -135,6 +135,8 @@ codes! {
     ScenarioIdMismatch = "scenario_id_mismatch", Invalid, 422;
     InvalidEventType = "invalid_event_type", Invalid, 422;
     InvalidRequestId = "invalid_request_id", Invalid, 422;
+    /// A client `event_id` that is not 1–128 letters, digits, `-`, `_` or `.`.
+    InvalidEventId = "invalid_event_id", Invalid, 422;
     InvalidValue = "invalid_value", Invalid, 422;
     InvalidJob = "invalid_job", Invalid, 422;
     BatchTooLarge = "batch_too_large", Invalid, 422;
@@ -174,6 +176,8 @@ codes! {
     ArtifactMissing = "artifact_missing", Conflict, 409;
     NoTrainingData = "no_training_data", Conflict, 409;
     ItemNotInCatalog = "item_not_in_catalog", Conflict, 409;
+    /// An event with this client `event_id` is being stored by another request: retry shortly.
+    EventInFlight = "event_in_flight", Conflict, 409;
 
     // Who the caller is and what it may do.
     MissingToken = "missing_token", Unauthorized, 401;

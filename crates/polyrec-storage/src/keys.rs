@@ -26,6 +26,12 @@ pub fn behavior_topic(tenant: &TenantId) -> String {
     format!("user-behaviors-{tenant}")
 }
 
+/// Not in SPEC §4.2: a client's event id (the idempotency key of ingestion) → the state of
+/// the event stored for it. Client ids hold no ':', so no key of one tenant is another's.
+pub fn ingested(tenant: &TenantId, client_id: &str) -> String {
+    format!("ingest:{tenant}:{client_id}")
+}
+
 /// The cached scenario document (SPEC §4.2, 1 h; SPEC §5.3).
 pub fn scenario_config(tenant: &TenantId, scenario: &ScenarioId) -> String {
     format!("scenario:config:{tenant}:{scenario}")

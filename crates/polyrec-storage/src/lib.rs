@@ -319,6 +319,12 @@ pub trait EventBus: Send + Sync {
     /// Appends events (any tenants) and returns their offsets, in order (positions in the
     /// embedded log; offsets within each event's partition on Kafka).
     async fn append(&self, events: Vec<Event>) -> Result<Vec<u64>>;
+    /// [`EventBus::append`] with each event's own outcome, for a bus that can take part of a
+    /// batch (Kafka: each record is acknowledged on its own). The embedded bus appends a batch
+    /// in one transaction: all or none.
+    async fn append_each(&self, events: Vec<Event>) -> Result<Vec<Result<u64>>> {
+        Ok(self.append(events).await?.into_iter().map(Ok).collect())
+    }
     /// How many events a tenant has ever had acknowledged on the bus (retention does not lower it).
     async fn count(&self, tenant: &TenantId) -> Result<u64>;
     /// Whether the bus can be reached (readiness).
@@ -510,6 +516,25 @@ pub trait RealtimeStore: Send + Sync {
     /// (with `only_if_absent`, whether the key was free: a lease taken).
     async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<bool>;
     async fn cache_delete(&self, key: Cached<'_>) -> Result<()>;
+    /// Claims clients' event ids (`ingest:{tenant}:{client_id}`, [`keys::ingested`]) before
+    /// their events are appended: each `(client_id, event_id)` is set to `pending:{event_id}`
+    /// for `ttl_ms` unless the id is held already. Per claim: `None` when it was claimed now,
+    /// else what holds it (`pending:{event_id}` or `stored:{event_id}`).
+    async fn claim_event_ids(
+        &self,
+        tenant: &TenantId,
+        claims: &[(&str, &str)],
+        ttl_ms: i64,
+    ) -> Result<Vec<Option<String>>>;
+    /// Settles claims after the append: the `stored` ids become `stored:{event_id}` for
+    /// `ttl_ms` (the bus's retention), the `released` ones are freed for a retry.
+    async fn settle_event_ids(
+        &self,
+        tenant: &TenantId,
+        stored: &[(&str, &str)],
+        released: &[&str],
+        ttl_ms: i64,
+    ) -> Result<()>;
     /// Counts events into `item:stats:{tenant}:{item}`: each `(offset, field)` adds one to the
     /// field unless this source has counted that offset (or a later one) already. The source's
     /// last offset is stored with the counts, atomically, so a replay counts nothing twice. A

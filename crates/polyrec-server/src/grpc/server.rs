@@ -146,10 +146,28 @@ impl item_service_server::ItemService for Handler {
     }
 }
 
+fn stored_text(status: behaviors::Stored) -> String {
+    match status {
+        behaviors::Stored::Stored => "stored",
+        behaviors::Stored::Duplicate => "duplicate",
+    }
+    .to_owned()
+}
+
 fn batch_report(report: behaviors::BatchReport, first_index: usize) -> BatchReport {
     BatchReport {
         accepted: report.accepted as u64,
         rejected: report.rejected as u64,
+        duplicates: report.duplicates as u64,
+        results: report
+            .results
+            .into_iter()
+            .map(|r| EventResult {
+                index: (first_index + r.index) as u64,
+                event_id: r.event_id,
+                status: stored_text(r.status),
+            })
+            .collect(),
         event_ids: report.event_ids,
         errors: report
             .errors
@@ -177,7 +195,7 @@ impl behavior_service_server::BehaviorService for Handler {
         let (tenant, request) = admit(&self.app, request).await?;
         let input = from_json("the event", &request.json)?;
         let accepted = behaviors::track(&self.app, &tenant, input).await.map_err(status)?;
-        Ok(Response::new(Accepted { event_id: accepted.event_id }))
+        Ok(Response::new(Accepted { event_id: accepted.event_id, status: stored_text(accepted.status) }))
     }
 
     async fn track_batch(&self, request: Request<EventBatch>) -> Answer<BatchReport> {
@@ -259,6 +277,8 @@ impl Handler {
         let report = batch_report(report, *first_index);
         total.accepted += report.accepted;
         total.rejected += report.rejected;
+        total.duplicates += report.duplicates;
+        total.results.extend(report.results);
         total.event_ids.extend(report.event_ids);
         total.errors.extend(report.errors);
         *first_index += n;

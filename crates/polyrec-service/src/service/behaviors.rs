@@ -27,6 +27,12 @@ pub const MAX_AGE_MS: i64 = 3650 * DAY_MS;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
+    /// Your id for this event, to make sending it idempotent: 1–128 letters, digits, `-`, `_`
+    /// or `.` (a UUID or ULID fits), unique within the tenant. An event whose `event_id` was
+    /// stored in the last 7 days (the bus's retention) is answered `duplicate` and stored,
+    /// counted and folded once, however often it is sent or retried.
+    #[serde(default)]
+    pub event_id: Option<String>,
     /// impression, click, view, play, read, learn, like, share, comment, add_cart, order, payment.
     #[schema(value_type = EventType)]
     pub event_type: String,
@@ -62,7 +68,28 @@ pub struct EventBatch {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Accepted {
+    /// The id the event is stored under (for a duplicate, the first one's).
     pub event_id: String,
+    pub status: Stored,
+}
+
+/// What became of an event the service took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stored {
+    /// Appended to the bus now.
+    Stored,
+    /// Its client `event_id` was stored before: not appended again.
+    Duplicate,
+}
+
+/// One taken event of a batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventResult {
+    /// Position of the event in `events`, from 0.
+    pub index: usize,
+    pub event_id: String,
+    pub status: Stored,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,10 +102,17 @@ pub struct EventError {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BatchReport {
+    /// Events stored now.
     pub accepted: usize,
     pub rejected: usize,
+    /// Events whose client `event_id` was stored before (not stored again).
+    pub duplicates: usize,
     /// The ids of the accepted events, in order.
     pub event_ids: Vec<String>,
+    /// Every event taken (stored now or a duplicate), in order.
+    pub results: Vec<EventResult>,
+    /// Every event not taken, with why: invalid (4xx codes: fix it) or not stored because the bus
+    /// took part of the batch only (`unavailable`: send that event again).
     pub errors: Vec<EventError>,
 }
 
@@ -226,13 +260,123 @@ pub async fn replay(app: &App, tenant: &TenantId, request: ReplayRequest) -> Res
     Ok(ReplayReport { replayed: ids.len() })
 }
 
+/// The longest client `event_id`.
+pub const MAX_EVENT_ID_LEN: usize = 128;
+/// How long a client `event_id` is held while its event is being appended: a process that dies
+/// in between leaves the claim to expire, and the client's retry is taken then.
+const PENDING_CLAIM_MS: i64 = 30_000;
+/// How long a stored client `event_id` is remembered: the bus's retention (SPEC §3.3).
+const STORED_CLAIM_MS: i64 = 7 * DAY_MS;
+
+fn check_event_id(id: &str) -> Result<()> {
+    if id.is_empty()
+        || id.len() > MAX_EVENT_ID_LEN
+        || !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(Error::invalid(
+            Code::InvalidEventId,
+            format!("event_id must be 1 to {MAX_EVENT_ID_LEN} letters, digits, '-', '_' or '.'"),
+        ));
+    }
+    Ok(())
+}
+
+/// An event ready to append, with the client's id for it.
+struct Incoming {
+    event: Event,
+    client_id: Option<String>,
+}
+
+/// What became of one event handed to [`append_once`].
+enum Outcome {
+    Taken(String, Stored),
+    Refused(Error),
+}
+
+/// Appends events so that a client `event_id` is stored once: each is claimed in the realtime
+/// store first (`RealtimeStore::claim_event_ids`, atomic), one held already is a duplicate (or,
+/// while another request is still appending it, `event_in_flight`), and the claims are settled
+/// after the append — stored, or freed for a retry when the bus did not take the event. Events
+/// without a client id are appended as they are. `Err` when nothing could be appended.
+async fn append_once(app: &App, tenant: &TenantId, incoming: Vec<Incoming>) -> Result<Vec<Outcome>> {
+    let realtime = &app.stores.realtime;
+    let claims: Vec<(&str, &str)> = incoming
+        .iter()
+        .filter_map(|i| i.client_id.as_deref().map(|client| (client, i.event.event_id.as_str())))
+        .collect();
+    let mut held = if claims.is_empty() {
+        Vec::new()
+    } else {
+        realtime.claim_event_ids(tenant, &claims, PENDING_CLAIM_MS).await?
+    }
+    .into_iter();
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(incoming.len());
+    let mut appending = Vec::new();
+    for (index, entry) in incoming.iter().enumerate() {
+        let holder = if entry.client_id.is_some() { held.next().flatten() } else { None };
+        match holder {
+            Some(holder) => outcomes.push(Some(match holder.split_once(':') {
+                Some(("stored", first)) => Outcome::Taken(first.to_owned(), Stored::Duplicate),
+                _ => Outcome::Refused(Error::Conflict {
+                    code: Code::EventInFlight,
+                    message: "an event with this event_id is being stored by another request; retry in a few seconds"
+                        .to_owned(),
+                }),
+            })),
+            None => {
+                outcomes.push(None);
+                appending.push(index);
+            }
+        }
+    }
+    let events: Vec<Event> = appending.iter().map(|&i| incoming[i].event.clone()).collect();
+    let appended = match app.stores.bus.append_each(events).await {
+        Ok(appended) => appended,
+        Err(error) => {
+            let claimed: Vec<&str> = appending.iter().filter_map(|&i| incoming[i].client_id.as_deref()).collect();
+            if let Err(release) = realtime.settle_event_ids(tenant, &[], &claimed, STORED_CLAIM_MS).await {
+                tracing::warn!(%release, "could not free event_id claims; they expire on their own");
+            }
+            return Err(error);
+        }
+    };
+    let (mut stored, mut released) = (Vec::new(), Vec::new());
+    for (&index, result) in appending.iter().zip(appended) {
+        let entry = &incoming[index];
+        outcomes[index] = Some(match result {
+            Ok(_) => {
+                if let Some(client) = &entry.client_id {
+                    stored.push((client.as_str(), entry.event.event_id.as_str()));
+                }
+                Outcome::Taken(entry.event.event_id.clone(), Stored::Stored)
+            }
+            Err(error) => {
+                released.extend(entry.client_id.as_deref());
+                Outcome::Refused(error)
+            }
+        });
+    }
+    // The events are durable on the bus whatever happens here: a claim left pending expires
+    // (PENDING_CLAIM_MS), after which a retry would be stored again — logged, not refused.
+    if let Err(error) = realtime.settle_event_ids(tenant, &stored, &released, STORED_CLAIM_MS).await {
+        tracing::warn!(%error, "could not settle event_id claims");
+    }
+    let duplicates = outcomes.iter().filter(|o| matches!(o, Some(Outcome::Taken(_, Stored::Duplicate)))).count();
+    metrics::counter!("polyrec_events_duplicate_total").increment(duplicates as u64);
+    Ok(outcomes.into_iter().map(|o| o.expect("every event has an outcome")).collect())
+}
+
 /// Checks one event and stamps it with an id and the receipt time.
 async fn to_event(
     app: &App,
     tenant: &TenantId,
-    input: EventInput,
+    mut input: EventInput,
     known: &mut HashMap<String, Option<u64>>,
-) -> Result<Event> {
+) -> Result<Incoming> {
+    let client_id = input.event_id.take();
+    if let Some(id) = &client_id {
+        check_event_id(id)?;
+    }
     let event_type = EventType::parse(&input.event_type).ok_or_else(|| {
         let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
         Error::invalid(
@@ -294,7 +438,7 @@ async fn to_event(
             ));
         }
     }
-    Ok(Event {
+    let event = Event {
         event_id: uuid::Uuid::now_v7().to_string(),
         tenant_id: tenant.clone(),
         scenario_id,
@@ -308,7 +452,8 @@ async fn to_event(
         value: input.value,
         context: input.context,
         replay_for: None,
-    })
+    };
+    Ok(Incoming { event, client_id })
 }
 
 /// Stamps an event with the user service's fields of its user (`age`, `gender`, `location`,
@@ -352,14 +497,21 @@ async fn stamp(
 
 pub async fn track(app: &App, tenant: &TenantId, input: EventInput) -> Result<Accepted> {
     app.charge(tenant, Charge::Events(1)).await?;
-    let mut event = to_event(app, tenant, input, &mut HashMap::new()).await?;
-    let user = app.tenancy.user(tenant, &event.user_id, app.now_ms()).await;
-    stamp(app, tenant, &mut event, user.as_ref(), &mut HashMap::new()).await?;
-    let event_id = event.event_id.clone();
-    app.stores.bus.append(vec![event]).await?;
-    metrics::counter!("polyrec_events_accepted_total").increment(1);
-    metrics::counter!("polyrec_tenant_events_total", "tenant" => crate::telemetry::tenant_label(tenant)).increment(1);
-    Ok(Accepted { event_id })
+    let mut incoming = to_event(app, tenant, input, &mut HashMap::new()).await?;
+    let user = app.tenancy.user(tenant, &incoming.event.user_id, app.now_ms()).await;
+    stamp(app, tenant, &mut incoming.event, user.as_ref(), &mut HashMap::new()).await?;
+    let outcome = append_once(app, tenant, vec![incoming]).await?.pop().expect("one outcome per event");
+    match outcome {
+        Outcome::Taken(event_id, status) => {
+            if status == Stored::Stored {
+                metrics::counter!("polyrec_events_accepted_total").increment(1);
+                metrics::counter!("polyrec_tenant_events_total", "tenant" => crate::telemetry::tenant_label(tenant))
+                    .increment(1);
+            }
+            Ok(Accepted { event_id, status })
+        }
+        Outcome::Refused(error) => Err(error),
+    }
 }
 
 /// Checks every event on its own: the valid ones are appended (in one durable write), the
@@ -378,7 +530,8 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
     app.charge(tenant, Charge::Events(batch.events.len())).await?;
     let mut known = HashMap::new();
     let mut live = HashMap::new();
-    let mut events = Vec::with_capacity(batch.events.len());
+    let mut incoming = Vec::with_capacity(batch.events.len());
+    let mut indexes = Vec::with_capacity(batch.events.len());
     let mut errors = Vec::new();
     for (index, raw) in batch.events.into_iter().enumerate() {
         let input = match polyrec_core::limits::from_json_str::<EventInput>(raw.get()) {
@@ -389,7 +542,10 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
             }
         };
         match to_event(app, tenant, input, &mut known).await {
-            Ok(event) => events.push(event),
+            Ok(event) => {
+                incoming.push(event);
+                indexes.push(index);
+            }
             Err(Error::InvalidInput { code, message }) => errors.push(EventError { index, code: code.into(), message }),
             Err(Error::NotFound { what }) => errors.push(EventError {
                 index,
@@ -401,19 +557,44 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
     }
     // The batch's distinct users looked up at once (at most one deadline for all), then each
     // event stamped.
-    let users = app.tenancy.users(tenant, events.iter().map(|e| &e.user_id), app.now_ms()).await;
-    for event in &mut events {
-        let user = users.get(&event.user_id);
-        stamp(app, tenant, event, user, &mut live).await?;
+    let users = app.tenancy.users(tenant, incoming.iter().map(|i| &i.event.user_id), app.now_ms()).await;
+    for entry in &mut incoming {
+        let user = users.get(&entry.event.user_id);
+        stamp(app, tenant, &mut entry.event, user, &mut live).await?;
     }
-    let event_ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
-    let accepted = events.len();
-    app.stores.bus.append(events).await?;
-    metrics::counter!("polyrec_events_accepted_total").increment(accepted as u64);
-    metrics::counter!("polyrec_events_rejected_total").increment(errors.len() as u64);
+    let outcomes = append_once(app, tenant, incoming).await?;
+    let mut report = BatchReport {
+        accepted: 0,
+        rejected: 0,
+        duplicates: 0,
+        event_ids: Vec::new(),
+        results: Vec::with_capacity(outcomes.len()),
+        errors,
+    };
+    for (index, outcome) in indexes.into_iter().zip(outcomes) {
+        match outcome {
+            Outcome::Taken(event_id, status) => {
+                match status {
+                    Stored::Stored => {
+                        report.accepted += 1;
+                        report.event_ids.push(event_id.clone());
+                    }
+                    Stored::Duplicate => report.duplicates += 1,
+                }
+                report.results.push(EventResult { index, event_id, status });
+            }
+            Outcome::Refused(error) => {
+                report.errors.push(EventError { index, code: error.code().into(), message: error.to_string() })
+            }
+        }
+    }
+    report.errors.sort_by_key(|e| e.index);
+    report.rejected = report.errors.len();
+    metrics::counter!("polyrec_events_accepted_total").increment(report.accepted as u64);
+    metrics::counter!("polyrec_events_rejected_total").increment(report.rejected as u64);
     metrics::counter!("polyrec_tenant_events_total", "tenant" => crate::telemetry::tenant_label(tenant))
-        .increment(accepted as u64);
-    Ok(BatchReport { accepted, rejected: errors.len(), event_ids, errors })
+        .increment(report.accepted as u64);
+    Ok(report)
 }
 
 pub async fn stats(app: &App, tenant: &TenantId) -> Result<EventStats> {

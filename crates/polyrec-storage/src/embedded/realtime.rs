@@ -115,6 +115,49 @@ impl RealtimeStore for MemoryRealtime {
         Ok(())
     }
 
+    async fn claim_event_ids(
+        &self,
+        tenant: &TenantId,
+        claims: &[(&str, &str)],
+        ttl_ms: i64,
+    ) -> Result<Vec<Option<String>>> {
+        let now = self.clock.now_ms();
+        let mut entries = self.entries.write();
+        Ok(claims
+            .iter()
+            .map(|(client_id, event_id)| {
+                let key = keys::ingested(tenant, client_id);
+                match entries.get(&key) {
+                    Some(Entry { value: Value::Text(held), expires_ms }) if *expires_ms > now => Some(held.to_string()),
+                    _ => {
+                        let pending = Value::Text(format!("pending:{event_id}").into());
+                        entries.insert(key, Entry { value: pending, expires_ms: now + ttl_ms });
+                        None
+                    }
+                }
+            })
+            .collect())
+    }
+
+    async fn settle_event_ids(
+        &self,
+        tenant: &TenantId,
+        stored: &[(&str, &str)],
+        released: &[&str],
+        ttl_ms: i64,
+    ) -> Result<()> {
+        let now = self.clock.now_ms();
+        let mut entries = self.entries.write();
+        for (client_id, event_id) in stored {
+            let value = Value::Text(format!("stored:{event_id}").into());
+            entries.insert(keys::ingested(tenant, client_id), Entry { value, expires_ms: now + ttl_ms });
+        }
+        for client_id in released {
+            entries.remove(&keys::ingested(tenant, client_id));
+        }
+        Ok(())
+    }
+
     async fn add_item_stats(
         &self,
         tenant: &TenantId,

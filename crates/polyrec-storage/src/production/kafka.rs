@@ -151,7 +151,8 @@ struct Outgoing<'a> {
 
 pub struct KafkaBus {
     settings: KafkaSettings,
-    producer: FutureProducer,
+    /// Replaced after a fatal error ([`KafkaBus::renew_producer_if_fatal`]).
+    producer: parking_lot::RwLock<FutureProducer>,
     admin: AdminClient<DefaultClientContext>,
     /// For metadata and watermark queries (blocking calls, made on the blocking pool).
     meta: std::sync::Arc<BaseConsumer>,
@@ -196,7 +197,8 @@ pub fn topic_of(prefix: &str, tenant: &TenantId) -> String {
 }
 
 impl KafkaBus {
-    pub async fn connect(settings: KafkaSettings) -> Result<Self> {
+    /// A new producer of `settings`.
+    fn producer(settings: &KafkaSettings) -> Result<FutureProducer> {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &settings.brokers)
@@ -208,7 +210,36 @@ impl KafkaBus {
             .set("linger.ms", "2")
             .set("compression.type", "lz4")
             .set("queue.buffering.max.messages", "1000000");
-        let producer: FutureProducer = config.create().map_err(unavailable)?;
+        config.create().map_err(unavailable)
+    }
+
+    /// After a fatal error (an idempotent producer fenced when the broker came back after its
+    /// records timed out, a sequence the broker lost) librdkafka's producer takes nothing more:
+    /// it is replaced by a new one (a new producer id), as librdkafka asks. The records it failed
+    /// were refused to the client, so nothing acknowledged is lost.
+    fn renew_producer_if_fatal(&self, failed: &FutureProducer, fenced: bool) {
+        use rdkafka::producer::Producer;
+        let reason = match failed.client().fatal_error() {
+            Some((code, reason)) => format!("{code:?}: {reason}"),
+            None if fenced => "the broker fenced its producer id".to_owned(),
+            None => return,
+        };
+        let mut current = self.producer.write();
+        // Another sender may have renewed it already.
+        if !std::ptr::eq(current.client(), failed.client()) {
+            return;
+        }
+        match Self::producer(&self.settings) {
+            Ok(fresh) => {
+                tracing::warn!(reason, "kafka producer hit a fatal error; a new producer takes over");
+                *current = fresh;
+            }
+            Err(error) => tracing::error!(%error, "kafka producer hit a fatal error and could not be renewed"),
+        }
+    }
+
+    pub async fn connect(settings: KafkaSettings) -> Result<Self> {
+        let producer = Self::producer(&settings)?;
         let admin: AdminClient<DefaultClientContext> =
             ClientConfig::new().set("bootstrap.servers", &settings.brokers).create().map_err(unavailable)?;
         let meta: BaseConsumer =
@@ -230,7 +261,14 @@ impl KafkaBus {
                 "kafka topics are created with fewer than 3 replicas: a broker's disk lost loses acknowledged events"
             );
         }
-        let bus = Self { settings, producer, admin, meta, topics: Mutex::new(HashSet::new()), replication };
+        let bus = Self {
+            settings,
+            producer: parking_lot::RwLock::new(producer),
+            admin,
+            meta,
+            topics: Mutex::new(HashSet::new()),
+            replication,
+        };
         bus.behavior_topics().await?;
         Ok(bus)
     }
@@ -300,6 +338,13 @@ impl KafkaBus {
     /// broker to acknowledge each; returns their offsets in order. One slow acknowledgement does
     /// not hold up sending the rest.
     async fn send_all<'a>(&self, records: impl Iterator<Item = Outgoing<'a>>) -> Result<Vec<i64>> {
+        self.send_each(records).await?.into_iter().collect()
+    }
+
+    /// [`KafkaBus::send_all`], with each record's own outcome: the broker took some of a batch
+    /// and not the others, and the caller says which. `Err` when the broker took none.
+    async fn send_each<'a>(&self, records: impl Iterator<Item = Outgoing<'a>>) -> Result<Vec<Result<i64>>> {
+        let producer = self.producer.read().clone();
         let mut deliveries = Vec::new();
         for outgoing in records {
             let mut record = FutureRecord::to(outgoing.topic).key(outgoing.key).payload(outgoing.payload);
@@ -307,25 +352,55 @@ impl KafkaBus {
                 record = record.timestamp(ms);
             }
             let delivery = loop {
-                match self.producer.send_result(record) {
-                    Ok(delivery) => break delivery,
+                match producer.send_result(record) {
+                    Ok(delivery) => break Ok(delivery),
                     // The local queue is full: wait for deliveries to drain it.
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                         record = returned;
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                    Err((error, _)) => return Err(unavailable(error)),
+                    Err((error, _)) => break Err(unavailable(error)),
                 }
             };
             deliveries.push(delivery);
         }
+        if deliveries.iter().all(Result::is_err)
+            && let Some(Err(error)) = deliveries.pop()
+        {
+            return Err(error);
+        }
         let mut offsets = Vec::with_capacity(deliveries.len());
+        let mut fenced = false;
         for delivery in deliveries {
-            match delivery.await {
-                Ok(Ok(delivered)) => offsets.push(delivered.offset),
-                Ok(Err((error, _))) => return Err(unavailable(format!("the broker did not take a record: {error}"))),
-                Err(_) => return Err(unavailable("the producer shut down")),
-            }
+            offsets.push(match delivery {
+                Ok(delivery) => match delivery.await {
+                    Ok(Ok(delivered)) => Ok(delivered.offset),
+                    Ok(Err((error, _))) => {
+                        fenced |= matches!(
+                            error.rdkafka_error_code(),
+                            Some(
+                                RDKafkaErrorCode::ProducerFenced
+                                    | RDKafkaErrorCode::InvalidProducerEpoch
+                                    | RDKafkaErrorCode::UnknownProducerId
+                                    | RDKafkaErrorCode::OutOfOrderSequenceNumber
+                                    | RDKafkaErrorCode::Fatal
+                            )
+                        );
+                        Err(unavailable(format!("the broker did not take a record: {error}")))
+                    }
+                    Err(_) => Err(unavailable("the producer shut down")),
+                },
+                Err(error) => Err(error),
+            });
+        }
+        if offsets.iter().any(Result::is_err) {
+            self.renew_producer_if_fatal(&producer, fenced);
+        }
+        // None taken is the bus being unavailable, not a partial batch.
+        if offsets.iter().all(Result::is_err)
+            && let Some(Err(error)) = offsets.pop()
+        {
+            return Err(error);
         }
         Ok(offsets)
     }
@@ -600,6 +675,23 @@ impl EventBus for KafkaBus {
         });
         let offsets = self.send_all(records).await?;
         Ok(offsets.into_iter().map(|offset| offset as u64).collect())
+    }
+
+    async fn append_each(&self, events: Vec<Event>) -> Result<Vec<Result<u64>>> {
+        let mut payloads = Vec::with_capacity(events.len());
+        for event in &events {
+            let topic = self.topic(&event.tenant_id);
+            self.ensure_topic(&topic).await?;
+            payloads.push((topic, serde_json::to_vec(event).map_err(Error::internal)?));
+        }
+        let records = events.iter().zip(&payloads).map(|(event, (topic, payload))| Outgoing {
+            topic,
+            key: event.user_id.as_str(),
+            payload,
+            timestamp_ms: Some(event.received_ms),
+        });
+        let outcomes = self.send_each(records).await?;
+        Ok(outcomes.into_iter().map(|outcome| outcome.map(|offset| offset as u64)).collect())
     }
 
     async fn count(&self, tenant: &TenantId) -> Result<u64> {

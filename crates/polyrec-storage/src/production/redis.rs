@@ -221,6 +221,56 @@ impl RealtimeStore for RedisRealtime {
         Ok(())
     }
 
+    async fn claim_event_ids(
+        &self,
+        tenant: &TenantId,
+        claims: &[(&str, &str)],
+        ttl_ms: i64,
+    ) -> Result<Vec<Option<String>>> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        // `SET … NX GET` (Redis 7): sets a free key and answers nil, or leaves a held one and
+        // answers its value — the claim and the read of who holds it in one atomic step.
+        let mut pipe = redis::pipe();
+        for (client_id, event_id) in claims {
+            pipe.cmd("SET")
+                .arg(self.key(keys::ingested(tenant, client_id)))
+                .arg(format!("pending:{event_id}"))
+                .arg("NX")
+                .arg("GET")
+                .arg("PX")
+                .arg(ttl(ttl_ms));
+        }
+        pipe.query_async(&mut self.conn()).await.map_err(unavailable)
+    }
+
+    async fn settle_event_ids(
+        &self,
+        tenant: &TenantId,
+        stored: &[(&str, &str)],
+        released: &[&str],
+        ttl_ms: i64,
+    ) -> Result<()> {
+        if stored.is_empty() && released.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (client_id, event_id) in stored {
+            pipe.cmd("SET")
+                .arg(self.key(keys::ingested(tenant, client_id)))
+                .arg(format!("stored:{event_id}"))
+                .arg("PX")
+                .arg(ttl(ttl_ms))
+                .ignore();
+        }
+        for client_id in released {
+            pipe.cmd("DEL").arg(self.key(keys::ingested(tenant, client_id))).ignore();
+        }
+        let _: () = pipe.query_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn add_item_stats(
         &self,
         tenant: &TenantId,

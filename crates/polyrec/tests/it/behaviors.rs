@@ -119,3 +119,78 @@ async fn a_batch_takes_the_valid_events_and_reports_the_others() {
     let (_, stats) = server.get("t1", "/api/v1/behaviors/stats").await;
     assert_eq!(stats["events"], 2);
 }
+
+/// A client `event_id` makes sending idempotent: the same id sent again — a retry after a
+/// timeout, a whole batch resent — is answered `duplicate` with the first event's id, and the
+/// event is stored, counted and folded once. Ids are the tenant's own: another tenant's same id
+/// is a different event.
+#[tokio::test]
+async fn an_event_sent_twice_with_its_event_id_is_stored_and_counted_once() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("hot_items", 1.0, 10)])).await;
+    server.scenario("t2", "feed", config(&[("hot_items", 1.0, 10)])).await;
+    let with_id = |id: &str, user: &str| {
+        let mut e = event("click", user, "i1", "feed");
+        e["event_id"] = json!(id);
+        e
+    };
+    let batch = json!({"events": [with_id("e-1", "u1"), with_id("e-2", "u2"), event("click", "u3", "i1", "feed")]});
+    let (status, first) = server.post("t1", "/api/v1/behaviors/batch", batch.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!((first["accepted"].as_u64(), first["duplicates"].as_u64()), (Some(3), Some(0)), "{first}");
+    // The whole batch again (the client never saw the answer): the two with ids are duplicates,
+    // the one without is a new event (nothing says it is the same).
+    let (status, again) = server.post("t1", "/api/v1/behaviors/batch", batch).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(1), Some(2)), "{again}");
+    for index in 0..2 {
+        assert_eq!(again["results"][index]["status"], "duplicate", "{again}");
+        assert_eq!(again["results"][index]["event_id"], first["results"][index]["event_id"], "the first one's id");
+    }
+    assert_eq!(again["results"][2]["status"], "stored", "{again}");
+    // One event, sent twice.
+    let (status, one) = server.post("t1", "/api/v1/behaviors", with_id("e-3", "u1")).await;
+    assert_eq!((status, one["status"].as_str()), (StatusCode::ACCEPTED, Some("stored")), "{one}");
+    let (status, retry) = server.post("t1", "/api/v1/behaviors", with_id("e-3", "u1")).await;
+    assert_eq!((status, retry["status"].as_str()), (StatusCode::ACCEPTED, Some("duplicate")), "{retry}");
+    assert_eq!(retry["event_id"], one["event_id"]);
+    // Another tenant's e-1 is its own event.
+    let (status, other) = server.post("t2", "/api/v1/behaviors", with_id("e-1", "u1")).await;
+    assert_eq!((status, other["status"].as_str()), (StatusCode::ACCEPTED, Some("stored")), "{other}");
+    // An id that is not one is refused with what to fix.
+    let (status, bad) = server.post("t1", "/api/v1/behaviors", with_id("e:1", "u1")).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_event_id")), "{bad}");
+
+    // Counted and folded once: 5 events of t1 (e-1, e-2, e-3 and the two without an id) on the
+    // bus and in the warehouse, i1 clicked 5 times.
+    server.settle().await;
+    let (_, stats) = server.get("t1", "/api/v1/behaviors/stats").await;
+    assert_eq!(stats, json!({"events": 5, "warehouse_events": 5, "dead_letters": 0}));
+    let (_, item) = server.get("t1", "/api/v1/scenarios/feed/items/i1/stats").await;
+    assert_eq!(item["counts"]["click_count"], 5, "{item}");
+    let (_, stats) = server.get("t2", "/api/v1/behaviors/stats").await;
+    assert_eq!(stats["events"], 1);
+}
+
+/// Ten requests with one `event_id` at once: one stores it, the others are told it is a
+/// duplicate or still being stored (409 `event_in_flight`, to retry) — never stored twice.
+#[tokio::test]
+async fn concurrent_sends_of_one_event_id_store_it_once() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("hot_items", 1.0, 10)])).await;
+    let mut click = event("click", "u1", "i1", "feed");
+    click["event_id"] = json!("0193a9f2-7c3b-7d2e-9f00-123456789abc");
+    let sends = (0..10).map(|_| server.post("t1", "/api/v1/behaviors", click.clone()));
+    let answers = futures::future::join_all(sends).await;
+    let mut stored = 0;
+    for (status, answer) in &answers {
+        match (status.as_u16(), answer["status"].as_str(), answer["code"].as_str()) {
+            (202, Some("stored"), _) => stored += 1,
+            (202, Some("duplicate"), _) | (409, _, Some("event_in_flight")) => {}
+            other => panic!("unexpected answer {other:?}: {answer}"),
+        }
+    }
+    assert_eq!(stored, 1, "{answers:?}");
+    let (_, stats) = server.get("t1", "/api/v1/behaviors/stats").await;
+    assert_eq!(stats["events"], 1);
+}
