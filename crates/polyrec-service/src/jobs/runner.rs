@@ -77,10 +77,11 @@ pub async fn run(
                 continue;
             }
         };
-        forget_revoked(subscription.as_ref(), &mut instances, name);
+        let held = subscription.assignment();
+        forget_revoked(held.as_deref(), &mut instances, name);
         // Caught up (less than a full batch was waiting): windows and flushes advance now.
         let idle = batch.iter().map(|(_, records)| records.len()).sum::<usize>() < BATCH;
-        for (partition, records) in batch {
+        for (partition, records) in still_held(batch, held.as_deref(), name) {
             let instance = match instances.get_mut(&partition) {
                 Some(instance) => instance,
                 None => {
@@ -225,10 +226,33 @@ async fn commit(
     }
 }
 
+/// The batch's records of the partitions this member still holds. A batch fetched across a
+/// rebalance can carry records of a partition given to another member meanwhile; that member
+/// reads them from the committed offset, so applying them here too — a warehouse sink holding
+/// them for its next insert — would store them twice.
+fn still_held(
+    batch: Vec<(Partition, Vec<BusRecord>)>,
+    held: Option<&[Partition]>,
+    name: &str,
+) -> Vec<(Partition, Vec<BusRecord>)> {
+    let Some(held) = held else { return batch };
+    batch
+        .into_iter()
+        .filter(|(partition, records)| {
+            let kept = held.contains(partition);
+            if !kept {
+                tracing::info!(job = name, partition = %format!("{}/{}", partition.0, partition.1), records = records.len(),
+                    "records of a revoked partition left to its new member");
+            }
+            kept
+        })
+        .collect()
+}
+
 /// Drops the instances of partitions this member no longer holds (a rebalance gave them to
 /// another member, which resumes from the committed offsets).
-fn forget_revoked(subscription: &dyn Subscription, instances: &mut HashMap<Partition, Instance>, name: &str) {
-    let Some(held) = subscription.assignment() else { return };
+fn forget_revoked(held: Option<&[Partition]>, instances: &mut HashMap<Partition, Instance>, name: &str) {
+    let Some(held) = held else { return };
     instances.retain(|partition, _| {
         let kept = held.contains(partition);
         if !kept {
@@ -236,4 +260,43 @@ fn forget_revoked(subscription: &dyn Subscription, instances: &mut HashMap<Parti
         }
         kept
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use polyrec_core::{Event, EventType, ItemId, ScenarioId, TenantId, UserId};
+
+    use super::*;
+
+    fn record(offset: u64) -> BusRecord {
+        BusRecord {
+            offset,
+            event: Event {
+                event_id: format!("e{offset}"),
+                tenant_id: TenantId::parse("t").unwrap(),
+                scenario_id: ScenarioId::parse("s").unwrap(),
+                user_id: UserId::parse("u").unwrap(),
+                item_id: ItemId::parse("i").unwrap(),
+                event_type: EventType::Click,
+                timestamp_ms: 0,
+                received_ms: 0,
+                scenario_incarnation: 0,
+                request_id: None,
+                value: None,
+                context: None,
+                replay_for: None,
+            },
+        }
+    }
+
+    #[test]
+    fn records_of_a_partition_revoked_while_the_batch_was_fetched_are_left_alone() {
+        let (a, b) = (("topic".to_owned(), 0), ("topic".to_owned(), 1));
+        let batch = vec![(a.clone(), vec![record(1), record(2)]), (b.clone(), vec![record(7)])];
+        // A rebalance during the fetch gave partition 1 to another member.
+        let kept = still_held(batch.clone(), Some(std::slice::from_ref(&a)), "warehouse_sink");
+        assert_eq!(kept.iter().map(|(p, r)| (p.1, r.len())).collect::<Vec<_>>(), [(0, 2)]);
+        // A member that cannot tell what it holds keeps everything.
+        assert_eq!(still_held(batch, None, "warehouse_sink").len(), 2);
+    }
 }

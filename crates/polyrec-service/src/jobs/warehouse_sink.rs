@@ -49,12 +49,18 @@ impl WarehouseSink {
         if self.held.is_empty() {
             return Ok(());
         }
+        // The scenarios are checked again at the insert, not only when the events were taken:
+        // a scenario deleted while the sink held its events (up to `sink_flush_ms`) has had its
+        // warehouse rows deleted, and inserting them now would bring them back.
+        let live: Vec<BusRecord> = super::live(app, &self.held).await?.into_iter().cloned().collect();
         // The held events come from several reads: a poison one among them is isolated here,
         // where the insert fails, not by the runner (whose batch is only the latest read).
         let mut insert = Insert { app, inserted: 0 };
-        let failed = super::dead_letters::isolate(&self.held, &mut insert).await?;
+        let failed = super::dead_letters::isolate(&live, &mut insert).await?;
         super::dead_letters::record(app, self.name(), failed).await?;
         metrics::counter!("polyrec_warehouse_events_total").increment(insert.inserted as u64);
+        // One sink per partition: the gauge is their sum.
+        metrics::gauge!("polyrec_warehouse_sink_held_events").decrement(self.held.len() as f64);
         self.held.clear();
         self.held_since = None;
         Ok(())
@@ -94,6 +100,7 @@ impl StreamJob for WarehouseSink {
         let live = super::live(app, records).await?;
         let fresh: Vec<&BusRecord> = live.into_iter().filter(|r| r.offset > taken_through).collect();
         let catalogs = super::catalogs(app, &fresh).await?;
+        metrics::gauge!("polyrec_warehouse_sink_held_events").increment(fresh.len() as f64);
         self.held.extend(fresh.into_iter().map(|record| {
             let mut record = record.clone();
             let event = &record.event;

@@ -14,13 +14,20 @@
 //!
 //! **Exactly once.** A batch is inserted as one block (atomic in ClickHouse), after a lookup of
 //! which of its event ids are stored already; a replayed batch therefore inserts nothing and the
-//! views count nothing twice. Two sinks inserting the same event at once would need two members
+//! views count nothing twice. An insert that got no answer (the client's `timeout_ms`, default
+//! 30 s, passed; the reply was lost) runs under a `query_id`, and the sink waits until the server
+//! no longer runs it before the retry's lookup, so a slow insert is not inserted again beside
+//! itself. Two sinks inserting the same event at once would need two members
 //! holding one partition at once, which the consumer group's eager rebalance rules out: a member
-//! gives its partitions up only from its poll, after the batch in hand is stored, and a dead
-//! member's partitions move only after its session times out. The one gap: a sink retrying a
-//! batch through a warehouse outage longer than the group's `max.poll.interval.ms` (an hour) is
-//! dropped from the group while it still holds the batch. (`ReplacingMergeTree` would collapse
-//! duplicate raw rows on merge; the rollups would not.)
+//! gives its partitions up only from its poll, after the batch in hand is stored; what a sink
+//! holds for a revoked partition is dropped, as are the records of a batch fetched across the
+//! rebalance for a partition no longer held (`jobs::runner::still_held`): the new member reads
+//! them from the committed offset. A dead member's partitions move only after its session times
+//! out. The gaps left: a sink retrying a batch through a warehouse outage longer than the group's
+//! `max.poll.interval.ms` (an hour) is dropped from the group while it still holds the batch; an
+//! insert request held up in the network (not at the server) past the timeout and the retry can
+//! both land — ClickHouse 18.16 has no insert deduplication outside replicated tables.
+//! (`ReplacingMergeTree` would collapse duplicate raw rows on merge; the rollups would not.)
 
 use polyrec_core::Code;
 use std::collections::BTreeMap;
@@ -53,6 +60,9 @@ fn is_transient(message: &str) -> bool {
         .and_then(|code| code.parse::<u32>().ok())
         .is_some_and(|code| CODES.contains(&code))
 }
+
+/// How long an insert that got no answer is waited for before its retry looks it up.
+const QUERY_WAIT: Duration = Duration::from_secs(300);
 
 fn unavailable(error: impl std::fmt::Display) -> Error {
     Error::unavailable(format!("clickhouse: {error}"))
@@ -102,6 +112,11 @@ impl ClickHouseWarehouse {
             |e: &dyn std::fmt::Display| Error::invalid(Code::BadBackendUrl, format!("bad clickhouse url {url:?}: {e}"));
         let mut parsed = reqwest::Url::parse(url).map_err(|e| bad(&e))?;
         let mut database = parsed.query_pairs().find(|(k, _)| k == "database").map(|(_, v)| v.into_owned());
+        // How long a statement may go unanswered (`?timeout_ms=`, default 30 s).
+        let timeout_ms = match parsed.query_pairs().find(|(k, _)| k == "timeout_ms") {
+            Some((_, v)) => v.parse::<u64>().map_err(|e| bad(&format!("timeout_ms {v:?}: {e}")))?.max(1),
+            None => 30_000,
+        };
         if parsed.scheme() == "clickhouse" {
             let path = parsed.path().trim_matches('/');
             if !path.is_empty() {
@@ -122,7 +137,7 @@ impl ClickHouseWarehouse {
         base.set_query(None);
         base.set_path("/");
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
+            .timeout(Duration::from_millis(timeout_ms))
             .connect_timeout(Duration::from_secs(3))
             .build()
             .map_err(unavailable)?;
@@ -138,6 +153,11 @@ impl ClickHouseWarehouse {
     /// Runs a statement; the body of the answer is returned (TabSeparated unless the statement
     /// names a format).
     pub async fn execute(&self, sql: &str, body: Option<Vec<u8>>) -> Result<String> {
+        self.execute_as(sql, body, None).await
+    }
+
+    /// [`ClickHouseWarehouse::execute`] under a `query_id` the server knows the statement by.
+    async fn execute_as(&self, sql: &str, body: Option<Vec<u8>>, query_id: Option<&str>) -> Result<String> {
         let (query, body) = match body {
             // With a body, the statement travels in the URL and the data in the body.
             Some(data) => (Some(sql), data),
@@ -146,6 +166,9 @@ impl ClickHouseWarehouse {
         let mut request = self.http.post(&self.base).query(&[("database", self.database.as_str())]);
         if let Some(query) = query {
             request = request.query(&[("query", query)]);
+        }
+        if let Some(query_id) = query_id {
+            request = request.query(&[("query_id", query_id)]);
         }
         let response = request.body(body).send().await.map_err(unavailable)?;
         let status = response.status();
@@ -174,6 +197,30 @@ impl ClickHouseWarehouse {
             self.execute(statement, None).await?;
         }
         Ok(())
+    }
+
+    /// Waits until the statement `query_id` no longer runs on the server: polls
+    /// `system.processes` (for a statement still on its way in, a few times even when it is
+    /// not there yet), up to [`QUERY_WAIT`]. A server that cannot be asked is left to the retry,
+    /// which fails the same way until it answers.
+    async fn wait_for_query(&self, query_id: &str) {
+        let sql = format!("SELECT count() FROM system.processes WHERE query_id = {}", quote(query_id));
+        let started = std::time::Instant::now();
+        let mut absent = 0;
+        while started.elapsed() < QUERY_WAIT && absent < 3 {
+            match self.execute(&sql, None).await.map(|count| count.trim() == "0") {
+                Ok(true) => absent += 1,
+                Ok(false) => absent = 0,
+                Err(error) => {
+                    tracing::warn!(query_id, %error, "could not ask clickhouse whether an insert still runs");
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if absent < 3 {
+            tracing::warn!(query_id, "an insert that got no answer still runs after {QUERY_WAIT:?}; retrying anyway");
+        }
     }
 
     /// The event ids of `records` that are stored already.
@@ -368,7 +415,18 @@ impl Warehouse for ClickHouseWarehouse {
             inserted += 1;
         }
         if inserted > 0 {
-            self.execute("INSERT INTO user_behaviors FORMAT JSONEachRow", Some(body)).await?;
+            let query_id = format!("polyrec-insert-{}", uuid::Uuid::now_v7());
+            let sql = "INSERT INTO user_behaviors FORMAT JSONEachRow";
+            if let Err(error) = self.execute_as(sql, Some(body), Some(&query_id)).await {
+                // No answer is not "not inserted": the server may still be inserting the block
+                // (a slow insert past the client's timeout, a reply lost on the way). The retry
+                // looks up which events are stored, so it must not run before this insert has
+                // ended; it is waited for here (one block is atomic: all or none).
+                if matches!(error, Error::Unavailable { .. }) {
+                    self.wait_for_query(&query_id).await;
+                }
+                return Err(error);
+            }
         }
         Ok(inserted)
     }

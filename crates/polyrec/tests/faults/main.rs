@@ -345,6 +345,115 @@ async fn behaviors_are_refused_while_the_broker_is_down_and_none_acknowledged_is
     drop(broker);
 }
 
+/// The events as one user's (one partition's, so one sink's).
+fn one_user(events: Vec<Value>) -> Vec<Value> {
+    events
+        .into_iter()
+        .map(|mut event| {
+            event["user_id"] = json!("u0");
+            event
+        })
+        .collect()
+}
+
+/// A config file whose warehouse sink holds events for `flush_ms` or until it has `batch` of
+/// them, and whose ClickHouse calls give up after `timeout_ms`.
+fn sink_config(storage: &Storage, dir: &Path, flush_ms: u64, batch: usize, timeout_ms: u64) -> std::path::PathBuf {
+    let mut storage = storage.clone();
+    let separator = if storage.warehouse.contains('?') { '&' } else { '?' };
+    storage.warehouse = format!("{}{separator}timeout_ms={timeout_ms}", storage.warehouse);
+    let config = storage.config_file(dir);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("sink_flush_ms = 200\n", &format!("sink_flush_ms = {flush_ms}\nsink_batch_events = {batch}\n"));
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// An insert that outlives the sink's ClickHouse timeout is still running when the sink gives
+/// up on it: the retry must not look the batch up (and insert it again) before the server has
+/// finished it. Here every insert is made slow by a column computed on insert that sleeps on each
+/// row — the rows show only when the block is written, 2.8 s in; the client gives up after 1 s —
+/// and the batch ends up stored once, rollups included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insert_past_its_timeout_is_waited_for_and_not_inserted_again() {
+    let Some(storage) = Storage::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // Held until all 140 events are in, then one block: 140 × 20 ms inside ClickHouse.
+    let config = sink_config(&storage, dir.path(), 5_000, 140, 1_000);
+    let (_serve, url) = serve(&config, &dir.path().join("serve.log"), &[]).await;
+    let api = Api::new(&url);
+    api.scenario("slow", "feed").await;
+    storage.clickhouse("ALTER TABLE user_behaviors ADD COLUMN slow UInt8 MATERIALIZED sleepEachRow(0.02)").await;
+    // One user: one partition, one sink, one block.
+    let (status, report) = send(&api, "slow", one_user(batch(0, 140, now_ms() - 60_000))).await;
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(140)), "{report}");
+    eventually(Duration::from_secs(90), "the batch stored and no insert running", || async {
+        let stored = storage.clickhouse("SELECT count() FROM user_behaviors WHERE tenant_id = 'slow'").await;
+        let running = storage.clickhouse("SELECT count() FROM system.processes WHERE query LIKE 'INSERT%'").await;
+        (stored.trim().parse::<u64>().unwrap_or(0) >= 140 && running.trim() == "0").then_some(())
+    })
+    .await;
+    // The sink gave up on the insert (the condition this test is about).
+    eventually(Duration::from_secs(10), "the sink's log to show the insert it gave up on", || async {
+        let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+        log.lines()
+            .any(|line| line.contains("stream job failed on a batch") && line.contains("clickhouse"))
+            .then_some(())
+    })
+    .await;
+    let rows =
+        storage.clickhouse("SELECT count(), uniqExact(event_id) FROM user_behaviors WHERE tenant_id = 'slow'").await;
+    assert_eq!(rows.trim(), "140\t140", "each event once");
+    let rolled = storage.clickhouse("SELECT sum(events) FROM metrics_hourly WHERE tenant_id = 'slow'").await;
+    assert_eq!(rolled.trim(), "140", "the rollups count each event once");
+}
+
+/// A scenario deleted while the warehouse sink holds its events (waiting for a full batch) stays
+/// deleted: the held events are checked again at the insert and dropped, not inserted after the
+/// delete removed the scenario's rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_deleted_while_the_sink_holds_its_events_stays_deleted() {
+    let Some(storage) = Storage::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // A batch is 20 events; nothing is flushed by time within the test.
+    let config = sink_config(&storage, dir.path(), 600_000, 20, 30_000);
+    let (_serve, url) = serve(&config, &dir.path().join("serve.log"), &[]).await;
+    let api = Api::new(&url);
+    api.scenario("d", "feed").await;
+    api.scenario("d", "other").await;
+    let ts = now_ms() - 60_000;
+    let (status, report) = send(&api, "d", one_user(batch(0, 10, ts))).await;
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(10)), "{report}");
+    eventually(Duration::from_secs(30), "the sink to hold the scenario's 10 events", || async {
+        (api.gauge("polyrec_warehouse_sink_held_events").await == Some(10.0)).then_some(())
+    })
+    .await;
+    let (status, _, _) = api.call(reqwest::Method::DELETE, "d", "/api/v1/scenarios/feed", None).await;
+    assert_eq!(status, 204);
+    // Ten events of another scenario fill the batch: the sink inserts.
+    let others: Vec<Value> = one_user(batch(1, 10, ts))
+        .into_iter()
+        .map(|mut e| {
+            e["scenario_id"] = json!("other");
+            e
+        })
+        .collect();
+    let (status, report) = send(&api, "d", others).await;
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(10)), "{report}");
+    eventually(Duration::from_secs(30), "the other scenario's events in the warehouse", || async {
+        let stored = storage
+            .clickhouse("SELECT count() FROM user_behaviors WHERE tenant_id = 'd' AND scenario_id = 'other'")
+            .await;
+        (stored.trim() == "10").then_some(())
+    })
+    .await;
+    let deleted =
+        storage.clickhouse("SELECT count() FROM user_behaviors WHERE tenant_id = 'd' AND scenario_id = 'feed'").await;
+    assert_eq!(deleted.trim(), "0", "the deleted scenario's held events were not inserted");
+    assert_eq!(api.gauge("polyrec_warehouse_sink_held_events").await, Some(0.0));
+}
+
 /// Two tenants send at once: their topics, warehouse rows, Redis keys and documents never mix —
 /// checked in each store directly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

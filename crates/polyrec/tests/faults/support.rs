@@ -84,6 +84,7 @@ where
 
 /// The storage of one test: its own MongoDB database, Redis key prefix, ClickHouse database and
 /// Kafka topic/group prefix on the shared servers (or on servers of its own).
+#[derive(Clone)]
 pub struct Storage {
     pub documents: String,
     pub realtime: String,
@@ -257,6 +258,13 @@ impl Api {
 
     pub async fn warehouse_events(&self, tenant: &str) -> u64 {
         self.get(tenant, "/api/v1/behaviors/stats").await.1["warehouse_events"].as_u64().unwrap_or(0)
+    }
+
+    /// A gauge of the server's `/metrics` (no labels), `None` before it reports one.
+    pub async fn gauge(&self, name: &str) -> Option<f64> {
+        let text = self.client.get(format!("{}/metrics", self.url)).send().await.ok()?.text().await.ok()?;
+        let prefix = format!("{name} ");
+        text.lines().find_map(|line| line.strip_prefix(&prefix)).and_then(|v| v.trim().parse().ok())
     }
 
     /// A stream job's lag behind the bus as the server's `/metrics` reports it (the events it
