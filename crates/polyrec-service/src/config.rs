@@ -180,7 +180,7 @@ pub struct TenancyConfig {
     pub user_failure_ttl_seconds: u64,
     /// The user service's circuit breaker: this many lookups failing in a row open it, and for
     /// `user_breaker_open_seconds` no lookup is made (requests and events go without user
-    /// information); then one lookup tries again.
+    /// information); then lookups are tried again, and the first failure opens it again.
     pub user_breaker_failures: u32,
     pub user_breaker_open_seconds: u64,
     /// Whether tenants the registry (or the tenant service) does not know are served, with

@@ -91,6 +91,18 @@ impl InternalKey {
     /// Checks the `authorization` metadata of an internal call (`Bearer <token>`) made for
     /// `tenant`: `401` without a valid token, `403` with one for another tenant.
     pub fn verify(&self, authorization: Option<&str>, tenant: &TenantId) -> Result<()> {
+        let claimed = self.tenant_of(authorization)?;
+        if claimed != tenant.as_str() {
+            return Err(Error::forbidden(
+                Code::TenantMismatch,
+                format!("the service token is for tenant {claimed:?}, not {:?}", tenant.as_str()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The tenant a valid service token is for (`401` when there is none or it is not valid).
+    pub fn tenant_of(&self, authorization: Option<&str>) -> Result<String> {
         let invalid = |message: String| Error::unauthorized(Code::InvalidToken, message);
         let header = authorization.ok_or_else(missing)?;
         let token = header
@@ -111,13 +123,7 @@ impl InternalKey {
                 _ => invalid(format!("the service token is not valid: {e}")),
             })?
             .claims;
-        if claims.tenant_id != tenant.as_str() {
-            return Err(Error::forbidden(
-                Code::TenantMismatch,
-                format!("the service token is for tenant {:?}, not {:?}", claims.tenant_id, tenant.as_str()),
-            ));
-        }
-        Ok(())
+        Ok(claims.tenant_id)
     }
 }
 

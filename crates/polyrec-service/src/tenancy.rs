@@ -296,6 +296,19 @@ impl Tenancy {
         found
     }
 
+    /// Checks an internal call's credential before anything of the call is read (a streamed
+    /// call's messages): `401` unless it is a valid service token. Which tenant it opens is
+    /// checked by [`Tenancy::admit`] once the call names one.
+    pub fn authenticate_internal(&self, authorization: Option<&str>) -> Result<()> {
+        match &self.internal {
+            Some(key) => key.tenant_of(authorization).map(|_| ()),
+            None => Err(Error::unauthorized(
+                Code::MissingToken,
+                "this process has no services.internal_key, so it takes no internal call",
+            )),
+        }
+    }
+
     /// Takes `charge` from the tenant's quota, or says when to come back (`429`).
     pub fn charge(&self, tenant: &TenantId, quota: &Quota, charge: Charge, now_ms: i64) -> Result<()> {
         let (rate, cost) = charge.rate_and_cost(quota);
@@ -329,15 +342,23 @@ impl Tenancy {
 const USER_LOOKUPS_AT_ONCE: usize = 32;
 
 /// The user service, its cache and its circuit breaker (`failsafe`: consecutive failures open
-/// it for `user_breaker_open_seconds`, then one call is let through half-open).
+/// it for `user_breaker_open_seconds`; then it is half-open — calls go through, the first
+/// failure opens it again and the first success closes it).
 struct Users {
     source: Arc<dyn UserSource>,
     cache: TtlCache<(TenantId, UserId), Option<UserInfo>>,
     breaker: failsafe::StateMachine<failsafe::failure_policy::ConsecutiveFailures<failsafe::backoff::Constant>, ()>,
 }
 
-/// A lookup with no answer: it failed, timed out, or the open breaker refused it.
-struct Failure;
+/// A lookup with no answer.
+enum Failure {
+    /// It failed or timed out on its own deadline, or the open breaker refused it: the user
+    /// goes without, remembered for `user_failure_ttl_seconds`.
+    Failed,
+    /// The batch's one deadline passed before it was made or answered: nothing is said about
+    /// the service (not counted by the breaker, not remembered).
+    OutOfTime,
+}
 
 impl Users {
     /// One lookup through the breaker, with the retries of `config`, all by `until`.
@@ -348,29 +369,39 @@ impl Users {
         config: &TenancyConfig,
         until: tokio::time::Instant,
     ) -> Result<Option<UserInfo>, Failure> {
+        let started = tokio::time::Instant::now();
+        if started >= until {
+            return Err(Failure::OutOfTime);
+        }
         if !self.breaker.is_call_permitted() {
             metrics::counter!("polyrec_user_service_rejected_total").increment(1);
-            return Err(Failure);
+            return Err(Failure::Failed);
         }
+        // Its own deadline, unless the batch's ends first.
+        let own = started + Duration::from_millis(config.timeout_ms.max(1));
         let policy = Retries::new(config.timeout_ms, config.retries, config.backoff_ms);
-        let error = match tokio::time::timeout_at(until, with_retries(&policy, || self.source.user(tenant, user))).await
-        {
+        let lookup = with_retries(&policy, || self.source.user(tenant, user));
+        let error = match tokio::time::timeout_at(own.min(until), lookup).await {
             Ok(Ok(info)) => {
                 self.breaker.on_success();
                 return Ok(info);
             }
             Ok(Err(error)) => error,
+            // Cut off by the batch's deadline before it had half of its own: not the service's
+            // failure. (The first lookups of a batch have all of theirs.)
+            Err(_) if until < own && (until - started) * 2 < own - started => return Err(Failure::OutOfTime),
             Err(_) => Error::unavailable(format!("no answer within {} ms", config.timeout_ms)),
         };
         self.breaker.on_error();
         metrics::counter!("polyrec_user_service_failures_total").increment(1);
         tracing::warn!(tenant = %tenant, %error, "user service lookup failed");
-        Err(Failure)
+        Err(Failure::Failed)
     }
 
     /// Caches a lookup's outcome and says what the request uses: the answer (a miss cached as
     /// long as an answer); on a failure the stale answer if there is one, else nothing — either
-    /// remembered for `user_failure_ttl_seconds`, so the user's next events do not ask again.
+    /// remembered for `user_failure_ttl_seconds`, so the user's next events do not ask again; a
+    /// lookup the batch's deadline cut off is not remembered.
     fn settle(
         &self,
         key: (TenantId, UserId),
@@ -383,7 +414,8 @@ impl Users {
                 self.cache.put(key, info.clone(), now_ms, self.cache.ttl_ms);
                 info
             }
-            Err(Failure) => {
+            Err(Failure::OutOfTime) => self.cache.stale(&key).flatten(),
+            Err(Failure::Failed) => {
                 let stale = self.cache.stale(&key).flatten();
                 self.cache.put(key, stale.clone(), now_ms, config.user_failure_ttl_seconds as i64 * 1000);
                 stale

@@ -325,6 +325,11 @@ pub trait EventBus: Send + Sync {
     async fn append_each(&self, events: Vec<Event>) -> Result<Vec<Result<u64>>> {
         Ok(self.append(events).await?.into_iter().map(Ok).collect())
     }
+    /// Whether an append that failed certainly stored nothing (a transaction rolled back), as
+    /// opposed to a send that got no acknowledgement and may have been written (Kafka).
+    fn failures_store_nothing(&self) -> bool {
+        true
+    }
     /// How many events a tenant has ever had acknowledged on the bus (retention does not lower it).
     async fn count(&self, tenant: &TenantId) -> Result<u64>;
     /// Whether the bus can be reached (readiness).

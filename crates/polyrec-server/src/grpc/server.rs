@@ -124,6 +124,8 @@ impl item_service_server::ItemService for Handler {
 
     async fn import_items(&self, request: Request<Streaming<ImportItem>>) -> Answer<Report> {
         let authorization = authorization(&request);
+        // Before a message is read: a caller without a credential holds no stream open.
+        self.app.tenancy.authenticate_internal(authorization.as_deref()).map_err(status)?;
         let mut stream = request.into_inner();
         // The first message names the tenant and scenario of the whole import.
         let Some(first) = stream.next().await.transpose()? else {
@@ -208,6 +210,7 @@ impl behavior_service_server::BehaviorService for Handler {
 
     async fn track_stream(&self, request: Request<Streaming<Event>>) -> Answer<BatchReport> {
         let authorization = authorization(&request);
+        self.app.tenancy.authenticate_internal(authorization.as_deref()).map_err(status)?;
         let mut stream = request.into_inner();
         let batch_size = self.app.config.max_batch_events.clamp(1, 1_000);
         let mut total = BatchReport::default();

@@ -71,6 +71,14 @@ impl WarehouseSink {
     }
 }
 
+impl Drop for WarehouseSink {
+    /// A sink dropped with events held (its partition revoked, the process stopping) leaves
+    /// them to whoever reads the partition next: they leave the gauge too.
+    fn drop(&mut self) {
+        metrics::gauge!("polyrec_warehouse_sink_held_events").decrement(self.held.len() as f64);
+    }
+}
+
 /// The warehouse insert, as the dead-letter isolation applies it.
 struct Insert<'a> {
     app: &'a App,

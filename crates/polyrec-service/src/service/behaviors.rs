@@ -300,28 +300,46 @@ enum Outcome {
 /// without a client id are appended as they are. `Err` when nothing could be appended.
 async fn append_once(app: &App, tenant: &TenantId, incoming: Vec<Incoming>) -> Result<Vec<Outcome>> {
     let realtime = &app.stores.realtime;
-    let claims: Vec<(&str, &str)> = incoming
-        .iter()
-        .filter_map(|i| i.client_id.as_deref().map(|client| (client, i.event.event_id.as_str())))
-        .collect();
-    let mut held = if claims.is_empty() {
+    // A client id sent twice in one batch: the first copy is claimed, the others follow it.
+    let mut first_of: HashMap<&str, usize> = HashMap::new();
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
+    let mut claims: Vec<(&str, &str)> = Vec::new();
+    let mut claimed_at: Vec<usize> = Vec::new();
+    for (index, entry) in incoming.iter().enumerate() {
+        if let Some(client) = entry.client_id.as_deref() {
+            match first_of.get(client) {
+                Some(&first) => repeats.push((index, first)),
+                None => {
+                    first_of.insert(client, index);
+                    claims.push((client, entry.event.event_id.as_str()));
+                    claimed_at.push(index);
+                }
+            }
+        }
+    }
+    let held = if claims.is_empty() {
         Vec::new()
     } else {
         realtime.claim_event_ids(tenant, &claims, PENDING_CLAIM_MS).await?
+    };
+    let mut holders: HashMap<usize, String> = HashMap::new();
+    for (&index, holder) in claimed_at.iter().zip(held) {
+        if let Some(holder) = holder {
+            holders.insert(index, holder);
+        }
     }
-    .into_iter();
+    let repeated: std::collections::HashSet<usize> = repeats.iter().map(|(index, _)| *index).collect();
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(incoming.len());
     let mut appending = Vec::new();
-    for (index, entry) in incoming.iter().enumerate() {
-        let holder = if entry.client_id.is_some() { held.next().flatten() } else { None };
-        match holder {
+    for index in 0..incoming.len() {
+        if repeated.contains(&index) {
+            outcomes.push(None);
+            continue;
+        }
+        match holders.remove(&index) {
             Some(holder) => outcomes.push(Some(match holder.split_once(':') {
                 Some(("stored", first)) => Outcome::Taken(first.to_owned(), Stored::Duplicate),
-                _ => Outcome::Refused(Error::Conflict {
-                    code: Code::EventInFlight,
-                    message: "an event with this event_id is being stored by another request; retry in a few seconds"
-                        .to_owned(),
-                }),
+                _ => Outcome::Refused(in_flight()),
             })),
             None => {
                 outcomes.push(None);
@@ -330,12 +348,18 @@ async fn append_once(app: &App, tenant: &TenantId, incoming: Vec<Incoming>) -> R
         }
     }
     let events: Vec<Event> = appending.iter().map(|&i| incoming[i].event.clone()).collect();
+    // A failed append frees its ids for a retry only when it certainly stored nothing (the
+    // embedded bus's transaction); a send Kafka did not acknowledge may still have been
+    // written, so its ids stay pending until the claim expires (`event_in_flight` meanwhile).
+    let certain = app.stores.bus.failures_store_nothing();
     let appended = match app.stores.bus.append_each(events).await {
         Ok(appended) => appended,
         Err(error) => {
-            let claimed: Vec<&str> = appending.iter().filter_map(|&i| incoming[i].client_id.as_deref()).collect();
-            if let Err(release) = realtime.settle_event_ids(tenant, &[], &claimed, STORED_CLAIM_MS).await {
-                tracing::warn!(%release, "could not free event_id claims; they expire on their own");
+            if certain {
+                let claimed: Vec<&str> = appending.iter().filter_map(|&i| incoming[i].client_id.as_deref()).collect();
+                if let Err(release) = realtime.settle_event_ids(tenant, &[], &claimed, STORED_CLAIM_MS).await {
+                    tracing::warn!(%release, "could not free event_id claims; they expire on their own");
+                }
             }
             return Err(error);
         }
@@ -351,7 +375,9 @@ async fn append_once(app: &App, tenant: &TenantId, incoming: Vec<Incoming>) -> R
                 Outcome::Taken(entry.event.event_id.clone(), Stored::Stored)
             }
             Err(error) => {
-                released.extend(entry.client_id.as_deref());
+                if certain {
+                    released.extend(entry.client_id.as_deref());
+                }
                 Outcome::Refused(error)
             }
         });
@@ -361,9 +387,22 @@ async fn append_once(app: &App, tenant: &TenantId, incoming: Vec<Incoming>) -> R
     if let Err(error) = realtime.settle_event_ids(tenant, &stored, &released, STORED_CLAIM_MS).await {
         tracing::warn!(%error, "could not settle event_id claims");
     }
+    for (index, first) in repeats {
+        outcomes[index] = Some(match &outcomes[first] {
+            Some(Outcome::Taken(event_id, _)) => Outcome::Taken(event_id.clone(), Stored::Duplicate),
+            _ => Outcome::Refused(in_flight()),
+        });
+    }
     let duplicates = outcomes.iter().filter(|o| matches!(o, Some(Outcome::Taken(_, Stored::Duplicate)))).count();
     metrics::counter!("polyrec_events_duplicate_total").increment(duplicates as u64);
     Ok(outcomes.into_iter().map(|o| o.expect("every event has an outcome")).collect())
+}
+
+fn in_flight() -> Error {
+    Error::Conflict {
+        code: Code::EventInFlight,
+        message: "an event with this event_id is being stored by another request; retry in a few seconds".to_owned(),
+    }
 }
 
 /// Checks one event and stamps it with an id and the receipt time.

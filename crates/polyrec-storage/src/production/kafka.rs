@@ -367,6 +367,8 @@ impl KafkaBus {
         if deliveries.iter().all(Result::is_err)
             && let Some(Err(error)) = deliveries.pop()
         {
+            // A producer in librdkafka's fatal state refuses every record at once.
+            self.renew_producer_if_fatal(&producer, false);
             return Err(error);
         }
         let mut offsets = Vec::with_capacity(deliveries.len());
@@ -677,6 +679,11 @@ impl EventBus for KafkaBus {
         Ok(offsets.into_iter().map(|offset| offset as u64).collect())
     }
 
+    fn failures_store_nothing(&self) -> bool {
+        // A record whose acknowledgement timed out may be on the broker all the same.
+        false
+    }
+
     async fn append_each(&self, events: Vec<Event>) -> Result<Vec<Result<u64>>> {
         let mut payloads = Vec::with_capacity(events.len());
         for event in &events {
@@ -749,6 +756,10 @@ mod tests {
         }
         assert_eq!(topic_of("", &TenantId::parse("a@b_c").unwrap()), "user-behaviors-a_ab__c");
         assert_eq!(topic_of("", &TenantId::parse("t.1").unwrap()), "user-behaviors-t_d1");
+        // The README's examples (the SPEC's `mymx`, and the two ids that used to collide).
+        assert_eq!(topic_of("", &TenantId::parse("mymx").unwrap()), "user-behaviors-mymx");
+        assert_eq!(topic_of("", &TenantId::parse("tenant_123").unwrap()), "user-behaviors-tenant__123");
+        assert_eq!(topic_of("", &TenantId::parse("tenant..123").unwrap()), "user-behaviors-tenant_d_d123");
     }
 
     #[test]

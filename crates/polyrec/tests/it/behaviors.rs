@@ -154,6 +154,15 @@ async fn an_event_sent_twice_with_its_event_id_is_stored_and_counted_once() {
     let (status, retry) = server.post("t1", "/api/v1/behaviors", with_id("e-3", "u1")).await;
     assert_eq!((status, retry["status"].as_str()), (StatusCode::ACCEPTED, Some("duplicate")), "{retry}");
     assert_eq!(retry["event_id"], one["event_id"]);
+    // One id twice in one batch: stored once, the second copy a duplicate of the first.
+    let twice = json!({"events": [with_id("e-4", "u1"), with_id("e-4", "u1")]});
+    let (status, report) = server.post("t1", "/api/v1/behaviors/batch", twice).await;
+    assert_eq!(
+        (status, report["accepted"].as_u64(), report["duplicates"].as_u64()),
+        (StatusCode::OK, Some(1), Some(1))
+    );
+    assert_eq!(report["results"][1]["event_id"], report["results"][0]["event_id"], "{report}");
+    assert_eq!(report["results"][1]["status"], "duplicate", "{report}");
     // Another tenant's e-1 is its own event.
     let (status, other) = server.post("t2", "/api/v1/behaviors", with_id("e-1", "u1")).await;
     assert_eq!((status, other["status"].as_str()), (StatusCode::ACCEPTED, Some("stored")), "{other}");
@@ -161,13 +170,13 @@ async fn an_event_sent_twice_with_its_event_id_is_stored_and_counted_once() {
     let (status, bad) = server.post("t1", "/api/v1/behaviors", with_id("e:1", "u1")).await;
     assert_eq!((status, bad["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_event_id")), "{bad}");
 
-    // Counted and folded once: 5 events of t1 (e-1, e-2, e-3 and the two without an id) on the
-    // bus and in the warehouse, i1 clicked 5 times.
+    // Counted and folded once: 6 events of t1 (e-1 to e-4 and the two without an id) on the bus
+    // and in the warehouse, i1 clicked 6 times.
     server.settle().await;
     let (_, stats) = server.get("t1", "/api/v1/behaviors/stats").await;
-    assert_eq!(stats, json!({"events": 5, "warehouse_events": 5, "dead_letters": 0}));
+    assert_eq!(stats, json!({"events": 6, "warehouse_events": 6, "dead_letters": 0}));
     let (_, item) = server.get("t1", "/api/v1/scenarios/feed/items/i1/stats").await;
-    assert_eq!(item["counts"]["click_count"], 5, "{item}");
+    assert_eq!(item["counts"]["click_count"], 6, "{item}");
     let (_, stats) = server.get("t2", "/api/v1/behaviors/stats").await;
     assert_eq!(stats["events"], 1);
 }
