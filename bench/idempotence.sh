@@ -78,7 +78,7 @@ run() { # MODE ROUND
         -d @bench/scenario.json >/dev/null
     # The tenant's topic is made by a first event, before the clock.
     curl -sf -X POST "$api/api/v1/behaviors/batch" -H 'X-Tenant-Id: bench' -H 'Content-Type: application/json' \
-        -d '{"events": [{"event_type": "click", "user_id": "warm", "item_id": "warm", "scenario_id": "feed"}]}' >/dev/null
+        -d "{\"events\": [$(head -n 1 "$WORK/events.ndjson")]}" >/dev/null
     printf '%-11s round %s: ' "$mode" "$round"
     python3 bench/ingest.py --url "$api" --events "$events" --tenant bench --batch 1000 --concurrency 4 |
         grep -E 'rate' | tr '\n' ' '
