@@ -184,6 +184,8 @@ codes! {
     InvalidToken = "invalid_token", Unauthorized, 401;
     TokenExpired = "token_expired", Unauthorized, 401;
     TenantMismatch = "tenant_mismatch", Forbidden, 403;
+    /// An internal service token that only reads, on a method that changes data.
+    ReadOnlyToken = "read_only_token", Forbidden, 403;
     UnknownTenant = "unknown_tenant", Forbidden, 403;
     TenantSuspended = "tenant_suspended", Forbidden, 403;
     TenantStatusUnknown = "tenant_status_unknown", Forbidden, 403;

@@ -3,9 +3,12 @@
 //! (`services.internal_key`, `POLYREC_INTERNAL_KEY`) — naming the one tenant the call acts for.
 //!
 //! The caller (the recommendation service, acting for the tenant whose public request it serves)
-//! mints a token per call; the callee checks its signature, issuer, audience and expiry, then
-//! that the call's tenant is the token's: no credential is `UNAUTHENTICATED`, a credential for
-//! another tenant `PERMISSION_DENIED`. A token is good for [`LIFETIME_SECONDS`], so one that
+//! mints a token per call, for one service and one [`Access`]; the callee checks its signature,
+//! issuer, audience (`polyrec-internal:{service}`: a token for the item service opens no other)
+//! and expiry, then that the call's tenant is the token's and that the token grants what the
+//! method does: no credential is `UNAUTHENTICATED`; a credential for another tenant, for
+//! another service, or a read token on a method that writes is `PERMISSION_DENIED`. The
+//! recommendation service only ever mints read tokens. A token is good for [`LIFETIME_SECONDS`], so one that
 //! leaks (a log, a captured packet) opens one tenant for a minute, not the deployment for ever.
 //!
 //! The internal key is not the public edge's `auth.hs256_secret` (the two must differ), and the
@@ -29,8 +32,24 @@ struct Claims {
     iss: String,
     aud: String,
     tenant_id: String,
+    /// Whether the token may call methods that change data.
+    #[serde(default)]
+    write: bool,
     iat: u64,
     exp: u64,
+}
+
+/// What an internal call does: reads, or changes data (create, replace, delete, import, track,
+/// train, activate, roll back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// A service token's audience: the one service it opens.
+fn audience(service: &str) -> String {
+    format!("{ISSUER}:{service}")
 }
 
 /// The answer to an internal call without a credential.
@@ -74,13 +93,15 @@ impl InternalKey {
         })
     }
 
-    /// A token for calls made for `tenant`, good for [`LIFETIME_SECONDS`] from now.
-    pub fn mint(&self, tenant: &TenantId) -> String {
+    /// A token for calls to `service` made for `tenant` with `access`, good for
+    /// [`LIFETIME_SECONDS`] from now.
+    pub fn mint(&self, tenant: &TenantId, service: &str, access: Access) -> String {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             iss: ISSUER.to_owned(),
-            aud: ISSUER.to_owned(),
+            aud: audience(service),
             tenant_id: tenant.to_string(),
+            write: access == Access::Write,
             iat: now,
             exp: now + LIFETIME_SECONDS,
         };
@@ -88,21 +109,32 @@ impl InternalKey {
             .expect("HS256 signing of a serializable claim set cannot fail")
     }
 
-    /// Checks the `authorization` metadata of an internal call (`Bearer <token>`) made for
-    /// `tenant`: `401` without a valid token, `403` with one for another tenant.
-    pub fn verify(&self, authorization: Option<&str>, tenant: &TenantId) -> Result<()> {
-        let claimed = self.tenant_of(authorization)?;
-        if claimed != tenant.as_str() {
+    /// Checks the `authorization` metadata of an internal call to `service` (`Bearer <token>`)
+    /// made for `tenant` with `access`: `401` without a valid token for this service, `403` with
+    /// one for another tenant or one that only reads on a method that writes.
+    pub fn verify(&self, authorization: Option<&str>, service: &str, tenant: &TenantId, access: Access) -> Result<()> {
+        let claims = self.claims(authorization, service)?;
+        if claims.tenant_id != tenant.as_str() {
             return Err(Error::forbidden(
                 Code::TenantMismatch,
-                format!("the service token is for tenant {claimed:?}, not {:?}", tenant.as_str()),
+                format!("the service token is for tenant {:?}, not {:?}", claims.tenant_id, tenant.as_str()),
+            ));
+        }
+        if access == Access::Write && !claims.write {
+            return Err(Error::forbidden(
+                Code::ReadOnlyToken,
+                "the service token only reads; this method changes data",
             ));
         }
         Ok(())
     }
 
-    /// The tenant a valid service token is for (`401` when there is none or it is not valid).
-    pub fn tenant_of(&self, authorization: Option<&str>) -> Result<String> {
+    /// Checks that `authorization` is a valid token for `service`, whatever it opens.
+    pub fn authenticate(&self, authorization: Option<&str>, service: &str) -> Result<()> {
+        self.claims(authorization, service).map(|_| ())
+    }
+
+    fn claims(&self, authorization: Option<&str>, service: &str) -> Result<Claims> {
         let invalid = |message: String| Error::unauthorized(Code::InvalidToken, message);
         let header = authorization.ok_or_else(missing)?;
         let token = header
@@ -113,17 +145,19 @@ impl InternalKey {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECONDS;
         validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[ISSUER]);
+        validation.set_audience(&[audience(service)]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    Error::unauthorized(Code::TokenExpired, "the service token has expired")
-                }
-                _ => invalid(format!("the service token is not valid: {e}")),
-            })?
-            .claims;
-        Ok(claims.tenant_id)
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map(|data| data.claims).map_err(|e| match e
+            .kind()
+        {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                Error::unauthorized(Code::TokenExpired, "the service token has expired")
+            }
+            jsonwebtoken::errors::ErrorKind::InvalidAudience => {
+                invalid(format!("the service token is not for the {service} service"))
+            }
+            _ => invalid(format!("the service token is not valid: {e}")),
+        })
     }
 }
 
@@ -137,43 +171,57 @@ mod tests {
         TenantId::parse(id).unwrap()
     }
 
+    fn bearer(token: String) -> String {
+        format!("Bearer {token}")
+    }
+
     #[test]
-    fn a_minted_token_opens_its_tenant_and_no_other() {
+    fn a_minted_token_opens_its_tenant_service_and_access_and_nothing_else() {
         let key = InternalKey::new(SECRET, "").unwrap();
-        let token = format!("Bearer {}", key.mint(&tenant("acme")));
-        assert!(key.verify(Some(&token), &tenant("acme")).is_ok());
-        assert_eq!(key.verify(Some(&token), &tenant("victim")).unwrap_err().code(), Code::TenantMismatch);
-        assert_eq!(key.verify(None, &tenant("acme")).unwrap_err().code(), Code::MissingToken);
-        assert_eq!(key.verify(Some("Basic x"), &tenant("acme")).unwrap_err().code(), Code::InvalidToken);
+        let read = bearer(key.mint(&tenant("acme"), "item", Access::Read));
+        let code = |auth: Option<&str>, service, who, access| {
+            key.verify(auth, service, &tenant(who), access).err().map(|e| e.code())
+        };
+        assert_eq!(code(Some(&read), "item", "acme", Access::Read), None);
+        assert_eq!(code(Some(&read), "item", "victim", Access::Read), Some(Code::TenantMismatch));
+        assert_eq!(code(Some(&read), "item", "acme", Access::Write), Some(Code::ReadOnlyToken), "read only");
+        assert_eq!(code(Some(&read), "scenario", "acme", Access::Read), Some(Code::InvalidToken), "another service");
+        let write = bearer(key.mint(&tenant("acme"), "item", Access::Write));
+        assert_eq!(code(Some(&write), "item", "acme", Access::Write), None);
+        assert_eq!(code(None, "item", "acme", Access::Read), Some(Code::MissingToken));
+        assert_eq!(code(Some("Basic x"), "item", "acme", Access::Read), Some(Code::InvalidToken));
     }
 
     #[test]
     fn another_key_or_an_edge_token_is_not_an_internal_credential() {
         let key = InternalKey::new(SECRET, "").unwrap();
         let other = InternalKey::new("ffffffffffffffffffffffffffffffff", "").unwrap();
-        let forged = format!("Bearer {}", other.mint(&tenant("acme")));
-        assert_eq!(key.verify(Some(&forged), &tenant("acme")).unwrap_err().code(), Code::InvalidToken);
+        let forged = bearer(other.mint(&tenant("acme"), "item", Access::Write));
+        let refused = key.verify(Some(&forged), "item", &tenant("acme"), Access::Read).unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidToken);
         // Signed with the internal key but not issued as an internal token (a public token's claims).
         let edge = serde_json::json!({"tenant_id": "acme", "exp": jsonwebtoken::get_current_timestamp() + 60});
         let edge =
             jsonwebtoken::encode(&Header::default(), &edge, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap();
-        assert_eq!(
-            key.verify(Some(&format!("Bearer {edge}")), &tenant("acme")).unwrap_err().code(),
-            Code::InvalidToken
-        );
+        let refused = key.verify(Some(&bearer(edge)), "item", &tenant("acme"), Access::Read).unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidToken);
     }
 
     #[test]
     fn an_expired_token_is_refused() {
         let key = InternalKey::new(SECRET, "").unwrap();
         let past = jsonwebtoken::get_current_timestamp() - LIFETIME_SECONDS - LEEWAY_SECONDS - 1;
-        let claims =
-            Claims { iss: ISSUER.into(), aud: ISSUER.into(), tenant_id: "acme".into(), iat: past, exp: past + 1 };
+        let claims = Claims {
+            iss: ISSUER.into(),
+            aud: audience("item"),
+            tenant_id: "acme".into(),
+            write: true,
+            iat: past,
+            exp: past + 1,
+        };
         let token = jsonwebtoken::encode(&Header::default(), &claims, &key.encoding).unwrap();
-        assert_eq!(
-            key.verify(Some(&format!("Bearer {token}")), &tenant("acme")).unwrap_err().code(),
-            Code::TokenExpired
-        );
+        let refused = key.verify(Some(&bearer(token)), "item", &tenant("acme"), Access::Read).unwrap_err();
+        assert_eq!(refused.code(), Code::TokenExpired);
     }
 
     #[test]

@@ -92,8 +92,9 @@ pub enum Credential<'a> {
     /// The public HTTP edge: the `Authorization` header, if any.
     Bearer(Option<&'a str>),
     /// An internal gRPC call between the services (SPEC §3.1: internal ports): its
-    /// `authorization` metadata, a service token of [`crate::internal`].
-    Internal(Option<&'a str>),
+    /// `authorization` metadata (a service token of [`crate::internal`]), the service called and
+    /// what the method does.
+    Internal { authorization: Option<&'a str>, service: &'a str, access: crate::internal::Access },
 }
 
 pub struct Tenancy {
@@ -181,8 +182,10 @@ impl Tenancy {
         match (credential, &self.verifier, &self.internal) {
             (Credential::Bearer(authorization), Some(verifier), _) => verifier.verify(authorization, tenant)?,
             (Credential::Bearer(_), None, _) => {}
-            (Credential::Internal(authorization), _, Some(key)) => key.verify(authorization, tenant)?,
-            (Credential::Internal(_), _, None) => {
+            (Credential::Internal { authorization, service, access }, _, Some(key)) => {
+                key.verify(authorization, service, tenant, access)?
+            }
+            (Credential::Internal { .. }, _, None) => {
                 return Err(Error::unauthorized(
                     Code::MissingToken,
                     "this process has no services.internal_key, so it takes no internal call",
@@ -299,9 +302,9 @@ impl Tenancy {
     /// Checks an internal call's credential before anything of the call is read (a streamed
     /// call's messages): `401` unless it is a valid service token. Which tenant it opens is
     /// checked by [`Tenancy::admit`] once the call names one.
-    pub fn authenticate_internal(&self, authorization: Option<&str>) -> Result<()> {
+    pub fn authenticate_internal(&self, authorization: Option<&str>, service: &str) -> Result<()> {
         match &self.internal {
-            Some(key) => key.tenant_of(authorization).map(|_| ()),
+            Some(key) => key.authenticate(authorization, service),
             None => Err(Error::unauthorized(
                 Code::MissingToken,
                 "this process has no services.internal_key, so it takes no internal call",

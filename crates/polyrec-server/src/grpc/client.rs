@@ -17,14 +17,15 @@ use tonic::transport::{Channel, Endpoint};
 use super::proto;
 use crate::config::ServicesConfig;
 use crate::external::{Traced, traced};
-use crate::internal::InternalKey;
+use crate::internal::{Access, InternalKey};
 use crate::sources::{FeatureSource, ItemSource, ScenarioSource, Sources};
+use crate::split::Service;
 use crate::tenancy::{Retries, with_retries};
 
 /// The sources of a split recommendation service: every one a gRPC client, each call with a
-/// service token for its tenant signed by `key`.
+/// read-only service token for its tenant and the service it calls, signed by `key`.
 pub fn sources(config: &ServicesConfig, key: InternalKey) -> anyhow::Result<Sources> {
-    let remote = |field: &str, url: &str| -> anyhow::Result<Remote> {
+    let remote = |field: &str, url: &str, service: Service| -> anyhow::Result<Remote> {
         let endpoint = Endpoint::from_shared(url.to_owned())
             .map_err(|e| anyhow::anyhow!("services.{field} {url:?} is not a URL: {e}"))?
             .connect_timeout(Duration::from_millis(config.timeout_ms.max(1)))
@@ -34,14 +35,15 @@ pub fn sources(config: &ServicesConfig, key: InternalKey) -> anyhow::Result<Sour
         Ok(Remote {
             channel: endpoint.connect_lazy(),
             key: key.clone(),
+            service: service.name(),
             retries: Retries::new(config.timeout_ms, config.retries, config.backoff_ms),
         })
     };
     Ok(Sources {
-        scenarios: Arc::new(Scenarios(remote("scenario_url", &config.scenario_url)?)),
-        items: Arc::new(Items(remote("item_url", &config.item_url)?)),
-        features: Arc::new(Features(remote("feature_url", &config.feature_url)?)),
-        ranking: Some(Arc::new(Ranking(remote("model_url", &config.model_url)?))),
+        scenarios: Arc::new(Scenarios(remote("scenario_url", &config.scenario_url, Service::Scenario)?)),
+        items: Arc::new(Items(remote("item_url", &config.item_url, Service::Item)?)),
+        features: Arc::new(Features(remote("feature_url", &config.feature_url, Service::Feature)?)),
+        ranking: Some(Arc::new(Ranking(remote("model_url", &config.model_url, Service::Model)?))),
     })
 }
 
@@ -50,6 +52,8 @@ pub fn sources(config: &ServicesConfig, key: InternalKey) -> anyhow::Result<Sour
 struct Remote {
     channel: Channel,
     key: InternalKey,
+    /// The service called: the audience of its tokens.
+    service: &'static str,
     retries: Retries,
 }
 
@@ -58,10 +62,11 @@ impl Remote {
         tonic::service::interceptor::InterceptedService::new(self.channel.clone(), traced as fn(_) -> _)
     }
 
-    /// A call's request for `tenant`: `message` with the service token that admits it.
+    /// A call's request for `tenant`: `message` with the service token that admits it (every call
+    /// of the recommendation service reads: its tokens grant nothing else).
     fn request<T>(&self, tenant: &TenantId, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
-        let token = format!("Bearer {}", self.key.mint(tenant));
+        let token = format!("Bearer {}", self.key.mint(tenant, self.service, Access::Read));
         match token.parse() {
             Ok(value) => {
                 request.metadata_mut().insert(super::AUTHORIZATION_KEY, value);

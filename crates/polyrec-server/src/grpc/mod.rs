@@ -11,6 +11,7 @@ use polyrec_core::{Code as ApiCode, Error, TenantId};
 use tonic::{Code, Status};
 
 use crate::App;
+use crate::internal::Access;
 use crate::split::Service;
 
 /// The generated code of `proto/polyrec.proto`.
@@ -45,7 +46,7 @@ pub async fn server(app: Arc<App>, service: Service) -> anyhow::Result<tonic::tr
         .register_encoded_file_descriptor_set(DESCRIPTOR)
         .build_v1()
         .map_err(|e| anyhow::anyhow!("gRPC reflection: {e}"))?;
-    let handler = server::Handler { app: app.clone() };
+    let handler = server::Handler { app: app.clone(), service };
     // The HTTP server's protections (`[limits]`): a deadline per call, one concurrency limit
     // for every call with load shedding (UNAVAILABLE at once, not a queue).
     let limits = &app.config.limits;
@@ -131,23 +132,36 @@ tenanted!(
 );
 
 /// A call's tenant, admitted as the HTTP edge admits one (`Tenancy::admit`) but with the
-/// internal credential: the call's service token must be for the tenant its message names.
-async fn admit<T: Tenanted>(app: &App, request: tonic::Request<T>) -> Result<(TenantId, T), Status> {
+/// internal credential: the call's service token must be for this service, for the tenant its
+/// message names, and grant what the method does (`access`).
+async fn admit<T: Tenanted>(
+    app: &App,
+    service: Service,
+    access: Access,
+    request: tonic::Request<T>,
+) -> Result<(TenantId, T), Status> {
     let authorization = authorization(&request);
     let message = request.into_inner();
-    let tenant = admit_as(app, authorization.as_deref(), message.tenant_id()).await?;
+    let tenant = admit_as(app, service, access, authorization.as_deref(), message.tenant_id()).await?;
     Ok((tenant, message))
 }
 
 /// [`admit`] for a streamed call: its metadata's credential, the tenant of its first message.
 /// A call without a credential learns nothing else, not even whether its tenant id is valid.
-async fn admit_as(app: &App, authorization: Option<&str>, raw: &str) -> Result<TenantId, Status> {
+async fn admit_as(
+    app: &App,
+    service: Service,
+    access: Access,
+    authorization: Option<&str>,
+    raw: &str,
+) -> Result<TenantId, Status> {
     use crate::tenancy::Credential;
     if authorization.is_none() {
         return Err(status(crate::internal::missing()));
     }
     let tenant = TenantId::parse(raw).map_err(status)?;
-    app.tenancy.admit(&tenant, Credential::Internal(authorization), app.now_ms()).await.map_err(status)?;
+    let credential = Credential::Internal { authorization, service: service.name(), access };
+    app.tenancy.admit(&tenant, credential, app.now_ms()).await.map_err(status)?;
     Ok(tenant)
 }
 

@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::proto::*;
 use super::{admit, admit_as, authorization, from_json, status, to_json};
 use crate::App;
+use crate::internal::Access;
 use crate::jobs::training;
 use crate::service::{analytics, behaviors, items, models, records, scenarios};
 
@@ -21,6 +22,8 @@ use crate::service::{analytics, behaviors, items, models, records, scenarios};
 #[derive(Clone)]
 pub struct Handler {
     pub app: Arc<App>,
+    /// The service this process serves: the audience its service tokens must name.
+    pub service: crate::split::Service,
 }
 
 type Answer<T> = Result<Response<T>, Status>;
@@ -46,41 +49,41 @@ fn scenario_message(scenario: &polyrec_core::Scenario) -> Result<Scenario, Statu
 #[tonic::async_trait]
 impl scenario_service_server::ScenarioService for Handler {
     async fn get_scenario(&self, request: Request<ScenarioRef>) -> Answer<Scenario> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Read, request).await?;
         let id = scenario_id(&request.scenario_id)?;
         let scenario = records::scenario(&self.app, &tenant, &id).await.map_err(status)?;
         Ok(Response::new(scenario_message(&scenario)?))
     }
 
     async fn list_scenarios(&self, request: Request<TenantRef>) -> Answer<ScenarioList> {
-        let (tenant, _) = admit(&self.app, request).await?;
+        let (tenant, _) = admit(&self.app, self.service, Access::Read, request).await?;
         let stored = records::scenarios(&self.app, &tenant).await.map_err(status)?;
         let scenarios = stored.iter().map(scenario_message).collect::<Result<_, _>>()?;
         Ok(Response::new(ScenarioList { scenarios }))
     }
 
     async fn create_scenario(&self, request: Request<ScenarioBody>) -> Answer<Report> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Write, request).await?;
         let body = from_json("the scenario", &request.json)?;
         report(&scenarios::create(&self.app, &tenant, body).await.map_err(status)?)
     }
 
     async fn replace_scenario(&self, request: Request<ScenarioBody>) -> Answer<Report> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Write, request).await?;
         let id = scenario_id(&request.scenario_id)?;
         let body = from_json("the scenario", &request.json)?;
         report(&scenarios::replace(&self.app, &tenant, &id, body).await.map_err(status)?)
     }
 
     async fn delete_scenario(&self, request: Request<ScenarioRef>) -> Answer<Empty> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Write, request).await?;
         let id = scenario_id(&request.scenario_id)?;
         scenarios::delete(&self.app, &tenant, &id).await.map_err(status)?;
         Ok(Response::new(Empty {}))
     }
 
     async fn list_experiments(&self, request: Request<ScenarioRef>) -> Answer<ExperimentList> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Read, request).await?;
         let id = scenario_id(&request.scenario_id)?;
         let stored = records::experiments(&self.app, &tenant, &id).await.map_err(status)?;
         let experiments = stored
@@ -104,7 +107,7 @@ impl item_service_server::ItemService for Handler {
     type ScanItemsStream = ItemStream;
 
     async fn get_item(&self, request: Request<ItemRef>) -> Answer<Item> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Read, request).await?;
         let id = scenario_id(&request.scenario_id)?;
         let item_id = ItemId::parse(request.item_id).map_err(status)?;
         let item = records::item(&self.app, &tenant, &id, &item_id).await.map_err(status)?;
@@ -112,7 +115,7 @@ impl item_service_server::ItemService for Handler {
     }
 
     async fn scan_items(&self, request: Request<ScenarioRef>) -> Answer<Self::ScanItemsStream> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Read, request).await?;
         let id = scenario_id(&request.scenario_id)?;
         let stored = records::items(&self.app, &tenant, &id).await.map_err(status)?;
         let stream = futures::stream::iter(stored).map(|item| {
@@ -125,13 +128,14 @@ impl item_service_server::ItemService for Handler {
     async fn import_items(&self, request: Request<Streaming<ImportItem>>) -> Answer<Report> {
         let authorization = authorization(&request);
         // Before a message is read: a caller without a credential holds no stream open.
-        self.app.tenancy.authenticate_internal(authorization.as_deref()).map_err(status)?;
+        self.app.tenancy.authenticate_internal(authorization.as_deref(), self.service.name()).map_err(status)?;
         let mut stream = request.into_inner();
         // The first message names the tenant and scenario of the whole import.
         let Some(first) = stream.next().await.transpose()? else {
             return Err(status(Error::invalid(Code::EmptyImport, "the import stream has no item")));
         };
-        let tenant = admit_as(&self.app, authorization.as_deref(), &first.tenant_id).await?;
+        let tenant =
+            admit_as(&self.app, self.service, Access::Write, authorization.as_deref(), &first.tenant_id).await?;
         let id = scenario_id(&first.scenario_id)?;
         let lines = futures::stream::once(async move { Ok::<_, Status>(first) })
             .chain(stream)
@@ -140,7 +144,7 @@ impl item_service_server::ItemService for Handler {
     }
 
     async fn delete_item(&self, request: Request<ItemRef>) -> Answer<Empty> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Write, request).await?;
         let id = scenario_id(&request.scenario_id)?;
         let item_id = ItemId::parse(request.item_id).map_err(status)?;
         items::delete(&self.app, &tenant, &id, &item_id).await.map_err(status)?;
@@ -194,14 +198,14 @@ fn event_values(events: &[String], first_index: usize) -> Result<Vec<Box<serde_j
 #[tonic::async_trait]
 impl behavior_service_server::BehaviorService for Handler {
     async fn track(&self, request: Request<Event>) -> Answer<Accepted> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Write, request).await?;
         let input = from_json("the event", &request.json)?;
         let accepted = behaviors::track(&self.app, &tenant, input).await.map_err(status)?;
         Ok(Response::new(Accepted { event_id: accepted.event_id, status: stored_text(accepted.status) }))
     }
 
     async fn track_batch(&self, request: Request<EventBatch>) -> Answer<BatchReport> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Write, request).await?;
         let events = event_values(&request.events, 0)?;
         let report =
             behaviors::track_batch(&self.app, &tenant, behaviors::EventBatch { events }).await.map_err(status)?;
@@ -210,7 +214,7 @@ impl behavior_service_server::BehaviorService for Handler {
 
     async fn track_stream(&self, request: Request<Streaming<Event>>) -> Answer<BatchReport> {
         let authorization = authorization(&request);
-        self.app.tenancy.authenticate_internal(authorization.as_deref()).map_err(status)?;
+        self.app.tenancy.authenticate_internal(authorization.as_deref(), self.service.name()).map_err(status)?;
         let mut stream = request.into_inner();
         let batch_size = self.app.config.max_batch_events.clamp(1, 1_000);
         let mut total = BatchReport::default();
@@ -235,7 +239,14 @@ impl behavior_service_server::BehaviorService for Handler {
                 Some(event) => {
                     match &tenant {
                         None => {
-                            let admitted = admit_as(&self.app, authorization.as_deref(), &event.tenant_id).await?;
+                            let admitted = admit_as(
+                                &self.app,
+                                self.service,
+                                Access::Write,
+                                authorization.as_deref(),
+                                &event.tenant_id,
+                            )
+                            .await?;
                             tenant = Some((event.tenant_id.clone(), admitted));
                         }
                         Some((raw, _)) if *raw != event.tenant_id => {
@@ -293,7 +304,7 @@ impl Handler {
 #[tonic::async_trait]
 impl feature_service_server::FeatureService for Handler {
     async fn get_user_profile(&self, request: Request<UserRef>) -> Answer<UserProfile> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Read, request).await?;
         let id = scenario_id(&request.scenario_id)?;
         let user = UserId::parse(request.user_id).map_err(status)?;
         let profile = self.app.profiles.get(&tenant, &user, &id).await.map_err(status)?;
@@ -308,7 +319,7 @@ impl feature_service_server::FeatureService for Handler {
 impl model_service_server::ModelService for Handler {
     async fn score(&self, request: Request<ScoreRequest>) -> Answer<ScoreReply> {
         let app = &self.app;
-        let (tenant, request) = admit(app, request).await?;
+        let (tenant, request) = admit(app, self.service, Access::Read, request).await?;
         let id = scenario_id(&request.scenario_id)?;
         let user = UserId::parse(request.user_id).map_err(status)?;
         app.follow_models(&tenant, &id).await;
@@ -351,26 +362,26 @@ impl model_service_server::ModelService for Handler {
     }
 
     async fn list_models(&self, request: Request<ModelQuery>) -> Answer<Report> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Read, request).await?;
         let id = scenario_id(&request.scenario_id)?;
         let name = Some(request.model_name.as_str()).filter(|n| !n.is_empty());
         report(&models::list(&self.app, &tenant, &id, name).await.map_err(status)?)
     }
 
     async fn train(&self, request: Request<TrainRequest>) -> Answer<Report> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Write, request).await?;
         let id = scenario_id(&request.scenario_id)?;
         let trigger = training::caller_trigger(Some(&request.trigger)).map_err(status)?;
         report(&training::submit(&self.app, &tenant, &id, request.models, trigger).await.map_err(status)?)
     }
 
     async fn get_job(&self, request: Request<JobRef>) -> Answer<Report> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Read, request).await?;
         report(&training::get(&self.app, &tenant, &request.job_id).await.map_err(status)?)
     }
 
     async fn activate(&self, request: Request<ModelRef>) -> Answer<Report> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Write, request).await?;
         let id = scenario_id(&request.scenario_id)?;
         let view = models::activate(&self.app, &tenant, &id, &request.model_name, &request.model_version)
             .await
@@ -379,7 +390,7 @@ impl model_service_server::ModelService for Handler {
     }
 
     async fn rollback(&self, request: Request<ModelRef>) -> Answer<Report> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Write, request).await?;
         let id = scenario_id(&request.scenario_id)?;
         report(&models::rollback(&self.app, &tenant, &id, &request.model_name).await.map_err(status)?)
     }
@@ -397,27 +408,27 @@ fn query<T: serde::de::DeserializeOwned>(params: &std::collections::HashMap<Stri
 #[tonic::async_trait]
 impl analytics_service_server::AnalyticsService for Handler {
     async fn dashboard(&self, request: Request<AnalyticsQuery>) -> Answer<Report> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Read, request).await?;
         report(&analytics::dashboard(&self.app, &tenant, query(&request.params)?).await.map_err(status)?)
     }
 
     async fn trends(&self, request: Request<AnalyticsQuery>) -> Answer<Report> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Read, request).await?;
         report(&analytics::trend(&self.app, &tenant, query(&request.params)?).await.map_err(status)?)
     }
 
     async fn distributions(&self, request: Request<AnalyticsQuery>) -> Answer<Report> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Read, request).await?;
         report(&analytics::distribution(&self.app, &tenant, query(&request.params)?).await.map_err(status)?)
     }
 
     async fn top_items(&self, request: Request<AnalyticsQuery>) -> Answer<Report> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Read, request).await?;
         report(&analytics::top_items(&self.app, &tenant, query(&request.params)?).await.map_err(status)?)
     }
 
     async fn funnel(&self, request: Request<AnalyticsQuery>) -> Answer<Report> {
-        let (tenant, request) = admit(&self.app, request).await?;
+        let (tenant, request) = admit(&self.app, self.service, Access::Read, request).await?;
         report(&analytics::funnel(&self.app, &tenant, query(&request.params)?).await.map_err(status)?)
     }
 }

@@ -709,12 +709,14 @@ async fn a_version_trained_through_one_process_serves_in_every_process() {
 /// The internal key of the split deployments the tests start.
 const INTERNAL_KEY: &str = "faults-internal-key-0123456789abcdef";
 
-/// `message` with a service token for `tenant` (what the recommendation service sends).
-fn as_tenant<T>(tenant: &str, message: T) -> tonic::Request<T> {
-    let key = polyrec_server::internal::InternalKey::new(INTERNAL_KEY, "").unwrap();
+/// `message` with a service token for `tenant` that reads and writes on `service` (what a
+/// gateway speaking gRPC would send).
+fn as_tenant<T>(service: polyrec_server::split::Service, tenant: &str, message: T) -> tonic::Request<T> {
+    use polyrec_server::internal::{Access, InternalKey};
+    let key = InternalKey::new(INTERNAL_KEY, "").unwrap();
     let tenant = polyrec_core::TenantId::parse(tenant).unwrap();
     let mut request = tonic::Request::new(message);
-    let token = format!("Bearer {}", key.mint(&tenant)).parse().unwrap();
+    let token = format!("Bearer {}", key.mint(&tenant, service.name(), Access::Write)).parse().unwrap();
     request.metadata_mut().insert(polyrec_server::grpc::AUTHORIZATION_KEY, token);
     request
 }
@@ -835,7 +837,11 @@ async fn the_seven_services_run_as_separate_processes() {
     // The internal ports take no call without a service token.
     let refused = behaviors.track_stream(futures::stream::iter(events.clone())).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
-    let report = behaviors.track_stream(as_tenant("m", futures::stream::iter(events))).await.unwrap().into_inner();
+    let report = behaviors
+        .track_stream(as_tenant(Service::Behavior, "m", futures::stream::iter(events)))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((report.accepted, report.rejected, report.event_ids.len()), (36, 0, 36), "{report:?}");
     // A bad event in a stream is reported at its index; the others are taken.
     let bad = vec![
@@ -846,7 +852,11 @@ async fn the_seven_services_run_as_separate_processes() {
                 .to_string(),
         },
     ];
-    let report = behaviors.track_stream(as_tenant("m", futures::stream::iter(bad))).await.unwrap().into_inner();
+    let report = behaviors
+        .track_stream(as_tenant(Service::Behavior, "m", futures::stream::iter(bad)))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((report.accepted, report.rejected), (1, 1), "{report:?}");
     assert_eq!(report.errors[0].index, 0, "{report:?}");
 
@@ -860,8 +870,10 @@ async fn the_seven_services_run_as_separate_processes() {
         proto::analytics_service_client::AnalyticsServiceClient::connect(grpc(Service::Analytics)).await.unwrap();
     let to = (now_ms() + 3_600_000).to_string();
     let query = proto::AnalyticsQuery { tenant_id: "m".into(), params: [("to".to_owned(), to)].into_iter().collect() };
-    let dashboard: Value =
-        serde_json::from_str(&analytics.dashboard(as_tenant("m", query)).await.unwrap().into_inner().json).unwrap();
+    let dashboard: Value = serde_json::from_str(
+        &analytics.dashboard(as_tenant(Service::Analytics, "m", query)).await.unwrap().into_inner().json,
+    )
+    .unwrap();
     assert_eq!((dashboard["clicks"].as_u64(), dashboard["impressions"].as_u64()), (Some(36), Some(1)), "{dashboard}");
     eventually(Duration::from_secs(30), "u0's profile in the feature service", || async {
         let (status, _) = api(Service::Feature).get("m", "/api/v1/scenarios/feed/users/u0/profile").await;
@@ -907,6 +919,7 @@ async fn the_seven_services_run_as_separate_processes() {
         proto::scenario_service_client::ScenarioServiceClient::connect(grpc(Service::Scenario)).await.unwrap();
     let refused = scenarios
         .get_scenario(as_tenant(
+            Service::Scenario,
             "intruder",
             proto::ScenarioRef { tenant_id: "intruder".into(), scenario_id: "feed".into() },
         ))
@@ -916,14 +929,14 @@ async fn the_seven_services_run_as_separate_processes() {
     let mut items = proto::item_service_client::ItemServiceClient::connect(grpc(Service::Item)).await.unwrap();
     // As over HTTP: another tenant's scenario does not exist for it.
     let scan = proto::ScenarioRef { tenant_id: "intruder".into(), scenario_id: "feed".into() };
-    let scan = items.scan_items(as_tenant("intruder", scan)).await;
+    let scan = items.scan_items(as_tenant(Service::Item, "intruder", scan)).await;
     assert_eq!(scan.unwrap_err().code(), tonic::Code::NotFound, "another tenant's scan is not found");
     // The intruder's token does not open "m".
     let scan = proto::ScenarioRef { tenant_id: "m".into(), scenario_id: "feed".into() };
-    let scan = items.scan_items(as_tenant("intruder", scan)).await;
+    let scan = items.scan_items(as_tenant(Service::Item, "intruder", scan)).await;
     assert_eq!(scan.unwrap_err().code(), tonic::Code::PermissionDenied, "another tenant's token");
     let invalid = proto::ScenarioRef { tenant_id: String::new(), scenario_id: "feed".into() };
-    let invalid = items.scan_items(as_tenant("intruder", invalid)).await;
+    let invalid = items.scan_items(as_tenant(Service::Item, "intruder", invalid)).await;
     assert_eq!(invalid.unwrap_err().code(), tonic::Code::InvalidArgument);
     drop(processes);
 }

@@ -1,14 +1,15 @@
 //! The internal gRPC ports take only authenticated calls (ARCHITECTURE.md, "Internal trust"):
-//! every method of the six services, called without a credential, answers `UNAUTHENTICATED`;
-//! called with a service token for another tenant than the one its message names,
-//! `PERMISSION_DENIED` — and the victim's data is untouched. With the tenant's own token the same
-//! calls go through.
+//! every method of the six services, called without a credential (or with a forged one, or one
+//! for another service), answers `UNAUTHENTICATED`; called with a service token for another
+//! tenant than the one its message names, `PERMISSION_DENIED`; a read-only token (all the
+//! recommendation service holds) is `PERMISSION_DENIED` on every method that changes data — and
+//! the victim's data is untouched. With the tenant's own token the same calls go through.
 
 use std::collections::HashMap;
 
 use polyrec_server::ServerConfig;
 use polyrec_server::grpc::proto;
-use polyrec_server::internal::InternalKey;
+use polyrec_server::internal::{Access, InternalKey};
 use polyrec_server::split::Service;
 use serde_json::json;
 use tonic::transport::Channel;
@@ -40,7 +41,10 @@ impl Channels {
 
 /// Every method of the six services, for tenant `victim`'s scenario `feed`, with `auth`; the
 /// code each answered.
-async fn call_every_method(channels: &Channels, auth: &Option<String>) -> Vec<(&'static str, Code)> {
+async fn call_every_method(
+    channels: &Channels,
+    auth_for: impl Fn(Service) -> Option<String>,
+) -> Vec<(&'static str, Code)> {
     use proto::*;
     let tenant = || "victim".to_owned();
     let scenario = || ScenarioRef { tenant_id: tenant(), scenario_id: "feed".into() };
@@ -55,6 +59,7 @@ async fn call_every_method(channels: &Channels, auth: &Option<String>) -> Vec<(&
     let event = json!({"event_type": "click", "user_id": "u1", "item_id": "i1", "scenario_id": "feed"}).to_string();
     let mut codes = Vec::new();
 
+    let auth = &auth_for(Service::Scenario);
     let mut scenarios = scenario_service_client::ScenarioServiceClient::new(channels.get(Service::Scenario));
     codes.push(("GetScenario", code(scenarios.get_scenario(with(scenario(), auth)).await)));
     codes.push(("ListScenarios", code(scenarios.list_scenarios(with(TenantRef { tenant_id: tenant() }, auth)).await)));
@@ -66,6 +71,7 @@ async fn call_every_method(channels: &Channels, auth: &Option<String>) -> Vec<(&
     codes.push(("ReplaceScenario", code(scenarios.replace_scenario(with(replace, auth)).await)));
     codes.push(("ListExperiments", code(scenarios.list_experiments(with(scenario(), auth)).await)));
 
+    let auth = &auth_for(Service::Item);
     let mut items = item_service_client::ItemServiceClient::new(channels.get(Service::Item));
     codes.push(("GetItem", code(items.get_item(with(item(), auth)).await)));
     let scan = match items.scan_items(with(scenario(), auth)).await {
@@ -91,6 +97,7 @@ async fn call_every_method(channels: &Channels, auth: &Option<String>) -> Vec<(&
     codes.push(("ImportItems", code(items.import_items(with(futures::stream::iter(import), auth)).await)));
     codes.push(("DeleteItem", code(items.delete_item(with(item(), auth)).await)));
 
+    let auth = &auth_for(Service::Behavior);
     let mut behaviors = behavior_service_client::BehaviorServiceClient::new(channels.get(Service::Behavior));
     codes.push(("Track", code(behaviors.track(with(Event { tenant_id: tenant(), json: event.clone() }, auth)).await)));
     let batch = EventBatch { tenant_id: tenant(), events: vec![event.clone()] };
@@ -98,10 +105,12 @@ async fn call_every_method(channels: &Channels, auth: &Option<String>) -> Vec<(&
     let stream = futures::stream::iter(vec![Event { tenant_id: tenant(), json: event }]);
     codes.push(("TrackStream", code(behaviors.track_stream(with(stream, auth)).await)));
 
+    let auth = &auth_for(Service::Feature);
     let mut features = feature_service_client::FeatureServiceClient::new(channels.get(Service::Feature));
     let user = UserRef { tenant_id: tenant(), scenario_id: "feed".into(), user_id: "u1".into() };
     codes.push(("GetUserProfile", code(features.get_user_profile(with(user, auth)).await)));
 
+    let auth = &auth_for(Service::Model);
     let mut models = model_service_client::ModelServiceClient::new(channels.get(Service::Model));
     let score = ScoreRequest {
         tenant_id: tenant(),
@@ -127,6 +136,7 @@ async fn call_every_method(channels: &Channels, auth: &Option<String>) -> Vec<(&
     codes.push(("Activate", code(models.activate(with(model(), auth)).await)));
     codes.push(("Rollback", code(models.rollback(with(model(), auth)).await)));
 
+    let auth = &auth_for(Service::Analytics);
     let mut analytics = analytics_service_client::AnalyticsServiceClient::new(channels.get(Service::Analytics));
     codes.push(("Dashboard", code(analytics.dashboard(with(query(), auth)).await)));
     codes.push(("Trends", code(analytics.trends(with(query(), auth)).await)));
@@ -135,6 +145,7 @@ async fn call_every_method(channels: &Channels, auth: &Option<String>) -> Vec<(&
     codes.push(("Funnel", code(analytics.funnel(with(query(), auth)).await)));
 
     // Then the attack of the issue: the victim's scenario deleted (last, so the calls above saw it).
+    let auth = &auth_for(Service::Scenario);
     codes.push(("DeleteScenario", code(scenarios.delete_scenario(with(scenario(), auth)).await)));
     codes
 }
@@ -161,23 +172,60 @@ async fn every_grpc_method_needs_a_service_token_for_its_tenant() {
     let channels = Channels(channels);
     let key = InternalKey::new(INTERNAL_KEY, "").unwrap();
 
-    let anonymous = call_every_method(&channels, &None).await;
+    let token = |tenant_id: &str, service: Service, access: Access| {
+        Some(format!("Bearer {}", key.mint(&tenant(tenant_id), service.name(), access)))
+    };
+    let anonymous = call_every_method(&channels, |_| None).await;
     assert_eq!(anonymous.len(), 25, "every method of the six services");
     for (method, code) in &anonymous {
         assert_eq!(*code, Code::Unauthenticated, "{method} without a credential");
     }
-    let garbage = call_every_method(&channels, &Some("Bearer not-a-token".into())).await;
+    let garbage = call_every_method(&channels, |_| Some("Bearer not-a-token".into())).await;
     for (method, code) in &garbage {
         assert_eq!(*code, Code::Unauthenticated, "{method} with a token that is not one");
     }
     let forged_key = InternalKey::new("a-key-the-deployment-does-not-hold!", "").unwrap();
-    let forged = call_every_method(&channels, &Some(format!("Bearer {}", forged_key.mint(&tenant("victim"))))).await;
+    let forged = call_every_method(&channels, |service| {
+        Some(format!("Bearer {}", forged_key.mint(&tenant("victim"), service.name(), Access::Write)))
+    })
+    .await;
     for (method, code) in &forged {
         assert_eq!(*code, Code::Unauthenticated, "{method} with a token signed by another key");
     }
-    let intruder = call_every_method(&channels, &Some(format!("Bearer {}", key.mint(&tenant("intruder"))))).await;
+    // A token for one service opens no other (the item service's token on every service but item).
+    let elsewhere = call_every_method(&channels, |service| {
+        let other = if service == Service::Item { Service::Scenario } else { Service::Item };
+        token("victim", other, Access::Write)
+    })
+    .await;
+    for (method, code) in &elsewhere {
+        assert_eq!(*code, Code::Unauthenticated, "{method} with another service's token");
+    }
+    let intruder = call_every_method(&channels, |service| token("intruder", service, Access::Write)).await;
     for (method, code) in &intruder {
         assert_eq!(*code, Code::PermissionDenied, "{method} with another tenant's token");
+    }
+    // What the recommendation service holds: read tokens. Every method that changes data refuses them.
+    let reading = call_every_method(&channels, |service| token("victim", service, Access::Read)).await;
+    let writes = [
+        "CreateScenario",
+        "ReplaceScenario",
+        "ImportItems",
+        "DeleteItem",
+        "Track",
+        "TrackBatch",
+        "TrackStream",
+        "Train",
+        "Activate",
+        "Rollback",
+        "DeleteScenario",
+    ];
+    for (method, code) in &reading {
+        if writes.contains(method) {
+            assert_eq!(*code, Code::PermissionDenied, "{method} with a read-only token");
+        } else {
+            assert!(!matches!(code, Code::Unauthenticated | Code::PermissionDenied), "{method} reads: {code:?}");
+        }
     }
     // Nothing of the victim's changed: the scenario, its item, no event.
     let (status, scenario) = server.get("victim", "/api/v1/scenarios/feed").await;
@@ -186,7 +234,7 @@ async fn every_grpc_method_needs_a_service_token_for_its_tenant() {
     assert_eq!(server.get("victim", "/api/v1/scenarios/feed/items/i9").await.0, 404);
 
     // The victim's own token goes through every check (what each call then answers is its own).
-    let own = call_every_method(&channels, &Some(format!("Bearer {}", key.mint(&tenant("victim"))))).await;
+    let own = call_every_method(&channels, |service| token("victim", service, Access::Write)).await;
     for (method, code) in &own {
         assert!(
             !matches!(code, Code::Unauthenticated | Code::PermissionDenied),
