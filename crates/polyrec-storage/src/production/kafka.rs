@@ -663,20 +663,8 @@ impl KafkaBus {
 #[async_trait]
 impl EventBus for KafkaBus {
     async fn append(&self, events: Vec<Event>) -> Result<Vec<u64>> {
-        let mut payloads = Vec::with_capacity(events.len());
-        for event in &events {
-            let topic = self.topic(&event.tenant_id);
-            self.ensure_topic(&topic).await?;
-            payloads.push((topic, serde_json::to_vec(event).map_err(Error::internal)?));
-        }
-        let records = events.iter().zip(&payloads).map(|(event, (topic, payload))| Outgoing {
-            topic,
-            key: event.user_id.as_str(),
-            payload,
-            timestamp_ms: Some(event.received_ms),
-        });
-        let offsets = self.send_all(records).await?;
-        Ok(offsets.into_iter().map(|offset| offset as u64).collect())
+        // All or an error: the first record the broker did not take.
+        self.append_each(events).await?.into_iter().collect()
     }
 
     fn failures_store_nothing(&self) -> bool {
