@@ -531,13 +531,16 @@ pub trait RealtimeStore: Send + Sync {
         claims: &[(&str, &str)],
         ttl_ms: i64,
     ) -> Result<Vec<Option<String>>>;
-    /// Settles claims after the append: the `stored` ids become `stored:{event_id}` for
-    /// `ttl_ms` (the bus's retention), the `released` ones are freed for a retry.
+    /// Settles this request's claims after the append, each `(client_id, event_id)`: the
+    /// `stored` ones become `stored:{event_id}` for `ttl_ms` (the bus's retention), the
+    /// `released` ones are freed for a retry — each only while it is still this request's
+    /// (`pending:{event_id}`) or gone: a claim that expired and was taken by another request
+    /// meanwhile is that request's to settle.
     async fn settle_event_ids(
         &self,
         tenant: &TenantId,
         stored: &[(&str, &str)],
-        released: &[&str],
+        released: &[(&str, &str)],
         ttl_ms: i64,
     ) -> Result<()>;
     /// Counts events into `item:stats:{tenant}:{item}`: each `(offset, field)` adds one to the

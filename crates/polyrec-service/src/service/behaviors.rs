@@ -32,6 +32,7 @@ pub struct EventInput {
     /// stored in the last 7 days (the bus's retention) is answered `duplicate` and stored,
     /// counted and folded once, however often it is sent or retried.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]+$")]
     pub event_id: Option<String>,
     /// impression, click, view, play, read, learn, like, share, comment, add_cart, order, payment.
     #[schema(value_type = EventType)]
@@ -356,7 +357,10 @@ async fn append_once(app: &App, tenant: &TenantId, incoming: Vec<Incoming>) -> R
         Ok(appended) => appended,
         Err(error) => {
             if certain {
-                let claimed: Vec<&str> = appending.iter().filter_map(|&i| incoming[i].client_id.as_deref()).collect();
+                let claimed: Vec<(&str, &str)> = appending
+                    .iter()
+                    .filter_map(|&i| incoming[i].client_id.as_deref().map(|c| (c, incoming[i].event.event_id.as_str())))
+                    .collect();
                 if let Err(release) = realtime.settle_event_ids(tenant, &[], &claimed, STORED_CLAIM_MS).await {
                     tracing::warn!(%release, "could not free event_id claims; they expire on their own");
                 }
@@ -375,8 +379,8 @@ async fn append_once(app: &App, tenant: &TenantId, incoming: Vec<Incoming>) -> R
                 Outcome::Taken(entry.event.event_id.clone(), Stored::Stored)
             }
             Err(error) => {
-                if certain {
-                    released.extend(entry.client_id.as_deref());
+                if certain && let Some(client) = &entry.client_id {
+                    released.push((client.as_str(), entry.event.event_id.as_str()));
                 }
                 Outcome::Refused(error)
             }

@@ -143,17 +143,30 @@ impl RealtimeStore for MemoryRealtime {
         &self,
         tenant: &TenantId,
         stored: &[(&str, &str)],
-        released: &[&str],
+        released: &[(&str, &str)],
         ttl_ms: i64,
     ) -> Result<()> {
         let now = self.clock.now_ms();
         let mut entries = self.entries.write();
+        // Whether the claim is still `pending:{event_id}` (or gone).
+        let ours = |entry: Option<&Entry>, event_id: &str| match entry {
+            Some(Entry { value: Value::Text(held), expires_ms }) if *expires_ms > now => {
+                held.strip_prefix("pending:") == Some(event_id)
+            }
+            _ => true,
+        };
         for (client_id, event_id) in stored {
-            let value = Value::Text(format!("stored:{event_id}").into());
-            entries.insert(keys::ingested(tenant, client_id), Entry { value, expires_ms: now + ttl_ms });
+            let key = keys::ingested(tenant, client_id);
+            if ours(entries.get(&key), event_id) {
+                let value = Value::Text(format!("stored:{event_id}").into());
+                entries.insert(key, Entry { value, expires_ms: now + ttl_ms });
+            }
         }
-        for client_id in released {
-            entries.remove(&keys::ingested(tenant, client_id));
+        for (client_id, event_id) in released {
+            let key = keys::ingested(tenant, client_id);
+            if ours(entries.get(&key), event_id) {
+                entries.remove(&key);
+            }
         }
         Ok(())
     }

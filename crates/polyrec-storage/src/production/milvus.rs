@@ -549,7 +549,7 @@ impl MilvusIndex {
     }
 
     async fn create_collection(&self, name: &str, dim: usize, ids: &[String], vectors: &[f32]) -> Result<(), Fail> {
-        self.drop_named(name).await?;
+        self.drop_gone(name).await?;
         let schema = schema::CollectionSchema {
             name: name.to_owned(),
             enable_dynamic_field: false,
@@ -704,11 +704,42 @@ impl MilvusIndex {
     }
 
     async fn drop_prefix(&self, prefix: &str) -> Result<(), Fail> {
-        let reply = rpc!(self, show_collections, "ShowCollections", rpc::ShowCollectionsRequest::default()).await?;
-        for name in reply.collection_names.iter().filter(|name| name.starts_with(prefix)) {
-            self.drop_named(name).await?;
+        for name in self.collections(prefix).await? {
+            self.drop_gone(&name).await?;
         }
         Ok(())
+    }
+
+    /// The collections whose names start with `prefix`.
+    async fn collections(&self, prefix: &str) -> Result<Vec<String>, Fail> {
+        let reply = rpc!(self, show_collections, "ShowCollections", rpc::ShowCollectionsRequest::default()).await?;
+        Ok(reply.collection_names.into_iter().filter(|name| name.starts_with(prefix)).collect())
+    }
+
+    /// Drops a collection so that it is gone: a drop that failed is done if the collection is
+    /// gone all the same (milvus-lite fails a drop whose files another drop or its own cleanup
+    /// removed first), and tried again twice otherwise.
+    async fn drop_gone(&self, name: &str) -> Result<(), Fail> {
+        let mut attempt = 0;
+        loop {
+            let failed = match self.drop_named(name).await {
+                Ok(()) => return Ok(()),
+                Err(failed) => failed,
+            };
+            if !self.collections(name).await?.iter().any(|n| n == name) {
+                return Ok(());
+            }
+            attempt += 1;
+            if attempt > 2 {
+                return Err(failed);
+            }
+            tracing::warn!(
+                collection = name,
+                attempt,
+                "milvus drop failed and the collection is still there; trying again"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
 }
 
@@ -747,7 +778,7 @@ impl VectorIndex for MilvusIndex {
         let dropped = async {
             let existed = self.has(&name).await?;
             if existed {
-                self.drop_named(&name).await?;
+                self.drop_gone(&name).await?;
             }
             Ok::<_, Fail>(existed)
         };

@@ -106,6 +106,24 @@ async fn scan_keys(conn: &mut impl redis::aio::ConnectionLike, pattern: &str) ->
     }
 }
 
+/// Settles event-id claims (`RealtimeStore::settle_event_ids`): KEYS = the claims, ARGV = [ttl
+/// ms, then per key the value it holds while pending and the value to set ("" frees it)]. A key
+/// holding anything else (another request's claim) is left alone.
+static SETTLE_CLAIMS: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        for i, key in ipairs(KEYS) do
+            local held = redis.call('GET', key)
+            if held == false or held == ARGV[2 * i] then
+                local new = ARGV[2 * i + 1]
+                if new == '' then redis.call('DEL', key) else redis.call('SET', key, new, 'PX', ARGV[1]) end
+            end
+        end
+        return #KEYS
+        ",
+    )
+});
+
 /// `put_hot_items` in one atomic step: KEYS = [hot set, this source's contribution], ARGV = [ttl
 /// ms, item, score, item, score, …]. The set moves by the difference between the source's new
 /// and old contribution; members that sum to zero leave it.
@@ -249,25 +267,24 @@ impl RealtimeStore for RedisRealtime {
         &self,
         tenant: &TenantId,
         stored: &[(&str, &str)],
-        released: &[&str],
+        released: &[(&str, &str)],
         ttl_ms: i64,
     ) -> Result<()> {
         if stored.is_empty() && released.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        for (client_id, event_id) in stored {
-            pipe.cmd("SET")
-                .arg(self.key(keys::ingested(tenant, client_id)))
-                .arg(format!("stored:{event_id}"))
-                .arg("PX")
-                .arg(ttl(ttl_ms))
-                .ignore();
+        // One script call: a compare-and-set per claim (only a claim still this request's, or
+        // gone, is settled).
+        let mut invocation = SETTLE_CLAIMS.prepare_invoke();
+        invocation.arg(ttl(ttl_ms));
+        for (outcome, claims) in [(true, stored), (false, released)] {
+            for (client_id, event_id) in claims {
+                invocation.key(self.key(keys::ingested(tenant, client_id)));
+                invocation.arg(format!("pending:{event_id}"));
+                invocation.arg(if outcome { format!("stored:{event_id}") } else { String::new() });
+            }
         }
-        for client_id in released {
-            pipe.cmd("DEL").arg(self.key(keys::ingested(tenant, client_id))).ignore();
-        }
-        let _: () = pipe.query_async(&mut self.conn()).await.map_err(unavailable)?;
+        let _: i64 = invocation.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
         Ok(())
     }
 

@@ -64,6 +64,7 @@ suite!(
     a_training_lease_is_held_by_one_until_released_or_expired,
     sources_add_up_and_a_replayed_contribution_changes_nothing,
     item_stats_count_each_event_once_per_source,
+    event_id_claims_are_taken_once_and_settled_only_by_their_holder,
 );
 
 async fn hot_sets_are_replaced_whole_and_read_hottest_first(store: &dyn RealtimeStore, _clock: &ManualClock) {
@@ -278,4 +279,25 @@ async fn redis_keys_are_the_specifications() {
         let left: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await.unwrap();
         assert!(left > ttl - 60_000 && left <= ttl, "{key}: PTTL {left}, want about {ttl}");
     }
+}
+
+async fn event_id_claims_are_taken_once_and_settled_only_by_their_holder(
+    store: &dyn RealtimeStore,
+    _clock: &ManualClock,
+) {
+    let (t, other) = (tenant(&unique("t")), tenant(&unique("o")));
+    let claimed = store.claim_event_ids(&t, &[("x", "e1"), ("y", "e2")], 60_000).await.unwrap();
+    assert_eq!(claimed, [None, None], "both free");
+    let again = store.claim_event_ids(&t, &[("x", "e3")], 60_000).await.unwrap();
+    assert_eq!(again, [Some("pending:e1".to_owned())], "held while pending");
+    // Another tenant's x is its own.
+    assert_eq!(store.claim_event_ids(&other, &[("x", "e9")], 60_000).await.unwrap(), [None]);
+    // A request that does not hold the claim (its own expired and was taken) settles nothing.
+    store.settle_event_ids(&t, &[("x", "e3")], &[("y", "e4")], 86_400_000).await.unwrap();
+    let held = store.claim_event_ids(&t, &[("x", "e5"), ("y", "e5")], 60_000).await.unwrap();
+    assert_eq!(held, [Some("pending:e1".to_owned()), Some("pending:e2".to_owned())]);
+    // The holder settles: x stored, y freed for a retry.
+    store.settle_event_ids(&t, &[("x", "e1")], &[("y", "e2")], 86_400_000).await.unwrap();
+    let settled = store.claim_event_ids(&t, &[("x", "e6"), ("y", "e7")], 60_000).await.unwrap();
+    assert_eq!(settled, [Some("stored:e1".to_owned()), None], "x stored; y taken by the retry");
 }
