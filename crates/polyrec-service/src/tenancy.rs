@@ -164,11 +164,6 @@ impl Tenancy {
         })
     }
 
-    /// Whether a user service is configured.
-    pub fn knows_users(&self) -> bool {
-        self.users.is_some()
-    }
-
     /// Whether bearer tokens are checked.
     pub fn verifies_tokens(&self) -> bool {
         self.verifier.is_some()

@@ -116,12 +116,13 @@ pub(crate) async fn record(app: &App, job: &'static str, failed: Vec<(BusRecord,
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use polyrec_core::{Event, EventType, ItemId, ScenarioId, TenantId, UserId};
 
     use super::*;
 
-    fn record(offset: u64, value: f64) -> BusRecord {
+    /// A play of one tenant's one item at offset `offset` with `value`.
+    pub(crate) fn record(offset: u64, value: f64) -> BusRecord {
         BusRecord {
             offset,
             event: Event {

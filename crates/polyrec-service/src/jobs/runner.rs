@@ -264,29 +264,10 @@ fn forget_revoked(held: Option<&[Partition]>, instances: &mut HashMap<Partition,
 
 #[cfg(test)]
 mod tests {
-    use polyrec_core::{Event, EventType, ItemId, ScenarioId, TenantId, UserId};
-
     use super::*;
 
     fn record(offset: u64) -> BusRecord {
-        BusRecord {
-            offset,
-            event: Event {
-                event_id: format!("e{offset}"),
-                tenant_id: TenantId::parse("t").unwrap(),
-                scenario_id: ScenarioId::parse("s").unwrap(),
-                user_id: UserId::parse("u").unwrap(),
-                item_id: ItemId::parse("i").unwrap(),
-                event_type: EventType::Click,
-                timestamp_ms: 0,
-                received_ms: 0,
-                scenario_incarnation: 0,
-                request_id: None,
-                value: None,
-                context: None,
-                replay_for: None,
-            },
-        }
+        crate::jobs::dead_letters::tests::record(offset, 1.0)
     }
 
     #[test]

@@ -303,50 +303,41 @@ async fn append_once(app: &App, tenant: &TenantId, incoming: Vec<Incoming>) -> R
     let realtime = &app.stores.realtime;
     // A client id sent twice in one batch: the first copy is claimed, the others follow it.
     let mut first_of: HashMap<&str, usize> = HashMap::new();
-    let mut repeats: Vec<(usize, usize)> = Vec::new();
-    let mut claims: Vec<(&str, &str)> = Vec::new();
-    let mut claimed_at: Vec<usize> = Vec::new();
+    let mut copy_of: Vec<Option<usize>> = vec![None; incoming.len()];
+    let mut claims: Vec<(usize, (&str, &str))> = Vec::new();
     for (index, entry) in incoming.iter().enumerate() {
-        if let Some(client) = entry.client_id.as_deref() {
-            match first_of.get(client) {
-                Some(&first) => repeats.push((index, first)),
-                None => {
-                    first_of.insert(client, index);
-                    claims.push((client, entry.event.event_id.as_str()));
-                    claimed_at.push(index);
-                }
+        let Some(client) = entry.client_id.as_deref() else { continue };
+        match first_of.get(client) {
+            Some(&first) => copy_of[index] = Some(first),
+            None => {
+                first_of.insert(client, index);
+                claims.push((index, (client, entry.event.event_id.as_str())));
             }
         }
     }
-    let held = if claims.is_empty() {
-        Vec::new()
-    } else {
-        realtime.claim_event_ids(tenant, &claims, PENDING_CLAIM_MS).await?
-    };
-    let mut holders: HashMap<usize, String> = HashMap::new();
-    for (&index, holder) in claimed_at.iter().zip(held) {
-        if let Some(holder) = holder {
-            holders.insert(index, holder);
+    let mut holder: Vec<Option<String>> = vec![None; incoming.len()];
+    if !claims.is_empty() {
+        let pairs: Vec<(&str, &str)> = claims.iter().map(|(_, pair)| *pair).collect();
+        let held = realtime.claim_event_ids(tenant, &pairs, PENDING_CLAIM_MS).await?;
+        for ((index, _), held) in claims.iter().zip(held) {
+            holder[*index] = held;
         }
     }
-    let repeated: std::collections::HashSet<usize> = repeats.iter().map(|(index, _)| *index).collect();
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(incoming.len());
     let mut appending = Vec::new();
-    for index in 0..incoming.len() {
-        if repeated.contains(&index) {
-            outcomes.push(None);
-            continue;
-        }
-        match holders.remove(&index) {
-            Some(holder) => outcomes.push(Some(match holder.split_once(':') {
+    for (index, held) in holder.into_iter().enumerate() {
+        outcomes.push(match held {
+            Some(held) => Some(match held.split_once(':') {
                 Some(("stored", first)) => Outcome::Taken(first.to_owned(), Stored::Duplicate),
                 _ => Outcome::Refused(in_flight()),
-            })),
+            }),
             None => {
-                outcomes.push(None);
-                appending.push(index);
+                if copy_of[index].is_none() {
+                    appending.push(index);
+                }
+                None
             }
-        }
+        });
     }
     let events: Vec<Event> = appending.iter().map(|&i| incoming[i].event.clone()).collect();
     // A failed append frees its ids for a retry only when it certainly stored nothing (the
@@ -391,7 +382,7 @@ async fn append_once(app: &App, tenant: &TenantId, incoming: Vec<Incoming>) -> R
     if let Err(error) = realtime.settle_event_ids(tenant, &stored, &released, STORED_CLAIM_MS).await {
         tracing::warn!(%error, "could not settle event_id claims");
     }
-    for (index, first) in repeats {
+    for (index, first) in copy_of.into_iter().enumerate().filter_map(|(index, first)| Some((index, first?))) {
         outcomes[index] = Some(match &outcomes[first] {
             Some(Outcome::Taken(event_id, _)) => Outcome::Taken(event_id.clone(), Stored::Duplicate),
             _ => Outcome::Refused(in_flight()),
