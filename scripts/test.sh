@@ -3,8 +3,9 @@
 #
 # Runs, in order: installs and starts the real servers of the production backends
 # (scripts/servers.sh), rustfmt check, clippy (warnings are errors), an embedded-only build check,
-# cargo test with every feature (conformance suites against embedded and real backends), the
-# HTTP integration suite a second time on the production backends, the admin console's end-to-end
+# cargo test with every feature (conformance suites against embedded and real backends, the
+# realtime one also against a three-master Redis Cluster), the HTTP integration suite a second
+# time on the production backends (with the Redis Cluster), the admin console's end-to-end
 # tests in headless Chromium, schemathesis against the server's /openapi.json, the cargo-fuzz
 # targets for 45 s each, and the HTTP suite a third time against the split deployment (the
 # seven services on loopback, talking gRPC); then stops the servers.
@@ -119,10 +120,12 @@ cargo test --workspace --all-targets --all-features 2>&1 | tee -a "$TEST_LOG"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 
-# `--workspace` as above, so the features resolve the same and nothing is built again.
-banner "the HTTP integration suite again, on MongoDB + Redis + ClickHouse + Kafka"
+# `--workspace` as above, so the features resolve the same and nothing is built again. The
+# realtime store here is the three-master Redis Cluster (the split run below uses the single Redis).
+banner "the HTTP integration suite again, on MongoDB + Redis Cluster + ClickHouse + Kafka"
 set +e
-POLYREC_TEST_BACKENDS=production cargo test --workspace --all-features --test it 2>&1 | tee -a "$TEST_LOG"
+POLYREC_TEST_REDIS_URL="$POLYREC_TEST_REDIS_CLUSTER_URL" POLYREC_TEST_BACKENDS=production \
+    cargo test --workspace --all-features --test it 2>&1 | tee -a "$TEST_LOG"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 

@@ -24,7 +24,8 @@ use crate::{
 pub struct StorageConfig {
     /// `mongodb://host:port/database?…` (database `polyrec` when the URL names none).
     pub documents: String,
-    /// `redis://host:port/db`.
+    /// `redis://host:port/db`, or a Redis Cluster: `redis+cluster://host:port,host:port,…`
+    /// (any of its nodes; the others are found from them).
     pub realtime: String,
     /// `clickhouse://host:port/database` (over ClickHouse's HTTP port, 8123 by default).
     pub warehouse: String,
@@ -37,7 +38,8 @@ pub struct StorageConfig {
     /// deployment mounts); empty keeps them under `{data_dir}/models`.
     pub blobs: String,
     /// Prepended to every Redis key, for deployments (and tests) that share one Redis between
-    /// isolated installations; empty in production, where the keys are exactly SPEC §4.2's.
+    /// isolated installations; empty in production, where the keys are SPEC §4.2's with Redis
+    /// Cluster hash tags (`polyrec_storage::keys`). It may not hold braces.
     pub redis_key_prefix: String,
     /// The warehouse sink inserts when it has this many events…
     pub sink_batch_events: usize,
@@ -247,7 +249,7 @@ async fn realtime(
             let memory = Arc::new(MemoryRealtime::new(clock));
             Ok((memory.clone(), Some(memory)))
         }
-        "redis" | "rediss" => {
+        "redis" | "rediss" | "redis+cluster" => {
             #[cfg(feature = "redis")]
             {
                 let store = crate::production::redis::RedisRealtime::connect(url, clock, &storage.redis_key_prefix)
@@ -261,6 +263,8 @@ async fn realtime(
                 Err(missing_feature("a Redis realtime store", "redis"))
             }
         }
-        other => bail!("realtime = {url:?}: unknown scheme {other:?} (use redis://host:port/db, or empty for memory)"),
+        other => bail!(
+            "realtime = {url:?}: unknown scheme {other:?} (use redis://host:port/db, redis+cluster://host:port,host:port,…, or empty for memory)"
+        ),
     }
 }

@@ -413,22 +413,12 @@ impl RealtimeStore for MemoryRealtime {
             keys::scenario_config(tenant, scenario),
             keys::catalog_version(tenant, scenario),
         ];
-        // Per-user keys are `{kind}:{tenant}:{user}:{scenario}` (`user:profile:…` has one part
-        // more); ids hold no ':'.
-        let per_user = |key: &str| {
-            let parts: Vec<&str> = key.split(':').collect();
-            match parts.as_slice() {
-                [kind, t, _, s] => {
-                    (*kind == "exposed" || *kind == "recent") && *t == tenant.as_str() && *s == scenario.as_str()
-                }
-                ["user", "profile", t, _, s] => *t == tenant.as_str() && *s == scenario.as_str(),
-                _ => false,
-            }
-        };
-        let sources = [format!("{}:src:", whole[0]), format!("{}:src:", whole[1])];
-        self.entries.write().retain(|key, _| {
-            !(per_user(key) || whole.contains(key) || sources.iter().any(|prefix| key.starts_with(prefix.as_str())))
-        });
+        // The patterns are prefixes ending in `*` (ids hold no glob characters).
+        let patterns = keys::scenario_patterns(tenant, scenario);
+        let prefixes: Vec<&str> = patterns.iter().map(|pattern| pattern.trim_end_matches('*')).collect();
+        self.entries
+            .write()
+            .retain(|key, _| !(whole.contains(key) || prefixes.iter().any(|prefix| key.starts_with(prefix))));
         Ok(())
     }
 

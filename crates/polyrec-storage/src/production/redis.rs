@@ -2,14 +2,19 @@
 //!
 //! | key | Redis type | written by |
 //! |---|---|---|
-//! | `hot:items:{tenant}:{scenario}` | ZSET, score = hotness, TTL 24 h | hot-score job, replaced whole in one `MULTI` |
-//! | `exposed:{tenant}:{user}:{scenario}` | ZSET, score = time shown (ms) | recommend; members older than the TTL are trimmed on write and ignored on read |
-//! | `metrics:realtime:{tenant}:{scenario}` | HASH, field `{minute_ms}:{counter}`, TTL 1 h | metrics job |
+//! | `hot:items:{tenant:scenario}` | ZSET, score = hotness, TTL 24 h | hot-score job, through a script (below) |
+//! | `exposed:{tenant:scenario}:user` | ZSET, score = time shown (ms) | recommend; members older than the TTL are trimmed on write and ignored on read |
+//! | `metrics:realtime:{tenant:scenario}` | HASH, field `{minute_ms}:{counter}`, TTL 1 h | metrics job |
 //! | `hot:items:…:src:{source}`, `metrics:realtime:…:src:{source}` | HASH | each job instance's own contribution (see below) |
-//! | `recent:{tenant}:{user}:{scenario}` | LIST, newest first, capped | behavior ingestion |
-//! | `scenario:config:{tenant}:{scenario}`, `user:profile:…` | STRING (JSON), TTL 1 h | the caches of SPEC §5.3 |
-//! | `catalog:version:{tenant}:{scenario}` | STRING (counter) | item writes, so other processes reload their catalog |
-//! | `item:stats:{tenant}:{item}` | HASH `{event_type}_count`, no TTL | hot-score job; `…:src:{source}` holds the last offset each source added |
+//! | `recent:{tenant:scenario}:user` | LIST, newest first, capped | behavior ingestion |
+//! | `scenario:config:{tenant:scenario}`, `user:profile:{tenant:scenario}:user` | STRING (JSON), TTL 1 h | the caches of SPEC §5.3 |
+//! | `catalog:version:{tenant:scenario}` | STRING (counter) | item writes, so other processes reload their catalog |
+//! | `item:stats:{tenant:item}` | HASH `{event_type}_count`, 30 days after the last event | hot-score job; `…:src:{source}` holds the last offset each source added |
+//! | `ingest:{tenant}:event_id` | STRING `pending:…` / `stored:…` | ingestion (client event ids) |
+//!
+//! The braces are Redis Cluster hash tags (see [`crate::keys`]): every script, `MULTI` block,
+//! multi-key `DEL` and `SCAN` here touches one slot, so the same code runs on one Redis
+//! (`redis://host:port/db`) and on a cluster (`redis+cluster://host:port,host:port,…`).
 //!
 //! The exposure set is a sorted set scored by the time each item was shown, not a plain SET, so
 //! that every exposure expires a day after *it* was shown (a plain SET's TTL would be renewed by
@@ -32,11 +37,13 @@ use polyrec_core::clock::SharedClock;
 use polyrec_core::{Error, Result, ScenarioId, TenantId, UserId};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 
 use crate::{Cached, RealtimeStore, keys};
 
 pub struct RedisRealtime {
-    conn: ConnectionManager,
+    conn: Conn,
     clock: SharedClock,
     /// Prepended to every key; empty in production (see `StorageConfig::redis_key_prefix`).
     prefix: String,
@@ -51,17 +58,98 @@ fn ttl(ms: i64) -> i64 {
     ms.max(1)
 }
 
+/// A connection to one Redis or to a Redis Cluster: both reconnect on their own (the cluster
+/// one also follows slots that move), and calls made while a node is down fail with
+/// `Unavailable`.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Conn::Single(conn) => conn.req_packed_command(cmd),
+            Conn::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Conn::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(conn) => conn.get_db(),
+            Conn::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
+/// The scheme of a Redis Cluster URL: `redis+cluster://[user:password@]host:port,host:port,…`.
+pub const CLUSTER_SCHEME: &str = "redis+cluster";
+
+/// The seed nodes of a `redis+cluster://` URL, each as a `redis://` URL with the URL's
+/// credentials. Clusters have one database: a path other than `/` or `/0` is refused.
+fn cluster_nodes(url: &str) -> Result<Vec<String>> {
+    let bad = |why: &str| Error::invalid(Code::BadBackendUrl, format!("bad redis cluster url {url:?}: {why}"));
+    let rest = url
+        .strip_prefix(CLUSTER_SCHEME)
+        .and_then(|rest| rest.strip_prefix("://"))
+        .ok_or_else(|| bad("it must start with redis+cluster://"))?;
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if !matches!(path, "" | "0") {
+        return Err(bad("a cluster has only database 0"));
+    }
+    let (credentials, hosts) = match authority.rsplit_once('@') {
+        Some((credentials, hosts)) => (format!("{credentials}@"), hosts),
+        None => (String::new(), authority),
+    };
+    let nodes: Vec<String> =
+        hosts.split(',').filter(|host| !host.is_empty()).map(|host| format!("redis://{credentials}{host}/")).collect();
+    if nodes.is_empty() {
+        return Err(bad("name at least one node, as host:port"));
+    }
+    Ok(nodes)
+}
+
 impl RedisRealtime {
-    /// Connects to `redis://host:port/db`. The connection manager reconnects on its own after
-    /// the server returns; calls made while it is down fail with `Unavailable`.
+    /// Connects to `redis://host:port/db`, or to the cluster of `redis+cluster://host:port,…`
+    /// (any of its nodes; the client finds the others and the slot map).
     pub async fn connect(url: &str, clock: SharedClock, prefix: &str) -> Result<Self> {
-        let client = redis::Client::open(url)
-            .map_err(|e| Error::invalid(Code::BadBackendUrl, format!("bad redis url {url:?}: {e}")))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(std::time::Duration::from_secs(3)))
-            .set_response_timeout(Some(std::time::Duration::from_secs(3)))
-            .set_number_of_retries(1);
-        let conn = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
+        if prefix.contains(['{', '}']) {
+            return Err(Error::invalid(
+                Code::BadBackendUrl,
+                format!("redis_key_prefix {prefix:?} holds a brace, which would change the keys' cluster hash tags"),
+            ));
+        }
+        let timeout = std::time::Duration::from_secs(3);
+        let conn = if url.starts_with(CLUSTER_SCHEME) {
+            let client = redis::cluster::ClusterClientBuilder::new(cluster_nodes(url)?)
+                .connection_timeout(timeout)
+                .response_timeout(timeout)
+                .retries(2)
+                .build()
+                .map_err(|e| Error::invalid(Code::BadBackendUrl, format!("bad redis cluster url {url:?}: {e}")))?;
+            Conn::Cluster(client.get_async_connection().await.map_err(unavailable)?)
+        } else {
+            let client = redis::Client::open(url)
+                .map_err(|e| Error::invalid(Code::BadBackendUrl, format!("bad redis url {url:?}: {e}")))?;
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(1);
+            Conn::Single(client.get_connection_manager_with_config(config).await.map_err(unavailable)?)
+        };
         Ok(Self { conn, clock, prefix: prefix.to_owned() })
     }
 
@@ -69,18 +157,53 @@ impl RedisRealtime {
         if self.prefix.is_empty() { key } else { format!("{}{key}", self.prefix) }
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> Conn {
         self.conn.clone()
     }
 
-    /// Deletes every key matching `pattern`.
+    /// Deletes every key matching `pattern`, whose hash tag names the slot of every key it
+    /// matches (see [`keys::scenario_patterns`]): on a cluster, the SCAN runs on that slot's node.
     async fn delete_matching(&self, pattern: &str) -> Result<()> {
         let mut conn = self.conn();
-        let keys = scan_keys(&mut conn, pattern).await?;
+        let keys = match &mut conn {
+            Conn::Single(single) => scan_keys(single, pattern).await?,
+            Conn::Cluster(cluster) => {
+                let mut node = OneNode { conn: cluster.clone(), route: Route::with_key(pattern, SlotAddr::Master) };
+                scan_keys(&mut node, pattern).await?
+            }
+        };
         for chunk in keys.chunks(1_000) {
             let _: () = conn.del(chunk).await.map_err(unavailable)?;
         }
         Ok(())
+    }
+}
+
+/// A cluster connection that sends every command to one slot's master (SCAN names no key, so
+/// the cluster client would send it to any node).
+struct OneNode {
+    conn: ClusterConnection,
+    route: Route,
+}
+
+impl redis::aio::ConnectionLike for OneNode {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
+        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(self.route));
+        Box::pin(self.conn.route_command(cmd.clone(), routing))
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        let route = SingleNodeRoutingInfo::SpecificNode(self.route);
+        Box::pin(self.conn.route_pipeline(pipeline.clone(), offset, count, route))
+    }
+
+    fn get_db(&self) -> i64 {
+        0
     }
 }
 
@@ -475,13 +598,10 @@ impl RealtimeStore for RedisRealtime {
             ])
             .await
             .map_err(unavailable)?;
-        // Ids hold none of the glob characters (`*?[]\`), so these patterns match only this
-        // tenant's keys of this scenario.
-        self.delete_matching(&format!("{}hot:items:{tenant}:{scenario}:src:*", self.prefix)).await?;
-        self.delete_matching(&format!("{}metrics:realtime:{tenant}:{scenario}:src:*", self.prefix)).await?;
-        self.delete_matching(&format!("{}exposed:{tenant}:*:{scenario}", self.prefix)).await?;
-        self.delete_matching(&format!("{}recent:{tenant}:*:{scenario}", self.prefix)).await?;
-        self.delete_matching(&format!("{}user:profile:{tenant}:*:{scenario}", self.prefix)).await
+        for pattern in keys::scenario_patterns(tenant, scenario) {
+            self.delete_matching(&self.key(pattern)).await?;
+        }
+        Ok(())
     }
 }
 
@@ -515,4 +635,21 @@ pub async fn members(client: &redis::Client, key: &str, kind: &str) -> Result<Ve
     }
     .map_err(unavailable)?;
     Ok(members)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cluster_nodes;
+
+    #[test]
+    fn a_cluster_url_names_its_seed_nodes_with_its_credentials() {
+        assert_eq!(
+            cluster_nodes("redis+cluster://10.0.0.1:7000,10.0.0.2:7001").unwrap(),
+            ["redis://10.0.0.1:7000/", "redis://10.0.0.2:7001/"]
+        );
+        assert_eq!(cluster_nodes("redis+cluster://:s3cret@h:7000/0").unwrap(), ["redis://:s3cret@h:7000/"]);
+        for bad in ["redis+cluster://h:7000/3", "redis+cluster://", "redis://h:6379"] {
+            assert!(cluster_nodes(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -26,6 +26,14 @@ async fn redis(clock: SharedClock) -> Option<Arc<dyn RealtimeStore>> {
     Some(Arc::new(polyrec_storage::production::redis::RedisRealtime::connect(&url, clock, "").await.unwrap()))
 }
 
+/// The same store on a three-master Redis Cluster (`redis+cluster://…`, started by
+/// `scripts/servers.sh`): every script, `MULTI` block and multi-key command must stay in one slot.
+#[cfg(feature = "redis")]
+async fn redis_cluster(clock: SharedClock) -> Option<Arc<dyn RealtimeStore>> {
+    let url = server("POLYREC_TEST_REDIS_CLUSTER_URL")?;
+    Some(Arc::new(polyrec_storage::production::redis::RedisRealtime::connect(&url, clock, "").await.unwrap()))
+}
+
 macro_rules! suite {
     ($($test:ident),* $(,)?) => {
         mod embedded_realtime {
@@ -46,6 +54,18 @@ macro_rules! suite {
                 async fn $test() {
                     let clock = super::clock();
                     if let Some(store) = super::redis(clock.clone()).await {
+                        super::$test(store.as_ref(), &clock).await;
+                    }
+                }
+            )*
+        }
+        #[cfg(feature = "redis")]
+        mod redis_cluster_realtime {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let clock = super::clock();
+                    if let Some(store) = super::redis_cluster(clock.clone()).await {
                         super::$test(store.as_ref(), &clock).await;
                     }
                 }
@@ -131,9 +151,11 @@ async fn dropping_a_scenario_removes_only_its_keys(store: &dyn RealtimeStore, _c
             store.add_exposed(t, &user("u1"), s, &[("i".into(), NOW)], DAY).await.unwrap();
             store.put_metrics(t, s, "p0", NOW, &[("clicks".into(), 1.0)], HOUR).await.unwrap();
             store.push_recent(t, &user("u2"), s, &["i".into()], 10, DAY).await.unwrap();
+            store.cache_put(Cached::UserProfile(t, &user("u3"), s), "{}", HOUR, false).await.unwrap();
         }
     }
     store.drop_scenario(&a, &gone).await.unwrap();
+    assert_eq!(store.cache_get(Cached::UserProfile(&a, &user("u3"), &gone)).await.unwrap(), None);
     assert!(store.hot_items(&a, &gone, 10).await.unwrap().is_empty());
     assert!(store.exposed(&a, &user("u1"), &gone, 0).await.unwrap().is_empty());
     assert!(store.metrics(&a, &gone, 0).await.unwrap().is_empty());
@@ -144,6 +166,7 @@ async fn dropping_a_scenario_removes_only_its_keys(store: &dyn RealtimeStore, _c
         assert_eq!(store.exposed(t, &user("u1"), s, 0).await.unwrap(), ["i"]);
         assert_eq!(store.metrics(t, s, 0).await.unwrap()["clicks"], 1.0);
         assert_eq!(store.recent(t, &user("u2"), s, 10).await.unwrap(), ["i"]);
+        assert!(store.cache_get(Cached::UserProfile(t, &user("u3"), s)).await.unwrap().is_some());
     }
 }
 
@@ -235,7 +258,8 @@ async fn embedded_item_stats_expire_30_days_after_the_last_event() {
     assert!(store.item_stats(&t, "i1").await.unwrap().is_empty(), "expired 30 days after the last add");
 }
 
-/// The keys in Redis are exactly SPEC §4.2's, with their types and TTLs.
+/// The keys in Redis are SPEC §4.2's with their cluster hash tags (`polyrec_storage::keys`), with
+/// their types and TTLs.
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn redis_keys_are_the_specifications() {
@@ -254,27 +278,27 @@ async fn redis_keys_are_the_specifications() {
     let mut keys = scan(&redis, &format!("*{t}*")).await.unwrap();
     keys.sort();
     let expected = [
-        (format!("exposed:{t}:u1:feed"), "zset"),
-        (format!("hot:items:{t}:feed"), "zset"),
-        (format!("hot:items:{t}:feed:src:all"), "hash"),
-        (format!("item:stats:{t}:i1"), "hash"),
-        (format!("item:stats:{t}:i1:src:all"), "string"),
-        (format!("metrics:realtime:{t}:feed"), "hash"),
-        (format!("metrics:realtime:{t}:feed:src:all"), "hash"),
-        (format!("scenario:config:{t}:feed"), "string"),
-        (format!("user:profile:{t}:u1:feed"), "string"),
+        (format!("exposed:{{{t}:feed}}:u1"), "zset"),
+        (format!("hot:items:{{{t}:feed}}"), "zset"),
+        (format!("hot:items:{{{t}:feed}}:src:all"), "hash"),
+        (format!("item:stats:{{{t}:i1}}"), "hash"),
+        (format!("item:stats:{{{t}:i1}}:src:all"), "string"),
+        (format!("metrics:realtime:{{{t}:feed}}"), "hash"),
+        (format!("metrics:realtime:{{{t}:feed}}:src:all"), "hash"),
+        (format!("scenario:config:{{{t}:feed}}"), "string"),
+        (format!("user:profile:{{{t}:feed}}:u1"), "string"),
     ];
     let expected: Vec<(String, String)> = expected.into_iter().map(|(k, kind)| (k, kind.to_owned())).collect();
     assert_eq!(keys, expected);
     let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
     for (key, ttl) in [
-        (format!("hot:items:{t}:feed"), DAY),
-        (format!("exposed:{t}:u1:feed"), DAY),
-        (format!("metrics:realtime:{t}:feed"), HOUR),
-        (format!("scenario:config:{t}:feed"), HOUR),
-        (format!("user:profile:{t}:u1:feed"), HOUR),
-        (format!("item:stats:{t}:i1"), polyrec_storage::keys::ITEM_STATS_TTL_MS),
-        (format!("item:stats:{t}:i1:src:all"), polyrec_storage::keys::ITEM_STATS_TTL_MS),
+        (format!("hot:items:{{{t}:feed}}"), DAY),
+        (format!("exposed:{{{t}:feed}}:u1"), DAY),
+        (format!("metrics:realtime:{{{t}:feed}}"), HOUR),
+        (format!("scenario:config:{{{t}:feed}}"), HOUR),
+        (format!("user:profile:{{{t}:feed}}:u1"), HOUR),
+        (format!("item:stats:{{{t}:i1}}"), polyrec_storage::keys::ITEM_STATS_TTL_MS),
+        (format!("item:stats:{{{t}:i1}}:src:all"), polyrec_storage::keys::ITEM_STATS_TTL_MS),
     ] {
         let left: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await.unwrap();
         assert!(left > ttl - 60_000 && left <= ttl, "{key}: PTTL {left}, want about {ttl}");
