@@ -135,6 +135,17 @@ pub struct JobRecord {
     pub finished_ms: Option<i64>,
     /// Refreshed while it runs; a running job whose heartbeat stopped lost its process.
     pub heartbeat_ms: i64,
+    /// How many times a worker has claimed it (a claim whose worker died is retried, up to a
+    /// limit).
+    #[serde(default)]
+    pub attempts: u32,
+    /// The process that holds it while it runs (its instance id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+    /// Bumped by every write: the job queue's compare-and-swap token, so a worker that lost its
+    /// claim (its lease ran out and another took the job) can no longer write the record.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 #[cfg(test)]

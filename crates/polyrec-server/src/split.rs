@@ -108,7 +108,8 @@ pub async fn run(
     grpc: Option<tokio::net::TcpListener>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let set = jobs::JobSet { stream: false, only: None, background: service.runs_background() };
+    // The services only enqueue jobs: `polyrec worker` runs them.
+    let set = jobs::JobSet { stream: false, only: None, background: service.runs_background(), training: false };
     let jobs = jobs::start_jobs(app.clone(), set).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let grpc_task = match grpc {

@@ -22,6 +22,12 @@ pub struct ServerConfig {
     pub cf_interval_seconds: u64,
     /// How far back collaborative filtering looks, in days of event time.
     pub cf_window_days: u64,
+    /// The job queue's lease: a running job whose worker has not renewed it for this long is
+    /// claimed again by another worker (or failed after its last attempt).
+    pub job_lease_seconds: u64,
+    /// How often each scenario's user profiles are recomputed from the warehouse (the SPEC's
+    /// offline profile update), in hours; 0 never.
+    pub profile_recompute_hours: u64,
     /// How long the event bus keeps events (once every durable job has them).
     pub event_retention_days: u64,
     /// Where each store lives: embedded under `data_dir` unless a URL names a server.
@@ -244,6 +250,8 @@ impl Default for ServerConfig {
             max_batch_events: 10_000,
             cf_interval_seconds: 30,
             cf_window_days: 90,
+            job_lease_seconds: 60,
+            profile_recompute_hours: 24,
             event_retention_days: 7,
             storage: StorageConfig::default(),
             auth: AuthConfig::default(),

@@ -146,9 +146,14 @@ pub trait JobStore: Send + Sync {
     /// A tenant's jobs, of one scenario or of all, newest first.
     async fn list_jobs(&self, tenant: &TenantId, scenario: Option<&ScenarioId>, limit: usize)
     -> Result<Vec<JobRecord>>;
-    /// Unfinished jobs of every tenant whose heartbeat is older than `heartbeat_before` (their
-    /// process is gone: the reaper marks them failed).
-    async fn stale_jobs(&self, heartbeat_before: i64) -> Result<Vec<(TenantId, JobRecord)>>;
+    /// The job queue's work, oldest first, at most `limit`, of every tenant: unfinished jobs
+    /// that are queued, or running with a heartbeat older than `lease_before` (their worker is
+    /// gone: they are claimed again or, past their attempts, failed).
+    async fn pending_jobs(&self, lease_before: i64, limit: usize) -> Result<Vec<(TenantId, JobRecord)>>;
+    /// Compare-and-swap: writes `job` only if the stored record's `revision` is `expected` (or,
+    /// with `None`, only if there is no record with its id). Returns whether it wrote. A record
+    /// without a `revision` field counts as revision 0.
+    async fn swap_job(&self, tenant: &TenantId, job: &JobRecord, expected: Option<u64>) -> Result<bool>;
 }
 
 /// The document store's dead letters: events a stream job could not apply (`jobs::dead_letters`).

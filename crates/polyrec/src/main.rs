@@ -49,7 +49,8 @@ enum Command {
         /// A TOML file with server settings (flags override it).
         #[arg(long, env = "POLYREC_CONFIG")]
         config: Option<PathBuf>,
-        /// Leave the stream jobs to `polyrec worker` processes (needs a Kafka bus).
+        /// Leave the stream jobs and the job queue (trainings, profile recomputes) to `polyrec
+        /// worker` processes (needs a Kafka bus): this process only enqueues jobs.
         #[arg(long)]
         no_stream_jobs: bool,
         /// Run one service of the split deployment: scenario, item, behavior, recommendation,
@@ -62,7 +63,8 @@ enum Command {
         #[arg(long, env = "POLYREC_GRPC_LISTEN")]
         grpc_listen: Option<SocketAddr>,
     },
-    /// Run the four stream jobs as Kafka consumer-group members (scale out: run more workers).
+    /// Run the four stream jobs as Kafka consumer-group members and the job queue (trainings,
+    /// scheduled work) (scale out: run more workers).
     Worker {
         /// A TOML file with server settings; its `[storage]` names the engines.
         #[arg(long, env = "POLYREC_CONFIG")]
@@ -70,8 +72,8 @@ enum Command {
         /// Directory of any embedded store the config leaves in place [default: ./data].
         #[arg(long, env = "POLYREC_DATA_DIR")]
         data_dir: Option<PathBuf>,
-        /// Run only these stream jobs (comma-separated: warehouse_sink, user_profile_aggregator,
-        /// item_hot_score, recommendation_metrics) [default: all four].
+        /// Run only these jobs (comma-separated: warehouse_sink, user_profile_aggregator,
+        /// item_hot_score, recommendation_metrics, training — the job queue) [default: all].
         #[arg(long, value_delimiter = ',')]
         jobs: Option<Vec<String>>,
         /// Where `/healthz` and `/metrics` are served [default: 0.0.0.0:8010].
@@ -185,7 +187,9 @@ async fn serve(settings: ServerConfig, stream_jobs: bool) -> anyhow::Result<()> 
     if !stream_jobs && polyrec_server::jobs::bus_is_local(&app) {
         anyhow::bail!("--no-stream-jobs needs a Kafka bus: the embedded bus is read by this process's own jobs");
     }
-    let jobs = polyrec_server::jobs::JobSet { stream: stream_jobs, only: None, background: true };
+    // An API process (`--no-stream-jobs`) on shared stores only enqueues jobs; workers run them.
+    let jobs =
+        polyrec_server::jobs::JobSet { stream: stream_jobs, only: None, background: true, training: stream_jobs };
     polyrec_server::run_with(app, listener, jobs, shutdown_signal()).await
 }
 

@@ -80,6 +80,8 @@ pub struct App {
     pub progress: JobProgress,
     /// Training jobs running at once in this process (`limits.max_concurrent_trainings`).
     pub(crate) training_permits: Arc<tokio::sync::Semaphore>,
+    /// Wakes this process's job-queue worker when it enqueues a job (others poll).
+    pub(crate) job_queued: tokio::sync::Notify,
     /// Requests in flight in this process (`limits.max_concurrent_requests`), the one limit of
     /// every route the server protects.
     pub request_permits: Arc<tokio::sync::Semaphore>,
@@ -110,6 +112,7 @@ impl App {
             models: Models::new(coherence()),
             progress: JobProgress::default(),
             training_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_trainings.max(1))),
+            job_queued: tokio::sync::Notify::new(),
             request_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests.max(1))),
             held_refusals: Arc::new(tokio::sync::Semaphore::new(crate::config::MAX_HELD_REFUSALS)),
             instance: uuid::Uuid::new_v4().simple().to_string(),

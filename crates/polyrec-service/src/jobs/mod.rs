@@ -14,6 +14,7 @@ pub(crate) mod dead_letters;
 mod hot_score;
 mod metrics;
 mod profile;
+pub mod queue;
 mod runner;
 pub mod training;
 mod warehouse_sink;
@@ -148,12 +149,19 @@ pub struct JobSet {
     /// …or only these of them (names of `STREAM_JOBS`), so that on Kafka each job can be
     /// scaled on its own.
     pub only: Option<Vec<String>>,
-    /// The collaborative-filtering trainer and housekeeping (expiry sweeps, bus retention).
+    /// The schedule (neighbours rebuilt, trainings and profile recomputes enqueued) and
+    /// housekeeping (expiry sweeps, bus retention).
     pub background: bool,
+    /// The job queue ([`queue`]): claims and runs queued trainings and scheduled work.
+    pub training: bool,
 }
 
+/// The name `polyrec worker --jobs` gives the job queue.
+pub const TRAINING_JOBS: &str = "training";
+
 impl JobSet {
-    pub const ALL: JobSet = JobSet { stream: true, only: None, background: true };
+    /// The all-in-one process: everything, the job queue in-process.
+    pub const ALL: JobSet = JobSet { stream: true, only: None, background: true, training: true };
 
     fn runs(&self, job: &str) -> bool {
         self.stream && self.only.as_ref().is_none_or(|only| only.iter().any(|name| name == job))
@@ -166,19 +174,28 @@ pub fn bus_is_local(app: &App) -> bool {
     !app.stores.stream.is_shared()
 }
 
-/// Starts the stream jobs of a worker process (`polyrec worker`): all, or the ones named in
-/// `only`, as consumer-group members of a Kafka bus.
+/// Starts the jobs of a worker process (`polyrec worker`): the stream jobs, as consumer-group
+/// members of a Kafka bus, and the job queue — all, or the ones named in `only` (stream job
+/// names and `training`).
 pub async fn start_workers(app: Arc<App>, only: Option<Vec<String>>) -> anyhow::Result<Jobs> {
     if bus_is_local(&app) {
         anyhow::bail!(
             "polyrec worker reads a Kafka bus (storage.bus = \"kafka://host:port\" or POLYREC_BUS_URL); \
-             with the embedded bus, `polyrec serve` runs the stream jobs itself"
+             with the embedded bus, `polyrec serve` runs the stream jobs and the job queue itself"
         );
     }
-    if let Some(unknown) = only.iter().flatten().find(|name| !STREAM_JOBS.contains(&name.as_str())) {
-        anyhow::bail!("--jobs: unknown job {unknown:?}; the stream jobs are {}", STREAM_JOBS.join(", "));
+    if let Some(unknown) =
+        only.iter().flatten().find(|name| !STREAM_JOBS.contains(&name.as_str()) && name.as_str() != TRAINING_JOBS)
+    {
+        anyhow::bail!(
+            "--jobs: unknown job {unknown:?}; the jobs are {} and {TRAINING_JOBS} (the job queue)",
+            STREAM_JOBS.join(", ")
+        );
     }
-    start_jobs(app, JobSet { stream: true, only, background: false }).await
+    let training = only.as_ref().is_none_or(|only| only.iter().any(|name| name == TRAINING_JOBS));
+    let only = only.map(|only| only.into_iter().filter(|name| name != TRAINING_JOBS).collect::<Vec<_>>());
+    let stream = only.as_ref().is_none_or(|only| !only.is_empty());
+    start_jobs(app, JobSet { stream, only, background: false, training }).await
 }
 
 /// Starts every job of the all-in-one process.
@@ -201,6 +218,9 @@ pub async fn start_jobs(app: Arc<App>, set: JobSet) -> anyhow::Result<Jobs> {
     if set.background {
         handles.push(tokio::spawn(training::run_schedule(app.clone(), stopped.clone())));
         handles.push(tokio::spawn(housekeeping(app.clone(), stopped.clone())));
+    }
+    if set.training {
+        handles.push(tokio::spawn(queue::run(app.clone(), stopped.clone())));
     }
     Ok(Jobs { stop, handles })
 }

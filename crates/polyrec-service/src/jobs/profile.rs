@@ -150,6 +150,110 @@ impl ProfileAggregator {
     }
 }
 
+/// The job kind of the offline profile recompute ([`recompute`]).
+pub const RECOMPUTE_KIND: &str = "profiles";
+
+/// How long a user must have sent nothing for the recompute to rebuild their profile.
+pub const RECOMPUTE_QUIET_MS: i64 = 60 * MINUTE_MS;
+
+/// The most events of a scenario one recompute reads.
+const RECOMPUTE_MAX_EVENTS: usize = 5_000_000;
+
+/// What a recompute did.
+pub struct Recomputed {
+    pub users: u64,
+    pub events: u64,
+    /// Users left to the stream job: active within [`RECOMPUTE_QUIET_MS`], or not folded since
+    /// their last event.
+    pub skipped: u64,
+}
+
+/// Rebuilds a scenario's user profiles from the warehouse (SPEC's offline profile update): each
+/// user's events of the last `cf_window_days`, folded window by window in time order into a
+/// fresh profile, as the stream job would have. Only users whose last event (by event time) is
+/// [`RECOMPUTE_QUIET_MS`] old and whose stored profile was folded after it are rebuilt — the
+/// stream job holds no open window of theirs — and a profile the stream job changed while the
+/// recompute ran is left as it is. (An event arriving more than the quiet time late, for such a
+/// user, while the recompute runs, can be folded twice: the warehouse rows carry no processing
+/// time to tell.) The rebuilt profile
+/// keeps the stored one's replay marks. `held` fails once the job's worker lost its claim.
+pub async fn recompute(
+    app: &App,
+    tenant: &TenantId,
+    scenario: &ScenarioId,
+    held: &(dyn Fn() -> Result<()> + Sync),
+) -> Result<Recomputed> {
+    let now = app.now_ms();
+    let since = now - app.config.cf_window_days as i64 * DAY_MS;
+    let rows = app
+        .stores
+        .warehouse
+        .behaviors(tenant, scenario, since, &polyrec_core::EventType::ALL, RECOMPUTE_MAX_EVENTS)
+        .await?;
+    let catalog = app.catalogs.get(tenant, scenario).await?;
+    // (A scenario's deletion removes its events from the warehouse: these are all its own.)
+    let mut by_user: BTreeMap<&str, Vec<&polyrec_storage::BehaviorRow>> = BTreeMap::new();
+    for event in &rows {
+        by_user.entry(&event.user_id).or_default().push(event);
+    }
+    let mut report = Recomputed { users: 0, events: 0, skipped: 0 };
+    let mut rebuilt = Vec::new();
+    for (user, mut events) in by_user {
+        held()?;
+        let Ok(user) = UserId::parse(user) else { continue };
+        let user = &user;
+        // By event time: the warehouse rows carry no processing time.
+        let last_received = events.iter().map(|e| e.timestamp_ms).max().unwrap_or(i64::MAX);
+        let stored = app.profiles.get(tenant, user, scenario).await?;
+        let folded_since = stored.as_ref().is_some_and(|p| p.updated_ms > last_received);
+        if now - last_received < RECOMPUTE_QUIET_MS || !folded_since {
+            report.skipped += 1;
+            continue;
+        }
+        let stored = stored.expect("checked above");
+        events.sort_by_key(|e| e.timestamp_ms);
+        let mut windows: BTreeMap<i64, Vec<WindowEvent>> = BTreeMap::new();
+        for (i, event) in events.iter().enumerate() {
+            let item = catalog.get(event.item_id.as_str());
+            windows.entry(event.timestamp_ms.div_euclid(WINDOW_MS) * WINDOW_MS).or_default().push(WindowEvent {
+                offset: i as u64 + 1,
+                incarnation: 0,
+                timestamp_ms: event.timestamp_ms,
+                weight: event.event_type.interest_weight(),
+                value: event.value.unwrap_or(0.0),
+                item: event.item_id.clone(),
+                category: item.and_then(|i| i.category()).map(str::to_owned),
+                tags: item.map(|i| i.tags().map(str::to_owned).collect()).unwrap_or_default(),
+            });
+        }
+        let mut profile = UserProfile::empty(user.clone(), scenario.clone());
+        for (start, window) in &windows {
+            fold(&mut profile, *start, window, now, 0);
+        }
+        profile.applied_windows = stored.applied_windows.clone();
+        report.users += 1;
+        report.events += events.len() as u64;
+        rebuilt.push((stored.updated_ms, profile));
+    }
+    // Checked again just before the write: a profile the stream job folded into meanwhile keeps
+    // that fold (the next recompute includes it).
+    let mut unchanged = Vec::with_capacity(rebuilt.len());
+    for (updated_ms, profile) in rebuilt {
+        let now_stored = app.profiles.get(tenant, &profile.user_id, scenario).await?;
+        if now_stored.is_some_and(|p| p.updated_ms == updated_ms) {
+            unchanged.push(profile);
+        } else {
+            report.users -= 1;
+            report.skipped += 1;
+        }
+    }
+    held()?;
+    for chunk in unchanged.chunks(1_000) {
+        app.profiles.put(tenant, chunk.to_vec()).await?;
+    }
+    Ok(report)
+}
+
 /// Folds the not-yet-folded events of one closed window into a profile. Replay marks at or
 /// below `committed` are dropped: no replay reads those offsets again.
 fn fold(profile: &mut UserProfile, start: i64, events: &[WindowEvent], now_ms: i64, committed: u64) {

@@ -1,9 +1,14 @@
 //! Training jobs (the role Celery plays, DESIGN §5): on demand (`POST …/jobs/train`, the CLI's
 //! `polyrec train`), and on a schedule that retrains a scenario when it has new events.
 //!
-//! A job is a record in the document store (`training_jobs`) with its state, stage and progress,
-//! written as it advances and refreshed by a heartbeat while it runs. A job whose process died
-//! stops beating; the reaper marks it failed, so after a restart no job is ever left `running`.
+//! A job is a record in the document store (`training_jobs`), which is also the queue
+//! ([`super::queue`]): enqueued `queued`, claimed by one worker (state `running`, the worker's
+//! instance, an attempt counted) and then written only by compare-and-swap on its `revision`,
+//! with its stage and progress as it advances and a heartbeat that renews the claim. A job whose
+//! worker died stops beating; once its lease (`job_lease_seconds`) has run out another worker
+//! claims it again, up to [`MAX_ATTEMPTS`], after which it is failed. A worker that lost its
+//! claim can write nothing more, and a retried job reuses the model versions its earlier
+//! attempt registered, so each job's versions are registered once.
 //!
 //! A round trains the item–item and user–user neighbours (`item_cf`, `user_cf`; cheap, rebuilt
 //! every round and not versioned), then each learned model asked for, or else each the
@@ -25,7 +30,6 @@ use polyrec_core::{Error, JobRecord, JobState, Result, ScenarioId, TenantId};
 use polyrec_engine::CfModel;
 use polyrec_engine::cf::CfParams;
 use polyrec_engine::learned;
-use polyrec_storage::Cached;
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
@@ -37,10 +41,18 @@ use crate::service::models::{self, Loaded};
 
 /// How long an on-demand training waits for the warehouse sink to catch up with the bus.
 const CATCH_UP: Duration = Duration::from_secs(30);
-/// How often a running job refreshes its record.
-const HEARTBEAT: Duration = Duration::from_secs(2);
-/// A running job whose heartbeat is older than this lost its process.
-pub const STALE_AFTER_MS: i64 = 60_000;
+/// How many times a job is claimed before a job whose workers keep dying is failed.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// The job queue's lease, in ms (`job_lease_seconds`).
+pub fn lease_ms(app: &App) -> i64 {
+    app.config.job_lease_seconds.max(1) as i64 * 1_000
+}
+
+/// How often a running job renews its claim: a fifth of the lease, at most every 2 s.
+fn heartbeat(app: &App) -> Duration {
+    Duration::from_millis((lease_ms(app) as u64 / 5).clamp(100, 2_000))
+}
 /// What `POST …/jobs/cf` answers: the round it ran, synchronously.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CfReport {
@@ -89,28 +101,30 @@ pub async fn submit(
 ) -> Result<JobRecord> {
     app.scenario(tenant, scenario).await?;
     check_models(&models)?;
-    let now = app.now_ms();
-    let job = JobRecord {
-        job_id: uuid::Uuid::now_v7().to_string(),
-        scenario_id: scenario.clone(),
-        kind: "train".to_owned(),
-        models,
-        trigger: trigger.to_owned(),
-        state: JobState::Queued,
-        progress: 0.0,
-        stage: "queued".to_owned(),
-        error: None,
-        error_code: None,
-        versions: BTreeMap::new(),
-        data: BTreeMap::new(),
-        created_ms: now,
-        started_ms: None,
-        finished_ms: None,
-        heartbeat_ms: now,
-    };
-    app.stores.documents.put_job(tenant, &job).await?;
-    tokio::spawn(run(app.clone(), tenant.clone(), job.clone()));
+    let mut job = new_job(app, scenario, uuid::Uuid::now_v7().to_string(), "train", trigger);
+    job.models = models;
+    enqueue(app, tenant, &job).await?;
     Ok(job)
+}
+
+/// Queues a recompute of a scenario's user profiles from the warehouse (what the schedule
+/// does every `profile_recompute_hours`); returns its record at once.
+pub async fn submit_profile_recompute(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<JobRecord> {
+    app.scenario(tenant, scenario).await?;
+    let job = new_job(app, scenario, uuid::Uuid::now_v7().to_string(), super::profile::RECOMPUTE_KIND, "api");
+    enqueue(app, tenant, &job).await?;
+    Ok(job)
+}
+
+/// Puts a job on the queue unless one with its id is there already (scheduled jobs have ids
+/// derived from what they do, so processes that schedule the same round enqueue it once);
+/// returns whether it did. Wakes this process's worker.
+pub async fn enqueue(app: &App, tenant: &TenantId, job: &JobRecord) -> Result<bool> {
+    let queued = app.stores.documents.swap_job(tenant, job, None).await?;
+    if queued {
+        app.job_queued.notify_one();
+    }
+    Ok(queued)
 }
 
 /// A job's record; `NotFound` for another tenant's job.
@@ -142,12 +156,17 @@ pub async fn wait(app: &App, tenant: &TenantId, job_id: &str, timeout: Duration)
     }
 }
 
-/// Trains one scenario now, from everything acknowledged before the call, and waits for it.
+/// Trains one scenario now, from everything acknowledged before the call, and waits for it
+/// (on whichever worker claims the job); then this process serves what it trained.
 pub async fn train_now(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId) -> Result<CfReport> {
     let job = submit(app, tenant, scenario, Vec::new(), "api").await?;
     let job = wait(app, tenant, &job.job_id, Duration::from_secs(3_600)).await?;
     match job.state {
         JobState::Succeeded => {
+            // A worker elsewhere trained it: this process rebuilds its own neighbours from the
+            // same events and loads the versions the job activated.
+            refresh_neighbours(app, tenant, scenario).await?;
+            models::follow(app, tenant, scenario).await?;
             let count = |key: &str| job.data.get(key).copied().unwrap_or(0) as usize;
             Ok(CfReport {
                 scenario_id: scenario.to_string(),
@@ -179,6 +198,10 @@ struct Tracker {
     app: Arc<App>,
     tenant: TenantId,
     job: Mutex<JobRecord>,
+    /// Writes go one at a time (each swaps on the revision the previous one left).
+    writing: tokio::sync::Mutex<()>,
+    /// Set when a write found the record changed: another worker holds the job now.
+    lost: std::sync::atomic::AtomicBool,
     /// The current stage's share of the whole, as (from, to).
     span: Mutex<(f64, f64)>,
     /// Progress within the stage, 0–1, as f64 bits (set from blocking fit threads).
@@ -197,8 +220,34 @@ impl Tracker {
         job
     }
 
-    async fn flush(&self) -> Result<()> {
-        self.app.stores.documents.put_job(&self.tenant, &self.snapshot()).await
+    /// Writes the record if this worker still holds the job; returns whether it does.
+    async fn flush(&self) -> Result<bool> {
+        let _one_at_a_time = self.writing.lock().await;
+        self.write(self.snapshot()).await
+    }
+
+    async fn write(&self, mut record: JobRecord) -> Result<bool> {
+        if self.lost.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let expected = record.revision;
+        record.revision += 1;
+        if self.app.stores.documents.swap_job(&self.tenant, &record, Some(expected)).await? {
+            self.job.lock().revision = record.revision;
+            Ok(true)
+        } else {
+            tracing::warn!(tenant = %self.tenant, job = %record.job_id, "another worker holds this job now: stopping");
+            self.lost.store(true, Ordering::Relaxed);
+            Ok(false)
+        }
+    }
+
+    /// Fails the job's run when this worker no longer holds it.
+    fn still_held(&self) -> Result<()> {
+        if self.lost.load(Ordering::Relaxed) {
+            return Err(Error::unavailable("the job's lease passed to another worker"));
+        }
+        Ok(())
     }
 
     /// Enters a stage that takes the share `from..to` of the job.
@@ -212,50 +261,67 @@ impl Tracker {
     }
 }
 
-async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord) {
+/// Runs a job this process has claimed ([`super::queue`]) to its end.
+pub(super) async fn run_claimed(app: Arc<App>, tenant: TenantId, job: JobRecord) {
+    if job.kind == super::profile::RECOMPUTE_KIND {
+        run(app, tenant, job, Work::Profiles).await
+    } else {
+        run(app, tenant, job, Work::Train).await
+    }
+}
+
+/// What a job does.
+#[derive(Clone, Copy)]
+enum Work {
+    Train,
+    Profiles,
+}
+
+async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord, work: Work) {
     let scenario = job.scenario_id.clone();
     let tracker = Arc::new(Tracker {
         app: app.clone(),
         tenant: tenant.clone(),
         job: Mutex::new(job),
+        writing: tokio::sync::Mutex::new(()),
+        lost: std::sync::atomic::AtomicBool::new(false),
         span: Mutex::new((0.0, 0.0)),
         within: Arc::new(AtomicU64::new(0)),
     });
-    let _one_at_a_time = app.models.training_slot(&tenant, &scenario).await;
-    {
-        let mut job = tracker.job.lock();
-        job.state = JobState::Running;
-        job.started_ms = Some(app.now_ms());
-    }
-    tracker.stage("starting", 0.0, 0.0).await;
+    // The claim counted the process-wide limit (`limits.max_concurrent_trainings`); one job of a
+    // scenario at a time runs here. Waiting, the job keeps beating.
     let (stop_beat, mut beat_stopped) = tokio::sync::oneshot::channel::<()>();
     let beat = {
         let tracker = tracker.clone();
+        let every = heartbeat(&app);
         tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    _ = tokio::time::sleep(HEARTBEAT) => {}
+                    _ = tokio::time::sleep(every) => {}
                     _ = &mut beat_stopped => break,
                 }
-                if let Err(error) = tracker.flush().await {
-                    tracing::warn!(%error, "training job heartbeat failed");
+                match tracker.flush().await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(error) => tracing::warn!(%error, "training job heartbeat failed"),
                 }
             }
         })
     };
-    // The process-wide limit (`limits.max_concurrent_trainings`): one tenant's trainings cannot
-    // take every core from the requests and the others' jobs. Waiting, the job keeps beating.
-    let _permit = match app.training_permits.clone().try_acquire_owned() {
-        Ok(permit) => permit,
-        Err(_) => {
-            tracker.stage("waiting for a training slot", 0.0, 0.0).await;
-            app.training_permits.clone().acquire_owned().await.expect("the semaphore is never closed")
+    let _one_at_a_time = app.models.training_slot(&tenant, &scenario).await;
+    let started = Instant::now();
+    let outcome = match work {
+        Work::Train => {
+            train(&app, &tenant, &scenario, &tracker)
+                .instrument(tracing::info_span!("training_job", tenant = %tenant, scenario = %scenario))
+                .await
+        }
+        Work::Profiles => {
+            recompute_profiles(&app, &tenant, &scenario, &tracker)
+                .instrument(tracing::info_span!("profile_recompute_job", tenant = %tenant, scenario = %scenario))
+                .await
         }
     };
-    let started = Instant::now();
-    let outcome = train(&app, &tenant, &scenario, &tracker)
-        .instrument(tracing::info_span!("training_job", tenant = %tenant, scenario = %scenario))
-        .await;
     metrics::histogram!(
         "polyrec_training_job_duration_seconds",
         "outcome" => if outcome.is_ok() { "succeeded" } else { "failed" }
@@ -292,10 +358,13 @@ async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord) {
             "training job finished"
         );
     }
-    // The final state must land: a job left `running` would wait for the reaper.
+    // The final state must land (a job left `running` would be claimed again once its lease
+    // ran out), unless another worker holds the job now.
+    let _one_write_at_a_time = tracker.writing.lock().await;
+    final_record.revision = tracker.job.lock().revision;
     for attempt in 0..5 {
-        match app.stores.documents.put_job(&tenant, &final_record).await {
-            Ok(()) => break,
+        match tracker.write(final_record.clone()).await {
+            Ok(_) => break,
             Err(error) => {
                 tracing::warn!(%error, attempt, "could not record a training job's end; retrying");
                 tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
@@ -346,66 +415,16 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
     app.models.set_cf(tenant, scenario, model, event_count);
 
     let mut models = wanted(&compiled.scenario.config, &asked);
-    // On shared stores one process at a time trains a scenario's registered models on the
-    // schedule; the others have trained their own CF neighbours (above) and follow the registry.
-    // The holder decides what to train while it holds the lease, so it sees what the previous
-    // holder registered.
-    let lease = if trigger == "schedule" && !models.is_empty() {
-        take_lease(app, tenant, scenario).await
-    } else {
-        Lease::NotNeeded
-    };
-    let trained = if lease == Lease::Elsewhere {
-        tracing::debug!(tenant = %tenant, scenario = %scenario, "another process trains this round's models");
-        Ok(())
-    } else {
-        async {
-            if trigger == "schedule" {
-                // The schedule retrains a model only when the events changed since its serving version.
-                let registered = app.stores.documents.list_models(tenant, scenario, None).await?;
-                models.retain(|name| {
-                    let versions: Vec<_> = registered.iter().filter(|m| &m.model_name == name).cloned().collect();
-                    serving_version(&versions).and_then(|m| m.config.get("events")?.as_u64()) != Some(event_count)
-                });
-            }
-            train_registered(app, tenant, scenario, &compiled, &models, &interactions, event_count, tracker).await
-        }
-        .await
-    };
-    if lease == Lease::Held
-        && let Err(error) = app.stores.realtime.cache_delete(Cached::TrainingLease(tenant, scenario)).await
-    {
-        tracing::warn!(%error, "could not release the training lease; it expires on its own");
+    if trigger == "schedule" {
+        // The schedule retrains a model only when the events changed since its serving version.
+        let registered = app.stores.documents.list_models(tenant, scenario, None).await?;
+        models.retain(|name| {
+            let versions: Vec<_> = registered.iter().filter(|m| &m.model_name == name).cloned().collect();
+            serving_version(&versions).and_then(|m| m.config.get("events")?.as_u64()) != Some(event_count)
+        });
     }
-    trained
-}
-
-/// Whether this process may train a scenario's registered models in this schedule round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lease {
-    /// The stores are this process's own: no other process trains.
-    NotNeeded,
-    Held,
-    /// Another process holds it.
-    Elsewhere,
-}
-
-/// How long a lease lasts if its holder dies before releasing it.
-const LEASE_MS: i64 = 30 * 60 * 1000;
-
-async fn take_lease(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Lease {
-    if app.config.storage.documents.is_empty() {
-        return Lease::NotNeeded;
-    }
-    match app.stores.realtime.cache_put(Cached::TrainingLease(tenant, scenario), &app.instance, LEASE_MS, true).await {
-        Ok(true) => Lease::Held,
-        Ok(false) => Lease::Elsewhere,
-        Err(error) => {
-            // Without the realtime store the worst case is a version trained twice.
-            tracing::warn!(%error, "cannot take the training lease; training anyway");
-            Lease::NotNeeded
-        }
-    }
+    tracker.still_held()?;
+    train_registered(app, tenant, scenario, &compiled, &models, &interactions, event_count, tracker).await
 }
 
 /// Trains, registers and activates `models` (ALS, EASE, rankers), reporting progress.
@@ -438,6 +457,18 @@ async fn train_registered(
         let name = model.name();
         let from = 0.2 + share * i as f64;
         tracker.stage(format!("training {name}"), from, from + share).await;
+        tracker.still_held()?;
+        // A retried job: the version an earlier attempt registered is this job's, not trained again.
+        let registered = app.stores.documents.list_models(tenant, scenario, Some(name)).await?;
+        if let Some(earlier) = registered.iter().find(|m| m.job_id == job_id) {
+            let version = earlier.model_version.clone();
+            // Activated unless the attempt died between registering and activating it.
+            if earlier.activated_ms.is_none() {
+                models::activate(app, tenant, scenario, name, &version).await?;
+            }
+            tracker.job.lock().versions.insert(name.to_owned(), version);
+            continue;
+        }
         let (loaded, metrics, config) = match model.stage() {
             ModelKind::Rank => {
                 let (loaded, metrics, mut config) = fit_ranker(app, tenant, compiled, model, tracker).await?;
@@ -456,6 +487,7 @@ async fn train_registered(
                 (loaded, metrics, config)
             }
         };
+        tracker.still_held()?;
         let record = models::register(app, tenant, scenario, &loaded, config, metrics, &job_id).await?;
         let version = record.model_version.clone();
         models::activate_loaded(app, tenant, record, loaded).await?;
@@ -609,15 +641,20 @@ fn observation<'a>(
     }
 }
 
-/// The schedule: every interval, reap jobs whose process died, load the serving versions other
-/// processes registered (on shared stores), and retrain the scenarios whose event count
-/// changed. First it loads the registry's serving versions.
+/// The schedule: every interval, fail the jobs whose workers kept dying, load the serving
+/// versions other processes registered (on shared stores), rebuild this process's neighbours
+/// of the scenarios with new events, and enqueue a training of their registered models (one job
+/// per scenario and event count, however many processes schedule it) and, every
+/// `profile_recompute_hours`, a recompute of their profiles. First it loads the registry's
+/// serving versions and, on embedded stores, puts back on the queue the jobs this process was
+/// running when it stopped.
 pub(super) async fn run_schedule(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
-    // The embedded document store belongs to this process alone: an unfinished job in it was
-    // left by a process that stopped.
-    let stale_before = if app.config.storage.documents.is_empty() { i64::MAX } else { app.now_ms() - STALE_AFTER_MS };
-    if let Err(error) = reap(&app, stale_before).await {
-        tracing::error!(%error, "could not reap unfinished training jobs");
+    // The embedded document store belongs to this process alone: a job left running in it was
+    // running here when the process stopped.
+    if app.config.storage.documents.is_empty()
+        && let Err(error) = reap(&app, i64::MAX).await
+    {
+        tracing::error!(%error, "could not recover the unfinished jobs");
     }
     match models::load_serving(&app).await {
         Ok(loaded) => tracing::info!(loaded, "serving model versions loaded from the registry"),
@@ -628,8 +665,8 @@ pub(super) async fn run_schedule(app: Arc<App>, mut stopped: watch::Receiver<boo
     let shared = !app.config.storage.documents.is_empty();
     let mut first = true;
     loop {
-        if let Err(error) = reap(&app, app.now_ms() - STALE_AFTER_MS).await {
-            tracing::error!(%error, "could not reap stale training jobs");
+        if let Err(error) = reap(&app, app.now_ms() - lease_ms(&app)).await {
+            tracing::error!(%error, "could not reap the jobs whose workers stopped");
         }
         if shared && !std::mem::take(&mut first) {
             match models::load_serving(&app).await {
@@ -638,7 +675,7 @@ pub(super) async fn run_schedule(app: Arc<App>, mut stopped: watch::Receiver<boo
                 Err(error) => tracing::error!(%error, "could not follow the registry's serving versions"),
             }
         }
-        if let Err(error) = retrain_changed(&app).await {
+        if let Err(error) = schedule_round(&app).await {
             tracing::error!(%error, "training round failed");
         }
         tokio::select! {
@@ -648,35 +685,121 @@ pub(super) async fn run_schedule(app: Arc<App>, mut stopped: watch::Receiver<boo
     }
 }
 
-/// Marks failed the unfinished jobs whose heartbeat is older than `heartbeat_before`.
-pub async fn reap(app: &App, heartbeat_before: i64) -> Result<usize> {
-    let stale = app.stores.documents.stale_jobs(heartbeat_before).await?;
-    let count = stale.len();
-    for (tenant, mut job) in stale {
-        job.state = JobState::Failed;
-        job.error =
-            Some("the process running this job stopped before it finished; the serving models were not changed".into());
-        job.finished_ms = Some(app.now_ms());
-        tracing::warn!(tenant = %tenant, job = %job.job_id, "training job lost its process: marked failed");
-        app.stores.documents.put_job(&tenant, &job).await?;
+/// Settles the unfinished jobs whose lease ran out before `lease_before`: those past their
+/// attempts are failed; the others go back on the queue (they would be claimed again anyway;
+/// this makes it visible, and on embedded stores at once). Returns how many it failed.
+pub async fn reap(app: &App, lease_before: i64) -> Result<usize> {
+    let mut failed = 0;
+    for (tenant, job) in app.stores.documents.pending_jobs(lease_before, 1_000).await? {
+        if job.state != JobState::Running {
+            continue;
+        }
+        let mut settled = job.clone();
+        settled.revision += 1;
+        settled.worker = None;
+        if job.attempts >= MAX_ATTEMPTS {
+            settled.state = JobState::Failed;
+            settled.error = Some(format!(
+                "the process running this job stopped before it finished, {} times; the serving models were not changed",
+                job.attempts
+            ));
+            settled.error_code = Some(Code::Internal.as_str().to_owned());
+            settled.finished_ms = Some(app.now_ms());
+        } else {
+            settled.state = JobState::Queued;
+            settled.stage = format!("queued again: the process running attempt {} stopped", job.attempts);
+        }
+        if app.stores.documents.swap_job(&tenant, &settled, Some(job.revision)).await? {
+            if settled.state == JobState::Failed {
+                failed += 1;
+                tracing::warn!(tenant = %tenant, job = %job.job_id, "training job lost its process too often: failed");
+            } else {
+                tracing::warn!(tenant = %tenant, job = %job.job_id, "training job lost its process: queued again");
+                app.job_queued.notify_one();
+            }
+        }
     }
-    Ok(count)
+    Ok(failed)
 }
 
-async fn retrain_changed(app: &Arc<App>) -> Result<()> {
+/// Rebuilds this process's item–item and user–user neighbours of a scenario from the warehouse
+/// when its event count changed since they were built (they are an in-memory index of each
+/// serving process, not a registered model).
+pub async fn refresh_neighbours(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
+    let count = app.stores.warehouse.count(tenant, Some(scenario)).await?;
+    if count == 0 || app.models.cf_trained_at(tenant, scenario) == Some(count) {
+        return Ok(());
+    }
+    let now = app.now_ms();
+    let since = now - app.config.cf_window_days as i64 * DAY_MS;
+    let interactions = app.stores.warehouse.interactions(tenant, scenario, since).await?;
+    let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, CfParams::default(), now))
+        .await
+        .map_err(Error::internal)?;
+    app.models.set_cf(tenant, scenario, model, count);
+    Ok(())
+}
+
+/// One round of the schedule over every scenario.
+async fn schedule_round(app: &Arc<App>) -> Result<()> {
+    let now = app.now_ms();
+    let recompute_ms = app.config.profile_recompute_hours as i64 * 3_600_000;
     for (tenant, scenario) in app.stores.documents.all_scenarios().await? {
         let id = scenario.scenario_id;
         let count = app.stores.warehouse.count(&tenant, Some(&id)).await?;
-        if count == 0 || app.models.cf_trained_at(&tenant, &id) == Some(count) {
+        if count == 0 {
             continue;
         }
-        // One at a time: the round waits for each job, so the schedule never piles them up.
-        match submit(app, &tenant, &id, Vec::new(), "schedule").await {
-            Ok(job) => {
-                wait(app, &tenant, &job.job_id, Duration::from_secs(24 * 3_600)).await?;
+        if app.models.cf_trained_at(&tenant, &id) != Some(count) {
+            refresh_neighbours(app, &tenant, &id).await?;
+            let models = wanted(&scenario.config, &[]);
+            if !models.is_empty() {
+                let job_id = format!("schedule-{id}-{count}");
+                enqueue(app, &tenant, &new_job(app, &id, job_id, "train", "schedule")).await?;
             }
-            Err(error) => tracing::error!(tenant = %tenant, scenario = %id, %error, "could not start a training"),
+        }
+        if recompute_ms > 0 {
+            let job_id = format!("profiles-{id}-{}", now.div_euclid(recompute_ms));
+            enqueue(app, &tenant, &new_job(app, &id, job_id, super::profile::RECOMPUTE_KIND, "schedule")).await?;
         }
     }
+    Ok(())
+}
+
+/// A queued job's record.
+fn new_job(app: &App, scenario: &ScenarioId, job_id: String, kind: &str, trigger: &str) -> JobRecord {
+    let now = app.now_ms();
+    JobRecord {
+        job_id,
+        scenario_id: scenario.clone(),
+        kind: kind.to_owned(),
+        models: Vec::new(),
+        trigger: trigger.to_owned(),
+        state: JobState::Queued,
+        progress: 0.0,
+        stage: "queued".to_owned(),
+        error: None,
+        error_code: None,
+        versions: BTreeMap::new(),
+        data: BTreeMap::new(),
+        created_ms: now,
+        started_ms: None,
+        finished_ms: None,
+        heartbeat_ms: now,
+        attempts: 0,
+        worker: None,
+        revision: 0,
+    }
+}
+
+/// Recomputes a scenario's user profiles from the warehouse (the SPEC's offline profile update).
+async fn recompute_profiles(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker: &Tracker) -> Result<()> {
+    app.scenario(tenant, scenario).await?;
+    tracker.stage("reading events", 0.0, 0.3).await;
+    let report = super::profile::recompute(app, tenant, scenario, &|| tracker.still_held()).await?;
+    let mut job = tracker.job.lock();
+    job.data.insert("users".into(), report.users);
+    job.data.insert("events".into(), report.events);
+    job.data.insert("skipped_active_users".into(), report.skipped);
     Ok(())
 }

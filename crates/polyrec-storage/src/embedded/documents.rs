@@ -701,20 +701,64 @@ impl JobStore for SqliteDocuments {
             .await
     }
 
-    async fn stale_jobs(&self, heartbeat_before: i64) -> Result<Vec<(TenantId, JobRecord)>> {
+    async fn pending_jobs(&self, lease_before: i64, limit: usize) -> Result<Vec<(TenantId, JobRecord)>> {
+        let limit = limit as i64;
         self.reader
             .call(move |conn| {
                 let mut stmt = conn
-                    .prepare_cached("SELECT tenant_id, doc FROM training_jobs WHERE finished = 0 AND heartbeat_ms < ?1")
+                    .prepare_cached(
+                        "SELECT tenant_id, doc FROM training_jobs WHERE finished = 0
+                         AND (json_extract(doc, '$.state') = 'queued' OR heartbeat_ms < ?1)
+                         ORDER BY created_ms, job_id LIMIT ?2",
+                    )
                     .map_err(sql)?;
                 let rows = stmt
-                    .query_map([heartbeat_before], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+                    .query_map(params![lease_before, limit], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                    })
                     .map_err(sql)?;
                 rows.map(|row| {
                     let (tenant, doc) = row.map_err(sql)?;
                     Ok((TenantId::parse(tenant)?, from_json(&doc)?))
                 })
                 .collect()
+            })
+            .await
+    }
+
+    async fn swap_job(&self, tenant: &TenantId, job: &JobRecord, expected: Option<u64>) -> Result<bool> {
+        let (tenant, job_id, id, created, finished, heartbeat, doc) = (
+            tenant.to_string(),
+            job.job_id.clone(),
+            job.scenario_id.to_string(),
+            job.created_ms,
+            job.state.is_finished(),
+            job.heartbeat_ms,
+            to_json(job)?,
+        );
+        self.writer
+            .call(move |conn| {
+                let changed = match expected {
+                    None => conn
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO training_jobs
+                             (tenant_id, job_id, scenario_id, created_ms, finished, heartbeat_ms, doc)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        )
+                        .map_err(sql)?
+                        .execute(params![tenant, job_id, id, created, finished, heartbeat, doc])
+                        .map_err(sql)?,
+                    Some(revision) => conn
+                        .prepare_cached(
+                            "UPDATE training_jobs SET finished = ?3, heartbeat_ms = ?4, doc = ?5
+                             WHERE tenant_id = ?1 AND job_id = ?2
+                             AND COALESCE(json_extract(doc, '$.revision'), 0) = ?6",
+                        )
+                        .map_err(sql)?
+                        .execute(params![tenant, job_id, finished, heartbeat, doc, revision as i64])
+                        .map_err(sql)?,
+                };
+                Ok(changed == 1)
             })
             .await
     }

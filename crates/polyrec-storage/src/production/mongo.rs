@@ -615,9 +615,14 @@ impl JobStore for MongoDocuments {
         self.find("training_jobs", query).await?.into_iter().map(from_doc).collect()
     }
 
-    async fn stale_jobs(&self, heartbeat_before: i64) -> Result<Vec<(TenantId, JobRecord)>> {
+    async fn pending_jobs(&self, lease_before: i64, limit: usize) -> Result<Vec<(TenantId, JobRecord)>> {
         let query = Find {
-            filter: doc! { "finished": false, "heartbeat_ms": { "$lt": heartbeat_before } },
+            filter: doc! {
+                "finished": false,
+                "$or": [{ "state": "queued" }, { "heartbeat_ms": { "$lt": lease_before } }],
+            },
+            sort: Some(doc! { "created_ms": 1, "job_id": 1 }),
+            limit: Some(limit as i64),
             ..Default::default()
         };
         self.find("training_jobs", query)
@@ -628,6 +633,28 @@ impl JobStore for MongoDocuments {
                 Ok((TenantId::parse(tenant)?, from_doc(doc)?))
             })
             .collect()
+    }
+
+    async fn swap_job(&self, tenant: &TenantId, job: &JobRecord, expected: Option<u64>) -> Result<bool> {
+        let mut stored = to_doc(tenant, job)?;
+        stored.insert("finished", job.state.is_finished());
+        let jobs = self.db.collection::<Document>("training_jobs");
+        let Some(revision) = expected else {
+            // The unique (tenant_id, job_id) index refuses a second insert.
+            return match jobs.insert_one(stored).await {
+                Ok(_) => Ok(true),
+                Err(e) if is_duplicate_key(&e) => Ok(false),
+                Err(e) => Err(unavailable(e)),
+            };
+        };
+        let mut filter = doc! { "tenant_id": tenant.as_str(), "job_id": job.job_id.as_str() };
+        if revision == 0 {
+            filter.insert("$or", vec![doc! { "revision": 0_i64 }, doc! { "revision": { "$exists": false } }]);
+        } else {
+            filter.insert("revision", revision as i64);
+        }
+        let replaced = jobs.replace_one(filter, stored).await.map_err(unavailable)?;
+        Ok(replaced.matched_count == 1)
     }
 }
 

@@ -65,6 +65,7 @@ suite!(
     scans_read_every_item_of_a_large_scenario,
     model_versions_register_list_and_replace,
     jobs_list_newest_first_and_stale_ones_are_found,
+    jobs_are_swapped_only_from_the_revision_they_hold,
     experiments_insert_list_replace_with_versions_and_delete,
     scenario_history_keeps_every_version_of_one_tenant_and_goes_with_the_scenario,
     dead_letters_are_kept_per_tenant_paged_deleted_and_trimmed,
@@ -350,6 +351,9 @@ fn job(scenario: &str, id: &str, created_ms: i64, state: JobState) -> JobRecord 
         started_ms: None,
         finished_ms: None,
         heartbeat_ms: created_ms,
+        attempts: 0,
+        worker: None,
+        revision: 0,
     }
 }
 
@@ -375,15 +379,54 @@ async fn jobs_list_newest_first_and_stale_ones_are_found(store: &dyn DocumentSto
     assert_eq!(store.get_job(&t, "zzz").await.unwrap(), None);
     assert_eq!(store.get_job(&other, "a").await.unwrap().unwrap().created_ms, base + 9, "per tenant");
 
-    let mut stale = store.stale_jobs(base + 5).await.unwrap();
-    stale.retain(|(tenant, _)| *tenant == t || *tenant == other);
-    let found: Vec<_> = stale.iter().map(|(tenant, j)| (tenant == &t, j.job_id.as_str())).collect();
-    assert_eq!(found, [(true, "b")], "only unfinished jobs whose heartbeat is older");
-    let mut stale = store.stale_jobs(base + 100).await.unwrap();
-    stale.retain(|(tenant, _)| *tenant == t || *tenant == other);
-    stale.sort_by_key(|(_, j)| j.created_ms);
-    let found: Vec<_> = stale.iter().map(|(tenant, j)| (tenant == &t, j.job_id.as_str())).collect();
-    assert_eq!(found, [(true, "a"), (true, "b"), (false, "a")]);
+    // The queue's work: the queued job always, a running one once its lease ran out; oldest first.
+    let pending = |jobs: Vec<(polyrec_core::TenantId, JobRecord)>| {
+        jobs.into_iter()
+            .filter(|(tenant, _)| *tenant == t || *tenant == other)
+            .map(|(tenant, j)| (tenant == t, j.job_id))
+            .collect::<Vec<_>>()
+    };
+    let found = pending(store.pending_jobs(base + 5, 100).await.unwrap());
+    assert_eq!(found, [(true, "b".to_owned())], "only the queued job while the running one's lease holds");
+    let found = pending(store.pending_jobs(base + 100, 100).await.unwrap());
+    assert_eq!(found, [(true, "a".to_owned()), (true, "b".to_owned()), (false, "a".to_owned())]);
+}
+
+/// The queue's claims: a compare-and-swap on the revision, an insert only of a new id.
+async fn jobs_are_swapped_only_from_the_revision_they_hold(store: &dyn DocumentStore) {
+    let t = tenant(&unique("t"));
+    let base = 4_000_000_000_000_000;
+    let queued = job("feed", "q", base, JobState::Queued);
+    assert!(store.swap_job(&t, &queued, None).await.unwrap(), "a new id is inserted");
+    let mut again = queued.clone();
+    again.stage = "not this one".into();
+    assert!(!store.swap_job(&t, &again, None).await.unwrap(), "an id taken is not inserted again");
+    assert_eq!(store.get_job(&t, "q").await.unwrap(), Some(queued.clone()));
+    // Two workers claim from revision 0: one wins.
+    let claim = |worker: &str| {
+        let mut claimed = queued.clone();
+        claimed.state = JobState::Running;
+        claimed.attempts = 1;
+        claimed.worker = Some(worker.to_owned());
+        claimed.revision = 1;
+        claimed
+    };
+    assert!(store.swap_job(&t, &claim("w1"), Some(0)).await.unwrap());
+    assert!(!store.swap_job(&t, &claim("w2"), Some(0)).await.unwrap(), "the second claim finds revision 1");
+    assert_eq!(store.get_job(&t, "q").await.unwrap().unwrap().worker.as_deref(), Some("w1"));
+    // The holder writes on from the revision it holds; a stale writer cannot.
+    let mut beat = claim("w1");
+    beat.revision = 2;
+    beat.progress = 0.5;
+    assert!(store.swap_job(&t, &beat, Some(1)).await.unwrap());
+    assert!(!store.swap_job(&t, &claim("w1"), Some(0)).await.unwrap());
+    assert_eq!(store.get_job(&t, "q").await.unwrap().unwrap().progress, 0.5);
+    // A record put outside the queue is at revision 0.
+    let legacy = job("feed", "old", base, JobState::Queued);
+    store.put_job(&t, &legacy).await.unwrap();
+    let mut taken = legacy.clone();
+    taken.revision = 1;
+    assert!(store.swap_job(&t, &taken, Some(0)).await.unwrap());
 }
 
 fn experiment(scenario: &str, id: &str) -> polyrec_core::Experiment {

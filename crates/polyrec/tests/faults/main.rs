@@ -706,6 +706,116 @@ async fn a_version_trained_through_one_process_serves_in_every_process() {
     .await;
 }
 
+/// The job queue on the document store: an API process only enqueues; two `polyrec worker
+/// --jobs training` processes claim the jobs; one is killed while it trains. Its job is claimed
+/// again by the other once its lease runs out, and every job finishes once, with one registered
+/// version each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_job_leaves_every_job_finished_once() {
+    let Some(storage) = Storage::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = storage.config_file(dir.path());
+    // A short lease, one training at a time per worker, no scheduled work besides.
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[storage]\n",
+        &format!(
+            "job_lease_seconds = 3\ncf_interval_seconds = 3600\nprofile_recompute_hours = 0\n\n[limits]\n\
+             max_concurrent_trainings = 1\n\n[storage]\nblobs = \"file://{}\"\n",
+            dir.path().join("models").display()
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    let (_serve, url) = serve(&config, &dir.path().join("serve.log"), &["--no-stream-jobs"]).await;
+    let api = Api::new(&url);
+    let scenario = json!({"scenario_id": "feed", "scenario_type": "vlog", "config": {
+        "recall": {"strategies": [{"name": "ease", "weight": 1.0, "limit": 10}]}, "rank": {"model": "weighted"}}});
+    assert_eq!(api.post("q", "/api/v1/scenarios", scenario).await.0, 201);
+    let _sink = polyrec(
+        &["worker", "--listen", "127.0.0.1:0", "--jobs", "warehouse_sink"],
+        &config,
+        &dir.path().join("sink.log"),
+    );
+    // Enough items that each EASE fit takes a while (its cost grows with the cube of the items).
+    let (users, items) = (300, 500);
+    let events: Vec<Value> = (0..users * 6)
+        .map(|n| {
+            json!({"event_type": "click", "user_id": format!("u{}", n % users), "scenario_id": "feed",
+                   "item_id": format!("i{}", (n * 7 + n / users) % items)})
+        })
+        .collect();
+    for chunk in events.chunks(1_000) {
+        assert_eq!(send(&api, "q", chunk.to_vec()).await.0, 200);
+    }
+    eventually(Duration::from_secs(60), "the events in the warehouse", || async {
+        (api.warehouse_events("q").await >= events.len() as u64).then_some(())
+    })
+    .await;
+    // Ten jobs queued through the API process, which runs none of them.
+    let mut jobs = Vec::new();
+    for _ in 0..10 {
+        let (status, job) = api.post("q", "/api/v1/scenarios/feed/jobs/train", json!({"models": ["ease"]})).await;
+        assert_eq!(status, 202, "{job}");
+        jobs.push(job["job_id"].as_str().unwrap().to_owned());
+    }
+    let job = |id: String| {
+        let api = api.clone();
+        async move { api.get("q", &format!("/api/v1/jobs/{id}")).await.1 }
+    };
+    assert_eq!(job(jobs[0].clone()).await["state"], "queued", "no worker yet: nothing runs them");
+    let (log_a, log_b) = (dir.path().join("worker-a.log"), dir.path().join("worker-b.log"));
+    let worker_a = polyrec(&["worker", "--listen", "127.0.0.1:0", "--jobs", "training"], &config, &log_a);
+    let _worker_b = polyrec(&["worker", "--listen", "127.0.0.1:0", "--jobs", "training"], &config, &log_b);
+    // A job worker a is running: its instance id is in a's log.
+    let (victim, a_instance) = eventually(Duration::from_secs(60), "worker a to run a job", || async {
+        let log = std::fs::read_to_string(&log_a).unwrap_or_default();
+        for id in &jobs {
+            let record = job(id.clone()).await;
+            if let Some(worker) = record["worker"].as_str()
+                && record["state"] == "running"
+                && log.contains(worker)
+            {
+                return Some((id.clone(), worker.to_owned()));
+            }
+        }
+        None
+    })
+    .await;
+    worker_a.kill9();
+    // Every job finishes, the killed one on its second attempt, by worker b.
+    let finished = eventually(Duration::from_secs(300), "every job to finish", || async {
+        let mut records = Vec::new();
+        for id in &jobs {
+            let record = job(id.clone()).await;
+            if record["state"] != "succeeded" && record["state"] != "failed" {
+                return None;
+            }
+            records.push(record);
+        }
+        Some(records)
+    })
+    .await;
+    for record in &finished {
+        assert_eq!(record["state"], "succeeded", "{record}");
+    }
+    let victim = finished.iter().find(|r| r["job_id"] == victim.as_str()).unwrap();
+    assert_eq!(victim["attempts"], 2, "{victim}");
+    assert_ne!(victim["worker"], a_instance.as_str(), "{victim}");
+    // One version per job: ten, each registered by one job, each job's own.
+    let (status, models) = api.get("q", "/api/v1/scenarios/feed/models?name=ease").await;
+    assert_eq!(status, 200, "{models}");
+    let versions = models["models"].as_array().unwrap();
+    let by_job: Vec<&str> = versions.iter().map(|m| m["job_id"].as_str().unwrap()).collect();
+    let mut distinct = by_job.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!((by_job.len(), distinct.len()), (10, 10), "{models}");
+    for record in &finished {
+        let version = record["versions"]["ease"].as_str().unwrap();
+        let registered = versions.iter().find(|m| m["model_version"] == version).unwrap();
+        assert_eq!(registered["job_id"], record["job_id"], "{record}");
+    }
+}
+
 /// The internal key of the split deployments the tests start.
 const INTERNAL_KEY: &str = "faults-internal-key-0123456789abcdef";
 

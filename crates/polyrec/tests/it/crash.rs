@@ -213,11 +213,14 @@ async fn after_a_kill_no_job_is_left_running_and_the_registry_serves_without_ret
 
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
-    // What a kill in the middle of a training leaves behind: a job recorded as running.
+    // What a kill in the middle of a training's last attempt leaves behind: a job recorded as
+    // running.
     {
         let documents = polyrec_storage::SqliteDocuments::open(&dir.path().join("documents.db")).unwrap();
         let now = 4_000_000_000_000; // its heartbeat is in the future: only the restart can tell
-        let orphan = crate::support::running_job("orphan", "feed", now);
+        // Its last attempt: not retried again.
+        let attempts = polyrec_server::jobs::training::MAX_ATTEMPTS;
+        let orphan = crate::support::running_job("orphan", "feed", now, attempts);
         documents.put_job(&TenantId::parse("crash").unwrap(), &orphan).await.unwrap();
     }
 

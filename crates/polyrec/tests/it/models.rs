@@ -37,7 +37,12 @@ async fn train(server: &TestServer, tenant: &str, scenario: &str, body: Value) -
     let (status, job) = server.post(tenant, &format!("/api/v1/scenarios/{scenario}/jobs/train"), body).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{job}");
     assert_eq!(job["state"], "queued", "{job}");
-    let path = format!("/api/v1/jobs/{}", job["job_id"].as_str().unwrap());
+    finished(server, tenant, job["job_id"].as_str().unwrap()).await
+}
+
+/// Waits for a job to finish; returns the finished record.
+async fn finished(server: &TestServer, tenant: &str, job_id: &str) -> Value {
+    let path = format!("/api/v1/jobs/{job_id}");
     let mut last = Value::Null;
     for _ in 0..400 {
         let (status, job) = server.get(tenant, &path).await;
@@ -254,21 +259,49 @@ async fn hot_swaps_under_concurrent_recommend_calls_drop_nothing() {
 }
 
 #[tokio::test]
-async fn a_job_whose_process_died_is_failed_not_left_running() {
+async fn a_job_whose_process_died_on_its_last_attempt_is_failed_not_left_running() {
     let server = TestServer::start().await;
     server.scenario("t1", "feed", config(&[("ease", 1.0, 20)])).await;
     let tenant = TenantId::parse("t1").unwrap();
     let now = server.app.now_ms();
-    let orphan = crate::support::running_job("orphan", "feed", now);
+    let attempts = polyrec_server::jobs::training::MAX_ATTEMPTS;
+    let orphan = crate::support::running_job("orphan", "feed", now, attempts);
     server.app.stores().documents.put_job(&tenant, &orphan).await.unwrap();
+    let lease = polyrec_server::jobs::training::lease_ms(&server.app);
     let reaped = |before| polyrec_server::jobs::training::reap(&server.app, before);
-    assert_eq!(reaped(now - polyrec_server::jobs::training::STALE_AFTER_MS).await.unwrap(), 0, "still beating");
-    server.clock.advance_ms(61_000);
-    let before = server.app.now_ms() - polyrec_server::jobs::training::STALE_AFTER_MS;
-    assert_eq!(reaped(before).await.unwrap(), 1);
+    assert_eq!(reaped(now - lease).await.unwrap(), 0, "still beating");
+    server.clock.advance_ms(lease + 1_000);
+    // The schedule's own round may have failed it first.
+    reaped(server.app.now_ms() - lease).await.unwrap();
     let (_, job) = server.get("t1", "/api/v1/jobs/orphan").await;
     assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["attempts"], attempts, "{job}");
     assert!(job["error"].as_str().unwrap().contains("stopped"), "{job}");
+}
+
+#[tokio::test]
+async fn a_job_whose_process_died_is_claimed_again_once_its_lease_runs_out() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("ease", 1.0, 20)])).await;
+    let events: Vec<Value> = (0..40)
+        .map(|i| json!({"scenario_id": "feed", "user_id": format!("u{}", i % 8), "item_id": format!("i{}", i % 5), "event_type": "click"}))
+        .collect();
+    let (status, body) = server.post("t1", "/api/v1/behaviors/batch", json!({"events": events})).await;
+    assert!(status.is_success() && body["accepted"] == 40, "{status} {body}");
+    let tenant = TenantId::parse("t1").unwrap();
+    let now = server.app.now_ms();
+    let mut orphan = crate::support::running_job("orphan", "feed", now, 1);
+    orphan.models = vec!["ease".into()];
+    server.app.stores().documents.put_job(&tenant, &orphan).await.unwrap();
+    // Beating: no worker takes it.
+    let claimed = polyrec_server::jobs::queue::claim(&server.app).await.unwrap();
+    assert!(claimed.is_none_or(|(_, job)| job.job_id != "orphan"), "a job whose lease holds is not claimed");
+    server.clock.advance_ms(polyrec_server::jobs::training::lease_ms(&server.app) + 1_000);
+    let job = finished(&server, "t1", "orphan").await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["attempts"], 2, "{job}");
+    assert_eq!(job["worker"], server.app.instance.as_str(), "{job}");
+    assert_eq!(job["versions"], json!({"ease": "v1"}), "{job}");
 }
 
 /// A catalog where odd items are good (quality 1) but even items are newer, and traffic where

@@ -86,6 +86,59 @@ async fn profiles_fold_five_minute_windows_of_event_time() {
     assert!(profile["preferences"]["category_scores"]["music"].as_f64().unwrap() > 0.0);
 }
 
+/// The offline recompute rebuilds a quiet user's profile from the warehouse (here, one a bad
+/// write had corrupted), and leaves an active user's to the stream job.
+#[tokio::test]
+async fn the_offline_recompute_rebuilds_quiet_users_profiles_from_the_warehouse() {
+    let server = setup().await;
+    let at = |user: &str, item: &str, offset_s: i64| {
+        let mut e = event("play", user, item, "feed");
+        e["timestamp"] = json!(START_MS + offset_s * 1000);
+        e["value"] = json!(10.0);
+        e
+    };
+    server.events("t1", vec![at("u1", "i0", 0), at("u1", "i1", 30), at("u1", "i4", 400)]).await;
+    server.settle().await;
+    server.clock.advance_ms(11_000);
+    let folded = server
+        .eventually("t1", "/api/v1/scenarios/feed/users/u1/profile", |_, p| p["features"]["total_watch_count"] == 3)
+        .await;
+    let tenant = polyrec_core::TenantId::parse("t1").unwrap();
+    let (scenario, user) =
+        (polyrec_core::ScenarioId::parse("feed").unwrap(), polyrec_core::UserId::parse("u1").unwrap());
+    // Two hours later u1 is quiet (and a bad write corrupts its profile); u2 has just been active.
+    server.clock.advance_ms(2 * 3_600_000);
+    let mut corrupt: polyrec_core::UserProfile = serde_json::from_value(folded.clone()).unwrap();
+    corrupt.features.total_watch_count = 999;
+    corrupt.preferences.category_scores.clear();
+    corrupt.updated_ms = server.app.now_ms();
+    server.app.profiles.put(&tenant, vec![corrupt]).await.unwrap();
+    let mut recent = at("u2", "i1", 0);
+    recent["timestamp"] = json!(server.app.now_ms());
+    server.events("t1", vec![recent]).await;
+    server.settle().await;
+    let job = polyrec_server::jobs::training::submit_profile_recompute(&server.app, &tenant, &scenario).await.unwrap();
+    let job =
+        polyrec_server::jobs::training::wait(&server.app, &tenant, &job.job_id, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+    assert_eq!(job.state, polyrec_core::JobState::Succeeded, "{job:?}");
+    assert_eq!((job.data["users"], job.data["events"], job.data["skipped_active_users"]), (1, 3, 1), "{job:?}");
+    let rebuilt = server.app.profiles.get(&tenant, &user, &scenario).await.unwrap().unwrap();
+    assert_eq!(rebuilt.features.total_watch_count, 3);
+    assert_eq!(
+        rebuilt.features.recent_items,
+        folded["features"]["recent_items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    );
+    let sport = folded["preferences"]["category_scores"]["sport"].as_f64().unwrap();
+    assert!((rebuilt.preferences.category_scores["sport"] - sport).abs() < 1e-9, "{rebuilt:?}");
+}
+
 #[tokio::test]
 async fn realtime_metrics_count_impressions_clicks_and_groups() {
     let server = setup().await;

@@ -224,7 +224,7 @@ where
         tokio::spawn(polyrec_server::split::run(app, service, listener, grpc.remove(&service), stop()));
     }
     let worker = polyrec_server::open(config, clock).await.unwrap();
-    let jobs = polyrec_server::jobs::JobSet { stream: true, only: None, background: false };
+    let jobs = polyrec_server::jobs::JobSet { stream: true, only: None, background: false, training: true };
     let jobs = polyrec_server::jobs::start_jobs(worker.clone(), jobs).await.unwrap();
     let stopped = stop();
     tokio::spawn(async move {
@@ -315,8 +315,9 @@ fn production_storage(storage: &mut polyrec_server::StorageConfig) {
     storage.bus = format!("{kafka}?prefix={namespace}.&partitions=4&session_timeout_ms=6000");
 }
 
-/// A training job recorded as running, as a process that dies mid-training leaves it.
-pub fn running_job(job_id: &str, scenario: &str, at_ms: i64) -> polyrec_core::JobRecord {
+/// A training job recorded as running its `attempts`-th attempt, as a process that dies
+/// mid-training leaves it.
+pub fn running_job(job_id: &str, scenario: &str, at_ms: i64, attempts: u32) -> polyrec_core::JobRecord {
     polyrec_core::JobRecord {
         job_id: job_id.into(),
         scenario_id: polyrec_core::ScenarioId::parse(scenario).unwrap(),
@@ -334,5 +335,8 @@ pub fn running_job(job_id: &str, scenario: &str, at_ms: i64) -> polyrec_core::Jo
         started_ms: Some(at_ms),
         finished_ms: None,
         heartbeat_ms: at_ms,
+        attempts,
+        worker: Some("a process that died".into()),
+        revision: 3,
     }
 }
