@@ -14,11 +14,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN="${1:-${CARGO_TARGET_DIR:-/var/tmp/polyrec-target}/debug/polyrec}"
-VENV="${POLYREC_VENV_DIR:-/var/tmp/polyrec-venv}/schemathesis"
 VERSION="4.32.5"
+# Python 3.13 when the machine has it (pyenv's, as for mongoeco): CPython 3.11.7's parser can raise
+# "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905) inside hypothesis,
+# which schemathesis reports as a runtime error of the run.
+PYTHON="$(ls -d /root/.pyenv/versions/3.13*/bin/python 2>/dev/null | sort -V | tail -1)"
+PYTHON="${PYTHON:-$(command -v python3.13 || command -v python3)}"
+VENV="${POLYREC_VENV_DIR:-/var/tmp/polyrec-venv}/schemathesis-$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$VERSION"; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q "schemathesis==$VERSION"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$VERSION"
 fi
 
 WORK="$(mktemp -d)"

@@ -116,6 +116,11 @@ pub struct Tenancy {
 /// keeps: tenant ids are what callers send, so every map keyed by them is bounded.
 pub const MAX_TENANTS_KEPT: usize = 100_000;
 
+/// The refusal of an internal call by a process configured without an internal key.
+fn no_internal_key() -> Error {
+    Error::unauthorized(Code::MissingToken, "this process has no services.internal_key, so it takes no internal call")
+}
+
 impl Tenancy {
     /// From the config; the sources are the external services' clients, if configured.
     pub fn new(
@@ -180,12 +185,7 @@ impl Tenancy {
             (Credential::Internal { authorization, service, access }, _, Some(key)) => {
                 key.verify(authorization, service, tenant, access)?
             }
-            (Credential::Internal { .. }, _, None) => {
-                return Err(Error::unauthorized(
-                    Code::MissingToken,
-                    "this process has no services.internal_key, so it takes no internal call",
-                ));
-            }
+            (Credential::Internal { .. }, _, None) => return Err(no_internal_key()),
         }
         let info = self.tenant(tenant, now_ms).await?;
         info.status.admit(tenant.as_str())?;
@@ -300,10 +300,7 @@ impl Tenancy {
     pub fn authenticate_internal(&self, authorization: Option<&str>, service: &str) -> Result<()> {
         match &self.internal {
             Some(key) => key.authenticate(authorization, service),
-            None => Err(Error::unauthorized(
-                Code::MissingToken,
-                "this process has no services.internal_key, so it takes no internal call",
-            )),
+            None => Err(no_internal_key()),
         }
     }
 

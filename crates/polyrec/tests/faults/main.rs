@@ -137,19 +137,7 @@ async fn workers_split_partitions_and_a_killed_worker_loses_and_doubles_nothing(
     // Whatever a re-reads after the rebalance (the records past the committed offsets) it
     // inserts before it commits: once the group has committed every partition's end, nothing
     // is left to insert twice, and the counts below are final.
-    let bus = polyrec_storage::production::kafka::KafkaBus::connect(
-        polyrec_storage::production::kafka::KafkaSettings::from_url(&storage.bus).unwrap(),
-    )
-    .await
-    .unwrap();
-    eventually(Duration::from_secs(90), "the warehouse sink to commit every partition's end", || async {
-        use polyrec_storage::StreamLog;
-        let ends = StreamLog::end_offsets(&bus).await.ok()?;
-        let partitions: Vec<_> = ends.iter().map(|(p, _)| p.clone()).collect();
-        let committed = StreamLog::group_offsets(&bus, "warehouse_sink", &partitions).await.ok()?;
-        ends.iter().all(|(p, end)| *end == 0 || committed.iter().any(|(q, at)| q == p && at >= end)).then_some(())
-    })
-    .await;
+    sink_committed_everything(&storage).await;
 
     let (impressions, clicks, per_item) = expected(batches, size);
     let rows = storage.clickhouse("SELECT count(), uniqExact(event_id) FROM user_behaviors").await;
@@ -180,6 +168,77 @@ async fn workers_split_partitions_and_a_killed_worker_loses_and_doubles_nothing(
         let (_, stats) = api.get("w", &format!("/api/v1/scenarios/feed/items/{item}/stats")).await;
         assert_eq!(stats["counts"]["click_count"].as_u64(), Some(*n), "{item}: {stats}");
     }
+}
+
+/// Waits until the warehouse sink's group has committed the end of every partition: then
+/// nothing is left that a worker could insert (again).
+async fn sink_committed_everything(storage: &Storage) {
+    let bus = polyrec_storage::production::kafka::KafkaBus::connect(
+        polyrec_storage::production::kafka::KafkaSettings::from_url(&storage.bus).unwrap(),
+    )
+    .await
+    .unwrap();
+    eventually(Duration::from_secs(90), "the warehouse sink to commit every partition's end", || async {
+        use polyrec_storage::StreamLog;
+        let ends = StreamLog::end_offsets(&bus).await.ok()?;
+        let partitions: Vec<_> = ends.iter().map(|(p, _)| p.clone()).collect();
+        let committed = StreamLog::group_offsets(&bus, "warehouse_sink", &partitions).await.ok()?;
+        ends.iter().all(|(p, end)| *end == 0 || committed.iter().any(|(q, at)| q == p && at >= end)).then_some(())
+    })
+    .await;
+}
+
+/// A second sink worker joins while the first holds a batch it has not inserted yet: the group
+/// rebalances under it, the first drops what it held of the partitions it lost (the new owner
+/// reads them again from the committed offsets), and every event is in ClickHouse once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sink_worker_joining_mid_batch_inserts_nothing_twice() {
+    let Some(storage) = Storage::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = storage.config_file(dir.path());
+    // The sink holds events for 15 s (or 100,000 of them) before it inserts.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("sink_flush_ms = 200\n", "sink_flush_ms = 15000\nsink_batch_events = 100000\n");
+    std::fs::write(&config, text).unwrap();
+    let (_serve, url) = serve(&config, &dir.path().join("serve.log"), &["--no-stream-jobs"]).await;
+    let api = Api::new(&url);
+    api.scenario("j", "feed").await;
+    let (log_a, log_b) = (dir.path().join("worker-a.log"), dir.path().join("worker-b.log"));
+    let listen_a = format!("127.0.0.1:{}", free_port());
+    let _worker_a = polyrec(&["worker", "--listen", &listen_a, "--jobs", "warehouse_sink"], &config, &log_a);
+    let a = Api::new(&format!("http://{listen_a}"));
+    let (batches, size) = (10, 200);
+    let ts = now_ms() - 60_000;
+    // The topic exists once the first batch is in; a is given its partitions.
+    for b in 0..batches {
+        assert_eq!(send(&api, "j", batch(b, size, ts)).await.0, 200);
+    }
+    eventually(Duration::from_secs(60), "worker a to hold a batch", || async {
+        (a.gauge("polyrec_warehouse_sink_held_events").await? > 0.0).then_some(())
+    })
+    .await;
+    assert_eq!(api.warehouse_events("j").await, 0, "a holds the batch, inserted nothing yet");
+    let held_by_a = assigned(&log_a, "warehouse_sink");
+    let _worker_b = polyrec(&["worker", "--listen", "127.0.0.1:0", "--jobs", "warehouse_sink"], &config, &log_b);
+    let sent = (batches * size) as u64;
+    eventually(Duration::from_secs(60), "worker b to be given partitions", || async {
+        (!assigned(&log_b, "warehouse_sink").is_empty()).then_some(())
+    })
+    .await;
+    let at_rebalance = api.warehouse_events("j").await;
+    assert!(at_rebalance < sent, "the rebalance came while a held the batch ({at_rebalance} of {sent} inserted)");
+    assert!(log_mentions(&log_a, "partition revoked") > 0, "a lost partitions in the rebalance");
+    eventually(Duration::from_secs(90), "the warehouse to hold every event", || async {
+        (api.warehouse_events("j").await >= sent).then_some(())
+    })
+    .await;
+    sink_committed_everything(&storage).await;
+    // The rebalance moved some of a's partitions to b.
+    let held_by_b = assigned(&log_b, "warehouse_sink");
+    assert!(held_by_a.intersection(&held_by_b).next().is_some(), "a held {held_by_a:?}; b was given {held_by_b:?}");
+    let rows = storage.clickhouse("SELECT count(), uniqExact(event_id) FROM user_behaviors").await;
+    assert_eq!(rows.trim(), format!("{sent}\t{sent}"), "ClickHouse rows: every event once");
 }
 
 /// ClickHouse goes down during ingestion and comes back: the sink holds its offsets, retries,
@@ -519,7 +578,13 @@ async fn two_tenants_at_once_never_mix_in_any_store() {
     let redis = redis_keys(&storage).await;
     assert!(!redis.is_empty());
     for (key, members) in &redis {
-        let owners: Vec<&str> = tenants.iter().copied().filter(|t| key.contains(&format!(":{t}:"))).collect();
+        // The tenant is the first part of the key's hash tag: `{tenant:scenario}`, `{tenant:item}`
+        // or `{tenant}`.
+        let owners: Vec<&str> = tenants
+            .iter()
+            .copied()
+            .filter(|t| key.contains(&format!("{{{t}:")) || key.contains(&format!("{{{t}}}")))
+            .collect();
         assert_eq!(owners.len(), 1, "{key} names one tenant");
         let other = tenants.iter().find(|t| **t != owners[0]).unwrap();
         for member in members {
