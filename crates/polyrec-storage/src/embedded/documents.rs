@@ -642,18 +642,26 @@ impl ExperimentStore for SqliteDocuments {
     }
 }
 
+/// The columns of a job's `training_jobs` row: tenant, job id, scenario, created, finished,
+/// heartbeat, document.
+type JobRow = (String, String, String, i64, bool, i64, String);
+
+fn job_row(tenant: &TenantId, job: &JobRecord) -> Result<JobRow> {
+    Ok((
+        tenant.to_string(),
+        job.job_id.clone(),
+        job.scenario_id.to_string(),
+        job.created_ms,
+        job.state.is_finished(),
+        job.heartbeat_ms,
+        to_json(job)?,
+    ))
+}
+
 #[async_trait]
 impl JobStore for SqliteDocuments {
     async fn put_job(&self, tenant: &TenantId, job: &JobRecord) -> Result<()> {
-        let (tenant, job_id, id, created, finished, heartbeat, doc) = (
-            tenant.to_string(),
-            job.job_id.clone(),
-            job.scenario_id.to_string(),
-            job.created_ms,
-            job.state.is_finished(),
-            job.heartbeat_ms,
-            to_json(job)?,
-        );
+        let (tenant, job_id, id, created, finished, heartbeat, doc) = job_row(tenant, job)?;
         self.writer
             .call(move |conn| {
                 conn.prepare_cached(
@@ -727,15 +735,7 @@ impl JobStore for SqliteDocuments {
     }
 
     async fn swap_job(&self, tenant: &TenantId, job: &JobRecord, expected: Option<u64>) -> Result<bool> {
-        let (tenant, job_id, id, created, finished, heartbeat, doc) = (
-            tenant.to_string(),
-            job.job_id.clone(),
-            job.scenario_id.to_string(),
-            job.created_ms,
-            job.state.is_finished(),
-            job.heartbeat_ms,
-            to_json(job)?,
-        );
+        let (tenant, job_id, id, created, finished, heartbeat, doc) = job_row(tenant, job)?;
         self.writer
             .call(move |conn| {
                 let changed = match expected {
