@@ -156,12 +156,9 @@ impl Tenancy {
             users: user_source.map(|source| Users {
                 source,
                 cache: TtlCache::new("user", config.user_ttl_seconds, users_capacity),
-                breaker: failsafe::Config::new()
-                    .failure_policy(failsafe::failure_policy::consecutive_failures(
-                        config.user_breaker_failures.max(1),
-                        failsafe::backoff::constant(Duration::from_secs(config.user_breaker_open_seconds)),
-                    ))
-                    .build(),
+                breakers: Mutex::new(lru::LruCache::new(tenants_capacity)),
+                breaker_failures: config.user_breaker_failures.max(1),
+                breaker_open: Duration::from_secs(config.user_breaker_open_seconds),
             }),
             registry,
             config: config.clone(),
@@ -336,13 +333,21 @@ impl Tenancy {
 /// The most user lookups one batch has in flight at once.
 const USER_LOOKUPS_AT_ONCE: usize = 32;
 
-/// The user service, its cache and its circuit breaker (`failsafe`: consecutive failures open
-/// it for `user_breaker_open_seconds`; then it is half-open — calls go through, the first
-/// failure opens it again and the first success closes it).
+/// A circuit breaker (`failsafe`): consecutive failures open it for `user_breaker_open_seconds`;
+/// then it is half-open — calls go through, the first failure opens it again and the first
+/// success closes it.
+type Breaker = failsafe::StateMachine<failsafe::failure_policy::ConsecutiveFailures<failsafe::backoff::Constant>, ()>;
+
+/// The user service, its cache and a circuit breaker per tenant: a service failing for one
+/// tenant's users (its part of the service down, its lookups timing out) opens that tenant's
+/// breaker alone, and the other tenants' lookups go on.
 struct Users {
     source: Arc<dyn UserSource>,
     cache: TtlCache<(TenantId, UserId), Option<UserInfo>>,
-    breaker: failsafe::StateMachine<failsafe::failure_policy::ConsecutiveFailures<failsafe::backoff::Constant>, ()>,
+    /// The most recently used tenants' breakers (as many as the tenant cache keeps).
+    breakers: Mutex<lru::LruCache<TenantId, Breaker>>,
+    breaker_failures: u32,
+    breaker_open: Duration,
 }
 
 /// A lookup with no answer.
@@ -356,7 +361,23 @@ enum Failure {
 }
 
 impl Users {
-    /// One lookup through the breaker, with the retries of `config`, all by `until`.
+    /// The tenant's breaker (closed for a tenant not seen recently).
+    fn breaker(&self, tenant: &TenantId) -> Breaker {
+        let mut breakers = self.breakers.lock();
+        if let Some(breaker) = breakers.get(tenant) {
+            return breaker.clone();
+        }
+        let breaker = failsafe::Config::new()
+            .failure_policy(failsafe::failure_policy::consecutive_failures(
+                self.breaker_failures,
+                failsafe::backoff::constant(self.breaker_open),
+            ))
+            .build();
+        breakers.put(tenant.clone(), breaker.clone());
+        breaker
+    }
+
+    /// One lookup through the tenant's breaker, with the retries of `config`, all by `until`.
     async fn fetch(
         &self,
         tenant: &TenantId,
@@ -368,7 +389,8 @@ impl Users {
         if started >= until {
             return Err(Failure::OutOfTime);
         }
-        if !self.breaker.is_call_permitted() {
+        let breaker = self.breaker(tenant);
+        if !breaker.is_call_permitted() {
             metrics::counter!("polyrec_user_service_rejected_total").increment(1);
             return Err(Failure::Failed);
         }
@@ -378,7 +400,7 @@ impl Users {
         let lookup = with_retries(&policy, || self.source.user(tenant, user));
         let error = match tokio::time::timeout_at(own.min(until), lookup).await {
             Ok(Ok(info)) => {
-                self.breaker.on_success();
+                breaker.on_success();
                 return Ok(info);
             }
             Ok(Err(error)) => error,
@@ -387,7 +409,7 @@ impl Users {
             Err(_) if until < own && (until - started) * 2 < own - started => return Err(Failure::OutOfTime),
             Err(_) => Error::unavailable(format!("no answer within {} ms", config.timeout_ms)),
         };
-        self.breaker.on_error();
+        breaker.on_error();
         metrics::counter!("polyrec_user_service_failures_total").increment(1);
         tracing::warn!(tenant = %tenant, %error, "user service lookup failed");
         Err(Failure::Failed)

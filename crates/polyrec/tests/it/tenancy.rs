@@ -421,6 +421,10 @@ struct Fake {
     mode: Arc<Mutex<Mode>>,
     /// The user service's own mode, when it differs from the tenant service's.
     user_mode: Arc<Mutex<Option<Mode>>>,
+    /// A tenant the user service fails for (UNAVAILABLE at once), the others answered.
+    failing_tenant: Arc<Mutex<Option<&'static str>>>,
+    /// The user service's calls by tenant.
+    user_calls_by_tenant: Arc<Mutex<HashMap<String, usize>>>,
     tenant_calls: Arc<AtomicUsize>,
     user_calls: Arc<AtomicUsize>,
     tenants: Arc<HashMap<&'static str, proto::GetTenantConfigResponse>>,
@@ -470,8 +474,12 @@ impl proto::user_service_server::UserService for Fake {
         request: tonic::Request<proto::GetUserInfoRequest>,
     ) -> Result<tonic::Response<proto::GetUserInfoResponse>, tonic::Status> {
         self.user_calls.fetch_add(1, Ordering::SeqCst);
-        self.behave_as_user_service().await;
         let request = request.into_inner();
+        *self.user_calls_by_tenant.lock().entry(request.tenant_id.clone()).or_default() += 1;
+        if *self.failing_tenant.lock() == Some(request.tenant_id.as_str()) {
+            return Err(tonic::Status::unavailable("this tenant's user directory is down"));
+        }
+        self.behave_as_user_service().await;
         match self.users.get(request.user_id.as_str()) {
             Some(profile) => Ok(tonic::Response::new(proto::GetUserInfoResponse {
                 user_id: request.user_id,
@@ -507,6 +515,8 @@ async fn start_fake() -> (Fake, String, Stop) {
     let fake = Fake {
         mode: Arc::new(Mutex::new(Mode::Answer)),
         user_mode: Arc::default(),
+        failing_tenant: Arc::default(),
+        user_calls_by_tenant: Arc::default(),
         tenant_calls: Arc::default(),
         user_calls: Arc::default(),
         tenants: Arc::new(HashMap::from([
@@ -682,6 +692,40 @@ async fn the_user_services_location_feeds_location_match_and_the_events() {
 /// per user: the lookups run at once, the breaker opens after a few failures, and the rest go
 /// without information. Recommend then makes no call until the breaker's window has passed, and
 /// one (the probe) when it has.
+/// The user service failing for one tenant's users opens that tenant's breaker alone: the other
+/// tenants' lookups go on.
+#[tokio::test]
+async fn a_user_service_failing_for_one_tenant_opens_that_tenants_breaker_alone() {
+    let (fake, url, _stop) = start_fake().await;
+    *fake.failing_tenant.lock() = Some("beta");
+    let mut settings = with_services(&url);
+    settings.tenancy.user_breaker_open_seconds = 600;
+    settings.tenancy.retries = 0;
+    let failures = settings.tenancy.user_breaker_failures as usize;
+    let server = TestServer::start_with(settings).await;
+    // Both unknown to the tenant service: the default quota, no rate limit in the way.
+    for tenant in ["beta", "gamma"] {
+        server.scenario(tenant, "feed", config(&[("latest", 1.0, 10)])).await;
+        server.items(tenant, "feed", &[("i1", json!({"category": "a"}))]).await;
+    }
+    let calls = |tenant: &str| fake.user_calls_by_tenant.lock().get(tenant).copied().unwrap_or(0);
+    for u in 0..failures + 10 {
+        let (status, _) = server.recommend("beta", &format!("b{u}"), json!({"scenario_id": "feed"})).await;
+        assert_eq!(status, StatusCode::OK, "recommend answers without the user's information");
+    }
+    // beta's breaker opened after its failures (split: the recommendation service's own breaker
+    // and the others' — each at most that many).
+    let beta = calls("beta");
+    assert!((failures..failures + 10).contains(&beta), "{beta} lookups for beta: its breaker opened");
+    // gamma's lookups are not refused by beta's open breaker.
+    for u in 0..10 {
+        let (status, _) = server.recommend("gamma", &format!("g{u}"), json!({"scenario_id": "feed"})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(calls("gamma"), 10, "every new gamma user looked up");
+    assert_eq!(calls("beta"), beta, "beta's breaker is still open");
+}
+
 #[tokio::test]
 async fn a_hanging_user_service_costs_a_batch_one_deadline_then_its_breaker_opens() {
     let (fake, url, _stop) = start_fake().await;
