@@ -22,10 +22,11 @@ cargo build --release -q -p polyrec --features lightgbm
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --only-binary :all: -r bench/reference-requirements.txt
 
-# The same parameters on both sides: ALS 64 factors, λ 0.05, 15 iterations, alpha 1; EASE λ 500.
+# The same parameters on both sides: ALS 64 factors, λ 0.05, 15 iterations, alpha 1; EASE λ 500;
+# DLAE (EDLAE) λ 100 with dropout 1/3.
 # item_cf keeps up to 1,000 neighbours per item here (the server's default is 200).
 PARAMS='{"als": {"factors": 64, "regularization": 0.05, "iterations": 15, "alpha": 1.0},
-         "ease": {"lambda": 500.0},
+         "ease": {"lambda": 500.0}, "dlae": {"lambda": 100.0, "dropout": 0.3333333333333333},
          "cf": {"neighbors": 1000, "users_per_item": 2000, "items_per_user": 2000}}'
 echo "== polyrec eval"
 "$CARGO_TARGET_DIR/release/polyrec" eval --interactions "$DATA/interactions.csv" --items "$DATA/items.csv" \
@@ -33,19 +34,20 @@ echo "== polyrec eval"
   --params "$PARAMS" --export-split "$OUT/split" --json | tee "$OUT/polyrec.json"
 echo "== reference tools on the same split"
 "$VENV/bin/python" bench/reference_models.py recall "$OUT/split" --factors 64 --regularization 0.05 \
-  --iterations 15 --alpha 1.0 --ease-lambda 500 --threads "$THREADS" --k 10 --json | tee "$OUT/reference.json"
+  --iterations 15 --alpha 1.0 --ease-lambda 500 --dlae-lambda 100 --dlae-dropout 0.3333333333333333 \
+  --threads "$THREADS" --k 10 --json | tee "$OUT/reference.json"
 echo "results in $OUT"
 
 # Fit times vary from run to run (the first dense allocation of a process, the other core's
-# load): fit ALS and EASE REPEATS more times on each side and report the medians.
+# load): fit ALS, EASE and DLAE REPEATS more times on each side and report the medians.
 REPEATS="${REPEATS:-5}"
 echo "== fit seconds, median of $REPEATS runs each"
 for _ in $(seq "$REPEATS"); do
-  "$CARGO_TARGET_DIR/release/polyrec" eval --interactions "$DATA/interactions.csv" --models als,ease \
+  "$CARGO_TARGET_DIR/release/polyrec" eval --interactions "$DATA/interactions.csv" --models als,ease,dlae \
     --threads "$THREADS" --params "$PARAMS" --json >>"$OUT/polyrec-fits.jsonl.tmp"
   "$VENV/bin/python" bench/reference_models.py recall "$OUT/split" --factors 64 --regularization 0.05 \
-    --iterations 15 --alpha 1.0 --ease-lambda 500 --threads "$THREADS" --k 10 --json 2>/dev/null \
-    >>"$OUT/reference-fits.jsonl.tmp"
+    --iterations 15 --alpha 1.0 --ease-lambda 500 --dlae-lambda 100 --dlae-dropout 0.3333333333333333 \
+    --threads "$THREADS" --k 10 --json 2>/dev/null >>"$OUT/reference-fits.jsonl.tmp"
 done
 python3 - "$OUT" <<'PY_END'
 import json, statistics, sys
@@ -60,7 +62,7 @@ def runs(name):
             pos += 1
     return found
 ours, theirs = runs("polyrec-fits"), runs("reference-fits")
-for a, b in [("als", "implicit_als"), ("ease", "numpy_ease")]:
+for a, b in [("als", "implicit_als"), ("ease", "numpy_ease"), ("dlae", "numpy_dlae")]:
     x = statistics.median(r[a]["fit_seconds"] for r in ours)
     y = statistics.median(r[b]["fit_seconds"] for r in theirs)
     print(f"{a}: polyrec {x:.3f} s, {b} {y:.3f} s, ratio {x / y:.2f}")

@@ -20,6 +20,8 @@ recall
                     model), which is Hu, Koren & Volinsky's c_ui = 1 + alpha * r.
       numpy_ease    EASE (Steck 2019): G = X'X + lambda I, P = G^-1, B = -P / diag(P), diag(B) = 0,
                     scores = X B.
+      numpy_dlae    EDLAE (Steck 2020): as EASE with G = X'X + lambda I + p / (1 - p) diagMat(diag(X'X))
+                    (--dlae-lambda, --dlae-dropout p).
     and ranks, for every user with at least one test item, the whole catalog (items of train and
     test), the user's train items excluded; metrics at k averaged over those users: precision,
     recall, binary nDCG (IDCG over min(k, |test|) hits), MAP (sum of precision@r at hits over
@@ -64,6 +66,8 @@ def parse_args(argv):
         "one-plus-alpha: pass 1 + alpha as the values and alpha 1 (c = 1 + alpha)",
     )
     recall.add_argument("--ease-lambda", type=float, default=500.0)
+    recall.add_argument("--dlae-lambda", type=float, default=100.0)
+    recall.add_argument("--dlae-dropout", type=float, default=1.0 / 3.0)
     recall.add_argument("--threads", type=int, default=2)
     recall.add_argument("--k", type=int, default=10)
     recall.add_argument("--json", action="store_true")
@@ -246,6 +250,20 @@ def run_recall(args):
         lambda us: x[us] @ b, train, truth, test_users, args.k, len(items)
     )
     results["numpy_ease"]["fit_seconds"] = ease_seconds
+
+    # --- EDLAE in numpy: EASE's closed form with the dropout regularizer on the diagonal
+    started = time.perf_counter()
+    gram = (x.T @ x).toarray()
+    emphasis = args.dlae_dropout / (1.0 - args.dlae_dropout)
+    gram[np.diag_indices_from(gram)] += args.dlae_lambda + emphasis * np.diag(gram)
+    p = np.linalg.inv(gram)
+    b = p / (-np.diag(p))
+    b[np.diag_indices_from(b)] = 0.0
+    dlae_seconds = time.perf_counter() - started
+    results["numpy_dlae"] = rank_and_score(
+        lambda us: x[us] @ b, train, truth, test_users, args.k, len(items)
+    )
+    results["numpy_dlae"]["fit_seconds"] = dlae_seconds
 
     if args.json:
         print(json.dumps({"models": results}))

@@ -37,6 +37,11 @@ pub static RECALL: &[Entry<dyn Recall>] = &[
         build: recall::vector_search::build,
     },
     Entry { name: "ease", summary: "EASE item-item model over the user's history", build: recall::ease::build },
+    Entry {
+        name: crate::learned::dlae::NAME,
+        summary: "EDLAE item-item model (EASE with dropout regularization) over the user's history",
+        build: recall::ease::build_dlae,
+    },
 ];
 
 pub static RANK: &[Entry<dyn Rank>] = &[Entry {

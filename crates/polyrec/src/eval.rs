@@ -50,7 +50,7 @@ pub const PIPELINE: &str = r#"{
 }"#;
 
 const ALL_MODELS: &[&str] =
-    &["popularity", "item_cf", "user_cf", "content_based", "als", "vector_search", "ease", "pipeline"];
+    &["popularity", "item_cf", "user_cf", "content_based", "als", "vector_search", "ease", "dlae", "pipeline"];
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum SplitArg {
@@ -73,7 +73,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 10)]
     k: usize,
     /// Comma-separated rows to evaluate; default all of popularity, item_cf, user_cf,
-    /// content_based (needs --items), als, vector_search, ease, pipeline. The rankers
+    /// content_based (needs --items), als, vector_search, ease, dlae, pipeline. The rankers
     /// lightgbm, deepfm and wide_deep run only when listed: on the ratings as a click-through
     /// task (label rating >= --ctr-threshold, time split), with AUC and log-loss.
     #[arg(long, value_delimiter = ',')]
@@ -85,7 +85,8 @@ pub struct EvalArgs {
     /// Scenario config files (`{"config": {...}}` or a bare config), one row each.
     #[arg(long = "config")]
     configs: Vec<PathBuf>,
-    /// Model parameters as JSON (inline or a file): `{"als": {...}, "ease": {...}, "cf": {...}}`.
+    /// Model parameters as JSON (inline or a file): `{"als": {...}, "ease": {...}, "dlae": {...},
+    /// "cf": {...}}` (`dlae` takes EASE's `lambda` and a `dropout` rate).
     #[arg(long)]
     params: Option<String>,
     /// Training threads (default: all cores).
@@ -111,6 +112,8 @@ struct ModelParams {
     #[serde(default)]
     ease: EaseParams,
     #[serde(default)]
+    dlae: DlaeParams,
+    #[serde(default)]
     cf: CfParams,
     /// The rankers' hyperparameters (`rank.params.model` of a scenario).
     #[serde(default)]
@@ -119,6 +122,28 @@ struct ModelParams {
     deepfm: Option<Value>,
     #[serde(default)]
     wide_deep: Option<Value>,
+}
+
+/// `dlae`'s parameters: what is not given is `EaseParams::dlae`'s (not EASE's: a `lambda` alone
+/// keeps the dropout).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct DlaeParams {
+    lambda: f64,
+    dropout: f64,
+}
+
+impl Default for DlaeParams {
+    fn default() -> Self {
+        let params = EaseParams::dlae();
+        Self { lambda: params.lambda, dropout: params.dropout }
+    }
+}
+
+impl From<&DlaeParams> for EaseParams {
+    fn from(params: &DlaeParams) -> Self {
+        EaseParams { lambda: params.lambda, dropout: params.dropout, ..EaseParams::dlae() }
+    }
 }
 
 struct Row {
@@ -146,6 +171,7 @@ struct Fits {
     /// Loading the ALS item vectors into the index.
     index: f64,
     ease: f64,
+    dlae: f64,
 }
 
 /// One evaluated user: what a request for them carries, built once for every row.
@@ -455,6 +481,9 @@ fn fit_of(config: &ScenarioConfig, fit: &Fits) -> f64 {
     if uses(&["ease"]) {
         seconds += fit.ease;
     }
+    if uses(&["dlae"]) {
+        seconds += fit.dlae;
+    }
     if uses(&["hot_items", "hot_news"]) {
         seconds += fit.popularity;
     }
@@ -545,6 +574,11 @@ async fn train_all(
         let started = Instant::now();
         models.learned.insert(learned::ease::NAME, Arc::new(EaseModel::fit(&matrix, params.ease)?));
         fit.ease = started.elapsed().as_secs_f64();
+    }
+    if needs(&["dlae"]) {
+        let started = Instant::now();
+        models.learned.insert(learned::dlae::NAME, Arc::new(EaseModel::fit(&matrix, (&params.dlae).into())?));
+        fit.dlae = started.elapsed().as_secs_f64();
     }
     Ok(Trained { catalog, models, popularity, fit })
 }

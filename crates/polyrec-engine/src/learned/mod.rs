@@ -9,6 +9,7 @@
 //! serves it (`models.learned::<T>(NAME)`), which is the strategy registry's extension point.
 
 pub mod als;
+pub mod dlae;
 pub mod ease;
 mod rankers;
 
@@ -30,7 +31,7 @@ use crate::features::FeatureSpace;
 
 /// Every learned model, the one list of them.
 pub static LEARNED: &[&dyn LearnedModel] =
-    &[&als::ALS, &ease::EASE, &rankers::LIGHTGBM, &rankers::DEEPFM, &rankers::WIDE_DEEP];
+    &[&als::ALS, &ease::EASE, &dlae::DLAE, &rankers::LIGHTGBM, &rankers::DEEPFM, &rankers::WIDE_DEEP];
 
 /// The learned model `name`, if there is one.
 pub fn named(name: &str) -> Option<&'static dyn LearnedModel> {
@@ -225,6 +226,6 @@ mod tests {
             assert!(named(model.name()).is_some());
         }
         assert!(named("no_such_model").is_none());
-        assert_eq!(names(Some(ModelKind::Recall)).collect::<Vec<_>>(), ["als", "ease"]);
+        assert_eq!(names(Some(ModelKind::Recall)).collect::<Vec<_>>(), ["als", "ease", "dlae"]);
     }
 }

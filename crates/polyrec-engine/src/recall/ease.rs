@@ -1,6 +1,7 @@
-//! `ease`: items scored by the EASE item × item model (Steck 2019) from everything the user
-//! took — their training history in the model plus their recent items — so a click changes the
-//! next answer. Users with neither get nothing from this channel.
+//! `ease` and `dlae`: items scored by the EASE item × item model (Steck 2019), or its EDLAE
+//! variant (Steck 2020), from everything the user took — their training history in the model
+//! plus their recent items — so a click changes the next answer. Users with neither get nothing
+//! from this channel.
 
 use async_trait::async_trait;
 use polyrec_core::{Result, ScenarioConfig};
@@ -16,18 +17,25 @@ use crate::registry::{BuildError, parse_params};
 #[serde(deny_unknown_fields)]
 pub struct EaseConfig {}
 
-pub struct Ease;
+/// Serves the item × item model the snapshot holds under `model`.
+pub struct Ease {
+    model: &'static str,
+}
 
 pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {
     let _: EaseConfig = parse_params(params)?;
-    Ok(Box::new(Ease))
+    Ok(Box::new(Ease { model: crate::learned::ease::NAME }))
+}
+
+pub fn build_dlae(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {
+    let _: EaseConfig = parse_params(params)?;
+    Ok(Box::new(Ease { model: crate::learned::dlae::NAME }))
 }
 
 #[async_trait]
 impl Recall for Ease {
     async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
-        let Some(model) = ctx.models.and_then(|m| m.learned::<polyrec_models::EaseModel>(crate::learned::ease::NAME))
-        else {
+        let Some(model) = ctx.models.and_then(|m| m.learned::<polyrec_models::EaseModel>(self.model)) else {
             return Ok(Vec::new());
         };
         let mut taken: HashSet<u32> = model.history(ctx.user.as_str()).iter().copied().collect();

@@ -209,6 +209,29 @@ async fn another_tenant_cannot_see_or_touch_models_and_jobs() {
 }
 
 #[tokio::test]
+async fn dlae_trains_registers_and_serves_its_channel() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("dlae", 1.0, 20)])).await;
+    catalog(&server, "t1", "feed", 12).await;
+    server.events("t1", two_tastes("feed")).await;
+    let job = train(&server, "t1", "feed", json!({})).await;
+    assert_eq!(job["versions"], json!({"dlae": "v1"}), "{job}");
+    let (status, models) = server.get("t1", "/api/v1/scenarios/feed/models?name=dlae").await;
+    assert_eq!(status, StatusCode::OK, "{models}");
+    let record = &models["models"][0];
+    assert_eq!(record["model_type"], "recall", "{record}");
+    let dropout = record["config"]["params"]["dropout"].as_f64().unwrap();
+    assert!((dropout - 1.0 / 3.0).abs() < 1e-9, "{record}");
+    assert!(record["metrics"]["ndcg@10"].as_f64().unwrap() > 0.3, "{record}");
+    // g0-1 took every item of its group but i1: the one the group's taste points to.
+    let (status, answer) =
+        server.recommend("t1", "g0-1", json!({"scenario_id": "feed", "count": 1, "explain": true})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["items"][0]["item_id"], "i1", "{answer}");
+    assert_eq!(answer["items"][0]["channels"][0]["name"], "dlae", "{answer}");
+}
+
+#[tokio::test]
 async fn hot_swaps_under_concurrent_recommend_calls_drop_nothing() {
     let server = Arc::new(TestServer::start().await);
     server.scenario("t1", "feed", config(&[("vector_search", 0.5, 20), ("ease", 0.5, 20)])).await;
