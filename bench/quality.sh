@@ -38,12 +38,6 @@ echo "== reference tools on the same split"
   --threads "$THREADS" --k 10 --json | tee "$OUT/reference.json"
 echo "results in $OUT"
 
-# The same split with no --params: every recall model chooses its parameters on a validation split
-# of the training part (what a training job does); the choice and the trials go to stderr.
-echo "== polyrec eval, auto-tuned"
-"$CARGO_TARGET_DIR/release/polyrec" eval --interactions "$DATA/interactions.csv" --items "$DATA/items.csv" \
-  --split random --test-fraction 0.25 --seed 42 --k 10 --threads "$THREADS" --json | tee "$OUT/polyrec-tuned.json"
-
 # Fit times vary from run to run (the first dense allocation of a process, the other core's
 # load): fit ALS, EASE and DLAE REPEATS more times on each side and report the medians.
 REPEATS="${REPEATS:-5}"

@@ -107,14 +107,12 @@ pub struct EvalArgs {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ModelParams {
-    /// ALS, EASE and DLAE take what is given here; a model not given here has its parameters
-    /// chosen on a validation split of the training part, as a training job does.
     #[serde(default)]
-    als: Option<AlsParams>,
+    als: AlsParams,
     #[serde(default)]
-    ease: Option<EaseParams>,
+    ease: EaseParams,
     #[serde(default)]
-    dlae: Option<DlaeParams>,
+    dlae: DlaeParams,
     #[serde(default)]
     cf: CfParams,
     /// The rankers' hyperparameters (`rank.params.model` of a scenario).
@@ -226,9 +224,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
             serde_json::from_str(&text).context("--params")?
         }
     };
-    if let Some(als) = &params.als {
-        als.validate().map_err(|e| anyhow::anyhow!("--params als: {e}"))?;
-    }
+    params.als.validate().map_err(|e| anyhow::anyhow!("--params als: {e}"))?;
     if let Some(threads) = args.threads {
         rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global().ok();
     }
@@ -565,15 +561,7 @@ async fn train_all(
         Interactions::build(train.iter().map(|r| (r.user_id.as_str(), r.item_id.as_str(), 1.0)), catalog_vocabulary);
     if needs(&["als", "vector_search", "pipeline"]) {
         let started = Instant::now();
-        let chosen = tuned(
-            "als",
-            params.als,
-            polyrec_models::tune::als_candidates(AlsParams::default()),
-            &matrix,
-            |m, p| Ok::<_, std::convert::Infallible>(AlsModel::fit(m, *p, &|_| {})),
-            |model: &AlsModel, user| model.user_vector(user).map(|vector| model.score_all(vector)),
-        );
-        let als = Arc::new(AlsModel::fit(&matrix, chosen, &|_| {}));
+        let als = Arc::new(AlsModel::fit(&matrix, params.als, &|_| {}));
         fit.als = started.elapsed().as_secs_f64();
         let index: Arc<dyn VectorIndex> = Arc::new(HnswIndex::default());
         let collection = VectorCollection::new(&TenantId::parse("eval")?, &scenario, "als");
@@ -584,60 +572,15 @@ async fn train_all(
     }
     if needs(&["ease", "pipeline"]) {
         let started = Instant::now();
-        let candidates = polyrec_models::tune::ease_candidates(EaseParams::default());
-        let chosen = tuned("ease", params.ease, candidates, &matrix, |m, p| EaseModel::fit(m, *p), ease_score);
-        models.learned.insert(learned::ease::NAME, Arc::new(EaseModel::fit(&matrix, chosen)?));
+        models.learned.insert(learned::ease::NAME, Arc::new(EaseModel::fit(&matrix, params.ease)?));
         fit.ease = started.elapsed().as_secs_f64();
     }
     if needs(&["dlae"]) {
         let started = Instant::now();
-        let candidates = polyrec_models::tune::dlae_candidates(EaseParams::dlae());
-        let given = params.dlae.as_ref().map(EaseParams::from);
-        let chosen = tuned("dlae", given, candidates, &matrix, |m, p| EaseModel::fit(m, *p), ease_score);
-        models.learned.insert(learned::dlae::NAME, Arc::new(EaseModel::fit(&matrix, chosen)?));
+        models.learned.insert(learned::dlae::NAME, Arc::new(EaseModel::fit(&matrix, (&params.dlae).into())?));
         fit.dlae = started.elapsed().as_secs_f64();
     }
     Ok(Trained { catalog, models, popularity, fit })
-}
-
-/// EASE's (and EDLAE's) ranking of every item for a training user.
-fn ease_score(model: &EaseModel, user: &str) -> Option<Vec<f32>> {
-    let history = model.history(user);
-    (!history.is_empty()).then(|| model.score(history.iter().copied()))
-}
-
-/// A model's parameters: those `--params` gives, or the best of `candidates` on a validation
-/// split of the training part (`polyrec_models::tune`, as a training job chooses them), said on
-/// stderr with the search's trials.
-fn tuned<P: Clone + serde::Serialize, M, E>(
-    name: &str,
-    given: Option<P>,
-    candidates: Vec<P>,
-    matrix: &Interactions,
-    fit: impl Fn(&Interactions, &P) -> Result<M, E>,
-    score: impl Fn(&M, &str) -> Option<Vec<f32>>,
-) -> P {
-    if let Some(given) = given {
-        return given;
-    }
-    let search = polyrec_models::tune::search(matrix, &candidates, learned::TUNING_BUDGET, fit, score);
-    eprintln!(
-        "{name}: chose {} of {} trials on the validation split ({} skipped): {}",
-        serde_json::to_string(&search.chosen).unwrap_or_default(),
-        search.trials.len(),
-        search.skipped,
-        search
-            .trials
-            .iter()
-            .map(|t| format!(
-                "{}→{}",
-                serde_json::to_string(&t.params).unwrap_or_default(),
-                t.ndcg.map_or("failed".to_owned(), |n| format!("{n:.4}"))
-            ))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    search.chosen
 }
 
 struct Env<'a> {

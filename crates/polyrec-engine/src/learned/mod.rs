@@ -78,10 +78,8 @@ pub trait LearnedModel: Send + Sync {
 
 /// What a model is fitted on; a model of each stage gets its stage's kind.
 pub enum TrainingData<'a> {
-    /// Recall: the scenario's positive interactions, and the parameters a previous version
-    /// chose (`reuse`, its registry `config.params`): given, they are fitted again without a
-    /// search.
-    Interactions { rows: &'a [Interaction], reuse: Option<&'a Value> },
+    /// Recall: the scenario's positive interactions.
+    Interactions(&'a [Interaction]),
     /// Rank: impressions in a feature space, the older ones (`train`) to fit for the metrics on
     /// the newest (`test`, with their labels), every one (`all`, in `space`) to fit for serving;
     /// `params` is `rank.params.model`.
@@ -133,7 +131,7 @@ pub struct LearnedRecall {
     about: About,
     /// The recall strategy that serves it: a config that uses the strategy trains the model.
     strategy: &'static str,
-    fit: fn(&[Interaction], Option<&Value>, Progress<'_>) -> Result<Fitted>,
+    fit: fn(&[Interaction], Progress<'_>) -> Result<Fitted>,
     load: fn(&[u8]) -> Result<Arc<dyn Trained>>,
 }
 
@@ -148,7 +146,7 @@ impl LearnedModel for LearnedRecall {
 
     fn fit(&self, data: &TrainingData<'_>, progress: &(dyn Fn(f64) + Sync)) -> Result<Fitted> {
         match data {
-            TrainingData::Interactions { rows, reuse } => (self.fit)(rows, *reuse, progress),
+            TrainingData::Interactions(rows) => (self.fit)(rows, progress),
             TrainingData::Impressions { .. } => Err(Error::internal(format!("{} fits on interactions", self.name()))),
         }
     }
@@ -158,18 +156,11 @@ impl LearnedModel for LearnedRecall {
     }
 }
 
-/// How long a recall model's hyperparameter search may take at most (the first candidate, the
-/// defaults, always runs).
-pub const TUNING_BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// A recall model's fit: its parameters chosen among `candidates` on a validation split of the
-/// training part (`polyrec_models::tune`), then fitted on the per-user split for its offline
-/// metrics, then on every interaction for serving. The chosen parameters, with the search's
-/// trials and their validation NDCG, are what the registry records.
-fn fit_recall<M: Trained + 'static, P: serde::Serialize + serde::de::DeserializeOwned + Clone>(
+/// A recall model's fit: on the per-user split for its offline metrics (`score` ranks every
+/// item for a user), then on every interaction for serving, each with the same `params`.
+fn fit_recall<M: Trained + 'static, P: serde::Serialize + Copy>(
     rows: &[Interaction],
-    reuse: Option<&Value>,
-    candidates: Vec<P>,
+    params: P,
     fit: impl Fn(&Interactions, P, &(dyn Fn(f64) + Sync)) -> Result<M>,
     score: impl Fn(&M, &str) -> Option<Vec<f32>>,
     progress: &(dyn Fn(f64) + Sync),
@@ -178,55 +169,12 @@ fn fit_recall<M: Trained + 'static, P: serde::Serialize + serde::de::Deserialize
     // Implicit feedback: every positive interaction is one observation.
     let all =
         Interactions::build(rows.iter().map(|i| (i.user_id.as_str(), i.item_id.as_str(), 1.0)), Vocabulary::default());
-    // Parameters a previous version chose are fitted again as they are (the schedule's rounds):
-    // the search runs when a job is asked for, or when there are none.
-    let reused = reuse.and_then(|recorded| {
-        let mut recorded = recorded.clone();
-        if let Value::Object(fields) = &mut recorded {
-            fields.remove("tuning");
-        }
-        serde_json::from_value::<P>(recorded).ok()
-    });
-    if let Some(params) = reused {
-        let evaluated = fit(&holdout.train, params.clone(), &|f| progress(f / 2.0))?;
-        let summary = holdout.evaluate(METRICS_K, |user| score(&evaluated, user));
-        let model = fit(&all, params.clone(), &|f| progress(0.5 + f / 2.0))?;
-        let mut recorded = serde_json::to_value(params).map_err(Error::internal)?;
-        if let Value::Object(fields) = &mut recorded {
-            fields.insert("tuning".to_owned(), serde_json::json!({"reused": true}));
-        }
-        return Ok(Fitted { model: Arc::new(model), metrics: summary_metrics(&summary), params: recorded });
-    }
-    let tried = std::sync::atomic::AtomicUsize::new(0);
-    let search = polyrec_models::tune::search(
-        &holdout.train,
-        &candidates,
-        TUNING_BUDGET,
-        |matrix, params| {
-            let done = tried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            progress(0.6 * done as f64 / candidates.len() as f64);
-            fit(matrix, params.clone(), &|_| {})
-        },
-        &score,
-    );
-    let params = search.chosen.clone();
-    let evaluated = fit(&holdout.train, params.clone(), &|f| progress(0.6 + f / 5.0))?;
+    let evaluated = fit(&holdout.train, params, &|f| progress(f / 2.0))?;
     let summary = holdout.evaluate(METRICS_K, |user| score(&evaluated, user));
-    progress(0.8);
-    let model = fit(&all, params.clone(), &|f| progress(0.8 + f / 5.0))?;
-    let mut recorded = serde_json::to_value(params).map_err(Error::internal)?;
-    if let Value::Object(fields) = &mut recorded {
-        let tuning = serde_json::json!({
-            "trials": search.trials,
-            "skipped": search.skipped,
-            "budget_seconds": search.budget_seconds,
-            "validation": {"fraction": polyrec_models::tune::VALIDATION_FRACTION,
-                           "seed": polyrec_models::tune::VALIDATION_SEED,
-                           "metric": format!("ndcg@{}", polyrec_models::tune::VALIDATION_K)},
-        });
-        fields.insert("tuning".to_owned(), tuning);
-    }
-    Ok(Fitted { model: Arc::new(model), metrics: summary_metrics(&summary), params: recorded })
+    progress(0.5);
+    let model = fit(&all, params, &|f| progress(0.5 + f / 2.0))?;
+    let params = serde_json::to_value(params).map_err(Error::internal)?;
+    Ok(Fitted { model: Arc::new(model), metrics: summary_metrics(&summary), params })
 }
 
 /// Reads an artifact of the model `name` back with its type's `from_artifact`.

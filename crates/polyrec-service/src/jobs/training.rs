@@ -439,10 +439,7 @@ async fn train_registered(
     event_count: u64,
     tracker: &Tracker,
 ) -> Result<()> {
-    let (job_id, trigger) = {
-        let job = tracker.job.lock();
-        (job.job_id.clone(), job.trigger.clone())
-    };
+    let job_id = tracker.job.lock().job_id.clone();
     let plan = models
         .iter()
         .map(|name| {
@@ -479,15 +476,7 @@ async fn train_registered(
                 (loaded, metrics, config)
             }
             ModelKind::Recall => {
-                // The schedule's rounds refit with the parameters the serving version's search
-                // chose; a job asked for searches again.
-                let reuse = if trigger == "schedule" {
-                    let versions = app.stores.documents.list_models(tenant, scenario, Some(name)).await?;
-                    serving_version(&versions).and_then(|m| m.config.get("params").cloned())
-                } else {
-                    None
-                };
-                let (loaded, metrics, params) = fit(model, interactions.clone(), reuse, tracker).await?;
+                let (loaded, metrics, params) = fit(model, interactions.clone(), tracker).await?;
                 let holdout = json!({"fraction": learned::HOLDOUT_FRACTION, "seed": learned::HOLDOUT_SEED, "k": learned::METRICS_K});
                 let config = json!({
                     "params": params,
@@ -512,15 +501,13 @@ async fn train_registered(
 async fn fit(
     model: &'static dyn learned::LearnedModel,
     interactions: Arc<Vec<polyrec_storage::Interaction>>,
-    reuse: Option<serde_json::Value>,
     tracker: &Tracker,
 ) -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
     // Blocking fits report progress within the stage straight into the tracker.
     let bits = tracker.within.clone();
     let fitting = tokio::task::spawn_blocking(move || -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
         let report = |fraction: f64| bits.store(fraction.to_bits(), Ordering::Relaxed);
-        let data = learned::TrainingData::Interactions { rows: &interactions, reuse: reuse.as_ref() };
-        let fitted = model.fit(&data, &report)?;
+        let fitted = model.fit(&learned::TrainingData::Interactions(&interactions), &report)?;
         Ok((Loaded { model, trained: fitted.model }, fitted.metrics, fitted.params))
     });
     fitting.await.map_err(Error::internal)?

@@ -44,8 +44,7 @@ async fn train(server: &TestServer, tenant: &str, scenario: &str, body: Value) -
 async fn finished(server: &TestServer, tenant: &str, job_id: &str) -> Value {
     let path = format!("/api/v1/jobs/{job_id}");
     let mut last = Value::Null;
-    // A job searches each recall model's parameters first: in a debug build, seconds.
-    for _ in 0..4_000 {
+    for _ in 0..400 {
         let (status, job) = server.get(tenant, &path).await;
         assert_eq!(status, StatusCode::OK, "{job}");
         let progress = job["progress"].as_f64().unwrap();
@@ -221,16 +220,8 @@ async fn dlae_trains_registers_and_serves_its_channel() {
     assert_eq!(status, StatusCode::OK, "{models}");
     let record = &models["models"][0];
     assert_eq!(record["model_type"], "recall", "{record}");
-    // Its parameters were chosen on a validation split: the trials are recorded with them.
-    let params = &record["config"]["params"];
-    let dropout = params["dropout"].as_f64().unwrap();
-    assert!((0.0..1.0).contains(&dropout), "{record}");
-    let trials = params["tuning"]["trials"].as_array().unwrap();
-    assert!(trials.len() > 1, "{record}");
-    assert!(
-        trials.iter().any(|t| t["params"]["dropout"] == params["dropout"] && t["params"]["lambda"] == params["lambda"]),
-        "{record}"
-    );
+    let dropout = record["config"]["params"]["dropout"].as_f64().unwrap();
+    assert!((dropout - 1.0 / 3.0).abs() < 1e-9, "{record}");
     assert!(record["metrics"]["ndcg@10"].as_f64().unwrap() > 0.3, "{record}");
     // g0-1 took every item of its group but i1: the one the group's taste points to.
     let (status, answer) =
