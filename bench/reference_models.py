@@ -237,33 +237,24 @@ def run_recall(args):
     )
     results["implicit_als"]["fit_seconds"] = als_seconds
 
-    # --- EASE in numpy (BLAS with --threads threads, as set in the environment)
-    started = time.perf_counter()
+    # --- EASE and EDLAE in numpy (BLAS with --threads threads, as set in the environment): one
+    # closed form, B = -P / diag(P) with a zero diagonal, P = (X'X + diagonal)^-1
     x = train.astype(np.float64)
-    gram = (x.T @ x).toarray()
-    gram[np.diag_indices_from(gram)] += args.ease_lambda
-    p = np.linalg.inv(gram)
-    b = p / (-np.diag(p))
-    b[np.diag_indices_from(b)] = 0.0
-    ease_seconds = time.perf_counter() - started
-    results["numpy_ease"] = rank_and_score(
-        lambda us: x[us] @ b, train, truth, test_users, args.k, len(items)
-    )
-    results["numpy_ease"]["fit_seconds"] = ease_seconds
 
-    # --- EDLAE in numpy: EASE's closed form with the dropout regularizer on the diagonal
-    started = time.perf_counter()
-    gram = (x.T @ x).toarray()
+    def closed_form(name, diagonal):
+        started = time.perf_counter()
+        gram = (x.T @ x).toarray()
+        gram[np.diag_indices_from(gram)] += diagonal(np.diag(gram))
+        p = np.linalg.inv(gram)
+        b = p / (-np.diag(p))
+        b[np.diag_indices_from(b)] = 0.0
+        seconds = time.perf_counter() - started
+        results[name] = rank_and_score(lambda us: x[us] @ b, train, truth, test_users, args.k, len(items))
+        results[name]["fit_seconds"] = seconds
+
+    closed_form("numpy_ease", lambda counts: args.ease_lambda)
     emphasis = args.dlae_dropout / (1.0 - args.dlae_dropout)
-    gram[np.diag_indices_from(gram)] += args.dlae_lambda + emphasis * np.diag(gram)
-    p = np.linalg.inv(gram)
-    b = p / (-np.diag(p))
-    b[np.diag_indices_from(b)] = 0.0
-    dlae_seconds = time.perf_counter() - started
-    results["numpy_dlae"] = rank_and_score(
-        lambda us: x[us] @ b, train, truth, test_users, args.k, len(items)
-    )
-    results["numpy_dlae"]["fit_seconds"] = dlae_seconds
+    closed_form("numpy_dlae", lambda counts: args.dlae_lambda + emphasis * counts)
 
     if args.json:
         print(json.dumps({"models": results}))

@@ -187,17 +187,9 @@ mod tests {
         assert!(in_group * 100 >= total * 95, "{in_group} of {total} recommendations in the user's group");
     }
 
-    #[test]
-    fn diagonal_is_zero_and_the_closed_form_holds() {
-        let (data, _) = planted(5, 6, 2, 1);
-        let lambda = 2.0;
-        let model = EaseModel::fit(&data, EaseParams { lambda, ..EaseParams::default() }).unwrap();
-        let n = model.items.len();
-        for i in 0..n {
-            assert_eq!(model.weights[i * n + i], 0.0);
-        }
-        // The optimality condition of EASE: (XᵀX + λI) B = XᵀX − diag(μ) for some μ, i.e. every
-        // off-diagonal entry of (XᵀX + λI)B − XᵀX vanishes.
+    /// XᵀX of binary interactions, row-major.
+    fn gram(data: &Interactions) -> Vec<f64> {
+        let n = data.n_items();
         let mut gram = vec![0f64; n * n];
         for u in 0..data.n_users() {
             let (items, _) = data.by_user.row(u);
@@ -207,49 +199,41 @@ mod tests {
                 }
             }
         }
+        gram
+    }
+
+    /// The optimality condition of the zero-diagonal closed form: (XᵀX + Λ) B = XᵀX − diag(μ) for
+    /// some μ, i.e. every off-diagonal entry of (XᵀX + Λ)B − XᵀX vanishes, where Λ is diagonal with
+    /// `regularizer(XᵀXᵢᵢ)`; and B's diagonal is zero.
+    fn assert_optimal(model: &EaseModel, gram: &[f64], regularizer: impl Fn(f64) -> f64) {
+        let n = model.items.len();
         for i in 0..n {
-            for j in 0..n {
-                if i == j {
-                    continue;
-                }
+            assert_eq!(model.weights[i * n + i], 0.0);
+            for j in (0..n).filter(|&j| j != i) {
                 let mut lhs = 0.0;
                 for k in 0..n {
-                    let g = gram[i * n + k] + if i == k { lambda } else { 0.0 };
-                    lhs += g * model.weights[k * n + j] as f64;
+                    let diagonal = if i == k { regularizer(gram[i * n + i]) } else { 0.0 };
+                    lhs += (gram[i * n + k] + diagonal) * model.weights[k * n + j] as f64;
                 }
                 assert!((lhs - gram[i * n + j]).abs() < 1e-3, "({i}, {j}): {lhs} vs {}", gram[i * n + j]);
             }
         }
     }
 
-    /// EDLAE's optimality condition: with Λ = λI + p/(1−p)·diag(XᵀX), every off-diagonal entry
-    /// of (XᵀX + Λ)B − XᵀX vanishes, and the diagonal of B is zero.
+    #[test]
+    fn diagonal_is_zero_and_the_closed_form_holds() {
+        let (data, _) = planted(5, 6, 2, 1);
+        let model = EaseModel::fit(&data, EaseParams { lambda: 2.0, ..EaseParams::default() }).unwrap();
+        assert_optimal(&model, &gram(&data), |_| 2.0);
+    }
+
+    /// EDLAE: Λ = λI + p/(1−p)·diag(XᵀX), heavier on popular items.
     #[test]
     fn dropout_regularizes_in_proportion_to_popularity() {
         let (data, _) = planted(5, 6, 2, 1);
         let params = EaseParams { lambda: 2.0, dropout: 0.25, ..EaseParams::default() };
         let model = EaseModel::fit(&data, params).unwrap();
-        let n = model.items.len();
-        let mut gram = vec![0f64; n * n];
-        for u in 0..data.n_users() {
-            let (items, _) = data.by_user.row(u);
-            for &i in items {
-                for &j in items {
-                    gram[i as usize * n + j as usize] += 1.0;
-                }
-            }
-        }
-        for i in 0..n {
-            assert_eq!(model.weights[i * n + i], 0.0);
-            for j in (0..n).filter(|&j| j != i) {
-                let mut lhs = 0.0;
-                for k in 0..n {
-                    let regularizer = if i == k { 2.0 + gram[i * n + i] / 3.0 } else { 0.0 };
-                    lhs += (gram[i * n + k] + regularizer) * model.weights[k * n + j] as f64;
-                }
-                assert!((lhs - gram[i * n + j]).abs() < 1e-3, "({i}, {j}): {lhs} vs {}", gram[i * n + j]);
-            }
-        }
+        assert_optimal(&model, &gram(&data), |count| 2.0 + count / 3.0);
         // It differs from EASE with the same λ.
         let ease = EaseModel::fit(&data, EaseParams { lambda: 2.0, ..EaseParams::default() }).unwrap();
         assert_ne!(ease.weights, model.weights);
