@@ -153,13 +153,24 @@ async fn workers_split_partitions_and_a_killed_worker_loses_and_doubles_nothing(
     .await;
     assert_eq!(counters["impressions"].as_f64(), Some(impressions as f64));
     let click_weight = polyrec_core::EventType::Click.interest_weight();
-    let (_, hot) = api.get("w", "/api/v1/scenarios/feed/hot?n=20").await;
-    let hot: HashMap<String, f64> = hot["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| (i["item_id"].as_str().unwrap().to_owned(), i["hotness"].as_f64().unwrap()))
-        .collect();
+    // The hot-score job is a consumer group of its own: it may still be behind the metrics job.
+    let hot_set = || async {
+        let (_, hot) = api.get("w", "/api/v1/scenarios/feed/hot?n=20").await;
+        hot["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["item_id"].as_str().unwrap().to_owned(), i["hotness"].as_f64().unwrap()))
+            .collect::<HashMap<String, f64>>()
+    };
+    let hot = eventually(Duration::from_secs(60), "the hot set to hold every click", || async {
+        let hot = hot_set().await;
+        per_item
+            .iter()
+            .all(|(item, n)| hot.get(item).is_some_and(|score| (score - *n as f64 * click_weight).abs() < 1e-6))
+            .then_some(hot)
+    })
+    .await;
     assert_eq!(hot.len(), per_item.len(), "{hot:?}");
     for (item, n) in &per_item {
         let score = hot[item];
