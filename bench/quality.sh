@@ -35,8 +35,14 @@ echo "== polyrec eval"
 echo "== reference tools on the same split"
 "$VENV/bin/python" bench/reference_models.py recall "$OUT/split" --factors 64 --regularization 0.05 \
   --iterations 15 --alpha 1.0 --ease-lambda 500 --dlae-lambda 100 --dlae-dropout 0.3333333333333333 \
-  --threads "$THREADS" --k 10 --json | tee "$OUT/reference.json"
+  --threads "$THREADS" --k 10 --tune --json | tee "$OUT/reference.json"
 echo "results in $OUT"
+
+# The same split with no --params: every recall model chooses its parameters on a validation split
+# of the training part (what a training job does); the choice and the trials go to stderr.
+echo "== polyrec eval, auto-tuned"
+"$CARGO_TARGET_DIR/release/polyrec" eval --interactions "$DATA/interactions.csv" --items "$DATA/items.csv" \
+  --split random --test-fraction 0.25 --seed 42 --k 10 --threads "$THREADS" --json | tee "$OUT/polyrec-tuned.json"
 
 # Fit times vary from run to run (the first dense allocation of a process, the other core's
 # load): fit ALS, EASE and DLAE REPEATS more times on each side and report the medians.

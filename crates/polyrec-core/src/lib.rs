@@ -34,5 +34,5 @@ pub use ids::{ItemId, ScenarioId, TenantId, UserId};
 pub use item::{Item, ItemStatus};
 pub use model::{JobRecord, JobState, ModelKind, ModelRecord, ModelStatus};
 pub use profile::UserProfile;
-pub use scenario::{Scenario, ScenarioConfig, ScenarioStatus};
+pub use scenario::{ChannelWeight, Scenario, ScenarioConfig, ScenarioStatus};
 pub use tenant::{Quota, TenantInfo, TenantStatus, UserInfo};

@@ -112,6 +112,11 @@ pub struct JobRecord {
     pub models: Vec<String>,
     /// `api`, `cli`, `schedule`.
     pub trigger: String,
+    /// Whether its recall models search their hyperparameters on a validation split (`POST
+    /// …/jobs/train`, `polyrec train`); otherwise each is fitted with its serving version's, or
+    /// the defaults (the schedule's rounds, the synchronous `POST …/jobs/cf`).
+    #[serde(default)]
+    pub tune: bool,
     pub state: JobState,
     /// 0 to 1.
     pub progress: f64,

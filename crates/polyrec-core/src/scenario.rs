@@ -50,7 +50,7 @@ pub struct FeaturesConfig {
 #[serde(deny_unknown_fields)]
 pub struct RecallStrategySpec {
     pub name: String,
-    pub weight: f64,
+    pub weight: ChannelWeight,
     pub limit: usize,
     /// Deadline for this channel; past it the channel is reported as failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,6 +65,78 @@ pub struct RecallStrategySpec {
 pub struct RecallConfig {
     pub strategies: Vec<RecallStrategySpec>,
 }
+
+/// A recall channel's weight in the merge: a number from 0 to 1, or `"auto"` — fitted by the
+/// scenario's training job on a validation split (the `blend` model) and 1 until it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ChannelWeight {
+    Fixed(f64),
+    Auto,
+}
+
+impl ChannelWeight {
+    /// The fixed weight; `None` for `"auto"`.
+    pub fn fixed(self) -> Option<f64> {
+        match self {
+            ChannelWeight::Fixed(weight) => Some(weight),
+            ChannelWeight::Auto => None,
+        }
+    }
+
+    pub fn is_auto(self) -> bool {
+        self == ChannelWeight::Auto
+    }
+}
+
+impl Serialize for ChannelWeight {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ChannelWeight::Fixed(weight) => serializer.serialize_f64(*weight),
+            ChannelWeight::Auto => serializer.serialize_str("auto"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ChannelWeight {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ChannelWeight;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number between 0 and 1, or \"auto\"")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ChannelWeight, E> {
+                Ok(ChannelWeight::Fixed(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ChannelWeight, E> {
+                Ok(ChannelWeight::Fixed(v as f64))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ChannelWeight, E> {
+                Ok(ChannelWeight::Fixed(v as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ChannelWeight, E> {
+                match v {
+                    "auto" => Ok(ChannelWeight::Auto),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl utoipa::PartialSchema for ChannelWeight {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Number).minimum(Some(0.0)).maximum(Some(1.0)))
+            .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["auto"])))
+            .description(Some("A number from 0 to 1, or \"auto\": fitted by the training job on a validation split."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ChannelWeight {}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

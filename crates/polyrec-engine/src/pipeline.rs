@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use polyrec_core::{FieldError, Item, Result, ScenarioConfig, ScenarioId, TenantId, UserId, UserProfile};
+use polyrec_core::{
+    ChannelWeight, FieldError, Item, Result, ScenarioConfig, ScenarioId, TenantId, UserId, UserProfile,
+};
 use polyrec_storage::RealtimeStore;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -154,6 +156,13 @@ pub struct ChannelReport {
     pub elapsed_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The weight its scores were merged with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+    /// For a channel weighted `"auto"`: whether `weight` is the trained blend's (`false`: no
+    /// blend is trained yet, and it is 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_fitted: Option<bool>,
 }
 
 pub struct RecommendInput<'a> {
@@ -173,7 +182,7 @@ pub struct RecommendOutput {
 
 struct RecallChannel {
     name: String,
-    weight: f64,
+    weight: ChannelWeight,
     limit: usize,
     timeout: Duration,
     strategy: Box<dyn Recall>,
@@ -234,8 +243,9 @@ impl Pipeline {
         }
     }
 
-    pub async fn run(&self, input: RecommendInput<'_>) -> RecommendOutput {
-        let ctx = &input.ctx;
+    /// The recall stage alone: every channel's candidates merged (each with its channels'
+    /// scaled scores), before the fallback, ranking and rerank rules; and the channels' reports.
+    pub async fn recall(&self, ctx: &RequestContext<'_>) -> (Vec<Candidate>, Vec<ChannelReport>) {
         // A span per stage and per recall channel: with trace export on, each request's trace
         // shows where its time went.
         let runs = self.recall.iter().map(|channel| {
@@ -249,6 +259,8 @@ impl Pipeline {
         });
         let results = futures::future::join_all(runs).instrument(tracing::info_span!("recall")).await;
 
+        // `"auto"` channels take the weights the scenario's trained blend fitted.
+        let blend = ctx.models.and_then(|m| m.learned::<crate::learned::blend::Blend>(crate::learned::blend::NAME));
         // Candidates in first-seen order, found by the address of their catalog entry.
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut position: HashMap<usize, usize> = HashMap::default();
@@ -267,6 +279,13 @@ impl Pipeline {
                     continue;
                 }
             };
+            let (weight, fitted) = match channel.weight {
+                ChannelWeight::Fixed(weight) => (weight, None),
+                ChannelWeight::Auto => match blend.and_then(|b| b.weight(&channel.name)) {
+                    Some(weight) => (weight, Some(true)),
+                    None => (1.0, Some(false)),
+                },
+            };
             let max = hits.iter().map(|(_, score)| *score).fold(0.0, f64::max);
             let mut n_candidates = 0;
             for (item, raw) in hits.into_iter().take(channel.limit) {
@@ -282,12 +301,20 @@ impl Pipeline {
                     candidates.len() - 1
                 });
                 let candidate = &mut candidates[index];
-                candidate.recall_score += channel.weight * scaled;
+                candidate.recall_score += weight * scaled;
                 candidate.channels.push(ChannelHit { name: channel.name.clone(), score: scaled });
             }
-            reports.push(report(&channel.name, ChannelStatus::Ok, n_candidates, elapsed_ms, None));
+            let mut ok = report(&channel.name, ChannelStatus::Ok, n_candidates, elapsed_ms, None);
+            (ok.weight, ok.weight_fitted) = (Some(weight), fitted);
+            reports.push(ok);
         }
 
+        (candidates, reports)
+    }
+
+    pub async fn run(&self, input: RecommendInput<'_>) -> RecommendOutput {
+        let ctx = &input.ctx;
+        let (mut candidates, reports) = self.recall(ctx).await;
         let mut fallback_used = false;
         if candidates.len() < input.count {
             let present: HashSet<String> = candidates.iter().map(|c| c.item_id().to_owned()).collect();
@@ -356,7 +383,7 @@ fn report(
     elapsed_ms: f64,
     error: Option<String>,
 ) -> ChannelReport {
-    ChannelReport { name: name.to_owned(), status, candidates, elapsed_ms, error }
+    ChannelReport { name: name.to_owned(), status, candidates, elapsed_ms, error, weight: None, weight_fitted: None }
 }
 
 /// Best first; ties broken by item id so answers are deterministic.
@@ -452,7 +479,7 @@ mod tests {
         let fx = crate::recall::test_support::Fixture::new(now, catalog(vec![item("a", now, 1, json!({}))]));
         let channel = |name: &str, timeout_ms: u64, strategy: Box<dyn Recall>| RecallChannel {
             name: name.into(),
-            weight: 1.0,
+            weight: ChannelWeight::Fixed(1.0),
             limit: 10,
             timeout: Duration::from_millis(timeout_ms),
             strategy,

@@ -202,8 +202,16 @@ fn check_shape(config: &Value, errors: &mut Vec<FieldError>) {
                         }
                         names.push(name);
                     }
+                    // A number, or "auto": fitted by the training job.
                     let weight = c.required(strategy, &path, "weight");
-                    c.number_in(weight, &format!("{path}.weight"), 0.0, 1.0);
+                    match weight {
+                        Some(Value::String(text)) if text == "auto" => {}
+                        Some(Value::String(text)) => c.error(
+                            format!("{path}.weight"),
+                            format!("must be a number between 0 and 1 or \"auto\", got the string {text:?}"),
+                        ),
+                        _ => c.number_in(weight, &format!("{path}.weight"), 0.0, 1.0),
+                    }
                     let limit = c.required(strategy, &path, "limit");
                     c.integer_in(limit, &format!("{path}.limit"), 1, MAX_RECALL_LIMIT);
                     let timeout = strategy.get("timeout_ms").filter(|t| !t.is_null());

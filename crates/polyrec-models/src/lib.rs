@@ -22,6 +22,7 @@ pub mod rank;
 pub mod split;
 #[cfg(test)]
 mod testdata;
+pub mod tune;
 
 pub use als::{AlsModel, AlsParams};
 pub use artifact::{Artifact, ArtifactError};

@@ -58,6 +58,10 @@ pub struct LimitsConfig {
     pub max_concurrent_requests_per_tenant: usize,
     /// Training jobs that run at once in this process (others wait, `queued`).
     pub max_concurrent_trainings: usize,
+    /// How long a training job's hyperparameter search may take per recall model (the defaults
+    /// are always tried; past the budget the remaining candidates are skipped); 0 fits the
+    /// defaults without a search.
+    pub tuning_budget_seconds: u64,
     /// A request refused for its tenant's rate (`429`) is answered after this long, outside the
     /// request slots (at most [`MAX_HELD_REFUSALS`] at once; past that, at once): a client that
     /// ignores `Retry-After` and asks again at once then gets a few answers a second per
@@ -76,6 +80,7 @@ impl Default for LimitsConfig {
             max_concurrent_requests: 1_024,
             max_concurrent_requests_per_tenant: 256,
             max_concurrent_trainings: 2,
+            tuning_budget_seconds: 120,
             refusal_delay_ms: 250,
         }
     }

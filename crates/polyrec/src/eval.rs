@@ -39,12 +39,14 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The default blend of the `pipeline` row.
+/// The default blend of the `pipeline` row: its weights are fitted on a validation split of
+/// the training part, as a training job fits a scenario's `"auto"` channels.
 pub const PIPELINE: &str = r#"{
   "recall": {"strategies": [
-    {"name": "ease", "weight": 0.8, "limit": 200},
-    {"name": "vector_search", "weight": 0.1, "limit": 200},
-    {"name": "item_cf", "weight": 0.1, "limit": 200, "params": {"seed_items": 50, "decay": 0.0}}
+    {"name": "ease", "weight": "auto", "limit": 200},
+    {"name": "dlae", "weight": "auto", "limit": 200},
+    {"name": "vector_search", "weight": "auto", "limit": 200},
+    {"name": "item_cf", "weight": "auto", "limit": 200, "params": {"seed_items": 50, "decay": 0.0}}
   ]},
   "rank": {"model": "weighted", "params": {"recall_weight": 1.0}}
 }"#;
@@ -89,6 +91,10 @@ pub struct EvalArgs {
     /// "cf": {...}}` (`dlae` takes EASE's `lambda` and a `dropout` rate).
     #[arg(long)]
     params: Option<String>,
+    /// How long each model's hyperparameter search may take (as a server's
+    /// `limits.tuning_budget_seconds`); 0 fits the defaults of a model `--params` does not give.
+    #[arg(long, default_value_t = 120)]
+    tuning_budget_seconds: u64,
     /// Training threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -107,12 +113,14 @@ pub struct EvalArgs {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ModelParams {
+    /// ALS, EASE and DLAE take what is given here; a model not given here has its parameters
+    /// chosen on a validation split of the training part, as a training job does.
     #[serde(default)]
-    als: AlsParams,
+    als: Option<AlsParams>,
     #[serde(default)]
-    ease: EaseParams,
+    ease: Option<EaseParams>,
     #[serde(default)]
-    dlae: DlaeParams,
+    dlae: Option<DlaeParams>,
     #[serde(default)]
     cf: CfParams,
     /// The rankers' hyperparameters (`rank.params.model` of a scenario).
@@ -160,6 +168,10 @@ struct Trained {
     /// All-time training popularity: the hot set of the `popularity` row.
     popularity: Vec<(String, f64)>,
     fit: Fits,
+    /// The training part as interactions, and the parameters each learned recall model was
+    /// fitted with: what a blend of `"auto"` channels is fitted from.
+    rows: Vec<Interaction>,
+    params: BTreeMap<String, Value>,
 }
 
 /// Training time of each model, in seconds.
@@ -224,7 +236,9 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
             serde_json::from_str(&text).context("--params")?
         }
     };
-    params.als.validate().map_err(|e| anyhow::anyhow!("--params als: {e}"))?;
+    if let Some(als) = &params.als {
+        als.validate().map_err(|e| anyhow::anyhow!("--params als: {e}"))?;
+    }
     if let Some(threads) = args.threads {
         rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global().ok();
     }
@@ -287,7 +301,8 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
         Some(path) => read_items(path)?,
         None => HashMap::new(),
     };
-    let trained = train_all(&ratings, &train, &wanted, &args.configs, &params, &metadata).await?;
+    let budget = std::time::Duration::from_secs(args.tuning_budget_seconds);
+    let trained = train_all(&ratings, &train, &wanted, &args.configs, &params, budget, &metadata).await?;
     let catalog_size = trained.catalog.len();
 
     let now_ms = ratings.iter().map(|r| r.timestamp).max().unwrap_or(0) * 1000 + 1;
@@ -496,6 +511,7 @@ async fn train_all(
     wanted: &[String],
     configs: &[PathBuf],
     params: &ModelParams,
+    budget: std::time::Duration,
     metadata: &HashMap<String, Vec<String>>,
 ) -> anyhow::Result<Trained> {
     let needs = |names: &[&str]| !configs.is_empty() || wanted.iter().any(|w| names.contains(&w.as_str()));
@@ -540,16 +556,18 @@ async fn train_all(
     let popularity = counts.into_iter().map(|(item, n)| (item.to_owned(), n)).collect();
     fit.popularity = started.elapsed().as_secs_f64();
 
+    let rows: Vec<Interaction> = train
+        .iter()
+        .map(|r| Interaction {
+            user_id: r.user_id.clone(),
+            item_id: r.item_id.clone(),
+            weight: 1.0,
+            last_ms: r.timestamp * 1000,
+        })
+        .collect();
+    let mut chosen_params = BTreeMap::new();
     if needs(&["item_cf", "user_cf", "pipeline"]) {
-        let interactions: Vec<Interaction> = train
-            .iter()
-            .map(|r| Interaction {
-                user_id: r.user_id.clone(),
-                item_id: r.item_id.clone(),
-                weight: 1.0,
-                last_ms: r.timestamp * 1000,
-            })
-            .collect();
+        let interactions = rows.clone();
         let started = Instant::now();
         let cf_params = params.cf;
         let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, cf_params, 0)).await?;
@@ -561,7 +579,17 @@ async fn train_all(
         Interactions::build(train.iter().map(|r| (r.user_id.as_str(), r.item_id.as_str(), 1.0)), catalog_vocabulary);
     if needs(&["als", "vector_search", "pipeline"]) {
         let started = Instant::now();
-        let als = Arc::new(AlsModel::fit(&matrix, params.als, &|_| {}));
+        let chosen = tuned(
+            "als",
+            params.als,
+            polyrec_models::tune::als_candidates(AlsParams::default()),
+            budget,
+            &matrix,
+            |m, p| Ok::<_, std::convert::Infallible>(AlsModel::fit(m, *p, &|_| {})),
+            |model: &AlsModel, user| model.user_vector(user).map(|vector| model.score_all(vector)),
+        );
+        chosen_params.insert(learned::als::NAME.to_owned(), serde_json::to_value(chosen)?);
+        let als = Arc::new(AlsModel::fit(&matrix, chosen, &|_| {}));
         fit.als = started.elapsed().as_secs_f64();
         let index: Arc<dyn VectorIndex> = Arc::new(HnswIndex::default());
         let collection = VectorCollection::new(&TenantId::parse("eval")?, &scenario, "als");
@@ -572,15 +600,66 @@ async fn train_all(
     }
     if needs(&["ease", "pipeline"]) {
         let started = Instant::now();
-        models.learned.insert(learned::ease::NAME, Arc::new(EaseModel::fit(&matrix, params.ease)?));
+        let candidates = polyrec_models::tune::ease_candidates(EaseParams::default());
+        let chosen = tuned("ease", params.ease, candidates, budget, &matrix, |m, p| EaseModel::fit(m, *p), ease_score);
+        chosen_params.insert(learned::ease::NAME.to_owned(), serde_json::to_value(chosen)?);
+        models.learned.insert(learned::ease::NAME, Arc::new(EaseModel::fit(&matrix, chosen)?));
         fit.ease = started.elapsed().as_secs_f64();
     }
-    if needs(&["dlae"]) {
+    if needs(&["dlae", "pipeline"]) {
         let started = Instant::now();
-        models.learned.insert(learned::dlae::NAME, Arc::new(EaseModel::fit(&matrix, (&params.dlae).into())?));
+        let candidates = polyrec_models::tune::dlae_candidates(EaseParams::dlae());
+        let given = params.dlae.as_ref().map(EaseParams::from);
+        let chosen = tuned("dlae", given, candidates, budget, &matrix, |m, p| EaseModel::fit(m, *p), ease_score);
+        chosen_params.insert(learned::dlae::NAME.to_owned(), serde_json::to_value(chosen)?);
+        models.learned.insert(learned::dlae::NAME, Arc::new(EaseModel::fit(&matrix, chosen)?));
         fit.dlae = started.elapsed().as_secs_f64();
     }
-    Ok(Trained { catalog, models, popularity, fit })
+    Ok(Trained { catalog, models, popularity, fit, rows, params: chosen_params })
+}
+
+/// EASE's (and EDLAE's) ranking of every item for a training user.
+fn ease_score(model: &EaseModel, user: &str) -> Option<Vec<f32>> {
+    let history = model.history(user);
+    (!history.is_empty()).then(|| model.score(history.iter().copied()))
+}
+
+/// A model's parameters: those `--params` gives, or the best of `candidates` on a validation
+/// split of the training part (`polyrec_models::tune`, as a training job chooses them), said on
+/// stderr with the search's trials.
+fn tuned<P: Clone + serde::Serialize, M, E>(
+    name: &str,
+    given: Option<P>,
+    candidates: Vec<P>,
+    budget: std::time::Duration,
+    matrix: &Interactions,
+    fit: impl Fn(&Interactions, &P) -> Result<M, E>,
+    score: impl Fn(&M, &str) -> Option<Vec<f32>>,
+) -> P {
+    if let Some(given) = given {
+        return given;
+    }
+    if budget.is_zero() {
+        return candidates[0].clone();
+    }
+    let search = polyrec_models::tune::search(matrix, &candidates, budget, fit, score);
+    eprintln!(
+        "{name}: chose {} of {} trials on the validation split ({} skipped): {}",
+        serde_json::to_string(&search.chosen).unwrap_or_default(),
+        search.trials.len(),
+        search.skipped,
+        search
+            .trials
+            .iter()
+            .map(|t| format!(
+                "{}→{}",
+                serde_json::to_string(&t.params).unwrap_or_default(),
+                t.ndcg.map_or("failed".to_owned(), |n| format!("{n:.4}"))
+            ))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    search.chosen
 }
 
 struct Env<'a> {
@@ -622,6 +701,24 @@ async fn evaluate_pipeline(
     trained: &Trained,
 ) -> anyhow::Result<Row> {
     let pipeline = Pipeline::compile(config).map_err(|_| anyhow::anyhow!("{name} does not compile"))?;
+    // "auto" weights: the blend fitted on a validation split of the training part.
+    let mut models = trained.models.clone();
+    let mut fit_seconds = fit_seconds;
+    if config.recall.strategies.iter().any(|s| s.weight.is_auto()) {
+        let started = Instant::now();
+        let fitted = tokio::task::block_in_place(|| {
+            learned::blend::fit(&trained.rows, config, &trained.catalog, &trained.params, env.now_ms, &|_| {})
+        })?;
+        fit_seconds += started.elapsed().as_secs_f64();
+        eprintln!(
+            "{name}: blend weights {} (validation {}: {:.4}, equal weights {:.4})",
+            fitted.params["weights"],
+            fitted.params["validation"]["metric"],
+            fitted.metrics.values().next().copied().unwrap_or(f64::NAN),
+            fitted.metrics.values().nth(1).copied().unwrap_or(f64::NAN)
+        );
+        fitted.model.install(learned::blend::NAME, "eval", &mut models, None);
+    }
     let mut metrics = RankingMetrics::new(env.k);
     let context = serde_json::Map::new();
     let started = Instant::now();
@@ -635,7 +732,7 @@ async fn evaluate_pipeline(
             profile: Some(&case.profile),
             recent_items: &case.recent,
             recent_set: &case.recent_set,
-            models: Some(&trained.models),
+            models: Some(&models),
             realtime: &env.realtime,
             context: &context,
             exclude: &case.exclude,

@@ -19,12 +19,12 @@ pub const ALS: LearnedRecall = LearnedRecall {
         stage: ModelKind::Recall,
     },
     strategy: "vector_search",
-    fit: |rows, progress| {
+    fit: |rows, tuning, progress| {
         let fit = |matrix: &Interactions, params, progress: &(dyn Fn(f64) + Sync)| {
             Ok(AlsModel::fit(matrix, params, progress))
         };
         let score = |model: &AlsModel, user: &str| model.user_vector(user).map(|vector| model.score_all(vector));
-        fit_recall(rows, AlsParams::default(), fit, score, progress)
+        fit_recall(rows, tuning, polyrec_models::tune::als_candidates(AlsParams::default()), fit, score, progress)
     },
     load: |bytes| load_artifact(NAME, bytes, AlsModel::from_artifact),
 };

@@ -18,7 +18,7 @@ pub const DLAE: LearnedRecall = LearnedRecall {
         stage: ModelKind::Recall,
     },
     strategy: NAME,
-    fit: |rows, progress| {
+    fit: |rows, tuning, progress| {
         let fit = |matrix: &Interactions, params, _: &(dyn Fn(f64) + Sync)| {
             EaseModel::fit(matrix, params).map_err(|e| Error::invalid(Code::ModelNotTrainable, format!("dlae: {e}")))
         };
@@ -26,7 +26,7 @@ pub const DLAE: LearnedRecall = LearnedRecall {
             let history = model.history(user);
             (!history.is_empty()).then(|| model.score(history.iter().copied()))
         };
-        fit_recall(rows, EaseParams::dlae(), fit, score, progress)
+        fit_recall(rows, tuning, polyrec_models::tune::dlae_candidates(EaseParams::dlae()), fit, score, progress)
     },
     load: |bytes| load_artifact(NAME, bytes, EaseModel::from_artifact),
 };

@@ -20,7 +20,7 @@ pub const EASE: LearnedRecall = LearnedRecall {
         stage: ModelKind::Recall,
     },
     strategy: NAME,
-    fit: |rows, progress| {
+    fit: |rows, tuning, progress| {
         let fit = |matrix: &Interactions, params, _: &(dyn Fn(f64) + Sync)| {
             EaseModel::fit(matrix, params).map_err(|e| Error::invalid(Code::ModelNotTrainable, format!("ease: {e}")))
         };
@@ -28,7 +28,7 @@ pub const EASE: LearnedRecall = LearnedRecall {
             let history = model.history(user);
             (!history.is_empty()).then(|| model.score(history.iter().copied()))
         };
-        fit_recall(rows, EaseParams::default(), fit, score, progress)
+        fit_recall(rows, tuning, polyrec_models::tune::ease_candidates(EaseParams::default()), fit, score, progress)
     },
     load: |bytes| load_artifact(NAME, bytes, EaseModel::from_artifact),
 };

@@ -9,20 +9,22 @@
 //! serves it (`models.learned::<T>(NAME)`), which is the strategy registry's extension point.
 
 pub mod als;
+pub mod blend;
 pub mod dlae;
 pub mod ease;
 mod rankers;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use polyrec_core::model::ModelKind;
-use polyrec_core::{Error, Result, ScenarioConfig};
+use polyrec_core::{Code, Error, Result, ScenarioConfig};
 use polyrec_models::holdout::Holdout;
 use polyrec_models::metrics::RankingSummary;
 use polyrec_models::{Artifact, ArtifactError, CtrData, Interactions, Vocabulary};
 use polyrec_storage::{Interaction, VectorCollection, VectorIndex};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub use rankers::{LearnedRanker, TrainedRanker};
 
@@ -31,7 +33,7 @@ use crate::features::FeatureSpace;
 
 /// Every learned model, the one list of them.
 pub static LEARNED: &[&dyn LearnedModel] =
-    &[&als::ALS, &ease::EASE, &dlae::DLAE, &rankers::LIGHTGBM, &rankers::DEEPFM, &rankers::WIDE_DEEP];
+    &[&als::ALS, &ease::EASE, &dlae::DLAE, &blend::BLEND, &rankers::LIGHTGBM, &rankers::DEEPFM, &rankers::WIDE_DEEP];
 
 /// The learned model `name`, if there is one.
 pub fn named(name: &str) -> Option<&'static dyn LearnedModel> {
@@ -62,6 +64,11 @@ pub trait LearnedModel: Send + Sync {
     }
     /// Whether `config` uses it: what a training job trains when it is not told.
     fn used_by(&self, config: &ScenarioConfig) -> bool;
+    /// The hyperparameters `config` sets for it (a recall channel's `params.model`): kept as
+    /// given, the search choosing the others.
+    fn configured<'c>(&self, _config: &'c ScenarioConfig) -> Option<&'c Map<String, Value>> {
+        None
+    }
     /// Checks its hyperparameters (`rank.params.model` for rankers).
     fn check_params(&self, _params: &Value) -> std::result::Result<(), String> {
         Ok(())
@@ -78,8 +85,17 @@ pub trait LearnedModel: Send + Sync {
 
 /// What a model is fitted on; a model of each stage gets its stage's kind.
 pub enum TrainingData<'a> {
-    /// Recall: the scenario's positive interactions.
-    Interactions(&'a [Interaction]),
+    /// Recall: the scenario's positive interactions, and how the parameters are chosen.
+    Interactions { rows: &'a [Interaction], tuning: Tuning<'a> },
+    /// The blend of the `"auto"` channels: the interactions, the config, the catalog and the
+    /// parameters each learned recall model was fitted with (registry `config.params`, by name).
+    Blend {
+        rows: &'a [Interaction],
+        config: &'a ScenarioConfig,
+        catalog: &'a crate::Catalog,
+        params: &'a BTreeMap<String, Value>,
+        now_ms: i64,
+    },
     /// Rank: impressions in a feature space, the older ones (`train`) to fit for the metrics on
     /// the newest (`test`, with their labels), every one (`all`, in `space`) to fit for serving;
     /// `params` is `rank.params.model`.
@@ -131,7 +147,7 @@ pub struct LearnedRecall {
     about: About,
     /// The recall strategy that serves it: a config that uses the strategy trains the model.
     strategy: &'static str,
-    fit: fn(&[Interaction], Progress<'_>) -> Result<Fitted>,
+    fit: fn(&[Interaction], Tuning<'_>, Progress<'_>) -> Result<Fitted>,
     load: fn(&[u8]) -> Result<Arc<dyn Trained>>,
 }
 
@@ -144,10 +160,15 @@ impl LearnedModel for LearnedRecall {
         config.recall.strategies.iter().any(|s| s.name == self.strategy)
     }
 
+    fn configured<'c>(&self, config: &'c ScenarioConfig) -> Option<&'c Map<String, Value>> {
+        let channel = config.recall.strategies.iter().find(|s| s.name == self.strategy)?;
+        channel.params.get("model")?.as_object()
+    }
+
     fn fit(&self, data: &TrainingData<'_>, progress: &(dyn Fn(f64) + Sync)) -> Result<Fitted> {
         match data {
-            TrainingData::Interactions(rows) => (self.fit)(rows, progress),
-            TrainingData::Impressions { .. } => Err(Error::internal(format!("{} fits on interactions", self.name()))),
+            TrainingData::Interactions { rows, tuning } => (self.fit)(rows, *tuning, progress),
+            _ => Err(Error::internal(format!("{} fits on interactions", self.name()))),
         }
     }
 
@@ -156,25 +177,118 @@ impl LearnedModel for LearnedRecall {
     }
 }
 
-/// A recall model's fit: on the per-user split for its offline metrics (`score` ranks every
-/// item for a user), then on every interaction for serving, each with the same `params`.
-fn fit_recall<M: Trained + 'static, P: serde::Serialize + Copy>(
+/// How a recall model's parameters are chosen at a fit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tuning<'a> {
+    /// The fields the scenario's config sets (the channel's `params.model`): every candidate
+    /// has them as given, so the search runs over the others only.
+    pub fixed: Option<&'a Map<String, Value>>,
+    /// Parameters a previous version chose (its registry `config.params`): fitted again without
+    /// a search (the schedule's rounds, `POST …/jobs/cf`).
+    pub reuse: Option<&'a Value>,
+    /// How long the search may take (the first candidate, the defaults, always runs); `None` or
+    /// zero fits the defaults.
+    pub budget: Option<Duration>,
+}
+
+/// `base` with the fields of `fixed` set as given (a config's `params.model` over a model's
+/// parameters); an unknown field or a wrong type is an error.
+pub fn with_fixed<P: serde::Serialize + serde::de::DeserializeOwned>(
+    base: &P,
+    fixed: &Map<String, Value>,
+) -> std::result::Result<P, String> {
+    let mut value = serde_json::to_value(base).map_err(|e| e.to_string())?;
+    if let Value::Object(fields) = &mut value {
+        fields.extend(fixed.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path.is_empty() || path == "." { e.into_inner().to_string() } else { format!("{path}: {}", e.into_inner()) }
+    })
+}
+
+/// A recall model's fit: its parameters chosen among `candidates` on a validation split of the
+/// training part (`polyrec_models::tune`) when `tuning` has a budget, else a previous version's
+/// or the first candidate's (the defaults); then fitted on the per-user split for its offline
+/// metrics, then on every interaction for serving. The chosen parameters, with how they were
+/// chosen (`tuning`: the search's trials and their validation NDCG), are what the registry
+/// records.
+fn fit_recall<M: Trained + 'static, P: serde::Serialize + serde::de::DeserializeOwned + Clone>(
     rows: &[Interaction],
-    params: P,
+    tuning: Tuning<'_>,
+    candidates: Vec<P>,
     fit: impl Fn(&Interactions, P, &(dyn Fn(f64) + Sync)) -> Result<M>,
     score: impl Fn(&M, &str) -> Option<Vec<f32>>,
     progress: &(dyn Fn(f64) + Sync),
 ) -> Result<Fitted> {
+    let invalid = |e: String| Error::invalid(Code::InvalidConfig, format!("recall model parameters: {e}"));
+    // The config's fields over every candidate; candidates that become equal are tried once.
+    let mut distinct = Vec::with_capacity(candidates.len());
+    let mut seen = std::collections::HashSet::new();
+    for candidate in &candidates {
+        let candidate = match tuning.fixed {
+            Some(fixed) => with_fixed(candidate, fixed).map_err(invalid)?,
+            None => candidate.clone(),
+        };
+        if seen.insert(serde_json::to_string(&candidate).map_err(Error::internal)?) {
+            distinct.push(candidate);
+        }
+    }
+    let candidates = distinct;
     let holdout = holdout(rows);
     // Implicit feedback: every positive interaction is one observation.
     let all =
         Interactions::build(rows.iter().map(|i| (i.user_id.as_str(), i.item_id.as_str(), 1.0)), Vocabulary::default());
-    let evaluated = fit(&holdout.train, params, &|f| progress(f / 2.0))?;
+    let reused = tuning.reuse.and_then(|recorded| {
+        let mut recorded = recorded.clone();
+        if let Value::Object(fields) = &mut recorded {
+            fields.remove("tuning");
+            fields.extend(tuning.fixed.into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        serde_json::from_value::<P>(recorded).ok()
+    });
+    let budget = tuning.budget.filter(|b| !b.is_zero() && candidates.len() > 1);
+    let (params, how, offset) = match (reused, budget) {
+        (Some(params), _) => (params, serde_json::json!({"reused": true}), 0.0),
+        (None, None) => (candidates[0].clone(), serde_json::json!({"searched": false}), 0.0),
+        (None, Some(budget)) => {
+            let tried = std::sync::atomic::AtomicUsize::new(0);
+            let search = polyrec_models::tune::search(
+                &holdout.train,
+                &candidates,
+                budget,
+                |matrix, params| {
+                    let done = tried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    progress(0.6 * done as f64 / candidates.len() as f64);
+                    fit(matrix, params.clone(), &|_| {})
+                },
+                &score,
+            );
+            let how = serde_json::json!({
+                "trials": search.trials,
+                "skipped": search.skipped,
+                "budget_seconds": search.budget_seconds,
+                "validation": {"fraction": polyrec_models::tune::VALIDATION_FRACTION,
+                               "seed": polyrec_models::tune::VALIDATION_SEED,
+                               "metric": format!("ndcg@{}", polyrec_models::tune::VALIDATION_K)},
+            });
+            (search.chosen, how, 0.6)
+        }
+    };
+    let share = (1.0 - offset) / 2.0;
+    let evaluated = fit(&holdout.train, params.clone(), &|f| progress(offset + f * share))?;
     let summary = holdout.evaluate(METRICS_K, |user| score(&evaluated, user));
-    progress(0.5);
-    let model = fit(&all, params, &|f| progress(0.5 + f / 2.0))?;
-    let params = serde_json::to_value(params).map_err(Error::internal)?;
-    Ok(Fitted { model: Arc::new(model), metrics: summary_metrics(&summary), params })
+    progress(offset + share);
+    let model = fit(&all, params.clone(), &|f| progress(offset + share + f * share))?;
+    let mut recorded = serde_json::to_value(params).map_err(Error::internal)?;
+    if let Value::Object(fields) = &mut recorded {
+        let mut how = how;
+        if let Some(fixed) = tuning.fixed.filter(|f| !f.is_empty()) {
+            how["fixed"] = serde_json::json!(fixed.keys().collect::<Vec<_>>());
+        }
+        fields.insert("tuning".to_owned(), how);
+    }
+    Ok(Fitted { model: Arc::new(model), metrics: summary_metrics(&summary), params: recorded })
 }
 
 /// Reads an artifact of the model `name` back with its type's `from_artifact`.
@@ -226,6 +340,20 @@ mod tests {
             assert!(named(model.name()).is_some());
         }
         assert!(named("no_such_model").is_none());
-        assert_eq!(names(Some(ModelKind::Recall)).collect::<Vec<_>>(), ["als", "ease", "dlae"]);
+        // The blend comes after the recall models it weighs: a job trains in this order.
+        assert_eq!(names(Some(ModelKind::Recall)).collect::<Vec<_>>(), ["als", "ease", "dlae", "blend"]);
+    }
+
+    #[test]
+    fn configured_fields_are_kept_over_every_candidate_and_checked() {
+        let fixed = serde_json::json!({"factors": 8}).as_object().unwrap().clone();
+        let params: polyrec_models::AlsParams = with_fixed(&polyrec_models::AlsParams::default(), &fixed).unwrap();
+        assert_eq!((params.factors, params.iterations), (8, 15));
+        let wrong = serde_json::json!({"factor": 8}).as_object().unwrap().clone();
+        let error = with_fixed(&polyrec_models::AlsParams::default(), &wrong).unwrap_err();
+        assert!(error.contains("factor"), "{error}");
+        let typed = serde_json::json!({"factors": "eight"}).as_object().unwrap().clone();
+        let error = with_fixed(&polyrec_models::AlsParams::default(), &typed).unwrap_err();
+        assert!(error.starts_with("factors"), "{error}");
     }
 }

@@ -5,17 +5,45 @@
 
 use async_trait::async_trait;
 use polyrec_core::{Result, ScenarioConfig};
+use polyrec_models::EaseParams;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use crate::learned::with_fixed;
 use crate::pipeline::{Hit, Recall, RequestContext};
 use crate::recall::top_eligible;
-use crate::registry::{BuildError, parse_params};
+use crate::registry::{BuildError, parse_params, positive};
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct EaseConfig {}
+pub struct EaseConfig {
+    /// Hyperparameters kept as given at training (`lambda`, `dropout`, `max_items`); the
+    /// training job's search chooses the others.
+    #[serde(default)]
+    pub model: Option<Map<String, Value>>,
+}
+
+/// Checks a channel's `params.model` over the model's defaults `base`.
+fn check_model(config: &EaseConfig, base: EaseParams) -> Result<(), BuildError> {
+    let Some(fixed) = &config.model else { return Ok(()) };
+    let params: EaseParams = with_fixed(&base, fixed).map_err(|e| BuildError::new("params.model", e))?;
+    if !positive(params.lambda) {
+        return Err(BuildError::new("params.model.lambda", "must be a number > 0"));
+    }
+    if !(0.0..1.0).contains(&params.dropout) {
+        return Err(BuildError::new("params.model.dropout", "must be at least 0 and below 1"));
+    }
+    // The fit holds 12 bytes × items²: a tenant may lower the default cap, not raise it.
+    let most = EaseParams::default().max_items;
+    if !(1..=most).contains(&params.max_items) {
+        return Err(BuildError::new(
+            "params.model.max_items",
+            format!("must be between 1 and {most} (the fit holds 12 bytes × items²)"),
+        ));
+    }
+    Ok(())
+}
 
 /// Serves the item × item model the snapshot holds under `model`.
 pub struct Ease {
@@ -23,12 +51,12 @@ pub struct Ease {
 }
 
 pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {
-    let _: EaseConfig = parse_params(params)?;
+    check_model(&parse_params(params)?, EaseParams::default())?;
     Ok(Box::new(Ease { model: crate::learned::ease::NAME }))
 }
 
 pub fn build_dlae(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {
-    let _: EaseConfig = parse_params(params)?;
+    check_model(&parse_params(params)?, EaseParams::dlae())?;
     Ok(Box::new(Ease { model: crate::learned::dlae::NAME }))
 }
 

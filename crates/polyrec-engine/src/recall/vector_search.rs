@@ -5,10 +5,12 @@
 
 use async_trait::async_trait;
 use polyrec_core::{Result, ScenarioConfig};
+use polyrec_models::AlsParams;
 use rustc_hash::FxHashMap as HashMap;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use crate::learned::with_fixed;
 use crate::pipeline::{Hit, Recall, RequestContext};
 use crate::recall::top_eligible;
 use crate::registry::{BuildError, parse_params};
@@ -19,6 +21,10 @@ pub struct VectorSearchConfig {
     /// How many recent items make the vector of a user the model has not seen.
     #[serde(default = "default_seeds")]
     pub seed_items: usize,
+    /// ALS hyperparameters kept as given at training (`factors`, `regularization`, `alpha`,
+    /// `iterations`, `cg_steps`, `seed`); the training job's search chooses the others.
+    #[serde(default)]
+    pub model: Option<Map<String, Value>>,
 }
 
 fn default_seeds() -> usize {
@@ -33,6 +39,11 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
     let config: VectorSearchConfig = parse_params(params)?;
     if !(1..=50).contains(&config.seed_items) {
         return Err(BuildError::new("params.seed_items", "must be between 1 and 50"));
+    }
+    if let Some(fixed) = &config.model {
+        let params: AlsParams =
+            with_fixed(&AlsParams::default(), fixed).map_err(|e| BuildError::new("params.model", e))?;
+        params.validate().map_err(|e| BuildError::new("params.model", e))?;
     }
     Ok(Box::new(VectorSearch { config }))
 }

@@ -91,7 +91,8 @@ pub fn caller_trigger(raw: Option<&str>) -> Result<&'static str> {
     }
 }
 
-/// Records a training job as queued and starts it; returns its record at once.
+/// Records a training job as queued and starts it; returns its record at once. Its recall
+/// models search their hyperparameters (within `limits.tuning_budget_seconds` each).
 pub async fn submit(
     app: &Arc<App>,
     tenant: &TenantId,
@@ -99,10 +100,22 @@ pub async fn submit(
     models: Vec<String>,
     trigger: &str,
 ) -> Result<JobRecord> {
+    queue_training(app, tenant, scenario, models, trigger, true).await
+}
+
+async fn queue_training(
+    app: &Arc<App>,
+    tenant: &TenantId,
+    scenario: &ScenarioId,
+    models: Vec<String>,
+    trigger: &str,
+    tune: bool,
+) -> Result<JobRecord> {
     app.scenario(tenant, scenario).await?;
     check_models(&models)?;
     let mut job = new_job(app, scenario, uuid::Uuid::now_v7().to_string(), "train", trigger);
     job.models = models;
+    job.tune = tune;
     enqueue(app, tenant, &job).await?;
     Ok(job)
 }
@@ -157,9 +170,11 @@ pub async fn wait(app: &App, tenant: &TenantId, job_id: &str, timeout: Duration)
 }
 
 /// Trains one scenario now, from everything acknowledged before the call, and waits for it
-/// (on whichever worker claims the job); then this process serves what it trained.
+/// (on whichever worker claims the job); then this process serves what it trained. It answers
+/// within the request's deadline, so its recall models do not search their hyperparameters:
+/// each is fitted with its serving version's, or the defaults.
 pub async fn train_now(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId) -> Result<CfReport> {
-    let job = submit(app, tenant, scenario, Vec::new(), "api").await?;
+    let job = queue_training(app, tenant, scenario, Vec::new(), "api", false).await?;
     let job = wait(app, tenant, &job.job_id, Duration::from_secs(3_600)).await?;
     match job.state {
         JobState::Succeeded => {
@@ -439,7 +454,10 @@ async fn train_registered(
     event_count: u64,
     tracker: &Tracker,
 ) -> Result<()> {
-    let job_id = tracker.job.lock().job_id.clone();
+    let (job_id, tune) = {
+        let job = tracker.job.lock();
+        (job.job_id.clone(), job.tune)
+    };
     let plan = models
         .iter()
         .map(|name| {
@@ -475,8 +493,52 @@ async fn train_registered(
                 config["events"] = json!(event_count);
                 (loaded, metrics, config)
             }
+            ModelKind::Recall if name == learned::blend::NAME => {
+                // After the recall models (LEARNED's order): their parameters are this job's.
+                let config = compiled.scenario.config.clone();
+                let mut params = BTreeMap::new();
+                for other in learned::LEARNED
+                    .iter()
+                    .filter(|m| m.stage() == ModelKind::Recall && m.name() != name && m.used_by(&config))
+                {
+                    let versions = app.stores.documents.list_models(tenant, scenario, Some(other.name())).await?;
+                    if let Some(chosen) = serving_version(&versions).and_then(|m| m.config.get("params").cloned()) {
+                        params.insert(other.name().to_owned(), chosen);
+                    }
+                }
+                let catalog = app.catalogs.get(tenant, scenario).await?;
+                let (rows, now_ms) = (interactions.clone(), app.now_ms());
+                let (loaded, metrics, params) = fit(model, tracker, move |report| {
+                    let data = learned::TrainingData::Blend {
+                        rows: &rows,
+                        config: &config,
+                        catalog: &catalog,
+                        params: &params,
+                        now_ms,
+                    };
+                    model.fit(&data, report)
+                })
+                .await?;
+                let config = json!({"params": params, "events": event_count, "interactions": interactions.len()});
+                (loaded, metrics, config)
+            }
             ModelKind::Recall => {
-                let (loaded, metrics, params) = fit(model, interactions.clone(), tracker).await?;
+                // A job that does not search (the schedule's, `…/jobs/cf`) refits with the
+                // parameters the serving version's search chose.
+                let reuse = if tune {
+                    None
+                } else {
+                    let versions = app.stores.documents.list_models(tenant, scenario, Some(name)).await?;
+                    serving_version(&versions).and_then(|m| m.config.get("params").cloned())
+                };
+                let budget = tune.then(|| Duration::from_secs(app.config.limits.tuning_budget_seconds));
+                let fixed = model.configured(&compiled.scenario.config).cloned();
+                let rows = interactions.clone();
+                let (loaded, metrics, params) = fit(model, tracker, move |report| {
+                    let tuning = learned::Tuning { fixed: fixed.as_ref(), reuse: reuse.as_ref(), budget };
+                    model.fit(&learned::TrainingData::Interactions { rows: &rows, tuning }, report)
+                })
+                .await?;
                 let holdout = json!({"fraction": learned::HOLDOUT_FRACTION, "seed": learned::HOLDOUT_SEED, "k": learned::METRICS_K});
                 let config = json!({
                     "params": params,
@@ -496,18 +558,17 @@ async fn train_registered(
     Ok(())
 }
 
-/// Fits a recall model on the scenario's interactions (on a per-user split for its offline
-/// metrics, then on all of them for serving).
+/// Fits a model off the async threads, its progress within the stage going straight into the
+/// tracker.
 async fn fit(
     model: &'static dyn learned::LearnedModel,
-    interactions: Arc<Vec<polyrec_storage::Interaction>>,
     tracker: &Tracker,
+    fit: impl FnOnce(learned::Progress<'_>) -> Result<learned::Fitted> + Send + 'static,
 ) -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
-    // Blocking fits report progress within the stage straight into the tracker.
     let bits = tracker.within.clone();
     let fitting = tokio::task::spawn_blocking(move || -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
         let report = |fraction: f64| bits.store(fraction.to_bits(), Ordering::Relaxed);
-        let fitted = model.fit(&learned::TrainingData::Interactions(&interactions), &report)?;
+        let fitted = fit(&report)?;
         Ok((Loaded { model, trained: fitted.model }, fitted.metrics, fitted.params))
     });
     fitting.await.map_err(Error::internal)?
@@ -775,6 +836,7 @@ fn new_job(app: &App, scenario: &ScenarioId, job_id: String, kind: &str, trigger
         kind: kind.to_owned(),
         models: Vec::new(),
         trigger: trigger.to_owned(),
+        tune: false,
         state: JobState::Queued,
         progress: 0.0,
         stage: "queued".to_owned(),

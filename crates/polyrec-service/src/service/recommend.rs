@@ -165,6 +165,8 @@ pub async fn recommend(
                 candidates: 0,
                 elapsed_ms: realtime_started.elapsed().as_secs_f64() * 1000.0,
                 error: Some(error.to_string()),
+                weight: None,
+                weight_fitted: None,
             });
             Vec::new()
         })

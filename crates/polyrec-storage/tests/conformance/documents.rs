@@ -340,6 +340,7 @@ fn job(scenario: &str, id: &str, created_ms: i64, state: JobState) -> JobRecord 
         kind: "train".to_owned(),
         models: vec!["als".to_owned()],
         trigger: "api".to_owned(),
+        tune: false,
         state,
         progress: 0.0,
         stage: "queued".to_owned(),

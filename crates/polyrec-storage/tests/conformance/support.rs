@@ -30,7 +30,7 @@ pub fn scenario(id: &str) -> Scenario {
             recall: RecallConfig {
                 strategies: vec![RecallStrategySpec {
                     name: "hot_items".into(),
-                    weight: 0.7,
+                    weight: polyrec_core::ChannelWeight::Fixed(0.7),
                     limit: 100,
                     timeout_ms: None,
                     params: serde_json::json!({"window_hours": 24}),

@@ -44,7 +44,8 @@ async fn train(server: &TestServer, tenant: &str, scenario: &str, body: Value) -
 async fn finished(server: &TestServer, tenant: &str, job_id: &str) -> Value {
     let path = format!("/api/v1/jobs/{job_id}");
     let mut last = Value::Null;
-    for _ in 0..400 {
+    // A job searches each recall model's parameters first: in a debug build, seconds.
+    for _ in 0..4_000 {
         let (status, job) = server.get(tenant, &path).await;
         assert_eq!(status, StatusCode::OK, "{job}");
         let progress = job["progress"].as_f64().unwrap();
@@ -222,8 +223,16 @@ async fn dlae_trains_registers_and_serves_its_channel() {
     assert_eq!(status, StatusCode::OK, "{models}");
     let record = &models["models"][0];
     assert_eq!(record["model_type"], "recall", "{record}");
-    let dropout = record["config"]["params"]["dropout"].as_f64().unwrap();
-    assert!((dropout - 1.0 / 3.0).abs() < 1e-9, "{record}");
+    // Its parameters were chosen on a validation split: the trials are recorded with them.
+    let params = &record["config"]["params"];
+    let dropout = params["dropout"].as_f64().unwrap();
+    assert!((0.0..1.0).contains(&dropout), "{record}");
+    let trials = params["tuning"]["trials"].as_array().unwrap();
+    assert!(trials.len() > 1, "{record}");
+    assert!(
+        trials.iter().any(|t| t["params"]["dropout"] == params["dropout"] && t["params"]["lambda"] == params["lambda"]),
+        "{record}"
+    );
     assert!(record["metrics"]["ndcg@10"].as_f64().unwrap() > 0.3, "{record}");
     // g0-1 took every item of its group but i1: the one the group's taste points to.
     let (status, answer) =
@@ -231,6 +240,135 @@ async fn dlae_trains_registers_and_serves_its_channel() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["items"][0]["item_id"], "i1", "{answer}");
     assert_eq!(answer["items"][0]["channels"][0]["name"], "dlae", "{answer}");
+}
+
+#[tokio::test]
+async fn configured_parameters_are_kept_and_the_synchronous_round_reuses_the_search() {
+    let server = TestServer::start().await;
+    let als = json!({"name": "vector_search", "weight": 1.0, "limit": 20,
+                     "params": {"model": {"factors": 8, "iterations": 5}}});
+    let ease = json!({"name": "ease", "weight": 1.0, "limit": 20});
+    let config = json!({"recall": {"strategies": [als, ease]}, "rank": {"model": "weighted"}});
+    server.scenario("t1", "feed", config).await;
+    catalog(&server, "t1", "feed", 12).await;
+    server.events("t1", two_tastes("feed")).await;
+    let job = train(&server, "t1", "feed", json!({})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/feed/models?name=als").await;
+    let searched = models["models"][0]["config"]["params"].clone();
+    // The config's fields are every trial's; the search chose the others.
+    assert_eq!((searched["factors"].as_u64(), searched["iterations"].as_u64()), (Some(8), Some(5)), "{searched}");
+    assert_eq!(searched["tuning"]["fixed"], json!(["factors", "iterations"]), "{searched}");
+    let trials = searched["tuning"]["trials"].as_array().unwrap();
+    assert!(trials.len() > 1, "{searched}");
+    assert!(trials.iter().all(|t| t["params"]["factors"] == 8 && t["params"]["iterations"] == 5), "{searched}");
+    let regularizations: std::collections::BTreeSet<String> =
+        trials.iter().map(|t| t["params"]["regularization"].to_string()).collect();
+    assert!(regularizations.len() > 1, "{searched}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/feed/models?name=ease").await;
+    assert!(models["models"][0]["config"]["params"]["tuning"]["trials"].as_array().unwrap().len() > 1, "{models}");
+
+    // The synchronous round answers within the request deadline: no search, the serving
+    // version's choice fitted again.
+    let (status, report) = server.post("t1", "/api/v1/scenarios/feed/jobs/cf", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/feed/models?name=als").await;
+    let versions = models["models"].as_array().unwrap();
+    let refit = versions.iter().find(|m| m["model_version"] == "v2").expect("a second version").clone();
+    let refit = &refit["config"]["params"];
+    assert_eq!(refit["tuning"], json!({"reused": true, "fixed": ["factors", "iterations"]}), "{refit}");
+    for field in ["factors", "regularization", "alpha", "iterations"] {
+        assert_eq!(refit[field], searched[field], "{field}: {refit} vs {searched}");
+    }
+}
+
+#[tokio::test]
+async fn auto_channel_weights_are_fitted_by_the_job_and_shown_by_explain() {
+    let server = TestServer::start().await;
+    // `ease` finds each user's group; `latest` is the same items for everyone.
+    let config = json!({"recall": {"strategies": [
+        {"name": "ease", "weight": "auto", "limit": 20},
+        {"name": "latest", "weight": "auto", "limit": 20},
+        {"name": "hot_items", "weight": 0.5, "limit": 20}
+    ]}, "rank": {"model": "weighted"}});
+    server.scenario("t1", "feed", config).await;
+    let (_, scenario) = server.get("t1", "/api/v1/scenarios/feed").await;
+    assert_eq!(scenario["config"]["recall"]["strategies"][0]["weight"], "auto", "{scenario}");
+    catalog(&server, "t1", "feed", 12).await;
+    server.events("t1", two_tastes("feed")).await;
+    // Before any training, "auto" is 1, and says it is not fitted.
+    let (_, answer) = server.recommend("t1", "g0-1", json!({"scenario_id": "feed", "count": 3, "explain": true})).await;
+    let channels = answer["channels"].as_array().unwrap_or_else(|| panic!("{answer}"));
+    let latest = channels.iter().find(|c| c["name"] == "latest").unwrap();
+    assert_eq!((latest["weight"].as_f64(), latest["weight_fitted"].as_bool()), (Some(1.0), Some(false)), "{answer}");
+
+    let job = train(&server, "t1", "feed", json!({})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert!(job["versions"]["blend"].is_string(), "{job}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/feed/models?name=blend").await;
+    let record = &models["models"][0];
+    let weights = &record["config"]["params"]["weights"];
+    // Only the "auto" channels are fitted (which way is the unit tests' to check: here every
+    // item is as new as the others, so `latest` adds the same to each).
+    assert_eq!(weights.as_object().unwrap().len(), 2, "{record}");
+    assert!(weights.as_object().unwrap().values().all(|w| (0.0..=1.0).contains(&w.as_f64().unwrap())), "{record}");
+    assert_eq!(record["config"]["params"]["validation"]["users"], 12, "{record}");
+    let fitted = record["metrics"]["ndcg@10"].as_f64().unwrap();
+    assert!(fitted >= record["metrics"]["ndcg@10_equal_weights"].as_f64().unwrap(), "{record}");
+
+    let (_, answer) = server.recommend("t1", "g0-1", json!({"scenario_id": "feed", "count": 3, "explain": true})).await;
+    let channels = answer["channels"].as_array().unwrap();
+    for channel in channels {
+        match channel["name"].as_str().unwrap() {
+            "hot_items" => assert_eq!((channel["weight"].as_f64(), channel.get("weight_fitted")), (Some(0.5), None)),
+            name => {
+                assert_eq!(channel["weight"], weights[name], "{answer}");
+                assert_eq!(channel["weight_fitted"], true, "{answer}");
+            }
+        }
+    }
+    assert_eq!(answer["items"][0]["item_id"], "i1", "{answer}");
+
+    // Another tenant's scenario of the same name knows nothing of it.
+    server.scenario("t2", "feed", crate::support::config(&[("latest", 1.0, 5)])).await;
+    let (status, other) = server.get("t2", "/api/v1/scenarios/feed/models?name=blend").await;
+    assert_eq!(status, StatusCode::OK, "{other}");
+    assert_eq!(other["models"], json!([]), "{other}");
+}
+
+#[tokio::test]
+async fn bad_model_parameters_in_a_config_are_refused_where_they_are() {
+    let server = TestServer::start().await;
+    for (channel, path) in [
+        (
+            json!({"name": "vector_search", "weight": 1.0, "limit": 5, "params": {"model": {"factors": 0}}}),
+            "config.recall.strategies[0].params.model",
+        ),
+        (
+            json!({"name": "vector_search", "weight": 1.0, "limit": 5, "params": {"model": {"factor": 8}}}),
+            "config.recall.strategies[0].params.model",
+        ),
+        (
+            json!({"name": "ease", "weight": 1.0, "limit": 5, "params": {"model": {"lambda": -1.0}}}),
+            "config.recall.strategies[0].params.model.lambda",
+        ),
+        (
+            json!({"name": "dlae", "weight": 1.0, "limit": 5, "params": {"model": {"dropout": 1.0}}}),
+            "config.recall.strategies[0].params.model.dropout",
+        ),
+        (
+            json!({"name": "ease", "weight": 1.0, "limit": 5, "params": {"model": {"max_items": 1000000}}}),
+            "config.recall.strategies[0].params.model.max_items",
+        ),
+    ] {
+        let config = json!({"recall": {"strategies": [channel]}, "rank": {"model": "weighted"}});
+        let (status, body) = server
+            .post("t1", "/api/v1/scenarios", json!({"scenario_id": "feed", "scenario_type": "vlog", "config": config}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{channel}: {body}");
+        assert_eq!(body["code"], "invalid_config", "{body}");
+        assert!(body.to_string().contains(path), "{path}: {body}");
+    }
 }
 
 #[tokio::test]

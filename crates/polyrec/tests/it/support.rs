@@ -324,6 +324,7 @@ pub fn running_job(job_id: &str, scenario: &str, at_ms: i64, attempts: u32) -> p
         kind: "train".into(),
         models: vec!["als".into()],
         trigger: "api".into(),
+        tune: false,
         state: polyrec_core::JobState::Running,
         progress: 0.5,
         stage: "training als".into(),
