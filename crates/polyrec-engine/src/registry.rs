@@ -42,6 +42,11 @@ pub static RECALL: &[Entry<dyn Recall>] = &[
         summary: "EDLAE item-item model (EASE with dropout regularization) over the user's history",
         build: recall::ease::build_dlae,
     },
+    Entry {
+        name: crate::learned::sparse_ease::NAME,
+        summary: "EASE over each item's strongest co-occurrence neighbours (catalogs past 20,000 items)",
+        build: recall::ease::build_sparse,
+    },
 ];
 
 pub static RANK: &[Entry<dyn Rank>] = &[Entry {

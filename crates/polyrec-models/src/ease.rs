@@ -72,7 +72,9 @@ pub const KIND: &str = "ease";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EaseError {
-    #[error("EASE needs a dense {n} × {n} matrix; this catalog has more than max_items = {max} items")]
+    #[error(
+        "EASE needs a dense {n} × {n} matrix; this catalog has more than max_items = {max} items: use the sparse_ease recall strategy (EASE over each item's strongest co-occurrence neighbours), which fits catalogs of millions"
+    )]
     TooManyItems { n: usize, max: usize },
     #[error("XᵀX + λI is not positive definite (lambda must be > 0)")]
     NotPositiveDefinite,

@@ -19,6 +19,7 @@ pub mod holdout;
 pub mod linalg;
 pub mod metrics;
 pub mod rank;
+pub mod sparse_ease;
 pub mod split;
 #[cfg(test)]
 mod testdata;
@@ -33,3 +34,4 @@ pub use rank::deep::{DeepFm, DeepParams, WideDeep};
 #[cfg(feature = "lightgbm")]
 pub use rank::lightgbm::{GbdtParams, GbdtRanker, Objective};
 pub use rank::{CtrData, FeatureSchema, RankError, Ranker};
+pub use sparse_ease::{SparseEaseModel, SparseEaseParams};

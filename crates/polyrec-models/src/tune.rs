@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::data::Interactions;
 use crate::holdout::Holdout;
-use crate::{AlsParams, EaseParams};
+use crate::{AlsParams, EaseParams, SparseEaseParams};
 
 /// Per user, this fraction of the training interactions is the validation split…
 pub const VALIDATION_FRACTION: f64 = 0.2;
@@ -89,6 +89,21 @@ pub fn dlae_candidates(base: EaseParams) -> Vec<EaseParams> {
     for dropout in [0.1, 0.25, 1.0 / 3.0, 0.5] {
         for lambda in [10.0, 50.0, 100.0, 250.0, 500.0] {
             let candidate = EaseParams { lambda, dropout, ..base };
+            if !candidates.contains(&candidate) {
+                candidates.push(candidate);
+            }
+        }
+    }
+    candidates
+}
+
+/// Sparse EASE's candidates: λ and the dropout emphasis, the neighbours as given (they set the
+/// memory), the default first.
+pub fn sparse_ease_candidates(base: SparseEaseParams) -> Vec<SparseEaseParams> {
+    let mut candidates = vec![base];
+    for dropout in [0.0, 0.25, 0.5] {
+        for lambda in [100.0, 250.0, 500.0, 1_000.0] {
+            let candidate = SparseEaseParams { lambda, dropout, ..base };
             if !candidates.contains(&candidate) {
                 candidates.push(candidate);
             }

@@ -33,7 +33,9 @@ use polyrec_engine::pipeline::RequestContext;
 use polyrec_engine::{Catalog, CfModel, Pipeline, RecommendInput, ScenarioModels, VectorModel};
 use polyrec_models::metrics::{RankingMetrics, RankingSummary, top_k};
 use polyrec_models::split::{Rating, SplitKind, parse_interactions, split};
-use polyrec_models::{AlsModel, AlsParams, EaseModel, EaseParams, Interactions, Vocabulary};
+use polyrec_models::{
+    AlsModel, AlsParams, EaseModel, EaseParams, Interactions, SparseEaseModel, SparseEaseParams, Vocabulary,
+};
 use polyrec_storage::{HnswIndex, Interaction, MemoryRealtime, RealtimeStore, VectorCollection, VectorIndex};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
@@ -51,8 +53,18 @@ pub const PIPELINE: &str = r#"{
   "rank": {"model": "weighted", "params": {"recall_weight": 1.0}}
 }"#;
 
-const ALL_MODELS: &[&str] =
-    &["popularity", "item_cf", "user_cf", "content_based", "als", "vector_search", "ease", "dlae", "pipeline"];
+const ALL_MODELS: &[&str] = &[
+    "popularity",
+    "item_cf",
+    "user_cf",
+    "content_based",
+    "als",
+    "vector_search",
+    "ease",
+    "dlae",
+    "sparse_ease",
+    "pipeline",
+];
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum SplitArg {
@@ -75,7 +87,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 10)]
     k: usize,
     /// Comma-separated rows to evaluate; default all of popularity, item_cf, user_cf,
-    /// content_based (needs --items), als, vector_search, ease, dlae, pipeline. The rankers
+    /// content_based (needs --items), als, vector_search, ease, dlae, sparse_ease, pipeline. The rankers
     /// lightgbm, deepfm and wide_deep run only when listed: on the ratings as a click-through
     /// task (label rating >= --ctr-threshold, time split), with AUC and log-loss.
     #[arg(long, value_delimiter = ',')]
@@ -88,7 +100,8 @@ pub struct EvalArgs {
     #[arg(long = "config")]
     configs: Vec<PathBuf>,
     /// Model parameters as JSON (inline or a file): `{"als": {...}, "ease": {...}, "dlae": {...},
-    /// "cf": {...}}` (`dlae` takes EASE's `lambda` and a `dropout` rate).
+    /// "sparse_ease": {...}, "cf": {...}}` (`dlae` takes EASE's `lambda` and a `dropout` rate;
+    /// `sparse_ease` `lambda`, `dropout`, `neighbors`, `max_user_items`).
     #[arg(long)]
     params: Option<String>,
     /// How long each model's hyperparameter search may take (as a server's
@@ -121,6 +134,8 @@ struct ModelParams {
     ease: Option<EaseParams>,
     #[serde(default)]
     dlae: Option<DlaeParams>,
+    #[serde(default)]
+    sparse_ease: Option<SparseEaseParams>,
     #[serde(default)]
     cf: CfParams,
     /// The rankers' hyperparameters (`rank.params.model` of a scenario).
@@ -184,6 +199,7 @@ struct Fits {
     index: f64,
     ease: f64,
     dlae: f64,
+    sparse_ease: f64,
 }
 
 /// One evaluated user: what a request for them carries, built once for every row.
@@ -499,6 +515,9 @@ fn fit_of(config: &ScenarioConfig, fit: &Fits) -> f64 {
     if uses(&["dlae"]) {
         seconds += fit.dlae;
     }
+    if uses(&["sparse_ease"]) {
+        seconds += fit.sparse_ease;
+    }
     if uses(&["hot_items", "hot_news"]) {
         seconds += fit.popularity;
     }
@@ -614,6 +633,27 @@ async fn train_all(
         chosen_params.insert(learned::dlae::NAME.to_owned(), serde_json::to_value(chosen)?);
         models.learned.insert(learned::dlae::NAME, Arc::new(EaseModel::fit(&matrix, chosen)?));
         fit.dlae = started.elapsed().as_secs_f64();
+    }
+    if needs(&["sparse_ease"]) {
+        let started = Instant::now();
+        let candidates = polyrec_models::tune::sparse_ease_candidates(SparseEaseParams::default());
+        let score = |model: &SparseEaseModel, user: &str| {
+            let history = model.history(user);
+            (!history.is_empty()).then(|| model.score(history.iter().copied()))
+        };
+        let chosen = tuned(
+            "sparse_ease",
+            params.sparse_ease,
+            candidates,
+            budget,
+            &matrix,
+            |m, p| SparseEaseModel::fit(m, *p),
+            score,
+        );
+        chosen_params.insert(learned::sparse_ease::NAME.to_owned(), serde_json::to_value(chosen)?);
+        let model = SparseEaseModel::fit(&matrix, chosen).map_err(|e| anyhow::anyhow!("sparse_ease: {e}"))?;
+        models.learned.insert(learned::sparse_ease::NAME, Arc::new(model));
+        fit.sparse_ease = started.elapsed().as_secs_f64();
     }
     Ok(Trained { catalog, models, popularity, fit, rows, params: chosen_params })
 }

@@ -13,6 +13,7 @@ pub mod blend;
 pub mod dlae;
 pub mod ease;
 mod rankers;
+pub mod sparse_ease;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,8 +33,16 @@ use crate::ScenarioModels;
 use crate::features::FeatureSpace;
 
 /// Every learned model, the one list of them.
-pub static LEARNED: &[&dyn LearnedModel] =
-    &[&als::ALS, &ease::EASE, &dlae::DLAE, &blend::BLEND, &rankers::LIGHTGBM, &rankers::DEEPFM, &rankers::WIDE_DEEP];
+pub static LEARNED: &[&dyn LearnedModel] = &[
+    &als::ALS,
+    &ease::EASE,
+    &dlae::DLAE,
+    &sparse_ease::SPARSE_EASE,
+    &blend::BLEND,
+    &rankers::LIGHTGBM,
+    &rankers::DEEPFM,
+    &rankers::WIDE_DEEP,
+];
 
 /// The learned model `name`, if there is one.
 pub fn named(name: &str) -> Option<&'static dyn LearnedModel> {
@@ -341,7 +350,7 @@ mod tests {
         }
         assert!(named("no_such_model").is_none());
         // The blend comes after the recall models it weighs: a job trains in this order.
-        assert_eq!(names(Some(ModelKind::Recall)).collect::<Vec<_>>(), ["als", "ease", "dlae", "blend"]);
+        assert_eq!(names(Some(ModelKind::Recall)).collect::<Vec<_>>(), ["als", "ease", "dlae", "sparse_ease", "blend"]);
     }
 
     #[test]

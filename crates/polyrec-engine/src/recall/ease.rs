@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use polyrec_core::{Result, ScenarioConfig};
-use polyrec_models::EaseParams;
+use polyrec_models::{EaseParams, SparseEaseModel, SparseEaseParams};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -53,6 +53,47 @@ pub struct Ease {
 pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {
     check_model(&parse_params(params)?, EaseParams::default())?;
     Ok(Box::new(Ease { model: crate::learned::ease::NAME }))
+}
+
+/// `sparse_ease`: `params.model` holds the model's `lambda`, `dropout`, `neighbors` and
+/// `max_user_items`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SparseEaseConfig {
+    #[serde(default)]
+    pub model: Option<Map<String, Value>>,
+}
+
+pub fn build_sparse(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {
+    let config: SparseEaseConfig = parse_params(params)?;
+    if let Some(fixed) = &config.model {
+        let params: SparseEaseParams =
+            with_fixed(&SparseEaseParams::default(), fixed).map_err(|e| BuildError::new("params.model", e))?;
+        params.validate().map_err(|e| BuildError::new("params.model", e))?;
+    }
+    Ok(Box::new(SparseEase))
+}
+
+/// Serves the sparse EASE model of the snapshot.
+pub struct SparseEase;
+
+#[async_trait]
+impl Recall for SparseEase {
+    async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
+        let Some(model) = ctx.models.and_then(|m| m.learned::<SparseEaseModel>(crate::learned::sparse_ease::NAME))
+        else {
+            return Ok(Vec::new());
+        };
+        let mut taken: HashSet<u32> = model.history(ctx.user.as_str()).iter().copied().collect();
+        taken.extend(ctx.recent_items.iter().filter_map(|item| model.items.get(item)));
+        let by_index: HashMap<u32, f64> = model
+            .score_sparse(taken.iter().copied())
+            .into_iter()
+            .map(|(i, score)| (i, score as f64))
+            .filter(|&(i, score)| score > 0.0 && !taken.contains(&i))
+            .collect();
+        Ok(top_eligible(ctx, by_index, limit, |i| model.items.name(i)))
+    }
 }
 
 pub fn build_dlae(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {

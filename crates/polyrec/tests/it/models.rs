@@ -372,6 +372,29 @@ async fn bad_model_parameters_in_a_config_are_refused_where_they_are() {
 }
 
 #[tokio::test]
+async fn sparse_ease_trains_registers_and_serves_its_channel() {
+    let server = TestServer::start().await;
+    let channel = json!({"name": "sparse_ease", "weight": 1.0, "limit": 20, "params": {"model": {"neighbors": 4}}});
+    server.scenario("t1", "feed", json!({"recall": {"strategies": [channel]}, "rank": {"model": "weighted"}})).await;
+    catalog(&server, "t1", "feed", 12).await;
+    server.events("t1", two_tastes("feed")).await;
+    let job = train(&server, "t1", "feed", json!({})).await;
+    assert_eq!(job["versions"], json!({"sparse_ease": "v1"}), "{job}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/feed/models?name=sparse_ease").await;
+    let record = &models["models"][0];
+    // The configured neighbours are every trial's; λ and the dropout were searched.
+    assert_eq!(record["config"]["params"]["neighbors"], 4, "{record}");
+    let trials = record["config"]["params"]["tuning"]["trials"].as_array().unwrap();
+    assert!(trials.len() > 1 && trials.iter().all(|t| t["params"]["neighbors"] == 4), "{record}");
+    assert!(record["metrics"]["ndcg@10"].as_f64().unwrap() > 0.3, "{record}");
+    let (status, answer) =
+        server.recommend("t1", "g0-1", json!({"scenario_id": "feed", "count": 1, "explain": true})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["items"][0]["item_id"], "i1", "{answer}");
+    assert_eq!(answer["items"][0]["channels"][0]["name"], "sparse_ease", "{answer}");
+}
+
+#[tokio::test]
 async fn hot_swaps_under_concurrent_recommend_calls_drop_nothing() {
     let server = Arc::new(TestServer::start().await);
     server.scenario("t1", "feed", config(&[("vector_search", 0.5, 20), ("ease", 0.5, 20)])).await;
