@@ -27,6 +27,7 @@ cargo build --release -q -p polyrec --features lightgbm
 # item_cf keeps up to 1,000 neighbours per item here (the server's default is 200).
 PARAMS='{"als": {"factors": 64, "regularization": 0.05, "iterations": 15, "alpha": 1.0},
          "ease": {"lambda": 500.0}, "dlae": {"lambda": 100.0, "dropout": 0.3333333333333333},
+         "sparse_ease": {"lambda": 500.0, "neighbors": 100},
          "cf": {"neighbors": 1000, "users_per_item": 2000, "items_per_user": 2000}}'
 echo "== polyrec eval"
 "$CARGO_TARGET_DIR/release/polyrec" eval --interactions "$DATA/interactions.csv" --items "$DATA/items.csv" \
@@ -39,10 +40,13 @@ echo "== reference tools on the same split"
 echo "results in $OUT"
 
 # The same split with no --params: every recall model chooses its parameters on a validation split
-# of the training part (what a training job does); the choice and the trials go to stderr.
+# of the training part (what a training job does), and the pipeline's "auto" weights are fitted
+# on one; the choices and the trials go to stderr (kept in $OUT/polyrec-tuned.log).
 echo "== polyrec eval, auto-tuned"
 "$CARGO_TARGET_DIR/release/polyrec" eval --interactions "$DATA/interactions.csv" --items "$DATA/items.csv" \
-  --split random --test-fraction 0.25 --seed 42 --k 10 --threads "$THREADS" --json | tee "$OUT/polyrec-tuned.json"
+  --split random --test-fraction 0.25 --seed 42 --k 10 --threads "$THREADS" --json 2>"$OUT/polyrec-tuned.log" \
+  | tee "$OUT/polyrec-tuned.json"
+grep -E "chose|blend" "$OUT/polyrec-tuned.log" | cut -c1-300
 
 # Fit times vary from run to run (the first dense allocation of a process, the other core's
 # load): fit ALS, EASE and DLAE REPEATS more times on each side and report the medians.
