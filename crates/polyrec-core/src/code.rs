@@ -195,6 +195,8 @@ codes! {
     RateLimited = "rate_limited", RateLimited, 429;
     /// The tenant has `max_concurrent_requests_per_tenant` requests in flight.
     TooManyInFlight = "too_many_in_flight", RateLimited, 429;
+    /// The tenant has `max_unfinished_jobs_per_tenant` jobs queued or running.
+    TooManyJobs = "too_many_jobs", RateLimited, 429;
     Unavailable = "unavailable", Unavailable, 503;
     /// The process has `max_concurrent_requests` in flight.
     Overloaded = "overloaded", Unavailable, 503;

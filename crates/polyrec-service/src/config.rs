@@ -58,6 +58,10 @@ pub struct LimitsConfig {
     pub max_concurrent_requests_per_tenant: usize,
     /// Training jobs that run at once in this process (others wait, `queued`).
     pub max_concurrent_trainings: usize,
+    /// Jobs one tenant may have queued or running at once (all processes); past it a request
+    /// for another is refused (`429 too_many_jobs`, `Retry-After`), so one tenant's burst
+    /// cannot push every other tenant's jobs back in the shared queue. 0: no cap.
+    pub max_unfinished_jobs_per_tenant: usize,
     /// How long a training job's hyperparameter search may take per recall model (the defaults
     /// are always tried; past the budget the remaining candidates are skipped); 0 fits the
     /// defaults without a search.
@@ -80,6 +84,7 @@ impl Default for LimitsConfig {
             max_concurrent_requests: 1_024,
             max_concurrent_requests_per_tenant: 256,
             max_concurrent_trainings: 2,
+            max_unfinished_jobs_per_tenant: 8,
             tuning_budget_seconds: 120,
             refusal_delay_ms: 250,
         }

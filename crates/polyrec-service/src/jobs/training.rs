@@ -113,6 +113,7 @@ async fn queue_training(
 ) -> Result<JobRecord> {
     app.scenario(tenant, scenario).await?;
     check_models(&models)?;
+    check_unfinished(app, tenant).await?;
     let mut job = new_job(app, scenario, uuid::Uuid::now_v7().to_string(), "train", trigger);
     job.models = models;
     job.tune = tune;
@@ -124,10 +125,35 @@ async fn queue_training(
 /// does every `profile_recompute_hours`); returns its record at once.
 pub async fn submit_profile_recompute(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<JobRecord> {
     app.scenario(tenant, scenario).await?;
+    check_unfinished(app, tenant).await?;
     let job = new_job(app, scenario, uuid::Uuid::now_v7().to_string(), super::profile::RECOMPUTE_KIND, "api");
     enqueue(app, tenant, &job).await?;
     Ok(job)
 }
+
+/// Refuses a tenant's request for another job while it has `max_unfinished_jobs_per_tenant`
+/// queued or running: the queue is shared and oldest-first, so without a cap one tenant's burst
+/// would delay every other tenant's jobs behind it. (A race of concurrent requests may pass the
+/// cap by as many as race.)
+async fn check_unfinished(app: &App, tenant: &TenantId) -> Result<()> {
+    let cap = app.config.limits.max_unfinished_jobs_per_tenant;
+    if cap == 0 {
+        return Ok(());
+    }
+    // Every unfinished job: a running job's heartbeat is always before the end of time.
+    let unfinished = app.stores.documents.pending_jobs(i64::MAX, MAX_UNFINISHED_SCAN).await?;
+    let mine = unfinished.iter().filter(|(owner, _)| owner == tenant).count();
+    if mine >= cap {
+        return Err(Error::from_code(
+            Code::TooManyJobs,
+            format!("this tenant has {mine} jobs queued or running (at most {cap}); wait for one to finish"),
+        ));
+    }
+    Ok(())
+}
+
+/// How many unfinished jobs (of every tenant) the cap check reads at most.
+const MAX_UNFINISHED_SCAN: usize = 100_000;
 
 /// Puts a job on the queue unless one with its id is there already (scheduled jobs have ids
 /// derived from what they do, so processes that schedule the same round enqueue it once);

@@ -796,7 +796,7 @@ async fn a_worker_killed_mid_job_leaves_every_job_finished_once() {
         "[storage]\n",
         &format!(
             "job_lease_seconds = 3\ncf_interval_seconds = 3600\nprofile_recompute_hours = 0\n\n[limits]\n\
-             max_concurrent_trainings = 1\n\n[storage]\nblobs = \"file://{}\"\n",
+             max_concurrent_trainings = 1\nmax_unfinished_jobs_per_tenant = 10\n\n[storage]\nblobs = \"file://{}\"\n",
             dir.path().join("models").display()
         ),
     );

@@ -91,3 +91,30 @@ async fn one_tenant_cannot_reach_another_tenants_data() {
     let (_, answer) = server.recommend("alpha", "u1", json!({"scenario_id": "feed", "count": 10})).await;
     assert_eq!(ids(&answer), ["secret1"], "secret2 was shown to u1 already");
 }
+
+#[tokio::test]
+async fn a_tenant_at_its_job_cap_is_refused_and_another_tenant_is_not() {
+    let mut settings = polyrec_server::ServerConfig::default();
+    settings.limits.max_unfinished_jobs_per_tenant = 2;
+    let server = TestServer::start_with(settings).await;
+    for tenant in ["greedy", "other"] {
+        server.scenario(tenant, "feed", config(&[("ease", 1.0, 10)])).await;
+    }
+    // Two jobs of `greedy` running (their worker beating: nobody else claims them).
+    let greedy = polyrec_core::TenantId::parse("greedy").unwrap();
+    for id in ["first", "second"] {
+        let job = crate::support::running_job(id, "feed", server.app.now_ms(), 1);
+        server.app.stores().documents.put_job(&greedy, &job).await.unwrap();
+    }
+    let url = format!("{}/api/v1/scenarios/feed/jobs/train", server.url);
+    let refused =
+        reqwest::Client::new().post(&url).header("X-Tenant-Id", "greedy").json(&json!({})).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers().get("retry-after").unwrap(), "1");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_jobs", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("at most 2"), "{body}");
+    // The queue stays open to everyone else.
+    let (status, job) = server.post("other", "/api/v1/scenarios/feed/jobs/train", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+}
