@@ -24,6 +24,7 @@ pub mod features;
 pub mod labels;
 pub mod learned;
 pub mod models;
+pub mod offline;
 pub mod pipeline;
 pub mod rank;
 pub mod recall;

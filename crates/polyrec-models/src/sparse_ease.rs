@@ -51,14 +51,33 @@ impl SparseEaseParams {
         if !(0.0..1.0).contains(&self.dropout) {
             return Err("dropout must be at least 0 and below 1".into());
         }
-        if !(1..=1_000).contains(&self.neighbors) {
-            return Err("neighbors must be between 1 and 1000".into());
+        if !(1..=MAX_NEIGHBORS).contains(&self.neighbors) {
+            return Err(format!("neighbors must be between 1 and {MAX_NEIGHBORS}"));
         }
-        if !(1..=100_000).contains(&self.max_user_items) {
-            return Err("max_user_items must be between 1 and 100000".into());
+        if !(1..=MAX_USER_ITEMS).contains(&self.max_user_items) {
+            return Err(format!("max_user_items must be between 1 and {MAX_USER_ITEMS}"));
         }
         Ok(())
     }
+}
+
+/// At most this many neighbours per item: each item's solve is O(K³).
+pub const MAX_NEIGHBORS: usize = 400;
+/// A user's items counted in the co-occurrences at most: a user costs O(that²).
+pub const MAX_USER_ITEMS: usize = 10_000;
+/// items × neighbours at most (16 bytes each while fitting: 3.2 GB).
+pub const MAX_WEIGHTS: usize = 200_000_000;
+
+/// Refuses a fit of `items` × `neighbors` past [`MAX_WEIGHTS`].
+pub fn within_memory(items: usize, neighbors: usize) -> Result<(), String> {
+    if items.saturating_mul(neighbors) > MAX_WEIGHTS {
+        return Err(format!(
+            "{items} items × {neighbors} neighbors is past the fit's memory bound of {MAX_WEIGHTS} weights \
+             (16 bytes each); lower neighbors to at most {}",
+            (MAX_WEIGHTS / items.max(1)).max(1)
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +109,7 @@ impl SparseEaseModel {
         params.validate()?;
         let n = data.n_items();
         let k = params.neighbors;
+        within_memory(n, k)?;
         let cap = params.max_user_items;
         // Each item's K strongest co-occurrences, as (item, count) sorted by item.
         let neighbours: Vec<Vec<(u32, f32)>> = (0..n)
@@ -337,8 +357,14 @@ mod tests {
             SparseEaseParams { lambda: 0.0, ..Default::default() },
             SparseEaseParams { dropout: 1.0, ..Default::default() },
             SparseEaseParams { neighbors: 0, ..Default::default() },
+            SparseEaseParams { neighbors: MAX_NEIGHBORS + 1, ..Default::default() },
+            SparseEaseParams { max_user_items: MAX_USER_ITEMS + 1, ..Default::default() },
         ] {
             assert!(SparseEaseModel::fit(&dense(), params).is_err(), "{params:?}");
         }
+        // The memory bound: a million items take the default 100 neighbours, not 400.
+        assert!(within_memory(1_000_000, 100).is_ok());
+        let error = within_memory(1_000_000, 400).unwrap_err();
+        assert!(error.contains("at most 200"), "{error}");
     }
 }

@@ -82,50 +82,41 @@ pub fn ease_candidates(base: EaseParams) -> Vec<EaseParams> {
         .collect()
 }
 
-/// EDLAE's candidates: dropout rates from a tenth to a half with λ over two orders of magnitude,
-/// the default first.
-pub fn dlae_candidates(base: EaseParams) -> Vec<EaseParams> {
-    let mut candidates = vec![EaseParams::dlae()];
-    for dropout in [0.1, 0.25, 1.0 / 3.0, 0.5] {
-        for lambda in [10.0, 50.0, 100.0, 250.0, 500.0] {
-            let candidate = EaseParams { lambda, dropout, ..base };
-            if !candidates.contains(&candidate) {
-                candidates.push(candidate);
-            }
+/// `first`, then each of `grid` that is not already listed.
+fn first_then<P: PartialEq>(first: P, grid: impl IntoIterator<Item = P>) -> Vec<P> {
+    let mut candidates = vec![first];
+    for candidate in grid {
+        if !candidates.contains(&candidate) {
+            candidates.push(candidate);
         }
     }
     candidates
+}
+
+/// The pairs of a grid over two lists.
+fn pairs<A: Copy, B: Copy>(a: &[A], b: &[B]) -> impl Iterator<Item = (A, B)> {
+    a.iter().flat_map(move |&x| b.iter().map(move |&y| (x, y)))
+}
+
+/// EDLAE's candidates: dropout rates from a tenth to a half with λ over two orders of magnitude,
+/// the default first.
+pub fn dlae_candidates(base: EaseParams) -> Vec<EaseParams> {
+    let grid = pairs(&[0.1, 0.25, 1.0 / 3.0, 0.5], &[10.0, 50.0, 100.0, 250.0, 500.0]);
+    first_then(EaseParams::dlae(), grid.map(|(dropout, lambda)| EaseParams { lambda, dropout, ..base }))
 }
 
 /// Sparse EASE's candidates: λ and the dropout emphasis, the neighbours as given (they set the
 /// memory), the default first.
 pub fn sparse_ease_candidates(base: SparseEaseParams) -> Vec<SparseEaseParams> {
-    let mut candidates = vec![base];
-    for dropout in [0.0, 0.25, 0.5] {
-        for lambda in [100.0, 250.0, 500.0, 1_000.0] {
-            let candidate = SparseEaseParams { lambda, dropout, ..base };
-            if !candidates.contains(&candidate) {
-                candidates.push(candidate);
-            }
-        }
-    }
-    candidates
+    let grid = pairs(&[0.0, 0.25, 0.5], &[100.0, 250.0, 500.0, 1_000.0]);
+    first_then(base, grid.map(|(dropout, lambda)| SparseEaseParams { lambda, dropout, ..base }))
 }
 
 /// ALS's candidates: factors, regularization and confidence, 15 iterations, the default first.
 pub fn als_candidates(base: AlsParams) -> Vec<AlsParams> {
-    let mut candidates = vec![base];
-    for factors in [32, 64, 128] {
-        for regularization in [0.05, 1.0, 10.0] {
-            for alpha in [1.0, 5.0, 20.0] {
-                let candidate = AlsParams { factors, regularization, alpha, ..base };
-                if !candidates.contains(&candidate) {
-                    candidates.push(candidate);
-                }
-            }
-        }
-    }
-    candidates
+    let grid = pairs(&[32, 64, 128], &[0.05, 1.0, 10.0])
+        .flat_map(|(factors, regularization)| [1.0, 5.0, 20.0].map(|alpha| (factors, regularization, alpha)));
+    first_then(base, grid.map(|(factors, regularization, alpha)| AlsParams { factors, regularization, alpha, ..base }))
 }
 
 #[cfg(test)]
@@ -163,6 +154,10 @@ mod tests {
         assert_eq!(ease_candidates(EaseParams::default())[0], EaseParams::default());
         assert_eq!(dlae_candidates(EaseParams::dlae())[0], EaseParams::dlae());
         assert_eq!(als_candidates(AlsParams::default())[0], AlsParams::default());
+        // The defaults are on each grid, so listed once: 27, 20 and 12 sets.
+        assert_eq!(als_candidates(AlsParams::default()).len(), 27);
+        assert_eq!(dlae_candidates(EaseParams::dlae()).len(), 20);
+        assert_eq!(sparse_ease_candidates(SparseEaseParams::default()).len(), 12);
         for list in [ease_candidates(EaseParams::default()), dlae_candidates(EaseParams::dlae())] {
             for (i, a) in list.iter().enumerate() {
                 assert!(!list[..i].contains(a), "{a:?} twice");

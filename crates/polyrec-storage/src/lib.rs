@@ -150,6 +150,8 @@ pub trait JobStore: Send + Sync {
     /// that are queued, or running with a heartbeat older than `lease_before` (their worker is
     /// gone: they are claimed again or, past their attempts, failed).
     async fn pending_jobs(&self, lease_before: i64, limit: usize) -> Result<Vec<(TenantId, JobRecord)>>;
+    /// How many of a tenant's jobs are unfinished (queued or running).
+    async fn count_unfinished_jobs(&self, tenant: &TenantId) -> Result<u64>;
     /// Compare-and-swap: writes `job` only if the stored record's `revision` is `expected` (or,
     /// with `None`, only if there is no record with its id). Returns whether it wrote. A record
     /// without a `revision` field counts as revision 0.

@@ -26,10 +26,10 @@ use std::time::Instant;
 use crate::eval_ctr;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use polyrec_core::{Item, ItemId, ItemStatus, ManualClock, ScenarioConfig, ScenarioId, TenantId, UserId, UserProfile};
+use polyrec_core::{Item, ItemId, ItemStatus, ManualClock, ScenarioConfig, ScenarioId, TenantId, UserId};
 use polyrec_engine::cf::CfParams;
 use polyrec_engine::learned;
-use polyrec_engine::pipeline::RequestContext;
+use polyrec_engine::offline::OfflineUser;
 use polyrec_engine::{Catalog, CfModel, Pipeline, RecommendInput, ScenarioModels, VectorModel};
 use polyrec_models::metrics::{RankingMetrics, RankingSummary, top_k};
 use polyrec_models::split::{Rating, SplitKind, parse_interactions, split};
@@ -204,14 +204,9 @@ struct Fits {
 
 /// One evaluated user: what a request for them carries, built once for every row.
 struct Case<'a> {
-    user: UserId,
     relevant: &'a FxHashSet<String>,
-    /// Training items, newest first (the 50 a live request would carry).
-    recent: Vec<String>,
-    recent_set: FxHashSet<String>,
-    /// Every training item: never recommended again, as exposure dedup does for a live user.
-    exclude: FxHashSet<String>,
-    profile: UserProfile,
+    /// What a request for them carries.
+    user: OfflineUser,
 }
 
 pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
@@ -305,13 +300,10 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
     for r in &test {
         truth.entry(&r.user_id).or_default().insert(r.item_id.clone());
     }
-    // Each user's training items, newest first.
+    // Each user's training items.
     let mut history: HashMap<&str, Vec<&Rating>> = HashMap::new();
     for r in &train {
         history.entry(&r.user_id).or_default().push(r);
-    }
-    for rows in history.values_mut() {
-        rows.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then_with(|| a.item_id.cmp(&b.item_id)));
     }
     let metadata = match &args.items {
         Some(path) => read_items(path)?,
@@ -328,25 +320,10 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
     realtime.replace_hot_items(&tenant, &scenario, trained.popularity.clone(), i64::MAX / 4).await?;
     let mut cases = Vec::with_capacity(truth.len());
     for (user_id, relevant) in &truth {
-        let seen = history.get(user_id).map(Vec::as_slice).unwrap_or_default();
-        let recent: Vec<String> = seen.iter().take(50).map(|r| r.item_id.clone()).collect();
-        let user = UserId::parse(*user_id)?;
-        let mut profile = UserProfile::empty(user.clone(), scenario.clone());
-        for item in seen.iter().filter_map(|r| trained.catalog.get(&r.item_id)) {
-            if let Some(category) = item.category() {
-                *profile.preferences.category_scores.entry(category.to_owned()).or_default() += 1.0;
-            }
-            for tag in item.tags() {
-                *profile.preferences.tag_scores.entry(tag.to_owned()).or_default() += 1.0;
-            }
-        }
+        let seen = history.remove(user_id).unwrap_or_default();
         cases.push(Case {
-            user,
             relevant,
-            recent_set: recent.iter().cloned().collect(),
-            recent,
-            exclude: seen.iter().map(|r| r.item_id.clone()).collect(),
-            profile,
+            user: OfflineUser::new(UserId::parse(*user_id)?, &scenario, seen, &trained.catalog),
         });
     }
     let env = Env { tenant, scenario, realtime, now_ms, k: args.k, cases };
@@ -715,9 +692,9 @@ fn evaluate_als(env: &Env<'_>, model: &AlsModel, fit_seconds: f64, catalog_size:
     let mut metrics = RankingMetrics::new(env.k);
     let started = Instant::now();
     for case in &env.cases {
-        let recommended: Vec<&str> = match model.user_vector(case.user.as_str()) {
+        let recommended: Vec<&str> = match model.user_vector(case.user.user.as_str()) {
             Some(vector) => {
-                let seen: FxHashSet<u32> = case.exclude.iter().filter_map(|item| model.items.get(item)).collect();
+                let seen: FxHashSet<u32> = case.user.exclude.iter().filter_map(|item| model.items.get(item)).collect();
                 let best = top_k(&model.score_all(vector), env.k, |i| seen.contains(&i));
                 best.into_iter().map(|i| model.items.name(i)).collect()
             }
@@ -763,21 +740,15 @@ async fn evaluate_pipeline(
     let context = serde_json::Map::new();
     let started = Instant::now();
     for case in &env.cases {
-        let ctx = RequestContext {
-            tenant: &env.tenant,
-            scenario: &env.scenario,
-            user: &case.user,
-            now_ms: env.now_ms,
-            catalog: &trained.catalog,
-            profile: Some(&case.profile),
-            recent_items: &case.recent,
-            recent_set: &case.recent_set,
-            models: Some(&models),
-            realtime: &env.realtime,
-            context: &context,
-            exclude: &case.exclude,
-            ranking: None,
-        };
+        let ctx = case.user.context(
+            &env.tenant,
+            &env.scenario,
+            env.now_ms,
+            &trained.catalog,
+            &models,
+            &env.realtime,
+            &context,
+        );
         let out = pipeline.run(RecommendInput { ctx, count: env.k, explain: false }).await;
         let ids: Vec<&str> = out.items.iter().map(|c| c.item_id()).collect();
         metrics.add(&ids, case.relevant);

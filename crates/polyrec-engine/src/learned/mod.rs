@@ -198,6 +198,9 @@ pub struct Tuning<'a> {
     /// How long the search may take (the first candidate, the defaults, always runs); `None` or
     /// zero fits the defaults.
     pub budget: Option<Duration>,
+    /// Fit once on every row, without the holdout fit and its metrics (the blend's refits on its
+    /// own validation split).
+    pub unmeasured: bool,
 }
 
 /// `base` with the fields of `fixed` set as given (a config's `params.model` over a model's
@@ -244,7 +247,9 @@ fn fit_recall<M: Trained + 'static, P: serde::Serialize + serde::de::Deserialize
         }
     }
     let candidates = distinct;
-    let holdout = holdout(rows);
+    // The per-user split, for the search and the metrics; built once, when either needs it.
+    let split = std::cell::OnceCell::new();
+    let holdout = || split.get_or_init(|| holdout(rows));
     // Implicit feedback: every positive interaction is one observation.
     let all =
         Interactions::build(rows.iter().map(|i| (i.user_id.as_str(), i.item_id.as_str(), 1.0)), Vocabulary::default());
@@ -263,7 +268,7 @@ fn fit_recall<M: Trained + 'static, P: serde::Serialize + serde::de::Deserialize
         (None, Some(budget)) => {
             let tried = std::sync::atomic::AtomicUsize::new(0);
             let search = polyrec_models::tune::search(
-                &holdout.train,
+                &holdout().train,
                 &candidates,
                 budget,
                 |matrix, params| {
@@ -284,11 +289,16 @@ fn fit_recall<M: Trained + 'static, P: serde::Serialize + serde::de::Deserialize
             (search.chosen, how, 0.6)
         }
     };
-    let share = (1.0 - offset) / 2.0;
-    let evaluated = fit(&holdout.train, params.clone(), &|f| progress(offset + f * share))?;
-    let summary = holdout.evaluate(METRICS_K, |user| score(&evaluated, user));
-    progress(offset + share);
-    let model = fit(&all, params.clone(), &|f| progress(offset + share + f * share))?;
+    let (metrics, offset) = if tuning.unmeasured {
+        (BTreeMap::new(), offset)
+    } else {
+        let share = (1.0 - offset) / 2.0;
+        let evaluated = fit(&holdout().train, params.clone(), &|f| progress(offset + f * share))?;
+        let summary = holdout().evaluate(METRICS_K, |user| score(&evaluated, user));
+        progress(offset + share);
+        (summary_metrics(&summary), offset + share)
+    };
+    let model = fit(&all, params.clone(), &|f| progress(offset + f * (1.0 - offset)))?;
     let mut recorded = serde_json::to_value(params).map_err(Error::internal)?;
     if let Value::Object(fields) = &mut recorded {
         let mut how = how;
@@ -297,7 +307,7 @@ fn fit_recall<M: Trained + 'static, P: serde::Serialize + serde::de::Deserialize
         }
         fields.insert("tuning".to_owned(), how);
     }
-    Ok(Fitted { model: Arc::new(model), metrics: summary_metrics(&summary), params: recorded })
+    Ok(Fitted { model: Arc::new(model), metrics, params: recorded })
 }
 
 /// Reads an artifact of the model `name` back with its type's `from_artifact`.

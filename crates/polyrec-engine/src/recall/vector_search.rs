@@ -31,6 +31,10 @@ fn default_seeds() -> usize {
     20
 }
 
+/// The largest ALS a scenario's config may ask for (`params.model`).
+pub const MAX_CONFIG_FACTORS: usize = 256;
+pub const MAX_CONFIG_ITERATIONS: usize = 50;
+
 pub struct VectorSearch {
     config: VectorSearchConfig,
 }
@@ -44,6 +48,14 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
         let params: AlsParams =
             with_fixed(&AlsParams::default(), fixed).map_err(|e| BuildError::new("params.model", e))?;
         params.validate().map_err(|e| BuildError::new("params.model", e))?;
+        // A config may raise the cost of a fit, not without bound: the job holds a training slot
+        // other tenants wait for.
+        if params.factors > MAX_CONFIG_FACTORS {
+            return Err(BuildError::new("params.model.factors", format!("must be at most {MAX_CONFIG_FACTORS}")));
+        }
+        if params.iterations > MAX_CONFIG_ITERATIONS {
+            return Err(BuildError::new("params.model.iterations", format!("must be at most {MAX_CONFIG_ITERATIONS}")));
+        }
     }
     Ok(Box::new(VectorSearch { config }))
 }

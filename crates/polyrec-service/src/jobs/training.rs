@@ -140,10 +140,8 @@ async fn check_unfinished(app: &App, tenant: &TenantId) -> Result<()> {
     if cap == 0 {
         return Ok(());
     }
-    // Every unfinished job: a running job's heartbeat is always before the end of time.
-    let unfinished = app.stores.documents.pending_jobs(i64::MAX, MAX_UNFINISHED_SCAN).await?;
-    let mine = unfinished.iter().filter(|(owner, _)| owner == tenant).count();
-    if mine >= cap {
+    let mine = app.stores.documents.count_unfinished_jobs(tenant).await?;
+    if mine >= cap as u64 {
         return Err(Error::from_code(
             Code::TooManyJobs,
             format!("this tenant has {mine} jobs queued or running (at most {cap}); wait for one to finish"),
@@ -151,9 +149,6 @@ async fn check_unfinished(app: &App, tenant: &TenantId) -> Result<()> {
     }
     Ok(())
 }
-
-/// How many unfinished jobs (of every tenant) the cap check reads at most.
-const MAX_UNFINISHED_SCAN: usize = 100_000;
 
 /// Puts a job on the queue unless one with its id is there already (scheduled jobs have ids
 /// derived from what they do, so processes that schedule the same round enqueue it once);
@@ -497,6 +492,8 @@ async fn train_registered(
         ));
     }
     let share = 0.8 / plan.len().max(1) as f64;
+    // The parameters each recall model of this job was fitted with: what the blend refits.
+    let mut chosen: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     for (i, model) in plan.into_iter().enumerate() {
         let name = model.name();
         let from = 0.2 + share * i as f64;
@@ -505,6 +502,9 @@ async fn train_registered(
         // A retried job: the version an earlier attempt registered is this job's, not trained again.
         let registered = app.stores.documents.list_models(tenant, scenario, Some(name)).await?;
         if let Some(earlier) = registered.iter().find(|m| m.job_id == job_id) {
+            if let Some(params) = earlier.config.get("params") {
+                chosen.insert(name.to_owned(), params.clone());
+            }
             let version = earlier.model_version.clone();
             // Activated unless the attempt died between registering and activating it.
             if earlier.activated_ms.is_none() {
@@ -520,16 +520,20 @@ async fn train_registered(
                 (loaded, metrics, config)
             }
             ModelKind::Recall if name == learned::blend::NAME => {
-                // After the recall models (LEARNED's order): their parameters are this job's.
+                // After the recall models (LEARNED's order): those of this job with the
+                // parameters it chose, the others (a job asked for the blend alone) with their
+                // serving version's.
                 let config = compiled.scenario.config.clone();
-                let mut params = BTreeMap::new();
-                for other in learned::LEARNED
-                    .iter()
-                    .filter(|m| m.stage() == ModelKind::Recall && m.name() != name && m.used_by(&config))
-                {
+                let mut params = chosen.clone();
+                for other in learned::LEARNED.iter().filter(|m| {
+                    m.stage() == ModelKind::Recall
+                        && m.name() != name
+                        && m.used_by(&config)
+                        && !chosen.contains_key(m.name())
+                }) {
                     let versions = app.stores.documents.list_models(tenant, scenario, Some(other.name())).await?;
-                    if let Some(chosen) = serving_version(&versions).and_then(|m| m.config.get("params").cloned()) {
-                        params.insert(other.name().to_owned(), chosen);
+                    if let Some(serving) = serving_version(&versions).and_then(|m| m.config.get("params").cloned()) {
+                        params.insert(other.name().to_owned(), serving);
                     }
                 }
                 let catalog = app.catalogs.get(tenant, scenario).await?;
@@ -554,14 +558,14 @@ async fn train_registered(
                 let reuse = if tune {
                     None
                 } else {
-                    let versions = app.stores.documents.list_models(tenant, scenario, Some(name)).await?;
-                    serving_version(&versions).and_then(|m| m.config.get("params").cloned())
+                    serving_version(&registered).and_then(|m| m.config.get("params").cloned())
                 };
                 let budget = tune.then(|| Duration::from_secs(app.config.limits.tuning_budget_seconds));
                 let fixed = model.configured(&compiled.scenario.config).cloned();
                 let rows = interactions.clone();
                 let (loaded, metrics, params) = fit(model, tracker, move |report| {
-                    let tuning = learned::Tuning { fixed: fixed.as_ref(), reuse: reuse.as_ref(), budget };
+                    let tuning =
+                        learned::Tuning { fixed: fixed.as_ref(), reuse: reuse.as_ref(), budget, unmeasured: false };
                     model.fit(&learned::TrainingData::Interactions { rows: &rows, tuning }, report)
                 })
                 .await?;
@@ -576,6 +580,11 @@ async fn train_registered(
             }
         };
         tracker.still_held()?;
+        if model.stage() == ModelKind::Recall
+            && let Some(params) = config.get("params")
+        {
+            chosen.insert(name.to_owned(), params.clone());
+        }
         let record = models::register(app, tenant, scenario, &loaded, config, metrics, &job_id).await?;
         let version = record.model_version.clone();
         models::activate_loaded(app, tenant, record, loaded).await?;

@@ -734,6 +734,19 @@ impl JobStore for SqliteDocuments {
             .await
     }
 
+    async fn count_unfinished_jobs(&self, tenant: &TenantId) -> Result<u64> {
+        let tenant = tenant.to_string();
+        self.reader
+            .call(move |conn| {
+                conn.prepare_cached("SELECT COUNT(*) FROM training_jobs WHERE tenant_id = ?1 AND finished = 0")
+                    .map_err(sql)?
+                    .query_row([tenant], |row| row.get::<_, i64>(0))
+                    .map(|n| n as u64)
+                    .map_err(sql)
+            })
+            .await
+    }
+
     async fn swap_job(&self, tenant: &TenantId, job: &JobRecord, expected: Option<u64>) -> Result<bool> {
         let (tenant, job_id, id, created, finished, heartbeat, doc) = job_row(tenant, job)?;
         self.writer

@@ -635,6 +635,15 @@ impl JobStore for MongoDocuments {
             .collect()
     }
 
+    async fn count_unfinished_jobs(&self, tenant: &TenantId) -> Result<u64> {
+        let query = Find {
+            filter: doc! { "tenant_id": tenant.as_str(), "finished": false },
+            projection: Some(doc! { "_id": 1 }),
+            ..Default::default()
+        };
+        Ok(self.find("training_jobs", query).await?.len() as u64)
+    }
+
     async fn swap_job(&self, tenant: &TenantId, job: &JobRecord, expected: Option<u64>) -> Result<bool> {
         let mut stored = to_doc(tenant, job)?;
         stored.insert("finished", job.state.is_finished());

@@ -66,6 +66,7 @@ suite!(
     model_versions_register_list_and_replace,
     jobs_list_newest_first_and_stale_ones_are_found,
     jobs_are_swapped_only_from_the_revision_they_hold,
+    unfinished_jobs_are_counted_per_tenant,
     experiments_insert_list_replace_with_versions_and_delete,
     scenario_history_keeps_every_version_of_one_tenant_and_goes_with_the_scenario,
     dead_letters_are_kept_per_tenant_paged_deleted_and_trimmed,
@@ -428,6 +429,22 @@ async fn jobs_are_swapped_only_from_the_revision_they_hold(store: &dyn DocumentS
     let mut taken = legacy.clone();
     taken.revision = 1;
     assert!(store.swap_job(&t, &taken, Some(0)).await.unwrap());
+}
+
+async fn unfinished_jobs_are_counted_per_tenant(store: &dyn DocumentStore) {
+    let (a, b) = (tenant(&unique("a")), tenant(&unique("b")));
+    let base = 4_100_000_000_000_000;
+    for (id, state) in [("q", JobState::Queued), ("r", JobState::Running), ("s", JobState::Succeeded)] {
+        store.put_job(&a, &job("feed", id, base, state)).await.unwrap();
+    }
+    store.put_job(&b, &job("feed", "q", base, JobState::Queued)).await.unwrap();
+    assert_eq!(store.count_unfinished_jobs(&a).await.unwrap(), 2, "queued and running, not succeeded");
+    assert_eq!(store.count_unfinished_jobs(&b).await.unwrap(), 1, "another tenant's count is its own");
+    // A job that finishes through the queue stops counting.
+    let mut done = job("feed", "r", base, JobState::Failed);
+    done.revision = 1;
+    assert!(store.swap_job(&a, &done, Some(0)).await.unwrap());
+    assert_eq!(store.count_unfinished_jobs(&a).await.unwrap(), 1);
 }
 
 fn experiment(scenario: &str, id: &str) -> polyrec_core::Experiment {
