@@ -37,6 +37,8 @@ echo "== reference tools on the same split"
 "$VENV/bin/python" bench/reference_models.py recall "$OUT/split" --factors 64 --regularization 0.05 \
   --iterations 15 --alpha 1.0 --ease-lambda 500 --dlae-lambda 100 --dlae-dropout 0.3333333333333333 \
   --threads "$THREADS" --k 10 --tune --json | tee "$OUT/reference.json"
+echo "== the blend bound: EASE / EDLAE / tuned ALS blends weighted on the test itself"
+"$VENV/bin/python" bench/blend_bound.py "$OUT/split" 2>/dev/null | tee "$OUT/blend_bound.txt"
 echo "results in $OUT"
 
 # The same split with no --params: every recall model chooses its parameters on a validation split
@@ -46,7 +48,7 @@ echo "== polyrec eval, auto-tuned"
 "$CARGO_TARGET_DIR/release/polyrec" eval --interactions "$DATA/interactions.csv" --items "$DATA/items.csv" \
   --split random --test-fraction 0.25 --seed 42 --k 10 --threads "$THREADS" --json 2>"$OUT/polyrec-tuned.log" \
   | tee "$OUT/polyrec-tuned.json"
-grep -E "chose|blend" "$OUT/polyrec-tuned.log" | cut -c1-300
+grep -E "chose|blend|interaction ranker" "$OUT/polyrec-tuned.log" | cut -c1-300
 
 # Fit times vary from run to run (the first dense allocation of a process, the other core's
 # load): fit ALS, EASE and DLAE REPEATS more times on each side and report the medians.

@@ -142,6 +142,9 @@ pub fn build_recall(name: &str, params: &Value, config: &ScenarioConfig) -> Resu
 }
 
 pub fn build_rank(name: &str, params: &Value, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
+    if name == crate::learned::interaction_ranker::NAME {
+        return rank::interaction::build(params, config);
+    }
     if let Some(model) = crate::learned::named(name).filter(|m| m.stage() == polyrec_core::model::ModelKind::Rank) {
         return rank::learned::build(model, config);
     }

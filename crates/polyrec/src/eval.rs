@@ -42,7 +42,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// The default blend of the `pipeline` row: its weights are fitted on a validation split of
-/// the training part, as a training job fits a scenario's `"auto"` channels.
+/// the training part, as a training job fits a scenario's `"auto"` channels, and so is its rank
+/// stage, the interaction ranker (which keeps the recall order unless it does better there).
 pub const PIPELINE: &str = r#"{
   "recall": {"strategies": [
     {"name": "ease", "weight": "auto", "limit": 200},
@@ -50,7 +51,7 @@ pub const PIPELINE: &str = r#"{
     {"name": "vector_search", "weight": "auto", "limit": 200},
     {"name": "item_cf", "weight": "auto", "limit": 200, "params": {"seed_items": 50, "decay": 0.0}}
   ]},
-  "rank": {"model": "weighted", "params": {"recall_weight": 1.0}}
+  "rank": {"model": "interaction_ranker"}
 }"#;
 
 const ALL_MODELS: &[&str] = &[
@@ -720,6 +721,7 @@ async fn evaluate_pipeline(
     let pipeline = Pipeline::compile(config).map_err(|_| anyhow::anyhow!("{name} does not compile"))?;
     // "auto" weights: the blend fitted on a validation split of the training part.
     let mut models = trained.models.clone();
+    let mut params = trained.params.clone();
     let mut fit_seconds = fit_seconds;
     if config.recall.strategies.iter().any(|s| s.weight.is_auto()) {
         let started = Instant::now();
@@ -734,7 +736,25 @@ async fn evaluate_pipeline(
             fitted.metrics.values().next().copied().unwrap_or(f64::NAN),
             fitted.metrics.values().nth(1).copied().unwrap_or(f64::NAN)
         );
+        params.insert(learned::blend::NAME.to_owned(), fitted.params.clone());
         fitted.model.install(learned::blend::NAME, "eval", &mut models, None);
+    }
+    // The interaction ranker: learned on the same validation split's recall candidates, merged
+    // with the blend's weights (as a training job fits it after the blend).
+    if config.rank.model == learned::interaction_ranker::NAME {
+        let started = Instant::now();
+        let fitted = tokio::task::block_in_place(|| {
+            learned::interaction_ranker::fit(&trained.rows, config, &trained.catalog, &params, env.now_ms, &|_| {})
+        })?;
+        fit_seconds += started.elapsed().as_secs_f64();
+        eprintln!(
+            "{name}: interaction ranker ({}) validation {}, recall order {}, kept recall order: {}",
+            fitted.params["learner"],
+            fitted.metrics.values().next().copied().unwrap_or(f64::NAN),
+            fitted.metrics.values().nth(1).copied().unwrap_or(f64::NAN),
+            fitted.params["validation"]["kept_recall_order"]
+        );
+        fitted.model.install(learned::interaction_ranker::NAME, "eval", &mut models, None);
     }
     let mut metrics = RankingMetrics::new(env.k);
     let context = serde_json::Map::new();

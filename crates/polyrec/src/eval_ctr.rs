@@ -23,9 +23,10 @@ use polyrec_models::rank::CtrData;
 use polyrec_models::split::Rating;
 use serde_json::{Map, Value, json};
 
-/// The learned rankers (`polyrec_engine::learned::LEARNED`'s rank stage).
+/// The rankers learned from impressions (`polyrec_engine::learned::LEARNED`'s rank stage; the
+/// interaction ranker is the `pipeline` row's rank stage instead).
 pub fn rankers() -> Vec<&'static str> {
-    polyrec_engine::learned::names(Some(polyrec_core::model::ModelKind::Rank)).collect()
+    polyrec_engine::learned::LEARNED.iter().filter(|m| m.as_ranker().is_some()).map(|m| m.name()).collect()
 }
 
 pub struct CtrTask<'a> {

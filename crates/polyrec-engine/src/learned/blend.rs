@@ -76,6 +76,10 @@ impl LearnedModel for BlendModel {
         config.recall.strategies.iter().any(|s| s.weight.is_auto())
     }
 
+    fn fits_on_candidates(&self) -> bool {
+        true
+    }
+
     fn fit(&self, data: &TrainingData<'_>, progress: &(dyn Fn(f64) + Sync)) -> Result<Fitted> {
         let TrainingData::Blend { rows, config, catalog, params, now_ms } = data else {
             return Err(Error::internal("blend fits on a scenario's interactions and config"));
@@ -120,6 +124,80 @@ pub fn fit(
     now_ms: i64,
     progress: &(dyn Fn(f64) + Sync),
 ) -> Result<Fitted> {
+    let channel_names: Vec<&str> = config.recall.strategies.iter().map(|s| s.name.as_str()).collect();
+    let mut cases = Vec::new();
+    validation_candidates(rows, config, catalog, params, now_ms, &|f| progress(f * 0.9), |user| {
+        let mut scores = vec![0.0f32; user.candidates.len() * channel_names.len()];
+        for (c, candidate) in user.candidates.iter().enumerate() {
+            for hit in &candidate.channels {
+                if let Some(k) = channel_names.iter().position(|name| *name == hit.name) {
+                    scores[c * channel_names.len() + k] = hit.score as f32;
+                }
+            }
+        }
+        let relevant = user.candidates.iter().map(|c| user.relevant.contains(c.item_id())).collect();
+        cases.push(Case { scores, relevant, ideal: user.ideal() });
+    })?;
+
+    let start: Vec<f64> = config.recall.strategies.iter().map(|s| s.weight.fixed().unwrap_or(1.0)).collect();
+    let auto: Vec<usize> = (0..start.len()).filter(|&k| config.recall.strategies[k].weight.is_auto()).collect();
+    let equal = ndcg(&cases, &start);
+    let (mut weights, mut best, evaluated) = ascend(&cases, start.clone(), &auto);
+    // A gain below the noise floor is not worth trusting: on MovieLens-100K gains under 1 % on
+    // validation moved the test NDCG by ±0.002, either way (docs/quality.md). Below it the
+    // starting weights stay.
+    let kept = best < equal * (1.0 + MIN_GAIN);
+    if kept {
+        (weights, best) = (start, equal);
+    }
+    progress(1.0);
+    let fitted: BTreeMap<String, f64> = auto.iter().map(|&k| (channel_names[k].to_owned(), weights[k])).collect();
+    let metric = format!("ndcg@{VALIDATION_K}");
+    let recorded = json!({
+        "weights": fitted,
+        "validation": {"fraction": VALIDATION_FRACTION, "seed": VALIDATION_SEED, "metric": metric,
+                       "users": cases.len(), "weight_sets_tried": evaluated,
+                       "min_gain": MIN_GAIN, "kept_equal_weights": kept},
+    });
+    let metrics = BTreeMap::from([(metric.clone(), best), (format!("{metric}_equal_weights"), equal)]);
+    Ok(Fitted { model: Arc::new(Blend { weights: fitted }), metrics, params: recorded })
+}
+
+/// One held-out user of the validation split, as the recall stage answered them.
+pub(crate) struct ValidationUser<'a> {
+    /// The merged candidates, in the recall stage's first-seen order, every channel at weight 1.
+    pub candidates: &'a [crate::pipeline::Candidate],
+    /// The user's held-out items.
+    pub relevant: &'a FxHashSet<&'a str>,
+    /// How many recent items the request carries (at most the 50 a live request does).
+    pub history: usize,
+    /// Interactions per item in the training part.
+    pub popularity: &'a HashMap<String, f64>,
+}
+
+impl ValidationUser<'_> {
+    /// The DCG of a perfect top [`VALIDATION_K`].
+    pub fn ideal(&self) -> f64 {
+        (0..self.relevant.len().min(VALIDATION_K)).map(|i| 1.0 / (i as f64 + 2.0).log2()).sum()
+    }
+}
+
+/// The validation split's side of the recall stage, shared by the blend and the interaction
+/// ranker: `rows` split per user ([`VALIDATION_FRACTION`] held out, seed [`VALIDATION_SEED`]);
+/// every model `config`'s channels read fitted again on the rest with `params` (the
+/// parameters the job chose); then the recall stage, every channel at weight 1, run for each
+/// held-out user (at most [`MAX_USERS`], a seeded sample) as a request would, each answer
+/// handed to `each`.
+/// Blocking: it drives the recall stage with the current Tokio runtime's handle.
+pub(crate) fn validation_candidates(
+    rows: &[Interaction],
+    config: &ScenarioConfig,
+    catalog: &Catalog,
+    params: &BTreeMap<String, Value>,
+    now_ms: i64,
+    progress: &(dyn Fn(f64) + Sync),
+    mut each: impl FnMut(ValidationUser<'_>),
+) -> Result<()> {
     let runtime = tokio::runtime::Handle::try_current().map_err(Error::internal)?;
     let ratings: Vec<Rating> = rows
         .iter()
@@ -177,14 +255,14 @@ pub fn fit(
 
     // The hot set: the training part's popularity, in the fit's own in-memory store.
     let scratch_realtime = MemoryRealtime::new(Arc::new(ManualClock::new(now_ms)));
-    let mut popularity: HashMap<&str, f64> = HashMap::new();
+    let mut popularity: HashMap<String, f64> = HashMap::new();
     for r in &train {
-        *popularity.entry(&r.item_id).or_default() += 1.0;
+        *popularity.entry(r.item_id.clone()).or_default() += 1.0;
     }
-    let hot = popularity.into_iter().map(|(item, n)| (item.to_owned(), n)).collect();
+    let hot = popularity.iter().map(|(item, n)| (item.clone(), *n)).collect();
     runtime.block_on(scratch_realtime.replace_hot_items(&tenant, &scenario, hot, i64::MAX / 4))?;
 
-    // The recall stage with every channel at weight 1: the merge is redone below per weights.
+    // The recall stage with every channel at weight 1: the merge is redone per weights.
     let mut flat = config.clone();
     for channel in &mut flat.recall.strategies {
         channel.weight = ChannelWeight::Fixed(1.0);
@@ -192,7 +270,6 @@ pub fn fit(
     let pipeline = Pipeline::compile(&flat).map_err(|errors| {
         Error::invalid(Code::InvalidConfig, format!("the config does not compile: {:?}", errors.first()))
     })?;
-    let channel_names: Vec<&str> = config.recall.strategies.iter().map(|s| s.name.as_str()).collect();
     let mut history: HashMap<&str, Vec<&Rating>> = HashMap::new();
     for r in &train {
         history.entry(&r.user_id).or_default().push(r);
@@ -203,52 +280,24 @@ pub fn fit(
             truth.entry(&r.user_id).or_default().insert(&r.item_id);
         }
     }
-    // The recall stage runs once per validation user and their candidates are kept: at most
-    // MAX_USERS of them, however many users the tenant has.
+    // The recall stage runs once per validation user: at most MAX_USERS of them, however many
+    // users the tenant has.
     let truth = sample_users(truth, MAX_USERS);
     let context = serde_json::Map::new();
-    let mut cases = Vec::with_capacity(truth.len());
     for (n, (user_id, relevant)) in truth.iter().enumerate() {
         let seen = history.remove(user_id).unwrap_or_default();
         let offline = OfflineUser::new(UserId::parse(*user_id)?, &scenario, seen, catalog);
         let ctx = offline.context(&tenant, &scenario, now_ms, catalog, &models, &scratch_realtime, &context);
         let (candidates, _) = runtime.block_on(pipeline.recall(&ctx));
-        let mut scores = vec![0.0f32; candidates.len() * channel_names.len()];
-        for (c, candidate) in candidates.iter().enumerate() {
-            for hit in &candidate.channels {
-                if let Some(k) = channel_names.iter().position(|name| *name == hit.name) {
-                    scores[c * channel_names.len() + k] = hit.score as f32;
-                }
-            }
-        }
-        let relevant_flags = candidates.iter().map(|c| relevant.contains(c.item_id())).collect();
-        let ideal = (0..relevant.len().min(VALIDATION_K)).map(|i| 1.0 / (i as f64 + 2.0).log2()).sum();
-        cases.push(Case { scores, relevant: relevant_flags, ideal });
-        progress(0.6 + 0.3 * (n + 1) as f64 / truth.len() as f64);
+        each(ValidationUser {
+            candidates: &candidates,
+            relevant,
+            history: offline.recent.len(),
+            popularity: &popularity,
+        });
+        progress(0.6 + 0.4 * (n + 1) as f64 / truth.len() as f64);
     }
-
-    let start: Vec<f64> = config.recall.strategies.iter().map(|s| s.weight.fixed().unwrap_or(1.0)).collect();
-    let auto: Vec<usize> = (0..start.len()).filter(|&k| config.recall.strategies[k].weight.is_auto()).collect();
-    let equal = ndcg(&cases, &start);
-    let (mut weights, mut best, evaluated) = ascend(&cases, start.clone(), &auto);
-    // A gain below the noise floor is not worth trusting: on MovieLens-100K gains under 1 % on
-    // validation moved the test NDCG by ±0.002, either way (docs/quality.md). Below it the
-    // starting weights stay.
-    let kept = best < equal * (1.0 + MIN_GAIN);
-    if kept {
-        (weights, best) = (start, equal);
-    }
-    progress(1.0);
-    let fitted: BTreeMap<String, f64> = auto.iter().map(|&k| (channel_names[k].to_owned(), weights[k])).collect();
-    let metric = format!("ndcg@{VALIDATION_K}");
-    let recorded = json!({
-        "weights": fitted,
-        "validation": {"fraction": VALIDATION_FRACTION, "seed": VALIDATION_SEED, "metric": metric,
-                       "users": cases.len(), "weight_sets_tried": evaluated,
-                       "min_gain": MIN_GAIN, "kept_equal_weights": kept},
-    });
-    let metrics = BTreeMap::from([(metric.clone(), best), (format!("{metric}_equal_weights"), equal)]);
-    Ok(Fitted { model: Arc::new(Blend { weights: fitted }), metrics, params: recorded })
+    Ok(())
 }
 
 /// At most `most` of the users, the same ones for the same users (by a seeded hash of the id).

@@ -12,6 +12,7 @@ pub mod als;
 pub mod blend;
 pub mod dlae;
 pub mod ease;
+pub mod interaction_ranker;
 mod rankers;
 pub mod sparse_ease;
 
@@ -39,6 +40,7 @@ pub static LEARNED: &[&dyn LearnedModel] = &[
     &dlae::DLAE,
     &sparse_ease::SPARSE_EASE,
     &blend::BLEND,
+    &interaction_ranker::INTERACTION_RANKER,
     &rankers::LIGHTGBM,
     &rankers::DEEPFM,
     &rankers::WIDE_DEEP,
@@ -86,7 +88,13 @@ pub trait LearnedModel: Send + Sync {
     fn fit(&self, data: &TrainingData<'_>, progress: &(dyn Fn(f64) + Sync)) -> Result<Fitted>;
     /// Reads an artifact [`Trained::to_bytes`] wrote.
     fn load(&self, bytes: &[u8]) -> Result<Arc<dyn Trained>>;
-    /// The ranker itself, when it is one (for offline evaluation, which fits it once).
+    /// Whether it is fitted on the recall stage's candidates for a validation split
+    /// ([`TrainingData::Blend`]): after the recall models, which it refits.
+    fn fits_on_candidates(&self) -> bool {
+        false
+    }
+    /// The impression-trained ranker itself, when it is one (for offline evaluation, which fits
+    /// it once).
     fn as_ranker(&self) -> Option<&LearnedRanker> {
         None
     }
@@ -96,8 +104,9 @@ pub trait LearnedModel: Send + Sync {
 pub enum TrainingData<'a> {
     /// Recall: the scenario's positive interactions, and how the parameters are chosen.
     Interactions { rows: &'a [Interaction], tuning: Tuning<'a> },
-    /// The blend of the `"auto"` channels: the interactions, the config, the catalog and the
-    /// parameters each learned recall model was fitted with (registry `config.params`, by name).
+    /// The models fitted on the recall stage's candidates (the blend of the `"auto"` channels,
+    /// the interaction ranker): the interactions, the config, the catalog and the parameters
+    /// each learned recall model was fitted with (registry `config.params`, by name).
     Blend {
         rows: &'a [Interaction],
         config: &'a ScenarioConfig,

@@ -514,15 +514,10 @@ async fn train_registered(
             continue;
         }
         let (loaded, metrics, config) = match model.stage() {
-            ModelKind::Rank => {
-                let (loaded, metrics, mut config) = fit_ranker(app, tenant, compiled, model, tracker).await?;
-                config["events"] = json!(event_count);
-                (loaded, metrics, config)
-            }
-            ModelKind::Recall if name == learned::blend::NAME => {
-                // After the recall models (LEARNED's order): those of this job with the
-                // parameters it chose, the others (a job asked for the blend alone) with their
-                // serving version's.
+            _ if model.fits_on_candidates() => {
+                // The blend and the interaction ranker refit the recall models after them
+                // (LEARNED's order): those of this job with the parameters it chose, the others
+                // (a job asked for the blend alone) with their serving version's.
                 let config = compiled.scenario.config.clone();
                 let mut params = chosen.clone();
                 for other in learned::LEARNED.iter().filter(|m| {
@@ -550,6 +545,11 @@ async fn train_registered(
                 })
                 .await?;
                 let config = json!({"params": params, "events": event_count, "interactions": interactions.len()});
+                (loaded, metrics, config)
+            }
+            ModelKind::Rank => {
+                let (loaded, metrics, mut config) = fit_ranker(app, tenant, compiled, model, tracker).await?;
+                config["events"] = json!(event_count);
                 (loaded, metrics, config)
             }
             ModelKind::Recall => {
