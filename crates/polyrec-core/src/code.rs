@@ -175,6 +175,8 @@ codes! {
     NoPreviousVersion = "no_previous_version", Conflict, 409;
     ArtifactMissing = "artifact_missing", Conflict, 409;
     NoTrainingData = "no_training_data", Conflict, 409;
+    /// A precompute job for a scenario whose result cache is off.
+    CacheDisabled = "cache_disabled", Conflict, 409;
     ItemNotInCatalog = "item_not_in_catalog", Conflict, 409;
     /// An event with this client `event_id` is being stored by another request: retry shortly.
     EventInFlight = "event_in_flight", Conflict, 409;

@@ -169,7 +169,40 @@ pub struct RerankConfig {
     pub rules: Vec<RerankRuleSpec>,
 }
 
-/// The four parts of SPEC §5.
+/// The result cache of a scenario (SPEC §4.2's `recommend:` key): off unless turned on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Answers are cached per user and request, and served from the cache while nothing they
+    /// depend on changed.
+    #[serde(default)]
+    pub enabled: bool,
+    /// How long a cached answer may be served, 1 to 3,600 (600).
+    #[serde(default = "default_cache_ttl")]
+    #[schema(minimum = 1, maximum = 3600)]
+    pub ttl_seconds: u64,
+}
+
+/// The longest a cached answer may live.
+pub const MAX_CACHE_TTL_SECONDS: u64 = 3_600;
+
+fn default_cache_ttl() -> u64 {
+    600
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self { enabled: false, ttl_seconds: default_cache_ttl() }
+    }
+}
+
+impl CacheConfig {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The four parts of SPEC §5, and the result cache.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioConfig {
@@ -179,6 +212,8 @@ pub struct ScenarioConfig {
     pub rank: RankConfig,
     #[serde(default)]
     pub rerank: RerankConfig,
+    #[serde(default, skip_serializing_if = "CacheConfig::is_default")]
+    pub cache: CacheConfig,
 }
 
 /// A stored scenario. `version` grows by one on every change of the document.

@@ -155,7 +155,7 @@ const FEATURE_TYPES: [&str; 4] = ["numeric", "categorical", "multi_categorical",
 
 fn check_shape(config: &Value, errors: &mut Vec<FieldError>) {
     let mut c = Checker { errors };
-    let Some(root) = c.object(config, "config", &["features", "recall", "rank", "rerank"]) else { return };
+    let Some(root) = c.object(config, "config", &["features", "recall", "rank", "rerank", "cache"]) else { return };
 
     if let Some(features) = root.get("features")
         && let Some(features) = c.object(features, "config.features", &["item_features", "user_features"])
@@ -247,6 +247,23 @@ fn check_shape(config: &Value, errors: &mut Vec<FieldError>) {
             c.params(rule.get("params"), &format!("{path}.params"));
         }
     }
+    check_cache(&mut c, root);
+}
+
+fn check_cache(c: &mut Checker<'_>, root: &Map<String, Value>) {
+    let Some(cache) = root.get("cache") else { return };
+    let Some(cache) = c.object(cache, "config.cache", &["enabled", "ttl_seconds"]) else { return };
+    if let Some(enabled) = cache.get("enabled")
+        && !enabled.is_boolean()
+    {
+        c.error("config.cache.enabled", format!("must be true or false, got {}", kind(enabled)));
+    }
+    c.integer_in(
+        cache.get("ttl_seconds"),
+        "config.cache.ttl_seconds",
+        1,
+        polyrec_core::scenario::MAX_CACHE_TTL_SECONDS,
+    );
 }
 
 fn c_get<'v>(object: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {

@@ -11,6 +11,7 @@
 //! | `exposed:{tenant_id}:{user_id}:{scenario_id}` | `exposed:{tenant:scenario}:user` | the scenario |
 //! | `user:profile:{tenant_id}:{user_id}:{scenario_id}` | `user:profile:{tenant:scenario}:user` | the scenario |
 //! | `scenario:config:{tenant_id}:{scenario_id}` | `scenario:config:{tenant:scenario}` | the scenario |
+//! | `recommend:{tenant_id}:{scenario_id}:{user_id}:{hash}` | `recommend:{tenant:scenario}:user:hash` | the scenario |
 //! | `item:stats:{tenant_id}:{item_id}` | `item:stats:{tenant:item}` (+ `:src:{source}`) | the item |
 //! | — | `recent:{tenant:scenario}:user`, `catalog:version:…`, `lease:training:…`, `models:serving:…` | the scenario |
 //! | — | `ingest:{tenant}:event_id` | the tenant |
@@ -58,6 +59,12 @@ pub fn ingested(tenant: &TenantId, client_id: &str) -> String {
     format!("ingest:{{{tenant}}}:{client_id}")
 }
 
+/// A cached answer (SPEC §4.2 `recommend:`, the scenario's `cache.ttl_seconds`): `hash` stands
+/// for everything the answer depended on (see the recommendation service).
+pub fn recommendation(tenant: &TenantId, scenario: &ScenarioId, user: &UserId, hash: u64) -> String {
+    format!("recommend:{}:{user}:{hash:016x}", scenario_tag(tenant, scenario))
+}
+
 /// The cached scenario document (SPEC §4.2, 1 h; SPEC §5.3).
 pub fn scenario_config(tenant: &TenantId, scenario: &ScenarioId) -> String {
     format!("scenario:config:{}", scenario_tag(tenant, scenario))
@@ -98,9 +105,10 @@ pub fn catalog_version(tenant: &TenantId, scenario: &ScenarioId) -> String {
 /// The patterns matching every key of one scenario that names a user or a source (what
 /// `drop_scenario` clears besides the scenario's own keys). Ids hold none of the glob
 /// characters (`*?[]\`), so they match only this scenario's keys.
-pub fn scenario_patterns(tenant: &TenantId, scenario: &ScenarioId) -> [String; 5] {
+pub fn scenario_patterns(tenant: &TenantId, scenario: &ScenarioId) -> [String; 6] {
     let tag = scenario_tag(tenant, scenario);
     [
+        format!("recommend:{tag}:*"),
         format!("hot:items:{tag}:src:*"),
         format!("metrics:realtime:{tag}:src:*"),
         format!("exposed:{tag}:*"),

@@ -501,6 +501,10 @@ pub enum Cached<'a> {
     /// `models:serving:{tenant}:{scenario}`: a mark replaced by every activation or rollback, so
     /// processes that serve the scenario's models follow the registry at once.
     ServingModels(&'a TenantId, &'a ScenarioId),
+    /// `recommend:{tenant:scenario}:{user}:{hash}`: an answer of the result cache. The embedded
+    /// store holds at most [`embedded::MAX_CACHED_ANSWER_BYTES`] of them (a put past it is
+    /// refused); Redis evicts by its own `maxmemory` policy.
+    Recommendation(&'a TenantId, &'a ScenarioId, &'a UserId, u64),
 }
 
 impl Cached<'_> {
@@ -510,6 +514,7 @@ impl Cached<'_> {
             Cached::UserProfile(tenant, user, scenario) => keys::user_profile(tenant, user, scenario),
             Cached::TrainingLease(tenant, scenario) => keys::training_lease(tenant, scenario),
             Cached::ServingModels(tenant, scenario) => keys::serving_models(tenant, scenario),
+            Cached::Recommendation(tenant, scenario, user, hash) => keys::recommendation(tenant, scenario, user, *hash),
         }
     }
 }

@@ -100,6 +100,7 @@ fn table(service: Service) -> OpenApiRouter<Arc<App>> {
         Service::Feature => api.routes(routes!(recommend::profile)),
         Service::Model => api
             .routes(routes!(models::train))
+            .routes(routes!(models::precompute))
             .routes(routes!(models::jobs))
             .routes(routes!(models::job))
             .routes(routes!(models::list))

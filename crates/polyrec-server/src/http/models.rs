@@ -71,16 +71,54 @@ pub async fn train(
 ) -> ApiResult<(StatusCode, Json<JobRecord>)> {
     let id = scenario_id(&id)?;
     // No body, or `null` (what the document's optional body allows), asks for the defaults.
-    let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(Code::MalformedJson, format!("the body is not JSON: {e}")))?
-    };
+    let value = optional_json(&body)?;
     let request: TrainRequest = if value.is_null() { TrainRequest::default() } else { parse_body(value)? };
     let trigger = training::caller_trigger(request.trigger.as_deref())?;
     let job = training::submit(&app, &tenant, &id, request.models, trigger).await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrecomputeRequest {
+    /// Users with an interaction in the last this many days are answered (1–90, default 7).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 90)]
+    pub active_days: Option<u64>,
+}
+
+#[utoipa::path(post, path = "/api/v1/scenarios/{scenario_id}/jobs/precompute", tag = "jobs",
+    description = "Starts a job that fills the scenario's result cache (config.cache) with the \
+        answer to a plain request (no context, default count) of every user with an interaction in \
+        the last active_days (the most recent 100,000 at most); answers at once with its record.",
+    params(("X-Tenant-Id" = String, Header, description = "tenant id"), ("scenario_id" = String, Path)),
+    request_body(content = Option<PrecomputeRequest>),
+    responses(
+        (status = 202, body = JobRecord),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "the scenario's result cache is off", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn precompute(
+    State(app): State<Arc<App>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<JobRecord>)> {
+    let id = scenario_id(&id)?;
+    let value = optional_json(&body)?;
+    let request: PrecomputeRequest = if value.is_null() { PrecomputeRequest::default() } else { parse_body(value)? };
+    let job = training::submit_precompute(&app, &tenant, &id, request.active_days).await?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+/// An optional JSON body: none (or only whitespace) is `null`.
+fn optional_json(body: &Bytes) -> Result<serde_json::Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(Code::MalformedJson, format!("the body is not JSON: {e}")))
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs/{job_id}", tag = "jobs",

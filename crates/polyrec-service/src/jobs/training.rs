@@ -17,7 +17,7 @@
 //! activated. A model that fails fails the job and leaves the serving version in place.
 
 use polyrec_core::Code;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 use polyrec_core::clock::DAY_MS;
 use polyrec_core::model::ModelKind;
 use polyrec_core::model::serving_version;
-use polyrec_core::{Error, JobRecord, JobState, Result, ScenarioId, TenantId};
+use polyrec_core::{Error, JobRecord, JobState, Result, ScenarioId, TenantId, UserId};
 use polyrec_engine::CfModel;
 use polyrec_engine::cf::CfParams;
 use polyrec_engine::learned;
@@ -129,6 +129,52 @@ pub async fn submit_profile_recompute(app: &App, tenant: &TenantId, scenario: &S
     let job = new_job(app, scenario, uuid::Uuid::now_v7().to_string(), super::profile::RECOMPUTE_KIND, "api");
     enqueue(app, tenant, &job).await?;
     Ok(job)
+}
+
+/// The job kind that fills a scenario's result cache ([`precompute_answers`]).
+pub const PRECOMPUTE_KIND: &str = "precompute";
+/// A precompute fills the answers of users active in the last this many days by default…
+pub const PRECOMPUTE_ACTIVE_DAYS: u64 = 7;
+/// …and at most this many.
+pub const MAX_PRECOMPUTE_ACTIVE_DAYS: u64 = 90;
+/// The most users one precompute answers (the most recently active first).
+pub const MAX_PRECOMPUTE_USERS: usize = 100_000;
+
+/// Queues a job that fills a scenario's result cache (`config.cache`) for the users with an
+/// interaction in the last `active_days`; returns its record at once. `409 cache_disabled` when
+/// the scenario's cache is off.
+pub async fn submit_precompute(
+    app: &App,
+    tenant: &TenantId,
+    scenario: &ScenarioId,
+    active_days: Option<u64>,
+) -> Result<JobRecord> {
+    let active_days = active_days.unwrap_or(PRECOMPUTE_ACTIVE_DAYS);
+    if !(1..=MAX_PRECOMPUTE_ACTIVE_DAYS).contains(&active_days) {
+        return Err(Error::invalid(
+            Code::InvalidBody,
+            format!("active_days must be between 1 and {MAX_PRECOMPUTE_ACTIVE_DAYS}, got {active_days}"),
+        ));
+    }
+    cache_enabled(&*app.scenario(tenant, scenario).await?)?;
+    check_unfinished(app, tenant).await?;
+    let mut job = new_job(app, scenario, uuid::Uuid::now_v7().to_string(), PRECOMPUTE_KIND, "api");
+    job.data.insert("active_days".into(), active_days);
+    enqueue(app, tenant, &job).await?;
+    Ok(job)
+}
+
+fn cache_enabled(compiled: &crate::app::CompiledScenario) -> Result<()> {
+    if compiled.scenario.config.cache.enabled {
+        return Ok(());
+    }
+    Err(Error::Conflict {
+        code: Code::CacheDisabled,
+        message: format!(
+            "scenario {:?} has its result cache off; set config.cache.enabled to true first",
+            compiled.scenario.scenario_id.as_str()
+        ),
+    })
 }
 
 /// Refuses a tenant's request for another job while it has `max_unfinished_jobs_per_tenant`
@@ -299,11 +345,12 @@ impl Tracker {
 
 /// Runs a job this process has claimed ([`super::queue`]) to its end.
 pub(super) async fn run_claimed(app: Arc<App>, tenant: TenantId, job: JobRecord) {
-    if job.kind == super::profile::RECOMPUTE_KIND {
-        run(app, tenant, job, Work::Profiles).await
-    } else {
-        run(app, tenant, job, Work::Train).await
-    }
+    let work = match job.kind.as_str() {
+        super::profile::RECOMPUTE_KIND => Work::Profiles,
+        PRECOMPUTE_KIND => Work::Precompute,
+        _ => Work::Train,
+    };
+    run(app, tenant, job, work).await
 }
 
 /// What a job does.
@@ -311,6 +358,7 @@ pub(super) async fn run_claimed(app: Arc<App>, tenant: TenantId, job: JobRecord)
 enum Work {
     Train,
     Profiles,
+    Precompute,
 }
 
 async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord, work: Work) {
@@ -355,6 +403,11 @@ async fn run(app: Arc<App>, tenant: TenantId, job: JobRecord, work: Work) {
         Work::Profiles => {
             recompute_profiles(&app, &tenant, &scenario, &tracker)
                 .instrument(tracing::info_span!("profile_recompute_job", tenant = %tenant, scenario = %scenario))
+                .await
+        }
+        Work::Precompute => {
+            precompute_answers(&app, &tenant, &scenario, &tracker)
+                .instrument(tracing::info_span!("precompute_job", tenant = %tenant, scenario = %scenario))
                 .await
         }
     };
@@ -890,6 +943,48 @@ fn new_job(app: &App, scenario: &ScenarioId, job_id: String, kind: &str, trigger
 }
 
 /// Recomputes a scenario's user profiles from the warehouse (the SPEC's offline profile update).
+/// Fills the result cache: the answer of each user with an interaction in the job's
+/// `active_days` (most recent first, at most [`MAX_PRECOMPUTE_USERS`]) to a plain request, as
+/// `POST /recommend` would cache it. One user at a time, so a tenant's precompute takes one core
+/// of the process at most.
+async fn precompute_answers(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker: &Tracker) -> Result<()> {
+    cache_enabled(&*app.scenario(tenant, scenario).await?)?;
+    let active_days = tracker.job.lock().data.get("active_days").copied().unwrap_or(PRECOMPUTE_ACTIVE_DAYS);
+    tracker.stage("reading active users", 0.0, 0.1).await;
+    let since = app.now_ms() - active_days as i64 * DAY_MS;
+    let interactions = app.stores.warehouse.interactions(tenant, scenario, since).await?;
+    let mut last: HashMap<&str, i64> = HashMap::new();
+    for row in interactions.iter() {
+        let at = last.entry(row.user_id.as_str()).or_insert(row.last_ms);
+        *at = (*at).max(row.last_ms);
+    }
+    let mut users: Vec<(&str, i64)> = last.into_iter().collect();
+    users.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let skipped = users.len().saturating_sub(MAX_PRECOMPUTE_USERS);
+    users.truncate(MAX_PRECOMPUTE_USERS);
+    tracker.stage("filling the result cache", 0.1, 1.0).await;
+    let (mut computed, mut cached) = (0u64, 0u64);
+    for (n, (user, _)) in users.iter().enumerate() {
+        if n % 1_000 == 0 {
+            tracker.still_held()?;
+            tracker.within.store((n as f64 / users.len() as f64).to_bits(), Ordering::Relaxed);
+        }
+        // Ids came through ingestion's checks; one that does not parse is not answered.
+        let Ok(user) = UserId::parse(*user) else { continue };
+        if crate::service::recommend::precompute(app, tenant, &user, scenario).await? {
+            cached += 1;
+        } else {
+            computed += 1;
+        }
+    }
+    let mut job = tracker.job.lock();
+    job.data.insert("users".into(), users.len() as u64);
+    job.data.insert("computed".into(), computed);
+    job.data.insert("cached_already".into(), cached);
+    job.data.insert("users_past_the_cap".into(), skipped as u64);
+    Ok(())
+}
+
 async fn recompute_profiles(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker: &Tracker) -> Result<()> {
     app.scenario(tenant, scenario).await?;
     tracker.stage("reading events", 0.0, 0.3).await;

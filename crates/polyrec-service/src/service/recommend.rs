@@ -1,16 +1,27 @@
 //! The recommendation service (SPEC §3.2): config → profile → recall channels → merge → rank →
 //! rerank → top `count`, with the items the user was shown in the last 24 hours left out.
 //!
-//! Answers are not cached (SPEC §4.2 names a 10-minute result cache): exposure dedup and the
-//! real-time signals would make a cached answer repeat what the user has just been shown, and
-//! the pipeline answers in about a millisecond without one.
+//! **The result cache** (SPEC §4.2 `recommend:{tenant}:{scenario}:{user}:{hash}`), per scenario
+//! with `config.cache` (off by default, `ttl_seconds` 600): the key's hash stands for everything
+//! an answer depends on that a request can see at once — the scenario's version and incarnation,
+//! the experiment group, the serving model versions (registry versions: not the CF neighbours,
+//! which each process rebuilds every round with new events), the profile's last update, the
+//! user's recent items and the request context. A click that
+//! reaches the user's recent items, a config change, a new model version: each makes a new key,
+//! so the next request is computed afresh (the old entry just expires). What a cached answer
+//! cannot know is filtered when it is read: it holds more items than asked for (twice `count`,
+//! at least 50), and items the user was shown in the last 24 hours, items the request excludes
+//! and items no longer active are dropped; with fewer than `count` left it is computed again.
+//! `explain` requests and degraded answers (a channel or the realtime store failed) are never
+//! cached.
 
 use polyrec_core::Code;
 use std::time::Instant;
 
-use polyrec_core::{Error, Result, ScenarioId, ScenarioStatus, TenantId, UserId};
+use polyrec_core::{Error, Result, Scenario, ScenarioId, ScenarioStatus, TenantId, UserId, UserProfile};
 use polyrec_engine::pipeline::{ChannelHit, RequestContext, StageScore};
-use polyrec_engine::{ChannelReport, ChannelStatus, RecommendInput};
+use polyrec_engine::{ChannelReport, ChannelStatus, RecommendInput, ScenarioModels};
+use polyrec_storage::Cached;
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -26,6 +37,19 @@ pub const MAX_EXCLUDE: usize = 1_000;
 pub const RECENT_ITEMS: usize = 50;
 /// An item shown to a user is not recommended to them again for this long.
 pub const EXPOSURE_MS: i64 = polyrec_core::clock::DAY_MS;
+/// A cached answer holds at least this many items (and twice `count`), for the reads that
+/// filter some out.
+pub const MIN_CACHED_ITEMS: usize = 50;
+
+/// What the result cache keeps of an answer.
+#[derive(Debug, Serialize, Deserialize)]
+struct CachedAnswer {
+    /// (item, score), best first.
+    items: Vec<(String, f64)>,
+    /// The pipeline had no more items than these.
+    complete: bool,
+    fallback: bool,
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -91,7 +115,34 @@ pub struct RecommendResponse {
     /// With `explain`: candidates after merge and fallback.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub candidates: Option<usize>,
+    /// Served from the scenario's result cache (`config.cache`).
+    pub cached: bool,
     pub took_ms: f64,
+}
+
+/// The result cache's hash of what an answer depends on (see the module's documentation).
+/// FxHash: the same in every process of a build, so split services share entries.
+fn answer_hash(
+    scenario: &Scenario,
+    group: Option<&str>,
+    models: Option<&ScenarioModels>,
+    profile: Option<&UserProfile>,
+    recent: &[String],
+    context: &Map<String, Value>,
+) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = rustc_hash::FxHasher::default();
+    (scenario.version, scenario.incarnation, group).hash(&mut hasher);
+    // The registry versions only: the CF neighbours are rebuilt by every process each round
+    // with new events (not a version), and would both void every answer of an active scenario
+    // every 30 s and differ between processes; `ttl_seconds` bounds how old they get.
+    if let Some(models) = models {
+        models.versions.hash(&mut hasher);
+    }
+    profile.map(|p| p.updated_ms).hash(&mut hasher);
+    recent.hash(&mut hasher);
+    serde_json::to_string(context).unwrap_or_default().hash(&mut hasher);
+    hasher.finish()
 }
 
 pub async fn recommend(
@@ -100,6 +151,33 @@ pub async fn recommend(
     user: &UserId,
     request_id: String,
     body: RecommendRequest,
+) -> Result<RecommendResponse> {
+    answer(app, tenant, user, request_id, body, true).await
+}
+
+/// Fills the result cache with the user's answer to a plain request (no context, the default
+/// `count`), as a precompute job does: not charged to the tenant's request rate, nor counted as
+/// one of its requests. Returns whether an answer was cached already.
+pub async fn precompute(app: &App, tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> Result<bool> {
+    let body = RecommendRequest {
+        scenario_id: scenario.to_string(),
+        count: None,
+        context: None,
+        exclude_item_ids: None,
+        explain: None,
+    };
+    Ok(answer(app, tenant, user, "precompute".to_owned(), body, false).await?.cached)
+}
+
+/// An answer; `asked`: a caller's request (charged to the tenant's rate and counted), not a
+/// precompute job's.
+async fn answer(
+    app: &App,
+    tenant: &TenantId,
+    user: &UserId,
+    request_id: String,
+    body: RecommendRequest,
+    asked: bool,
 ) -> Result<RecommendResponse> {
     let started = Instant::now();
     let count = body.count.unwrap_or(DEFAULT_COUNT as i64);
@@ -110,7 +188,9 @@ pub async fn recommend(
         ));
     }
     let count = count as usize;
-    app.charge(tenant, Charge::Recommend).await?;
+    if asked {
+        app.charge(tenant, Charge::Recommend).await?;
+    }
     let scenario_id = ScenarioId::parse(body.scenario_id)?;
     let excluded = body.exclude_item_ids.unwrap_or_default();
     if excluded.len() > MAX_EXCLUDE {
@@ -189,6 +269,61 @@ pub async fn recommend(
     let exclude: FxHashSet<String> = exposed.into_iter().chain(excluded).collect();
     app.follow_models(tenant, &scenario_id).await;
     let models = app.models.current(tenant, &scenario_id);
+
+    let cache = &compiled.scenario.config.cache;
+    let cache_key = (cache.enabled && !explain && realtime_failure.is_none()).then(|| {
+        let group = assigned.as_ref().map(|(_, group, _)| group.as_str());
+        let hash = answer_hash(&compiled.scenario, group, models.as_deref(), profile.as_deref(), &recent, &context);
+        Cached::Recommendation(tenant, &scenario_id, user, hash)
+    });
+    if let Some(key) = cache_key {
+        let found = app.stores.realtime.cache_get(key).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "result cache read failed; computing the answer");
+            None
+        });
+        let answer = found.and_then(|text| serde_json::from_str::<CachedAnswer>(&text).ok());
+        let items: Option<Vec<RecommendedItem>> = answer.as_ref().and_then(|answer| {
+            let items: Vec<RecommendedItem> = answer
+                .items
+                .iter()
+                .filter(|(item, _)| !exclude.contains(item) && catalog.active(item).is_some())
+                .take(count)
+                .map(|(item, score)| RecommendedItem {
+                    item_id: item.clone(),
+                    score: *score,
+                    channels: None,
+                    recall_score: None,
+                    rank_score: None,
+                    stages: None,
+                })
+                .collect();
+            (items.len() >= count || answer.complete).then_some(items)
+        });
+        crate::telemetry::cache_lookup("recommend", items.is_some());
+        if let Some(items) = items {
+            if asked {
+                metrics::counter!("polyrec_tenant_requests_total", "tenant" => crate::telemetry::tenant_label(tenant), "kind" => "recommend")
+                    .increment(1);
+            }
+            return Ok(RecommendResponse {
+                request_id,
+                scenario_id: scenario_id.to_string(),
+                user_id: user.to_string(),
+                config_version: compiled.scenario.version,
+                experiment_id: assigned.as_ref().map(|(experiment, _, _)| experiment.clone()),
+                group_id: assigned.map(|(_, group, _)| group),
+                items,
+                fallback: answer.is_some_and(|a| a.fallback),
+                degraded_channels: Vec::new(),
+                channels: None,
+                candidates: None,
+                cached: true,
+                took_ms: started.elapsed().as_secs_f64() * 1000.0,
+            });
+        }
+    }
+    // A cached answer holds more than asked for, for the reads that filter some out.
+    let depth = if cache_key.is_some() { (2 * count).clamp(MIN_CACHED_ITEMS, MAX_COUNT) } else { count };
     let ctx = RequestContext {
         tenant,
         scenario: &scenario_id,
@@ -204,7 +339,7 @@ pub async fn recommend(
         exclude: &exclude,
         ranking: app.sources.ranking.as_deref(),
     };
-    let output = pipeline.run(RecommendInput { ctx, count, explain }).await;
+    let mut output = pipeline.run(RecommendInput { ctx, count: depth, explain }).await;
 
     let degraded: Vec<ChannelReport> = realtime_failure
         .into_iter()
@@ -219,11 +354,28 @@ pub async fn recommend(
     }
     metrics::histogram!("polyrec_pipeline_candidates", "stage" => "recall").record(output.n_candidates as f64);
     metrics::histogram!("polyrec_pipeline_candidates", "stage" => "returned").record(output.items.len() as f64);
-    metrics::counter!("polyrec_tenant_requests_total", "tenant" => crate::telemetry::tenant_label(tenant), "kind" => "recommend")
-        .increment(1);
+    if asked {
+        metrics::counter!("polyrec_tenant_requests_total", "tenant" => crate::telemetry::tenant_label(tenant), "kind" => "recommend")
+            .increment(1);
+    }
     if output.fallback_used {
         metrics::counter!("polyrec_recommend_fallback_total").increment(1);
     }
+    if let Some(key) = cache_key
+        && degraded.is_empty()
+    {
+        let answer = CachedAnswer {
+            items: output.items.iter().map(|c| (c.item_id().to_owned(), c.score)).collect(),
+            complete: output.items.len() < depth,
+            fallback: output.fallback_used,
+        };
+        let text = serde_json::to_string(&answer).map_err(Error::internal)?;
+        let ttl_ms = cache.ttl_seconds.saturating_mul(1000) as i64;
+        if let Err(error) = app.stores.realtime.cache_put(key, &text, ttl_ms, false).await {
+            tracing::warn!(%error, "result cache write failed; the answer is served uncached");
+        }
+    }
+    output.items.truncate(count);
     let items = output
         .items
         .into_iter()
@@ -248,6 +400,7 @@ pub async fn recommend(
         degraded_channels: degraded,
         channels: explain.then_some(output.channels),
         candidates: explain.then_some(output.n_candidates),
+        cached: false,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
     })
 }

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 
 pub use bus::SqliteEventBus;
 pub use documents::SqliteDocuments;
-pub use realtime::MemoryRealtime;
+pub use realtime::{MAX_CACHED_ANSWER_BYTES, MemoryRealtime};
 pub use warehouse::SqliteWarehouse;
 
 /// What a commit of the embedded event bus survives, and so what a `202` does.

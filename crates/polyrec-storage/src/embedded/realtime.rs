@@ -37,14 +37,63 @@ struct Entry {
     expires_ms: i64,
 }
 
+/// The most bytes of cached answers (`recommend:` keys) the store holds: past it a new answer
+/// is not cached (until expired ones are swept), so however many users every tenant has, the
+/// result cache cannot take the process's memory.
+pub const MAX_CACHED_ANSWER_BYTES: usize = 256 << 20;
+
 pub struct MemoryRealtime {
     clock: SharedClock,
     entries: RwLock<HashMap<String, Entry>>,
+    /// The result cache's answers, apart so their bytes are counted.
+    answers: RwLock<Answers>,
+}
+
+#[derive(Default)]
+struct Answers {
+    entries: HashMap<String, (Arc<str>, i64)>,
+    bytes: usize,
+}
+
+impl Answers {
+    fn retain(&mut self, keep: impl Fn(&str, i64) -> bool) {
+        let mut bytes = self.bytes;
+        self.entries.retain(|key, (text, expires_ms)| {
+            let kept = keep(key, *expires_ms);
+            if !kept {
+                bytes -= key.len() + text.len();
+            }
+            kept
+        });
+        self.bytes = bytes;
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some((text, _)) = self.entries.remove(key) {
+            self.bytes -= key.len() + text.len();
+        }
+    }
+
+    /// Caches `text` under `key` unless that would pass [`MAX_CACHED_ANSWER_BYTES`] (expired
+    /// answers are dropped first).
+    fn put(&mut self, key: String, text: &str, expires_ms: i64, now: i64) -> bool {
+        self.remove(&key);
+        let size = key.len() + text.len();
+        if self.bytes + size > MAX_CACHED_ANSWER_BYTES {
+            self.retain(|_, expires_ms| expires_ms > now);
+            if self.bytes + size > MAX_CACHED_ANSWER_BYTES {
+                return false;
+            }
+        }
+        self.bytes += size;
+        self.entries.insert(key, (text.into(), expires_ms));
+        true
+    }
 }
 
 impl MemoryRealtime {
     pub fn new(clock: SharedClock) -> Self {
-        Self { clock, entries: RwLock::new(HashMap::new()) }
+        Self { clock, entries: RwLock::new(HashMap::new()), answers: RwLock::new(Answers::default()) }
     }
 
     /// Drops expired keys; a background task calls this periodically (reads already ignore them).
@@ -53,7 +102,15 @@ impl MemoryRealtime {
         let mut entries = self.entries.write();
         let before = entries.len();
         entries.retain(|_, entry| entry.expires_ms > now);
-        before - entries.len()
+        let mut answers = self.answers.write();
+        let answers_before = answers.entries.len();
+        answers.retain(|_, expires_ms| expires_ms > now);
+        before - entries.len() + answers_before - answers.entries.len()
+    }
+
+    /// The bytes of cached answers held now.
+    pub fn cached_answer_bytes(&self) -> usize {
+        self.answers.read().bytes
     }
 
     fn read<R>(&self, key: &str, f: impl FnOnce(&Value) -> R) -> Option<R> {
@@ -92,6 +149,12 @@ impl RealtimeStore for MemoryRealtime {
     }
 
     async fn cache_get(&self, key: Cached<'_>) -> Result<Option<String>> {
+        if let Cached::Recommendation(..) = key {
+            let now = self.clock.now_ms();
+            let answers = self.answers.read();
+            let answer = answers.entries.get(&key.key()).filter(|(_, expires_ms)| *expires_ms > now);
+            return Ok(answer.map(|(text, _)| text.to_string()));
+        }
         let text = self.read(&key.key(), |value| match value {
             Value::Text(text) => Some(text.to_string()),
             _ => None,
@@ -101,6 +164,14 @@ impl RealtimeStore for MemoryRealtime {
 
     async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<bool> {
         let now = self.clock.now_ms();
+        if let Cached::Recommendation(..) = key {
+            let mut answers = self.answers.write();
+            let key = key.key();
+            if only_if_absent && answers.entries.get(&key).is_some_and(|(_, expires_ms)| *expires_ms > now) {
+                return Ok(false);
+            }
+            return Ok(answers.put(key, json, now + ttl_ms, now));
+        }
         let mut entries = self.entries.write();
         let key = key.key();
         if only_if_absent && entries.get(&key).is_some_and(|entry| entry.expires_ms > now) {
@@ -111,6 +182,10 @@ impl RealtimeStore for MemoryRealtime {
     }
 
     async fn cache_delete(&self, key: Cached<'_>) -> Result<()> {
+        if let Cached::Recommendation(..) = key {
+            self.answers.write().remove(&key.key());
+            return Ok(());
+        }
         self.entries.write().remove(&key.key());
         Ok(())
     }
@@ -419,6 +494,7 @@ impl RealtimeStore for MemoryRealtime {
         self.entries
             .write()
             .retain(|key, _| !(whole.contains(key) || prefixes.iter().any(|prefix| key.starts_with(prefix))));
+        self.answers.write().retain(|key, _| !prefixes.iter().any(|prefix| key.starts_with(prefix)));
         Ok(())
     }
 
@@ -441,6 +517,40 @@ mod tests {
 
     fn ids() -> (TenantId, UserId, ScenarioId) {
         (TenantId::parse("t").unwrap(), UserId::parse("u").unwrap(), ScenarioId::parse("s").unwrap())
+    }
+
+    #[tokio::test]
+    async fn cached_answers_stop_at_their_byte_budget_and_expired_ones_make_room() {
+        let clock = Arc::new(ManualClock::new(0));
+        let store = MemoryRealtime::new(clock.clone());
+        let (t, u, s) = ids();
+        let answer = "x".repeat(1 << 20);
+        let fits = MAX_CACHED_ANSWER_BYTES / (answer.len() + 64);
+        for hash in 0..fits as u64 {
+            assert!(store.cache_put(Cached::Recommendation(&t, &s, &u, hash), &answer, 1_000, false).await.unwrap());
+        }
+        let bytes = store.cached_answer_bytes();
+        assert!(bytes <= MAX_CACHED_ANSWER_BYTES && bytes > MAX_CACHED_ANSWER_BYTES - 2 * answer.len(), "{bytes}");
+        // Full: the next is refused, and what is there stays.
+        let next = Cached::Recommendation(&t, &s, &u, u64::MAX);
+        assert!(!store.cache_put(next, &answer, 1_000, false).await.unwrap());
+        assert_eq!(store.cache_get(next).await.unwrap(), None);
+        assert!(store.cache_get(Cached::Recommendation(&t, &s, &u, 0)).await.unwrap().is_some());
+        // Replacing an entry counts its bytes once.
+        store.cache_put(Cached::Recommendation(&t, &s, &u, 0), "small", 1_000, false).await.unwrap();
+        assert_eq!(store.cached_answer_bytes(), bytes - answer.len() + "small".len());
+        assert!(
+            store.cache_put(Cached::Recommendation(&t, &s, &u, u64::MAX - 1), &answer, 1_000, false).await.unwrap()
+        );
+        assert!(!store.cache_put(next, &answer, 1_000, false).await.unwrap(), "full again");
+        // Once they expire, a put makes room; the sweep frees the rest.
+        clock.set_ms(1_000);
+        assert!(store.cache_put(next, &answer, 1_000, false).await.unwrap());
+        assert_eq!(store.cache_get(next).await.unwrap().map(|a| a.len()), Some(answer.len()));
+        assert_eq!(store.cached_answer_bytes(), next.key().len() + answer.len());
+        clock.set_ms(2_000);
+        store.sweep();
+        assert_eq!(store.cached_answer_bytes(), 0);
     }
 
     #[tokio::test]

@@ -85,7 +85,37 @@ suite!(
     sources_add_up_and_a_replayed_contribution_changes_nothing,
     item_stats_count_each_event_once_per_source,
     event_id_claims_are_taken_once_and_settled_only_by_their_holder,
+    cached_answers_are_per_tenant_scenario_user_and_hash_and_go_with_their_scenario,
 );
+
+async fn cached_answers_are_per_tenant_scenario_user_and_hash_and_go_with_their_scenario(
+    store: &dyn RealtimeStore,
+    _clock: &ManualClock,
+) {
+    let (a, b) = (tenant(&unique("a")), tenant(&unique("b")));
+    let (s, other) = (scenario_id("s"), scenario_id("other"));
+    let u = user("u");
+    let answer = Cached::Recommendation(&a, &s, &u, 7);
+    assert_eq!(store.cache_get(answer).await.unwrap(), None);
+    assert!(store.cache_put(answer, r#"{"items":[]}"#, HOUR, false).await.unwrap());
+    assert_eq!(store.cache_get(answer).await.unwrap().as_deref(), Some(r#"{"items":[]}"#));
+    for elsewhere in [
+        Cached::Recommendation(&b, &s, &u, 7),
+        Cached::Recommendation(&a, &other, &u, 7),
+        Cached::Recommendation(&a, &s, &user("v"), 7),
+        Cached::Recommendation(&a, &s, &u, 8),
+    ] {
+        assert_eq!(store.cache_get(elsewhere).await.unwrap(), None, "{}", elsewhere.key());
+    }
+    store.cache_put(Cached::Recommendation(&b, &s, &u, 7), "{}", HOUR, false).await.unwrap();
+    store.cache_put(Cached::Recommendation(&a, &other, &u, 7), "{}", HOUR, false).await.unwrap();
+    store.drop_scenario(&a, &s).await.unwrap();
+    assert_eq!(store.cache_get(answer).await.unwrap(), None, "a dropped scenario's answers go with it");
+    assert!(store.cache_get(Cached::Recommendation(&b, &s, &u, 7)).await.unwrap().is_some());
+    assert!(store.cache_get(Cached::Recommendation(&a, &other, &u, 7)).await.unwrap().is_some());
+    store.cache_delete(Cached::Recommendation(&a, &other, &u, 7)).await.unwrap();
+    assert_eq!(store.cache_get(Cached::Recommendation(&a, &other, &u, 7)).await.unwrap(), None);
+}
 
 async fn hot_sets_are_replaced_whole_and_read_hottest_first(store: &dyn RealtimeStore, _clock: &ManualClock) {
     let (t, s) = (tenant(&unique("t")), scenario_id("s"));

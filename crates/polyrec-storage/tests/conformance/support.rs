@@ -43,6 +43,7 @@ pub fn scenario(id: &str) -> Scenario {
                 params: serde_json::json!({}),
             },
             rerank: RerankConfig::default(),
+            cache: Default::default(),
         },
         status: ScenarioStatus::Active,
         version: 1,

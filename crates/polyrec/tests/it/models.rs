@@ -41,7 +41,7 @@ async fn train(server: &TestServer, tenant: &str, scenario: &str, body: Value) -
 }
 
 /// Waits for a job to finish; returns the finished record.
-async fn finished(server: &TestServer, tenant: &str, job_id: &str) -> Value {
+pub(crate) async fn finished(server: &TestServer, tenant: &str, job_id: &str) -> Value {
     let path = format!("/api/v1/jobs/{job_id}");
     let mut last = Value::Null;
     // A job searches each recall model's parameters first: in a debug build, seconds.

@@ -252,3 +252,142 @@ async fn trainings_of_one_scenario_that_overlap_both_succeed_and_leave_it_answer
     assert!(answer["degraded_channels"].as_array().is_none_or(|d| d.is_empty()), "{answer}");
     assert_eq!(answer["items"][0]["channels"][0]["name"], "vector_search", "the live collection answers: {answer}");
 }
+
+fn cached_config(ttl_seconds: u64) -> Value {
+    let mut config = config(&[("latest", 1.0, 50)]);
+    config["cache"] = json!({"enabled": true, "ttl_seconds": ttl_seconds});
+    config
+}
+
+#[tokio::test]
+async fn the_result_cache_serves_repeats_and_never_what_changed_since() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", cached_config(600)).await;
+    let (_, scenario) = server.get("t1", "/api/v1/scenarios/feed").await;
+    assert_eq!(scenario["config"]["cache"], json!({"enabled": true, "ttl_seconds": 600}), "{scenario}");
+    catalog(&server, "t1", "feed", 12).await;
+    server.settle().await;
+    let ask = |count: u64| json!({"scenario_id": "feed", "count": count});
+    let (_, first) = server.recommend("t1", "u1", ask(3)).await;
+    assert_eq!((first["cached"].as_bool(), ids(&first)), (Some(false), vec!["i11".into(), "i10".into(), "i9".into()]));
+    let (_, again) = server.recommend("t1", "u1", ask(3)).await;
+    assert_eq!((again["cached"].as_bool(), ids(&again)), (Some(true), ids(&first)), "{again}");
+    // More than was asked first is in the entry; exclusions are filtered from it.
+    let (_, more) =
+        server.recommend("t1", "u1", json!({"scenario_id": "feed", "count": 5, "exclude_item_ids": ["i10"]})).await;
+    assert_eq!(more["cached"], true, "{more}");
+    assert_eq!(ids(&more), ["i11", "i9", "i8", "i7", "i6"]);
+    // Explain is always computed.
+    let (_, explained) =
+        server.recommend("t1", "u1", json!({"scenario_id": "feed", "count": 3, "explain": true})).await;
+    assert_eq!(explained["cached"], false, "{explained}");
+
+    // A deactivated item never comes from the cache.
+    let (status, _) =
+        server.call(Method::PATCH, "t1", "/api/v1/scenarios/feed/items/i11", Some(json!({"status": "inactive"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    server.settle().await;
+    let (_, after) = server.recommend("t1", "u1", ask(3)).await;
+    assert_eq!((after["cached"].as_bool(), ids(&after)), (Some(true), vec!["i10".into(), "i9".into(), "i8".into()]));
+
+    // An item shown to the user is filtered out of the cached answer.
+    let mut shown = event("impression", "u1", "i10", "feed");
+    shown["request_id"] = after["request_id"].clone();
+    server.events("t1", vec![shown]).await;
+    server.settle().await;
+    let (_, filtered) = server.recommend("t1", "u1", ask(3)).await;
+    assert_eq!(ids(&filtered), ["i9", "i8", "i7"], "{filtered}");
+
+    // The user's click reaches their recent items: the next answer is computed afresh.
+    server.events("t1", vec![event("click", "u1", "i9", "feed")]).await;
+    server.settle().await;
+    let (_, clicked) = server.recommend("t1", "u1", ask(3)).await;
+    assert_eq!(clicked["cached"], false, "{clicked}");
+    let (_, repeat) = server.recommend("t1", "u1", ask(3)).await;
+    assert_eq!(repeat["cached"], true, "{repeat}");
+
+    // Another tenant's user of the same id and scenario gets nothing of it.
+    server.scenario("t2", "feed", cached_config(600)).await;
+    catalog(&server, "t2", "feed", 2).await;
+    server.settle().await;
+    let (_, other) = server.recommend("t2", "u1", ask(3)).await;
+    assert_eq!((other["cached"].as_bool(), ids(&other)), (Some(false), vec!["i1".into(), "i0".into()]), "{other}");
+
+    // A config change is a new answer; so is the entry's end of life.
+    let (status, _) = server
+        .call(
+            Method::PUT,
+            "t1",
+            "/api/v1/scenarios/feed",
+            Some(json!({"scenario_type": "vlog", "config": cached_config(60)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, changed) = server.recommend("t1", "u1", ask(3)).await;
+    assert_eq!(changed["cached"], false, "{changed}");
+    assert_eq!(server.recommend("t1", "u1", ask(3)).await.1["cached"], true);
+    // (Redis keeps its own time: the test clock moves the embedded store's only.)
+    if !crate::support::production_backends() {
+        server.clock.advance_ms(61_000);
+        assert_eq!(server.recommend("t1", "u1", ask(3)).await.1["cached"], false, "the TTL ran out");
+    }
+}
+
+#[tokio::test]
+async fn without_the_cache_every_answer_is_computed_and_bad_cache_settings_are_refused() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", config(&[("latest", 1.0, 50)])).await;
+    catalog(&server, "t1", "feed", 4).await;
+    for _ in 0..2 {
+        let (_, answer) = server.recommend("t1", "u1", json!({"scenario_id": "feed", "count": 2})).await;
+        assert_eq!(answer["cached"], false, "{answer}");
+    }
+    let (_, scenario) = server.get("t1", "/api/v1/scenarios/feed").await;
+    assert!(scenario["config"].get("cache").is_none(), "the default is not written out: {scenario}");
+    for (cache, path) in [
+        (json!({"enabled": true, "ttl_seconds": 0}), "config.cache.ttl_seconds"),
+        (json!({"enabled": true, "ttl_seconds": 86400}), "config.cache.ttl_seconds"),
+        (json!({"enabled": "yes"}), "config.cache.enabled"),
+        (json!({"enabled": true, "size": 3}), "config.cache"),
+    ] {
+        let mut bad = config(&[("latest", 1.0, 50)]);
+        bad["cache"] = cache.clone();
+        let (status, body) = server
+            .post("t1", "/api/v1/scenarios", json!({"scenario_id": "bad", "scenario_type": "vlog", "config": bad}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{cache}: {body}");
+        assert!(body.to_string().contains(path), "{cache}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_precompute_job_fills_the_cache_for_the_users_active_lately() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "feed", cached_config(600)).await;
+    catalog(&server, "t1", "feed", 12).await;
+    server.events("t1", vec![event("click", "u1", "i1", "feed"), event("click", "u2", "i2", "feed")]).await;
+    server.settle().await;
+    let (status, job) = server.post("t1", "/api/v1/scenarios/feed/jobs/precompute", json!({"active_days": 3})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    assert_eq!((job["kind"].as_str(), job["data"]["active_days"].as_u64()), (Some("precompute"), Some(3)), "{job}");
+    let done = crate::models::finished(&server, "t1", job["job_id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!((done["data"]["users"].as_u64(), done["data"]["computed"].as_u64()), (Some(2), Some(2)), "{done}");
+    // Their first request is a hit; a user with no interaction is computed.
+    for user in ["u1", "u2"] {
+        let (_, answer) = server.recommend("t1", user, json!({"scenario_id": "feed", "count": 5})).await;
+        assert_eq!(answer["cached"], true, "{user}: {answer}");
+    }
+    let (_, stranger) = server.recommend("t1", "u3", json!({"scenario_id": "feed", "count": 5})).await;
+    assert_eq!(stranger["cached"], false, "{stranger}");
+
+    // Without the cache there is nothing to fill; bad input says what to fix.
+    server.scenario("t1", "plain", config(&[("latest", 1.0, 50)])).await;
+    let (status, body) = server.post("t1", "/api/v1/scenarios/plain/jobs/precompute", json!({})).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("cache_disabled")), "{body}");
+    let (status, body) = server.post("t1", "/api/v1/scenarios/feed/jobs/precompute", json!({"active_days": 0})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("active_days"), "{body}");
+    let (status, _) = server.post("t2", "/api/v1/scenarios/feed/jobs/precompute", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's scenario");
+}
