@@ -201,7 +201,10 @@ fn spread(
         .collect()
 }
 
-/// The `k` highest positive scores, best first (ties by index).
+/// The `k` highest positive scores, best first (ties by index), in a vector of their size:
+/// `scored` holds every row the walk touched (up to the whole catalog for a popular item or an
+/// active user), and a truncated vector keeps its capacity — kept per row, that was 150 KB per
+/// user and item (15 GB for 100,000 users and items, `examples/memory.rs`).
 fn best_k(mut scored: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)> {
     scored.retain(|&(_, score)| score > 0.0);
     if scored.len() > k {
@@ -209,6 +212,7 @@ fn best_k(mut scored: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)> {
         scored.truncate(k);
     }
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored.shrink_to_fit();
     scored
 }
 
@@ -251,6 +255,27 @@ fn similar(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every row's walk touches every other row here; what is kept must be no larger than the
+    /// `k` asked for (a truncated vector that kept its capacity held 150 KB per user and item at
+    /// 100,000 of each).
+    #[test]
+    fn the_kept_neighbours_and_candidates_hold_no_more_than_their_k() {
+        let mut rows = Vec::new();
+        for user in 0..60 {
+            for item in 0..80 {
+                if (user + item) % 3 != 0 {
+                    rows.push(interaction(&format!("u{user}"), &format!("i{item}")));
+                }
+            }
+        }
+        let params = CfParams { neighbors: 5, user_recs: 7, ..CfParams::default() };
+        let model = CfModel::train(&rows, params, 0);
+        assert!(model.item_neighbors.iter().all(|row| row.len() == 5 && row.capacity() == 5));
+        for recs in model.user_recs.iter().chain(&model.history_recs) {
+            assert!(recs.len() <= 7 && recs.capacity() == recs.len(), "{}", recs.capacity());
+        }
+    }
 
     fn similar<'m>(model: &'m CfModel, item: &str) -> Vec<(&'m str, f32)> {
         let neighbors = model.item_index(item).map(|i| model.similar_items_of(i)).unwrap_or_default();

@@ -1,0 +1,179 @@
+//! Memory of what the engine holds per user, item and model (issue 19, part 6): builds `n` of
+//! one kind the way the service holds them and prints the process's resident memory before and
+//! after, per unit. One kind and size per process, so each number starts from the same base.
+//!
+//! ```text
+//! cargo run --release -p polyrec --example memory -- profiles 100000
+//! cargo run --release -p polyrec --example memory -- catalog 1000000
+//! cargo run --release -p polyrec --example memory -- cf 100000
+//! ```
+//!
+//! - `profiles`: `n` user profiles as a busy user's look (100 recent items, 8 categories, 16
+//!   tags, 24 hourly windows folded) in the service's profile cache (a moka cache of
+//!   `Arc<UserProfile>` by tenant, user and scenario); also the mean size of the JSON the
+//!   document store and Redis keep per profile.
+//! - `catalog`: `n` items with the metadata of `bench/gen_data.py` (category, 3 tags, duration,
+//!   completion rate, publish time) in a scenario's `Catalog`.
+//! - `cf`: the item–item and user–user neighbours (`CfModel`) of `n` users over `n` items,
+//!   30 interactions per user drawn with a popularity skew.
+//!
+//! Prints one JSON line: `{"kind", "n", "rss_before", "rss_after", "bytes_per_unit", ...}`.
+
+use std::sync::Arc;
+
+use polyrec_core::{Item, ItemId, ItemStatus, ScenarioId, TenantId, UserId, UserProfile};
+use polyrec_engine::cf::CfParams;
+use polyrec_engine::{Catalog, CfModel};
+use polyrec_storage::Interaction;
+use serde_json::json;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The process's resident bytes (`/proc/self/statm`).
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).expect("statm's resident field");
+    pages * 4096
+}
+
+/// The process's peak resident bytes (`VmHWM`).
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+    line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).expect("kB") * 1024
+}
+
+/// A seeded xorshift: the same data every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Skewed towards small values (popular items first).
+    fn skewed(&mut self, n: u64) -> u64 {
+        let u = (self.next() % 1_000_000) as f64 / 1_000_000.0;
+        ((u * u * u) * n as f64) as u64
+    }
+}
+
+fn profile(user: usize, rng: &mut Rng, scenario: &ScenarioId) -> UserProfile {
+    let mut profile = UserProfile::empty(UserId::parse(format!("user_{user}")).unwrap(), scenario.clone());
+    profile.features.total_watch_count = 120;
+    profile.features.total_impressions = 900;
+    profile.features.total_watch_value = 5_400.0;
+    profile.features.favorite_categories = (0..3).map(|c| format!("category_{c}")).collect();
+    profile.features.active_hours = (0..24).map(|h| h as u64 % 5).collect();
+    profile.features.recent_items =
+        (0..UserProfile::RECENT_ITEMS_CAP).map(|_| format!("item_{}", rng.skewed(100_000))).collect();
+    for c in 0..8 {
+        profile.preferences.category_scores.insert(format!("category_{c}"), 1.0 + c as f64);
+    }
+    for t in 0..16 {
+        profile.preferences.tag_scores.insert(format!("tag_{}", rng.next() % 200 + t), 0.5);
+    }
+    for w in 0..24 {
+        profile.applied_windows.insert(1_765_000_000_000 + w * 3_600_000, 1_000 + w as u64);
+    }
+    profile.window_end_ms = 1_765_086_400_000;
+    profile.updated_ms = 1_765_086_400_000;
+    profile
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let kind = args.next().unwrap_or_else(|| "profiles".into());
+    let n: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let scenario = ScenarioId::parse("feed").unwrap();
+    let tenant = TenantId::parse("tenant").unwrap();
+    let before = rss();
+    let mut extra = serde_json::Map::new();
+    match kind.as_str() {
+        "profiles" => {
+            type Entry = (Option<Arc<UserProfile>>, i64);
+            let cache: moka::sync::Cache<(TenantId, UserId, ScenarioId), Entry> =
+                moka::sync::Cache::builder().max_capacity(n as u64).support_invalidation_closures().build();
+            let mut json_bytes = 0usize;
+            for user in 0..n {
+                let profile = profile(user, &mut rng, &scenario);
+                if user % 100 == 0 {
+                    json_bytes += serde_json::to_vec(&profile).unwrap().len();
+                }
+                cache.insert((tenant.clone(), profile.user_id.clone(), scenario.clone()), (Some(Arc::new(profile)), 0));
+            }
+            cache.run_pending_tasks();
+            extra.insert("entries".into(), json!(cache.entry_count()));
+            extra.insert("json_bytes_per_profile".into(), json!(json_bytes / n.div_ceil(100)));
+            measure(&kind, n, before, extra);
+            drop(cache);
+        }
+        "catalog" => {
+            let items: Vec<Arc<Item>> = (0..n)
+                .map(|i| {
+                    let metadata = json!({
+                        "category": format!("category_{}", i % 20),
+                        "tags": [format!("tag_{}", i % 200), format!("tag_{}", (i * 7) % 200), format!("tag_{}", (i * 13) % 200)],
+                        "duration": 30 + i % 600,
+                        "completion_rate": (i % 100) as f64 / 100.0,
+                        "publish_time": 1_765_000_000 + i as i64,
+                    });
+                    Arc::new(Item {
+                        item_id: ItemId::parse(format!("item_{i}")).unwrap(),
+                        scenario_id: scenario.clone(),
+                        metadata: metadata.as_object().unwrap().clone(),
+                        embedding: None,
+                        status: ItemStatus::Active,
+                        created_ms: 0,
+                        updated_ms: 0,
+                        publish_memo: Default::default(),
+                    })
+                })
+                .collect();
+            let catalog = Catalog::build(items);
+            extra.insert("items".into(), json!(catalog.len()));
+            measure(&kind, n, before, extra);
+            drop(catalog);
+        }
+        "cf" => {
+            let interactions: Vec<Interaction> = (0..n)
+                .flat_map(|user| {
+                    let items: Vec<u64> = (0..30).map(|_| rng.skewed(n as u64)).collect();
+                    items.into_iter().map(move |item| Interaction {
+                        user_id: format!("user_{user}"),
+                        item_id: format!("item_{item}"),
+                        weight: 1.0,
+                        last_ms: 1_765_000_000_000,
+                    })
+                })
+                .collect();
+            // The interactions are the job's input, read and dropped; the model is what stays
+            // (the allocator is given a moment to return the freed pages). The peak is what the
+            // training needed.
+            let model = CfModel::train(&interactions, CfParams::default(), 0);
+            drop(interactions);
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            extra.insert("users".into(), json!(model.n_users()));
+            extra.insert("items".into(), json!(model.n_items()));
+            extra.insert("peak_rss".into(), json!(peak_rss()));
+            measure(&kind, n, before, extra);
+            drop(model);
+        }
+        other => panic!("unknown kind {other:?}: profiles, catalog or cf"),
+    }
+}
+
+fn measure(kind: &str, n: usize, before: u64, extra: serde_json::Map<String, serde_json::Value>) {
+    let after = rss();
+    let mut line = json!({
+        "kind": kind, "n": n, "rss_before": before, "rss_after": after,
+        "bytes_per_unit": (after.saturating_sub(before)) as f64 / n as f64,
+    });
+    line.as_object_mut().unwrap().extend(extra);
+    println!("{line}");
+}
