@@ -171,8 +171,10 @@ pub(crate) struct ValidationUser<'a> {
     pub relevant: &'a FxHashSet<&'a str>,
     /// How many recent items the request carries (at most the 50 a live request does).
     pub history: usize,
-    /// Interactions per item in the training part.
+    /// Interactions per item in the training part…
     pub popularity: &'a HashMap<String, f64>,
+    /// …and the most of any item (at least 1).
+    pub most_popular: f64,
 }
 
 impl ValidationUser<'_> {
@@ -259,6 +261,7 @@ pub(crate) fn validation_candidates(
     for r in &train {
         *popularity.entry(r.item_id.clone()).or_default() += 1.0;
     }
+    let most_popular = popularity.values().copied().fold(1.0, f64::max);
     let hot = popularity.iter().map(|(item, n)| (item.clone(), *n)).collect();
     runtime.block_on(scratch_realtime.replace_hot_items(&tenant, &scenario, hot, i64::MAX / 4))?;
 
@@ -294,6 +297,7 @@ pub(crate) fn validation_candidates(
             relevant,
             history: offline.recent.len(),
             popularity: &popularity,
+            most_popular,
         });
         progress(0.6 + 0.4 * (n + 1) as f64 / truth.len() as f64);
     }

@@ -87,10 +87,15 @@ pub fn feature_names(channels: &[String]) -> Vec<String> {
 /// The indices of the top [`DEPTH`] candidates by merged recall score (ties by item id, the
 /// pipeline's order), best first.
 pub fn top(candidates: &[Candidate]) -> Vec<usize> {
+    let scores: Vec<f64> = candidates.iter().map(|c| c.recall_score).collect();
+    top_by(candidates, &scores)
+}
+
+/// The indices of the top [`DEPTH`] candidates by `scores` (one per candidate), ties by item id.
+fn top_by(candidates: &[Candidate], scores: &[f64]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     let by_score = |a: &usize, b: &usize| {
-        let (a, b) = (&candidates[*a], &candidates[*b]);
-        b.recall_score.total_cmp(&a.recall_score).then_with(|| a.item_id().cmp(b.item_id()))
+        scores[*b].total_cmp(&scores[*a]).then_with(|| candidates[*a].item_id().cmp(candidates[*b].item_id()))
     };
     if order.len() > DEPTH {
         order.select_nth_unstable_by(DEPTH - 1, by_score);
@@ -387,21 +392,21 @@ fn serving_weights(config: &ScenarioConfig, params: &BTreeMap<String, Value>) ->
 /// channel at weight 1, so the recall scores are merged again with the serving `weights` first
 /// (the order the stage re-orders, and the one it must beat).
 fn group(channels: &[String], weights: &[f64], user: ValidationUser<'_>) -> Group {
-    let mut candidates = user.candidates.to_vec();
-    for candidate in &mut candidates {
-        candidate.recall_score = candidate
-            .channels
-            .iter()
-            .filter_map(|hit| Some(weights[channels.iter().position(|c| *c == hit.name)?] * hit.score))
-            .sum();
-    }
-    let rows = top(&candidates);
-    let max = user.popularity.values().copied().fold(0.0, f64::max).max(1.0);
+    let candidates = user.candidates;
+    let served: Vec<f64> = candidates
+        .iter()
+        .map(|candidate| {
+            let weight =
+                |hit: &crate::pipeline::ChannelHit| Some(weights[channels.iter().position(|c| *c == hit.name)?]);
+            candidate.channels.iter().filter_map(|hit| Some(weight(hit)? * hit.score)).sum()
+        })
+        .collect();
+    let rows = top_by(candidates, &served);
     let values = features(
         channels,
-        &candidates,
+        candidates,
         &rows,
-        |item| (user.popularity.get(item).copied().unwrap_or(0.0) / max) as f32,
+        |item| (user.popularity.get(item).copied().unwrap_or(0.0) / user.most_popular) as f32,
         user.history,
     );
     let labels = rows.iter().map(|&c| f32::from(u8::from(user.relevant.contains(candidates[c].item_id())))).collect();

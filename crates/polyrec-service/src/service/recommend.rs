@@ -270,6 +270,28 @@ async fn answer(
     app.follow_models(tenant, &scenario_id).await;
     let models = app.models.current(tenant, &scenario_id);
 
+    // Every answer, cached or computed, is counted and shaped here.
+    let respond = |items, fallback, degraded_channels, channels, candidates, cached| {
+        if asked {
+            metrics::counter!("polyrec_tenant_requests_total", "tenant" => crate::telemetry::tenant_label(tenant), "kind" => "recommend")
+                .increment(1);
+        }
+        RecommendResponse {
+            request_id: request_id.clone(),
+            scenario_id: scenario_id.to_string(),
+            user_id: user.to_string(),
+            config_version: compiled.scenario.version,
+            experiment_id: assigned.as_ref().map(|(experiment, _, _)| experiment.clone()),
+            group_id: assigned.as_ref().map(|(_, group, _)| group.clone()),
+            items,
+            fallback,
+            degraded_channels,
+            channels,
+            candidates,
+            cached,
+            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        }
+    };
     let cache = &compiled.scenario.config.cache;
     let cache_key = (cache.enabled && !explain && realtime_failure.is_none()).then(|| {
         let group = assigned.as_ref().map(|(_, group, _)| group.as_str());
@@ -301,25 +323,8 @@ async fn answer(
         });
         crate::telemetry::cache_lookup("recommend", items.is_some());
         if let Some(items) = items {
-            if asked {
-                metrics::counter!("polyrec_tenant_requests_total", "tenant" => crate::telemetry::tenant_label(tenant), "kind" => "recommend")
-                    .increment(1);
-            }
-            return Ok(RecommendResponse {
-                request_id,
-                scenario_id: scenario_id.to_string(),
-                user_id: user.to_string(),
-                config_version: compiled.scenario.version,
-                experiment_id: assigned.as_ref().map(|(experiment, _, _)| experiment.clone()),
-                group_id: assigned.map(|(_, group, _)| group),
-                items,
-                fallback: answer.is_some_and(|a| a.fallback),
-                degraded_channels: Vec::new(),
-                channels: None,
-                candidates: None,
-                cached: true,
-                took_ms: started.elapsed().as_secs_f64() * 1000.0,
-            });
+            let fallback = answer.is_some_and(|a| a.fallback);
+            return Ok(respond(items, fallback, Vec::new(), None, None, true));
         }
     }
     // A cached answer holds more than asked for, for the reads that filter some out.
@@ -354,10 +359,6 @@ async fn answer(
     }
     metrics::histogram!("polyrec_pipeline_candidates", "stage" => "recall").record(output.n_candidates as f64);
     metrics::histogram!("polyrec_pipeline_candidates", "stage" => "returned").record(output.items.len() as f64);
-    if asked {
-        metrics::counter!("polyrec_tenant_requests_total", "tenant" => crate::telemetry::tenant_label(tenant), "kind" => "recommend")
-            .increment(1);
-    }
     if output.fallback_used {
         metrics::counter!("polyrec_recommend_fallback_total").increment(1);
     }
@@ -388,19 +389,6 @@ async fn answer(
             stages: explain.then_some(c.stages),
         })
         .collect();
-    Ok(RecommendResponse {
-        request_id,
-        scenario_id: scenario_id.to_string(),
-        user_id: user.to_string(),
-        config_version: compiled.scenario.version,
-        experiment_id: assigned.as_ref().map(|(experiment, _, _)| experiment.clone()),
-        group_id: assigned.map(|(_, group, _)| group),
-        items,
-        fallback: output.fallback_used,
-        degraded_channels: degraded,
-        channels: explain.then_some(output.channels),
-        candidates: explain.then_some(output.n_candidates),
-        cached: false,
-        took_ms: started.elapsed().as_secs_f64() * 1000.0,
-    })
+    let (channels, candidates) = (explain.then_some(output.channels), explain.then_some(output.n_candidates));
+    Ok(respond(items, output.fallback_used, degraded, channels, candidates, false))
 }

@@ -53,6 +53,10 @@ pub struct MemoryRealtime {
 struct Answers {
     entries: HashMap<String, (Arc<str>, i64)>,
     bytes: usize,
+    /// No entry expires before this (it may be earlier than the true earliest after a removal):
+    /// a full store scans for expired answers only once one can have expired, not on every put
+    /// under the lock every request's read waits on.
+    earliest_expiry: i64,
 }
 
 impl Answers {
@@ -80,12 +84,17 @@ impl Answers {
         self.remove(&key);
         let size = key.len() + text.len();
         if self.bytes + size > MAX_CACHED_ANSWER_BYTES {
+            if now < self.earliest_expiry {
+                return false;
+            }
             self.retain(|_, expires_ms| expires_ms > now);
+            self.earliest_expiry = self.entries.values().map(|(_, expires_ms)| *expires_ms).min().unwrap_or(i64::MAX);
             if self.bytes + size > MAX_CACHED_ANSWER_BYTES {
                 return false;
             }
         }
         self.bytes += size;
+        self.earliest_expiry = self.earliest_expiry.min(expires_ms);
         self.entries.insert(key, (text.into(), expires_ms));
         true
     }
@@ -93,7 +102,11 @@ impl Answers {
 
 impl MemoryRealtime {
     pub fn new(clock: SharedClock) -> Self {
-        Self { clock, entries: RwLock::new(HashMap::new()), answers: RwLock::new(Answers::default()) }
+        Self {
+            clock,
+            entries: RwLock::new(HashMap::new()),
+            answers: RwLock::new(Answers { earliest_expiry: i64::MAX, ..Answers::default() }),
+        }
     }
 
     /// Drops expired keys; a background task calls this periodically (reads already ignore them).
