@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap as HashMap;
 use polyrec_storage::Interaction;
 
 /// Bounds that keep training time linear in the data.
-#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CfParams {
     /// Neighbors kept per item and per user.
@@ -35,6 +35,61 @@ impl Default for CfParams {
     }
 }
 
+impl CfParams {
+    /// The largest neighbour list a config may ask for: the lists are kept for every item and
+    /// user, so this bounds the model's memory (at most this many pairs per item and user).
+    pub const MAX_NEIGHBORS: usize = 2_000;
+
+    /// What a search over the neighbours ([`crate::learned::item_cf`]) tries: how many
+    /// neighbours are kept and the shrinkage, the defaults first. The other bounds stay as
+    /// given: they cap the cost, not the quality.
+    pub fn candidates(self) -> Vec<CfParams> {
+        let mut candidates = vec![self];
+        for neighbors in [50, 100, 200, 500, 1_000] {
+            for shrink in [0.0, 10.0, 50.0, 200.0] {
+                let candidate = CfParams { neighbors, shrink, ..self };
+                if !candidates.contains(&candidate) {
+                    candidates.push(candidate);
+                }
+            }
+        }
+        candidates
+    }
+
+    /// Whether the bounds are usable: every count at least 1, the neighbours at most
+    /// [`CfParams::MAX_NEIGHBORS`], the shrinkage a finite number ≥ 0.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("neighbors", self.neighbors),
+            ("items_per_user", self.items_per_user),
+            ("users_per_item", self.users_per_item),
+            ("user_items", self.user_items),
+            ("user_recs", self.user_recs),
+        ] {
+            if value == 0 {
+                return Err(format!("{name}: must be at least 1"));
+            }
+        }
+        if self.neighbors > Self::MAX_NEIGHBORS {
+            return Err(format!("neighbors: at most {}", Self::MAX_NEIGHBORS));
+        }
+        for (name, value, most) in [
+            ("items_per_user", self.items_per_user, 10_000),
+            ("users_per_item", self.users_per_item, 100_000),
+            ("user_items", self.user_items, 1_000),
+            ("user_recs", self.user_recs, 2_000),
+        ] {
+            if value > most {
+                return Err(format!("{name}: at most {most}"));
+            }
+        }
+        if !(self.shrink.is_finite() && self.shrink >= 0.0) {
+            return Err("shrink: must be a number ≥ 0".to_owned());
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct CfModel {
     items: Vec<String>,
@@ -51,6 +106,8 @@ pub struct CfModel {
     user_history: Vec<Vec<u32>>,
     pub n_interactions: usize,
     pub trained_ms: i64,
+    /// What it was built with.
+    pub params: CfParams,
 }
 
 impl CfModel {
@@ -124,7 +181,40 @@ impl CfModel {
             user_history,
             n_interactions: interactions.len(),
             trained_ms,
+            params,
         }
+    }
+
+    /// Trains on an interaction matrix (a search's validation split): each cell is one
+    /// interaction of its value's weight, all equally recent.
+    pub fn train_matrix(matrix: &polyrec_models::Interactions, params: CfParams) -> Self {
+        let rows: Vec<Interaction> = (0..matrix.n_users())
+            .flat_map(|u| {
+                let user = matrix.users.name(u as u32);
+                let (items, values) = matrix.by_user.row(u);
+                items.iter().zip(values).map(move |(&i, &value)| Interaction {
+                    user_id: user.to_owned(),
+                    item_id: matrix.items.name(i).to_owned(),
+                    weight: value as f64,
+                    last_ms: 0,
+                })
+            })
+            .collect();
+        Self::train(&rows, params, 0)
+    }
+
+    /// The item-based score of every item of `items` for a training user (what `item_cf`
+    /// serves from the history alone, without recent items), `None` for a user it does not
+    /// know.
+    pub fn history_scores(&self, items: &polyrec_models::Vocabulary, user_id: &str) -> Option<Vec<f32>> {
+        self.user_index.get(user_id)?;
+        let mut scores = vec![0f32; items.len()];
+        for &(item, score) in self.history_items(user_id) {
+            if let Some(index) = items.get(self.item_name(item)) {
+                scores[index as usize] = score;
+            }
+        }
+        Some(scores)
     }
 
     /// Items most similar to the item at `index`, as (item index, similarity).

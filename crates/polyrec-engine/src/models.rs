@@ -17,6 +17,9 @@ use crate::rank::learned::RankerModel;
 pub struct ScenarioModels {
     /// Item–item and user–user neighbours (`item_cf`, `user_cf`).
     pub cf: Option<Arc<CfModel>>,
+    /// The parameters `cf` is built with: the serving `item_cf` version's
+    /// ([`crate::learned::item_cf`]); `None`: the config's or the defaults.
+    pub cf_params: Option<crate::cf::CfParams>,
     /// The scenario's warehouse event count when `cf` was trained (the trainer's schedule
     /// retrains when it changes).
     pub trained_on_events: Option<u64>,

@@ -137,8 +137,10 @@ struct ModelParams {
     dlae: Option<DlaeParams>,
     #[serde(default)]
     sparse_ease: Option<SparseEaseParams>,
+    /// The item_cf and user_cf neighbours' bounds (`CfParams`); when not given, the neighbours
+    /// and shrinkage are searched as a training job's `item_cf` does.
     #[serde(default)]
-    cf: CfParams,
+    cf: Option<CfParams>,
     /// The rankers' hyperparameters (`rank.params.model` of a scenario).
     #[serde(default)]
     lightgbm: Option<Value>,
@@ -563,17 +565,26 @@ async fn train_all(
         })
         .collect();
     let mut chosen_params = BTreeMap::new();
+    let catalog_vocabulary = Vocabulary::from_names(item_ids.iter().map(|s| s.to_string()).collect());
+    let matrix =
+        Interactions::build(train.iter().map(|r| (r.user_id.as_str(), r.item_id.as_str(), 1.0)), catalog_vocabulary);
     if needs(&["item_cf", "user_cf", "pipeline"]) {
-        let interactions = rows.clone();
         let started = Instant::now();
-        let cf_params = params.cf;
+        let cf_params = tuned(
+            "item_cf",
+            params.cf,
+            CfParams::default().candidates(),
+            budget,
+            &matrix,
+            |m, p| Ok::<_, std::convert::Infallible>((CfModel::train_matrix(m, *p), m.items.clone())),
+            |(model, items): &(CfModel, Vocabulary), user| model.history_scores(items, user),
+        );
+        chosen_params.insert(learned::item_cf::NAME.to_owned(), serde_json::to_value(cf_params)?);
+        let interactions = rows.clone();
         let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, cf_params, 0)).await?;
         fit.cf = started.elapsed().as_secs_f64();
         models.cf = Some(Arc::new(model));
     }
-    let catalog_vocabulary = Vocabulary::from_names(item_ids.iter().map(|s| s.to_string()).collect());
-    let matrix =
-        Interactions::build(train.iter().map(|r| (r.user_id.as_str(), r.item_id.as_str(), 1.0)), catalog_vocabulary);
     if needs(&["als", "vector_search", "pipeline"]) {
         let started = Instant::now();
         let chosen = tuned(

@@ -25,7 +25,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{About, Fitted, LearnedModel, Trained, TrainingData, Tuning, Vectors};
-use crate::cf::CfParams;
 use crate::offline::OfflineUser;
 use crate::{Catalog, CfModel, Pipeline, ScenarioModels};
 
@@ -225,13 +224,21 @@ pub(crate) fn validation_candidates(
     let mut models = ScenarioModels::default();
     let uses = |name: &str| config.recall.strategies.iter().any(|s| s.name == name);
     if uses("item_cf") || uses("user_cf") {
-        models.cf = Some(Arc::new(CfModel::train(&train_rows, CfParams::default(), now_ms)));
+        // With the neighbours' parameters the job chose (`item_cf`'s search), else the defaults.
+        let cf_params = match params.get(super::item_cf::NAME) {
+            Some(recorded) => super::item_cf::recorded(Some(recorded)),
+            None => super::item_cf::params_for(None, Some(config)),
+        };
+        models.cf = Some(Arc::new(CfModel::train(&train_rows, cf_params, now_ms)));
     }
     let tenant = TenantId::parse("validation")?;
     let scenario = ScenarioId::parse("validation")?;
     let recall_models: Vec<_> = super::LEARNED
         .iter()
-        .filter(|m| m.stage() == ModelKind::Recall && m.name() != NAME && m.used_by(config))
+        // The neighbours are built above; `item_cf`'s own fit holds only their parameters.
+        .filter(|m| {
+            m.stage() == ModelKind::Recall && ![NAME, super::item_cf::NAME].contains(&m.name()) && m.used_by(config)
+        })
         .collect();
     for (i, model) in recall_models.iter().enumerate() {
         // One fit on the training part: no search, no holdout metrics.

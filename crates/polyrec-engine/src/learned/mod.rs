@@ -13,6 +13,7 @@ pub mod blend;
 pub mod dlae;
 pub mod ease;
 pub mod interaction_ranker;
+pub mod item_cf;
 mod rankers;
 pub mod sparse_ease;
 
@@ -39,6 +40,7 @@ pub static LEARNED: &[&dyn LearnedModel] = &[
     &ease::EASE,
     &dlae::DLAE,
     &sparse_ease::SPARSE_EASE,
+    &item_cf::ITEM_CF,
     &blend::BLEND,
     &interaction_ranker::INTERACTION_RANKER,
     &rankers::LIGHTGBM,
@@ -242,6 +244,23 @@ fn fit_recall<M: Trained + 'static, P: serde::Serialize + serde::de::Deserialize
     score: impl Fn(&M, &str) -> Option<Vec<f32>>,
     progress: &(dyn Fn(f64) + Sync),
 ) -> Result<Fitted> {
+    fit_recall_serving(rows, tuning, candidates, &fit, |all, params, report| fit(all, params, report), score, progress)
+}
+
+/// [`fit_recall`] where what serves is made by `serve` from every interaction and the chosen
+/// parameters, instead of `fit` (a model whose artifact is its parameters: `item_cf`).
+fn fit_recall_serving<M: Trained + 'static, S: Trained + 'static, P>(
+    rows: &[Interaction],
+    tuning: Tuning<'_>,
+    candidates: Vec<P>,
+    fit: impl Fn(&Interactions, P, &(dyn Fn(f64) + Sync)) -> Result<M>,
+    serve: impl FnOnce(&Interactions, P, &(dyn Fn(f64) + Sync)) -> Result<S>,
+    score: impl Fn(&M, &str) -> Option<Vec<f32>>,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<Fitted>
+where
+    P: serde::Serialize + serde::de::DeserializeOwned + Clone,
+{
     let invalid = |e: String| Error::invalid(Code::InvalidConfig, format!("recall model parameters: {e}"));
     // The config's fields over every candidate; candidates that become equal are tried once.
     let mut distinct = Vec::with_capacity(candidates.len());
@@ -307,7 +326,7 @@ fn fit_recall<M: Trained + 'static, P: serde::Serialize + serde::de::Deserialize
         progress(offset + share);
         (summary_metrics(&summary), offset + share)
     };
-    let model = fit(&all, params.clone(), &|f| progress(offset + f * (1.0 - offset)))?;
+    let model = serve(&all, params.clone(), &|f| progress(offset + f * (1.0 - offset)))?;
     let mut recorded = serde_json::to_value(params).map_err(Error::internal)?;
     if let Value::Object(fields) = &mut recorded {
         let mut how = how;
@@ -369,7 +388,10 @@ mod tests {
         }
         assert!(named("no_such_model").is_none());
         // The blend comes after the recall models it weighs: a job trains in this order.
-        assert_eq!(names(Some(ModelKind::Recall)).collect::<Vec<_>>(), ["als", "ease", "dlae", "sparse_ease", "blend"]);
+        assert_eq!(
+            names(Some(ModelKind::Recall)).collect::<Vec<_>>(),
+            ["als", "ease", "dlae", "sparse_ease", "item_cf", "blend"]
+        );
     }
 
     #[test]

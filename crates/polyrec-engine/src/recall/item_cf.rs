@@ -31,6 +31,10 @@ pub struct ItemCfConfig {
     /// Also seed from the user's items in the trained model, after the recent ones.
     #[serde(default = "default_history")]
     pub history: bool,
+    /// The neighbours' parameters ([`crate::cf::CfParams`]) kept as given; the training job's
+    /// search chooses the others ([`crate::learned::item_cf`]).
+    #[serde(default)]
+    pub model: Option<serde_json::Map<String, Value>>,
 }
 
 fn default_history() -> bool {
@@ -56,6 +60,11 @@ pub fn build(params: &Value, _: &ScenarioConfig) -> Result<Box<dyn Recall>, Buil
     }
     if !(config.decay.is_finite() && config.decay >= 0.0) {
         return Err(BuildError::new("params.decay", "must be a number ≥ 0"));
+    }
+    if let Some(fixed) = &config.model {
+        let params: crate::cf::CfParams = crate::learned::with_fixed(&crate::cf::CfParams::default(), fixed)
+            .map_err(|e| BuildError::new("params.model", e))?;
+        params.validate().map_err(|e| BuildError::new("params.model", e))?;
     }
     Ok(Box::new(ItemCf { config }))
 }
@@ -124,5 +133,21 @@ mod tests {
         assert_eq!(ids(&strategy.recall(&fx.ctx(), 10).await.unwrap()), ["b"]);
         fx.exclude.insert("b".into());
         assert!(strategy.recall(&fx.ctx(), 10).await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_neighbours_model_params_are_checked() {
+        assert!(build(&json!({"model": {"neighbors": 50, "shrink": 10.0}}), &dummy()).is_ok());
+        for (model, field) in [
+            (json!({"neighbors": 0}), "neighbors"),
+            (json!({"neighbors": 1_000_000}), "neighbors"),
+            (json!({"shrink": -1.0}), "shrink"),
+            (json!({"neighbours": 5}), "neighbours"),
+            (json!({"users_per_item": "all"}), "users_per_item"),
+        ] {
+            let error = build(&json!({ "model": model }), &dummy()).err().expect("refused");
+            assert_eq!(error.sub_path, "params.model", "{error:?}");
+            assert!(error.message.contains(field), "{error:?}");
+        }
     }
 }

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use polyrec_core::{Result, ScenarioId, TenantId};
+use polyrec_core::{Result, ScenarioConfig, ScenarioId, TenantId};
+use polyrec_engine::cf::CfParams;
 use polyrec_engine::{CfModel, ScenarioModels};
 use polyrec_storage::Cached;
 
@@ -90,6 +91,19 @@ impl Models {
     /// The warehouse event count the scenario's CF model was trained on, if any.
     pub fn cf_trained_at(&self, tenant: &TenantId, id: &ScenarioId) -> Option<u64> {
         self.current(tenant, id)?.trained_on_events
+    }
+
+    /// The parameters the scenario's CF neighbours should be built with: the serving `item_cf`
+    /// version's choice, else the config's `params.model`, else the defaults.
+    pub fn cf_params(&self, tenant: &TenantId, id: &ScenarioId, config: &ScenarioConfig) -> CfParams {
+        polyrec_engine::learned::item_cf::params_for(self.current(tenant, id).as_deref(), Some(config))
+    }
+
+    /// Whether the scenario's CF neighbours were built from `event_count` events with `params`.
+    pub fn cf_is_current(&self, tenant: &TenantId, id: &ScenarioId, event_count: u64, params: &CfParams) -> bool {
+        self.current(tenant, id).is_some_and(|models| {
+            models.trained_on_events == Some(event_count) && models.cf.as_ref().is_some_and(|cf| cf.params == *params)
+        })
     }
 
     /// Waits for any training of the scenario in this process to finish; the guard holds off

@@ -26,9 +26,9 @@ use parking_lot::Mutex;
 use polyrec_core::clock::DAY_MS;
 use polyrec_core::model::ModelKind;
 use polyrec_core::model::serving_version;
-use polyrec_core::{Error, JobRecord, JobState, Result, ScenarioId, TenantId, UserId};
+use polyrec_core::{Error, JobRecord, JobState, Result, ScenarioConfig, ScenarioId, TenantId, UserId};
 use polyrec_engine::CfModel;
-use polyrec_engine::cf::CfParams;
+
 use polyrec_engine::learned;
 use serde::Serialize;
 use serde_json::json;
@@ -247,8 +247,9 @@ pub async fn train_now(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId)
         JobState::Succeeded => {
             // A worker elsewhere trained it: this process rebuilds its own neighbours from the
             // same events and loads the versions the job activated.
-            refresh_neighbours(app, tenant, scenario).await?;
             models::follow(app, tenant, scenario).await?;
+            let compiled = app.scenario(tenant, scenario).await?;
+            refresh_neighbours(app, tenant, scenario, &compiled.scenario.config).await?;
             let count = |key: &str| job.data.get(key).copied().unwrap_or(0) as usize;
             Ok(CfReport {
                 scenario_id: scenario.to_string(),
@@ -491,9 +492,9 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
 
     tracker.stage("training item_cf and user_cf neighbours", 0.1, 0.2).await;
     let rows = interactions.clone();
-    let model = tokio::task::spawn_blocking(move || CfModel::train(&rows, CfParams::default(), now))
-        .await
-        .map_err(Error::internal)?;
+    let cf_params = app.models.cf_params(tenant, scenario, &compiled.scenario.config);
+    let model =
+        tokio::task::spawn_blocking(move || CfModel::train(&rows, cf_params, now)).await.map_err(Error::internal)?;
     {
         let mut job = tracker.job.lock();
         job.data.insert("events".into(), event_count);
@@ -513,7 +514,17 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
         });
     }
     tracker.still_held()?;
-    train_registered(app, tenant, scenario, &compiled, &models, &interactions, event_count, tracker).await
+    train_registered(app, tenant, scenario, &compiled, &models, &interactions, event_count, tracker).await?;
+    // A new `item_cf` version may have chosen other neighbours' parameters: built with them now.
+    let cf_params = app.models.cf_params(tenant, scenario, &compiled.scenario.config);
+    if !app.models.cf_is_current(tenant, scenario, event_count, &cf_params) {
+        tracker.stage("building item_cf and user_cf neighbours with the chosen parameters", 0.97, 0.99).await;
+        let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, cf_params, now))
+            .await
+            .map_err(Error::internal)?;
+        app.models.set_cf(tenant, scenario, model, event_count);
+    }
+    Ok(())
 }
 
 /// Trains, registers and activates `models` (ALS, EASE, rankers), reporting progress.
@@ -872,17 +883,24 @@ pub async fn reap(app: &App, lease_before: i64) -> Result<usize> {
 }
 
 /// Rebuilds this process's item–item and user–user neighbours of a scenario from the warehouse
-/// when its event count changed since they were built (they are an in-memory index of each
-/// serving process, not a registered model).
-pub async fn refresh_neighbours(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
+/// when its event count or their parameters (a new `item_cf` version's choice) changed since
+/// they were built (they are an in-memory index of each serving process; the registry keeps
+/// only their parameters).
+pub async fn refresh_neighbours(
+    app: &App,
+    tenant: &TenantId,
+    scenario: &ScenarioId,
+    config: &ScenarioConfig,
+) -> Result<()> {
     let count = app.stores.warehouse.count(tenant, Some(scenario)).await?;
-    if count == 0 || app.models.cf_trained_at(tenant, scenario) == Some(count) {
+    let params = app.models.cf_params(tenant, scenario, config);
+    if count == 0 || app.models.cf_is_current(tenant, scenario, count, &params) {
         return Ok(());
     }
     let now = app.now_ms();
     let since = now - app.config.cf_window_days as i64 * DAY_MS;
     let interactions = app.stores.warehouse.interactions(tenant, scenario, since).await?;
-    let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, CfParams::default(), now))
+    let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, params, now))
         .await
         .map_err(Error::internal)?;
     app.models.set_cf(tenant, scenario, model, count);
@@ -899,8 +917,10 @@ async fn schedule_round(app: &Arc<App>) -> Result<()> {
         if count == 0 {
             continue;
         }
-        if app.models.cf_trained_at(&tenant, &id) != Some(count) {
-            refresh_neighbours(app, &tenant, &id).await?;
+        let events_changed = app.models.cf_trained_at(&tenant, &id) != Some(count);
+        // Also when the registry's `item_cf` version (followed above) chose other parameters.
+        refresh_neighbours(app, &tenant, &id, &scenario.config).await?;
+        if events_changed {
             let models = wanted(&scenario.config, &[]);
             if !models.is_empty() {
                 let job_id = format!("schedule-{id}-{count}");

@@ -242,6 +242,51 @@ async fn dlae_trains_registers_and_serves_its_channel() {
     assert_eq!(answer["items"][0]["channels"][0]["name"], "dlae", "{answer}");
 }
 
+/// `item_cf`'s neighbours (how many each item keeps, the shrinkage) are searched by the job and
+/// recorded as a registry version; the neighbours that serve are built with the choice.
+#[tokio::test]
+async fn item_cf_neighbours_are_searched_recorded_and_built_with_the_choice() {
+    let server = TestServer::start().await;
+    let channel = json!({"name": "item_cf", "weight": 1.0, "limit": 20, "params": {"model": {"user_recs": 40}}});
+    let config = json!({"recall": {"strategies": [channel]}, "rank": {"model": "weighted"}});
+    server.scenario("t1", "feed", config).await;
+    // A bad bound is refused with its path, before anything trains.
+    let bad = json!({"recall": {"strategies": [{"name": "item_cf", "weight": 1.0, "limit": 20,
+                      "params": {"model": {"neighbors": 0}}}]}, "rank": {"model": "weighted"}});
+    let (status, body) = server
+        .post("t1", "/api/v1/scenarios", json!({"scenario_id": "bad", "scenario_type": "vlog", "config": bad}))
+        .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_config")), "{body}");
+    assert!(body.to_string().contains("params.model"), "{body}");
+    catalog(&server, "t1", "feed", 12).await;
+    server.events("t1", two_tastes("feed")).await;
+    let job = train(&server, "t1", "feed", json!({})).await;
+    assert_eq!(job["versions"], json!({"item_cf": "v1"}), "{job}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/feed/models?name=item_cf").await;
+    let record = &models["models"][0];
+    assert_eq!(record["model_type"], "recall", "{record}");
+    let params = &record["config"]["params"];
+    assert_eq!(params["user_recs"], 40, "the config's field is kept: {record}");
+    let trials = params["tuning"]["trials"].as_array().unwrap();
+    assert!(trials.len() > 1, "{record}");
+    assert!(trials.iter().all(|t| t["params"]["user_recs"] == 40), "{record}");
+    let tried: std::collections::BTreeSet<String> =
+        trials.iter().map(|t| format!("{}/{}", t["params"]["neighbors"], t["params"]["shrink"])).collect();
+    assert_eq!(tried.len(), trials.len(), "each trial a different setting: {record}");
+    assert!(record["metrics"]["ndcg@10"].as_f64().is_some(), "{record}");
+    // The neighbours serving now were built with what the search chose.
+    let tenant = polyrec_core::TenantId::parse("t1").unwrap();
+    let scenario = polyrec_core::ScenarioId::parse("feed").unwrap();
+    let serving = server.app.models.current(&tenant, &scenario).unwrap();
+    let built = serde_json::to_value(serving.cf.as_ref().unwrap().params).unwrap();
+    for field in ["neighbors", "shrink", "user_recs"] {
+        assert_eq!(built[field], params[field], "{field}: {built} vs {params}");
+    }
+    // And they answer: g0-1 took every item of its group but i1.
+    let (_, answer) = server.recommend("t1", "g0-1", json!({"scenario_id": "feed", "count": 1})).await;
+    assert_eq!(answer["items"][0]["item_id"], "i1", "{answer}");
+}
+
 #[tokio::test]
 async fn configured_parameters_are_kept_and_the_synchronous_round_reuses_the_search() {
     let server = TestServer::start().await;
