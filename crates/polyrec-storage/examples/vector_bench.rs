@@ -1,91 +1,121 @@
-//! Vector-index benchmark: recall@k of the index against exact inner-product search, and
-//! queries per second of both, on clustered random vectors of varying norms (the shape trained
-//! item factors have).
+//! Vector-index benchmark: recall@k of the in-process index against exact inner-product search,
+//! and queries per second, on clustered random vectors of varying norms (the shape trained item
+//! factors have); with `--faiss PYTHON`, faiss (faiss-cpu from PyPI, in that interpreter's
+//! environment) on the same vectors in the same run (`bench/faiss_bench.py`), its rows in the
+//! same table. One thread each, queries one at a time.
 //!
 //! ```text
 //! cargo run --release -p polyrec-storage --features milvus --example vector_bench -- \
-//!     [--n 100000] [--dim 64] [--queries 1000] [--k 10] [--ef 200] [--m 32]
-//!     [--milvus http://127.0.0.1:19530]
+//!     [--n 100000] [--dim 64] [--queries 1000] [--k 10] [--lists 0] [--probes 8,16,27,32]
+//!     [--faiss /path/to/python] [--milvus http://127.0.0.1:19530]
 //! ```
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use polyrec_core::math::dot;
 use polyrec_core::{ScenarioId, TenantId};
-use polyrec_storage::{HnswIndex, HnswParams, VectorCollection, VectorIndex};
+use polyrec_storage::{IvfIndex, IvfParams, VectorCollection, VectorIndex};
 
 #[path = "../tests/common/vectors.rs"]
 mod vectors;
 use vectors::clustered;
 
-fn exact(vectors: &[f32], dim: usize, query: &[f32], k: usize) -> Vec<usize> {
-    let mut scored: Vec<(usize, f32)> =
-        vectors.chunks_exact(dim).enumerate().map(|(i, v)| (i, dot(v, query))).collect();
-    scored.select_nth_unstable_by(k, |a, b| b.1.total_cmp(&a.1));
-    scored.truncate(k);
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-    scored.into_iter().map(|(i, _)| i).collect()
+fn write_f32(path: &std::path::Path, values: &[f32]) -> std::io::Result<()> {
+    std::fs::write(path, values.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>())
 }
 
-#[tokio::main(flavor = "multi_thread")]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let number = |name: &str, default: usize| arg(name).map_or(Ok(default), |v| v.parse()).map_err(anyhow::Error::from);
     let (n, dim, queries, k) =
         (number("--n", 100_000)?, number("--dim", 64)?, number("--queries", 1_000)?, number("--k", 10)?);
+    let probes: Vec<usize> = arg("--probes")
+        .unwrap_or_else(|| "0,8,16,32".to_owned())
+        .split(',')
+        .map(|p| p.trim().parse())
+        .collect::<Result<_, _>>()?;
     let vectors = clustered(n, dim, 50, 1);
     let query_vectors = clustered(queries, dim, 50, 2);
     let ids: Vec<String> = (0..n).map(|i| format!("i{i}")).collect();
+    let slot: std::collections::HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let collection = VectorCollection::new(&TenantId::parse("bench")?, &ScenarioId::parse("bench")?, "vectors");
 
-    let truth: Vec<Vec<usize>> = query_vectors.chunks_exact(dim).map(|q| exact(&vectors, dim, q, k)).collect();
-    println!("{n} vectors of dimension {dim}, {queries} queries one at a time, k = {k}");
+    // The exact scan (the index below `exact_below`) gives the truth.
+    let exact = IvfIndex::new(IvfParams { exact_below: usize::MAX, ..IvfParams::default() });
+    exact.create(&collection, dim, &ids, &vectors).await?;
+    let started = Instant::now();
+    let mut truth: Vec<Vec<usize>> = Vec::with_capacity(queries);
+    for query in query_vectors.chunks_exact(dim) {
+        truth.push(exact.search(&collection, query, k).await?.iter().map(|(id, _)| slot[id.as_str()]).collect());
+    }
+    let exact_qps = queries as f64 / started.elapsed().as_secs_f64();
+    exact.drop_collection(&collection).await?;
+
+    println!("{n} vectors of dimension {dim}, {queries} queries one at a time on one thread, k = {k}");
     println!("| index | build s | recall@{k} | queries/s |");
     println!("|---|---|---|---|");
-
-    let defaults = HnswParams::default();
-    let params = HnswParams {
-        // Always the graph here, whatever the size: the exact path is measured on its own row.
-        exact_below: 0,
-        ef_search: number("--ef", defaults.ef_search)?,
-        max_connections: number("--m", defaults.max_connections)?,
-        ..defaults
+    println!("| polyrec exact scan | — | 1.000 | {exact_qps:.0} |");
+    let recall_of = |hits: &[(String, f32)], truth: &[usize]| {
+        hits.iter().filter(|(id, _)| truth.contains(&slot[id.as_str()])).count()
     };
-    let hnsw = format!("HNSW (in-process, M {}, ef {})", params.max_connections, params.ef_search);
-    let hnsw_index = Arc::new(HnswIndex::new(params));
-    let mut indexes: Vec<(&str, Arc<dyn VectorIndex>)> = vec![(&hnsw, hnsw_index.clone())];
+
+    let params = IvfParams { exact_below: 0, lists: number("--lists", 0)?, ..IvfParams::default() };
+    let index = IvfIndex::new(params);
+    let started = Instant::now();
+    index.create(&collection, dim, &ids, &vectors).await?;
+    let build = started.elapsed().as_secs_f64();
+    let lists = index.lists(&collection)?.unwrap_or(0);
+    // One query over every list first: the build's freshly written pages are touched once, so
+    // the first timed row does not pay for their faults.
+    index.search_probing(&collection, &query_vectors[..dim], k, lists.max(1))?;
+    for &probe in &probes {
+        let started = Instant::now();
+        let mut found = 0;
+        for (query, truth) in query_vectors.chunks_exact(dim).zip(&truth) {
+            let hits = if probe == 0 {
+                index.search(&collection, query, k).await?
+            } else {
+                index.search_probing(&collection, query, k, probe)?
+            };
+            found += recall_of(&hits, truth);
+        }
+        let qps = queries as f64 / started.elapsed().as_secs_f64();
+        let recall = found as f64 / (queries * k) as f64;
+        let probed = if probe == 0 { format!("default {}", params.probe_or_default(lists)) } else { probe.to_string() };
+        println!("| polyrec IVF (lists {lists}, probe {probed}) | {build:.1} | {recall:.3} | {qps:.0} |");
+    }
+    index.drop_collection(&collection).await?;
+
+    if let Some(python) = arg("--faiss") {
+        let dir = tempfile::tempdir()?;
+        write_f32(&dir.path().join("base.f32"), &vectors)?;
+        write_f32(&dir.path().join("queries.f32"), &query_vectors)?;
+        let flat: Vec<f32> = truth.iter().flatten().map(|&i| i as f32).collect();
+        write_f32(&dir.path().join("truth.f32"), &flat)?;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/faiss_bench.py");
+        let output = std::process::Command::new(&python)
+            .args([script, &dir.path().display().to_string(), &dim.to_string(), &k.to_string()])
+            .output()?;
+        anyhow::ensure!(output.status.success(), "faiss_bench.py failed: {}", String::from_utf8_lossy(&output.stderr));
+        print!("{}", String::from_utf8_lossy(&output.stdout));
+    }
+
     #[cfg(feature = "milvus")]
     if let Some(url) = arg("--milvus") {
-        indexes.push(("Milvus", Arc::new(polyrec_storage::production::milvus::MilvusIndex::connect(&url).await?)));
-    }
-    let collection = VectorCollection::new(&TenantId::parse("bench")?, &ScenarioId::parse("bench")?, "vectors");
-    for (name, index) in indexes {
+        let milvus = polyrec_storage::production::milvus::MilvusIndex::connect(&url).await?;
         let started = Instant::now();
-        index.create(&collection, dim, &ids, &vectors).await?;
+        milvus.create(&collection, dim, &ids, &vectors).await?;
         let build = started.elapsed().as_secs_f64();
         let started = Instant::now();
         let mut found = 0;
         for (query, truth) in query_vectors.chunks_exact(dim).zip(&truth) {
-            let hits = index.search(&collection, query, k).await?;
-            found += hits.iter().filter(|(id, _)| truth.iter().any(|&t| ids[t] == *id)).count();
+            found += recall_of(&milvus.search(&collection, query, k).await?, truth);
         }
         let qps = queries as f64 / started.elapsed().as_secs_f64();
         let recall = found as f64 / (queries * k) as f64;
-        println!("| {name} | {build:.1} | {recall:.3} | {qps:.0} |");
-        if name == hnsw {
-            // The same collection's exact path (what the index uses below `exact_below`).
-            let started = Instant::now();
-            let mut found = 0;
-            for (query, truth) in query_vectors.chunks_exact(dim).zip(&truth) {
-                let hits = hnsw_index.search_exact(&collection, query, k)?;
-                found += hits.iter().filter(|(id, _)| truth.iter().any(|&t| ids[t] == *id)).count();
-            }
-            let qps = queries as f64 / started.elapsed().as_secs_f64();
-            let recall = found as f64 / (queries * k) as f64;
-            println!("| exact scan (one thread) | — | {recall:.3} | {qps:.0} |");
-        }
-        index.drop_collection(&collection).await?;
+        println!("| Milvus (milvus-lite: faiss HNSW, M 32, ef 200, over gRPC) | {build:.1} | {recall:.3} | {qps:.0} |");
+        milvus.drop_collection(&collection).await?;
     }
     Ok(())
 }

@@ -43,7 +43,7 @@ pub use blob::{BlobStore, DirBlobs};
 pub use embedded::{Durability, MemoryRealtime, SqliteDocuments, SqliteEventBus, SqliteWarehouse};
 pub use open::{StorageConfig, Stores};
 pub use stream::{Partition, StreamLog, Subscription};
-pub use vector::{HnswIndex, HnswParams, VectorCollection, VectorIndex};
+pub use vector::{HnswParams, IvfIndex, IvfParams, VectorCollection, VectorIndex};
 
 /// What an upsert did to one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use polyrec_core::clock::SharedClock;
 use serde::Deserialize;
 
 use crate::{
-    BlobStore, DirBlobs, DocumentStore, Durability, EventBus, HnswIndex, MemoryRealtime, RealtimeStore,
-    SqliteDocuments, SqliteEventBus, SqliteWarehouse, StreamLog, VectorIndex, Warehouse,
+    BlobStore, DirBlobs, DocumentStore, Durability, EventBus, IvfIndex, MemoryRealtime, RealtimeStore, SqliteDocuments,
+    SqliteEventBus, SqliteWarehouse, StreamLog, VectorIndex, Warehouse,
 };
 
 /// The backend of each storage purpose (DESIGN §2), by URL. An empty value is the embedded
@@ -153,7 +153,7 @@ fn blobs(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn BlobStore>> {
 
 async fn vectors(url: &str) -> anyhow::Result<Arc<dyn VectorIndex>> {
     match scheme(url) {
-        "" if url.is_empty() => Ok(Arc::new(HnswIndex::default())),
+        "" if url.is_empty() => Ok(Arc::new(IvfIndex::default())),
         "milvus" | "http" => {
             #[cfg(feature = "milvus")]
             {

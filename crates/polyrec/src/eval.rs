@@ -36,7 +36,7 @@ use polyrec_models::split::{Rating, SplitKind, parse_interactions, split};
 use polyrec_models::{
     AlsModel, AlsParams, EaseModel, EaseParams, Interactions, SparseEaseModel, SparseEaseParams, Vocabulary,
 };
-use polyrec_storage::{HnswIndex, Interaction, MemoryRealtime, RealtimeStore, VectorCollection, VectorIndex};
+use polyrec_storage::{Interaction, IvfIndex, MemoryRealtime, RealtimeStore, VectorCollection, VectorIndex};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -599,7 +599,7 @@ async fn train_all(
         chosen_params.insert(learned::als::NAME.to_owned(), serde_json::to_value(chosen)?);
         let als = Arc::new(AlsModel::fit(&matrix, chosen, &|_| {}));
         fit.als = started.elapsed().as_secs_f64();
-        let index: Arc<dyn VectorIndex> = Arc::new(HnswIndex::default());
+        let index: Arc<dyn VectorIndex> = Arc::new(IvfIndex::default());
         let collection = VectorCollection::new(&TenantId::parse("eval")?, &scenario, "als");
         let started = Instant::now();
         index.create(&collection, als.factors(), als.items.names(), &als.item_factors).await?;

@@ -19,7 +19,7 @@ use polyrec_core::model::ModelKind;
 use polyrec_core::{ChannelWeight, Code, Error, ManualClock, Result, ScenarioConfig, ScenarioId, TenantId, UserId};
 use polyrec_models::split::{Rating, SplitKind, split};
 use polyrec_models::tune::{VALIDATION_FRACTION, VALIDATION_K, VALIDATION_SEED};
-use polyrec_storage::{HnswIndex, Interaction, MemoryRealtime, RealtimeStore, VectorCollection, VectorIndex};
+use polyrec_storage::{Interaction, IvfIndex, MemoryRealtime, RealtimeStore, VectorCollection, VectorIndex};
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -251,7 +251,7 @@ pub(crate) fn validation_candidates(
             Some((dimensions, items, factors)) => {
                 // The fit's own in-memory index, not one of the deployment's stores (the engine
                 // writes to none of those).
-                let scratch_index: Arc<dyn VectorIndex> = Arc::new(HnswIndex::default());
+                let scratch_index: Arc<dyn VectorIndex> = Arc::new(IvfIndex::default());
                 let collection = VectorCollection::new(&tenant, &scenario, model.name());
                 runtime.block_on(scratch_index.create(&collection, dimensions, items, factors))?;
                 Some((scratch_index, collection))

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use polyrec_storage::{HnswIndex, HnswParams, VectorCollection, VectorIndex};
+use polyrec_storage::{IvfIndex, IvfParams, VectorCollection, VectorIndex};
 
 use crate::support::*;
 
@@ -11,10 +11,10 @@ use crate::support::*;
 mod vectors;
 use vectors::clustered;
 
-/// A graph from 1,000 vectors on, so `approximate_search_finds_the_exact_top_ten` tests the
-/// graph and the small collections the exact path.
+/// Partitioned from 1,000 vectors on, so `approximate_search_finds_the_exact_top_ten` tests the
+/// inverted file and the small collections the exact path.
 fn embedded() -> Option<Arc<dyn VectorIndex>> {
-    Some(Arc::new(HnswIndex::new(HnswParams { exact_below: 1_000, ..HnswParams::default() })))
+    Some(Arc::new(IvfIndex::new(IvfParams { exact_below: 1_000, ..IvfParams::default() })))
 }
 
 #[cfg(feature = "milvus")]
