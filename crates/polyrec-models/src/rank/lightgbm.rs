@@ -13,6 +13,10 @@
 //! safe `lightgbm3::Booster` as a model string, the form the artifact stores too. A fitted and a
 //! loaded ranker therefore run the same parsed model: save → load gives identical scores.
 //!
+//! Prediction runs the same trees compiled into flat arrays ([`super::trees::CompiledTrees`]),
+//! scored in batches, equal to LightGBM's own predict (tests/rankers.rs compares them); a model
+//! the compiler does not take (linear trees) is predicted by LightGBM.
+//!
 //! This build of LightGBM has no OpenMP (the `lightgbm3` default), so training and prediction
 //! run on the calling thread and `num_threads` has no effect; nothing spins idle threads.
 
@@ -21,6 +25,7 @@ use std::ffi::{CStr, CString, c_void};
 use lightgbm3_sys as sys;
 use serde::{Deserialize, Serialize};
 
+use super::trees::CompiledTrees;
 use super::{CtrData, FeatureSchema, LabelKind, RankError, Ranker, assert_schema};
 use crate::artifact::{Artifact, ArtifactError};
 
@@ -150,6 +155,8 @@ pub struct GbdtRanker {
     schema: FeatureSchema,
     model: String,
     booster: SharedBooster,
+    /// The trees as flat arrays, what `predict` runs (`None`: a model only LightGBM predicts).
+    compiled: Option<CompiledTrees>,
 }
 
 impl std::fmt::Debug for GbdtRanker {
@@ -259,7 +266,28 @@ impl GbdtRanker {
             ))
             .into());
         }
-        Ok(Self { params, schema, model, booster: SharedBooster(booster) })
+        let compiled = CompiledTrees::parse(&model).ok().filter(|trees| trees.n_features() == n_columns);
+        Ok(Self { params, schema, model, booster: SharedBooster(booster), compiled })
+    }
+
+    /// Whether `predict` runs the compiled trees (else LightGBM's predict).
+    pub fn is_compiled(&self) -> bool {
+        self.compiled.is_some()
+    }
+
+    /// LightGBM's own predict on the same rows (what the compiled trees are checked against).
+    pub fn predict_with_lightgbm(&self, data: &CtrData) -> Vec<f64> {
+        assert_schema(&self.schema, data);
+        if data.n_rows == 0 {
+            return Vec::new();
+        }
+        let matrix = feature_matrix(&self.schema, data);
+        let n_columns = (self.schema.numeric_names.len() + self.schema.categorical_names.len()) as i32;
+        self.booster
+            .0
+            .predict(&matrix, n_columns, true)
+            // Only a width mismatch makes LightGBM refuse, and the width was checked above.
+            .expect("LightGBM prediction on a checked matrix")
     }
 }
 
@@ -273,19 +301,11 @@ impl Ranker for GbdtRanker {
     }
 
     fn predict(&self, data: &CtrData) -> Vec<f32> {
+        let Some(compiled) = &self.compiled else {
+            return self.predict_with_lightgbm(data).into_iter().map(|score| score as f32).collect();
+        };
         assert_schema(&self.schema, data);
-        if data.n_rows == 0 {
-            return Vec::new();
-        }
-        let matrix = feature_matrix(&self.schema, data);
-        let n_columns = (self.schema.numeric_names.len() + self.schema.categorical_names.len()) as i32;
-        let scores = self
-            .booster
-            .0
-            .predict(&matrix, n_columns, true)
-            // Only a width mismatch makes LightGBM refuse, and the width was checked above.
-            .expect("LightGBM prediction on a checked matrix");
-        scores.into_iter().map(|score| score as f32).collect()
+        compiled.predict(&feature_matrix(&self.schema, data)).into_iter().map(|score| score as f32).collect()
     }
 
     fn to_bytes(&self) -> Vec<u8> {

@@ -22,6 +22,7 @@ use crate::artifact::ArtifactError;
 pub mod deep;
 #[cfg(feature = "lightgbm")]
 pub mod lightgbm;
+pub mod trees;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RankError {
