@@ -471,6 +471,16 @@ fn wanted(config: &polyrec_core::ScenarioConfig, asked: &[String]) -> Vec<String
     learned::LEARNED.iter().filter(|model| model.used_by(config)).map(|model| model.name().to_owned()).collect()
 }
 
+/// The models the schedule retrains when events arrive: those the config uses but `item_cf`,
+/// whose version is only the neighbours' parameters — they change by a search alone (a job
+/// asked for), and the neighbours themselves are rebuilt by every round anyway. So a scenario of
+/// heuristic channels gets no training job per round, as before `item_cf` was searched.
+fn scheduled(config: &polyrec_core::ScenarioConfig) -> Vec<String> {
+    let mut models = wanted(config, &[]);
+    models.retain(|name| name != learned::item_cf::NAME);
+    models
+}
+
 async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker: &Tracker) -> Result<()> {
     let (trigger, asked) = {
         let job = tracker.job.lock();
@@ -506,6 +516,7 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
 
     let mut models = wanted(&compiled.scenario.config, &asked);
     if trigger == "schedule" {
+        models = scheduled(&compiled.scenario.config);
         // The schedule retrains a model only when the events changed since its serving version.
         let registered = app.stores.documents.list_models(tenant, scenario, None).await?;
         models.retain(|name| {
@@ -921,7 +932,7 @@ async fn schedule_round(app: &Arc<App>) -> Result<()> {
         // Also when the registry's `item_cf` version (followed above) chose other parameters.
         refresh_neighbours(app, &tenant, &id, &scenario.config).await?;
         if events_changed {
-            let models = wanted(&scenario.config, &[]);
+            let models = scheduled(&scenario.config);
             if !models.is_empty() {
                 let job_id = format!("schedule-{id}-{count}");
                 enqueue(app, &tenant, &new_job(app, &id, job_id, "train", "schedule")).await?;

@@ -282,9 +282,53 @@ async fn item_cf_neighbours_are_searched_recorded_and_built_with_the_choice() {
     for field in ["neighbors", "shrink", "user_recs"] {
         assert_eq!(built[field], params[field], "{field}: {built} vs {params}");
     }
-    // And they answer: g0-1 took every item of its group but i1.
+    // And they answer: g0-1 took every item of its group but i1. (The synchronous round makes
+    // the process that answers build its own neighbours now, with the serving version's
+    // parameters; a split deployment's recommendation service would otherwise wait for its
+    // schedule.)
+    let (status, report) = server.post("t1", "/api/v1/scenarios/feed/jobs/cf", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/feed/models?name=item_cf").await;
+    let reused = models["models"].as_array().unwrap().iter().find(|m| m["model_version"] == "v2").unwrap().clone();
+    assert_eq!(reused["config"]["params"]["neighbors"], params["neighbors"], "{reused}");
+    assert_eq!(reused["config"]["params"]["shrink"], params["shrink"], "{reused}");
     let (_, answer) = server.recommend("t1", "g0-1", json!({"scenario_id": "feed", "count": 1})).await;
     assert_eq!(answer["items"][0]["item_id"], "i1", "{answer}");
+}
+
+/// The schedule rebuilds `item_cf`'s neighbours as events arrive but queues no training for a
+/// scenario whose only learned model is `item_cf` (its version, the neighbours' parameters,
+/// changes by a search alone); a scenario with `ease` gets its round's job.
+#[tokio::test]
+async fn the_schedule_rebuilds_neighbours_without_a_training_job_for_item_cf_alone() {
+    let settings = polyrec_server::ServerConfig { cf_interval_seconds: 1, ..Default::default() };
+    let server = TestServer::start_with(settings).await;
+    server.scenario("t1", "cf", config(&[("item_cf", 1.0, 20)])).await;
+    server.scenario("t1", "learned", config(&[("ease", 1.0, 20)])).await;
+    for scenario in ["cf", "learned"] {
+        catalog(&server, "t1", scenario, 12).await;
+        server.events("t1", two_tastes(scenario)).await;
+    }
+    server.settle().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let (_, jobs) = server.get("t1", "/api/v1/scenarios/learned/jobs").await;
+        let scheduled = jobs["jobs"].as_array().unwrap().iter().any(|j| j["trigger"] == "schedule");
+        let (_, answer) =
+            server.recommend("t1", "g0-1", json!({"scenario_id": "cf", "count": 1, "explain": true})).await;
+        let from_neighbours = answer["items"][0]["channels"][0]["name"] == "item_cf";
+        if scheduled && from_neighbours {
+            assert_eq!(answer["items"][0]["item_id"], "i1", "{answer}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "schedule: {jobs}; recommend: {answer}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // (The schedule's profile recompute is another kind of job.)
+    let (_, jobs) = server.get("t1", "/api/v1/scenarios/cf/jobs").await;
+    assert!(jobs["jobs"].as_array().unwrap().iter().all(|j| j["kind"] != "train"), "{jobs}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/cf/models").await;
+    assert_eq!(models["models"], json!([]), "{models}");
 }
 
 #[tokio::test]
