@@ -144,10 +144,11 @@ async fn call(client: &reqwest::Client, method: reqwest::Method, url: &str, body
     (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
 }
 
-/// Polls `GET path` until `done` holds (20 s at most).
+/// Polls `GET path` until `done` holds (120 s at most: it returns as soon as it holds, and a
+/// training job's parameter search on a loaded 2-core CI machine once took more than 20 s).
 async fn until(client: &reqwest::Client, url: &str, done: impl Fn(&Value) -> bool) -> Value {
     let mut last = Value::Null;
-    for _ in 0..400 {
+    for _ in 0..2_400 {
         let (_, body) = call(client, reqwest::Method::GET, url, None).await;
         if done(&body) {
             return body;
