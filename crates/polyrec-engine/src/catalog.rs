@@ -7,9 +7,14 @@
 //! metadata map cost several — it measured a fifth of the request's CPU time.
 
 use rustc_hash::FxHashMap as HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use polyrec_core::Item;
+
+use crate::geo::GeoIndex;
+
+/// Active items by the value of one metadata field, newest first.
+pub type FieldIndex = HashMap<String, Vec<Arc<Item>>>;
 
 #[derive(Debug, Default)]
 pub struct Catalog {
@@ -27,6 +32,10 @@ pub struct Catalog {
     /// Each row's category as an index into `category_names` (`NO_CATEGORY` where none).
     category_ids: Vec<u32>,
     category_names: Vec<String>,
+    /// Built on first use (by the `location` recall), one per metadata field it reads: a scenario
+    /// that never asks pays nothing, and a snapshot's indexes die with it.
+    regions: Mutex<HashMap<String, Arc<FieldIndex>>>,
+    places: Mutex<HashMap<(String, String), Arc<GeoIndex>>>,
 }
 
 const NO_CATEGORY: u32 = u32::MAX;
@@ -68,7 +77,48 @@ impl Catalog {
             }
         }
         drop(category_index);
-        Self { items, by_recency, by_category, by_tag, rows, numeric, category_ids, category_names }
+        Self {
+            items,
+            by_recency,
+            by_category,
+            by_tag,
+            rows,
+            numeric,
+            category_ids,
+            category_names,
+            regions: Mutex::default(),
+            places: Mutex::default(),
+        }
+    }
+
+    /// Active items by the string value of `metadata.<field>`, newest first; built on first ask.
+    pub fn by_field(&self, field: &str) -> Arc<FieldIndex> {
+        let mut regions = self.regions.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(index) = regions.get(field) {
+            return index.clone();
+        }
+        let mut index = FieldIndex::default();
+        for item in &self.by_recency {
+            if let Some(value) = item.metadata.get(field).and_then(|v| v.as_str()) {
+                index.entry(value.to_owned()).or_default().push(item.clone());
+            }
+        }
+        let index = Arc::new(index);
+        regions.insert(field.to_owned(), index.clone());
+        index
+    }
+
+    /// Active items with a valid point in `metadata.<lat_field>` and `<lon_field>`, by place;
+    /// built on first ask.
+    pub fn places(&self, lat_field: &str, lon_field: &str) -> Arc<GeoIndex> {
+        let mut places = self.places.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (lat_field.to_owned(), lon_field.to_owned());
+        if let Some(index) = places.get(&key) {
+            return index.clone();
+        }
+        let index = Arc::new(GeoIndex::build(&self.by_recency, lat_field, lon_field));
+        places.insert(key, index.clone());
+        index
     }
 
     /// The category of the item at `row`, as a small id (equal ids, equal categories) and name.

@@ -2,13 +2,13 @@
 //! (recall → merge → rank → rerank), and a pipeline answers one request.
 //!
 //! Layout:
-//! - [`registry`]: the explicit list of strategies, one line each, and the names the
-//!   specification uses that this build does not provide yet (`location`); [`validate`] checks a whole config against it with the JSON path of every
-//!   problem.
+//! - [`registry`]: the explicit list of strategies, one line each; [`validate`] checks a whole
+//!   config against it with the JSON path of every problem.
 //! - [`recall`], [`rank`], [`rerank`]: one file per strategy, each with its typed params
 //!   (`#[serde(deny_unknown_fields)]`) and its own tests.
 //! - [`pipeline`]: compiles a validated config into a [`Pipeline`] and runs it.
-//! - [`catalog`]: the in-memory index of a scenario's items the strategies read.
+//! - [`catalog`]: the in-memory index of a scenario's items the strategies read; [`geo`] its
+//!   items by place (an R*-tree), for the `location` recall.
 //! - [`cf`]: collaborative-filtering similarities, trained by a background job, never on the
 //!   request path.
 //! - [`models`]: the snapshot of a scenario's trained models (vectors, EASE) the learned
@@ -21,6 +21,7 @@
 pub mod catalog;
 pub mod cf;
 pub mod features;
+pub mod geo;
 pub mod labels;
 pub mod learned;
 pub mod models;

@@ -270,7 +270,14 @@ impl Pipeline {
             let hits = match outcome {
                 Ok(Ok(hits)) => hits,
                 Ok(Err(error)) => {
-                    tracing::warn!(channel = %channel.name, %error, "recall channel failed");
+                    // The request's own bad input (a `location` point off the globe) is the
+                    // caller's to fix and is in the answer's report; a failing store is the
+                    // operator's.
+                    if matches!(error, polyrec_core::Error::InvalidInput { .. }) {
+                        tracing::debug!(channel = %channel.name, %error, "recall channel refused the request's input");
+                    } else {
+                        tracing::warn!(channel = %channel.name, %error, "recall channel failed");
+                    }
                     reports.push(report(&channel.name, ChannelStatus::Failed, 0, elapsed_ms, Some(error.to_string())));
                     continue;
                 }

@@ -1,5 +1,4 @@
-//! The strategy registry: an explicit list, one line per strategy, and the names that later
-//! builds add (so a config that names one is told "not available yet", not "unknown").
+//! The strategy registry: an explicit list, one line per strategy.
 
 use polyrec_core::{FieldError, ScenarioConfig};
 use serde::de::DeserializeOwned;
@@ -24,6 +23,11 @@ pub static RECALL: &[Entry<dyn Recall>] = &[
     },
     Entry { name: "hot_news", summary: "hot items weighted by freshness", build: recall::hot_news::build },
     Entry { name: "latest", summary: "newest items", build: recall::latest::build },
+    Entry {
+        name: "location",
+        summary: "items of the request's region, and items nearest its coordinates",
+        build: recall::location::build,
+    },
     Entry { name: "item_cf", summary: "items similar to the user's recent items", build: recall::item_cf::build },
     Entry { name: "user_cf", summary: "items of users similar to the user", build: recall::user_cf::build },
     Entry {
@@ -64,6 +68,11 @@ pub fn rank_models() -> Vec<(&'static str, &'static str)> {
 
 pub static RERANK: &[Entry<dyn Rerank>] = &[
     Entry { name: "diversity", summary: "penalise repeats of a category", build: rerank::diversity::build },
+    Entry {
+        name: "mmr",
+        summary: "diversity over item vectors (embeddings or ALS), maximal marginal relevance",
+        build: rerank::mmr::build,
+    },
     Entry { name: "freshness", summary: "decay scores with item age", build: rerank::freshness::build },
     Entry {
         name: "location_match",
@@ -77,17 +86,12 @@ pub static RERANK: &[Entry<dyn Rerank>] = &[
     },
 ];
 
-/// Names the specification uses that arrive with later builds.
-pub const PLANNED_RECALL: &[&str] = &["location"];
-pub const PLANNED_RANK: &[&str] = &[];
-pub const PLANNED_RERANK: &[&str] = &[];
-
 /// A problem building a strategy, relative to the strategy's own JSON path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BuildError {
     pub sub_path: String,
     pub message: String,
-    /// The name is planned for a later build.
+    /// The name is a model this build leaves out (a cargo feature it was built without).
     pub unavailable: Option<String>,
 }
 
@@ -119,7 +123,6 @@ pub fn parse_params<P: DeserializeOwned>(params: &Value) -> Result<P, BuildError
 fn lookup<T: ?Sized>(
     kind: &str,
     entries: &'static [Entry<T>],
-    planned: &[&str],
     name: &str,
     params: &Value,
     config: &ScenarioConfig,
@@ -128,17 +131,11 @@ fn lookup<T: ?Sized>(
         return (entry.build)(params, config);
     }
     let known = entries.iter().map(|e| e.name).collect::<Vec<_>>().join(", ");
-    if planned.contains(&name) {
-        let mut error =
-            BuildError::new("name", format!("{kind} `{name}` is not available in this build yet; available: {known}"));
-        error.unavailable = Some(name.to_owned());
-        return Err(error);
-    }
     Err(BuildError::new("name", format!("unknown {kind} `{name}`; known: {known}")))
 }
 
 pub fn build_recall(name: &str, params: &Value, config: &ScenarioConfig) -> Result<Box<dyn Recall>, BuildError> {
-    lookup("recall strategy", RECALL, PLANNED_RECALL, name, params, config)
+    lookup("recall strategy", RECALL, name, params, config)
 }
 
 pub fn build_rank(name: &str, params: &Value, config: &ScenarioConfig) -> Result<Box<dyn Rank>, BuildError> {
@@ -148,7 +145,7 @@ pub fn build_rank(name: &str, params: &Value, config: &ScenarioConfig) -> Result
     if let Some(model) = crate::learned::named(name).filter(|m| m.stage() == polyrec_core::model::ModelKind::Rank) {
         return rank::learned::build(model, config);
     }
-    lookup("rank model", RANK, PLANNED_RANK, name, params, config).map_err(|mut e| {
+    lookup("rank model", RANK, name, params, config).map_err(|mut e| {
         // The rank section names its strategy in `model`, not `name`.
         if e.sub_path == "name" {
             e.sub_path = "model".into();
@@ -158,27 +155,16 @@ pub fn build_rank(name: &str, params: &Value, config: &ScenarioConfig) -> Result
 }
 
 pub fn build_rerank(name: &str, params: &Value, config: &ScenarioConfig) -> Result<Box<dyn Rerank>, BuildError> {
-    lookup("rerank rule", RERANK, PLANNED_RERANK, name, params, config)
+    lookup("rerank rule", RERANK, name, params, config)
 }
 
-/// Every planned name a config uses, for the "not available yet" part of an error.
+/// The rank model a config names when this build leaves it out, for the summary of an error.
 pub fn unavailable_names(config: &Value) -> Vec<String> {
-    let mut names = Vec::new();
-    let strings = |pointer: &str, key: &str| -> Vec<String> {
-        config
-            .pointer(pointer)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|entry| entry.get(key)?.as_str().map(str::to_owned))
-            .collect()
-    };
-    names.extend(strings("/recall/strategies", "name").into_iter().filter(|n| PLANNED_RECALL.contains(&n.as_str())));
-    if let Some(model) = config.pointer("/rank/model").and_then(Value::as_str)
-        && PLANNED_RANK.contains(&model)
-    {
-        names.push(model.to_owned());
-    }
-    names.extend(strings("/rerank/rules", "name").into_iter().filter(|n| PLANNED_RERANK.contains(&n.as_str())));
-    names
+    config
+        .pointer("/rank/model")
+        .and_then(Value::as_str)
+        .filter(|model| !rank::learned::in_this_build(model))
+        .map(str::to_owned)
+        .into_iter()
+        .collect()
 }

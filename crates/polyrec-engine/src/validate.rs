@@ -21,7 +21,7 @@ pub const MAX_RERANK_RULES: usize = 16;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigErrors {
     pub errors: Vec<FieldError>,
-    /// Names the config uses that later builds provide.
+    /// The model the config names that this build leaves out (a cargo feature it lacks).
     pub unavailable: Vec<String>,
 }
 
@@ -286,7 +286,7 @@ pub fn check_config(config: &Value) -> Result<ScenarioConfig, Error> {
         );
         if !problems.unavailable.is_empty() {
             message.push_str(&format!(
-                "; not available in this build yet: {} (swap in an available strategy)",
+                "; not in this build: {} (use a build with its cargo feature, or name another model)",
                 problems.unavailable.join(", ")
             ));
         }
@@ -432,19 +432,21 @@ mod tests {
     }
 
     #[test]
-    fn unknown_names_list_the_known_ones_and_planned_ones_say_not_yet() {
+    fn unknown_names_list_the_known_ones_and_models_left_out_are_named() {
         let config = json!({
             "recall": {"strategies": [
                 {"name": "location", "weight": 0.3, "limit": 150},
                 {"name": "magic", "weight": 0.3, "limit": 150}
             ]},
-            "rank": {"model": "deepfm", "version": "v1.0", "objective": "likes"}
+            "rank": {"model": "lightgbm", "version": "v1.0", "objective": "likes"}
         });
         let errors = validate_config(&config).unwrap_err();
-        assert_eq!(errors.unavailable, ["location"]);
+        let left_out: &[&str] = if cfg!(feature = "lightgbm") { &[] } else { &["lightgbm"] };
+        assert_eq!(errors.unavailable, left_out);
+        let paths: Vec<_> = errors.errors.iter().map(|e| e.path.as_str()).collect();
+        assert!(!paths.contains(&"config.recall.strategies[0].name"), "location is in the registry: {paths:?}");
         let by_path = |p: &str| errors.errors.iter().find(|e| e.path == p).unwrap().message.clone();
-        assert!(by_path("config.recall.strategies[0].name").contains("not available in this build yet"));
-        assert!(by_path("config.recall.strategies[1].name").contains("known: hot_items, hot_news"));
+        assert!(by_path("config.recall.strategies[1].name").contains("known: hot_items, hot_news, latest, location"));
         assert!(by_path("config.rank.objective").contains("known: click_rate, watch_time, conversion"));
     }
 

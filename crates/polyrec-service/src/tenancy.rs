@@ -544,30 +544,30 @@ impl Retries {
 }
 
 /// Calls `fetch` with the policy's deadline, retrying failures that may pass (unavailable,
-/// timed out) with exponential backoff. The external tenant and user services and polyrec's own
-/// gRPC services are called through it.
+/// timed out) with exponential backoff (`backon`: the policy's first wait, doubled each time, up
+/// to `retries` retries). The external tenant and user services and polyrec's own gRPC services
+/// are called through it.
 pub async fn with_retries<V, F, Fut>(policy: &Retries, mut fetch: F) -> Result<V>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<V>>,
 {
+    use backon::{ExponentialBuilder, Retryable};
     let deadline = policy.timeout;
-    let mut backoff = policy.backoff;
-    let mut attempt = 0;
-    loop {
-        let error = match tokio::time::timeout(deadline, fetch()).await {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(error @ Error::Unavailable { .. })) => error,
-            Ok(Err(error)) => return Err(error),
-            Err(_) => Error::unavailable(format!("no answer within {} ms", deadline.as_millis())),
-        };
-        if attempt >= policy.retries {
-            return Err(error);
+    let attempt = || {
+        let call = fetch();
+        async move {
+            tokio::time::timeout(deadline, call)
+                .await
+                .unwrap_or_else(|_| Err(Error::unavailable(format!("no answer within {} ms", deadline.as_millis()))))
         }
-        attempt += 1;
-        tokio::time::sleep(backoff).await;
-        backoff *= 2;
-    }
+    };
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(policy.backoff)
+        .with_factor(2.0)
+        .without_max_delay()
+        .with_max_times(policy.retries as usize);
+    attempt.retry(backoff).sleep(tokio::time::sleep).when(|error| matches!(error, Error::Unavailable { .. })).await
 }
 
 /// The user service's profile fields that requests and events carry (in their `context`), for
@@ -695,6 +695,53 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The retry policy as the services rely on it: unavailable and timed-out calls are retried
+    /// after the backoff, doubled each time, up to `retries` times; other errors are final at once.
+    #[tokio::test(start_paused = true)]
+    async fn calls_are_retried_with_doubling_waits_and_only_when_they_may_pass() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let policy = Retries::new(1_000, 3, 100);
+        // backon doubles in f32 seconds (200 ms is 200.000003) and the timer rounds up to whole
+        // milliseconds: a few past the exact waits, never before them.
+        let about = |elapsed: Duration, ms: u64| {
+            let exact = Duration::from_millis(ms);
+            elapsed >= exact && elapsed < exact + Duration::from_millis(5)
+        };
+        let calls = AtomicU32::new(0);
+        let started = tokio::time::Instant::now();
+        let answer = with_retries(&policy, || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(Error::unavailable("down")),
+                _ => Ok(7),
+            }
+        })
+        .await;
+        assert_eq!(answer.unwrap(), 7);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert!(about(started.elapsed(), 100 + 200), "waits of 100 then 200 ms: {:?}", started.elapsed());
+
+        calls.store(0, Ordering::SeqCst);
+        let refused: Result<()> = with_retries(&policy, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(Error::invalid(Code::InvalidBody, "no"))
+        })
+        .await;
+        assert!(matches!(refused, Err(Error::InvalidInput { .. })));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "a refusal is not retried");
+
+        calls.store(0, Ordering::SeqCst);
+        let started = tokio::time::Instant::now();
+        let silent: Result<()> = with_retries(&policy, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            std::future::pending().await
+        })
+        .await;
+        let error = silent.unwrap_err();
+        assert!(error.to_string().contains("no answer within 1000 ms"), "{error}");
+        assert_eq!(calls.load(Ordering::SeqCst), 4, "the first call and three retries");
+        assert!(about(started.elapsed(), 4 * 1_000 + 100 + 200 + 400), "{:?}", started.elapsed());
+    }
 
     #[test]
     fn a_bucket_admits_a_seconds_worth_then_its_rate() {

@@ -9,7 +9,8 @@
 //! time (the latest fraction of all interactions). Each model learns from the training part
 //! only; then every user with test items is answered by **full ranking**: every catalog item is
 //! a candidate except the user's training items (no sampled negatives), top k. Metrics are those
-//! of [`polyrec_models::metrics`].
+//! of [`polyrec_models::metrics`], plus the intra-list similarity of the answers by the ALS item
+//! vectors when ALS is trained (`ils@k`, lower is more diverse).
 //!
 //! Rows: `als` scores with the ALS vectors directly (exact); every other row is the engine's
 //! `Pipeline` — the code path of `POST /recommend` — with one recall strategy (`popularity` is
@@ -177,6 +178,47 @@ struct Row {
     summary: RankingSummary,
     fit_seconds: f64,
     ms_per_user: f64,
+    /// Intra-list similarity at k (see [`Similarity`]); `None` without ALS vectors.
+    ils: Option<f64>,
+}
+
+/// Intra-list similarity: the mean cosine similarity of the pairs in each top-k list by the ALS
+/// item vectors (items without one left out), averaged over the lists with a pair. Lower is more
+/// diverse; it is what the `mmr` rerank rule trades relevance for.
+#[derive(Default)]
+struct Similarity {
+    sum: f64,
+    lists: usize,
+}
+
+impl Similarity {
+    fn add(&mut self, als: Option<&AlsModel>, ids: &[&str]) {
+        let Some(als) = als else { return };
+        let units: Vec<Vec<f64>> = ids
+            .iter()
+            .filter_map(|id| als.item_vector(id))
+            .filter_map(|v| {
+                let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+                (norm > 0.0).then(|| v.iter().map(|x| f64::from(*x) / norm).collect())
+            })
+            .collect();
+        let mut pairs = 0usize;
+        let mut total = 0.0;
+        for (i, a) in units.iter().enumerate() {
+            for b in &units[i + 1..] {
+                total += a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+                pairs += 1;
+            }
+        }
+        if pairs > 0 {
+            self.sum += total / pairs as f64;
+            self.lists += 1;
+        }
+    }
+
+    fn mean(&self) -> Option<f64> {
+        (self.lists > 0).then(|| self.sum / self.lists as f64)
+    }
 }
 
 /// What the engine learned from the training part, built once and shared by the rows.
@@ -372,6 +414,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
                     format!("hit_rate@{k}"): s.hit_rate,
                     "users": s.users,
                     "ms_per_user": row.ms_per_user,
+                    format!("ils@{k}"): row.ils,
                 }),
             );
         }
@@ -379,13 +422,13 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&json!({ "models": models }))?);
     } else {
         println!(
-            "| model | precision@{k} | recall@{k} | NDCG@{k} | MAP@{k} | hit rate@{k} | coverage | fit s | ms/user |"
+            "| model | precision@{k} | recall@{k} | NDCG@{k} | MAP@{k} | hit rate@{k} | coverage | ILS@{k} | fit s | ms/user |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
         for row in &rows {
             let s = &row.summary;
             println!(
-                "| {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.3} | {:.3} |",
+                "| {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {} | {:.3} | {:.3} |",
                 row.name,
                 s.precision,
                 s.recall,
@@ -393,6 +436,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
                 s.map,
                 s.hit_rate,
                 s.coverage,
+                row.ils.map_or("—".to_owned(), |ils| format!("{ils:.4}")),
                 row.fit_seconds,
                 row.ms_per_user
             );
@@ -702,6 +746,7 @@ struct Env<'a> {
 
 fn evaluate_als(env: &Env<'_>, model: &AlsModel, fit_seconds: f64, catalog_size: usize) -> Row {
     let mut metrics = RankingMetrics::new(env.k);
+    let mut similarity = Similarity::default();
     let started = Instant::now();
     for case in &env.cases {
         let recommended: Vec<&str> = match model.user_vector(case.user.user.as_str()) {
@@ -713,12 +758,14 @@ fn evaluate_als(env: &Env<'_>, model: &AlsModel, fit_seconds: f64, catalog_size:
             None => Vec::new(),
         };
         metrics.add(&recommended, case.relevant);
+        similarity.add(Some(model), &recommended);
     }
     Row {
         name: "als".into(),
         summary: metrics.summary(catalog_size),
         fit_seconds,
         ms_per_user: started.elapsed().as_secs_f64() * 1000.0 / env.cases.len().max(1) as f64,
+        ils: similarity.mean(),
     }
 }
 
@@ -768,6 +815,8 @@ async fn evaluate_pipeline(
         fitted.model.install(learned::interaction_ranker::NAME, "eval", &mut models, None);
     }
     let mut metrics = RankingMetrics::new(env.k);
+    let mut similarity = Similarity::default();
+    let als = trained.models.learned::<VectorModel>(learned::als::NAME).map(|m| m.als.as_ref());
     let context = serde_json::Map::new();
     let started = Instant::now();
     for case in &env.cases {
@@ -783,11 +832,13 @@ async fn evaluate_pipeline(
         let out = pipeline.run(RecommendInput { ctx, count: env.k, explain: false }).await;
         let ids: Vec<&str> = out.items.iter().map(|c| c.item_id()).collect();
         metrics.add(&ids, case.relevant);
+        similarity.add(als, &ids);
     }
     Ok(Row {
         name: name.to_owned(),
         summary: metrics.summary(trained.catalog.len()),
         fit_seconds,
         ms_per_user: started.elapsed().as_secs_f64() * 1000.0 / env.cases.len().max(1) as f64,
+        ils: similarity.mean(),
     })
 }

@@ -11,6 +11,8 @@ use crate::{ScenarioModels, VectorModel};
 
 /// The model's name (and where it is in a snapshot).
 pub const NAME: &str = polyrec_models::als::KIND;
+/// The recall strategy that serves it (a scenario with this channel trains it).
+pub const STRATEGY: &str = "vector_search";
 
 pub const ALS: LearnedRecall = LearnedRecall {
     about: About {
@@ -18,7 +20,7 @@ pub const ALS: LearnedRecall = LearnedRecall {
         summary: "implicit ALS; its item vectors serve vector_search",
         stage: ModelKind::Recall,
     },
-    strategy: "vector_search",
+    strategy: STRATEGY,
     fit: |rows, tuning, progress| {
         let fit = |matrix: &Interactions, params, progress: &(dyn Fn(f64) + Sync)| {
             Ok(AlsModel::fit(matrix, params, progress))

@@ -8,6 +8,7 @@ pub mod hot_items;
 pub mod hot_news;
 pub mod item_cf;
 pub mod latest;
+pub mod location;
 pub mod user_cf;
 pub mod vector_search;
 

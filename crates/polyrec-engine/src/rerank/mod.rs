@@ -5,6 +5,7 @@ pub mod business_rules;
 pub mod diversity;
 pub mod freshness;
 pub mod location_match;
+pub mod mmr;
 
 #[cfg(test)]
 pub(crate) mod test_support {

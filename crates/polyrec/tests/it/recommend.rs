@@ -391,3 +391,106 @@ async fn a_precompute_job_fills_the_cache_for_the_users_active_lately() {
     let (status, _) = server.post("t2", "/api/v1/scenarios/feed/jobs/precompute", json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's scenario");
 }
+
+/// `location` over HTTP: the request's region and its coordinates each pick the items near it; a
+/// point off the globe fails that channel with the reason in the answer's channel report, and
+/// the other channels still answer.
+#[tokio::test]
+async fn location_recall_finds_items_by_region_and_by_distance() {
+    let server = TestServer::start().await;
+    let mut near = config(&[("location", 1.0, 10), ("latest", 0.5, 10)]);
+    near["recall"]["strategies"][0]["params"] = json!({"radius_km": 100});
+    server.scenario("t1", "near", near).await;
+    server
+        .items(
+            "t1",
+            "near",
+            &[
+                ("lyon_shop", json!({"location": "lyon"})),
+                ("villeurbanne", json!({"lat": 45.7667, "lon": 4.8803})),
+                ("grenoble", json!({"lat": 45.1885, "lon": 5.7245})),
+                ("paris", json!({"location": "paris", "lat": 48.8566, "lon": 2.3522})),
+            ],
+        )
+        .await;
+    let located = |answer: &Value| -> Vec<String> {
+        let mut found: Vec<String> = answer["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|item| item["channels"].as_array().unwrap().iter().any(|c| c["name"] == "location"))
+            .map(|item| item["item_id"].as_str().unwrap().to_owned())
+            .collect();
+        found.sort();
+        found
+    };
+    let ask = |context: Value| {
+        let server = &server;
+        async move {
+            let body = json!({"scenario_id": "near", "count": 10, "explain": true, "context": context});
+            let (status, answer) = server.recommend("t1", "u1", body).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            answer
+        }
+    };
+
+    assert_eq!(located(&ask(json!({"location": "lyon"})).await), ["lyon_shop"]);
+    let by_point = ask(json!({"lat": 45.764, "lon": 4.8357})).await;
+    assert_eq!(located(&by_point), ["grenoble", "villeurbanne"], "Paris is 390 km away: {by_point}");
+    assert_eq!(located(&ask(json!({"location": "paris", "lat": 45.764, "lon": 4.8357})).await).len(), 3);
+    assert!(located(&ask(json!({"device_type": "mobile"})).await).is_empty(), "no place, nothing located");
+
+    let off_globe = ask(json!({"lat": 123.0, "lon": 4.8})).await;
+    let report = off_globe["channels"].as_array().unwrap().iter().find(|c| c["name"] == "location").unwrap();
+    assert_eq!(report["status"], "failed", "{off_globe}");
+    assert!(report["error"].as_str().unwrap().contains("within ±90"), "{report}");
+    assert_eq!(ids(&off_globe).len(), 4, "latest answers alone: {off_globe}");
+
+    // Strict params, like every strategy's.
+    let mut bad = config(&[("location", 1.0, 10)]);
+    bad["recall"]["strategies"][0]["params"] = json!({"radius_km": -5, "colour": 1});
+    let (status, body) = server
+        .post("t1", "/api/v1/scenarios", json!({"scenario_id": "bad", "scenario_type": "news", "config": bad}))
+        .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_config")), "{body}");
+    assert_eq!(body["errors"][0]["path"], "config.recall.strategies[0].params.colour", "{body}");
+}
+
+/// `mmr` over HTTP, on the embeddings items are sent with: three near-copies lead by recency, and
+/// the rule lets the different item into a two-item answer; off (weight 0), the copies fill it.
+#[tokio::test]
+async fn mmr_makes_room_for_items_unlike_the_ones_above() {
+    let server = TestServer::start().await;
+    let body: String = [
+        ("copy1", [1.0, 0.0], 4),
+        ("copy2", [0.99, 0.05], 3),
+        ("copy3", [0.98, 0.1], 2),
+        ("other", [0.0, 1.0], 1),
+    ]
+    .iter()
+    .map(|(id, embedding, minute)| {
+        json!({"item_id": id, "embedding": embedding, "metadata": {"publish_time": 1_768_400_000 + minute * 60}})
+            .to_string()
+            + "\n"
+    })
+    .collect();
+    for (scenario, weight) in [("diverse", 0.5), ("plain", 0.0)] {
+        let mut config = config(&[("latest", 1.0, 10)]);
+        config["rerank"] = json!({"rules": [{"name": "mmr", "weight": weight, "params": {"source": "embedding"}}]});
+        server.scenario("t1", scenario, config).await;
+        let response = server
+            .client
+            .post(format!("{}/api/v1/scenarios/{scenario}/items/bulk", server.url))
+            .header("X-Tenant-Id", "t1")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let (status, diverse) = server.recommend("t1", "u1", json!({"scenario_id": "diverse", "count": 2})).await;
+    assert_eq!(status, StatusCode::OK, "{diverse}");
+    assert_eq!(ids(&diverse), ["copy1", "other"]);
+    let (_, plain) = server.recommend("t1", "u1", json!({"scenario_id": "plain", "count": 2})).await;
+    assert_eq!(ids(&plain), ["copy1", "copy2"]);
+}

@@ -128,24 +128,21 @@ async fn an_invalid_config_is_rejected_whole_with_every_path_and_nothing_is_save
     };
     assert!(
         message_at("config.recall.strategies[0].name")
-            .contains("known: hot_items, hot_news, latest, item_cf, user_cf, content_based")
+            .contains("known: hot_items, hot_news, latest, location, item_cf, user_cf, content_based")
     );
     assert!(message_at("config.recall.strategies[1].params.max_age_days").contains("expected f64"));
     assert!(message_at("config.rerank.rules[0].params").contains("not both"));
 }
 
 #[tokio::test]
-async fn the_spec_examples_name_what_is_not_available_yet_and_save_once_swapped() {
+async fn the_spec_examples_save_with_location_and_the_learned_rankers() {
     let server = TestServer::start().await;
     let mut vlog: Value = serde_json::from_str(VLOG).unwrap();
+    vlog["scenario_id"] = json!("vlog_local");
     vlog["config"]["recall"]["strategies"][1]["name"] = json!("location");
     vlog["config"]["rank"]["model"] = json!("deepfm");
     let (status, body) = server.post("t1", "/api/v1/scenarios", vlog).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let message = body["message"].as_str().unwrap();
-    assert!(message.contains("not available in this build yet: location"), "{message}");
-    assert!(!message.contains("deepfm"), "the learned rankers are in this build: {message}");
-
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     for text in [VLOG, NEWS] {
         let (status, body) = server.post("t1", "/api/v1/scenarios", serde_json::from_str(text).unwrap()).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
