@@ -314,7 +314,10 @@ fn production_storage(storage: &mut polyrec_server::StorageConfig) {
     storage.sink_flush_ms = Some(100);
     storage.vectors = var("POLYREC_TEST_MILVUS_URL");
     let kafka = var("POLYREC_TEST_KAFKA_URL");
-    storage.bus = format!("{kafka}?prefix={namespace}.&partitions=4&session_timeout_ms=6000");
+    // The test broker is a Python stand-in sharing two cores with seven services and the tests:
+    // it has stalled past the 5 s default (a 503 MessageTimedOut on a batch in the split pass).
+    // What a timeout does is the fault suite's subject (tests/faults), with its own setting.
+    storage.bus = format!("{kafka}?prefix={namespace}.&partitions=4&session_timeout_ms=6000&message_timeout_ms=20000");
 }
 
 /// A training job recorded as running its `attempts`-th attempt, as a process that dies
