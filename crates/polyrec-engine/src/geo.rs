@@ -38,15 +38,6 @@ fn chord_2_of_km(km: f64) -> f64 {
     chord * chord
 }
 
-/// The great-circle (haversine) distance in km between two points given in degrees.
-pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (lat1, lat2) = (a.0.to_radians(), b.0.to_radians());
-    let d_lat = lat2 - lat1;
-    let d_lon = (b.1 - a.1).to_radians();
-    let h = (d_lat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (d_lon / 2.0).sin().powi(2);
-    2.0 * h.sqrt().min(1.0).asin() * EARTH_RADIUS_KM
-}
-
 /// The items of a catalog snapshot that carry valid coordinates, by place.
 #[derive(Debug)]
 pub struct GeoIndex {
@@ -95,6 +86,16 @@ mod tests {
     use super::*;
     use crate::catalog::test_support::item;
     use serde_json::json;
+
+    /// The great-circle (haversine) distance in km between two points in degrees: the reference
+    /// the index's chord distances are checked against.
+    fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+        let (lat1, lat2) = (a.0.to_radians(), b.0.to_radians());
+        let d_lat = lat2 - lat1;
+        let d_lon = (b.1 - a.1).to_radians();
+        let h = (d_lat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (d_lon / 2.0).sin().powi(2);
+        2.0 * h.sqrt().min(1.0).asin() * EARTH_RADIUS_KM
+    }
 
     const PARIS: (f64, f64) = (48.8566, 2.3522);
     const LYON: (f64, f64) = (45.764, 4.8357);

@@ -25,6 +25,17 @@ use crate::registry::{BuildError, parse_params};
 
 /// The most candidates a request re-orders (the greedy walk costs window² similarity updates).
 pub const MAX_WINDOW: usize = 500;
+/// The most multiply-adds of one request's greedy walk (about window² / 2 × dimensions): it runs
+/// on a shared runtime thread, so a tenant's long embeddings shrink its window rather than stall
+/// other tenants' requests. 2²⁴ is a few milliseconds; 64-dimensional vectors keep the whole
+/// 500-candidate window, 4,096-dimensional ones (the longest an item may carry) 90 candidates.
+const MAX_WORK: usize = 1 << 24;
+
+/// The window a request may walk with vectors of `dimensions`.
+fn bounded_window(window: usize, dimensions: usize) -> usize {
+    let fits = ((2 * MAX_WORK / dimensions.max(1)) as f64).sqrt() as usize;
+    window.min(fits.max(2))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -113,15 +124,18 @@ impl Rerank for Mmr {
             return;
         }
         // The list arrives sorted best first: the window is its head.
+        let mut vectors: Vec<Option<Unit>> = candidates[..n].iter().map(|c| self.vector(ctx, c)).collect();
+        let dimensions = vectors.iter().flatten().map(|u| u.vector.len()).max().unwrap_or(0);
+        if dimensions == 0 {
+            return;
+        }
+        let n = bounded_window(n, dimensions);
+        vectors.truncate(n);
         let scores: Vec<f64> = candidates[..n].iter().map(|c| c.score).collect();
         let (low, high) = scores.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), s| (l.min(*s), h.max(*s)));
         let span = high - low;
         let relevance: Vec<f64> =
             scores.iter().map(|s| if span > 0.0 && span.is_finite() { (s - low) / span } else { 1.0 }).collect();
-        let vectors: Vec<Option<Unit>> = candidates[..n].iter().map(|c| self.vector(ctx, c)).collect();
-        if vectors.iter().all(Option::is_none) {
-            return;
-        }
 
         // Greedy: the best remaining by the MMR objective, then every remaining candidate's
         // similarity to the placed set updated with the one just placed.
@@ -275,6 +289,38 @@ mod tests {
         let mut list = scored(&fx, &[("x1", 1.0), ("x2", 0.9), ("y", 0.7)]);
         build(&json!({"source": "embedding"}), &dummy()).unwrap().rerank(&fx.ctx(), 0.5, &mut list);
         assert_eq!(order(&list), ["x1", "x2", "y"], "no embeddings: nothing to compare");
+    }
+
+    #[test]
+    fn long_vectors_shrink_the_window_to_the_work_bound() {
+        assert_eq!(bounded_window(500, 64), 500);
+        assert_eq!(bounded_window(500, 4_096), 90);
+        assert_eq!(bounded_window(100, 4_096), 90);
+        assert_eq!(bounded_window(5, 1 << 30), 2, "never below a pair");
+        // The bound holds: window² / 2 × dimensions within MAX_WORK for every size an item may send.
+        for dimensions in [1, 64, 384, 1_536, 4_096] {
+            let n = bounded_window(MAX_WINDOW, dimensions);
+            assert!(n * n / 2 * dimensions <= MAX_WORK, "{dimensions}: {n}");
+        }
+        // Applied: of 100 candidates with 4,096-dimensional copies of one vector, only the top 90
+        // can move; the last ten keep their places and scores.
+        let items: Vec<Arc<Item>> = (0..100)
+            .map(|i| {
+                let mut v = vec![0.0f32; 4_096];
+                v[0] = 1.0;
+                v[1 + (i / 2) % 2] = 0.5; // pairs alternate between two directions
+                with_embedding(&format!("i{i:03}"), Some(v))
+            })
+            .collect();
+        let fx = Fixture::new(0, catalog(items));
+        let ids: Vec<String> = (0..100).map(|i| format!("i{i:03}")).collect();
+        let scores: Vec<(&str, f64)> =
+            ids.iter().enumerate().map(|(i, id)| (id.as_str(), 1.0 - i as f64 / 100.0)).collect();
+        let mut list = scored(&fx, &scores);
+        build(&json!({"window": 500}), &dummy()).unwrap().rerank(&fx.ctx(), 0.9, &mut list);
+        let tail: Vec<(&str, f64)> = list[90..].iter().map(|c| (c.item_id(), c.score)).collect();
+        assert_eq!(tail, scores[90..]);
+        assert_ne!(order(&list)[..90], ids.iter().map(String::as_str).collect::<Vec<_>>()[..90], "the head moved");
     }
 
     #[test]
