@@ -9,7 +9,9 @@
 #   docker run polyrec worker                                    # stream jobs, /healthz + /metrics on :8010
 #
 # The build is the default feature set of crate `polyrec` (`production`: the MongoDB, Redis,
-# Kafka, ClickHouse and Milvus clients). LightGBM is not in it. Checked by scripts/check-deploy.sh
+# Kafka, ClickHouse and Milvus clients) plus `lightgbm` (the LightGBM ranker, which the
+# specification's news_main_feed names; LightGBM is C++ built from source by lightgbm3-sys, linked
+# statically, without OpenMP: the runtime image needs only libstdc++). Checked by scripts/check-deploy.sh
 # (COPY sources exist and are not excluded by .dockerignore); never built on the machine that
 # wrote it (no Docker engine there) — see deploy/README.md.
 
@@ -22,11 +24,16 @@ FROM rust:1-bookworm AS builder
 # - rusqlite (`bundled`) and mimalloc compile C with the cc crate.
 # The gRPC code — the split services' servers and clients (crates/polyrec-server/proto/
 # polyrec.proto), the tenant/user-service clients and the Milvus client — is generated without
-# protoc (protox / a checked-in descriptor set), so no protobuf compiler is installed. The rust
-# image has most of this already; the list is explicit so the requirement is written down.
+# protoc (protox / a checked-in descriptor set), so no protobuf compiler is installed.
+# - lightgbm3-sys builds LightGBM with cmake >= 3.28 (Debian 12 ships 3.25, so cmake comes from
+#   PyPI, as in scripts/test.sh) and generates its bindings with bindgen, which needs libclang.
+# The rust image has most of this already; the list is explicit so the requirement is written down.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential pkg-config zlib1g-dev \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get install -y --no-install-recommends build-essential pkg-config zlib1g-dev libclang-dev python3-venv \
+    && rm -rf /var/lib/apt/lists/* \
+    && python3 -m venv /opt/cmake \
+    && /opt/cmake/bin/pip install --no-cache-dir 'cmake>=3.28,<4'
+ENV CMAKE=/opt/cmake/bin/cmake
 
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
@@ -40,16 +47,17 @@ COPY examples ./examples
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \
-    cargo build --release -p polyrec --locked \
+    cargo build --release -p polyrec --features lightgbm --locked \
     && install -D -m 0755 target/release/polyrec /out/polyrec
 
 
 FROM debian:bookworm-slim
 
-# ca-certificates: TLS to managed engines (mongodb+srv, rediss, https ClickHouse). zlib1g: the
-# binary links the system zlib (see above); it is in the base image already, listed to be explicit.
+# ca-certificates: TLS to managed engines (mongodb+srv, rediss, https ClickHouse). zlib1g and
+# libstdc++6: the binary links the system zlib (see above) and, for LightGBM, the C++ runtime; both
+# are in the base image already, listed to be explicit.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates zlib1g \
+    && apt-get install -y --no-install-recommends ca-certificates zlib1g libstdc++6 \
     && rm -rf /var/lib/apt/lists/*
 
 # A fixed, non-root uid/gid (10001) so Kubernetes `runAsUser`/`fsGroup` can name it.

@@ -758,6 +758,14 @@ if not m:
     error(dockerfile_path, "no `cargo build -p …`")
 elif not os.path.exists(f"crates/{m.group(1)}/Cargo.toml"):
     error(dockerfile_path, f"cargo build -p {m.group(1)}: no such crate under crates/")
+else:
+    # --features the image builds with are features of that crate.
+    crate_features = tomllib.loads(read(f"crates/{m.group(1)}/Cargo.toml")).get("features", {})
+    build_line = re.search(r"cargo build [^\n]*", dockerfile).group(0)
+    for listed in re.findall(r"--features[ =](\S+)", build_line):
+        for feature in listed.split(","):
+            if feature not in crate_features:
+                error(dockerfile_path, f"cargo build --features {feature}: not a feature of crate {m.group(1)}")
 # Files the crates embed at compile time must be in the build context and copied.
 embedded = 0
 for path in rust_sources:

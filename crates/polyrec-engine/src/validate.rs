@@ -286,7 +286,8 @@ pub fn check_config(config: &Value) -> Result<ScenarioConfig, Error> {
         );
         if !problems.unavailable.is_empty() {
             message.push_str(&format!(
-                "; not in this build: {} (use a build with its cargo feature, or name another model)",
+                "; not in this build: {} (build polyrec with the model's cargo feature, e.g. `cargo build --release \
+                 --features lightgbm`, or use the Docker image; or name another model)",
                 problems.unavailable.join(", ")
             ));
         }

@@ -1,5 +1,5 @@
-//! `polyrec demo`: a demo tenant with the specification's two example scenarios (with the
-//! strategies this build has swapped in) and synthetic users whose tastes differ, so the first
+//! `polyrec demo`: a demo tenant with the specification's two example scenarios (their heuristic
+//! variants, which answer before any training and in every build) and synthetic users whose tastes differ, so the first
 //! recommend call already answers from collaborative filtering and the users' profiles.
 
 use anyhow::{Context, bail};
@@ -8,8 +8,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-const VLOG: &str = include_str!("../../../examples/scenarios/vlog_main_feed.json");
-const NEWS: &str = include_str!("../../../examples/scenarios/news_main_feed.json");
+const VLOG: &str = include_str!("../../../examples/scenarios/vlog_main_feed.heuristic.json");
+const NEWS: &str = include_str!("../../../examples/scenarios/news_main_feed.heuristic.json");
 
 const CATEGORIES: [&str; 8] = ["sports", "music", "cooking", "travel", "tech", "comedy", "news", "gaming"];
 const LOCATIONS: [&str; 5] = ["paris", "berlin", "tokyo", "austin", "lagos"];

@@ -96,7 +96,11 @@ pub fn build(model: &dyn LearnedModel, config: &ScenarioConfig) -> Result<Box<dy
         let name = model.name();
         let mut error = BuildError::new(
             "model",
-            format!("rank model `{name}` is not in this build; rebuild with the cargo feature `{feature}`"),
+            format!(
+                "rank model `{name}` is not in this build; build polyrec with `cargo build --release --features \
+                 {feature}` (it needs cmake >= 3.28 and libclang; see the README) or run the \
+                 Docker image, which has it"
+            ),
         );
         error.unavailable = Some(name.to_owned());
         return Err(error);

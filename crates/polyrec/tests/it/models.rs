@@ -753,3 +753,122 @@ async fn rank_version_pins_a_version_and_unpinning_serves_the_active_one() {
     let paths: Vec<&str> = error["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
     assert!(paths.contains(&"config.rank.objective"), "{error}");
 }
+
+const SPEC_VLOG: &str = include_str!("../../../../examples/scenarios/vlog_main_feed.json");
+const SPEC_NEWS: &str = include_str!("../../../../examples/scenarios/news_main_feed.json");
+
+/// A catalog of 40 items and traffic of 20 users who act on the odd items when shown them: the
+/// play (`value` seconds watched) or click that each learned ranker's objective counts. `reader`
+/// acts on three odd items without impressions, so most of the catalog is still new to them.
+async fn spec_traffic(server: &TestServer, scenario: &str, action: &str, metadata: impl Fn(usize) -> Value) {
+    let items: Vec<(String, Value)> = (0..40).map(|i| (format!("{scenario}-{i}"), metadata(i))).collect();
+    let refs: Vec<(&str, Value)> = items.iter().map(|(id, m)| (id.as_str(), m.clone())).collect();
+    server.items("t1", scenario, &refs).await;
+    let mut events = Vec::new();
+    for u in 0..20 {
+        for (i, (item, _)) in items.iter().enumerate() {
+            let user = format!("u{u}");
+            events.push(event("impression", &user, item, scenario));
+            let acted = if i % 2 == 1 { (u + i) % 5 != 0 } else { (u + i) % 10 == 0 };
+            if acted {
+                let mut act = event(action, &user, item, scenario);
+                act["value"] = json!(45.0);
+                events.push(act);
+            }
+        }
+    }
+    for (item, _) in items.iter().skip(1).step_by(2).take(3) {
+        let mut act = event(action, "reader", item, scenario);
+        act["value"] = json!(45.0);
+        events.push(act);
+    }
+    server.events("t1", events).await;
+}
+
+/// Asks for `scenario` as `reader` and checks the learned ranker scored the answer: every item's rank
+/// score is the ranker's probability, not its recall score carried through (what an unloaded
+/// ranker leaves).
+async fn ranked_by(server: &TestServer, scenario: &str, model: &str, context: Value) -> Value {
+    let body = json!({"scenario_id": scenario, "count": 10, "explain": true, "context": context});
+    let (status, answer) = server.recommend("t1", "reader", body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let items = answer["items"].as_array().unwrap();
+    assert_eq!(items.len(), 10, "{answer}");
+    let stage = format!("rank:{model}");
+    let mut rescored = 0;
+    for item in items {
+        let stages = item["stages"].as_array().unwrap();
+        let score_at = |name: &str| stages.iter().find(|s| s["stage"] == name).and_then(|s| s["score"].as_f64());
+        let (recall, rank) = (score_at("recall").unwrap(), score_at(&stage).expect("a rank stage"));
+        assert!((0.0..=1.0).contains(&rank), "a probability: {item}");
+        rescored += usize::from(rank != recall);
+    }
+    assert!(rescored > 0, "the {model} ranker scored the candidates: {answer}");
+    answer
+}
+
+/// SPEC §5's two example scenarios, posted exactly as `examples/scenarios/` holds them (the
+/// specification's text: `vector_search` and `deepfm` v1.0; `lightgbm` v2.0), pass validation,
+/// train and answer from their models. `news_main_feed` needs the LightGBM build; without it, the
+/// refusal says how to get one.
+#[tokio::test]
+async fn the_specifications_scenarios_as_written_train_and_answer() {
+    let server = TestServer::start().await;
+    let (status, body) = server.post("t1", "/api/v1/scenarios", serde_json::from_str(SPEC_VLOG).unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = server.post("t1", "/api/v1/scenarios", serde_json::from_str(SPEC_NEWS).unwrap()).await;
+    if cfg!(feature = "lightgbm") {
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    } else {
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_config")));
+        assert!(body["message"].as_str().unwrap().contains("--features lightgbm"), "says how to get it: {body}");
+    }
+
+    let categories = ["sports", "music", "cooking", "travel"];
+    spec_traffic(&server, "vlog_main_feed", "play", |i| {
+        let completion = if i % 2 == 1 { 0.8 } else { 0.3 };
+        json!({"category": categories[i % 4], "duration": 30 + i, "completion_rate": completion})
+    })
+    .await;
+    let job = train(&server, "t1", "vlog_main_feed", json!({})).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["versions"]["deepfm"], "v1", "{job}");
+    assert_eq!(job["versions"]["als"], "v1", "vector_search's model: {job}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/vlog_main_feed/models?name=deepfm").await;
+    assert_eq!(serving(&models, "deepfm"), ["v1"], "v1.0 is the first version: {models}");
+    let answer =
+        ranked_by(&server, "vlog_main_feed", "deepfm", json!({"age": "25-34", "favorite_categories": ["music"]})).await;
+    let report = answer["channels"].as_array().unwrap().iter().find(|c| c["name"] == "vector_search").unwrap();
+    assert_eq!(report["status"], "ok", "{answer}");
+    assert!(
+        answer["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|item| { item["channels"].as_array().unwrap().iter().any(|c| c["name"] == "vector_search") }),
+        "vector_search found items of the answer: {answer}"
+    );
+
+    if !cfg!(feature = "lightgbm") {
+        return;
+    }
+    let now_s = server.app.now_ms() / 1000;
+    let places = ["paris", "tokyo"];
+    spec_traffic(
+        &server,
+        "news_main_feed",
+        "click",
+        |i| json!({"publish_time": now_s - 600 * i as i64, "hot_score": (i % 5) as f64, "location": places[i % 2]}),
+    )
+    .await;
+    // `version: "v2.0"` pins the second version: the first training leaves it unserved.
+    let job = train(&server, "t1", "news_main_feed", json!({})).await;
+    assert_eq!((job["state"].as_str(), &job["versions"]["lightgbm"]), (Some("succeeded"), &json!("v1")), "{job}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/news_main_feed/models?name=lightgbm").await;
+    assert!(serving(&models, "lightgbm").is_empty(), "{models}");
+    let job = train(&server, "t1", "news_main_feed", json!({"models": ["lightgbm"]})).await;
+    assert_eq!((job["state"].as_str(), &job["versions"]["lightgbm"]), (Some("succeeded"), &json!("v2")), "{job}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/news_main_feed/models?name=lightgbm").await;
+    assert_eq!(serving(&models, "lightgbm"), ["v2"], "{models}");
+    ranked_by(&server, "news_main_feed", "lightgbm", json!({"location": "paris"})).await;
+}

@@ -3,8 +3,8 @@ use serde_json::{Value, json};
 
 use crate::support::{TestServer, config};
 
-const VLOG: &str = include_str!("../../../../examples/scenarios/vlog_main_feed.json");
-const NEWS: &str = include_str!("../../../../examples/scenarios/news_main_feed.json");
+const VLOG: &str = include_str!("../../../../examples/scenarios/vlog_main_feed.heuristic.json");
+const NEWS: &str = include_str!("../../../../examples/scenarios/news_main_feed.heuristic.json");
 
 #[tokio::test]
 async fn crud_round_trip_with_versions() {
@@ -135,7 +135,7 @@ async fn an_invalid_config_is_rejected_whole_with_every_path_and_nothing_is_save
 }
 
 #[tokio::test]
-async fn the_spec_examples_save_with_location_and_the_learned_rankers() {
+async fn the_heuristic_examples_save_and_so_does_location_with_a_learned_ranker() {
     let server = TestServer::start().await;
     let mut vlog: Value = serde_json::from_str(VLOG).unwrap();
     vlog["scenario_id"] = json!("vlog_local");
