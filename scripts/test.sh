@@ -143,6 +143,13 @@ bash scripts/schemathesis.sh "$CARGO_TARGET_DIR/debug/polyrec" 2>&1 | tee -a "$T
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 
+# The binary `cargo test` built serves the SDKs' suites.
+banner "client SDKs (clients/python, clients/typescript) against a live server"
+set +e
+bash scripts/sdk.sh "$CARGO_TARGET_DIR/debug/polyrec" 2>&1 | tee -a "$TEST_LOG"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+set -e
+
 banner "fuzz targets (cargo-fuzz, nightly; 45 s each)"
 set +e
 bash scripts/fuzz.sh 2>&1 | tee -a "$TEST_LOG"
