@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The client SDKs' test suites against a live all-in-one server on the embedded stores:
 # clients/python (pytest, mypy --strict, the generated files checked against the live
-# /openapi.json) and clients/typescript (tsc, node's test runner).
+# /openapi.json) and clients/typescript (its generated types checked against the live
+# /openapi.json, tsc, node's test runner).
 #
 #   bash scripts/sdk.sh [POLYREC_BIN]      # default: $CARGO_TARGET_DIR/debug/polyrec
 #
@@ -49,7 +50,9 @@ print(f"test result: {'ok' if failures + errors == 0 else 'FAILED'}. {tests - fa
 PY
 
 echo "--- clients/typescript: npm ci, tsc, node --test"
-(cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npm test 2>&1 | tee "$WORK/node.log") || status=1
+(cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error \
+    && node scripts/generate.mjs "$POLYREC_URL/openapi.json" --check \
+    && npm test 2>&1 | tee "$WORK/node.log") || status=1
 # node --test's TAP summary, in cargo's form.
 awk '/^# pass / { p = $3 } /^# fail / { f = $3 } END { printf "test result: %s. %d passed; %d failed; 0 ignored (clients/typescript)\n", (f == 0 && p > 0) ? "ok" : "FAILED", p, f }' "$WORK/node.log"
 exit "$status"

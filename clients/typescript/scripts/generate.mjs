@@ -4,6 +4,7 @@
 //   npm run generate -- http://127.0.0.1:8080/openapi.json
 //   npm run generate -- ./openapi.json
 //   POLYREC_URL=http://127.0.0.1:8080 npm run generate
+//   npm run generate -- URL --check    # writes nothing; exits 1 when src/schema.d.ts is stale
 //
 // Two deliberate rewrites of the document before openapi-typescript sees it:
 //  1. operationIds are unique only within a tag (`list`, `create`, `get` exist in several), and
@@ -16,8 +17,10 @@ import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import openapiTS, { astToString } from "openapi-typescript";
 
+const args = process.argv.slice(2);
+const check = args.includes("--check");
 const source =
-  process.argv[2] ??
+  args.find((a) => a !== "--check") ??
   process.env.POLYREC_OPENAPI ??
   (process.env.POLYREC_URL ? `${process.env.POLYREC_URL.replace(/\/+$/, "")}/openapi.json` : undefined);
 if (!source) {
@@ -57,5 +60,15 @@ for (const item of Object.values(doc.paths ?? {})) {
 // takes any fields: `Record<string, unknown>`, not the default `Record<string, never>`.
 const ast = await openapiTS(doc, { emptyObjectsUnknown: true });
 const out = fileURLToPath(new URL("../src/schema.d.ts", import.meta.url));
-await writeFile(out, astToString(ast));
+const text = astToString(ast);
+if (check) {
+  const current = await readFile(out, "utf8").catch(() => "");
+  if (current !== text) {
+    console.error(`src/schema.d.ts is not what ${source} gives: run \`npm run generate -- ${source}\``);
+    process.exit(1);
+  }
+  console.log(`src/schema.d.ts is that of ${source}`);
+} else {
+  await writeFile(out, text);
+}
 console.log(`wrote ${out} from ${source} (${seen.size} operations)`);
