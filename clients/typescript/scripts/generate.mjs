@@ -70,5 +70,5 @@ if (check) {
   console.log(`src/schema.d.ts is that of ${source}`);
 } else {
   await writeFile(out, text);
+  console.log(`wrote ${out} from ${source} (${seen.size} operations)`);
 }
-console.log(`wrote ${out} from ${source} (${seen.size} operations)`);
