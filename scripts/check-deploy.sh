@@ -111,6 +111,8 @@ METRICS=(
     polyrec_warehouse_events_total
     polyrec_tenant_service_failures_total
     polyrec_user_service_failures_total
+    polyrec_recommendation_events_total
+    polyrec_grpc_server_requests_total
 )
 # Histograms: each is exposed as NAME_bucket, NAME_count and NAME_sum.
 HISTOGRAMS=(
@@ -119,6 +121,7 @@ HISTOGRAMS=(
     polyrec_pipeline_candidates
     polyrec_training_job_duration_seconds
     polyrec_external_call_duration_seconds
+    polyrec_grpc_server_request_duration_seconds
 )
 
 banner() {

@@ -3,6 +3,7 @@
 //! checking and server reflection, and ([`client`]) the recommendation service's clients.
 
 pub mod client;
+mod observe;
 mod server;
 
 use std::sync::Arc;
@@ -26,12 +27,16 @@ const DESCRIPTOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/polyrec_desc
 /// The metadata key that carries the HTTP API's error code.
 pub const CODE_KEY: &str = "x-polyrec-code";
 
-/// The layers of [`server`]: load shedding over one concurrency limit for every call.
+/// The layers of [`server`]: a span and metrics per call ([`observe`]) around load shedding
+/// over one concurrency limit for every call.
 pub type Protected = tower::layer::util::Stack<
     tower::ServiceBuilder<
         tower::layer::util::Stack<
             tower::limit::GlobalConcurrencyLimitLayer,
-            tower::layer::util::Stack<tower::load_shed::LoadShedLayer, tower::layer::util::Identity>,
+            tower::layer::util::Stack<
+                tower::load_shed::LoadShedLayer,
+                tower::layer::util::Stack<observe::ObserveLayer, tower::layer::util::Identity>,
+            >,
         >,
     >,
     tower::layer::util::Identity,
@@ -56,6 +61,7 @@ pub async fn server(app: Arc<App>, service: Service) -> anyhow::Result<tonic::tr
         .timeout(std::time::Duration::from_millis(limits.request_timeout_ms.max(1)))
         .layer(
             tower::ServiceBuilder::new()
+                .layer(observe::ObserveLayer)
                 .load_shed()
                 .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(permits)),
         );

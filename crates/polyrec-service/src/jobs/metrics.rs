@@ -105,6 +105,9 @@ impl StreamJob for RecommendationMetrics {
                 format!("exp:{experiment}:{}:", group.unwrap_or("-"))
             });
             for (field, delta) in fields(event.event_type, event.value) {
+                if matches!(field, "impressions" | "clicks" | "views" | "conversions" | "engagements") {
+                    crate::telemetry::recommendation_event(&event.tenant_id, &event.scenario_id, field);
+                }
                 *counters.entry(field.to_owned()).or_default() += delta;
                 if let Some(prefix) = &group {
                     *counters.entry(format!("{prefix}{field}")).or_default() += delta;

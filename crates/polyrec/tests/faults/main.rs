@@ -918,6 +918,8 @@ async fn the_seven_services_run_as_separate_processes() {
     use polyrec_server::split::Service;
     let Some(storage) = Storage::shared() else { return };
     let dir = tempfile::tempdir().unwrap();
+    let spans_log = dir.path().join("rotel.log");
+    let Some((_collector, otlp)) = otlp_collector(dir.path(), &spans_log).await else { return };
     let config = storage.config_file(dir.path());
     let mut ports = std::collections::HashMap::new();
     for service in Service::ALL {
@@ -948,7 +950,8 @@ async fn the_seven_services_run_as_separate_processes() {
             args.extend(["--grpc-listen".to_owned(), format!("127.0.0.1:{grpc}")]);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        processes.push(polyrec(&args, &config, &dir.path().join(format!("{}.log", service.name()))));
+        let log = dir.path().join(format!("{}.log", service.name()));
+        processes.push(polyrec_with_env(&args, &config, &log, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp)]));
     }
     let worker_listen = format!("127.0.0.1:{}", free_port());
     let worker_data = dir.path().join("worker").display().to_string();
@@ -1125,5 +1128,57 @@ async fn the_seven_services_run_as_separate_processes() {
     let invalid = proto::ScenarioRef { tenant_id: String::new(), scenario_id: "feed".into() };
     let invalid = items.scan_items(as_tenant(Service::Item, "intruder", invalid)).await;
     assert_eq!(invalid.unwrap_err().code(), tonic::Code::InvalidArgument);
+
+    // One trace across the hops: a learned ranker makes the recommendation service call the model
+    // service's Score; the caller's traceparent goes in over HTTP and on over gRPC, and the model
+    // service's span of the call is a child of a recommendation-service span of the same trace.
+    let patch = json!({"config": {"rank": {"model": "deepfm"}}});
+    let (status, patched, _) =
+        api(Service::Scenario).call(reqwest::Method::PATCH, "m", "/api/v1/scenarios/feed", Some(patch)).await;
+    assert_eq!(status, 200, "{patched}");
+    let trace_id = "5cf92f3577b34da6a3ce929d0e0e4737";
+    let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
+    eventually(Duration::from_secs(60), "the recommendation service on config version 2", || async {
+        let answer = recommender
+            .client
+            .post(format!("{}/api/v1/recommend", recommender.url))
+            .header("X-Tenant-Id", "m")
+            .header("X-User-Id", "u1")
+            .header("traceparent", &traceparent)
+            .json(&json!({"scenario_id": "feed", "count": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        let answer: Value = answer.json().await.unwrap();
+        (answer["config_version"] == 2).then_some(())
+    })
+    .await;
+    let (model_span, caller) = eventually(Duration::from_secs(60), "the model service's span at the collector", || {
+        let spans = printed_spans(&std::fs::read_to_string(&spans_log).unwrap_or_default());
+        async move {
+            let traced: Vec<&PrintedSpan> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
+            let score = traced.iter().find(|s| {
+                s.service == "polyrec-model"
+                    && s.name == "polyrec.v1.ModelService/Score"
+                    && s.kind == "SPAN_KIND_SERVER"
+            })?;
+            let caller = traced.iter().find(|s| s.span_id == score.parent_id)?;
+            Some(((*score).clone(), (*caller).clone()))
+        }
+    })
+    .await;
+    assert_eq!(caller.service, "polyrec-recommendation", "{model_span:?} under {caller:?}");
+    // The gRPC servers' metrics: the model service counted the Score calls it answered.
+    let metrics = api(Service::Model).client.get(format!("{}/metrics", api(Service::Model).url)).send().await;
+    let metrics = metrics.unwrap().text().await.unwrap();
+    assert!(
+        metrics.lines().any(|line| line.starts_with("polyrec_grpc_server_requests_total{")
+            && line.contains("service=\"polyrec.v1.ModelService\"")
+            && line.contains("method=\"Score\"")
+            && line.contains("code=\"ok\"")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("polyrec_grpc_server_request_duration_seconds_bucket{"), "{metrics}");
     drop(processes);
 }

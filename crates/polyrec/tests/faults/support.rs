@@ -150,6 +150,11 @@ impl Storage {
 
 /// A polyrec process (`serve` or `worker`) with its log in a file.
 pub fn polyrec(args: &[&str], config: &Path, log: &Path) -> Proc {
+    polyrec_with_env(args, config, log, &[])
+}
+
+/// [`polyrec`] with extra environment variables.
+pub fn polyrec_with_env(args: &[&str], config: &Path, log: &Path, env: &[(&str, &str)]) -> Proc {
     let log_file = std::fs::File::create(log).unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_polyrec"));
     command
@@ -163,6 +168,9 @@ pub fn polyrec(args: &[&str], config: &Path, log: &Path) -> Proc {
         .env_remove("POLYREC_BUS_URL")
         .stdout(log_file.try_clone().unwrap())
         .stderr(log_file);
+    for (key, value) in env {
+        command.env(key, value);
+    }
     Proc::spawn(&format!("polyrec {}", args[0]), &mut command)
 }
 
@@ -275,6 +283,84 @@ impl Api {
         let value = text.lines().find_map(|line| line.strip_prefix(&prefix))?;
         value.trim().parse::<f64>().ok().map(|lag| lag as u64)
     }
+}
+
+/// The OTLP collector of the PyPI package `rotel` (`POLYREC_TEST_ROTEL_BIN`, set by
+/// `scripts/servers.sh`) on a free port, printing every span it receives to `log`; returns it
+/// with its OTLP/gRPC endpoint. `None` without it (a failure under `POLYREC_REQUIRE_SERVERS`).
+pub async fn otlp_collector(dir: &Path, log: &Path) -> Option<(Proc, String)> {
+    let rotel = match std::env::var("POLYREC_TEST_ROTEL_BIN") {
+        Ok(path) if !path.is_empty() => path,
+        _ if std::env::var("POLYREC_REQUIRE_SERVERS").is_ok() => {
+            panic!("POLYREC_TEST_ROTEL_BIN is not set (scripts/servers.sh sets it)")
+        }
+        _ => return None,
+    };
+    let (grpc, http) = (free_port(), free_port());
+    let mut command = Command::new(rotel);
+    command
+        .args(["start", "--exporter", "blackhole", "--debug-log", "traces", "--debug-log-verbosity", "detailed"])
+        .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
+        .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http}")])
+        .arg("--pid-file")
+        .arg(dir.join("rotel.pid"))
+        .stdout(std::fs::File::create(log).unwrap())
+        .stderr(std::fs::File::create(dir.join("rotel.err")).unwrap());
+    let process = Proc::spawn("rotel", &mut command);
+    eventually(Duration::from_secs(30), "the collector listening", || async {
+        std::net::TcpStream::connect(("127.0.0.1", grpc)).is_ok().then_some(())
+    })
+    .await;
+    Some((process, format!("http://127.0.0.1:{grpc}")))
+}
+
+/// A span as the collector printed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrintedSpan {
+    pub service: String,
+    pub trace_id: String,
+    pub parent_id: String,
+    pub span_id: String,
+    pub name: String,
+    pub kind: String,
+}
+
+/// The spans of rotel's detailed debug log (`ResourceSpans` blocks with their `service.name`,
+/// then `Span #n` blocks with `Trace ID`, `Parent ID`, `ID`, `Name` and `Kind` lines).
+pub fn printed_spans(log: &str) -> Vec<PrintedSpan> {
+    let mut spans = Vec::new();
+    let mut service = String::new();
+    let mut current: Option<PrintedSpan> = None;
+    for line in log.lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix("-> service.name: Str(").and_then(|v| v.strip_suffix(')')) {
+            service = name.to_owned();
+        } else if line.starts_with("ResourceSpans #") || line.starts_with("Span #") {
+            spans.extend(current.take());
+            if line.starts_with("Span #") {
+                current = Some(PrintedSpan {
+                    service: service.clone(),
+                    trace_id: String::new(),
+                    parent_id: String::new(),
+                    span_id: String::new(),
+                    name: String::new(),
+                    kind: String::new(),
+                });
+            }
+        } else if let (Some(span), Some((key, value))) = (current.as_mut(), line.split_once(':')) {
+            let value = value.trim().to_owned();
+            match key.trim() {
+                "Trace ID" => span.trace_id = value,
+                "Parent ID" => span.parent_id = value,
+                "ID" => span.span_id = value,
+                "Name" => span.name = value,
+                "Kind" => span.kind = value,
+                _ => {}
+            }
+        }
+    }
+    spans.extend(current);
+    spans
 }
 
 /// A Redis server of the test's own, on a free port.

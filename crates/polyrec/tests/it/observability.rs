@@ -105,6 +105,12 @@ async fn traffic(url: &str, traceparent: Option<&str>) {
     }
     let answer = request.send().await.unwrap();
     assert_eq!(answer.status(), 200);
+    let events: Vec<Value> = [("impression", "a"), ("impression", "b"), ("click", "a"), ("order", "a")]
+        .iter()
+        .map(|(kind, item)| json!({"event_type": kind, "user_id": "u1", "item_id": item, "scenario_id": "feed"}))
+        .collect();
+    let sent = post("/api/v1/behaviors/batch", json!({"events": events})).await.unwrap();
+    assert_eq!(sent.status(), 200);
 }
 
 /// The series an instant query returns (none while Prometheus is not up yet).
@@ -158,6 +164,22 @@ async fn a_prometheus_server_scrapes_the_metrics() {
     ] {
         assert!(!query(series).await.is_empty(), "Prometheus has no {series}");
     }
+    // The recommendation-quality series, per tenant and scenario, and the CTR the dashboard and
+    // the recording rule compute from them (1 click / 2 impressions).
+    wait_for("the recommendation events in Prometheus", async || {
+        let counted = query("polyrec_recommendation_events_total{tenant=\"obs\",scenario=\"feed\"}").await;
+        counted.len() == 3
+    })
+    .await;
+    for (kind, count) in [("impressions", "2"), ("clicks", "1"), ("conversions", "1")] {
+        let series = format!("polyrec_recommendation_events_total{{tenant=\"obs\",scenario=\"feed\",kind=\"{kind}\"}}");
+        let found = query(&series).await;
+        assert_eq!(found[0]["value"][1], count, "{series}: {found:?}");
+    }
+    let ctr = "sum by (tenant, scenario) (polyrec_recommendation_events_total{kind=\"clicks\"}) \
+               / sum by (tenant, scenario) (polyrec_recommendation_events_total{kind=\"impressions\"})";
+    let ctr = query(ctr).await;
+    assert_eq!(ctr[0]["value"][1], "0.5", "{ctr:?}");
     server.terminate();
 }
 
