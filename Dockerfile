@@ -7,6 +7,7 @@
 #   docker run polyrec serve --service scenario                  # one split service (SPEC §3.1), on server stores
 #   docker run polyrec serve --no-stream-jobs                    # all-in-one API replica (with POLYREC_BUS_URL=kafka://…)
 #   docker run polyrec worker                                    # stream jobs, /healthz + /metrics on :8010
+#   docker run -p 8080:8080 polyrec gateway                      # the console + one entry point before the split services
 #
 # The build is the default feature set of crate `polyrec` (`production`: the MongoDB, Redis,
 # Kafka, ClickHouse and Milvus clients) plus `lightgbm` (the LightGBM ranker, which the
@@ -85,7 +86,8 @@ VOLUME ["/data"]
 #   feature, model, analytics (their routes, /metrics, /healthz, /readyz, /docs).
 # 9001–9003, 9005–9007: the gRPC ports of those services (recommendation has none).
 # 8010: `polyrec worker` (/healthz and /metrics only).
-EXPOSE 8000 8001 8002 8003 8004 8005 8006 8007 9001 9002 9003 9005 9006 9007 8010
+# 8080: `polyrec gateway` (the console, every API route forwarded; /healthz, /readyz, /metrics).
+EXPOSE 8000 8001 8002 8003 8004 8005 8006 8007 9001 9002 9003 9005 9006 9007 8010 8080
 
 # Liveness of whichever role runs: /healthz on the HTTP port the container's command line and
 # environment give (`serve`: 8000, `serve --service NAME`: its 8001–8007, `worker`: 8010, or

@@ -5,6 +5,12 @@
 // scripts/console-screenshots.sh).
 //
 //   POLYREC_BIN=/var/tmp/polyrec-target/debug/polyrec node e2e/console.mjs
+//
+// With POLYREC_E2E_TOPOLOGY=split the same steps run against the split deployment: the seven
+// services (`serve --service NAME`), a `worker` and a `gateway` in front serving the console, as
+// nine processes on the production engines of scripts/servers.sh (POLYREC_TEST_MONGO_URL,
+// POLYREC_TEST_REDIS_URL, POLYREC_TEST_CLICKHOUSE_URL, POLYREC_TEST_KAFKA_URL), in namespaces of
+// the run's own.
 
 import { chromium } from "playwright-core";
 import { spawn } from "node:child_process";
@@ -56,13 +62,61 @@ async function step(name, body) {
 function assert(condition, message) { if (!condition) throw new Error(message); }
 
 const dir = mkdtempSync(join(tmpdir(), "polyrec-console-"));
+const SPLIT = process.env.POLYREC_E2E_TOPOLOGY === "split";
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
-const server = spawn(BIN, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", join(dir, "data")], {
-  stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, RUST_LOG: "warn" },
-});
 let serverLog = "";
-server.stderr.on("data", (chunk) => { serverLog += chunk; });
+const processes = [];
+function start(args, env = {}) {
+  const child = spawn(BIN, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, RUST_LOG: "warn", ...env } });
+  child.stderr.on("data", (chunk) => { serverLog = (serverLog + `[${args.slice(0, 3).join(" ")}] ${chunk}`).slice(-20000); });
+  processes.push(child);
+  return child;
+}
+if (!SPLIT) {
+  start(["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", join(dir, "data")]);
+} else {
+  const need = (name) => {
+    const value = process.env[name];
+    if (!value) throw new Error(`POLYREC_E2E_TOPOLOGY=split needs ${name} (scripts/servers.sh sets it)`);
+    return value;
+  };
+  const ns = `e2e_${Date.now()}_${process.pid}`;
+  const [mongoBase, mongoQuery = ""] = need("POLYREC_TEST_MONGO_URL").split("?");
+  const clickhouse = need("POLYREC_TEST_CLICKHOUSE_URL").replace(/\/+$/, "").replace(/^http:\/\//, "");
+  const services = ["scenario", "item", "behavior", "recommendation", "feature", "model", "analytics"];
+  const http = {};
+  const grpc = {};
+  for (const name of services) {
+    http[name] = await freePort();
+    if (name !== "recommendation") grpc[name] = await freePort();
+  }
+  const config = join(dir, "polyrec.toml");
+  writeFileSync(config, [
+    "cf_interval_seconds = 5",
+    "[services]",
+    ...["scenario", "item", "feature", "model"].map((name) => `${name}_url = "http://127.0.0.1:${grpc[name]}"`),
+    `internal_key = "e2e-internal-key-0123456789abcdef0123"`,
+    "[storage]",
+    `documents = "${mongoBase.replace(/\/+$/, "")}/${ns}?${mongoQuery}"`,
+    `realtime = "${need("POLYREC_TEST_REDIS_URL")}"`,
+    `redis_key_prefix = "${ns}:"`,
+    `warehouse = "clickhouse://${clickhouse}/${ns}"`,
+    `bus = "${need("POLYREC_TEST_KAFKA_URL")}?prefix=${ns}.&partitions=2&message_timeout_ms=20000"`,
+    `blobs = "file://${join(dir, "models")}"`,
+    "sink_flush_ms = 200",
+    "",
+  ].join("\n"));
+  const gatewayEnv = {};
+  for (const name of services) {
+    const args = ["serve", "--service", name, "--listen", `127.0.0.1:${http[name]}`, "--config", config, "--data-dir", join(dir, name)];
+    if (grpc[name]) args.push("--grpc-listen", `127.0.0.1:${grpc[name]}`);
+    start(args);
+    gatewayEnv[`POLYREC_GATEWAY_${name.toUpperCase()}_URL`] = `http://127.0.0.1:${http[name]}`;
+  }
+  start(["worker", "--config", config, "--data-dir", join(dir, "worker"), "--listen", `127.0.0.1:${await freePort()}`]);
+  start(["gateway", "--listen", `127.0.0.1:${port}`], gatewayEnv);
+}
 
 async function api(method, path, body, user) {
   const headers = { "X-Tenant-Id": TENANT, "Content-Type": "application/json" };
@@ -74,7 +128,8 @@ async function api(method, path, body, user) {
 
 let browser;
 try {
-  await waitFor("the server", async () => (await fetch(base + "/readyz")).ok);
+  // The gateway is ready once every service is.
+  await waitFor("the server", async () => (await fetch(base + "/readyz")).ok, SPLIT ? 120000 : 20000);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -281,10 +336,14 @@ try {
   console.log(`test console::setup ... FAILED\n    ${error && error.stack || error}\n${serverLog.slice(-2000)}`);
 } finally {
   if (browser) await browser.close();
-  server.kill("SIGTERM");
+  for (const child of processes) child.kill("SIGTERM");
+  await Promise.all(processes.map((child) => new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else { child.once("exit", resolve); setTimeout(() => { child.kill("SIGKILL"); resolve(); }, 10000); }
+  })));
   rmSync(dir, { recursive: true, force: true });
 }
 
 const failed = results.filter(([, e]) => e).length;
-console.log(`\ntest result: ${failed ? "FAILED" : "ok"}. ${results.length - failed} passed; ${failed} failed;`);
+console.log(`\ntest result: ${failed ? "FAILED" : "ok"}. ${results.length - failed} passed; ${failed} failed;${SPLIT ? " (console, split topology)" : ""}`);
 process.exit(failed ? 1 : 0);

@@ -349,18 +349,18 @@ kafka_params = set(re.findall(r'^\s*"([a-z_]+)" => settings\.', from_url, re.M))
 if not kafka_params:
     error("crates/polyrec-storage/src/production/kafka.rs", "found no URL parameter: the scan is broken")
 
-# The subcommands `serve` and `worker` and their flags (clap derive: field `no_stream_jobs` is
+# The subcommands `serve`, `worker` and `gateway` and their flags (clap derive: field `no_stream_jobs` is
 # `--no-stream-jobs`), and the default listen ports.
 command_enum = main_rs[main_rs.find("enum Command {") :]
 command_enum = command_enum[: command_enum.find("\n}\n")]
 flags = {}
 bool_flags = {"--help", "-h"}
 for variant, body in re.findall(r"^    (\w+) \{\n(.*?)^    \},", command_enum, re.M | re.S):
-    if variant.lower() in ("serve", "worker"):
+    if variant.lower() in ("serve", "worker", "gateway"):
         fields = re.findall(r"^        (\w+): ([^\n]+),$", body, re.M)
         flags[variant.lower()] = {"--" + f.replace("_", "-") for f, _ in fields} | {"--help", "-h"}
         bool_flags |= {"--" + f.replace("_", "-") for f, kind in fields if kind.strip() == "bool"}
-for role in ("serve", "worker"):
+for role in ("serve", "worker", "gateway"):
     if role not in flags:
         error("crates/polyrec/src/main.rs", f"subcommand {role} not found: the scan is broken")
 default_port = {}
@@ -368,12 +368,14 @@ m = re.search(r"listen: SocketAddr::from\(\(\[[0-9, ]+\], (\d+)\)\)", config_rs)
 default_port["serve"] = m and m.group(1)
 m = re.search(r'env = "POLYREC_WORKER_LISTEN", default_value = "[^"]*:(\d+)"', main_rs)
 default_port["worker"] = m and m.group(1)
+m = re.search(r'env = "POLYREC_GATEWAY_LISTEN", default_value = "[^"]*:(\d+)"', main_rs)
+default_port["gateway"] = m and m.group(1)
 for role, port in default_port.items():
     if not port:
         error("crates", f"default listen port of {role} not found: the scan is broken")
 # What each role serves (README "Running it"; crates/polyrec-server/src/http/mod.rs).
-probe_paths = {"serve": {"/healthz", "/readyz"}, "worker": {"/healthz"}}
-role_listen_env = {"serve": "POLYREC_LISTEN", "worker": "POLYREC_WORKER_LISTEN"}
+probe_paths = {"serve": {"/healthz", "/readyz"}, "worker": {"/healthz"}, "gateway": {"/healthz", "/readyz"}}
+role_listen_env = {"serve": "POLYREC_LISTEN", "worker": "POLYREC_WORKER_LISTEN", "gateway": "POLYREC_GATEWAY_LISTEN"}
 
 # The split deployment: SPEC §3.1's services and ports (HTTP, gRPC; recommendation has no gRPC
 # port). Kept here as the specification's table, and compared with crates/polyrec-server/src/
@@ -591,7 +593,7 @@ def polyrec_process(where, args, env):
     role = args[0]
     proc = {"role": role, "service": None, "http": None, "grpc": None, "grpc_listen": None}
     if role not in flags:
-        error(where, f"polyrec subcommand {role!r}: a deployment runs `serve` or `worker`")
+        error(where, f"polyrec subcommand {role!r}: a deployment runs `serve`, `worker` or `gateway`")
         return proc
     values = {}
     for i, arg in enumerate(args[1:], 1):
@@ -601,8 +603,8 @@ def polyrec_process(where, args, env):
                 error(where, f"`polyrec {role}` has no flag {flag} (it has {', '.join(sorted(flags[role] - {'-h', '--help'}))})")
             if flag not in bool_flags:
                 values[flag] = inline if eq else (args[i + 1] if i + 1 < len(args) else "")
-    if role == "worker":
-        proc["http"] = port_of(values.get("--listen") or env.get(role_listen_env["worker"])) or default_port["worker"]
+    if role in ("worker", "gateway"):
+        proc["http"] = port_of(values.get("--listen") or env.get(role_listen_env[role])) or default_port[role]
         return proc
     name = values.get("--service") or env.get("POLYREC_SERVICE")
     grpc_listen = values.get("--grpc-listen") or env.get("POLYREC_GRPC_LISTEN")
@@ -737,7 +739,7 @@ if not healthcheck:
 users = re.findall(r"^USER (\S+)", dockerfile, re.M)
 if not users or users[-1].split(":")[0] in ("root", "0"):
     error(dockerfile_path, "the image runs as root (no USER, or USER root)")
-for role in ("serve", "worker"):
+for role in ("serve", "worker", "gateway"):
     if default_port.get(role) and default_port[role] not in exposed:
         error(dockerfile_path, f"EXPOSE lacks {default_port[role]}, the default port of `polyrec {role}`")
 for service, service_ports_ in SPEC_SERVICES.items():

@@ -162,6 +162,14 @@ POLYREC_TEST_BACKENDS=production POLYREC_TEST_TOPOLOGY=split cargo test --worksp
     | tee -a "$TEST_LOG"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
+
+# The same console suite through `polyrec gateway`, against the seven services and a worker as
+# real processes on the production engines started above.
+banner "the admin console end to end again, through the gateway of the split deployment"
+set +e
+POLYREC_E2E_TOPOLOGY=split POLYREC_BIN="$CARGO_TARGET_DIR/debug/polyrec" node e2e/console.mjs 2>&1 | tee -a "$TEST_LOG"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+set -e
 echo
 awk '/^test result:/ { for (i = 2; i <= NF; i++) { if ($i == "passed;") p += $(i-1); if ($i == "failed;") f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$TEST_LOG"

@@ -9,6 +9,7 @@
 # or an init that runs it) and environment, as polyrec itself picks it (a flag wins over its
 # environment variable):
 #   `worker`                    --listen, else $POLYREC_WORKER_LISTEN, else 8010
+#   `gateway`                   --listen, else $POLYREC_GATEWAY_LISTEN, else 8080
 #   `serve --service NAME`      --listen, else $POLYREC_LISTEN, else the service's SPEC §3.1 port
 #                               (scenario 8001, item 8002, behavior 8003, recommendation 8004,
 #                               feature 8005, model 8006, analytics 8007); NAME may also come
@@ -58,7 +59,7 @@ fi
 role="" service="${POLYREC_SERVICE:-}" listen=""
 for ((i = 0; i < ${#args[@]}; i++)); do
     case "${args[i]}" in
-        serve | worker) [[ -z "$role" ]] && role="${args[i]}" ;;
+        serve | worker | gateway) [[ -z "$role" ]] && role="${args[i]}" ;;
         --service) service="${args[i + 1]:-}" ;;
         --service=*) service="${args[i]#--service=}" ;;
         --listen) listen="${args[i + 1]:-}" ;;
@@ -69,6 +70,11 @@ done
 # The port is what follows the last ':' of the listen address (works for [::]:8000 too).
 if [[ "$role" == worker ]]; then
     listen="${listen:-${POLYREC_WORKER_LISTEN:-0.0.0.0:8010}}"
+    probe "${listen##*:}" /healthz
+    exit $?
+fi
+if [[ "$role" == gateway ]]; then
+    listen="${listen:-${POLYREC_GATEWAY_LISTEN:-0.0.0.0:8080}}"
     probe "${listen##*:}" /healthz
     exit $?
 fi

@@ -5,6 +5,8 @@
 //! - [`split`]: `polyrec serve --service NAME`, one service of SPEC §3.1 per process; [`grpc`]:
 //!   its gRPC servers (`proto/polyrec.proto`, health, reflection) and the recommendation
 //!   service's clients, which implement [`sources`]' traits as the in-process path does.
+//! - [`gateway`]: `polyrec gateway`, the console and one entry point in front of the split
+//!   services (each request forwarded to the service owning its path).
 //! - [`external`]: the gRPC clients of the tenant and user services of SPEC §6.2.
 //! - [`telemetry`]: logs and OTLP traces, `traceparent` across hops.
 //!
@@ -17,6 +19,7 @@
 //! and error codes of [`http`] are the public contract (`/openapi.json`).
 
 pub mod external;
+pub mod gateway;
 pub mod grpc;
 pub mod http;
 pub mod split;

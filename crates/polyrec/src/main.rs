@@ -80,6 +80,34 @@ enum Command {
         #[arg(long, env = "POLYREC_WORKER_LISTEN", default_value = "0.0.0.0:8010")]
         listen: std::net::SocketAddr,
     },
+    /// One HTTP entry point in front of the split services: the admin console, and every other
+    /// request forwarded to the service that owns its path.
+    Gateway {
+        /// Address to listen on.
+        #[arg(long, env = "POLYREC_GATEWAY_LISTEN", default_value = "0.0.0.0:8080")]
+        listen: SocketAddr,
+        /// The scenario service's HTTP base URL [default: http://127.0.0.1:8001].
+        #[arg(long, env = "POLYREC_GATEWAY_SCENARIO_URL")]
+        scenario_url: Option<String>,
+        /// The item service's HTTP base URL [default: http://127.0.0.1:8002].
+        #[arg(long, env = "POLYREC_GATEWAY_ITEM_URL")]
+        item_url: Option<String>,
+        /// The behavior service's HTTP base URL [default: http://127.0.0.1:8003].
+        #[arg(long, env = "POLYREC_GATEWAY_BEHAVIOR_URL")]
+        behavior_url: Option<String>,
+        /// The recommendation service's HTTP base URL [default: http://127.0.0.1:8004].
+        #[arg(long, env = "POLYREC_GATEWAY_RECOMMENDATION_URL")]
+        recommendation_url: Option<String>,
+        /// The feature service's HTTP base URL [default: http://127.0.0.1:8005].
+        #[arg(long, env = "POLYREC_GATEWAY_FEATURE_URL")]
+        feature_url: Option<String>,
+        /// The model service's HTTP base URL [default: http://127.0.0.1:8006].
+        #[arg(long, env = "POLYREC_GATEWAY_MODEL_URL")]
+        model_url: Option<String>,
+        /// The analytics service's HTTP base URL [default: http://127.0.0.1:8007].
+        #[arg(long, env = "POLYREC_GATEWAY_ANALYTICS_URL")]
+        analytics_url: Option<String>,
+    },
     /// Load items or historical events from a file through the HTTP API.
     Import {
         #[command(subcommand)]
@@ -116,6 +144,34 @@ fn main() -> anyhow::Result<()> {
                 settings.listen = listen;
             }
             runtime.block_on(serve(settings, !no_stream_jobs))
+        }
+        Command::Gateway {
+            listen,
+            scenario_url,
+            item_url,
+            behavior_url,
+            recommendation_url,
+            feature_url,
+            model_url,
+            analytics_url,
+        } => {
+            use polyrec_server::split::Service;
+            let _telemetry = server_telemetry(&runtime, "polyrec-gateway")?;
+            let upstreams = polyrec_server::gateway::Upstreams::new([
+                (Service::Scenario, scenario_url),
+                (Service::Item, item_url),
+                (Service::Behavior, behavior_url),
+                (Service::Recommendation, recommendation_url),
+                (Service::Feature, feature_url),
+                (Service::Model, model_url),
+                (Service::Analytics, analytics_url),
+            ])?;
+            runtime.block_on(async {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {listen}"))?;
+                polyrec_server::gateway::run(upstreams, listener, shutdown_signal()).await
+            })
         }
         Command::Worker { config, data_dir, jobs, listen } => {
             let _telemetry = server_telemetry(&runtime, "polyrec-worker")?;

@@ -8,7 +8,7 @@
 
 mod analytics;
 mod behaviors;
-mod console;
+pub(crate) mod console;
 pub mod contract;
 pub mod error;
 mod experiments;

@@ -960,6 +960,16 @@ async fn the_seven_services_run_as_separate_processes() {
         &config,
         &dir.path().join("worker.log"),
     ));
+    // The gateway in front: the console, and each path forwarded to the service owning it.
+    let gateway_url = format!("http://127.0.0.1:{}", free_port());
+    let mut gateway_args =
+        vec!["gateway".to_owned(), "--listen".into(), gateway_url.trim_start_matches("http://").into()];
+    for service in Service::ALL {
+        gateway_args.push(format!("--{}-url", service.name()));
+        gateway_args.push(format!("http://127.0.0.1:{}", ports[&service].0));
+    }
+    let gateway_args: Vec<&str> = gateway_args.iter().map(String::as_str).collect();
+    processes.push(polyrec_gateway(&gateway_args, &dir.path().join("gateway.log")));
     let api = |service: Service| Api::new(&format!("http://127.0.0.1:{}", ports[&service].0));
     for service in Service::ALL {
         let api = api(service);
@@ -1128,6 +1138,42 @@ async fn the_seven_services_run_as_separate_processes() {
     let invalid = proto::ScenarioRef { tenant_id: String::new(), scenario_id: "feed".into() };
     let invalid = items.scan_items(as_tenant(Service::Item, "intruder", invalid)).await;
     assert_eq!(invalid.unwrap_err().code(), tonic::Code::InvalidArgument);
+
+    // Through the gateway: the console's page, readiness of all seven, and requests of four
+    // services — an NDJSON upload streamed to the item service among them.
+    let gateway = Api::new(&gateway_url);
+    eventually(Duration::from_secs(30), "the gateway ready (every service ready behind it)", || async {
+        let ready = gateway.client.get(format!("{gateway_url}/readyz")).send().await;
+        ready.is_ok_and(|r| r.status() == 200).then_some(())
+    })
+    .await;
+    let page = gateway.client.get(format!("{gateway_url}/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<title>"), "the console's page");
+    let script = gateway.client.get(format!("{gateway_url}/console/app.js")).send().await.unwrap();
+    assert_eq!(script.status(), 200);
+    let (status, list) = gateway.get("m", "/api/v1/scenarios").await;
+    assert_eq!((status, list["scenarios"][0]["scenario_id"].as_str()), (200, Some("feed")), "{list}");
+    let upload = gateway
+        .client
+        .post(format!("{gateway_url}/api/v1/scenarios/feed/items/bulk"))
+        .header("X-Tenant-Id", "m")
+        .header("Content-Type", "application/x-ndjson")
+        .body("{\"item_id\": \"g1\", \"metadata\": {}}\n{\"item_id\": \"g2\", \"metadata\": {}}\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 200);
+    let report: Value = upload.json().await.unwrap();
+    assert_eq!(report["rejected"], 0, "{report}");
+    let (status, item) = gateway.get("m", "/api/v1/scenarios/feed/items/g2").await;
+    assert_eq!((status, item["item_id"].as_str()), (200, Some("g2")), "{item}");
+    let (status, answer) = gateway.call_as("m", "u1", "/api/v1/recommend", json!({"scenario_id": "feed"})).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, stats) = gateway.get("m", "/api/v1/behaviors/stats").await;
+    assert_eq!(status, 200, "{stats}");
+    let (status, missing) = gateway.get("m", "/api/v1/scenarios/nope").await;
+    assert_eq!((status, missing["code"].as_str()), (404, Some("not_found")), "errors pass through: {missing}");
 
     // One trace across the hops: a learned ranker makes the recommendation service call the model
     // service's Score; the caller's traceparent goes in over HTTP and on over gRPC, and the model

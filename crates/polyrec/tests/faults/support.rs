@@ -153,6 +153,14 @@ pub fn polyrec(args: &[&str], config: &Path, log: &Path) -> Proc {
     polyrec_with_env(args, config, log, &[])
 }
 
+/// `polyrec gateway` with `args` (no config file: it reads none).
+pub fn polyrec_gateway(args: &[&str], log: &Path) -> Proc {
+    let log_file = std::fs::File::create(log).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_polyrec"));
+    command.args(args).env("RUST_LOG", "info").stdout(log_file.try_clone().unwrap()).stderr(log_file);
+    Proc::spawn("polyrec gateway", &mut command)
+}
+
 /// [`polyrec`] with extra environment variables.
 pub fn polyrec_with_env(args: &[&str], config: &Path, log: &Path, env: &[(&str, &str)]) -> Proc {
     let log_file = std::fs::File::create(log).unwrap();
