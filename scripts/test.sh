@@ -114,9 +114,11 @@ PYTHON="$POLYREC_VENV_DIR/deploycheck/bin/python" bash scripts/check-deploy.sh
 # totals of every suite are summed into one closing line.
 TEST_LOG="$(mktemp)"
 status=0
+# --no-fail-fast: a failing test binary does not keep the ones after it from running, so one
+# run shows every failure (and the closing count is of everything).
 banner "cargo test --workspace --all-targets --all-features"
 set +e
-cargo test --workspace --all-targets --all-features 2>&1 | tee -a "$TEST_LOG"
+cargo test --workspace --all-targets --all-features --no-fail-fast 2>&1 | tee -a "$TEST_LOG"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 
@@ -125,7 +127,7 @@ set -e
 banner "the HTTP integration suite again, on MongoDB + Redis Cluster + ClickHouse + Kafka"
 set +e
 POLYREC_TEST_REDIS_URL="$POLYREC_TEST_REDIS_CLUSTER_URL" POLYREC_TEST_BACKENDS=production \
-    cargo test --workspace --all-features --test it 2>&1 | tee -a "$TEST_LOG"
+    cargo test --workspace --all-features --no-fail-fast --test it 2>&1 | tee -a "$TEST_LOG"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 
@@ -158,7 +160,7 @@ set -e
 
 banner "the HTTP integration suite again, against the seven services of the split deployment over gRPC"
 set +e
-POLYREC_TEST_BACKENDS=production POLYREC_TEST_TOPOLOGY=split cargo test --workspace --all-features --test it 2>&1 \
+POLYREC_TEST_BACKENDS=production POLYREC_TEST_TOPOLOGY=split cargo test --workspace --all-features --no-fail-fast --test it 2>&1 \
     | tee -a "$TEST_LOG"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e

@@ -6,7 +6,8 @@
 //!
 //! It is a router, not a second line of defence: authentication, quotas and limits stay in the
 //! services, which see the caller's headers unchanged (`Host` and the hop-by-hop headers aside,
-//! plus `X-Forwarded-For`). A production ingress (NGINX, Envoy, a cloud load balancer) can take its
+//! plus `X-Forwarded-For`). A service that does not answer is the API's `503 unavailable` with
+//! `Retry-After`, which clients retry. A production ingress (NGINX, Envoy, a cloud load balancer) can take its
 //! place with the route table of deploy/README.md; the console then needs `/` and `/console/*`
 //! routed to a gateway or an all-in-one replica.
 
@@ -179,7 +180,7 @@ async fn forward(
         .await;
     let status = match &sent {
         Ok(answer) => answer.status().as_u16().to_string(),
-        Err(_) => "502".to_owned(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.as_u16().to_string(),
     };
     metrics::histogram!("polyrec_gateway_request_duration_seconds", "service" => service.name(), "status" => status)
         .record(started.elapsed().as_secs_f64());
@@ -193,11 +194,9 @@ async fn forward(
         }
         Err(error) => {
             tracing::warn!(service = service.name(), %error, "the gateway could not reach a service");
-            let body = json!({
-                "code": "unavailable",
-                "message": format!("the {} service did not answer; try again shortly", service.name()),
-            });
-            (StatusCode::BAD_GATEWAY, [(header::RETRY_AFTER, "1")], Json(body)).into_response()
+            // The API's own `unavailable` answer (503, Retry-After), which clients retry.
+            let message = format!("the {} service did not answer; try again shortly", service.name());
+            crate::http::error::ApiError::from(polyrec_core::Error::unavailable(message)).into_response()
         }
     }
 }
@@ -216,6 +215,36 @@ mod tests {
             let error = Upstreams::new([(Service::Item, Some(bad.to_owned()))]).unwrap_err().to_string();
             assert!(error.contains("item service"), "{bad}: {error}");
         }
+    }
+
+    #[tokio::test]
+    async fn it_serves_the_console_and_a_service_that_does_not_answer_is_503_unavailable() {
+        // A port nothing listens on: bound, then closed.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let upstreams =
+            Upstreams::new(Service::ALL.map(|service| (service, Some(format!("http://{closed}"))))).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(run(upstreams, listener, async {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::new();
+        let page = client.get(format!("{url}/")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.unwrap().contains("polyrec console"));
+        let answer = client.get(format!("{url}/api/v1/scenarios")).header("X-Tenant-Id", "t").send().await.unwrap();
+        assert_eq!(answer.status(), 503);
+        assert_eq!(answer.headers()["retry-after"], "1");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["code"], polyrec_core::Code::Unavailable.to_string(), "{body}");
+        assert!(body["message"].as_str().unwrap().contains("scenario service"), "{body}");
+        let ready = client.get(format!("{url}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 503);
+        let body: serde_json::Value = ready.json().await.unwrap();
+        assert_eq!(body["not_ready"].as_array().unwrap().len(), 7, "{body}");
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
     }
 
     #[test]

@@ -105,7 +105,7 @@ where
             let answer = inner.call(request).instrument(span.clone()).await;
             let code = match &answer {
                 Ok(response) => code_of(response.headers()),
-                Err(_) => "unavailable".to_owned(),
+                Err(_) => format!("{:?}", tonic::Code::Unavailable).to_lowercase(),
             };
             span.record("rpc.grpc.status_code", code.as_str());
             if code == "unimplemented" {

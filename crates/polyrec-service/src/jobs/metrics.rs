@@ -32,6 +32,11 @@ type BucketKey = (TenantId, ScenarioId, i64);
 pub struct RecommendationMetrics {
     /// This instance's name as a contributor to the shared counters.
     source: String,
+    /// When this instance was made (epoch ms): events received before it were counted in
+    /// Prometheus by the process that read them first, so a replay after a restart or a
+    /// partition moving to this instance does not count them again (the Redis counters, written
+    /// whole per source, need no such care).
+    counting_since_ms: i64,
     /// Counters per (tenant, scenario, minute) of the last hour, from this instance's events.
     buckets: HashMap<BucketKey, HashMap<String, f64>>,
     dirty: HashSet<BucketKey>,
@@ -40,8 +45,22 @@ pub struct RecommendationMetrics {
 }
 
 impl RecommendationMetrics {
-    pub fn new(source: impl Into<String>) -> Self {
-        Self { source: source.into(), buckets: HashMap::new(), dirty: HashSet::new(), taken_through: 0 }
+    pub fn new(source: impl Into<String>, now_ms: i64) -> Self {
+        Self {
+            source: source.into(),
+            counting_since_ms: now_ms,
+            buckets: HashMap::new(),
+            dirty: HashSet::new(),
+            taken_through: 0,
+        }
+    }
+
+    /// Whether `event` goes into `polyrec_recommendation_events_total`: only events received
+    /// since this instance began, so that the process-local Prometheus counters count each
+    /// event about once across restarts (a rate over a restart misses the events the old process
+    /// had not read yet, rather than doubling the last hour).
+    fn counts_in_prometheus(&self, event: &polyrec_core::Event) -> bool {
+        event.received_ms >= self.counting_since_ms
     }
 }
 
@@ -97,6 +116,7 @@ impl StreamJob for RecommendationMetrics {
             if record.offset <= taken_through || event.timestamp_ms <= now - METRICS_TTL_MS {
                 continue;
             }
+            let prometheus = self.counts_in_prometheus(event);
             let bucket = event.timestamp_ms.div_euclid(METRICS_BUCKET_MS) * METRICS_BUCKET_MS;
             let key = (event.tenant_id.clone(), event.scenario_id.clone(), bucket);
             let counters = self.buckets.entry(key.clone()).or_default();
@@ -105,7 +125,7 @@ impl StreamJob for RecommendationMetrics {
                 format!("exp:{experiment}:{}:", group.unwrap_or("-"))
             });
             for (field, delta) in fields(event.event_type, event.value) {
-                if matches!(field, "impressions" | "clicks" | "views" | "conversions" | "engagements") {
+                if prometheus && matches!(field, "impressions" | "clicks" | "views" | "conversions" | "engagements") {
                     crate::telemetry::recommendation_event(&event.tenant_id, &event.scenario_id, field);
                 }
                 *counters.entry(field.to_owned()).or_default() += delta;
@@ -144,5 +164,26 @@ impl StreamJob for RecommendationMetrics {
         }
         self.buckets.retain(|(_, _, bucket), _| *bucket + METRICS_TTL_MS > now);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(received_ms: i64) -> polyrec_core::Event {
+        serde_json::from_value(serde_json::json!({
+            "event_id": "e1", "tenant_id": "t", "user_id": "u", "item_id": "i", "scenario_id": "s",
+            "event_type": "click", "timestamp_ms": received_ms, "received_ms": received_ms
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn prometheus_counts_only_events_received_since_the_instance_began() {
+        let job = RecommendationMetrics::new("topic/0", 1_000_000);
+        assert!(!job.counts_in_prometheus(&event(999_999)), "replayed: the process before counted it");
+        assert!(job.counts_in_prometheus(&event(1_000_000)));
+        assert!(job.counts_in_prometheus(&event(1_500_000)));
     }
 }
