@@ -32,10 +32,11 @@ type BucketKey = (TenantId, ScenarioId, i64);
 pub struct RecommendationMetrics {
     /// This instance's name as a contributor to the shared counters.
     source: String,
-    /// When this instance was made (epoch ms): events received before it were counted in
-    /// Prometheus by the process that read them first, so a replay after a restart or a
-    /// partition moving to this instance does not count them again (the Redis counters, written
-    /// whole per source, need no such care).
+    /// When this process opened (epoch ms): events received before it were counted in
+    /// Prometheus by the process before, so the replay after a restart does not count them again
+    /// (the Redis counters, written whole per source, need no such care). Instances are made
+    /// when a partition is first read, which may be after its first events arrived: hence the
+    /// process's start, not the instance's.
     counting_since_ms: i64,
     /// Counters per (tenant, scenario, minute) of the last hour, from this instance's events.
     buckets: HashMap<BucketKey, HashMap<String, f64>>,
@@ -45,10 +46,10 @@ pub struct RecommendationMetrics {
 }
 
 impl RecommendationMetrics {
-    pub fn new(source: impl Into<String>, now_ms: i64) -> Self {
+    pub fn new(source: impl Into<String>, process_started_ms: i64) -> Self {
         Self {
             source: source.into(),
-            counting_since_ms: now_ms,
+            counting_since_ms: process_started_ms,
             buckets: HashMap::new(),
             dirty: HashSet::new(),
             taken_through: 0,
@@ -56,7 +57,7 @@ impl RecommendationMetrics {
     }
 
     /// Whether `event` goes into `polyrec_recommendation_events_total`: only events received
-    /// since this instance began, so that the process-local Prometheus counters count each
+    /// since this process began, so that the process-local Prometheus counters count each
     /// event about once across restarts (a rate over a restart misses the events the old process
     /// had not read yet, rather than doubling the last hour).
     fn counts_in_prometheus(&self, event: &polyrec_core::Event) -> bool {
@@ -180,7 +181,7 @@ mod tests {
     }
 
     #[test]
-    fn prometheus_counts_only_events_received_since_the_instance_began() {
+    fn prometheus_counts_only_events_received_since_the_process_began() {
         let job = RecommendationMetrics::new("topic/0", 1_000_000);
         assert!(!job.counts_in_prometheus(&event(999_999)), "replayed: the process before counted it");
         assert!(job.counts_in_prometheus(&event(1_000_000)));

@@ -84,7 +84,7 @@ const JOBS: [(&str, runner::JobFactory); 4] = [
     (warehouse_sink::NAME, |app, _| Box::new(warehouse_sink::WarehouseSink::new(app))),
     (profile::NAME, |_, _| Box::new(profile::ProfileAggregator::default())),
     (hot_score::NAME, |_, source| Box::new(hot_score::HotScore::new(source))),
-    (metrics::NAME, |app, source| Box::new(metrics::RecommendationMetrics::new(source, app.now_ms()))),
+    (metrics::NAME, |app, source| Box::new(metrics::RecommendationMetrics::new(source, app.started_ms))),
 ];
 
 /// The names of the stream jobs (and of their consumer groups).
