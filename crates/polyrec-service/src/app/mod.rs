@@ -71,9 +71,6 @@ pub struct App {
     pub sources: Sources,
     /// This process's id among the processes sharing the stores (the holder of a lease).
     pub instance: String,
-    /// When this application was opened (epoch ms, by its clock): what a stream job replays from
-    /// before it was counted in this process's metrics.
-    pub started_ms: i64,
     pub(crate) stores: Stores,
     pub scenarios: Scenarios,
     pub experiments: Experiments,
@@ -119,7 +116,6 @@ impl App {
             request_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests.max(1))),
             held_refusals: Arc::new(tokio::sync::Semaphore::new(crate::config::MAX_HELD_REFUSALS)),
             instance: uuid::Uuid::new_v4().simple().to_string(),
-            started_ms: clock.now_ms(),
             config,
             clock,
             tenancy,

@@ -32,12 +32,11 @@ type BucketKey = (TenantId, ScenarioId, i64);
 pub struct RecommendationMetrics {
     /// This instance's name as a contributor to the shared counters.
     source: String,
-    /// When this process opened (epoch ms): events received before it were counted in
-    /// Prometheus by the process before, so the replay after a restart does not count them again
-    /// (the Redis counters, written whole per source, need no such care). Instances are made
-    /// when a partition is first read, which may be after its first events arrived: hence the
-    /// process's start, not the instance's.
-    counting_since_ms: i64,
+    /// The last offset of the partition handed to the group before this instance: the replay
+    /// that rebuilds the buckets goes through it, and its events were counted in Prometheus
+    /// already (by this process before a restart, or by the member that had the partition), so
+    /// they are not counted again. The Redis counters, written whole per source, need no such care.
+    replayed_through: u64,
     /// Counters per (tenant, scenario, minute) of the last hour, from this instance's events.
     buckets: HashMap<BucketKey, HashMap<String, f64>>,
     dirty: HashSet<BucketKey>,
@@ -46,24 +45,27 @@ pub struct RecommendationMetrics {
 }
 
 impl RecommendationMetrics {
-    pub fn new(source: impl Into<String>, process_started_ms: i64) -> Self {
+    pub fn new(source: impl Into<String>) -> Self {
         Self {
             source: source.into(),
-            counting_since_ms: process_started_ms,
+            replayed_through: 0,
             buckets: HashMap::new(),
             dirty: HashSet::new(),
             taken_through: 0,
         }
     }
 
-    /// Whether `event` goes into `polyrec_recommendation_events_total`: only events received
-    /// since this process began, so that the process-local Prometheus counters count each
-    /// event about once across restarts (a rate over a restart misses the events the old process
-    /// had not read yet, rather than doubling the last hour).
-    fn counts_in_prometheus(&self, event: &polyrec_core::Event) -> bool {
-        event.received_ms >= self.counting_since_ms
+    /// Whether `record` goes into `polyrec_recommendation_events_total`: only records the group
+    /// is handed for the first time, so each event is counted once across restarts and
+    /// partition moves (the replay before them rebuilds the buckets only).
+    fn counts_in_prometheus(&self, record: &BusRecord) -> bool {
+        record.offset > self.replayed_through
     }
 }
+
+/// The Prometheus counts of one batch, per (tenant, scenario, kind): one counter update each,
+/// not one per event.
+type PrometheusCounts<'r> = HashMap<(&'r TenantId, &'r ScenarioId, &'static str), u64>;
 
 fn fields(event_type: EventType, value: Option<f64>) -> Vec<(&'static str, f64)> {
     let mut fields = Vec::new();
@@ -94,6 +96,10 @@ impl StreamJob for RecommendationMetrics {
         NAME
     }
 
+    fn replays_through(&mut self, offset: u64) {
+        self.replayed_through = offset;
+    }
+
     fn start(&self, app: &App) -> Start {
         // Exposure sets live a day: replay a day (and a little) to rebuild them.
         Start::ReceivedSince(app.now_ms() - EXPOSED_TTL_MS - HOUR_MS)
@@ -103,6 +109,7 @@ impl StreamJob for RecommendationMetrics {
         let now = app.now_ms();
         let taken_through = self.taken_through;
         let mut exposed: HashMap<(TenantId, UserId, ScenarioId), Vec<(String, i64)>> = HashMap::new();
+        let mut counted = PrometheusCounts::new();
         for record in super::live(app, records).await? {
             let event = &record.event;
             // Exposures are idempotent (a later showing wins), so a retried batch adds them again.
@@ -117,7 +124,7 @@ impl StreamJob for RecommendationMetrics {
             if record.offset <= taken_through || event.timestamp_ms <= now - METRICS_TTL_MS {
                 continue;
             }
-            let prometheus = self.counts_in_prometheus(event);
+            let prometheus = self.counts_in_prometheus(record);
             let bucket = event.timestamp_ms.div_euclid(METRICS_BUCKET_MS) * METRICS_BUCKET_MS;
             let key = (event.tenant_id.clone(), event.scenario_id.clone(), bucket);
             let counters = self.buckets.entry(key.clone()).or_default();
@@ -127,7 +134,7 @@ impl StreamJob for RecommendationMetrics {
             });
             for (field, delta) in fields(event.event_type, event.value) {
                 if prometheus && matches!(field, "impressions" | "clicks" | "views" | "conversions" | "engagements") {
-                    crate::telemetry::recommendation_event(&event.tenant_id, &event.scenario_id, field);
+                    *counted.entry((&event.tenant_id, &event.scenario_id, field)).or_default() += 1;
                 }
                 *counters.entry(field.to_owned()).or_default() += delta;
                 if let Some(prefix) = &group {
@@ -137,6 +144,9 @@ impl StreamJob for RecommendationMetrics {
             self.dirty.insert(key);
         }
         self.taken_through = records.last().map_or(taken_through, |r| r.offset.max(taken_through));
+        for ((tenant, scenario, kind), events) in counted {
+            crate::telemetry::recommendation_events(tenant, scenario, kind, events);
+        }
         for ((tenant, user, scenario), items) in exposed {
             app.stores.realtime.add_exposed(&tenant, &user, &scenario, &items, EXPOSED_TTL_MS).await?;
         }
@@ -172,19 +182,23 @@ impl StreamJob for RecommendationMetrics {
 mod tests {
     use super::*;
 
-    fn event(received_ms: i64) -> polyrec_core::Event {
-        serde_json::from_value(serde_json::json!({
+    fn record(offset: u64) -> BusRecord {
+        let event = serde_json::from_value(serde_json::json!({
             "event_id": "e1", "tenant_id": "t", "user_id": "u", "item_id": "i", "scenario_id": "s",
-            "event_type": "click", "timestamp_ms": received_ms, "received_ms": received_ms
+            "event_type": "click", "timestamp_ms": 1_000_000, "received_ms": 1_000_000
         }))
-        .unwrap()
+        .unwrap();
+        BusRecord { offset, event }
     }
 
     #[test]
-    fn prometheus_counts_only_events_received_since_the_process_began() {
-        let job = RecommendationMetrics::new("topic/0", 1_000_000);
-        assert!(!job.counts_in_prometheus(&event(999_999)), "replayed: the process before counted it");
-        assert!(job.counts_in_prometheus(&event(1_000_000)));
-        assert!(job.counts_in_prometheus(&event(1_500_000)));
+    fn prometheus_counts_only_records_the_group_had_not_been_handed() {
+        let mut job = RecommendationMetrics::new("topic/0");
+        assert!(job.counts_in_prometheus(&record(1)), "a fresh partition: everything is new");
+        job.replays_through(41);
+        assert!(!job.counts_in_prometheus(&record(40)), "replayed: counted when first handed over");
+        assert!(!job.counts_in_prometheus(&record(41)), "replayed: counted when first handed over");
+        assert!(job.counts_in_prometheus(&record(42)));
+        assert!(job.counts_in_prometheus(&record(500)));
     }
 }

@@ -84,7 +84,7 @@ const JOBS: [(&str, runner::JobFactory); 4] = [
     (warehouse_sink::NAME, |app, _| Box::new(warehouse_sink::WarehouseSink::new(app))),
     (profile::NAME, |_, _| Box::new(profile::ProfileAggregator::default())),
     (hot_score::NAME, |_, source| Box::new(hot_score::HotScore::new(source))),
-    (metrics::NAME, |app, source| Box::new(metrics::RecommendationMetrics::new(source, app.started_ms))),
+    (metrics::NAME, |_, source| Box::new(metrics::RecommendationMetrics::new(source))),
 ];
 
 /// The names of the stream jobs (and of their consumer groups).
@@ -125,6 +125,10 @@ pub trait StreamJob: Send {
     }
     /// Told after the group's offset was committed: nothing at or below it is read again.
     fn committed(&mut self, _offset: u64) {}
+    /// Told, before a new instance rebuilds its volatile state, that the records at or below
+    /// `offset` were handed to the group before: their effects outside the job's state (the
+    /// process-local Prometheus counters) already happened, in this process or another.
+    fn replays_through(&mut self, _offset: u64) {}
 }
 
 pub struct Jobs {

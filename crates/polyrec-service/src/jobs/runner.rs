@@ -130,6 +130,7 @@ async fn start_instance(
 ) -> Option<Instance> {
     let source = format!("{}/{}", partition.0, partition.1);
     let mut instance = Instance { job: factory(app, &source), processed: until, committed: until };
+    instance.job.replays_through(until);
     let name = instance.job.name();
     let Start::ReceivedSince(since_ms) = instance.job.start(app) else {
         tracing::info!(job = name, partition = %source, offset = until, "partition assigned");
