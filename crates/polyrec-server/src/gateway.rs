@@ -16,15 +16,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
 
-use crate::http::console;
+use crate::http::{console, ops};
 use crate::split::Service;
 
 /// Where the gateway finds each service's HTTP port.
@@ -74,9 +73,9 @@ pub fn router(upstreams: Upstreams) -> anyhow::Result<Router> {
         .route("/", get(console::index))
         .route("/console/app.js", get(console::script))
         .route("/console/app.css", get(console::style))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(ops::healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(|| async { ops::exposition() }))
         .fallback(forward)
         .with_state(state))
 }
@@ -116,15 +115,7 @@ async fn readyz(State(gateway): State<Gateway>) -> Response {
         .filter(|(_, ready)| !ready)
         .map(|(service, _)| service.name())
         .collect();
-    if down.is_empty() {
-        (StatusCode::OK, Json(json!({"status": "ready"}))).into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "not_ready", "not_ready": down}))).into_response()
-    }
-}
-
-async fn metrics() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::http::prometheus().render())
+    ops::readiness(&down).into_response()
 }
 
 /// Headers that belong to one connection, not to the request (RFC 9110 §7.6.1), and `Host`.
@@ -242,7 +233,7 @@ mod tests {
         let ready = client.get(format!("{url}/readyz")).send().await.unwrap();
         assert_eq!(ready.status(), 503);
         let body: serde_json::Value = ready.json().await.unwrap();
-        assert_eq!(body["not_ready"].as_array().unwrap().len(), 7, "{body}");
+        assert_eq!(body["failing"].as_array().unwrap().len(), 7, "{body}");
         stop.send(()).unwrap();
         server.await.unwrap().unwrap();
     }

@@ -14,7 +14,7 @@ pub mod error;
 mod experiments;
 mod items;
 mod models;
-mod ops;
+pub(crate) mod ops;
 mod recommend;
 mod scenarios;
 pub mod serve;

@@ -41,7 +41,12 @@ pub async fn healthz() -> impl IntoResponse {
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses((status = 200, description = "the stores answer"), (status = 503, description = "a store does not answer")))]
 pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
-    let failing = crate::service::realtime::readiness(&app).await;
+    readiness(&crate::service::realtime::readiness(&app).await)
+}
+
+/// The readiness answer: 200 `ready`, or 503 `not_ready` naming what fails (stores; for the
+/// gateway, services).
+pub fn readiness<T: serde::Serialize>(failing: &[T]) -> (StatusCode, Json<serde_json::Value>) {
     if failing.is_empty() {
         (StatusCode::OK, Json(json!({"status": "ready"})))
     } else {
@@ -52,6 +57,11 @@ pub async fn readyz(State(app): State<Arc<App>>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     record_gauges(&app).await;
+    exposition()
+}
+
+/// This process's metrics in the Prometheus text format.
+pub fn exposition() -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render())
 }
 

@@ -219,9 +219,9 @@ where
     config.services.follow_ms = 0;
     // The internal calls are authenticated, as in every split deployment.
     config.services.internal_key = INTERNAL_KEY.to_owned();
-    let mut routes = std::collections::HashMap::new();
+    let mut routes = Vec::new();
     for (service, listener) in http {
-        routes.insert(service, format!("http://{}", listener.local_addr().unwrap()));
+        routes.push((service, Some(format!("http://{}", listener.local_addr().unwrap()))));
         let app = polyrec_server::open_as(config.clone(), clock.clone(), Some(service)).await.unwrap();
         tokio::spawn(polyrec_server::split::run(app, service, listener, grpc.remove(&service), stop()));
     }
@@ -235,56 +235,10 @@ where
     });
     let gateway = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", gateway.local_addr().unwrap());
-    tokio::spawn(gateway::serve(gateway, Arc::new(routes), stop()));
+    // The deployment's own gateway (`polyrec gateway`): each request to the service owning its path.
+    let upstreams = polyrec_server::gateway::Upstreams::new(routes).unwrap();
+    tokio::spawn(polyrec_server::gateway::run(upstreams, gateway, stop()));
     (url, worker)
-}
-
-/// What the deployment's gateway does (SPEC §6.1): each request to the service owning its path.
-mod gateway {
-    use std::collections::HashMap;
-    use std::sync::Arc;
-
-    use axum::body::Body;
-    use axum::extract::{Request, State};
-    use axum::response::Response;
-    use polyrec_server::split::Service;
-
-    type Routes = Arc<HashMap<Service, String>>;
-
-    pub async fn serve(
-        listener: tokio::net::TcpListener,
-        routes: Routes,
-        stop: impl std::future::Future<Output = ()> + Send + 'static,
-    ) {
-        let client = reqwest::Client::new();
-        let app = axum::Router::new().fallback(forward).with_state((routes, client));
-        let _ = axum::serve(listener, app).with_graceful_shutdown(stop).await;
-    }
-
-    async fn forward(State((routes, client)): State<(Routes, reqwest::Client)>, request: Request) -> Response {
-        let (parts, body) = request.into_parts();
-        let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let base = &routes[&Service::owning(parts.uri.path())];
-        let mut outgoing = client
-            .request(parts.method.clone(), format!("{base}{path_and_query}"))
-            .body(reqwest::Body::wrap_stream(body.into_data_stream()));
-        for (name, value) in &parts.headers {
-            if name != axum::http::header::HOST {
-                outgoing = outgoing.header(name, value);
-            }
-        }
-        match outgoing.send().await {
-            Ok(answer) => {
-                let mut response = Response::builder().status(answer.status());
-                for (name, value) in answer.headers() {
-                    response = response.header(name, value);
-                }
-                let body = answer.bytes().await.unwrap_or_default();
-                response.body(Body::from(body)).unwrap()
-            }
-            Err(error) => Response::builder().status(502).body(Body::from(error.to_string())).unwrap(),
-        }
-    }
 }
 
 /// Whether the tests run on the production engines (`POLYREC_TEST_BACKENDS=production`).
