@@ -163,3 +163,12 @@ def test_a_post_is_not_sent_again_after_a_lost_answer_but_is_after_a_refused_con
         with pytest.raises(PolyrecError):
             polyrec.jobs.train("feed")
     assert len(refused) == 3, "nothing was sent: a POST is retried"
+
+
+def test_readyz_answers_a_503_at_once_without_retrying(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync_client, "_sleep", lambda _: pytest.fail("no wait"))
+    seen: list[httpx.Request] = []
+    answers = [httpx.Response(503, json={"status": "not_ready", "failing": ["bus"]})]
+    with Polyrec("http://x", tenant="acme", transport=scripted(answers, seen)) as polyrec:
+        assert polyrec.ops.readyz() is False
+    assert len(seen) == 1

@@ -64,6 +64,8 @@ export interface PolyrecOptions {
   timeoutMs?: number;
   /** Called before each retry's wait (logging, metrics). */
   onRetry?: (info: RetryInfo) => void;
+  /** How the client waits between tries (default: a timer; tests pass one that records the waits). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Extra headers sent on every request. */
   headers?: Record<string, string>;
 }
@@ -146,6 +148,7 @@ export class Polyrec {
       retryMaxDelayMs: options.retryMaxDelayMs ?? DEFAULTS.retryMaxDelayMs,
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
       onRetry: options.onRetry,
+      sleep: options.sleep ?? sleep,
     });
     this.raw = createClient<paths>({
       baseUrl: options.baseUrl.replace(/\/+$/, ""),
@@ -330,7 +333,7 @@ export class Polyrec {
           options.onBatch?.(report, { ...totals, errors: [...totals.errors] });
           pending = again;
           if (pending.length > 0) {
-            await sleep(retryDelayMs(round + 1, undefined, this.options.retryBaseDelayMs ?? DEFAULTS.retryBaseDelayMs, this.options.retryMaxDelayMs ?? DEFAULTS.retryMaxDelayMs), options.signal);
+            await (this.options.sleep ?? sleep)(retryDelayMs(round + 1, undefined, this.options.retryBaseDelayMs ?? DEFAULTS.retryBaseDelayMs, this.options.retryMaxDelayMs ?? DEFAULTS.retryMaxDelayMs), options.signal);
           }
         }
       };

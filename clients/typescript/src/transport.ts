@@ -26,6 +26,8 @@ export interface TransportOptions {
   retryMaxDelayMs: number;
   timeoutMs: number;
   onRetry?: ((info: RetryInfo) => void) | undefined;
+  /** How to wait between tries. */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** Methods whose request may be sent twice with the effect of once. */
@@ -141,7 +143,7 @@ export function createTransport(opts: TransportOptions): (input: Request) => Pro
       }
       const delayMs = retryDelayMs(attempt + 1, failure.retryAfter, opts.retryBaseDelayMs, opts.retryMaxDelayMs);
       opts.onRetry?.({ attempt: attempt + 1, delayMs, method, url, status, error: failure });
-      await sleep(delayMs, callerSignal);
+      await opts.sleep(delayMs, callerSignal);
     }
   };
 }

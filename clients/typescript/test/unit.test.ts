@@ -45,9 +45,10 @@ test("429 and 503 are retried after their Retry-After", async () => {
     SCENARIOS_OK,
   ]);
   const retries: RetryInfo[] = [];
-  const started = Date.now();
-  const out = await client(f.fetch, { onRetry: (i) => retries.push(i) }).scenarios.list();
-  const elapsed = Date.now() - started;
+  const waits: number[] = [];
+  const sleep = async (ms: number) => { waits.push(ms); };
+  const out = await client(f.fetch, { onRetry: (i) => retries.push(i), sleep }).scenarios.list();
+  const elapsed = waits.reduce((sum, ms) => sum + ms, 0);
   assert.deepEqual(out, { scenarios: [] });
   assert.equal(f.calls.length, 3);
   assert.deepEqual(
@@ -60,6 +61,7 @@ test("429 and 503 are retried after their Retry-After", async () => {
   for (const r of retries) {
     assert.ok(r.delayMs >= 1000 && r.delayMs <= 1100, `waited ${r.delayMs} ms for Retry-After: 1`);
   }
+  assert.deepEqual(waits, retries.map((r) => r.delayMs), "it waited what it said");
   assert.ok(elapsed >= 2000, `the two waits took ${elapsed} ms, want ≥ 2000`);
 });
 
@@ -183,6 +185,7 @@ test("a real refused connection is a network_error", async () => {
 });
 
 test("a slow answer times out (code timeout) and each attempt has its own timeout", async () => {
+  const reasons: string[] = [];
   const hang = (_call: Call, signal: AbortSignal | undefined) =>
     new Promise<Response>((_resolve, reject) => {
       // AbortSignal.timeout's timer does not hold the event loop open (a real socket would): this one does.
@@ -191,18 +194,19 @@ test("a slow answer times out (code timeout) and each attempt has its own timeou
         "abort",
         () => {
           clearTimeout(keepAlive);
+          reasons.push((signal.reason as { name?: string } | undefined)?.name ?? String(signal.reason));
           reject(signal.reason);
         },
         { once: true },
       );
     });
   const f = fakeFetch([hang]);
-  const started = Date.now();
   const err = await client(f.fetch, { timeoutMs: 50, retries: 1, retryBaseDelayMs: 1 }).scenarios.list().catch((e: unknown) => e);
   assert.ok(err instanceof PolyrecError);
   assert.equal(err.code, "timeout");
   assert.equal(f.calls.length, 2);
-  assert.ok(Date.now() - started >= 100, "two attempts of 50 ms each");
+  // Each attempt ended by its own timeout (the abort reason), not by a shared one.
+  assert.deepEqual(reasons, ["TimeoutError", "TimeoutError"], "two attempts of 50 ms each");
 });
 
 test("a request aborted by the caller is not retried", async () => {

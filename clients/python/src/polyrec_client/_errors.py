@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .models import ErrorBody, FieldError
@@ -50,8 +51,6 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 def error_from_answer(status: int, headers: Any, text: str) -> PolyrecError:
     """The `PolyrecError` of an error answer: its `ErrorBody` when it has one."""
-    import json
-
     request_id = headers.get("x-request-id")
     retry_after = retry_after_seconds(headers.get("retry-after"))
     try:

@@ -8,6 +8,7 @@ import time as _clock
 import uuid
 from collections.abc import Iterator, Iterable, Mapping
 from typing import Any, cast
+from urllib.parse import quote
 
 import httpx
 
@@ -77,8 +78,6 @@ def _query(**values: Any) -> dict[str, Any]:
 
 def _segment(value: str) -> str:
     """A path segment, percent-encoded."""
-    from urllib.parse import quote
-
     return quote(value, safe="")
 
 
@@ -151,6 +150,7 @@ class Polyrec:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        retries: int | None = None,
     ) -> httpx.Response:
         """Sends one request with the retries; returns a 2xx answer, raises `PolyrecError` else.
 
@@ -158,8 +158,9 @@ class Polyrec:
         are retried for every request; a timeout or a connection lost after sending only for an
         `idempotent` one — by default GET, PUT, PATCH (a merge patch) and DELETE, not POST, which
         could then be done twice (a training job queued twice, an event without `event_id`
-        stored twice).
+        stored twice). `retries` overrides the client's for this request.
         """
+        retries = self.retries if retries is None else retries
         if idempotent is None:
             idempotent = method.upper() in _IDEMPOTENT
         attempt = 0
@@ -170,8 +171,8 @@ class Polyrec:
                     method,
                     path,
                     params=params,
-                    content=content if content is not None else None,
-                    json=json_body if content is None and json_body is not None else None,
+                    content=content,
+                    json=json_body if content is None else None,
                     headers=headers,
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -186,7 +187,7 @@ class Polyrec:
                     return response
                 error = error_from_answer(response.status_code, response.headers, response.text)
             retry = error.status in (429, 503) or (error.status is None and (idempotent or not sent))
-            if not retry or attempt >= self.retries:
+            if not retry or attempt >= retries:
                 raise error
             _sleep(_backoff.delay(attempt, error.retry_after, base=self.backoff, cap=self.max_wait))
             attempt += 1
@@ -600,9 +601,9 @@ class Ops(_Group):
         return (self._client.request("GET", "/healthz")).is_success
 
     def readyz(self) -> bool:
-        """Whether the server is ready; False on its 503 (not raised)."""
+        """Whether the server is ready now; False on its 503 (not raised, not retried)."""
         try:
-            return (self._client.request("GET", "/readyz")).is_success
+            return (self._client.request("GET", "/readyz", retries=0)).is_success
         except PolyrecError as error:
             if error.status == 503:
                 return False
