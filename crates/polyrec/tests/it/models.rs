@@ -649,19 +649,29 @@ async fn quality_scenario(server: &TestServer, rank: Value) {
         .collect();
     let refs: Vec<(&str, Value)> = items.iter().map(|(id, m)| (id.as_str(), m.clone())).collect();
     server.items("t1", "shop", &refs).await;
+    let ids: Vec<String> = (0..20).map(|i| format!("i{i}")).collect();
+    server.events("t1", odd_items_taken("shop", "click", None, 40, &ids)).await;
+}
+
+/// Impressions of every item for `users` users, who act (`action`, with `value` seconds when
+/// given) on the odd items when shown them, and seldom on the even ones.
+fn odd_items_taken(scenario: &str, action: &str, value: Option<f64>, users: usize, items: &[String]) -> Vec<Value> {
     let mut events = Vec::new();
-    for u in 0..40 {
-        for i in 0..20 {
-            let user = format!("u{u}");
-            let item = format!("i{i}");
-            events.push(event("impression", &user, &item, "shop"));
-            let clicked = if i % 2 == 1 { (u + i) % 5 != 0 } else { (u + i) % 10 == 0 };
-            if clicked {
-                events.push(event("click", &user, &item, "shop"));
+    for u in 0..users {
+        let user = format!("u{u}");
+        for (i, item) in items.iter().enumerate() {
+            events.push(event("impression", &user, item, scenario));
+            let acted = if i % 2 == 1 { (u + i) % 5 != 0 } else { (u + i) % 10 == 0 };
+            if acted {
+                let mut act = event(action, &user, item, scenario);
+                if let Some(value) = value {
+                    act["value"] = json!(value);
+                }
+                events.push(act);
             }
         }
     }
-    server.events("t1", events).await;
+    events
 }
 
 async fn good_items_first(server: &TestServer, user: &str) -> Value {
@@ -764,19 +774,8 @@ async fn spec_traffic(server: &TestServer, scenario: &str, action: &str, metadat
     let items: Vec<(String, Value)> = (0..40).map(|i| (format!("{scenario}-{i}"), metadata(i))).collect();
     let refs: Vec<(&str, Value)> = items.iter().map(|(id, m)| (id.as_str(), m.clone())).collect();
     server.items("t1", scenario, &refs).await;
-    let mut events = Vec::new();
-    for u in 0..20 {
-        for (i, (item, _)) in items.iter().enumerate() {
-            let user = format!("u{u}");
-            events.push(event("impression", &user, item, scenario));
-            let acted = if i % 2 == 1 { (u + i) % 5 != 0 } else { (u + i) % 10 == 0 };
-            if acted {
-                let mut act = event(action, &user, item, scenario);
-                act["value"] = json!(45.0);
-                events.push(act);
-            }
-        }
-    }
+    let ids: Vec<String> = items.iter().map(|(id, _)| id.clone()).collect();
+    let mut events = odd_items_taken(scenario, action, Some(45.0), 20, &ids);
     for (item, _) in items.iter().skip(1).step_by(2).take(3) {
         let mut act = event(action, "reader", item, scenario);
         act["value"] = json!(45.0);
