@@ -14,8 +14,12 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-# Fixed target dir outside the clone so repeat runs are incremental.
+# Fixed target dir outside the clone so repeat runs reuse the compiled dependencies.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/polyrec-target}"
+# No incremental compilation: each clean clone's run added its own incremental sessions to the
+# shared target directory (23 GB after a few dozen runs here filled the disk mid-build), and a run
+# from a fresh clone recompiles the workspace crates whole anyway.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 banner() {
