@@ -6,6 +6,12 @@
 //!   materialized views `metrics_hourly_mv` and `item_stats_daily_mv` on every insert into
 //!   `user_behaviors` (the views write `TO` the tables, so the tables can be queried and cleaned
 //!   by name). Readers `sum()` them, so rows not merged yet count correctly.
+//! - `funnel_events`: the five columns a funnel reads, filled by `funnel_events_mv`, ordered by
+//!   tenant, scenario, day, user and time, with `event_type` an `Enum8`: a funnel groups by user,
+//!   and reading each user's events together and in time order (`windowFunnel` sorts nothing) is
+//!   what brought the 10 M-event funnel under a second (docs/benchmarks.md). A database made
+//!   before the table existed is copied into it on connect; a duplicate row there (an event
+//!   stored while the copy ran) changes no funnel, which asks only whether a step was reached.
 //!
 //! The SQL keeps to what both the ClickHouse 18.16 server of Debian and current ClickHouse accept
 //! (DESIGN §7): no DateTime64, no TTL clause, no window functions, no Map, no query parameters.
@@ -36,7 +42,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use polyrec_core::{Error, EventType, Result, ScenarioId, TenantId};
-use serde::Serialize;
 
 use crate::{BehaviorRow, BusRecord, Dimension, GroupTotals, HourlyRow, Interaction, Warehouse};
 
@@ -83,24 +88,52 @@ fn quote(value: &str) -> String {
     out
 }
 
-#[derive(Serialize)]
-struct Row<'a> {
-    tenant_id: &'a str,
-    scenario_id: &'a str,
-    event_id: &'a str,
-    user_id: &'a str,
-    item_id: &'a str,
-    event_type: &'a str,
-    timestamp_ms: i64,
-    received_ms: i64,
-    value: Option<f64>,
-    request_id: Option<&'a str>,
-    experiment_id: &'a str,
-    context: String,
-    bus_offset: u64,
-    device: String,
-    item_category: String,
-    exp_group: String,
+/// The columns an insert writes, in the order of each RowBinary row.
+const INSERT_COLUMNS: &str = "tenant_id, scenario_id, event_id, user_id, item_id, event_type, timestamp_ms, \
+    received_ms, value, request_id, experiment_id, context, bus_offset, device, item_category, exp_group";
+
+/// Rows in ClickHouse's RowBinary format: each value in its column's binary layout, one after the
+/// other, with nothing to escape here or to parse in the server (the sink sent JSONEachRow
+/// before). Written here because the inserts need four layouts (String,
+/// Int64, UInt64 and Nullable); the `clickhouse` crate would bring its own HTTP client and
+/// row derive for them.
+#[derive(Default)]
+struct RowBinary(Vec<u8>);
+
+impl RowBinary {
+    /// A String: its length in bytes as an unsigned LEB128 varint, then the bytes.
+    fn string(&mut self, value: &str) {
+        let mut n = value.len() as u64;
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                self.0.push(byte);
+                break;
+            }
+            self.0.push(byte | 0x80);
+        }
+        self.0.extend_from_slice(value.as_bytes());
+    }
+
+    fn int64(&mut self, value: i64) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn uint64(&mut self, value: u64) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    /// A Nullable: one byte, 1 for NULL, else 0 and the value.
+    fn nullable<T>(&mut self, value: Option<T>, write: impl FnOnce(&mut Self, T)) {
+        match value {
+            None => self.0.push(1),
+            Some(value) => {
+                self.0.push(0);
+                write(self, value);
+            }
+        }
+    }
 }
 
 impl ClickHouseWarehouse {
@@ -193,8 +226,47 @@ impl ClickHouseWarehouse {
         if !response.status().is_success() {
             return Err(unavailable(response.text().await.unwrap_or_default()));
         }
+        let had_funnel_table = self.execute("EXISTS TABLE funnel_events", None).await?.trim() == "1";
         for statement in SCHEMA {
             self.execute(statement, None).await?;
+        }
+        let kind = event_type_enum();
+        self.execute(
+            &format!("CREATE TABLE IF NOT EXISTS funnel_events ({FUNNEL_COLUMNS}, event_type {kind}) {FUNNEL_ENGINE}"),
+            None,
+        )
+        .await?;
+        if had_funnel_table {
+            // An event type added since the table was made: the enum grows (a metadata change)
+            // and the view is made again to cast to it.
+            let sql = format!(
+                "SELECT type FROM system.columns WHERE database = {} AND table = 'funnel_events' AND name = 'event_type'",
+                quote(&self.database)
+            );
+            if self.execute(&sql, None).await?.trim().replace("\\'", "'") != kind {
+                self.execute(&format!("ALTER TABLE funnel_events MODIFY COLUMN event_type {kind}"), None).await?;
+                self.execute("DROP TABLE IF EXISTS funnel_events_mv", None).await?;
+            }
+        }
+        let copy = funnel_copy();
+        self.execute(
+            &format!("CREATE MATERIALIZED VIEW IF NOT EXISTS funnel_events_mv TO funnel_events AS {copy}"),
+            None,
+        )
+        .await?;
+        if !had_funnel_table {
+            // The events stored before this version: a long copy that outlives the client's
+            // timeout goes on in the server; the funnels count them as it lands.
+            match self.execute(&format!("INSERT INTO funnel_events {copy}"), None).await {
+                Err(Error::Unavailable { .. }) => {
+                    tracing::warn!(
+                        "copying the stored events into funnel_events goes on in ClickHouse past the timeout"
+                    )
+                }
+                other => {
+                    other?;
+                }
+            }
         }
         Ok(())
     }
@@ -362,6 +434,30 @@ const SCHEMA: &[&str] = &[
     GROUP BY tenant_id, scenario_id, dimension, hour_ms, dim_value, event_type",
 ];
 
+const DAY_MS: i64 = 86_400_000;
+
+const FUNNEL_COLUMNS: &str = "tenant_id String, scenario_id String, user_id String, timestamp_ms Int64";
+
+/// Day buckets in the key prune a funnel's window; within a day, a user's events lie together.
+const FUNNEL_ENGINE: &str = "ENGINE = MergeTree() \
+    PARTITION BY (tenant_id, toYYYYMM(toDateTime(intDiv(timestamp_ms, 1000)))) \
+    ORDER BY (tenant_id, scenario_id, intDiv(timestamp_ms, 86400000), user_id, timestamp_ms)";
+
+/// `event_type` in `funnel_events`: every event type, numbered in `EventType::ALL`'s order.
+fn event_type_enum() -> String {
+    let values: Vec<String> =
+        EventType::ALL.iter().enumerate().map(|(i, t)| format!("{} = {}", quote(t.as_str()), i + 1)).collect();
+    format!("Enum8({})", values.join(", "))
+}
+
+/// The rows of `user_behaviors` as `funnel_events` holds them (the view's query and the copy's).
+fn funnel_copy() -> String {
+    format!(
+        "SELECT tenant_id, scenario_id, user_id, timestamp_ms, CAST(event_type AS {}) AS event_type FROM user_behaviors",
+        event_type_enum()
+    )
+}
+
 /// The longest id-lookup statement sent, well below the server's 256 KiB statement limit.
 const ID_LOOKUP_BYTES: usize = 192 * 1024;
 
@@ -380,7 +476,7 @@ impl Warehouse for ClickHouseWarehouse {
             return Ok(0);
         }
         let stored = self.stored_ids(records).await?;
-        let mut body = Vec::new();
+        let mut body = RowBinary::default();
         let mut seen = std::collections::HashSet::new();
         let mut inserted = 0;
         for record in records {
@@ -388,36 +484,31 @@ impl Warehouse for ClickHouseWarehouse {
             if stored.contains(&e.event_id) || !seen.insert(e.event_id.as_str()) {
                 continue;
             }
-            let row = Row {
-                tenant_id: e.tenant_id.as_str(),
-                scenario_id: e.scenario_id.as_str(),
-                event_id: &e.event_id,
-                user_id: e.user_id.as_str(),
-                item_id: e.item_id.as_str(),
-                event_type: e.event_type.as_str(),
-                timestamp_ms: e.timestamp_ms,
-                received_ms: e.received_ms,
-                value: e.value,
-                request_id: e.request_id.as_deref(),
-                experiment_id: e.experiment_id().unwrap_or(""),
-                context: e
-                    .context
-                    .as_ref()
-                    .map(|c| serde_json::Value::Object(c.clone()).to_string())
-                    .unwrap_or_default(),
-                bus_offset: record.offset,
-                device: Dimension::Device.of(e).unwrap_or_default(),
-                item_category: Dimension::Category.of(e).unwrap_or_default(),
-                exp_group: Dimension::Group.of(e).unwrap_or_default(),
-            };
-            serde_json::to_writer(&mut body, &row).map_err(Error::internal)?;
-            body.push(b'\n');
+            body.string(e.tenant_id.as_str());
+            body.string(e.scenario_id.as_str());
+            body.string(&e.event_id);
+            body.string(e.user_id.as_str());
+            body.string(e.item_id.as_str());
+            body.string(e.event_type.as_str());
+            body.int64(e.timestamp_ms);
+            body.int64(e.received_ms);
+            // Validated finite at ingestion; a NaN would be stored as NULL, as JSON did.
+            body.nullable(e.value.filter(|v| v.is_finite()), |b, v| b.0.extend_from_slice(&v.to_le_bytes()));
+            body.nullable(e.request_id.as_deref(), RowBinary::string);
+            body.string(e.experiment_id().unwrap_or(""));
+            let context =
+                e.context.as_ref().map(|c| serde_json::Value::Object(c.clone()).to_string()).unwrap_or_default();
+            body.string(&context);
+            body.uint64(record.offset);
+            for dimension in [Dimension::Device, Dimension::Category, Dimension::Group] {
+                body.string(&dimension.of(e).unwrap_or_default());
+            }
             inserted += 1;
         }
         if inserted > 0 {
             let query_id = format!("polyrec-insert-{}", uuid::Uuid::now_v7());
-            let sql = "INSERT INTO user_behaviors FORMAT JSONEachRow";
-            if let Err(error) = self.execute_as(sql, Some(body), Some(&query_id)).await {
+            let sql = format!("INSERT INTO user_behaviors ({INSERT_COLUMNS}) FORMAT RowBinary");
+            if let Err(error) = self.execute_as(&sql, Some(body.0), Some(&query_id)).await {
                 // No answer is not "not inserted": the server may still be inserting the block
                 // (a slow insert past the client's timeout, a reply lost on the way). The retry
                 // looks up which events are stored, so it must not run before this insert has
@@ -534,18 +625,30 @@ impl Warehouse for ClickHouseWarehouse {
         let mut kinds: Vec<String> = steps.iter().map(|s| quote(s.as_str())).collect();
         kinds.sort();
         kinds.dedup();
+        // Milliseconds since the span's start, as the embedded warehouse counts them, when the
+        // span fits windowFunnel's UInt32 clock (49 days); whole seconds beyond.
+        let (clock, window) = if until_ms - since_ms <= i64::from(u32::MAX) {
+            (format!("toUInt32(timestamp_ms - {since_ms})"), window_ms.max(1))
+        } else {
+            (format!("toUInt32(intDiv(timestamp_ms - {since_ms}, 1000))"), (window_ms / 1000).max(1))
+        };
         let sql = format!(
             "SELECT level, count() FROM (
-                 SELECT user_id, windowFunnel({})(toDateTime(intDiv(timestamp_ms, 1000)), {}) AS level
-                 FROM user_behaviors
-                 WHERE tenant_id = {} AND scenario_id = {} AND timestamp_ms >= {since_ms} AND timestamp_ms < {until_ms}
+                 SELECT user_id, windowFunnel({window})({clock}, {}) AS level
+                 FROM funnel_events
+                 WHERE tenant_id = {} AND scenario_id = {}
+                   AND intDiv(timestamp_ms, {DAY_MS}) >= {} AND intDiv(timestamp_ms, {DAY_MS}) <= {}
+                   AND timestamp_ms >= {since_ms} AND timestamp_ms < {until_ms}
                    AND event_type IN ({})
                  GROUP BY user_id
              ) GROUP BY level FORMAT TabSeparated",
-            (window_ms / 1000).max(1),
             conditions.join(", "),
             quote(tenant.as_str()),
             quote(scenario.as_str()),
+            // Truncating division, as ClickHouse's intDiv: both are monotonic, so no event of
+            // the span lies outside these days.
+            since_ms / DAY_MS,
+            until_ms / DAY_MS,
             kinds.join(", ")
         );
         let text = self.execute(&sql, None).await?;
@@ -720,7 +823,7 @@ impl Warehouse for ClickHouseWarehouse {
     }
 
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
-        for table in ["user_behaviors", "metrics_hourly", "item_stats_daily", "metrics_hourly_dims"] {
+        for table in ["user_behaviors", "metrics_hourly", "item_stats_daily", "metrics_hourly_dims", "funnel_events"] {
             self.execute(
                 &format!(
                     "ALTER TABLE {table} DELETE WHERE tenant_id = {} AND scenario_id = {}",

@@ -122,6 +122,52 @@ async fn dropping_a_scenario_removes_its_events_and_rollups(store: &dyn Warehous
     assert!(store.interactions(&tenant(&a), &scenario_id("gone"), 0).await.unwrap().is_empty());
     assert_eq!(store.count(&tenant(&a), Some(&scenario_id("kept"))).await.unwrap(), 1);
     assert_eq!(store.count(&tenant(&b), Some(&scenario_id("gone"))).await.unwrap(), 1, "another tenant's is kept");
+    let funnel = |t: &str| {
+        let t = tenant(t);
+        async move { store.funnel(&t, &scenario_id("gone"), &[Click], 60_000, T0..T0 + 1).await.unwrap() }
+    };
+    assert_eq!(funnel(&a).await, [0], "the funnel's events are gone too");
+    assert_eq!(funnel(&b).await, [1], "and another tenant's are kept");
+}
+
+/// A database made before `funnel_events` existed gets it filled with the events stored
+/// before; one made before an event type existed gets the type added.
+#[cfg(feature = "clickhouse")]
+#[tokio::test]
+async fn an_older_clickhouse_database_gets_its_funnel_table_filled_and_grown() {
+    use polyrec_core::EventType::Order;
+    use polyrec_storage::production::clickhouse::ClickHouseWarehouse;
+    let Some(url) = server("POLYREC_TEST_CLICKHOUSE_URL") else { return };
+    let url = format!("{}?database={}", url.trim_end_matches('/'), unique("upgrade"));
+    let t = unique("t");
+    let (tenant, s) = (tenant(&t), scenario_id("s"));
+    let funnel = |store: ClickHouseWarehouse| {
+        let (tenant, s) = (tenant.clone(), s.clone());
+        async move { store.funnel(&tenant, &s, &[Impression, Click, Order], 3_600_000, T0..T0 + 3_600_000).await.unwrap() }
+    };
+    let old = ClickHouseWarehouse::connect(&url).await.unwrap();
+    old.insert(&[record(1, &t, "s", "u1", "i1", Impression, T0), record(2, &t, "s", "u1", "i1", Click, T0 + 1_000)])
+        .await
+        .unwrap();
+    old.execute("DROP TABLE funnel_events_mv", None).await.unwrap();
+    old.execute("DROP TABLE funnel_events", None).await.unwrap();
+    old.insert(&[record(3, &t, "s", "u2", "i1", Impression, T0), record(4, &t, "s", "u2", "i1", Click, T0 + 1_000)])
+        .await
+        .unwrap();
+    assert_eq!(funnel(ClickHouseWarehouse::connect(&url).await.unwrap()).await, [2, 2, 0], "both users copied");
+
+    // As if the table had been made when impression and click were the only types.
+    let small = "Enum8('impression' = 1, 'click' = 2)";
+    old.execute("DROP TABLE funnel_events_mv", None).await.unwrap();
+    old.execute(&format!("ALTER TABLE funnel_events MODIFY COLUMN event_type {small}"), None).await.unwrap();
+    let view = format!(
+        "CREATE MATERIALIZED VIEW funnel_events_mv TO funnel_events AS SELECT tenant_id, scenario_id, user_id, \
+         timestamp_ms, CAST(event_type AS {small}) AS event_type FROM user_behaviors"
+    );
+    old.execute(&view, None).await.unwrap();
+    let grown = ClickHouseWarehouse::connect(&url).await.unwrap();
+    grown.insert(&[record(5, &t, "s", "u1", "i1", Order, T0 + 2_000)]).await.unwrap();
+    assert_eq!(funnel(grown).await, [2, 2, 1], "an order is stored and counted after the enum grew");
 }
 
 /// The ClickHouse schema is SPEC §4.3's: `user_behaviors` partitioned by tenant and month and
@@ -144,7 +190,8 @@ async fn clickhouse_schema_is_the_specifications() {
         .unwrap();
     assert_eq!(
         tables,
-        "item_stats_daily\tSummingMergeTree\nitem_stats_daily_mv\tMaterializedView\nmetrics_hourly\tSummingMergeTree\n\
+        "funnel_events\tMergeTree\nfunnel_events_mv\tMaterializedView\n\
+         item_stats_daily\tSummingMergeTree\nitem_stats_daily_mv\tMaterializedView\nmetrics_hourly\tSummingMergeTree\n\
          metrics_hourly_dims\tSummingMergeTree\nmetrics_hourly_dims_mv\tMaterializedView\n\
          metrics_hourly_mv\tMaterializedView\nuser_behaviors\tReplacingMergeTree\n"
     );
@@ -153,8 +200,12 @@ async fn clickhouse_schema_is_the_specifications() {
 async fn behaviors_come_back_whole_oldest_first_and_filtered(store: &dyn Warehouse) {
     let (t, other) = (unique("t"), unique("o"));
     let mut with_context = record(3, &t, "s", "u1", "i2", Impression, T0 + 2);
-    with_context.event.context =
-        Some(serde_json::json!({"device_type": "mobile", "note": "tab\tand \"quotes\""}).as_object().unwrap().clone());
+    with_context.event.context = Some(
+        serde_json::json!({"device_type": "mobile", "note": "tab\tand \"quotes\"", "long": "é".repeat(200)})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
     let batch = vec![
         record(1, &t, "s", "u1", "i1", Impression, T0),
         record(2, &t, "s", "u1", "i1", Play, T0 + 1),
@@ -184,6 +235,7 @@ async fn behaviors_come_back_whole_oldest_first_and_filtered(store: &dyn Warehou
     );
     assert_eq!(rows[2].context["note"], "tab\tand \"quotes\"", "free text survives");
     assert_eq!(rows[2].context["device_type"], "mobile");
+    assert_eq!(rows[2].context["long"], "é".repeat(200), "a string of 400 bytes (a two-byte length)");
     // Over the limit: the latest ones, still oldest first.
     let latest = store.behaviors(&tenant, &s, 0, &[Impression, Play, Like], 2).await.unwrap();
     let times: Vec<i64> = latest.iter().map(|r| r.timestamp_ms).collect();
@@ -338,6 +390,20 @@ async fn funnels_count_users_through_ordered_steps_within_the_window(store: &dyn
     assert_eq!(store.funnel(&tenant, &s, &[AddCart, Order], 24 * h, span.clone()).await.unwrap(), [3, 3]);
     let nobody = polyrec_core::TenantId::parse(unique("o")).unwrap();
     assert_eq!(store.funnel(&nobody, &s, &steps, 24 * h, span).await.unwrap(), [0, 0, 0, 0], "another tenant");
+
+    // The window is measured in milliseconds: 1.15 s apart is within 1.5 s (whole seconds, 0 and
+    // 2, would not be), and a click 0.8 s before an impression in the same second is not after it.
+    let fine_id = unique("t");
+    let batch = [
+        record(200, &fine_id, "s", "u1", "i1", Impression, T0 + 900),
+        record(201, &fine_id, "s", "u1", "i1", Click, T0 + 2_050),
+        record(202, &fine_id, "s", "u2", "i1", Click, T0 + 100),
+        record(203, &fine_id, "s", "u2", "i1", Impression, T0 + 900),
+    ];
+    store.insert(&batch).await.unwrap();
+    let fine = polyrec_core::TenantId::parse(fine_id).unwrap();
+    assert_eq!(store.funnel(&fine, &s, &[Impression, Click], 1_500, T0..T0 + 3_000).await.unwrap(), [2, 1]);
+    assert_eq!(store.funnel(&fine, &s, &[Impression, Click], 1_000, T0..T0 + 3_000).await.unwrap(), [2, 0]);
 }
 
 async fn the_dimension_rollup_cuts_hours_by_device_category_and_group(store: &dyn Warehouse) {
