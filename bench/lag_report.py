@@ -17,5 +17,13 @@ for line in open(lag_log):
         lags.append((float(parts[0]) - start, int(parts[1]) - int(parts[2])))
 if lags:
     print(f"sink lag (events on the bus not yet in ClickHouse), sampled each second: max {max(l for _, l in lags):,}")
+    # The drain: from the peak of the lag to the last sample above a tenth of it (what is left
+    # then waits mostly for the sink's flush interval, not for its throughput).
+    peak_at, peak = max(lags, key=lambda x: x[1])
+    low = [(t, l) for t, l in lags if t > peak_at and l <= peak / 10]
+    if low and low[0][0] > peak_at:
+        t, l = low[0]
+        print(f"drain from the peak: {peak - l:,} events in {t - peak_at:.1f} s = {(peak - l) / (t - peak_at):,.0f} events/s "
+              f"(peak at {peak_at:.0f} s to {l:,} left at {t:.0f} s)")
     step = max(1, len(lags) // 12)
     print("lag samples (s since start: events):", ", ".join(f"{t:.0f}: {l}" for t, l in lags[::step]))

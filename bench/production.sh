@@ -12,6 +12,7 @@
 #
 #   bash bench/production.sh                 # ~5 minutes
 #   EVENTS=300000 DURATION=20s bash bench/production.sh
+#   PARTS=sink bash bench/production.sh      # only the sink alone (PARTS: sink all recommend)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,10 +20,12 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/polyrec-target}"
 DATA="${BENCH_DATA:-bench-data}"
 EVENTS="${EVENTS:-300000}"
 DURATION="${DURATION:-20s}"
-BIN="$CARGO_TARGET_DIR/release/polyrec"
+SINK_BATCH_EVENTS="${SINK_BATCH_EVENTS:-}" # the sink's storage.sink_batch_events (unset: the default, 10,000)
+PARTS="${PARTS:-sink all recommend}" # which of the runs below: sink (the sink alone), all (four jobs), recommend
+BIN="${POLYREC_BIN:-$CARGO_TARGET_DIR/release/polyrec}" # POLYREC_BIN: another build, e.g. a commit before a change
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-cargo build --release -q -p polyrec
+[ -n "${POLYREC_BIN:-}" ] || cargo build --release -q -p polyrec
 [ -f "$DATA/events.ndjson" ] || python3 bench/gen_data.py --out "$DATA"
 
 # shellcheck source=scripts/servers.sh
@@ -66,6 +69,7 @@ ingest_run() { # NAME JOBS PORT
         echo "redis_key_prefix = \"$ns:\""
         echo "warehouse = \"clickhouse://${POLYREC_TEST_CLICKHOUSE_URL#http://}$ns\""
         echo "bus = \"$POLYREC_TEST_KAFKA_URL?prefix=$ns.&partitions=12\""
+        [ -z "$SINK_BATCH_EVENTS" ] || echo "sink_batch_events = $SINK_BATCH_EVENTS"
     } >"$WORK/$name.toml"
     echo "== 1. ingestion, HTTP → Kafka → worker ($jobs) → ClickHouse, $EVENTS events"
     RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$port" --config "$WORK/$name.toml" --data-dir "$WORK/$name-api" \
@@ -112,8 +116,10 @@ ingest_run() { # NAME JOBS PORT
     wait "$worker" "$api_pid" 2>/dev/null || true
     sleep 5 # let the servers finish what the worker left them (merges, the MongoDB emulation's queue)
 }
-ingest_run sink warehouse_sink 8091
-ingest_run all warehouse_sink,user_profile_aggregator,item_hot_score,recommendation_metrics 8094
+wanted() { [[ " $PARTS " == *" $1 "* ]]; }
+if wanted sink; then ingest_run sink warehouse_sink 8091; fi
+if wanted all; then ingest_run all warehouse_sink,user_profile_aggregator,item_hot_score,recommendation_metrics 8094; fi
+wanted recommend || exit 0
 
 # ---------------------------------------------------------------------------------------------
 echo "== 2. recommend: Redis realtime store against the embedded one (same catalog, same events)"
