@@ -43,7 +43,7 @@ pub struct StorageConfig {
     pub redis_key_prefix: String,
     /// The warehouse sink inserts when it has this many events… Default: 10,000 on ClickHouse
     /// (every insert makes a part in each of its five tables for the server to merge: with
-    /// SPEC §3.4's 1,000 the sink managed 29,000 events/s here, with 10,000 52,000 —
+    /// SPEC §3.4's 1,000 the sink managed 29,000 events/s here, with 10,000 49,000–52,000 —
     /// docs/benchmarks.md), 1,000 on the embedded warehouse.
     pub sink_batch_events: Option<usize>,
     /// …or when the oldest buffered event has waited this long (SPEC §3.4: 1,000 or 5 s).
