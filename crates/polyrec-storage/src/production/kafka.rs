@@ -33,6 +33,9 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::EventBus;
 
+/// The topic whose metadata `KafkaBus::connect` asks for to learn the brokers; never created.
+const CONNECT_PROBE_TOPIC: &str = "__polyrec_connect_probe";
+
 /// Settings of the Kafka bus, from the `kafka://` URL's query and the server config.
 #[derive(Debug, Clone)]
 pub struct KafkaSettings {
@@ -245,10 +248,15 @@ impl KafkaBus {
         let meta: BaseConsumer =
             ClientConfig::new().set("bootstrap.servers", &settings.brokers).create().map_err(unavailable)?;
         let meta = std::sync::Arc::new(meta);
-        // Fail at start-up, not on the first event, when the broker cannot be reached.
+        // Fail at start-up, not on the first event, when the broker cannot be reached. The
+        // brokers come with the metadata of any topic: one that does not exist (a consumer does
+        // not create it) rather than all of them, whose metadata grows with every tenant's topic.
         let client = meta.clone();
         let brokers = tokio::task::spawn_blocking(move || {
-            client.fetch_metadata(None, Duration::from_secs(10)).map(|m| m.brokers().len()).map_err(unavailable)
+            client
+                .fetch_metadata(Some(CONNECT_PROBE_TOPIC), Duration::from_secs(10))
+                .map(|m| m.brokers().len())
+                .map_err(unavailable)
         })
         .await
         .map_err(unavailable)??;
