@@ -251,26 +251,13 @@ impl KafkaBus {
         // Fail at start-up, not on the first event, when the broker cannot be reached. The
         // brokers come with the metadata of any topic: one that does not exist (a consumer does
         // not create it) rather than all of them, whose metadata grows with every tenant's topic.
-        // A broker that is up but slow to answer (busy, electing a controller) gets four tries
-        // of 10 s before the process gives up.
-        let mut tries = 0;
-        let brokers = loop {
-            let client = meta.clone();
-            let answer = tokio::task::spawn_blocking(move || {
-                client.fetch_metadata(Some(CONNECT_PROBE_TOPIC), Duration::from_secs(10)).map(|m| m.brokers().len())
-            })
-            .await
-            .map_err(unavailable)?;
-            tries += 1;
-            match answer {
-                Ok(brokers) => break brokers,
-                Err(error) if tries < 4 => {
-                    tracing::warn!(%error, tries, "kafka did not answer the metadata request; asking again");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                Err(error) => return Err(unavailable(error)),
-            }
-        };
+        let client = meta.clone();
+        let brokers = tokio::task::spawn_blocking(move || {
+            client.fetch_metadata(Some(CONNECT_PROBE_TOPIC), Duration::from_secs(10)).map(|m| m.brokers().len())
+        })
+        .await
+        .map_err(unavailable)?
+        .map_err(unavailable)?;
         let replication = settings.replication(brokers)?;
         if replication.factor < 3 {
             tracing::warn!(

@@ -43,12 +43,7 @@ impl StreamLog for KafkaBus {
 
     async fn subscribe(self: Arc<Self>, group: &str, _fresh_since_ms: Option<i64>) -> Result<Box<dyn Subscription>> {
         let consumer = self.consumer(group)?;
-        // Closing a consumer (its `Drop`) can block for ever when it lands in a partition
-        // reassignment (librdkafka waits for the assignment without a timeout; seen in tests when
-        // a runtime shut down mid-rebalance). So it is never dropped on a task: `close` drops it
-        // on a thread of its own with a time limit, and a subscription dropped abruptly (its
-        // runtime shutting down) leaks it, as its process is ending anyway.
-        Ok(Box::new(KafkaSubscription { consumer: std::mem::ManuallyDrop::new(consumer), group: group.to_owned() }))
+        Ok(Box::new(KafkaSubscription { consumer: Some(consumer), group: group.to_owned() }))
     }
 
     async fn replay(&self, (topic, partition): &Partition, since_ms: i64, until: u64) -> Result<Vec<BusRecord>> {
@@ -83,9 +78,45 @@ impl StreamLog for KafkaBus {
     }
 }
 
+/// A consumer group member. Closing its consumer (librdkafka's destroy: leave the group, commit,
+/// stop its threads) can block for ever when it lands in a partition reassignment (seen in tests
+/// when a runtime shut down mid-rebalance), so it is never closed on a task: [`close_apart`] closes
+/// it on a thread of its own. `close` waits for that, up to 10 s; a subscription dropped without
+/// `close` (its runtime shutting down) does not wait. Either way a consumer that blocks keeps only
+/// that thread; one that closes frees its connections and leaves its group, which a test binary,
+/// running many runtimes in one process, needs: leaked consumers went on heartbeating and
+/// fetching, and slowed the broker until its later tests timed out.
 struct KafkaSubscription {
-    consumer: std::mem::ManuallyDrop<StreamConsumer>,
+    /// Taken only by `close` and `drop`.
+    consumer: Option<StreamConsumer>,
     group: String,
+}
+
+impl KafkaSubscription {
+    fn consumer(&self) -> &StreamConsumer {
+        self.consumer.as_ref().expect("the consumer is taken only when the subscription ends")
+    }
+}
+
+/// Closes `consumer` on a thread of its own; the receiver hears when it is closed.
+fn close_apart(consumer: StreamConsumer, group: &str) -> tokio::sync::oneshot::Receiver<()> {
+    let (closed, done) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name(format!("close-{group}")).spawn(move || {
+        drop(consumer);
+        let _ = closed.send(());
+    });
+    if let Err(error) = spawned {
+        tracing::warn!(group, %error, "no thread to close the consumer on; it stays open until the process exits");
+    }
+    done
+}
+
+impl Drop for KafkaSubscription {
+    fn drop(&mut self) {
+        if let Some(consumer) = self.consumer.take() {
+            drop(close_apart(consumer, &self.group));
+        }
+    }
 }
 
 #[async_trait]
@@ -95,7 +126,7 @@ impl Subscription for KafkaSubscription {
         let mut taken = 0;
         let mut wait = wait;
         while taken < max {
-            let message = match tokio::time::timeout(wait, self.consumer.recv()).await {
+            let message = match tokio::time::timeout(wait, self.consumer().recv()).await {
                 Err(_) => break, // Nothing more within the wait.
                 Ok(Err(error)) => return Err(unavailable(error)),
                 Ok(Ok(message)) => message,
@@ -114,7 +145,7 @@ impl Subscription for KafkaSubscription {
     }
 
     fn assignment(&self) -> Option<Vec<Partition>> {
-        let assignment = self.consumer.assignment().ok()?;
+        let assignment = self.consumer().assignment().ok()?;
         Some(assignment.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect())
     }
 
@@ -128,19 +159,13 @@ impl Subscription for KafkaSubscription {
             // Kafka's committed offset is the next to read: record offset (Kafka + 1) is exactly it.
             list.add_partition_offset(topic, *partition, Offset::Offset(*offset as i64)).map_err(unavailable)?;
         }
-        self.consumer.commit(&list, CommitMode::Sync).map_err(unavailable)
+        self.consumer().commit(&list, CommitMode::Sync).map_err(unavailable)
     }
 
-    async fn close(self: Box<Self>) {
-        let KafkaSubscription { consumer, group } = *self;
-        let consumer = std::mem::ManuallyDrop::into_inner(consumer);
-        let (closed, done) = tokio::sync::oneshot::channel();
-        let spawned = std::thread::Builder::new().name(format!("close-{group}")).spawn(move || {
-            drop(consumer);
-            let _ = closed.send(());
-        });
-        if spawned.is_ok() && tokio::time::timeout(Duration::from_secs(10), done).await.is_err() {
-            tracing::warn!(group, "the consumer did not close within 10 s; leaving it to the process's exit");
+    async fn close(mut self: Box<Self>) {
+        let Some(consumer) = self.consumer.take() else { return };
+        if tokio::time::timeout(Duration::from_secs(10), close_apart(consumer, &self.group)).await.is_err() {
+            tracing::warn!(group = %self.group, "the consumer did not close within 10 s; leaving it to the process's exit");
         }
     }
 }

@@ -1,0 +1,70 @@
+//! A Kafka subscription dropped without `close` (its runtime shutting down, as at the end of
+//! every test) still closes its consumer. Leaked consumers went on heartbeating and fetching in
+//! the HTTP test binary, whose every test ends a runtime, and slowed the shared broker until its
+//! later tests timed out connecting to it.
+//!
+//! A binary of its own: it counts this process's librdkafka threads, which other tests running
+//! beside it would change. Needs `POLYREC_TEST_KAFKA_URL` (see `tests/conformance/main.rs`).
+#![cfg(feature = "kafka")]
+
+#[path = "common/servers.rs"]
+mod servers;
+
+/// librdkafka names its threads `rdk:main`, `rdk:broker…`; each client has one `rdk:main`.
+fn kafka_clients() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "rdk:main")
+        .count()
+}
+
+#[tokio::test]
+async fn a_kafka_subscription_dropped_without_close_closes_its_consumer() {
+    use polyrec_core::{Event, EventType, ItemId, ScenarioId, TenantId, UserId};
+    use polyrec_storage::production::kafka::{KafkaBus, KafkaSettings};
+    use polyrec_storage::{EventBus, StreamLog};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let Some(url) = servers::server("POLYREC_TEST_KAFKA_URL") else { return };
+    let prefix = servers::unique("close");
+    let bus = Arc::new(
+        KafkaBus::connect(KafkaSettings::from_url(&format!("{url}?partitions=1&prefix={prefix}.")).unwrap())
+            .await
+            .unwrap(),
+    );
+    let event = |i: i64| Event {
+        event_id: format!("e{i}"),
+        tenant_id: TenantId::parse("acme").unwrap(),
+        scenario_id: ScenarioId::parse("s").unwrap(),
+        user_id: UserId::parse("u").unwrap(),
+        item_id: ItemId::parse("i").unwrap(),
+        event_type: EventType::Click,
+        timestamp_ms: 1_768_471_350_000 + i,
+        received_ms: 1_768_471_350_005 + i,
+        scenario_incarnation: 1,
+        request_id: None,
+        value: None,
+        context: None,
+        replay_for: None,
+    };
+    bus.append((0..3).map(event).collect()).await.unwrap();
+    let before = kafka_clients();
+
+    let mut subscription = bus.clone().subscribe(&servers::unique("group"), None).await.unwrap();
+    let (mut read, deadline) = (0, Instant::now() + Duration::from_secs(60));
+    while read < 3 {
+        assert!(Instant::now() < deadline, "the subscription read {read} of 3 events");
+        let batch = subscription.next_batch(10, Duration::from_millis(500)).await.unwrap();
+        read += batch.iter().map(|(_, records)| records.len()).sum::<usize>();
+    }
+    assert_eq!(kafka_clients(), before + 1, "the subscription's consumer is a client of its own");
+
+    drop(subscription);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while kafka_clients() > before {
+        assert!(Instant::now() < deadline, "the dropped subscription's consumer is still running after 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
