@@ -24,7 +24,8 @@ pub enum EventType {
 }
 
 impl EventType {
-    /// Every type, in the order of the specification.
+    /// Every type, in the order of the specification. A new type goes at the end: ClickHouse's
+    /// `funnel_events` stores a type as its place here.
     pub const ALL: [EventType; 12] = [
         EventType::Impression,
         EventType::Click,

@@ -6,12 +6,13 @@
 //!   materialized views `metrics_hourly_mv` and `item_stats_daily_mv` on every insert into
 //!   `user_behaviors` (the views write `TO` the tables, so the tables can be queried and cleaned
 //!   by name). Readers `sum()` them, so rows not merged yet count correctly.
-//! - `funnel_events`: the five columns a funnel reads, filled by `funnel_events_mv`, ordered by
-//!   tenant, scenario, day, user and time, with `event_type` an `Enum8`: a funnel groups by user,
-//!   and reading each user's events together and in time order (`windowFunnel` sorts nothing) is
-//!   what brought the 10 M-event funnel under a second (docs/benchmarks.md). A database made
-//!   before the table existed is copied into it on connect; a duplicate row there (an event
-//!   stored while the copy ran) changes no funnel, which asks only whether a step was reached.
+//! - `funnel_events`: the five columns a funnel reads (the event type as its place in
+//!   `EventType::ALL`), filled by a view named by how many event types it knows
+//!   (`funnel_events_mv_12`), ordered by tenant, scenario, day, user and time: a funnel groups by
+//!   user, and reading each user's events together and in time order (`windowFunnel` sorts
+//!   nothing) is what brought the 10 M-event funnel under a second (docs/benchmarks.md). A
+//!   database made before the table existed is copied into it (`create_funnel_table`); a
+//!   duplicate row there changes no funnel, which asks only whether a step was reached.
 //!
 //! The SQL keeps to what both the ClickHouse 18.16 server of Debian and current ClickHouse accept
 //! (DESIGN §7): no DateTime64, no TTL clause, no window functions, no Map, no query parameters.
@@ -45,6 +46,7 @@ use polyrec_core::{Error, EventType, Result, ScenarioId, TenantId};
 
 use crate::{BehaviorRow, BusRecord, Dimension, GroupTotals, HourlyRow, Interaction, Warehouse};
 
+#[derive(Clone)]
 pub struct ClickHouseWarehouse {
     http: reqwest::Client,
     /// `http://host:port/` of the server.
@@ -231,49 +233,74 @@ impl ClickHouseWarehouse {
         if !response.status().is_success() {
             return Err(unavailable(response.text().await.unwrap_or_default()));
         }
-        let had_funnel_table = self.execute("EXISTS TABLE funnel_events", None).await?.trim() == "1";
         for statement in SCHEMA {
             self.execute(statement, None).await?;
         }
-        let kind = event_type_enum();
-        self.execute(
-            &format!("CREATE TABLE IF NOT EXISTS funnel_events ({FUNNEL_COLUMNS}, event_type {kind}) {FUNNEL_ENGINE}"),
-            None,
-        )
-        .await?;
-        if had_funnel_table {
-            // An event type added since the table was made: the enum grows (a metadata change)
-            // and the view is made again to cast to it.
-            let sql = format!(
-                "SELECT type FROM system.columns WHERE database = {} AND table = 'funnel_events' AND name = 'event_type'",
-                quote(&self.database)
-            );
-            if self.execute(&sql, None).await?.trim().replace("\\'", "'") != kind {
-                self.execute(&format!("ALTER TABLE funnel_events MODIFY COLUMN event_type {kind}"), None).await?;
-                self.execute("DROP TABLE IF EXISTS funnel_events_mv", None).await?;
+        self.create_funnel_table().await
+    }
+
+    /// `funnel_events` and the view that fills it (see the module's notes). Every state a crash
+    /// or another process can leave is taken up again: a table made here starts with a marker
+    /// (`funnel_events_copying`) that goes only once the events stored before it are copied in;
+    /// a view for fewer event types (an older version's) is replaced by this version's, made
+    /// before the old one is dropped so that no insert between the two is missed, and a view for
+    /// more types (a newer version's, during a rolling upgrade) is left alone.
+    async fn create_funnel_table(&self) -> Result<()> {
+        let listed = self
+            .execute(
+                &format!(
+                    "SELECT name FROM system.tables WHERE database = {} AND startsWith(name, 'funnel_events')",
+                    quote(&self.database)
+                ),
+                None,
+            )
+            .await?;
+        let names: std::collections::HashSet<&str> = listed.lines().collect();
+        let views: Vec<usize> =
+            names.iter().filter_map(|name| name.strip_prefix(FUNNEL_VIEW_PREFIX)?.parse().ok()).collect();
+        let types = EventType::ALL.len();
+        let table_missing = !names.contains("funnel_events");
+        if table_missing {
+            self.execute(&format!("CREATE TABLE IF NOT EXISTS {FUNNEL_COPYING} (pending UInt8) ENGINE = Log"), None)
+                .await?;
+            self.execute(&format!("CREATE TABLE IF NOT EXISTS funnel_events ({FUNNEL_COLUMNS}) {FUNNEL_ENGINE}"), None)
+                .await?;
+        }
+        if views.iter().all(|&v| v < types) {
+            let view = format!("{FUNNEL_VIEW_PREFIX}{types}");
+            let sql = format!("CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO funnel_events AS {}", funnel_copy());
+            self.execute(&sql, None).await?;
+            for old in views.iter().filter(|&&v| v < types) {
+                self.execute(&format!("DROP TABLE IF EXISTS {FUNNEL_VIEW_PREFIX}{old}"), None).await?;
             }
         }
-        let copy = funnel_copy();
-        self.execute(
-            &format!("CREATE MATERIALIZED VIEW IF NOT EXISTS funnel_events_mv TO funnel_events AS {copy}"),
-            None,
-        )
-        .await?;
-        if !had_funnel_table {
-            // The events stored before this version: a long copy that outlives the client's
-            // timeout goes on in the server; the funnels count them as it lands.
-            match self.execute(&format!("INSERT INTO funnel_events {copy}"), None).await {
-                Err(Error::Unavailable { .. }) => {
-                    tracing::warn!(
-                        "copying the stored events into funnel_events goes on in ClickHouse past the timeout"
-                    )
-                }
-                other => {
-                    other?;
-                }
-            }
+        if table_missing || names.contains(FUNNEL_COPYING) {
+            // A long copy goes on in the background; a short one (a new database) ends here.
+            let copy = tokio::spawn(self.clone().copy_into_funnel_table());
+            let _ = tokio::time::timeout(FUNNEL_COPY_WAIT, copy).await;
         }
         Ok(())
+    }
+
+    /// Copies the events stored before `funnel_events` existed into it, then drops the marker.
+    /// Under one query id per database, so that two processes do not copy at once (ClickHouse
+    /// refuses the second); one that dies midway leaves the marker, and the next copies again
+    /// (a duplicate row changes no funnel).
+    async fn copy_into_funnel_table(self) {
+        let query_id = format!("polyrec-funnel-copy-{}", self.database);
+        let request = self
+            .http
+            .post(&self.base)
+            .query(&[("database", self.database.as_str()), ("query_id", query_id.as_str())])
+            .timeout(FUNNEL_COPY_TIMEOUT)
+            .body(format!("INSERT INTO funnel_events {}", funnel_copy()));
+        let copied = match self.answer(request).await {
+            Ok(_) => self.execute(&format!("DROP TABLE IF EXISTS {FUNNEL_COPYING}"), None).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = copied {
+            tracing::warn!(%error, database = %self.database, "copying the stored events into funnel_events did not finish; the next start copies again");
+        }
     }
 
     /// Waits until the statement `query_id` no longer runs on the server: polls
@@ -440,25 +467,40 @@ const SCHEMA: &[&str] = &[
 
 const DAY_MS: i64 = 86_400_000;
 
-const FUNNEL_COLUMNS: &str = "tenant_id String, scenario_id String, user_id String, timestamp_ms Int64";
+/// `event_type` is the type's place in `EventType::ALL`, from 1 (see [`event_type_code`]): a
+/// byte to compare instead of a string, and, unlike an `Enum8`, a cast that cannot fail — a view
+/// made before a type existed stores 0 for it until this version's view replaces it.
+const FUNNEL_COLUMNS: &str =
+    "tenant_id String, scenario_id String, user_id String, timestamp_ms Int64, event_type UInt8";
 
 /// Day buckets in the key prune a funnel's window; within a day, a user's events lie together.
 const FUNNEL_ENGINE: &str = "ENGINE = MergeTree() \
     PARTITION BY (tenant_id, toYYYYMM(toDateTime(intDiv(timestamp_ms, 1000)))) \
     ORDER BY (tenant_id, scenario_id, intDiv(timestamp_ms, 86400000), user_id, timestamp_ms)";
 
-/// `event_type` in `funnel_events`: every event type, numbered in `EventType::ALL`'s order.
-fn event_type_enum() -> String {
-    let values: Vec<String> =
-        EventType::ALL.iter().enumerate().map(|(i, t)| format!("{} = {}", quote(t.as_str()), i + 1)).collect();
-    format!("Enum8({})", values.join(", "))
+/// The views that fill `funnel_events` are named by how many event types they know.
+const FUNNEL_VIEW_PREFIX: &str = "funnel_events_mv_";
+
+/// Present while the events stored before `funnel_events` existed are not all copied into it.
+const FUNNEL_COPYING: &str = "funnel_events_copying";
+
+/// How long `connect` waits for that copy before leaving it to the background, and how long the
+/// copy may take.
+const FUNNEL_COPY_WAIT: Duration = Duration::from_secs(5);
+const FUNNEL_COPY_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// The code `funnel_events` stores for an event type.
+fn event_type_code(event_type: EventType) -> usize {
+    EventType::ALL.iter().position(|&t| t == event_type).map_or(0, |i| i + 1)
 }
 
 /// The rows of `user_behaviors` as `funnel_events` holds them (the view's query and the copy's).
 fn funnel_copy() -> String {
+    let names: Vec<String> = EventType::ALL.iter().map(|t| quote(t.as_str())).collect();
     format!(
-        "SELECT tenant_id, scenario_id, user_id, timestamp_ms, CAST(event_type AS {}) AS event_type FROM user_behaviors",
-        event_type_enum()
+        "SELECT tenant_id, scenario_id, user_id, timestamp_ms, toUInt8(indexOf([{}], event_type)) AS event_type \
+         FROM user_behaviors",
+        names.join(", ")
     )
 }
 
@@ -622,10 +664,11 @@ impl Warehouse for ClickHouseWarehouse {
         if steps.is_empty() {
             return Ok(Vec::new());
         }
-        let conditions: Vec<String> = steps.iter().map(|s| format!("event_type = {}", quote(s.as_str()))).collect();
-        let mut kinds: Vec<String> = steps.iter().map(|s| quote(s.as_str())).collect();
+        let conditions: Vec<String> = steps.iter().map(|&s| format!("event_type = {}", event_type_code(s))).collect();
+        let mut kinds: Vec<usize> = steps.iter().map(|&s| event_type_code(s)).collect();
         kinds.sort();
         kinds.dedup();
+        let kinds: Vec<String> = kinds.iter().map(usize::to_string).collect();
         // Milliseconds since the span's start, as the embedded warehouse counts them, when the
         // span fits windowFunnel's UInt32 clock (49 days); whole seconds beyond.
         let (clock, window) = if until_ms - since_ms <= i64::from(u32::MAX) {
@@ -836,5 +879,34 @@ impl Warehouse for ClickHouseWarehouse {
             .await?;
         }
         self.wait_for_mutations().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `funnel_events` keeps these codes on disk: a type moved in `EventType::ALL` would turn
+    /// the stored rows into another type.
+    #[test]
+    fn the_funnel_codes_of_the_event_types_do_not_change() {
+        let codes: Vec<(&str, usize)> = EventType::ALL.iter().map(|&t| (t.as_str(), event_type_code(t))).collect();
+        assert_eq!(
+            codes,
+            [
+                ("impression", 1),
+                ("click", 2),
+                ("view", 3),
+                ("play", 4),
+                ("read", 5),
+                ("learn", 6),
+                ("like", 7),
+                ("share", 8),
+                ("comment", 9),
+                ("add_cart", 10),
+                ("order", 11),
+                ("payment", 12),
+            ]
+        );
     }
 }

@@ -131,7 +131,8 @@ async fn dropping_a_scenario_removes_its_events_and_rollups(store: &dyn Warehous
 }
 
 /// A database made before `funnel_events` existed gets it filled with the events stored
-/// before; one made before an event type existed gets the type added.
+/// before, also when a process died before its copy finished; one whose view was made before an
+/// event type existed gets this version's view.
 #[cfg(feature = "clickhouse")]
 #[tokio::test]
 async fn an_older_clickhouse_database_gets_its_funnel_table_filled_and_grown() {
@@ -141,33 +142,52 @@ async fn an_older_clickhouse_database_gets_its_funnel_table_filled_and_grown() {
     let url = format!("{}?database={}", url.trim_end_matches('/'), unique("upgrade"));
     let t = unique("t");
     let (tenant, s) = (tenant(&t), scenario_id("s"));
+    // Connects, and waits until the copy the connect started has finished (its marker is gone).
+    let reconnect = || async {
+        let store = ClickHouseWarehouse::connect(&url).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while store.execute("EXISTS TABLE funnel_events_copying", None).await.unwrap().trim() == "1" {
+            assert!(std::time::Instant::now() < deadline, "the copy into funnel_events did not finish");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        store
+    };
     let funnel = |store: ClickHouseWarehouse| {
         let (tenant, s) = (tenant.clone(), s.clone());
         async move { store.funnel(&tenant, &s, &[Impression, Click, Order], 3_600_000, T0..T0 + 3_600_000).await.unwrap() }
     };
+    let view = format!("funnel_events_mv_{}", polyrec_core::EventType::ALL.len());
     let old = ClickHouseWarehouse::connect(&url).await.unwrap();
     old.insert(&[record(1, &t, "s", "u1", "i1", Impression, T0), record(2, &t, "s", "u1", "i1", Click, T0 + 1_000)])
         .await
         .unwrap();
-    old.execute("DROP TABLE funnel_events_mv", None).await.unwrap();
+    old.execute(&format!("DROP TABLE {view}"), None).await.unwrap();
     old.execute("DROP TABLE funnel_events", None).await.unwrap();
     old.insert(&[record(3, &t, "s", "u2", "i1", Impression, T0), record(4, &t, "s", "u2", "i1", Click, T0 + 1_000)])
         .await
         .unwrap();
-    assert_eq!(funnel(ClickHouseWarehouse::connect(&url).await.unwrap()).await, [2, 2, 0], "both users copied");
+    assert_eq!(funnel(reconnect().await).await, [2, 2, 0], "both users copied");
 
-    // As if the table had been made when impression and click were the only types.
-    let small = "Enum8('impression' = 1, 'click' = 2)";
-    old.execute("DROP TABLE funnel_events_mv", None).await.unwrap();
-    old.execute(&format!("ALTER TABLE funnel_events MODIFY COLUMN event_type {small}"), None).await.unwrap();
-    let view = format!(
-        "CREATE MATERIALIZED VIEW funnel_events_mv TO funnel_events AS SELECT tenant_id, scenario_id, user_id, \
-         timestamp_ms, CAST(event_type AS {small}) AS event_type FROM user_behaviors"
-    );
-    old.execute(&view, None).await.unwrap();
-    let grown = ClickHouseWarehouse::connect(&url).await.unwrap();
+    // A process that made the table and died before copying: the marker is still there.
+    old.execute("TRUNCATE TABLE funnel_events", None).await.unwrap();
+    old.execute("CREATE TABLE funnel_events_copying (pending UInt8) ENGINE = Log", None).await.unwrap();
+    assert_eq!(funnel(reconnect().await).await, [2, 2, 0], "copied by the next process");
+
+    // As if the view had been made when impression and click were the only types.
+    old.execute(&format!("DROP TABLE {view}"), None).await.unwrap();
+    let older = "CREATE MATERIALIZED VIEW funnel_events_mv_2 TO funnel_events AS SELECT tenant_id, scenario_id, \
+                 user_id, timestamp_ms, toUInt8(indexOf(['impression', 'click'], event_type)) AS event_type \
+                 FROM user_behaviors";
+    old.execute(older, None).await.unwrap();
+    let grown = reconnect().await;
     grown.insert(&[record(5, &t, "s", "u1", "i1", Order, T0 + 2_000)]).await.unwrap();
-    assert_eq!(funnel(grown).await, [2, 2, 1], "an order is stored and counted after the enum grew");
+    assert_eq!(funnel(grown.clone()).await, [2, 2, 1], "an order is stored and counted after the types grew");
+    let views = format!(
+        "SELECT name FROM system.tables WHERE database = '{}' AND engine = 'MaterializedView' \
+         AND startsWith(name, 'funnel') ORDER BY name",
+        grown.database()
+    );
+    assert_eq!(grown.execute(&views, None).await.unwrap(), format!("{view}\n"), "the older view is gone");
 }
 
 /// The ClickHouse schema is SPEC §4.3's: `user_behaviors` partitioned by tenant and month and
@@ -190,7 +210,7 @@ async fn clickhouse_schema_is_the_specifications() {
         .unwrap();
     assert_eq!(
         tables,
-        "funnel_events\tMergeTree\nfunnel_events_mv\tMaterializedView\n\
+        "funnel_events\tMergeTree\nfunnel_events_mv_12\tMaterializedView\n\
          item_stats_daily\tSummingMergeTree\nitem_stats_daily_mv\tMaterializedView\nmetrics_hourly\tSummingMergeTree\n\
          metrics_hourly_dims\tSummingMergeTree\nmetrics_hourly_dims_mv\tMaterializedView\n\
          metrics_hourly_mv\tMaterializedView\nuser_behaviors\tReplacingMergeTree\n"
