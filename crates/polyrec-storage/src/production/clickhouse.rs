@@ -241,10 +241,13 @@ impl ClickHouseWarehouse {
 
     /// `funnel_events` and the view that fills it (see the module's notes). Every state a crash
     /// or another process can leave is taken up again: a table made here starts with a marker
-    /// (`funnel_events_copying`) that goes only once the events stored before it are copied in;
-    /// a view for fewer event types (an older version's) is replaced by this version's, made
-    /// before the old one is dropped so that no insert between the two is missed, and a view for
-    /// more types (a newer version's, during a rolling upgrade) is left alone.
+    /// (`funnel_events_copying`) that goes only once the events stored before it are copied in,
+    /// and a start that finds the marker copies again; views for fewer event types (an older
+    /// version's) are dropped once this version's exists, made first so that no insert between
+    /// the two is missed; a view for more types (a newer version's, during a rolling upgrade) is
+    /// left alone, and that version drops this one's. What can be left is duplicate rows, which
+    /// change no funnel (it asks only whether a step was reached): from two processes that both
+    /// found the table missing, or a copy the server finished after its process died.
     async fn create_funnel_table(&self) -> Result<()> {
         let listed = self
             .execute(
@@ -266,7 +269,7 @@ impl ClickHouseWarehouse {
             self.execute(&format!("CREATE TABLE IF NOT EXISTS funnel_events ({FUNNEL_COLUMNS}) {FUNNEL_ENGINE}"), None)
                 .await?;
         }
-        if views.iter().all(|&v| v < types) {
+        if views.iter().all(|&v| v <= types) {
             let view = format!("{FUNNEL_VIEW_PREFIX}{types}");
             let sql = format!("CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO funnel_events AS {}", funnel_copy());
             self.execute(&sql, None).await?;
@@ -283,11 +286,10 @@ impl ClickHouseWarehouse {
     }
 
     /// Copies the events stored before `funnel_events` existed into it, then drops the marker.
-    /// Under one query id per database, so that two processes do not copy at once (ClickHouse
-    /// refuses the second); one that dies midway leaves the marker, and the next copies again
-    /// (a duplicate row changes no funnel).
+    /// Under one query id per database ([`funnel_copy_id`]), so that two processes do not copy
+    /// at once (ClickHouse refuses the second) and `drop_scenario` can wait for it.
     async fn copy_into_funnel_table(self) {
-        let query_id = format!("polyrec-funnel-copy-{}", self.database);
+        let query_id = funnel_copy_id(&self.database);
         let request = self
             .http
             .post(&self.base)
@@ -488,6 +490,11 @@ const FUNNEL_COPYING: &str = "funnel_events_copying";
 /// copy may take.
 const FUNNEL_COPY_WAIT: Duration = Duration::from_secs(5);
 const FUNNEL_COPY_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// The query id of the copy into `funnel_events`, one per database.
+fn funnel_copy_id(database: &str) -> String {
+    format!("polyrec-funnel-copy-{database}")
+}
 
 /// The code `funnel_events` stores for an event type.
 fn event_type_code(event_type: EventType) -> usize {
@@ -867,6 +874,12 @@ impl Warehouse for ClickHouseWarehouse {
     }
 
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
+        // A copy into funnel_events still running would bring the scenario's rows back.
+        let copy_id = funnel_copy_id(&self.database);
+        let copying = format!("SELECT count() FROM system.processes WHERE query_id = {}", quote(&copy_id));
+        if self.execute(&copying, None).await?.trim() != "0" {
+            self.wait_for_query(&copy_id).await;
+        }
         for table in ["user_behaviors", "metrics_hourly", "item_stats_daily", "metrics_hourly_dims", "funnel_events"] {
             self.execute(
                 &format!(

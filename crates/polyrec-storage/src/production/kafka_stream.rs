@@ -78,8 +78,8 @@ impl StreamLog for KafkaBus {
     }
 }
 
-/// A consumer group member. Closing its consumer (librdkafka's destroy: leave the group, commit,
-/// stop its threads) can block for ever when it lands in a partition reassignment (seen in tests
+/// A consumer group member. Closing its consumer (librdkafka's destroy: leave the group, stop its
+/// threads) can block for ever when it lands in a partition reassignment (seen in tests
 /// when a runtime shut down mid-rebalance), so it is never closed on a task: [`close_apart`] closes
 /// it on a thread of its own. `close` waits for that, up to 10 s; a subscription dropped without
 /// `close` (its runtime shutting down) does not wait. Either way a consumer that blocks keeps only
@@ -98,15 +98,26 @@ impl KafkaSubscription {
     }
 }
 
-/// Closes `consumer` on a thread of its own; the receiver hears when it is closed.
+/// Closes `consumer` on a thread of its own; the receiver hears when it is closed. The consumer
+/// reaches the thread only once it runs: a thread that cannot be made would otherwise drop it
+/// here, on the caller's (a runtime's) thread.
 fn close_apart(consumer: StreamConsumer, group: &str) -> tokio::sync::oneshot::Receiver<()> {
     let (closed, done) = tokio::sync::oneshot::channel();
+    let (hand, take) = std::sync::mpsc::channel::<StreamConsumer>();
     let spawned = std::thread::Builder::new().name(format!("close-{group}")).spawn(move || {
-        drop(consumer);
-        let _ = closed.send(());
+        if let Ok(consumer) = take.recv() {
+            drop(consumer);
+            let _ = closed.send(());
+        }
     });
-    if let Err(error) = spawned {
-        tracing::warn!(group, %error, "no thread to close the consumer on; it stays open until the process exits");
+    match spawned {
+        Ok(_) => {
+            let _ = hand.send(consumer);
+        }
+        Err(error) => {
+            tracing::warn!(group, %error, "no thread to close the consumer on; it stays open until the process exits");
+            std::mem::forget(consumer);
+        }
     }
     done
 }

@@ -142,16 +142,7 @@ async fn an_older_clickhouse_database_gets_its_funnel_table_filled_and_grown() {
     let url = format!("{}?database={}", url.trim_end_matches('/'), unique("upgrade"));
     let t = unique("t");
     let (tenant, s) = (tenant(&t), scenario_id("s"));
-    // Connects, and waits until the copy the connect started has finished (its marker is gone).
-    let reconnect = || async {
-        let store = ClickHouseWarehouse::connect(&url).await.unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while store.execute("EXISTS TABLE funnel_events_copying", None).await.unwrap().trim() == "1" {
-            assert!(std::time::Instant::now() < deadline, "the copy into funnel_events did not finish");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        store
-    };
+    let reconnect = || async { funnel_copied(ClickHouseWarehouse::connect(&url).await.unwrap()).await };
     let funnel = |store: ClickHouseWarehouse| {
         let (tenant, s) = (tenant.clone(), s.clone());
         async move { store.funnel(&tenant, &s, &[Impression, Click, Order], 3_600_000, T0..T0 + 3_600_000).await.unwrap() }
@@ -188,6 +179,25 @@ async fn an_older_clickhouse_database_gets_its_funnel_table_filled_and_grown() {
         grown.database()
     );
     assert_eq!(grown.execute(&views, None).await.unwrap(), format!("{view}\n"), "the older view is gone");
+
+    // As if a process died between making this version's view and dropping the older one.
+    old.execute(older, None).await.unwrap();
+    let mended = reconnect().await;
+    assert_eq!(mended.execute(&views, None).await.unwrap(), format!("{view}\n"), "the older view is gone");
+}
+
+/// Waits until the copy into `funnel_events` that connecting `store` started has finished (its
+/// marker is gone): `connect` waits for it only a few seconds.
+#[cfg(feature = "clickhouse")]
+async fn funnel_copied(
+    store: polyrec_storage::production::clickhouse::ClickHouseWarehouse,
+) -> polyrec_storage::production::clickhouse::ClickHouseWarehouse {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while store.execute("EXISTS TABLE funnel_events_copying", None).await.unwrap().trim() == "1" {
+        assert!(std::time::Instant::now() < deadline, "the copy into funnel_events did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    store
 }
 
 /// The ClickHouse schema is SPEC §4.3's: `user_behaviors` partitioned by tenant and month and
@@ -197,7 +207,8 @@ async fn an_older_clickhouse_database_gets_its_funnel_table_filled_and_grown() {
 async fn clickhouse_schema_is_the_specifications() {
     let Some(url) = server("POLYREC_TEST_CLICKHOUSE_URL") else { return };
     let url = format!("{}?database={}", url.trim_end_matches('/'), unique("schema"));
-    let store = polyrec_storage::production::clickhouse::ClickHouseWarehouse::connect(&url).await.unwrap();
+    let store =
+        funnel_copied(polyrec_storage::production::clickhouse::ClickHouseWarehouse::connect(&url).await.unwrap()).await;
     let create = store.execute("SHOW CREATE TABLE user_behaviors", None).await.unwrap();
     assert!(create.contains("PARTITION BY (tenant_id, toYYYYMM(toDateTime(intDiv(timestamp_ms, 1000))))"), "{create}");
     assert!(create.contains("ORDER BY (tenant_id, scenario_id, timestamp_ms, event_id)"), "{create}");
