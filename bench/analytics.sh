@@ -74,6 +74,21 @@ for N in $SIZES; do
         done
         echo "== $N events, $WAREHOUSE warehouse (all $STORED in it $(( $(date +%s) - START )) s after the last acknowledgement)"
         W="from=$(( $(date +%s) - 86400 * 7 ))&to=$(( $(date +%s) + 600 ))"
+        if [ "$WAREHOUSE" = clickhouse ]; then
+            # ClickHouse merges the sink's parts in the background for minutes after the last
+            # insert; a funnel asked meanwhile reads many small parts. Measured once then, and
+            # everything again once no merge has run for 10 s.
+            ch() { curl -sf "${POLYREC_TEST_CLICKHOUSE_URL%/}/" --data-binary "$1"; }
+            parts() { ch "SELECT table, count() FROM system.parts WHERE database = 'bench_$N' AND active AND table IN ('user_behaviors', 'funnel_events') GROUP BY table ORDER BY table FORMAT TSV" | tr '\t\n' ': '; }
+            echo "active parts now: $(parts)"
+            echo "funnel (3), while merging  $(timed "/api/v1/analytics/funnel?scenario_id=bench_feed&steps=impression,click,order&$W")"
+            SETTLE=$(date +%s) QUIET=0
+            while [ "$QUIET" -lt 10 ]; do
+                if [ "$(ch "SELECT count() FROM system.merges WHERE database = 'bench_$N'")" = 0 ]; then QUIET=$((QUIET + 1)); else QUIET=0; fi
+                sleep 1
+            done
+            echo "merges settled $(( $(date +%s) - SETTLE )) s later; active parts: $(parts)"
+        fi
         echo "dashboard       $(timed "/api/v1/analytics/dashboard?scenario_id=bench_feed&$W")"
         echo "trend (ctr, h)  $(timed "/api/v1/analytics/trends?metric=ctr&interval=hour&scenario_id=bench_feed&$W")"
         echo "distribution    $(timed "/api/v1/analytics/distributions?by=hour_of_day&scenario_id=bench_feed&$W")"
@@ -82,6 +97,33 @@ for N in $SIZES; do
         echo "trend, mobile   $(timed "/api/v1/analytics/trends?metric=ctr&interval=hour&device=mobile&scenario_id=bench_feed&$W")"
         echo "top items       $(timed "/api/v1/analytics/top_items?scenario_id=bench_feed&event_type=click&n=20&$W")"
         echo "funnel (3)      $(timed "/api/v1/analytics/funnel?scenario_id=bench_feed&steps=impression,click,order&$W")"
+        if [ "$WAREHOUSE" = clickhouse ]; then
+            # The same funnel straight to ClickHouse, over funnel_events as the service asks it
+            # and over user_behaviors as it was asked before funnel_events existed.
+            FROM_MS=$(( ($(date +%s) - 86400 * 7) * 1000 )) UNTIL_MS=$(( ($(date +%s) + 600) * 1000 ))
+            funnel_sql() { # $1 table, $2 the three step conditions, $3 the types
+                echo "SELECT level, count() FROM (SELECT user_id, windowFunnel(86400000)(toUInt32(timestamp_ms - $FROM_MS), $2) AS level
+                      FROM bench_$N.$1 WHERE tenant_id = 'bench' AND scenario_id = 'bench_feed'
+                      AND timestamp_ms >= $FROM_MS AND timestamp_ms < $UNTIL_MS AND event_type IN ($3)
+                      GROUP BY user_id) GROUP BY level ORDER BY level FORMAT TSV"
+            }
+            ch_timed() {
+                local times=()
+                for _ in $(seq "$REPEATS"); do
+                    times+=("$(curl -sf -o /dev/null -w '%{time_total}' "${POLYREC_TEST_CLICKHOUSE_URL%/}/" --data-binary "$1")")
+                done
+                printf '%s\n' "${times[@]}" | python3 -c '
+import statistics, sys
+t = [float(x) * 1000 for x in sys.stdin]
+print(f"median {statistics.median(t):8.1f} ms   max {max(t):8.1f} ms")'
+            }
+            NEW=$(funnel_sql funnel_events "event_type = 1, event_type = 2, event_type = 11" "1, 2, 11")
+            OLD=$(funnel_sql user_behaviors "event_type = 'impression', event_type = 'click', event_type = 'order'" \
+                "'impression', 'click', 'order'")
+            [ "$(ch "$NEW")" = "$(ch "$OLD")" ] || echo "the two funnels differ: $(ch "$NEW" | tr '\n' ' ') / $(ch "$OLD" | tr '\n' ' ')"
+            echo "funnel SQL, funnel_events   $(ch_timed "$NEW")"
+            echo "funnel SQL, user_behaviors  $(ch_timed "$OLD")"
+        fi
         kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
         rm -rf "$STORE"
     done
