@@ -98,8 +98,8 @@ for N in $SIZES; do
         echo "top items       $(timed "/api/v1/analytics/top_items?scenario_id=bench_feed&event_type=click&n=20&$W")"
         echo "funnel (3)      $(timed "/api/v1/analytics/funnel?scenario_id=bench_feed&steps=impression,click,order&$W")"
         if [ "$WAREHOUSE" = clickhouse ]; then
-            # The same funnel straight to ClickHouse, over funnel_events as the service asks it
-            # and over user_behaviors as it was asked before funnel_events existed.
+            # The funnel's SQL straight to ClickHouse, the same but for the table: funnel_events
+            # (the type a byte, rows ordered by user) and user_behaviors, which it read before.
             FROM_MS=$(( ($(date +%s) - 86400 * 7) * 1000 )) UNTIL_MS=$(( ($(date +%s) + 600) * 1000 ))
             funnel_sql() { # $1 table, $2 the three step conditions, $3 the types
                 echo "SELECT level, count() FROM (SELECT user_id, windowFunnel(86400000)(toUInt32(timestamp_ms - $FROM_MS), $2) AS level

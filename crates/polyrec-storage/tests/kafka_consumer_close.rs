@@ -7,8 +7,9 @@
 //! beside it would change. Needs `POLYREC_TEST_KAFKA_URL` (see `tests/conformance/main.rs`).
 #![cfg(feature = "kafka")]
 
-#[path = "common/servers.rs"]
-mod servers;
+#[allow(dead_code)] // The conformance suites' helpers, of which this test needs two.
+#[path = "conformance/support.rs"]
+mod support;
 
 /// librdkafka names its threads `rdk:main`, `rdk:broker…`; each client has one `rdk:main`.
 fn kafka_clients() -> usize {
@@ -21,38 +22,25 @@ fn kafka_clients() -> usize {
 
 #[tokio::test]
 async fn a_kafka_subscription_dropped_without_close_closes_its_consumer() {
-    use polyrec_core::{Event, EventType, ItemId, ScenarioId, TenantId, UserId};
+    use polyrec_core::EventType::Click;
     use polyrec_storage::production::kafka::{KafkaBus, KafkaSettings};
     use polyrec_storage::{EventBus, StreamLog};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
+    use support::{record, server, unique};
 
-    let Some(url) = servers::server("POLYREC_TEST_KAFKA_URL") else { return };
-    let prefix = servers::unique("close");
+    let Some(url) = server("POLYREC_TEST_KAFKA_URL") else { return };
+    let prefix = unique("close");
     let bus = Arc::new(
         KafkaBus::connect(KafkaSettings::from_url(&format!("{url}?partitions=1&prefix={prefix}.")).unwrap())
             .await
             .unwrap(),
     );
-    let event = |i: i64| Event {
-        event_id: format!("e{i}"),
-        tenant_id: TenantId::parse("acme").unwrap(),
-        scenario_id: ScenarioId::parse("s").unwrap(),
-        user_id: UserId::parse("u").unwrap(),
-        item_id: ItemId::parse("i").unwrap(),
-        event_type: EventType::Click,
-        timestamp_ms: 1_768_471_350_000 + i,
-        received_ms: 1_768_471_350_005 + i,
-        scenario_incarnation: 1,
-        request_id: None,
-        value: None,
-        context: None,
-        replay_for: None,
-    };
-    bus.append((0..3).map(event).collect()).await.unwrap();
+    let events = (0..3).map(|i| record(i, "acme", "s", "u", "i", Click, 1_768_471_350_000 + i as i64).event).collect();
+    bus.append(events).await.unwrap();
     let before = kafka_clients();
 
-    let mut subscription = bus.clone().subscribe(&servers::unique("group"), None).await.unwrap();
+    let mut subscription = bus.clone().subscribe(&unique("group"), None).await.unwrap();
     let (mut read, deadline) = (0, Instant::now() + Duration::from_secs(60));
     while read < 3 {
         assert!(Instant::now() < deadline, "the subscription read {read} of 3 events");

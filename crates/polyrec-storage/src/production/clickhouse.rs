@@ -68,7 +68,8 @@ fn is_transient(message: &str) -> bool {
         .is_some_and(|code| CODES.contains(&code))
 }
 
-/// How long an insert that got no answer is waited for before its retry looks it up.
+/// How long a statement that still runs is waited for: an insert that got no answer, before its
+/// retry looks it up; the copy into `funnel_events`, before a scenario is dropped.
 const QUERY_WAIT: Duration = Duration::from_secs(300);
 
 fn unavailable(error: impl std::fmt::Display) -> Error {
@@ -306,26 +307,30 @@ impl ClickHouseWarehouse {
     }
 
     /// Waits until the statement `query_id` no longer runs on the server: polls
-    /// `system.processes` (for a statement still on its way in, a few times even when it is
-    /// not there yet), up to [`QUERY_WAIT`]. A server that cannot be asked is left to the retry,
-    /// which fails the same way until it answers.
-    async fn wait_for_query(&self, query_id: &str) {
+    /// `system.processes` until it is absent `absent_polls` times in a row (more than once for a
+    /// statement that may still be on its way in), up to [`QUERY_WAIT`]. A server that cannot be
+    /// asked is left to the caller's next statement, which fails the same way until it answers.
+    async fn wait_for_query(&self, query_id: &str, absent_polls: usize) {
         let sql = format!("SELECT count() FROM system.processes WHERE query_id = {}", quote(query_id));
         let started = std::time::Instant::now();
         let mut absent = 0;
-        while started.elapsed() < QUERY_WAIT && absent < 3 {
+        loop {
             match self.execute(&sql, None).await.map(|count| count.trim() == "0") {
                 Ok(true) => absent += 1,
                 Ok(false) => absent = 0,
                 Err(error) => {
-                    tracing::warn!(query_id, %error, "could not ask clickhouse whether an insert still runs");
+                    tracing::warn!(query_id, %error, "could not ask clickhouse whether a statement still runs");
                     return;
                 }
             }
+            if absent >= absent_polls {
+                return;
+            }
+            if started.elapsed() >= QUERY_WAIT {
+                tracing::warn!(query_id, "a statement still runs after {QUERY_WAIT:?}; going on anyway");
+                return;
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        if absent < 3 {
-            tracing::warn!(query_id, "an insert that got no answer still runs after {QUERY_WAIT:?}; retrying anyway");
         }
     }
 
@@ -564,7 +569,7 @@ impl Warehouse for ClickHouseWarehouse {
                 // looks up which events are stored, so it must not run before this insert has
                 // ended; it is waited for here (one block is atomic: all or none).
                 if matches!(error, Error::Unavailable { .. }) {
-                    self.wait_for_query(&query_id).await;
+                    self.wait_for_query(&query_id, 3).await;
                 }
                 return Err(error);
             }
@@ -875,11 +880,7 @@ impl Warehouse for ClickHouseWarehouse {
 
     async fn drop_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
         // A copy into funnel_events still running would bring the scenario's rows back.
-        let copy_id = funnel_copy_id(&self.database);
-        let copying = format!("SELECT count() FROM system.processes WHERE query_id = {}", quote(&copy_id));
-        if self.execute(&copying, None).await?.trim() != "0" {
-            self.wait_for_query(&copy_id).await;
-        }
+        self.wait_for_query(&funnel_copy_id(&self.database), 1).await;
         for table in ["user_behaviors", "metrics_hourly", "item_stats_daily", "metrics_hourly_dims", "funnel_events"] {
             self.execute(
                 &format!(

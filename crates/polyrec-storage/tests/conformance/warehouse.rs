@@ -186,6 +186,33 @@ async fn an_older_clickhouse_database_gets_its_funnel_table_filled_and_grown() {
     assert_eq!(mended.execute(&views, None).await.unwrap(), format!("{view}\n"), "the older view is gone");
 }
 
+/// Dropping a scenario waits for a copy into `funnel_events` still running, which would bring the
+/// scenario's rows back after the delete. The copy is played by a statement under its query id.
+#[cfg(feature = "clickhouse")]
+#[tokio::test]
+async fn dropping_a_scenario_waits_for_a_running_funnel_copy() {
+    use polyrec_storage::production::clickhouse::ClickHouseWarehouse;
+    let Some(url) = server("POLYREC_TEST_CLICKHOUSE_URL") else { return };
+    let base = url.trim_end_matches('/').to_owned();
+    let store =
+        funnel_copied(ClickHouseWarehouse::connect(&format!("{base}?database={}", unique("copy"))).await.unwrap())
+            .await;
+    let copy_id = format!("polyrec-funnel-copy-{}", store.database());
+    let running = format!("SELECT count() FROM system.processes WHERE query_id = '{copy_id}'");
+    let copy = tokio::spawn({
+        let (base, copy_id) = (format!("{base}/"), copy_id.clone());
+        async move { reqwest::Client::new().post(base).query(&[("query_id", copy_id)]).body("SELECT sleep(3)").send().await }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while store.execute(&running, None).await.unwrap().trim() == "0" {
+        assert!(std::time::Instant::now() < deadline, "the stand-in copy never started");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    store.drop_scenario(&tenant("t"), &scenario_id("s")).await.unwrap();
+    assert_eq!(store.execute(&running, None).await.unwrap().trim(), "0", "the drop went on while the copy ran");
+    copy.await.unwrap().unwrap();
+}
+
 /// Waits until the copy into `funnel_events` that connecting `store` started has finished (its
 /// marker is gone): `connect` waits for it only a few seconds.
 #[cfg(feature = "clickhouse")]
