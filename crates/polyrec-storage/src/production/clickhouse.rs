@@ -172,9 +172,14 @@ impl ClickHouseWarehouse {
         let mut base = parsed.clone();
         base.set_query(None);
         base.set_path("/");
+        // ClickHouse closes a keep-alive connection after `keep_alive_timeout` idle seconds (3 by
+        // default); a pooled connection handed out just as the server closes it fails the request
+        // ("error sending request"), a known race with every HTTP client whose idle timeout is
+        // longer (reqwest's is 90 s). Idle connections are dropped here before the server does.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(timeout_ms))
             .connect_timeout(Duration::from_secs(3))
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .map_err(unavailable)?;
         let warehouse = Self { http, base: base.to_string(), database };
