@@ -230,9 +230,27 @@ mod lightgbm {
         assert_round_trip(&model, &test);
     }
 
+    /// Batches shaped like one request's candidates: the given numeric and categorical columns
+    /// hold the same value in every row, as the user's and the context's columns do (the
+    /// compiled trees decide splits on such columns once per batch).
+    fn one_request(data: &CtrData, numeric: &[usize], categorical: &[usize], value: f32) -> CtrData {
+        let mut batch = data.clone();
+        let (n_numeric, n_fields) = (data.numeric_names.len(), data.categorical_names.len());
+        for row in 0..batch.n_rows {
+            for &column in numeric {
+                batch.numeric[row * n_numeric + column] = value;
+            }
+            for &field in categorical {
+                batch.categorical[row * n_fields + field] = data.categorical[field];
+            }
+        }
+        batch
+    }
+
     /// The compiled trees score every row as LightGBM's own predict does (to 1e-6, in practice
     /// to the bit): binary with missing values, categorical splits, codes the model never saw
-    /// (0 in the matrix) and tiny values, and lambdarank's raw scores.
+    /// (0 in the matrix) and tiny values, lambdarank's raw scores, and batches in which some
+    /// columns hold one value (one user's request), missing or not.
     #[test]
     fn the_compiled_trees_equal_lightgbms_predict() {
         let (train, test) = split(&separable(5000, 1), 0.8);
@@ -264,6 +282,11 @@ mod lightgbm {
             (&categorical, &unseen_missing),
             (&ranker, &graded),
             (&ranker, &graded_missing),
+            (&model, &one_request(&test, &[0], &[0], 0.7)),
+            (&model, &one_request(&test, &[0], &[], f32::NAN)),
+            (&model, &one_request(&test, &[0, 1], &[0, 1], -1.5)),
+            (&categorical, &one_request(&interaction(500, 9), &[], &[0], 0.0)),
+            (&ranker, &one_request(&graded, &[0], &[], 0.2)),
         ] {
             let ours = model.predict(data);
             let theirs = model.predict_with_lightgbm(data);

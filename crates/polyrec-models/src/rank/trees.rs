@@ -8,8 +8,14 @@
 //!
 //! Why not LightGBM's own predict on the request path: each call of the C API re-parses its
 //! parameter string and builds per-row feature vectors of (index, value) pairs, and walks the
-//! trees row by row; here the nodes of all trees lie in five arrays, and every tree runs over the
-//! whole batch of candidates before the next, so the tree stays in the cache.
+//! trees row by row; here the nodes of all trees lie in a few flat arrays, and every tree runs
+//! over the whole batch of candidates before the next, so the tree stays in the cache.
+//!
+//! A batch is one request's candidates, so the columns of the user and the request context hold
+//! one value in every row. Splits on those columns are decided once per tree and batch, and the
+//! walk jumps over them (`predict`'s `jump` table): a row walks only the splits on its own item's
+//! columns. On `tree_bench`'s model this scores a request's rows several times faster than rows
+//! drawn independently; how much depends on how often the trees split on the user's columns.
 
 /// One node's decision bits (LightGBM's `decision_type`).
 const CATEGORICAL: u8 = 1;
@@ -215,6 +221,12 @@ impl CompiledTrees {
         self.node_offsets.len()
     }
 
+    /// Tree `tree`'s splits.
+    fn tree_nodes(&self, tree: usize) -> &[Node] {
+        let end = self.node_offsets.get(tree + 1).copied().unwrap_or(self.nodes.len());
+        &self.nodes[self.node_offsets[tree]..end]
+    }
+
     /// Columns a row has.
     pub fn n_features(&self) -> usize {
         self.n_features
@@ -228,10 +240,20 @@ impl CompiledTrees {
         // At least one column: `max_feature_idx` + 1.
         let rows = matrix.len() / width;
         let mut scores = vec![0f64; rows];
+        // A batch is one request's candidates: the user's and the context's columns hold one
+        // value in every row. A split on such a column decides the same way for every row, so it
+        // is decided once per batch and the walk skips it (`jump`).
+        let same: Vec<bool> = (0..width)
+            .map(|column| {
+                rows >= LANES && matrix.chunks_exact(width).all(|row| row[column].to_bits() == matrix[column].to_bits())
+            })
+            .collect();
+        let specialise = same.contains(&true);
+        let longest = (0..self.n_trees()).map(|tree| self.tree_nodes(tree).len()).max().unwrap_or(0);
+        let mut jump = vec![[0i32; 2]; longest];
         for tree in 0..self.n_trees() {
             let leaves = &self.leaf_values[self.leaf_offsets[tree]..];
-            let end = self.node_offsets.get(tree + 1).copied().unwrap_or(self.nodes.len());
-            let nodes = &self.nodes[self.node_offsets[tree]..end];
+            let nodes = self.tree_nodes(tree);
             if nodes.is_empty() {
                 for score in &mut scores {
                     *score += leaves[0];
@@ -239,20 +261,41 @@ impl CompiledTrees {
                 continue;
             }
             let words = &self.cat_words;
-            let step = |row: &[f64], node: i32| -> i32 {
-                let node = &nodes[node as usize];
-                let value = row[node.feature as usize];
-                let left = if node.decision & CATEGORICAL != 0 {
+            let decide = |node: &Node, value: f64| -> bool {
+                if node.decision & CATEGORICAL != 0 {
                     categorical_left(value, &words[node.bits.0 as usize..node.bits.1 as usize])
                 } else {
                     numerical_left(value, node.threshold, node.decision)
-                };
-                node.children[usize::from(!left)]
+                }
+            };
+            // Where each side of a node leads once the batch's decided splits are followed:
+            // children come after their parent, so the nodes are resolved from the last.
+            let jump = &mut jump[..nodes.len()];
+            let through = |jump: &[[i32; 2]], child: i32| -> i32 {
+                if child < 0 {
+                    return child;
+                }
+                let node = &nodes[child as usize];
+                if same[node.feature as usize] {
+                    jump[child as usize][usize::from(!decide(node, matrix[node.feature as usize]))]
+                } else {
+                    child
+                }
+            };
+            for n in (0..nodes.len()).rev() {
+                jump[n] =
+                    if specialise { nodes[n].children.map(|child| through(jump, child)) } else { nodes[n].children };
+            }
+            let root = if specialise { through(jump, 0) } else { 0 };
+            let jump = &*jump;
+            let step = |row: &[f64], node: i32| -> i32 {
+                let split = &nodes[node as usize];
+                jump[node as usize][usize::from(!decide(split, row[split.feature as usize]))]
             };
             let mut row_chunks = matrix.chunks_exact(width * LANES);
             let mut score_chunks = scores.chunks_exact_mut(LANES);
             for (block, block_scores) in (&mut row_chunks).zip(&mut score_chunks) {
-                let mut at = [0i32; LANES];
+                let mut at = [root; LANES];
                 // Every lane steps until all are at a leaf: their loads are independent.
                 while at.iter().any(|&node| node >= 0) {
                     for (lane, node) in at.iter_mut().enumerate() {
@@ -266,7 +309,7 @@ impl CompiledTrees {
                 }
             }
             for (row, score) in row_chunks.remainder().chunks_exact(width).zip(score_chunks.into_remainder()) {
-                let mut node = 0;
+                let mut node = root;
                 while node >= 0 {
                     node = step(row, node);
                 }
