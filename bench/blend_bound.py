@@ -1,7 +1,8 @@
-"""An upper bound for blending on the quality split: EASE, EDLAE and a tuned implicit ALS on the
-training part, and blends of their per-user z-normalised scores with the weight chosen on the
-*test* part itself — what no blend fitted without the test can beat. Same metric as
-reference_models.py (NDCG@10, full ranking, training items excluded).
+"""Upper bounds on the quality split: EASE, EDLAE and a tuned implicit ALS on the training part,
+and blends of their per-user z-normalised scores with the weight chosen on the *test* part
+itself — what no blend fitted without the test can beat; and EDLAE with its dropout and λ chosen
+on the test part itself (dropout 0 is EASE) — what no search on a validation split can beat.
+Same metric as reference_models.py (NDCG@10, full ranking, training items excluded).
 
     python bench/blend_bound.py OUT/split     # the split polyrec eval --export-split wrote
 """
@@ -72,6 +73,13 @@ def main(split_dir):
         print(f"best blend on the test itself, ease + w × {name} (z-scores, w in {grid}): {best[0]:.4f} at w = {best[1]}")
     best = max((ndcg(ease + w * als_scores + v * edlae), w, v) for w in grid for v in grid)
     print(f"best three-way blend on the test itself: {best[0]:.4f} at w_als = {best[1]}, w_edlae = {best[2]}")
+    dropouts = [0.0, 0.05, 0.1, 0.2, 0.25, 1 / 3, 0.4, 0.5, 0.6, 2 / 3, 0.75]
+    lambdas = [10.0, 50.0, 100.0, 200.0, 300.0, 500.0, 750.0, 1000.0, 1500.0]
+    best = max((ndcg(closed(lam, p)), lam, p) for p in dropouts for lam in lambdas)
+    print(
+        f"best EDLAE on the test itself ({len(dropouts)} dropouts 0–0.75 × {len(lambdas)} λ 10–1,500; "
+        f"dropout 0 is EASE): {best[0]:.4f} at λ {best[1]:g}, dropout {best[2]:.3g}"
+    )
 
 
 if __name__ == "__main__":
