@@ -3,8 +3,8 @@
 # ranker) on the catalog of bench/run.sh — 100,000 items, 10,000 users, 1,000,000 events — next to
 # the heuristic pipeline of bench/scenario.json, served by the same process in the same run.
 #
-#   bash bench/learned.sh              # ~6 minutes on 2 cores (build aside)
-#   DURATION=60s bash bench/learned.sh
+#   bash bench/learned.sh              # ~10 minutes on 2 cores (build aside)
+#   DURATION=60s ROUNDS=1 bash bench/learned.sh
 #
 # Needs the LightGBM build tools (scripts/test.sh installs them: cmake >= 3.28 on PATH, libclang).
 set -euo pipefail
@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/polyrec-target}"
 DATA="${BENCH_DATA:-bench-data}"
 PORT="${PORT:-8091}"
-DURATION="${DURATION:-30s}"
+DURATION="${DURATION:-20s}"
+ROUNDS="${ROUNDS:-3}"
 URL="http://127.0.0.1:$PORT"
 BIN="$CARGO_TARGET_DIR/release/polyrec"
 
@@ -57,10 +58,16 @@ done
 echo "== recommend under wrk (explain off, count 20, 10,000 distinct users)"
 for SCENARIO in bench_feed bench_learned; do
   wrk -t1 -c4 -d5s -s bench/recommend.lua "$URL" -- scenario="$SCENARIO" >/dev/null  # warm-up
+done
+# The two scenarios alternate, ROUNDS times: this machine's speed drifts within minutes, so a
+# ratio is taken between neighbouring runs, and the rounds show the spread.
+for ROUND in $(seq "$ROUNDS"); do
   for CONNECTIONS in 4 16; do
-    echo "-- $SCENARIO, $CONNECTIONS connections, $DURATION"
-    wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/recommend.lua "$URL" -- scenario="$SCENARIO" \
-      | grep -E 'requests:|non-2xx|latency ms'
+    for SCENARIO in bench_feed bench_learned; do
+      echo "-- round $ROUND, $SCENARIO, $CONNECTIONS connections, $DURATION"
+      wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/recommend.lua "$URL" -- scenario="$SCENARIO" \
+        | grep -E 'requests:|non-2xx|latency ms'
+    done
   done
 done
 echo "== one explained answer of the learned pipeline"
