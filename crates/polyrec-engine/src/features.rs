@@ -157,7 +157,8 @@ impl FeatureSpace {
             ],
             user,
             categorical,
-            scores: None,
+            category_scores: profile.map(|p| index(&p.preferences.category_scores)).unwrap_or_default(),
+            tag_scores: profile.map(|p| index(&p.preferences.tag_scores)).unwrap_or_default(),
         }
     }
 
@@ -175,12 +176,13 @@ impl FeatureSpace {
         let age_hours = |at: i64| (user.at_ms - at).max(0) as f32 / HOUR_MS as f32;
         let category = item.category();
         let category_affinity = match (prefs, category) {
-            (Some(_), Some(c)) => user.category_score(c).map_or(0.0, |s| s / user.category_max) as f32,
+            (Some(_), Some(c)) => user.category_scores.get(c).copied().map_or(0.0, |s| s / user.category_max) as f32,
             _ => f32::NAN,
         };
         let tag_affinity = match (prefs, item.metadata.get("tags").and_then(Value::as_array)) {
             (Some(_), Some(tags)) if !tags.is_empty() => {
-                let sum: f64 = tags.iter().filter_map(Value::as_str).map(|t| user.tag_score(t).unwrap_or(0.0)).sum();
+                let sum: f64 =
+                    tags.iter().filter_map(Value::as_str).map(|t| user.tag_scores.get(t).copied().unwrap_or(0.0)).sum();
                 (sum / user.tag_max / tags.len() as f64) as f32
             }
             _ => f32::NAN,
@@ -203,7 +205,7 @@ impl FeatureSpace {
                             let n = values
                                 .iter()
                                 .filter_map(Value::as_str)
-                                .filter(|v| user.tag_score(v).is_some() || user.category_score(v).is_some())
+                                .filter(|v| user.tag_scores.contains_key(v) || user.category_scores.contains_key(v))
                                 .count();
                             n as f32 / values.len() as f32
                         }
@@ -274,11 +276,7 @@ impl FeatureSpace {
         context: &Map<String, Value>,
         at_ms: i64,
     ) -> Result<(), RankError> {
-        fn index(scores: &BTreeMap<String, f64>) -> Scores<'_> {
-            scores.iter().map(|(key, score)| (key.as_str(), *score)).collect()
-        }
-        let mut user = self.user_part(profile, context, at_ms);
-        user.scores = profile.map(|p| (index(&p.preferences.category_scores), index(&p.preferences.tag_scores)));
+        let user = self.user_part(profile, context, at_ms);
         let (mut numeric, mut categorical) = (Vec::new(), Vec::new());
         for item in items {
             self.push_row(data, &user, item, None, &mut numeric, &mut categorical)?;
@@ -328,28 +326,17 @@ struct UserPart<'a> {
     user: Vec<UserNumeric>,
     /// The user features' categorical columns, then the context's.
     categorical: Vec<Option<Cow<'a, str>>>,
-    /// The profile's category and tag scores in hash maps, for a request's candidates: each
-    /// looks several up, and a `BTreeMap` of strings compares keys all the way down.
-    scores: Option<(Scores<'a>, Scores<'a>)>,
+    /// The profile's category and tag scores in hash maps: every candidate of a request looks
+    /// several up, and a `BTreeMap` of strings compares keys all the way down.
+    category_scores: Scores<'a>,
+    tag_scores: Scores<'a>,
 }
 
 /// Category or tag → the profile's score.
 type Scores<'a> = FxHashMap<&'a str, f64>;
 
-impl UserPart<'_> {
-    fn category_score(&self, category: &str) -> Option<f64> {
-        match &self.scores {
-            Some((categories, _)) => categories.get(category).copied(),
-            None => self.profile?.preferences.category_scores.get(category).copied(),
-        }
-    }
-
-    fn tag_score(&self, tag: &str) -> Option<f64> {
-        match &self.scores {
-            Some((_, tags)) => tags.get(tag).copied(),
-            None => self.profile?.preferences.tag_scores.get(tag).copied(),
-        }
-    }
+fn index(scores: &BTreeMap<String, f64>) -> Scores<'_> {
+    scores.iter().map(|(key, score)| (key.as_str(), *score)).collect()
 }
 
 enum UserNumeric {
@@ -425,7 +412,7 @@ mod tests {
         assert_eq!(index(0, "context.device_type"), 1);
         assert_eq!(data.cardinalities[categorical.iter().position(|n| n == "item.brand").unwrap()], 2);
 
-        // A request's candidates (the user's part computed once, scores in hash maps) encode
+        // A request's candidates (the user's part computed once for all of them) encode
         // as the trainer's rows, one observation at a time, do.
         let mut one_by_one = space.empty_data();
         let mut request = space.empty_data();

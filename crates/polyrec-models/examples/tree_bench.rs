@@ -70,12 +70,13 @@ fn main() {
     // One request's candidates: the columns of the user and the context (here x0–x3, c2, c3)
     // hold one value in every row; the compiled trees decide their splits once per batch.
     let mut request = rows.clone();
+    let (n_numeric, n_fields) = (rows.n_numeric(), rows.n_categorical());
     for row in 0..request.n_rows {
         for column in 0..4 {
-            request.numeric[row * 12 + column] = rows.numeric[column];
+            request.numeric[row * n_numeric + column] = rows.numeric[column];
         }
         for field in 2..4 {
-            request.categorical[row * 4 + field] = rows.categorical[field];
+            request.categorical[row * n_fields + field] = rows.categorical[field];
         }
     }
     for (a, b) in model.predict(&request).iter().zip(model.predict_with_lightgbm(&request)) {
