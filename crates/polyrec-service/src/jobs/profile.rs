@@ -72,6 +72,25 @@ impl ProfileAggregator {
     /// quiet for `IDLE_CLOSE_MS` (each tenant on its own: one busy tenant keeps no other's open).
     async fn close(&mut self, app: &App) -> Result<()> {
         let now = app.now_ms();
+        let (quiet, closable) = self.due(now);
+        if !closable.is_empty() {
+            self.fold_and_store(app, &closable, now).await?;
+        }
+        // Only once stored: a failed write leaves the windows open and their tenants quiet, so the
+        // next idle tick retries them (forgetting a quiet tenant first would leave its windows
+        // open until it sends again, and hold the job's committed offset back as long).
+        for key in closable {
+            self.windows.remove(&key);
+        }
+        for tenant in &quiet {
+            self.last_arrival_ms.remove(tenant);
+        }
+        Ok(())
+    }
+
+    /// The tenants quiet for `IDLE_CLOSE_MS` at `now`, and the windows that close: every window
+    /// of a quiet tenant, and the others a watermark has passed. Changes nothing.
+    fn due(&self, now: i64) -> (Vec<TenantId>, Vec<WindowKey>) {
         let quiet: Vec<TenantId> = self
             .last_arrival_ms
             .iter()
@@ -91,17 +110,16 @@ impl ProfileAggregator {
             })
             .cloned()
             .collect();
-        for tenant in &quiet {
-            self.last_arrival_ms.remove(tenant);
-        }
-        if closable.is_empty() {
-            return Ok(());
-        }
+        (quiet, closable)
+    }
+
+    /// Folds the closing windows into their users' profiles and stores them.
+    async fn fold_and_store(&mut self, app: &App, closable: &[WindowKey], now: i64) -> Result<()> {
         // Each profile is read once, takes all its closing windows in time order, and is written
         // once; the writes of a tenant go in one transaction.
         let mut profiles: HashMap<(TenantId, ScenarioId, UserId), UserProfile> = HashMap::new();
         let mut incarnations: HashMap<(TenantId, ScenarioId), Option<u64>> = HashMap::new();
-        for key in &closable {
+        for key in closable {
             let (start, tenant, scenario, user) = key;
             // Events of a scenario deleted since (or of its earlier incarnation) fold nowhere.
             let scenario_key = (tenant.clone(), scenario.clone());
@@ -141,10 +159,6 @@ impl ProfileAggregator {
                 .collect();
             app.profiles.put(&tenant, profiles).await?;
             super::publish_derived(app, "user-profile-updates", &updates).await?;
-        }
-        // Removed only once stored: a failure leaves them open, to be retried.
-        for key in closable {
-            self.windows.remove(&key);
         }
         Ok(())
     }
@@ -429,6 +443,27 @@ mod tests {
         fold(&mut p, WINDOW_MS, &later_window, 0, 0);
         fold(&mut p, 0, &earlier_window, 0, 0);
         assert_eq!(p.features.total_watch_count, 2);
+    }
+
+    /// Regression: the tenants found quiet were forgotten before their windows were stored, so
+    /// a failed write left those windows open until the tenant sent again. Finding what is due
+    /// changes nothing; `close` forgets only after the writes succeed.
+    #[test]
+    fn a_quiet_tenant_stays_due_until_its_windows_are_stored() {
+        let (quiet, busy) = (TenantId::parse("quiet").unwrap(), TenantId::parse("busy").unwrap());
+        let (scenario, user) = (ScenarioId::parse("s").unwrap(), UserId::parse("u").unwrap());
+        let mut job = ProfileAggregator::default();
+        job.windows.insert((0, quiet.clone(), scenario.clone(), user.clone()), vec![event(1, 1_000, "a")]);
+        job.windows.insert((0, busy.clone(), scenario.clone(), user.clone()), vec![event(2, 1_000, "b")]);
+        job.max_event_ms.extend([(quiet.clone(), 1_000), (busy.clone(), 1_000)]);
+        job.last_arrival_ms.extend([(quiet.clone(), 0), (busy.clone(), IDLE_CLOSE_MS)]);
+        let first = job.due(IDLE_CLOSE_MS);
+        assert_eq!(first, (vec![quiet.clone()], vec![(0, quiet.clone(), scenario.clone(), user.clone())]));
+        // The write failed (nothing was removed): the next tick finds the same.
+        assert_eq!(job.due(IDLE_CLOSE_MS + crate::jobs::IDLE_TICK.as_millis() as i64), first);
+        // The busy tenant's window closes when it goes quiet in turn.
+        let (later_quiet, later) = job.due(2 * IDLE_CLOSE_MS);
+        assert_eq!((later_quiet.len(), later.len()), (2, 2));
     }
 
     #[test]

@@ -170,18 +170,21 @@ pub fn ids(answer: &Value) -> Vec<String> {
 }
 
 impl TestServer {
-    /// Polls `GET path` as `tenant` until `done` holds for the answer (5 s at most).
+    /// Polls `GET path` as `tenant` until `done` holds for the answer (20 s at most: the suite
+    /// runs a hundred tests at once on two cores against the production engines, and a stream
+    /// job's idle step there reads and writes MongoDB and Kafka).
     pub async fn eventually(&self, tenant: &str, path: &str, done: impl Fn(StatusCode, &Value) -> bool) -> Value {
-        let mut last = Value::Null;
-        for _ in 0..100 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
             let (status, body) = self.get(tenant, path).await;
             if done(status, &body) {
                 return body;
             }
-            last = body;
+            if tokio::time::Instant::now() >= deadline {
+                panic!("GET {path} never satisfied the condition in 20 s; last answer: {body}");
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("GET {path} never satisfied the condition; last answer: {last}");
     }
 }
 
