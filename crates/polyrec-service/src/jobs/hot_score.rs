@@ -87,30 +87,30 @@ impl HotScore {
 
 impl HotScore {
     async fn flush(&mut self, app: &App) -> Result<()> {
-        for key in std::mem::take(&mut self.dirty) {
-            let Some(window) = self.windows.get_mut(&key) else { continue };
-            let ttl_ms = window.last_received_ms + HOT_TTL_MS - app.now_ms();
-            if ttl_ms <= 0 {
-                continue; // Expired before a restart replayed it: stays expired.
-            }
-            let mut scores = window.scores();
-            if scores.len() > HOT_SET_SIZE {
-                scores.select_nth_unstable_by(HOT_SET_SIZE, |a, b| b.1.total_cmp(&a.1));
-                scores.truncate(HOT_SET_SIZE);
-            }
-            let update = serde_json::json!({"tenant_id": key.0, "scenario_id": key.1, "source": self.source,
-                "window_end_ms": window.end_ms, "items": scores.iter().map(|(item, hotness)| serde_json::json!({"item_id": item, "hotness": hotness})).collect::<Vec<_>>()});
-            if let Err(error) = app.stores.realtime.put_hot_items(&key.0, &key.1, &self.source, scores, ttl_ms).await {
-                self.dirty.insert(key);
-                return Err(error);
-            }
-            if let Err(error) =
+        let (windows, source, now) = (&mut self.windows, self.source.as_str(), app.now_ms());
+        super::flush_dirty(&mut self.dirty, |key: (TenantId, ScenarioId)| {
+            // What to write is computed here; the future only writes it.
+            let write = windows.get_mut(&key).and_then(|window| {
+                let ttl_ms = window.last_received_ms + HOT_TTL_MS - now;
+                if ttl_ms <= 0 {
+                    return None; // Expired before a restart replayed it: stays expired.
+                }
+                let mut scores = window.scores();
+                if scores.len() > HOT_SET_SIZE {
+                    scores.select_nth_unstable_by(HOT_SET_SIZE, |a, b| b.1.total_cmp(&a.1));
+                    scores.truncate(HOT_SET_SIZE);
+                }
+                let update = serde_json::json!({"tenant_id": key.0, "scenario_id": key.1, "source": source,
+                    "window_end_ms": window.end_ms, "items": scores.iter().map(|(item, hotness)| serde_json::json!({"item_id": item, "hotness": hotness})).collect::<Vec<_>>()});
+                Some((scores, ttl_ms, update))
+            });
+            async move {
+                let Some((scores, ttl_ms, update)) = write else { return Ok(()) };
+                app.stores.realtime.put_hot_items(&key.0, &key.1, source, scores, ttl_ms).await?;
                 super::publish_derived(app, "item-stats-updates", &[(format!("{}:{}", key.0, key.1), update)]).await
-            {
-                self.dirty.insert(key);
-                return Err(error);
             }
-        }
+        })
+        .await?;
         self.last_flush = Instant::now();
         Ok(())
     }

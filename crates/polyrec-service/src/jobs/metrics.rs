@@ -150,29 +150,20 @@ impl StreamJob for RecommendationMetrics {
         for ((tenant, user, scenario), items) in exposed {
             app.stores.realtime.add_exposed(&tenant, &user, &scenario, &items, EXPOSED_TTL_MS).await?;
         }
-        for key in std::mem::take(&mut self.dirty) {
-            let Some(counters) = self.buckets.get(&key) else { continue };
-            let counters: Vec<(String, f64)> = counters.iter().map(|(k, v)| (k.clone(), *v)).collect();
-            let (tenant, scenario, bucket) = &key;
-            let written = app
-                .stores
-                .realtime
-                .put_metrics(tenant, scenario, &self.source, *bucket, &counters, METRICS_TTL_MS)
-                .await;
-            let update = serde_json::json!({"tenant_id": tenant, "scenario_id": scenario, "source": self.source,
-                "bucket_ms": bucket, "counters": counters.iter().cloned().collect::<HashMap<String, f64>>()});
-            let published = match written {
-                Ok(()) => {
-                    super::publish_derived(app, "recommendation-metrics", &[(format!("{tenant}:{scenario}"), update)])
-                        .await
-                }
-                Err(error) => Err(error),
-            };
-            if let Err(error) = published {
-                self.dirty.insert(key);
-                return Err(error);
+        let (buckets, source) = (&self.buckets, self.source.as_str());
+        super::flush_dirty(&mut self.dirty, |key: BucketKey| {
+            let counters: Option<Vec<(String, f64)>> =
+                buckets.get(&key).map(|counters| counters.iter().map(|(k, v)| (k.clone(), *v)).collect());
+            async move {
+                let Some(counters) = counters else { return Ok(()) };
+                let (tenant, scenario, bucket) = &key;
+                app.stores.realtime.put_metrics(tenant, scenario, source, *bucket, &counters, METRICS_TTL_MS).await?;
+                let update = serde_json::json!({"tenant_id": tenant, "scenario_id": scenario, "source": source,
+                    "bucket_ms": bucket, "counters": counters.iter().cloned().collect::<HashMap<String, f64>>()});
+                super::publish_derived(app, "recommendation-metrics", &[(format!("{tenant}:{scenario}"), update)]).await
             }
-        }
+        })
+        .await?;
         self.buckets.retain(|(_, _, bucket), _| *bucket + METRICS_TTL_MS > now);
         Ok(())
     }

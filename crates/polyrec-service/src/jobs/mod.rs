@@ -19,7 +19,8 @@ mod runner;
 pub mod training;
 mod warehouse_sink;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -272,6 +273,25 @@ pub(crate) async fn publish_derived(app: &App, topic: &str, records: &[(String, 
     app.stores.stream.publish(topic, &payloads).await
 }
 
+/// Writes each key of `dirty` with `write`, one at a time. A key leaves `dirty` only once
+/// written, so after a failure the key that failed and every key not tried yet are still there
+/// for the next flush. (Taking the set first and putting back only the key that failed lost the
+/// keys after it: their windows or counters went unwritten until new events dirtied them again,
+/// and a retried batch does not, as its records were taken already.)
+pub(crate) async fn flush_dirty<K, F, Fut>(dirty: &mut HashSet<K>, mut write: F) -> Result<()>
+where
+    K: Eq + Hash + Clone,
+    F: FnMut(K) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let keys: Vec<K> = dirty.iter().cloned().collect();
+    for key in keys {
+        write(key.clone()).await?;
+        dirty.remove(&key);
+    }
+    Ok(())
+}
+
 /// Hands a batch to the job, keeping out what it must not apply and isolating what it fails on
 /// (`dead_letters`): returns once the batch's effects and its dead letters are stored, or with
 /// a backend failure, to retry the batch.
@@ -280,4 +300,41 @@ pub(crate) async fn apply(app: &App, job: &mut dyn StreamJob, records: &[BusReco
     let (fit, mut failed) = dead_letters::screen(name, records);
     failed.extend(dead_letters::isolate(&fit, &mut dead_letters::Process { app, job }).await?);
     dead_letters::record(app, name, failed).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the hot-set and metrics flushes took their dirty set and put back only the key
+    /// whose write failed, so the keys after it were never written.
+    #[tokio::test]
+    async fn a_failed_write_leaves_its_key_and_the_untried_ones_dirty() {
+        let mut dirty: HashSet<u32> = (0..10).collect();
+        let mut written = Vec::new();
+        let failed =
+            flush_dirty(&mut dirty, |key: u32| {
+                let up = written.len() < 3;
+                if up {
+                    written.push(key);
+                }
+                async move {
+                    if up { Ok(()) } else { Err(polyrec_core::Error::unavailable(format!("store down at {key}"))) }
+                }
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(dirty.len(), 7, "only the three written keys leave: {dirty:?}");
+        assert!(written.iter().all(|key| !dirty.contains(key)));
+        // The next flush writes the rest.
+        flush_dirty(&mut dirty, |key: u32| {
+            written.push(key);
+            async { Ok(()) }
+        })
+        .await
+        .unwrap();
+        assert!(dirty.is_empty());
+        written.sort();
+        assert_eq!(written, (0..10).collect::<Vec<_>>());
+    }
 }
