@@ -10,6 +10,10 @@ use crate::timefmt::parse_timestamp;
 use crate::{Error, ItemId, Result, ScenarioId};
 
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+/// The longest `category`, `location` or tag an item may have, in bytes. They key the users'
+/// profile scores (200 of each a profile, kept whole in one document: MongoDB's limit is 16 MB)
+/// and the recall channels' indexes, so a few long ones must not make a profile unstorable.
+pub const MAX_LABEL_BYTES: usize = 256;
 pub const MAX_EMBEDDING_DIM: usize = 4096;
 pub const MAX_EMBEDDING_VALUE: f32 = 1e6;
 
@@ -65,20 +69,29 @@ pub fn check_item(item: &Item) -> Result<()> {
     if let Err(message) = crate::limits::check_depth("metadata", meta) {
         return invalid(message);
     }
-    if let Some(category) = meta.get("category")
-        && !category.is_string()
-    {
-        return invalid(format!("metadata.category must be a string, got {category}"));
+    for field in ["category", "location"] {
+        match meta.get(field) {
+            Some(Value::String(label)) if label.len() > MAX_LABEL_BYTES => {
+                return invalid(format!(
+                    "metadata.{field} is {} bytes long; the limit is {MAX_LABEL_BYTES}",
+                    label.len()
+                ));
+            }
+            Some(value) if !value.is_string() => {
+                return invalid(format!("metadata.{field} must be a string, got {value}"));
+            }
+            _ => {}
+        }
     }
-    if let Some(location) = meta.get("location")
-        && !location.is_string()
-    {
-        return invalid(format!("metadata.location must be a string, got {location}"));
-    }
-    if let Some(tags) = meta.get("tags")
-        && !tags.as_array().is_some_and(|t| t.iter().all(Value::is_string))
-    {
-        return invalid(format!("metadata.tags must be an array of strings, got {tags}"));
+    if let Some(tags) = meta.get("tags") {
+        if !tags.as_array().is_some_and(|t| t.iter().all(Value::is_string)) {
+            return invalid(format!("metadata.tags must be an array of strings, got {tags}"));
+        }
+        let long =
+            tags.as_array().into_iter().flatten().filter_map(Value::as_str).position(|t| t.len() > MAX_LABEL_BYTES);
+        if let Some(at) = long {
+            return invalid(format!("metadata.tags[{at}] is longer than {MAX_LABEL_BYTES} bytes"));
+        }
     }
     if let Some(publish_time) = meta.get("publish_time")
         && let Err(message) = parse_timestamp(publish_time)
@@ -169,7 +182,12 @@ impl Item {
 
     /// A numeric metadata field (numbers, or strings that parse as numbers).
     pub fn number(&self, field: &str) -> Option<f64> {
-        match self.metadata.get(field)? {
+        Self::number_of(self.metadata.get(field)?)
+    }
+
+    /// [`Item::number`] of a metadata value already looked up.
+    pub fn number_of(value: &Value) -> Option<f64> {
+        match value {
             Value::Number(n) => n.as_f64(),
             Value::String(s) => s.parse().ok(),
             Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),

@@ -22,7 +22,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use polyrec_core::clock::{DAY_MS, MINUTE_MS, SECOND_MS};
-use polyrec_core::{Result, ScenarioId, TenantId, UserId, UserProfile};
+use polyrec_core::item::MAX_LABEL_BYTES;
+use polyrec_core::{Item, Result, ScenarioId, TenantId, UserId, UserProfile};
 use polyrec_storage::BusRecord;
 
 use super::{Start, StreamJob};
@@ -36,7 +37,12 @@ pub const LATENESS_MS: i64 = 5 * SECOND_MS;
 pub const IDLE_CLOSE_MS: i64 = 10 * SECOND_MS;
 pub const INTEREST_DECAY_MS: f64 = 14.0 * DAY_MS as f64;
 pub const RECENT_TTL_MS: i64 = 7 * DAY_MS;
+/// The most tag scores and category scores a profile keeps (the best ones): a tenant's catalog
+/// decides how many distinct values there are, and without a cap one user's clicks across many
+/// of them grow the profile every window folds, every request reads and MongoDB stores whole
+/// (a document of at most 16 MB, past which the fold could never be written).
 const MAX_TAGS: usize = 200;
+const MAX_CATEGORIES: usize = 200;
 
 /// One event as a window keeps it: what the fold needs, with its offset for the replay guard.
 struct WindowEvent {
@@ -236,8 +242,8 @@ pub async fn recompute(
                 weight: event.event_type.interest_weight(),
                 value: event.value.unwrap_or(0.0),
                 item: event.item_id.clone(),
-                category: item.and_then(|i| i.category()).map(str::to_owned),
-                tags: item.map(|i| i.tags().map(str::to_owned).collect()).unwrap_or_default(),
+                category: category(item.map(|i| &**i)),
+                tags: tags(item.map(|i| &**i)),
             });
         }
         let mut profile = UserProfile::empty(user.clone(), scenario.clone());
@@ -321,11 +327,8 @@ fn fold(profile: &mut UserProfile, start: i64, events: &[WindowEvent], now_ms: i
         }
         scores.retain(|_, s| *s >= 0.01);
     }
-    if prefs.tag_scores.len() > MAX_TAGS {
-        let mut kept: Vec<(String, f64)> = std::mem::take(&mut prefs.tag_scores).into_iter().collect();
-        kept.sort_by(|a, b| b.1.total_cmp(&a.1));
-        prefs.tag_scores = kept.into_iter().take(MAX_TAGS).collect();
-    }
+    keep_best(&mut prefs.tag_scores, MAX_TAGS);
+    keep_best(&mut prefs.category_scores, MAX_CATEGORIES);
     let mut ranked: Vec<(&String, &f64)> = prefs.category_scores.iter().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
     profile.features.favorite_categories =
@@ -335,6 +338,27 @@ fn fold(profile: &mut UserProfile, start: i64, events: &[WindowEvent], now_ms: i
     profile.applied_windows.insert(start, folded_through.max(max_offset));
     profile.applied_windows.retain(|_, folded| *folded > committed);
     profile.updated_ms = now_ms;
+}
+
+/// The item's category and tags as a profile scores them. Labels past `MAX_LABEL_BYTES` can
+/// only be on items stored before `check_item` had the bound; they are left out, as a profile
+/// holding them could outgrow what its store takes in one document.
+fn category(item: Option<&Item>) -> Option<String> {
+    item.and_then(Item::category).filter(|c| c.len() <= MAX_LABEL_BYTES).map(str::to_owned)
+}
+
+fn tags(item: Option<&Item>) -> Vec<String> {
+    item.map(|i| i.tags().filter(|t| t.len() <= MAX_LABEL_BYTES).map(str::to_owned).collect()).unwrap_or_default()
+}
+
+/// Keeps the `cap` best scores (ties by name, so every process keeps the same ones).
+fn keep_best(scores: &mut BTreeMap<String, f64>, cap: usize) {
+    if scores.len() > cap {
+        let mut kept: Vec<(String, f64)> = std::mem::take(scores).into_iter().collect();
+        kept.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        kept.truncate(cap);
+        *scores = kept.into_iter().collect();
+    }
 }
 
 #[async_trait]
@@ -365,8 +389,8 @@ impl StreamJob for ProfileAggregator {
                 weight,
                 value: event.value.unwrap_or(0.0),
                 item: event.item_id.to_string(),
-                category: item.and_then(|i| i.category()).map(str::to_owned),
-                tags: item.map(|i| i.tags().map(str::to_owned).collect()).unwrap_or_default(),
+                category: category(item.map(|i| &**i)),
+                tags: tags(item.map(|i| &**i)),
             });
             let newest = self.max_event_ms.entry(event.tenant_id.clone()).or_insert(i64::MIN);
             *newest = (*newest).max(event.timestamp_ms);
@@ -443,6 +467,27 @@ mod tests {
         fold(&mut p, WINDOW_MS, &later_window, 0, 0);
         fold(&mut p, 0, &earlier_window, 0, 0);
         assert_eq!(p.features.total_watch_count, 2);
+    }
+
+    /// A user's clicks across more categories and tags than the caps keep the best of each, so a
+    /// tenant's catalog cannot grow one profile without bound.
+    #[test]
+    fn a_profile_keeps_its_best_categories_and_tags_only() {
+        let mut p = profile();
+        let events: Vec<WindowEvent> = (0..1_000u64)
+            .map(|i| WindowEvent {
+                weight: 1.0 + i as f64,
+                category: Some(format!("c{i}")),
+                tags: vec![format!("t{i}")],
+                ..event(i + 1, 1_000, &format!("i{i}"))
+            })
+            .collect();
+        fold(&mut p, 0, &events, 0, 0);
+        let prefs = &p.preferences;
+        assert_eq!((prefs.category_scores.len(), prefs.tag_scores.len()), (MAX_CATEGORIES, MAX_TAGS));
+        assert!(prefs.category_scores.contains_key("c999") && !prefs.category_scores.contains_key("c799"));
+        assert!(prefs.tag_scores.contains_key("t800") && !prefs.tag_scores.contains_key("t0"));
+        assert_eq!(p.features.favorite_categories[0], "c999");
     }
 
     /// Regression: the tenants found quiet were forgotten before their windows were stored, so

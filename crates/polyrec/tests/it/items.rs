@@ -59,6 +59,10 @@ async fn bad_items_are_refused_with_a_reason() {
         (json!({"item_id": "i/1"}), "invalid_item_id"),
         (json!({"item_id": "i1", "colour": "red"}), "invalid_body"),
         (json!({"item_id": "i1", "embedding": []}), "invalid_item"),
+        // Labels that key profile scores are bounded, so a profile stays storable.
+        (json!({"item_id": "i1", "metadata": {"category": "c".repeat(257)}}), "invalid_item"),
+        (json!({"item_id": "i1", "metadata": {"location": "l".repeat(257)}}), "invalid_item"),
+        (json!({"item_id": "i1", "metadata": {"tags": ["ok", "t".repeat(257)]}}), "invalid_item"),
     ];
     for (body, code) in cases {
         let (status, answer) = server.post("t1", "/api/v1/scenarios/shop/items", body.clone()).await;
@@ -68,6 +72,9 @@ async fn bad_items_are_refused_with_a_reason() {
             "{body} -> {answer}"
         );
     }
+    let longest = json!({"item_id": "i1", "metadata": {"category": "c".repeat(256), "tags": ["t".repeat(256)]}});
+    let (status, answer) = server.post("t1", "/api/v1/scenarios/shop/items", longest).await;
+    assert_eq!(status, StatusCode::CREATED, "256 bytes are allowed: {answer}");
     let (status, answer) = server.post("t1", "/api/v1/scenarios/nope/items", json!({"item_id": "i1"})).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
 
