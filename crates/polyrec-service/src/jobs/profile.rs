@@ -140,9 +140,19 @@ impl ProfileAggregator {
             }
             let profile_key = (tenant.clone(), scenario.clone(), user.clone());
             if !profiles.contains_key(&profile_key) {
-                let stored = app.profiles.get(tenant, user, scenario).await?;
-                let profile =
-                    stored.map(|p| (*p).clone()).unwrap_or_else(|| UserProfile::empty(user.clone(), scenario.clone()));
+                let stored = match app.profiles.get(tenant, user, scenario).await {
+                    Ok(stored) => stored.map(|p| (*p).clone()),
+                    // A stored profile that does not read (a corrupt document) is one user's
+                    // problem: the fold starts a new one, which replaces it. Failing would hold
+                    // every tenant's windows open behind it.
+                    Err(error) if !super::dead_letters::is_backend_failure(&error) => {
+                        tracing::error!(tenant = %tenant, user = %user, scenario = %scenario, %error,
+                            "a stored profile does not read; a new one replaces it");
+                        None
+                    }
+                    Err(error) => return Err(error),
+                };
+                let profile = stored.unwrap_or_else(|| UserProfile::empty(user.clone(), scenario.clone()));
                 profiles.insert(profile_key.clone(), profile);
             }
             if let (Some(profile), Some(events)) = (profiles.get_mut(&profile_key), self.windows.get(key)) {
@@ -415,7 +425,16 @@ impl StreamJob for ProfileAggregator {
                 .push_recent(&tenant, &user, &scenario, &items, UserProfile::RECENT_ITEMS_CAP, RECENT_TTL_MS)
                 .await?;
         }
-        self.close(app).await
+        // Closing folds windows of earlier batches too: what fails there on the data is not this
+        // batch's records', so it is not handed to the poison isolation (which would dead-letter
+        // them); the windows stay open and the idle ticks retry them.
+        match self.close(app).await {
+            Err(error) if !super::dead_letters::is_backend_failure(&error) => {
+                tracing::error!(job = NAME, %error, "closing windows failed on their data; retried when idle");
+                Ok(())
+            }
+            closed => closed,
+        }
     }
 
     async fn on_idle(&mut self, app: &App) -> Result<()> {

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{START_MS, TestServer, config, event};
+use crate::support::{START_MS, TestServer, config, event, production_backends};
 
 async fn setup() -> TestServer {
     let server = TestServer::start().await;
@@ -186,6 +186,44 @@ async fn a_click_changes_the_next_item_based_answer() {
     let first = &answer["items"][0];
     assert!(["i3", "i5"].contains(&first["item_id"].as_str().unwrap()), "music like the click: {answer}");
     assert_eq!(first["channels"][0]["name"], "content_based");
+}
+
+/// Regression: a stored profile that did not read (a corrupt document) failed the whole close,
+/// so no tenant's windows were stored, and the next batch's poison isolation dead-lettered every
+/// tenant's events for it. Now that user's profile starts anew and the others fold as ever.
+/// (Embedded stores: the test writes the corrupt document into SQLite itself.)
+#[tokio::test]
+async fn one_corrupt_profile_neither_stalls_nor_dead_letters_the_others() {
+    if production_backends() {
+        return;
+    }
+    let server = setup().await;
+    server.scenario("t2", "feed", config(&[("hot_items", 1.0, 10)])).await;
+    let documents = rusqlite::Connection::open(server.data_dir().join("documents.db")).unwrap();
+    documents
+        .execute(
+            "INSERT INTO user_profiles (tenant_id, user_id, scenario_id, doc) VALUES ('t1', 'broken', 'feed', '{\"not\": 1}')",
+            [],
+        )
+        .unwrap();
+    let (status, _) = server.get("t1", "/api/v1/scenarios/feed/users/broken/profile").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "the document is corrupt");
+    server.events("t1", vec![event("click", "broken", "i1", "feed")]).await;
+    server.events("t2", vec![event("click", "fine", "x", "feed")]).await;
+    server.settle().await;
+    server.clock.advance_ms(11_000);
+    server.eventually("t2", "/api/v1/scenarios/feed/users/fine/profile", |status, _| status == StatusCode::OK).await;
+    let rebuilt = server
+        .eventually("t1", "/api/v1/scenarios/feed/users/broken/profile", |status, _| status == StatusCode::OK)
+        .await;
+    assert_eq!(rebuilt["features"]["total_watch_count"], 1, "{rebuilt}");
+    // Events after it go through as ever, and nobody's are dead-lettered.
+    server.events("t2", vec![event("click", "fine", "x", "feed")]).await;
+    server.settle().await;
+    for tenant in ["t1", "t2"] {
+        let (_, stats) = server.get(tenant, "/api/v1/behaviors/stats").await;
+        assert_eq!(stats["dead_letters"], 0, "{tenant}: {stats}");
+    }
 }
 
 /// Regression: the idle close was global, so one tenant's steady traffic kept another tenant's
