@@ -137,7 +137,12 @@ impl FeatureSpace {
         for field in CONTEXT_FIELDS {
             categorical.push(context.get(field).and_then(text));
         }
+        // The user's and the context's columns are the last ones, the same in every row.
+        let first = self.vocabularies.len() - categorical.len();
+        let codes =
+            categorical.iter().zip(&self.vocabularies[first..]).map(|(v, vocabulary)| code(vocabulary, v)).collect();
         UserPart {
+            codes,
             profile,
             at_ms,
             hour,
@@ -179,7 +184,8 @@ impl FeatureSpace {
             (Some(_), Some(c)) => user.category_scores.get(c).copied().map_or(0.0, |s| s / user.category_max) as f32,
             _ => f32::NAN,
         };
-        let tag_affinity = match (prefs, item.metadata.get("tags").and_then(Value::as_array)) {
+        let tags = item.metadata.get("tags").and_then(Value::as_array);
+        let tag_affinity = match (prefs, tags) {
             (Some(_), Some(tags)) if !tags.is_empty() => {
                 let sum: f64 =
                     tags.iter().filter_map(Value::as_str).map(|t| user.tag_scores.get(t).copied().unwrap_or(0.0)).sum();
@@ -191,15 +197,19 @@ impl FeatureSpace {
         numeric.extend([category_affinity, tag_affinity]);
         categorical.push(Some(Cow::Borrowed(item.item_id.as_str())));
         categorical.push(category.map(Cow::Borrowed));
+        // One metadata lookup per feature (the item's `category` and `tags` are at hand already).
         for f in &self.item_features {
-            let value = item.metadata.get(&f.name);
+            let value = || item.metadata.get(&f.name);
             match f.feature_type {
-                FeatureType::Numeric => numeric.push(item.number(&f.name).map_or(f32::NAN, |x| x as f32)),
-                FeatureType::Timestamp => numeric.push(item.timestamp(&f.name).map_or(f32::NAN, age_hours)),
-                FeatureType::Categorical if f.name != "category" => categorical.push(value.and_then(text)),
+                FeatureType::Numeric => numeric.push(value().and_then(Item::number_of).map_or(f32::NAN, |x| x as f32)),
+                FeatureType::Timestamp => numeric.push(
+                    value().and_then(|v| polyrec_core::timefmt::parse_timestamp(v).ok()).map_or(f32::NAN, age_hours),
+                ),
+                FeatureType::Categorical if f.name != "category" => categorical.push(value().and_then(text)),
                 FeatureType::Categorical => {}
                 FeatureType::MultiCategorical => {
-                    let values = value.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+                    let values = if f.name == "tags" { tags } else { value().and_then(Value::as_array) };
+                    let values = values.map(Vec::as_slice).unwrap_or_default();
                     let liked = match prefs {
                         Some(_) if !values.is_empty() => {
                             let n = values
@@ -262,8 +272,7 @@ impl FeatureSpace {
     /// Appends one observation as a row.
     pub fn push(&self, data: &mut CtrData, obs: &Observation<'_>, label: Option<f32>) -> Result<(), RankError> {
         let user = self.user_part(obs.profile, obs.context, obs.at_ms);
-        let (mut numeric, mut categorical) = (Vec::new(), Vec::new());
-        self.push_row(data, &user, obs.item, label, &mut numeric, &mut categorical)
+        self.push_row(data, &user, obs.item, label, &mut Row::default())
     }
 
     /// Appends one row per item for one user at one moment (a request's candidates): the user's
@@ -277,9 +286,9 @@ impl FeatureSpace {
         at_ms: i64,
     ) -> Result<(), RankError> {
         let user = self.user_part(profile, context, at_ms);
-        let (mut numeric, mut categorical) = (Vec::new(), Vec::new());
+        let mut row = Row::default();
         for item in items {
-            self.push_row(data, &user, item, None, &mut numeric, &mut categorical)?;
+            self.push_row(data, &user, item, None, &mut row)?;
         }
         Ok(())
     }
@@ -290,17 +299,31 @@ impl FeatureSpace {
         user: &'a UserPart<'_>,
         item: &'a Item,
         label: Option<f32>,
-        numeric: &mut Vec<f32>,
-        categorical: &mut Vec<Option<Cow<'a, str>>>,
+        row: &mut Row<'a>,
     ) -> Result<(), RankError> {
-        self.raw(user, item, numeric, categorical);
-        let codes: Vec<u32> = categorical
-            .iter()
-            .zip(&self.vocabularies)
-            .map(|(value, vocabulary)| value.as_deref().and_then(|v| vocabulary.get(v).copied()).unwrap_or(0))
-            .collect();
-        data.push_row(numeric, &codes, label)
+        let categorical = &mut row.categorical;
+        self.raw(user, item, &mut row.numeric, categorical);
+        // The item's columns looked up; the user's and the context's were, once per request.
+        let items = self.vocabularies.len() - user.codes.len();
+        row.codes.clear();
+        row.codes
+            .extend(categorical[..items].iter().zip(&self.vocabularies).map(|(v, vocabulary)| code(vocabulary, v)));
+        row.codes.extend_from_slice(&user.codes);
+        data.push_row(&row.numeric, &row.codes, label)
     }
+}
+
+/// A row's buffers, reused from row to row.
+#[derive(Default)]
+struct Row<'a> {
+    numeric: Vec<f32>,
+    categorical: Vec<Option<Cow<'a, str>>>,
+    codes: Vec<u32>,
+}
+
+/// A categorical value's index in its field's vocabulary (0: unseen or missing).
+fn code(vocabulary: &FxHashMap<String, u32>, value: &Option<Cow<'_, str>>) -> u32 {
+    value.as_deref().and_then(|v| vocabulary.get(v).copied()).unwrap_or(0)
 }
 
 /// A categorical value of a JSON field: strings as they are, numbers and booleans as text.
@@ -315,6 +338,8 @@ fn text(value: &Value) -> Option<Cow<'_, str>> {
 
 /// The user's and the moment's share of a row.
 struct UserPart<'a> {
+    /// The codes of `categorical`, in the space's vocabularies.
+    codes: Vec<u32>,
     profile: Option<&'a UserProfile>,
     at_ms: i64,
     hour: i64,
