@@ -3,6 +3,7 @@
 # session: what docs/benchmarks.md compares a refactor with.
 #
 #   BASE=54d0a1a bash bench/ab.sh        # BASE against the working tree; ROUNDS=2, DURATION=20s
+#   CACHE=1 BASE=… bash bench/ab.sh      # the same with the result cache on, every request a hit
 #
 # Each run: a fresh embedded store, the bench scenario, 100,000 items, 1,000,000 events through
 # the batch API, the warehouse caught up, CF trained, a 5 s warm-up, then wrk at 4 and 16
@@ -13,7 +14,8 @@ cd "$(dirname "$0")/.."
 : "${BASE:?set BASE to the commit to compare with}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/polyrec-target}"
 DATA="${BENCH_DATA:-bench-data}"; DATA="$(realpath "$DATA")"
-ROUNDS="${ROUNDS:-2}" DURATION="${DURATION:-20s}" PORT="${PORT:-8095}"
+ROUNDS="${ROUNDS:-2}" DURATION="${DURATION:-20s}" PORT="${PORT:-8095}" CACHE="${CACHE:-0}"
+THREADS=2; [ "$CACHE" = 1 ] && THREADS=1 # bench/cache.sh's one wrk thread for cache hits
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 [ -f "$DATA/events.ndjson" ] || python3 bench/gen_data.py --out "$DATA"
 WORK="$(mktemp -d)"
@@ -40,9 +42,24 @@ run() { # $1: base or after
   until [ "$(curl -sf "$url/api/v1/behaviors/stats" -H 'X-Tenant-Id: bench' \
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["warehouse_events"])')" = "$sent" ]; do sleep 0.5; done
   curl -sf -X POST "$url/api/v1/scenarios/bench_feed/jobs/cf" -H 'X-Tenant-Id: bench' >/dev/null
+  if [ "$CACHE" = 1 ]; then # the cache on (ttl 600 s) and filled with one request per user
+    python3 - "$url" <<'PY'
+import json, sys, urllib.request
+url = sys.argv[1]
+def call(method, path, body, user="u0"):
+    request = urllib.request.Request(url + path, data=json.dumps(body).encode(), method=method,
+        headers={"Content-Type": "application/json", "X-Tenant-Id": "bench", "X-User-Id": user})
+    return json.load(urllib.request.urlopen(request))
+config = json.load(open("bench/scenario.json"))["config"]
+config["cache"] = {"enabled": True, "ttl_seconds": 600}
+call("PATCH", "/api/v1/scenarios/bench_feed", {"config": config})
+for u in range(10000):
+    call("POST", "/api/v1/recommend", {"scenario_id": "bench_feed", "count": 20}, f"u{u}")
+PY
+  fi
   wrk -t1 -c4 -d5s -s bench/recommend.lua "$url" >/dev/null
   for c in 4 16; do
-    wrk -t2 -c"$c" -d"$DURATION" --latency -s bench/recommend.lua "$url" \
+    wrk -t"$THREADS" -c"$c" -d"$DURATION" --latency -s bench/recommend.lua "$url" \
       | grep -E 'Requests/sec|^latency ms' | tr '\n' ' ' | sed "s/^/$1 c=$c /"; echo
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true; rm -rf "$store"

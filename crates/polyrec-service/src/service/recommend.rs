@@ -41,11 +41,13 @@ pub const EXPOSURE_MS: i64 = polyrec_core::clock::DAY_MS;
 /// filter some out.
 pub const MIN_CACHED_ITEMS: usize = 50;
 
-/// What the result cache keeps of an answer.
+/// What the result cache keeps of an answer. A hit reads the item ids in place (ids hold no
+/// characters JSON escapes; an entry that did would not parse, and be computed again).
 #[derive(Debug, Serialize, Deserialize)]
-struct CachedAnswer {
+struct CachedAnswer<'a> {
     /// (item, score), best first.
-    items: Vec<(String, f64)>,
+    #[serde(borrow)]
+    items: Vec<(&'a str, f64)>,
     /// The pipeline had no more items than these.
     complete: bool,
     fallback: bool,
@@ -252,20 +254,7 @@ async fn answer(
         })
     };
     let (recent, exposed) = (or_degrade(recent), or_degrade(exposed));
-    // The realtime list has the newest clicks; the profile's list survives restarts. Newest
-    // first, each item once.
-    let mut recent = recent;
-    let mut recent_set: FxHashSet<String> = recent.iter().cloned().collect();
-    if let Some(profile) = &profile {
-        for item in &profile.features.recent_items {
-            if recent.len() >= RECENT_ITEMS {
-                break;
-            }
-            if recent_set.insert(item.clone()) {
-                recent.push(item.clone());
-            }
-        }
-    }
+    let recent = merge_recent(recent, profile.as_deref());
     let exclude: FxHashSet<String> = exposed.into_iter().chain(excluded).collect();
     app.follow_models(tenant, &scenario_id).await;
     let models = app.models.current(tenant, &scenario_id);
@@ -303,15 +292,15 @@ async fn answer(
             tracing::warn!(%error, "result cache read failed; computing the answer");
             None
         });
-        let answer = found.and_then(|text| serde_json::from_str::<CachedAnswer>(&text).ok());
+        let answer = found.as_deref().and_then(|text| serde_json::from_str::<CachedAnswer>(text).ok());
         let items: Option<Vec<RecommendedItem>> = answer.as_ref().and_then(|answer| {
             let items: Vec<RecommendedItem> = answer
                 .items
                 .iter()
-                .filter(|(item, _)| !exclude.contains(item) && catalog.active(item).is_some())
+                .filter(|(item, _)| !exclude.contains(*item) && catalog.active(item).is_some())
                 .take(count)
                 .map(|(item, score)| RecommendedItem {
-                    item_id: item.clone(),
+                    item_id: (*item).to_owned(),
                     score: *score,
                     channels: None,
                     recall_score: None,
@@ -329,6 +318,7 @@ async fn answer(
     }
     // A cached answer holds more than asked for, for the reads that filter some out.
     let depth = if cache_key.is_some() { (2 * count).clamp(MIN_CACHED_ITEMS, MAX_COUNT) } else { count };
+    let recent_set: FxHashSet<String> = recent.iter().cloned().collect();
     let ctx = RequestContext {
         tenant,
         scenario: &scenario_id,
@@ -366,7 +356,7 @@ async fn answer(
         && degraded.is_empty()
     {
         let answer = CachedAnswer {
-            items: output.items.iter().map(|c| (c.item_id().to_owned(), c.score)).collect(),
+            items: output.items.iter().map(|c| (c.item_id(), c.score)).collect(),
             complete: output.items.len() < depth,
             fallback: output.fallback_used,
         };
@@ -391,4 +381,50 @@ async fn answer(
         .collect();
     let (channels, candidates) = (explain.then_some(output.channels), explain.then_some(output.n_candidates));
     Ok(respond(items, output.fallback_used, degraded, channels, candidates, false))
+}
+
+/// The realtime list has the newest clicks; the profile's list survives restarts. Newest first,
+/// each item once, at most [`RECENT_ITEMS`].
+fn merge_recent(mut recent: Vec<String>, profile: Option<&UserProfile>) -> Vec<String> {
+    let Some(profile) = profile else { return recent };
+    let room = RECENT_ITEMS.saturating_sub(recent.len());
+    if room == 0 {
+        return recent;
+    }
+    let more: Vec<String> = {
+        let mut seen: FxHashSet<&str> = recent.iter().map(String::as_str).collect();
+        profile.features.recent_items.iter().filter(|item| seen.insert(item.as_str())).take(room).cloned().collect()
+    };
+    recent.extend(more);
+    recent
+}
+
+#[cfg(test)]
+mod tests {
+    use polyrec_core::{ScenarioId, UserId, UserProfile};
+
+    use super::*;
+
+    fn strings(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|id| (*id).to_owned()).collect()
+    }
+
+    #[test]
+    fn recent_items_are_the_realtime_list_then_the_profiles_new_ones_up_to_the_cap() {
+        let mut profile = UserProfile::empty(UserId::parse("u").unwrap(), ScenarioId::parse("s").unwrap());
+        profile.features.recent_items = strings(&["b", "c", "a", "d"]);
+        assert_eq!(merge_recent(strings(&["a", "b"]), Some(&profile)), strings(&["a", "b", "c", "d"]));
+        assert_eq!(merge_recent(strings(&["a"]), None), strings(&["a"]));
+        let full: Vec<String> = (0..RECENT_ITEMS - 1).map(|i| format!("r{i}")).collect();
+        let merged = merge_recent(full.clone(), Some(&profile));
+        assert_eq!((merged.len(), merged.last().map(String::as_str)), (RECENT_ITEMS, Some("b")));
+    }
+
+    #[test]
+    fn a_cached_answer_round_trips_reading_its_ids_in_place() {
+        let answer = CachedAnswer { items: vec![("i1", 0.5), ("i-2.x@y", 0.25)], complete: true, fallback: false };
+        let text = serde_json::to_string(&answer).unwrap();
+        let read: CachedAnswer = serde_json::from_str(&text).unwrap();
+        assert_eq!((read.items, read.complete, read.fallback), (answer.items, true, false));
+    }
 }
