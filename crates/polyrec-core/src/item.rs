@@ -84,12 +84,10 @@ pub fn check_item(item: &Item) -> Result<()> {
         }
     }
     if let Some(tags) = meta.get("tags") {
-        if !tags.as_array().is_some_and(|t| t.iter().all(Value::is_string)) {
+        let Some(tags) = tags.as_array().filter(|t| t.iter().all(Value::is_string)) else {
             return invalid(format!("metadata.tags must be an array of strings, got {tags}"));
-        }
-        let long =
-            tags.as_array().into_iter().flatten().filter_map(Value::as_str).position(|t| t.len() > MAX_LABEL_BYTES);
-        if let Some(at) = long {
+        };
+        if let Some(at) = tags.iter().position(|t| t.as_str().is_some_and(|t| t.len() > MAX_LABEL_BYTES)) {
             return invalid(format!("metadata.tags[{at}] is longer than {MAX_LABEL_BYTES} bytes"));
         }
     }
@@ -182,12 +180,7 @@ impl Item {
 
     /// A numeric metadata field (numbers, or strings that parse as numbers).
     pub fn number(&self, field: &str) -> Option<f64> {
-        Self::number_of(self.metadata.get(field)?)
-    }
-
-    /// [`Item::number`] of a metadata value already looked up.
-    pub fn number_of(value: &Value) -> Option<f64> {
-        match value {
+        match self.metadata.get(field)? {
             Value::Number(n) => n.as_f64(),
             Value::String(s) => s.parse().ok(),
             Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),

@@ -12,8 +12,9 @@
 use std::time::Instant;
 
 use polyrec_core::clock::HOUR_MS;
+use polyrec_core::item::ItemInput;
 use polyrec_core::scenario::{FeatureSpec, FeatureType, FeaturesConfig};
-use polyrec_core::{Item, ItemId, ItemStatus, ScenarioId, UserId, UserProfile};
+use polyrec_core::{Item, ScenarioId, UserId, UserProfile};
 use polyrec_engine::features::{FeatureSpace, Observation};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -40,16 +41,13 @@ fn items(rng: &mut StdRng) -> Vec<Item> {
                 "completion_rate": rng.random::<f64>(),
                 "publish_time": NOW_MS - rng.random_range(0..30 * 24 * HOUR_MS),
             });
-            Item {
-                item_id: ItemId::parse(format!("i{i}")).unwrap(),
-                scenario_id: ScenarioId::parse("bench_learned").unwrap(),
+            let input = ItemInput {
+                item_id: format!("i{i}"),
                 metadata: metadata.as_object().unwrap().clone(),
                 embedding: None,
-                status: ItemStatus::Active,
-                created_ms: 0,
-                updated_ms: 0,
-                publish_memo: Default::default(),
-            }
+                status: None,
+            };
+            input.into_item(&ScenarioId::parse("bench_learned").unwrap(), 0).expect("a valid item")
         })
         .collect()
 }

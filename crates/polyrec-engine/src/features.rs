@@ -201,10 +201,8 @@ impl FeatureSpace {
         for f in &self.item_features {
             let value = || item.metadata.get(&f.name);
             match f.feature_type {
-                FeatureType::Numeric => numeric.push(value().and_then(Item::number_of).map_or(f32::NAN, |x| x as f32)),
-                FeatureType::Timestamp => numeric.push(
-                    value().and_then(|v| polyrec_core::timefmt::parse_timestamp(v).ok()).map_or(f32::NAN, age_hours),
-                ),
+                FeatureType::Numeric => numeric.push(item.number(&f.name).map_or(f32::NAN, |x| x as f32)),
+                FeatureType::Timestamp => numeric.push(item.timestamp(&f.name).map_or(f32::NAN, age_hours)),
                 FeatureType::Categorical if f.name != "category" => categorical.push(value().and_then(text)),
                 FeatureType::Categorical => {}
                 FeatureType::MultiCategorical => {

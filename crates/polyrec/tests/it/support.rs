@@ -122,14 +122,14 @@ impl TestServer {
         assert_eq!(report["accepted"], n, "{report}");
     }
 
-    /// Waits until the stream jobs have processed every event sent so far. The bound is generous:
-    /// it returns as soon as they have, and a loaded 2-core CI machine running the split topology
-    /// on the real servers once needed more than 20 s.
     /// The server's data directory (the embedded stores' files).
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()
     }
 
+    /// Waits until the stream jobs have processed every event sent so far. The bound is generous:
+    /// it returns as soon as they have, and a loaded 2-core CI machine running the split topology
+    /// on the real servers once needed more than 20 s.
     pub async fn settle(&self) {
         assert!(self.app.wait_for_jobs(Duration::from_secs(90)).await.unwrap(), "stream jobs did not catch up");
     }
