@@ -247,6 +247,12 @@ pub enum Dimension {
 /// The longest dimension value kept; longer ones are cut (they are labels, not data).
 pub const MAX_DIMENSION_CHARS: usize = 64;
 
+/// The most exposures kept per user and scenario (see [`RealtimeStore::add_exposed`]): four
+/// answers of the largest `count`, a hundred pages of twenty. Impressions are what a tenant
+/// sends, of any item id; without a bound one user's set could hold millions of members, each
+/// answer for that user would read them all, and on Redis that read would block every tenant.
+pub const MAX_EXPOSED: usize = 2_000;
+
 impl Dimension {
     pub const ALL: [Dimension; 3] = [Dimension::Device, Dimension::Category, Dimension::Group];
 
@@ -597,7 +603,9 @@ pub trait RealtimeStore: Send + Sync {
     async fn hot_items(&self, tenant: &TenantId, scenario: &ScenarioId, n: usize) -> Result<Vec<(String, f64)>>;
     /// Records in `exposed:{tenant}:{user}:{scenario}` that items were shown, each `(item,
     /// shown_ms)`. Each member expires `ttl_ms` after it was shown (a sorted set scored by time in
-    /// Redis), so steady traffic does not keep old exposures alive.
+    /// Redis), so steady traffic does not keep old exposures alive. Only the [`MAX_EXPOSED`]
+    /// latest are kept (ties: the greater item id), so a stream of impressions of distinct
+    /// items cannot grow the set, and every read of it, without bound.
     async fn add_exposed(
         &self,
         tenant: &TenantId,
@@ -606,7 +614,7 @@ pub trait RealtimeStore: Send + Sync {
         items: &[(String, i64)],
         ttl_ms: i64,
     ) -> Result<()>;
-    /// The items shown at or after `since_ms`.
+    /// The items shown at or after `since_ms`: at most [`MAX_EXPOSED`], the latest.
     async fn exposed(
         &self,
         tenant: &TenantId,

@@ -155,6 +155,18 @@ impl MemoryRealtime {
     }
 }
 
+/// Keeps the `cap` latest members (ties: the greater item), as Redis's `ZREMRANGEBYRANK key 0
+/// -(cap+1)` does to a set scored by time. Linear: a selection, not a sort.
+fn keep_latest(members: &mut HashMap<String, i64>, cap: usize) {
+    let Some(excess) = members.len().checked_sub(cap).filter(|&excess| excess > 0) else { return };
+    let mut by_time: Vec<(i64, &String)> = members.iter().map(|(item, shown)| (*shown, item)).collect();
+    by_time.select_nth_unstable(excess - 1);
+    let dropped: Vec<String> = by_time[..excess].iter().map(|(_, item)| (*item).clone()).collect();
+    for item in dropped {
+        members.remove(&item);
+    }
+}
+
 #[async_trait]
 impl RealtimeStore for MemoryRealtime {
     fn is_shared(&self) -> bool {
@@ -387,6 +399,7 @@ impl RealtimeStore for MemoryRealtime {
                         *at = (*at).max(*shown);
                     }
                     members.retain(|_, shown| *shown + ttl_ms > now);
+                    keep_latest(members, crate::MAX_EXPOSED);
                 }
             },
         );

@@ -3,7 +3,7 @@
 //! | key | Redis type | written by |
 //! |---|---|---|
 //! | `hot:items:{tenant:scenario}` | ZSET, score = hotness, TTL 24 h | hot-score job, through a script (below) |
-//! | `exposed:{tenant:scenario}:user` | ZSET, score = time shown (ms) | recommend; members older than the TTL are trimmed on write and ignored on read |
+//! | `exposed:{tenant:scenario}:user` | ZSET, score = time shown (ms) | impressions (metrics job); members older than the TTL are trimmed on write and ignored on read; the latest 2,000 kept |
 //! | `metrics:realtime:{tenant:scenario}` | HASH, field `{minute_ms}:{counter}`, TTL 1 h | metrics job |
 //! | `hot:items:…:src:{source}`, `metrics:realtime:…:src:{source}` | HASH | each job instance's own contribution (see below) |
 //! | `recent:{tenant:scenario}:user` | LIST, newest first, capped | behavior ingestion |
@@ -498,6 +498,8 @@ impl RealtimeStore for RedisRealtime {
         }
         pipe.add_command(zadd).ignore();
         pipe.cmd("ZREMRANGEBYSCORE").arg(&key).arg("-inf").arg(format!("({}", now - ttl_ms + 1)).ignore();
+        // The latest MAX_EXPOSED stay: the lowest ranks (earliest, then the lesser member) go.
+        pipe.cmd("ZREMRANGEBYRANK").arg(&key).arg(0).arg(-(crate::MAX_EXPOSED as i64) - 1).ignore();
         // The key lives as long as its newest member; never shorten a longer expiry.
         pipe.cmd("PEXPIRE").arg(&key).arg(ttl(newest + ttl_ms - now)).arg("GT").ignore();
         pipe.cmd("PEXPIRE").arg(&key).arg(ttl(newest + ttl_ms - now)).arg("NX").ignore();
@@ -513,7 +515,11 @@ impl RealtimeStore for RedisRealtime {
         since_ms: i64,
     ) -> Result<Vec<String>> {
         let key = self.key(keys::exposed(tenant, user, scenario));
-        self.conn().zrangebyscore(key, since_ms, "+inf").await.map_err(unavailable)
+        // Bounded even for a set written before the cap: the latest MAX_EXPOSED.
+        self.conn()
+            .zrevrangebyscore_limit(key, "+inf", since_ms, 0, crate::MAX_EXPOSED as isize)
+            .await
+            .map_err(unavailable)
     }
 
     async fn put_metrics(

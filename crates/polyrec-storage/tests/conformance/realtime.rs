@@ -77,6 +77,7 @@ macro_rules! suite {
 suite!(
     hot_sets_are_replaced_whole_and_read_hottest_first,
     exposures_count_from_when_each_item_was_shown,
+    only_the_latest_exposures_are_kept,
     metrics_sum_the_minute_buckets_of_the_window,
     recent_items_are_newest_first_unique_and_capped,
     dropping_a_scenario_removes_only_its_keys,
@@ -143,6 +144,24 @@ async fn exposures_count_from_when_each_item_was_shown(store: &dyn RealtimeStore
     shown.sort();
     assert_eq!(shown, ["x", "y"], "old was shown more than a day ago");
     assert!(store.exposed(&t, &user("other"), &s, 0).await.unwrap().is_empty());
+}
+
+async fn only_the_latest_exposures_are_kept(store: &dyn RealtimeStore, _clock: &ManualClock) {
+    let (t, u, s) = (tenant(&unique("t")), user("u"), scenario_id("s"));
+    let cap = polyrec_storage::MAX_EXPOSED;
+    // More impressions of distinct items than the cap, in one write and then in small ones.
+    // Items 10 and 11 share a time at the boundary: the lesser id goes, as in Redis.
+    let shown = |i: usize| (format!("item{i:05}"), NOW - 60_000 + if i == 10 { 11 } else { i as i64 });
+    let batch: Vec<(String, i64)> = (0..cap + 5).map(shown).collect();
+    store.add_exposed(&t, &u, &s, &batch, DAY).await.unwrap();
+    for i in cap + 5..cap + 11 {
+        store.add_exposed(&t, &u, &s, &[shown(i)], DAY).await.unwrap();
+    }
+    let mut kept = store.exposed(&t, &u, &s, 0).await.unwrap();
+    kept.sort();
+    let expected: Vec<String> = (11..cap + 11).map(|i| shown(i).0).collect();
+    assert_eq!(kept.len(), cap);
+    assert_eq!(kept, expected, "the earliest 11 went, the latest {cap} stayed");
 }
 
 async fn metrics_sum_the_minute_buckets_of_the_window(store: &dyn RealtimeStore, clock: &ManualClock) {
