@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use polyrec_core::clock::{DAY_MS, HOUR_MS, MINUTE_MS};
-use polyrec_core::{EventType, Result, ScenarioId, TenantId, UserId};
+use polyrec_core::{Code, EventType, Result, ScenarioId, TenantId, UserId};
 use polyrec_storage::BusRecord;
 
 use super::{Start, StreamJob};
@@ -90,6 +90,36 @@ fn fields(event_type: EventType, value: Option<f64>) -> Vec<(&'static str, f64)>
     fields
 }
 
+/// The most counters one scenario's minute holds: its own eight and those of about 60
+/// experiment groups. The experiment and group are what the event's context says, so a tenant
+/// naming a new one in every event would otherwise grow the job's buckets, the Redis hash and
+/// every read of it without bound.
+pub const MAX_BUCKET_FIELDS: usize = 512;
+
+/// `exp:{experiment}:{group}:` for an event whose context names an experiment, when both are
+/// ids (1–128 of `A-Z a-z 0-9 _ - . @`: no ':' to confuse the field's parts, nothing long); an
+/// event naming something else counts in the totals only.
+fn group_prefix(event: &polyrec_core::Event) -> Option<String> {
+    let experiment = event.experiment_id()?;
+    let group = event.context.as_ref().and_then(|c| c.get("group")).and_then(|g| g.as_str()).unwrap_or("-");
+    let is_id = |value: &str| polyrec_core::ids::check_id("id", Code::InvalidContext, value).is_ok();
+    (is_id(experiment) && is_id(group)).then(|| format!("exp:{experiment}:{group}:"))
+}
+
+/// Adds `delta` to the counter `field`, a new counter only while the bucket has fewer than
+/// [`MAX_BUCKET_FIELDS`]; false when it was left out.
+fn count_apart(counters: &mut HashMap<String, f64>, field: String, delta: f64) -> bool {
+    if let Some(count) = counters.get_mut(&field) {
+        *count += delta;
+        return true;
+    }
+    if counters.len() >= MAX_BUCKET_FIELDS {
+        return false;
+    }
+    counters.insert(field, delta);
+    true
+}
+
 #[async_trait]
 impl StreamJob for RecommendationMetrics {
     fn name(&self) -> &'static str {
@@ -110,6 +140,7 @@ impl StreamJob for RecommendationMetrics {
         let taken_through = self.taken_through;
         let mut exposed: HashMap<(TenantId, UserId, ScenarioId), Vec<(String, i64)>> = HashMap::new();
         let mut counted = PrometheusCounts::new();
+        let mut crowded = HashSet::new();
         for record in super::live(app, records).await? {
             let event = &record.event;
             // Exposures are idempotent (a later showing wins), so a retried batch adds them again.
@@ -128,22 +159,27 @@ impl StreamJob for RecommendationMetrics {
             let bucket = event.timestamp_ms.div_euclid(METRICS_BUCKET_MS) * METRICS_BUCKET_MS;
             let key = (event.tenant_id.clone(), event.scenario_id.clone(), bucket);
             let counters = self.buckets.entry(key.clone()).or_default();
-            let group = event.experiment_id().map(|experiment| {
-                let group = event.context.as_ref().and_then(|c| c.get("group")).and_then(|g| g.as_str());
-                format!("exp:{experiment}:{}:", group.unwrap_or("-"))
-            });
+            let group = group_prefix(event);
             for (field, delta) in fields(event.event_type, event.value) {
                 if prometheus && matches!(field, "impressions" | "clicks" | "views" | "conversions" | "engagements") {
                     *counted.entry((&event.tenant_id, &event.scenario_id, field)).or_default() += 1;
                 }
                 *counters.entry(field.to_owned()).or_default() += delta;
-                if let Some(prefix) = &group {
-                    *counters.entry(format!("{prefix}{field}")).or_default() += delta;
+                if let Some(prefix) = &group
+                    && !count_apart(counters, format!("{prefix}{field}"), delta)
+                {
+                    crowded.insert((&event.tenant_id, &event.scenario_id));
                 }
             }
             self.dirty.insert(key);
         }
         self.taken_through = records.last().map_or(taken_through, |r| r.offset.max(taken_through));
+        for (tenant, scenario) in crowded {
+            tracing::warn!(
+                %tenant, %scenario,
+                "more experiment groups in a minute than {MAX_BUCKET_FIELDS} counters hold; the rest count in the totals only"
+            );
+        }
         for ((tenant, scenario, kind), events) in counted {
             crate::telemetry::recommendation_events(tenant, scenario, kind, events);
         }

@@ -31,7 +31,7 @@ use polyrec_storage::BusRecord;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use metrics::METRICS_TTL_MS;
+pub use metrics::{MAX_BUCKET_FIELDS, METRICS_TTL_MS};
 pub use training::{CfReport, train_now};
 
 use crate::App;

@@ -168,6 +168,31 @@ async fn realtime_metrics_count_impressions_clicks_and_groups() {
 }
 
 #[tokio::test]
+async fn experiment_groups_named_by_events_cannot_grow_the_counters_without_bound() {
+    let server = setup().await;
+    let cap = polyrec_server::jobs::MAX_BUCKET_FIELDS;
+    let named = |experiment: String, group: &str| {
+        let mut event = event("impression", "u1", "i1", "feed");
+        event["context"] = json!({"experiment_id": experiment, "group": group});
+        event
+    };
+    // One real group first, then a flood of experiments no one created, then the real one again.
+    let mut events = vec![named("e1".into(), "a")];
+    events.extend((0..cap + 100).map(|i| named(format!("made_up_{i}"), "x")));
+    events.push(named("bad:id".into(), "x"));
+    events.push(named("e".repeat(4_000), "x"));
+    events.push(named("e1".into(), "a"));
+    server.events("t1", events).await;
+    server.settle().await;
+    let (_, metrics) = server.get("t1", "/api/v1/scenarios/feed/metrics/realtime").await;
+    let counters = metrics["counters"].as_object().unwrap();
+    assert!(counters.len() <= cap, "{} counters", counters.len());
+    assert_eq!(counters["impressions"], (cap + 104) as f64, "every event counts in the totals");
+    assert_eq!(counters["exp:e1:a:impressions"], 2.0, "a group counted before the flood goes on counting");
+    assert!(!counters.keys().any(|k| k.contains("bad") || k.len() > 300), "only ids are counted apart");
+}
+
+#[tokio::test]
 async fn a_click_changes_the_next_item_based_answer() {
     let server = setup().await;
     server
