@@ -17,6 +17,10 @@
 //! - `cf`: the item–item and user–user neighbours (`CfModel`) of `n` users over `n` items,
 //!   30 interactions per user drawn with a popularity skew.
 //!
+//! - `hot` (`hot_per_event`: the window the job kept before 2026-12-07): one scenario's
+//!   hot-score window under `n` events a second over 100,000 item ids, filled with an hour of
+//!   them; then a minute of one flush a second, timed.
+//!
 //! Prints one JSON line: `{"kind", "n", "rss_before", "rss_after", "bytes_per_unit", ...}`.
 
 use std::sync::Arc;
@@ -83,6 +87,54 @@ fn profile(user: usize, rng: &mut Rng, scenario: &ScenarioId) -> UserProfile {
     profile.window_end_ms = 1_765_086_400_000;
     profile.updated_ms = 1_765_086_400_000;
     profile
+}
+
+/// A hot-score window: the job's, or the one it kept before 2026-12-07, for comparison.
+trait Window {
+    fn add(&mut self, item: &str, at_ms: i64, weight: f64) -> bool;
+    fn scores(&mut self) -> Vec<(String, f64)>;
+}
+
+impl Window for polyrec_server::jobs::HotWindow {
+    fn add(&mut self, item: &str, at_ms: i64, weight: f64) -> bool {
+        self.add(item, at_ms, weight)
+    }
+
+    fn scores(&mut self) -> Vec<(String, f64)> {
+        self.scores()
+    }
+}
+
+/// The window as the job kept it before 2026-12-07: every event of the hour, each decayed at
+/// every flush.
+#[derive(Default)]
+struct PerEvent {
+    items: std::collections::HashMap<String, std::collections::VecDeque<(i64, f64)>>,
+    end_ms: i64,
+}
+
+impl Window for PerEvent {
+    fn add(&mut self, item: &str, at_ms: i64, weight: f64) -> bool {
+        self.end_ms = self.end_ms.max(at_ms);
+        if at_ms <= self.end_ms - 3_600_000 {
+            return false;
+        }
+        self.items.entry(item.to_owned()).or_default().push_back((at_ms, weight));
+        true
+    }
+
+    fn scores(&mut self) -> Vec<(String, f64)> {
+        let (start, end) = (self.end_ms - 3_600_000, self.end_ms);
+        self.items.retain(|_, events| {
+            events.retain(|(t, _)| *t > start);
+            !events.is_empty()
+        });
+        let decay = |t: i64| (-((end - t).max(0) as f64) / 1_800_000.0).exp();
+        self.items
+            .iter()
+            .map(|(item, events)| (item.clone(), events.iter().map(|(t, w)| w * decay(*t)).sum()))
+            .collect()
+    }
 }
 
 fn main() {
@@ -164,7 +216,78 @@ fn main() {
             measure(&kind, n, before, extra);
             drop(model);
         }
-        other => panic!("unknown kind {other:?}: profiles, catalog or cf"),
+        "hot" | "hot_per_event" => {
+            // One scenario's hot-score window under `n` events a second over 100,000 item ids:
+            // filled with an hour of them, then a minute of one flush a second, timed.
+            let mut window: Box<dyn Window> = match kind.as_str() {
+                "hot" => Box::new(polyrec_server::jobs::HotWindow::default()),
+                _ => Box::new(PerEvent::default()),
+            };
+            let ids: Vec<String> = (0..100_000).map(|i| format!("item_{i}")).collect();
+            let start = 1_765_000_000_000i64;
+            let second = |window: &mut dyn Window, at: i64, rng: &mut Rng| {
+                for j in 0..n {
+                    let item = &ids[rng.skewed(ids.len() as u64) as usize];
+                    window.add(item, at + (j * 1_000 / n) as i64, if j % 10 == 0 { 3.0 } else { 1.0 });
+                }
+            };
+            for s in 0..3_540 {
+                second(window.as_mut(), start + s * 1_000, &mut rng);
+                if s % 60 == 59 {
+                    window.scores();
+                }
+            }
+            let mut cycles = Vec::new();
+            for s in 3_540..3_600 {
+                let began = std::time::Instant::now();
+                second(window.as_mut(), start + s * 1_000, &mut rng);
+                std::hint::black_box(window.scores());
+                cycles.push(began.elapsed().as_secs_f64() * 1e3);
+            }
+            let mean = cycles.iter().sum::<f64>() / cycles.len() as f64;
+            extra.insert("ms_per_second_of_events_mean".into(), json!(mean));
+            extra.insert("ms_per_second_of_events_max".into(), json!(cycles.iter().cloned().fold(0.0, f64::max)));
+            extra.insert("events_per_second_one_core_keeps_up_with".into(), json!((n as f64 / (mean / 1e3)) as u64));
+            extra.insert("items_followed".into(), json!(window.scores().len()));
+            measure(&kind, n, before, extra);
+        }
+        "hot_agreement" => {
+            // Both windows fed the same two hours of `n` events a second, flushed each minute:
+            // how many of the per-event window's 1,000 hottest items the job's hot set shares.
+            let (mut job, mut reference) = (polyrec_server::jobs::HotWindow::default(), PerEvent::default());
+            let ids: Vec<String> = (0..100_000).map(|i| format!("item_{i}")).collect();
+            let (mut overlap, mut worst) = (Vec::new(), 0.0f64);
+            for s in 0..7_200i64 {
+                for j in 0..n {
+                    let item = &ids[rng.skewed(ids.len() as u64) as usize];
+                    let (at, weight) = (1_765_000_000_000 + s * 1_000 + (j * 1_000 / n) as i64, 1.0 + (j % 3) as f64);
+                    Window::add(&mut job, item, at, weight);
+                    reference.add(item, at, weight);
+                }
+                if s % 60 == 59 {
+                    let top = |mut scores: Vec<(String, f64)>| {
+                        scores.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                        scores.truncate(1_000);
+                        scores.into_iter().collect::<std::collections::HashMap<_, _>>()
+                    };
+                    let (ours, theirs) = (top(Window::scores(&mut job)), top(reference.scores()));
+                    overlap.push(ours.keys().filter(|item| theirs.contains_key(*item)).count());
+                    for (item, score) in &ours {
+                        if let Some(exact) = theirs.get(item) {
+                            worst = worst.max((score - exact).abs() / exact);
+                        }
+                    }
+                }
+            }
+            extra.insert("top_1000_shared_min".into(), json!(overlap.iter().min()));
+            extra.insert(
+                "top_1000_shared_mean".into(),
+                json!(overlap.iter().sum::<usize>() as f64 / overlap.len() as f64),
+            );
+            extra.insert("max_relative_score_difference".into(), json!(worst));
+            measure(&kind, n, before, extra);
+        }
+        other => panic!("unknown kind {other:?}: profiles, catalog, cf, hot, hot_per_event or hot_agreement"),
     }
 }
 
