@@ -14,6 +14,12 @@ pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 /// profile scores (200 of each a profile, kept whole in one document: MongoDB's limit is 16 MB)
 /// and the recall channels' indexes, so a few long ones must not make a profile unstorable.
 pub const MAX_LABEL_BYTES: usize = 256;
+
+/// Whether `label` can key a profile's scores and the recall indexes: at most
+/// [`MAX_LABEL_BYTES`], and no NUL character (MongoDB keeps keys as C strings).
+pub fn is_label(label: &str) -> bool {
+    label.len() <= MAX_LABEL_BYTES && !label.contains('\0')
+}
 pub const MAX_EMBEDDING_DIM: usize = 4096;
 pub const MAX_EMBEDDING_VALUE: f32 = 1e6;
 
@@ -77,6 +83,9 @@ pub fn check_item(item: &Item) -> Result<()> {
                     label.len()
                 ));
             }
+            Some(Value::String(label)) if !is_label(label) => {
+                return invalid(format!("metadata.{field} holds a NUL character; labels cannot hold one"));
+            }
             Some(value) if !value.is_string() => {
                 return invalid(format!("metadata.{field} must be a string, got {value}"));
             }
@@ -87,8 +96,10 @@ pub fn check_item(item: &Item) -> Result<()> {
         let Some(tags) = tags.as_array().filter(|t| t.iter().all(Value::is_string)) else {
             return invalid(format!("metadata.tags must be an array of strings, got {tags}"));
         };
-        if let Some(at) = tags.iter().position(|t| t.as_str().is_some_and(|t| t.len() > MAX_LABEL_BYTES)) {
-            return invalid(format!("metadata.tags[{at}] is longer than {MAX_LABEL_BYTES} bytes"));
+        if let Some(at) = tags.iter().position(|t| t.as_str().is_some_and(|t| !is_label(t))) {
+            return invalid(format!(
+                "metadata.tags[{at}] is longer than {MAX_LABEL_BYTES} bytes or holds a NUL character"
+            ));
         }
     }
     if let Some(publish_time) = meta.get("publish_time")

@@ -27,11 +27,27 @@ pub fn json_depth(value: &Value) -> usize {
     deepest
 }
 
-/// Checks a JSON object a tenant sent (`context`, `metadata`) against the depth bound.
+/// Checks a JSON object a tenant sent (`context`, `metadata`) against the depth bound, and that
+/// no key, however deep, holds a NUL character: MongoDB keeps keys as C strings, so a document
+/// holding one could not be written (an item, a dead letter of the event).
 pub fn check_depth(what: &str, map: &serde_json::Map<String, Value>) -> Result<(), String> {
     let depth = map.values().map(json_depth).max().unwrap_or(0) + 1;
     if depth > MAX_JSON_DEPTH {
         return Err(format!("{what} nests {depth} levels deep; the limit is {MAX_JSON_DEPTH}"));
+    }
+    let mut pending: Vec<&serde_json::Map<String, Value>> = vec![map];
+    while let Some(map) = pending.pop() {
+        if let Some(key) = map.keys().find(|key| key.contains('\0')) {
+            return Err(format!("{what} has the key {key:?}, with a NUL character; keys cannot hold one"));
+        }
+        let mut children: Vec<&Value> = map.values().collect();
+        while let Some(child) = children.pop() {
+            match child {
+                Value::Object(map) => pending.push(map),
+                Value::Array(values) => children.extend(values),
+                _ => {}
+            }
+        }
     }
     Ok(())
 }
@@ -134,5 +150,7 @@ mod tests {
         assert!(check_depth("context", nine.as_object().unwrap()).is_err());
         let eight = json!({"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": 1}}}}}}}});
         assert!(check_depth("context", eight.as_object().unwrap()).is_ok());
+        let nul = serde_json::json!({"a": [1, {"b": {"c\u{0}d": 1}}]});
+        assert!(check_depth("context", nul.as_object().unwrap()).unwrap_err().contains("NUL"));
     }
 }

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use polyrec_core::clock::{DAY_MS, MINUTE_MS, SECOND_MS};
-use polyrec_core::item::MAX_LABEL_BYTES;
+use polyrec_core::item::is_label;
 use polyrec_core::{Item, Result, ScenarioId, TenantId, UserId, UserProfile};
 use polyrec_storage::BusRecord;
 
@@ -350,15 +350,16 @@ fn fold(profile: &mut UserProfile, start: i64, events: &[WindowEvent], now_ms: i
     profile.updated_ms = now_ms;
 }
 
-/// The item's category and tags as a profile scores them. Labels past `MAX_LABEL_BYTES` can
-/// only be on items stored before `check_item` had the bound; they are left out, as a profile
-/// holding them could outgrow what its store takes in one document.
+/// The item's category and tags as a profile scores them. Labels `check_item` refuses (past
+/// `MAX_LABEL_BYTES`, or with a NUL) can only be on items stored before it had the bound; they are
+/// left out, as a profile holding them could outgrow what its store takes in one document, or
+/// not be storable in MongoDB at all.
 fn category(item: Option<&Item>) -> Option<String> {
-    item.and_then(Item::category).filter(|c| c.len() <= MAX_LABEL_BYTES).map(str::to_owned)
+    item.and_then(Item::category).filter(|c| is_label(c)).map(str::to_owned)
 }
 
 fn tags(item: Option<&Item>) -> Vec<String> {
-    item.map(|i| i.tags().filter(|t| t.len() <= MAX_LABEL_BYTES).map(str::to_owned).collect()).unwrap_or_default()
+    item.map(|i| i.tags().filter(|t| is_label(t)).map(str::to_owned).collect()).unwrap_or_default()
 }
 
 /// Keeps the `cap` best scores (ties by name, so every process keeps the same ones).

@@ -61,6 +61,7 @@ suite!(
     items_upsert_keeps_created_time_and_reports_created_or_updated,
     items_list_filters_and_pages_by_item_id,
     profiles_round_trip,
+    a_document_the_store_cannot_hold_fails_as_data_not_as_the_store,
     tenants_never_see_each_other,
     scans_read_every_item_of_a_large_scenario,
     model_versions_register_list_and_replace,
@@ -250,6 +251,24 @@ async fn profiles_round_trip(store: &dyn DocumentStore) {
     );
     assert!(store.get_profile(&t, &user("u2"), &scenario_id("s")).await.unwrap().is_some());
     assert_eq!(store.get_profile(&t, &user("u1"), &scenario_id("other")).await.unwrap(), None);
+}
+
+/// A stream job retries what fails as `Unavailable` (the store is down: wait) and sets aside what
+/// fails on its data; a document no retry can store must be the second, or the job would stall
+/// every tenant behind it. Keys with a NUL cannot be written to MongoDB (C strings); the embedded
+/// store, keeping JSON, takes them.
+async fn a_document_the_store_cannot_hold_fails_as_data_not_as_the_store(store: &dyn DocumentStore) {
+    let t = tenant(&unique("t"));
+    let mut profile = UserProfile::empty(user("u1"), scenario_id("s"));
+    profile.preferences.category_scores.insert("news\0".into(), 1.0);
+    match store.put_profiles(&t, &[profile]).await {
+        Ok(()) => {}
+        Err(error @ Error::Unavailable { .. }) => panic!("reported as the store's failure: {error}"),
+        Err(_) => {}
+    }
+    // The store itself is fine, and so is the next write.
+    store.put_profiles(&t, &[UserProfile::empty(user("u2"), scenario_id("s"))]).await.unwrap();
+    assert!(store.get_profile(&t, &user("u2"), &scenario_id("s")).await.unwrap().is_some());
 }
 
 async fn tenants_never_see_each_other(store: &dyn DocumentStore) {

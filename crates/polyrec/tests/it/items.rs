@@ -63,6 +63,10 @@ async fn bad_items_are_refused_with_a_reason() {
         (json!({"item_id": "i1", "metadata": {"category": "c".repeat(257)}}), "invalid_item"),
         (json!({"item_id": "i1", "metadata": {"location": "l".repeat(257)}}), "invalid_item"),
         (json!({"item_id": "i1", "metadata": {"tags": ["ok", "t".repeat(257)]}}), "invalid_item"),
+        // MongoDB keeps keys as C strings: a NUL in a label (a profile's key) or in any key.
+        (json!({"item_id": "i1", "metadata": {"category": "a\u{0}b"}}), "invalid_item"),
+        (json!({"item_id": "i1", "metadata": {"tags": ["ok", "\u{0}"]}}), "invalid_item"),
+        (json!({"item_id": "i1", "metadata": {"specs": [{"a\u{0}": 1}]}}), "invalid_item"),
     ];
     for (body, code) in cases {
         let (status, answer) = server.post("t1", "/api/v1/scenarios/shop/items", body.clone()).await;

@@ -73,6 +73,12 @@ async fn out_of_range_values_are_refused_at_the_edge_with_the_bound() {
     nested["context"] = deep;
     let (status, body) = server.post("evil", "/api/v1/behaviors", nested).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_context")), "{body}");
+
+    // A key with a NUL, which no MongoDB document (a dead letter of the event) can hold.
+    let mut nul = event("click", "u1", "i1", "s");
+    nul["context"] = json!({"page": {"x\u{0}y": 1}});
+    let (status, body) = server.post("evil", "/api/v1/behaviors", nul).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_context")), "{body}");
 }
 
 /// The reproduction of the issue: +1.7e308 twice then −1.7e308 twice for one user of `evil`,

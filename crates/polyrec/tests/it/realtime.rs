@@ -251,6 +251,36 @@ async fn one_corrupt_profile_neither_stalls_nor_dead_letters_the_others() {
     }
 }
 
+/// An item stored before the edge refused labels with a NUL: its category and tags would key
+/// the profile's scores, which MongoDB cannot store (its keys are C strings), and the driver
+/// reports that as the server's failure, so the profile job retried for ever and no tenant's
+/// profile was written again. Its labels are left out now; the other tenant's profiles fold.
+#[tokio::test]
+async fn an_item_with_labels_no_store_can_key_stalls_no_profile() {
+    let server = setup().await;
+    server.scenario("t2", "feed", config(&[("hot_items", 1.0, 10)])).await;
+    let (tenant, scenario) =
+        (polyrec_core::TenantId::parse("t1").unwrap(), polyrec_core::ScenarioId::parse("feed").unwrap());
+    let input: polyrec_core::item::ItemInput = serde_json::from_value(json!({"item_id": "nul"})).unwrap();
+    let mut item = input.into_item(&scenario, START_MS).unwrap();
+    item.metadata.insert("category".into(), json!("a\u{0}b"));
+    item.metadata.insert("tags".into(), json!(["fine", "t\u{0}"]));
+    server.app.stores().documents.upsert_items(&tenant, vec![item]).await.unwrap();
+    // An item written through the API makes every process load the catalog again.
+    server.items("t1", "feed", &[("later", json!({}))]).await;
+    server.events("t1", vec![event("click", "u1", "nul", "feed")]).await;
+    server.events("t2", vec![event("click", "fine", "x", "feed")]).await;
+    server.settle().await;
+    server.clock.advance_ms(11_000);
+    server.eventually("t2", "/api/v1/scenarios/feed/users/fine/profile", |status, _| status == StatusCode::OK).await;
+    let profile = server
+        .eventually("t1", "/api/v1/scenarios/feed/users/u1/profile", |status, _| status == StatusCode::OK)
+        .await;
+    let tags: Vec<&String> = profile["preferences"]["tag_scores"].as_object().unwrap().keys().collect();
+    assert_eq!(tags, ["fine"], "{profile}");
+    assert_eq!(profile["preferences"]["category_scores"], json!({}), "{profile}");
+}
+
 /// Regression: the idle close was global, so one tenant's steady traffic kept another tenant's
 /// last window open for good (and with it the job's committed offset).
 #[tokio::test]
