@@ -20,7 +20,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/polyrec-target}"
 DATA="${BENCH_DATA:-bench-data}"
 EVENTS="${EVENTS:-300000}"
 DURATION="${DURATION:-20s}"
-SINK_BATCH_EVENTS="${SINK_BATCH_EVENTS:-}" # the sink's storage.sink_batch_events (unset: the default, 10,000)
+SINK_BATCH_EVENTS="${SINK_BATCH_EVENTS:-}" # the sink's storage.sink_batch_events (unset: the default, 40,000)
 PARTS="${PARTS:-sink all recommend}" # which of the runs below: sink (the sink alone), all (four jobs), recommend
 BIN="${POLYREC_BIN:-$CARGO_TARGET_DIR/release/polyrec}" # POLYREC_BIN: another build, e.g. a commit before a change
 

@@ -41,10 +41,11 @@ pub struct StorageConfig {
     /// isolated installations; empty in production, where the keys are SPEC §4.2's with Redis
     /// Cluster hash tags (`polyrec_storage::keys`). It may not hold braces.
     pub redis_key_prefix: String,
-    /// The warehouse sink inserts when it has this many events… Default: 10,000 on ClickHouse
+    /// The warehouse sink inserts when it has this many events… Default: 40,000 on ClickHouse
     /// (every insert makes a part in each of its five tables for the server to merge: with
-    /// SPEC §3.4's 1,000 the sink managed 29,000 events/s here, with 10,000 49,000–52,000 —
-    /// docs/benchmarks.md), 1,000 on the embedded warehouse.
+    /// SPEC §3.4's 1,000 the sink managed 29,000 events/s here, with 10,000 52,000–65,000, with
+    /// 40,000 64,000–68,000, for about 100 MB more held by the worker — docs/benchmarks.md),
+    /// 1,000 on the embedded warehouse.
     pub sink_batch_events: Option<usize>,
     /// …or when the oldest buffered event has waited this long (SPEC §3.4: 1,000 or 5 s).
     /// 0 inserts every batch as it comes. Default: 5,000 on ClickHouse, 0 on the embedded
@@ -76,7 +77,7 @@ impl Default for StorageConfig {
 impl StorageConfig {
     /// The warehouse sink's batch size (see `sink_batch_events`).
     pub fn sink_batch_events(&self) -> usize {
-        self.sink_batch_events.unwrap_or(if self.warehouse.is_empty() { 1_000 } else { 10_000 }).max(1)
+        self.sink_batch_events.unwrap_or(if self.warehouse.is_empty() { 1_000 } else { 40_000 }).max(1)
     }
 
     /// The warehouse sink's flush interval (see `sink_flush_ms`).

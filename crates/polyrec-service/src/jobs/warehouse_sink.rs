@@ -3,7 +3,7 @@
 //! twice.
 //!
 //! Batching (`storage.sink_batch_events`, `storage.sink_flush_ms`): with a flush interval the sink
-//! holds events until it has a batch of that many or the oldest has waited that long — 10,000
+//! holds events until it has a batch of that many or the oldest has waited that long — 40,000
 //! events (SPEC's 1,000 made too many parts: docs/benchmarks.md) or SPEC's 5 s, the default on
 //! ClickHouse, where every insert makes a part to merge. With
 //! no interval (the default on the embedded warehouse) each read is inserted at once. The job's

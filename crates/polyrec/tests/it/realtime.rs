@@ -273,9 +273,8 @@ async fn an_item_with_labels_no_store_can_key_stalls_no_profile() {
     server.settle().await;
     server.clock.advance_ms(11_000);
     server.eventually("t2", "/api/v1/scenarios/feed/users/fine/profile", |status, _| status == StatusCode::OK).await;
-    let profile = server
-        .eventually("t1", "/api/v1/scenarios/feed/users/u1/profile", |status, _| status == StatusCode::OK)
-        .await;
+    let profile =
+        server.eventually("t1", "/api/v1/scenarios/feed/users/u1/profile", |status, _| status == StatusCode::OK).await;
     let tags: Vec<&String> = profile["preferences"]["tag_scores"].as_object().unwrap().keys().collect();
     assert_eq!(tags, ["fine"], "{profile}");
     assert_eq!(profile["preferences"]["category_scores"], json!({}), "{profile}");
