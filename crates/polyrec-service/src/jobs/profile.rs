@@ -71,6 +71,8 @@ pub struct ProfileAggregator {
     committed: u64,
     /// The last offset taken into a window; a retried batch is skipped up to it.
     taken_through: u64,
+    /// Closes that failed on their data, logged now and then, not at every batch.
+    close_failures: super::runner::Repeating,
 }
 
 impl ProfileAggregator {
@@ -431,7 +433,9 @@ impl StreamJob for ProfileAggregator {
         // them); the windows stay open and the idle ticks retry them.
         match self.close(app).await {
             Err(error) if !super::dead_letters::is_backend_failure(&error) => {
-                tracing::error!(job = NAME, %error, "closing windows failed on their data; retried when idle");
+                if let Some(left_out) = self.close_failures.failed(std::time::Instant::now()) {
+                    tracing::error!(job = NAME, %error, left_out, "closing windows failed on their data; retried when idle");
+                }
                 Ok(())
             }
             closed => closed,

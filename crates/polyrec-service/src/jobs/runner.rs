@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use polyrec_storage::{BusRecord, Partition, StreamLog, Subscription};
 use tokio::sync::watch;
@@ -30,6 +30,42 @@ struct Instance {
     processed: u64,
     /// The last offset committed for the partition.
     committed: u64,
+    /// The idle step's failures, which repeat at every tick while a store is down.
+    idle_failures: Repeating,
+}
+
+/// How often a failure that repeats at every idle tick is logged again.
+const LOG_REPEAT_EVERY: Duration = Duration::from_secs(30);
+
+/// When to log a failure that repeats at every idle tick (a store down: five times a second for
+/// each partition's instance of each job): the first one, then at most one every
+/// [`LOG_REPEAT_EVERY`] with the number left out, and the end of the run. Written here because
+/// it is a counter and a time, not worth a crate.
+#[derive(Default)]
+pub(super) struct Repeating {
+    last_logged: Option<Instant>,
+    left_out: u64,
+}
+
+impl Repeating {
+    /// A failure at `now`: `Some(failures left out since the last line)` when it is to be logged.
+    pub(super) fn failed(&mut self, now: Instant) -> Option<u64> {
+        match self.last_logged {
+            Some(at) if now.duration_since(at) < LOG_REPEAT_EVERY => {
+                self.left_out += 1;
+                None
+            }
+            _ => {
+                self.last_logged = Some(now);
+                Some(std::mem::take(&mut self.left_out))
+            }
+        }
+    }
+
+    /// A success: whether it ends a run of failures.
+    pub(super) fn succeeded(&mut self) -> bool {
+        std::mem::take(self).last_logged.is_some()
+    }
 }
 
 /// Runs one job as a member of its consumer group until `stopped`.
@@ -105,8 +141,17 @@ pub async fn run(
         backoff = Duration::from_millis(100);
         if idle {
             for instance in instances.values_mut() {
-                if let Err(error) = instance.job.on_idle(&app).await {
-                    tracing::error!(job = name, %error, "stream job idle step failed");
+                match instance.job.on_idle(&app).await {
+                    Err(error) => {
+                        if let Some(left_out) = instance.idle_failures.failed(Instant::now()) {
+                            tracing::error!(job = name, %error, left_out, "stream job idle step failed");
+                        }
+                    }
+                    Ok(()) => {
+                        if instance.idle_failures.succeeded() {
+                            tracing::info!(job = name, "stream job idle step works again");
+                        }
+                    }
                 }
             }
         }
@@ -129,7 +174,12 @@ async fn start_instance(
     stopped: &mut watch::Receiver<bool>,
 ) -> Option<Instance> {
     let source = format!("{}/{}", partition.0, partition.1);
-    let mut instance = Instance { job: factory(app, &source), processed: until, committed: until };
+    let mut instance = Instance {
+        job: factory(app, &source),
+        processed: until,
+        committed: until,
+        idle_failures: Repeating::default(),
+    };
     instance.job.replays_through(until);
     let name = instance.job.name();
     let Start::ReceivedSince(since_ms) = instance.job.start(app) else {
@@ -269,6 +319,20 @@ mod tests {
 
     fn record(offset: u64) -> BusRecord {
         crate::jobs::dead_letters::tests::record(offset, 1.0)
+    }
+
+    #[test]
+    fn a_failure_at_every_tick_is_logged_every_30_seconds_with_the_count_left_out() {
+        let (mut repeating, start) = (Repeating::default(), Instant::now());
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        assert_eq!(repeating.failed(at(0)), Some(0), "the first is logged");
+        // Five a second for a minute.
+        let logged: Vec<(u64, u64)> =
+            (1..=300).filter_map(|tick| repeating.failed(at(tick * 200)).map(|n| (tick * 200, n))).collect();
+        assert_eq!(logged, [(30_000, 149), (60_000, 149)]);
+        assert!(repeating.succeeded(), "the end of the run is told");
+        assert!(!repeating.succeeded(), "once");
+        assert_eq!(repeating.failed(at(60_200)), Some(0), "a new run is logged at once");
     }
 
     #[test]
