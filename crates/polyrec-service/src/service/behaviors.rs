@@ -463,14 +463,7 @@ async fn to_event(
         ));
     }
     if let Some(context) = &input.context {
-        check_depth("context", context).map_err(|message| Error::invalid(Code::InvalidContext, message))?;
-        let size = serde_json::to_string(context).map(|s| s.len()).unwrap_or(usize::MAX);
-        if size > MAX_CONTEXT_BYTES {
-            return Err(Error::invalid(
-                Code::InvalidContext,
-                format!("context is {size} bytes; the limit is {MAX_CONTEXT_BYTES}"),
-            ));
-        }
+        check_context(context)?;
     }
     let event = Event {
         event_id: uuid::Uuid::now_v7().to_string(),
@@ -525,6 +518,20 @@ async fn stamp(
         let context = event.context.get_or_insert_with(Map::new);
         context.insert("experiment_id".into(), Value::String(experiment.experiment.experiment_id.clone()));
         context.insert("group".into(), Value::String(group.to_owned()));
+    }
+    Ok(())
+}
+
+/// Checks a `context` a tenant sent, an event's or a recommend request's: at most
+/// [`MAX_CONTEXT_BYTES`] as JSON, nested at most 8 deep, no key with a NUL (`invalid_context`).
+pub fn check_context(context: &Map<String, Value>) -> Result<()> {
+    check_depth("context", context).map_err(|message| Error::invalid(Code::InvalidContext, message))?;
+    let size = serde_json::to_string(context).map(|s| s.len()).unwrap_or(usize::MAX);
+    if size > MAX_CONTEXT_BYTES {
+        return Err(Error::invalid(
+            Code::InvalidContext,
+            format!("context is {size} bytes; the limit is {MAX_CONTEXT_BYTES}"),
+        ));
     }
     Ok(())
 }

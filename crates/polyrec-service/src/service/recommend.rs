@@ -203,6 +203,8 @@ async fn answer(
     }
     let explain = body.explain.unwrap_or(false);
     let mut context = body.context.unwrap_or_default();
+    // Bounded as an event's: it is hashed into the result cache's key and read by the features.
+    super::behaviors::check_context(&context)?;
 
     // The scenario, the profile, the user service's info and the realtime reads at once: with
     // Redis each is a round trip, and they do not depend on each other. The catalog waits for

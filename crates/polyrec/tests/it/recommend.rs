@@ -73,6 +73,17 @@ async fn bad_recommend_requests() {
         (json!({"scenario_id": "feed", "count": "ten"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
         (json!({"scenario_id": "feed", "colour": 1}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
         (json!({"scenario_id": "nowhere"}), StatusCode::NOT_FOUND, "not_found"),
+        // The context is bounded as an event's.
+        (
+            json!({"scenario_id": "feed", "context": {"blob": "x".repeat(9_000)}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_context",
+        ),
+        (
+            json!({"scenario_id": "feed", "context": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_context",
+        ),
     ] {
         let (got, answer) = server.recommend("t1", "u1", body.clone()).await;
         assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{body} -> {answer}");
