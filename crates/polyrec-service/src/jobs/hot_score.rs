@@ -182,7 +182,16 @@ impl HotScore {
         })
         .await?;
         self.last_flush = Instant::now();
+        self.forget_expired(now);
         Ok(())
+    }
+
+    /// Drops the windows of scenarios whose hot set has expired (no event for `HOT_TTL_MS`): a
+    /// scenario that went quiet, or was deleted, would otherwise keep its window for as long as
+    /// the process runs.
+    fn forget_expired(&mut self, now: i64) {
+        let dirty = &self.dirty;
+        self.windows.retain(|key, window| dirty.contains(key) || window.last_received_ms + HOT_TTL_MS > now);
     }
 }
 
@@ -306,6 +315,22 @@ mod tests {
         }
         window.scores();
         assert!(window.items.values().all(|minutes| minutes.len() <= 61), "at most 61 sums an item");
+    }
+
+    #[test]
+    fn the_window_of_a_scenario_quiet_for_a_day_is_forgotten() {
+        let mut job = HotScore::new("test");
+        let key = |s: &str| (TenantId::parse("t").unwrap(), ScenarioId::parse(s).unwrap());
+        for (scenario, received) in [("quiet", 0), ("busy", DAY_MS), ("unwritten", 0)] {
+            let window = job.windows.entry(key(scenario)).or_default();
+            window.hot.add("i", received, 1.0);
+            window.last_received_ms = received;
+        }
+        job.dirty.insert(key("unwritten"));
+        job.forget_expired(DAY_MS + 1);
+        let mut kept: Vec<&str> = job.windows.keys().map(|(_, s)| s.as_str()).collect();
+        kept.sort();
+        assert_eq!(kept, ["busy", "unwritten"], "a window not written yet stays");
     }
 
     #[test]
