@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cargo-fuzz targets of fuzz/ (libFuzzer, nightly), each for a bounded time:
 #   event            events off the bus or a client: JSON parse, check_applicable, timestamps,
-#                    ids, context depth
+#                    ids, context depth and keys
 #   scenario_config  scenario configs and PATCH merge patches through the engine's validation
 #   item_line        one NDJSON line of an item import, and the bounds of the item it makes
 #   experiment_groups an experiment's groups (ids, ratios, config patches, times)

@@ -152,6 +152,16 @@ def _experiment(body):
         body["end_time"] = None
 
 
+def _no_nul_keys(value):
+    """No key with a NUL character, however deep, in a context or item metadata
+    (`invalid_context`, `invalid_item`): MongoDB keeps keys as C strings."""
+    if isinstance(value, dict):
+        return {key.replace("\x00", ""): _no_nul_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_no_nul_keys(item) for item in value]
+    return value
+
+
 @schemathesis.hook
 def filter_case(ctx, case):
     # An NDJSON upload is text on the wire: a body generated as another JSON type (a negative
@@ -177,6 +187,10 @@ def map_case(ctx, case):
         return case
     if path == "/api/v1/behaviors" and method == "POST":
         _event_time(body)
+    if path in ("/api/v1/behaviors", "/api/v1/recommend") and isinstance(body.get("context"), dict):
+        body["context"] = _no_nul_keys(body["context"])
+    if path.startswith("/api/v1/scenarios/{scenario_id}/items") and isinstance(body.get("metadata"), dict):
+        body["metadata"] = _no_nul_keys(body["metadata"])
     if path.startswith("/api/v1/scenarios") and "/experiments" not in path and method in ("POST", "PUT"):
         _config(body.get("config"))
     if path.startswith("/api/v1/scenarios/{scenario_id}") and method == "PATCH" and "config" in body:
