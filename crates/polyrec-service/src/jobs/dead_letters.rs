@@ -105,7 +105,17 @@ pub(crate) async fn record(app: &App, job: &'static str, failed: Vec<(BusRecord,
         .into_iter()
         .map(|(record, error)| DeadLetter::new(job, record.offset, record.event, error, now))
         .collect();
-    app.stores.documents.put_dead_letters(&letters).await?;
+    match app.stores.documents.put_dead_letters(&letters).await {
+        // A letter its store cannot hold — a context key with a NUL, which MongoDB cannot keep
+        // and the edge refuses now, on an event from before or from another producer — is kept
+        // with its keys made storable, rather than holding the job for every tenant.
+        Err(error) if !is_backend_failure(&error) => {
+            tracing::warn!(job, %error, "dead letters kept with the NUL characters of their keys replaced");
+            let letters: Vec<DeadLetter> = letters.iter().cloned().map(storable).collect();
+            app.stores.documents.put_dead_letters(&letters).await?;
+        }
+        stored => stored?,
+    }
     // One line per batch, not per event: a tenant sending a million poison events must not
     // flood the log everyone shares. The letters themselves say which and why.
     let first = &letters[0];
@@ -113,6 +123,25 @@ pub(crate) async fn record(app: &App, job: &'static str, failed: Vec<(BusRecord,
         error = %first.error, "events dead-lettered (the first shown)");
     metrics::counter!("polyrec_dead_letters_total", "job" => job).increment(letters.len() as u64);
     Ok(())
+}
+
+/// The letter with every NUL in its event's context keys, however deep, replaced by U+FFFD.
+fn storable(mut letter: DeadLetter) -> DeadLetter {
+    fn keys(value: serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.into_iter().map(|(key, value)| (key.replace('\0', "\u{fffd}"), keys(value))).collect()
+            }
+            serde_json::Value::Array(values) => values.into_iter().map(keys).collect(),
+            other => other,
+        }
+    }
+    if let Some(context) = letter.event.context.take()
+        && let serde_json::Value::Object(context) = keys(serde_json::Value::Object(context))
+    {
+        letter.event.context = Some(context);
+    }
+    letter
 }
 
 #[cfg(test)]

@@ -132,6 +132,29 @@ async fn poison_on_the_bus_is_dead_lettered_and_other_tenants_flow_on() {
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_job")), "{body}");
 }
 
+/// An event whose context has a key with a NUL (refused at the edge now; here put straight on
+/// the bus, as one from before the bound or from another producer) and a value no job may apply.
+/// Its dead letter could not be written to MongoDB (keys are C strings), and every job retried
+/// the batch for ever, for every tenant of the partition. It is kept with the key made storable.
+#[tokio::test]
+async fn a_dead_letter_with_a_key_its_store_cannot_hold_stalls_no_job() {
+    let server = TestServer::start().await;
+    setup(&server, "evil").await;
+    setup(&server, "holdout").await;
+    let mut poison = raw_event(&server, "evil", "u1", "i2", f64::MAX);
+    poison.context = Some(json!({"page": {"x\u{0}y": 1}}).as_object().unwrap().clone());
+    server.app.stores().bus.append(vec![poison]).await.unwrap();
+    server.events("holdout", vec![event("click", "h1", "i1", "s")]).await;
+    server.settle().await;
+    let (_, stats) = server.get("holdout", "/api/v1/behaviors/stats").await;
+    assert_eq!(stats["events"], stats["warehouse_events"], "holdout's events reached the warehouse: {stats}");
+    let letters = dead_letters(&server, "evil", "?job=warehouse_sink").await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    // As it was where the store can keep it (SQLite's JSON), the NUL replaced where it cannot.
+    let context = &letters[0]["event"]["context"];
+    assert!([json!({"page": {"x\u{0}y": 1}}), json!({"page": {"x\u{fffd}y": 1}})].contains(context), "{}", letters[0]);
+}
+
 fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
