@@ -6,8 +6,9 @@
 //! in the scenario, so replays and history imports score as they would have live.
 //!
 //! Scores are recomputed from the window when the set is written (not kept as running sums that
-//! drift; the window sums its events per item and minute, [`HotWindow`]), at most once a second while events stream in and at once when the job has
-//! caught up — so a click shows in the hot set within about a second. They are written as this
+//! drift; the window sums its events per item and minute, [`HotWindow`]), at most once a second
+//! while events stream in and at once when the job has caught up — so a click shows in the hot
+//! set within about a second. They are written as this
 //! instance's contribution (`RealtimeStore::put_hot_items`): instances that split a scenario's
 //! events (one per Kafka partition) add up instead of overwriting each other.
 

@@ -175,10 +175,8 @@ impl StreamJob for RecommendationMetrics {
         }
         self.taken_through = records.last().map_or(taken_through, |r| r.offset.max(taken_through));
         for (tenant, scenario) in crowded {
-            tracing::warn!(
-                %tenant, %scenario,
-                "more experiment groups in a minute than {MAX_BUCKET_FIELDS} counters hold; the rest count in the totals only"
-            );
+            tracing::warn!(%tenant, %scenario, limit = MAX_BUCKET_FIELDS,
+                "more experiment groups in a minute than the counters hold; the rest count in the totals only");
         }
         for ((tenant, scenario, kind), events) in counted {
             crate::telemetry::recommendation_events(tenant, scenario, kind, events);

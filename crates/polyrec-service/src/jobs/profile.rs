@@ -461,7 +461,8 @@ impl StreamJob for ProfileAggregator {
         match self.close(app).await {
             Err(error) if !super::dead_letters::is_backend_failure(&error) => {
                 if let Some(left_out) = self.close_failures.failed(std::time::Instant::now()) {
-                    tracing::error!(job = NAME, %error, left_out, "closing windows failed on their data; retried when idle");
+                    tracing::error!(job = NAME, %error, left_out,
+                        "closing windows failed on their data; retried when idle");
                 }
                 Ok(())
             }
