@@ -67,7 +67,7 @@ impl ItemInput {
 /// meaning of its known fields, the embedding's size and values).
 pub fn check_item(item: &Item) -> Result<()> {
     let invalid = |message: String| Err(Error::invalid(Code::InvalidItem, message));
-    let size = serde_json::to_string(&item.metadata).map(|s| s.len()).unwrap_or(usize::MAX);
+    let size = crate::limits::json_len(&item.metadata);
     if size > MAX_METADATA_BYTES {
         return invalid(format!("metadata is {size} bytes; the limit is {MAX_METADATA_BYTES}"));
     }

@@ -28,17 +28,26 @@ pub fn json_depth(value: &Value) -> usize {
 }
 
 /// Checks a JSON object a tenant sent (`context`, `metadata`) against the depth bound, and that
-/// no key, however deep, holds a NUL character: MongoDB keeps keys as C strings, so a document
-/// holding one could not be written (an item, a dead letter of the event).
+/// no key, however deep, holds a NUL character ([`nul_key`]).
 pub fn check_depth(what: &str, map: &serde_json::Map<String, Value>) -> Result<(), String> {
     let depth = map.values().map(json_depth).max().unwrap_or(0) + 1;
     if depth > MAX_JSON_DEPTH {
         return Err(format!("{what} nests {depth} levels deep; the limit is {MAX_JSON_DEPTH}"));
     }
-    let mut pending: Vec<&serde_json::Map<String, Value>> = vec![map];
+    match nul_key(map) {
+        Some(key) => Err(format!("{what} has the key {key:?}, with a NUL character; keys cannot hold one")),
+        None => Ok(()),
+    }
+}
+
+/// The first key, however deep in `map`, that holds a NUL character. MongoDB keeps keys as C
+/// strings, so no document holding one can be written there (an item, a dead letter of the
+/// event); the edge refuses them and the MongoDB store checks what it writes. Iterative.
+pub fn nul_key(map: &serde_json::Map<String, Value>) -> Option<&str> {
+    let mut pending = vec![map];
     while let Some(map) = pending.pop() {
         if let Some(key) = map.keys().find(|key| key.contains('\0')) {
-            return Err(format!("{what} has the key {key:?}, with a NUL character; keys cannot hold one"));
+            return Some(key);
         }
         let mut children: Vec<&Value> = map.values().collect();
         while let Some(child) = children.pop() {
@@ -49,7 +58,26 @@ pub fn check_depth(what: &str, map: &serde_json::Map<String, Value>) -> Result<(
             }
         }
     }
-    Ok(())
+    None
+}
+
+/// The length in bytes of `value` as compact JSON, counted without building the text.
+pub fn json_len(value: &impl serde::Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
 }
 
 /// Parses `text` into `T`, taking a whole number written as a float (`294.0`, `1e3`) where `T`
@@ -151,6 +179,8 @@ mod tests {
         let eight = json!({"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": 1}}}}}}}});
         assert!(check_depth("context", eight.as_object().unwrap()).is_ok());
         let nul = serde_json::json!({"a": [1, {"b": {"c\u{0}d": 1}}]});
+        assert_eq!(nul_key(nul.as_object().unwrap()), Some("c\u{0}d"));
+        assert_eq!(json_len(&nul), nul.to_string().len());
         assert!(check_depth("context", nul.as_object().unwrap()).unwrap_err().contains("NUL"));
     }
 }

@@ -526,7 +526,7 @@ async fn stamp(
 /// [`MAX_CONTEXT_BYTES`] as JSON, nested at most 8 deep, no key with a NUL (`invalid_context`).
 pub fn check_context(context: &Map<String, Value>) -> Result<()> {
     check_depth("context", context).map_err(|message| Error::invalid(Code::InvalidContext, message))?;
-    let size = serde_json::to_string(context).map(|s| s.len()).unwrap_or(usize::MAX);
+    let size = polyrec_core::limits::json_len(context);
     if size > MAX_CONTEXT_BYTES {
         return Err(Error::invalid(
             Code::InvalidContext,

@@ -63,33 +63,17 @@ fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
 /// by numbers get string keys, as in JSON).
 fn to_doc<T: Serialize>(tenant: &TenantId, value: &T) -> Result<Document> {
     let json = serde_json::to_value(value).map_err(Error::internal)?;
+    // MongoDB keeps keys as C strings: the driver reports a key with a NUL as an invalid reply,
+    // as if the server had failed. Found here, it is what it is — a document no retry can store —
+    // so a stream job sets its events aside instead of waiting for ever.
+    if let Some(key) = json.as_object().and_then(polyrec_core::limits::nul_key) {
+        return Err(Error::internal(format!("mongodb cannot store the key {key:?}: it holds a NUL character")));
+    }
     let Bson::Document(mut doc) = Bson::try_from(json).map_err(|e| Error::internal(format!("to bson: {e}")))? else {
         return Err(Error::internal("to bson: not a document"));
     };
     doc.insert("tenant_id", tenant.as_str());
-    check_keys(&doc)?;
     Ok(doc)
-}
-
-/// MongoDB keeps keys as C strings: a key with a NUL cannot be sent, and the driver reports that
-/// as an invalid reply, as if the server had failed. Found here, it is what it is: a document no
-/// retry can store (so a stream job sets its events aside instead of waiting for ever).
-fn check_keys(doc: &Document) -> Result<()> {
-    let mut documents = vec![doc];
-    while let Some(doc) = documents.pop() {
-        if let Some(key) = doc.keys().find(|key| key.contains('\0')) {
-            return Err(Error::internal(format!("mongodb cannot store the key {key:?}: it holds a NUL character")));
-        }
-        let mut values: Vec<&Bson> = doc.values().collect();
-        while let Some(value) = values.pop() {
-            match value {
-                Bson::Document(doc) => documents.push(doc),
-                Bson::Array(array) => values.extend(array),
-                _ => {}
-            }
-        }
-    }
-    Ok(())
 }
 
 fn from_doc<T: DeserializeOwned>(mut doc: Document) -> Result<T> {
