@@ -70,15 +70,18 @@ fn profile(rng: &mut StdRng, user: usize) -> UserProfile {
     p
 }
 
+#[derive(clap::Parser)]
+struct Args {
+    /// Candidates a request.
+    #[arg(long, default_value_t = 316)]
+    batch: usize,
+    /// Requests timed.
+    #[arg(long, default_value_t = 3_000)]
+    requests: usize,
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: usize| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .map_or(default, |v| v.parse().expect("a number"))
-    };
-    let (batch, requests) = (arg("--batch", 316), arg("--requests", 3_000));
+    let Args { batch, requests } = clap::Parser::parse();
     let mut rng = StdRng::seed_from_u64(7);
     let catalog = items(&mut rng);
     let profiles: Vec<UserProfile> = (0..1_000).map(|u| profile(&mut rng, u)).collect();

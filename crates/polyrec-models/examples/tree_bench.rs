@@ -37,15 +37,18 @@ fn data(rows: usize, seed: u64) -> CtrData {
     out
 }
 
+#[derive(clap::Parser)]
+struct Args {
+    /// Rows a batch.
+    #[arg(long, default_value_t = 334)]
+    batch: usize,
+    /// Batches timed.
+    #[arg(long, default_value_t = 3_000)]
+    batches: usize,
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: usize| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .map_or(default, |v| v.parse().expect("a number"))
-    };
-    let (batch, batches) = (arg("--batch", 334), arg("--batches", 3_000));
+    let Args { batch, batches } = clap::Parser::parse();
     let model = GbdtRanker::fit(&data(50_000, 1), &GbdtParams::default()).expect("fits");
     assert!(model.is_compiled());
     let rows = data(batch, 2);
