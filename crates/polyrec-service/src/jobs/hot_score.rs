@@ -81,15 +81,6 @@ impl HotWindow {
         self.end_ms
     }
 
-    /// The items followed now.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
     /// Drops the minutes that left the window, keeps the [`MAX_WINDOW_ITEMS`] hottest items, and
     /// returns their scores.
     pub fn scores(&mut self) -> Vec<(String, f64)> {
@@ -345,7 +336,7 @@ mod tests {
             window.add("popular", now, 1.0);
         }
         let scores: HashMap<String, f64> = window.scores().into_iter().collect();
-        assert_eq!((scores.len(), window.len()), (MAX_WINDOW_ITEMS, MAX_WINDOW_ITEMS));
+        assert_eq!((scores.len(), window.items.len()), (MAX_WINDOW_ITEMS, MAX_WINDOW_ITEMS));
         assert!((scores["popular"] - 3.0).abs() < 1e-9, "the hottest stays");
     }
 }

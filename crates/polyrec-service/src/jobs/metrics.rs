@@ -40,6 +40,8 @@ pub struct RecommendationMetrics {
     /// Counters per (tenant, scenario, minute) of the last hour, from this instance's events.
     buckets: HashMap<BucketKey, HashMap<String, f64>>,
     dirty: HashSet<BucketKey>,
+    /// Batches that found a minute with more experiment groups than it holds counters for.
+    crowded_log: super::runner::Repeating,
     /// The last offset counted; a batch retried after a failed write is not counted twice.
     taken_through: u64,
 }
@@ -51,6 +53,7 @@ impl RecommendationMetrics {
             replayed_through: 0,
             buckets: HashMap::new(),
             dirty: HashSet::new(),
+            crowded_log: Default::default(),
             taken_through: 0,
         }
     }
@@ -140,7 +143,8 @@ impl StreamJob for RecommendationMetrics {
         let taken_through = self.taken_through;
         let mut exposed: HashMap<(TenantId, UserId, ScenarioId), Vec<(String, i64)>> = HashMap::new();
         let mut counted = PrometheusCounts::new();
-        let mut crowded = HashSet::new();
+        // The first scenario this batch found with more groups than its counters hold.
+        let mut crowded = None;
         for record in super::live(app, records).await? {
             let event = &record.event;
             // Exposures are idempotent (a later showing wins), so a retried batch adds them again.
@@ -168,14 +172,17 @@ impl StreamJob for RecommendationMetrics {
                 if let Some(prefix) = &group
                     && !count_apart(counters, format!("{prefix}{field}"), delta)
                 {
-                    crowded.insert((&event.tenant_id, &event.scenario_id));
+                    crowded.get_or_insert((&event.tenant_id, &event.scenario_id));
                 }
             }
             self.dirty.insert(key);
         }
         self.taken_through = records.last().map_or(taken_through, |r| r.offset.max(taken_through));
-        for (tenant, scenario) in crowded {
-            tracing::warn!(%tenant, %scenario, limit = MAX_BUCKET_FIELDS,
+        // A tenant naming a new group in every event would otherwise log at every batch.
+        if let Some((tenant, scenario)) = crowded
+            && let Some(left_out) = self.crowded_log.failed(std::time::Instant::now())
+        {
+            tracing::warn!(%tenant, %scenario, limit = MAX_BUCKET_FIELDS, left_out,
                 "more experiment groups in a minute than the counters hold; the rest count in the totals only");
         }
         for ((tenant, scenario, kind), events) in counted {

@@ -31,7 +31,7 @@ use polyrec_storage::BusRecord;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use hot_score::{HotWindow, MAX_WINDOW_ITEMS};
+pub use hot_score::HotWindow;
 pub use metrics::{MAX_BUCKET_FIELDS, METRICS_TTL_MS};
 pub use training::{CfReport, train_now};
 

@@ -48,7 +48,8 @@ const MAX_CATEGORIES: usize = 200;
 /// One event as a window keeps it: what the fold needs, with its offset for the replay guard.
 /// Windows hold every event of their five minutes, so a tenant's event rate decides how many
 /// there are: an event shares its item with the catalog rather than copying the item's id,
-/// category and tags (64 bytes an event, against about 260 with a category and three tags).
+/// category and tags (`size_of` 64 bytes and nothing on the heap, against 112 and three copied
+/// strings and a vector of them before).
 struct WindowEvent {
     offset: u64,
     /// The scenario incarnation the event was accepted for (see `Event::scenario_incarnation`).
