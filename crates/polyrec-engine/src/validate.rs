@@ -16,6 +16,9 @@ pub const MAX_RECALL_LIMIT: u64 = 2_000;
 pub const MAX_TIMEOUT_MS: u64 = 5_000;
 pub const MAX_FEATURE_WEIGHT: f64 = 100.0;
 pub const MAX_RERANK_RULES: usize = 16;
+/// The most problems one answer lists; past it one more says how many were left out. A config
+/// of a million unknown keys costs a short answer, not a million-line one.
+pub const MAX_CONFIG_ERRORS: usize = 100;
 
 /// A config that failed validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,8 +28,17 @@ pub struct ConfigErrors {
     pub unavailable: Vec<String>,
 }
 
+/// The largest config, as JSON: far past any real one (a few KiB; long `in` lists of business
+/// rules make tens), and every saved version is kept.
+pub const MAX_CONFIG_BYTES: usize = 256 * 1024;
+
 /// Validates a whole `config` value; `Ok` is the typed config, ready to compile.
 pub fn validate_config(config: &Value) -> Result<ScenarioConfig, ConfigErrors> {
+    let size = polyrec_core::limits::json_len(config);
+    if size > MAX_CONFIG_BYTES {
+        let message = format!("the config is {size} bytes as JSON; at most {MAX_CONFIG_BYTES}");
+        return Err(ConfigErrors { errors: vec![FieldError::new("config", message)], unavailable: Vec::new() });
+    }
     // A count or a param written `537.0` is the integer 537 (JSON Schema's reading, and so every
     // generated client's), here and in each strategy's typed params.
     let mut whole = config.clone();
@@ -38,7 +50,7 @@ pub fn validate_config(config: &Value) -> Result<ScenarioConfig, ConfigErrors> {
         match ScenarioConfig::deserialize(config) {
             Ok(typed) => match Pipeline::compile(&typed) {
                 Ok(_) => return Ok(typed),
-                Err(build_errors) => errors.extend(build_errors),
+                Err(build_errors) => errors.extend(capped(build_errors)),
             },
             Err(error) => errors.push(FieldError::new("config", error.to_string())),
         }
@@ -46,13 +58,41 @@ pub fn validate_config(config: &Value) -> Result<ScenarioConfig, ConfigErrors> {
     Err(ConfigErrors { errors, unavailable: crate::registry::unavailable_names(config) })
 }
 
+/// The last problem of an answer that lists [`MAX_CONFIG_ERRORS`]: how many more there are.
+fn left_out(more: usize) -> FieldError {
+    FieldError::new("config", format!("and {more} more problems, not listed; fix the ones above first"))
+}
+
+/// At most [`MAX_CONFIG_ERRORS`] of `errors`, and [`left_out`] for the rest.
+fn capped(mut errors: Vec<FieldError>) -> Vec<FieldError> {
+    if errors.len() > MAX_CONFIG_ERRORS {
+        let more = errors.len() - MAX_CONFIG_ERRORS;
+        errors.truncate(MAX_CONFIG_ERRORS);
+        errors.push(left_out(more));
+    }
+    errors
+}
+
 struct Checker<'a> {
     errors: &'a mut Vec<FieldError>,
+    /// Problems found past [`MAX_CONFIG_ERRORS`], counted, not listed.
+    left_out: usize,
 }
 
 impl Checker<'_> {
     fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(FieldError::new(path, message));
+        if self.errors.len() < MAX_CONFIG_ERRORS {
+            self.errors.push(FieldError::new(path, message));
+        } else {
+            self.left_out += 1;
+        }
+    }
+
+    /// Closes the answer: one more problem saying how many were not listed, if any were not.
+    fn finish(self) {
+        if self.left_out > 0 {
+            self.errors.push(left_out(self.left_out));
+        }
     }
 
     fn object<'v>(&mut self, value: &'v Value, path: &str, allowed: &[&str]) -> Option<&'v Map<String, Value>> {
@@ -123,6 +163,9 @@ impl Checker<'_> {
         }
     }
 
+    /// The entries of an array of at most `max`; past it, an error and only the first `max`
+    /// (checked for their own problems: the rest are not looked at, so a long array costs no
+    /// more than a full one).
     fn array<'v>(&mut self, value: Option<&'v Value>, path: &str, max: usize) -> &'v [Value] {
         match value {
             None => &[],
@@ -130,7 +173,7 @@ impl Checker<'_> {
                 if items.len() > max {
                     self.error(path, format!("at most {max} entries, got {}", items.len()));
                 }
-                items
+                &items[..items.len().min(max)]
             }
             Some(other) => {
                 self.error(path, format!("must be an array, got {}", kind(other)));
@@ -154,7 +197,12 @@ fn kind(value: &Value) -> &'static str {
 const FEATURE_TYPES: [&str; 4] = ["numeric", "categorical", "multi_categorical", "timestamp"];
 
 fn check_shape(config: &Value, errors: &mut Vec<FieldError>) {
-    let mut c = Checker { errors };
+    let mut c = Checker { errors, left_out: 0 };
+    check_sections(&mut c, config);
+    c.finish();
+}
+
+fn check_sections(c: &mut Checker<'_>, config: &Value) {
     let Some(root) = c.object(config, "config", &["features", "recall", "rank", "rerank", "cache"]) else { return };
 
     if let Some(features) = root.get("features")
@@ -247,7 +295,7 @@ fn check_shape(config: &Value, errors: &mut Vec<FieldError>) {
             c.params(rule.get("params"), &format!("{path}.params"));
         }
     }
-    check_cache(&mut c, root);
+    check_cache(c, root);
 }
 
 fn check_cache(c: &mut Checker<'_>, root: &Map<String, Value>) {
@@ -430,6 +478,41 @@ mod tests {
         ] {
             assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
         }
+    }
+
+    /// A config that is all problems is answered with the first ones and a count of the rest,
+    /// and of a too-long array only the first entries are looked at (the duplicate-name check
+    /// was quadratic in all of them).
+    #[test]
+    fn a_huge_bad_config_gets_a_short_answer() {
+        let strategies: Vec<Value> =
+            (0..4_000).map(|i| json!({"name": "hot_items", "weight": 1, "limit": 1, format!("x{i}"): 1})).collect();
+        let config = json!({"recall": {"strategies": strategies}, "rank": {"model": "weighted"}});
+        assert!(polyrec_core::limits::json_len(&config) < MAX_CONFIG_BYTES);
+        let errors = validate_config(&config).unwrap_err().errors;
+        assert_eq!(errors[0].path, "config.recall.strategies");
+        assert!(errors[0].message.contains("at most 16 entries, got 4000"), "{}", errors[0].message);
+        // The 16 looked at: each an unknown field and, all but the first, a name listed twice.
+        assert_eq!(errors.len(), 1 + 16 + 15, "{errors:?}");
+
+        let mut config = json!({"recall": {"strategies": [{"name": "hot_items", "weight": 1, "limit": 1}]}});
+        for i in 0..10_000 {
+            config[format!("x{i}")] = json!(1);
+        }
+        let errors = validate_config(&config).unwrap_err().errors;
+        assert_eq!(errors.len(), MAX_CONFIG_ERRORS + 1);
+        assert!(errors[..MAX_CONFIG_ERRORS].iter().all(|e| e.message.starts_with("unknown field")), "{errors:?}");
+        // The rank section is missing too: 10,001 problems, 100 listed.
+        let last = errors.last().unwrap();
+        assert_eq!(last.message, "and 9901 more problems, not listed; fix the ones above first", "{last:?}");
+
+        // Past MAX_CONFIG_BYTES, the size is the one problem (nothing else is looked at).
+        let strategies: Vec<Value> =
+            (0..8_000).map(|_| json!({"name": "hot_items", "weight": 1, "limit": 1})).collect();
+        let errors = validate_config(&json!({"recall": {"strategies": strategies}})).unwrap_err().errors;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "config");
+        assert!(errors[0].message.ends_with("as JSON; at most 262144"), "{}", errors[0].message);
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl Rank for Weighted {
             .unwrap_or(1.0);
         let n_features = self.item_features.len();
         // Numeric features come from the catalog's columns (see `Catalog::numeric_column`).
-        let columns: Vec<Option<&[f64]>> = self
+        let columns: Vec<Option<std::sync::Arc<[f64]>>> = self
             .item_features
             .iter()
             .map(|f| if f.feature_type == FeatureType::Numeric { ctx.catalog.numeric_column(&f.name) } else { None })
