@@ -65,7 +65,17 @@ pub async fn open_as(
         }
         _ => None,
     };
-    App::open(config, clock, polyrec_service::Remote { tenants, users, sources }).await
+    let app = App::open(config, clock, polyrec_service::Remote { tenants, users, sources }).await?;
+    if !app.tenancy.verifies_tokens() {
+        // The default, for a machine of one's own; said once at start, so an operator who
+        // exposes the port this way has been told.
+        tracing::warn!(
+            "authentication is off (neither auth.hs256_secret nor auth.rs256_public_key_file is set): any \
+             caller may act as any tenant by naming it in X-Tenant-Id; set a key before this port is reachable \
+             by others"
+        );
+    }
+    Ok(app)
 }
 
 /// Starts every job and serves HTTP on `listener` until `shutdown` resolves.

@@ -46,7 +46,10 @@ pub struct ServerConfig {
 /// `request_timeout_ms` is answered `503 timeout`; past `max_concurrent_requests` in flight a
 /// request is shed at once with `503 overloaded` and `Retry-After: 1` rather than queued, so
 /// latency and memory stay bounded under any load; a client that has not sent its headers within
-/// `header_read_timeout_ms` is disconnected. Bulk imports stream and have no request timeout.
+/// `header_read_timeout_ms` is disconnected. Bulk imports stream and have no request timeout, but
+/// each piece of one must arrive within `request_timeout_ms` of the last, and they have slots
+/// of their own (`max_concurrent_imports`, per tenant `max_concurrent_imports_per_tenant`), so
+/// uploads held open cannot take the other requests' slots.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
@@ -56,6 +59,11 @@ pub struct LimitsConfig {
     /// Of those, at most this many of one tenant (by `X-Tenant-Id`); past it the tenant gets
     /// `429 too_many_in_flight`, so one tenant cannot take every slot from the others.
     pub max_concurrent_requests_per_tenant: usize,
+    /// Bulk imports (`POST …/items/bulk`) streaming at once in this process, apart from
+    /// `max_concurrent_requests` (past it `503 overloaded`) …
+    pub max_concurrent_imports: usize,
+    /// … and of those, at most this many of one tenant (past it `429 too_many_in_flight`).
+    pub max_concurrent_imports_per_tenant: usize,
     /// Training jobs that run at once in this process (others wait, `queued`).
     pub max_concurrent_trainings: usize,
     /// Jobs one tenant may have queued or running at once (all processes); past it a request
@@ -83,6 +91,8 @@ impl Default for LimitsConfig {
             header_read_timeout_ms: 10_000,
             max_concurrent_requests: 1_024,
             max_concurrent_requests_per_tenant: 256,
+            max_concurrent_imports: 16,
+            max_concurrent_imports_per_tenant: 2,
             max_concurrent_trainings: 2,
             max_unfinished_jobs_per_tenant: 8,
             tuning_budget_seconds: 120,

@@ -69,9 +69,9 @@ pub trait ScenarioStore: Send + Sync {
     async fn insert_scenario(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()>;
     async fn get_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Option<Scenario>>;
     async fn list_scenarios(&self, tenant: &TenantId) -> Result<Vec<Scenario>>;
-    /// Every stored version of a scenario (each insert and replace keeps one), newest first; empty
-    /// for an unknown scenario. Deleting the scenario deletes its history.
-    async fn scenario_history(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Vec<Scenario>>;
+    /// The newest `limit` stored versions of a scenario (each insert and replace keeps one),
+    /// newest first; empty for an unknown scenario. Deleting the scenario deletes its history.
+    async fn scenario_history(&self, tenant: &TenantId, scenario: &ScenarioId, limit: usize) -> Result<Vec<Scenario>>;
     /// Replaces a scenario if its stored version is `expected_version` (optimistic concurrency).
     async fn replace_scenario(&self, tenant: &TenantId, scenario: &Scenario, expected_version: u64) -> Result<()>;
     /// Deletes a scenario with its items and profiles. Returns false if there was none.

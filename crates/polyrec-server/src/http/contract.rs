@@ -138,6 +138,10 @@ fn amend(doc: &mut Value) {
     set("CreateScenario", "scenario_type", scenario_type.clone());
     set("ReplaceScenario", "scenario_type", scenario_type.clone());
     set("PatchScenario", "scenario_type", json!({"anyOf": [{"type": "null"}, scenario_type]}));
+    let name = json!({"type": ["string", "null"], "maxLength": crate::service::scenarios::MAX_NAME_CHARS});
+    for schema in ["CreateScenario", "ReplaceScenario", "PatchScenario", "CreateExperiment", "ReplaceExperiment"] {
+        set(schema, "name", name.clone());
+    }
     set(
         "RecallConfig",
         "strategies",

@@ -166,10 +166,18 @@ impl FromRequestParts<Arc<App>> for Tenant {
             TenantId::parse(value.trim()).map_err(|e| ApiError::bad_request(Code::InvalidTenantId, e.to_string()))?;
         tracing::Span::current().record("tenant", tenant.as_str());
         let authorization = header_text(parts, "authorization")?;
-        app.tenancy.admit(&tenant, Credential::Bearer(authorization), app.now_ms()).await?;
+        // Admitted already by the early quota check (the same `admit`), or admitted here.
+        if parts.extensions.get::<Admitted>().is_none_or(|admitted| admitted.0 != tenant) {
+            app.tenancy.admit(&tenant, Credential::Bearer(authorization), app.now_ms()).await?;
+        }
         Ok(Tenant(tenant))
     }
 }
+
+/// A request's tenant, admitted (`Tenancy::admit`) by a layer in front of the handler; only the
+/// server's own layers insert it (a client cannot set a request's extensions).
+#[derive(Clone)]
+pub struct Admitted(pub TenantId);
 
 /// `X-User-Id`, required by recommend.
 pub struct User(pub UserId);

@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -189,7 +189,7 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
         services.iter().fold(Router::new(), |api, service| api.merge(Router::from(table(*service))));
     let limits = &app.config.limits;
     let permits = app.request_permits.clone();
-    let tenants = serve::TenantSlots::new(limits);
+    let tenants = serve::TenantSlots::new(limits.max_concurrent_requests_per_tenant);
     let api = serve::protect(
         api.fallback(api_not_found).layer(DefaultBodyLimit::max(max_body)),
         limits,
@@ -198,10 +198,13 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
         true,
     )
     .layer(middleware::from_fn_with_state(app.clone(), early_quota));
-    // The bulk import streams for as long as its body lasts: no request timeout, no body cap.
+    // The bulk import streams for as long as its body lasts: no request timeout (each piece
+    // within one instead), no body cap, and slots of its own, so uploads held open leave the
+    // other requests theirs.
     let api = if services.contains(&Service::Item) {
         let streaming = Router::from(streaming()).layer(DefaultBodyLimit::disable());
-        api.merge(serve::protect(streaming, limits, &permits, &tenants, false))
+        let importers = serve::TenantSlots::new(limits.max_concurrent_imports_per_tenant);
+        api.merge(serve::protect(streaming, limits, &app.import_permits, &importers, false))
     } else {
         api
     };
@@ -227,9 +230,11 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
 /// so a flood far past a quota costs the other tenants almost nothing. Every `429` of the API —
 /// refused here, or inside (a batch larger than the tokens left, an analytics query past its
 /// rate, too many requests in flight) — is held back `refusal_delay_ms` before it is sent, still
-/// outside the slots (see [`hold_back`]). Anything else (an unknown tenant, a bad header) is left
-/// to the `Tenant` extractor to answer.
-async fn early_quota(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+/// outside the slots (see [`hold_back`]). The tenant is admitted first, token and all, so only
+/// its own callers see its quota refusals; admitted, the request carries [`error::Admitted`] and
+/// the `Tenant` extractor does not check it again. Anything else (no token, an unknown tenant, a
+/// bad header) is left to the `Tenant` extractor to answer.
+async fn early_quota(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
     let charge = match (request.method(), request.uri().path()) {
         (&Method::POST, "/api/v1/recommend") => Some(Charge::Recommend),
         (&Method::POST, "/api/v1/behaviors" | "/api/v1/behaviors/batch") => Some(Charge::Events(1)),
@@ -237,10 +242,18 @@ async fn early_quota(State(app): State<Arc<App>>, request: Request, next: Next) 
     };
     if let Some(charge) = charge
         && let Some(tenant) = error::tenant_of(request.headers())
-        && let Err(error @ polyrec_core::Error::RateLimited { .. }) = app.refuse_if_spent(&tenant, charge).await
     {
-        hold_back(&app).await;
-        return ApiError::from(error).into_response();
+        let authorization = request.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+        match app.refuse_if_spent(&tenant, authorization, charge).await {
+            Ok(()) => {
+                request.extensions_mut().insert(error::Admitted(tenant));
+            }
+            Err(error @ polyrec_core::Error::RateLimited { .. }) => {
+                hold_back(&app).await;
+                return ApiError::from(error).into_response();
+            }
+            Err(_) => {}
+        }
     }
     let response = next.run(request).await;
     if response.status() == StatusCode::TOO_MANY_REQUESTS {

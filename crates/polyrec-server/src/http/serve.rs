@@ -38,9 +38,10 @@ pub struct TenantSlots {
 }
 
 impl TenantSlots {
-    pub fn new(limits: &LimitsConfig) -> Self {
+    /// `per_tenant` slots for each tenant.
+    pub fn new(per_tenant: usize) -> Self {
         let slots = moka::sync::Cache::builder().max_capacity(crate::tenancy::MAX_TENANTS_KEPT as u64).build();
-        Self { per_tenant: limits.max_concurrent_requests_per_tenant.max(1), slots }
+        Self { per_tenant: per_tenant.max(1), slots }
     }
 }
 

@@ -83,8 +83,10 @@ pub struct App {
     /// Wakes this process's job-queue worker when it enqueues a job (others poll).
     pub(crate) job_queued: tokio::sync::Notify,
     /// Requests in flight in this process (`limits.max_concurrent_requests`), the one limit of
-    /// every route the server protects.
+    /// every route the server protects but the bulk import.
     pub request_permits: Arc<tokio::sync::Semaphore>,
+    /// The bulk imports' own slots (`limits.max_concurrent_imports`).
+    pub import_permits: Arc<tokio::sync::Semaphore>,
     /// Refusals held back now (`limits.refusal_delay_ms`), at most `MAX_HELD_REFUSALS`.
     pub held_refusals: Arc<tokio::sync::Semaphore>,
 }
@@ -114,6 +116,7 @@ impl App {
             training_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_trainings.max(1))),
             job_queued: tokio::sync::Notify::new(),
             request_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests.max(1))),
+            import_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_imports.max(1))),
             held_refusals: Arc::new(tokio::sync::Semaphore::new(crate::config::MAX_HELD_REFUSALS)),
             instance: uuid::Uuid::new_v4().simple().to_string(),
             config,
@@ -141,17 +144,25 @@ impl App {
         self.tenancy.charge(tenant, &info.quota, charge, now)
     }
 
-    /// Refuses at once (`429`) a tenant whose quota for `charge` is used up now, before its
-    /// request is read: the quota is still charged in full by [`App::charge`] when it is not.
-    pub async fn refuse_if_spent(&self, tenant: &TenantId, charge: Charge) -> Result<()> {
+    /// Admits the tenant as a request's own check does (its bearer token `authorization`
+    /// verified when tokens are checked, its status), then refuses at once (`429`) when its
+    /// quota for `charge` is used up now, before its request is read: the quota is still charged
+    /// in full by [`App::charge`] when it is not. Admission first, so a caller without the
+    /// tenant's token learns nothing of its quota or its load (it gets the admission's error).
+    pub async fn refuse_if_spent(&self, tenant: &TenantId, authorization: Option<&str>, charge: Charge) -> Result<()> {
         let now = self.now_ms();
-        let info = self.tenancy.tenant(tenant, now).await?;
+        let info = self.tenancy.admit(tenant, crate::tenancy::Credential::Bearer(authorization), now).await?;
         self.tenancy.refuse_if_empty(tenant, &info.quota, charge, now)
     }
 
     /// Requests this process is running now, within `limits.max_concurrent_requests`.
     pub fn requests_in_flight(&self) -> usize {
         self.config.limits.max_concurrent_requests.max(1) - self.request_permits.available_permits()
+    }
+
+    /// Bulk imports this process is running now, within `limits.max_concurrent_imports`.
+    pub fn imports_in_flight(&self) -> usize {
+        self.config.limits.max_concurrent_imports.max(1) - self.import_permits.available_permits()
     }
 
     /// Requests refused for their tenant's rate that are being held back now.

@@ -129,6 +129,7 @@ pub async fn create(
     body: CreateExperiment,
 ) -> Result<ExperimentView> {
     polyrec_core::ids::check_id("experiment_id", Code::InvalidExperimentId, &body.experiment_id)?;
+    super::scenarios::check_name(body.name.as_deref())?;
     let compiled = app.scenario(tenant, scenario).await?;
     let (start, end) = (time(body.start_time, "start_time")?, time(body.end_time, "end_time")?);
     check(&compiled, &body.groups, start, end)?;
@@ -177,6 +178,7 @@ pub async fn replace(
     id: &str,
     body: ReplaceExperiment,
 ) -> Result<ExperimentView> {
+    super::scenarios::check_name(body.name.as_deref())?;
     let current = load(app, tenant, scenario, id).await?;
     not_running(&current, "change")?;
     let compiled = app.scenario(tenant, scenario).await?;
@@ -376,6 +378,8 @@ pub async fn results(
 ) -> Result<ExperimentResults> {
     use polyrec_core::stats::{Sample, chi_square, two_proportions, welch};
 
+    // A query of the event warehouse like the analytics ones, on their rate.
+    app.charge(tenant, crate::tenancy::Charge::Analytics).await?;
     let experiment = load(app, tenant, scenario, id).await?;
     let now = app.now_ms();
     let (asked_from, asked_to) = (time(from, "from")?, time(to, "to")?);

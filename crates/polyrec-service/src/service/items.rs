@@ -233,8 +233,23 @@ where
     let mut committed_line = 0u64;
     let mut body = body;
     let mut finished = false;
+    // An upload has no deadline as a whole, but each piece must come within one.
+    let idle = std::time::Duration::from_millis(app.config.limits.request_timeout_ms.max(1));
     while !finished {
-        match body.next().await {
+        let Ok(next) = tokio::time::timeout(idle, body.next()).await else {
+            if let Err(error) = flush(app, tenant, scenario, &mut batch, &mut report).await {
+                return Err(partial(&report, committed_line, error));
+            }
+            return Err(Error::invalid(
+                Code::BodyReadFailed,
+                format!(
+                    "the upload sent nothing for {} ms after line {line_number} (request_timeout_ms); lines \
+                     before it were imported, send the rest again",
+                    idle.as_millis()
+                ),
+            ));
+        };
+        match next {
             Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
             Some(Err(error)) => {
                 // The connection broke: what was committed stays; say where it stopped.

@@ -99,6 +99,20 @@ impl From<Scenario> for ScenarioView {
 
 /// The longest `scenario_type`.
 pub const MAX_SCENARIO_TYPE_LEN: usize = 64;
+/// The longest name of a scenario or an experiment, in characters.
+pub const MAX_NAME_CHARS: usize = 256;
+/// The versions `GET …/versions` answers with, newest first (all are kept).
+pub const MAX_HISTORY: usize = 100;
+
+pub(crate) fn check_name(name: Option<&str>) -> Result<()> {
+    match name {
+        Some(name) if name.chars().nth(MAX_NAME_CHARS).is_some() => Err(Error::invalid(
+            Code::InvalidBody,
+            format!("name is {} characters long; at most {MAX_NAME_CHARS}", name.chars().count()),
+        )),
+        _ => Ok(()),
+    }
+}
 
 fn check_type(scenario_type: &str) -> Result<()> {
     let ok = !scenario_type.is_empty()
@@ -122,6 +136,7 @@ pub use polyrec_engine::validate::check_config;
 pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Result<ScenarioView> {
     let scenario_id = ScenarioId::parse(body.scenario_id)?;
     check_type(&body.scenario_type)?;
+    check_name(body.name.as_deref())?;
     let config = check_config(&body.config)?;
     let now = app.now_ms();
     let quota = app.tenancy.tenant(tenant, now).await?.quota;
@@ -164,11 +179,11 @@ pub(crate) async fn load(app: &App, tenant: &TenantId, id: &ScenarioId) -> Resul
         .ok_or_else(|| Error::not_found(format!("scenario {:?}", id.as_str())))
 }
 
-/// Every version of the scenario, newest first (the current one included): what a revert puts
-/// back with `PUT`.
+/// The newest [`MAX_HISTORY`] versions of the scenario, newest first (the current one included):
+/// what a revert puts back with `PUT`.
 pub async fn history(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<ScenarioHistory> {
     load(app, tenant, id).await?;
-    let versions = app.stores.documents.scenario_history(tenant, id).await?;
+    let versions = app.stores.documents.scenario_history(tenant, id, MAX_HISTORY).await?;
     Ok(ScenarioHistory { versions: versions.into_iter().map(Into::into).collect() })
 }
 
@@ -187,6 +202,7 @@ pub async fn replace(app: &App, tenant: &TenantId, id: &ScenarioId, body: Replac
         ));
     }
     check_type(&body.scenario_type)?;
+    check_name(body.name.as_deref())?;
     let config = check_config(&body.config)?;
     let current = load(app, tenant, id).await?;
     let updated = Scenario {
@@ -209,6 +225,7 @@ pub async fn patch(app: &App, tenant: &TenantId, id: &ScenarioId, body: Value) -
         check_type(&scenario_type)?;
         updated.scenario_type = scenario_type;
     }
+    check_name(body.name.as_deref())?;
     if let Some(name) = body.name {
         updated.name = name;
     }

@@ -226,14 +226,16 @@ impl ScenarioStore for SqliteDocuments {
             .await
     }
 
-    async fn scenario_history(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Vec<Scenario>> {
+    async fn scenario_history(&self, tenant: &TenantId, scenario: &ScenarioId, limit: usize) -> Result<Vec<Scenario>> {
         let (tenant, id) = (tenant.to_string(), scenario.to_string());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.reader
             .call(move |conn| {
                 read_docs(
                     conn,
-                    "SELECT doc FROM scenario_versions WHERE tenant_id = ?1 AND scenario_id = ?2 ORDER BY version DESC",
-                    params![tenant, id],
+                    "SELECT doc FROM scenario_versions WHERE tenant_id = ?1 AND scenario_id = ?2 \
+                     ORDER BY version DESC LIMIT ?3",
+                    params![tenant, id, limit],
                 )
             })
             .await

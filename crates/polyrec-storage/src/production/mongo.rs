@@ -357,9 +357,13 @@ impl ScenarioStore for MongoDocuments {
         self.keep_version(tenant, scenario).await
     }
 
-    async fn scenario_history(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Vec<Scenario>> {
-        let query =
-            Find { filter: scenario_key(tenant, scenario), sort: Some(doc! { "version": -1 }), ..Default::default() };
+    async fn scenario_history(&self, tenant: &TenantId, scenario: &ScenarioId, limit: usize) -> Result<Vec<Scenario>> {
+        let query = Find {
+            filter: scenario_key(tenant, scenario),
+            sort: Some(doc! { "version": -1 }),
+            limit: Some(i64::try_from(limit).unwrap_or(i64::MAX)),
+            ..Default::default()
+        };
         self.find("scenario_versions", query).await?.into_iter().map(from_doc).collect()
     }
 

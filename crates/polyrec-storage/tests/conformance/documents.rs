@@ -125,18 +125,24 @@ async fn scenario_history_keeps_every_version_of_one_tenant_and_goes_with_the_sc
     let mut stale = first.clone();
     stale.version = 3;
     store.replace_scenario(&t, &stale, 1).await.unwrap_err();
-    let history = store.scenario_history(&t, &first.scenario_id).await.unwrap();
+    let history = store.scenario_history(&t, &first.scenario_id, 100).await.unwrap();
     assert_eq!(history, [second.clone(), first.clone()], "newest first, exact");
+    let newest = store.scenario_history(&t, &first.scenario_id, 1).await.unwrap();
+    assert_eq!(newest, std::slice::from_ref(&second), "the newest `limit`");
     assert_eq!(
-        store.scenario_history(&other, &first.scenario_id).await.unwrap(),
+        store.scenario_history(&other, &first.scenario_id, 100).await.unwrap(),
         std::slice::from_ref(&first),
         "per tenant"
     );
-    assert!(store.scenario_history(&t, &scenario_id("nope")).await.unwrap().is_empty());
+    assert!(store.scenario_history(&t, &scenario_id("nope"), 100).await.unwrap().is_empty());
     store.delete_scenario(&t, &first.scenario_id).await.unwrap();
-    assert!(store.scenario_history(&t, &first.scenario_id).await.unwrap().is_empty(), "gone with the scenario");
+    assert!(store.scenario_history(&t, &first.scenario_id, 100).await.unwrap().is_empty(), "gone with the scenario");
     store.insert_scenario(&t, &first).await.unwrap();
-    assert_eq!(store.scenario_history(&t, &first.scenario_id).await.unwrap(), [first], "a new scenario starts over");
+    assert_eq!(
+        store.scenario_history(&t, &first.scenario_id, 100).await.unwrap(),
+        [first],
+        "a new scenario starts over"
+    );
 }
 
 async fn scenarios_insert_get_list_replace_delete(store: &dyn DocumentStore) {

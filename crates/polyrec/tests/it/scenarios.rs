@@ -187,6 +187,24 @@ async fn bad_scenario_bodies_get_clear_errors() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     let (_, still) = server.get("t1", "/api/v1/scenarios/a").await;
     assert_eq!(still["version"], 1, "a rejected patch changes nothing");
+    // Every version is kept, so what one holds is bounded: a name, and the config as JSON.
+    let (status, answer) =
+        server.call(Method::PATCH, "t1", "/api/v1/scenarios/a", Some(json!({"name": "n".repeat(257)}))).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")), "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("at most 256"), "{answer}");
+    let blocklist: Vec<String> = (0..1_000).map(|i| format!("{i:0>300}")).collect();
+    let rule = json!({"action": "filter", "field": "item", "op": "in", "value": blocklist});
+    let mut big = config(&[("latest", 1.0, 5)]);
+    big["rerank"] = json!({"rules": [{"name": "business_rules", "params": {"rules": [rule]}}]});
+    let (status, answer) = server.call(Method::PATCH, "t1", "/api/v1/scenarios/a", Some(json!({"config": big}))).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_config")),
+        "{answer}"
+    );
+    assert!(answer["errors"][0]["message"].as_str().unwrap().contains("at most 262144"), "{answer}");
+    let (_, still) = server.get("t1", "/api/v1/scenarios/a").await;
+    assert_eq!(still["version"], 1);
 }
 
 #[tokio::test]
@@ -265,4 +283,14 @@ async fn every_version_is_kept_and_an_old_one_can_be_put_back() {
     );
     let (status, _) = server.get("t2", "/api/v1/scenarios/feed/versions").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's history is not found");
+    // The answer holds the newest 100 versions.
+    for limit in 4..=105 {
+        let patch = json!({"config": {"recall": {"strategies": [{"name": "latest", "weight": 1.0, "limit": limit}]}}});
+        let (status, answer) = server.call(Method::PATCH, "t1", "/api/v1/scenarios/feed", Some(patch)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let (_, history) = server.get("t1", "/api/v1/scenarios/feed/versions").await;
+    let versions: Vec<u64> =
+        history["versions"].as_array().unwrap().iter().map(|v| v["version"].as_u64().unwrap()).collect();
+    assert_eq!(versions, (6..=105).rev().collect::<Vec<u64>>());
 }

@@ -322,6 +322,60 @@ async fn a_tenant_past_its_quota_is_refused_before_its_body_is_read_and_analytic
     let (status, body) = server.get("small", "/api/v1/analytics/funnel?scenario_id=feed").await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{body}");
     assert!(body["message"].as_str().unwrap().contains("analytics queries"), "{body}");
+    // An experiment's results are a warehouse query too, on the same rate (refused before the
+    // experiment is looked up: this one does not exist).
+    let (status, body) = server.get("small", "/api/v1/scenarios/feed/experiments/nope/results").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{body}");
+    let (status, body) = server.get("roomy", "/api/v1/scenarios/feed/experiments/nope/results").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+/// The quota check that runs before a body is read admits the tenant first, token and all: a
+/// caller without the tenant's token gets its own `401`/`403`, never the tenant's `429` (which
+/// would tell it the tenant's quota and how busy it is right now).
+#[tokio::test]
+async fn only_the_tenants_own_callers_see_its_quota_refusals() {
+    let tight = Quota { recommend_per_second: 1.0, events_per_second: 1.0, ..Quota::default() };
+    let mut settings = registry(&[("small", TenantStatus::Active, Some(tight))]);
+    settings.auth.hs256_secret = SECRET.to_owned();
+    let server = TestServer::start_with(settings).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let own = format!("Bearer {}", token(Algorithm::HS256, "small", now + 3_600_000));
+    let send = |path: &str, body: Value, authorization: Option<&str>| {
+        let mut request = server
+            .client
+            .post(format!("{}{path}", server.url))
+            .header("X-Tenant-Id", "small")
+            .header("X-User-Id", "u1")
+            .json(&body);
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let scenario = json!({"scenario_id": "feed", "scenario_type": "vlog", "config": config(&[("latest", 1.0, 10)])});
+    let (status, body) = send("/api/v1/scenarios", scenario, Some(&own)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let recommend = json!({"scenario_id": "feed"});
+    let click = event("click", "u1", "i1", "feed");
+    for (path, body) in [("/api/v1/recommend", &recommend), ("/api/v1/behaviors", &click)] {
+        let (status, answer) = send(path, body.clone(), Some(&own)).await;
+        assert!(status.is_success(), "{path}: {answer}");
+        let (status, answer) = send(path, body.clone(), Some(&own)).await;
+        assert_eq!((status, answer["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{path}");
+        let stranger = format!("Bearer {}", token(Algorithm::HS256, "other", now + 3_600_000));
+        for (authorization, expected, code) in [
+            (None, StatusCode::UNAUTHORIZED, "missing_token"),
+            (Some("Bearer not.a.jwt"), StatusCode::UNAUTHORIZED, "invalid_token"),
+            (Some(stranger.as_str()), StatusCode::FORBIDDEN, "tenant_mismatch"),
+        ] {
+            let (status, answer) = send(path, body.clone(), authorization).await;
+            assert_eq!((status, answer["code"].as_str()), (expected, Some(code)), "{path} {authorization:?}: {answer}");
+        }
+    }
 }
 
 #[tokio::test]
