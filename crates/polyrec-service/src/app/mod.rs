@@ -30,7 +30,7 @@ use polyrec_core::{Result, Scenario, ScenarioId, TenantId};
 pub use polyrec_storage::Stores;
 
 pub use self::catalogs::Catalogs;
-pub use self::experiments::Experiments;
+pub use self::experiments::{Experiments, ScenarioExperiments};
 pub use self::models::Models;
 pub use self::profiles::Profiles;
 pub use self::progress::JobProgress;

@@ -484,40 +484,61 @@ async fn to_event(
 }
 
 /// Stamps an event with the user service's fields of its user (`age`, `gender`, `location`,
-/// where the context has none), and an event of a user assigned in the scenario's running
-/// experiment with the experiment and the group (`context.experiment_id`, `context.group`), so
-/// the metrics per group count it.
+/// where the context has none), and with the experiment and group its user is in
+/// (`context.experiment_id`, `context.group`), so the metrics per group count it.
 /// The assignment is recomputed, not looked up: it is a pure function of (tenant, experiment,
-/// user), so it is the group the user's answers came from. A context that names an experiment
-/// already is left as the client sent it.
+/// user), so it is the group the user's answers came from. The experiment fields are the
+/// server's wherever they name one of the scenario's experiments: an event of the running one's
+/// is stamped with its user's group at the event's time, whatever group it claims; one naming
+/// another of the scenario's experiments gets that one's group if the event falls within its
+/// start and end times (a draft's never), and loses the fields otherwise — so no caller can count
+/// an event in a group its user is not in. A context naming no experiment of the scenario (a label of the tenant's own
+/// A/B tooling) is left as sent; one naming none is stamped from the running experiment.
 async fn stamp(
     app: &App,
     tenant: &TenantId,
     event: &mut Event,
     user: Option<&UserInfo>,
-    live: &mut HashMap<String, Option<std::sync::Arc<super::experiments::LiveExperiment>>>,
+    read: &mut HashMap<String, std::sync::Arc<crate::app::ScenarioExperiments>>,
 ) -> Result<()> {
     // The user service's fields, so the rankers train on what they are served with.
     if let Some(info) = user {
         crate::tenancy::fill_user_fields(event.context.get_or_insert_with(Map::new), info);
     }
-    if event.experiment_id().is_some() {
-        return Ok(());
-    }
-    let experiment = match live.get(event.scenario_id.as_str()) {
-        Some(experiment) => experiment.clone(),
+    let experiments = match read.get(event.scenario_id.as_str()) {
+        Some(experiments) => experiments.clone(),
         None => {
             let compiled = app.scenario(tenant, &event.scenario_id).await?;
-            let experiment = app.experiments.live(tenant, &compiled).await?;
-            live.insert(event.scenario_id.to_string(), experiment.clone());
-            experiment
+            let experiments = app.experiments.all(tenant, &compiled).await?;
+            read.insert(event.scenario_id.to_string(), experiments.clone());
+            experiments
         }
     };
+    let live = experiments.live.as_ref().map(|live| &live.experiment);
+    let experiment = match event.experiment_id() {
+        None => live,
+        Some(named) if live.is_some_and(|live| live.experiment_id == named) => live,
+        Some(named) => match experiments.others.get(named) {
+            Some(other) => Some(other),
+            None => return Ok(()),
+        },
+    };
     let Some(experiment) = experiment else { return Ok(()) };
-    if let Some((group, _)) = experiment.assign(tenant, &event.user_id, event.timestamp_ms) {
-        let context = event.context.get_or_insert_with(Map::new);
-        context.insert("experiment_id".into(), Value::String(experiment.experiment.experiment_id.clone()));
-        context.insert("group".into(), Value::String(group.to_owned()));
+    let at = event.timestamp_ms;
+    let within = experiment.start_ms.is_none_or(|start| at >= start) && experiment.end_ms.is_none_or(|end| at < end);
+    // Running, or stopped: a group only for an event within its times (a draft never ran).
+    let ran = experiment.status != polyrec_core::ExperimentStatus::Draft;
+    let group = (ran && within).then(|| experiment.assign(tenant, &event.user_id)).flatten();
+    let context = event.context.get_or_insert_with(Map::new);
+    match group {
+        Some(group) => {
+            context.insert("experiment_id".into(), Value::String(experiment.experiment_id.clone()));
+            context.insert("group".into(), Value::String(group.group_id.clone()));
+        }
+        None => {
+            context.remove("experiment_id");
+            context.remove("group");
+        }
     }
     Ok(())
 }
@@ -570,7 +591,7 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
     }
     app.charge(tenant, Charge::Events(batch.events.len())).await?;
     let mut known = HashMap::new();
-    let mut live = HashMap::new();
+    let mut experiments = HashMap::new();
     let mut incoming = Vec::with_capacity(batch.events.len());
     let mut indexes = Vec::with_capacity(batch.events.len());
     let mut errors = Vec::new();
@@ -601,7 +622,7 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
     let users = app.tenancy.users(tenant, incoming.iter().map(|i| &i.event.user_id), app.now_ms()).await;
     for entry in &mut incoming {
         let user = users.get(&entry.event.user_id);
-        stamp(app, tenant, &mut entry.event, user, &mut live).await?;
+        stamp(app, tenant, &mut entry.event, user, &mut experiments).await?;
     }
     let outcomes = append_once(app, tenant, incoming).await?;
     let mut report = BatchReport {

@@ -159,8 +159,40 @@ async fn a_running_experiment_serves_each_group_its_config_and_stamps_its_events
     assert_eq!(metrics["counters"]["exp:e1:treatment:clicks"], 1.0, "{metrics}");
     assert_eq!(metrics["counters"]["exp:e1:control:impressions"], 1.0, "{metrics}");
 
+    // The group is the server's: an event claiming its user is in another group of e1, or in
+    // the draft e2, is counted in the group its user is in, or in none.
+    let claiming = |user: &str, kind: &str, experiment: &str, group: &str| {
+        let mut claimed = event(kind, user, "i1", "feed");
+        claimed["context"] = json!({"experiment_id": experiment, "group": group});
+        claimed
+    };
+    server
+        .events(
+            "t1",
+            vec![
+                claiming(&control_user, "click", "e1", "treatment"),
+                claiming(&control_user, "click", "e2", "treatment"),
+                // Not an experiment of the scenario: the tenant's own label, kept.
+                claiming(&control_user, "click", "theirs", "b"),
+            ],
+        )
+        .await;
+    server.settle().await;
+    let (_, metrics) = server.get("t1", "/api/v1/scenarios/feed/metrics/realtime").await;
+    let counters = &metrics["counters"];
+    assert_eq!(counters["exp:e1:treatment:clicks"], 1.0, "no click claimed into treatment: {metrics}");
+    assert_eq!(counters["exp:e1:control:clicks"], 1.0, "the user's own group: {metrics}");
+    assert!(counters.get("exp:e2:treatment:clicks").is_none(), "a draft has no groups: {metrics}");
+    assert_eq!(counters["exp:theirs:b:clicks"], 1.0, "{metrics}");
+
     let (status, stopped) = server.post("t1", &format!("{base}/e1/stop"), json!({})).await;
     assert_eq!((status, stopped["status"].as_str()), (StatusCode::OK, Some("stopped")), "{stopped}");
+    // A late event of the stopped experiment still gets its user's group, not the one claimed.
+    server.events("t1", vec![claiming(&treated_user, "impression", "e1", "control")]).await;
+    server.settle().await;
+    let (_, metrics) = server.get("t1", "/api/v1/scenarios/feed/metrics/realtime").await;
+    assert_eq!(metrics["counters"]["exp:e1:treatment:impressions"], 1.0, "{metrics}");
+    assert_eq!(metrics["counters"]["exp:e1:control:impressions"], 1.0, "{metrics}");
     let (_, after) = server.recommend("t1", &treated_user, json!({"scenario_id": "feed", "count": 3})).await;
     assert!(after.get("group_id").is_none(), "stopped: {after}");
     assert!(ids(&after).iter().all(|id| id.starts_with('i')), "the scenario's own config again: {after}");
