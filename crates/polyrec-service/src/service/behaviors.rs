@@ -225,6 +225,7 @@ pub async fn dead_letters(app: &App, tenant: &TenantId, query: DeadLetterQuery) 
 
 /// Re-queues dead letters after a fix: each event goes back on the bus marked for the job that
 /// failed on it (the others applied it already and skip it), then its dead letter is removed.
+/// The events are charged to the tenant's event rate like new ones.
 /// A crash between the two leaves the letter, and a second replay re-queues it again; the
 /// warehouse skips an event id it has, the other jobs may count it twice.
 pub async fn replay(app: &App, tenant: &TenantId, request: ReplayRequest) -> Result<ReplayReport> {
@@ -246,6 +247,8 @@ pub async fn replay(app: &App, tenant: &TenantId, request: ReplayRequest) -> Res
     if letters.is_empty() {
         return Ok(ReplayReport { replayed: 0 });
     }
+    // Events back on the bus cost the jobs what new ones do: on the tenant's event rate.
+    app.charge(tenant, Charge::Events(letters.len())).await?;
     let events: Vec<Event> = letters
         .iter()
         .map(|letter| {

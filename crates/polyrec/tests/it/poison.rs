@@ -7,6 +7,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::{TestServer, config, event};
+use polyrec_core::{Quota, TenantStatus};
+use polyrec_server::ServerConfig;
+use polyrec_server::config::TenantEntry;
 
 /// An event as the behavior service would have stamped it, but with any `value`: what an older
 /// release or another producer may have left on the bus.
@@ -201,4 +204,31 @@ async fn a_replayed_dead_letter_reaches_only_the_job_that_failed_on_it() {
 
     let (status, body) = server.post("t", "/api/v1/behaviors/dead_letters/replay", json!({"limit": 0})).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_limit")), "{body}");
+}
+
+/// Replayed events go back on the bus like new ones, so they are charged to the tenant's event
+/// rate: a tenant cannot replay its dead letters past it in a loop.
+#[tokio::test]
+async fn replayed_events_are_charged_to_the_event_rate() {
+    let mut settings = ServerConfig::default();
+    let quota = Quota { events_per_second: 2.0, ..Quota::default() };
+    settings
+        .tenancy
+        .tenants
+        .insert("t".into(), TenantEntry { name: "t".into(), status: TenantStatus::Active, quota: Some(quota) });
+    let server = TestServer::start_with(settings).await;
+    setup(&server, "t").await;
+    let letters: Vec<DeadLetter> = (0..3)
+        .map(|i| {
+            let event = raw_event(&server, "t", &format!("u{i}"), "i1", 1.0);
+            DeadLetter::new("warehouse_sink", i, event, "a bug since fixed", server.app.now_ms())
+        })
+        .collect();
+    server.app.stores().documents.put_dead_letters(&letters).await.unwrap();
+    // The clock does not move: the bucket holds 2 events.
+    let (status, body) = server.post("t", "/api/v1/behaviors/dead_letters/replay", json!({"limit": 2})).await;
+    assert_eq!((status, body["replayed"].as_u64()), (StatusCode::OK, Some(2)), "{body}");
+    let (status, body) = server.post("t", "/api/v1/behaviors/dead_letters/replay", json!({})).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{body}");
+    assert_eq!(dead_letters(&server, "t", "").await.len(), 1, "the refused replay took nothing off");
 }
