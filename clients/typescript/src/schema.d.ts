@@ -6116,6 +6116,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description `auth.metrics_token` is set and the scrape does not carry it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     ops_readyz: {

@@ -165,6 +165,9 @@ pub struct AuthConfig {
     pub issuer: String,
     /// When set, a token's `aud` must be (or contain) this.
     pub audience: String,
+    /// When set, `/metrics` of the services and workers answers only a scrape with
+    /// `Authorization: Bearer <this>` (its series name tenants and their numbers); empty: open.
+    pub metrics_token: String,
 }
 
 impl Default for AuthConfig {
@@ -176,6 +179,7 @@ impl Default for AuthConfig {
             leeway_seconds: 30,
             issuer: String::new(),
             audience: String::new(),
+            metrics_token: String::new(),
         }
     }
 }
@@ -291,6 +295,7 @@ impl ServerConfig {
             ("POLYREC_JWT_RS256_PUBLIC_KEY_FILE", &mut self.auth.rs256_public_key_file),
             ("POLYREC_JWT_ISSUER", &mut self.auth.issuer),
             ("POLYREC_JWT_AUDIENCE", &mut self.auth.audience),
+            ("POLYREC_METRICS_TOKEN", &mut self.auth.metrics_token),
             ("POLYREC_TENANT_SERVICE_URL", &mut self.tenancy.tenant_service),
             ("POLYREC_USER_SERVICE_URL", &mut self.tenancy.user_service),
             ("POLYREC_SCENARIO_SERVICE_URL", &mut self.services.scenario_url),

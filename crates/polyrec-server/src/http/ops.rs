@@ -54,10 +54,27 @@ pub fn readiness<T: serde::Serialize>(failing: &[T]) -> (StatusCode, Json<serde_
     }
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses(
+    (status = 200, description = "Prometheus text format"),
+    (status = 401, body = super::error::ErrorBody,
+        description = "`auth.metrics_token` is set and the scrape does not carry it")))]
+pub async fn metrics(State(app): State<Arc<App>>, headers: axum::http::HeaderMap) -> axum::response::Response {
+    let token = app.config.auth.metrics_token.as_bytes();
+    if !token.is_empty() {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "))
+            .unwrap_or_default();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(given, token)) {
+            let error = polyrec_core::Error::Unauthorized {
+                code: polyrec_core::Code::InvalidToken,
+                message: "/metrics needs `Authorization: Bearer <auth.metrics_token>`".to_owned(),
+            };
+            return super::error::ApiError::from(error).into_response();
+        }
+    }
     record_gauges(&app).await;
-    exposition()
+    exposition().into_response()
 }
 
 /// This process's metrics in the Prometheus text format.

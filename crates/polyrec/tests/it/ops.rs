@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{TestServer, config};
+use crate::support::{TestServer, config, split_topology};
 
 #[tokio::test]
 async fn health_readiness_and_metrics() {
@@ -20,6 +20,42 @@ async fn health_readiness_and_metrics() {
     assert!(
         text.contains("polyrec_http_request_duration_seconds_bucket{route=\"/api/v1/recommend\",method=\"POST\",le=")
     );
+}
+
+/// `/metrics` names tenants and their numbers; with `auth.metrics_token` set only a scrape with
+/// the token reads it, while the probes stay open.
+#[tokio::test]
+async fn metrics_with_a_token_configured_answer_only_scrapes_with_it() {
+    if split_topology() {
+        return; // The test gateway's own /metrics answers there (it holds no tenant's numbers).
+    }
+    let mut settings = polyrec_server::ServerConfig::default();
+    settings.auth.metrics_token = "scrape-token-of-the-test".to_owned();
+    let server = TestServer::start_with(settings).await;
+    let scrape = |authorization: Option<&str>| {
+        let mut request = server.client.get(format!("{}/metrics", server.url));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    for refused in [None, Some("Bearer wrong"), Some("Bearer scrape-token-of-the-tes")] {
+        let (status, body) = scrape(refused).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused:?}: {body}");
+        assert!(body.contains("invalid_token"), "{body}");
+    }
+    let (status, body) = scrape(Some("scrape-token-of-the-test")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not a bearer token: {body}");
+    let (status, body) = scrape(Some("Bearer scrape-token-of-the-test")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("polyrec_"), "{body}");
+    for path in ["/healthz", "/readyz"] {
+        let response = server.client.get(format!("{}{path}", server.url)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
 }
 
 #[tokio::test]
