@@ -16,6 +16,8 @@
 //!   completion rate, publish time) in a scenario's `Catalog`.
 //! - `cf`: the item–item and user–user neighbours (`CfModel`) of `n` users over `n` items,
 //!   30 interactions per user drawn with a popularity skew.
+//! - `ease`: the dense EASE fit over `n` items (5n users, 30 interactions each): its peak over
+//!   the input, per item², and the model it keeps.
 //!
 //! - `hot` (`hot_per_event`: the window the job kept before 2026-12-07): one scenario's
 //!   hot-score window under `n` events a second over 100,000 item ids, filled with an hour of
@@ -216,6 +218,36 @@ fn main() {
             measure(&kind, n, before, extra);
             drop(model);
         }
+        "ease" => {
+            // The dense EASE fit over `n` items (5 users per item, 30 interactions each with a
+            // popularity skew): the peak is what a training job needs for the model, the rest is
+            // what serving holds.
+            let users: Vec<String> = (0..5 * n).map(|u| format!("user_{u}")).collect();
+            let items: Vec<String> = (0..n).map(|i| format!("item_{i}")).collect();
+            let rows: Vec<(&str, &str, f32)> = users
+                .iter()
+                .flat_map(|user| {
+                    let picks: Vec<usize> = (0..30).map(|_| rng.skewed(n as u64) as usize).collect();
+                    picks.into_iter().map(|i| (user.as_str(), items[i].as_str(), 1.0))
+                })
+                .collect();
+            let data = polyrec_models::Interactions::build(rows.iter().copied(), Default::default());
+            drop(rows);
+            let base = peak_rss().max(rss());
+            let started = std::time::Instant::now();
+            let params = polyrec_models::EaseParams { max_items: n, ..Default::default() };
+            let model = polyrec_models::EaseModel::fit(&data, params).expect("the fit");
+            extra.insert("fit_seconds".into(), json!(started.elapsed().as_secs_f64()));
+            let peak = peak_rss();
+            extra.insert("peak_rss".into(), json!(peak));
+            extra.insert("fit_peak_over_input".into(), json!(peak.saturating_sub(base)));
+            extra.insert(
+                "fit_peak_bytes_per_item_squared".into(),
+                json!(peak.saturating_sub(base) as f64 / (n * n) as f64),
+            );
+            measure(&kind, n, before, extra);
+            drop(model);
+        }
         "hot" | "hot_per_event" => {
             // One scenario's hot-score window under `n` events a second over 100,000 item ids:
             // filled with an hour of them, then a minute of one flush a second, timed.
@@ -287,7 +319,7 @@ fn main() {
             extra.insert("max_relative_score_difference".into(), json!(worst));
             measure(&kind, n, before, extra);
         }
-        other => panic!("unknown kind {other:?}: profiles, catalog, cf, hot, hot_per_event or hot_agreement"),
+        other => panic!("unknown kind {other:?}: profiles, catalog, cf, ease, hot, hot_per_event or hot_agreement"),
     }
 }
 

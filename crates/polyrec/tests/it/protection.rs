@@ -56,7 +56,7 @@ async fn until(what: &str, n: usize, count: impl Fn() -> usize) {
 
 /// Starts creating item `i1` as `tenant`, and returns once the server is reading its body (its
 /// one request in flight), so it holds a slot — the process's and the tenant's — until the rest
-/// of the body is sent ([`ITEM_REST`]) or `feed` is dropped.
+/// of the body is sent ([`release`]) or `feed` is dropped.
 async fn hold_a_slot(
     server: &TestServer,
     tenant: &str,
@@ -68,8 +68,16 @@ async fn hold_a_slot(
     (feed, request)
 }
 
-/// The rest of the body [`hold_a_slot`] started.
-const ITEM_REST: &[u8] = b"\"metadata\": {}}";
+/// Sends the rest of the body [`hold_a_slot`] started: the item is created and the slot given
+/// back.
+async fn release(
+    feed: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    request: tokio::task::JoinHandle<reqwest::Response>,
+) {
+    feed.send(Ok(b"\"metadata\": {}}".to_vec())).await.unwrap();
+    drop(feed);
+    assert_eq!(request.await.unwrap().status(), StatusCode::CREATED);
+}
 
 /// Starts a bulk import as `tenant` and returns once the server is running it (`running` bulk
 /// imports in all), holding an import slot until `feed` is dropped.
@@ -113,9 +121,7 @@ async fn past_the_concurrency_limit_requests_are_shed_with_retry_after() {
     let health = server.client.get(format!("{}/healthz", server.url)).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
 
-    feed.send(Ok(ITEM_REST.to_vec())).await.unwrap();
-    drop(feed);
-    assert_eq!(upload.await.unwrap().status(), StatusCode::CREATED);
+    release(feed, upload).await;
     let (status, _) = server.get("a", "/api/v1/scenarios/s/items").await;
     assert_eq!(status, StatusCode::OK, "the permit is back once the request ended");
 }
@@ -140,9 +146,7 @@ async fn one_tenant_holding_its_slots_leaves_the_others_theirs() {
     let (status, body) = server.get("b", "/api/v1/scenarios").await;
     assert_eq!(status, StatusCode::OK, "another tenant is served meanwhile: {body}");
 
-    feed.send(Ok(ITEM_REST.to_vec())).await.unwrap();
-    drop(feed);
-    assert_eq!(upload.await.unwrap().status(), StatusCode::CREATED);
+    release(feed, upload).await;
     let (status, _) = server.get("a", "/api/v1/scenarios").await;
     assert_eq!(status, StatusCode::OK, "a's slot is back once its request ended");
 }
