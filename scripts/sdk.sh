@@ -6,14 +6,18 @@
 #
 #   bash scripts/sdk.sh [POLYREC_BIN]      # default: $CARGO_TARGET_DIR/debug/polyrec
 #
-# The Python venv is cached under $POLYREC_VENV_DIR (re-created when pyproject.toml changes);
+# The Python venv is cached under $POLYREC_VENV_DIR (re-created when pyproject.toml or the
+# checkout's path changes);
 # npm ci installs the TypeScript side's locked dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN="${1:-${CARGO_TARGET_DIR:-/var/tmp/polyrec-target}/debug/polyrec}"
 VENV="${POLYREC_VENV_DIR:-/var/tmp/polyrec-venv}/sdk-python"
-STAMP="$(sha256sum clients/python/pyproject.toml | cut -c1-16)"
+# The package is installed editable, so the venv holds this checkout's path: the stamp names the
+# path too, and a clone elsewhere (a CI run's fresh clone) gets a venv of its own, never one
+# pointing into a clone that was since deleted.
+STAMP="$(sha256sum clients/python/pyproject.toml | cut -c1-16) $PWD"
 if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$STAMP" ]; then
     rm -rf "$VENV"
     python3 -m venv "$VENV"
