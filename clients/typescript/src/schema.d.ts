@@ -3482,7 +3482,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description another tenant's token, a suspended tenant, or a quota */
+            /** @description another tenant's token, a suspended tenant, or a quota (`quota_exceeded`: the scenario has 100 experiments already) */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -320,6 +320,10 @@ fn c_get<'v>(object: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
 
 /// The most groups an experiment has.
 pub const MAX_GROUPS: usize = 10;
+/// The most experiments a scenario has, drafts and stopped ones included: every process keeps
+/// all of a scenario's experiments in memory (to stamp events with their users' groups), so a
+/// tenant creating experiments without end would grow every process.
+pub const MAX_EXPERIMENTS_PER_SCENARIO: usize = 100;
 /// Ratios may sum to 1 within this (decimal fractions such as 0.1 + 0.2 do not add up exactly).
 const RATIO_SLACK: f64 = 1e-9;
 

@@ -21,6 +21,7 @@ use crate::service::experiments::{
     request_body = CreateExperiment,
     responses(
         (status = 201, body = ExperimentView),
+        (status = 403, description = "another tenant's token, a suspended tenant, or a quota (`quota_exceeded`: the scenario has 100 experiments already)", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "the id is taken", body = ErrorBody),
         (status = 422, description = "every problem with its JSON path", body = ErrorBody),

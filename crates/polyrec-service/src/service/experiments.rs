@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 use crate::App;
 use crate::app::CompiledScenario;
 
-pub use polyrec_engine::validate::MAX_GROUPS;
+pub use polyrec_engine::validate::{MAX_EXPERIMENTS_PER_SCENARIO, MAX_GROUPS};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -133,6 +133,16 @@ pub async fn create(
     let compiled = app.scenario(tenant, scenario).await?;
     let (start, end) = (time(body.start_time, "start_time")?, time(body.end_time, "end_time")?);
     check(&compiled, &body.groups, start, end)?;
+    let held = app.stores.documents.list_experiments(tenant, Some(scenario)).await?.len();
+    if held >= MAX_EXPERIMENTS_PER_SCENARIO {
+        return Err(Error::forbidden(
+            Code::QuotaExceeded,
+            format!(
+                "scenario {scenario} has {held} experiments, the most a scenario may have is \
+                 {MAX_EXPERIMENTS_PER_SCENARIO}; delete one that is not running first"
+            ),
+        ));
+    }
     let now = app.now_ms();
     let experiment = Experiment {
         name: body.name.unwrap_or_else(|| body.experiment_id.clone()),

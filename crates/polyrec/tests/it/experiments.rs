@@ -103,6 +103,30 @@ async fn bad_experiments_are_refused_with_the_path_of_every_problem() {
 }
 
 #[tokio::test]
+async fn a_scenario_holds_at_most_100_experiments() {
+    let server = setup().await;
+    let path = "/api/v1/scenarios/feed/experiments";
+    for i in 0..100 {
+        let (status, created) = server.post("t1", path, body(&format!("e{i}"), 0.5, 0.5)).await;
+        assert_eq!(status, StatusCode::CREATED, "experiment {i}: {created}");
+    }
+    let (status, error) = server.post("t1", path, body("e100", 0.5, 0.5)).await;
+    assert_eq!((status, error["code"].as_str()), (StatusCode::FORBIDDEN, Some("quota_exceeded")), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("100"), "{error}");
+    // Another scenario has its own hundred.
+    server
+        .scenario("t1", "other", json!({"recall": {"strategies": [{"name": "latest", "weight": 1.0, "limit": 5}]}, "rank": {"model": "weighted"}}))
+        .await;
+    let (status, _) = server.post("t1", "/api/v1/scenarios/other/experiments", body("e100", 0.5, 0.5)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Deleting one makes room.
+    let (status, _) = server.call(Method::DELETE, "t1", &format!("{path}/e7"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, created) = server.post("t1", path, body("e100", 0.5, 0.5)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+}
+
+#[tokio::test]
 async fn a_running_experiment_serves_each_group_its_config_and_stamps_its_events() {
     let server = setup().await;
     let base = "/api/v1/scenarios/feed/experiments";
