@@ -189,7 +189,9 @@ fn main() {
                     })
                 })
                 .collect();
+            let started = std::time::Instant::now();
             let catalog = Catalog::build(items);
+            extra.insert("build_ms".into(), json!(started.elapsed().as_millis()));
             extra.insert("items".into(), json!(catalog.len()));
             measure(&kind, n, before, extra);
             drop(catalog);

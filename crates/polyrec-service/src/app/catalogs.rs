@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
-use polyrec_core::{Item, Result, ScenarioId, TenantId};
+use polyrec_core::{Error, Item, Result, ScenarioId, TenantId};
 use polyrec_engine::Catalog;
 
 use super::Key;
@@ -57,16 +57,44 @@ impl Catalogs {
         if slot.loaded.load(Ordering::SeqCst) && !slot.dirty.load(Ordering::SeqCst) {
             return Ok(slot.snapshot.read().clone());
         }
+        // On a task of its own, so a caller that gives up (a request past its deadline) cannot
+        // drop a build halfway and leave the next caller to load the catalog all over again.
+        let (source, tenant, id) = (self.source.clone(), tenant.clone(), id.clone());
+        tokio::spawn(async move { Self::refresh(&*source, &tenant, &id, &slot).await })
+            .await
+            .map_err(|e| Error::internal(format!("building the catalog: {e}")))?
+    }
+
+    /// Loads the items when they are not held, and builds the snapshot when they changed. The
+    /// work proportional to the catalog (indexing the loaded items, building the snapshot: about
+    /// a second at a million items) runs on the blocking pool: on a runtime thread it stalled
+    /// the requests of every tenant polled on that thread for as long.
+    async fn refresh(source: &dyn ItemSource, tenant: &TenantId, id: &ScenarioId, slot: &Slot) -> Result<Arc<Catalog>> {
         let mut items = slot.items.lock().await;
-        if items.is_none() {
-            let loaded = self.source.scan_items(tenant, id).await?;
-            *items = Some(loaded.into_iter().map(|item| (item.item_id.to_string(), Arc::new(item))).collect());
-            slot.dirty.store(true, Ordering::SeqCst);
-        }
-        if slot.dirty.swap(false, Ordering::SeqCst) {
-            let built = Arc::new(Catalog::build(items.iter().flat_map(|map| map.values().cloned())));
+        let loaded = match *items {
+            None => Some(source.scan_items(tenant, id).await?),
+            Some(_) => None,
+        };
+        // `dirty` is cleared only once the new snapshot is in: until then every reader comes
+        // here and waits for it rather than take the old one. Writes set it under the lock
+        // held here, so none is missed.
+        if slot.dirty.load(Ordering::SeqCst) || loaded.is_some() {
+            let held = items.take();
+            let built = tokio::task::spawn_blocking(move || {
+                let map: HashMap<String, Arc<Item>> = match loaded {
+                    Some(loaded) => loaded.into_iter().map(|item| (item.item_id.to_string(), Arc::new(item))).collect(),
+                    None => held.unwrap_or_default(),
+                };
+                let built = Arc::new(Catalog::build(map.values().cloned()));
+                (map, built)
+            })
+            .await;
+            // On failure the items went with the build: the next caller loads them again.
+            let (map, built) = built.map_err(|e| Error::internal(format!("building the catalog: {e}")))?;
+            *items = Some(map);
             *slot.snapshot.write() = built;
             slot.loaded.store(true, Ordering::SeqCst);
+            slot.dirty.store(false, Ordering::SeqCst);
         }
         Ok(slot.snapshot.read().clone())
     }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,6 +23,8 @@ use crate::sources::{ItemSource, ScenarioSource};
 struct Documents {
     scenarios: Mutex<HashMap<ScenarioId, Scenario>>,
     items: Mutex<Vec<Item>>,
+    /// How many times the items were read.
+    scans: AtomicUsize,
     stall: Mutex<bool>,
     read: tokio::sync::Notify,
     release: tokio::sync::Notify,
@@ -52,6 +55,7 @@ impl ScenarioSource for Documents {
 #[async_trait]
 impl ItemSource for Documents {
     async fn scan_items(&self, _: &TenantId, _: &ScenarioId) -> Result<Vec<Item>> {
+        self.scans.fetch_add(1, Ordering::SeqCst);
         Ok(self.items.lock().clone())
     }
 }
@@ -136,4 +140,60 @@ async fn catalogs_take_item_writes_locally_and_from_other_processes() {
     a.remove(&tenant, &id, "i1").await;
     assert!(a.get(&tenant, &id).await.unwrap().get("i1").is_none());
     assert!(b.get(&tenant, &id).await.unwrap().get("i1").is_none());
+}
+
+/// A catalog of `n` items, loaded once into `Catalogs` and then written to, so the next read
+/// rebuilds it.
+async fn written_catalog(n: usize) -> (Arc<Documents>, Arc<Catalogs>) {
+    let documents = Arc::new(Documents::default());
+    let (tenant, id) = ids();
+    documents.items.lock().extend((0..n).map(|i| item(&format!("i{i}"))));
+    let catalogs = Arc::new(Catalogs::new(documents.clone(), Arc::new(Local::default()), 0));
+    assert_eq!(catalogs.get(&tenant, &id).await.unwrap().len(), n);
+    catalogs.upsert(&tenant, &id, &[item("new")]).await;
+    (documents, catalogs)
+}
+
+/// One runtime thread (as each of a 2-core server's two is): while a tenant's large catalog is
+/// rebuilt after a write, the thread goes on polling other tasks (other tenants' requests).
+#[tokio::test(flavor = "current_thread")]
+async fn a_catalog_rebuild_leaves_the_runtime_thread_to_other_tasks() {
+    let (_documents, catalogs) = written_catalog(50_000).await;
+    let (tenant, id) = ids();
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = tokio::spawn({
+        let (catalogs, done) = (catalogs.clone(), done.clone());
+        async move {
+            let catalog = catalogs.get(&tenant, &id).await.unwrap();
+            done.store(true, Ordering::SeqCst);
+            catalog
+        }
+    });
+    let mut polled_meanwhile = 0;
+    while !done.load(Ordering::SeqCst) {
+        polled_meanwhile += 1;
+        tokio::task::yield_now().await;
+    }
+    assert!(reader.await.unwrap().get("new").is_some());
+    // Built on the runtime thread, the other task is polled about twice: before the build
+    // starts and after it ends.
+    assert!(polled_meanwhile > 100, "another task was polled only {polled_meanwhile} times during the build");
+}
+
+/// A caller that gives up while the catalog is being built (a request past its deadline) does
+/// not throw the build away: the next caller finds it done, and the items are not read again.
+#[tokio::test(flavor = "current_thread")]
+async fn a_caller_giving_up_during_a_rebuild_does_not_lose_it() {
+    let (documents, catalogs) = written_catalog(50_000).await;
+    let (tenant, id) = ids();
+    let reader = tokio::spawn({
+        let (catalogs, tenant, id) = (catalogs.clone(), tenant.clone(), id.clone());
+        async move { catalogs.get(&tenant, &id).await.map(|_| ()) }
+    });
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+    reader.abort();
+    assert!(catalogs.get(&tenant, &id).await.unwrap().get("new").is_some());
+    assert_eq!(documents.scans.load(Ordering::SeqCst), 1, "the items were read again");
 }
