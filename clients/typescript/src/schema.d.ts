@@ -559,7 +559,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description The newest 100 versions of the scenario's config (all are kept), newest first; revert by sending an old version's config with PUT (which makes it the newest version). */
+        /** @description The newest 100 versions of the scenario's config (older ones are not kept), newest first; revert by sending an old version's config with PUT (which makes it the newest version). */
         get: operations["scenarios_versions"];
         put?: never;
         post?: never;

@@ -62,6 +62,11 @@ pub struct ItemFilter {
     pub limit: usize,
 }
 
+/// How many versions of a scenario its history keeps: each insert and replace keeps one and
+/// drops those `SCENARIO_VERSIONS_KEPT` or more behind it. A config is up to 256 KiB, so a
+/// scenario's history holds at most about 25 MiB however often it is changed.
+pub const SCENARIO_VERSIONS_KEPT: u64 = 100;
+
 /// The document store's scenarios and their version history.
 #[async_trait]
 pub trait ScenarioStore: Send + Sync {
@@ -69,8 +74,9 @@ pub trait ScenarioStore: Send + Sync {
     async fn insert_scenario(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()>;
     async fn get_scenario(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Option<Scenario>>;
     async fn list_scenarios(&self, tenant: &TenantId) -> Result<Vec<Scenario>>;
-    /// The newest `limit` stored versions of a scenario (each insert and replace keeps one),
-    /// newest first; empty for an unknown scenario. Deleting the scenario deletes its history.
+    /// The newest `limit` stored versions of a scenario (each insert and replace keeps one, up
+    /// to [`SCENARIO_VERSIONS_KEPT`]), newest first; empty for an unknown scenario. Deleting the
+    /// scenario deletes its history.
     async fn scenario_history(&self, tenant: &TenantId, scenario: &ScenarioId, limit: usize) -> Result<Vec<Scenario>>;
     /// Replaces a scenario if its stored version is `expected_version` (optimistic concurrency).
     async fn replace_scenario(&self, tenant: &TenantId, scenario: &Scenario, expected_version: u64) -> Result<()>;

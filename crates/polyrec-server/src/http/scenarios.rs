@@ -55,7 +55,7 @@ pub async fn get(
 }
 
 #[utoipa::path(get, path = "/api/v1/scenarios/{scenario_id}/versions", tag = "scenarios",
-    description = "The newest 100 versions of the scenario's config (all are kept), newest first; revert by sending an old \
+    description = "The newest 100 versions of the scenario's config (older ones are not kept), newest first; revert by sending an old \
         version's config with PUT (which makes it the newest version).",
     params(("X-Tenant-Id" = String, Header, description = "tenant id"), ("scenario_id" = String, Path)),
     responses((status = 200, body = ScenarioHistory), (status = 404, body = ErrorBody)))]

@@ -101,8 +101,8 @@ impl From<Scenario> for ScenarioView {
 pub const MAX_SCENARIO_TYPE_LEN: usize = 64;
 /// The longest name of a scenario or an experiment, in characters.
 pub const MAX_NAME_CHARS: usize = 256;
-/// The versions `GET …/versions` answers with, newest first (all are kept).
-pub const MAX_HISTORY: usize = 100;
+/// The versions `GET …/versions` answers with, newest first: all the store keeps.
+pub const MAX_HISTORY: usize = polyrec_storage::SCENARIO_VERSIONS_KEPT as usize;
 
 pub(crate) fn check_name(name: Option<&str>) -> Result<()> {
     match name {

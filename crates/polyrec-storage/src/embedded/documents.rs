@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Db, Role, open, sql};
 use crate::{DeadLetterStore, ExperimentStore, ItemStore, JobStore, ModelStore, ProfileStore, ScenarioStore};
-use crate::{ItemFilter, Upserted};
+use crate::{ItemFilter, SCENARIO_VERSIONS_KEPT, Upserted};
 
 pub struct SqliteDocuments {
     writer: Db,
@@ -93,11 +93,17 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_by_time ON dead_letters (dead_ms);
 ";
 
-/// Keeps a copy of a scenario version in its history (`DocumentStore::scenario_history`).
+/// Keeps a copy of a scenario version in its history (`DocumentStore::scenario_history`), and
+/// drops the versions [`SCENARIO_VERSIONS_KEPT`] or more behind it.
 fn keep_version(conn: &rusqlite::Connection, tenant: &str, id: &str, version: i64, doc: &str) -> Result<()> {
     conn.execute(
         "INSERT OR REPLACE INTO scenario_versions (tenant_id, scenario_id, version, doc) VALUES (?1, ?2, ?3, ?4)",
         params![tenant, id, version, doc],
+    )
+    .map_err(sql)?;
+    conn.execute(
+        "DELETE FROM scenario_versions WHERE tenant_id = ?1 AND scenario_id = ?2 AND version <= ?3",
+        params![tenant, id, version - SCENARIO_VERSIONS_KEPT as i64],
     )
     .map_err(sql)?;
     Ok(())

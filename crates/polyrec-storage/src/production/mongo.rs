@@ -31,7 +31,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{DeadLetterStore, ExperimentStore, ItemStore, JobStore, ModelStore, ProfileStore, ScenarioStore};
-use crate::{ItemFilter, Upserted, model_version_exists};
+use crate::{ItemFilter, SCENARIO_VERSIONS_KEPT, Upserted, model_version_exists};
 
 /// A BSON document (for [`MongoDocuments::raw`]).
 pub use mongodb::bson::Document;
@@ -301,12 +301,17 @@ fn profile_key(tenant: &TenantId, user: &UserId, scenario: &ScenarioId) -> Docum
 
 impl MongoDocuments {
     /// Keeps a copy of a scenario version in `scenario_versions` (one document, after the write of
-    /// the scenario itself: a crash in between loses that history entry, not the scenario).
+    /// the scenario itself: a crash in between loses that history entry, not the scenario), and
+    /// drops the versions [`SCENARIO_VERSIONS_KEPT`] or more behind it (a crash before that
+    /// leaves them to the next write's delete, which covers every older version).
     async fn keep_version(&self, tenant: &TenantId, scenario: &Scenario) -> Result<()> {
         let mut key = scenario_key(tenant, &scenario.scenario_id);
         key.insert("version", scenario.version as i64);
         let collection = self.db.collection::<Document>("scenario_versions");
         collection.replace_one(key, to_doc(tenant, scenario)?).upsert(true).await.map_err(unavailable)?;
+        let mut old = scenario_key(tenant, &scenario.scenario_id);
+        old.insert("version", doc! { "$lte": scenario.version as i64 - SCENARIO_VERSIONS_KEPT as i64 });
+        collection.delete_many(old).await.map_err(unavailable)?;
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use polyrec_core::profile::UserProfile;
 use polyrec_core::{Error, EventType, ItemId, ItemStatus, JobRecord, JobState, ModelRecord, ModelStatus};
-use polyrec_storage::{DocumentStore, ItemFilter, Upserted};
+use polyrec_storage::{DocumentStore, ItemFilter, SCENARIO_VERSIONS_KEPT, Upserted};
 
 use crate::support::*;
 
@@ -70,6 +70,7 @@ suite!(
     unfinished_jobs_are_counted_per_tenant,
     experiments_insert_list_replace_with_versions_and_delete,
     scenario_history_keeps_every_version_of_one_tenant_and_goes_with_the_scenario,
+    scenario_history_keeps_the_newest_hundred_versions,
     dead_letters_are_kept_per_tenant_paged_deleted_and_trimmed,
 );
 
@@ -143,6 +144,23 @@ async fn scenario_history_keeps_every_version_of_one_tenant_and_goes_with_the_sc
         [first],
         "a new scenario starts over"
     );
+}
+
+async fn scenario_history_keeps_the_newest_hundred_versions(store: &dyn DocumentStore) {
+    let (t, other) = (tenant(&unique("t")), tenant(&unique("o")));
+    let mut current = scenario("feed");
+    store.insert_scenario(&t, &current).await.unwrap();
+    store.insert_scenario(&other, &current).await.unwrap();
+    for version in 2..=105 {
+        let mut next = current.clone();
+        next.version = version;
+        store.replace_scenario(&t, &next, current.version).await.unwrap();
+        current = next;
+    }
+    let history = store.scenario_history(&t, &current.scenario_id, 1_000).await.unwrap();
+    let versions: Vec<u64> = history.iter().map(|s| s.version).collect();
+    assert_eq!(versions, (6..=105).rev().collect::<Vec<u64>>(), "the newest {SCENARIO_VERSIONS_KEPT}, no more");
+    assert_eq!(store.scenario_history(&other, &current.scenario_id, 1_000).await.unwrap().len(), 1, "per tenant");
 }
 
 async fn scenarios_insert_get_list_replace_delete(store: &dyn DocumentStore) {

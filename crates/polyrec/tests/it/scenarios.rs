@@ -256,7 +256,7 @@ async fn a_scenario_created_again_after_a_delete_starts_clean() {
 }
 
 #[tokio::test]
-async fn every_version_is_kept_and_an_old_one_can_be_put_back() {
+async fn the_newest_versions_are_kept_and_an_old_one_can_be_put_back() {
     let server = TestServer::start().await;
     server.scenario("t1", "feed", config(&[("latest", 1.0, 10)])).await;
     let body = json!({"scenario_type": "vlog", "config": config(&[("latest", 1.0, 20)])});
@@ -283,7 +283,7 @@ async fn every_version_is_kept_and_an_old_one_can_be_put_back() {
     );
     let (status, _) = server.get("t2", "/api/v1/scenarios/feed/versions").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's history is not found");
-    // The answer holds the newest 100 versions.
+    // The newest 100 versions are kept and answered.
     for limit in 4..=105 {
         let patch = json!({"config": {"recall": {"strategies": [{"name": "latest", "weight": 1.0, "limit": limit}]}}});
         let (status, answer) = server.call(Method::PATCH, "t1", "/api/v1/scenarios/feed", Some(patch)).await;
