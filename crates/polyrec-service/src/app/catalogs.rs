@@ -80,21 +80,25 @@ impl Catalogs {
         // held here, so none is missed.
         if slot.dirty.load(Ordering::SeqCst) || loaded.is_some() {
             let held = items.take();
+            let previous = slot.snapshot.read().clone();
             let built = tokio::task::spawn_blocking(move || {
                 let map: HashMap<String, Arc<Item>> = match loaded {
                     Some(loaded) => loaded.into_iter().map(|item| (item.item_id.to_string(), Arc::new(item))).collect(),
                     None => held.unwrap_or_default(),
                 };
-                let built = Arc::new(Catalog::build(map.values().cloned()));
+                let built = Arc::new(Catalog::build_like(map.values().cloned(), &previous));
                 (map, built)
             })
             .await;
             // On failure the items went with the build: the next caller loads them again.
             let (map, built) = built.map_err(|e| Error::internal(format!("building the catalog: {e}")))?;
             *items = Some(map);
-            *slot.snapshot.write() = built;
+            let replaced = std::mem::replace(&mut *slot.snapshot.write(), built);
             slot.loaded.store(true, Ordering::SeqCst);
             slot.dirty.store(false, Ordering::SeqCst);
+            // Freed off the runtime threads (and outside the lock readers take), unless a request
+            // still holds it: then that request frees it.
+            tokio::task::spawn_blocking(move || drop(replaced));
         }
         Ok(slot.snapshot.read().clone())
     }

@@ -197,3 +197,18 @@ async fn a_caller_giving_up_during_a_rebuild_does_not_lose_it() {
     assert!(catalogs.get(&tenant, &id).await.unwrap().get("new").is_some());
     assert_eq!(documents.scans.load(Ordering::SeqCst), 1, "the items were read again");
 }
+
+/// The indexes a scenario's requests asked of one snapshot are built with the next (on the
+/// blocking pool), not by the first request after the item write.
+#[tokio::test]
+async fn a_rebuilt_catalog_comes_with_the_indexes_the_scenario_reads() {
+    let (_documents, catalogs) = written_catalog(10).await;
+    let (tenant, id) = ids();
+    let catalog = catalogs.get(&tenant, &id).await.unwrap();
+    assert_eq!(catalog.indexes_built_on_ask(), 0);
+    catalog.by_field("region");
+    catalogs.upsert(&tenant, &id, &[item("newer")]).await;
+    let rebuilt = catalogs.get(&tenant, &id).await.unwrap();
+    assert!(rebuilt.get("newer").is_some());
+    assert_eq!(rebuilt.indexes_built_on_ask(), 1, "the field index came built with the snapshot");
+}
