@@ -153,7 +153,8 @@ impl ItemSource for Items {
     async fn scan_items(&self, tenant: &TenantId, id: &ScenarioId) -> Result<Vec<Item>> {
         let request = proto::ScenarioRef { tenant_id: tenant.to_string(), scenario_id: id.to_string() };
         // The whole scan is retried: a stream that broke off leaves nothing half loaded.
-        self.0
+        let items = self
+            .0
             .call("item", "ScanItems", || {
                 let mut client = proto::item_service_client::ItemServiceClient::new(self.0.traced());
                 let request = self.0.request(tenant, request.clone());
@@ -166,10 +167,11 @@ impl ItemSource for Items {
                     Ok(tonic::Response::new(items))
                 }
             })
-            .await?
-            .iter()
-            .map(|item| parse("item-service", &item.json))
-            .collect()
+            .await?;
+        // A whole catalog (a second or more at a million items): parsed off the runtime threads.
+        tokio::task::spawn_blocking(move || items.iter().map(|item| parse("item-service", &item.json)).collect())
+            .await
+            .map_err(|e| Error::internal(format!("parsing items: {e}")))?
     }
 }
 

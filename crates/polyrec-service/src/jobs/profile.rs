@@ -256,15 +256,24 @@ pub async fn recompute(
         .await?;
     let catalog = app.catalogs.get(tenant, scenario).await?;
     // (A scenario's deletion removes its events from the warehouse: these are all its own.)
-    let mut by_user: BTreeMap<&str, Vec<&polyrec_storage::BehaviorRow>> = BTreeMap::new();
-    for event in &rows {
-        by_user.entry(&event.user_id).or_default().push(event);
-    }
+    // Up to RECOMPUTE_MAX_EVENTS rows: grouped on the blocking pool.
+    let by_user = tokio::task::spawn_blocking(move || {
+        let mut by_user: BTreeMap<String, Vec<polyrec_storage::BehaviorRow>> = BTreeMap::new();
+        for event in rows {
+            by_user.entry(event.user_id.clone()).or_default().push(event);
+        }
+        by_user
+    })
+    .await
+    .map_err(|e| polyrec_core::Error::internal(format!("grouping events by user: {e}")))?;
     let mut report = Recomputed { users: 0, events: 0, skipped: 0 };
     let mut rebuilt = Vec::new();
     for (user, mut events) in by_user {
         held()?;
-        let Ok(user) = UserId::parse(user) else { continue };
+        // A cached profile is read without waiting: without this the job kept its runtime
+        // thread for all its users.
+        tokio::task::yield_now().await;
+        let Ok(user) = UserId::parse(&user) else { continue };
         let user = &user;
         // By event time: the warehouse rows carry no processing time.
         let last_received = events.iter().map(|e| e.timestamp_ms).max().unwrap_or(i64::MAX);

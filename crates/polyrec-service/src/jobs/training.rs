@@ -984,24 +984,33 @@ async fn precompute_answers(app: &Arc<App>, tenant: &TenantId, scenario: &Scenar
     tracker.stage("reading active users", 0.0, 0.1).await;
     let since = app.now_ms() - active_days as i64 * DAY_MS;
     let interactions = app.stores.warehouse.interactions(tenant, scenario, since).await?;
-    let mut last: HashMap<&str, i64> = HashMap::new();
-    for row in interactions.iter() {
-        let at = last.entry(row.user_id.as_str()).or_insert(row.last_ms);
-        *at = (*at).max(row.last_ms);
-    }
-    let mut users: Vec<(&str, i64)> = last.into_iter().collect();
-    users.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    let skipped = users.len().saturating_sub(MAX_PRECOMPUTE_USERS);
-    users.truncate(MAX_PRECOMPUTE_USERS);
+    // Proportional to the scenario's interactions: on the blocking pool, as the fits are.
+    let (users, skipped) = tokio::task::spawn_blocking(move || {
+        let mut last: HashMap<&str, i64> = HashMap::new();
+        for row in interactions.iter() {
+            let at = last.entry(row.user_id.as_str()).or_insert(row.last_ms);
+            *at = (*at).max(row.last_ms);
+        }
+        let mut users: Vec<(&str, i64)> = last.into_iter().collect();
+        users.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let skipped = users.len().saturating_sub(MAX_PRECOMPUTE_USERS);
+        users.truncate(MAX_PRECOMPUTE_USERS);
+        (users.into_iter().map(|(user, _)| user.to_owned()).collect::<Vec<String>>(), skipped)
+    })
+    .await
+    .map_err(|e| Error::internal(format!("ordering the active users: {e}")))?;
     tracker.stage("filling the result cache", 0.1, 1.0).await;
     let (mut computed, mut cached) = (0u64, 0u64);
-    for (n, (user, _)) in users.iter().enumerate() {
+    for (n, user) in users.iter().enumerate() {
         if n % 1_000 == 0 {
             tracker.still_held()?;
             tracker.within.store((n as f64 / users.len() as f64).to_bits(), Ordering::Relaxed);
         }
+        // Each answer is a request's work, and with every store answering from memory nothing
+        // below needs to wait: without this the job kept its runtime thread for all its users.
+        tokio::task::yield_now().await;
         // Ids came through ingestion's checks; one that does not parse is not answered.
-        let Ok(user) = UserId::parse(*user) else { continue };
+        let Ok(user) = UserId::parse(user) else { continue };
         if crate::service::recommend::precompute(app, tenant, &user, scenario).await? {
             cached += 1;
         } else {

@@ -140,14 +140,19 @@ pub async fn register(
 ) -> Result<ModelRecord> {
     let name = loaded.name();
     let model_type = check_name(name)?;
-    let bytes = loaded.to_bytes();
     // Two trainings (in two processes) may number a version alike: the second takes the next.
     for _ in 0..5 {
         let existing = app.stores.documents.list_models(tenant, scenario, Some(name)).await?;
         let sequence = existing.iter().map(|m| m.sequence).max().unwrap_or(0) + 1;
         let run = uuid::Uuid::new_v4().simple().to_string();
         let key = format!("{scenario}/{name}/v{sequence}-{}.bin", &run[..8]);
-        app.stores.blobs.put(tenant, &key, bytes.clone()).await?;
+        // Encoded on the blocking pool (a dense EASE at its item cap is gigabytes), once per
+        // attempt rather than copied: a second attempt is rare.
+        let encoding = loaded.clone();
+        let bytes = tokio::task::spawn_blocking(move || encoding.to_bytes())
+            .await
+            .map_err(|e| Error::internal(format!("encoding model {name}: {e}")))?;
+        app.stores.blobs.put(tenant, &key, bytes).await?;
         let record = ModelRecord {
             scenario_id: scenario.clone(),
             model_type,

@@ -478,7 +478,11 @@ impl ItemStore for MongoDocuments {
 
     async fn scan_items(&self, tenant: &TenantId, scenario: &ScenarioId) -> Result<Vec<Item>> {
         let query = Find { filter: scenario_key(tenant, scenario), ..Default::default() };
-        self.find("items", query).await?.into_iter().map(from_doc).collect()
+        let docs = self.find("items", query).await?;
+        // A whole catalog (a second or more at a million items): decoded off the runtime threads.
+        tokio::task::spawn_blocking(move || docs.into_iter().map(from_doc).collect())
+            .await
+            .map_err(|e| Error::internal(format!("decoding items: {e}")))?
     }
 }
 
