@@ -153,7 +153,8 @@ impl Default for ServicesConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
-    /// The shared secret of HS256 tokens; empty: HS256 tokens are not accepted.
+    /// The shared secret of HS256 tokens, at least 32 bytes (a shorter one is refused at start);
+    /// empty: HS256 tokens are not accepted.
     pub hs256_secret: String,
     /// A PEM file with the RSA public key of RS256 tokens; empty: RS256 tokens are not accepted.
     pub rs256_public_key_file: String,

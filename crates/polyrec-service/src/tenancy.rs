@@ -587,6 +587,9 @@ pub fn fill_user_fields(context: &mut serde_json::Map<String, serde_json::Value>
 }
 
 /// Checks `Authorization: Bearer <JWT>` with the configured keys.
+/// The shortest `auth.hs256_secret` the server starts with.
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
+
 struct Verifier {
     hs256: Option<DecodingKey>,
     rs256: Option<DecodingKey>,
@@ -598,7 +601,17 @@ struct Verifier {
 
 impl Verifier {
     fn new(config: &AuthConfig) -> anyhow::Result<Option<Self>> {
-        let hs256 = (!config.hs256_secret.is_empty()).then(|| DecodingKey::from_secret(config.hs256_secret.as_bytes()));
+        let secret = &config.hs256_secret;
+        // RFC 7518 §3.2: an HS256 key is at least the hash's 256 bits. One token is enough to
+        // search a short secret offline, and the secret found signs any tenant's tokens.
+        if !secret.is_empty() && secret.len() < MIN_HS256_SECRET_BYTES {
+            anyhow::bail!(
+                "auth.hs256_secret (POLYREC_JWT_HS256_SECRET) must be at least {MIN_HS256_SECRET_BYTES} bytes, not {}: \
+                 a shorter one can be found from a single token; make one with `openssl rand -base64 48`",
+                secret.len()
+            );
+        }
+        let hs256 = (!secret.is_empty()).then(|| DecodingKey::from_secret(secret.as_bytes()));
         let rs256 = match config.rs256_public_key_file.as_str() {
             "" => None,
             path => {
@@ -741,6 +754,15 @@ mod tests {
         assert!(error.to_string().contains("no answer within 1000 ms"), "{error}");
         assert_eq!(calls.load(Ordering::SeqCst), 4, "the first call and three retries");
         assert!(about(started.elapsed(), 4 * 1_000 + 100 + 200 + 400), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_short_hs256_secret_is_refused_at_start() {
+        let auth = |secret: &str| AuthConfig { hs256_secret: secret.to_owned(), ..AuthConfig::default() };
+        let error = Verifier::new(&auth("changeme")).err().expect("an 8-byte secret is refused").to_string();
+        assert!(error.contains("at least 32 bytes, not 8"), "{error}");
+        assert!(Verifier::new(&auth(&"k".repeat(MIN_HS256_SECRET_BYTES))).unwrap().is_some());
+        assert!(Verifier::new(&auth("")).unwrap().is_none(), "empty: HS256 off");
     }
 
     #[test]
