@@ -2,7 +2,7 @@
 //! each process compares its catalog with `catalog:version` at most every `services.follow_ms`
 //! and reloads it when another process wrote items.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -34,11 +34,20 @@ pub struct Catalogs {
     slots: RwLock<HashMap<Key, Arc<Slot>>>,
     follow_ms: u64,
     started: std::time::Instant,
+    /// Snapshots built, every scenario together.
+    builds: AtomicU64,
 }
 
 impl Catalogs {
     pub(crate) fn new(source: Arc<dyn ItemSource>, coherence: Arc<dyn Coherence>, follow_ms: u64) -> Self {
-        Self { source, coherence, slots: RwLock::default(), follow_ms, started: std::time::Instant::now() }
+        Self {
+            source,
+            coherence,
+            slots: RwLock::default(),
+            follow_ms,
+            started: std::time::Instant::now(),
+            builds: AtomicU64::new(0),
+        }
     }
 
     fn slot(&self, tenant: &TenantId, id: &ScenarioId) -> Arc<Slot> {
@@ -60,16 +69,55 @@ impl Catalogs {
         // On a task of its own, so a caller that gives up (a request past its deadline) cannot
         // drop a build halfway and leave the next caller to load the catalog all over again.
         let (source, tenant, id) = (self.source.clone(), tenant.clone(), id.clone());
-        tokio::spawn(async move { Self::refresh(&*source, &tenant, &id, &slot).await })
+        let (catalog, built) = tokio::spawn(async move { Self::refresh(&*source, &tenant, &id, &slot).await })
             .await
-            .map_err(|e| Error::internal(format!("building the catalog: {e}")))?
+            .map_err(|e| Error::internal(format!("building the catalog: {e}")))??;
+        if built {
+            self.builds.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(catalog)
+    }
+
+    /// How many items the scenario has, and which of `ids` are among them: read from the items
+    /// this process holds (loaded on first use), without building a snapshot. The item quota
+    /// asks this before each write; building a snapshot for it made a bulk import of n items
+    /// rebuild the catalog every 1,000 lines, quadratic in n.
+    pub async fn census<'a>(
+        &self,
+        tenant: &TenantId,
+        id: &ScenarioId,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(u64, HashSet<&'a str>)> {
+        let slot = self.slot(tenant, id);
+        self.follow(tenant, id, &slot).await;
+        if slot.items.lock().await.is_none() {
+            self.get(tenant, id).await?;
+        }
+        let items = slot.items.lock().await;
+        // Dropped again in between only when another process wrote: its snapshot then counts.
+        let Some(map) = items.as_ref() else {
+            drop(items);
+            let catalog = self.get(tenant, id).await?;
+            return Ok((catalog.len() as u64, ids.into_iter().filter(|id| catalog.get(id).is_some()).collect()));
+        };
+        Ok((map.len() as u64, ids.into_iter().filter(|id| map.contains_key(*id)).collect()))
+    }
+
+    /// Snapshots built since the process started, every scenario together.
+    pub fn builds(&self) -> u64 {
+        self.builds.load(Ordering::Relaxed)
     }
 
     /// Loads the items when they are not held, and builds the snapshot when they changed. The
     /// work proportional to the catalog (indexing the loaded items, building the snapshot: about
     /// a second at a million items) runs on the blocking pool: on a runtime thread it stalled
     /// the requests of every tenant polled on that thread for as long.
-    async fn refresh(source: &dyn ItemSource, tenant: &TenantId, id: &ScenarioId, slot: &Slot) -> Result<Arc<Catalog>> {
+    async fn refresh(
+        source: &dyn ItemSource,
+        tenant: &TenantId,
+        id: &ScenarioId,
+        slot: &Slot,
+    ) -> Result<(Arc<Catalog>, bool)> {
         let mut items = slot.items.lock().await;
         let loaded = match *items {
             None => Some(source.scan_items(tenant, id).await?),
@@ -99,8 +147,9 @@ impl Catalogs {
             // Freed off the runtime threads (and outside the lock readers take), unless a request
             // still holds it: then that request frees it.
             tokio::task::spawn_blocking(move || drop(replaced));
+            return Ok((slot.snapshot.read().clone(), true));
         }
-        Ok(slot.snapshot.read().clone())
+        Ok((slot.snapshot.read().clone(), false))
     }
 
     /// At most every `services.follow_ms`, compares the catalog with the shared version and,

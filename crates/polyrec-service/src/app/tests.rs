@@ -212,3 +212,21 @@ async fn a_rebuilt_catalog_comes_with_the_indexes_the_scenario_reads() {
     assert!(rebuilt.get("newer").is_some());
     assert_eq!(rebuilt.indexes_built_on_ask(), 1, "the field index came built with the snapshot");
 }
+
+/// The item quota's count reads the items held, without building a snapshot: a bulk import
+/// asks before every batch of 1,000 lines.
+#[tokio::test]
+async fn counting_a_catalogs_items_builds_no_snapshot() {
+    let (_documents, catalogs) = written_catalog(10).await;
+    let (tenant, id) = ids();
+    let built = catalogs.builds();
+    assert_eq!(built, 1, "the first load");
+    let (count, held) = catalogs.census(&tenant, &id, ["i3", "new", "nope"]).await.unwrap();
+    assert_eq!(count, 11);
+    assert_eq!(held, ["i3", "new"].into_iter().collect());
+    catalogs.upsert(&tenant, &id, &[item("newer")]).await;
+    assert_eq!(catalogs.census(&tenant, &id, []).await.unwrap().0, 12);
+    assert_eq!(catalogs.builds(), built, "counted without a build");
+    assert!(catalogs.get(&tenant, &id).await.unwrap().get("newer").is_some());
+    assert_eq!(catalogs.builds(), built + 1, "the next read builds once");
+}

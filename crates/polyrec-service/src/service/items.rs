@@ -125,7 +125,7 @@ pub async fn create(app: &App, tenant: &TenantId, scenario: &ScenarioId, body: I
     require_scenario(app, tenant, scenario).await?;
     let item = body.into_item(scenario, app.now_ms())?;
     let quota = app.tenancy.tenant(tenant, app.now_ms()).await?.quota;
-    if quota.max_items > 0 && app.catalogs.get(tenant, scenario).await?.len() as u64 >= quota.max_items {
+    if quota.max_items > 0 && app.catalogs.census(tenant, scenario, []).await?.0 >= quota.max_items {
         return Err(Error::forbidden(
             Code::QuotaExceeded,
             format!("this tenant may have {} items in a scenario and has them all", quota.max_items),
@@ -380,12 +380,13 @@ async fn flush(
     // The tenant's item quota: new items past it are rejected line by line; updates pass.
     let quota = app.tenancy.tenant(tenant, app.now_ms()).await?.quota;
     if quota.max_items > 0 {
-        let catalog = app.catalogs.get(tenant, scenario).await?;
-        let mut count = catalog.len() as u64;
+        let (mut count, held) =
+            app.catalogs.census(tenant, scenario, lines.iter().map(|(_, i)| i.item_id.as_str())).await?;
+        let held: std::collections::HashSet<String> = held.into_iter().map(str::to_owned).collect();
         let mut new = std::collections::HashSet::new();
         lines.retain(|(line, item)| {
             let id = item.item_id.as_str();
-            if catalog.get(id).is_some() || new.contains(id) {
+            if held.contains(id) || new.contains(id) {
                 return true;
             }
             if count >= quota.max_items {
