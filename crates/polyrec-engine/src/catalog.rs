@@ -44,6 +44,19 @@ pub struct Catalog {
 
 const NO_CATEGORY: u32 = u32::MAX;
 
+/// An index a catalog builds on first ask (work proportional to the catalog), named so that a
+/// pipeline can list the ones it reads and the server build them on the blocking pool before
+/// the request runs ([`Catalog::is_built`], [`Catalog::build_index`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CatalogIndex {
+    /// [`Catalog::numeric_column`] of a field.
+    Numeric(String),
+    /// [`Catalog::by_field`] of a field.
+    Field(String),
+    /// [`Catalog::places`] of a latitude and a longitude field.
+    Places(String, String),
+}
+
 impl Catalog {
     pub fn build(items: impl IntoIterator<Item = Arc<Item>>) -> Self {
         let items: HashMap<String, Arc<Item>> =
@@ -110,6 +123,29 @@ impl Catalog {
             catalog.places(lat, lon);
         }
         catalog
+    }
+
+    /// Whether `index` is built. Never waits: `false` while another thread holds the lock it is
+    /// built under (building it, perhaps), so a caller on a runtime thread goes to the blocking
+    /// pool rather than block its thread.
+    pub fn is_built(&self, index: &CatalogIndex) -> bool {
+        match index {
+            CatalogIndex::Numeric(field) => self.numeric.try_lock().is_ok_and(|built| built.contains_key(field)),
+            CatalogIndex::Field(field) => self.regions.try_lock().is_ok_and(|built| built.contains_key(field)),
+            CatalogIndex::Places(lat, lon) => {
+                self.places.try_lock().is_ok_and(|built| built.contains_key(&(lat.clone(), lon.clone())))
+            }
+        }
+    }
+
+    /// Builds `index` unless it is built (on the blocking pool: it takes time proportional to
+    /// the catalog).
+    pub fn build_index(&self, index: &CatalogIndex) {
+        match index {
+            CatalogIndex::Numeric(field) => drop(self.numeric_column(field)),
+            CatalogIndex::Field(field) => drop(self.by_field(field)),
+            CatalogIndex::Places(lat, lon) => drop(self.places(lat, lon)),
+        }
     }
 
     /// How many indexes were built on ask (numeric columns, field and place indexes).
@@ -262,6 +298,20 @@ mod tests {
         assert_eq!(next.numeric_column("price").unwrap().len(), 2);
         assert_eq!(next.by_field("region")["north"].len(), 2);
         assert_eq!(next.indexes_built_on_ask(), 3);
+    }
+
+    /// A request on a runtime thread asks without waiting: while the lock is held (an index
+    /// being built) the answer is "not built", and the request goes to the blocking pool.
+    #[test]
+    fn asking_whether_an_index_is_built_never_waits() {
+        let catalog = Catalog::build([item("a", 0, 1, json!({"price": 3.0}))]);
+        let price = CatalogIndex::Numeric("price".into());
+        catalog.build_index(&price);
+        assert!(catalog.is_built(&price));
+        let held = catalog.numeric.lock().unwrap();
+        assert!(!catalog.is_built(&price), "answered while the lock is held");
+        drop(held);
+        assert!(catalog.is_built(&price));
     }
 
     #[test]

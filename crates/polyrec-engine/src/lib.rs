@@ -33,7 +33,7 @@ pub mod registry;
 pub mod rerank;
 pub mod validate;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, CatalogIndex};
 pub use cf::CfModel;
 pub use models::{ScenarioModels, VectorModel};
 pub use pipeline::{Candidate, ChannelReport, ChannelStatus, Pipeline, RankService, RecommendInput, RecommendOutput};

@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
+use crate::catalog::CatalogIndex;
 use crate::{Catalog, CfModel, ScenarioModels, recall::fallback, registry};
 
 /// Deadline of a recall channel whose config sets none.
@@ -94,12 +95,22 @@ pub type Hit = (Arc<Item>, f64);
 #[async_trait]
 pub trait Recall: Send + Sync {
     async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>>;
+
+    /// The catalog indexes built on first ask that this strategy reads.
+    fn catalog_indexes(&self) -> Vec<CatalogIndex> {
+        Vec::new()
+    }
 }
 
 /// A ranking model: sets `rank_score` and `score` of every candidate.
 #[async_trait]
 pub trait Rank: Send + Sync {
     async fn rank(&self, ctx: &RequestContext<'_>, candidates: &mut [Candidate]) -> Result<()>;
+
+    /// The catalog indexes built on first ask that this ranker reads.
+    fn catalog_indexes(&self) -> Vec<CatalogIndex> {
+        Vec::new()
+    }
 }
 
 /// A rerank rule: adjusts scores (or removes candidates, or pins them) with its weight.
@@ -200,6 +211,8 @@ pub struct Pipeline {
     rank_name: String,
     rank: Box<dyn Rank>,
     rerank: Vec<RerankStep>,
+    /// What its strategies read of the catalog that the catalog builds on first ask.
+    catalog_indexes: Vec<CatalogIndex>,
 }
 
 impl Pipeline {
@@ -237,10 +250,24 @@ impl Pipeline {
         }
         match rank {
             Some(rank) if errors.is_empty() => {
-                Ok(Pipeline { recall, rank_name: config.rank.model.clone(), rank, rerank })
+                let mut catalog_indexes: Vec<CatalogIndex> = Vec::new();
+                for index in
+                    recall.iter().flat_map(|channel| channel.strategy.catalog_indexes()).chain(rank.catalog_indexes())
+                {
+                    if !catalog_indexes.contains(&index) {
+                        catalog_indexes.push(index);
+                    }
+                }
+                Ok(Pipeline { recall, rank_name: config.rank.model.clone(), rank, rerank, catalog_indexes })
             }
             _ => Err(errors),
         }
+    }
+
+    /// The catalog indexes built on first ask that its strategies read: the server builds the
+    /// missing ones on the blocking pool before it runs the pipeline.
+    pub fn catalog_indexes(&self) -> &[CatalogIndex] {
+        &self.catalog_indexes
     }
 
     /// The recall stage alone: every channel's candidates merged (each with its channels'
@@ -426,6 +453,37 @@ mod tests {
         serde_json::from_value(value).unwrap()
     }
 
+    /// The server builds these on the blocking pool before a request runs the pipeline: one
+    /// missing here is built by the request, on its runtime thread.
+    #[test]
+    fn a_pipeline_lists_the_catalog_indexes_its_strategies_read() {
+        let pipeline = Pipeline::compile(&config(json!({
+            "recall": {"strategies": [
+                {"name": "location", "weight": 0.5, "limit": 10, "params": {"field": "city", "lat_field": "y", "lon_field": "x"}},
+                {"name": "latest", "weight": 0.5, "limit": 10}
+            ]},
+            "rank": {"model": "weighted"},
+            "features": {"item_features": [
+                {"name": "duration", "type": "numeric", "weight": 1.0},
+                {"name": "category", "type": "categorical", "weight": 1.0}
+            ]}
+        })))
+        .unwrap();
+        assert_eq!(
+            pipeline.catalog_indexes(),
+            [
+                CatalogIndex::Field("city".into()),
+                CatalogIndex::Places("y".into(), "x".into()),
+                CatalogIndex::Numeric("duration".into())
+            ]
+        );
+        let now = 1_700_000_000_000;
+        let catalog = catalog(vec![item("a", now, 1, json!({"city": "lyon", "y": 45.7, "x": 4.8, "duration": 30}))]);
+        assert!(pipeline.catalog_indexes().iter().all(|index| !catalog.is_built(index)));
+        pipeline.catalog_indexes().iter().for_each(|index| catalog.build_index(index));
+        assert!(pipeline.catalog_indexes().iter().all(|index| catalog.is_built(index)));
+    }
+
     #[tokio::test]
     async fn merges_channels_and_falls_back_for_new_users() {
         let now = 1_700_000_000_000;
@@ -500,6 +558,7 @@ mod tests {
             rank_name: "weighted".into(),
             rank: template.rank,
             rerank: Vec::new(),
+            catalog_indexes: Vec::new(),
         };
         let out = pipeline.run(RecommendInput { ctx: fx.ctx(), count: 5, explain: false }).await;
         let statuses: Vec<(&str, ChannelStatus)> = out.channels.iter().map(|r| (r.name.as_str(), r.status)).collect();

@@ -15,6 +15,7 @@
 //! score, so this ranker leaves them to the learned models; `favorite_categories` is the
 //! exception and boosts items in those categories.
 
+use crate::catalog::CatalogIndex;
 use async_trait::async_trait;
 use polyrec_core::clock::DAY_MS;
 use polyrec_core::scenario::{FeatureSpec, FeatureType};
@@ -103,6 +104,14 @@ impl Weighted {
 
 #[async_trait]
 impl Rank for Weighted {
+    fn catalog_indexes(&self) -> Vec<CatalogIndex> {
+        self.item_features
+            .iter()
+            .filter(|f| f.feature_type == FeatureType::Numeric)
+            .map(|f| CatalogIndex::Numeric(f.name.clone()))
+            .collect()
+    }
+
     async fn rank(&self, ctx: &RequestContext<'_>, candidates: &mut [Candidate]) -> Result<()> {
         let category_max = ctx
             .profile

@@ -12,6 +12,7 @@
 //! channel; a request whose coordinates are not a point on the globe makes the channel fail with
 //! `invalid_context` (shown by `explain`), the other channels still answer.
 
+use crate::catalog::CatalogIndex;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
@@ -112,6 +113,13 @@ impl Location {
 
 #[async_trait]
 impl Recall for Location {
+    fn catalog_indexes(&self) -> Vec<CatalogIndex> {
+        vec![
+            CatalogIndex::Field(self.config.field.clone()),
+            CatalogIndex::Places(self.config.lat_field.clone(), self.config.lon_field.clone()),
+        ]
+    }
+
     async fn recall(&self, ctx: &RequestContext<'_>, limit: usize) -> Result<Vec<Hit>> {
         let point = self.point(ctx)?;
         let region = ctx.context.get(&self.config.context_key).and_then(Value::as_str);

@@ -321,6 +321,7 @@ async fn answer(
     // A cached answer holds more than asked for, for the reads that filter some out.
     let depth = if cache_key.is_some() { (2 * count).clamp(MIN_CACHED_ITEMS, MAX_COUNT) } else { count };
     let recent_set: FxHashSet<String> = recent.iter().cloned().collect();
+    prepare_catalog(&catalog, pipeline).await?;
     let ctx = RequestContext {
         tenant,
         scenario: &scenario_id,
@@ -399,6 +400,23 @@ fn merge_recent(mut recent: Vec<String>, profile: Option<&UserProfile>) -> Vec<S
     };
     recent.extend(more);
     recent
+}
+
+/// Builds, on the blocking pool, the catalog indexes the pipeline reads that the catalog builds
+/// on first ask and has not built: a numeric column or a place index of a million items takes a
+/// good part of a second, which the request's runtime thread would otherwise spend (and other
+/// requests for them would block their threads on). A snapshot after an item write comes with
+/// the ones its predecessor had, so this works once per scenario, field and process.
+async fn prepare_catalog(catalog: &std::sync::Arc<polyrec_engine::Catalog>, pipeline: &polyrec_engine::Pipeline) -> Result<()> {
+    let missing: Vec<polyrec_engine::CatalogIndex> =
+        pipeline.catalog_indexes().iter().filter(|index| !catalog.is_built(index)).cloned().collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let catalog = catalog.clone();
+    tokio::task::spawn_blocking(move || missing.iter().for_each(|index| catalog.build_index(index)))
+        .await
+        .map_err(|e| Error::internal(format!("building catalog indexes: {e}")))
 }
 
 #[cfg(test)]
