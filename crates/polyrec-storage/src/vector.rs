@@ -537,15 +537,20 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 #[async_trait]
 impl VectorIndex for IvfIndex {
     async fn create(&self, collection: &VectorCollection, dim: usize, ids: &[String], vectors: &[f32]) -> Result<()> {
-        check_shape(dim, ids, vectors)?;
-        let mut c = Collection::new(dim);
-        c.add(ids, vectors);
-        let params = self.params;
+        if dim == 0 || ids.len() * dim != vectors.len() {
+            return check_shape(dim, ids, vectors);
+        }
+        // Checking every float and hashing every id is proportional to the catalog: with the
+        // clustering, off the async workers. Only the input's copy stays here.
+        let (ids, vectors, params) = (ids.to_vec(), vectors.to_vec(), self.params);
         let c = blocking(move || {
+            check_shape(dim, &ids, &vectors)?;
+            let mut c = Collection::new(dim);
+            c.add(&ids, &vectors);
             c.refresh(params, 0);
-            c
+            Ok::<_, Error>(c)
         })
-        .await?;
+        .await??;
         self.collections.write().insert(collection.clone(), Arc::new(RwLock::new(c)));
         Ok(())
     }

@@ -202,7 +202,10 @@ fn main() {
             let started = std::time::Instant::now();
             catalog.by_field("category");
             let field_ms = started.elapsed().as_millis();
-            println!("{}", json!({"kind": "catalog_indexes", "n": n, "numeric_column_ms": numeric_ms, "field_index_ms": field_ms}));
+            println!(
+                "{}",
+                json!({"kind": "catalog_indexes", "n": n, "numeric_column_ms": numeric_ms, "field_index_ms": field_ms})
+            );
             drop(catalog);
         }
         "cf" => {

@@ -146,7 +146,7 @@ impl Catalogs {
             slot.dirty.store(false, Ordering::SeqCst);
             // Freed off the runtime threads (and outside the lock readers take), unless a request
             // still holds it: then that request frees it.
-            tokio::task::spawn_blocking(move || drop(replaced));
+            super::drop_off_runtime(replaced);
             return Ok((slot.snapshot.read().clone(), true));
         }
         Ok((slot.snapshot.read().clone(), false))

@@ -37,6 +37,16 @@ pub use self::progress::JobProgress;
 pub use self::scenarios::{CompiledScenario, Scenarios};
 use crate::ServerConfig;
 use crate::sources::Sources;
+
+/// Drops `value` on the blocking pool when called on a runtime, else here (a test, the CLI): a
+/// replaced snapshot whose last reference this is (a catalog, a CF model of millions of lists)
+/// takes up to seconds to free, which on a runtime thread holds up every task polled there.
+pub(crate) fn drop_off_runtime<T: Send + 'static>(value: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(move || drop(value))),
+        Err(_) => drop(value),
+    }
+}
 use crate::tenancy::{Charge, Tenancy, TenantSource, UserSource};
 
 type Key = (TenantId, ScenarioId);

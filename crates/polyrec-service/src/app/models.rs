@@ -82,10 +82,10 @@ impl Models {
 
     /// Installs a trained CF model; `event_count` is the scenario's warehouse count it was trained on.
     pub fn set_cf(&self, tenant: &TenantId, id: &ScenarioId, model: CfModel, event_count: u64) {
-        self.update(tenant, id, |models| {
+        super::drop_off_runtime(self.update(tenant, id, |models| {
             models.cf = Some(Arc::new(model));
             models.trained_on_events = Some(event_count);
-        });
+        }));
     }
 
     /// The warehouse event count the scenario's CF model was trained on, if any.

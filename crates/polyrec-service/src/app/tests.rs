@@ -230,3 +230,27 @@ async fn counting_a_catalogs_items_builds_no_snapshot() {
     assert!(catalogs.get(&tenant, &id).await.unwrap().get("newer").is_some());
     assert_eq!(catalogs.builds(), built + 1, "the next read builds once");
 }
+
+/// A replaced snapshot is freed on the blocking pool, not on the runtime thread that replaced
+/// it (the only one of this runtime).
+#[tokio::test(flavor = "current_thread")]
+async fn a_replaced_snapshot_is_freed_off_the_runtime_thread() {
+    struct Freed(std::sync::mpsc::Sender<std::thread::ThreadId>);
+    impl Drop for Freed {
+        fn drop(&mut self) {
+            self.0.send(std::thread::current().id()).unwrap();
+        }
+    }
+    let (sender, freed_on) = std::sync::mpsc::channel();
+    super::drop_off_runtime(Freed(sender));
+    let thread = tokio::task::spawn_blocking(move || freed_on.recv().unwrap()).await.unwrap();
+    assert_ne!(thread, std::thread::current().id());
+    // Without a runtime, it is freed where it is dropped.
+    let (sender, freed_on) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        super::drop_off_runtime(Freed(sender));
+        assert_eq!(freed_on.recv().unwrap(), std::thread::current().id());
+    })
+    .join()
+    .unwrap();
+}

@@ -282,9 +282,11 @@ async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loa
     let installed = vectors.as_ref().map(|(_, collection)| collection.clone());
     let replaced =
         app.models.update(tenant, scenario, |models| loaded.trained.install(name, &version, models, vectors));
+    let old = replaced.as_ref().and_then(|m| m.learned::<VectorModel>(name).map(|v| v.collection.clone()));
+    crate::app::drop_off_runtime(replaced);
     // A replaced collection goes once the requests that may still search it are done.
     if let Some(new) = installed
-        && let Some(old) = replaced.and_then(|m| m.learned::<VectorModel>(name).map(|v| v.collection.clone()))
+        && let Some(old) = old
         && old != new
     {
         retire(app, old);
@@ -303,11 +305,11 @@ pub async fn sync_ranker(app: &App, tenant: &TenantId, scenario: &ScenarioId) ->
         .and_then(|m| m.ranker.as_ref().map(|r| (r.name.clone(), r.version.clone())));
     if !is_ranker(&rank.model) {
         if current.is_some() {
-            app.models.update(tenant, scenario, |models| {
+            crate::app::drop_off_runtime(app.models.update(tenant, scenario, |models| {
                 if let Some(old) = models.ranker.take() {
                     models.versions.remove(&old.name);
                 }
-            });
+            }));
         }
         return Ok(());
     }

@@ -407,7 +407,10 @@ fn merge_recent(mut recent: Vec<String>, profile: Option<&UserProfile>) -> Vec<S
 /// good part of a second, which the request's runtime thread would otherwise spend (and other
 /// requests for them would block their threads on). A snapshot after an item write comes with
 /// the ones its predecessor had, so this works once per scenario, field and process.
-async fn prepare_catalog(catalog: &std::sync::Arc<polyrec_engine::Catalog>, pipeline: &polyrec_engine::Pipeline) -> Result<()> {
+async fn prepare_catalog(
+    catalog: &std::sync::Arc<polyrec_engine::Catalog>,
+    pipeline: &polyrec_engine::Pipeline,
+) -> Result<()> {
     let missing: Vec<polyrec_engine::CatalogIndex> =
         pipeline.catalog_indexes().iter().filter(|index| !catalog.is_built(index)).cloned().collect();
     if missing.is_empty() {
