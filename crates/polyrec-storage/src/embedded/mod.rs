@@ -104,6 +104,42 @@ struct Db {
     conns: Arc<[Mutex<Connection>]>,
     /// As many permits as connections: holding one, a free connection exists.
     permits: Arc<tokio::sync::Semaphore>,
+    /// Read pools: a call whose caller gave up (a request past its deadline) interrupts its
+    /// query, so that one tenant's long query does not hold a connection of the few after its
+    /// answer stopped mattering. Writes are never interrupted: a write runs to its end.
+    interrupt_abandoned: bool,
+}
+
+/// A call of a read pool: while it runs, the interrupt handle of its connection (cleared, under
+/// this lock, before the connection is released, so an interrupt never reaches the next call on
+/// it); and whether its caller gave up (then a call not yet started does not start).
+#[derive(Default)]
+struct Running {
+    handle: Option<rusqlite::InterruptHandle>,
+    abandoned: bool,
+}
+
+type RunningSlot = Arc<std::sync::Mutex<Running>>;
+
+fn running(slot: &RunningSlot) -> std::sync::MutexGuard<'_, Running> {
+    slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Dropped with the caller's future: unless the call finished (`.1`), marks it abandoned and
+/// interrupts its query.
+struct Abandon(RunningSlot, bool);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if self.1 {
+            return;
+        }
+        let mut running = running(&self.0);
+        running.abandoned = true;
+        if let Some(handle) = &running.handle {
+            handle.interrupt();
+        }
+    }
 }
 
 /// Read connections per embedded store.
@@ -116,12 +152,13 @@ impl Db {
 
     fn pool(conns: Vec<Connection>) -> Self {
         let permits = Arc::new(tokio::sync::Semaphore::new(conns.len()));
-        Self { conns: conns.into_iter().map(Mutex::new).collect(), permits }
+        Self { conns: conns.into_iter().map(Mutex::new).collect(), permits, interrupt_abandoned: false }
     }
 
-    /// [`READERS`] read connections to the file.
+    /// [`READERS`] read connections to the file; an abandoned call's query is interrupted.
     fn readers(path: &Path) -> Result<Self> {
-        Ok(Self::pool((0..READERS).map(|_| open(path, Role::Reader)).collect::<Result<_>>()?))
+        let pool = Self::pool((0..READERS).map(|_| open(path, Role::Reader)).collect::<Result<_>>()?);
+        Ok(Self { interrupt_abandoned: true, ..pool })
     }
 
     async fn call<R, F>(&self, f: F) -> Result<R>
@@ -132,22 +169,62 @@ impl Db {
         let permit =
             self.permits.clone().acquire_owned().await.map_err(|e| Error::internal(format!("storage: {e}")))?;
         let conns = self.conns.clone();
-        tokio::task::spawn_blocking(move || {
+        let slot = RunningSlot::default();
+        let mut abandon = Abandon(slot.clone(), !self.interrupt_abandoned);
+        let interrupt = self.interrupt_abandoned;
+        let result = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let mut conn = conns
                 .iter()
                 .find_map(|conn| conn.try_lock())
                 .ok_or_else(|| Error::internal("storage: a permit without a free connection"))?;
-            f(&mut conn)
+            if interrupt {
+                let mut running = running(&slot);
+                if running.abandoned {
+                    return Err(Error::unavailable("storage: the caller gave up before the query started"));
+                }
+                running.handle = Some(conn.get_interrupt_handle());
+            }
+            let result = f(&mut conn);
+            if interrupt {
+                running(&slot).handle = None;
+            }
+            result
         })
-        .await
-        .map_err(|e| Error::internal(format!("storage task failed: {e}")))?
+        .await;
+        abandon.1 = true;
+        result.map_err(|e| Error::internal(format!("storage task failed: {e}")))?
     }
 }
 
 #[cfg(test)]
 mod durability_tests {
     use super::*;
+
+    /// Counts far enough to run for minutes.
+    const LONG: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
+                        SELECT count(*) FROM (SELECT x FROM c LIMIT 10000000000)";
+
+    fn one(conn: &mut Connection, sql_text: &str) -> Result<i64> {
+        conn.query_row(sql_text, [], |row| row.get(0)).map_err(sql)
+    }
+
+    /// A read pool of one connection: a query whose caller gave up is interrupted, and the
+    /// connection serves the next call (it would wait minutes for the count to end).
+    #[test]
+    fn an_abandoned_read_is_interrupted_and_frees_its_connection() {
+        let db = Db { interrupt_abandoned: true, ..Db::pool(vec![Connection::open_in_memory().unwrap()]) };
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let next = runtime.block_on(async {
+            let long = db.call(|conn| one(conn, LONG));
+            assert!(tokio::time::timeout(std::time::Duration::from_millis(200), long).await.is_err());
+            let next = db.call(|conn| one(conn, "SELECT 1"));
+            tokio::time::timeout(std::time::Duration::from_secs(60), next).await
+        });
+        // Not waiting for a query that still runs (when this fails).
+        runtime.shutdown_background();
+        assert_eq!(next.expect("the connection is still held by the abandoned query").unwrap(), 1);
+    }
 
     #[test]
     fn fsync_durability_syncs_every_commit() {
