@@ -718,10 +718,18 @@ async fn fit_ranker(
         .await?;
     let window_ms = (params.label_window_hours * 3_600_000.0) as i64;
     let catalog = app.catalogs.get(tenant, scenario).await?;
-    let impressions: Vec<_> = label_impressions(&rows, &objective, params.min_watch_seconds, window_ms)
-        .into_iter()
-        .filter(|i| catalog.get(&i.item_id).is_some())
-        .collect();
+    // Up to MAX_RANKER_EVENTS rows labelled: on the blocking pool, as the fit is.
+    let impressions: Vec<_> = {
+        let (catalog, objective, min_watch_seconds) = (catalog.clone(), objective.clone(), params.min_watch_seconds);
+        tokio::task::spawn_blocking(move || {
+            label_impressions(&rows, &objective, min_watch_seconds, window_ms)
+                .into_iter()
+                .filter(|i| catalog.get(&i.item_id).is_some())
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::internal(format!("labelling impressions: {e}")))?
+    };
     let positives = impressions.iter().filter(|i| i.label > 0.0).count();
     if impressions.is_empty() || positives == 0 || positives == impressions.len() {
         return Err(Error::invalid(
@@ -738,6 +746,9 @@ async fn fit_ranker(
     let mut profiles = std::collections::HashMap::new();
     for impression in &impressions {
         if !profiles.contains_key(&impression.user_id) {
+            // A cached profile is read without waiting: without this the loop kept its runtime
+            // thread for all the impressions' users.
+            tokio::task::yield_now().await;
             let profile = match polyrec_core::UserId::parse(impression.user_id.clone()) {
                 Ok(user) => app.profiles.get(tenant, &user, scenario).await?,
                 Err(_) => None,

@@ -601,21 +601,7 @@ impl Warehouse for ClickHouseWarehouse {
             quote(scenario.as_str())
         );
         let text = self.execute(&sql, None).await?;
-        text.lines()
-            .filter(|line| !line.is_empty())
-            .map(|line| {
-                // Ids are plain (`[A-Za-z0-9_.@-]`), so TabSeparated needs no unescaping.
-                let mut fields = line.split('\t');
-                let mut next = || fields.next().ok_or_else(|| Error::internal(format!("short row {line:?}")));
-                let (user_id, item_id, weight, last) = (next()?, next()?, next()?, next()?);
-                Ok(Interaction {
-                    user_id: user_id.to_owned(),
-                    item_id: item_id.to_owned(),
-                    weight: weight.parse().map_err(|e| Error::internal(format!("weight {weight:?}: {e}")))?,
-                    last_ms: last.parse().map_err(|e| Error::internal(format!("time {last:?}: {e}")))?,
-                })
-            })
-            .collect()
+        off_runtime(move || parse_interactions(&text)).await
     }
 
     async fn behaviors(
@@ -640,33 +626,7 @@ impl Warehouse for ClickHouseWarehouse {
             types.join(", ")
         );
         let text = self.execute(&sql, None).await?;
-        let corrupt = |what: &str, line: &str| Error::internal(format!("clickhouse behavior row, {what}: {line:?}"));
-        text.lines()
-            .filter(|line| !line.trim().is_empty())
-            .map(|line| {
-                let row: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(line).map_err(|_| corrupt("not JSON", line))?;
-                let text = |key: &str| row.get(key).and_then(|v| v.as_str()).map(str::to_owned);
-                // 64-bit integers come quoted by default.
-                let timestamp_ms = match row.get("timestamp_ms") {
-                    Some(serde_json::Value::String(s)) => s.parse().ok(),
-                    Some(value) => value.as_i64(),
-                    None => None,
-                }
-                .ok_or_else(|| corrupt("timestamp", line))?;
-                let event_type =
-                    text("event_type").and_then(|t| EventType::parse(&t)).ok_or_else(|| corrupt("type", line))?;
-                Ok(BehaviorRow {
-                    user_id: text("user_id").ok_or_else(|| corrupt("user", line))?,
-                    item_id: text("item_id").ok_or_else(|| corrupt("item", line))?,
-                    event_type,
-                    timestamp_ms,
-                    value: row.get("value").and_then(|v| v.as_f64()),
-                    request_id: text("request_id"),
-                    context: crate::parse_context(text("context").as_deref())?,
-                })
-            })
-            .collect()
+        off_runtime(move || parse_behaviors(&text)).await
     }
 
     async fn funnel(
@@ -899,6 +859,64 @@ impl Warehouse for ClickHouseWarehouse {
         }
         self.wait_for_mutations().await
     }
+}
+
+/// Runs `parse` on the blocking pool: an answer of millions of rows (a training's or a profile
+/// recompute's) takes seconds to parse, which on a runtime thread holds up every task there.
+async fn off_runtime<T: Send + 'static>(parse: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(parse)
+        .await
+        .map_err(|e| Error::internal(format!("parsing a clickhouse answer: {e}")))?
+}
+
+/// `interactions`' TabSeparated answer.
+fn parse_interactions(text: &str) -> Result<Vec<Interaction>> {
+    text.lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            // Ids are plain (`[A-Za-z0-9_.@-]`), so TabSeparated needs no unescaping.
+            let mut fields = line.split('\t');
+            let mut next = || fields.next().ok_or_else(|| Error::internal(format!("short row {line:?}")));
+            let (user_id, item_id, weight, last) = (next()?, next()?, next()?, next()?);
+            Ok(Interaction {
+                user_id: user_id.to_owned(),
+                item_id: item_id.to_owned(),
+                weight: weight.parse().map_err(|e| Error::internal(format!("weight {weight:?}: {e}")))?,
+                last_ms: last.parse().map_err(|e| Error::internal(format!("time {last:?}: {e}")))?,
+            })
+        })
+        .collect()
+}
+
+/// `behaviors`' JSONEachRow answer.
+fn parse_behaviors(text: &str) -> Result<Vec<BehaviorRow>> {
+    let corrupt = |what: &str, line: &str| Error::internal(format!("clickhouse behavior row, {what}: {line:?}"));
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let row: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(line).map_err(|_| corrupt("not JSON", line))?;
+            let text = |key: &str| row.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+            // 64-bit integers come quoted by default.
+            let timestamp_ms = match row.get("timestamp_ms") {
+                Some(serde_json::Value::String(s)) => s.parse().ok(),
+                Some(value) => value.as_i64(),
+                None => None,
+            }
+            .ok_or_else(|| corrupt("timestamp", line))?;
+            let event_type =
+                text("event_type").and_then(|t| EventType::parse(&t)).ok_or_else(|| corrupt("type", line))?;
+            Ok(BehaviorRow {
+                user_id: text("user_id").ok_or_else(|| corrupt("user", line))?,
+                item_id: text("item_id").ok_or_else(|| corrupt("item", line))?,
+                event_type,
+                timestamp_ms,
+                value: row.get("value").and_then(|v| v.as_f64()),
+                request_id: text("request_id"),
+                context: crate::parse_context(text("context").as_deref())?,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
