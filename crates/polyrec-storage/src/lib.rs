@@ -291,6 +291,13 @@ impl Dimension {
 pub const ITEM_CATEGORY: &str = "item_category";
 
 /// A stored event context (JSON text, possibly empty).
+/// Runs `work` on the blocking pool: CPU work proportional to a tenant's data (parsing an
+/// answer of millions of rows, indexing a vector collection) held up every task of the runtime
+/// thread it ran on.
+pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(polyrec_core::Error::internal)
+}
+
 pub(crate) fn parse_context(text: Option<&str>) -> Result<serde_json::Map<String, serde_json::Value>> {
     match text.map(str::trim) {
         None | Some("") | Some("null") => Ok(serde_json::Map::new()),

@@ -15,6 +15,7 @@
 //! of the true top 10 at 1.75× the exact scan's speed, and faiss's own HNSW found no more, where
 //! the partitioned scan finds 0.95 at 10× and more (docs/benchmarks.md, `examples/vector_bench.rs`).
 
+use crate::blocking;
 use polyrec_core::Code;
 use std::sync::Arc;
 
@@ -528,10 +529,6 @@ impl Collection {
         }
         self.named(best)
     }
-}
-
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work).await.map_err(Error::internal)
 }
 
 #[async_trait]

@@ -109,8 +109,8 @@ impl Catalogs {
     }
 
     /// Loads the items when they are not held, and builds the snapshot when they changed. The
-    /// work proportional to the catalog (indexing the loaded items, building the snapshot: about
-    /// a second at a million items) runs on the blocking pool: on a runtime thread it stalled
+    /// work proportional to the catalog (indexing the loaded items, building the snapshot: 2.6 to
+    /// 2.9 s at a million items, `memory -- catalog`) runs on the blocking pool: on a runtime thread it stalled
     /// the requests of every tenant polled on that thread for as long.
     async fn refresh(
         source: &dyn ItemSource,

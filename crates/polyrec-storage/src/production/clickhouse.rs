@@ -601,7 +601,7 @@ impl Warehouse for ClickHouseWarehouse {
             quote(scenario.as_str())
         );
         let text = self.execute(&sql, None).await?;
-        off_runtime(move || parse_interactions(&text)).await
+        crate::blocking(move || parse_interactions(&text)).await?
     }
 
     async fn behaviors(
@@ -626,7 +626,7 @@ impl Warehouse for ClickHouseWarehouse {
             types.join(", ")
         );
         let text = self.execute(&sql, None).await?;
-        off_runtime(move || parse_behaviors(&text)).await
+        crate::blocking(move || parse_behaviors(&text)).await?
     }
 
     async fn funnel(
@@ -859,14 +859,6 @@ impl Warehouse for ClickHouseWarehouse {
         }
         self.wait_for_mutations().await
     }
-}
-
-/// Runs `parse` on the blocking pool: an answer of millions of rows (a training's or a profile
-/// recompute's) takes seconds to parse, which on a runtime thread holds up every task there.
-async fn off_runtime<T: Send + 'static>(parse: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(parse)
-        .await
-        .map_err(|e| Error::internal(format!("parsing a clickhouse answer: {e}")))?
 }
 
 /// `interactions`' TabSeparated answer.

@@ -480,9 +480,7 @@ impl ItemStore for MongoDocuments {
         let query = Find { filter: scenario_key(tenant, scenario), ..Default::default() };
         let docs = self.find("items", query).await?;
         // A whole catalog (a second or more at a million items): decoded off the runtime threads.
-        tokio::task::spawn_blocking(move || docs.into_iter().map(from_doc).collect())
-            .await
-            .map_err(|e| Error::internal(format!("decoding items: {e}")))?
+        crate::blocking(move || docs.into_iter().map(from_doc).collect()).await?
     }
 }
 
