@@ -66,6 +66,10 @@ pub struct LimitsConfig {
     pub max_concurrent_imports_per_tenant: usize,
     /// Training jobs that run at once in this process (others wait, `queued`).
     pub max_concurrent_trainings: usize,
+    /// The work one tenant's writes and requests cause off the request threads (catalog and
+    /// index builds, model artifacts' coding) running at once in this process; more waits its
+    /// turn, so one tenant cannot take every core. See [`crate::blocking`].
+    pub max_blocking_tasks_per_tenant: usize,
     /// Jobs one tenant may have queued or running at once (all processes); past it a request
     /// for another is refused (`429 too_many_jobs`, `Retry-After`), so one tenant's burst
     /// cannot push every other tenant's jobs back in the shared queue. 0: no cap.
@@ -94,6 +98,7 @@ impl Default for LimitsConfig {
             max_concurrent_imports: 16,
             max_concurrent_imports_per_tenant: 2,
             max_concurrent_trainings: 2,
+            max_blocking_tasks_per_tenant: 1,
             max_unfinished_jobs_per_tenant: 8,
             tuning_budget_seconds: 120,
             refusal_delay_ms: 250,

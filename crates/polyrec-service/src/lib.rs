@@ -17,6 +17,7 @@
 //! [`TenantId`]: polyrec_core::TenantId
 
 pub mod app;
+pub mod blocking;
 pub mod config;
 pub mod internal;
 pub mod jobs;

@@ -169,9 +169,10 @@ impl ItemSource for Items {
             })
             .await?;
         // A whole catalog (a second or more at a million items): parsed off the runtime threads.
-        tokio::task::spawn_blocking(move || items.iter().map(|item| parse("item-service", &item.json)).collect())
-            .await
-            .map_err(|e| Error::internal(format!("parsing items: {e}")))?
+        polyrec_service::blocking::blocking("parsing items", move || {
+            items.iter().map(|item| parse("item-service", &item.json)).collect()
+        })
+        .await?
     }
 }
 

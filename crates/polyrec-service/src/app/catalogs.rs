@@ -2,7 +2,7 @@
 //! each process compares its catalog with `catalog:version` at most every `services.follow_ms`
 //! and reloads it when another process wrote items.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -12,6 +12,7 @@ use polyrec_engine::Catalog;
 
 use super::Key;
 use super::coherence::Coherence;
+use crate::blocking::TenantWork;
 use crate::sources::ItemSource;
 
 #[derive(Default)]
@@ -36,10 +37,17 @@ pub struct Catalogs {
     started: std::time::Instant,
     /// Snapshots built, every scenario together.
     builds: AtomicU64,
+    /// Where the builds run: on the tenant's blocking slots.
+    work: TenantWork,
 }
 
 impl Catalogs {
-    pub(crate) fn new(source: Arc<dyn ItemSource>, coherence: Arc<dyn Coherence>, follow_ms: u64) -> Self {
+    pub(crate) fn new(
+        source: Arc<dyn ItemSource>,
+        coherence: Arc<dyn Coherence>,
+        follow_ms: u64,
+        work: TenantWork,
+    ) -> Self {
         Self {
             source,
             coherence,
@@ -47,6 +55,7 @@ impl Catalogs {
             follow_ms,
             started: std::time::Instant::now(),
             builds: AtomicU64::new(0),
+            work,
         }
     }
 
@@ -68,8 +77,8 @@ impl Catalogs {
         }
         // On a task of its own, so a caller that gives up (a request past its deadline) cannot
         // drop a build halfway and leave the next caller to load the catalog all over again.
-        let (source, tenant, id) = (self.source.clone(), tenant.clone(), id.clone());
-        let (catalog, built) = tokio::spawn(async move { Self::refresh(&*source, &tenant, &id, &slot).await })
+        let (work, source, tenant, id) = (self.work.clone(), self.source.clone(), tenant.clone(), id.clone());
+        let (catalog, built) = tokio::spawn(async move { Self::refresh(&work, &*source, &tenant, &id, &slot).await })
             .await
             .map_err(|e| Error::internal(format!("building the catalog: {e}")))??;
         if built {
@@ -78,29 +87,21 @@ impl Catalogs {
         Ok(catalog)
     }
 
-    /// How many items the scenario has, and which of `ids` are among them: read from the items
-    /// this process holds (loaded on first use), without building a snapshot. The item quota
-    /// asks this before each write; building a snapshot for it made a bulk import of n items
-    /// rebuild the catalog every 1,000 lines, quadratic in n.
+    /// How many items the scenario has, and for each of `ids` whether it is among them: read
+    /// from the items this process holds (loaded on first use), without building a snapshot.
+    /// The item quota asks this before each write; building a snapshot for it made a bulk import
+    /// of n items rebuild the catalog every 1,000 lines, quadratic in n.
     pub async fn census<'a>(
         &self,
         tenant: &TenantId,
         id: &ScenarioId,
         ids: impl IntoIterator<Item = &'a str>,
-    ) -> Result<(u64, HashSet<&'a str>)> {
+    ) -> Result<(u64, Vec<bool>)> {
         let slot = self.slot(tenant, id);
         self.follow(tenant, id, &slot).await;
-        if slot.items.lock().await.is_none() {
-            self.get(tenant, id).await?;
-        }
-        let items = slot.items.lock().await;
-        // Dropped again in between only when another process wrote: its snapshot then counts.
-        let Some(map) = items.as_ref() else {
-            drop(items);
-            let catalog = self.get(tenant, id).await?;
-            return Ok((catalog.len() as u64, ids.into_iter().filter(|id| catalog.get(id).is_some()).collect()));
-        };
-        Ok((map.len() as u64, ids.into_iter().filter(|id| map.contains_key(*id)).collect()))
+        let items = Self::held(&self.work, &*self.source, tenant, id, &slot).await?;
+        let map = items.as_ref().ok_or_else(|| Error::internal("the catalog's items were not loaded"))?;
+        Ok((map.len() as u64, ids.into_iter().map(|id| map.contains_key(id)).collect()))
     }
 
     /// Snapshots built since the process started, every scenario together.
@@ -108,48 +109,66 @@ impl Catalogs {
         self.builds.load(Ordering::Relaxed)
     }
 
+    /// Locks the scenario's items, loading them first when this process does not hold them (a
+    /// first use, or another process wrote): then the snapshot is out of date (`dirty`). They
+    /// are held (`Some`) when this returns.
+    async fn held<'s>(
+        work: &TenantWork,
+        source: &dyn ItemSource,
+        tenant: &TenantId,
+        id: &ScenarioId,
+        slot: &'s Slot,
+    ) -> Result<tokio::sync::MutexGuard<'s, Option<HashMap<String, Arc<Item>>>>> {
+        let mut items = slot.items.lock().await;
+        if items.is_none() {
+            let loaded = source.scan_items(tenant, id).await?;
+            let map = work
+                .run(tenant, "indexing the catalog's items", move || {
+                    loaded.into_iter().map(|item| (item.item_id.to_string(), Arc::new(item))).collect()
+                })
+                .await?;
+            *items = Some(map);
+            slot.dirty.store(true, Ordering::SeqCst);
+        }
+        Ok(items)
+    }
+
     /// Loads the items when they are not held, and builds the snapshot when they changed. The
     /// work proportional to the catalog (indexing the loaded items, building the snapshot: 2.6 to
-    /// 2.9 s at a million items, `memory -- catalog`) runs on the blocking pool: on a runtime thread it stalled
-    /// the requests of every tenant polled on that thread for as long.
+    /// 2.9 s at a million items, `memory -- catalog`) runs on the tenant's blocking slots
+    /// ([`TenantWork`]): on a runtime thread it stalled the requests of every tenant polled on
+    /// that thread for as long, and unbounded it let one tenant take every core.
     async fn refresh(
+        work: &TenantWork,
         source: &dyn ItemSource,
         tenant: &TenantId,
         id: &ScenarioId,
         slot: &Slot,
     ) -> Result<(Arc<Catalog>, bool)> {
-        let mut items = slot.items.lock().await;
-        let loaded = match *items {
-            None => Some(source.scan_items(tenant, id).await?),
-            Some(_) => None,
-        };
+        let mut items = Self::held(work, source, tenant, id, slot).await?;
         // `dirty` is cleared only once the new snapshot is in: until then every reader comes
         // here and waits for it rather than take the old one. Writes set it under the lock
         // held here, so none is missed.
-        if slot.dirty.load(Ordering::SeqCst) || loaded.is_some() {
-            let held = items.take();
-            let previous = slot.snapshot.read().clone();
-            let built = tokio::task::spawn_blocking(move || {
-                let map: HashMap<String, Arc<Item>> = match loaded {
-                    Some(loaded) => loaded.into_iter().map(|item| (item.item_id.to_string(), Arc::new(item))).collect(),
-                    None => held.unwrap_or_default(),
-                };
+        if !slot.dirty.load(Ordering::SeqCst) {
+            return Ok((slot.snapshot.read().clone(), false));
+        }
+        let map = items.take().unwrap_or_default();
+        let previous = slot.snapshot.read().clone();
+        // On failure the items went with the build (`None`): the next caller loads them again.
+        let (map, built) = work
+            .run(tenant, "building the catalog", move || {
                 let built = Arc::new(Catalog::build_like(map.values().cloned(), &previous));
                 (map, built)
             })
-            .await;
-            // On failure the items went with the build: the next caller loads them again.
-            let (map, built) = built.map_err(|e| Error::internal(format!("building the catalog: {e}")))?;
-            *items = Some(map);
-            let replaced = std::mem::replace(&mut *slot.snapshot.write(), built);
-            slot.loaded.store(true, Ordering::SeqCst);
-            slot.dirty.store(false, Ordering::SeqCst);
-            // Freed off the runtime threads (and outside the lock readers take), unless a request
-            // still holds it: then that request frees it.
-            super::drop_off_runtime(replaced);
-            return Ok((slot.snapshot.read().clone(), true));
-        }
-        Ok((slot.snapshot.read().clone(), false))
+            .await?;
+        *items = Some(map);
+        let replaced = std::mem::replace(&mut *slot.snapshot.write(), built);
+        slot.loaded.store(true, Ordering::SeqCst);
+        slot.dirty.store(false, Ordering::SeqCst);
+        // Freed off the runtime threads (and outside the lock readers take), unless a request
+        // still holds it: then that request frees it.
+        super::drop_off_runtime(replaced);
+        Ok((slot.snapshot.read().clone(), true))
     }
 
     /// At most every `services.follow_ms`, compares the catalog with the shared version and,

@@ -88,6 +88,8 @@ pub struct App {
     pub profiles: Profiles,
     pub models: Models,
     pub progress: JobProgress,
+    /// Each tenant's slots for work off the request threads (`limits.max_blocking_tasks_per_tenant`).
+    pub tenant_work: crate::blocking::TenantWork,
     /// Training jobs running at once in this process (`limits.max_concurrent_trainings`).
     pub(crate) training_permits: Arc<tokio::sync::Semaphore>,
     /// Wakes this process's job-queue worker when it enqueues a job (others poll).
@@ -116,10 +118,12 @@ impl App {
         let follow = Duration::from_millis(config.services.follow_ms);
         let coherence = || coherence::of(stores.realtime.clone(), follow);
         let limits = &config.limits;
+        let tenant_work = crate::blocking::TenantWork::new(limits.max_blocking_tasks_per_tenant);
         App {
             scenarios: Scenarios::new(sources.scenarios.clone(), coherence()),
             experiments: Experiments::new(sources.scenarios.clone(), coherence()),
-            catalogs: Catalogs::new(sources.items.clone(), coherence(), config.services.follow_ms),
+            catalogs: Catalogs::new(sources.items.clone(), coherence(), config.services.follow_ms, tenant_work.clone()),
+            tenant_work,
             profiles: Profiles::new(sources.features.clone(), stores.documents.clone(), coherence(), clock.clone()),
             models: Models::new(coherence()),
             progress: JobProgress::default(),

@@ -44,6 +44,10 @@ impl Profiles {
 
     /// The user's profile, from the cache or the document store.
     pub async fn get(&self, tenant: &TenantId, user: &UserId, id: &ScenarioId) -> Result<Option<Arc<UserProfile>>> {
+        // A cached profile is answered without suspending: a loop of reads (the profile
+        // recompute, the ranker's labelling, precomputed answers) kept its runtime thread, and
+        // every tenant's requests polled there, until it ended. Every so often this yields.
+        tokio::task::consume_budget().await;
         let entry = Cached::UserProfile(tenant, user, id);
         let key = (tenant.clone(), user.clone(), id.clone());
         let now = self.clock.now_ms();
@@ -172,5 +176,36 @@ mod tests {
         // The next read must see the write, not the racing read's empty answer.
         let next = profiles.get(&tenant, &user, &id).await.unwrap();
         assert_eq!(next.map(|p| p.updated_ms), Some(7));
+    }
+
+    /// One runtime thread (as each of a 2-core server's two is): a job reading thousands of
+    /// cached profiles in a row leaves the thread to the other tasks now and then.
+    #[tokio::test(flavor = "current_thread")]
+    async fn reading_cached_profiles_in_a_row_leaves_the_thread_to_other_tasks() {
+        let dir = tempfile::tempdir().unwrap();
+        let documents: Arc<dyn DocumentStore> = Arc::new(SqliteDocuments::open(&dir.path().join("d.db")).unwrap());
+        let clock: SharedClock = Arc::new(ManualClock::new(0));
+        let source = Arc::new(crate::sources::Local(documents.clone()));
+        let profiles = Profiles::new(source, documents, Arc::new(Local::default()), clock);
+        let (tenant, user, id) =
+            (TenantId::parse("t").unwrap(), UserId::parse("u").unwrap(), ScenarioId::parse("s").unwrap());
+        profiles.put(&tenant, vec![UserProfile::empty(user.clone(), id.clone())]).await.unwrap();
+        let polled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let other = tokio::spawn({
+            let polled = polled.clone();
+            async move {
+                loop {
+                    polled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        for _ in 0..10_000 {
+            assert!(profiles.get(&tenant, &user, &id).await.unwrap().is_some());
+        }
+        let polled = polled.load(std::sync::atomic::Ordering::SeqCst);
+        other.abort();
+        // Without the yield the other task is not polled once before the loop ends.
+        assert!(polled >= 10, "the other task was polled {polled} times during 10,000 reads");
     }
 }

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::coherence::{self, Local};
 use super::{Catalogs, Scenarios};
+use crate::blocking::TenantWork;
 use crate::sources::{ItemSource, ScenarioSource};
 
 /// The document store of the tests: what it holds, and (when armed) a read that waits, after
@@ -126,7 +127,8 @@ async fn catalogs_take_item_writes_locally_and_from_other_processes() {
     let documents = Arc::new(Documents::default());
     let (tenant, id) = ids();
     documents.items.lock().push(item("i1"));
-    let process = || Catalogs::new(documents.clone(), coherence::shared(realtime.clone(), Duration::ZERO), 0);
+    let process =
+        || Catalogs::new(documents.clone(), coherence::shared(realtime.clone(), Duration::ZERO), 0, TenantWork::new(1));
     let (a, b) = (process(), process());
     assert!(b.get(&tenant, &id).await.unwrap().get("i1").is_some());
     // a writes an item: a's catalog takes it at once, b's at its next check of the version.
@@ -145,10 +147,15 @@ async fn catalogs_take_item_writes_locally_and_from_other_processes() {
 /// A catalog of `n` items, loaded once into `Catalogs` and then written to, so the next read
 /// rebuilds it.
 async fn written_catalog(n: usize) -> (Arc<Documents>, Arc<Catalogs>) {
+    written_catalog_on(n, TenantWork::new(1)).await
+}
+
+/// [`written_catalog`], building on the blocking slots of `work`.
+async fn written_catalog_on(n: usize, work: TenantWork) -> (Arc<Documents>, Arc<Catalogs>) {
     let documents = Arc::new(Documents::default());
     let (tenant, id) = ids();
     documents.items.lock().extend((0..n).map(|i| item(&format!("i{i}"))));
-    let catalogs = Arc::new(Catalogs::new(documents.clone(), Arc::new(Local::default()), 0));
+    let catalogs = Arc::new(Catalogs::new(documents.clone(), Arc::new(Local::default()), 0, work));
     assert_eq!(catalogs.get(&tenant, &id).await.unwrap().len(), n);
     catalogs.upsert(&tenant, &id, &[item("new")]).await;
     (documents, catalogs)
@@ -180,22 +187,72 @@ async fn a_catalog_rebuild_leaves_the_runtime_thread_to_other_tasks() {
     assert!(polled_meanwhile > 100, "another task was polled only {polled_meanwhile} times during the build");
 }
 
+/// Takes the tenant's only blocking slot of `work` until the returned sender is dropped (by
+/// the test, or by its panic: a slot held for good would keep the runtime from shutting down).
+async fn hold_the_slot(
+    work: &TenantWork,
+    tenant: &TenantId,
+) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = tokio::spawn({
+        let (work, tenant) = (work.clone(), tenant.clone());
+        async move {
+            work.run(&tenant, "holding the slot", move || {
+                let _ = released.recv();
+            })
+            .await
+            .unwrap();
+        }
+    });
+    while work.running(tenant) == 0 {
+        tokio::task::yield_now().await;
+    }
+    (release, holder)
+}
+
 /// A caller that gives up while the catalog is being built (a request past its deadline) does
 /// not throw the build away: the next caller finds it done, and the items are not read again.
 #[tokio::test(flavor = "current_thread")]
 async fn a_caller_giving_up_during_a_rebuild_does_not_lose_it() {
-    let (documents, catalogs) = written_catalog(50_000).await;
+    let work = TenantWork::new(1);
+    let (documents, catalogs) = written_catalog_on(1_000, work.clone()).await;
     let (tenant, id) = ids();
+    // The build cannot start before the caller has given up: it waits for the held slot.
+    let (release, holder) = hold_the_slot(&work, &tenant).await;
     let reader = tokio::spawn({
         let (catalogs, tenant, id) = (catalogs.clone(), tenant.clone(), id.clone());
         async move { catalogs.get(&tenant, &id).await.map(|_| ()) }
     });
-    for _ in 0..3 {
+    for _ in 0..10 {
         tokio::task::yield_now().await;
     }
+    assert!(!reader.is_finished(), "the build waits for the slot");
     reader.abort();
+    assert!(reader.await.unwrap_err().is_cancelled());
+    drop(release);
+    holder.await.unwrap();
     assert!(catalogs.get(&tenant, &id).await.unwrap().get("new").is_some());
     assert_eq!(documents.scans.load(Ordering::SeqCst), 1, "the items were read again");
+}
+
+/// A tenant's rebuilds run on its own blocking slots: while they are taken its catalog waits,
+/// and another tenant's is built meanwhile.
+#[tokio::test(flavor = "current_thread")]
+async fn a_tenants_rebuild_waits_for_its_own_slot_and_not_for_another_tenants() {
+    let work = TenantWork::new(1);
+    let (_documents, catalogs) = written_catalog_on(1_000, work.clone()).await;
+    let (tenant, id) = ids();
+    let (release, holder) = hold_the_slot(&work, &tenant).await;
+    let reader = tokio::spawn({
+        let (catalogs, tenant, id) = (catalogs.clone(), tenant.clone(), id.clone());
+        async move { catalogs.get(&tenant, &id).await.unwrap() }
+    });
+    let other = TenantId::parse("other").unwrap();
+    assert_eq!(catalogs.get(&other, &id).await.unwrap().len(), 1_000, "built while the first tenant's waits");
+    assert!(!reader.is_finished(), "the tenant's build waits for its slot");
+    drop(release);
+    holder.await.unwrap();
+    assert!(reader.await.unwrap().get("new").is_some());
 }
 
 /// The indexes a scenario's requests asked of one snapshot are built with the next (on the
@@ -223,7 +280,7 @@ async fn counting_a_catalogs_items_builds_no_snapshot() {
     assert_eq!(built, 1, "the first load");
     let (count, held) = catalogs.census(&tenant, &id, ["i3", "new", "nope"]).await.unwrap();
     assert_eq!(count, 11);
-    assert_eq!(held, ["i3", "new"].into_iter().collect());
+    assert_eq!(held, [true, true, false], "i3 and new are held, nope is not");
     catalogs.upsert(&tenant, &id, &[item("newer")]).await;
     assert_eq!(catalogs.census(&tenant, &id, []).await.unwrap().0, 12);
     assert_eq!(catalogs.builds(), built, "counted without a build");

@@ -257,22 +257,18 @@ pub async fn recompute(
     let catalog = app.catalogs.get(tenant, scenario).await?;
     // (A scenario's deletion removes its events from the warehouse: these are all its own.)
     // Up to RECOMPUTE_MAX_EVENTS rows: grouped on the blocking pool.
-    let by_user = tokio::task::spawn_blocking(move || {
+    let by_user = crate::blocking::blocking("grouping events by user", move || {
         let mut by_user: BTreeMap<String, Vec<polyrec_storage::BehaviorRow>> = BTreeMap::new();
         for event in rows {
             by_user.entry(event.user_id.clone()).or_default().push(event);
         }
         by_user
     })
-    .await
-    .map_err(|e| polyrec_core::Error::internal(format!("grouping events by user: {e}")))?;
+    .await?;
     let mut report = Recomputed { users: 0, events: 0, skipped: 0 };
     let mut rebuilt = Vec::new();
     for (user, mut events) in by_user {
         held()?;
-        // A cached profile is read without waiting: without this the job kept its runtime
-        // thread for all its users.
-        tokio::task::yield_now().await;
         let Ok(user) = UserId::parse(&user) else { continue };
         let user = &user;
         // By event time: the warehouse rows carry no processing time.

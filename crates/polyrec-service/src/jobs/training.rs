@@ -37,6 +37,7 @@ use tracing::Instrument;
 use utoipa::ToSchema;
 
 use crate::App;
+use crate::blocking::blocking;
 use crate::service::models::{self, Loaded};
 
 /// How long an on-demand training waits for the warehouse sink to catch up with the bus.
@@ -504,7 +505,7 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
     let rows = interactions.clone();
     let cf_params = app.models.cf_params(tenant, scenario, &compiled.scenario.config);
     let model =
-        tokio::task::spawn_blocking(move || CfModel::train(&rows, cf_params, now)).await.map_err(Error::internal)?;
+        blocking("training item_cf and user_cf neighbours", move || CfModel::train(&rows, cf_params, now)).await?;
     {
         let mut job = tracker.job.lock();
         job.data.insert("events".into(), event_count);
@@ -530,9 +531,9 @@ async fn train(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId, tracker
     let cf_params = app.models.cf_params(tenant, scenario, &compiled.scenario.config);
     if !app.models.cf_is_current(tenant, scenario, event_count, &cf_params) {
         tracker.stage("building item_cf and user_cf neighbours with the chosen parameters", 0.97, 0.99).await;
-        let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, cf_params, now))
-            .await
-            .map_err(Error::internal)?;
+        let model =
+            blocking("training item_cf and user_cf neighbours", move || CfModel::train(&interactions, cf_params, now))
+                .await?;
         app.models.set_cf(tenant, scenario, model, event_count);
     }
     Ok(())
@@ -676,12 +677,12 @@ async fn fit(
     fit: impl FnOnce(learned::Progress<'_>) -> Result<learned::Fitted> + Send + 'static,
 ) -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
     let bits = tracker.within.clone();
-    let fitting = tokio::task::spawn_blocking(move || -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
+    blocking("fitting the model", move || -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
         let report = |fraction: f64| bits.store(fraction.to_bits(), Ordering::Relaxed);
         let fitted = fit(&report)?;
         Ok((Loaded { model, trained: fitted.model }, fitted.metrics, fitted.params))
-    });
-    fitting.await.map_err(Error::internal)?
+    })
+    .await?
 }
 
 /// How many of the latest events a ranker trains on, at most.
@@ -721,14 +722,13 @@ async fn fit_ranker(
     // Up to MAX_RANKER_EVENTS rows labelled: on the blocking pool, as the fit is.
     let impressions: Vec<_> = {
         let (catalog, objective, min_watch_seconds) = (catalog.clone(), objective.clone(), params.min_watch_seconds);
-        tokio::task::spawn_blocking(move || {
+        blocking("labelling impressions", move || {
             label_impressions(&rows, &objective, min_watch_seconds, window_ms)
                 .into_iter()
                 .filter(|i| catalog.get(&i.item_id).is_some())
                 .collect()
         })
-        .await
-        .map_err(|e| Error::internal(format!("labelling impressions: {e}")))?
+        .await?
     };
     let positives = impressions.iter().filter(|i| i.label > 0.0).count();
     if impressions.is_empty() || positives == 0 || positives == impressions.len() {
@@ -746,9 +746,6 @@ async fn fit_ranker(
     let mut profiles = std::collections::HashMap::new();
     for impression in &impressions {
         if !profiles.contains_key(&impression.user_id) {
-            // A cached profile is read without waiting: without this the loop kept its runtime
-            // thread for all the impressions' users.
-            tokio::task::yield_now().await;
             let profile = match polyrec_core::UserId::parse(impression.user_id.clone()) {
                 Ok(user) => app.profiles.get(tenant, &user, scenario).await?,
                 Err(_) => None,
@@ -760,7 +757,7 @@ async fn fit_ranker(
     let model_params = params.model.clone();
     let bits = tracker.within.clone();
     let n = impressions.len();
-    let fitting = tokio::task::spawn_blocking(move || -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
+    blocking("fitting the ranker", move || -> Result<(Loaded, BTreeMap<String, f64>, serde_json::Value)> {
         let report = |fraction: f64| bits.store(fraction.to_bits(), Ordering::Relaxed);
         let build = |space: &FeatureSpace, rows: &[polyrec_engine::labels::Impression]| {
             let mut data = space.empty_data();
@@ -805,8 +802,8 @@ async fn fit_ranker(
             "holdout": {"split": "time", "test_fraction": RANKER_TEST_FRACTION},
         });
         Ok((Loaded { model, trained: fitted.model }, metrics, config))
-    });
-    fitting.await.map_err(Error::internal)?
+    })
+    .await?
 }
 
 /// An impression as the feature space sees it.
@@ -922,9 +919,8 @@ pub async fn refresh_neighbours(
     let now = app.now_ms();
     let since = now - app.config.cf_window_days as i64 * DAY_MS;
     let interactions = app.stores.warehouse.interactions(tenant, scenario, since).await?;
-    let model = tokio::task::spawn_blocking(move || CfModel::train(&interactions, params, now))
-        .await
-        .map_err(Error::internal)?;
+    let model =
+        blocking("training item_cf and user_cf neighbours", move || CfModel::train(&interactions, params, now)).await?;
     app.models.set_cf(tenant, scenario, model, count);
     Ok(())
 }
@@ -996,7 +992,7 @@ async fn precompute_answers(app: &Arc<App>, tenant: &TenantId, scenario: &Scenar
     let since = app.now_ms() - active_days as i64 * DAY_MS;
     let interactions = app.stores.warehouse.interactions(tenant, scenario, since).await?;
     // Proportional to the scenario's interactions: on the blocking pool, as the fits are.
-    let (users, skipped) = tokio::task::spawn_blocking(move || {
+    let (users, skipped) = blocking("ordering the active users", move || {
         let mut last: HashMap<&str, i64> = HashMap::new();
         for row in interactions.iter() {
             let at = last.entry(row.user_id.as_str()).or_insert(row.last_ms);
@@ -1008,8 +1004,7 @@ async fn precompute_answers(app: &Arc<App>, tenant: &TenantId, scenario: &Scenar
         users.truncate(MAX_PRECOMPUTE_USERS);
         (users.into_iter().map(|(user, _)| user.to_owned()).collect::<Vec<String>>(), skipped)
     })
-    .await
-    .map_err(|e| Error::internal(format!("ordering the active users: {e}")))?;
+    .await?;
     tracker.stage("filling the result cache", 0.1, 1.0).await;
     let (mut computed, mut cached) = (0u64, 0u64);
     for (n, user) in users.iter().enumerate() {
@@ -1019,6 +1014,7 @@ async fn precompute_answers(app: &Arc<App>, tenant: &TenantId, scenario: &Scenar
         }
         // Each answer is a request's work, and with every store answering from memory nothing
         // below needs to wait: without this the job kept its runtime thread for all its users.
+        // (`Profiles::get` yields too, but only every hundred-odd reads: a request's work each.)
         tokio::task::yield_now().await;
         // Ids came through ingestion's checks; one that does not parse is not answered.
         let Ok(user) = UserId::parse(user) else { continue };

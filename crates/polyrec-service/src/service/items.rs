@@ -382,11 +382,12 @@ async fn flush(
     if quota.max_items > 0 {
         let (mut count, held) =
             app.catalogs.census(tenant, scenario, lines.iter().map(|(_, i)| i.item_id.as_str())).await?;
-        let held: std::collections::HashSet<String> = held.into_iter().map(str::to_owned).collect();
+        let mut held = held.into_iter();
         let mut new = std::collections::HashSet::new();
         lines.retain(|(line, item)| {
             let id = item.item_id.as_str();
-            if held.contains(id) || new.contains(id) {
+            // `held` answers for the lines in order, one each.
+            if held.next().unwrap_or(false) || new.contains(id) {
                 return true;
             }
             if count >= quota.max_items {

@@ -149,9 +149,7 @@ pub async fn register(
         // Encoded on the blocking pool (a dense EASE at its item cap is gigabytes), once per
         // attempt rather than copied: a second attempt is rare.
         let encoding = loaded.clone();
-        let bytes = tokio::task::spawn_blocking(move || encoding.to_bytes())
-            .await
-            .map_err(|e| Error::internal(format!("encoding model {name}: {e}")))?;
+        let bytes = app.tenant_work.run(tenant, &format!("encoding model {name}"), move || encoding.to_bytes()).await?;
         app.stores.blobs.put(tenant, &key, bytes).await?;
         let record = ModelRecord {
             scenario_id: scenario.clone(),
@@ -250,7 +248,8 @@ async fn load(app: &App, tenant: &TenantId, record: &ModelRecord) -> Result<Load
         ),
     })?;
     let name = record.model_name.clone();
-    tokio::task::spawn_blocking(move || Loaded::from_bytes(&name, &bytes)).await.map_err(Error::internal)?
+    let what = format!("decoding model {name}");
+    app.tenant_work.run(tenant, &what, move || Loaded::from_bytes(&name, &bytes)).await?
 }
 
 /// Puts a loaded model into the scenario's snapshot.

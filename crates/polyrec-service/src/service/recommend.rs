@@ -321,7 +321,7 @@ async fn answer(
     // A cached answer holds more than asked for, for the reads that filter some out.
     let depth = if cache_key.is_some() { (2 * count).clamp(MIN_CACHED_ITEMS, MAX_COUNT) } else { count };
     let recent_set: FxHashSet<String> = recent.iter().cloned().collect();
-    prepare_catalog(&catalog, pipeline).await?;
+    prepare_catalog(app, tenant, &catalog, pipeline).await?;
     let ctx = RequestContext {
         tenant,
         scenario: &scenario_id,
@@ -408,6 +408,8 @@ fn merge_recent(mut recent: Vec<String>, profile: Option<&UserProfile>) -> Vec<S
 /// requests for them would block their threads on). A snapshot after an item write comes with
 /// the ones its predecessor had, so this works once per scenario, field and process.
 async fn prepare_catalog(
+    app: &App,
+    tenant: &TenantId,
     catalog: &std::sync::Arc<polyrec_engine::Catalog>,
     pipeline: &polyrec_engine::Pipeline,
 ) -> Result<()> {
@@ -417,9 +419,9 @@ async fn prepare_catalog(
         return Ok(());
     }
     let catalog = catalog.clone();
-    tokio::task::spawn_blocking(move || missing.iter().for_each(|index| catalog.build_index(index)))
+    app.tenant_work
+        .run(tenant, "building catalog indexes", move || missing.iter().for_each(|index| catalog.build_index(index)))
         .await
-        .map_err(|e| Error::internal(format!("building catalog indexes: {e}")))
 }
 
 #[cfg(test)]
