@@ -66,9 +66,9 @@ pub struct LimitsConfig {
     pub max_concurrent_imports_per_tenant: usize,
     /// Training jobs that run at once in this process (others wait, `queued`).
     pub max_concurrent_trainings: usize,
-    /// The work one tenant's writes and requests cause off the request threads (catalog and
-    /// index builds, model artifacts' coding) running at once in this process; more waits its
-    /// turn, so one tenant cannot take every core. See [`crate::blocking`].
+    /// The catalog and index builds one tenant's item writes and requests cause, running at
+    /// once in this process; more wait their turn, so one tenant cannot take every core. See
+    /// [`crate::blocking`].
     pub max_blocking_tasks_per_tenant: usize,
     /// Jobs one tenant may have queued or running at once (all processes); past it a request
     /// for another is refused (`429 too_many_jobs`, `Retry-After`), so one tenant's burst

@@ -37,6 +37,8 @@ pub struct Catalogs {
     started: std::time::Instant,
     /// Snapshots built, every scenario together.
     builds: AtomicU64,
+    /// Snapshots given out of date by [`Self::get_by`] past its deadline.
+    stale: AtomicU64,
     /// Where the builds run: on the tenant's blocking slots.
     work: TenantWork,
 }
@@ -55,6 +57,7 @@ impl Catalogs {
             follow_ms,
             started: std::time::Instant::now(),
             builds: AtomicU64::new(0),
+            stale: AtomicU64::new(0),
             work,
         }
     }
@@ -87,6 +90,28 @@ impl Catalogs {
         Ok(catalog)
     }
 
+    /// As [`Self::get`], but past `deadline` the snapshot already there (without the writes
+    /// since) rather than wait longer for its rebuild, which goes on. For the stream jobs, which
+    /// every tenant shares: one tenant's rebuilds (seconds each at a million items, queued on
+    /// its blocking slots) must not hold up the other tenants' events. A scenario never loaded
+    /// has no snapshot to give: that one is waited for.
+    pub async fn get_by(
+        &self,
+        tenant: &TenantId,
+        id: &ScenarioId,
+        deadline: tokio::time::Instant,
+    ) -> Result<Arc<Catalog>> {
+        if let Ok(catalog) = tokio::time::timeout_at(deadline, self.get(tenant, id)).await {
+            return catalog;
+        }
+        let slot = self.slot(tenant, id);
+        if slot.loaded.load(Ordering::SeqCst) {
+            self.stale.fetch_add(1, Ordering::Relaxed);
+            return Ok(slot.snapshot.read().clone());
+        }
+        self.get(tenant, id).await
+    }
+
     /// How many items the scenario has, and for each of `ids` whether it is among them: read
     /// from the items this process holds (loaded on first use), without building a snapshot.
     /// The item quota asks this before each write; building a snapshot for it made a bulk import
@@ -99,7 +124,7 @@ impl Catalogs {
     ) -> Result<(u64, Vec<bool>)> {
         let slot = self.slot(tenant, id);
         self.follow(tenant, id, &slot).await;
-        let items = Self::held(&self.work, &*self.source, tenant, id, &slot).await?;
+        let items = Self::held(&*self.source, tenant, id, &slot).await?;
         let map = items.as_ref().ok_or_else(|| Error::internal("the catalog's items were not loaded"))?;
         Ok((map.len() as u64, ids.into_iter().map(|id| map.contains_key(id)).collect()))
     }
@@ -109,11 +134,15 @@ impl Catalogs {
         self.builds.load(Ordering::Relaxed)
     }
 
+    /// Snapshots [`Self::get_by`] gave out of date since the process started.
+    pub fn stale(&self) -> u64 {
+        self.stale.load(Ordering::Relaxed)
+    }
+
     /// Locks the scenario's items, loading them first when this process does not hold them (a
     /// first use, or another process wrote): then the snapshot is out of date (`dirty`). They
     /// are held (`Some`) when this returns.
     async fn held<'s>(
-        work: &TenantWork,
         source: &dyn ItemSource,
         tenant: &TenantId,
         id: &ScenarioId,
@@ -122,11 +151,12 @@ impl Catalogs {
         let mut items = slot.items.lock().await;
         if items.is_none() {
             let loaded = source.scan_items(tenant, id).await?;
-            let map = work
-                .run(tenant, "indexing the catalog's items", move || {
-                    loaded.into_iter().map(|item| (item.item_id.to_string(), Arc::new(item))).collect()
-                })
-                .await?;
+            // On the blocking pool, not the tenant's slots: the build that follows takes one, and
+            // a slot taken twice per load would queue the load twice behind the tenant's builds.
+            let map = crate::blocking::blocking("indexing the catalog's items", move || {
+                loaded.into_iter().map(|item| (item.item_id.to_string(), Arc::new(item))).collect()
+            })
+            .await?;
             *items = Some(map);
             slot.dirty.store(true, Ordering::SeqCst);
         }
@@ -145,7 +175,7 @@ impl Catalogs {
         id: &ScenarioId,
         slot: &Slot,
     ) -> Result<(Arc<Catalog>, bool)> {
-        let mut items = Self::held(work, source, tenant, id, slot).await?;
+        let mut items = Self::held(source, tenant, id, slot).await?;
         // `dirty` is cleared only once the new snapshot is in: until then every reader comes
         // here and waits for it rather than take the old one. Writes set it under the lock
         // held here, so none is missed.
@@ -202,8 +232,8 @@ impl Catalogs {
 
     /// After this process wrote items: shared, bumps the version so other processes reload;
     /// this catalog is current unless another process wrote in between.
-    async fn written(&self, tenant: &TenantId, id: &ScenarioId, slot: &Slot) {
-        match self.coherence.bump_catalog_version(tenant, id).await {
+    async fn written(coherence: &dyn Coherence, tenant: &TenantId, id: &ScenarioId, slot: &Slot) {
+        match coherence.bump_catalog_version(tenant, id).await {
             Ok(Some(version)) => {
                 let _ = slot.version.compare_exchange(version - 1, version, Ordering::SeqCst, Ordering::SeqCst);
             }
@@ -215,9 +245,10 @@ impl Catalogs {
 
     /// Called after items were written: a loaded catalog takes them in.
     pub async fn upsert(&self, tenant: &TenantId, id: &ScenarioId, written: &[Item]) {
-        self.change(tenant, id, |map| {
+        let written: Vec<Arc<Item>> = written.iter().cloned().map(Arc::new).collect();
+        self.change(tenant, id, move |map| {
             for item in written {
-                map.insert(item.item_id.to_string(), Arc::new(item.clone()));
+                map.insert(item.item_id.to_string(), item);
             }
         })
         .await
@@ -225,22 +256,37 @@ impl Catalogs {
 
     /// Called after an item was deleted.
     pub async fn remove(&self, tenant: &TenantId, id: &ScenarioId, item_id: &str) {
-        self.change(tenant, id, |map| {
-            map.remove(item_id);
+        let item_id = item_id.to_owned();
+        self.change(tenant, id, move |map| {
+            map.remove(&item_id);
         })
         .await
     }
 
-    async fn change(&self, tenant: &TenantId, id: &ScenarioId, change: impl FnOnce(&mut HashMap<String, Arc<Item>>)) {
-        let slot = self.slot(tenant, id);
-        {
-            let mut items = slot.items.lock().await;
-            if let Some(map) = items.as_mut() {
-                change(map);
-                slot.dirty.store(true, Ordering::SeqCst);
+    /// Applies a write to the items held, on a task of its own: the items' lock may be held by
+    /// a rebuild waiting for the tenant's blocking slots, and a caller that gave up meanwhile (a
+    /// request past its deadline) must not leave this process's catalog, and through the
+    /// version every other process's, without a write the store has.
+    async fn change(
+        &self,
+        tenant: &TenantId,
+        id: &ScenarioId,
+        change: impl FnOnce(&mut HashMap<String, Arc<Item>>) + Send + 'static,
+    ) {
+        let (slot, coherence, tenant, id) = (self.slot(tenant, id), self.coherence.clone(), tenant.clone(), id.clone());
+        let applied = tokio::spawn(async move {
+            {
+                let mut items = slot.items.lock().await;
+                if let Some(map) = items.as_mut() {
+                    change(map);
+                    slot.dirty.store(true, Ordering::SeqCst);
+                }
             }
+            Self::written(&*coherence, &tenant, &id, &slot).await;
+        });
+        if let Err(error) = applied.await {
+            tracing::error!(%error, "applying an item write to the catalog failed");
         }
-        self.written(tenant, id, &slot).await;
     }
 
     /// Called after the scenario was deleted.

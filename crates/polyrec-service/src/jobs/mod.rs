@@ -62,17 +62,24 @@ pub(crate) async fn live<'r>(app: &App, records: &'r [BusRecord]) -> Result<Vec<
     Ok(live)
 }
 
-/// The catalogs of the scenarios the records belong to, loaded once each.
+/// How long a batch waits, all its scenarios together, for catalogs being rebuilt; past it a
+/// scenario's snapshot is taken as it is (without the item writes of the last moments).
+const CATALOG_WAIT: Duration = Duration::from_secs(1);
+
+/// The catalogs of the scenarios the records belong to, loaded once each. A tenant's catalogs
+/// being rebuilt hold the batch (and so every tenant's events in it) up [`CATALOG_WAIT`] at
+/// most, all of them together: see [`crate::app::Catalogs::get_by`].
 pub(crate) async fn catalogs(
     app: &App,
     records: &[&BusRecord],
 ) -> Result<HashMap<(TenantId, ScenarioId), Arc<Catalog>>> {
+    let deadline = tokio::time::Instant::now() + CATALOG_WAIT;
     let mut catalogs = HashMap::new();
     for record in records {
         let key = (record.event.tenant_id.clone(), record.event.scenario_id.clone());
         if let std::collections::hash_map::Entry::Vacant(slot) = catalogs.entry(key) {
             let (tenant, scenario) = slot.key();
-            let catalog = app.catalogs.get(tenant, scenario).await?;
+            let catalog = app.catalogs.get_by(tenant, scenario, deadline).await?;
             slot.insert(catalog);
         }
     }

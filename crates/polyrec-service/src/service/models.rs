@@ -24,6 +24,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::App;
+use crate::blocking::blocking;
 
 /// How long a replaced vector collection stays searchable for requests that still hold the
 /// snapshot that points at it (recall channels time out in milliseconds).
@@ -149,7 +150,9 @@ pub async fn register(
         // Encoded on the blocking pool (a dense EASE at its item cap is gigabytes), once per
         // attempt rather than copied: a second attempt is rare.
         let encoding = loaded.clone();
-        let bytes = app.tenant_work.run(tenant, &format!("encoding model {name}"), move || encoding.to_bytes()).await?;
+        // (Not on the tenant's blocking slots: a training job holding one of the process's
+        // training slots would wait there behind the tenant's catalog builds.)
+        let bytes = blocking(&format!("encoding model {name}"), move || encoding.to_bytes()).await?;
         app.stores.blobs.put(tenant, &key, bytes).await?;
         let record = ModelRecord {
             scenario_id: scenario.clone(),
@@ -249,7 +252,7 @@ async fn load(app: &App, tenant: &TenantId, record: &ModelRecord) -> Result<Load
     })?;
     let name = record.model_name.clone();
     let what = format!("decoding model {name}");
-    app.tenant_work.run(tenant, &what, move || Loaded::from_bytes(&name, &bytes)).await?
+    blocking(&what, move || Loaded::from_bytes(&name, &bytes)).await?
 }
 
 /// Puts a loaded model into the scenario's snapshot.
