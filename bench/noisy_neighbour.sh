@@ -72,22 +72,10 @@ python3 bench/ingest.py --url "$URL" --events "$WORK/data/events.ndjson" --tenan
     --concurrency 4 --quiet
 curl -sf -X POST "$URL/api/v1/scenarios/bench_feed/jobs/cf" -H 'X-Tenant-Id: bystander' >/dev/null
 
-# wrk against recommend as TENANT with C connections for D; prints "p50 p99 req/s non2xx".
+# wrk against recommend as TENANT with C connections for D; prints "p50 p99 req/s non2xx total".
 measure() { # TENANT CONNECTIONS DURATION
-    local out
-    out=$(wrk -t2 -c"$2" -d"$3" --latency -s bench/recommend.lua "$URL" -- users="$USERS" tenant="$1" scenario=bench_feed)
-    python3 - "$out" <<'PY_END'
-import re, sys
-out = sys.argv[1]
-def ms(label):
-    m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    value, unit = float(m.group(1)), m.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-total = int(re.search(r"(\d+) requests in", out).group(1))
-print(f"{ms('50%'):.2f} {ms('99%'):.2f} {rps:.0f} {int(bad.group(1)) if bad else 0} {total}")
-PY_END
+    wrk -t2 -c"$2" -d"$3" --latency -s bench/recommend.lua "$URL" -- users="$USERS" tenant="$1" scenario=bench_feed |
+        python3 bench/wrk_summary.py
 }
 rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$SERVER/status"; }
 

@@ -47,22 +47,10 @@ echo "== machine"
 echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "B: 5,000 items, $USERS users, 50,000 events; A: $SCENARIOS scenarios of $A_ITEMS items; wrk $DURATION per point"
 
-# wrk against B's recommend; prints "p50 p99 req/s non2xx".
+# wrk against B's recommend; prints "p50 p99 req/s non2xx total".
 measure() {
-    local out
-    out=$(wrk -t2 -c8 -d"$DURATION" --latency -s bench/recommend.lua "$URL" -- users="$USERS" tenant=bystander \
-        scenario=bench_feed)
-    python3 - "$out" <<'PY_END'
-import re, sys
-out = sys.argv[1]
-def ms(label):
-    m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    value, unit = float(m.group(1)), m.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-print(f"{ms('50%'):.2f} {ms('99%'):.2f} {rps:.0f} {int(bad.group(1)) if bad else 0}")
-PY_END
+    wrk -t2 -c8 -d"$DURATION" --latency -s bench/recommend.lua "$URL" -- users="$USERS" tenant=bystander \
+        scenario=bench_feed | python3 bench/wrk_summary.py
 }
 
 ROWS=()
@@ -88,7 +76,7 @@ for SLOTS in $SLOT_SETTINGS; do
     done
 
     wrk -t1 -c4 -d3s -s bench/recommend.lua "$URL" -- users="$USERS" tenant=bystander scenario=bench_feed >/dev/null
-    read -r ALONE_P50 ALONE_P99 ALONE_RPS ALONE_BAD < <(measure)
+    read -r ALONE_P50 ALONE_P99 ALONE_RPS ALONE_BAD _ < <(measure)
 
     python3 - "$URL" "$DURATION" "$SCENARIOS" "$WORK/storm.txt" <<'PY_END' &
 import json, sys, threading, time, urllib.request, urllib.error
@@ -122,7 +110,7 @@ print(f"{answered[0]} {answered[1]}", file=open(report, "w"))
 PY_END
     STORM=$!
     sleep 2
-    read -r BESIDE_P50 BESIDE_P99 BESIDE_RPS BESIDE_BAD < <(measure)
+    read -r BESIDE_P50 BESIDE_P99 BESIDE_RPS BESIDE_BAD _ < <(measure)
     wait "$STORM"
     read -r A_OK A_FAILED <"$WORK/storm.txt"
     WAITS=$(curl -sf "$URL/metrics" | awk '/^polyrec_tenant_blocking_waits_total/ {print $2}')

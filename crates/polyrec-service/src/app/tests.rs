@@ -210,23 +210,40 @@ async fn hold_the_slot(
     (release, holder)
 }
 
-/// A caller that gives up while the catalog is being built (a request past its deadline) does
-/// not throw the build away: the next caller finds it done, and the items are not read again.
-#[tokio::test(flavor = "current_thread")]
-async fn a_caller_giving_up_during_a_rebuild_does_not_lose_it() {
+/// A written catalog of 1,000 items whose rebuild a reader asked for and which waits for the
+/// tenant's only blocking slot, held by the test until it drops `release`.
+struct StalledRebuild {
+    documents: Arc<Documents>,
+    catalogs: Arc<Catalogs>,
+    release: std::sync::mpsc::Sender<()>,
+    holder: tokio::task::JoinHandle<()>,
+    reader: tokio::task::JoinHandle<Result<Arc<polyrec_engine::Catalog>>>,
+}
+
+async fn stalled_rebuild() -> StalledRebuild {
     let work = TenantWork::new(1);
     let (documents, catalogs) = written_catalog_on(1_000, work.clone()).await;
     let (tenant, id) = ids();
-    // The build cannot start before the caller has given up: it waits for the held slot.
     let (release, holder) = hold_the_slot(&work, &tenant).await;
     let reader = tokio::spawn({
         let (catalogs, tenant, id) = (catalogs.clone(), tenant.clone(), id.clone());
-        async move { catalogs.get(&tenant, &id).await.map(|_| ()) }
+        async move { catalogs.get(&tenant, &id).await }
     });
+    // The rebuild takes the items' lock, then waits for the slot.
     for _ in 0..10 {
         tokio::task::yield_now().await;
     }
     assert!(!reader.is_finished(), "the build waits for the slot");
+    StalledRebuild { documents, catalogs, release, holder, reader }
+}
+
+/// A caller that gives up while the catalog is being built (a request past its deadline) does
+/// not throw the build away: the next caller finds it done, and the items are not read again.
+#[tokio::test(flavor = "current_thread")]
+async fn a_caller_giving_up_during_a_rebuild_does_not_lose_it() {
+    // The build cannot start before the caller has given up: it waits for the held slot.
+    let StalledRebuild { documents, catalogs, release, holder, reader } = stalled_rebuild().await;
+    let (tenant, id) = ids();
     reader.abort();
     assert!(reader.await.unwrap_err().is_cancelled());
     drop(release);
@@ -239,15 +256,8 @@ async fn a_caller_giving_up_during_a_rebuild_does_not_lose_it() {
 /// and another tenant's is built meanwhile.
 #[tokio::test(flavor = "current_thread")]
 async fn a_tenants_rebuild_waits_for_its_own_slot_and_not_for_another_tenants() {
-    let work = TenantWork::new(1);
-    let (_documents, catalogs) = written_catalog_on(1_000, work.clone()).await;
-    let (tenant, id) = ids();
-    let (release, holder) = hold_the_slot(&work, &tenant).await;
-    let reader = tokio::spawn({
-        let (catalogs, tenant, id) = (catalogs.clone(), tenant.clone(), id.clone());
-        async move { catalogs.get(&tenant, &id).await.unwrap() }
-    });
-    let other = TenantId::parse("other").unwrap();
+    let StalledRebuild { catalogs, release, holder, reader, .. } = stalled_rebuild().await;
+    let (other, id) = (TenantId::parse("other").unwrap(), ids().1);
     // (The bound only fails a version where it waits: it would wait for good.)
     let other_catalog = tokio::time::timeout(Duration::from_secs(60), catalogs.get(&other, &id))
         .await
@@ -256,26 +266,15 @@ async fn a_tenants_rebuild_waits_for_its_own_slot_and_not_for_another_tenants() 
     assert!(!reader.is_finished(), "the tenant's build waits for its slot");
     drop(release);
     holder.await.unwrap();
-    assert!(reader.await.unwrap().get("new").is_some());
+    assert!(reader.await.unwrap().unwrap().get("new").is_some());
 }
 
 /// An item write whose caller gives up while a rebuild holds the items (waiting for the
 /// tenant's slot) is still applied: the store has it, so the catalog must too.
 #[tokio::test(flavor = "current_thread")]
 async fn an_item_write_whose_caller_gives_up_behind_a_rebuild_is_still_applied() {
-    let work = TenantWork::new(1);
-    let (_documents, catalogs) = written_catalog_on(1_000, work.clone()).await;
+    let StalledRebuild { catalogs, release, holder, reader, .. } = stalled_rebuild().await;
     let (tenant, id) = ids();
-    let (release, holder) = hold_the_slot(&work, &tenant).await;
-    let reader = tokio::spawn({
-        let (catalogs, tenant, id) = (catalogs.clone(), tenant.clone(), id.clone());
-        async move { catalogs.get(&tenant, &id).await.unwrap() }
-    });
-    // The rebuild takes the items' lock, then waits for the slot.
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
-    assert!(!reader.is_finished());
     let writer = tokio::spawn({
         let (catalogs, tenant, id) = (catalogs.clone(), tenant.clone(), id.clone());
         async move { catalogs.upsert(&tenant, &id, &[item("late")]).await }
@@ -288,7 +287,7 @@ async fn an_item_write_whose_caller_gives_up_behind_a_rebuild_is_still_applied()
     assert!(writer.await.unwrap_err().is_cancelled());
     drop(release);
     holder.await.unwrap();
-    reader.await.unwrap();
+    reader.await.unwrap().unwrap();
     let catalog = catalogs.get(&tenant, &id).await.unwrap();
     assert!(catalog.get("late").is_some(), "the write was lost with its caller");
     assert!(catalog.get("new").is_some());
