@@ -15,10 +15,14 @@ use super::coherence::Coherence;
 use crate::blocking::TenantWork;
 use crate::sources::ItemSource;
 
+/// A scenario's items by id, as this process holds them.
+type Items = HashMap<String, Arc<Item>>;
+
 #[derive(Default)]
 struct Slot {
     /// `None` until first loaded from the document store.
-    items: tokio::sync::Mutex<Option<HashMap<String, Arc<Item>>>>,
+    /// (In an `Arc`: a load on a task of its own hands its guard back, see [`Catalogs::census`].)
+    items: Arc<tokio::sync::Mutex<Option<Items>>>,
     snapshot: RwLock<Arc<Catalog>>,
     /// Set once the first snapshot is built; with `dirty` clear, `snapshot` is current.
     loaded: AtomicBool,
@@ -124,7 +128,12 @@ impl Catalogs {
     ) -> Result<(u64, Vec<bool>)> {
         let slot = self.slot(tenant, id);
         self.follow(tenant, id, &slot).await;
-        let items = Self::held(&*self.source, tenant, id, &slot).await?;
+        // Loaded on a task of its own, as a rebuild is: a load whose caller gave up (a request
+        // past its deadline) is kept for the next caller rather than thrown away halfway.
+        let (source, tenant, id) = (self.source.clone(), tenant.clone(), id.clone());
+        let items = tokio::spawn(async move { Self::held(&*source, &tenant, &id, &slot).await })
+            .await
+            .map_err(|e| Error::internal(format!("loading the catalog: {e}")))??;
         let map = items.as_ref().ok_or_else(|| Error::internal("the catalog's items were not loaded"))?;
         Ok((map.len() as u64, ids.into_iter().map(|id| map.contains_key(id)).collect()))
     }
@@ -142,13 +151,13 @@ impl Catalogs {
     /// Locks the scenario's items, loading them first when this process does not hold them (a
     /// first use, or another process wrote): then the snapshot is out of date (`dirty`). They
     /// are held (`Some`) when this returns.
-    async fn held<'s>(
+    async fn held(
         source: &dyn ItemSource,
         tenant: &TenantId,
         id: &ScenarioId,
-        slot: &'s Slot,
-    ) -> Result<tokio::sync::MutexGuard<'s, Option<HashMap<String, Arc<Item>>>>> {
-        let mut items = slot.items.lock().await;
+        slot: &Slot,
+    ) -> Result<tokio::sync::OwnedMutexGuard<Option<Items>>> {
+        let mut items = slot.items.clone().lock_owned().await;
         if items.is_none() {
             let loaded = source.scan_items(tenant, id).await?;
             // On the blocking pool, not the tenant's slots: the build that follows takes one, and
@@ -267,12 +276,7 @@ impl Catalogs {
     /// a rebuild waiting for the tenant's blocking slots, and a caller that gave up meanwhile (a
     /// request past its deadline) must not leave this process's catalog, and through the
     /// version every other process's, without a write the store has.
-    async fn change(
-        &self,
-        tenant: &TenantId,
-        id: &ScenarioId,
-        change: impl FnOnce(&mut HashMap<String, Arc<Item>>) + Send + 'static,
-    ) {
+    async fn change(&self, tenant: &TenantId, id: &ScenarioId, change: impl FnOnce(&mut Items) + Send + 'static) {
         let (slot, coherence, tenant, id) = (self.slot(tenant, id), self.coherence.clone(), tenant.clone(), id.clone());
         let applied = tokio::spawn(async move {
             {

@@ -26,6 +26,7 @@ struct Documents {
     items: Mutex<Vec<Item>>,
     /// How many times the items were read.
     scans: AtomicUsize,
+    /// Set: the next scenario read or item scan tells `read` and waits for `release`.
     stall: Mutex<bool>,
     read: tokio::sync::Notify,
     release: tokio::sync::Notify,
@@ -57,7 +58,9 @@ impl ScenarioSource for Documents {
 impl ItemSource for Documents {
     async fn scan_items(&self, _: &TenantId, _: &ScenarioId) -> Result<Vec<Item>> {
         self.scans.fetch_add(1, Ordering::SeqCst);
-        Ok(self.items.lock().clone())
+        let items = self.items.lock().clone();
+        self.maybe_stall().await;
+        Ok(items)
     }
 }
 
@@ -291,6 +294,27 @@ async fn an_item_write_whose_caller_gives_up_behind_a_rebuild_is_still_applied()
     let catalog = catalogs.get(&tenant, &id).await.unwrap();
     assert!(catalog.get("late").is_some(), "the write was lost with its caller");
     assert!(catalog.get("new").is_some());
+}
+
+/// The item quota's count of a catalog not loaded yet keeps the load when its caller gives up
+/// during it (an item write past its deadline): the next count does not read the items again.
+#[tokio::test(flavor = "current_thread")]
+async fn a_count_whose_caller_gives_up_during_the_load_keeps_it() {
+    let documents = Arc::new(Documents::default());
+    let (tenant, id) = ids();
+    documents.items.lock().extend((0..10).map(|i| item(&format!("i{i}"))));
+    *documents.stall.lock() = true;
+    let catalogs = Arc::new(Catalogs::new(documents.clone(), Arc::new(Local::default()), 0, TenantWork::new(1)));
+    let counting = tokio::spawn({
+        let (catalogs, tenant, id) = (catalogs.clone(), tenant.clone(), id.clone());
+        async move { catalogs.census(&tenant, &id, []).await.map(|(count, _)| count) }
+    });
+    documents.read.notified().await;
+    counting.abort();
+    assert!(counting.await.unwrap_err().is_cancelled());
+    documents.release.notify_one();
+    assert_eq!(catalogs.census(&tenant, &id, ["i3"]).await.unwrap(), (10, vec![true]));
+    assert_eq!(documents.scans.load(Ordering::SeqCst), 1, "the items were read again");
 }
 
 /// A stream job (every tenant's) does not wait past its deadline for one tenant's rebuild
