@@ -21,18 +21,29 @@ pub async fn blocking<T: Send + 'static>(what: &str, work: impl FnOnce() -> T + 
     tokio::task::spawn_blocking(work).await.map_err(|e| Error::internal(format!("{what}: {e}")))
 }
 
+/// Runs `work` on a task of its own and waits for it: a caller that gives up (a request past
+/// its deadline) does not drop it halfway, so what it had done is not lost for the next caller.
+pub async fn to_completion<T: Send + 'static>(
+    what: &str,
+    work: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(work).await.map_err(|e| Error::internal(format!("{what}: {e}")))?
+}
+
 /// Each tenant's slots on the blocking pool (see the module's documentation).
 #[derive(Clone)]
 pub struct TenantWork {
     per_tenant: usize,
     slots: moka::sync::Cache<TenantId, Arc<Semaphore>>,
+    /// Works that found their tenant's slots taken, every tenant together.
+    waits: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl TenantWork {
     /// `per_tenant` slots for each tenant (at least one).
     pub fn new(per_tenant: usize) -> Self {
         let slots = moka::sync::Cache::builder().max_capacity(crate::tenancy::MAX_TENANTS_KEPT as u64).build();
-        Self { per_tenant: per_tenant.max(1), slots }
+        Self { per_tenant: per_tenant.max(1), slots, waits: Arc::default() }
     }
 
     fn slots(&self, tenant: &TenantId) -> Arc<Semaphore> {
@@ -52,6 +63,7 @@ impl TenantWork {
             Ok(slot) => slot,
             Err(_) => {
                 metrics::counter!("polyrec_tenant_blocking_waits_total").increment(1);
+                self.waits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 slots.acquire_owned().await.map_err(|e| Error::internal(format!("{what}: {e}")))?
             }
         };
@@ -60,6 +72,11 @@ impl TenantWork {
             work()
         })
         .await
+    }
+
+    /// How many works found their tenant's slots taken (and waited), every tenant together.
+    pub fn waits(&self) -> u64 {
+        self.waits.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// How many of `tenant`'s slots are taken now.

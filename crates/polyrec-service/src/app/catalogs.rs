@@ -12,7 +12,7 @@ use polyrec_engine::Catalog;
 
 use super::Key;
 use super::coherence::Coherence;
-use crate::blocking::TenantWork;
+use crate::blocking::{TenantWork, to_completion};
 use crate::sources::ItemSource;
 
 /// A scenario's items by id, as this process holds them.
@@ -85,9 +85,12 @@ impl Catalogs {
         // On a task of its own, so a caller that gives up (a request past its deadline) cannot
         // drop a build halfway and leave the next caller to load the catalog all over again.
         let (work, source, tenant, id) = (self.work.clone(), self.source.clone(), tenant.clone(), id.clone());
-        let (catalog, built) = tokio::spawn(async move { Self::refresh(&work, &*source, &tenant, &id, &slot).await })
-            .await
-            .map_err(|e| Error::internal(format!("building the catalog: {e}")))??;
+        let (catalog, built) =
+            to_completion(
+                "building the catalog",
+                async move { Self::refresh(&work, &*source, &tenant, &id, &slot).await },
+            )
+            .await?;
         if built {
             self.builds.fetch_add(1, Ordering::Relaxed);
         }
@@ -111,6 +114,7 @@ impl Catalogs {
         let slot = self.slot(tenant, id);
         if slot.loaded.load(Ordering::SeqCst) {
             self.stale.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("polyrec_catalog_stale_total").increment(1);
             return Ok(slot.snapshot.read().clone());
         }
         self.get(tenant, id).await
@@ -131,9 +135,9 @@ impl Catalogs {
         // Loaded on a task of its own, as a rebuild is: a load whose caller gave up (a request
         // past its deadline) is kept for the next caller rather than thrown away halfway.
         let (source, tenant, id) = (self.source.clone(), tenant.clone(), id.clone());
-        let items = tokio::spawn(async move { Self::held(&*source, &tenant, &id, &slot).await })
-            .await
-            .map_err(|e| Error::internal(format!("loading the catalog: {e}")))??;
+        let items =
+            to_completion("loading the catalog", async move { Self::held(&*source, &tenant, &id, &slot).await })
+                .await?;
         let map = items.as_ref().ok_or_else(|| Error::internal("the catalog's items were not loaded"))?;
         Ok((map.len() as u64, ids.into_iter().map(|id| map.contains_key(id)).collect()))
     }
@@ -278,7 +282,7 @@ impl Catalogs {
     /// version every other process's, without a write the store has.
     async fn change(&self, tenant: &TenantId, id: &ScenarioId, change: impl FnOnce(&mut Items) + Send + 'static) {
         let (slot, coherence, tenant, id) = (self.slot(tenant, id), self.coherence.clone(), tenant.clone(), id.clone());
-        let applied = tokio::spawn(async move {
+        let applied = to_completion("applying an item write to the catalog", async move {
             {
                 let mut items = slot.items.lock().await;
                 if let Some(map) = items.as_mut() {
@@ -287,6 +291,7 @@ impl Catalogs {
                 }
             }
             Self::written(&*coherence, &tenant, &id, &slot).await;
+            Ok(())
         });
         if let Err(error) = applied.await {
             tracing::error!(%error, "applying an item write to the catalog failed");
