@@ -7,14 +7,17 @@
 //! requests cause go through [`TenantWork::run`], which holds one of that tenant's
 //! `limits.max_blocking_tasks_per_tenant` slots (per process) while it runs. A tenant writing
 //! items to fifty scenarios at once then rebuilds that many catalogs at a time, not fifty, and
-//! the other tenants keep the remaining cores. The rest calls [`blocking`] directly: the
-//! training jobs' work is bounded by `limits.max_concurrent_trainings`, and model coding runs
-//! inside a training job or a model activation (one at a time per scenario).
+//! the other tenants keep the remaining cores. Loading a model version to serve it (decoding
+//! the artifact, indexing its item vectors) and rebuilding a scenario's CF neighbours are
+//! charged where they are caused ([`Bound`]): an API call or a request following another
+//! process's activation takes the tenant's slots; a training job and the schedule loop, bounded
+//! already (`limits.max_concurrent_trainings`; one scenario at a time), call [`blocking`]
+//! directly and do not queue behind one tenant's catalog builds.
 
 use std::sync::Arc;
 
 use polyrec_core::{Error, Result, TenantId};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Runs `work` on the blocking pool; `what` names it in the error if it panics.
 pub async fn blocking<T: Send + 'static>(what: &str, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
@@ -46,8 +49,17 @@ impl TenantWork {
         Self { per_tenant: per_tenant.max(1), slots, waits: Arc::default() }
     }
 
-    fn slots(&self, tenant: &TenantId) -> Arc<Semaphore> {
-        self.slots.get_with_by_ref(tenant, || Arc::new(Semaphore::new(self.per_tenant)))
+    /// Waits for one of `tenant`'s slots, counting the wait when they are all taken.
+    async fn slot(&self, tenant: &TenantId, what: &str) -> Result<OwnedSemaphorePermit> {
+        let slots = self.slots.get_with_by_ref(tenant, || Arc::new(Semaphore::new(self.per_tenant)));
+        match slots.clone().try_acquire_owned() {
+            Ok(slot) => Ok(slot),
+            Err(_) => {
+                metrics::counter!("polyrec_tenant_blocking_waits_total").increment(1);
+                self.waits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                slots.acquire_owned().await.map_err(|e| Error::internal(format!("{what}: {e}")))
+            }
+        }
     }
 
     /// Runs `work` on the blocking pool once one of `tenant`'s slots is free, and holds the slot
@@ -58,18 +70,27 @@ impl TenantWork {
         what: &str,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {
-        let slots = self.slots(tenant);
-        let slot = match slots.clone().try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => {
-                metrics::counter!("polyrec_tenant_blocking_waits_total").increment(1);
-                self.waits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                slots.acquire_owned().await.map_err(|e| Error::internal(format!("{what}: {e}")))?
-            }
-        };
+        let slot = self.slot(tenant, what).await?;
         blocking(what, move || {
             let _slot = slot;
             work()
+        })
+        .await
+    }
+
+    /// As [`Self::run`], for work that reaches the blocking pool through another crate's calls
+    /// (a vector store indexing a collection): it runs on a task of its own once one of
+    /// `tenant`'s slots is free, and holds the slot until it ends.
+    pub async fn run_async<T: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        what: &str,
+        work: impl std::future::Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let slot = self.slot(tenant, what).await?;
+        to_completion(what, async move {
+            let _slot = slot;
+            work.await
         })
         .await
     }
@@ -82,6 +103,49 @@ impl TenantWork {
     /// How many of `tenant`'s slots are taken now.
     pub fn running(&self, tenant: &TenantId) -> usize {
         self.slots.get(tenant).map_or(0, |slots| self.per_tenant - slots.available_permits())
+    }
+}
+
+/// Whose bound the CPU work of loading a model version, or of rebuilding CF neighbours, counts
+/// against (see the module's documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// The tenant's slots: the work an API call or a request causes (an activation, a rollback,
+    /// a config change, following what another process activated or trained).
+    Tenant,
+    /// The caller's own: a training job (the process's training slots) or the schedule loop
+    /// (one scenario at a time, every tenant's in turn).
+    Caller,
+}
+
+impl Bound {
+    /// Runs `work` on the blocking pool, on `tenant`'s slots when they bound it.
+    pub async fn blocking<T: Send + 'static>(
+        self,
+        slots: &TenantWork,
+        tenant: &TenantId,
+        what: &str,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        match self {
+            Bound::Tenant => slots.run(tenant, what, work).await,
+            Bound::Caller => blocking(what, work).await,
+        }
+    }
+
+    /// Awaits `work`, which reaches the blocking pool through another crate's calls, holding one
+    /// of `tenant`'s slots when they bound it ([`TenantWork::run_async`]).
+    pub async fn run_async<T: Send + 'static>(
+        self,
+        slots: &TenantWork,
+        tenant: &TenantId,
+        what: &str,
+        work: impl std::future::Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        match self {
+            Bound::Tenant => slots.run_async(tenant, what, work).await,
+            Bound::Caller => work.await,
+        }
     }
 }
 
@@ -158,6 +222,60 @@ mod tests {
         drop(release);
         // The slot comes back when the work returns.
         assert_eq!(work.run(&tenant("acme"), "work", || 1).await.unwrap(), 1);
+    }
+
+    /// Work reaching the blocking pool through another crate (a vector store's index build)
+    /// holds its slot until it ends as well, and a caller of another tenant does not wait.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_async_work_holds_its_slot_until_it_ends_though_its_caller_gave_up() {
+        let work = TenantWork::new(1);
+        let (release, wait) = held();
+        let caller = {
+            let work = work.clone();
+            tokio::spawn(async move { work.run_async(&tenant("acme"), "indexing", blocking("indexing", wait)).await })
+        };
+        while work.running(&tenant("acme")) == 0 {
+            tokio::task::yield_now().await;
+        }
+        caller.abort();
+        assert!(caller.await.unwrap_err().is_cancelled());
+        assert_eq!(work.running(&tenant("acme")), 1, "the work still runs, so the slot stays taken");
+        let other_tenant = tenant("other");
+        let other = work.run_async(&other_tenant, "indexing", async { Ok(2) });
+        let other = tokio::time::timeout(Duration::from_secs(60), other).await.expect("another tenant waited");
+        assert_eq!(other.unwrap(), 2);
+        let waits = work.waits();
+        let next = {
+            let work = work.clone();
+            tokio::spawn(async move { work.run_async(&tenant("acme"), "indexing", async { Ok(1) }).await })
+        };
+        while work.waits() == waits {
+            tokio::task::yield_now().await;
+        }
+        assert!(!next.is_finished(), "the tenant's next work waits for the slot");
+        drop(release);
+        assert_eq!(next.await.unwrap().unwrap(), 1, "the slot comes back when the work ends");
+    }
+
+    /// A bound of the caller's own runs the work without taking the tenant's slots.
+    #[tokio::test]
+    async fn work_under_the_callers_bound_does_not_take_the_tenants_slots() {
+        let work = TenantWork::new(1);
+        let (release, wait) = held();
+        let holder = {
+            let work = work.clone();
+            tokio::spawn(async move { work.run(&tenant("acme"), "held", wait).await })
+        };
+        while work.running(&tenant("acme")) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let acme = tenant("acme");
+        let decoded = Bound::Caller.blocking(&work, &acme, "decoding", || 3);
+        let decoded = tokio::time::timeout(Duration::from_secs(60), decoded).await.expect("it waited for the slot");
+        assert_eq!(decoded.unwrap(), 3);
+        assert_eq!(work.waits(), 0);
+        drop(release);
+        holder.await.unwrap().unwrap();
     }
 
     #[tokio::test]

@@ -66,8 +66,8 @@ pub struct LimitsConfig {
     pub max_concurrent_imports_per_tenant: usize,
     /// Training jobs that run at once in this process (others wait, `queued`).
     pub max_concurrent_trainings: usize,
-    /// The catalog and index builds one tenant's item writes and requests cause, running at
-    /// once in this process; more wait their turn, so one tenant cannot take every core. See
+    /// The catalog and index builds and model loads one tenant's item writes, API calls and
+    /// requests cause, running at once in this process; more wait their turn, so one tenant cannot take every core. See
     /// [`crate::blocking`].
     pub max_blocking_tasks_per_tenant: usize,
     /// Jobs one tenant may have queued or running at once (all processes); past it a request

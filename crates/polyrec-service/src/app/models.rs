@@ -181,13 +181,13 @@ impl App {
         };
         let config_version = self.scenario(tenant, id).await.ok().map(|c| c.scenario.version);
         let result: Result<()> = if mark.is_some() && mark != seen.mark {
-            crate::service::models::follow(self, tenant, id).await.map(|loaded| {
+            crate::service::models::follow(self, tenant, id, crate::blocking::Bound::Tenant).await.map(|loaded| {
                 if loaded > 0 {
                     tracing::info!(%tenant, scenario = %id, loaded, "serving the versions another process activated");
                 }
             })
         } else if config_version != seen.config_version && seen.checked != 0 {
-            crate::service::models::sync_ranker(self, tenant, id).await
+            crate::service::models::sync_ranker(self, tenant, id, crate::blocking::Bound::Tenant).await
         } else {
             Ok(())
         };

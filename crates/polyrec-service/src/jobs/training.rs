@@ -37,7 +37,7 @@ use tracing::Instrument;
 use utoipa::ToSchema;
 
 use crate::App;
-use crate::blocking::blocking;
+use crate::blocking::{Bound, blocking};
 use crate::service::models::{self, Loaded};
 
 /// How long an on-demand training waits for the warehouse sink to catch up with the bus.
@@ -248,9 +248,9 @@ pub async fn train_now(app: &Arc<App>, tenant: &TenantId, scenario: &ScenarioId)
         JobState::Succeeded => {
             // A worker elsewhere trained it: this process rebuilds its own neighbours from the
             // same events and loads the versions the job activated.
-            models::follow(app, tenant, scenario).await?;
+            models::follow(app, tenant, scenario, Bound::Tenant).await?;
             let compiled = app.scenario(tenant, scenario).await?;
-            refresh_neighbours(app, tenant, scenario, &compiled.scenario.config).await?;
+            refresh_neighbours(app, tenant, scenario, &compiled.scenario.config, Bound::Tenant).await?;
             let count = |key: &str| job.data.get(key).copied().unwrap_or(0) as usize;
             Ok(CfReport {
                 scenario_id: scenario.to_string(),
@@ -663,7 +663,7 @@ async fn train_registered(
         }
         let record = models::register(app, tenant, scenario, &loaded, config, metrics, &job_id).await?;
         let version = record.model_version.clone();
-        models::activate_loaded(app, tenant, record, loaded).await?;
+        models::activate_loaded(app, tenant, record, loaded, Bound::Caller).await?;
         tracker.job.lock().versions.insert(name.to_owned(), version);
     }
     Ok(())
@@ -904,12 +904,13 @@ pub async fn reap(app: &App, lease_before: i64) -> Result<usize> {
 /// Rebuilds this process's item–item and user–user neighbours of a scenario from the warehouse
 /// when its event count or their parameters (a new `item_cf` version's choice) changed since
 /// they were built (they are an in-memory index of each serving process; the registry keeps
-/// only their parameters).
+/// only their parameters). The fit runs under `bound`.
 pub async fn refresh_neighbours(
     app: &App,
     tenant: &TenantId,
     scenario: &ScenarioId,
     config: &ScenarioConfig,
+    bound: Bound,
 ) -> Result<()> {
     let count = app.stores.warehouse.count(tenant, Some(scenario)).await?;
     let params = app.models.cf_params(tenant, scenario, config);
@@ -919,8 +920,9 @@ pub async fn refresh_neighbours(
     let now = app.now_ms();
     let since = now - app.config.cf_window_days as i64 * DAY_MS;
     let interactions = app.stores.warehouse.interactions(tenant, scenario, since).await?;
+    let what = "training item_cf and user_cf neighbours";
     let model =
-        blocking("training item_cf and user_cf neighbours", move || CfModel::train(&interactions, params, now)).await?;
+        bound.blocking(&app.tenant_work, tenant, what, move || CfModel::train(&interactions, params, now)).await?;
     app.models.set_cf(tenant, scenario, model, count);
     Ok(())
 }
@@ -937,7 +939,7 @@ async fn schedule_round(app: &Arc<App>) -> Result<()> {
         }
         let events_changed = app.models.cf_trained_at(&tenant, &id) != Some(count);
         // Also when the registry's `item_cf` version (followed above) chose other parameters.
-        refresh_neighbours(app, &tenant, &id, &scenario.config).await?;
+        refresh_neighbours(app, &tenant, &id, &scenario.config, Bound::Caller).await?;
         if events_changed {
             let models = scheduled(&scenario.config);
             if !models.is_empty() {

@@ -24,7 +24,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::App;
-use crate::blocking::blocking;
+use crate::blocking::{Bound, blocking};
 
 /// How long a replaced vector collection stays searchable for requests that still hold the
 /// snapshot that points at it (recall channels time out in milliseconds).
@@ -193,8 +193,8 @@ pub async fn activate(
         .into_iter()
         .find(|m| m.model_version == version)
         .ok_or_else(|| Error::not_found(format!("version {version:?} of model {name}")))?;
-    let loaded = load(app, tenant, &record).await?;
-    activate_loaded(app, tenant, record, loaded).await
+    let loaded = load(app, tenant, &record, Bound::Tenant).await?;
+    activate_loaded(app, tenant, record, loaded, Bound::Tenant).await
 }
 
 /// Activates the version that was serving before the current one.
@@ -212,16 +212,23 @@ pub async fn rollback(app: &App, tenant: &TenantId, scenario: &ScenarioId, name:
             message: format!("model {name} has no version that served before the current one to roll back to"),
         })?
         .clone();
-    let loaded = load(app, tenant, &previous).await?;
-    activate_loaded(app, tenant, previous, loaded).await
+    let loaded = load(app, tenant, &previous, Bound::Tenant).await?;
+    activate_loaded(app, tenant, previous, loaded, Bound::Tenant).await
 }
 
-/// Serves a model that is in memory already (just trained), then records it as active.
-pub async fn activate_loaded(app: &App, tenant: &TenantId, record: ModelRecord, loaded: Loaded) -> Result<ModelView> {
+/// Serves a model that is in memory already (just trained), then records it as active; its
+/// item vectors are indexed under `bound`.
+pub async fn activate_loaded(
+    app: &App,
+    tenant: &TenantId,
+    record: ModelRecord,
+    loaded: Loaded,
+    bound: Bound,
+) -> Result<ModelView> {
     // Installed and recorded as one step: the schedule following the registry must not read the
     // registry between the two and put the previous version back.
     let _serving = app.models.serving_slot(tenant, &record.scenario_id).await;
-    install(app, tenant, &record, loaded).await?;
+    install(app, tenant, &record, loaded, bound).await?;
     let mut active = record;
     active.status = ModelStatus::Active;
     active.activated_ms = Some(app.now_ms());
@@ -242,7 +249,8 @@ pub async fn activate_loaded(app: &App, tenant: &TenantId, record: ModelRecord, 
     Ok(ModelView::new(active, true))
 }
 
-async fn load(app: &App, tenant: &TenantId, record: &ModelRecord) -> Result<Loaded> {
+/// Reads and decodes a version's artifact, the decoding under `bound`.
+async fn load(app: &App, tenant: &TenantId, record: &ModelRecord, bound: Bound) -> Result<Loaded> {
     let bytes = app.stores.blobs.get(tenant, &record.model_path).await?.ok_or_else(|| Error::Conflict {
         code: Code::ArtifactMissing,
         message: format!(
@@ -252,11 +260,12 @@ async fn load(app: &App, tenant: &TenantId, record: &ModelRecord) -> Result<Load
     })?;
     let name = record.model_name.clone();
     let what = format!("decoding model {name}");
-    blocking(&what, move || Loaded::from_bytes(&name, &bytes)).await?
+    bound.blocking(&app.tenant_work, tenant, &what, move || Loaded::from_bytes(&name, &bytes)).await?
 }
 
-/// Puts a loaded model into the scenario's snapshot.
-async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loaded) -> Result<()> {
+/// Puts a loaded model into the scenario's snapshot, its item vectors indexed under `bound` (an
+/// index over a million vectors is seconds of clustering).
+async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loaded, bound: Bound) -> Result<()> {
     let scenario = &record.scenario_id;
     let name = loaded.model.name();
     let version = record.model_version.clone();
@@ -273,10 +282,19 @@ async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loa
     // collection's name is unique per load, also between processes and under a clock that
     // stands still.
     let vectors = match loaded.trained.item_vectors() {
-        Some((dimensions, items, factors)) => {
+        Some(_) => {
             let run = uuid::Uuid::new_v4().simple().to_string();
             let collection = VectorCollection::new(tenant, scenario, format!("{name}-{version}-{}", &run[..12]));
-            app.stores.vectors.create(&collection, dimensions, items, factors).await?;
+            let (index, trained, named) = (app.stores.vectors.clone(), loaded.trained.clone(), collection.clone());
+            let indexing = async move {
+                match trained.item_vectors() {
+                    Some((dimensions, items, factors)) => index.create(&named, dimensions, items, factors).await,
+                    None => Ok(()),
+                }
+            };
+            bound
+                .run_async(&app.tenant_work, tenant, &format!("indexing the item vectors of {name}"), indexing)
+                .await?;
             Some((app.stores.vectors.clone(), collection))
         }
         None => None,
@@ -298,8 +316,8 @@ async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loa
 
 /// Makes the scenario serve the ranker its config asks for: the pinned version when
 /// `rank.version` pins one, else the active version; none when the config names no learned
-/// ranker. Called at start-up and after every config change.
-pub async fn sync_ranker(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
+/// ranker. Called at start-up and after every config change; decoded under `bound`.
+pub async fn sync_ranker(app: &App, tenant: &TenantId, scenario: &ScenarioId, bound: Bound) -> Result<()> {
     let rank = app.scenario(tenant, scenario).await?.scenario.config.rank.clone();
     let current = app
         .models
@@ -324,8 +342,8 @@ pub async fn sync_ranker(app: &App, tenant: &TenantId, scenario: &ScenarioId) ->
     if current.as_ref() == Some(&(wanted.model_name.clone(), wanted.model_version.clone())) {
         return Ok(());
     }
-    let loaded = load(app, tenant, wanted).await?;
-    install(app, tenant, wanted, loaded).await
+    let loaded = load(app, tenant, wanted, bound).await?;
+    install(app, tenant, wanted, loaded, bound).await
 }
 
 /// Drops a replaced vector collection once requests that may still search it are done.
@@ -348,14 +366,14 @@ fn retire(app: &App, collection: VectorCollection) {
 pub async fn load_serving(app: &App) -> Result<usize> {
     let mut loaded = 0;
     for (tenant, scenario) in app.stores.documents.all_scenarios().await? {
-        loaded += follow(app, &tenant, &scenario.scenario_id).await?;
+        loaded += follow(app, &tenant, &scenario.scenario_id, Bound::Caller).await?;
     }
     Ok(loaded)
 }
 
 /// Loads the serving version of every model of one scenario that this process does not serve
-/// yet (see [`load_serving`]); returns how many were loaded.
-pub async fn follow(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<usize> {
+/// yet (see [`load_serving`]), under `bound`; returns how many were loaded.
+pub async fn follow(app: &App, tenant: &TenantId, id: &ScenarioId, bound: Bound) -> Result<usize> {
     let mut loaded = 0;
     // The registry is read and followed while no activation of this process is half done.
     let _serving = app.models.serving_slot(tenant, id).await;
@@ -368,7 +386,7 @@ pub async fn follow(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<usi
         let ranker =
             |app: &App| app.models.current(tenant, id).and_then(|m| m.ranker.as_ref().map(|r| r.version.clone()));
         let before = ranker(app);
-        match sync_ranker(app, tenant, id).await {
+        match sync_ranker(app, tenant, id, bound).await {
             Ok(()) => loaded += usize::from(ranker(app) != before),
             Err(error) => {
                 tracing::error!(tenant = %tenant, scenario = %id, %error, "could not load the scenario's ranker")
@@ -382,8 +400,8 @@ pub async fn follow(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<usi
         if serving.get(name) == Some(&record.model_version) {
             continue;
         }
-        let result = match load(app, tenant, record).await {
-            Ok(model) => install(app, tenant, record, model).await,
+        let result = match load(app, tenant, record, bound).await {
+            Ok(model) => install(app, tenant, record, model, bound).await,
             Err(e) => Err(e),
         };
         match result {

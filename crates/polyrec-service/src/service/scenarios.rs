@@ -264,7 +264,7 @@ pub async fn delete(app: &App, tenant: &TenantId, id: &ScenarioId) -> Result<()>
 
 /// A config change may name another ranker or pin another version: serve what it asks for.
 async fn ranker_follows_config(app: &App, tenant: &TenantId, id: &ScenarioId) {
-    if let Err(error) = crate::service::models::sync_ranker(app, tenant, id).await {
+    if let Err(error) = crate::service::models::sync_ranker(app, tenant, id, crate::blocking::Bound::Tenant).await {
         tracing::error!(tenant = %tenant, scenario = %id, %error, "could not load the ranker the config asks for");
     }
 }

@@ -9,7 +9,7 @@ use polyrec_core::TenantId;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{TestServer, config, event, ids};
+use crate::support::{TestServer, config, event, ids, split_topology};
 
 async fn catalog(server: &TestServer, tenant: &str, scenario: &str, n: usize) {
     let items: Vec<(String, Value)> = (0..n).map(|i| (format!("i{i}"), json!({"category": "c"}))).collect();
@@ -141,6 +141,76 @@ async fn a_training_job_registers_measured_versions_that_activate_and_roll_back(
     let asked: Vec<&Value> = jobs["jobs"].as_array().unwrap().iter().filter(|j| j["trigger"] == "api").collect();
     assert_eq!(asked.len(), 2, "{jobs}");
     assert_eq!(asked[0]["versions"], json!({"als": "v2"}), "newest first: {jobs}");
+}
+
+/// Waits until `done`, failing with `what` after a minute (the bound only fails a version
+/// where it never comes).
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let waiting = async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), waiting).await.unwrap_or_else(|_| panic!("{what}"));
+}
+
+/// Loading a version to serve it (decoding the artifact, indexing its item vectors) is work of
+/// the tenant that asked for it: a rollback waits while the tenant's blocking slots are taken,
+/// and another tenant's rollback meanwhile does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_loads_on_its_tenants_slots_and_another_tenants_does_not_wait() {
+    if split_topology() {
+        return; // The model service loads there, not in the app the test holds.
+    }
+    let server = TestServer::start().await;
+    for tenant in ["t1", "t2"] {
+        server.scenario(tenant, "feed", config(&[("vector_search", 1.0, 20)])).await;
+        catalog(&server, tenant, "feed", 12).await;
+        server.events(tenant, two_tastes("feed")).await;
+        for _ in 0..2 {
+            let job = train(&server, tenant, "feed", json!({"models": ["als"]})).await;
+            assert_eq!(job["state"], "succeeded", "{job}");
+        }
+    }
+    // The test takes t1's only slot (`limits.max_blocking_tasks_per_tenant` is 1).
+    let (work, t1) = (server.app.tenant_work.clone(), TenantId::parse("t1").unwrap());
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = tokio::spawn({
+        let (work, t1) = (work.clone(), t1.clone());
+        async move {
+            work.run(&t1, "held by the test", move || {
+                let _ = released.recv();
+            })
+            .await
+            .unwrap()
+        }
+    });
+    until("the test's work did not start", || work.running(&t1) == 1).await;
+    let waits = work.waits();
+    let rollback = |tenant: &'static str| {
+        let request = server
+            .client
+            .post(format!("{}/api/v1/scenarios/feed/models/als/rollback", server.url))
+            .header("X-Tenant-Id", tenant)
+            .json(&json!({}));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let waiting = tokio::spawn(rollback("t1"));
+    until("t1's rollback did not wait for t1's slot", || work.waits() > waits).await;
+    let (status, rolled) = tokio::time::timeout(Duration::from_secs(60), rollback("t2"))
+        .await
+        .expect("t2's rollback waited for t1's slot");
+    assert_eq!(status, StatusCode::OK, "{rolled}");
+    assert!(!waiting.is_finished(), "t1's rollback loaded while its slot was taken");
+    drop(release);
+    holder.await.unwrap();
+    let (status, rolled) = waiting.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{rolled}");
+    let (_, models) = server.get("t1", "/api/v1/scenarios/feed/models?name=als").await;
+    assert_eq!(serving(&models, "als"), [rolled["model_version"].as_str().unwrap()], "{models}");
 }
 
 #[tokio::test]
