@@ -188,6 +188,8 @@ codes! {
     TenantMismatch = "tenant_mismatch", Forbidden, 403;
     /// An internal service token that only reads, on a method that changes data.
     ReadOnlyToken = "read_only_token", Forbidden, 403;
+    /// A bearer token whose `scope` claim does not grant what the request does.
+    InsufficientScope = "insufficient_scope", Forbidden, 403;
     UnknownTenant = "unknown_tenant", Forbidden, 403;
     TenantSuspended = "tenant_suspended", Forbidden, 403;
     TenantStatusUnknown = "tenant_status_unknown", Forbidden, 403;

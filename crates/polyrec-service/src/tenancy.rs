@@ -58,6 +58,15 @@ impl Charge {
         }
     }
 
+    /// The scope a request charged this needs of its token.
+    pub fn scope(self) -> Scope {
+        match self {
+            Charge::Recommend => Scope::Recommend,
+            Charge::Events(_) => Scope::Events,
+            Charge::Analytics => Scope::Read,
+        }
+    }
+
     /// The tenant's rate for this kind (0: unlimited) and what this charge costs of it.
     fn rate_and_cost(self, quota: &Quota) -> (f64, f64) {
         match self {
@@ -86,11 +95,48 @@ impl Charge {
     }
 }
 
+/// What a request on the public edge does, which a bearer token with a `scope` claim must
+/// grant (a token without one grants all four).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `POST /api/v1/recommend`.
+    Recommend,
+    /// `POST /api/v1/behaviors` and `/api/v1/behaviors/batch`.
+    Events,
+    /// Every other `GET`.
+    Read,
+    /// Every other request: creating, changing and deleting scenarios, items, experiments and
+    /// models, starting jobs, replaying dead letters.
+    Write,
+}
+
+impl Scope {
+    /// The name a token's `scope` claim lists it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Recommend => "recommend",
+            Scope::Events => "events",
+            Scope::Read => "read",
+            Scope::Write => "write",
+        }
+    }
+
+    /// The scope an `/api/v1` request with this method and path needs.
+    pub fn needed(method: &str, path: &str) -> Self {
+        match (method, path.trim_end_matches('/')) {
+            ("POST", "/api/v1/recommend") => Scope::Recommend,
+            ("POST", "/api/v1/behaviors" | "/api/v1/behaviors/batch") => Scope::Events,
+            ("GET" | "HEAD", _) => Scope::Read,
+            _ => Scope::Write,
+        }
+    }
+}
+
 /// What a request proves about its caller.
 #[derive(Debug, Clone, Copy)]
 pub enum Credential<'a> {
-    /// The public HTTP edge: the `Authorization` header, if any.
-    Bearer(Option<&'a str>),
+    /// The public HTTP edge: the `Authorization` header, if any, and what the request does.
+    Bearer { authorization: Option<&'a str>, scope: Scope },
     /// An internal gRPC call between the services (SPEC §3.1: internal ports): its
     /// `authorization` metadata (a service token of [`crate::internal`]), the service called and
     /// what the method does.
@@ -177,8 +223,10 @@ impl Tenancy {
     /// (`403` otherwise).
     pub async fn admit(&self, tenant: &TenantId, credential: Credential<'_>, now_ms: i64) -> Result<TenantInfo> {
         match (credential, &self.verifier, &self.internal) {
-            (Credential::Bearer(authorization), Some(verifier), _) => verifier.verify(authorization, tenant)?,
-            (Credential::Bearer(_), None, _) => {}
+            (Credential::Bearer { authorization, scope }, Some(verifier), _) => {
+                verifier.verify(authorization, tenant, scope)?
+            }
+            (Credential::Bearer { .. }, None, _) => {}
             (Credential::Internal { authorization, service, access }, _, Some(key)) => {
                 key.verify(authorization, service, tenant, access)?
             }
@@ -636,7 +684,7 @@ impl Verifier {
         }))
     }
 
-    fn verify(&self, authorization: Option<&str>, tenant: &TenantId) -> Result<()> {
+    fn verify(&self, authorization: Option<&str>, tenant: &TenantId, scope: Scope) -> Result<()> {
         let invalid = |message: String| Error::unauthorized(Code::InvalidToken, message);
         let header = authorization.ok_or_else(|| {
             Error::unauthorized(Code::MissingToken, "this service needs `Authorization: Bearer <token>`")
@@ -701,7 +749,29 @@ impl Verifier {
                 format!("the token is for tenant {claimed:?}, not X-Tenant-Id {:?}", tenant.as_str()),
             ));
         }
-        Ok(())
+        // RFC 9068 §2.2.3: space-separated scopes. None at all grants every scope (the tokens
+        // issued before scopes existed keep working).
+        let granted = match claims.get("scope") {
+            None => return Ok(()),
+            Some(serde_json::Value::String(granted)) => granted,
+            Some(_) => {
+                return Err(invalid(
+                    "the token's `scope` must be a string of space-separated scopes (recommend, events, read, write)"
+                        .to_owned(),
+                ));
+            }
+        };
+        if granted.split_ascii_whitespace().any(|granted| granted == scope.name()) {
+            return Ok(());
+        }
+        let shown: String = granted.chars().take(200).collect();
+        Err(Error::forbidden(
+            Code::InsufficientScope,
+            format!(
+                "the token's scope {shown:?} does not grant `{}`, which this request needs; use a token whose scope lists it",
+                scope.name()
+            ),
+        ))
     }
 }
 

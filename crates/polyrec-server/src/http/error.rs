@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
 use crate::App;
-use crate::tenancy::Credential;
+use crate::tenancy::{Credential, Scope};
 
 /// The body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,6 +71,11 @@ impl IntoResponse for ApiError {
             }
             Error::Unauthorized { .. } => {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            // RFC 6750 §3.1.
+            Error::Forbidden { code: Code::InsufficientScope, .. } => {
+                let challenge = HeaderValue::from_static("Bearer error=\"insufficient_scope\"");
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
             }
             _ => {}
         }
@@ -168,7 +173,8 @@ impl FromRequestParts<Arc<App>> for Tenant {
         let authorization = header_text(parts, "authorization")?;
         // Admitted already by the early quota check (the same `admit`), or admitted here.
         if parts.extensions.get::<Admitted>().is_none_or(|admitted| admitted.0 != tenant) {
-            app.tenancy.admit(&tenant, Credential::Bearer(authorization), app.now_ms()).await?;
+            let scope = Scope::needed(parts.method.as_str(), parts.uri.path());
+            app.tenancy.admit(&tenant, Credential::Bearer { authorization, scope }, app.now_ms()).await?;
         }
         Ok(Tenant(tenant))
     }

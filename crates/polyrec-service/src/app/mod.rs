@@ -165,7 +165,8 @@ impl App {
     /// tenant's token learns nothing of its quota or its load (it gets the admission's error).
     pub async fn refuse_if_spent(&self, tenant: &TenantId, authorization: Option<&str>, charge: Charge) -> Result<()> {
         let now = self.now_ms();
-        let info = self.tenancy.admit(tenant, crate::tenancy::Credential::Bearer(authorization), now).await?;
+        let scope = charge.scope();
+        let info = self.tenancy.admit(tenant, crate::tenancy::Credential::Bearer { authorization, scope }, now).await?;
         self.tenancy.refuse_if_empty(tenant, &info.quota, charge, now)
     }
 

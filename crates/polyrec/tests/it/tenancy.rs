@@ -114,6 +114,90 @@ async fn tokens_are_verified_when_a_key_is_configured() {
     assert_eq!(health.status(), StatusCode::OK);
 }
 
+/// A token's `scope` claim limits it to what it grants: a token handed to a browser or an app
+/// (`recommend events`) cannot read the catalog, change a scenario or delete it; a read-only one
+/// cannot write, recommend or send events; one without the claim grants everything.
+#[tokio::test]
+async fn a_tokens_scope_limits_it_to_what_it_grants() {
+    let mut settings = ServerConfig::default();
+    settings.auth.hs256_secret = SECRET.to_owned();
+    let server = TestServer::start_with(settings).await;
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3_600;
+    let sign = |scope: Option<Value>| {
+        let mut claims = json!({"tenant_id": "t1", "exp": exp});
+        if let Some(scope) = scope {
+            claims["scope"] = scope;
+        }
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        format!("Bearer {}", jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap())
+    };
+    let call = |method: reqwest::Method, path: &str, token: &str, body: Option<Value>| {
+        let mut request = server
+            .client
+            .request(method, format!("{}{path}", server.url))
+            .header("X-Tenant-Id", "t1")
+            .header("X-User-Id", "u1")
+            .header("Authorization", token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+            (response.status(), challenge, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    use reqwest::Method;
+    let scenario = json!({"scenario_id": "s", "scenario_type": "vlog", "config": config(&[("latest", 1.0, 10)])});
+    let everything = sign(None);
+    let (status, _, body) = call(Method::POST, "/api/v1/scenarios", &everything, Some(scenario.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "a token without a scope grants everything: {body}");
+    let recommend = json!({"scenario_id": "s"});
+    let click = event("click", "u1", "i1", "s");
+    let (app, read, admin) =
+        (sign(Some(json!("recommend events"))), sign(Some(json!("read"))), sign(Some(json!("read write"))));
+
+    let granted = [
+        (&app, Method::POST, "/api/v1/recommend", Some(recommend.clone())),
+        (&app, Method::POST, "/api/v1/behaviors", Some(click.clone())),
+        (&app, Method::POST, "/api/v1/behaviors/batch", Some(json!({"events": [click.clone()]}))),
+        (&read, Method::GET, "/api/v1/scenarios/s", None),
+        (&read, Method::GET, "/api/v1/analytics/dashboard", None),
+        (&admin, Method::PATCH, "/api/v1/scenarios/s", Some(json!({"name": "changed"}))),
+    ];
+    for (token, method, path, body) in granted {
+        let (status, _, answer) = call(method.clone(), path, token, body).await;
+        assert!(status.is_success(), "{method} {path}: {status} {answer}");
+    }
+    let refused = [
+        (&app, Method::GET, "/api/v1/scenarios", None, "read"),
+        (&app, Method::GET, "/api/v1/scenarios/s/items", None, "read"),
+        (&app, Method::POST, "/api/v1/scenarios", Some(scenario.clone()), "write"),
+        (&app, Method::DELETE, "/api/v1/scenarios/s", None, "write"),
+        (&app, Method::POST, "/api/v1/behaviors/dead_letters/replay", Some(json!({})), "write"),
+        (&read, Method::POST, "/api/v1/recommend", Some(recommend.clone()), "recommend"),
+        (&read, Method::POST, "/api/v1/behaviors", Some(click.clone()), "events"),
+        (&read, Method::DELETE, "/api/v1/scenarios/s", None, "write"),
+        (&admin, Method::POST, "/api/v1/recommend", Some(recommend.clone()), "recommend"),
+    ];
+    for (token, method, path, body, needed) in refused {
+        let (status, challenge, answer) = call(method.clone(), path, token, body).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("insufficient_scope")),
+            "{method} {path}: {answer}"
+        );
+        assert!(answer["message"].as_str().unwrap().contains(&format!("`{needed}`")), "{method} {path}: {answer}");
+        assert_eq!(challenge.as_deref(), Some("Bearer error=\"insufficient_scope\""), "{method} {path}");
+    }
+    // Nothing a refused request asked for happened.
+    let (status, _, found) = call(Method::GET, "/api/v1/scenarios/s", &read, None).await;
+    assert_eq!((status, found["name"].as_str()), (StatusCode::OK, Some("changed")), "{found}");
+    // A scope that is not a string of names is a malformed token.
+    let (status, _, answer) = call(Method::GET, "/api/v1/scenarios", &sign(Some(json!(["read"]))), None).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")), "{answer}");
+}
+
 #[tokio::test]
 async fn an_rs256_only_server_refuses_hs256_tokens_signed_with_its_public_key() {
     let mut settings = ServerConfig::default();
