@@ -190,6 +190,8 @@ codes! {
     ReadOnlyToken = "read_only_token", Forbidden, 403;
     /// A bearer token whose `scope` claim does not grant what the request does.
     InsufficientScope = "insufficient_scope", Forbidden, 403;
+    /// A bearer token bound to one user (its user claim) used for another user.
+    UserMismatch = "user_mismatch", Forbidden, 403;
     UnknownTenant = "unknown_tenant", Forbidden, 403;
     TenantSuspended = "tenant_suspended", Forbidden, 403;
     TenantStatusUnknown = "tenant_status_unknown", Forbidden, 403;

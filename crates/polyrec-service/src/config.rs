@@ -165,6 +165,10 @@ pub struct AuthConfig {
     pub rs256_public_key_file: String,
     /// The claim that names the token's tenant.
     pub tenant_claim: String,
+    /// The claim that, when a token has it, binds the token to one user: recommend's
+    /// `X-User-Id`, the events it sends and the profile it reads must all be that user's (a
+    /// token handed to one user's browser cannot act as another user).
+    pub user_claim: String,
     /// Clock skew allowed on `exp` and `nbf`, in seconds.
     pub leeway_seconds: u64,
     /// When set, a token's `iss` must be this.
@@ -182,6 +186,7 @@ impl Default for AuthConfig {
             hs256_secret: String::new(),
             rs256_public_key_file: String::new(),
             tenant_claim: "tenant_id".to_owned(),
+            user_claim: "user_id".to_owned(),
             leeway_seconds: 30,
             issuer: String::new(),
             audience: String::new(),

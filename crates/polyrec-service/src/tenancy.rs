@@ -132,6 +132,25 @@ impl Scope {
     }
 }
 
+/// An admitted caller: its tenant's information, and the one user its token is bound to, if
+/// it is (`auth.user_claim`).
+#[derive(Debug, Clone)]
+pub struct Admission {
+    pub info: TenantInfo,
+    pub user: Option<UserId>,
+}
+
+/// Refuses a request for `user` by a caller whose token is bound to another user.
+pub fn check_user(bound: Option<&UserId>, user: &UserId) -> Result<()> {
+    match bound {
+        Some(bound) if bound != user => Err(Error::forbidden(
+            Code::UserMismatch,
+            format!("this token is bound to user {:?}; it cannot act for user {:?}", bound.as_str(), user.as_str()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// What a request proves about its caller.
 #[derive(Debug, Clone, Copy)]
 pub enum Credential<'a> {
@@ -221,20 +240,21 @@ impl Tenancy {
     /// (on the public edge the bearer token, when tokens are checked; on the internal gRPC
     /// ports always the service token, for this tenant), then the tenant known and active
     /// (`403` otherwise).
-    pub async fn admit(&self, tenant: &TenantId, credential: Credential<'_>, now_ms: i64) -> Result<TenantInfo> {
-        match (credential, &self.verifier, &self.internal) {
+    pub async fn admit(&self, tenant: &TenantId, credential: Credential<'_>, now_ms: i64) -> Result<Admission> {
+        let user = match (credential, &self.verifier, &self.internal) {
             (Credential::Bearer { authorization, scope }, Some(verifier), _) => {
                 verifier.verify(authorization, tenant, scope)?
             }
-            (Credential::Bearer { .. }, None, _) => {}
+            (Credential::Bearer { .. }, None, _) => None,
             (Credential::Internal { authorization, service, access }, _, Some(key)) => {
-                key.verify(authorization, service, tenant, access)?
+                key.verify(authorization, service, tenant, access)?;
+                None
             }
             (Credential::Internal { .. }, _, None) => return Err(no_internal_key()),
-        }
+        };
         let info = self.tenant(tenant, now_ms).await?;
         info.status.admit(tenant.as_str())?;
-        Ok(info)
+        Ok(Admission { info, user })
     }
 
     /// The tenant's information: from the tenant service (cached) or the registry; a tenant
@@ -642,6 +662,7 @@ struct Verifier {
     hs256: Option<DecodingKey>,
     rs256: Option<DecodingKey>,
     tenant_claim: String,
+    user_claim: String,
     leeway_seconds: u64,
     issuer: Option<String>,
     audience: Option<String>,
@@ -678,13 +699,15 @@ impl Verifier {
             hs256,
             rs256,
             tenant_claim: config.tenant_claim.clone(),
+            user_claim: config.user_claim.clone(),
             leeway_seconds: config.leeway_seconds,
             issuer: (!config.issuer.is_empty()).then(|| config.issuer.clone()),
             audience: (!config.audience.is_empty()).then(|| config.audience.clone()),
         }))
     }
 
-    fn verify(&self, authorization: Option<&str>, tenant: &TenantId, scope: Scope) -> Result<()> {
+    /// Checks the token for `tenant` and `scope`; returns the user it is bound to, if any.
+    fn verify(&self, authorization: Option<&str>, tenant: &TenantId, scope: Scope) -> Result<Option<UserId>> {
         let invalid = |message: String| Error::unauthorized(Code::InvalidToken, message);
         let header = authorization.ok_or_else(|| {
             Error::unauthorized(Code::MissingToken, "this service needs `Authorization: Bearer <token>`")
@@ -749,10 +772,18 @@ impl Verifier {
                 format!("the token is for tenant {claimed:?}, not X-Tenant-Id {:?}", tenant.as_str()),
             ));
         }
+        let user = match claims.get(&self.user_claim) {
+            None => None,
+            Some(serde_json::Value::String(user)) => Some(
+                UserId::parse(user)
+                    .map_err(|e| invalid(format!("the token's `{}` claim is not a user id: {e}", self.user_claim)))?,
+            ),
+            Some(_) => return Err(invalid(format!("the token's `{}` claim must be a string", self.user_claim))),
+        };
         // RFC 9068 §2.2.3: space-separated scopes. None at all grants every scope (the tokens
         // issued before scopes existed keep working).
         let granted = match claims.get("scope") {
-            None => return Ok(()),
+            None => return Ok(user),
             Some(serde_json::Value::String(granted)) => granted,
             Some(_) => {
                 return Err(invalid(
@@ -762,7 +793,7 @@ impl Verifier {
             }
         };
         if granted.split_ascii_whitespace().any(|granted| granted == scope.name()) {
-            return Ok(());
+            return Ok(user);
         }
         let shown: String = granted.chars().take(200).collect();
         Err(Error::forbidden(

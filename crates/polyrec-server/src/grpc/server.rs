@@ -200,7 +200,7 @@ impl behavior_service_server::BehaviorService for Handler {
     async fn track(&self, request: Request<Event>) -> Answer<Accepted> {
         let (tenant, request) = admit(&self.app, self.service, Access::Write, request).await?;
         let input = from_json("the event", &request.json)?;
-        let accepted = behaviors::track(&self.app, &tenant, input).await.map_err(status)?;
+        let accepted = behaviors::track(&self.app, &tenant, input, None).await.map_err(status)?;
         Ok(Response::new(Accepted { event_id: accepted.event_id, status: stored_text(accepted.status) }))
     }
 
@@ -208,7 +208,7 @@ impl behavior_service_server::BehaviorService for Handler {
         let (tenant, request) = admit(&self.app, self.service, Access::Write, request).await?;
         let events = event_values(&request.events, 0)?;
         let report =
-            behaviors::track_batch(&self.app, &tenant, behaviors::EventBatch { events }).await.map_err(status)?;
+            behaviors::track_batch(&self.app, &tenant, behaviors::EventBatch { events }, None).await.map_err(status)?;
         Ok(Response::new(batch_report(report, 0)))
     }
 
@@ -287,7 +287,7 @@ impl Handler {
         let events = event_values(pending, *first_index)?;
         let n = events.len();
         let report =
-            behaviors::track_batch(&self.app, tenant, behaviors::EventBatch { events }).await.map_err(status)?;
+            behaviors::track_batch(&self.app, tenant, behaviors::EventBatch { events }, None).await.map_err(status)?;
         let report = batch_report(report, *first_index);
         total.accepted += report.accepted;
         total.rejected += report.rejected;

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::error::{ApiJson, ApiQuery, ApiResult, ErrorBody, Tenant};
+use super::error::{ApiJson, ApiQuery, ApiResult, Caller, ErrorBody, Tenant};
 use crate::App;
 use crate::service::behaviors::{
     self, Accepted, BatchReport, DeadLetterPage, DeadLetterQuery, EventBatch, EventInput, EventStats, ReplayReport,
@@ -20,10 +20,10 @@ use crate::service::behaviors::{
     responses((status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn track(
     State(app): State<Arc<App>>,
-    Tenant(tenant): Tenant,
+    caller: Caller,
     ApiJson(body): ApiJson<EventInput>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    Ok((StatusCode::ACCEPTED, Json(behaviors::track(&app, &tenant, body).await?)))
+    Ok((StatusCode::ACCEPTED, Json(behaviors::track(&app, &caller.tenant, body, caller.user.as_ref()).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/behaviors/batch", tag = "behaviors",
@@ -34,10 +34,10 @@ pub async fn track(
     responses((status = 200, body = BatchReport), (status = 422, body = ErrorBody)))]
 pub async fn track_batch(
     State(app): State<Arc<App>>,
-    Tenant(tenant): Tenant,
+    caller: Caller,
     ApiJson(body): ApiJson<EventBatch>,
 ) -> ApiResult<Json<BatchReport>> {
-    Ok(Json(behaviors::track_batch(&app, &tenant, body).await?))
+    Ok(Json(behaviors::track_batch(&app, &caller.tenant, body, caller.user.as_ref()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/behaviors/stats", tag = "behaviors",

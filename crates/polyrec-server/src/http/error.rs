@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
 use crate::App;
-use crate::tenancy::{Credential, Scope};
+use crate::tenancy::{Credential, Scope, check_user};
 
 /// The body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -165,6 +165,22 @@ impl FromRequestParts<Arc<App>> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        Ok(Tenant(Caller::from_request_parts(parts, app).await?.tenant))
+    }
+}
+
+/// The admitted caller, as [`Tenant`], and the user its token is bound to, if it is
+/// (`auth.user_claim`): for the handlers that check each event's user against it. Whatever the
+/// route, a bound token's `X-User-Id` and a `/users/{user_id}/` path must name its user.
+pub struct Caller {
+    pub tenant: TenantId,
+    pub user: Option<UserId>,
+}
+
+impl FromRequestParts<Arc<App>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
         let value = header_text(parts, "x-tenant-id")?
             .ok_or_else(|| ApiError::bad_request(Code::MissingTenant, "the X-Tenant-Id header is required"))?;
         let tenant =
@@ -172,18 +188,43 @@ impl FromRequestParts<Arc<App>> for Tenant {
         tracing::Span::current().record("tenant", tenant.as_str());
         let authorization = header_text(parts, "authorization")?;
         // Admitted already by the early quota check (the same `admit`), or admitted here.
-        if parts.extensions.get::<Admitted>().is_none_or(|admitted| admitted.0 != tenant) {
-            let scope = Scope::needed(parts.method.as_str(), parts.uri.path());
-            app.tenancy.admit(&tenant, Credential::Bearer { authorization, scope }, app.now_ms()).await?;
+        let user = match parts.extensions.get::<Admitted>() {
+            Some(Admitted(admitted, user)) if *admitted == tenant => user.clone(),
+            _ => {
+                let scope = Scope::needed(parts.method.as_str(), parts.uri.path());
+                app.tenancy.admit(&tenant, Credential::Bearer { authorization, scope }, app.now_ms()).await?.user
+            }
+        };
+        if let Some(bound) = &user {
+            if let Some(value) = header_text(parts, "x-user-id")?
+                && let Ok(asked) = UserId::parse(value.trim())
+            {
+                check_user(Some(bound), &asked)?;
+            }
+            if let Some(asked) = path_user(parts.uri.path()) {
+                // A path naming no valid user is the route's own 400 or 404.
+                if let Ok(asked) = UserId::parse(&asked) {
+                    check_user(Some(bound), &asked)?;
+                }
+            }
         }
-        Ok(Tenant(tenant))
+        Ok(Caller { tenant, user })
     }
 }
 
-/// A request's tenant, admitted (`Tenancy::admit`) by a layer in front of the handler; only the
-/// server's own layers insert it (a client cannot set a request's extensions).
+/// The `{user_id}` of a `…/users/{user_id}/…` path, percent-decoded.
+fn path_user(path: &str) -> Option<String> {
+    let mut segments = path.split('/');
+    segments.find(|segment| *segment == "users")?;
+    let raw = segments.next()?;
+    Some(percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned())
+}
+
+/// A request's tenant, admitted (`Tenancy::admit`) by a layer in front of the handler, and the
+/// user its token is bound to; only the server's own layers insert it (a client cannot set a
+/// request's extensions).
 #[derive(Clone)]
-pub struct Admitted(pub TenantId);
+pub struct Admitted(pub TenantId, pub Option<UserId>);
 
 /// `X-User-Id`, required by recommend.
 pub struct User(pub UserId);

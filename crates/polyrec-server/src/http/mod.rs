@@ -245,8 +245,8 @@ async fn early_quota(State(app): State<Arc<App>>, mut request: Request, next: Ne
     {
         let authorization = request.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
         match app.refuse_if_spent(&tenant, authorization, charge).await {
-            Ok(()) => {
-                request.extensions_mut().insert(error::Admitted(tenant));
+            Ok(user) => {
+                request.extensions_mut().insert(error::Admitted(tenant, user));
             }
             Err(error @ polyrec_core::Error::RateLimited { .. }) => {
                 hold_back(&app).await;

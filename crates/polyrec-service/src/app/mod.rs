@@ -163,11 +163,19 @@ impl App {
     /// quota for `charge` is used up now, before its request is read: the quota is still charged
     /// in full by [`App::charge`] when it is not. Admission first, so a caller without the
     /// tenant's token learns nothing of its quota or its load (it gets the admission's error).
-    pub async fn refuse_if_spent(&self, tenant: &TenantId, authorization: Option<&str>, charge: Charge) -> Result<()> {
+    /// Returns the user the token is bound to, if it is.
+    pub async fn refuse_if_spent(
+        &self,
+        tenant: &TenantId,
+        authorization: Option<&str>,
+        charge: Charge,
+    ) -> Result<Option<polyrec_core::UserId>> {
         let now = self.now_ms();
         let scope = charge.scope();
-        let info = self.tenancy.admit(tenant, crate::tenancy::Credential::Bearer { authorization, scope }, now).await?;
-        self.tenancy.refuse_if_empty(tenant, &info.quota, charge, now)
+        let admission =
+            self.tenancy.admit(tenant, crate::tenancy::Credential::Bearer { authorization, scope }, now).await?;
+        self.tenancy.refuse_if_empty(tenant, &admission.info.quota, charge, now)?;
+        Ok(admission.user)
     }
 
     /// Requests this process is running now, within `limits.max_concurrent_requests`.

@@ -560,9 +560,12 @@ pub fn check_context(context: &Map<String, Value>) -> Result<()> {
     Ok(())
 }
 
-pub async fn track(app: &App, tenant: &TenantId, input: EventInput) -> Result<Accepted> {
+/// Takes one event. `bound`: the user the caller's token is bound to, if it is; an event of
+/// another user is refused (`403 user_mismatch`).
+pub async fn track(app: &App, tenant: &TenantId, input: EventInput, bound: Option<&UserId>) -> Result<Accepted> {
     app.charge(tenant, Charge::Events(1)).await?;
     let mut incoming = to_event(app, tenant, input, &mut HashMap::new()).await?;
+    crate::tenancy::check_user(bound, &incoming.event.user_id)?;
     let user = app.tenancy.user(tenant, &incoming.event.user_id, app.now_ms()).await;
     stamp(app, tenant, &mut incoming.event, user.as_ref(), &mut HashMap::new()).await?;
     let outcome = append_once(app, tenant, vec![incoming]).await?.pop().expect("one outcome per event");
@@ -580,8 +583,14 @@ pub async fn track(app: &App, tenant: &TenantId, input: EventInput) -> Result<Ac
 }
 
 /// Checks every event on its own: the valid ones are appended (in one durable write), the
-/// invalid ones are answered with their index and reason.
-pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Result<BatchReport> {
+/// invalid ones are answered with their index and reason. With `bound` (the user the caller's
+/// token is bound to), an event of another user is one of those (`user_mismatch`).
+pub async fn track_batch(
+    app: &App,
+    tenant: &TenantId,
+    batch: EventBatch,
+    bound: Option<&UserId>,
+) -> Result<BatchReport> {
     if batch.events.len() > app.config.max_batch_events {
         return Err(Error::invalid(
             Code::BatchTooLarge,
@@ -607,10 +616,13 @@ pub async fn track_batch(app: &App, tenant: &TenantId, batch: EventBatch) -> Res
             }
         };
         match to_event(app, tenant, input, &mut known).await {
-            Ok(event) => {
-                incoming.push(event);
-                indexes.push(index);
-            }
+            Ok(event) => match crate::tenancy::check_user(bound, &event.event.user_id) {
+                Ok(()) => {
+                    incoming.push(event);
+                    indexes.push(index);
+                }
+                Err(error) => errors.push(EventError { index, code: error.code().into(), message: error.to_string() }),
+            },
             Err(Error::InvalidInput { code, message }) => errors.push(EventError { index, code: code.into(), message }),
             Err(Error::NotFound { what }) => errors.push(EventError {
                 index,

@@ -198,6 +198,76 @@ async fn a_tokens_scope_limits_it_to_what_it_grants() {
     assert_eq!((status, answer["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")), "{answer}");
 }
 
+/// A token bound to a user (its `user_id` claim), as one handed to that user's browser is, acts
+/// for that user only: another user's recommendations, events or profile are refused, and a
+/// batch takes only the bound user's events.
+#[tokio::test]
+async fn a_token_bound_to_a_user_acts_for_that_user_only() {
+    let mut settings = ServerConfig::default();
+    settings.auth.hs256_secret = SECRET.to_owned();
+    let server = TestServer::start_with(settings).await;
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3_600;
+    let sign = |extra: Value| {
+        let mut claims = json!({"tenant_id": "t1", "exp": exp});
+        claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        format!("Bearer {}", jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap())
+    };
+    let call = |method: reqwest::Method, path: &str, user: &str, token: &str, body: Option<Value>| {
+        let mut request = server
+            .client
+            .request(method, format!("{}{path}", server.url))
+            .header("X-Tenant-Id", "t1")
+            .header("X-User-Id", user)
+            .header("Authorization", token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    use reqwest::Method;
+    let admin = sign(json!({}));
+    let scenario = json!({"scenario_id": "s", "scenario_type": "vlog", "config": config(&[("latest", 1.0, 10)])});
+    let (status, body) = call(Method::POST, "/api/v1/scenarios", "u1", &admin, Some(scenario)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let u1 = sign(json!({"user_id": "u1", "scope": "recommend events read"}));
+    let mismatch = |(status, body): (StatusCode, Value), what: &str| {
+        assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("user_mismatch")), "{what}: {body}");
+    };
+
+    let (status, body) = call(Method::POST, "/api/v1/recommend", "u1", &u1, Some(json!({"scenario_id": "s"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    mismatch(call(Method::POST, "/api/v1/recommend", "u2", &u1, Some(json!({"scenario_id": "s"}))).await, "recommend");
+    let (status, body) =
+        call(Method::POST, "/api/v1/behaviors", "u1", &u1, Some(event("click", "u1", "i1", "s"))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    mismatch(call(Method::POST, "/api/v1/behaviors", "u1", &u1, Some(event("click", "u2", "i1", "s"))).await, "event");
+    let batch = json!({"events": [event("click", "u1", "i2", "s"), event("click", "u2", "i2", "s")]});
+    let (status, report) = call(Method::POST, "/api/v1/behaviors/batch", "u1", &u1, Some(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["accepted"], 1, "{report}");
+    assert_eq!(report["errors"][0]["index"], 1, "{report}");
+    assert_eq!(report["errors"][0]["code"], "user_mismatch", "{report}");
+    // Another user's profile, also spelled with percent-escapes.
+    for path in ["/api/v1/scenarios/s/users/u2/profile", "/api/v1/scenarios/s/users/u%32/profile"] {
+        mismatch(call(Method::GET, path, "u1", &u1, None).await, path);
+    }
+    let (status, body) = call(Method::GET, "/api/v1/scenarios/s/users/u1/profile", "u1", &u1, None).await;
+    assert_ne!(status, StatusCode::FORBIDDEN, "its own profile: {body}");
+    // Only u1's two events were taken.
+    server.settle().await;
+    let (_, stats) = call(Method::GET, "/api/v1/behaviors/stats", "u1", &admin, None).await;
+    assert_eq!(stats["events"], 2, "{stats}");
+    // A user claim that is not a user id is a malformed token.
+    for bad in [json!({"user_id": 7}), json!({"user_id": "a:b"})] {
+        let (status, body) = call(Method::GET, "/api/v1/scenarios", "u1", &sign(bad.clone()), None).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")), "{bad}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn an_rs256_only_server_refuses_hs256_tokens_signed_with_its_public_key() {
     let mut settings = ServerConfig::default();
