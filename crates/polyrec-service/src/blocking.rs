@@ -14,7 +14,10 @@
 //! already (`limits.max_concurrent_trainings`; one scenario at a time), call [`blocking`]
 //! directly and do not queue behind one tenant's catalog builds.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 
 use polyrec_core::{Error, Result, TenantId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -37,21 +40,46 @@ pub async fn to_completion<T: Send + 'static>(
 #[derive(Clone)]
 pub struct TenantWork {
     per_tenant: usize,
-    slots: moka::sync::Cache<TenantId, Arc<Semaphore>>,
+    /// Only the tenants whose slots are taken or waited for hold their semaphore (the works
+    /// and waiters own it): one nobody holds is all free, as a new one is, so it goes. A cache
+    /// that evicted by count could drop a semaphore in use and hand its tenant a second set.
+    slots: Arc<Mutex<Held>>,
     /// Works that found their tenant's slots taken, every tenant together.
     waits: Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[derive(Default)]
+struct Held {
+    semaphores: HashMap<TenantId, Weak<Semaphore>>,
+    /// The map's size at which the dropped ones are cleared out next (twice the live ones then,
+    /// so clearing is amortised over as many insertions as it scans).
+    prune_at: usize,
 }
 
 impl TenantWork {
     /// `per_tenant` slots for each tenant (at least one).
     pub fn new(per_tenant: usize) -> Self {
-        let slots = moka::sync::Cache::builder().max_capacity(crate::tenancy::MAX_TENANTS_KEPT as u64).build();
-        Self { per_tenant: per_tenant.max(1), slots, waits: Arc::default() }
+        Self { per_tenant: per_tenant.max(1), slots: Arc::default(), waits: Arc::default() }
+    }
+
+    /// The tenant's semaphore: the one in use, or a new one (all free).
+    fn semaphore(&self, tenant: &TenantId) -> Arc<Semaphore> {
+        let mut held = self.slots.lock();
+        if let Some(semaphore) = held.semaphores.get(tenant).and_then(Weak::upgrade) {
+            return semaphore;
+        }
+        if held.semaphores.len() >= held.prune_at {
+            held.semaphores.retain(|_, semaphore| semaphore.strong_count() > 0);
+            held.prune_at = (held.semaphores.len() * 2).max(64);
+        }
+        let semaphore = Arc::new(Semaphore::new(self.per_tenant));
+        held.semaphores.insert(tenant.clone(), Arc::downgrade(&semaphore));
+        semaphore
     }
 
     /// Waits for one of `tenant`'s slots, counting the wait when they are all taken.
     async fn slot(&self, tenant: &TenantId, what: &str) -> Result<OwnedSemaphorePermit> {
-        let slots = self.slots.get_with_by_ref(tenant, || Arc::new(Semaphore::new(self.per_tenant)));
+        let slots = self.semaphore(tenant);
         match slots.clone().try_acquire_owned() {
             Ok(slot) => Ok(slot),
             Err(_) => {
@@ -102,7 +130,8 @@ impl TenantWork {
 
     /// How many of `tenant`'s slots are taken now.
     pub fn running(&self, tenant: &TenantId) -> usize {
-        self.slots.get(tenant).map_or(0, |slots| self.per_tenant - slots.available_permits())
+        let semaphore = self.slots.lock().semaphores.get(tenant).and_then(Weak::upgrade);
+        semaphore.map_or(0, |slots| self.per_tenant - slots.available_permits())
     }
 }
 
@@ -255,6 +284,38 @@ mod tests {
         assert!(!next.is_finished(), "the tenant's next work waits for the slot");
         drop(release);
         assert_eq!(next.await.unwrap().unwrap(), 1, "the slot comes back when the work ends");
+    }
+
+    /// A tenant's semaphore stays while its slots are taken, however many other tenants come
+    /// and go, and the others' are cleared out once free.
+    #[tokio::test]
+    async fn a_tenant_in_use_keeps_its_slots_among_many_others() {
+        let work = TenantWork::new(1);
+        let (release, wait) = held();
+        let holder = {
+            let work = work.clone();
+            tokio::spawn(async move { work.run(&tenant("acme"), "held", wait).await })
+        };
+        while work.running(&tenant("acme")) == 0 {
+            tokio::task::yield_now().await;
+        }
+        for n in 0..10_000 {
+            work.run(&tenant(&format!("t{n}")), "quick", || ()).await.unwrap();
+        }
+        assert!(work.slots.lock().semaphores.len() < 1_000, "the free ones were cleared out");
+        assert_eq!(work.running(&tenant("acme")), 1, "acme's slot is still taken");
+        let waits = work.waits();
+        let next = {
+            let work = work.clone();
+            tokio::spawn(async move { work.run(&tenant("acme"), "next", || 1).await })
+        };
+        while work.waits() == waits {
+            tokio::task::yield_now().await;
+        }
+        assert!(!next.is_finished(), "acme's next work waits for its one slot");
+        drop(release);
+        holder.await.unwrap().unwrap();
+        assert_eq!(next.await.unwrap().unwrap(), 1);
     }
 
     /// A bound of the caller's own runs the work without taking the tenant's slots.
