@@ -77,8 +77,10 @@ impl TenantWork {
         semaphore
     }
 
-    /// Waits for one of `tenant`'s slots, counting the wait when they are all taken.
-    async fn slot(&self, tenant: &TenantId, what: &str) -> Result<OwnedSemaphorePermit> {
+    /// Waits for one of `tenant`'s slots, counting the wait when they are all taken. The slot
+    /// is the caller's until it drops it: held by a task of its own, so that a caller giving up
+    /// does not free the slot while the work goes on.
+    pub async fn slot(&self, tenant: &TenantId, what: &str) -> Result<OwnedSemaphorePermit> {
         let slots = self.semaphore(tenant);
         match slots.clone().try_acquire_owned() {
             Ok(slot) => Ok(slot),

@@ -14,6 +14,7 @@ use super::Key;
 use super::coherence::Coherence;
 use crate::blocking::{TenantWork, to_completion};
 use crate::sources::ItemSource;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// A scenario's items by id, as this process holds them.
 type Items = HashMap<String, Arc<Item>>;
@@ -134,9 +135,9 @@ impl Catalogs {
         self.follow(tenant, id, &slot).await;
         // Loaded on a task of its own, as a rebuild is: a load whose caller gave up (a request
         // past its deadline) is kept for the next caller rather than thrown away halfway.
-        let (source, tenant, id) = (self.source.clone(), tenant.clone(), id.clone());
-        let items =
-            to_completion("loading the catalog", async move { Self::held(&*source, &tenant, &id, &slot).await })
+        let (work, source, tenant, id) = (self.work.clone(), self.source.clone(), tenant.clone(), id.clone());
+        let (items, _load_slot) =
+            to_completion("loading the catalog", async move { Self::held(&work, &*source, &tenant, &id, &slot).await })
                 .await?;
         let map = items.as_ref().ok_or_else(|| Error::internal("the catalog's items were not loaded"))?;
         Ok((map.len() as u64, ids.into_iter().map(|id| map.contains_key(id)).collect()))
@@ -154,26 +155,31 @@ impl Catalogs {
 
     /// Locks the scenario's items, loading them first when this process does not hold them (a
     /// first use, or another process wrote): then the snapshot is out of date (`dirty`). They
-    /// are held (`Some`) when this returns.
+    /// are held (`Some`) when this returns. A load runs on one of the tenant's blocking slots
+    /// (decoding a million documents from MongoDB or gRPC, then indexing them, is seconds of
+    /// CPU: a tenant writing to fifty scenarios made every other process reload all fifty at
+    /// once), and hands the slot back for the build that follows, so a load waits its turn
+    /// once, not twice. Called on a task of its own, which holds the slot until the work ends.
     async fn held(
+        work: &TenantWork,
         source: &dyn ItemSource,
         tenant: &TenantId,
         id: &ScenarioId,
         slot: &Slot,
-    ) -> Result<tokio::sync::OwnedMutexGuard<Option<Items>>> {
+    ) -> Result<(tokio::sync::OwnedMutexGuard<Option<Items>>, Option<OwnedSemaphorePermit>)> {
         let mut items = slot.items.clone().lock_owned().await;
-        if items.is_none() {
-            let loaded = source.scan_items(tenant, id).await?;
-            // On the blocking pool, not the tenant's slots: the build that follows takes one, and
-            // a slot taken twice per load would queue the load twice behind the tenant's builds.
-            let map = crate::blocking::blocking("indexing the catalog's items", move || {
-                loaded.into_iter().map(|item| (item.item_id.to_string(), Arc::new(item))).collect()
-            })
-            .await?;
-            *items = Some(map);
-            slot.dirty.store(true, Ordering::SeqCst);
+        if items.is_some() {
+            return Ok((items, None));
         }
-        Ok(items)
+        let taken = work.slot(tenant, "loading the catalog").await?;
+        let loaded = source.scan_items(tenant, id).await?;
+        let map = crate::blocking::blocking("indexing the catalog's items", move || {
+            loaded.into_iter().map(|item| (item.item_id.to_string(), Arc::new(item))).collect()
+        })
+        .await?;
+        *items = Some(map);
+        slot.dirty.store(true, Ordering::SeqCst);
+        Ok((items, Some(taken)))
     }
 
     /// Loads the items when they are not held, and builds the snapshot when they changed. The
@@ -188,7 +194,7 @@ impl Catalogs {
         id: &ScenarioId,
         slot: &Slot,
     ) -> Result<(Arc<Catalog>, bool)> {
-        let mut items = Self::held(source, tenant, id, slot).await?;
+        let (mut items, taken) = Self::held(work, source, tenant, id, slot).await?;
         // `dirty` is cleared only once the new snapshot is in: until then every reader comes
         // here and waits for it rather than take the old one. Writes set it under the lock
         // held here, so none is missed.
@@ -198,12 +204,21 @@ impl Catalogs {
         let map = items.take().unwrap_or_default();
         let previous = slot.snapshot.read().clone();
         // On failure the items went with the build (`None`): the next caller loads them again.
-        let (map, built) = work
-            .run(tenant, "building the catalog", move || {
-                let built = Arc::new(Catalog::build_like(map.values().cloned(), &previous));
-                (map, built)
-            })
-            .await?;
+        let build = move || {
+            let built = Arc::new(Catalog::build_like(map.values().cloned(), &previous));
+            (map, built)
+        };
+        let (map, built) = match taken {
+            // The slot the load took, kept for the build.
+            Some(taken) => {
+                crate::blocking::blocking("building the catalog", move || {
+                    let _slot = taken;
+                    build()
+                })
+                .await?
+            }
+            None => work.run(tenant, "building the catalog", build).await?,
+        };
         *items = Some(map);
         let replaced = std::mem::replace(&mut *slot.snapshot.write(), built);
         slot.loaded.store(true, Ordering::SeqCst);

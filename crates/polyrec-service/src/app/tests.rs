@@ -317,6 +317,39 @@ async fn a_count_whose_caller_gives_up_during_the_load_keeps_it() {
     assert_eq!(documents.scans.load(Ordering::SeqCst), 1, "the items were read again");
 }
 
+/// A catalog's first load (the scan's decoding, the indexing) runs on one of the tenant's
+/// blocking slots, which it keeps for the build that follows: while the slots are taken the
+/// items are not even read, another tenant's catalog loads meanwhile, and the load waits its
+/// turn once, not once more for the build.
+#[tokio::test(flavor = "current_thread")]
+async fn a_catalogs_load_waits_for_its_tenants_slot_once_and_not_for_another_tenants() {
+    let documents = Arc::new(Documents::default());
+    documents.items.lock().extend((0..100).map(|i| item(&format!("i{i}"))));
+    let work = TenantWork::new(1);
+    let catalogs = Arc::new(Catalogs::new(documents.clone(), Arc::new(Local::default()), 0, work.clone()));
+    let (tenant, id) = ids();
+    let (release, holder) = hold_the_slot(&work, &tenant).await;
+    let reader = tokio::spawn({
+        let (catalogs, tenant, id) = (catalogs.clone(), tenant.clone(), id.clone());
+        async move { catalogs.get(&tenant, &id).await }
+    });
+    while work.waits() == 0 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(documents.scans.load(Ordering::SeqCst), 0, "the items were read while the tenant's slot was taken");
+    let other = TenantId::parse("other").unwrap();
+    // (The bound only fails a version where it waits: it would wait for good.)
+    let other_catalog = tokio::time::timeout(Duration::from_secs(60), catalogs.get(&other, &id))
+        .await
+        .expect("another tenant's load waited for the first tenant's slot");
+    assert_eq!(other_catalog.unwrap().len(), 100);
+    assert!(!reader.is_finished());
+    drop(release);
+    holder.await.unwrap();
+    assert_eq!(reader.await.unwrap().unwrap().len(), 100);
+    assert_eq!(work.waits(), 1, "the build waited for the slot again after the load");
+}
+
 /// A stream job (every tenant's) does not wait past its deadline for one tenant's rebuild
 /// queued behind its slots: it gets the snapshot there is, and the rebuild goes on.
 #[tokio::test(flavor = "current_thread")]
