@@ -140,6 +140,11 @@ try {
   currentPage = page;
   const consoleErrors = [];
   page.on("pageerror", (error) => consoleErrors.push(String(error)));
+  // Whatever the page's Content-Security-Policy refused (an inline style or script): the
+  // console must work under it.
+  page.on("console", (message) => {
+    if (message.type() === "error" && message.text().includes("Content Security Policy")) consoleErrors.push(message.text());
+  });
   const shot = async (name, target = page) => {
     if (!SHOTS) return;
     mkdirSync(SHOTS, { recursive: true });
