@@ -42,9 +42,33 @@ struct Entry {
 /// result cache cannot take the process's memory.
 pub const MAX_CACHED_ANSWER_BYTES: usize = 256 << 20;
 
+/// How many shards the keys are spread over (see [`shard_of`]).
+const SHARDS: usize = 64;
+
+/// The shard of `key`, by Redis Cluster's rule: its hash tag (the text between the first `{` and
+/// the next `}`, when not empty) or else the whole key. Every key one operation touches shares
+/// a tag (as it must on a Redis Cluster), so each operation locks one shard; and the tags hold
+/// the tenant, so one tenant's writes, and the sweep of its keys, hold up only the tenants that
+/// share its shard, not every tenant's reads.
+fn shard_of(key: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let tag = key
+        .split_once('{')
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .map(|(tag, _)| tag)
+        .filter(|tag| !tag.is_empty())
+        .unwrap_or(key);
+    let mut hasher = std::hash::DefaultHasher::new();
+    tag.hash(&mut hasher);
+    (hasher.finish() % SHARDS as u64) as usize
+}
+
+type Shard = RwLock<HashMap<String, Entry>>;
+
 pub struct MemoryRealtime {
     clock: SharedClock,
-    entries: RwLock<HashMap<String, Entry>>,
+    /// The keys, in [`SHARDS`] shards ([`shard_of`]).
+    entries: Box<[Shard]>,
     /// The result cache's answers, apart so their bytes are counted.
     answers: RwLock<Answers>,
 }
@@ -104,21 +128,31 @@ impl MemoryRealtime {
     pub fn new(clock: SharedClock) -> Self {
         Self {
             clock,
-            entries: RwLock::new(HashMap::new()),
+            entries: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             answers: RwLock::new(Answers { earliest_expiry: i64::MAX, ..Answers::default() }),
         }
     }
 
     /// Drops expired keys; a background task calls this periodically (reads already ignore them).
+    /// One shard at a time, so the sweep holds up only the keys of the shard it is in.
     pub fn sweep(&self) -> usize {
         let now = self.clock.now_ms();
-        let mut entries = self.entries.write();
-        let before = entries.len();
-        entries.retain(|_, entry| entry.expires_ms > now);
+        let mut swept = 0;
+        for shard in &self.entries {
+            let mut entries = shard.write();
+            let before = entries.len();
+            entries.retain(|_, entry| entry.expires_ms > now);
+            swept += before - entries.len();
+        }
         let mut answers = self.answers.write();
         let answers_before = answers.entries.len();
         answers.retain(|_, expires_ms| expires_ms > now);
-        before - entries.len() + answers_before - answers.entries.len()
+        swept + answers_before - answers.entries.len()
+    }
+
+    /// The shard that holds `key`.
+    fn shard(&self, key: &str) -> &Shard {
+        &self.entries[shard_of(key)]
     }
 
     /// The bytes of cached answers held now.
@@ -128,7 +162,7 @@ impl MemoryRealtime {
 
     fn read<R>(&self, key: &str, f: impl FnOnce(&Value) -> R) -> Option<R> {
         let now = self.clock.now_ms();
-        let entries = self.entries.read();
+        let entries = self.shard(key).read();
         let entry = entries.get(key)?;
         (entry.expires_ms > now).then(|| f(&entry.value))
     }
@@ -143,7 +177,7 @@ impl MemoryRealtime {
     /// Like [`Self::write`], with the key expiring at `expires_ms` (never earlier than it was).
     fn write_until(&self, key: String, expires_ms: i64, init: impl FnOnce() -> Value, f: impl FnOnce(&mut Value)) {
         let now = self.clock.now_ms();
-        let mut entries = self.entries.write();
+        let mut entries = self.shard(&key).write();
         let entry = entries.entry(key).or_insert_with(|| Entry { value: Value::List(VecDeque::new()), expires_ms: 0 });
         if entry.expires_ms <= now {
             // Absent (just inserted with expiry 0) or expired: start from a fresh value.
@@ -197,8 +231,8 @@ impl RealtimeStore for MemoryRealtime {
             }
             return Ok(answers.put(key, json, now + ttl_ms, now));
         }
-        let mut entries = self.entries.write();
         let key = key.key();
+        let mut entries = self.shard(&key).write();
         if only_if_absent && entries.get(&key).is_some_and(|entry| entry.expires_ms > now) {
             return Ok(false);
         }
@@ -211,7 +245,8 @@ impl RealtimeStore for MemoryRealtime {
             self.answers.write().remove(&key.key());
             return Ok(());
         }
-        self.entries.write().remove(&key.key());
+        let key = key.key();
+        self.shard(&key).write().remove(&key);
         Ok(())
     }
 
@@ -222,7 +257,8 @@ impl RealtimeStore for MemoryRealtime {
         ttl_ms: i64,
     ) -> Result<Vec<Option<String>>> {
         let now = self.clock.now_ms();
-        let mut entries = self.entries.write();
+        // Every claim key of the tenant has the tag `{tenant}`: one shard.
+        let mut entries = self.shard(&keys::ingested(tenant, "")).write();
         Ok(claims
             .iter()
             .map(|(client_id, event_id)| {
@@ -247,7 +283,7 @@ impl RealtimeStore for MemoryRealtime {
         ttl_ms: i64,
     ) -> Result<()> {
         let now = self.clock.now_ms();
-        let mut entries = self.entries.write();
+        let mut entries = self.shard(&keys::ingested(tenant, "")).write();
         // Whether the claim is still `pending:{event_id}` (or gone).
         let ours = |entry: Option<&Entry>, event_id: &str| match entry {
             Some(Entry { value: Value::Text(held), expires_ms }) if *expires_ms > now => {
@@ -280,10 +316,9 @@ impl RealtimeStore for MemoryRealtime {
     ) -> Result<()> {
         // One key holds the counts and, under `src:{source}` fields, the offsets (one process).
         let expires_ms = self.clock.now_ms() + keys::ITEM_STATS_TTL_MS;
-        let mut entries = self.entries.write();
-        let entry = entries
-            .entry(keys::item_stats(tenant, item))
-            .or_insert_with(|| Entry { value: Value::Counts(HashMap::new()), expires_ms });
+        let key = keys::item_stats(tenant, item);
+        let mut entries = self.shard(&key).write();
+        let entry = entries.entry(key).or_insert_with(|| Entry { value: Value::Counts(HashMap::new()), expires_ms });
         entry.expires_ms = expires_ms;
         if let Value::Counts(fields) = &mut entry.value {
             let applied = fields.get(&format!("src:{source}")).copied().unwrap_or(0);
@@ -342,7 +377,8 @@ impl RealtimeStore for MemoryRealtime {
         let now = self.clock.now_ms();
         let (total_key, source_key) =
             (keys::hot_items(tenant, scenario), keys::hot_items_source(tenant, scenario, source));
-        let mut entries = self.entries.write();
+        // The total and the source's part share the tag `{tenant:scenario}`: one shard.
+        let mut entries = self.shard(&total_key).write();
         let live = |entry: &Entry| entry.expires_ms > now;
         let old: HashMap<String, f64> = match entries.get(&source_key) {
             Some(entry @ Entry { value: Value::Partial(old), .. }) if live(entry) => old.clone(),
@@ -517,9 +553,11 @@ impl RealtimeStore for MemoryRealtime {
         // The patterns are prefixes ending in `*` (ids hold no glob characters).
         let patterns = keys::scenario_patterns(tenant, scenario);
         let prefixes: Vec<&str> = patterns.iter().map(|pattern| pattern.trim_end_matches('*')).collect();
-        self.entries
-            .write()
-            .retain(|key, _| !(whole.contains(key) || prefixes.iter().any(|prefix| key.starts_with(prefix))));
+        for shard in &self.entries {
+            shard
+                .write()
+                .retain(|key, _| !(whole.contains(key) || prefixes.iter().any(|prefix| key.starts_with(prefix))));
+        }
         self.answers.write().retain(|key, _| !prefixes.iter().any(|prefix| key.starts_with(prefix)));
         Ok(())
     }
@@ -543,6 +581,51 @@ mod tests {
 
     fn ids() -> (TenantId, UserId, ScenarioId) {
         (TenantId::parse("t").unwrap(), UserId::parse("u").unwrap(), ScenarioId::parse("s").unwrap())
+    }
+
+    /// The keys one operation touches together are in one shard (their hash tag), and the
+    /// tenants spread over the shards.
+    #[test]
+    fn the_keys_an_operation_touches_share_a_shard_and_tenants_spread() {
+        let (t, _, s) = ids();
+        assert_eq!(shard_of(&keys::hot_items(&t, &s)), shard_of(&keys::hot_items_source(&t, &s, "p0")));
+        assert_eq!(shard_of(&keys::ingested(&t, "")), shard_of(&keys::ingested(&t, "event-7")));
+        let used: std::collections::HashSet<usize> =
+            (0..1_000).map(|n| shard_of(&keys::hot_items(&TenantId::parse(format!("t{n}")).unwrap(), &s))).collect();
+        assert_eq!(used.len(), SHARDS, "a thousand tenants use every shard");
+    }
+
+    /// While one tenant's shard is locked (its keys swept, a large hot set of its merged), a
+    /// tenant of another shard reads and writes: a store behind one lock held every tenant up.
+    #[tokio::test]
+    async fn a_tenant_whose_shard_is_locked_holds_up_no_tenant_of_another() {
+        let store = Arc::new(MemoryRealtime::new(Arc::new(ManualClock::new(0))));
+        let (_, u, s) = ids();
+        let tenant = |n: usize| TenantId::parse(format!("t{n}")).unwrap();
+        let busy = tenant(0);
+        let other = (1..)
+            .map(tenant)
+            .find(|t| shard_of(&keys::recent(t, &u, &s)) != shard_of(&keys::recent(&busy, &u, &s)))
+            .unwrap();
+        store.push_recent(&other, &u, &s, &["i1".to_owned()], 10, 60_000).await.unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        let held = store.shard(&keys::recent(&busy, &u, &s)).write();
+        std::thread::spawn({
+            let (store, other, u, s) = (store.clone(), other.clone(), u.clone(), s.clone());
+            move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                let read = runtime.block_on(async {
+                    store.push_recent(&other, &u, &s, &["i2".to_owned()], 10, 60_000).await.unwrap();
+                    store.recent(&other, &u, &s, 10).await.unwrap()
+                });
+                let _ = done.send(read);
+            }
+        });
+        // (The bound only fails a store where the read waits for the held lock.)
+        let read =
+            finished.recv_timeout(std::time::Duration::from_secs(60)).expect("the other tenant waited for the lock");
+        drop(held);
+        assert_eq!(read, ["i2", "i1"]);
     }
 
     #[tokio::test]
