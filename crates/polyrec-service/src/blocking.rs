@@ -200,6 +200,27 @@ mod tests {
         })
     }
 
+    /// Waits until one of `name`'s slots is taken.
+    async fn until_taken(work: &TenantWork, name: &str) {
+        while work.running(&tenant(name)) == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Starts acme's next work and returns it once it waits for acme's slot.
+    async fn next_in_line(work: &TenantWork) -> tokio::task::JoinHandle<Result<i32>> {
+        let waits = work.waits();
+        let next = {
+            let work = work.clone();
+            tokio::spawn(async move { work.run_async(&tenant("acme"), "next", async { Ok(1) }).await })
+        };
+        while work.waits() == waits {
+            tokio::task::yield_now().await;
+        }
+        assert!(!next.is_finished(), "acme's next work waits for its slot");
+        next
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_tenant_runs_at_most_its_slots_at_once_and_others_are_not_held_up() {
         let work = TenantWork::new(1);
@@ -219,9 +240,7 @@ mod tests {
                 .await
             }));
         }
-        while work.running(&tenant("heavy")) == 0 {
-            tokio::task::yield_now().await;
-        }
+        until_taken(&work, "heavy").await;
         // Three of the heavy tenant's tasks wait for its one slot; another tenant's runs now.
         // (The bound only fails a version where it waits: it would wait for good.)
         let light_tenant = tenant("light");
@@ -244,9 +263,7 @@ mod tests {
             let work = work.clone();
             tokio::spawn(async move { work.run(&tenant("acme"), "work", wait).await })
         };
-        while work.running(&tenant("acme")) == 0 {
-            tokio::task::yield_now().await;
-        }
+        until_taken(&work, "acme").await;
         caller.abort();
         assert!(caller.await.unwrap_err().is_cancelled());
         assert_eq!(work.running(&tenant("acme")), 1, "the work still runs, so the slot stays taken");
@@ -265,9 +282,7 @@ mod tests {
             let work = work.clone();
             tokio::spawn(async move { work.run_async(&tenant("acme"), "indexing", blocking("indexing", wait)).await })
         };
-        while work.running(&tenant("acme")) == 0 {
-            tokio::task::yield_now().await;
-        }
+        until_taken(&work, "acme").await;
         caller.abort();
         assert!(caller.await.unwrap_err().is_cancelled());
         assert_eq!(work.running(&tenant("acme")), 1, "the work still runs, so the slot stays taken");
@@ -275,17 +290,20 @@ mod tests {
         let other = work.run_async(&other_tenant, "indexing", async { Ok(2) });
         let other = tokio::time::timeout(Duration::from_secs(60), other).await.expect("another tenant waited");
         assert_eq!(other.unwrap(), 2);
-        let waits = work.waits();
-        let next = {
-            let work = work.clone();
-            tokio::spawn(async move { work.run_async(&tenant("acme"), "indexing", async { Ok(1) }).await })
-        };
-        while work.waits() == waits {
-            tokio::task::yield_now().await;
-        }
-        assert!(!next.is_finished(), "the tenant's next work waits for the slot");
+        let next = next_in_line(&work).await;
         drop(release);
         assert_eq!(next.await.unwrap().unwrap(), 1, "the slot comes back when the work ends");
+    }
+
+    /// Takes acme's one slot with work that runs until the returned sender is dropped.
+    async fn hold_acme(work: &TenantWork) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<Result<()>>) {
+        let (release, wait) = held();
+        let holder = {
+            let work = work.clone();
+            tokio::spawn(async move { work.run(&tenant("acme"), "held", wait).await })
+        };
+        until_taken(work, "acme").await;
+        (release, holder)
     }
 
     /// A tenant's semaphore stays while its slots are taken, however many other tenants come
@@ -293,28 +311,13 @@ mod tests {
     #[tokio::test]
     async fn a_tenant_in_use_keeps_its_slots_among_many_others() {
         let work = TenantWork::new(1);
-        let (release, wait) = held();
-        let holder = {
-            let work = work.clone();
-            tokio::spawn(async move { work.run(&tenant("acme"), "held", wait).await })
-        };
-        while work.running(&tenant("acme")) == 0 {
-            tokio::task::yield_now().await;
-        }
+        let (release, holder) = hold_acme(&work).await;
         for n in 0..10_000 {
             work.run(&tenant(&format!("t{n}")), "quick", || ()).await.unwrap();
         }
         assert!(work.slots.lock().semaphores.len() < 1_000, "the free ones were cleared out");
         assert_eq!(work.running(&tenant("acme")), 1, "acme's slot is still taken");
-        let waits = work.waits();
-        let next = {
-            let work = work.clone();
-            tokio::spawn(async move { work.run(&tenant("acme"), "next", || 1).await })
-        };
-        while work.waits() == waits {
-            tokio::task::yield_now().await;
-        }
-        assert!(!next.is_finished(), "acme's next work waits for its one slot");
+        let next = next_in_line(&work).await;
         drop(release);
         holder.await.unwrap().unwrap();
         assert_eq!(next.await.unwrap().unwrap(), 1);
@@ -324,14 +327,7 @@ mod tests {
     #[tokio::test]
     async fn work_under_the_callers_bound_does_not_take_the_tenants_slots() {
         let work = TenantWork::new(1);
-        let (release, wait) = held();
-        let holder = {
-            let work = work.clone();
-            tokio::spawn(async move { work.run(&tenant("acme"), "held", wait).await })
-        };
-        while work.running(&tenant("acme")) == 0 {
-            tokio::task::yield_now().await;
-        }
+        let (release, holder) = hold_acme(&work).await;
         let acme = tenant("acme");
         let decoded = Bound::Caller.blocking(&work, &acme, "decoding", || 3);
         let decoded = tokio::time::timeout(Duration::from_secs(60), decoded).await.expect("it waited for the slot");

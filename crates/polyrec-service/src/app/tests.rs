@@ -226,18 +226,27 @@ struct StalledRebuild {
 async fn stalled_rebuild() -> StalledRebuild {
     let work = TenantWork::new(1);
     let (documents, catalogs) = written_catalog_on(1_000, work.clone()).await;
-    let (tenant, id) = ids();
-    let (release, holder) = hold_the_slot(&work, &tenant).await;
+    let (release, holder) = hold_the_slot(&work, &ids().0).await;
+    // The rebuild takes the items' lock, then waits for the slot.
+    let reader = reader_waiting_for_the_slot(&catalogs, &work).await;
+    StalledRebuild { documents, catalogs, release, holder, reader }
+}
+
+/// Asks for the catalog of [`ids`] and returns the reader once its work waits for the tenant's
+/// slot (held by the test).
+async fn reader_waiting_for_the_slot(
+    catalogs: &Arc<Catalogs>,
+    work: &TenantWork,
+) -> tokio::task::JoinHandle<Result<Arc<polyrec_engine::Catalog>>> {
     let reader = tokio::spawn({
-        let (catalogs, tenant, id) = (catalogs.clone(), tenant.clone(), id.clone());
+        let (catalogs, (tenant, id)) = (catalogs.clone(), ids());
         async move { catalogs.get(&tenant, &id).await }
     });
-    // The rebuild takes the items' lock, then waits for the slot.
     while work.waits() == 0 {
         tokio::task::yield_now().await;
     }
-    assert!(!reader.is_finished(), "the build waits for the slot");
-    StalledRebuild { documents, catalogs, release, holder, reader }
+    assert!(!reader.is_finished(), "the reader's work waits for the slot");
+    reader
 }
 
 /// A caller that gives up while the catalog is being built (a request past its deadline) does
@@ -329,13 +338,7 @@ async fn a_catalogs_load_waits_for_its_tenants_slot_once_and_not_for_another_ten
     let catalogs = Arc::new(Catalogs::new(documents.clone(), Arc::new(Local::default()), 0, work.clone()));
     let (tenant, id) = ids();
     let (release, holder) = hold_the_slot(&work, &tenant).await;
-    let reader = tokio::spawn({
-        let (catalogs, tenant, id) = (catalogs.clone(), tenant.clone(), id.clone());
-        async move { catalogs.get(&tenant, &id).await }
-    });
-    while work.waits() == 0 {
-        tokio::task::yield_now().await;
-    }
+    let reader = reader_waiting_for_the_slot(&catalogs, &work).await;
     assert_eq!(documents.scans.load(Ordering::SeqCst), 0, "the items were read while the tenant's slot was taken");
     let other = TenantId::parse("other").unwrap();
     // (The bound only fails a version where it waits: it would wait for good.)

@@ -14,7 +14,7 @@ use polyrec_core::{Quota, TenantStatus};
 use polyrec_server::ServerConfig;
 use polyrec_server::config::{TenantEntry, Unreachable};
 use polyrec_server::external::proto;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::{START_MS, TestServer, config, event, split_topology};
@@ -114,6 +114,40 @@ async fn tokens_are_verified_when_a_key_is_configured() {
     assert_eq!(health.status(), StatusCode::OK);
 }
 
+/// An HS256 token for tenant t1, valid for an hour, with `extra` claims, as an Authorization
+/// header.
+fn signed(extra: Value) -> String {
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3_600;
+    let mut claims = json!({"tenant_id": "t1", "exp": exp});
+    claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let key = EncodingKey::from_secret(SECRET.as_bytes());
+    format!("Bearer {}", jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap())
+}
+
+/// A request as tenant t1 and `user` with this Authorization header: the status, the
+/// `WWW-Authenticate` challenge if any, and the JSON body (Null if none).
+async fn call_as(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    user: &str,
+    authorization: &str,
+    body: Option<Value>,
+) -> (StatusCode, Option<String>, Value) {
+    let mut request = server
+        .client
+        .request(method, format!("{}{path}", server.url))
+        .header("X-Tenant-Id", "t1")
+        .header("X-User-Id", user)
+        .header("Authorization", authorization);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+    (response.status(), challenge, response.json::<Value>().await.unwrap_or(Value::Null))
+}
+
 /// A token's `scope` claim limits it to what it grants: a token handed to a browser or an app
 /// (`recommend events`) cannot read the catalog, change a scenario or delete it; a read-only one
 /// cannot write, recommend or send events; one without the claim grants everything.
@@ -122,35 +156,11 @@ async fn a_tokens_scope_limits_it_to_what_it_grants() {
     let mut settings = ServerConfig::default();
     settings.auth.hs256_secret = SECRET.to_owned();
     let server = TestServer::start_with(settings).await;
-    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3_600;
-    let sign = |scope: Option<Value>| {
-        let mut claims = json!({"tenant_id": "t1", "exp": exp});
-        if let Some(scope) = scope {
-            claims["scope"] = scope;
-        }
-        let key = EncodingKey::from_secret(SECRET.as_bytes());
-        format!("Bearer {}", jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap())
-    };
-    let call = |method: reqwest::Method, path: &str, token: &str, body: Option<Value>| {
-        let mut request = server
-            .client
-            .request(method, format!("{}{path}", server.url))
-            .header("X-Tenant-Id", "t1")
-            .header("X-User-Id", "u1")
-            .header("Authorization", token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        async move {
-            let response = request.send().await.unwrap();
-            let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
-            (response.status(), challenge, response.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
-    use reqwest::Method;
+    let sign = |scope: Option<Value>| signed(scope.map_or(json!({}), |scope| json!({"scope": scope})));
     let scenario = json!({"scenario_id": "s", "scenario_type": "vlog", "config": config(&[("latest", 1.0, 10)])});
     let everything = sign(None);
-    let (status, _, body) = call(Method::POST, "/api/v1/scenarios", &everything, Some(scenario.clone())).await;
+    let (status, _, body) =
+        call_as(&server, Method::POST, "/api/v1/scenarios", "u1", &everything, Some(scenario.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "a token without a scope grants everything: {body}");
     let recommend = json!({"scenario_id": "s"});
     let click = event("click", "u1", "i1", "s");
@@ -166,7 +176,7 @@ async fn a_tokens_scope_limits_it_to_what_it_grants() {
         (&admin, Method::PATCH, "/api/v1/scenarios/s", Some(json!({"name": "changed"}))),
     ];
     for (token, method, path, body) in granted {
-        let (status, _, answer) = call(method.clone(), path, token, body).await;
+        let (status, _, answer) = call_as(&server, method.clone(), path, "u1", token, body).await;
         assert!(status.is_success(), "{method} {path}: {status} {answer}");
     }
     let refused = [
@@ -181,7 +191,7 @@ async fn a_tokens_scope_limits_it_to_what_it_grants() {
         (&admin, Method::POST, "/api/v1/recommend", Some(recommend.clone()), "recommend"),
     ];
     for (token, method, path, body, needed) in refused {
-        let (status, challenge, answer) = call(method.clone(), path, token, body).await;
+        let (status, challenge, answer) = call_as(&server, method.clone(), path, "u1", token, body).await;
         assert_eq!(
             (status, answer["code"].as_str()),
             (StatusCode::FORBIDDEN, Some("insufficient_scope")),
@@ -191,10 +201,11 @@ async fn a_tokens_scope_limits_it_to_what_it_grants() {
         assert_eq!(challenge.as_deref(), Some("Bearer error=\"insufficient_scope\""), "{method} {path}");
     }
     // Nothing a refused request asked for happened.
-    let (status, _, found) = call(Method::GET, "/api/v1/scenarios/s", &read, None).await;
+    let (status, _, found) = call_as(&server, Method::GET, "/api/v1/scenarios/s", "u1", &read, None).await;
     assert_eq!((status, found["name"].as_str()), (StatusCode::OK, Some("changed")), "{found}");
     // A scope that is not a string of names is a malformed token.
-    let (status, _, answer) = call(Method::GET, "/api/v1/scenarios", &sign(Some(json!(["read"]))), None).await;
+    let (status, _, answer) =
+        call_as(&server, Method::GET, "/api/v1/scenarios", "u1", &sign(Some(json!(["read"]))), None).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")), "{answer}");
 }
 
@@ -206,64 +217,50 @@ async fn a_token_bound_to_a_user_acts_for_that_user_only() {
     let mut settings = ServerConfig::default();
     settings.auth.hs256_secret = SECRET.to_owned();
     let server = TestServer::start_with(settings).await;
-    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3_600;
-    let sign = |extra: Value| {
-        let mut claims = json!({"tenant_id": "t1", "exp": exp});
-        claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        let key = EncodingKey::from_secret(SECRET.as_bytes());
-        format!("Bearer {}", jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap())
-    };
-    let call = |method: reqwest::Method, path: &str, user: &str, token: &str, body: Option<Value>| {
-        let mut request = server
-            .client
-            .request(method, format!("{}{path}", server.url))
-            .header("X-Tenant-Id", "t1")
-            .header("X-User-Id", user)
-            .header("Authorization", token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        async move {
-            let response = request.send().await.unwrap();
-            (response.status(), response.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
-    use reqwest::Method;
-    let admin = sign(json!({}));
+    let admin = signed(json!({}));
     let scenario = json!({"scenario_id": "s", "scenario_type": "vlog", "config": config(&[("latest", 1.0, 10)])});
-    let (status, body) = call(Method::POST, "/api/v1/scenarios", "u1", &admin, Some(scenario)).await;
+    let (status, _, body) = call_as(&server, Method::POST, "/api/v1/scenarios", "u1", &admin, Some(scenario)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let u1 = sign(json!({"user_id": "u1", "scope": "recommend events read"}));
-    let mismatch = |(status, body): (StatusCode, Value), what: &str| {
+    let u1 = signed(json!({"user_id": "u1", "scope": "recommend events read"}));
+    let mismatch = |(status, _, body): (StatusCode, Option<String>, Value), what: &str| {
         assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("user_mismatch")), "{what}: {body}");
     };
 
-    let (status, body) = call(Method::POST, "/api/v1/recommend", "u1", &u1, Some(json!({"scenario_id": "s"}))).await;
+    let (status, _, body) =
+        call_as(&server, Method::POST, "/api/v1/recommend", "u1", &u1, Some(json!({"scenario_id": "s"}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    mismatch(call(Method::POST, "/api/v1/recommend", "u2", &u1, Some(json!({"scenario_id": "s"}))).await, "recommend");
-    let (status, body) =
-        call(Method::POST, "/api/v1/behaviors", "u1", &u1, Some(event("click", "u1", "i1", "s"))).await;
+    mismatch(
+        call_as(&server, Method::POST, "/api/v1/recommend", "u2", &u1, Some(json!({"scenario_id": "s"}))).await,
+        "recommend",
+    );
+    let (status, _, body) =
+        call_as(&server, Method::POST, "/api/v1/behaviors", "u1", &u1, Some(event("click", "u1", "i1", "s"))).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    mismatch(call(Method::POST, "/api/v1/behaviors", "u1", &u1, Some(event("click", "u2", "i1", "s"))).await, "event");
+    mismatch(
+        call_as(&server, Method::POST, "/api/v1/behaviors", "u1", &u1, Some(event("click", "u2", "i1", "s"))).await,
+        "event",
+    );
     let batch = json!({"events": [event("click", "u1", "i2", "s"), event("click", "u2", "i2", "s")]});
-    let (status, report) = call(Method::POST, "/api/v1/behaviors/batch", "u1", &u1, Some(batch)).await;
+    let (status, _, report) = call_as(&server, Method::POST, "/api/v1/behaviors/batch", "u1", &u1, Some(batch)).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["accepted"], 1, "{report}");
     assert_eq!(report["errors"][0]["index"], 1, "{report}");
     assert_eq!(report["errors"][0]["code"], "user_mismatch", "{report}");
     // Another user's profile, also spelled with percent-escapes.
     for path in ["/api/v1/scenarios/s/users/u2/profile", "/api/v1/scenarios/s/users/u%32/profile"] {
-        mismatch(call(Method::GET, path, "u1", &u1, None).await, path);
+        mismatch(call_as(&server, Method::GET, path, "u1", &u1, None).await, path);
     }
-    let (status, body) = call(Method::GET, "/api/v1/scenarios/s/users/u1/profile", "u1", &u1, None).await;
+    let (status, _, body) =
+        call_as(&server, Method::GET, "/api/v1/scenarios/s/users/u1/profile", "u1", &u1, None).await;
     assert_ne!(status, StatusCode::FORBIDDEN, "its own profile: {body}");
     // Only u1's two events were taken.
     server.settle().await;
-    let (_, stats) = call(Method::GET, "/api/v1/behaviors/stats", "u1", &admin, None).await;
+    let (_, _, stats) = call_as(&server, Method::GET, "/api/v1/behaviors/stats", "u1", &admin, None).await;
     assert_eq!(stats["events"], 2, "{stats}");
     // A user claim that is not a user id is a malformed token.
     for bad in [json!({"user_id": 7}), json!({"user_id": "a:b"})] {
-        let (status, body) = call(Method::GET, "/api/v1/scenarios", "u1", &sign(bad.clone()), None).await;
+        let token = signed(bad.clone());
+        let (status, _, body) = call_as(&server, Method::GET, "/api/v1/scenarios", "u1", &token, None).await;
         assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")), "{bad}: {body}");
     }
 }
