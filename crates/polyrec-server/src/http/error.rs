@@ -212,12 +212,17 @@ impl FromRequestParts<Arc<App>> for Caller {
     }
 }
 
-/// The `{user_id}` of a `…/users/{user_id}/…` path, percent-decoded.
+/// The `{user_id}` of a `/api/v1/scenarios/{scenario_id}/users/{user_id}/…` path,
+/// percent-decoded. By position, as the router reads it: a scenario or user named `users` does
+/// not shift it.
 fn path_user(path: &str) -> Option<String> {
-    let mut segments = path.split('/');
-    segments.find(|segment| *segment == "users")?;
-    let raw = segments.next()?;
-    Some(percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned())
+    let segments: Vec<&str> = path.split('/').collect();
+    match segments.as_slice() {
+        ["", "api", "v1", "scenarios", _, "users", user, ..] => {
+            Some(percent_encoding::percent_decode_str(user).decode_utf8_lossy().into_owned())
+        }
+        _ => None,
+    }
 }
 
 /// A request's tenant, admitted (`Tenancy::admit`) by a layer in front of the handler, and the
@@ -255,4 +260,20 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 
 pub fn new_request_id() -> String {
     format!("req_{}", uuid::Uuid::now_v7().simple())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_user;
+
+    #[test]
+    fn the_user_of_a_path_is_read_where_the_router_reads_it() {
+        let user = |path: &str| path_user(path);
+        assert_eq!(user("/api/v1/scenarios/s/users/u2/profile").as_deref(), Some("u2"));
+        assert_eq!(user("/api/v1/scenarios/s/users/u%32/profile").as_deref(), Some("u2"));
+        // A scenario named `users`: the user is still the segment after the second `users`.
+        assert_eq!(user("/api/v1/scenarios/users/users/u2/profile").as_deref(), Some("u2"));
+        assert_eq!(user("/api/v1/scenarios/users/items"), None);
+        assert_eq!(user("/api/v1/recommend"), None);
+    }
 }
