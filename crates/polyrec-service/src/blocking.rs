@@ -78,8 +78,9 @@ impl TenantWork {
     }
 
     /// Waits for one of `tenant`'s slots, counting the wait when they are all taken. The slot
-    /// is the caller's until it drops it: held by a task of its own, so that a caller giving up
-    /// does not free the slot while the work goes on.
+    /// is taken until the permit is dropped: a caller holds it in a task of its own (as
+    /// [`Self::run_async`] does), so that a caller giving up does not free it while the work
+    /// goes on.
     pub async fn slot(&self, tenant: &TenantId, what: &str) -> Result<OwnedSemaphorePermit> {
         let slots = self.semaphore(tenant);
         match slots.clone().try_acquire_owned() {

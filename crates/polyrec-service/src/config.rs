@@ -167,7 +167,8 @@ pub struct AuthConfig {
     pub tenant_claim: String,
     /// The claim that, when a token has it, binds the token to one user: recommend's
     /// `X-User-Id`, the events it sends and the profile it reads must all be that user's (a
-    /// token handed to one user's browser cannot act as another user).
+    /// token handed to one user's browser cannot act as another user). Empty (the default):
+    /// tokens are not bound to users.
     pub user_claim: String,
     /// Clock skew allowed on `exp` and `nbf`, in seconds.
     pub leeway_seconds: u64,
@@ -186,7 +187,7 @@ impl Default for AuthConfig {
             hs256_secret: String::new(),
             rs256_public_key_file: String::new(),
             tenant_claim: "tenant_id".to_owned(),
-            user_claim: "user_id".to_owned(),
+            user_claim: String::new(),
             leeway_seconds: 30,
             issuer: String::new(),
             audience: String::new(),

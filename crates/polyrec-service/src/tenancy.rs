@@ -772,7 +772,11 @@ impl Verifier {
                 format!("the token is for tenant {claimed:?}, not X-Tenant-Id {:?}", tenant.as_str()),
             ));
         }
-        let user = match claims.get(&self.user_claim) {
+        let user = match self.user_claim.as_str() {
+            "" => None,
+            claim => claims.get(claim),
+        };
+        let user = match user {
             None => None,
             Some(serde_json::Value::String(user)) => Some(
                 UserId::parse(user)
@@ -780,22 +784,32 @@ impl Verifier {
             ),
             Some(_) => return Err(invalid(format!("the token's `{}` claim must be a string", self.user_claim))),
         };
-        // RFC 9068 §2.2.3: space-separated scopes. None at all grants every scope (the tokens
-        // issued before scopes existed keep working).
-        let granted = match claims.get("scope") {
-            None => return Ok(user),
-            Some(serde_json::Value::String(granted)) => granted,
-            Some(_) => {
-                return Err(invalid(
-                    "the token's `scope` must be a string of space-separated scopes (recommend, events, read, write)"
-                        .to_owned(),
-                ));
-            }
+        // RFC 9068 §2.2.3: `scope`, space-separated; or `scp` (a string or a list of strings),
+        // as some identity providers write them. Neither grants every scope (the tokens issued
+        // before scopes existed keep working), except to a token bound to a user: that one is
+        // for the user's device, and may recommend and send events only.
+        let malformed = || {
+            invalid(
+                "the token's `scope` must be a string of space-separated scopes (recommend, events, read, write), \
+                     or its `scp` a string or a list of strings"
+                    .to_owned(),
+            )
         };
-        if granted.split_ascii_whitespace().any(|granted| granted == scope.name()) {
+        let granted: Vec<&str> = match (claims.get("scope"), claims.get("scp")) {
+            (Some(serde_json::Value::String(granted)), _) | (None, Some(serde_json::Value::String(granted))) => {
+                granted.split_ascii_whitespace().collect()
+            }
+            (None, Some(serde_json::Value::Array(granted))) => {
+                granted.iter().map(serde_json::Value::as_str).collect::<Option<_>>().ok_or_else(malformed)?
+            }
+            (None, None) if user.is_none() => return Ok(None),
+            (None, None) => vec![Scope::Recommend.name(), Scope::Events.name()],
+            _ => return Err(malformed()),
+        };
+        if granted.contains(&scope.name()) {
             return Ok(user);
         }
-        let shown: String = granted.chars().take(200).collect();
+        let shown: String = granted.join(" ").chars().take(200).collect();
         Err(Error::forbidden(
             Code::InsufficientScope,
             format!(

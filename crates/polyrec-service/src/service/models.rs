@@ -263,6 +263,33 @@ async fn load(app: &App, tenant: &TenantId, record: &ModelRecord, bound: Bound) 
     bound.blocking(&app.tenant_work, tenant, &what, move || Loaded::from_bytes(&name, &bytes)).await?
 }
 
+/// A vector collection a load created: dropped again unless the load keeps it, so a load whose
+/// caller gave up (a request past its deadline, a client gone) leaves no index behind.
+struct Created {
+    index: Arc<dyn polyrec_storage::VectorIndex>,
+    collection: Option<VectorCollection>,
+}
+
+impl Created {
+    fn keep(mut self) -> VectorCollection {
+        self.collection.take().expect("kept once")
+    }
+}
+
+impl Drop for Created {
+    fn drop(&mut self) {
+        let Some(collection) = self.collection.take() else { return };
+        let index = self.index.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = index.drop_collection(&collection).await {
+                    tracing::warn!(%error, collection = %collection.model, "could not drop an abandoned vector collection");
+                }
+            });
+        }
+    }
+}
+
 /// Puts a loaded model into the scenario's snapshot, its item vectors indexed under `bound` (an
 /// index over a million vectors is seconds of clustering).
 async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loaded, bound: Bound) -> Result<()> {
@@ -286,16 +313,20 @@ async fn install(app: &App, tenant: &TenantId, record: &ModelRecord, loaded: Loa
             let run = uuid::Uuid::new_v4().simple().to_string();
             let collection = VectorCollection::new(tenant, scenario, format!("{name}-{version}-{}", &run[..12]));
             let (index, trained, named) = (app.stores.vectors.clone(), loaded.trained.clone(), collection.clone());
+            // Indexed on a task of its own on the tenant's slots: if this load's caller gives up
+            // meanwhile, the collection comes back to nobody and `Created` drops it again.
             let indexing = async move {
-                match trained.item_vectors() {
-                    Some((dimensions, items, factors)) => index.create(&named, dimensions, items, factors).await,
-                    None => Ok(()),
+                if let Some((dimensions, items, factors)) = trained.item_vectors() {
+                    index.create(&named, dimensions, items, factors).await?;
                 }
+                Ok(Created { index, collection: Some(named) })
             };
-            bound
+            let created = bound
                 .run_async(&app.tenant_work, tenant, &format!("indexing the item vectors of {name}"), indexing)
                 .await?;
-            Some((app.stores.vectors.clone(), collection))
+            // Kept from here on: nothing below waits, so the load cannot stop before the model
+            // that searches the collection is in.
+            Some((app.stores.vectors.clone(), created.keep()))
         }
         None => None,
     };
@@ -413,4 +444,52 @@ pub async fn follow(app: &App, tenant: &TenantId, id: &ScenarioId, bound: Bound)
         }
     }
     Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocking::TenantWork;
+    use polyrec_storage::{IvfIndex, IvfParams, VectorIndex};
+
+    /// A load's indexing runs on a task of its own (on the tenant's slot); when the load's caller
+    /// gives up meanwhile, the collection it created comes back to nobody and is dropped again,
+    /// not left in the index for good.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_collection_whose_load_gave_up_is_dropped_again() {
+        let index: Arc<dyn VectorIndex> = Arc::new(IvfIndex::new(IvfParams::default()));
+        let (tenant, scenario) = (TenantId::parse("acme").unwrap(), ScenarioId::parse("feed").unwrap());
+        let collection = VectorCollection::new(&tenant, &scenario, "als-v1-abandoned".to_owned());
+        let notify = || Arc::new(tokio::sync::Notify::new());
+        let (started, go, created) = (notify(), notify(), notify());
+        let indexing = {
+            let (index, collection) = (index.clone(), collection.clone());
+            let (started, go, created) = (started.clone(), go.clone(), created.clone());
+            async move {
+                started.notify_one();
+                go.notified().await;
+                index.create(&collection, 2, &["i1".to_owned()], &[0.5, 0.5]).await?;
+                created.notify_one();
+                Ok(Created { index, collection: Some(collection) })
+            }
+        };
+        let work = TenantWork::new(1);
+        let caller = tokio::spawn({
+            let tenant = tenant.clone();
+            async move { Bound::Tenant.run_async(&work, &tenant, "indexing", indexing).await.map(Created::keep) }
+        });
+        started.notified().await;
+        caller.abort();
+        assert!(caller.await.unwrap_err().is_cancelled());
+        go.notify_one();
+        created.notified().await;
+        // (The bound only fails a version that leaves the collection: it would stay for good.)
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while index.exists(&collection).await.unwrap() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the abandoned collection stayed in the index");
+    }
 }

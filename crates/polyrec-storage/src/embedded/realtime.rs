@@ -553,11 +553,10 @@ impl RealtimeStore for MemoryRealtime {
         // The patterns are prefixes ending in `*` (ids hold no glob characters).
         let patterns = keys::scenario_patterns(tenant, scenario);
         let prefixes: Vec<&str> = patterns.iter().map(|pattern| pattern.trim_end_matches('*')).collect();
-        for shard in &self.entries {
-            shard
-                .write()
-                .retain(|key, _| !(whole.contains(key) || prefixes.iter().any(|prefix| key.starts_with(prefix))));
-        }
+        // Every key of the scenario has its tag `{tenant:scenario}`: one shard.
+        self.shard(&whole[0])
+            .write()
+            .retain(|key, _| !(whole.contains(key) || prefixes.iter().any(|prefix| key.starts_with(prefix))));
         self.answers.write().retain(|key, _| !prefixes.iter().any(|prefix| key.starts_with(prefix)));
         Ok(())
     }
@@ -603,10 +602,10 @@ mod tests {
         let (_, u, s) = ids();
         let tenant = |n: usize| TenantId::parse(format!("t{n}")).unwrap();
         let busy = tenant(0);
-        let other = (1..)
+        let other = (1..1_000)
             .map(tenant)
             .find(|t| shard_of(&keys::recent(t, &u, &s)) != shard_of(&keys::recent(&busy, &u, &s)))
-            .unwrap();
+            .expect("a thousand tenants all in one shard");
         store.push_recent(&other, &u, &s, &["i1".to_owned()], 10, 60_000).await.unwrap();
         let (done, finished) = std::sync::mpsc::channel();
         let held = store.shard(&keys::recent(&busy, &u, &s)).write();

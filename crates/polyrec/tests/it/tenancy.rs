@@ -203,6 +203,18 @@ async fn a_tokens_scope_limits_it_to_what_it_grants() {
     // Nothing a refused request asked for happened.
     let (status, _, found) = call_as(&server, Method::GET, "/api/v1/scenarios/s", "u1", &read, None).await;
     assert_eq!((status, found["name"].as_str()), (StatusCode::OK, Some("changed")), "{found}");
+    // `scp`, as some identity providers write scopes: a string or a list.
+    let listed = signed(json!({"scp": ["read"]}));
+    let (status, _, answer) = call_as(&server, Method::GET, "/api/v1/scenarios/s", "u1", &listed, None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, _, answer) =
+        call_as(&server, Method::POST, "/api/v1/recommend", "u1", &listed, Some(recommend.clone())).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::FORBIDDEN, Some("insufficient_scope")), "{answer}");
+    // With no `auth.user_claim` (the default), a `user_id` claim binds nothing.
+    let unbound = signed(json!({"user_id": "u1"}));
+    let (status, _, answer) =
+        call_as(&server, Method::POST, "/api/v1/recommend", "u2", &unbound, Some(recommend)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
     // A scope that is not a string of names is a malformed token.
     let (status, _, answer) =
         call_as(&server, Method::GET, "/api/v1/scenarios", "u1", &sign(Some(json!(["read"]))), None).await;
@@ -216,6 +228,7 @@ async fn a_tokens_scope_limits_it_to_what_it_grants() {
 async fn a_token_bound_to_a_user_acts_for_that_user_only() {
     let mut settings = ServerConfig::default();
     settings.auth.hs256_secret = SECRET.to_owned();
+    settings.auth.user_claim = "user_id".to_owned();
     let server = TestServer::start_with(settings).await;
     let admin = signed(json!({}));
     let scenario = json!({"scenario_id": "s", "scenario_type": "vlog", "config": config(&[("latest", 1.0, 10)])});
@@ -257,6 +270,19 @@ async fn a_token_bound_to_a_user_acts_for_that_user_only() {
     server.settle().await;
     let (_, _, stats) = call_as(&server, Method::GET, "/api/v1/behaviors/stats", "u1", &admin, None).await;
     assert_eq!(stats["events"], 2, "{stats}");
+    // Without a scope a bound token may recommend and send events only.
+    let bare = signed(json!({"user_id": "u1"}));
+    let (status, _, body) =
+        call_as(&server, Method::POST, "/api/v1/recommend", "u1", &bare, Some(json!({"scenario_id": "s"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (method, path) in [(Method::GET, "/api/v1/scenarios"), (Method::DELETE, "/api/v1/scenarios/s")] {
+        let (status, _, body) = call_as(&server, method.clone(), path, "u1", &bare, None).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("insufficient_scope")),
+            "{method} {path}: {body}"
+        );
+    }
     // A user claim that is not a user id is a malformed token.
     for bad in [json!({"user_id": 7}), json!({"user_id": "a:b"})] {
         let token = signed(bad.clone());
