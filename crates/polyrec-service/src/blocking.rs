@@ -296,23 +296,12 @@ mod tests {
         assert_eq!(next.await.unwrap().unwrap(), 1, "the slot comes back when the work ends");
     }
 
-    /// Takes acme's one slot with work that runs until the returned sender is dropped.
-    async fn hold_acme(work: &TenantWork) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<Result<()>>) {
-        let (release, wait) = held();
-        let holder = {
-            let work = work.clone();
-            tokio::spawn(async move { work.run(&tenant("acme"), "held", wait).await })
-        };
-        until_taken(work, "acme").await;
-        (release, holder)
-    }
-
     /// A tenant's semaphore stays while its slots are taken, however many other tenants come
     /// and go, and the others' are cleared out once free.
     #[tokio::test]
     async fn a_tenant_in_use_keeps_its_slots_among_many_others() {
         let work = TenantWork::new(1);
-        let (release, holder) = hold_acme(&work).await;
+        let release = work.slot(&tenant("acme"), "held").await.unwrap();
         for n in 0..10_000 {
             work.run(&tenant(&format!("t{n}")), "quick", || ()).await.unwrap();
         }
@@ -320,7 +309,6 @@ mod tests {
         assert_eq!(work.running(&tenant("acme")), 1, "acme's slot is still taken");
         let next = next_in_line(&work).await;
         drop(release);
-        holder.await.unwrap().unwrap();
         assert_eq!(next.await.unwrap().unwrap(), 1);
     }
 
@@ -328,14 +316,13 @@ mod tests {
     #[tokio::test]
     async fn work_under_the_callers_bound_does_not_take_the_tenants_slots() {
         let work = TenantWork::new(1);
-        let (release, holder) = hold_acme(&work).await;
         let acme = tenant("acme");
+        let release = work.slot(&acme, "held").await.unwrap();
         let decoded = Bound::Caller.blocking(&work, &acme, "decoding", || 3);
         let decoded = tokio::time::timeout(Duration::from_secs(60), decoded).await.expect("it waited for the slot");
         assert_eq!(decoded.unwrap(), 3);
         assert_eq!(work.waits(), 0);
         drop(release);
-        holder.await.unwrap().unwrap();
     }
 
     #[tokio::test]

@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -37,7 +37,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::App;
 use crate::split::Service;
-use crate::tenancy::Charge;
+use crate::tenancy::{Charge, Scope};
 use contract::Contract;
 use error::{ApiError, RequestId, new_request_id};
 
@@ -235,10 +235,11 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
 /// the `Tenant` extractor does not check it again. Anything else (no token, an unknown tenant, a
 /// bad header) is left to the `Tenant` extractor to answer.
 async fn early_quota(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
-    let charge = match (request.method(), request.uri().path()) {
-        (&Method::POST, "/api/v1/recommend") => Some(Charge::Recommend),
-        (&Method::POST, "/api/v1/behaviors" | "/api/v1/behaviors/batch") => Some(Charge::Events(1)),
-        _ => None,
+    // The routes with a scope of their own are the charged ones (one route table: `Scope`).
+    let charge = match Scope::needed(request.method().as_str(), request.uri().path()) {
+        Scope::Recommend => Some(Charge::Recommend),
+        Scope::Events => Some(Charge::Events(1)),
+        Scope::Read | Scope::Write => None,
     };
     if let Some(charge) = charge
         && let Some(tenant) = error::tenant_of(request.headers())

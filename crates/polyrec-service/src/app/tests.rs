@@ -190,46 +190,22 @@ async fn a_catalog_rebuild_leaves_the_runtime_thread_to_other_tasks() {
     assert!(polled_meanwhile > 100, "another task was polled only {polled_meanwhile} times during the build");
 }
 
-/// Takes the tenant's only blocking slot of `work` until the returned sender is dropped (by
-/// the test, or by its panic: a slot held for good would keep the runtime from shutting down).
-async fn hold_the_slot(
-    work: &TenantWork,
-    tenant: &TenantId,
-) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let holder = tokio::spawn({
-        let (work, tenant) = (work.clone(), tenant.clone());
-        async move {
-            work.run(&tenant, "holding the slot", move || {
-                let _ = released.recv();
-            })
-            .await
-            .unwrap();
-        }
-    });
-    while work.running(tenant) == 0 {
-        tokio::task::yield_now().await;
-    }
-    (release, holder)
-}
-
 /// A written catalog of 1,000 items whose rebuild a reader asked for and which waits for the
-/// tenant's only blocking slot, held by the test until it drops `release`.
+/// tenant's only blocking slot, held by the test until it drops `release` (the slot's permit).
 struct StalledRebuild {
     documents: Arc<Documents>,
     catalogs: Arc<Catalogs>,
-    release: std::sync::mpsc::Sender<()>,
-    holder: tokio::task::JoinHandle<()>,
+    release: tokio::sync::OwnedSemaphorePermit,
     reader: tokio::task::JoinHandle<Result<Arc<polyrec_engine::Catalog>>>,
 }
 
 async fn stalled_rebuild() -> StalledRebuild {
     let work = TenantWork::new(1);
     let (documents, catalogs) = written_catalog_on(1_000, work.clone()).await;
-    let (release, holder) = hold_the_slot(&work, &ids().0).await;
+    let release = work.slot(&ids().0, "held by the test").await.unwrap();
     // The rebuild takes the items' lock, then waits for the slot.
     let reader = reader_waiting_for_the_slot(&catalogs, &work).await;
-    StalledRebuild { documents, catalogs, release, holder, reader }
+    StalledRebuild { documents, catalogs, release, reader }
 }
 
 /// Asks for the catalog of [`ids`] and returns the reader once its work waits for the tenant's
@@ -254,12 +230,11 @@ async fn reader_waiting_for_the_slot(
 #[tokio::test(flavor = "current_thread")]
 async fn a_caller_giving_up_during_a_rebuild_does_not_lose_it() {
     // The build cannot start before the caller has given up: it waits for the held slot.
-    let StalledRebuild { documents, catalogs, release, holder, reader } = stalled_rebuild().await;
+    let StalledRebuild { documents, catalogs, release, reader } = stalled_rebuild().await;
     let (tenant, id) = ids();
     reader.abort();
     assert!(reader.await.unwrap_err().is_cancelled());
     drop(release);
-    holder.await.unwrap();
     assert!(catalogs.get(&tenant, &id).await.unwrap().get("new").is_some());
     assert_eq!(documents.scans.load(Ordering::SeqCst), 1, "the items were read again");
 }
@@ -268,7 +243,7 @@ async fn a_caller_giving_up_during_a_rebuild_does_not_lose_it() {
 /// and another tenant's is built meanwhile.
 #[tokio::test(flavor = "current_thread")]
 async fn a_tenants_rebuild_waits_for_its_own_slot_and_not_for_another_tenants() {
-    let StalledRebuild { catalogs, release, holder, reader, .. } = stalled_rebuild().await;
+    let StalledRebuild { catalogs, release, reader, .. } = stalled_rebuild().await;
     let (other, id) = (TenantId::parse("other").unwrap(), ids().1);
     // (The bound only fails a version where it waits: it would wait for good.)
     let other_catalog = tokio::time::timeout(Duration::from_secs(60), catalogs.get(&other, &id))
@@ -277,7 +252,6 @@ async fn a_tenants_rebuild_waits_for_its_own_slot_and_not_for_another_tenants() 
     assert_eq!(other_catalog.unwrap().len(), 1_000, "built while the first tenant's waits");
     assert!(!reader.is_finished(), "the tenant's build waits for its slot");
     drop(release);
-    holder.await.unwrap();
     assert!(reader.await.unwrap().unwrap().get("new").is_some());
 }
 
@@ -285,7 +259,7 @@ async fn a_tenants_rebuild_waits_for_its_own_slot_and_not_for_another_tenants() 
 /// tenant's slot) is still applied: the store has it, so the catalog must too.
 #[tokio::test(flavor = "current_thread")]
 async fn an_item_write_whose_caller_gives_up_behind_a_rebuild_is_still_applied() {
-    let StalledRebuild { catalogs, release, holder, reader, .. } = stalled_rebuild().await;
+    let StalledRebuild { catalogs, release, reader, .. } = stalled_rebuild().await;
     let (tenant, id) = ids();
     let writer = tokio::spawn({
         let (catalogs, tenant, id) = (catalogs.clone(), tenant.clone(), id.clone());
@@ -298,7 +272,6 @@ async fn an_item_write_whose_caller_gives_up_behind_a_rebuild_is_still_applied()
     writer.abort();
     assert!(writer.await.unwrap_err().is_cancelled());
     drop(release);
-    holder.await.unwrap();
     reader.await.unwrap().unwrap();
     let catalog = catalogs.get(&tenant, &id).await.unwrap();
     assert!(catalog.get("late").is_some(), "the write was lost with its caller");
@@ -337,7 +310,7 @@ async fn a_catalogs_load_waits_for_its_tenants_slot_once_and_not_for_another_ten
     let work = TenantWork::new(1);
     let catalogs = Arc::new(Catalogs::new(documents.clone(), Arc::new(Local::default()), 0, work.clone()));
     let (tenant, id) = ids();
-    let (release, holder) = hold_the_slot(&work, &tenant).await;
+    let release = work.slot(&tenant, "held by the test").await.unwrap();
     let reader = reader_waiting_for_the_slot(&catalogs, &work).await;
     assert_eq!(documents.scans.load(Ordering::SeqCst), 0, "the items were read while the tenant's slot was taken");
     let other = TenantId::parse("other").unwrap();
@@ -348,7 +321,6 @@ async fn a_catalogs_load_waits_for_its_tenants_slot_once_and_not_for_another_ten
     assert_eq!(other_catalog.unwrap().len(), 100);
     assert!(!reader.is_finished());
     drop(release);
-    holder.await.unwrap();
     assert_eq!(reader.await.unwrap().unwrap().len(), 100);
     assert_eq!(work.waits(), 1, "the build waited for the slot again after the load");
 }
@@ -360,7 +332,7 @@ async fn a_catalog_asked_by_a_deadline_is_the_old_snapshot_past_it() {
     let work = TenantWork::new(1);
     let (_documents, catalogs) = written_catalog_on(1_000, work.clone()).await;
     let (tenant, id) = ids();
-    let (release, holder) = hold_the_slot(&work, &tenant).await;
+    let release = work.slot(&tenant, "held by the test").await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
     // (The bound only fails a version that waits for the slot: it would wait for good.)
     let old = tokio::time::timeout(Duration::from_secs(60), catalogs.get_by(&tenant, &id, deadline))
@@ -371,7 +343,6 @@ async fn a_catalog_asked_by_a_deadline_is_the_old_snapshot_past_it() {
     assert!(old.get("new").is_none(), "the snapshot from before the write");
     assert_eq!(catalogs.stale(), 1);
     drop(release);
-    holder.await.unwrap();
     assert!(catalogs.get(&tenant, &id).await.unwrap().get("new").is_some());
 }
 

@@ -174,18 +174,7 @@ async fn a_rollback_loads_on_its_tenants_slots_and_another_tenants_does_not_wait
     }
     // The test takes t1's only slot (`limits.max_blocking_tasks_per_tenant` is 1).
     let (work, t1) = (server.app.tenant_work.clone(), TenantId::parse("t1").unwrap());
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let holder = tokio::spawn({
-        let (work, t1) = (work.clone(), t1.clone());
-        async move {
-            work.run(&t1, "held by the test", move || {
-                let _ = released.recv();
-            })
-            .await
-            .unwrap()
-        }
-    });
-    until("the test's work did not start", || work.running(&t1) == 1).await;
+    let release = work.slot(&t1, "held by the test").await.unwrap();
     let waits = work.waits();
     let rollback = |tenant: &'static str| {
         let request = server
@@ -206,7 +195,6 @@ async fn a_rollback_loads_on_its_tenants_slots_and_another_tenants_does_not_wait
     assert_eq!(status, StatusCode::OK, "{rolled}");
     assert!(!waiting.is_finished(), "t1's rollback loaded while its slot was taken");
     drop(release);
-    holder.await.unwrap();
     let (status, rolled) = waiting.await.unwrap();
     assert_eq!(status, StatusCode::OK, "{rolled}");
     let (_, models) = server.get("t1", "/api/v1/scenarios/feed/models?name=als").await;

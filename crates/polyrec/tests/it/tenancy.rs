@@ -23,6 +23,13 @@ const SECRET: &str = "a-test-secret-of-enough-length-for-hs256";
 const PRIVATE_PEM: &str = include_str!("../fixtures/jwt-rs256-private.pem");
 const PUBLIC_PEM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt-rs256-public.pem");
 
+/// A server config that checks HS256 tokens signed with [`SECRET`].
+fn checking_tokens() -> ServerConfig {
+    let mut settings = ServerConfig::default();
+    settings.auth.hs256_secret = SECRET.to_owned();
+    settings
+}
+
 fn token(algorithm: Algorithm, tenant: &str, expires_ms: i64) -> String {
     let claims = json!({"sub": "svc", "tenant_id": tenant, "exp": expires_ms / 1000});
     let key = match algorithm {
@@ -51,8 +58,7 @@ async fn list_as(
 
 #[tokio::test]
 async fn tokens_are_verified_when_a_key_is_configured() {
-    let mut settings = ServerConfig::default();
-    settings.auth.hs256_secret = SECRET.to_owned();
+    let mut settings = checking_tokens();
     settings.auth.rs256_public_key_file = PUBLIC_PEM.to_owned();
     let server = TestServer::start_with(settings).await;
     // Real wall-clock expiry: jsonwebtoken checks `exp` against the system clock.
@@ -153,9 +159,7 @@ async fn call_as(
 /// cannot write, recommend or send events; one without the claim grants everything.
 #[tokio::test]
 async fn a_tokens_scope_limits_it_to_what_it_grants() {
-    let mut settings = ServerConfig::default();
-    settings.auth.hs256_secret = SECRET.to_owned();
-    let server = TestServer::start_with(settings).await;
+    let server = TestServer::start_with(checking_tokens()).await;
     let sign = |scope: Option<Value>| signed(scope.map_or(json!({}), |scope| json!({"scope": scope})));
     let scenario = json!({"scenario_id": "s", "scenario_type": "vlog", "config": config(&[("latest", 1.0, 10)])});
     let everything = sign(None);
@@ -226,8 +230,7 @@ async fn a_tokens_scope_limits_it_to_what_it_grants() {
 /// batch takes only the bound user's events.
 #[tokio::test]
 async fn a_token_bound_to_a_user_acts_for_that_user_only() {
-    let mut settings = ServerConfig::default();
-    settings.auth.hs256_secret = SECRET.to_owned();
+    let mut settings = checking_tokens();
     settings.auth.user_claim = "user_id".to_owned();
     let server = TestServer::start_with(settings).await;
     let admin = signed(json!({}));
@@ -365,8 +368,7 @@ async fn unknown_statuses_and_dot_ids_are_refused() {
 
 #[tokio::test]
 async fn tokens_not_yet_valid_or_for_another_issuer_or_audience_are_refused() {
-    let mut settings = ServerConfig::default();
-    settings.auth.hs256_secret = SECRET.to_owned();
+    let mut settings = checking_tokens();
     settings.auth.issuer = "https://auth.example".to_owned();
     settings.auth.audience = "polyrec".to_owned();
     settings.auth.leeway_seconds = 0;
