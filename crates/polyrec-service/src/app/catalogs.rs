@@ -204,21 +204,17 @@ impl Catalogs {
         let map = items.take().unwrap_or_default();
         let previous = slot.snapshot.read().clone();
         // On failure the items went with the build (`None`): the next caller loads them again.
-        let build = move || {
+        // The slot the load took, kept for the build; or one of the tenant's, once free.
+        let taken = match taken {
+            Some(taken) => taken,
+            None => work.slot(tenant, "building the catalog").await?,
+        };
+        let (map, built) = crate::blocking::blocking("building the catalog", move || {
+            let _slot = taken;
             let built = Arc::new(Catalog::build_like(map.values().cloned(), &previous));
             (map, built)
-        };
-        let (map, built) = match taken {
-            // The slot the load took, kept for the build.
-            Some(taken) => {
-                crate::blocking::blocking("building the catalog", move || {
-                    let _slot = taken;
-                    build()
-                })
-                .await?
-            }
-            None => work.run(tenant, "building the catalog", build).await?,
-        };
+        })
+        .await?;
         *items = Some(map);
         let replaced = std::mem::replace(&mut *slot.snapshot.write(), built);
         slot.loaded.store(true, Ordering::SeqCst);
