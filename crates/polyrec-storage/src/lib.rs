@@ -521,8 +521,9 @@ pub enum Cached<'a> {
     /// processes that serve the scenario's models follow the registry at once.
     ServingModels(&'a TenantId, &'a ScenarioId),
     /// `recommend:{tenant:scenario}:{user}:{hash}`: an answer of the result cache. The embedded
-    /// store holds at most [`embedded::MAX_CACHED_ANSWER_BYTES`] of them (a put past it is
-    /// refused); Redis evicts by its own `maxmemory` policy.
+    /// store holds at most [`embedded::MAX_CACHED_ANSWER_BYTES`] of them (past it, the tenant
+    /// holding the most makes room from its answers that expire first; a put returns `false`
+    /// when its answer was that room); Redis evicts by its own `maxmemory` policy.
     Recommendation(&'a TenantId, &'a ScenarioId, &'a UserId, u64),
 }
 

@@ -1,5 +1,6 @@
 //! The embedded backends: SQLite files under the data directory and an in-memory realtime store.
 
+mod answers;
 mod bus;
 mod documents;
 mod realtime;

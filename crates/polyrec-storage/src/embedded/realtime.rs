@@ -12,6 +12,7 @@ use parking_lot::RwLock;
 use polyrec_core::clock::SharedClock;
 use polyrec_core::{Result, ScenarioId, TenantId, UserId};
 
+use super::answers::Answers;
 use crate::{Cached, RealtimeStore, keys};
 
 enum Value {
@@ -37,9 +38,9 @@ struct Entry {
     expires_ms: i64,
 }
 
-/// The most bytes of cached answers (`recommend:` keys) the store holds: past it a new answer
-/// is not cached (until expired ones are swept), so however many users every tenant has, the
-/// result cache cannot take the process's memory.
+/// The most bytes of cached answers (`recommend:` keys) the store holds, so however many users
+/// every tenant has, the result cache cannot take the process's memory. Past it, the tenant
+/// holding the most bytes makes room from its answers that expire first (see `answers.rs`).
 pub const MAX_CACHED_ANSWER_BYTES: usize = 256 << 20;
 
 /// How many shards the keys are spread over (see [`shard_of`]).
@@ -69,59 +70,8 @@ pub struct MemoryRealtime {
     clock: SharedClock,
     /// The keys, in [`SHARDS`] shards ([`shard_of`]).
     entries: Box<[Shard]>,
-    /// The result cache's answers, apart so their bytes are counted.
-    answers: RwLock<Answers>,
-}
-
-#[derive(Default)]
-struct Answers {
-    entries: HashMap<String, (Arc<str>, i64)>,
-    bytes: usize,
-    /// No entry expires before this (it may be earlier than the true earliest after a removal):
-    /// a full store scans for expired answers only once one can have expired, not on every put
-    /// under the lock every request's read waits on.
-    earliest_expiry: i64,
-}
-
-impl Answers {
-    fn retain(&mut self, keep: impl Fn(&str, i64) -> bool) {
-        let mut bytes = self.bytes;
-        self.entries.retain(|key, (text, expires_ms)| {
-            let kept = keep(key, *expires_ms);
-            if !kept {
-                bytes -= key.len() + text.len();
-            }
-            kept
-        });
-        self.bytes = bytes;
-    }
-
-    fn remove(&mut self, key: &str) {
-        if let Some((text, _)) = self.entries.remove(key) {
-            self.bytes -= key.len() + text.len();
-        }
-    }
-
-    /// Caches `text` under `key` unless that would pass [`MAX_CACHED_ANSWER_BYTES`] (expired
-    /// answers are dropped first).
-    fn put(&mut self, key: String, text: &str, expires_ms: i64, now: i64) -> bool {
-        self.remove(&key);
-        let size = key.len() + text.len();
-        if self.bytes + size > MAX_CACHED_ANSWER_BYTES {
-            if now < self.earliest_expiry {
-                return false;
-            }
-            self.retain(|_, expires_ms| expires_ms > now);
-            self.earliest_expiry = self.entries.values().map(|(_, expires_ms)| *expires_ms).min().unwrap_or(i64::MAX);
-            if self.bytes + size > MAX_CACHED_ANSWER_BYTES {
-                return false;
-            }
-        }
-        self.bytes += size;
-        self.earliest_expiry = self.earliest_expiry.min(expires_ms);
-        self.entries.insert(key, (text.into(), expires_ms));
-        true
-    }
+    /// The result cache's answers, each tenant's apart, in a byte budget.
+    answers: Answers,
 }
 
 impl MemoryRealtime {
@@ -129,8 +79,13 @@ impl MemoryRealtime {
         Self {
             clock,
             entries: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
-            answers: RwLock::new(Answers { earliest_expiry: i64::MAX, ..Answers::default() }),
+            answers: Answers::new(MAX_CACHED_ANSWER_BYTES),
         }
+    }
+
+    /// A store whose cached answers take at most `bytes`.
+    pub fn with_answer_budget(clock: SharedClock, bytes: usize) -> Self {
+        Self { answers: Answers::new(bytes), ..Self::new(clock) }
     }
 
     /// Drops expired keys; a background task calls this periodically (reads already ignore them).
@@ -144,10 +99,7 @@ impl MemoryRealtime {
             entries.retain(|_, entry| entry.expires_ms > now);
             swept += before - entries.len();
         }
-        let mut answers = self.answers.write();
-        let answers_before = answers.entries.len();
-        answers.retain(|_, expires_ms| expires_ms > now);
-        swept + answers_before - answers.entries.len()
+        swept + self.answers.sweep(now)
     }
 
     /// The shard that holds `key`.
@@ -157,7 +109,7 @@ impl MemoryRealtime {
 
     /// The bytes of cached answers held now.
     pub fn cached_answer_bytes(&self) -> usize {
-        self.answers.read().bytes
+        self.answers.bytes()
     }
 
     fn read<R>(&self, key: &str, f: impl FnOnce(&Value) -> R) -> Option<R> {
@@ -208,11 +160,8 @@ impl RealtimeStore for MemoryRealtime {
     }
 
     async fn cache_get(&self, key: Cached<'_>) -> Result<Option<String>> {
-        if let Cached::Recommendation(..) = key {
-            let now = self.clock.now_ms();
-            let answers = self.answers.read();
-            let answer = answers.entries.get(&key.key()).filter(|(_, expires_ms)| *expires_ms > now);
-            return Ok(answer.map(|(text, _)| text.to_string()));
+        if let Cached::Recommendation(tenant, ..) = key {
+            return Ok(self.answers.get(tenant, &key.key(), self.clock.now_ms()).map(|text| text.to_string()));
         }
         let text = self.read(&key.key(), |value| match value {
             Value::Text(text) => Some(text.to_string()),
@@ -223,13 +172,8 @@ impl RealtimeStore for MemoryRealtime {
 
     async fn cache_put(&self, key: Cached<'_>, json: &str, ttl_ms: i64, only_if_absent: bool) -> Result<bool> {
         let now = self.clock.now_ms();
-        if let Cached::Recommendation(..) = key {
-            let mut answers = self.answers.write();
-            let key = key.key();
-            if only_if_absent && answers.entries.get(&key).is_some_and(|(_, expires_ms)| *expires_ms > now) {
-                return Ok(false);
-            }
-            return Ok(answers.put(key, json, now + ttl_ms, now));
+        if let Cached::Recommendation(tenant, ..) = key {
+            return Ok(self.answers.put(tenant, key.key(), json, now + ttl_ms, now, only_if_absent));
         }
         let key = key.key();
         let mut entries = self.shard(&key).write();
@@ -241,8 +185,8 @@ impl RealtimeStore for MemoryRealtime {
     }
 
     async fn cache_delete(&self, key: Cached<'_>) -> Result<()> {
-        if let Cached::Recommendation(..) = key {
-            self.answers.write().remove(&key.key());
+        if let Cached::Recommendation(tenant, ..) = key {
+            self.answers.remove(tenant, &key.key());
             return Ok(());
         }
         let key = key.key();
@@ -557,7 +501,7 @@ impl RealtimeStore for MemoryRealtime {
         self.shard(&whole[0])
             .write()
             .retain(|key, _| !(whole.contains(key) || prefixes.iter().any(|prefix| key.starts_with(prefix))));
-        self.answers.write().retain(|key, _| !prefixes.iter().any(|prefix| key.starts_with(prefix)));
+        self.answers.remove_where(tenant, |key| prefixes.iter().any(|prefix| key.starts_with(prefix)));
         Ok(())
     }
 
@@ -628,35 +572,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn cached_answers_stop_at_their_byte_budget_and_expired_ones_make_room() {
+    async fn cached_answers_keep_to_their_budget_and_one_tenants_do_not_push_out_anothers() {
         let clock = Arc::new(ManualClock::new(0));
-        let store = MemoryRealtime::new(clock.clone());
-        let (t, u, s) = ids();
-        let answer = "x".repeat(1 << 20);
-        let fits = MAX_CACHED_ANSWER_BYTES / (answer.len() + 64);
-        for hash in 0..fits as u64 {
-            assert!(store.cache_put(Cached::Recommendation(&t, &s, &u, hash), &answer, 1_000, false).await.unwrap());
+        let store = MemoryRealtime::with_answer_budget(clock.clone(), 64 << 10);
+        let (quiet, u, s) = ids();
+        let noisy = TenantId::parse("noisy").unwrap();
+        let answer = "x".repeat(1 << 10);
+        let kept = Cached::Recommendation(&quiet, &s, &u, 0);
+        assert!(store.cache_put(kept, &answer, 10_000, false).await.unwrap());
+        for hash in 0..1_000 {
+            let put = store.cache_put(Cached::Recommendation(&noisy, &s, &u, hash), &answer, 20_000, false);
+            assert!(put.await.unwrap(), "a tenant's newest answer is cached");
+            assert!(store.cached_answer_bytes() <= 64 << 10);
         }
-        let bytes = store.cached_answer_bytes();
-        assert!(bytes <= MAX_CACHED_ANSWER_BYTES && bytes > MAX_CACHED_ANSWER_BYTES - 2 * answer.len(), "{bytes}");
-        // Full: the next is refused, and what is there stays.
-        let next = Cached::Recommendation(&t, &s, &u, u64::MAX);
-        assert!(!store.cache_put(next, &answer, 1_000, false).await.unwrap());
-        assert_eq!(store.cache_get(next).await.unwrap(), None);
-        assert!(store.cache_get(Cached::Recommendation(&t, &s, &u, 0)).await.unwrap().is_some());
-        // Replacing an entry counts its bytes once.
-        store.cache_put(Cached::Recommendation(&t, &s, &u, 0), "small", 1_000, false).await.unwrap();
-        assert_eq!(store.cached_answer_bytes(), bytes - answer.len() + "small".len());
-        assert!(
-            store.cache_put(Cached::Recommendation(&t, &s, &u, u64::MAX - 1), &answer, 1_000, false).await.unwrap()
-        );
-        assert!(!store.cache_put(next, &answer, 1_000, false).await.unwrap(), "full again");
-        // Once they expire, a put makes room; the sweep frees the rest.
-        clock.set_ms(1_000);
-        assert!(store.cache_put(next, &answer, 1_000, false).await.unwrap());
-        assert_eq!(store.cache_get(next).await.unwrap().map(|a| a.len()), Some(answer.len()));
-        assert_eq!(store.cached_answer_bytes(), next.key().len() + answer.len());
-        clock.set_ms(2_000);
+        assert_eq!(store.cache_get(kept).await.unwrap().map(|a| a.len()), Some(answer.len()));
+        assert!(store.cache_get(Cached::Recommendation(&noisy, &s, &u, 999)).await.unwrap().is_some());
+        assert_eq!(store.cache_get(Cached::Recommendation(&noisy, &s, &u, 0)).await.unwrap(), None, "made room");
+        // A deleted scenario's answers go, the other tenant's stay.
+        store.drop_scenario(&noisy, &s).await.unwrap();
+        assert_eq!(store.cached_answer_bytes(), kept.key().len() + answer.len());
+        clock.set_ms(10_000);
+        assert_eq!(store.cache_get(kept).await.unwrap(), None, "expired");
         store.sweep();
         assert_eq!(store.cached_answer_bytes(), 0);
     }
