@@ -74,6 +74,10 @@ pub struct LimitsConfig {
     /// for another is refused (`429 too_many_jobs`, `Retry-After`), so one tenant's burst
     /// cannot push every other tenant's jobs back in the shared queue. 0: no cap.
     pub max_unfinished_jobs_per_tenant: usize,
+    /// Jobs of one tenant running at once (all processes): the queue claims another tenant's
+    /// job before a tenant's next one, so one tenant's queue never holds every training slot.
+    /// 0: no cap.
+    pub max_running_jobs_per_tenant: usize,
     /// How long a training job's hyperparameter search may take per recall model (the defaults
     /// are always tried; past the budget the remaining candidates are skipped); 0 fits the
     /// defaults without a search.
@@ -100,6 +104,7 @@ impl Default for LimitsConfig {
             max_concurrent_trainings: 2,
             max_blocking_tasks_per_tenant: 1,
             max_unfinished_jobs_per_tenant: 8,
+            max_running_jobs_per_tenant: 1,
             tuning_budget_seconds: 120,
             refusal_delay_ms: 250,
         }

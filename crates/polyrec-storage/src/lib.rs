@@ -152,12 +152,21 @@ pub trait JobStore: Send + Sync {
     /// A tenant's jobs, of one scenario or of all, newest first.
     async fn list_jobs(&self, tenant: &TenantId, scenario: Option<&ScenarioId>, limit: usize)
     -> Result<Vec<JobRecord>>;
-    /// The job queue's work, oldest first, at most `limit`, of every tenant: unfinished jobs
-    /// that are queued, or running with a heartbeat older than `lease_before` (their worker is
-    /// gone: they are claimed again or, past their attempts, failed).
-    async fn pending_jobs(&self, lease_before: i64, limit: usize) -> Result<Vec<(TenantId, JobRecord)>>;
+    /// The job queue's work, oldest first, at most `limit`, of every tenant but those in
+    /// `except`: unfinished jobs that are queued, or running with a heartbeat older than
+    /// `lease_before` (their worker is gone: they are claimed again or, past their attempts,
+    /// failed).
+    async fn pending_jobs(
+        &self,
+        lease_before: i64,
+        except: &[TenantId],
+        limit: usize,
+    ) -> Result<Vec<(TenantId, JobRecord)>>;
     /// How many of a tenant's jobs are unfinished (queued or running).
     async fn count_unfinished_jobs(&self, tenant: &TenantId) -> Result<u64>;
+    /// How many of a tenant's jobs are running with a heartbeat at or after `lease_before`
+    /// (their worker is alive).
+    async fn count_running_jobs(&self, tenant: &TenantId, lease_before: i64) -> Result<u64>;
     /// Compare-and-swap: writes `job` only if the stored record's `revision` is `expected` (or,
     /// with `None`, only if there is no record with its id). Returns whether it wrote. A record
     /// without a `revision` field counts as revision 0.

@@ -6,6 +6,7 @@
 //! attempt more. No two workers can win the same swap, so each claim runs once; see
 //! [`super::training`] for the lease, the heartbeat and the retries.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,8 +19,12 @@ use crate::App;
 /// How often an idle worker looks for jobs other processes enqueued (its own wake it at once).
 const POLL: Duration = Duration::from_millis(500);
 
-/// How many candidates one claim looks at (others may win the first ones).
+/// How many candidates one claim reads at a time (others may win the first ones).
 const CANDIDATES: usize = 16;
+
+/// The most pages of candidates one claim reads (each past the first skips at least one more
+/// tenant at its cap; the next round goes on from the start).
+const MAX_PAGES: usize = 64;
 
 /// Runs the queue until `stopped`: claims a job whenever a training slot of this process
 /// (`limits.max_concurrent_trainings`) is free, and runs it.
@@ -51,25 +56,60 @@ pub(super) async fn run(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-/// Claims the oldest claimable job for this process, if there is one.
+/// Claims the oldest claimable job for this process, if there is one, of a tenant with fewer
+/// than `limits.max_running_jobs_per_tenant` jobs running (in every process: their workers'
+/// leases hold), so a tenant's queue of jobs — a schedule round of fifty scenarios, or its
+/// every allowed job at once — takes one training slot at a time while other tenants' jobs wait
+/// for none of them. A claim racing in another process may let a tenant past its cap by one.
 pub async fn claim(app: &App) -> Result<Option<(TenantId, JobRecord)>> {
     let now = app.now_ms();
-    let candidates = app.stores.documents.pending_jobs(now - training::lease_ms(app), CANDIDATES).await?;
-    for (tenant, job) in candidates {
-        // Past its attempts it is the reaper's to fail.
-        if job.state == JobState::Running && job.attempts >= MAX_ATTEMPTS {
-            continue;
+    let lease_before = now - training::lease_ms(app);
+    let cap = app.config.limits.max_running_jobs_per_tenant as u64;
+    // Tenants at their cap; each page of candidates either gives a claim or adds one at least,
+    // so the pages are bounded by the jobs running everywhere.
+    let mut full: Vec<TenantId> = Vec::new();
+    let mut counted: HashMap<TenantId, bool> = HashMap::new();
+    for _ in 0..MAX_PAGES {
+        let candidates = app.stores.documents.pending_jobs(lease_before, &full, CANDIDATES).await?;
+        let last_page = candidates.len() < CANDIDATES;
+        let mut skipped = false;
+        for (tenant, job) in candidates {
+            // Past its attempts it is the reaper's to fail.
+            if job.state == JobState::Running && job.attempts >= MAX_ATTEMPTS {
+                continue;
+            }
+            if cap > 0 {
+                let at_cap = match counted.get(&tenant) {
+                    Some(at_cap) => *at_cap,
+                    None => {
+                        let running = app.stores.documents.count_running_jobs(&tenant, lease_before).await?;
+                        *counted.entry(tenant.clone()).or_insert(running >= cap)
+                    }
+                };
+                if at_cap {
+                    if !full.contains(&tenant) {
+                        full.push(tenant);
+                    }
+                    skipped = true;
+                    continue;
+                }
+            }
+            let mut claimed = job.clone();
+            claimed.state = JobState::Running;
+            claimed.attempts += 1;
+            claimed.worker = Some(app.instance.clone());
+            claimed.heartbeat_ms = now;
+            claimed.started_ms.get_or_insert(now);
+            claimed.stage = "starting".to_owned();
+            claimed.revision += 1;
+            if app.stores.documents.swap_job(&tenant, &claimed, Some(job.revision)).await? {
+                return Ok(Some((tenant, claimed)));
+            }
         }
-        let mut claimed = job.clone();
-        claimed.state = JobState::Running;
-        claimed.attempts += 1;
-        claimed.worker = Some(app.instance.clone());
-        claimed.heartbeat_ms = now;
-        claimed.started_ms.get_or_insert(now);
-        claimed.stage = "starting".to_owned();
-        claimed.revision += 1;
-        if app.stores.documents.swap_job(&tenant, &claimed, Some(job.revision)).await? {
-            return Ok(Some((tenant, claimed)));
+        // Every candidate lost to another worker, or was past its attempts: wait for the next
+        // round. Only tenants at their cap make another page worth reading.
+        if last_page || !skipped {
+            return Ok(None);
         }
     }
     Ok(None)

@@ -869,7 +869,7 @@ pub(super) async fn run_schedule(app: Arc<App>, mut stopped: watch::Receiver<boo
 /// this makes it visible, and on embedded stores at once). Returns how many it failed.
 pub async fn reap(app: &App, lease_before: i64) -> Result<usize> {
     let mut failed = 0;
-    for (tenant, job) in app.stores.documents.pending_jobs(lease_before, 1_000).await? {
+    for (tenant, job) in app.stores.documents.pending_jobs(lease_before, &[], 1_000).await? {
         if job.state != JobState::Running {
             continue;
         }

@@ -717,19 +717,27 @@ impl JobStore for SqliteDocuments {
             .await
     }
 
-    async fn pending_jobs(&self, lease_before: i64, limit: usize) -> Result<Vec<(TenantId, JobRecord)>> {
+    async fn pending_jobs(
+        &self,
+        lease_before: i64,
+        except: &[TenantId],
+        limit: usize,
+    ) -> Result<Vec<(TenantId, JobRecord)>> {
         let limit = limit as i64;
+        let except = serde_json::to_string(&except.iter().map(TenantId::as_str).collect::<Vec<_>>())
+            .map_err(|e| Error::internal(format!("tenants to skip: {e}")))?;
         self.reader
             .call(move |conn| {
                 let mut stmt = conn
                     .prepare_cached(
                         "SELECT tenant_id, doc FROM training_jobs WHERE finished = 0
                          AND (json_extract(doc, '$.state') = 'queued' OR heartbeat_ms < ?1)
+                         AND tenant_id NOT IN (SELECT value FROM json_each(?3))
                          ORDER BY created_ms, job_id LIMIT ?2",
                     )
                     .map_err(sql)?;
                 let rows = stmt
-                    .query_map(params![lease_before, limit], |row| {
+                    .query_map(params![lease_before, limit, except], |row| {
                         Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
                     })
                     .map_err(sql)?;
@@ -751,6 +759,22 @@ impl JobStore for SqliteDocuments {
                     .query_row([tenant], |row| row.get::<_, i64>(0))
                     .map(|n| n as u64)
                     .map_err(sql)
+            })
+            .await
+    }
+
+    async fn count_running_jobs(&self, tenant: &TenantId, lease_before: i64) -> Result<u64> {
+        let tenant = tenant.to_string();
+        self.reader
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "SELECT COUNT(*) FROM training_jobs WHERE tenant_id = ?1 AND finished = 0
+                     AND json_extract(doc, '$.state') = 'running' AND heartbeat_ms >= ?2",
+                )
+                .map_err(sql)?
+                .query_row(params![tenant, lease_before], |row| row.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(sql)
             })
             .await
     }

@@ -632,11 +632,18 @@ impl JobStore for MongoDocuments {
         self.find("training_jobs", query).await?.into_iter().map(from_doc).collect()
     }
 
-    async fn pending_jobs(&self, lease_before: i64, limit: usize) -> Result<Vec<(TenantId, JobRecord)>> {
+    async fn pending_jobs(
+        &self,
+        lease_before: i64,
+        except: &[TenantId],
+        limit: usize,
+    ) -> Result<Vec<(TenantId, JobRecord)>> {
+        let except: Vec<&str> = except.iter().map(TenantId::as_str).collect();
         let query = Find {
             filter: doc! {
                 "finished": false,
                 "$or": [{ "state": "queued" }, { "heartbeat_ms": { "$lt": lease_before } }],
+                "tenant_id": { "$nin": except },
             },
             sort: Some(doc! { "created_ms": 1, "job_id": 1 }),
             limit: Some(limit as i64),
@@ -655,6 +662,20 @@ impl JobStore for MongoDocuments {
     async fn count_unfinished_jobs(&self, tenant: &TenantId) -> Result<u64> {
         let query = Find {
             filter: doc! { "tenant_id": tenant.as_str(), "finished": false },
+            projection: Some(doc! { "_id": 1 }),
+            ..Default::default()
+        };
+        Ok(self.find("training_jobs", query).await?.len() as u64)
+    }
+
+    async fn count_running_jobs(&self, tenant: &TenantId, lease_before: i64) -> Result<u64> {
+        let query = Find {
+            filter: doc! {
+                "tenant_id": tenant.as_str(),
+                "finished": false,
+                "state": "running",
+                "heartbeat_ms": { "$gte": lease_before },
+            },
             projection: Some(doc! { "_id": 1 }),
             ..Default::default()
         };

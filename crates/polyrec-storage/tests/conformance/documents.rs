@@ -431,10 +431,16 @@ async fn jobs_list_newest_first_and_stale_ones_are_found(store: &dyn DocumentSto
             .map(|(tenant, j)| (tenant == t, j.job_id))
             .collect::<Vec<_>>()
     };
-    let found = pending(store.pending_jobs(base + 5, 100).await.unwrap());
+    let found = pending(store.pending_jobs(base + 5, &[], 100).await.unwrap());
     assert_eq!(found, [(true, "b".to_owned())], "only the queued job while the running one's lease holds");
-    let found = pending(store.pending_jobs(base + 100, 100).await.unwrap());
+    let found = pending(store.pending_jobs(base + 100, &[], 100).await.unwrap());
     assert_eq!(found, [(true, "a".to_owned()), (true, "b".to_owned()), (false, "a".to_owned())]);
+    let found = pending(store.pending_jobs(base + 100, std::slice::from_ref(&t), 100).await.unwrap());
+    assert_eq!(found, [(false, "a".to_owned())], "a tenant skipped");
+    // Running: while the worker's lease holds, and per tenant.
+    assert_eq!(store.count_running_jobs(&t, base + 5).await.unwrap(), 1);
+    assert_eq!(store.count_running_jobs(&t, base + 6).await.unwrap(), 0, "its lease ran out");
+    assert_eq!(store.count_running_jobs(&other, base + 9).await.unwrap(), 1);
 }
 
 /// The queue's claims: a compare-and-swap on the revision, an insert only of a new id.

@@ -792,12 +792,13 @@ async fn a_worker_killed_mid_job_leaves_every_job_finished_once() {
     let Some(storage) = Storage::shared() else { return };
     let dir = tempfile::tempdir().unwrap();
     let config = storage.config_file(dir.path());
-    // A short lease, one training at a time per worker, no scheduled work besides.
+    // A short lease, one training at a time per worker (and no cap per tenant: both workers run
+    // the one tenant's jobs), no scheduled work besides.
     let text = std::fs::read_to_string(&config).unwrap().replace(
         "[storage]\n",
         &format!(
             "job_lease_seconds = 3\ncf_interval_seconds = 3600\nprofile_recompute_hours = 0\n\n[limits]\n\
-             max_concurrent_trainings = 1\nmax_unfinished_jobs_per_tenant = 10\n\n[storage]\nblobs = \"file://{}\"\n",
+             max_concurrent_trainings = 1\nmax_unfinished_jobs_per_tenant = 10\nmax_running_jobs_per_tenant = 0\n\n[storage]\nblobs = \"file://{}\"\n",
             dir.path().join("models").display()
         ),
     );

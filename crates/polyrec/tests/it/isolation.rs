@@ -118,3 +118,38 @@ async fn a_tenant_at_its_job_cap_is_refused_and_another_tenant_is_not() {
     let (status, job) = server.post("other", "/api/v1/scenarios/feed/jobs/train", json!({})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{job}");
 }
+
+#[tokio::test]
+async fn a_tenants_queue_of_jobs_takes_one_training_slot_and_another_tenants_job_runs_at_once() {
+    let server = TestServer::start().await;
+    for tenant in ["greedy", "other"] {
+        server.scenario(tenant, "feed", config(&[("ease", 1.0, 10)])).await;
+    }
+    let greedy = polyrec_core::TenantId::parse("greedy").unwrap();
+    let documents = &server.app.stores().documents;
+    let now = server.app.now_ms();
+    // `greedy` has a job running in another process (its worker beating) and three queued, all
+    // older than `other`'s: oldest first, the queue would run greedy's three before it.
+    let mut running = crate::support::running_job("running", "feed", now - 10, 1);
+    documents.put_job(&greedy, &running).await.unwrap();
+    let queued: Vec<String> = (0..3).map(|n| format!("queued{n}")).collect();
+    for (n, id) in queued.iter().enumerate() {
+        let mut job = crate::support::running_job(id, "feed", now - 5 + n as i64, 0);
+        (job.state, job.started_ms, job.worker, job.revision, job.stage) =
+            (polyrec_core::JobState::Queued, None, None, 0, "queued".into());
+        documents.put_job(&greedy, &job).await.unwrap();
+    }
+    let (status, job) = server.post("other", "/api/v1/scenarios/feed/jobs/train", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    crate::models::finished(&server, "other", job["job_id"].as_str().unwrap()).await;
+    for id in &queued {
+        let (_, job) = server.get("greedy", &format!("/api/v1/jobs/{id}")).await;
+        assert_eq!(job["state"], "queued", "greedy's second job ran while its first did: {job}");
+    }
+    // Once its running job ends, greedy's queue moves on.
+    (running.state, running.finished_ms) = (polyrec_core::JobState::Succeeded, Some(now));
+    documents.put_job(&greedy, &running).await.unwrap();
+    for id in &queued {
+        crate::models::finished(&server, "greedy", id).await;
+    }
+}
