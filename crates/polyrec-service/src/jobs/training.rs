@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 use polyrec_core::clock::DAY_MS;
 use polyrec_core::model::ModelKind;
 use polyrec_core::model::serving_version;
-use polyrec_core::{Error, JobRecord, JobState, Result, ScenarioConfig, ScenarioId, TenantId, UserId};
+use polyrec_core::{Error, JobRecord, JobState, Result, Scenario, ScenarioConfig, ScenarioId, TenantId, UserId};
 use polyrec_engine::CfModel;
 
 use polyrec_engine::learned;
@@ -927,30 +927,61 @@ pub async fn refresh_neighbours(
     Ok(())
 }
 
-/// One round of the schedule over every scenario.
+/// One round of the schedule over every scenario. A scenario whose step fails (its store
+/// query timed out, its neighbours could not be built) is logged and counted, and the round
+/// goes on: one tenant's failing scenario must not stop every scenario after it, round after
+/// round.
 async fn schedule_round(app: &Arc<App>) -> Result<()> {
     let now = app.now_ms();
+    let scenarios = app.stores.documents.all_scenarios().await?;
+    each_apart(scenarios, |(tenant, scenario)| async move {
+        let result = schedule_scenario(app, &tenant, &scenario, now).await;
+        (tenant, scenario.scenario_id, result)
+    })
+    .await;
+    Ok(())
+}
+
+/// Runs `step` on each of `scenarios` in turn; a step's failure is logged with its tenant and
+/// scenario and counted (`polyrec_schedule_failures_total`), and the next step runs.
+async fn each_apart<S, F, Fut>(scenarios: Vec<S>, mut step: F) -> usize
+where
+    F: FnMut(S) -> Fut,
+    Fut: std::future::Future<Output = (TenantId, ScenarioId, Result<()>)>,
+{
+    let mut failed = 0;
+    for scenario in scenarios {
+        if let (tenant, scenario, Err(error)) = step(scenario).await {
+            failed += 1;
+            metrics::counter!("polyrec_schedule_failures_total").increment(1);
+            tracing::error!(%tenant, %scenario, %error, "the schedule's step for this scenario failed; the round goes on");
+        }
+    }
+    failed
+}
+
+/// The schedule's step for one scenario: its CF neighbours refreshed when its events changed,
+/// its scheduled training and profile recompute queued.
+async fn schedule_scenario(app: &Arc<App>, tenant: &TenantId, scenario: &Scenario, now: i64) -> Result<()> {
     let recompute_ms = app.config.profile_recompute_hours as i64 * 3_600_000;
-    for (tenant, scenario) in app.stores.documents.all_scenarios().await? {
-        let id = scenario.scenario_id;
-        let count = app.stores.warehouse.count(&tenant, Some(&id)).await?;
-        if count == 0 {
-            continue;
+    let id = &scenario.scenario_id;
+    let count = app.stores.warehouse.count(tenant, Some(id)).await?;
+    if count == 0 {
+        return Ok(());
+    }
+    let events_changed = app.models.cf_trained_at(tenant, id) != Some(count);
+    // Also when the registry's `item_cf` version (followed above) chose other parameters.
+    refresh_neighbours(app, tenant, id, &scenario.config, Bound::Caller).await?;
+    if events_changed {
+        let models = scheduled(&scenario.config);
+        if !models.is_empty() {
+            let job_id = format!("schedule-{id}-{count}");
+            enqueue(app, tenant, &new_job(app, id, job_id, "train", "schedule")).await?;
         }
-        let events_changed = app.models.cf_trained_at(&tenant, &id) != Some(count);
-        // Also when the registry's `item_cf` version (followed above) chose other parameters.
-        refresh_neighbours(app, &tenant, &id, &scenario.config, Bound::Caller).await?;
-        if events_changed {
-            let models = scheduled(&scenario.config);
-            if !models.is_empty() {
-                let job_id = format!("schedule-{id}-{count}");
-                enqueue(app, &tenant, &new_job(app, &id, job_id, "train", "schedule")).await?;
-            }
-        }
-        if recompute_ms > 0 {
-            let job_id = format!("profiles-{id}-{}", now.div_euclid(recompute_ms));
-            enqueue(app, &tenant, &new_job(app, &id, job_id, super::profile::RECOMPUTE_KIND, "schedule")).await?;
-        }
+    }
+    if recompute_ms > 0 {
+        let job_id = format!("profiles-{id}-{}", now.div_euclid(recompute_ms));
+        enqueue(app, tenant, &new_job(app, id, job_id, super::profile::RECOMPUTE_KIND, "schedule")).await?;
     }
     Ok(())
 }
@@ -1043,4 +1074,31 @@ async fn recompute_profiles(app: &Arc<App>, tenant: &TenantId, scenario: &Scenar
     job.data.insert("events".into(), report.events);
     job.data.insert("skipped_active_users".into(), report.skipped);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_scenario_whose_step_fails_does_not_stop_the_round() {
+        let ids =
+            |tenant: &str, scenario: &str| (TenantId::parse(tenant).unwrap(), ScenarioId::parse(scenario).unwrap());
+        let scenarios = vec![ids("a", "feed"), ids("broken", "feed"), ids("broken", "shop"), ids("z", "feed")];
+        let mut stepped = Vec::new();
+        let failed = each_apart(scenarios, |(tenant, scenario)| {
+            stepped.push(format!("{tenant}/{scenario}"));
+            async move {
+                let result = if tenant.as_str() == "broken" {
+                    Err(Error::unavailable("the warehouse timed out"))
+                } else {
+                    Ok(())
+                };
+                (tenant, scenario, result)
+            }
+        })
+        .await;
+        assert_eq!(failed, 2);
+        assert_eq!(stepped, ["a/feed", "broken/feed", "broken/shop", "z/feed"], "the round went on past the failures");
+    }
 }
