@@ -310,6 +310,29 @@ pub(crate) async fn apply(app: &App, job: &mut dyn StreamJob, records: &[BusReco
     dead_letters::record(app, name, failed).await
 }
 
+/// Runs `step` on each of `scenarios` in turn (a schedule round, the registry followed): a
+/// step's failure is logged with its tenant and scenario and counted
+/// (`polyrec_schedule_failures_total{step}`), and the next step runs, so one tenant's failing
+/// scenario never holds back the others. Returns the values of the steps that succeeded.
+pub(crate) async fn each_apart<S, T, F, Fut>(name: &'static str, scenarios: Vec<S>, mut step: F) -> Vec<T>
+where
+    F: FnMut(S) -> Fut,
+    Fut: std::future::Future<Output = (TenantId, ScenarioId, Result<T>)>,
+{
+    let mut done = Vec::with_capacity(scenarios.len());
+    for scenario in scenarios {
+        match step(scenario).await {
+            (_, _, Ok(value)) => done.push(value),
+            (tenant, scenario, Err(error)) => {
+                ::metrics::counter!("polyrec_schedule_failures_total", "step" => name).increment(1);
+                tracing::error!(%tenant, %scenario, %error, step = name,
+                    "the step for this scenario failed; the others go on");
+            }
+        }
+    }
+    done
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,5 +367,27 @@ mod tests {
         assert!(dirty.is_empty());
         written.sort();
         assert_eq!(written, (0..10).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_scenario_whose_step_fails_does_not_stop_the_others() {
+        let ids =
+            |tenant: &str, scenario: &str| (TenantId::parse(tenant).unwrap(), ScenarioId::parse(scenario).unwrap());
+        let scenarios = vec![ids("a", "feed"), ids("broken", "feed"), ids("broken", "shop"), ids("z", "feed")];
+        let mut stepped = Vec::new();
+        let done = each_apart("test", scenarios, |(tenant, scenario)| {
+            stepped.push(format!("{tenant}/{scenario}"));
+            async move {
+                let result = if tenant.as_str() == "broken" {
+                    Err(polyrec_core::Error::unavailable("the warehouse timed out"))
+                } else {
+                    Ok(tenant.to_string())
+                };
+                (tenant, scenario, result)
+            }
+        })
+        .await;
+        assert_eq!(done, ["a", "z"]);
+        assert_eq!(stepped, ["a/feed", "broken/feed", "broken/shop", "z/feed"], "the steps went on past the failures");
     }
 }

@@ -934,30 +934,12 @@ pub async fn refresh_neighbours(
 async fn schedule_round(app: &Arc<App>) -> Result<()> {
     let now = app.now_ms();
     let scenarios = app.stores.documents.all_scenarios().await?;
-    each_apart(scenarios, |(tenant, scenario)| async move {
+    super::each_apart("round", scenarios, |(tenant, scenario)| async move {
         let result = schedule_scenario(app, &tenant, &scenario, now).await;
         (tenant, scenario.scenario_id, result)
     })
     .await;
     Ok(())
-}
-
-/// Runs `step` on each of `scenarios` in turn; a step's failure is logged with its tenant and
-/// scenario and counted (`polyrec_schedule_failures_total`), and the next step runs.
-async fn each_apart<S, F, Fut>(scenarios: Vec<S>, mut step: F) -> usize
-where
-    F: FnMut(S) -> Fut,
-    Fut: std::future::Future<Output = (TenantId, ScenarioId, Result<()>)>,
-{
-    let mut failed = 0;
-    for scenario in scenarios {
-        if let (tenant, scenario, Err(error)) = step(scenario).await {
-            failed += 1;
-            metrics::counter!("polyrec_schedule_failures_total").increment(1);
-            tracing::error!(%tenant, %scenario, %error, "the schedule's step for this scenario failed; the round goes on");
-        }
-    }
-    failed
 }
 
 /// The schedule's step for one scenario: its CF neighbours refreshed when its events changed,
@@ -1074,31 +1056,4 @@ async fn recompute_profiles(app: &Arc<App>, tenant: &TenantId, scenario: &Scenar
     job.data.insert("events".into(), report.events);
     job.data.insert("skipped_active_users".into(), report.skipped);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_scenario_whose_step_fails_does_not_stop_the_round() {
-        let ids =
-            |tenant: &str, scenario: &str| (TenantId::parse(tenant).unwrap(), ScenarioId::parse(scenario).unwrap());
-        let scenarios = vec![ids("a", "feed"), ids("broken", "feed"), ids("broken", "shop"), ids("z", "feed")];
-        let mut stepped = Vec::new();
-        let failed = each_apart(scenarios, |(tenant, scenario)| {
-            stepped.push(format!("{tenant}/{scenario}"));
-            async move {
-                let result = if tenant.as_str() == "broken" {
-                    Err(Error::unavailable("the warehouse timed out"))
-                } else {
-                    Ok(())
-                };
-                (tenant, scenario, result)
-            }
-        })
-        .await;
-        assert_eq!(failed, 2);
-        assert_eq!(stepped, ["a/feed", "broken/feed", "broken/shop", "z/feed"], "the round went on past the failures");
-    }
 }

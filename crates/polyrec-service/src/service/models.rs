@@ -391,15 +391,18 @@ fn retire(app: &App, collection: VectorCollection) {
 /// Loads the serving version of every model of every scenario that this process does not serve
 /// yet: at start-up all of them (this process serves what the registry says, without
 /// retraining), and then, on shared stores, every schedule tick, so a version that another
-/// process trained, activated or rolled back serves here too. A version that fails to load is
-/// logged and skipped; the scenario answers through its other channels. Returns how many were
-/// loaded.
+/// process trained, activated or rolled back serves here too. A version that fails to load, or
+/// a scenario whose registry cannot be read, is logged and skipped; the scenario answers through
+/// its other channels. Returns how many were loaded.
 pub async fn load_serving(app: &App) -> Result<usize> {
-    let mut loaded = 0;
-    for (tenant, scenario) in app.stores.documents.all_scenarios().await? {
-        loaded += follow(app, &tenant, &scenario.scenario_id, Bound::Caller).await?;
-    }
-    Ok(loaded)
+    let scenarios = app.stores.documents.all_scenarios().await?;
+    // A scenario whose registry cannot be read now is skipped, not every one after it.
+    let loaded = crate::jobs::each_apart("load_serving", scenarios, |(tenant, scenario)| async move {
+        let loaded = follow(app, &tenant, &scenario.scenario_id, Bound::Caller).await;
+        (tenant, scenario.scenario_id, loaded)
+    })
+    .await;
+    Ok(loaded.into_iter().sum())
 }
 
 /// Loads the serving version of every model of one scenario that this process does not serve
