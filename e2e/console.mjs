@@ -333,6 +333,19 @@ try {
     await phone.close();
   });
 
+  await step("the_api_docs_render_under_their_policy", async () => {
+    const docs = await context.newPage();
+    docs.on("pageerror", (error) => consoleErrors.push(`/docs: ${error}`));
+    docs.on("console", (message) => {
+      if (message.type() === "error" && message.text().includes("Content Security Policy")) consoleErrors.push(`/docs: ${message.text()}`);
+    });
+    await docs.goto(base + "/docs/");
+    await docs.locator(".swagger-ui .info .title").filter({ hasText: "polyrec" }).waitFor();
+    const operations = await docs.locator(".opblock").count();
+    assert(operations > 20, `only ${operations} operations listed`);
+    await docs.close();
+  });
+
   await step("no_script_errors", async () => {
     assert(consoleErrors.length === 0, consoleErrors.join("\n"));
   });

@@ -219,7 +219,15 @@ pub fn router_for(app: Arc<App>, service: Option<Service>) -> Router {
     Router::new()
         .merge(console)
         .merge(Router::from(ops()))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
+        .merge(
+            // Swagger UI's validator badge would load an image of another origin: off.
+            Router::from(
+                SwaggerUi::new("/docs")
+                    .url("/openapi.json", openapi())
+                    .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+            )
+            .layer(middleware::map_response(console::docs_headers)),
+        )
         .merge(api)
         .layer(middleware::from_fn(observe))
         .with_state(app)

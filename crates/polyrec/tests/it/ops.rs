@@ -135,3 +135,30 @@ async fn the_console_is_served_under_a_policy_that_runs_nothing_inline() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_api_docs_are_served_under_a_policy_that_runs_no_script_inline_or_from_elsewhere() {
+    let server = TestServer::start().await;
+    for path in ["/docs/", "/docs/swagger-initializer.js", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"] {
+        let response = server.client.get(format!("{}{path}", server.url)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        let policy = header("content-security-policy").unwrap_or_else(|| panic!("{path}: no policy"));
+        for directive in ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"] {
+            assert!(policy.split(';').any(|d| d.trim() == directive), "{path}: {directive} missing from {policy}");
+        }
+        assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{path}");
+        let body = response.text().await.unwrap();
+        if path == "/docs/" {
+            for tag in body.split("<script").skip(1) {
+                assert!(tag.trim_start().starts_with("src=\"./"), "a script inline or from elsewhere: <script{tag}");
+            }
+        }
+        if path == "/docs/swagger-initializer.js" {
+            assert!(
+                body.contains(r#""validatorUrl": "none""#),
+                "the validator badge loads from another origin: {body}"
+            );
+        }
+    }
+}
