@@ -36,14 +36,49 @@ pub async fn to_completion<T: Send + 'static>(
     tokio::spawn(work).await.map_err(|e| Error::internal(format!("{what}: {e}")))?
 }
 
+/// A semaphore of `per_tenant` permits for each tenant, made on first use. Only the tenants
+/// whose permits are taken or waited for hold their semaphore (the holders and waiters own it):
+/// one nobody holds is all free, as a new one is, so it goes. A cache that evicted by count
+/// could drop a semaphore in use and hand its tenant a second set.
+#[derive(Clone)]
+pub struct TenantSemaphores {
+    per_tenant: usize,
+    slots: Arc<Mutex<Held>>,
+}
+
+impl TenantSemaphores {
+    /// `per_tenant` permits for each tenant (at least one).
+    pub fn new(per_tenant: usize) -> Self {
+        Self { per_tenant: per_tenant.max(1), slots: Arc::default() }
+    }
+
+    /// The tenant's semaphore: the one in use, or a new one (all free).
+    fn of(&self, tenant: &TenantId) -> Arc<Semaphore> {
+        let mut held = self.slots.lock();
+        if let Some(semaphore) = held.semaphores.get(tenant).and_then(Weak::upgrade) {
+            return semaphore;
+        }
+        if held.semaphores.len() >= held.prune_at {
+            held.semaphores.retain(|_, semaphore| semaphore.strong_count() > 0);
+            held.prune_at = (held.semaphores.len() * 2).max(64);
+        }
+        let semaphore = Arc::new(Semaphore::new(self.per_tenant));
+        held.semaphores.insert(tenant.clone(), Arc::downgrade(&semaphore));
+        semaphore
+    }
+
+    /// Waits for one of `tenant`'s permits; it is taken until dropped. With one permit per
+    /// tenant, a lock per tenant: what `App::quota_checks` holds across a count and the write
+    /// it allows, so writes at once cannot all pass one count.
+    pub async fn acquire(&self, tenant: &TenantId) -> OwnedSemaphorePermit {
+        self.of(tenant).acquire_owned().await.expect("the semaphore is never closed")
+    }
+}
+
 /// Each tenant's slots on the blocking pool (see the module's documentation).
 #[derive(Clone)]
 pub struct TenantWork {
-    per_tenant: usize,
-    /// Only the tenants whose slots are taken or waited for hold their semaphore (the works
-    /// and waiters own it): one nobody holds is all free, as a new one is, so it goes. A cache
-    /// that evicted by count could drop a semaphore in use and hand its tenant a second set.
-    slots: Arc<Mutex<Held>>,
+    slots: TenantSemaphores,
     /// Works that found their tenant's slots taken, every tenant together.
     waits: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -59,22 +94,7 @@ struct Held {
 impl TenantWork {
     /// `per_tenant` slots for each tenant (at least one).
     pub fn new(per_tenant: usize) -> Self {
-        Self { per_tenant: per_tenant.max(1), slots: Arc::default(), waits: Arc::default() }
-    }
-
-    /// The tenant's semaphore: the one in use, or a new one (all free).
-    fn semaphore(&self, tenant: &TenantId) -> Arc<Semaphore> {
-        let mut held = self.slots.lock();
-        if let Some(semaphore) = held.semaphores.get(tenant).and_then(Weak::upgrade) {
-            return semaphore;
-        }
-        if held.semaphores.len() >= held.prune_at {
-            held.semaphores.retain(|_, semaphore| semaphore.strong_count() > 0);
-            held.prune_at = (held.semaphores.len() * 2).max(64);
-        }
-        let semaphore = Arc::new(Semaphore::new(self.per_tenant));
-        held.semaphores.insert(tenant.clone(), Arc::downgrade(&semaphore));
-        semaphore
+        Self { slots: TenantSemaphores::new(per_tenant), waits: Arc::default() }
     }
 
     /// Waits for one of `tenant`'s slots, counting the wait when they are all taken. The slot
@@ -82,7 +102,7 @@ impl TenantWork {
     /// [`Self::run_async`] does), so that a caller giving up does not free it while the work
     /// goes on.
     pub async fn slot(&self, tenant: &TenantId, what: &str) -> Result<OwnedSemaphorePermit> {
-        let slots = self.semaphore(tenant);
+        let slots = self.slots.of(tenant);
         match slots.clone().try_acquire_owned() {
             Ok(slot) => Ok(slot),
             Err(_) => {
@@ -133,8 +153,8 @@ impl TenantWork {
 
     /// How many of `tenant`'s slots are taken now.
     pub fn running(&self, tenant: &TenantId) -> usize {
-        let semaphore = self.slots.lock().semaphores.get(tenant).and_then(Weak::upgrade);
-        semaphore.map_or(0, |slots| self.per_tenant - slots.available_permits())
+        let semaphore = self.slots.slots.lock().semaphores.get(tenant).and_then(Weak::upgrade);
+        semaphore.map_or(0, |slots| self.slots.per_tenant - slots.available_permits())
     }
 }
 
@@ -305,7 +325,7 @@ mod tests {
         for n in 0..10_000 {
             work.run(&tenant(&format!("t{n}")), "quick", || ()).await.unwrap();
         }
-        assert!(work.slots.lock().semaphores.len() < 1_000, "the free ones were cleared out");
+        assert!(work.slots.slots.lock().semaphores.len() < 1_000, "the free ones were cleared out");
         assert_eq!(work.running(&tenant("acme")), 1, "acme's slot is still taken");
         let next = next_in_line(&work).await;
         drop(release);

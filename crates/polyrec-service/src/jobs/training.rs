@@ -114,11 +114,10 @@ async fn queue_training(
 ) -> Result<JobRecord> {
     app.scenario(tenant, scenario).await?;
     check_models(&models)?;
-    check_unfinished(app, tenant).await?;
     let mut job = new_job(app, scenario, uuid::Uuid::now_v7().to_string(), "train", trigger);
     job.models = models;
     job.tune = tune;
-    enqueue(app, tenant, &job).await?;
+    enqueue_counted(app, tenant, &job).await?;
     Ok(job)
 }
 
@@ -126,9 +125,8 @@ async fn queue_training(
 /// does every `profile_recompute_hours`); returns its record at once.
 pub async fn submit_profile_recompute(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<JobRecord> {
     app.scenario(tenant, scenario).await?;
-    check_unfinished(app, tenant).await?;
     let job = new_job(app, scenario, uuid::Uuid::now_v7().to_string(), super::profile::RECOMPUTE_KIND, "api");
-    enqueue(app, tenant, &job).await?;
+    enqueue_counted(app, tenant, &job).await?;
     Ok(job)
 }
 
@@ -158,10 +156,9 @@ pub async fn submit_precompute(
         ));
     }
     cache_enabled(&*app.scenario(tenant, scenario).await?)?;
-    check_unfinished(app, tenant).await?;
     let mut job = new_job(app, scenario, uuid::Uuid::now_v7().to_string(), PRECOMPUTE_KIND, "api");
     job.data.insert("active_days".into(), active_days);
-    enqueue(app, tenant, &job).await?;
+    enqueue_counted(app, tenant, &job).await?;
     Ok(job)
 }
 
@@ -178,15 +175,18 @@ fn cache_enabled(compiled: &crate::app::CompiledScenario) -> Result<()> {
     })
 }
 
-/// Refuses a tenant's request for another job while it has `max_unfinished_jobs_per_tenant`
-/// queued or running: the queue is shared and oldest-first, so without a cap one tenant's burst
-/// would delay every other tenant's jobs behind it. (A race of concurrent requests may pass the
-/// cap by as many as race.)
-async fn check_unfinished(app: &App, tenant: &TenantId) -> Result<()> {
+/// Queues a job a tenant asked for, refused while the tenant has `max_unfinished_jobs_per_tenant`
+/// queued or running: the queue is shared, so without a cap one tenant's burst would delay every
+/// other tenant's jobs behind it. The count and the insert are one step per tenant in this
+/// process (`App::quota_checks`), so requests at once cannot all pass one count; processes that
+/// queue for one tenant at the same instant may pass the cap by one each.
+async fn enqueue_counted(app: &App, tenant: &TenantId, job: &JobRecord) -> Result<()> {
     let cap = app.config.limits.max_unfinished_jobs_per_tenant;
     if cap == 0 {
+        enqueue(app, tenant, job).await?;
         return Ok(());
     }
+    let _counted = app.quota_checks.acquire(tenant).await;
     let mine = app.stores.documents.count_unfinished_jobs(tenant).await?;
     if mine >= cap as u64 {
         return Err(Error::from_code(
@@ -194,6 +194,7 @@ async fn check_unfinished(app: &App, tenant: &TenantId) -> Result<()> {
             format!("this tenant has {mine} jobs queued or running (at most {cap}); wait for one to finish"),
         ));
     }
+    enqueue(app, tenant, job).await?;
     Ok(())
 }
 

@@ -140,12 +140,24 @@ pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Resul
     let config = check_config(&body.config)?;
     let now = app.now_ms();
     let quota = app.tenancy.tenant(tenant, now).await?.quota;
-    if quota.max_scenarios > 0 && app.stores.documents.list_scenarios(tenant).await?.len() as u64 >= quota.max_scenarios
-    {
-        return Err(Error::forbidden(
+    let over_quota = || {
+        Error::forbidden(
             Code::QuotaExceeded,
             format!("this tenant may have {} scenarios and has them all; delete one first", quota.max_scenarios),
-        ));
+        )
+    };
+    let count = |app: &App| {
+        let documents = app.stores.documents.clone();
+        let tenant = tenant.clone();
+        async move { Ok::<_, Error>(documents.list_scenarios(&tenant).await?.len() as u64) }
+    };
+    // Held until the create is counted in.
+    let counted = match quota.max_scenarios {
+        0 => None,
+        _ => Some(app.quota_checks.acquire(tenant).await),
+    };
+    if quota.max_scenarios > 0 && count(app).await? >= quota.max_scenarios {
+        return Err(over_quota());
     }
     let scenario = Scenario {
         name: body.name.unwrap_or_else(|| scenario_id.to_string()),
@@ -161,6 +173,15 @@ pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Resul
         updated_ms: now,
     };
     app.stores.documents.insert_scenario(tenant, &scenario).await?;
+    // Creates at once in other processes may all have passed the count above before any had
+    // inserted: counted again now, with this one in, a create past the quota takes itself back.
+    // Each create kept counted itself after its insert, so the creates kept never pass the
+    // quota (racing ones in several processes may all be refused; the client tries again).
+    if quota.max_scenarios > 0 && count(app).await? > quota.max_scenarios {
+        app.stores.documents.delete_scenario(tenant, &scenario.scenario_id).await?;
+        return Err(over_quota());
+    }
+    drop(counted);
     app.scenario_saved(tenant, &scenario).await?;
     ranker_follows_config(app, tenant, &scenario.scenario_id).await;
     tracing::info!(tenant = %tenant, scenario = %scenario.scenario_id, "scenario created");

@@ -153,3 +153,27 @@ async fn a_tenants_queue_of_jobs_takes_one_training_slot_and_another_tenants_job
         crate::models::finished(&server, "greedy", id).await;
     }
 }
+
+#[tokio::test]
+async fn job_requests_at_once_stop_at_the_tenants_cap() {
+    let mut settings = polyrec_server::ServerConfig::default();
+    settings.limits.max_unfinished_jobs_per_tenant = 3;
+    let server = TestServer::start_with(settings).await;
+    server.scenario("greedy", "feed", config(&[("ease", 1.0, 10)])).await;
+    // One job running in another process (beating): with one running job per tenant, the
+    // tenant's queued jobs stay queued, unfinished, while the requests race.
+    let greedy = polyrec_core::TenantId::parse("greedy").unwrap();
+    let running = crate::support::running_job("running", "feed", server.app.now_ms(), 1);
+    server.app.stores().documents.put_job(&greedy, &running).await.unwrap();
+    let requests = (0..10).map(|_| server.post("greedy", "/api/v1/scenarios/feed/jobs/train", json!({})));
+    let answers = futures::future::join_all(requests).await;
+    let accepted = answers.iter().filter(|(status, _)| *status == StatusCode::ACCEPTED).count();
+    for (status, body) in &answers {
+        assert!(*status == StatusCode::ACCEPTED || body["code"] == "too_many_jobs", "{status} {body}");
+    }
+    assert_eq!(accepted, 2, "the running job and two more make the cap of 3");
+    let (_, jobs) = server.get("greedy", "/api/v1/scenarios/feed/jobs").await;
+    let unfinished =
+        jobs["jobs"].as_array().unwrap().iter().filter(|j| j["state"] == "queued" || j["state"] == "running");
+    assert_eq!(unfinished.count(), 3, "{jobs}");
+}

@@ -1021,3 +1021,45 @@ async fn a_hanging_user_service_costs_a_batch_one_deadline_then_its_breaker_open
     assert_eq!(status, StatusCode::OK);
     assert_eq!(fake.user_calls.load(Ordering::SeqCst), after, "open again after the failed probe");
 }
+
+#[tokio::test]
+async fn scenarios_created_at_once_stop_at_the_quota() {
+    let quota = Quota { max_scenarios: 3, ..Quota::default() };
+    let server = TestServer::start_with(registry(&[("small", TenantStatus::Active, Some(quota))])).await;
+    // Twenty creates at once: without a lock, each counted before any had inserted (all twenty
+    // were created).
+    let creates = (0..20).map(|n| {
+        let body =
+            json!({"scenario_id": format!("s{n}"), "scenario_type": "vlog", "config": config(&[("latest", 1.0, 10)])});
+        server.post("small", "/api/v1/scenarios", body)
+    });
+    let answers = futures::future::join_all(creates).await;
+    let created = answers.iter().filter(|(status, _)| *status == StatusCode::CREATED).count();
+    for (status, body) in &answers {
+        assert!(*status == StatusCode::CREATED || body["code"] == "quota_exceeded", "{status} {body}");
+    }
+    let (_, list) = server.get("small", "/api/v1/scenarios").await;
+    let held = list["scenarios"].as_array().unwrap().len();
+    assert!(held <= 3, "{held} scenarios past a quota of 3");
+    assert_eq!(held, created, "every 201 is a scenario held, every other was taken back");
+    // In one process the count and the insert are one step per tenant: exactly the quota.
+    assert_eq!(created, 3, "creates at once refused while the quota had room");
+}
+
+#[tokio::test]
+async fn items_created_at_once_stop_at_the_quota() {
+    let quota = Quota { max_items: 3, ..Quota::default() };
+    let server = TestServer::start_with(registry(&[("small", TenantStatus::Active, Some(quota))])).await;
+    server.scenario("small", "feed", config(&[("latest", 1.0, 10)])).await;
+    let creates = (0..12).map(|n| {
+        server.post("small", "/api/v1/scenarios/feed/items", json!({"item_id": format!("i{n}"), "metadata": {}}))
+    });
+    let answers = futures::future::join_all(creates).await;
+    for (status, body) in &answers {
+        assert!(*status == StatusCode::CREATED || body["code"] == "quota_exceeded", "{status} {body}");
+    }
+    let created = answers.iter().filter(|(status, _)| *status == StatusCode::CREATED).count();
+    assert_eq!(created, 3, "creates at once each passed the count before any had written");
+    let (_, page) = server.get("small", "/api/v1/scenarios/feed/items").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 3, "{page}");
+}
