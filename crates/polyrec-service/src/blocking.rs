@@ -68,7 +68,7 @@ impl TenantSemaphores {
     }
 
     /// Waits for one of `tenant`'s permits; it is taken until dropped. With one permit per
-    /// tenant, a lock per tenant: what `App::quota_checks` holds across a count and the write
+    /// tenant, a lock per tenant: what `App::checked_writes` holds across a count and the write
     /// it allows, so writes at once cannot all pass one count.
     pub async fn acquire(&self, tenant: &TenantId) -> OwnedSemaphorePermit {
         self.of(tenant).acquire_owned().await.expect("the semaphore is never closed")

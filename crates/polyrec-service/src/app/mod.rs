@@ -97,9 +97,10 @@ pub struct App {
     /// Requests in flight in this process (`limits.max_concurrent_requests`), the one limit of
     /// every route the server protects but the bulk import.
     pub request_permits: Arc<tokio::sync::Semaphore>,
-    /// One lock per tenant, held across a quota's count and the write it allows (a scenario
-    /// created, a job queued), so that writes at once in this process cannot all pass one count.
-    pub(crate) quota_checks: crate::blocking::TenantSemaphores,
+    /// One lock per tenant, held across a check of the tenant's documents and the write it
+    /// allows (a quota's count and a scenario, item or job written; no other experiment running
+    /// and one started), so that writes at once in this process cannot all pass one check.
+    pub(crate) checked_writes: crate::blocking::TenantSemaphores,
     /// The bulk imports' own slots (`limits.max_concurrent_imports`).
     pub import_permits: Arc<tokio::sync::Semaphore>,
     /// Refusals held back now (`limits.refusal_delay_ms`), at most `MAX_HELD_REFUSALS`.
@@ -134,7 +135,7 @@ impl App {
             job_queued: tokio::sync::Notify::new(),
             request_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests.max(1))),
             import_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_imports.max(1))),
-            quota_checks: crate::blocking::TenantSemaphores::new(1),
+            checked_writes: crate::blocking::TenantSemaphores::new(1),
             held_refusals: Arc::new(tokio::sync::Semaphore::new(crate::config::MAX_HELD_REFUSALS)),
             instance: uuid::Uuid::new_v4().simple().to_string(),
             config,

@@ -178,7 +178,7 @@ fn cache_enabled(compiled: &crate::app::CompiledScenario) -> Result<()> {
 /// Queues a job a tenant asked for, refused while the tenant has `max_unfinished_jobs_per_tenant`
 /// queued or running: the queue is shared, so without a cap one tenant's burst would delay every
 /// other tenant's jobs behind it. The count and the insert are one step per tenant in this
-/// process (`App::quota_checks`), so requests at once cannot all pass one count; processes that
+/// process (`App::checked_writes`), so requests at once cannot all pass one count; processes that
 /// queue for one tenant at the same instant may pass the cap by one each.
 async fn enqueue_counted(app: &App, tenant: &TenantId, job: &JobRecord) -> Result<()> {
     let cap = app.config.limits.max_unfinished_jobs_per_tenant;
@@ -186,7 +186,7 @@ async fn enqueue_counted(app: &App, tenant: &TenantId, job: &JobRecord) -> Resul
         enqueue(app, tenant, job).await?;
         return Ok(());
     }
-    let _counted = app.quota_checks.acquire(tenant).await;
+    let _counted = app.checked_writes.acquire(tenant).await;
     let mine = app.stores.documents.count_unfinished_jobs(tenant).await?;
     if mine >= cap as u64 {
         return Err(Error::from_code(

@@ -133,6 +133,8 @@ pub async fn create(
     let compiled = app.scenario(tenant, scenario).await?;
     let (start, end) = (time(body.start_time, "start_time")?, time(body.end_time, "end_time")?);
     check(&compiled, &body.groups, start, end)?;
+    // The count and the insert are one step per tenant (held to the end).
+    let _checked = app.checked_writes.acquire(tenant).await;
     let held = app.stores.documents.list_experiments(tenant, Some(scenario)).await?.len();
     if held >= MAX_EXPERIMENTS_PER_SCENARIO {
         return Err(Error::forbidden(
@@ -233,6 +235,9 @@ pub async fn start(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str
             ),
         });
     }
+    // No other running, and this one started: one step per tenant (held to the end), so two
+    // starts at once cannot both find none running.
+    let _checked = app.checked_writes.acquire(tenant).await;
     let others = app.stores.documents.list_experiments(tenant, Some(scenario)).await?;
     if let Some(running) = others.iter().find(|e| e.status == ExperimentStatus::Running && e.experiment_id != id) {
         return Err(Error::Conflict {
@@ -253,6 +258,22 @@ pub async fn start(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &str
         ..current.clone()
     };
     app.stores.documents.replace_experiment(tenant, &next, current.version).await?;
+    // Another process may have started one of the scenario's experiments at the same instant:
+    // a start that finds another running once its own is written gives way (both may; neither
+    // then runs, and the client tries again), so two never stay running.
+    let others = app.stores.documents.list_experiments(tenant, Some(scenario)).await?;
+    if let Some(running) = others.iter().find(|e| e.status == ExperimentStatus::Running && e.experiment_id != id) {
+        let back = Experiment { version: next.version + 1, updated_ms: app.now_ms(), ..current.clone() };
+        app.stores.documents.replace_experiment(tenant, &back, next.version).await?;
+        app.experiments.changed(tenant, scenario);
+        return Err(Error::Conflict {
+            code: Code::ExperimentAlreadyRunning,
+            message: format!(
+                "scenario {scenario} started experiment {:?} at the same time; a scenario runs one experiment at a time — stop it first",
+                running.experiment_id
+            ),
+        });
+    }
     app.experiments.changed(tenant, scenario);
     Ok(next.into())
 }

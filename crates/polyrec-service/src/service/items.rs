@@ -117,12 +117,12 @@ pub struct BulkReport {
 }
 
 /// With an item quota, the tenant's lock for a count and the write it allows
-/// (`App::quota_checks`): writes at once in this process cannot all pass one count. (Processes
+/// (`App::checked_writes`): writes at once in this process cannot all pass one count. (Processes
 /// writing one tenant's items at the same instant may pass the quota by a batch each.)
 async fn quota_check(app: &App, tenant: &TenantId, quota: &Quota) -> Option<tokio::sync::OwnedSemaphorePermit> {
     match quota.max_items {
         0 => None,
-        _ => Some(app.quota_checks.acquire(tenant).await),
+        _ => Some(app.checked_writes.acquire(tenant).await),
     }
 }
 

@@ -154,7 +154,7 @@ pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Resul
     // Held until the create is counted in.
     let counted = match quota.max_scenarios {
         0 => None,
-        _ => Some(app.quota_checks.acquire(tenant).await),
+        _ => Some(app.checked_writes.acquire(tenant).await),
     };
     if quota.max_scenarios > 0 && count(app).await? >= quota.max_scenarios {
         return Err(over_quota());

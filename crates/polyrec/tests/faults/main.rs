@@ -685,6 +685,56 @@ async fn a_config_change_is_seen_by_every_server_process_at_once() {
     assert_eq!(ask(&b).await.0, 404);
 }
 
+/// Two server processes on the shared stores take writes at the same instant that one check
+/// allows once: scenario creates against a quota (each counts again after its insert and takes
+/// itself back past it), and experiment starts (one that finds another running once its own is
+/// written gives way). Within a process the check and the write are one step per tenant; across
+/// processes nothing else orders them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_hold_for_writes_at_once_through_two_processes() {
+    let Some(storage) = Storage::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = storage.config_file(dir.path());
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[tenancy.tenants.q]\nquota = { max_scenarios = 3 }\n");
+    std::fs::write(&config, text).unwrap();
+    let (_a, url_a) = serve(&config, &dir.path().join("a.log"), &["--no-stream-jobs"]).await;
+    let (_b, url_b) = serve(&config, &dir.path().join("b.log"), &["--no-stream-jobs"]).await;
+    let apis = [Api::new(&url_a), Api::new(&url_b)];
+    // Scenario creates, alternating between the processes, all at once.
+    let creates = (0..12).map(|n| {
+        let body = json!({"scenario_id": format!("s{n}"), "scenario_type": "vlog",
+            "config": {"recall": {"strategies": [{"name": "latest", "weight": 1.0, "limit": 10}]}, "rank": {"model": "weighted"}}});
+        apis[n % 2].post("q", "/api/v1/scenarios", body)
+    });
+    let answers = futures::future::join_all(creates).await;
+    for (status, answer) in &answers {
+        assert!(*status == 201 || answer["code"] == "quota_exceeded", "{status} {answer}");
+    }
+    let created = answers.iter().filter(|(status, _)| *status == 201).count();
+    let (_, list) = apis[0].get("q", "/api/v1/scenarios").await;
+    let held = list["scenarios"].as_array().unwrap().len();
+    assert!(held <= 3 && held == created, "{created} created, {held} held, quota 3: {list}");
+    // Experiment starts, alternating, all at once: at most one runs, and it is the one answered 200.
+    apis[0].scenario("x", "feed").await;
+    let base = "/api/v1/scenarios/feed/experiments";
+    for n in 0..8 {
+        let body = json!({"experiment_id": format!("e{n}"),
+            "groups": [{"group_id": "a", "traffic_ratio": 0.5}, {"group_id": "b", "traffic_ratio": 0.5}]});
+        assert_eq!(apis[0].post("x", base, body).await.0, 201);
+    }
+    let paths: Vec<String> = (0..8).map(|n| format!("{base}/e{n}/start")).collect();
+    let starts = paths.iter().enumerate().map(|(n, path)| apis[n % 2].post("x", path, json!({})));
+    let answers = futures::future::join_all(starts).await;
+    for (status, answer) in &answers {
+        assert!(*status == 200 || answer["code"] == "experiment_already_running", "{status} {answer}");
+    }
+    let started = answers.iter().filter(|(status, _)| *status == 200).count();
+    let (_, list) = apis[1].get("x", base).await;
+    let running = list["experiments"].as_array().unwrap().iter().filter(|e| e["status"] == "running").count();
+    assert!(running <= 1 && running == started, "{started} started, {running} running: {list}");
+}
+
 /// The stream jobs publish what they compute to the derived topics of SPEC §3.3, for other
 /// consumers: profile updates, item hotness, recommendation metrics — each keyed by its tenant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

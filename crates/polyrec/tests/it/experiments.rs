@@ -312,3 +312,26 @@ async fn a_treatment_that_really_is_better_shows_a_significant_lift_and_no_sampl
     let (status, _) = server.get("t2", &format!("{base}/e1/results")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's experiment");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_experiments_started_at_once_one_runs() {
+    let server = setup().await;
+    let base = "/api/v1/scenarios/feed/experiments";
+    let ids: Vec<String> = (0..8).map(|n| format!("e{n}")).collect();
+    for id in &ids {
+        let (status, created) = server.post("t1", base, body(id, 0.5, 0.5)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+    }
+    // Eight starts at once, on four threads: without one step per tenant, several found none
+    // running (1 to 3 of 8 started in three runs).
+    let paths: Vec<String> = ids.iter().map(|id| format!("{base}/{id}/start")).collect();
+    let starts = paths.iter().map(|path| server.post("t1", path, json!({})));
+    let answers = futures::future::join_all(starts).await;
+    let started = answers.iter().filter(|(status, _)| *status == StatusCode::OK).count();
+    for (status, answer) in &answers {
+        assert!(*status == StatusCode::OK || answer["code"] == "experiment_already_running", "{status} {answer}");
+    }
+    let (_, list) = server.get("t1", base).await;
+    let running = list["experiments"].as_array().unwrap().iter().filter(|e| e["status"] == "running").count();
+    assert_eq!((started, running), (1, 1), "{list}");
+}
