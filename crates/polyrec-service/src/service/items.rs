@@ -169,6 +169,10 @@ pub async fn get(app: &App, tenant: &TenantId, scenario: &ScenarioId, item: &Ite
 
 pub async fn patch(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &ItemId, body: Value) -> Result<ItemView> {
     let body: ItemPatch = parse_body(body)?;
+    // The read, the merge and the write are one step per tenant (held to the end): patches at
+    // once each merged into the same read and the last write won, losing the others' fields;
+    // and a delete between the read and the write was undone by it.
+    let _checked = app.checked_writes.acquire(tenant).await;
     let mut item = app
         .stores
         .documents
@@ -199,6 +203,8 @@ pub async fn patch(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &Ite
 }
 
 pub async fn delete(app: &App, tenant: &TenantId, scenario: &ScenarioId, id: &ItemId) -> Result<()> {
+    // Not between a patch's read and its write (see `patch`).
+    let _checked = app.checked_writes.acquire(tenant).await;
     if !app.stores.documents.delete_item(tenant, scenario, id).await? {
         return Err(Error::not_found(format!("item {:?}", id.as_str())));
     }

@@ -236,3 +236,22 @@ async fn reserved_ids_and_removing_an_embedding() {
         server.call(Method::PATCH, "t1", "/api/v1/scenarios/shop/items/v", Some(json!({"embedding": null}))).await;
     assert!(removed.get("embedding").is_none(), "null: removed: {removed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn patches_at_once_each_keep_their_field() {
+    let server = TestServer::start().await;
+    server.scenario("t1", "shop", config(&[("latest", 1.0, 10)])).await;
+    server.items("t1", "shop", &[("i1", json!({"category": "c"}))]).await;
+    // Sixteen patches at once, each setting a field of its own: each must merge into what the
+    // others wrote, not into the same first read.
+    let path = "/api/v1/scenarios/shop/items/i1";
+    let patches =
+        (0..16).map(|n| server.call(Method::PATCH, "t1", path, Some(json!({"metadata": {format!("f{n}"): n}}))));
+    for (status, answer) in futures::future::join_all(patches).await {
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let (_, item) = server.get("t1", path).await;
+    let lost: Vec<usize> = (0..16).filter(|n| item["metadata"][format!("f{n}")] != *n).collect();
+    assert!(lost.is_empty(), "fields lost {lost:?}: {item}");
+    assert_eq!(item["metadata"]["category"], "c", "{item}");
+}
