@@ -68,10 +68,30 @@ impl TenantSemaphores {
     }
 
     /// Waits for one of `tenant`'s permits; it is taken until dropped. With one permit per
-    /// tenant, a lock per tenant: what `App::checked_writes` holds across a count and the write
-    /// it allows, so writes at once cannot all pass one count.
+    /// tenant, a lock per tenant: what `App::checked_writes` holds across a check and the write
+    /// it allows, so writes at once cannot all pass one check.
     pub async fn acquire(&self, tenant: &TenantId) -> OwnedSemaphorePermit {
         self.of(tenant).acquire_owned().await.expect("the semaphore is never closed")
+    }
+
+    /// [`Self::acquire`] when `needed` (a quota is set), else nothing to wait for.
+    pub async fn acquire_if(&self, needed: bool, tenant: &TenantId) -> Option<OwnedSemaphorePermit> {
+        match needed {
+            true => Some(self.acquire(tenant).await),
+            false => None,
+        }
+    }
+
+    /// How many of `tenant`'s permits are taken now.
+    fn taken(&self, tenant: &TenantId) -> usize {
+        let semaphore = self.slots.lock().semaphores.get(tenant).and_then(Weak::upgrade);
+        semaphore.map_or(0, |permits| self.per_tenant - permits.available_permits())
+    }
+
+    /// How many tenants' semaphores the map holds, the free ones not yet cleared out included.
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.slots.lock().semaphores.len()
     }
 }
 
@@ -153,8 +173,7 @@ impl TenantWork {
 
     /// How many of `tenant`'s slots are taken now.
     pub fn running(&self, tenant: &TenantId) -> usize {
-        let semaphore = self.slots.slots.lock().semaphores.get(tenant).and_then(Weak::upgrade);
-        semaphore.map_or(0, |slots| self.slots.per_tenant - slots.available_permits())
+        self.slots.taken(tenant)
     }
 }
 
@@ -325,7 +344,7 @@ mod tests {
         for n in 0..10_000 {
             work.run(&tenant(&format!("t{n}")), "quick", || ()).await.unwrap();
         }
-        assert!(work.slots.slots.lock().semaphores.len() < 1_000, "the free ones were cleared out");
+        assert!(work.slots.kept() < 1_000, "the free ones were cleared out");
         assert_eq!(work.running(&tenant("acme")), 1, "acme's slot is still taken");
         let next = next_in_line(&work).await;
         drop(release);

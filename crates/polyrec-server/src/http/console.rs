@@ -2,6 +2,7 @@
 //! JavaScript written for this project, compiled into the binary — no build step, no CDN, nothing
 //! to install. It is a client of the public `/api/v1` routes only.
 
+use axum::http::HeaderName;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
@@ -22,16 +23,21 @@ connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 pub const DOCS_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
 img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// Puts the API docs' headers ([`DOCS_POLICY`], no sniffing, no framing, no referrer) on each of
-/// their answers.
-pub async fn docs_headers(mut response: axum::response::Response) -> axum::response::Response {
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (CONTENT_SECURITY_POLICY, DOCS_POLICY),
+/// The headers a page of this server is served with: its policy, no sniffing, no framing, no
+/// referrer.
+fn guarded(policy: &'static str) -> [(HeaderName, &'static str); 4] {
+    [
+        (CONTENT_SECURITY_POLICY, policy),
         (X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (X_FRAME_OPTIONS, "DENY"),
         (REFERRER_POLICY, "no-referrer"),
-    ] {
+    ]
+}
+
+/// Puts the API docs' headers ([`guarded`] by [`DOCS_POLICY`]) on each of their answers.
+pub async fn docs_headers(mut response: axum::response::Response) -> axum::response::Response {
+    let headers = response.headers_mut();
+    for (name, value) in guarded(DOCS_POLICY) {
         headers.insert(name, axum::http::HeaderValue::from_static(value));
     }
     response
@@ -42,15 +48,7 @@ const SCRIPT: &str = include_str!("../../console/app.js");
 const STYLE: &str = include_str!("../../console/app.css");
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
-    let headers = [
-        (CONTENT_TYPE, content_type),
-        (CACHE_CONTROL, "no-cache"),
-        (CONTENT_SECURITY_POLICY, POLICY),
-        (X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (X_FRAME_OPTIONS, "DENY"),
-        (REFERRER_POLICY, "no-referrer"),
-    ];
-    (headers, body)
+    ([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache")], guarded(POLICY), body)
 }
 
 pub async fn index() -> impl IntoResponse {

@@ -65,32 +65,27 @@ pub async fn claim(app: &App) -> Result<Option<(TenantId, JobRecord)>> {
     let now = app.now_ms();
     let lease_before = now - training::lease_ms(app);
     let cap = app.config.limits.max_running_jobs_per_tenant as u64;
-    // Tenants at their cap; each page of candidates either gives a claim or adds one at least,
-    // so the pages are bounded by the jobs running everywhere.
-    let mut full: Vec<TenantId> = Vec::new();
-    let mut counted: HashMap<TenantId, bool> = HashMap::new();
+    // Whether each tenant met is at its cap. Each page of candidates either gives a claim or
+    // finds one more tenant at its cap, so the pages are bounded by the jobs running everywhere.
+    let mut at_cap: HashMap<TenantId, bool> = HashMap::new();
     for _ in 0..MAX_PAGES {
+        let full: Vec<TenantId> = at_cap.iter().filter(|(_, full)| **full).map(|(tenant, _)| tenant.clone()).collect();
         let candidates = app.stores.documents.pending_jobs(lease_before, &full, CANDIDATES).await?;
         let last_page = candidates.len() < CANDIDATES;
-        let mut skipped = false;
         for (tenant, job) in candidates {
             // Past its attempts it is the reaper's to fail.
             if job.state == JobState::Running && job.attempts >= MAX_ATTEMPTS {
                 continue;
             }
             if cap > 0 {
-                let at_cap = match counted.get(&tenant) {
-                    Some(at_cap) => *at_cap,
+                let full = match at_cap.get(&tenant) {
+                    Some(full) => *full,
                     None => {
                         let running = app.stores.documents.count_running_jobs(&tenant, lease_before).await?;
-                        *counted.entry(tenant.clone()).or_insert(running >= cap)
+                        *at_cap.entry(tenant.clone()).or_insert(running >= cap)
                     }
                 };
-                if at_cap {
-                    if !full.contains(&tenant) {
-                        full.push(tenant);
-                    }
-                    skipped = true;
+                if full {
                     continue;
                 }
             }
@@ -107,7 +102,8 @@ pub async fn claim(app: &App) -> Result<Option<(TenantId, JobRecord)>> {
             }
         }
         // Every candidate lost to another worker, or was past its attempts: wait for the next
-        // round. Only tenants at their cap make another page worth reading.
+        // round. Only tenants newly found at their cap make another page worth reading.
+        let skipped = at_cap.values().filter(|full| **full).count() > full.len();
         if last_page || !skipped {
             return Ok(None);
         }

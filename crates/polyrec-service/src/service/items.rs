@@ -6,7 +6,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use polyrec_core::Code;
 use polyrec_core::timefmt::format_ms;
-use polyrec_core::{Error, Item, ItemId, ItemStatus, Quota, Result, ScenarioId, TenantId};
+use polyrec_core::{Error, Item, ItemId, ItemStatus, Result, ScenarioId, TenantId};
 use polyrec_storage::{ItemFilter, Upserted};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -116,16 +116,6 @@ pub struct BulkReport {
     pub errors_truncated: bool,
 }
 
-/// With an item quota, the tenant's lock for a count and the write it allows
-/// (`App::checked_writes`): writes at once in this process cannot all pass one count. (Processes
-/// writing one tenant's items at the same instant may pass the quota by a batch each.)
-async fn quota_check(app: &App, tenant: &TenantId, quota: &Quota) -> Option<tokio::sync::OwnedSemaphorePermit> {
-    match quota.max_items {
-        0 => None,
-        _ => Some(app.checked_writes.acquire(tenant).await),
-    }
-}
-
 /// The scenario must exist for this tenant before items go into it.
 async fn require_scenario(app: &App, tenant: &TenantId, scenario: &ScenarioId) -> Result<()> {
     app.scenario(tenant, scenario).await.map(|_| ())
@@ -136,8 +126,9 @@ pub async fn create(app: &App, tenant: &TenantId, scenario: &ScenarioId, body: I
     let item = body.into_item(scenario, app.now_ms())?;
     let quota = app.tenancy.tenant(tenant, app.now_ms()).await?.quota;
     // The count and the write are one step per tenant (held to the end), so creates at once
-    // cannot all pass one count.
-    let _counted = quota_check(app, tenant, &quota).await;
+    // cannot all pass one count. (Processes writing one tenant's items at the same instant may
+    // pass the quota by a batch each.)
+    let _counted = app.checked_writes.acquire_if(quota.max_items > 0, tenant).await;
     if quota.max_items > 0 && app.catalogs.census(tenant, scenario, []).await?.0 >= quota.max_items {
         return Err(Error::forbidden(
             Code::QuotaExceeded,
@@ -398,7 +389,7 @@ async fn flush(
     let mut lines = std::mem::take(batch);
     // The tenant's item quota: new items past it are rejected line by line; updates pass.
     let quota = app.tenancy.tenant(tenant, app.now_ms()).await?.quota;
-    let _counted = quota_check(app, tenant, &quota).await;
+    let _counted = app.checked_writes.acquire_if(quota.max_items > 0, tenant).await;
     if quota.max_items > 0 {
         let (mut count, held) =
             app.catalogs.census(tenant, scenario, lines.iter().map(|(_, i)| i.item_id.as_str())).await?;

@@ -146,17 +146,10 @@ pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Resul
             format!("this tenant may have {} scenarios and has them all; delete one first", quota.max_scenarios),
         )
     };
-    let count = |app: &App| {
-        let documents = app.stores.documents.clone();
-        let tenant = tenant.clone();
-        async move { Ok::<_, Error>(documents.list_scenarios(&tenant).await?.len() as u64) }
-    };
+    let count = || async move { Ok::<_, Error>(app.stores.documents.list_scenarios(tenant).await?.len() as u64) };
     // Held until the create is counted in.
-    let counted = match quota.max_scenarios {
-        0 => None,
-        _ => Some(app.checked_writes.acquire(tenant).await),
-    };
-    if quota.max_scenarios > 0 && count(app).await? >= quota.max_scenarios {
+    let counted = app.checked_writes.acquire_if(quota.max_scenarios > 0, tenant).await;
+    if quota.max_scenarios > 0 && count().await? >= quota.max_scenarios {
         return Err(over_quota());
     }
     let scenario = Scenario {
@@ -177,7 +170,7 @@ pub async fn create(app: &App, tenant: &TenantId, body: CreateScenario) -> Resul
     // inserted: counted again now, with this one in, a create past the quota takes itself back.
     // Each create kept counted itself after its insert, so the creates kept never pass the
     // quota (racing ones in several processes may all be refused; the client tries again).
-    if quota.max_scenarios > 0 && count(app).await? > quota.max_scenarios {
+    if quota.max_scenarios > 0 && count().await? > quota.max_scenarios {
         app.stores.documents.delete_scenario(tenant, &scenario.scenario_id).await?;
         return Err(over_quota());
     }

@@ -25,9 +25,10 @@ struct Held {
 #[derive(Default)]
 struct Entries {
     /// Key → (answer, expiry, sequence number).
-    by_key: HashMap<String, (Arc<str>, i64, u64)>,
-    /// (expiry, sequence number) → key: the order in which this tenant's answers make room.
-    by_expiry: BTreeMap<(i64, u64), String>,
+    by_key: HashMap<Arc<str>, (Arc<str>, i64, u64)>,
+    /// (expiry, sequence number) → key (the same allocation): the order in which this tenant's
+    /// answers make room.
+    by_expiry: BTreeMap<(i64, u64), Arc<str>>,
     next_seq: u64,
 }
 
@@ -47,7 +48,7 @@ impl Entries {
                 break;
             }
             let key = entry.remove();
-            if let Some((text, ..)) = self.by_key.remove(&key) {
+            if let Some((text, ..)) = self.by_key.remove(&*key) {
                 freed += key.len() + text.len();
             }
         }
@@ -96,6 +97,7 @@ impl Answers {
         now: i64,
         only_if_absent: bool,
     ) -> bool {
+        let key: Arc<str> = key.into();
         let size = key.len() + text.len();
         if size > self.budget {
             return false;
@@ -103,7 +105,7 @@ impl Answers {
         let held = self.held(tenant);
         let seq = {
             let mut entries = held.answers.write();
-            if only_if_absent && entries.by_key.get(&key).is_some_and(|(_, expires_ms, _)| *expires_ms > now) {
+            if only_if_absent && entries.by_key.get(&*key).is_some_and(|(_, expires_ms, _)| *expires_ms > now) {
                 return false;
             }
             let mut freed = entries.remove(&key);
@@ -117,13 +119,14 @@ impl Answers {
             seq
         };
         drop(held);
-        if self.bytes() > self.budget {
-            self.make_room(now);
+        if self.bytes() <= self.budget {
+            return true;
         }
+        self.make_room(now);
         // Held unless the room was made from this answer itself (it expires first of its
         // tenant's, which held the most).
         let tenants = self.tenants.read();
-        tenants.get(tenant).is_some_and(|held| held.answers.read().by_key.get(&key).is_some_and(|(.., s)| *s == seq))
+        tenants.get(tenant).is_some_and(|held| held.answers.read().by_key.get(&*key).is_some_and(|(.., s)| *s == seq))
     }
 
     pub(super) fn remove(&self, tenant: &TenantId, key: &str) {
@@ -139,7 +142,7 @@ impl Answers {
         let tenants = self.tenants.read();
         if let Some(held) = tenants.get(tenant) {
             let mut entries = held.answers.write();
-            let keys: Vec<String> = entries.by_key.keys().filter(|key| drop(key)).cloned().collect();
+            let keys: Vec<Arc<str>> = entries.by_key.keys().filter(|key| drop(key)).cloned().collect();
             let freed = keys.iter().map(|key| entries.remove(key)).sum();
             self.account(held, 0, freed);
         }
